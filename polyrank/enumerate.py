@@ -207,8 +207,9 @@ class _LPEngine:
                 ranks.append(0)
                 continue
             tol = S[l, 0] * max(sizes[l], d) * eps
-            # the rank cannot exceed d or any earlier codeword size; rounding may say otherwise
-            ranks.append(min(int(np.count_nonzero(S[l] > tol)), d, *sizes[: l + 1]))
+            # the rank cannot exceed d, any earlier codeword size or any earlier rank
+            # (A_l = W_l D_{l-1} A_{l-1}); rounding may say otherwise
+            ranks.append(min(int(np.count_nonzero(S[l] > tol)), d, *sizes[: l + 1], *ranks))
         return tuple(ranks), tuple(sizes)
 
     def _dedup(self, A, b, units):

@@ -484,8 +484,10 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
     -----
     *Exact* means: the rank rule of :func:`matrix_rank` (singular values of the active
     rows of ``A_K`` above ``S.max() * max(c_K, d) * eps``), capped by the mathematical
-    bound ``rank A_K <= min(d, c_1, ..., c_K)`` (``c_l`` = codeword sizes), which only
-    removes rounding artefacts. Patterns are ``z > 0`` in the chosen dtype.
+    bounds ``rank A_K <= min(d, c_1, ..., c_K)`` (``c_l`` = codeword sizes) and
+    ``rank A_K <= rank A_K'`` for every requested ``K' < K``, which only remove rounding
+    artefacts. With the default ``layers`` (all) this is exactly the rule of
+    :attr:`Region.ranks` in both enumeration engines. Patterns are ``z > 0`` in the chosen dtype.
 
     The "certify" method never forms ``A_K``: with a fixed random orthogonal sketch
     ``T`` it carries ``U_K = A_K T`` through the active rows and columns of each layer
@@ -566,6 +568,11 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
                 out = _ranks_direct(tn, masks, counts, bounds, set(layers), tol, eps)
             else:
                 out = _ranks_certify(tn, sketch, masks, counts, bounds, set(layers), tol, eps, ks, cmaxs)
+            prev = None
+            for K in sorted(set(layers)):  # rank A_K <= rank A_{K'} for K' < K
+                if prev is not None:
+                    out[K] = torch.minimum(out[K], out[prev])
+                prev = K
             for j, K in enumerate(layers):
                 result[s: s + chunk, j] = out[K].cpu().numpy()
     return result

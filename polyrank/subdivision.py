@@ -241,6 +241,31 @@ def _cut(V, F, E, Cid, Crow, a, c, nrm, hid, snap, floor):
 
 
 @_njit
+def _side(V, v0, nv, a, c, nrm, snap, floor):
+    """Where the vertices ``V[v0:v0+nv]`` lie relative to a.x + c = 0 (with the snap of
+    :func:`_cut`): 0 none strictly positive, 1 none strictly negative but some positive,
+    2 both."""
+    d = V.shape[1]
+    npos = 0
+    nneg = 0
+    for i in range(v0, v0 + nv):
+        acc = c
+        mag = floor
+        for k in range(d):
+            acc += a[k] * V[i, k]
+            mag = max(mag, abs(V[i, k]))
+        dist = acc / nrm
+        eps = snap * mag
+        if dist > eps:
+            npos += 1
+        elif dist < -eps:
+            nneg += 1
+        if npos > 0 and nneg > 0:
+            return 2
+    return 1 if npos > 0 else 0
+
+
+@_njit
 def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zero_abs, snap,
                   floor, max_bytes):
     """Cut every cell by every neuron of one layer (hyperplanes ``H[cell]``).
@@ -265,6 +290,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
         cur = [(V[voff[p]:voff[p + 1]].copy(), F[voff[p]:voff[p + 1]].copy(),
                 E[eoff[p]:eoff[p + 1]].copy(), Cid[coff[p]:coff[p + 1]].copy(),
                 Crow[coff[p]:coff[p + 1]].copy(), np.zeros(nl, np.bool_))]
+        v0 = voff[p]
+        nv = voff[p + 1] - v0
         for j in range(nl):
             nrm2 = 0.0
             for k in range(d):
@@ -276,6 +303,13 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                 act = c > zero_abs
                 for cell in cur:
                     cell[5][j] = act
+                continue
+            # the pre-activation is affine on the parent cell: a neuron that does not
+            # change sign at the parent's vertices cuts none of its pieces
+            st = _side(V, v0, nv, a, c, nrm, snap, floor)
+            if st < 2:
+                for cell in cur:
+                    cell[5][j] = st == 1
                 continue
             nxt = []
             for cell in cur:
@@ -588,7 +622,10 @@ class _Run:
                 self.cells = (V, F, vo, E, eo, C, R, co)
                 Mz = H[P, :, :d] * B[..., None]  # active rows of the pre-activation map
                 mz = H[P, :, d] * B
-                ranks.append(_batched_ranks(Mz, B, d))
+                rl = _batched_ranks(Mz, B, d)
+                if l > 0:  # rank A_l <= rank A_{l-1}, as in the LP engine
+                    rl = np.minimum(rl, ranks[l - 1][P])
+                ranks.append(rl)
                 Amap, amap = Mz, mz
                 bits.append(B)
                 parents.append(P)
@@ -643,7 +680,8 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, to
         wmax = max(wmax, offsets[l + 1] - offsets[l])
     out = np.zeros((m, n), np.bool_)
     Jo = np.zeros((n, d))  # own pre-activation Jacobian rows
-    Jp = np.zeros((n, d))  # own post-activation rows (zero where inactive)
+    mo = np.zeros(n)  # own pre-activation offsets: z = Jo x + mo on the cell
+    no = np.zeros(n)  # norms of the rows of Jo
     Jf = np.zeros((n, d))  # the neighbour's post-activation rows once it differs
     hf = np.zeros(n)
     z = np.zeros(wmax)
@@ -657,6 +695,8 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, to
                 o = offsets[l]
                 nl = offsets[l + 1] - o
                 Jo[o: o + nl] = 0.0
+                for i in range(nl):
+                    mo[o + i] = bflat[o + i]
                 if l == 0:
                     for j in range(d):
                         base = woff[0] + j * nl
@@ -665,14 +705,37 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, to
                 else:
                     po = offsets[l - 1]
                     for j in range(o - po):
+                        if not pat[c, po + j]:
+                            continue
                         base = woff[l] + j * nl
+                        mj = mo[po + j]
                         for i in range(nl):
                             w = WTflat[base + i]
+                            mo[o + i] += w * mj
                             for k in range(d):
-                                Jo[o + i, k] += w * Jp[po + j, k]
+                                Jo[o + i, k] += w * Jo[po + j, k]
                 for i in range(nl):
+                    acc = 0.0
                     for k in range(d):
-                        Jp[o + i, k] = Jo[o + i, k] if pat[c, o + i] else 0.0
+                        acc += Jo[o + i, k] * Jo[o + i, k]
+                    no[o + i] = math.sqrt(acc)
+        # general position (the LP engine's fast path): at the centre only the facet's
+        # own unit vanishes, so the neighbour is the flip of that one unit
+        n_on = 0
+        u_on = False
+        for v in range(n):
+            zv = mo[v]
+            for k in range(d):
+                zv += Jo[v, k] * Cc[f, k]
+            if abs(zv) <= tol_abs * 10 * no[v]:
+                n_on += 1
+                if v == flip[f]:
+                    u_on = True
+        if n_on == 1 and u_on:
+            for v in range(n):
+                out[f, v] = pat[c, v]
+            out[f, flip[f]] = not pat[c, flip[f]]
+            continue
         diverged = False
         for l in range(K):
             o = offsets[l]
