@@ -151,22 +151,73 @@ class Decomposition:
         ``"lp"`` or ``"subdivision"``.
     stats : dict
         Counters of the run (seconds, LPs solved, ...).
+
+    Notes
+    -----
+    An engine may pass ``regions`` and ``edges`` as zero-argument callables (with
+    ``n_regions``, and optionally ``arrays`` holding the ``patterns`` and ``ranks``
+    matrices): everything is computed, but the Python objects are built on first
+    access to :attr:`regions` or :attr:`edges` (the subdivision engine does this; for
+    a 4-D network with 10^5 regions the objects cost a third of the run). Pickling
+    builds them.
     """
 
-    def __init__(self, net, domain, layer, regions, edges, *, partial=False, method="lp", stats=None):
+    def __init__(self, net, domain, layer, regions, edges, *, partial=False, method="lp", stats=None,
+                 n_regions=None, arrays=None):
         self.net = net
         self.domain = domain
         self.layer = layer
-        self.regions = list(regions)
-        self.edges = list(edges)
+        self._regions = self._regions_src = self._edges = self._edges_src = None
+        if callable(regions):
+            if n_regions is None:
+                raise ValueError("n_regions is required when regions is a callable.")
+            self._regions_src, self._n = regions, int(n_regions)
+        else:
+            self.regions = regions
+        if callable(edges):
+            self._edges_src = edges
+        else:
+            self.edges = edges
+        self._arrays = dict(arrays or {})
         self.partial = bool(partial)
         self.method = method
         self.stats = dict(stats or {})
         self._graph = None
         self._index = None
 
+    @property
+    def regions(self):
+        """list of Region, in index order."""
+        if self._regions is None:
+            self._regions = list(self._regions_src())
+            self._regions_src = None
+        return self._regions
+
+    @regions.setter
+    def regions(self, value):
+        self._regions, self._regions_src = list(value), None
+        self._arrays = {}
+
+    @property
+    def edges(self):
+        """list of (i, j, (layer, index)): pairs of regions sharing a facet, i < j."""
+        if self._edges is None:
+            self._edges = list(self._edges_src())
+            self._edges_src = None
+        return self._edges
+
+    @edges.setter
+    def edges(self, value):
+        self._edges, self._edges_src = list(value), None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_regions"], state["_edges"] = self.regions, self.edges  # build them
+        state["_regions_src"] = state["_edges_src"] = None
+        return state
+
     def __len__(self):
-        return len(self.regions)
+        return self._n if self._regions is None else len(self._regions)
 
     def __iter__(self):
         return iter(self.regions)
@@ -183,6 +234,8 @@ class Decomposition:
     @property
     def patterns(self) -> np.ndarray:
         """Bool array of shape (n_regions, n_units) of all region patterns."""
+        if "patterns" in self._arrays:
+            return self._arrays["patterns"].copy()
         if not self.regions:
             return np.zeros((0, self.net.n_neurons), dtype=bool)
         return np.array([r.pattern for r in self.regions], dtype=bool)
@@ -190,6 +243,8 @@ class Decomposition:
     def ranks(self, layer=None) -> np.ndarray:
         """Integer array of ``rank(A_K)`` per region (default K = last layer)."""
         k = self.layer if layer is None else layer
+        if "ranks" in self._arrays:
+            return self._arrays["ranks"][:, k - 1].astype(int)
         return np.array([r.ranks[k - 1] for r in self.regions], dtype=int)
 
     def rank_histogram(self, layer=None) -> dict:

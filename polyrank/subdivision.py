@@ -1059,21 +1059,21 @@ def _make_regions(net, pats, wits, rads, A_sel, b_sel, lab_sel, bounds, bnd, rks
     return out
 
 
-def _assemble(*args):
-    """Assemble the Decomposition with the cyclic garbage collector paused: it would rescan
-    the growing set of Regions many times over (it costs as much as building them)."""
+def _paused_gc(func, *args):
+    """``func(*args)`` with the cyclic garbage collector paused: it would rescan the
+    growing set of Regions many times over (it costs as much as building them)."""
     import gc
 
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _assemble_impl(*args)
+        return func(*args)
     finally:
         if enabled:
             gc.enable()
 
 
-def _assemble_impl(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
+def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     from .exceptions import InfeasibleError
     from .lp import chebyshev_center
 
@@ -1122,19 +1122,27 @@ def _assemble_impl(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     b_sel = b_all[rows]
     A_sel.setflags(write=False)
     b_sel.setflags(write=False)
-    lab_sel = _labels_of(C[rows], labels)
-    pats = _bool_tuples(pat[idx_cells])
-    rks = _int_tuples(rk[idx_cells])
-    szs = _int_tuples(sizes[idx_cells])
     wits = wit[idx_cells]
     wits.setflags(write=False)
-    rads = radius[idx_cells].tolist()
-    bnd = (~onbox[idx_cells]).tolist()
-    regions = _make_regions(net, pats, wits, rads, A_sel, b_sel, lab_sel, bounds, bnd, rks, szs)
+    pat_alive = pat[idx_cells]
+    rk_alive = rk[idx_cells]
+    C_sel = C[rows]
+
+    def build_regions():
+        # the Python objects, built on first access to Decomposition.regions
+        lab_sel = _labels_of(C_sel, labels)
+        pats = _bool_tuples(pat_alive)
+        rks = _int_tuples(rk_alive)
+        szs = _int_tuples(sizes[idx_cells])
+        rads = radius[idx_cells].tolist()
+        bnd = (~onbox[idx_cells]).tolist()
+        return _paused_gc(_make_regions, net, pats, wits, rads, A_sel, b_sel, lab_sel, bounds, bnd, rks,
+                          szs)
+
     # adjacency: every unit facet, the LP engine's neighbour rule at its centre
     frows = np.flatnonzero(keep_row & (C < n) & alive[cell_of_row])
     src = new_index[cell_of_row[frows]]
-    keys = _search_keys(pat[idx_cells])
+    keys = _search_keys(pat_alive)
     order = np.argsort(keys)
     skeys = keys[order]
     nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
@@ -1144,19 +1152,11 @@ def _assemble_impl(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     hit = skeys[pos] == q
     tgt = order[pos]
     ok = hit & (tgt != src)
-    ei = np.minimum(src[ok], tgt[ok])
-    ej = np.maximum(src[ok], tgt[ok])
-    eu = C[frows][ok]
-    o = np.lexsort((eu, ej, ei))
-    ei, ej, eu = ei[o], ej[o], eu[o]
-    first = np.ones(len(ei), dtype=bool)
-    first[1:] = (ei[1:] != ei[:-1]) | (ej[1:] != ej[:-1])
-    edges = {(i, j): labels[u] for i, j, u in zip(ei[first].tolist(), ej[first].tolist(),
-                                                   eu[first].tolist())}
+    ei, ej, eu = [src[ok]], [tgt[ok]], [C[frows][ok]]
     miss = list(zip(frows[~hit].tolist(), src[~hit].tolist()))
     # degenerate facets: the pattern at points just across
     if miss:
-        lookup = {bytes(k): i for i, k in enumerate(_packed_keys(pat[idx_cells]))}
+        lookup = {bytes(k): i for i, k in enumerate(_packed_keys(pat_alive))}
         for fr, i in miss:
             c, nvec, u = centers[fr], A_all[fr], int(C[fr])
             for delta in (1e-3, 1e-5, 1e-7, 1e-2):
@@ -1166,13 +1166,26 @@ def _assemble_impl(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
                 j = lookup.get(key)
                 if j is not None:
                     if j != i:
-                        kk = (min(i, j), max(i, j))
-                        if kk not in edges or labels[u] < edges[kk]:
-                            edges[kk] = labels[u]
+                        ei.append([i])
+                        ej.append([j])
+                        eu.append([u])
                     break
+    ei, ej, eu = (np.concatenate(x).astype(np.int64) for x in (ei, ej, eu))
+    ei, ej = np.minimum(ei, ej), np.maximum(ei, ej)
+    # one edge per pair, labelled by its smallest unit (units are numbered in label order)
+    o = np.lexsort((eu, ej, ei))
+    ei, ej, eu = ei[o], ej[o], eu[o]
+    first = np.ones(len(ei), dtype=bool)
+    first[1:] = (ei[1:] != ei[:-1]) | (ej[1:] != ej[:-1])
+    ei, ej, eu = ei[first], ej[first], eu[first]
+
+    def build_edges():
+        return list(zip(ei.tolist(), ej.tolist(), _labels_of(eu, labels)))
+
     stats = dict(seconds=time.perf_counter() - t0, n_lp=n_lp, n_cells=n_cells,
                  n_fallback=len(miss))
     if R is not None:
         stats["box_halfwidth"] = R
-    return Decomposition(net, domain, K, regions, [(i, j, lab) for (i, j), lab in sorted(edges.items())],
-                         partial=run.truncated, method="subdivision", stats=stats)
+    return Decomposition(net, domain, K, build_regions, build_edges, n_regions=len(idx_cells),
+                         arrays={"patterns": pat_alive, "ranks": rk_alive}, partial=run.truncated,
+                         method="subdivision", stats=stats)
