@@ -918,7 +918,9 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     else:
         centre = domain.center if domain is not None else np.zeros(d)
         ext = _layer1_extent(net)
-        R = 2.0 * max(1.0, np.abs(centre).max(initial=0.0), ext if ext is not None else 100.0)
+        # 1e-6: room for rounding between the layer-1 extent and the vertices computed
+        R = 2.0 * (1.0 + 1e-6) * max(1.0, np.abs(centre).max(initial=0.0), ext if ext is not None else 100.0)
+        seen = {}  # pattern -> outside-vertex extent, shared by the successive boxes
         for _ in range(12):
             eye = np.eye(d)
             Ab = np.vstack([Ad, eye, -eye])
@@ -927,26 +929,32 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             run = _Run(net, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, max_memory, max_regions,
                        partial, progress)
             pat, rk = run.run(lp_scale)
-            vmax = max(_interior_vertex_extent(run, centre), _outside_vertex_extent(run, pat, centre, R))
+            vmax = max(_interior_vertex_extent(run, centre), _outside_vertex_extent(run, pat, centre, R, seen))
             if vmax <= BOX_MARGIN * R:
                 break
             R = 4.0 * vmax
     return _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0)
 
 
-def _outside_vertex_extent(run, pat, centre, R):
+def _outside_vertex_extent(run, pat, centre, R, seen):
     """Largest |coordinate - centre| of a vertex of the full polyhedron (all units' rows,
     no box) of a cell that reaches the box, found by qhull inside a box 1e6 times larger.
     A region of R^d missing from the box would be adjacent to such a polyhedron across a
-    facet outside the box, hence give it a vertex outside the box (regions are pointed)."""
+    facet outside the box, hence give it a vertex outside the box (regions are pointed).
+    ``seen`` maps a pattern's bytes to its extent from an earlier (smaller) box: the
+    polyhedron depends on the pattern only."""
     from scipy.spatial import HalfspaceIntersection, QhullError
 
     V, F, vo, E, eo, C, Rw, co = run.cells
     net, K, d = run.net, run.K, run.d
     _, _, _, wit, _, onbox = _finish_kernel(V, F, vo, C, Rw, co, run.box_id0)
     cells = np.flatnonzero(onbox)
+    keys = [p.tobytes() for p in pat[cells]]
+    out = max([seen[k] for k in keys if k in seen], default=0.0)
+    new = [i for i, k in enumerate(keys) if k not in seen]
+    cells, keys = cells[new], [keys[i] for i in new]
     if not len(cells):
-        return 0.0
+        return out
     P = pat[cells]
     rows, offs = [], [0]
     M = np.broadcast_to(np.asarray(net.weights[0]), (len(cells),) + np.shape(net.weights[0]))
@@ -964,18 +972,20 @@ def _outside_vertex_extent(run, pat, centre, R):
     big = 1e6 * R
     eye = np.eye(d)
     boxrows = np.hstack([np.vstack([eye, -eye]), -np.concatenate([big + centre, big - centre])[:, None]])
-    out = 0.0
+    nrm = np.linalg.norm(H[:, :, :d], axis=2)
+    live = nrm > 0
+    H = H / np.where(live, nrm, 1.0)[..., None]
     for k, p in enumerate(cells):
-        Hk = H[k]
-        nrm = np.linalg.norm(Hk[:, :d], axis=1)
-        Hk = Hk[nrm > 0] / nrm[nrm > 0, None]
+        ext = 0.0
         try:
-            X = HalfspaceIntersection(np.vstack([Hk, boxrows]), wit[p]).intersections
+            X = HalfspaceIntersection(np.vstack([H[k][live[k]], boxrows]), wit[p]).intersections
         except (QhullError, ValueError):
-            continue
+            X = np.zeros((0, d))
         X = X[np.abs(X - centre).max(axis=1) < 0.999 * big]
         if len(X):
-            out = max(out, float(np.abs(X - centre).max()))
+            ext = float(np.abs(X - centre).max())
+        seen[keys[k]] = ext
+        out = max(out, ext)
     return out
 
 
