@@ -573,9 +573,8 @@ class _Run:
     def run(self, lp_scale):
         net, K, d = self.net, self.K, self.d
         ncells = 1
-        Amap = np.zeros((1, 0, d))  # h_{l-1} = Amap x + amap on each cell
-        amap = np.zeros((1, 0))
         bits, parents, ranks = [], [], []
+        self.maps = []  # per layer: (cells before it, units, d + 1) pre-activation maps
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
@@ -583,14 +582,12 @@ class _Run:
             bar = tqdm(total=K, desc="subdivision", unit=" layer")
         try:
             for l in range(K):
-                Wl, bl = np.asarray(net.weights[l]), np.asarray(net.biases[l])
+                Wl, bl = np.asarray(net.weights[l], dtype=np.float64), np.asarray(net.biases[l], dtype=np.float64)
                 if l == 0:
-                    H = np.broadcast_to(np.hstack([Wl, bl[:, None]]), (ncells, Wl.shape[0], d + 1))
-                else:
-                    HM = np.einsum("ij,cjk->cik", Wl, Amap)
-                    Hm = amap @ Wl.T + bl
-                    H = np.concatenate([HM, Hm[..., None]], axis=2)
-                H = np.ascontiguousarray(H)
+                    H = np.ascontiguousarray(np.hstack([Wl, bl[:, None]])[None])
+                else:  # z_l = W_l (B z_{l-1}) + b_l on each new cell, z_{l-1} from its parent
+                    H = _next_maps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
+                self.maps.append(H)
                 zthr = float(self.zero_rel[l])
                 out = _layer_kernel(*self.cells, H, int(self.offsets[l]), zthr, zthr * lp_scale,
                                     self.snap, self.floor, self.max_bytes)
@@ -620,15 +617,12 @@ class _Run:
                     n_new = m
                     self.truncated = True
                 self.cells = (V, F, vo, E, eo, C, R, co)
-                Mz = H[P, :, :d] * B[..., None]  # active rows of the pre-activation map
-                mz = H[P, :, d] * B
-                rl = _batched_ranks(Mz, B, d)
-                if l > 0:  # rank A_l <= rank A_{l-1}, as in the LP engine
-                    rl = np.minimum(rl, ranks[l - 1][P])
-                ranks.append(rl)
-                Amap, amap = Mz, mz
+                # rank A_l <= rank A_{l-1}, as in the LP engine
+                cap = ranks[l - 1][P] if l > 0 else np.full(n_new, d, dtype=np.int64)
+                ranks.append(_batched_ranks(H, P, B, d, cap))
                 bits.append(B)
                 parents.append(P)
+                self.parents = parents
                 ncells = n_new
                 if bar is not None:
                     bar.update(1)
@@ -646,32 +640,117 @@ class _Run:
         return pat, rk
 
 
-def _batched_ranks(M, B, d):
-    """rank of each stacked matrix, with the LP engine's tolerance (S_max * max(size, d) * eps)."""
-    sizes = B.sum(axis=1)
-    out = np.zeros(len(M), dtype=np.int64)
-    eps = np.finfo(np.float64).eps
-    for s in range(0, len(M), 65536):
-        S = np.linalg.svd(M[s: s + 65536], compute_uv=False)
-        sz = sizes[s: s + 65536]
-        tol = S[:, :1] * np.maximum(sz, d)[:, None] * eps
-        out[s: s + 65536] = np.where(sz > 0, np.count_nonzero(S > tol, axis=1), 0)
+@_njit
+def _next_maps(H, P, B, W, b):
+    """Pre-activation maps of the next layer on each cell: ``W (B_c * H[P_c]) + b``."""
+    n, nl = B.shape
+    m = W.shape[0]
+    d1 = H.shape[2]
+    out = np.empty((n, m, d1))
+    for c in range(n):
+        p = P[c]
+        for i in range(m):
+            for k in range(d1):
+                out[c, i, k] = 0.0
+            out[c, i, d1 - 1] = b[i]
+        for j in range(nl):
+            if not B[c, j]:
+                continue
+            for i in range(m):
+                w = W[i, j]
+                for k in range(d1):
+                    out[c, i, k] += w * H[p, j, k]
     return out
 
 
 @_njit
-def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, tol_abs, zthr):
+def _certified_ranks(H, P, B, d, cap):
+    """Rank of the active rows of ``H[P_c, :, :d]`` for each cell when it is certified to
+    equal ``m = min(size, d)``: a Cholesky factorisation of the m x m Gram matrix shifted
+    by ``delta`` (rounding of the Gram matrix and of the factorisation, plus the rank
+    threshold) succeeds. Returns the ranks and the cells left to an SVD (-1)."""
+    n, nl = B.shape
+    eps = 2.220446049250313e-16
+    out = np.full(n, -1, np.int64)
+    rows = np.empty(nl, np.int64)
+    G = np.zeros((d, d))
+    for c in range(n):
+        p = P[c]
+        size = 0
+        for j in range(nl):
+            if B[c, j]:
+                rows[size] = j
+                size += 1
+        m = min(size, d)
+        if m == 0 or cap[c] == 0:
+            out[c] = 0
+            continue
+        tr = 0.0
+        for a in range(m):
+            for q in range(a + 1):
+                acc = 0.0
+                if size <= d:  # rows' Gram
+                    for k in range(d):
+                        acc += H[p, rows[a], k] * H[p, rows[q], k]
+                else:  # columns' Gram
+                    for r in range(size):
+                        acc += H[p, rows[r], a] * H[p, rows[r], q]
+                G[a, q] = acc
+            tr += G[a, a]
+        tol = math.sqrt(tr) * max(size, d) * eps
+        delta = 4.0 * (size + 2 * d + 2) * eps * tr + 4.0 * tol * tol
+        ok = tr > 0.0
+        for a in range(m):  # in-place Cholesky of G - delta I (lower triangle)
+            if not ok:
+                break
+            for q in range(a + 1):
+                acc = G[a, q] - (delta if a == q else 0.0)
+                for k in range(q):
+                    acc -= G[a, k] * G[q, k]
+                if a == q:
+                    if acc <= 0.0:
+                        ok = False
+                        break
+                    G[a, a] = math.sqrt(acc)
+                else:
+                    G[a, q] = acc / G[q, q]
+        if ok:
+            out[c] = min(m, cap[c])
+    return out
+
+
+def _batched_ranks(H, P, B, d, cap):
+    """rank of the active rows of each cell's map, with the LP engine's rule (singular
+    values above S_max * max(size, d) * eps, capped by ``cap``): certified by a shifted
+    Cholesky where possible, else one SVD."""
+    out = _certified_ranks(H, P, B, d, cap)
+    todo = np.flatnonzero(out < 0)
+    eps = np.finfo(np.float64).eps
+    for s in range(0, len(todo), 65536):
+        idx = todo[s: s + 65536]
+        M = H[P[idx], :, :d] * B[idx, :, None]
+        S = np.linalg.svd(M, compute_uv=False)
+        sz = B[idx].sum(axis=1)
+        tol = S[:, :1] * np.maximum(sz, d)[:, None] * eps
+        r = np.where(sz > 0, np.count_nonzero(S > tol, axis=1), 0)
+        out[idx] = np.minimum(r, cap[idx])
+    return out
+
+
+@_njit
+def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, tol_abs, zthr, Hflat, hoff,
+                     anc):
     """Patterns just across facets: centre ``Cc``, outward unit normal ``N``, own pattern
     ``pat[cell]``; unit ``flip`` carries the facet. The LP engine's rule: the sign of the
     pre-activation at the centre when it is clearly non-zero, else the sign of its
     one-sided derivative along the normal; the facet's own unit flips.
 
-    The Jacobian of the neighbour's map equals the own region's up to the first layer
-    where the neighbour's pattern differs, so the own Jacobian (computed once per
-    region) is used until then; only the values at the centre and the Jacobian rows
-    after the first difference are computed per facet. ``WTflat`` holds each layer's
-    transposed weights, so the sums over inputs run in ascending order for all units of
-    a layer at once (independent accumulators, same values as one sum per unit)."""
+    The cell's own pre-activation maps (layer ``l``: ``Hflat`` from ``hoff[l]``, cell
+    ``anc[c, l]`` of the complex before layer ``l``, rows ``(a, c)``) give the values at
+    the centre. The Jacobian of the neighbour's map equals the own region's up to the
+    first layer where the neighbour's pattern differs; after it, rows are computed per
+    facet. ``WTflat`` holds each layer's transposed weights, so the sums over inputs run
+    in ascending order for all units of a layer at once."""
     m = Cc.shape[0]
     K = offsets.shape[0] - 1
     n = offsets[K]
@@ -694,30 +773,14 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, to
             for l in range(K):
                 o = offsets[l]
                 nl = offsets[l + 1] - o
-                Jo[o: o + nl] = 0.0
-                for i in range(nl):
-                    mo[o + i] = bflat[o + i]
-                if l == 0:
-                    for j in range(d):
-                        base = woff[0] + j * nl
-                        for i in range(nl):
-                            Jo[o + i, j] += WTflat[base + i]
-                else:
-                    po = offsets[l - 1]
-                    for j in range(o - po):
-                        if not pat[c, po + j]:
-                            continue
-                        base = woff[l] + j * nl
-                        mj = mo[po + j]
-                        for i in range(nl):
-                            w = WTflat[base + i]
-                            mo[o + i] += w * mj
-                            for k in range(d):
-                                Jo[o + i, k] += w * Jo[po + j, k]
+                base = hoff[l] + anc[c, l] * nl * (d + 1)
                 for i in range(nl):
                     acc = 0.0
                     for k in range(d):
-                        acc += Jo[o + i, k] * Jo[o + i, k]
+                        x = Hflat[base + i * (d + 1) + k]
+                        Jo[o + i, k] = x
+                        acc += x * x
+                    mo[o + i] = Hflat[base + i * (d + 1) + d]
                     no[o + i] = math.sqrt(acc)
         # general position (the LP engine's fast path): at the centre only the facet's
         # own unit vanishes, so the neighbour is the flip of that one unit
@@ -798,16 +861,23 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, to
     return out
 
 
-def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, tol_abs, zthr):
+def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, tol_abs, zthr, maps, parents):
     Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]  # transposed
     woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
     WTflat = np.concatenate(Ws)
     bflat = np.concatenate([np.asarray(b, dtype=np.float64) for b in net.biases[:K]])
+    Hflat = np.concatenate([H.ravel() for H in maps])
+    hoff = np.concatenate([[0], np.cumsum([H.size for H in maps])]).astype(np.int64)
+    anc = np.zeros((len(pat), K), dtype=np.int64)  # the cell before layer l holding each cell
+    idx = np.arange(len(pat))
+    for l in range(K - 1, 0, -1):
+        idx = parents[l][idx]
+        anc[:, l] = idx
     return _neighbor_kernel(np.ascontiguousarray(C), np.ascontiguousarray(N),
                             np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(pat),
                             np.ascontiguousarray(flip, dtype=np.int64), WTflat, woff, bflat,
                             np.asarray(offsets, dtype=np.int64), int(net.input_dim), float(tol_abs),
-                            np.asarray(zthr, dtype=np.float64))
+                            np.asarray(zthr, dtype=np.float64), Hflat, hoff, anc)
 
 
 def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, partial=False,
@@ -1156,7 +1226,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     order = np.argsort(keys)
     skeys = keys[order]
     nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
-                            C[frows], tol_abs, run.zero_rel)
+                            C[frows], tol_abs, run.zero_rel, run.maps, run.parents)
     q = _search_keys(nb)
     pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
     hit = skeys[pos] == q
