@@ -56,6 +56,24 @@ LOCAL_RADIUS_CAP = 1e3
 START_ATTEMPTS = 20
 
 
+def _zero_thresholds(net, K):
+    """Per layer: below which gradient norm and |constant| a pre-activation of ``net``
+    (in the engine's local coordinates, |y| ~ 1) is constant, resp. zero.
+
+    ``gmag_l`` and ``cmag_l`` bound |M_l| and |m_l| on any region (products of the
+    layers' largest absolute row sums); the thresholds are ZERO_ROW_RTOL of ``gmag_l``
+    and of ``gmag_l + cmag_l``. Both engines use them: a constant unit takes the sign of
+    its constant, and a row below the gradient threshold counts as zero in ranks."""
+    gmag, cmag = 1.0, 0.0
+    zg, zc = [], []
+    for W, bias in zip(net.weights[:K], net.biases[:K]):
+        w = float(np.abs(W).sum(axis=1).max())
+        gmag, cmag = w * gmag, w * cmag + float(np.abs(bias).max())
+        zg.append(ZERO_ROW_RTOL * gmag)
+        zc.append(ZERO_ROW_RTOL * (gmag + cmag))
+    return np.array(zg), np.array(zc)
+
+
 def _frame(net, domain, start):
     """Origin and length scale of the engine's local coordinates ``x = x0 + s * y``.
 
@@ -100,17 +118,9 @@ class _LPEngine:
         self.n_fallback = 0
         self.n_small_lp = 0
         self._dedup_dir = np.random.default_rng(12345).normal(size=d + 1)
-        # Magnitudes bounding |M_l| and |m_l| on any region (local coordinates, |y| ~ 1):
-        # a unit whose gradient (constant) is below ZERO_ROW_RTOL of them is constant (zero).
-        gmag, cmag = 1.0, 0.0
-        zg, zc = [], []
-        for W, bias in zip(self.net.weights[:K], self.net.biases[:K]):
-            w = float(np.abs(W).sum(axis=1).max())
-            gmag, cmag = w * gmag, w * cmag + float(np.abs(bias).max())
-            zg.append(np.full(W.shape[0], ZERO_ROW_RTOL * gmag))
-            zc.append(np.full(W.shape[0], ZERO_ROW_RTOL * (gmag + cmag)))
-        self._zero_rel = np.concatenate(zg)
-        self._zero_abs = np.concatenate(zc)
+        zg, zc = _zero_thresholds(self.net, K)
+        self._zero_rel = np.repeat(zg, net.widths[:K])
+        self._zero_abs = np.repeat(zc, net.widths[:K])
 
     def to_global(self, data):
         """Witness, inradius and H-rep of a region in the caller's coordinates."""
@@ -194,7 +204,9 @@ class _LPEngine:
         for l in range(K):
             p = flat[off[l]: off[l + 1]]
             sizes.append(int(p.sum()))
-            blocks.append(Mall[off[l]: off[l + 1]][p])
+            B = Mall[off[l]: off[l + 1]][p]
+            # rows of constant units are zero (an exact cancellation rounds to ~1e-18)
+            blocks.append(B[np.linalg.norm(B, axis=1) > self._zero_rel[off[l]: off[l + 1]][p]])
         nmax = max(max(sizes), 1)
         stack = np.zeros((K, nmax, d))
         for l, B in enumerate(blocks):
@@ -436,8 +448,9 @@ class _LPEngine:
         return np.concatenate([z[0] > 0 for z in zs])
 
 
-def _setup(net, domain, layer, start, tol, max_regions, func):
-    """Validate the public arguments once and build the traversal engine."""
+def _setup(net, domain, layer, start, tol, max_regions, func, build=True):
+    """Validate the public arguments once and build the traversal engine (or, with
+    ``build=False``, a function that builds it)."""
     net = as_network(net)
     K = check_layer(layer, net.n_layers)
     domain = as_domain(domain, net.input_dim)
@@ -450,8 +463,8 @@ def _setup(net, domain, layer, start, tol, max_regions, func):
         if domain is not None and not domain.contains(start[None, :])[0]:
             raise ValueError("start must lie inside the domain.")
     x0, s = _frame(net, domain, start)
-    eng = _LPEngine(net, domain, K, tol, x0, s)
-    return net, domain, (start - x0) / s, max_regions, eng
+    make = lambda: _LPEngine(net, domain, K, tol, x0, s)  # noqa: E731
+    return net, domain, (start - x0) / s, max_regions, make() if build else make
 
 
 def _first_region(eng, start, domain, seed):
@@ -636,14 +649,15 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
     """
     if method not in ("auto", "lp", "subdivision"):
         raise ValueError(f"method must be 'auto', 'lp' or 'subdivision'; got {method!r}.")
-    net, dom, start_pt, max_regions, eng = _setup(net, domain, layer, start, tol, max_regions,
-                                                  "enumerate_regions")
+    net, dom, start_pt, max_regions, make = _setup(net, domain, layer, start, tol, max_regions,
+                                                   "enumerate_regions", build=False)
     if method in ("auto", "subdivision"):
         engine = _choose_subdivision(net, dom, method)
         if engine is not None:
             extra = {} if max_memory is None else {"max_memory": max_memory}
-            return engine(net, dom, layer=eng.K, max_regions=max_regions, partial=partial,
-                          tol=tol, progress=progress, **extra)
+            return engine(net, dom, layer=check_layer(layer, net.n_layers), max_regions=max_regions,
+                          partial=partial, tol=tol, progress=progress, **extra)
+    eng = make()
     t0 = time.perf_counter()
     regions, edges = [], {}
     is_partial = False

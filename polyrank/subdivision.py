@@ -72,175 +72,6 @@ def _subset(common, Fw):
 
 
 @_njit
-def _cut(V, F, E, Cid, Crow, a, c, nrm, hid, snap, floor):
-    """Cut one cell by the hyperplane a.x + c = 0 (global id ``hid``).
-
-    Returns ``(status, V+, F+, E+, Cid+, Crow+, V-, F-, E-, Cid-, Crow-)`` with status
-    0 (no cut, pre-activation <= 0 on the cell), 1 (no cut, > 0 somewhere, >= 0
-    everywhere) or 2 (cut; the halves follow)."""
-    nv, d = V.shape
-    W = F.shape[1]
-    vals = np.empty(nv)
-    s = np.zeros(nv, np.int64)
-    npos = 0
-    nneg = 0
-    for i in range(nv):
-        acc = c
-        for k in range(d):
-            acc += a[k] * V[i, k]
-        vals[i] = acc
-        dist = acc / nrm
-        mag = floor
-        for k in range(d):
-            mag = max(mag, abs(V[i, k]))
-        eps = snap * mag
-        if dist > eps:
-            s[i] = 1
-            npos += 1
-        elif dist < -eps:
-            s[i] = -1
-            nneg += 1
-    if npos == 0 or nneg == 0:
-        st = 1 if npos > 0 else 0
-        return st, V, F, E, Cid, Crow, V, F, E, Cid, Crow
-    hw = hid >> 6
-    hb = np.uint64(1) << np.uint64(hid & 63)
-    ne = E.shape[0]
-    cross = np.full(ne, -1, np.int64)
-    ncross = 0
-    for e in range(ne):
-        if s[E[e, 0]] * s[E[e, 1]] < 0:
-            cross[e] = ncross
-            ncross += 1
-    NV = np.empty((ncross, d))
-    NF = np.empty((ncross, W), np.uint64)
-    for e in range(ne):
-        k = cross[e]
-        if k >= 0:
-            u = E[e, 0]
-            v = E[e, 1]
-            t = vals[u] / (vals[u] - vals[v])
-            for j in range(d):
-                NV[k, j] = V[u, j] + t * (V[v, j] - V[u, j])
-            for w in range(W):
-                NF[k, w] = F[u, w] & F[v, w]
-            NF[k, hw] |= hb
-    # the cut face: zero vertices, then new ones
-    nz = 0
-    for i in range(nv):
-        if s[i] == 0:
-            nz += 1
-    kf = nz + ncross
-    FF = np.empty((kf, W), np.uint64)
-    zidx = np.empty(nz, np.int64)
-    q = 0
-    for i in range(nv):
-        if s[i] == 0:
-            zidx[q] = i
-            for w in range(W):
-                FF[q, w] = F[i, w]
-            FF[q, hw] |= hb
-            q += 1
-    for k in range(ncross):
-        for w in range(W):
-            FF[nz + k, w] = NF[k, w]
-    fe = []
-    common = np.empty(W, np.uint64)
-    for i in range(kf):
-        for j in range(i + 1, kf):
-            for w in range(W):
-                common[w] = FF[i, w] & FF[j, w]
-            ok = True
-            for m in range(kf):
-                if m != i and m != j and _subset(common, FF[m]):
-                    ok = False
-                    break
-            if ok:
-                fe.append((i, j))
-    res = []
-    for sign in (1, -1):
-        mp = np.full(nv, -1, np.int64)
-        cnt = 0
-        for i in range(nv):
-            if s[i] * sign >= 0:
-                mp[i] = cnt
-                cnt += 1
-        ns = cnt + ncross
-        Vs = np.empty((ns, d))
-        Fs = np.empty((ns, W), np.uint64)
-        for i in range(nv):
-            if mp[i] >= 0:
-                for j in range(d):
-                    Vs[mp[i], j] = V[i, j]
-                for w in range(W):
-                    Fs[mp[i], w] = F[i, w]
-                if s[i] == 0:
-                    Fs[mp[i], hw] |= hb
-        for k in range(ncross):
-            for j in range(d):
-                Vs[cnt + k, j] = NV[k, j]
-            for w in range(W):
-                Fs[cnt + k, w] = NF[k, w]
-        Es = np.empty((ne + len(fe), 2), np.int64)
-        q = 0
-        for e in range(ne):
-            u = E[e, 0]
-            v = E[e, 1]
-            if s[u] == 0 and s[v] == 0:
-                continue
-            if s[u] * sign >= 0 and s[v] * sign >= 0:
-                Es[q, 0] = mp[u]
-                Es[q, 1] = mp[v]
-                q += 1
-            elif cross[e] >= 0:
-                keep = u if s[u] == sign else v
-                Es[q, 0] = mp[keep]
-                Es[q, 1] = cnt + cross[e]
-                q += 1
-        for t in range(len(fe)):
-            i, j = fe[t]
-            Es[q, 0] = mp[zidx[i]] if i < nz else cnt + (i - nz)
-            Es[q, 1] = mp[zidx[j]] if j < nz else cnt + (j - nz)
-            q += 1
-        Es = Es[:q].copy()
-        # candidate facets: the parent's plus the cut, pruned to those with >= d vertices
-        nc = Cid.shape[0]
-        keepc = np.zeros(nc + 1, np.bool_)
-        for g in range(nc + 1):
-            gid = Cid[g] if g < nc else hid
-            gw = gid >> 6
-            gb = np.uint64(1) << np.uint64(gid & 63)
-            count = 0
-            for i in range(ns):
-                if Fs[i, gw] & gb:
-                    count += 1
-            keepc[g] = count >= d
-        nk = 0
-        for g in range(nc + 1):
-            if keepc[g]:
-                nk += 1
-        Cs = np.empty(nk, np.int64)
-        Rs = np.empty((nk, d + 1))
-        q = 0
-        for g in range(nc + 1):
-            if keepc[g]:
-                if g < nc:
-                    Cs[q] = Cid[g]
-                    for j in range(d + 1):
-                        Rs[q, j] = Crow[g, j]
-                else:
-                    Cs[q] = hid
-                    for j in range(d):
-                        Rs[q, j] = sign * a[j]
-                    Rs[q, d] = sign * c
-                q += 1
-        res.append((Vs, Fs, Es, Cs, Rs))
-    P = res[0]
-    N = res[1]
-    return 2, P[0], P[1], P[2], P[3], P[4], N[0], N[1], N[2], N[3], N[4]
-
-
-@_njit
 def _side(V, v0, nv, a, c, nrm, snap, floor):
     """Where the vertices ``V[v0:v0+nv]`` lie relative to a.x + c = 0 (with the snap of
     :func:`_cut`): 0 none strictly positive, 1 none strictly negative but some positive,
@@ -266,32 +97,137 @@ def _side(V, v0, nv, a, c, nrm, snap, floor):
 
 
 @_njit
+def _grow_f2(a, need):
+    if need <= a.shape[0]:
+        return a
+    b = np.empty((max(need, 2 * a.shape[0]), a.shape[1]), a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@_njit
+def _grow_u2(a, need):
+    if need <= a.shape[0]:
+        return a
+    b = np.empty((max(need, 2 * a.shape[0]), a.shape[1]), a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@_njit
+def _grow_i2(a, need):
+    if need <= a.shape[0]:
+        return a
+    b = np.empty((max(need, 2 * a.shape[0]), a.shape[1]), a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@_njit
+def _grow_b2(a, need):
+    if need <= a.shape[0]:
+        return a
+    b = np.empty((max(need, 2 * a.shape[0]), a.shape[1]), a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@_njit
+def _grow_i1(a, need):
+    if need <= a.shape[0]:
+        return a
+    b = np.empty(max(need, 2 * a.shape[0]), a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@_njit
 def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zero_abs, snap,
                   floor, max_bytes):
     """Cut every cell by every neuron of one layer (hyperplanes ``H[cell]``).
+
+    Each cell of the previous complex is cut neuron by neuron; its pieces live in flat
+    pools (vertices with their hyperplane bitsets, edges, candidate facet rows) that are
+    reused from cell to cell, so a cut allocates nothing. A neuron whose pre-activation
+    does not change sign at the cell's vertices cuts none of its pieces (it is affine
+    on the cell) and is skipped. A cut evaluates the neuron at the piece's vertices,
+    interpolates the crossing edges, finds the edges of the cut face from the
+    vertex-facet incidences (two vertices span an edge iff no third vertex lies on
+    every facet through both) and writes both halves, with the candidate facets that
+    keep at least d vertices.
 
     Returns the children in the same concatenated layout, their parent cell, their
     bits for this layer, and a flag that is 1 when ``max_bytes`` was exceeded."""
     ncells = voff.shape[0] - 1
     d = V.shape[1]
     W = F.shape[1]
+    d1 = d + 1
     nl = H.shape[1]
-    oV = []
-    oF = []
-    oE = []
-    oC = []
-    oR = []
-    oB = []
-    oP = []
+    # pools of the pieces of the current cell
+    LV = np.empty((256, d))
+    LF = np.empty((256, W), np.uint64)
+    LE = np.empty((256, 2), np.int64)
+    LC = np.empty(64, np.int64)
+    LR = np.empty((64, d1))
+    pv = np.empty(16, np.int64)  # piece -> first vertex, count, first edge, count, first row, count
+    pnv = np.empty(16, np.int64)
+    pe = np.empty(16, np.int64)
+    pne = np.empty(16, np.int64)
+    pc = np.empty(16, np.int64)
+    pnc = np.empty(16, np.int64)
+    PB = np.zeros((16, nl), np.bool_)
+    act = np.empty(16, np.int64)
+    nxt = np.empty(16, np.int64)
+    # scratch of one cut
+    vals = np.empty(64)
+    sg = np.empty(64, np.int64)
+    mp = np.empty(64, np.int64)
+    cross = np.empty(64, np.int64)
+    NV = np.empty((64, d))
+    NF = np.empty((64, W), np.uint64)
+    FF = np.empty((64, W), np.uint64)
+    zidx = np.empty(64, np.int64)
+    FE = np.empty((64, 2), np.int64)
+    common = np.empty(W, np.uint64)
+    # outputs
+    oV = np.empty((max(16, V.shape[0]), d))
+    oF = np.empty((max(16, V.shape[0]), W), np.uint64)
+    oE = np.empty((max(16, E.shape[0]), 2), np.int64)
+    oC = np.empty(max(16, Cid.shape[0]), np.int64)
+    oR = np.empty((max(16, Cid.shape[0]), d1))
+    oB = np.empty((max(16, ncells), nl), np.bool_)
+    oP = np.empty(max(16, ncells), np.int64)
+    vo = np.zeros(max(16, ncells) + 1, np.int64)
+    eo = np.zeros(max(16, ncells) + 1, np.int64)
+    co = np.zeros(max(16, ncells) + 1, np.int64)
+    n = 0
     used = 0
     over = 0
     a = np.empty(d)
     for p in range(ncells):
-        cur = [(V[voff[p]:voff[p + 1]].copy(), F[voff[p]:voff[p + 1]].copy(),
-                E[eoff[p]:eoff[p + 1]].copy(), Cid[coff[p]:coff[p + 1]].copy(),
-                Crow[coff[p]:coff[p + 1]].copy(), np.zeros(nl, np.bool_))]
         v0 = voff[p]
-        nv = voff[p + 1] - v0
+        nv0 = voff[p + 1] - v0
+        e0 = eoff[p]
+        ne0 = eoff[p + 1] - e0
+        c0 = coff[p]
+        nc0 = coff[p + 1] - c0
+        # piece 0: the cell itself
+        LV = _grow_f2(LV, nv0)
+        LF = _grow_u2(LF, nv0)
+        LE = _grow_i2(LE, ne0)
+        LC = _grow_i1(LC, nc0)
+        LR = _grow_f2(LR, nc0)
+        LV[:nv0] = V[v0: v0 + nv0]
+        LF[:nv0] = F[v0: v0 + nv0]
+        LE[:ne0] = E[e0: e0 + ne0]
+        LC[:nc0] = Cid[c0: c0 + nc0]
+        LR[:nc0] = Crow[c0: c0 + nc0]
+        tv, te, tc = nv0, ne0, nc0  # pool tops
+        pv[0], pnv[0], pe[0], pne[0], pc[0], pnc[0] = 0, nv0, 0, ne0, 0, nc0
+        PB[0, :] = False
+        npieces = 1
+        act[0] = 0
+        nact = 1
         for j in range(nl):
             nrm2 = 0.0
             for k in range(d):
@@ -300,69 +236,256 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
             c = H[p, j, d]
             nrm = math.sqrt(nrm2)
             if nrm <= zero_thr:
-                act = c > zero_abs
-                for cell in cur:
-                    cell[5][j] = act
+                flag = c > zero_abs
+                for t in range(nact):
+                    PB[act[t], j] = flag
                 continue
-            # the pre-activation is affine on the parent cell: a neuron that does not
-            # change sign at the parent's vertices cuts none of its pieces
-            st = _side(V, v0, nv, a, c, nrm, snap, floor)
+            # the pre-activation is affine on the cell: a neuron that does not change
+            # sign at the cell's vertices cuts none of its pieces
+            st = _side(V, v0, nv0, a, c, nrm, snap, floor)
             if st < 2:
-                for cell in cur:
-                    cell[5][j] = st == 1
+                for t in range(nact):
+                    PB[act[t], j] = st == 1
                 continue
-            nxt = []
-            for cell in cur:
-                r = _cut(cell[0], cell[1], cell[2], cell[3], cell[4], a, c, nrm, unit_base + j, snap,
-                         floor)
-                if r[0] == 2:
-                    bp = cell[5].copy()
-                    bp[j] = True
-                    bm = cell[5].copy()
-                    bm[j] = False
-                    nxt.append((r[1], r[2], r[3], r[4], r[5], bp))
-                    nxt.append((r[6], r[7], r[8], r[9], r[10], bm))
-                else:
-                    cell[5][j] = r[0] == 1
-                    nxt.append(cell)
-            cur = nxt
-        for cell in cur:
-            oV.append(cell[0])
-            oF.append(cell[1])
-            oE.append(cell[2])
-            oC.append(cell[3])
-            oR.append(cell[4])
-            oB.append(cell[5])
-            oP.append(p)
-            used += (cell[0].shape[0] * (d + W) + cell[2].shape[0] * 2
-                     + cell[3].shape[0] * (d + 2) + nl + 8) * 8
+            hid = unit_base + j
+            hw = hid >> 6
+            hb = np.uint64(1) << np.uint64(hid & 63)
+            nn = 0
+            nxt = _grow_i1(nxt, 2 * nact)
+            for t in range(nact):
+                q = act[t]
+                qv, nv, qe, ne, qc, nc = pv[q], pnv[q], pe[q], pne[q], pc[q], pnc[q]
+                if nv > vals.shape[0]:
+                    vals = np.empty(2 * nv)
+                    sg = np.empty(2 * nv, np.int64)
+                    mp = np.empty(2 * nv, np.int64)
+                npos = 0
+                nneg = 0
+                for i in range(nv):
+                    acc = c
+                    mag = floor
+                    for k in range(d):
+                        x = LV[qv + i, k]
+                        acc += a[k] * x
+                        mag = max(mag, abs(x))
+                    vals[i] = acc
+                    dist = acc / nrm
+                    eps = snap * mag
+                    if dist > eps:
+                        sg[i] = 1
+                        npos += 1
+                    elif dist < -eps:
+                        sg[i] = -1
+                        nneg += 1
+                    else:
+                        sg[i] = 0
+                if npos == 0 or nneg == 0:
+                    PB[q, j] = npos > 0
+                    nxt[nn] = q
+                    nn += 1
+                    continue
+                # --- the cut: new vertices on the crossing edges
+                cross = _grow_i1(cross, ne)
+                ncross = 0
+                for e in range(ne):
+                    if sg[LE[qe + e, 0]] * sg[LE[qe + e, 1]] < 0:
+                        cross[e] = ncross
+                        ncross += 1
+                    else:
+                        cross[e] = -1
+                NV = _grow_f2(NV, ncross)
+                NF = _grow_u2(NF, ncross)
+                for e in range(ne):
+                    k2 = cross[e]
+                    if k2 >= 0:
+                        u = LE[qe + e, 0]
+                        v = LE[qe + e, 1]
+                        tt = vals[u] / (vals[u] - vals[v])
+                        for k in range(d):
+                            NV[k2, k] = LV[qv + u, k] + tt * (LV[qv + v, k] - LV[qv + u, k])
+                        for w in range(W):
+                            NF[k2, w] = LF[qv + u, w] & LF[qv + v, w]
+                        NF[k2, hw] |= hb
+                # the cut face: zero vertices, then the new ones; its edges from incidences
+                nz = 0
+                for i in range(nv):
+                    if sg[i] == 0:
+                        nz += 1
+                kf = nz + ncross
+                FF = _grow_u2(FF, kf)
+                zidx = _grow_i1(zidx, nz)
+                r = 0
+                for i in range(nv):
+                    if sg[i] == 0:
+                        zidx[r] = i
+                        for w in range(W):
+                            FF[r, w] = LF[qv + i, w]
+                        FF[r, hw] |= hb
+                        r += 1
+                for k2 in range(ncross):
+                    for w in range(W):
+                        FF[nz + k2, w] = NF[k2, w]
+                nfe = 0
+                FE = _grow_i2(FE, kf * (kf - 1) // 2)
+                for i in range(kf):
+                    for i2 in range(i + 1, kf):
+                        for w in range(W):
+                            common[w] = FF[i, w] & FF[i2, w]
+                        ok = True
+                        for m in range(kf):
+                            if m != i and m != i2 and _subset(common, FF[m]):
+                                ok = False
+                                break
+                        if ok:
+                            FE[nfe, 0] = i
+                            FE[nfe, 1] = i2
+                            nfe += 1
+                # --- the two halves, appended to the pools
+                need_v = tv + 2 * (nv + ncross)
+                need_e = te + 2 * (ne + nfe)
+                need_c = tc + 2 * (nc + 1)
+                LV = _grow_f2(LV, need_v)
+                LF = _grow_u2(LF, need_v)
+                LE = _grow_i2(LE, need_e)
+                LC = _grow_i1(LC, need_c)
+                LR = _grow_f2(LR, need_c)
+                for sign in (1, -1):
+                    if npieces + 1 > pv.shape[0]:
+                        m2 = 2 * pv.shape[0]
+                        pv = _grow_i1(pv, m2)
+                        pnv = _grow_i1(pnv, m2)
+                        pe = _grow_i1(pe, m2)
+                        pne = _grow_i1(pne, m2)
+                        pc = _grow_i1(pc, m2)
+                        pnc = _grow_i1(pnc, m2)
+                        PB = _grow_b2(PB, m2)
+                    h = npieces
+                    npieces += 1
+                    cnt = 0
+                    for i in range(nv):
+                        if sg[i] * sign >= 0:
+                            mp[i] = cnt
+                            for k in range(d):
+                                LV[tv + cnt, k] = LV[qv + i, k]
+                            for w in range(W):
+                                LF[tv + cnt, w] = LF[qv + i, w]
+                            if sg[i] == 0:
+                                LF[tv + cnt, hw] |= hb
+                            cnt += 1
+                        else:
+                            mp[i] = -1
+                    ns = cnt + ncross
+                    for k2 in range(ncross):
+                        for k in range(d):
+                            LV[tv + cnt + k2, k] = NV[k2, k]
+                        for w in range(W):
+                            LF[tv + cnt + k2, w] = NF[k2, w]
+                    r = 0
+                    for e in range(ne):
+                        u = LE[qe + e, 0]
+                        v = LE[qe + e, 1]
+                        if sg[u] == 0 and sg[v] == 0:
+                            continue
+                        if sg[u] * sign >= 0 and sg[v] * sign >= 0:
+                            LE[te + r, 0] = mp[u]
+                            LE[te + r, 1] = mp[v]
+                            r += 1
+                        elif cross[e] >= 0:
+                            keep = u if sg[u] == sign else v
+                            LE[te + r, 0] = mp[keep]
+                            LE[te + r, 1] = cnt + cross[e]
+                            r += 1
+                    for t2 in range(nfe):
+                        i = FE[t2, 0]
+                        i2 = FE[t2, 1]
+                        LE[te + r, 0] = mp[zidx[i]] if i < nz else cnt + (i - nz)
+                        LE[te + r, 1] = mp[zidx[i2]] if i2 < nz else cnt + (i2 - nz)
+                        r += 1
+                    # candidate facets: the piece's plus the cut, kept with >= d vertices
+                    nk = 0
+                    for g in range(nc + 1):
+                        gid = LC[qc + g] if g < nc else hid
+                        gw = gid >> 6
+                        gb = np.uint64(1) << np.uint64(gid & 63)
+                        count = 0
+                        for i in range(ns):
+                            if LF[tv + i, gw] & gb:
+                                count += 1
+                        if count >= d:
+                            if g < nc:
+                                LC[tc + nk] = LC[qc + g]
+                                for k in range(d1):
+                                    LR[tc + nk, k] = LR[qc + g, k]
+                            else:
+                                LC[tc + nk] = hid
+                                for k in range(d):
+                                    LR[tc + nk, k] = sign * a[k]
+                                LR[tc + nk, d] = sign * c
+                            nk += 1
+                    pv[h], pnv[h], pe[h], pne[h], pc[h], pnc[h] = tv, ns, te, r, tc, nk
+                    for k in range(nl):
+                        PB[h, k] = PB[q, k]
+                    PB[h, j] = sign > 0
+                    tv += ns
+                    te += r
+                    tc += nk
+                    nxt[nn] = h
+                    nn += 1
+            act, nxt = nxt, act
+            nact = nn
+        # --- the cell's final pieces to the output
+        need_n = n + nact
+        if need_n + 1 > vo.shape[0]:
+            m2 = max(need_n + 1, 2 * vo.shape[0])
+            vo = _grow_i1(vo, m2)
+            eo = _grow_i1(eo, m2)
+            co = _grow_i1(co, m2)
+            oB = _grow_b2(oB, m2)
+            oP = _grow_i1(oP, m2)
+        sv = 0
+        se = 0
+        sc = 0
+        for t in range(nact):
+            q = act[t]
+            sv += pnv[q]
+            se += pne[q]
+            sc += pnc[q]
+        oV = _grow_f2(oV, vo[n] + sv)
+        oF = _grow_u2(oF, vo[n] + sv)
+        oE = _grow_i2(oE, eo[n] + se)
+        oC = _grow_i1(oC, co[n] + sc)
+        oR = _grow_f2(oR, co[n] + sc)
+        for t in range(nact):
+            q = act[t]
+            x0 = vo[n]
+            for i in range(pnv[q]):
+                for k in range(d):
+                    oV[x0 + i, k] = LV[pv[q] + i, k]
+                for w in range(W):
+                    oF[x0 + i, w] = LF[pv[q] + i, w]
+            vo[n + 1] = x0 + pnv[q]
+            x0 = eo[n]
+            for i in range(pne[q]):
+                oE[x0 + i, 0] = LE[pe[q] + i, 0]
+                oE[x0 + i, 1] = LE[pe[q] + i, 1]
+            eo[n + 1] = x0 + pne[q]
+            x0 = co[n]
+            for i in range(pnc[q]):
+                oC[x0 + i] = LC[pc[q] + i]
+                for k in range(d1):
+                    oR[x0 + i, k] = LR[pc[q] + i, k]
+            co[n + 1] = x0 + pnc[q]
+            for k in range(nl):
+                oB[n, k] = PB[q, k]
+            oP[n] = p
+            used += (pnv[q] * (d + W) + pne[q] * 2 + pnc[q] * (d + 2) + nl + 8) * 8
+            n += 1
         if used > max_bytes:
             over = 1
             break
-    n = len(oV)
-    nvo = np.zeros(n + 1, np.int64)
-    neo = np.zeros(n + 1, np.int64)
-    nco = np.zeros(n + 1, np.int64)
-    for i in range(n):
-        nvo[i + 1] = nvo[i] + oV[i].shape[0]
-        neo[i + 1] = neo[i] + oE[i].shape[0]
-        nco[i + 1] = nco[i] + oC[i].shape[0]
-    V2 = np.empty((nvo[n], d))
-    F2 = np.empty((nvo[n], W), np.uint64)
-    E2 = np.empty((neo[n], 2), np.int64)
-    C2 = np.empty(nco[n], np.int64)
-    R2 = np.empty((nco[n], d + 1))
-    B2 = np.empty((n, nl), np.bool_)
-    P2 = np.empty(n, np.int64)
-    for i in range(n):
-        V2[nvo[i]:nvo[i + 1]] = oV[i]
-        F2[nvo[i]:nvo[i + 1]] = oF[i]
-        E2[neo[i]:neo[i + 1]] = oE[i]
-        C2[nco[i]:nco[i + 1]] = oC[i]
-        R2[nco[i]:nco[i + 1]] = oR[i]
-        B2[i] = oB[i]
-        P2[i] = oP[i]
-    return V2, F2, nvo, E2, neo, C2, R2, nco, B2, P2, over
+    return (oV[: vo[n]].copy(), oF[: vo[n]].copy(), vo[: n + 1].copy(), oE[: eo[n]].copy(),
+            eo[: n + 1].copy(), oC[: co[n]].copy(), oR[: co[n]].copy(), co[: n + 1].copy(),
+            oB[:n].copy(), oP[:n].copy(), over)
 
 
 @_njit
@@ -469,6 +592,9 @@ def _initial_cell(Ad, bd, n_units, snap_rel):
     from .lp import chebyshev_center
 
     d = Ad.shape[1]
+    eye = np.eye(d)
+    if Ad.shape == (2 * d, d) and np.array_equal(Ad, np.vstack([eye, -eye])):
+        return _box_cell(bd[:d], -bd[d:], n_units)
     x, _ = chebyshev_center(Ad, bd)
     if d == 1:
         a = Ad[:, 0]
@@ -497,6 +623,26 @@ def _initial_cell(Ad, bd, n_units, snap_rel):
     Cid = (n_units + np.flatnonzero(keep)).astype(np.int64)
     Crow = np.hstack([-Ad[keep], bd[keep, None]])
     return V, F, E, Cid, Crow, scale
+
+
+def _box_cell(hi, lo, n_units):
+    """:func:`_initial_cell` of the box ``[lo, hi]`` (rows ``x_j <= hi_j``, then
+    ``-x_j <= -lo_j``), read off its corners without an LP or qhull."""
+    d = len(hi)
+    bits = (np.arange(2 ** d)[:, None] >> np.arange(d)) & 1  # corner -> which coordinates are hi
+    V = np.where(bits == 1, hi, lo).astype(np.float64)
+    W = (n_units + 2 * d + 63) // 64
+    F = np.zeros((len(V), W), np.uint64)
+    on = np.hstack([bits == 1, bits == 0])  # vertex on row r
+    for r in range(2 * d):
+        gid = n_units + r
+        F[on[:, r], gid >> 6] |= np.uint64(1) << np.uint64(gid & 63)
+    i, j = np.triu_indices(len(V), 1)
+    diff = (i ^ j)
+    E = np.stack([i, j], axis=1)[(diff & (diff - 1)) == 0].astype(np.int64)  # one coordinate apart
+    Cid = (n_units + np.arange(2 * d)).astype(np.int64)
+    Crow = np.hstack([-np.vstack([np.eye(d), -np.eye(d)]), np.concatenate([hi, -lo])[:, None]])
+    return V, F, E, Cid, Crow, float(np.max(hi - lo))
 
 
 def _unique_rows(V, tol):
@@ -551,19 +697,17 @@ def _packed_keys(P):
 class _Run:
     """One subdivision of a bounded polytope (the domain, or the domain cut by a box)."""
 
-    def __init__(self, net, K, Ad, bd, box_id0, snap_rel, floor, max_bytes, max_regions, partial, progress):
+    def __init__(self, net, K, Ad, bd, box_id0, snap_rel, floor, zero, max_bytes, max_regions, partial,
+                 progress):
         self.net, self.K = net, K
         self.d = net.input_dim
         self.offsets = np.asarray(net._offsets[: K + 1])
         self.n = int(self.offsets[-1])
         self.box_id0 = box_id0
-        from .enumerate import ZERO_ROW_RTOL
-
         V, F, E, Cid, Crow, self.box_scale = _initial_cell(Ad, bd, self.n, snap_rel)
         self.snap, self.floor = snap_rel, floor
-        wmag = [max(1.0, float(np.abs(Wl).sum(axis=1).max())) for Wl in net.weights[:K]]
-        self.mags = np.cumprod(wmag)
-        self.zero_rel = ZERO_ROW_RTOL * self.mags
+        # per layer: gradient norm below which a unit is constant, |constant| below which zero
+        self.zero_rel, self.zero_abs = zero
         self.cells = (V, F, np.array([0, len(V)]), E, np.array([0, len(E)]), Cid, Crow,
                       np.array([0, len(Cid)]))
         self.max_bytes, self.max_regions, self.partial = max_bytes, max_regions, partial
@@ -589,7 +733,7 @@ class _Run:
                     H = _next_maps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
                 self.maps.append(H)
                 zthr = float(self.zero_rel[l])
-                out = _layer_kernel(*self.cells, H, int(self.offsets[l]), zthr, zthr * lp_scale,
+                out = _layer_kernel(*self.cells, H, int(self.offsets[l]), zthr, float(self.zero_abs[l]),
                                     self.snap, self.floor, self.max_bytes)
                 V, F, vo, E, eo, C, R, co, B, P, over = out
                 if over:
@@ -619,7 +763,7 @@ class _Run:
                 self.cells = (V, F, vo, E, eo, C, R, co)
                 # rank A_l <= rank A_{l-1}, as in the LP engine
                 cap = ranks[l - 1][P] if l > 0 else np.full(n_new, d, dtype=np.int64)
-                ranks.append(_batched_ranks(H, P, B, d, cap))
+                ranks.append(_batched_ranks(H, P, B, d, cap, zthr))
                 bits.append(B)
                 parents.append(P)
                 self.parents = parents
@@ -664,11 +808,12 @@ def _next_maps(H, P, B, W, b):
 
 
 @_njit
-def _certified_ranks(H, P, B, d, cap):
+def _certified_ranks(H, P, B, d, cap, zthr):
     """Rank of the active rows of ``H[P_c, :, :d]`` for each cell when it is certified to
     equal ``m = min(size, d)``: a Cholesky factorisation of the m x m Gram matrix shifted
     by ``delta`` (rounding of the Gram matrix and of the factorisation, plus the rank
-    threshold) succeeds. Returns the ranks and the cells left to an SVD (-1)."""
+    threshold) succeeds. Rows with norm at most ``zthr`` (constant units) count as zero.
+    Returns the ranks and the cells left to an SVD (-1)."""
     n, nl = B.shape
     eps = 2.220446049250313e-16
     out = np.full(n, -1, np.int64)
@@ -676,12 +821,18 @@ def _certified_ranks(H, P, B, d, cap):
     G = np.zeros((d, d))
     for c in range(n):
         p = P[c]
-        size = 0
+        size = 0  # the codeword size, for the threshold
+        nr = 0  # active rows above zthr
         for j in range(nl):
             if B[c, j]:
-                rows[size] = j
                 size += 1
-        m = min(size, d)
+                acc = 0.0
+                for k in range(d):
+                    acc += H[p, j, k] * H[p, j, k]
+                if math.sqrt(acc) > zthr:
+                    rows[nr] = j
+                    nr += 1
+        m = min(nr, d)
         if m == 0 or cap[c] == 0:
             out[c] = 0
             continue
@@ -689,16 +840,16 @@ def _certified_ranks(H, P, B, d, cap):
         for a in range(m):
             for q in range(a + 1):
                 acc = 0.0
-                if size <= d:  # rows' Gram
+                if nr <= d:  # rows' Gram
                     for k in range(d):
                         acc += H[p, rows[a], k] * H[p, rows[q], k]
                 else:  # columns' Gram
-                    for r in range(size):
+                    for r in range(nr):
                         acc += H[p, rows[r], a] * H[p, rows[r], q]
                 G[a, q] = acc
             tr += G[a, a]
         tol = math.sqrt(tr) * max(size, d) * eps
-        delta = 4.0 * (size + 2 * d + 2) * eps * tr + 4.0 * tol * tol
+        delta = 4.0 * (nr + 2 * d + 2) * eps * tr + 4.0 * tol * tol
         ok = tr > 0.0
         for a in range(m):  # in-place Cholesky of G - delta I (lower triangle)
             if not ok:
@@ -719,16 +870,17 @@ def _certified_ranks(H, P, B, d, cap):
     return out
 
 
-def _batched_ranks(H, P, B, d, cap):
-    """rank of the active rows of each cell's map, with the LP engine's rule (singular
-    values above S_max * max(size, d) * eps, capped by ``cap``): certified by a shifted
-    Cholesky where possible, else one SVD."""
-    out = _certified_ranks(H, P, B, d, cap)
+def _batched_ranks(H, P, B, d, cap, zthr):
+    """rank of the active rows of each cell's map, with the LP engine's rule (rows of
+    norm <= ``zthr`` are zero; singular values above S_max * max(size, d) * eps; capped
+    by ``cap``): certified by a shifted Cholesky where possible, else one SVD."""
+    out = _certified_ranks(H, P, B, d, cap, zthr)
     todo = np.flatnonzero(out < 0)
     eps = np.finfo(np.float64).eps
     for s in range(0, len(todo), 65536):
         idx = todo[s: s + 65536]
         M = H[P[idx], :, :d] * B[idx, :, None]
+        M = M * (np.linalg.norm(M, axis=2) > zthr)[..., None]
         S = np.linalg.svd(M, compute_uv=False)
         sz = B[idx].sum(axis=1)
         tol = S[:, :1] * np.maximum(sz, d)[:, None] * eps
@@ -957,7 +1109,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     >>> len(dec), sum(r.bounded for r in dec)
     (7, 1)
     """
-    from .enumerate import DEFAULT_MAX_REGIONS, DEFAULT_TOL
+    from .enumerate import DEFAULT_MAX_REGIONS, DEFAULT_TOL, _frame, _zero_thresholds
 
     t0 = time.perf_counter()
     net = as_network(net)
@@ -972,17 +1124,16 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
                                      name="max_regions", func="enumerate_subdivision")
     max_memory = check_positive_int(max_memory, name="max_memory", func="enumerate_subdivision")
     bounded = domain is not None and domain.bounded
-    if bounded:
-        lo, hi = domain.bounding_box()
-        lp_scale = float(max(1.0, np.max(hi - lo)))
-    else:
-        start = domain.center if domain is not None else np.zeros(d)
-        lp_scale = float(max(1.0, np.abs(start).max(initial=0.0)))
     Ad = np.asarray(domain.A) if domain is not None else np.zeros((0, d))
     bd = np.asarray(domain.b) if domain is not None else np.zeros(0)
+    # the LP engine's local frame x = x0 + s y: tol and the snap are relative to s (the
+    # domain's size when bounded), and so are the constant/zero thresholds of the units
+    x0, lp_scale = _frame(net, domain, domain.center if domain is not None else np.zeros(d))
+    zg, zc = _zero_thresholds(net.restrict(lp_scale * np.eye(d), x0), K)
+    zero = (zg / lp_scale, zc)
 
     if bounded:
-        run = _Run(net, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, max_memory, max_regions, partial, progress)
+        run = _Run(net, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress)
         pat, rk = run.run(lp_scale)
         R = None
     else:
@@ -996,7 +1147,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             Ab = np.vstack([Ad, eye, -eye])
             bb = np.concatenate([bd, R + centre, R - centre])
             box_id0 = net._offsets[K] + len(bd)
-            run = _Run(net, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, max_memory, max_regions,
+            run = _Run(net, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
                        partial, progress)
             pat, rk = run.run(lp_scale)
             vmax = max(_interior_vertex_extent(run, centre), _outside_vertex_extent(run, pat, centre, R, seen))

@@ -299,12 +299,7 @@ def test_invariant_under_positive_layer_scaling(cs, global_random_seed):
     assert sorted(a.ranks()) == sorted(b.ranks())
 
 
-@pytest.mark.parametrize("method", ["lp", pytest.param("subdivision", marks=pytest.mark.xfail(
-    strict=True, reason=(
-    "BUG (subdivision engine; fixed in the LP engine): a pre-activation is treated as constant when its gradient norm is below "
-    "ZERO_ROW_RTOL * prod(max(1, |W_l| row sums)) - an absolute 1e-12 for small weights - so "
-    "scaling every layer by 1e-6 makes layer 2 'identically zero' and drops the x = 1 breakpoint. "
-    "Both engines: [[1e-6]], [0] ; [[1e-6]], [-1e-12] on Box(-3, 3, dim=1) gives 2 regions, not 3.")))])
+@pytest.mark.parametrize("method", ["lp", "subdivision"])
 def test_every_layer_scaled_by_1e_minus_6(method):
     c = 1e-6
     # z1 = c x, z2 = c relu(z1) - c^2 = c^2 (relu(x) - 1): breakpoints at 0 and 1
@@ -333,12 +328,7 @@ def test_input_rescaling_invariance(s):
     assert dec.total_volume() * s * s == pytest.approx(1.0, rel=1e-8)
 
 
-@pytest.mark.parametrize("method", ["lp", pytest.param("subdivision", marks=pytest.mark.xfail(
-    strict=True, reason=(
-    "BUG (subdivision engine; fixed in the LP engine): tol is documented as relative to the domain's size, but _length_scale floors the scale "
-    "at 1.0, so for a domain of size 1e-8 it is an absolute 1e-9: W = 1e8 * [[1, 0], [0, 1], "
-    "[-1, -1]], b = [0.1, 0.1, 0.1] on Box(-0.5e-8, 0.5e-8, dim=2) gives 5 regions (LP) or 4 "
-    "(subdivision), not 7; at W * 1e10 subdivision returns 0 regions, the LP engine a RuntimeError).")))])
+@pytest.mark.parametrize("method", ["lp", "subdivision"])
 def test_input_rescaling_invariance_tiny_domain(method):
     W, b = _three_lines()
     s = 1e8
