@@ -913,6 +913,9 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, to
     Jo = np.zeros((n, d))  # own pre-activation Jacobian rows
     mo = np.zeros(n)  # own pre-activation offsets: z = Jo x + mo on the cell
     no = np.zeros(n)  # norms of the rows of Jo
+    thr = np.zeros(n)  # |z| below this at a centre: the unit's hyperplane passes through it
+    JoT = np.zeros((d, n))
+    zs = np.zeros(n)
     Jf = np.zeros((n, d))  # the neighbour's post-activation rows once it differs
     hf = np.zeros(n)
     z = np.zeros(wmax)
@@ -934,19 +937,24 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, to
                         acc += x * x
                     mo[o + i] = Hflat[base + i * (d + 1) + d]
                     no[o + i] = math.sqrt(acc)
+                    thr[o + i] = tol_abs * 10 * no[o + i]
+            for v in range(n):
+                for k in range(d):
+                    JoT[k, v] = Jo[v, k]
         # general position (the LP engine's fast path): at the centre only the facet's
-        # own unit vanishes, so the neighbour is the flip of that one unit
-        n_on = 0
-        u_on = False
+        # own unit vanishes, so the neighbour is the flip of that one unit (a branch-free
+        # loop over the units, which the compiler vectorises)
         for v in range(n):
-            zv = mo[v]
-            for k in range(d):
-                zv += Jo[v, k] * Cc[f, k]
-            if abs(zv) <= tol_abs * 10 * no[v]:
-                n_on += 1
-                if v == flip[f]:
-                    u_on = True
-        if n_on == 1 and u_on:
+            zs[v] = mo[v]
+        for k in range(d):
+            x = Cc[f, k]
+            for v in range(n):
+                zs[v] += JoT[k, v] * x
+        n_on = 0
+        for v in range(n):
+            n_on += abs(zs[v]) <= thr[v]
+        u = flip[f]
+        if n_on == 1 and abs(zs[u]) <= thr[u]:
             for v in range(n):
                 out[f, v] = pat[c, v]
             out[f, flip[f]] = not pat[c, flip[f]]
