@@ -1369,14 +1369,16 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
 
     def build_regions():
         # the Python objects, built on first access to Decomposition.regions
+        return _paused_gc(build_regions_impl)
+
+    def build_regions_impl():
         lab_sel = _labels_of(C_sel, labels)
         pats = _bool_tuples(pat_alive)
         rks = _int_tuples(rk_alive)
         szs = _int_tuples(sizes[idx_cells])
         rads = radius[idx_cells].tolist()
         bnd = (~onbox[idx_cells]).tolist()
-        return _paused_gc(_make_regions, net, pats, wits, rads, A_sel, b_sel, lab_sel, bounds, bnd, rks,
-                          szs)
+        return _make_regions(net, pats, wits, rads, A_sel, b_sel, lab_sel, bounds, bnd, rks, szs)
 
     # adjacency: every unit facet, the LP engine's neighbour rule at its centre
     frows = np.flatnonzero(keep_row & (C < n) & alive[cell_of_row])
@@ -1419,7 +1421,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     ei, ej, eu = ei[first], ej[first], eu[first]
 
     def build_edges():
-        return list(zip(ei.tolist(), ej.tolist(), _labels_of(eu, labels)))
+        return _paused_gc(lambda: list(zip(ei.tolist(), ej.tolist(), _labels_of(eu, labels))))
 
     stats = dict(seconds=time.perf_counter() - t0, n_lp=n_lp, n_cells=n_cells,
                  n_fallback=len(miss))
