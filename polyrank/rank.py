@@ -259,6 +259,17 @@ def _count_rank(S, c, d, tol, eps):
     return (S > thr[:, None]).sum(1)
 
 
+def _drop_constant_rows(tn, A, K):
+    """Zero the rows of ``A_K`` whose norm is below the enumeration engines' constant-unit
+    threshold (``enumerate._zero_thresholds``, the same in every dtype): an exact
+    cancellation such as ``relu(x) - relu(x)`` rounds to ~1e-18 in float64, which a
+    relative rank threshold would count."""
+    import torch
+
+    thr = tn.zero_thr[K - 1]
+    return A * (torch.linalg.vector_norm(A, dim=-1, keepdim=True) > thr).to(A.dtype)
+
+
 def _ranks_direct(tn, masks, counts, bounds, layers, tol, eps):
     """Form ``A_K`` (masked, n_K x d) from the input end and count its singular values."""
     import torch
@@ -270,7 +281,7 @@ def _ranks_direct(tn, masks, counts, bounds, layers, tol, eps):
         if K > 1:
             M = torch.matmul(tn.W[K - 1], masks[K - 2][:, :, None].to(M.dtype) * M)
         if K in layers:
-            A = masks[K - 1][:, :, None].to(M.dtype) * M
+            A = _drop_constant_rows(tn, masks[K - 1][:, :, None].to(M.dtype) * M, K)
             S = torch.linalg.svdvals(A)
             r = _count_rank(S, counts[:, K - 1], tn.d, tol, eps)
             out[K] = torch.minimum(r, bounds[:, K - 1])
@@ -288,7 +299,7 @@ def _ranks_exact_chain(tn, idx, counts, bounds, K, sel, tol, eps):
         G = Wp[l - 1][idx[l - 1][sel][:, :, None], idx[l - 2][sel][:, None, :]]
         J = G if J is None else torch.bmm(J, G)
     W1a = Wp[0][idx[0][sel], : tn.d]
-    A = W1a if J is None else torch.bmm(J, W1a)
+    A = _drop_constant_rows(tn, W1a if J is None else torch.bmm(J, W1a), K)
     S = torch.linalg.svdvals(A)
     r = _count_rank(S, counts[sel, K - 1], tn.d, tol, eps)
     return torch.minimum(r, bounds[sel, K - 1])
@@ -530,6 +541,9 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
     itemsize = torch.finfo(dtype).bits // 8
     tn = _TorchNet(net, device, dtype)
     Kmax = max(layers)
+    from .enumerate import _zero_thresholds
+
+    tn.zero_thr = [float(z) for z in _zero_thresholds(net, Kmax)[0]]
     widths = net.widths[:Kmax]
     d = net.input_dim
     with torch.no_grad():

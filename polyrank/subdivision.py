@@ -1198,21 +1198,35 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
         s = np.where(P[:, run.offsets[l]: run.offsets[l + 1]], -1.0, 1.0)  # s z <= 0 inside
         blocks.append(np.concatenate([s[..., None] * M, (s * m)[..., None]], axis=2))
     H = np.concatenate(blocks, axis=1)  # rows (a, c): a.x + c <= 0
+    # Every gradient lies in the row space of W_1. When W_1 has rank r < d the regions are
+    # not pointed (they contain the lines along its null space) and have no vertices; work
+    # in y, x = centre + Q y with Q an orthonormal basis of the row space, where they are.
+    W1 = np.asarray(net.weights[0], dtype=np.float64)
+    S, Vt = np.linalg.svd(W1)[1:]
+    r = int(np.count_nonzero(S > S[0] * max(W1.shape) * np.finfo(np.float64).eps)) if S.size else 0
+    if r == 0:
+        return out
+    Q = np.eye(d) if r == d else Vt[:r].T
+    Hy = np.concatenate([H[:, :, :d] @ Q, (H[:, :, d] + H[:, :, :d] @ centre)[..., None]], axis=2)
+    nrm = np.linalg.norm(Hy[:, :, :r], axis=2)
+    live = nrm > 1e-12 * np.linalg.norm(H[:, :, :d], axis=2)
+    Hy = Hy / np.where(live, nrm, 1.0)[..., None]
     big = 1e6 * R
-    eye = np.eye(d)
-    boxrows = np.hstack([np.vstack([eye, -eye]), -np.concatenate([big + centre, big - centre])[:, None]])
-    nrm = np.linalg.norm(H[:, :, :d], axis=2)
-    live = nrm > 0
-    H = H / np.where(live, nrm, 1.0)[..., None]
+    eye = np.eye(r)
+    boxrows = np.hstack([np.vstack([eye, -eye]), -np.full((2 * r, 1), big)])
     for k, p in enumerate(cells):
-        ext = 0.0
-        try:
-            X = HalfspaceIntersection(np.vstack([H[k][live[k]], boxrows]), wit[p]).intersections
-        except (QhullError, ValueError):
-            X = np.zeros((0, d))
-        X = X[np.abs(X - centre).max(axis=1) < 0.999 * big]
-        if len(X):
-            ext = float(np.abs(X - centre).max())
+        Hk = Hy[k][live[k]]
+        if r == 1:  # an interval: its endpoints
+            a, c = Hk[:, 0], Hk[:, 1]
+            Y = (-c / a)[:, None]
+            Y = Y[np.all(Y * a[None, :] + c[None, :] <= 1e-9 * (1 + np.abs(Y)), axis=1)]
+        else:
+            try:
+                Y = HalfspaceIntersection(np.vstack([Hk, boxrows]), Q.T @ (wit[p] - centre)).intersections
+            except (QhullError, ValueError):
+                Y = np.zeros((0, r))
+        Y = Y[np.abs(Y).max(axis=1, initial=0.0) < 0.999 * big]
+        ext = float(np.abs(Y @ Q.T).max()) if len(Y) else 0.0
         seen[keys[k]] = ext
         out = max(out, ext)
     return out
