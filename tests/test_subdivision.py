@@ -233,3 +233,22 @@ def test_ranks_never_increase_with_depth_seed_38():
         assert np.all(np.diff(R, axis=1) <= 0)
         W = np.array([r.witness for r in dec.regions])
         assert np.array_equal(pr.rank.ranks_at(net, W), R)
+
+
+def test_objects_built_on_demand_agree_with_the_arrays():
+    """len, patterns and ranks() read the engine's arrays; the Region objects built later
+    (or by pickling) must hold the same values, and networkx sees the same edges."""
+    import pickle
+
+    rng = np.random.default_rng(3)
+    net = _net(rng, 2, (6, 5))
+    dec = pr.enumerate_regions(net, pr.Box(-2.0, 2.0, dim=2), method="subdivision")
+    n, P, R = len(dec), dec.patterns, dec.ranks(2)
+    assert dec._regions is None  # nothing built yet
+    back = pickle.loads(pickle.dumps(dec))
+    for d2 in (dec, back):
+        assert len(d2.regions) == n
+        assert np.array_equal(np.array([r.pattern for r in d2.regions]), P)
+        assert np.array_equal(np.array([r.ranks[1] for r in d2.regions]), R)
+        assert [r.index for r in d2.regions] == list(range(n))
+        assert d2.graph.number_of_edges() == len(d2.edges) > 0
