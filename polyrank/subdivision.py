@@ -570,8 +570,9 @@ def applies(net, domain) -> bool:
     """Whether ``method="auto"`` should use the subdivision engine.
 
     True for input dimension 2-4 over a bounded domain or all of R^d (``domain=None``).
-    Measured (benchmarks/enumerate.py): from 2-D to 4-D the subdivision engine is
-    one to three orders of magnitude faster than LP traversal.
+    Measured (benchmarks/enumerate.py, 2 cores): from 2-D to 4-D the subdivision engine
+    is 50-125x faster than LP traversal (2-16-16-16: 0.008 s vs 0.50 s; 4-16-16-16:
+    2.1 s vs 109 s). Beyond 4-D cells have too many vertices; LP traversal is used.
 
     Examples
     --------
