@@ -12,7 +12,7 @@ every facet through both). Facets, witnesses, H-representations, ranks and the
 adjacency graph are then read off the final cells.
 
 The hot loops are compiled with numba when it is installed (``cache=True``: the
-first call in a fresh environment pays ~10 s of compilation, later processes load
+first call in a fresh environment pays ~20 s of compilation, later processes load
 the cache); without numba the same code runs as plain Python, correctly but slowly.
 """
 
