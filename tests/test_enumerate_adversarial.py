@@ -329,9 +329,9 @@ def test_input_rescaling_invariance(s):
 
 
 @pytest.mark.parametrize("method", ["lp", "subdivision"])
-def test_input_rescaling_invariance_tiny_domain(method):
+@pytest.mark.parametrize("s", [1e8, 1e12])
+def test_input_rescaling_invariance_tiny_domain(method, s):
     W, b = _three_lines()
-    s = 1e8
     net = net_of([W * s], [b])
     box = pr.Box(-0.5 / s, 0.5 / s, dim=2)
     dec = pr.enumerate_regions(net, box, method=method)
