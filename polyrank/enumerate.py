@@ -37,7 +37,9 @@ DEFAULT_MAX_REGIONS = 1_000_000
 FACET_SPREAD_RTOL = 1e-12
 #: Largest input dimension for which facets are found with qhull rather than LPs.
 QHULL_MAX_DIM = 6
-#: A hyperplane within this distance (local units) of a facet's centre passes through it.
+#: A hyperplane within this distance of a facet's centre passes through it, in local units
+#: times max(1, |centre|): far from the origin (facets of unbounded regions over R^d reach
+#: 1e3-1e4 local units) rounding grows with the coordinates.
 ON_FACET_RTOL = 1e-11
 #: A pre-activation whose gradient norm is below this (relative to the layer's weight
 #: scale) is treated as constant on the region.
@@ -397,7 +399,8 @@ class _LPEngine:
         Cn = C[idx]
         Z = Cn @ data["Mall"].T + data["mall"]
         # units whose hyperplane passes through the facet's centre (up to rounding)
-        on = np.abs(Z) <= ON_FACET_RTOL * data["nrm"]
+        far = np.maximum(1.0, np.abs(Cn).max(axis=1))[:, None]
+        on = np.abs(Z) <= ON_FACET_RTOL * data["nrm"] * far
         n_on = on.sum(axis=1)
         A = data["A"]
         for row, k in enumerate(idx):
@@ -431,7 +434,7 @@ class _LPEngine:
             z = M @ c + m
             nrm = np.sqrt(np.einsum("ij,ij->i", M, M))
             const = nrm <= self._zero_rel[sl]
-            near = ~const & (np.abs(z) <= ON_FACET_RTOL * nrm)
+            near = ~const & (np.abs(z) <= ON_FACET_RTOL * nrm * max(1.0, float(np.abs(c).max())))
             p = z > 0
             # a constant pre-activation keeps its sign; identically zero is inactive
             p[const] = z[const] > self._zero_abs[sl][const]
@@ -544,13 +547,18 @@ def _traverse(eng, first, max_regions, partial):
 
 
 def _fallback(eng, hint, r):
-    """Degenerate facet: evaluate the forward pattern at points just across it."""
+    """Degenerate facet: evaluate the forward pattern at points just across it.
+
+    A region found there counts only if the facet's centre lies in its closure: a step
+    of ``delta * r`` across an unbounded facet (r up to LOCAL_RADIUS_CAP) can jump over
+    a parallel hyperplane into a region that is not adjacent."""
     eng.n_fallback += 1
     c, n = hint
+    slack = ON_FACET_RTOL * 1e3 * max(1.0, float(np.abs(c).max()))
     for delta in (1e-3, 1e-5, 1e-7, 1e-2):
         y = c + n * max(delta * r, eng.tol * 10)
         built = eng.build(eng.pattern_at(y))
-        if built is not None:
+        if built is not None and np.max(built[1]["A"] @ c - built[1]["b"], initial=-np.inf) <= slack:
             return built
     return None
 

@@ -1421,6 +1421,11 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
                 key = bytes(_packed_keys(np.concatenate([z[0] > 0 for z in zs])[None, :])[0])
                 j = lookup.get(key)
                 if j is not None:
+                    # adjacent only if the facet's centre lies in the closure of region j
+                    lo_j, hi_j = bounds[j], bounds[j + 1]
+                    slack = 1e-8 * max(lp_scale, float(np.abs(c).max()))
+                    if np.max(A_sel[lo_j:hi_j] @ c - b_sel[lo_j:hi_j], initial=-np.inf) > slack:
+                        continue
                     if j != i:
                         ei.append([i])
                         ej.append([j])
