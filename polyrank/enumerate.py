@@ -35,6 +35,9 @@ DEFAULT_MAX_REGIONS = 1_000_000
 #: A facet found by qhull must have its vertices spread over d-1 dimensions by more than
 #: this (relative to the length scale); below it the row only touches a lower-dimensional face.
 FACET_SPREAD_RTOL = 1e-12
+#: A qhull facet whose vertex spread is below this times the size of qhull's vertex set
+#: (local units) is checked by an LP instead (see ``_LPEngine._facets_qhull``).
+FACET_DOUBT_RTOL = 1e-7
 #: Largest input dimension for which facets are found with qhull rather than LPs.
 QHULL_MAX_DIM = 6
 #: A hyperplane within this distance of a facet's centre passes through it, in local units
@@ -335,11 +338,29 @@ class _LPEngine:
         D = P - np.repeat(centers, counts, axis=0)
         if d == 2:
             spread = np.sqrt(np.add.reduceat(np.einsum("ij,ij->i", D, D), starts) / counts)
+            floor = 0.0
         else:
-            cov = np.add.reduceat(D[:, :, None] * D[:, None, :], starts, axis=0) / counts[:, None, None]
-            ev = np.linalg.eigvalsh(cov)  # ascending
-            spread = np.sqrt(np.maximum(ev[:, 1], 0.0))
-        good = (counts >= d) & (spread > FACET_SPREAD_RTOL)
+            # singular values of each facet's centred vertices (zero-padded to one shape):
+            # their rounding is ~eps * the largest, where a covariance's eigenvalues would
+            # put the floor at sqrt(eps) * the largest and pass a segment as a facet
+            Dp = np.zeros((len(uniq), int(counts.max()), d))
+            pos = np.arange(len(D)) - np.repeat(starts, counts)
+            Dp[np.repeat(np.arange(len(uniq)), counts), pos] = D
+            S = np.linalg.svd(Dp, compute_uv=False) / np.sqrt(counts)[:, None]  # descending
+            spread = S[:, d - 2]
+            floor = 1e3 * np.finfo(np.float64).eps * S[:, 0]
+        good = (counts >= d) & (spread > FACET_SPREAD_RTOL) & (spread > floor)
+        # qhull's vertices carry absolute errors that grow with their size (the artificial
+        # box puts them ~1e3 out): a row whose facet spread is that small is decided by
+        # its facet LP instead (a weakly redundant row of a cone had spread ~1e-10 there)
+        doubt = np.flatnonzero(good & (spread <= FACET_DOUBT_RTOL * max(1.0, float(np.abs(V - x).max()))))
+        if len(doubt):
+            from .lp import facet_centers
+
+            self.n_lp += len(doubt)
+            c2, r2 = facet_centers(A, b, uniq[doubt], r_cap=LOCAL_RADIUS_CAP)
+            good[doubt] = r2 > self.tol
+            centers[doubt[good[doubt]]] = c2[good[doubt]]
         if not good.any():
             return None
         return uniq[good], centers[good], spread[good]

@@ -254,24 +254,41 @@ def test_objects_built_on_demand_agree_with_the_arrays():
         assert d2.graph.number_of_edges() == len(d2.edges) > 0
 
 
-@pytest.mark.parametrize("case", range(12))
-def test_engines_agree_on_assorted_networks(case, global_random_seed):
-    """The two engines on an assortment: input dimension 2-4, 1-3 hidden layers of 2-5
-    units, integer / zero-bias / duplicated / Gaussian weights, over a box, a random
-    polytope or all of R^d. (Run with POLYRANK_TEST_SEEDS=all for 1200 networks; a
-    3000-network run of this comparison found the LP engine's far-facet edge bug.)"""
-    seed = 1000 * global_random_seed + case
+def _assorted(seed):
+    """A network and domain drawn from ``seed``: input dimension 2-4, 1-3 hidden layers of
+    2-5 units, integer / zero-bias / duplicated / Gaussian weights, over all of R^d, a box
+    or a random polytope."""
     rng = np.random.default_rng(seed)
     d = int(rng.integers(2, 5))
     widths = [int(w) for w in rng.integers(2, 6, size=int(rng.integers(1, 4)))]
-    kind = ["integer", "zero_bias", "duplicate", None][case % 4]
+    kind = ["integer", "zero_bias", "duplicate", None][seed % 4]
     net = _net(rng, d, widths, **({kind: True} if kind else {}))
-    if case % 3 == 0:
+    if seed % 3 == 0:
         dom = None
-    elif case % 3 == 1:
+    elif seed % 3 == 1:
         dom = pr.Box(-2.0, 2.0, dim=d)
     else:
         dom = pr.Polytope(rng.normal(size=(d + 2, d)), np.abs(rng.normal(size=d + 2)) + 0.5)
         if not dom.bounded:
             dom = pr.Box(-1.0, 1.5, dim=d)
+    return net, dom
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_engines_agree_on_assorted_networks(case, global_random_seed):
+    """The two engines on an assortment of networks (see ``_assorted``). Run with
+    POLYRANK_TEST_SEEDS=all for 1200 networks."""
+    net, dom = _assorted(1000 * global_random_seed + case)
+    _assert_same(_lp(net, dom), pr.enumerate_regions(net, dom, method="subdivision"), labels=False)
+
+
+@pytest.mark.parametrize("seed", [381, 788])
+def test_engines_agree_where_the_lp_engine_kept_a_weakly_redundant_row(seed):
+    """Found by a 1500-network run of the comparison above: the LP engine reported a row
+    touching a region only along a lower-dimensional face as a facet (and an edge across
+    it). 788: three planes through one segment (qhull's triangulated duplicates of a
+    vertex gave the segment a spread above the covariance-eigenvalue noise floor); 381: a
+    cone over R^4 (vertices ~1e3 out in the artificial box, spread ~1e-10). The subdivision
+    engine had them right."""
+    net, dom = _assorted(seed)
     _assert_same(_lp(net, dom), pr.enumerate_regions(net, dom, method="subdivision"), labels=False)
