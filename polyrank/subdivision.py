@@ -40,6 +40,10 @@ DEFAULT_MAX_MEMORY = 8 * 2 ** 30
 #: (hyperplanes through a vertex, several hyperplanes through a point, duplicated
 #: neurons) come out as exact incidences rather than slivers.
 VERTEX_SNAP = 1e-11
+#: A unit whose hyperplane is within this many vertex snaps (VERTEX_SNAP times the length
+#: scale) of a facet's centre passes through it (the neighbour rule); vertices on a
+#: hyperplane are within one snap of it, so their centroid is too.
+ON_FACET_SNAPS = 100
 #: Largest input dimension the engine accepts (cells have many vertices beyond).
 SUBDIVISION_MAX_DIM = 4
 #: With ``domain=None`` the box is grown until every vertex found lies within this
@@ -891,8 +895,8 @@ def _batched_ranks(H, P, B, d, cap, zthr):
 
 
 @_njit
-def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, tol_abs, zthr, Hflat, hoff,
-                     anc):
+def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, Hflat,
+                     hoff, anc):
     """Patterns just across facets: centre ``Cc``, outward unit normal ``N``, own pattern
     ``pat[cell]``; unit ``flip`` carries the facet. The LP engine's rule: the sign of the
     pre-activation at the centre when it is clearly non-zero, else the sign of its
@@ -938,7 +942,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, to
                         acc += x * x
                     mo[o + i] = Hflat[base + i * (d + 1) + d]
                     no[o + i] = math.sqrt(acc)
-                    thr[o + i] = tol_abs * 10 * no[o + i]
+                    thr[o + i] = on_tol * no[o + i]
             for v in range(n):
                 for k in range(d):
                     JoT[k, v] = Jo[v, k]
@@ -1003,7 +1007,9 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, to
                 nrm = math.sqrt(nrm)
                 if u == flip[f]:
                     p = not pat[c, u]
-                elif abs(z[i]) <= tol_abs * 10 * nrm or nrm <= zthr[l]:
+                elif nrm <= zthr[l]:  # constant: keeps the sign of its constant (LP engine)
+                    p = z[i] > zabs[l]
+                elif abs(z[i]) <= on_tol * nrm:  # vanishes at the centre: its derivative
                     p = g > zthr[l]
                 else:
                     p = z[i] > 0
@@ -1022,7 +1028,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, to
     return out
 
 
-def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, tol_abs, zthr, maps, parents):
+def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, on_tol, zthr, zabs, maps, parents):
     Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]  # transposed
     woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
     WTflat = np.concatenate(Ws)
@@ -1037,8 +1043,9 @@ def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, tol_abs, zthr, ma
     return _neighbor_kernel(np.ascontiguousarray(C), np.ascontiguousarray(N),
                             np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(pat),
                             np.ascontiguousarray(flip, dtype=np.int64), WTflat, woff, bflat,
-                            np.asarray(offsets, dtype=np.int64), int(net.input_dim), float(tol_abs),
-                            np.asarray(zthr, dtype=np.float64), Hflat, hoff, anc)
+                            np.asarray(offsets, dtype=np.int64), int(net.input_dim), float(on_tol),
+                            np.asarray(zthr, dtype=np.float64), np.asarray(zabs, dtype=np.float64), Hflat,
+                            hoff, anc)
 
 
 def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, partial=False,
@@ -1402,7 +1409,8 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     order = np.argsort(keys)
     skeys = keys[order]
     nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
-                            C[frows], tol_abs, run.zero_rel, run.maps, run.parents)
+                            C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
+                            run.maps, run.parents)
     q = _search_keys(nb)
     pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
     hit = skeys[pos] == q
