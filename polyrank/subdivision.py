@@ -30,7 +30,7 @@ from .exceptions import MemoryBudgetError, RegionLimitError
 from .network import as_network
 from .regions import Decomposition, Region
 
-__all__ = ["enumerate_subdivision", "applies", "DEFAULT_MAX_MEMORY", "VERTEX_SNAP",
+__all__ = ["enumerate_subdivision", "applies", "DEFAULT_MAX_MEMORY", "VERTEX_SNAP", "ON_FACET_SNAPS",
            "SUBDIVISION_MAX_DIM"]
 
 #: Default memory budget (bytes) of one subdivision run; see ``max_memory``.
