@@ -176,7 +176,9 @@ def test_box_refinement_matches_enumerated_regions(widths, global_random_seed):
     for p, a in zip(met, area):
         assert a == pytest.approx(regions[p].volume(), rel=1e-7, abs=1e-9)
     assert area.sum() == pytest.approx(36.0, rel=1e-12)
-    assert sum(r.volume() > 1e-9 for r in dec.regions) == len(met)
+    # the refinement is exact: it meets every region, slivers included (seed 61 has one
+    # of area < 1e-9, which the enumerator also certifies by its inscribed ball)
+    assert set(met) == set(regions)
 
 
 # ---------------------------------------------------------------------------- ranks
