@@ -153,3 +153,11 @@ def test_bad_inputs():
         pr.min_codeword_size(net, pr.Box(-1.0, 1.0, dim=2), time_limit=-1)
     with pytest.raises(ValueError, match="one hidden layer"):
         pr.min_rank(net, pr.Box(-1.0, 1.0, dim=2))
+
+
+def test_min_rank_survives_a_highs_presolve_solve_error():
+    """Seed 70, k = 9: one of min_rank's MILPs ends in HiGHS's "Solve error" with presolve
+    on; without presolve it is infeasible (scipy's HiGHS agrees). The bound must hold."""
+    net = init.rank_selection(2, 10, 9, seed=70)
+    res = pr.min_rank(net, pr.Box(-5.0, 5.0, dim=2))
+    assert res.value <= 1
