@@ -101,34 +101,9 @@ def _side(V, v0, nv, a, c, nrm, snap, floor):
 
 
 @_njit
-def _grow_f2(a, need):
-    if need <= a.shape[0]:
-        return a
-    b = np.empty((max(need, 2 * a.shape[0]), a.shape[1]), a.dtype)
-    b[: a.shape[0]] = a
-    return b
-
-
-@_njit
-def _grow_u2(a, need):
-    if need <= a.shape[0]:
-        return a
-    b = np.empty((max(need, 2 * a.shape[0]), a.shape[1]), a.dtype)
-    b[: a.shape[0]] = a
-    return b
-
-
-@_njit
-def _grow_i2(a, need):
-    if need <= a.shape[0]:
-        return a
-    b = np.empty((max(need, 2 * a.shape[0]), a.shape[1]), a.dtype)
-    b[: a.shape[0]] = a
-    return b
-
-
-@_njit
-def _grow_b2(a, need):
+def _grow2(a, need):
+    """``a`` (2-D) with at least ``need`` rows: itself, or a copy with doubled capacity
+    (compiled once per dtype)."""
     if need <= a.shape[0]:
         return a
     b = np.empty((max(need, 2 * a.shape[0]), a.shape[1]), a.dtype)
@@ -216,11 +191,11 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
         c0 = coff[p]
         nc0 = coff[p + 1] - c0
         # piece 0: the cell itself
-        LV = _grow_f2(LV, nv0)
-        LF = _grow_u2(LF, nv0)
-        LE = _grow_i2(LE, ne0)
+        LV = _grow2(LV, nv0)
+        LF = _grow2(LF, nv0)
+        LE = _grow2(LE, ne0)
         LC = _grow_i1(LC, nc0)
-        LR = _grow_f2(LR, nc0)
+        LR = _grow2(LR, nc0)
         LV[:nv0] = V[v0: v0 + nv0]
         LF[:nv0] = F[v0: v0 + nv0]
         LE[:ne0] = E[e0: e0 + ne0]
@@ -297,8 +272,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                         ncross += 1
                     else:
                         cross[e] = -1
-                NV = _grow_f2(NV, ncross)
-                NF = _grow_u2(NF, ncross)
+                NV = _grow2(NV, ncross)
+                NF = _grow2(NF, ncross)
                 for e in range(ne):
                     k2 = cross[e]
                     if k2 >= 0:
@@ -316,7 +291,7 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     if sg[i] == 0:
                         nz += 1
                 kf = nz + ncross
-                FF = _grow_u2(FF, kf)
+                FF = _grow2(FF, kf)
                 zidx = _grow_i1(zidx, nz)
                 r = 0
                 for i in range(nv):
@@ -330,7 +305,7 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     for w in range(W):
                         FF[nz + k2, w] = NF[k2, w]
                 nfe = 0
-                FE = _grow_i2(FE, kf * (kf - 1) // 2)
+                FE = _grow2(FE, kf * (kf - 1) // 2)
                 for i in range(kf):
                     for i2 in range(i + 1, kf):
                         for w in range(W):
@@ -348,11 +323,11 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                 need_v = tv + 2 * (nv + ncross)
                 need_e = te + 2 * (ne + nfe)
                 need_c = tc + 2 * (nc + 1)
-                LV = _grow_f2(LV, need_v)
-                LF = _grow_u2(LF, need_v)
-                LE = _grow_i2(LE, need_e)
+                LV = _grow2(LV, need_v)
+                LF = _grow2(LF, need_v)
+                LE = _grow2(LE, need_e)
                 LC = _grow_i1(LC, need_c)
-                LR = _grow_f2(LR, need_c)
+                LR = _grow2(LR, need_c)
                 for sign in (1, -1):
                     if npieces + 1 > pv.shape[0]:
                         m2 = 2 * pv.shape[0]
@@ -362,7 +337,7 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                         pne = _grow_i1(pne, m2)
                         pc = _grow_i1(pc, m2)
                         pnc = _grow_i1(pnc, m2)
-                        PB = _grow_b2(PB, m2)
+                        PB = _grow2(PB, m2)
                     h = npieces
                     npieces += 1
                     cnt = 0
@@ -444,7 +419,7 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
             vo = _grow_i1(vo, m2)
             eo = _grow_i1(eo, m2)
             co = _grow_i1(co, m2)
-            oB = _grow_b2(oB, m2)
+            oB = _grow2(oB, m2)
             oP = _grow_i1(oP, m2)
         sv = 0
         se = 0
@@ -454,11 +429,11 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
             sv += pnv[q]
             se += pne[q]
             sc += pnc[q]
-        oV = _grow_f2(oV, vo[n] + sv)
-        oF = _grow_u2(oF, vo[n] + sv)
-        oE = _grow_i2(oE, eo[n] + se)
+        oV = _grow2(oV, vo[n] + sv)
+        oF = _grow2(oF, vo[n] + sv)
+        oE = _grow2(oE, eo[n] + se)
         oC = _grow_i1(oC, co[n] + sc)
-        oR = _grow_f2(oR, co[n] + sc)
+        oR = _grow2(oR, co[n] + sc)
         for t in range(nact):
             q = act[t]
             x0 = vo[n]

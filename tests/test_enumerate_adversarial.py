@@ -540,6 +540,21 @@ def test_fallback_does_not_jump_over_a_parallel_hyperplane():
             assert _shared_facet_radius(dec[i], dec[j], unit) > 1e-6
 
 
+def _common_apex_network():
+    """3-6-5-7 with zero biases over a random polytope (seed 5081 of a 400-network
+    comparison of the engines): every hyperplane passes through the origin."""
+    import sys
+
+    sys.path.insert(0, "tests")
+    from test_subdivision import _net
+
+    rng = np.random.default_rng(5081)
+    d = int(rng.integers(2, 4))
+    widths = [int(w) for w in rng.integers(4, 9, size=int(rng.integers(2, 4)))]
+    net = _net(rng, d, widths, zero_bias=True)
+    return net, pr.Polytope(rng.normal(size=(d + 2, d)), np.abs(rng.normal(size=d + 2)) + 0.5)
+
+
 @pytest.mark.xfail(strict=True, reason=(
     "BUG (LP engine): zero biases make every hyperplane pass through the origin; regions "
     "are cones at one apex where qhull's vertex copies scatter and HiGHS's facet LPs return "
@@ -550,16 +565,7 @@ def test_fallback_does_not_jump_over_a_parallel_hyperplane():
     "adopted. Reproducer: 3-6-5-7 with zero biases over a random polytope (seed 5081 of a "
     "400-network comparison of larger networks)."))
 def test_lp_engine_facets_of_cones_at_a_common_apex():
-    import sys
-
-    sys.path.insert(0, "tests")
-    from test_subdivision import _net
-
-    rng = np.random.default_rng(5081)
-    d = int(rng.integers(2, 4))
-    widths = [int(w) for w in rng.integers(4, 9, size=int(rng.integers(2, 4)))]
-    net = _net(rng, d, widths, zero_bias=True)
-    dom = pr.Polytope(rng.normal(size=(d + 2, d)), np.abs(rng.normal(size=d + 2)) + 0.5)
+    net, dom = _common_apex_network()
     assert dom.bounded
     for r in lp(net, dom):
         for f in r.facets:
@@ -567,17 +573,7 @@ def test_lp_engine_facets_of_cones_at_a_common_apex():
 
 
 def _common_apex_case():
-    import sys
-
-    sys.path.insert(0, "tests")
-    from test_subdivision import _net
-
-    rng = np.random.default_rng(5081)
-    d = int(rng.integers(2, 4))
-    widths = [int(w) for w in rng.integers(4, 9, size=int(rng.integers(2, 4)))]
-    net = _net(rng, d, widths, zero_bias=True)
-    dom = pr.Polytope(rng.normal(size=(d + 2, d)), np.abs(rng.normal(size=d + 2)) + 0.5)
-    return pr.enumerate_regions(net, dom, method="subdivision")
+    return pr.enumerate_regions(*_common_apex_network(), method="subdivision")
 
 
 def test_subdivision_facets_of_cones_at_a_common_apex():
