@@ -694,10 +694,11 @@ class _Run:
         self.progress = progress
         self.truncated = False
 
-    def run(self, lp_scale):
+    def run(self):
         net, K, d = self.net, self.K, self.d
         ncells = 1
         bits, parents, ranks = [], [], []
+        self.parents = parents  # per layer: each new cell's cell before it
         self.maps = []  # per layer: (cells before it, units, d + 1) pre-activation maps
         bar = None
         if self.progress:
@@ -746,7 +747,6 @@ class _Run:
                 ranks.append(_batched_ranks(H, P, B, d, cap, zthr))
                 bits.append(B)
                 parents.append(P)
-                self.parents = parents
                 ncells = n_new
                 if bar is not None:
                     bar.update(1)
@@ -1125,7 +1125,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
 
     if bounded:
         run = _Run(net, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress)
-        pat, rk = run.run(lp_scale)
+        pat, rk = run.run()
         R = None
     else:
         centre = domain.center if domain is not None else np.zeros(d)
@@ -1140,7 +1140,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             box_id0 = net._offsets[K] + len(bd)
             run = _Run(net, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
                        partial, progress)
-            pat, rk = run.run(lp_scale)
+            pat, rk = run.run()
             vmax = max(_interior_vertex_extent(run, centre), _outside_vertex_extent(run, pat, centre, R, seen))
             if vmax <= BOX_MARGIN * R:
                 break
