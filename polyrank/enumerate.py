@@ -355,12 +355,10 @@ class _LPEngine:
         # its facet LP instead (a weakly redundant row of a cone had spread ~1e-10 there)
         doubt = np.flatnonzero(good & (spread <= FACET_DOUBT_RTOL * max(1.0, float(np.abs(V - x).max()))))
         if len(doubt):
-            from .lp import facet_centers
-
-            self.n_lp += len(doubt)
-            c2, r2 = facet_centers(A, b, uniq[doubt], r_cap=LOCAL_RADIUS_CAP)
-            good[doubt] = r2 > self.tol
-            centers[doubt[good[doubt]]] = c2[good[doubt]]
+            kept, c2, _ = self._facets_lp(A, b, uniq[doubt])
+            keep = np.isin(uniq[doubt], kept)
+            good[doubt] = keep
+            centers[doubt[keep]] = c2
         if not good.any():
             return None
         return uniq[good], centers[good], spread[good]
@@ -384,22 +382,20 @@ class _LPEngine:
         irr, centers, radii = irr[real], centers[real], radii[real]
         rest = np.setdiff1d(np.arange(len(b)), irr)
         if len(rest):
-            from .lp import facet_centers
-
-            self.n_lp += len(rest)
-            c2, r2 = facet_centers(A, b, rest, r_cap=LOCAL_RADIUS_CAP)
-            ok = r2 > self.tol
-            irr = np.concatenate([irr, rest[ok]])
-            centers = np.vstack([centers, c2[ok]])
-            radii = np.concatenate([radii, r2[ok]])
+            kept, c2, r2 = self._facets_lp(A, b, rest)
+            irr = np.concatenate([irr, kept])
+            centers = np.vstack([centers, c2])
+            radii = np.concatenate([radii, r2])
             order = np.argsort(irr)
             irr, centers, radii = irr[order], centers[order], radii[order]
         return irr, centers, radii
 
-    def _facets_lp(self, A, b):
+    def _facets_lp(self, A, b, cand=None):
+        """The candidate rows (default all) whose facet LP radius exceeds tol, with the
+        facets' centres and radii."""
         from .lp import facet_centers
 
-        cand = np.arange(len(b))
+        cand = np.arange(len(b)) if cand is None else cand
         self.n_lp += len(cand)
         centers, radii = facet_centers(A, b, cand, r_cap=LOCAL_RADIUS_CAP)
         ok = radii > self.tol
