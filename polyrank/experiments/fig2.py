@@ -7,7 +7,7 @@ uniform points of ``rank(D(x) W)``, eq. 3) and polyrank's *exact* value from
 :mod:`polyrank.milp`). Sampling can only overestimate a minimum (underestimate a
 maximum); the column ``sampled_over`` flags the networks where it did.
 
-Parameters follow the authors' code (DESIGN.md section 5):
+Parameters follow the authors' public code (``docs/paper/fig2.md``):
 
 * A: PyTorch-default ("Kaiming") init, input and output widths in
   ``{2, 5, 10, 25, 50, 100}``, inputs uniform in ``[-5, 5]^d``;
@@ -44,7 +44,7 @@ MEANS = tuple(float(m) for m in np.linspace(0.0, 0.2, 20))
 KS_C = tuple(range(1, 100, 4))
 #: Numbers of inhibitory inputs in panel D.
 KS_D = tuple(range(1, 50))
-#: Panel C/D default number of networks per setting (DESIGN.md does not state the authors').
+#: Panel C/D default number of networks per setting (the paper does not state the authors').
 N_NETWORKS_CD = 10
 #: Relative shift of the Cholesky full-rank certificate in :func:`sampled_ranks`.
 CHOL_RTOL = 1e-10
