@@ -475,15 +475,15 @@ class _Generators:
             cyc.append(nxt)
             prev, cur = cur, nxt
         n = len(cyc)
-        if "arcs" in kinds:
-            step = max(1, n // POOL_SIZE)
+        if "arcs" in kinds:                               # single edges: the smallest arcs
+            step = max(1, n // (2 * POOL_SIZE))
             pool = []
             for i in range(0, n, step):
-                a, b, c = cyc[i - 1], cyc[i], cyc[(i + 1) % n]
-                simp = [tuple(sorted((a, b))), tuple(sorted((b, c)))]
-                vs = frozenset((a, b, c))
+                a, b = cyc[i], cyc[(i + 1) % n]
+                simp = [tuple(sorted((a, b)))]
+                vs = frozenset((a, b))
                 pool.append(_Piece("arc", 0, simp, vs, vs, frozenset(simp)))
-            self.classes.append(("arc", pool[:POOL_SIZE]))
+            self.classes.append(("arc", pool[:2 * POOL_SIZE]))
         if "whole" in kinds:
             self.classes.append(("whole circle", [_cycle_piece("whole circle", 9, cyc)]))
         self.surface = None

@@ -1,0 +1,224 @@
+"""Representation classifying spaces (appendix 7): truths from theory and hand-built quotients.
+
+Independent oracles: the circle's classifying space is known in closed form (wedges of
+k circles and the point); torus quotients are built here by hand (explicit cones over
+grid curves and vertex stars) and their homology computed with GUDHI directly; every
+row's example is re-coned and checked against its Betti numbers and against the Euler
+characteristic formula ``chi(X/{A_g}) = chi(X) - sum_g (chi(A_g) - 1)``.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import polyrank as pr
+
+gudhi = pytest.importorskip("gudhi")
+pytest.importorskip("pandas")
+
+
+# ---------------------------------------------------------------------- independent oracles
+def _coned_betti(triangles_or_edges, groups, field):
+    """Reduced Betti numbers of a complex with one cone apex per group, straight from GUDHI."""
+    st = gudhi.SimplexTree()
+    for s in triangles_or_edges:
+        st.insert([int(v) for v in s])
+    apex = max(int(v) for s in triangles_or_edges for v in s) + 1
+    for g, grp in enumerate(groups):
+        for s in grp:
+            st.insert([int(v) for v in s] + [apex + g])
+    st.compute_persistence(homology_coeff_field=field, persistence_dim_max=True)
+    dim = max(len(s) for s in triangles_or_edges) - 1
+    b = (list(st.betti_numbers()) + [0] * (dim + 1))[:dim + 1]
+    b[0] -= 1
+    return tuple(b)
+
+
+def _euler(simplices):
+    faces = set()
+    for s in simplices:
+        s = tuple(sorted(int(v) for v in s))
+        for k in range(1, len(s) + 1):
+            faces.update(itertools.combinations(s, k))
+    return sum((-1) ** (len(f) - 1) for f in faces)
+
+
+def _torus_meridian(n, m, i):
+    return [(i * m + j, i * m + (j + 1) % m) for j in range(m)]
+
+
+def _torus_longitude(n, m, j):
+    return [(i * m + j, ((i + 1) % n) * m + j) for i in range(n)]
+
+
+def _star(K, v):
+    return [tuple(t) for t in K.simplices if v in t]
+
+
+def _types(df):
+    return {(r.betti, r.torsion, r.betti_z2) for r in df.itertuples()}
+
+
+# ---------------------------------------------------------------------- the circle
+@pytest.mark.parametrize("n", [9, 20])
+@pytest.mark.parametrize("max_pieces", [1, 2, 3, 4])
+def test_circle_is_wedges_of_k_circles_and_the_point(n, max_pieces):
+    df = pr.classifying_space(pr.circle(n), max_pieces=max_pieces)
+    expected = {(0, k) for k in range(1, max_pieces + 1)} | {(0, 0)}
+    assert set(df["betti"]) == expected
+    assert len(df) == len(expected)
+    assert not df["torsion"].any()
+    wedge = df[df["betti"] == (0, max_pieces)].iloc[0]
+    assert wedge["pieces"] == f"{max_pieces} arcs" if max_pieces > 1 else "1 arc"
+    assert wedge["glued"] == "to one point"
+
+
+# ---------------------------------------------------------------------- the torus
+@pytest.fixture(scope="module")
+def torus_table():
+    return pr.torus(16, 8), pr.classifying_space(pr.torus(16, 8), max_pieces=2)
+
+
+def test_torus_appendix_types_match_hand_built_quotients(torus_table):
+    K, df = torus_table
+    n, m, f = 16, 8, 11
+    T = [tuple(t) for t in K.simplices]
+    disk = _star(K, 3 * m + 2)
+    mer0, mer8 = _torus_meridian(n, m, 0), _torus_meridian(n, m, 8)
+    lon = _torus_longitude(n, m, 0)
+    hand = {
+        "a disk": (_coned_betti(T, [disk], f), (0, 2, 1)),
+        "a meridian": (_coned_betti(T, [mer0], f), (0, 1, 1)),
+        "a meridian and a longitude": (_coned_betti(T, [mer0 + lon], f), (0, 0, 1)),
+        "two parallel meridians to one point": (_coned_betti(T, [mer0 + mer8], f), (0, 2, 2)),
+        "two parallel meridians to two points": (_coned_betti(T, [mer0, mer8], f), (0, 1, 2)),
+        "a trivial loop": (_coned_betti(T, [[tuple(v for v in t if v != 3 * m + 2) for t in disk]], f),
+                           (0, 2, 2)),
+    }
+    types = set(df["betti"])
+    for name, (got, theory) in hand.items():
+        assert got == theory, name           # the hand-built quotient agrees with the theory
+        assert got in types, name            # and the table has the type
+    by_pieces = {(r.pieces, r.glued): r.betti for r in df.itertuples()}
+    assert by_pieces[("1 disk", "to one point")] == (0, 2, 1)
+    assert by_pieces[("1 meridian", "to one point")] == (0, 1, 1)
+    assert by_pieces[("1 meridian + 1 longitude", "to one point")] == (0, 0, 1)
+    assert (0, 0, 0) in types                # the whole torus: a point
+    assert not df["torsion"].any()           # Z^2 modulo primitive classes has no torsion
+
+
+def test_every_row_matches_its_example(torus_table):
+    K, df = torus_table
+    T = [tuple(t) for t in K.simplices]
+    chi = K.euler_characteristic()
+    for r in df.itertuples():
+        groups = [list(g) for g in r.example]
+        assert _coned_betti(T, groups, 11) == r.betti
+        assert _coned_betti(T, groups, 2) == r.betti_z2
+        # chi of the quotient from the reduced Betti numbers and from the pieces
+        assert 1 + sum((-1) ** i * b for i, b in enumerate(r.betti)) == \
+            chi - sum(_euler(g) - 1 for g in groups)
+        # groups glued to different points are disjoint
+        verts = [set(v for s in g for v in s) for g in groups]
+        assert all(not (a & b) for a, b in itertools.combinations(verts, 2))
+        assert r.n_pieces == sum(int(part.split()[0]) for part in r.pieces.split(" + "))
+
+
+def _split4(K):
+    """Every triangle split in four at its edge midpoints (a subdivision of the same surface)."""
+    V, T = K.vertices, K.simplices
+    E = np.sort(T[:, [[0, 1], [1, 2], [2, 0]]].reshape(-1, 2), axis=1)
+    edges, inv = np.unique(E, axis=0, return_inverse=True)
+    mid = len(V) + inv.reshape(-1, 3)
+    V2 = np.concatenate([V, (V[edges[:, 0]] + V[edges[:, 1]]) / 2])
+    a, b, c = T.T
+    ab, bc, ca = mid.T
+    T2 = np.concatenate([np.stack(t, 1) for t in ((a, ab, ca), (ab, b, bc), (ca, bc, c), (ab, bc, ca))])
+    return pr.SimplicialComplex(V2, T2)
+
+
+def test_invariant_under_subdivision_and_reembedding(torus_table):
+    K, df = torus_table
+    ref = _types(df)
+    assert _types(pr.classifying_space(pr.torus(12, 6), max_pieces=2)) == ref
+    assert _types(pr.classifying_space(_split4(pr.torus(8, 6)), max_pieces=2)) == ref
+    assert _types(pr.classifying_space(pr.embed(K, 6, seed=1), max_pieces=2)) == ref
+
+
+def test_sphere_table_is_invariant_and_has_only_disk_types():
+    a = pr.classifying_space(pr.sphere(40, seed=0), max_pieces=2)
+    b = pr.classifying_space(_split4(pr.sphere(20, seed=3)), max_pieces=2)
+    assert _types(a) == _types(b)
+    assert not a["pieces"].str.contains("curve|meridian").any()
+    # S^2 / disk = S^2; two points identified: S^2 v S^1; a trivial loop: S^2 v S^2
+    assert {(0, 0, 1), (0, 1, 1), (0, 0, 2), (0, 0, 0)} <= set(a["betti"])
+
+
+def test_torsion_on_non_orientable_surfaces():
+    rp2 = pr.classifying_space(pr.projective_plane(2), max_pieces=1)
+    rows = {r.pieces: r for r in rp2.itertuples()}
+    assert rows["1 disk"].torsion                          # RP^2 itself: H_1 = Z/2
+    one = [r for r in rp2.itertuples() if "one-sided" in r.pieces]
+    assert one and one[0].betti == (0, 0, 1) and not one[0].torsion   # RP^2 / RP^1 = S^2
+    kb = pr.classifying_space(pr.klein_bottle(12, 6), max_pieces=1)
+    rows = {r.pieces: r for r in kb.itertuples()}
+    assert rows["1 disk"].torsion and rows["1 disk"].betti == (0, 1, 0)   # H_1 = Z + Z/2
+    assert any("one-sided" in p for p in rows) and any("two-sided" in p for p in rows)
+
+
+# ---------------------------------------------------------------------- classify
+def _one_layer(W, b):
+    return pr.ReLUNetwork.from_weights([np.asarray(W, dtype=float)], [np.asarray(b, dtype=float)])
+
+
+def test_classify_network_collapsing_a_disk():
+    # x >= 2.9 is a cap around (3, 0, 0) where only the always-on unit fires: rank 1, glued
+    net = _one_layer([[-1, 0, 0], [0, 0, 1]], [2.9, 5.0])
+    row = pr.classify(net, pr.torus(16, 8))
+    assert row["matched"] and row["n_glued"] == 1
+    assert row["components"] == ["contractible"]
+    assert row["betti"] == (0, 2, 1) and row["pieces"] == "1 disk"
+
+
+def test_classify_network_collapsing_a_meridian():
+    # |y| <= 0.2, x > 0: only the always-on unit fires (rank 1), a band around the meridian u = 0
+    net = _one_layer([[0, 1, 0], [0, -1, 0], [0, 0, 1], [-1, 0, 0]], [-0.2, -0.2, 5.0, 0.0])
+    row = pr.classify(net, pr.torus(16, 8))
+    assert row["matched"] and row["n_glued"] == 1
+    assert row["components"] == ["image of rank 1 in H_1(X)"]
+    assert row["betti"] == (0, 1, 1) and row["pieces"] == "1 meridian"
+
+
+# ---------------------------------------------------------------------- genus 2
+def test_double_torus_mesh():
+    K = pr.double_torus(6, 4)
+    assert K.is_closed_surface() and K.euler_characteristic() == -2
+    assert pr.betti(K) == [1, 4, 1] and pr.betti(K, field=2) == [1, 4, 1]
+
+
+@pytest.mark.slow
+def test_double_torus_table():
+    df = pr.classifying_space(pr.double_torus(8, 6), max_pieces=2)
+    b = set(df["betti"])
+    # a disk, a nonseparating curve, two curves crossing once, the whole surface
+    assert {(0, 4, 1), (0, 3, 1), (0, 2, 1), (0, 0, 0)} <= b
+    assert not df["torsion"].any()
+
+
+# ---------------------------------------------------------------------- bad input
+def test_bad_input():
+    with pytest.raises(ValueError, match="max_pieces"):
+        pr.classifying_space(pr.torus(6, 4), max_pieces=0)
+    with pytest.raises(ValueError, match="closed surface"):
+        pr.classifying_space(pr.disk(6, rings=2))
+    with pytest.raises(ValueError, match="closed curve"):
+        pr.classifying_space(pr.interval(5))
+    with pytest.raises(ValueError, match="generators"):
+        pr.classifying_space(pr.torus(6, 4), generators=("arcs",))
+    with pytest.raises(ValueError, match="field"):
+        pr.classifying_space(pr.circle(6), field=4)
+    with pytest.raises(ValueError, match="curve_bound"):
+        pr.classifying_space(pr.circle(6), curve_bound=0)
+    with pytest.raises(TypeError, match="SimplicialComplex"):
+        pr.classifying_space([(0, 1), (1, 2), (2, 0)])
