@@ -222,3 +222,18 @@ def test_bad_input():
         pr.classifying_space(pr.circle(6), curve_bound=0)
     with pytest.raises(TypeError, match="SimplicialComplex"):
         pr.classifying_space([(0, 1), (1, 2), (2, 0)])
+
+
+@pytest.mark.slow
+def test_docs_tables_are_current():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import os
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    proc = subprocess.run([sys.executable, str(root / "docs" / "make_classifying.py"), "--check"],
+                          cwd=root, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
