@@ -49,7 +49,7 @@ import numpy as np
 
 from .manifolds import SimplicialComplex
 
-__all__ = ["classifying_space", "classify", "double_torus"]
+__all__ = ["classify", "classifying_space", "double_torus"]
 
 #: Base vertices ``s`` (chosen far apart) from which curves of each class are searched.
 N_SOURCES = 32
@@ -285,7 +285,7 @@ class _Surface:
         start = next(iter(nb))
         cyc, prev, cur = [start], None, start
         while True:
-            nxt = [x for x in nb[cur] if x != prev][0] if prev is not None else nb[cur][0]
+            nxt = next(x for x in nb[cur] if x != prev) if prev is not None else nb[cur][0]
             if nxt == start:
                 break
             cyc.append(nxt)
@@ -451,13 +451,14 @@ def _describe_glue(groups, k):
 class _Generators:
     """Generator classes of a mesh, each with a pool of representative pieces."""
 
-    def __init__(self, K, kinds, curve_bound, func):
+    def __init__(self, K, kinds, curve_bound, seed):
         self.classes = []   # (name, [pieces])
         self.names = {}
+        self.basis = None
         if K.dim == 1:
             self._curve(K, kinds)
         else:
-            self._surface(K, kinds, curve_bound, func)
+            self._surface(K, kinds, curve_bound, seed)
 
     def _curve(self, K, kinds):
         E = np.sort(K.simplices, axis=1)
@@ -469,7 +470,7 @@ class _Generators:
         start = int(used[0])
         cyc, prev, cur = [start], None, start
         while True:
-            nxt = [x for x in nbr[cur] if x != prev][0] if prev is not None else nbr[cur][0]
+            nxt = next(x for x in nbr[cur] if x != prev) if prev is not None else nbr[cur][0]
             if nxt == start:
                 break
             cyc.append(nxt)
@@ -488,8 +489,8 @@ class _Generators:
             self.classes.append(("whole circle", [_cycle_piece("whole circle", 9, cyc)]))
         self.surface = None
 
-    def _surface(self, K, kinds, curve_bound, func):
-        S = _Surface(K)
+    def _surface(self, K, kinds, curve_bound, seed):
+        S = _Surface(K, seed)
         self.surface = S
         spread = S.spread[:POOL_SIZE + 4]
         if "disks" in kinds:
@@ -518,17 +519,15 @@ class _Generators:
             best = {k: min(glen(c) for c in cs) for k, cs in found.items()}
             keys = sorted(found, key=lambda k: (best[k], k))
             coords = {k: np.array(k) for k in keys}
-            self.basis = None
             if S.orientable:
                 basis = []
-                for k in keys:
+                for k in keys:                            # shortest first, kept if still extendable
                     trial = basis + [np.array(k)]
-                    M = np.array(trial)
-                    if np.linalg.matrix_rank(M) == len(trial):
+                    if _extends_to_basis(np.array(trial)):
                         basis = trial
                     if len(basis) == S.L:
                         break
-                if len(basis) == S.L and abs(round(np.linalg.det(np.array(basis, dtype=float)))) == 1:
+                if len(basis) == S.L:
                     Bm = np.array(basis, dtype=float).T
                     self.basis = np.array(basis)
                     coords = {k: np.rint(np.linalg.solve(Bm, np.array(k, dtype=float))).astype(int) for k in keys}
@@ -565,6 +564,15 @@ class _Generators:
         if not S.orientable:
             return ("one-sided" if one_sided else "two-sided") + f" curve {txt}"
         return f"{txt} curve"
+
+
+def _extends_to_basis(M):
+    """Whether the integer rows of ``M`` extend to a basis of ``Z^L``: gcd of maximal minors is 1."""
+    k, L = M.shape
+    g = 0
+    for cols in itertools.combinations(range(L), k):
+        g = np.gcd(g, round(np.linalg.det(M[:, cols].astype(float))))
+    return g == 1
 
 
 def _spread_pick(curves, k):
@@ -652,10 +660,24 @@ def _place(classes, combo, mins):
     return [p for p, _ in chosen] if rec(0) else None
 
 
+def _meeting_blocks(placed):
+    """Indices of the pieces grouped by connectivity of the 'meets' relation."""
+    k = len(placed)
+    label = list(range(k))
+    for a, b in itertools.combinations(range(k), 2):
+        if placed[a].verts & placed[b].verts:
+            old, new = label[b], label[a]
+            label = [new if x == old else x for x in label]
+    blocks = {}
+    for a in range(k):
+        blocks.setdefault(label[a], []).append(a)
+    return list(blocks.values())
+
+
 def _quotient_type(K, groups, field):
     from .topology import quotient_betti
 
-    pieces = [sum((list(p.simplices) for p in g), []) for g in groups]
+    pieces = [[s for p in g for s in p.simplices] for g in groups]
     fields = sorted({field, 2, 3})
     b = {p: tuple(quotient_betti(K, pieces, field=p)) for p in fields}
     return b[field], b[2], b[3]
@@ -682,28 +704,14 @@ def _enumerate(K, gens, max_pieces, field, progress):
         if placed is None:
             continue
         k = len(placed)
-        # pieces that meet must share a point: join them before grouping
-        parent = list(range(k))
-
-        def find(x):
-            while parent[x] != x:
-                x = parent[x]
-            return x
-
-        for a, b in itertools.combinations(range(k), 2):
-            if placed[a].verts & placed[b].verts:
-                parent[find(a)] = find(b)
-        blocks = {}
-        for a in range(k):
-            blocks.setdefault(find(a), []).append(a)
-        blocks = list(blocks.values())
+        blocks = _meeting_blocks(placed)      # pieces that meet must share a point
         kinds = [classes[c][0] for c in combo]
         for part in _set_partitions(blocks):
             groups = [[placed[a] for blk in grp for a in blk] for grp in part]
             key = _quotient_type(K, groups, field)
             desc = (_describe(kinds), _describe_glue(groups, k))
             rank = (k, len(groups) if k > 1 else 0, [classes[c][1][0].order for c in combo])
-            ex = tuple(tuple(sorted(set(s for p in g for s in p.simplices))) for g in groups)
+            ex = tuple(tuple(sorted({s for p in g for s in p.simplices})) for g in groups)
             if key not in types:
                 types[key] = [rank, desc, ex, 1]
             else:
@@ -728,7 +736,7 @@ def _frame(types):
     return df.drop(columns="_rank")
 
 
-def _prepare(K, generators, curve_bound, func, closed_required=True):
+def _prepare(K, generators, func):
     K = _check_K(K, func)
     if K.dim not in (1, 2):
         raise ValueError(f"K of {func} must be a closed curve (dim 1) or a closed surface (dim 2); "
@@ -740,14 +748,16 @@ def _prepare(K, generators, curve_bound, func, closed_required=True):
         try:
             K.check_closed_surface()
         except ValueError as exc:
-            raise ValueError(f"K of {func} must be a closed surface for curve generators: {exc}") from exc
+            raise ValueError(f"K of {func} must be a closed surface (disks, loops and curves are found on "
+                             f"closed triangulated surfaces): {exc}") from exc
         if len(K.components()) != 1:
             raise ValueError(f"K of {func} must be connected; it has {len(K.components())} components.")
     return K, kinds
 
 
 # ---------------------------------------------------------------------- public API
-def classifying_space(K, *, max_pieces=2, generators="auto", field=11, curve_bound=1, progress=False):
+def classifying_space(K, *, max_pieces=2, generators="auto", field=11, curve_bound=1, seed=0,
+                      progress=False):
     """The quotient types of a closed curve or surface by unions of submanifolds (appendix 7).
 
     Enumerates the quotients ``X / {A_1, ..., A_r}`` of the mesh by up to
@@ -773,6 +783,9 @@ def classifying_space(K, *, max_pieces=2, generators="auto", field=11, curve_bou
     curve_bound : int, default 1
         Curves of classes with coordinates ``|c_i| <= curve_bound`` (in a basis of short
         curves on an orientable surface; in the tree-cotree basis otherwise).
+    seed : None, int, SeedSequence or Generator, default 0
+        Source of the jitter that breaks ties between shortest curves (see Notes); the
+        table is meant not to depend on it.
     progress : bool, default False
         Show a tqdm progress bar.
 
@@ -825,13 +838,14 @@ def classifying_space(K, *, max_pieces=2, generators="auto", field=11, curve_bou
     max_pieces = _check_int(max_pieces, "max_pieces", func, 1)
     curve_bound = _check_int(curve_bound, "curve_bound", func, 1)
     field = _check_field(field, func)
-    K, kinds = _prepare(K, generators, curve_bound, func)
-    gens = _Generators(K, kinds, curve_bound, func)
+    K, kinds = _prepare(K, generators, func)
+    gens = _Generators(K, kinds, curve_bound, seed)
     types = _enumerate(K, gens, max_pieces, field, progress)
     return _frame(types)
 
 
-def classify(net, K, layer=None, *, max_pieces=None, glue="cell", glue_rank=1, field=11, curve_bound=1):
+def classify(net, K, layer=None, *, max_pieces=None, glue="cell", glue_rank=1, field=11, curve_bound=1,
+             seed=0):
     """Name the type of the quotient a network makes of a manifold: its row of the classifying space.
 
     Runs :func:`polyrank.analyze` (exact refinement of ``K`` along the network's regions;
@@ -851,7 +865,7 @@ def classify(net, K, layer=None, *, max_pieces=None, glue="cell", glue_rank=1, f
         glues (at least 1, at most 3).
     glue, glue_rank, field
         As :func:`polyrank.analyze`.
-    curve_bound : int, default 1
+    curve_bound, seed
         As :func:`classifying_space`.
 
     Returns
@@ -884,7 +898,7 @@ def classify(net, K, layer=None, *, max_pieces=None, glue="cell", glue_rank=1, f
 
     func = "classify"
     field = _check_field(field, func)
-    K, _ = _prepare(K, "auto", curve_bound, func)
+    K, _ = _prepare(K, "auto", func)
     rep = analyze(net, K, layer=layer, glue=glue, glue_rank=glue_rank, field=field)
     X = rep.refinement.complex
     pieces = [X.subcomplex(p) for p in rep.pieces]
@@ -910,7 +924,7 @@ def classify(net, K, layer=None, *, max_pieces=None, glue="cell", glue_rank=1, f
             comps.append(f"image of rank {image} in H_1(X)")
     if max_pieces is None:
         max_pieces = min(3, max(1, len(pieces)))
-    table = classifying_space(K, max_pieces=max_pieces, field=field, curve_bound=curve_bound)
+    table = classifying_space(K, max_pieces=max_pieces, field=field, curve_bound=curve_bound, seed=seed)
     hit = [i for i in range(len(table)) if (table["betti"][i], table["betti_z2"][i], table["betti_z3"][i]) == key]
     import pandas as pd
 
