@@ -66,6 +66,9 @@ PARALLEL_SOURCES = 8
 #: Weight of the geometric edge length (relative to one hop) in the curve search: shortest
 #: curves in hop count, ties broken towards geometrically straight (hence simple) ones.
 GEOMETRIC_WEIGHT = 0.1
+#: Largest distance (relative to the mesh's scale) between a mesh vertex and its copy in
+#: the refined mesh of :func:`classify`.
+VERTEX_MATCH_TOL = 1e-9
 #: Placements tried per combination of generator classes before giving up on it.
 MAX_PLACEMENTS = 20_000
 
@@ -387,13 +390,14 @@ class _Piece:
     verts: frozenset     # vertices the piece occupies (for disks/loops: the whole closed star)
     cverts: frozenset    # vertices of the piece itself
     cedges: frozenset    # edges (as sorted pairs) of the piece itself
+    cycle: list = None   # the vertex cycle, for curves
 
 
 def _cycle_piece(kind, order, cyc, occupied=None):
     n = len(cyc)
     edges = [tuple(sorted((int(cyc[i]), int(cyc[(i + 1) % n])))) for i in range(n)]
     cv = frozenset(int(v) for v in cyc)
-    return _Piece(kind, order, edges, cv if occupied is None else occupied, cv, frozenset(edges))
+    return _Piece(kind, order, edges, cv if occupied is None else occupied, cv, frozenset(edges), list(cyc))
 
 
 def _meet_components(p, q):
@@ -872,16 +876,26 @@ def classify(net, K, layer=None, *, max_pieces=None, glue="cell", glue_rank=1, f
     -------
     pandas.Series
         The matching row (``betti``, ``torsion``, ``pieces``, ``glued``, ...) plus
-        ``components`` (one description per glued piece ``A_i``: ``"contractible"``,
-        ``"trivial loop"`` when ``H_1(A_i)`` maps to 0 but the piece is not contractible,
-        or the rank and, if it is one class, the one-sidedness of its image in
-        ``H_1(X)``), ``matched`` (False when the type is not in the table: then
+        ``components`` (one description per glued piece ``A_i``: the name of its curve
+        class in ``K``'s table, e.g. ``"meridian"``, when all its 1-cycles lie in one
+        named class; else ``"contractible"``, ``"trivial loop"`` or the rank of the image
+        of ``H_1(A_i)`` in ``H_1(X)``), ``matched`` (False when the type is not in the table: then
         ``pieces`` and ``glued`` are empty strings) and ``n_glued``.
 
     Raises
     ------
     TypeError, ValueError
         As :func:`polyrank.analyze` and :func:`classifying_space`.
+
+    Notes
+    -----
+    The row is matched by type (Betti numbers over Z/field, Z/2, Z/3), so a network
+    gluing a longitude returns the row "1 meridian" (same type) with ``components``
+    ``["longitude"]``. Classes of the pieces: ``K``'s named curves are carried to the
+    refined mesh (each edge becomes the straight shortest path between its end points)
+    and classified there with the refined mesh's own tree-cotree coordinates, as are the
+    fundamental cycles of a spanning forest of each piece. Cost: :func:`polyrank.analyze`,
+    :func:`classifying_space` on ``K`` and one curve search on ``K``.
 
     Examples
     --------
@@ -894,7 +908,7 @@ def classify(net, K, layer=None, *, max_pieces=None, glue="cell", glue_rank=1, f
     ((0, 1), '1 arc', ['contractible'])
     """
     from .analysis import analyze
-    from .topology import _check_field, quotient_betti, relative_betti
+    from .topology import _check_field, betti, quotient_betti, relative_betti
 
     func = "classify"
     field = _check_field(field, func)
@@ -911,13 +925,18 @@ def classify(net, K, layer=None, *, max_pieces=None, glue="cell", glue_rank=1, f
 
         b = {p: tuple(reduced_betti(X, field=p)) for p in fields}
     key = (b[field], b[2], b[3])
-    bX = relative_betti(X, [X.simplices[0]], field=field).X
+    bX = betti(X, field=field)
+    names = [None] * len(pieces)
+    if K.dim == 2 and pieces:
+        names = _name_components(K, X, _Generators(K, ("curves",), curve_bound, seed), pieces)
     comps = []
-    for P in pieces:
+    for P, name in zip(pieces, names):
         r = relative_betti(X, P.simplices, field=field)
         b1A = r.A[1] if len(r.A) > 1 else 0
         image = bX[1] - r.relative[1] + (r.A[0] - 1) if len(bX) > 1 else 0
-        if image == 0:
+        if name:                              # one nonzero integral class (torsion included)
+            comps.append(name)
+        elif image == 0:
             comps.append("contractible" if b1A == 0 and r.A[0] == 1 and all(x == 0 for x in r.A[2:])
                          else "trivial loop" if b1A == 1 else f"H_1 of rank {b1A}, image 0")
         else:
@@ -938,6 +957,85 @@ def classify(net, K, layer=None, *, max_pieces=None, glue="cell", glue_rank=1, f
     row["components"] = comps
     row["n_glued"] = len(pieces)
     return row
+
+
+def _name_components(K, X, gens, pieces):
+    """The curve-class name of each piece whose 1-cycles all lie in one named class of K.
+
+    ``""`` for a piece whose cycles are all null-homologous (over Z), ``"H_1 class (...)"``
+    (X's tree-cotree coordinates) for one unnamed class, None when undecided.
+
+    K's named curves are carried to the refined mesh X (each K edge becomes the shortest
+    X path between its end points, the straight segment) and classified there with X's own
+    tree-cotree coordinates; a piece's 1-cycles are the fundamental cycles of a spanning
+    forest of its edges.
+    """
+    from scipy.sparse.csgraph import breadth_first_order, dijkstra
+    from scipy.spatial import cKDTree
+
+    none = [None] * len(pieces)
+    if gens.surface is not None and gens.surface.L == 0:
+        return [""] * len(pieces)              # H_1 = 0: every cycle bounds
+    curves = [(name, pool[0].cycle) for name, pool in gens.classes if pool and pool[0].cycle is not None
+              and not name.startswith("whole")]
+    if not curves or not X.is_closed_surface():
+        return none
+    SX = _Surface(X)
+    scale = 1.0 + float(np.abs(K.vertices).max())
+    dist, kx = cKDTree(X.vertices).query(K.vertices)
+    if not (dist <= VERTEX_MATCH_TOL * scale).all():
+        return none
+    V = X.vertices
+    W = SX.graph.multiply(0).tocsr()
+    a, b = SX.E.T
+    W = W + type(W)((np.linalg.norm(V[a] - V[b], axis=1), (a, b)), shape=W.shape)
+    W = W + W.T
+    named = {}
+    for name, cyc in curves:
+        walk = []
+        for u, v in zip(cyc, cyc[1:] + cyc[:1]):
+            u, v = int(kx[u]), int(kx[v])
+            _, pred = dijkstra(W, indices=u, return_predecessors=True)
+            seg = [v]
+            while seg[-1] != u:
+                seg.append(int(pred[seg[-1]]))
+            walk += seg[::-1][:-1]
+        named.setdefault(SX.canon(SX.cycle_class(walk)), name)
+    out = []
+    for P in pieces:
+        E = np.unique(np.sort(P.simplices[:, [[0, 1], [1, 2], [0, 2]]].reshape(-1, 2), axis=1), axis=0)
+        eid = SX.edge_ids(E[:, 0], E[:, 1])
+        sub = SX.graph.multiply(0).tocsr()
+        sub = sub + type(sub)((np.ones(len(E)), (E[:, 0], E[:, 1])), shape=sub.shape)
+        sub = sub + sub.T
+        phi = np.zeros((X.n_vertices, SX.L), dtype=np.int64)
+        seen = np.zeros(X.n_vertices, dtype=bool)
+        tree = set()
+        for root in np.unique(E):
+            if seen[root]:
+                continue
+            order, pred = breadth_first_order(sub, int(root), directed=True, return_predecessors=True)
+            seen[order] = True
+            for v in order[1:]:
+                u = int(pred[v])
+                e = int(SX.edge_ids(np.array([u]), np.array([v]))[0])
+                phi[v] = phi[u] + (SX.lam[e] if u < v else -SX.lam[e])
+                tree.add(e)
+        keys = set()
+        for (u, v), e in zip(E, eid):
+            if int(e) not in tree:
+                h = phi[u] + SX.lam[e] - phi[v]
+                k = SX.canon(h)
+                if any(k):
+                    keys.add(k)
+        if not keys:
+            out.append("")
+        elif len(keys) == 1:
+            k = keys.pop()
+            out.append(named.get(k, f"H_1 class {k}"))
+        else:
+            out.append(None)
+    return out
 
 
 def double_torus(n=8, m=6, *, R=2.0, r=1.0) -> SimplicialComplex:

@@ -191,8 +191,31 @@ def test_classify_network_collapsing_a_meridian():
     net = _one_layer([[0, 1, 0], [0, -1, 0], [0, 0, 1], [-1, 0, 0]], [-0.2, -0.2, 5.0, 0.0])
     row = pr.classify(net, pr.torus(16, 8))
     assert row["matched"] and row["n_glued"] == 1
-    assert row["components"] == ["image of rank 1 in H_1(X)"]
+    assert row["components"] == ["meridian"]
     assert row["betti"] == (0, 1, 1) and row["pieces"] == "1 meridian"
+
+
+def test_classify_names_a_longitude_and_a_two_sided_klein_curve():
+    # z >= 0.9: a band around the top longitude; same type as a meridian, named apart
+    net = _one_layer([[0, 0, -1], [1, 0, 0]], [0.9, 5.0])
+    row = pr.classify(net, pr.torus(16, 8))
+    assert row["betti"] == (0, 1, 1) and row["components"] == ["longitude"]
+    # the meridian band on the Klein bottle (same first two coordinates as the torus):
+    # a two-sided curve whose class is the Z/2 torsion, invisible to the Z/11 image rank
+    W = [[0, 1, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [-1, 0, 0, 0]]
+    row = pr.classify(_one_layer(W, [-0.2, -0.2, 5.0, 0.0]), pr.klein_bottle(16, 8))
+    assert row["matched"] and row["betti"] == (0, 1, 1) and not row["torsion"]
+    assert row["components"][0].startswith("two-sided curve")
+    assert row["pieces"] == "1 " + row["components"][0]
+
+
+def test_classify_on_the_sphere_and_unglued():
+    # a cap glued on the sphere: S^2 / disk = S^2
+    row = pr.classify(_one_layer([[-1, 0, 0], [0, 0, 1]], [0.8, 5.0]), pr.sphere(80, seed=0))
+    assert row["matched"] and row["betti"] == (0, 0, 1) and row["components"] == ["contractible"]
+    # a full-rank network glues nothing: the quotient is X itself, the row of a disk
+    row = pr.classify(_one_layer(np.eye(3), [5.0, 5.0, 5.0]), pr.torus(12, 6))
+    assert row["n_glued"] == 0 and row["betti"] == (0, 2, 1) and row["components"] == []
 
 
 # ---------------------------------------------------------------------- genus 2
