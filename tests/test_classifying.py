@@ -108,14 +108,15 @@ def test_torus_appendix_types_match_hand_built_quotients(torus_table):
     assert not df["torsion"].any()           # Z^2 modulo primitive classes has no torsion
 
 
-def test_every_row_matches_its_example(torus_table):
-    K, df = torus_table
+def _check_rows(K, df):
     T = [tuple(t) for t in K.simplices]
     chi = K.euler_characteristic()
     for r in df.itertuples():
         groups = [list(g) for g in r.example]
         assert _coned_betti(T, groups, 11) == r.betti
         assert _coned_betti(T, groups, 2) == r.betti_z2
+        assert _coned_betti(T, groups, 3) == r.betti_z3
+        assert r.torsion == (r.betti_z2 != r.betti_z3)
         # chi of the quotient from the reduced Betti numbers and from the pieces
         assert 1 + sum((-1) ** i * b for i, b in enumerate(r.betti)) == \
             chi - sum(_euler(g) - 1 for g in groups)
@@ -123,6 +124,28 @@ def test_every_row_matches_its_example(torus_table):
         verts = [{v for s in g for v in s} for g in groups]
         assert all(not (a & b) for a, b in itertools.combinations(verts, 2))
         assert r.n_pieces == sum(int(part.split()[0]) for part in r.pieces.split(" + "))
+    # one row per type
+    assert len(_types(df)) == len(df)
+
+
+def test_every_row_matches_its_example(torus_table):
+    _check_rows(*torus_table)
+
+
+@pytest.mark.parametrize("make", [lambda: pr.klein_bottle(12, 6), lambda: pr.projective_plane(2),
+                                  lambda: pr.sphere(30, seed=2), lambda: pr.circle(15)],
+                         ids=["klein", "rp2", "sphere", "circle"])
+def test_every_row_matches_its_example_on_other_meshes(make):
+    K = make()
+    _check_rows(K, pr.classifying_space(K, max_pieces=2))
+
+
+@pytest.mark.slow
+def test_torus_three_pieces_rows_and_invariance():
+    a = pr.classifying_space(pr.torus(16, 8), max_pieces=3)
+    _check_rows(pr.torus(16, 8), a)
+    assert a["n_pieces"].max() == 3
+    assert _types(pr.classifying_space(pr.torus(32, 16), max_pieces=3)) == _types(a)
 
 
 def _split4(K):
@@ -138,12 +161,18 @@ def _split4(K):
     return pr.SimplicialComplex(V2, T2)
 
 
-def test_invariant_under_subdivision_and_reembedding(torus_table):
+def test_invariant_under_subdivision_and_reembedding(torus_table, global_random_seed):
     K, df = torus_table
     ref = _types(df)
     assert _types(pr.classifying_space(pr.torus(12, 6), max_pieces=2)) == ref
     assert _types(pr.classifying_space(_split4(pr.torus(8, 6)), max_pieces=2)) == ref
     assert _types(pr.classifying_space(pr.embed(K, 6, seed=1), max_pieces=2)) == ref
+    # relabelled vertices and reordered triangles: the same surface
+    rng = np.random.default_rng(global_random_seed)
+    perm = rng.permutation(K.n_vertices)
+    inv = np.argsort(perm)
+    K2 = pr.SimplicialComplex(K.vertices[perm], rng.permutation(inv[K.simplices]))
+    assert _types(pr.classifying_space(K2, max_pieces=2)) == ref
 
 
 def test_table_does_not_depend_on_the_seed(torus_table, global_random_seed):
