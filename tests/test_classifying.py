@@ -128,6 +128,37 @@ def _check_rows(K, df):
     assert len(_types(df)) == len(df)
 
 
+def _sequence_betti(T, first, second, field=11):
+    """Quotient by ``first`` (a cone, apex a), then by the image of ``second`` (a cone over it,
+    and over the first cone when ``second`` meets ``first``: its image passes through a)."""
+    st = gudhi.SimplexTree()
+    for s in T:
+        st.insert(list(s))
+    a = max(v for s in T for v in s) + 1
+    cone_a = [list(s) + [a] for s in first]
+    for s in cone_a:
+        st.insert(s)
+    meets = {v for s in first for v in s} & {v for s in second for v in s}
+    for s in list(second) + (cone_a if meets else []):
+        st.insert(list(s) + [a + 1])
+    st.compute_persistence(homology_coeff_field=field, persistence_dim_max=True)
+    b = (list(st.betti_numbers()) + [0, 0, 0])[:3]
+    b[0] -= 1
+    return tuple(b)
+
+
+def test_sequences_of_quotients_are_rows(torus_table):
+    # the paper's sequences: quotient by a meridian, then by the image of a second curve
+    K, df = torus_table
+    n, m = 16, 8
+    T = [tuple(int(v) for v in t) for t in K.simplices]
+    mer0, mer8, lon = _torus_meridian(n, m, 0), _torus_meridian(n, m, 8), _torus_longitude(n, m, 0)
+    by_pieces = {(r.pieces, r.glued): r.betti for r in df.itertuples()}
+    assert _sequence_betti(T, mer0, lon) == by_pieces[("1 meridian + 1 longitude", "to one point")]
+    assert _sequence_betti(T, mer0, mer8) in set(df["betti"])
+    assert _sequence_betti(T, mer0, mer8) == _coned_betti(T, [mer0, mer8], 11)
+
+
 def test_every_row_matches_its_example(torus_table):
     _check_rows(*torus_table)
 
