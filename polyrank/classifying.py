@@ -9,8 +9,8 @@ type of the quotient a given network produces (:func:`polyrank.analyze`).
 
 Method (documented in ``docs/classifying.md``):
 
-* **Generators.** A closed curve has *arcs* (closed vertex stars) and the *whole*
-  curve. A closed surface has *disks* (closed vertex stars), *trivial loops* (vertex
+* **Generators.** A closed curve has *arcs* (single edges: any contractible piece of
+  a circle is homotopy equivalent to one) and the *whole* curve. A closed surface has *disks* (closed vertex stars), *trivial loops* (vertex
   links: curves that bound a disk), *curves* (simple edge cycles) in every nonzero
   class of ``H_1(X; Z)`` within a coordinate bound, and the *whole* surface.
 * **Classes.** A tree-cotree decomposition (a BFS spanning tree of the vertices, a
@@ -20,8 +20,9 @@ Method (documented in ``docs/classifying.md``):
   cycle is the sum of ``lambda`` along it, modulo ``2 w`` on a non-orientable surface
   (the last face's relation: ``H_1 = Z^L / <2 w>``). Curves of a class ``h`` are the
   projections of shortest paths from ``(s, 0)`` to ``(s, h)`` in the covering graph
-  with vertices ``(v, h)``, from a spread set of base vertices ``s``; walks that
-  revisit a vertex are dropped. On an orientable surface the classes are renamed in a
+  with vertices ``(v, h)``, from a spread set of base vertices ``s`` (hop count, ties
+  broken by a jittered edge length); walks that revisit a vertex or have a chord are
+  dropped, and disjoint parallel copies are searched with earlier copies removed. On an orientable surface the classes are renamed in a
   basis of short curves (the geometrically shortest class, then the next shortest
   that extends it to a basis, ...): on a torus ``(1, 0)`` is the *meridian* and
   ``(0, 1)`` the *longitude*.
