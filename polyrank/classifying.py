@@ -42,13 +42,14 @@ Method (documented in ``docs/classifying.md``):
 from __future__ import annotations
 
 import itertools
-import numbers
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import check_positive_int, check_prime
 from .manifolds import SimplicialComplex
+from .topology import MAX_FIELD
 
 __all__ = ["classify", "classifying_space", "double_torus"]
 
@@ -118,12 +119,6 @@ def _check_generators(generators, dim, func):
         raise ValueError(f"The 'generators' parameter of {func} must be 'auto' or a subset of {kinds} for a "
                          f"{dim}-dimensional K. Got {generators!r} instead.")
     return tuple(k for k in kinds if k in gens)
-
-
-def _check_int(x, name, func, minimum):
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < minimum:
-        raise ValueError(f"The '{name}' parameter of {func} must be an int >= {minimum}. Got {x!r} instead.")
-    return int(x)
 
 
 # ---------------------------------------------------------------------- mesh data
@@ -840,11 +835,9 @@ def classifying_space(K, *, max_pieces=2, generators="auto", field=11, curve_bou
     (0, 2) | 2 arcs | to one point
     """
     func = "classifying_space"
-    from .topology import _check_field
-
-    max_pieces = _check_int(max_pieces, "max_pieces", func, 1)
-    curve_bound = _check_int(curve_bound, "curve_bound", func, 1)
-    field = _check_field(field, func)
+    max_pieces = check_positive_int(max_pieces, name="max_pieces", func=func)
+    curve_bound = check_positive_int(curve_bound, name="curve_bound", func=func)
+    field = check_prime(field, func=func, maximum=MAX_FIELD)
     K, kinds = _prepare(K, generators, func)
     gens = _Generators(K, kinds, curve_bound, seed)
     types = _enumerate(K, gens, max_pieces, field, progress)
@@ -911,10 +904,10 @@ def classify(net, K, layer=None, *, max_pieces=None, glue="cell", glue_rank=1, f
     ((0, 1), '1 arc', ['contractible'])
     """
     from .analysis import analyze
-    from .topology import _check_field, betti, quotient_betti, relative_betti
+    from .topology import betti, quotient_betti, relative_betti
 
     func = "classify"
-    field = _check_field(field, func)
+    field = check_prime(field, func=func, maximum=MAX_FIELD)
     K, _ = _prepare(K, "auto", func)
     rep = analyze(net, K, layer=layer, glue=glue, glue_rank=glue_rank, field=field)
     X = rep.refinement.complex
@@ -1073,6 +1066,8 @@ def double_torus(n=8, m=6, *, R=2.0, r=1.0) -> SimplicialComplex:
     """
     from .manifolds import torus
 
+    n = check_positive_int(n, name="n", func="double_torus", minimum=3)
+    m = check_positive_int(m, name="m", func="double_torus", minimum=3)
     T1 = torus(n, m, R, r)
     nv = T1.n_vertices
     V2 = T1.vertices * np.array([-1.0, 1.0, 1.0]) + np.array([2 * (R + r) + 1.0, 0.0, 0.0])

@@ -310,6 +310,12 @@ def test_bad_input():
         pr.classifying_space(pr.circle(6), curve_bound=0)
     with pytest.raises(TypeError, match="SimplicialComplex"):
         pr.classifying_space([(0, 1), (1, 2), (2, 0)])
+    with pytest.raises(ValueError, match="connected"):             # two tori
+        T = pr.torus(4, 4)
+        pr.classifying_space(pr.SimplicialComplex(np.r_[T.vertices, T.vertices + 9],
+                                                  np.r_[T.simplices, T.simplices + 16]))
+    with pytest.raises(ValueError, match="'m' parameter of double_torus"):
+        pr.double_torus(6, 2)
 
 
 @pytest.mark.slow
