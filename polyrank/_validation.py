@@ -105,3 +105,12 @@ def check_layer(layer, n_layers, *, name="layer", allow_none=True):
             f"got {layer}."
         )
     return int(layer)
+
+
+def check_face_dim(k, dim, *, name="k"):
+    """Return a face dimension in ``0..dim``."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"{name} must be an int face dimension in 0..{dim}; got {k!r}.")
+    if not 0 <= k <= dim:
+        raise ValueError(f"{name} must be a face dimension in 0..{dim} (the input dimension is {dim}); got {k}.")
+    return int(k)

@@ -1,0 +1,800 @@
+"""The whole polyhedral complex of a decomposition: faces of every dimension and a certificate.
+
+Faces are read off the regions' H-representations. For every region the vertices are
+the feasible solutions of its d-subsets of facet rows (solved in one batch for all regions
+with the same number of facets; qhull for regions with very many facets), each vertex
+records the rows tight at it, and the region's face lattice follows combinatorially:
+its facets are the vertex sets of its rows, and the faces covered by a face ``F`` are the
+maximal proper intersections of ``F`` with a facet (every face of a polytope is an
+intersection of facets). Vertices are identified across regions by their coordinates
+(a k-d tree, ``VERTEX_MERGE_RTOL``), and a face of the complex is identified by its
+vertex set, so a face shared by several regions is counted once and knows all of them.
+The sign vector of a face (Masden's sign sequence: ``+``, ``-`` or ``0`` for every hidden
+unit) is read off its vertices.
+
+The complex is made GUDHI-ready by a pulling triangulation: with vertices in a fixed
+global order, a face is triangulated by coning its smallest vertex over the
+triangulations of its facets that miss that vertex. Shared faces get the same
+triangulation from every side, no vertex is added, and a function that is affine on
+every region (the network's output) is exactly linear on every simplex, so its
+lower-star filtration is the sublevel-set filtration of the function.
+
+Faces need a bounded domain (every face is then a polytope with vertices); for a
+decomposition of all of R^d, enumerate over a :class:`~polyrank.Box` instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .exceptions import CertificateError
+
+__all__ = ["FaceComplex", "Certificate", "face_complex", "certify", "VERTEX_MERGE_RTOL", "TIGHT_RTOL",
+           "SIGN_ZERO_RTOL", "VOLUME_RTOL"]
+
+#: Two vertex instances closer than this (relative to the domain's size) are one vertex.
+VERTEX_MERGE_RTOL = 1e-10
+#: A row of a region's H-representation passes through a vertex when its residual is
+#: below this (relative to the domain's size).
+TIGHT_RTOL = 1e-10
+#: A unit's pre-activation at a vertex is 0 in the sign vector when its absolute value is
+#: below this times the unit's largest absolute value over all vertices.
+SIGN_ZERO_RTOL = 1e-9
+#: A d-subset of unit-norm rows with ``|det|`` below this has no single intersection point.
+DET_ATOL = 1e-13
+#: Regions with more d-subsets of rows than this get their vertices from qhull.
+MAX_SUBSETS = 20_000
+#: Relative tolerance of the certificate's volume check (sum of regions vs the domain).
+VOLUME_RTOL = 1e-8
+#: Elements of one batched solve (subsets x rows x regions), to bound memory.
+_BATCH_ELEMS = 4_000_000
+
+
+def _bits(mask):
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
+def _require_bounded(dec, func):
+    dom = dec.domain
+    if dom is None or not dom.bounded:
+        raise ValueError(f"{func} needs a decomposition over a bounded domain (its faces are then "
+                         f"polytopes); this one is over {'all of R^d' if dom is None else 'an unbounded domain'}. "
+                         "Enumerate over a Box or another bounded Polytope instead.")
+    if dec.partial:
+        raise ValueError(f"{func} needs a complete decomposition; this one is partial "
+                         "(the enumeration stopped at max_regions).")
+
+
+def _vertices_of_regions(regions, d, L):
+    """Per region: vertex coordinates (n, d) and the tight rows (n, m) bool."""
+    out = [None] * len(regions)
+    by_m = {}
+    for i, r in enumerate(regions):
+        by_m.setdefault(r.A.shape[0], []).append(i)
+    tol = TIGHT_RTOL * L
+    for m, idx in by_m.items():
+        if m < d:
+            for i in idx:
+                out[i] = (np.zeros((0, d)), np.zeros((0, m), dtype=bool))
+            continue
+        n_sub = math.comb(m, d)
+        if n_sub > MAX_SUBSETS:
+            for i in idx:
+                out[i] = _vertices_qhull(regions[i], tol)
+            continue
+        combos = np.array(list(itertools.combinations(range(m), d)), dtype=np.int64)
+        step = max(1, _BATCH_ELEMS // (n_sub * (m + d * d)))
+        for s in range(0, len(idx), step):
+            chunk = idx[s: s + step]
+            A = np.stack([regions[i].A for i in chunk])
+            b = np.stack([regions[i].b for i in chunk])
+            As = A[:, combos]  # (g, c, d, d)
+            bs = b[:, combos]  # (g, c, d)
+            ok = np.abs(np.linalg.det(As)) > DET_ATOL
+            As[~ok] = np.eye(d)
+            X = np.linalg.solve(As, bs[..., None])[..., 0]
+            res = np.einsum("gmd,gcd->gcm", A, X) - b[:, None, :]
+            feas = ok & (res.max(axis=2) <= tol)
+            tight = np.abs(res) <= tol
+            for g, i in enumerate(chunk):
+                f = feas[g]
+                out[i] = (X[g][f], tight[g][f])
+    return out
+
+
+def _vertices_qhull(r, tol):
+    from scipy.spatial import HalfspaceIntersection
+
+    V = HalfspaceIntersection(np.hstack([r.A, -r.b[:, None]]), r.witness).intersections
+    return V, np.abs(V @ r.A.T - r.b) <= tol
+
+
+class FaceComplex:
+    """The polyhedral complex of a bounded decomposition: every face, with its incidences.
+
+    Built by :meth:`Decomposition.complex` (or :func:`face_complex`). Faces of dimension k
+    are numbered 0..f_k-1; the d-faces are the regions, in region order.
+
+    Attributes
+    ----------
+    dim : int
+        The input dimension d.
+    vertices : ndarray of shape (f_0, d)
+        Vertex coordinates, sorted lexicographically (the global vertex order).
+    cells : list of list of tuple
+        ``cells[k][i]``: the sorted vertex ids of k-face i.
+    facets : list of list of tuple
+        ``facets[k][i]``: the (k-1)-faces in the boundary of k-face i (the Hasse diagram;
+        empty for k = 0).
+    regions : list of list of tuple
+        ``regions[k][i]``: the regions (d-faces) that contain k-face i.
+    region_facets : list of ndarray
+        For every region, the (d-1)-face of each row of its H-representation (-1 when a
+        row touches the region in a lower-dimensional face only).
+    on_domain : list of ndarray of bool
+        ``on_domain[k]`` of shape (f_k, n_domain_rows): which domain constraints hold with
+        equality on the whole face.
+
+    Examples
+    --------
+    Two crossing lines cut a square into four regions:
+
+    >>> net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    >>> K = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2)).complex()
+    >>> K.f_vector()
+    (9, 12, 4)
+    >>> K.euler_characteristic()
+    1
+    >>> pr.betti(K.triangulation())
+    [1, 0, 0]
+    """
+
+    def __init__(self, dec):
+        _require_bounded(dec, "FaceComplex")
+        t0 = time.perf_counter()
+        self.net = dec.net
+        self.layer = dec.layer
+        self.domain = dec.domain
+        d = self.dim = dec.net.input_dim
+        regions = dec.regions
+        lo, hi = dec.domain.bounding_box()
+        L = self.scale = float(np.max(hi - lo))
+        per_region = _vertices_of_regions(regions, d, L)
+        counts = np.array([len(v) for v, _ in per_region], dtype=np.int64)
+        P = np.concatenate([v for v, _ in per_region]) if counts.sum() else np.zeros((0, d))
+        owner = np.repeat(np.arange(len(regions)), counts)
+        gid, V = _merge_points(P, VERTEX_MERGE_RTOL * L)
+        self.vertices = V
+        self.vertices.setflags(write=False)
+        # faces of every dimension, keyed by their vertex sets
+        index = [dict() for _ in range(d + 1)]
+        cells = [[] for _ in range(d + 1)]
+        facets = [[] for _ in range(d + 1)]
+        incid = [[] for _ in range(d + 1)]
+        for v in range(len(V)):
+            index[0][(v,)] = v
+            cells[0].append((v,))
+            facets[0].append(())
+            incid[0].append(set())
+        self.region_facets = []
+        self.problems = []
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        for ri, r in enumerate(regions):
+            g_inst = gid[starts[ri]: starts[ri + 1]]
+            T_inst = per_region[ri][1]
+            g_loc, inv = np.unique(g_inst, return_inverse=True)
+            m = r.A.shape[0]
+            T = np.zeros((len(g_loc), m), dtype=bool)
+            np.logical_or.at(T, inv, T_inst)
+            n = len(g_loc)
+            full = (1 << n) - 1
+            row_masks = [sum(1 << int(v) for v in np.flatnonzero(T[:, j])) for j in range(m)]
+            keys_loc = g_loc.tolist()
+
+            def key_of(mask):
+                return tuple(keys_loc[i] for i in _bits(mask))
+
+            # a row is a facet when it holds >= d vertices, not all of them, and its vertex
+            # set is not strictly inside another row's (then it only touches a lower face)
+            facet_masks = []
+            row_mask_ok = []
+            for j, msk in enumerate(row_masks):
+                ok = (msk != full and msk.bit_count() >= d
+                      and not any(o != msk and (msk & o) == msk for o in row_masks))
+                row_mask_ok.append(ok)
+                if ok and msk not in facet_masks:
+                    facet_masks.append(msk)
+            if n == 0 or not facet_masks:
+                self.problems.append(f"region {ri}: no vertices or no facet found")
+            # top: the region itself
+            rkey = tuple(keys_loc)
+            index[d].setdefault(rkey, len(cells[d]))
+            if index[d][rkey] == len(cells[d]):
+                cells[d].append(rkey)
+                facets[d].append(set())
+                incid[d].append(set())
+            top = index[d][rkey]
+            incid[d][top].add(ri)
+            level = {full: top}
+            children = {full: facet_masks}
+            for k in range(d - 1, -1, -1):
+                nxt = {}
+                for msk in (children[f] for f in level):
+                    for c in msk:
+                        if c in nxt:
+                            continue
+                        key = key_of(c)
+                        if k == 0 and len(key) != 1:
+                            self.problems.append(f"region {ri}: a minimal face has {len(key)} vertices")
+                        j = index[k].get(key)
+                        if j is None:
+                            j = index[k][key] = len(cells[k])
+                            cells[k].append(key)
+                            facets[k].append(set())
+                            incid[k].append(set())
+                        incid[k][j].add(ri)
+                        nxt[c] = j
+                for f, j in level.items():
+                    facets[k + 1][j].update(nxt[c] for c in children[f])
+                if k == 0:
+                    break
+                children = {}
+                for f in nxt:
+                    cands = {f & g for g in facet_masks} - {f, 0}
+                    children[f] = [c for c in cands if not any(c != o and (c & o) == c for o in cands)]
+                level = nxt
+            self.region_facets.append(np.array([index[d - 1].get(key_of(row_masks[j]), -1) if row_mask_ok[j]
+                                                else -1 for j in range(m)], dtype=np.int64))
+        self.cells = cells
+        self.facets = [[tuple(sorted(s)) for s in fk] for fk in facets]
+        self.regions = [[tuple(sorted(s)) for s in ik] for ik in incid]
+        self.region_of_cell = None
+        Ad, bd = np.asarray(dec.domain.A), np.asarray(dec.domain.b)
+        onv = np.abs(V @ Ad.T - bd) <= TIGHT_RTOL * L * 10
+        self.on_domain = []
+        for k in range(d + 1):
+            M = self._incidence(k)
+            self.on_domain.append(np.asarray((M @ (~onv).astype(np.int64)) == 0) if len(cells[k])
+                                  else np.zeros((0, len(bd)), dtype=bool))
+        self._tri = None
+        self.seconds = time.perf_counter() - t0
+
+    # ------------------------------------------------------------------ queries
+    def f_vector(self) -> tuple:
+        """``(f_0, ..., f_d)``: the number of faces of every dimension."""
+        return tuple(len(c) for c in self.cells)
+
+    def euler_characteristic(self) -> int:
+        """``sum_k (-1)^k f_k``."""
+        return int(sum((-1) ** k * f for k, f in enumerate(self.f_vector())))
+
+    def _incidence(self, k):
+        """Sparse (f_k x f_0) face-vertex incidence matrix."""
+        from scipy.sparse import csr_matrix
+
+        cells = self.cells[k]
+        lens = np.fromiter((len(c) for c in cells), dtype=np.int64, count=len(cells))
+        cols = np.fromiter(itertools.chain.from_iterable(cells), dtype=np.int64, count=int(lens.sum()))
+        rows = np.repeat(np.arange(len(cells)), lens)
+        return csr_matrix((np.ones(len(cols), dtype=np.int64), (rows, cols)), shape=(len(cells), len(self.vertices)))
+
+    def boundary_matrix(self, k):
+        """Sparse 0/1 matrix of shape (f_k, f_{k-1}): which (k-1)-faces bound each k-face.
+
+        It is the boundary matrix over Z/2 (the Hasse diagram between dimensions k-1 and k).
+        """
+        from scipy.sparse import csr_matrix
+
+        if not 1 <= k <= self.dim:
+            raise ValueError(f"k must be in 1..{self.dim}; got {k!r}.")
+        F = self.facets[k]
+        lens = np.fromiter((len(c) for c in F), dtype=np.int64, count=len(F))
+        cols = np.fromiter(itertools.chain.from_iterable(F), dtype=np.int64, count=int(lens.sum()))
+        rows = np.repeat(np.arange(len(F)), lens)
+        return csr_matrix((np.ones(len(cols), dtype=np.int8), (rows, cols)),
+                          shape=(len(F), len(self.cells[k - 1])))
+
+    def sign_vectors(self, k) -> np.ndarray:
+        """Sign vectors of the k-faces: int8 array (f_k, n_units) of +1, -1, 0.
+
+        A unit's sign on a face is the sign of its pre-activation on the face's relative
+        interior (0: the face lies in the unit's zero set). Units are those of layers
+        1..layer, side by side. A face whose vertices disagree (numerical trouble) gets
+        the sign of the sum.
+        """
+        S = self._vertex_signs()
+        if k == 0:
+            return S.copy()
+        M = self._incidence(k)
+        return np.sign(M @ S.astype(np.int64)).astype(np.int8)
+
+    def _vertex_signs(self):
+        if getattr(self, "_vsigns", None) is None:
+            Z = np.concatenate(self.net.preactivations(self.vertices)[: self.layer], axis=1) \
+                if len(self.vertices) else np.zeros((0, int(sum(self.net.widths[: self.layer]))))
+            scale = np.abs(Z).max(axis=0, initial=0.0)
+            S = np.sign(Z).astype(np.int8)
+            S[np.abs(Z) <= SIGN_ZERO_RTOL * scale] = 0
+            self._vsigns = S
+        return self._vsigns
+
+    def frame(self, k):
+        """The k-faces as a pandas DataFrame (see :meth:`Decomposition.faces`)."""
+        import pandas as pd
+
+        if not 0 <= k <= self.dim:
+            raise ValueError(f"k must be a face dimension in 0..{self.dim}; got {k!r}.")
+        S = self.sign_vectors(k)
+        chars = np.array(["-", "0", "+"])
+        sign = ["".join(row) for row in chars[S.astype(np.int64) + 1]] if S.size else [""] * len(self.cells[k])
+        dom = self.on_domain[k]
+        df = pd.DataFrame({
+            "face": np.arange(len(self.cells[k])),
+            "dim": k,
+            "sign": sign,
+            "n_zero_units": (S == 0).sum(axis=1) if S.size else 0,
+            "regions": self.regions[k],
+            "vertices": self.cells[k],
+            "domain_facets": [tuple(np.flatnonzero(row).tolist()) for row in dom],
+        })
+        if k == 0:
+            for j in range(self.dim):
+                df[f"x{j}"] = self.vertices[:, j]
+        else:
+            C = np.asarray(self._incidence(k) @ self.vertices) / np.array([len(c) for c in self.cells[k]])[:, None]
+            for j in range(self.dim):
+                df[f"c{j}"] = C[:, j]
+        return df
+
+    # ------------------------------------------------------------------ triangulation
+    def _pulling(self):
+        """Pulling triangulation: per dimension k, an int array (n, k+1) of simplices and
+        the k-face each lies in."""
+        if self._tri is None:
+            d = self.dim
+            tri = [[np.array([[v]], dtype=np.int64) for v in range(len(self.vertices))]]
+            for k in range(1, d + 1):
+                tk = []
+                prev = tri[k - 1]
+                cells_prev = self.cells[k - 1]
+                for i, key in enumerate(self.cells[k]):
+                    v = key[0]
+                    parts = [prev[g] for g in self.facets[k][i] if v not in cells_prev[g]]
+                    if parts:
+                        S = np.concatenate(parts)
+                        tk.append(np.hstack([np.full((len(S), 1), v, dtype=np.int64), S]))
+                    else:
+                        tk.append(np.zeros((0, k + 1), dtype=np.int64))
+                tri.append(tk)
+            self._tri = tri
+        return self._tri
+
+    def simplices(self, k, faces=None):
+        """The k-simplices of the pulling triangulation of the k-faces (optionally only of
+        the k-faces listed in ``faces``): int array (n, k+1), and the face of each."""
+        tri = self._pulling()[k]
+        faces = range(len(tri)) if faces is None else faces
+        parts = [tri[i] for i in faces]
+        owner = np.repeat(np.fromiter(faces, dtype=np.int64), [len(p) for p in parts]) if parts else np.zeros(0, np.int64)
+        return (np.concatenate(parts) if parts else np.zeros((0, k + 1), dtype=np.int64)), owner
+
+    def triangulation(self, cells=None):
+        """The pulling triangulation as a :class:`~polyrank.SimplicialComplex` of dimension d
+        (or of the subcomplex generated by ``cells``, a list per dimension of face ids)."""
+        from .manifolds import SimplicialComplex
+
+        if cells is None:
+            S, _ = self.simplices(self.dim)
+            return SimplicialComplex(self.vertices, S)
+        tops = self._generated(cells)
+        k = max((k for k in range(self.dim + 1) if tops[k]), default=0)
+        S, _ = self.simplices(k, sorted(tops[k]))
+        return SimplicialComplex(self.vertices, S)
+
+    def _generated(self, cells):
+        """Faces of every dimension of the closure of the faces in ``cells``."""
+        out = [set(c) for c in cells] + [set() for _ in range(self.dim + 1 - len(cells))]
+        for k in range(self.dim, 0, -1):
+            for i in list(out[k]):
+                out[k - 1].update(self.facets[k][i])
+        return out
+
+    def simplex_tree(self, values=None, cells=None):
+        """A ``gudhi.SimplexTree`` of the pulling triangulation (of the whole complex, or of
+        the closure of ``cells``, a list per dimension of face ids).
+
+        Parameters
+        ----------
+        values : array-like of shape (f_0,), optional
+            Vertex values: each simplex gets the largest value of its vertices (the
+            lower-star filtration). Default 0 everywhere.
+        """
+        import gudhi
+
+        vals = np.zeros(len(self.vertices)) if values is None else np.asarray(values, dtype=np.float64)
+        st = gudhi.SimplexTree()
+        faces = None if cells is None else self._generated(cells)
+        for k in range(self.dim + 1):
+            S, _ = self.simplices(k, None if faces is None else sorted(faces[k]))
+            if not len(S):
+                continue
+            # every face of these simplices, dimension by dimension (a face's value is the
+            # max over its own vertices, so lower dimensions go in first)
+            for j in range(1, k + 2):
+                cols = list(itertools.combinations(range(k + 1), j))
+                F = np.unique(np.sort(np.concatenate([S[:, c] for c in cols]), axis=1), axis=0)
+                st.insert_batch(F.T.copy(), vals[F].max(axis=1))
+        return st
+
+    def betti(self, cells=None, *, field=11) -> list:
+        """Betti numbers ``[b_0, ..., b_d]`` over Z/field of the complex (or of the closure
+        of ``cells``); exact (GUDHI)."""
+        st = self.simplex_tree(cells=cells)
+        return _betti_of_tree(st, self.dim, field)
+
+    def volumes(self) -> np.ndarray:
+        """Volume of every region (d-face), from the triangulation."""
+        S, owner = self.simplices(self.dim)
+        if not len(S):
+            return np.zeros(len(self.cells[self.dim]))
+        V = self.vertices
+        D = V[S[:, 1:]] - V[S[:, :1]]
+        vol = np.abs(np.linalg.det(D)) / math.factorial(self.dim)
+        return np.bincount(owner, weights=vol, minlength=len(self.cells[self.dim]))
+
+    def __repr__(self):
+        return f"FaceComplex(dim={self.dim}, f_vector={self.f_vector()})"
+
+
+def _betti_of_tree(st, dim, field):
+    if st.num_simplices() == 0:
+        return [0] * (dim + 1)
+    st.compute_persistence(homology_coeff_field=field, persistence_dim_max=True)
+    b = list(st.betti_numbers())
+    return (b + [0] * (dim + 1))[: dim + 1]
+
+
+def _merge_points(P, r):
+    """Cluster points closer than ``r``: (label of each point, representative coordinates),
+    labels numbered in lexicographic order of the representatives."""
+    if not len(P):
+        return np.zeros(0, dtype=np.int64), np.zeros((0, P.shape[1]))
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(P).query_pairs(r, output_type="ndarray")
+    G = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(P), len(P)))
+    n, lab = connected_components(G, directed=False)
+    cnt = np.bincount(lab, minlength=n)
+    C = np.stack([np.bincount(lab, weights=P[:, j], minlength=n) for j in range(P.shape[1])], axis=1) / cnt[:, None]
+    order = np.lexsort(C.T[::-1])
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return rank[lab], C[order]
+
+
+def check_certifiable(net, domain, func):
+    """Raise a clear error before an enumeration that could not be certified."""
+    from .domain import as_domain
+    from .network import as_network
+
+    dom = as_domain(domain, as_network(net).input_dim)
+    if dom is None or not dom.bounded:
+        raise ValueError(f"{func} needs a bounded domain (a Box or a bounded Polytope): completeness is "
+                         f"certified through the faces, volumes and Euler characteristic of the domain; got "
+                         f"{'None (all of R^d)' if dom is None else 'an unbounded polyhedron'}.")
+
+
+def face_complex(dec) -> FaceComplex:
+    """The :class:`FaceComplex` of a decomposition (cached on it)."""
+    cache = dec.__dict__.get("_face_complex")
+    if cache is not None and cache[0] is dec.regions:
+        return cache[1]
+    K = FaceComplex(dec)
+    dec.__dict__["_face_complex"] = (dec.regions, K)
+    return K
+
+
+# ============================================================================ certificate
+@dataclass
+class Certificate:
+    """What :meth:`Decomposition.verify` checked, and whether everything held.
+
+    Attributes
+    ----------
+    complete : bool
+        Every check passed: the regions tile the domain, their facets match up, and
+        (with ``exact=True``) every witness and rank was confirmed in rational arithmetic.
+    checks : dict
+        ``{name: bool}`` for every check run (see Notes of :meth:`Decomposition.verify`).
+    failures : dict
+        ``{name: message}`` naming what failed, for each failed check.
+    f_vector : tuple
+    euler_characteristic : int
+    volume_sum, domain_volume : float
+    exact : dict or None
+        With ``exact=True``: ``disagreements`` (a list of dicts: region, kind, layer,
+        unit, engine vs exact), ``seconds``, ``seconds_per_region`` and ``backend``.
+    """
+
+    complete: bool
+    checks: dict
+    failures: dict
+    f_vector: tuple = ()
+    euler_characteristic: int = 0
+    volume_sum: float = float("nan")
+    domain_volume: float = float("nan")
+    exact: dict = field(default=None)
+
+    def raise_if_failed(self):
+        """Raise :class:`~polyrank.CertificateError` naming the failed checks, if any."""
+        if not self.complete:
+            lines = "; ".join(f"{k}: {v}" for k, v in self.failures.items())
+            raise CertificateError(f"The decomposition failed its certificate ({lines}).")
+        return self
+
+    def __repr__(self):
+        ok = ", ".join(f"{k}={'ok' if v else 'FAILED'}" for k, v in self.checks.items())
+        return f"Certificate(complete={self.complete}, {ok})"
+
+
+def certificate_line(dec):
+    """One line for ``polyrank enumerate --verify``; a failed certificate exits with its message."""
+    cert = dec.verify()
+    if not cert.complete:
+        raise SystemExit("polyrank: certificate FAILED: " + "; ".join(f"{k}: {v}" for k, v in cert.failures.items()))
+    return (f"certificate: complete (f-vector {cert.f_vector}, Euler characteristic {cert.euler_characteristic}, "
+            f"checked {', '.join(cert.checks)})")
+
+
+def _first(items, n=3):
+    items = list(items)
+    more = f" and {len(items) - n} more" if len(items) > n else ""
+    return ", ".join(str(x) for x in items[:n]) + more
+
+
+def certify(dec, *, exact=False) -> Certificate:
+    """Check a decomposition (the work of :meth:`Decomposition.verify`)."""
+    checks, failures = {}, {}
+
+    def record(name, ok, msg):
+        checks[name] = bool(ok)
+        if not ok:
+            failures[name] = msg
+
+    record("not_partial", not dec.partial, "the enumeration stopped early (partial=True)")
+    regions = dec.regions
+    n = len(regions)
+    # no two regions share a pattern
+    P = dec.patterns
+    _, first_idx, cnt = np.unique(np.packbits(P, axis=1), axis=0, return_index=True, return_counts=True)
+    dup = first_idx[cnt > 1]
+    record("patterns_unique", not len(dup), f"regions {_first(dup.tolist())} share a pattern with another region")
+    # witnesses strictly inside (float64)
+    bad = [r.index for r in regions if not np.all(r.A @ r.witness < r.b)]
+    record("witnesses_inside", not bad, f"the witness of regions {_first(bad)} is not strictly inside")
+    cert = Certificate(False, checks, failures)
+    if dec.domain is None or not dec.domain.bounded or dec.partial:
+        record("bounded_domain", False, "facets, volumes and the Euler characteristic are only checked over "
+                                        "a bounded domain; enumerate over a Box to certify")
+    else:
+        K = face_complex(dec)
+        d = K.dim
+        record("face_lattice", not K.problems, _first(K.problems))
+        # every facet has exactly one region across it, or lies on the domain boundary
+        bad_rows, pairs = [], set()
+        for r, rf in zip(regions, K.region_facets):
+            for j, (lab, f) in enumerate(zip(r.facets, rf)):
+                if f < 0:
+                    bad_rows.append(f"region {r.index} row {j} {lab}: not a facet")
+                    continue
+                inc = K.regions[d - 1][f]
+                if lab[0] == 0 or K.on_domain[d - 1][f].any():
+                    if inc != (r.index,):
+                        bad_rows.append(f"region {r.index} facet {lab} on the domain boundary is shared by {inc}")
+                elif len(inc) != 2:
+                    bad_rows.append(f"region {r.index} facet {lab}: {len(inc) - 1} regions across it")
+                else:
+                    pairs.add(inc)
+        record("facet_neighbours", not bad_rows, _first(bad_rows))
+        # the dual graph agrees with the shared facets
+        given = {(min(i, j), max(i, j)) for i, j, _ in dec.edges}
+        missing, extra = sorted(pairs - given), sorted(given - pairs)
+        record("edges", not missing and not extra,
+               (f"missing facet neighbours {_first(missing)}" if missing else "")
+               + ("; " if missing and extra else "")
+               + (f"edges without a shared facet {_first(extra)}" if extra else ""))
+        vol = float(K.volumes().sum())
+        dvol = float(dec.domain.volume())
+        cert.volume_sum, cert.domain_volume = vol, dvol
+        record("volume", abs(vol - dvol) <= VOLUME_RTOL * dvol,
+               f"region volumes sum to {vol!r}, the domain's volume is {dvol!r}")
+        chi = K.euler_characteristic()
+        cert.f_vector, cert.euler_characteristic = K.f_vector(), chi
+        record("euler_characteristic", chi == 1,
+               f"the complex has Euler characteristic {chi}, a convex domain has 1 (f-vector {K.f_vector()})")
+    if exact:
+        cert.exact = exact_check(dec)
+        dis = cert.exact["disagreements"]
+        record("exact", not dis, f"{len(dis)} disagreements in rational arithmetic, first: "
+                                 f"{dis[0] if dis else ''}")
+    cert.complete = all(checks.values())
+    return cert
+
+
+# ============================================================================ exact arithmetic
+def _flint():
+    try:
+        import flint
+    except ImportError:
+        return None
+    return flint
+
+
+class _FlintOps:
+    name = "python-flint fmpq_mat"
+
+    def __init__(self, flint):
+        self.f = flint
+
+    def mat(self, M):
+        M = np.atleast_2d(M)
+        return self.f.fmpq_mat(M.shape[0], M.shape[1],
+                               [self.f.fmpq(*float(v).as_integer_ratio()) for v in M.ravel()])
+
+    def col(self, v):
+        return self.mat(np.asarray(v, dtype=np.float64)[:, None])
+
+    def matmul(self, A, B):
+        return A * B
+
+    def add(self, A, B):
+        return A + B
+
+    def signs(self, z):
+        return np.array([(1 if z[i, 0] > 0 else -1 if z[i, 0] < 0 else 0) for i in range(z.nrows())])
+
+    def zero_rows(self, M):
+        return np.array([all(M[i, j] == 0 for j in range(M.ncols())) for i in range(M.nrows())])
+
+    def mask_rows(self, M, keep):
+        D = self.f.fmpq_mat(len(keep), len(keep))
+        for i in np.flatnonzero(keep):
+            D[int(i), int(i)] = 1
+        return D * M
+
+    def rank(self, M):
+        return M.rank()
+
+
+class _FractionOps:
+    name = "fractions (fraction-free elimination)"
+
+    def mat(self, M):
+        from fractions import Fraction
+
+        M = np.atleast_2d(np.asarray(M, dtype=np.float64))
+        return np.array([[Fraction(float(v)) for v in row] for row in M], dtype=object)
+
+    def col(self, v):
+        return self.mat(np.asarray(v, dtype=np.float64)[:, None])
+
+    def matmul(self, A, B):
+        return A.dot(B)
+
+    def add(self, A, B):
+        return A + B
+
+    def signs(self, z):
+        return np.array([(1 if v > 0 else -1 if v < 0 else 0) for v in z[:, 0]])
+
+    def zero_rows(self, M):
+        return np.array([all(v == 0 for v in row) for row in M])
+
+    def mask_rows(self, M, keep):
+        from fractions import Fraction
+
+        out = M.copy()
+        out[~np.asarray(keep)] = Fraction(0)
+        return out
+
+    def rank(self, M):
+        # fraction-free (Bareiss) elimination on the rows scaled to integers
+        rows = []
+        for row in M:
+            den = 1
+            for v in row:
+                den = den * v.denominator // math.gcd(den, v.denominator)
+            rows.append([int(v * den) for v in row])
+        m, n = len(rows), (len(rows[0]) if rows else 0)
+        r, prev = 0, 1
+        for c in range(n):
+            piv = next((i for i in range(r, m) if rows[i][c] != 0), None)
+            if piv is None:
+                continue
+            rows[r], rows[piv] = rows[piv], rows[r]
+            for i in range(r + 1, m):
+                rows[i] = [(rows[r][c] * rows[i][j] - rows[i][c] * rows[r][j]) // prev for j in range(n)]
+            prev = rows[r][c]
+            r += 1
+            if r == m:
+                break
+        return r
+
+
+def exact_check(dec, *, backend=None) -> dict:
+    """Re-check every region in exact rational arithmetic.
+
+    float64 weights, biases and witnesses are dyadic rationals, so the forward pass at a
+    witness and the local affine maps ``A_K`` can be computed without rounding. For every
+    region this confirms that the witness lies strictly inside (every active unit has a
+    positive pre-activation, every inactive unit a negative one, or is identically zero on
+    the region) and that ``rank(A_K)`` equals the reported rank at every layer K.
+
+    Parameters
+    ----------
+    backend : {None, "flint", "fractions"}
+        None: python-flint when it is installed, else Python fractions.
+
+    Returns
+    -------
+    dict with ``disagreements`` (list of dicts), ``seconds``, ``seconds_per_region``,
+    ``n_regions`` and ``backend``.
+    """
+    flint = _flint() if backend in (None, "flint") else None
+    if backend == "flint" and flint is None:
+        raise ImportError("backend='flint' needs python-flint: pip install python-flint")
+    if backend not in (None, "flint", "fractions"):
+        raise ValueError(f"backend must be None, 'flint' or 'fractions'; got {backend!r}.")
+    ops = _FlintOps(flint) if flint is not None else _FractionOps()
+    net, K = dec.net, dec.layer
+    Ws = [ops.mat(W) for W in net.weights[:K]]
+    bs = [ops.col(b) for b in net.biases[:K]]
+    d = net.input_dim
+    I = ops.mat(np.eye(d))
+    dom = dec.domain
+    if dom is not None:
+        Ad, bd = ops.mat(np.asarray(dom.A)), ops.col(np.asarray(dom.b))
+    offsets = np.concatenate([[0], np.cumsum(net.widths[:K])])
+    out = []
+    t0 = time.perf_counter()
+    for r in dec.regions:
+        x = ops.col(r.witness)
+        pat = np.asarray(r.pattern, dtype=bool)
+        if dom is not None:
+            s = ops.signs(ops.matmul(Ad, x) - bd)
+            for j in np.flatnonzero(s >= 0):
+                out.append(dict(region=r.index, kind="witness", layer=0, unit=int(j),
+                                engine="inside", exact="on or outside the domain constraint"))
+        h, A = x, I
+        for l in range(K):
+            z = ops.add(ops.matmul(Ws[l], h), bs[l])
+            M = ops.matmul(Ws[l], A)
+            p = pat[offsets[l]: offsets[l + 1]]
+            s = ops.signs(z)
+            zero_unit = (s == 0) & ops.zero_rows(M)
+            wrong = np.flatnonzero(np.where(p, s <= 0, (s >= 0) & ~zero_unit))
+            for u in wrong:
+                out.append(dict(region=r.index, kind="witness", layer=l + 1, unit=int(u),
+                                engine="active" if p[u] else "inactive",
+                                exact=["negative", "zero", "positive"][int(s[u]) + 1]))
+            h = ops.mask_rows(z, p)
+            A = ops.mask_rows(M, p)
+            rk = ops.rank(A)
+            if rk != r.ranks[l]:
+                out.append(dict(region=r.index, kind="rank", layer=l + 1, unit=None,
+                                engine=int(r.ranks[l]), exact=int(rk)))
+    secs = time.perf_counter() - t0
+    return dict(disagreements=out, seconds=secs, seconds_per_region=secs / max(len(dec), 1),
+                n_regions=len(dec), backend=ops.name)
