@@ -76,26 +76,30 @@ def _require_bounded(dec, func):
 
 
 def _vertices_of_regions(regions, d, L):
-    """Per region: vertex coordinates (n, d) and the tight rows (n, m) bool."""
-    out = [None] * len(regions)
+    """Every vertex instance of every region, flat: points (N, d), owner (N,), number of
+    tight rows (N,; -1 when unknown) and the d rows solved for it (N, d). Regions with the
+    same number of rows are solved in one batch; regions with very many rows use qhull."""
     by_m = {}
     for i, r in enumerate(regions):
         by_m.setdefault(r.A.shape[0], []).append(i)
     tol = TIGHT_RTOL * L
+    Ps, Os, Ns, Rs = [], [], [], []
     for m, idx in by_m.items():
         if m < d:
-            for i in idx:
-                out[i] = (np.zeros((0, d)), np.zeros((0, m), dtype=bool))
             continue
         n_sub = math.comb(m, d)
         if n_sub > MAX_SUBSETS:
             for i in idx:
-                out[i] = _vertices_qhull(regions[i], tol)
+                V, _ = _vertices_qhull(regions[i], tol)
+                Ps.append(V)
+                Os.append(np.full(len(V), i))
+                Ns.append(np.full(len(V), -1))
+                Rs.append(np.zeros((len(V), d), dtype=np.int64))
             continue
         combos = np.array(list(itertools.combinations(range(m), d)), dtype=np.int64)
         step = max(1, _BATCH_ELEMS // (n_sub * (m + d * d)))
         for s in range(0, len(idx), step):
-            chunk = idx[s: s + step]
+            chunk = np.asarray(idx[s: s + step])
             A = np.stack([regions[i].A for i in chunk])
             b = np.stack([regions[i].b for i in chunk])
             As = A[:, combos]  # (g, c, d, d)
@@ -104,12 +108,16 @@ def _vertices_of_regions(regions, d, L):
             As[~ok] = np.eye(d)
             X = np.linalg.solve(As, bs[..., None])[..., 0]
             res = np.einsum("gmd,gcd->gcm", A, X) - b[:, None, :]
-            feas = ok & (res.max(axis=2) <= tol)
-            tight = np.abs(res) <= tol
-            for g, i in enumerate(chunk):
-                f = feas[g]
-                out[i] = (X[g][f], tight[g][f])
-    return out
+            gi, ci = np.nonzero(ok & (res.max(axis=2) <= tol))
+            Ps.append(X[gi, ci])
+            Os.append(chunk[gi])
+            Ns.append((np.abs(res[gi, ci]) <= tol).sum(axis=1))
+            Rs.append(combos[ci])
+    if not Ps:
+        return np.zeros((0, d)), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, d), np.int64)
+    P, O, N, R = (np.concatenate(x) for x in (Ps, Os, Ns, Rs))
+    o = np.argsort(O, kind="stable")
+    return P[o], O[o].astype(np.int64), N[o], R[o]
 
 
 def _vertices_qhull(r, tol):
@@ -169,95 +177,36 @@ class FaceComplex:
         regions = dec.regions
         lo, hi = dec.domain.bounding_box()
         L = self.scale = float(np.max(hi - lo))
-        per_region = _vertices_of_regions(regions, d, L)
-        counts = np.array([len(v) for v, _ in per_region], dtype=np.int64)
-        P = np.concatenate([v for v, _ in per_region]) if counts.sum() else np.zeros((0, d))
-        owner = np.repeat(np.arange(len(regions)), counts)
+        P, owner, n_tight, rows = _vertices_of_regions(regions, d, L)
+        counts = np.bincount(owner, minlength=len(regions))
         gid, V = _merge_points(P, VERTEX_MERGE_RTOL * L)
         self.vertices = V
         self.vertices.setflags(write=False)
         # faces of every dimension, keyed by their vertex sets
-        index = [dict() for _ in range(d + 1)]
-        cells = [[] for _ in range(d + 1)]
-        facets = [[] for _ in range(d + 1)]
-        incid = [[] for _ in range(d + 1)]
-        for v in range(len(V)):
-            index[0][(v,)] = v
-            cells[0].append((v,))
-            facets[0].append(())
-            incid[0].append(set())
-        self.region_facets = []
+        B = _Builder(d, len(V))
+        self.region_facets = [None] * len(regions)
         self.problems = []
         starts = np.concatenate([[0], np.cumsum(counts)])
-        for ri, r in enumerate(regions):
-            g_inst = gid[starts[ri]: starts[ri + 1]]
-            T_inst = per_region[ri][1]
-            g_loc, inv = np.unique(g_inst, return_inverse=True)
-            m = r.A.shape[0]
-            T = np.zeros((len(g_loc), m), dtype=bool)
-            np.logical_or.at(T, inv, T_inst)
-            n = len(g_loc)
-            full = (1 << n) - 1
-            row_masks = [sum(1 << int(v) for v in np.flatnonzero(T[:, j])) for j in range(m)]
-            keys_loc = g_loc.tolist()
-
-            def key_of(mask):
-                return tuple(keys_loc[i] for i in _bits(mask))
-
-            # a row is a facet when it holds >= d vertices, not all of them, and its vertex
-            # set is not strictly inside another row's (then it only touches a lower face)
-            facet_masks = []
-            row_mask_ok = []
-            for j, msk in enumerate(row_masks):
-                ok = (msk != full and msk.bit_count() >= d
-                      and not any(o != msk and (msk & o) == msk for o in row_masks))
-                row_mask_ok.append(ok)
-                if ok and msk not in facet_masks:
-                    facet_masks.append(msk)
-            if n == 0 or not facet_masks:
-                self.problems.append(f"region {ri}: no vertices or no facet found")
-            # top: the region itself
-            rkey = tuple(keys_loc)
-            index[d].setdefault(rkey, len(cells[d]))
-            if index[d][rkey] == len(cells[d]):
-                cells[d].append(rkey)
-                facets[d].append(set())
-                incid[d].append(set())
-            top = index[d][rkey]
-            incid[d][top].add(ri)
-            level = {full: top}
-            children = {full: facet_masks}
-            for k in range(d - 1, -1, -1):
-                nxt = {}
-                for msk in (children[f] for f in level):
-                    for c in msk:
-                        if c in nxt:
-                            continue
-                        key = key_of(c)
-                        if k == 0 and len(key) != 1:
-                            self.problems.append(f"region {ri}: a minimal face has {len(key)} vertices")
-                        j = index[k].get(key)
-                        if j is None:
-                            j = index[k][key] = len(cells[k])
-                            cells[k].append(key)
-                            facets[k].append(set())
-                            incid[k].append(set())
-                        incid[k][j].add(ri)
-                        nxt[c] = j
-                for f, j in level.items():
-                    facets[k + 1][j].update(nxt[c] for c in children[f])
-                if k == 0:
-                    break
-                children = {}
-                for f in nxt:
-                    cands = {f & g for g in facet_masks} - {f, 0}
-                    children[f] = [c for c in cands if not any(c != o and (c & o) == c for o in cands)]
-                level = nxt
-            self.region_facets.append(np.array([index[d - 1].get(key_of(row_masks[j]), -1) if row_mask_ok[j]
-                                                else -1 for j in range(m)], dtype=np.int64))
+        # simple regions: every vertex instance on exactly d rows, no vertex twice
+        simple = counts > 0
+        simple[owner[n_tight != d]] = False
+        o = np.lexsort((gid, owner))
+        twice = (owner[o][1:] == owner[o][:-1]) & (gid[o][1:] == gid[o][:-1])
+        simple[owner[o][1:][twice]] = False
+        inst = np.flatnonzero(simple[owner])
+        if len(inst):
+            _lattice_simple(B, self.region_facets, self.problems, regions, owner[inst], gid[inst], rows[inst], d)
+        for ri in np.flatnonzero(~simple):
+            g = np.unique(gid[starts[ri]: starts[ri + 1]])
+            r = regions[ri]
+            T = np.abs(V[g] @ r.A.T - r.b) <= TIGHT_RTOL * L
+            self.region_facets[ri] = _lattice_python(B, ri, r.A.shape[0], g, T, d, self.problems)
+        self.n_simple_regions = int(simple.sum())
+        cells = B.cells
+        facets, incid = B.finalize()
         self.cells = cells
-        self.facets = [[tuple(sorted(s)) for s in fk] for fk in facets]
-        self.regions = [[tuple(sorted(s)) for s in ik] for ik in incid]
+        self.facets = facets
+        self.regions = incid
         self.region_of_cell = None
         Ad, bd = np.asarray(dec.domain.A), np.asarray(dec.domain.b)
         onv = np.abs(V @ Ad.T - bd) <= TIGHT_RTOL * L * 10
@@ -454,6 +403,207 @@ class FaceComplex:
 
     def __repr__(self):
         return f"FaceComplex(dim={self.dim}, f_vector={self.f_vector()})"
+
+
+class _Builder:
+    """Faces of every dimension keyed by their sorted vertex tuples."""
+
+    def __init__(self, d, n_vertices):
+        self.index = [None for _ in range(d + 1)]  # built on the first single add
+        self.cells = [[] for _ in range(d + 1)]
+        self.facets = [dict() for _ in range(d + 1)]  # face -> set, from the per-region path
+        self.incid = [dict() for _ in range(d + 1)]
+        self.fpairs = [[] for _ in range(d + 1)]  # (face, facet) arrays from the vectorised path
+        self.ipairs = [[] for _ in range(d + 1)]  # (face, region) arrays
+        self.bulk(0, [(v,) for v in range(n_vertices)])
+
+    def finalize(self):
+        """(facets, incid): per dimension, a sorted tuple per face."""
+        return ([self._group(k, self.facets[k], self.fpairs[k]) for k in range(len(self.cells))],
+                [self._group(k, self.incid[k], self.ipairs[k]) for k in range(len(self.cells))])
+
+    def _group(self, k, sets, pairs):
+        n = len(self.cells[k])
+        P = np.concatenate([np.array([(i, j) for i, st in sets.items() for j in st],
+                                     dtype=np.int64).reshape(-1, 2)] + pairs)
+        if not len(P):
+            return [()] * n
+        M = int(P[:, 1].max()) + 1
+        key = np.unique(P[:, 0] * M + P[:, 1])
+        a, b = key // M, (key % M).tolist()
+        bounds = np.searchsorted(a, np.arange(n + 1)).tolist()
+        return [tuple(b[bounds[i]: bounds[i + 1]]) for i in range(n)]
+
+    def bulk(self, k, keys):
+        """Append faces known to be new (distinct, none added before); returns their ids."""
+        if self.index[k] is not None:
+            return np.array([self.add(k, key) for key in keys], dtype=np.int64)
+        n0 = len(self.cells[k])
+        self.cells[k].extend(keys)
+        return np.arange(n0, n0 + len(keys), dtype=np.int64)
+
+    def get(self, k, key, default=-1):
+        if self.index[k] is None:
+            self.index[k] = {c: i for i, c in enumerate(self.cells[k])}
+        return self.index[k].get(key, default)
+
+    def add(self, k, key):
+        if self.index[k] is None:
+            self.index[k] = {c: i for i, c in enumerate(self.cells[k])}
+        j = self.index[k].get(key)
+        if j is None:
+            j = self.index[k][key] = len(self.cells[k])
+            self.cells[k].append(key)
+        return j
+
+
+def _lattice_python(B, ri, m, g_inst, T_inst, d, problems):
+    """Face lattice of one region from its vertex-row incidences (any polytope); returns the
+    (d-1)-face of each row (-1: the row is not a facet)."""
+    g_loc, inv = np.unique(g_inst, return_inverse=True)
+    T = np.zeros((len(g_loc), m), dtype=bool)
+    np.logical_or.at(T, inv, T_inst)
+    n = len(g_loc)
+    full = (1 << n) - 1
+    row_masks = [sum(1 << int(v) for v in np.flatnonzero(T[:, j])) for j in range(m)]
+    keys_loc = g_loc.tolist()
+
+    def key_of(mask):
+        return tuple(keys_loc[i] for i in _bits(mask))
+
+    # a row is a facet when it holds >= d vertices, not all of them, and its vertex
+    # set is not strictly inside another row's (then it only touches a lower face)
+    facet_masks = []
+    row_ok = []
+    for msk in row_masks:
+        ok = (msk != full and msk.bit_count() >= d
+              and not any(o != msk and (msk & o) == msk for o in row_masks))
+        row_ok.append(ok)
+        if ok and msk not in facet_masks:
+            facet_masks.append(msk)
+    if n == 0 or not facet_masks:
+        problems.append(f"region {ri}: no vertices or no facet found")
+    top = B.add(d, tuple(keys_loc))
+    B.incid[d].setdefault(top, set()).add(int(ri))
+    level = {full: top}
+    children = {full: facet_masks}
+    for k in range(d - 1, -1, -1):
+        nxt = {}
+        for f in level:
+            for c in children[f]:
+                if c in nxt:
+                    continue
+                key = key_of(c)
+                if k == 0 and len(key) != 1:
+                    problems.append(f"region {ri}: a minimal face has {len(key)} vertices")
+                j = B.add(k, key)
+                B.incid[k].setdefault(j, set()).add(int(ri))
+                nxt[c] = j
+        for f, j in level.items():
+            B.facets[k + 1].setdefault(j, set()).update(nxt[c] for c in children[f])
+        if k == 0:
+            break
+        children = {}
+        for f in nxt:
+            cands = {f & g for g in facet_masks} - {f, 0}
+            children[f] = [c for c in cands if not any(c != o and (c & o) == c for o in cands)]
+        level = nxt
+    return np.array([B.get(d - 1, key_of(row_masks[j])) if row_ok[j] else -1 for j in range(m)],
+                    dtype=np.int64)
+
+
+def _lattice_simple(B, region_facets, problems, regions, reg, G, R, d):
+    """Faces of simple regions (every vertex on exactly d rows), vectorised: the k-faces of a
+    simple polytope through a vertex are its (d-k)-subsets of tight rows, so a face is a
+    (region, row subset) and its vertex set is every vertex whose rows contain the subset.
+    Faces are identified across regions by a hash of their vertex sets (confirmed below
+    against the sorted vertex tuples)."""
+    N = len(G)  # R: (N, d) the tight rows of every vertex instance, sorted
+    rng = np.random.default_rng(0x5eed)
+    W = rng.integers(0, 2 ** 63, size=int(G.max()) + 1, dtype=np.int64).astype(np.uint64)
+    pos = {}  # s -> combos of positions
+    glob = {d: G[:, None]}  # s -> (N, c_s) global face ids; s = d: vertices
+    for s in range(1, d):
+        C = np.array(list(itertools.combinations(range(d), s)), dtype=np.int64)
+        pos[s] = {tuple(c): i for i, c in enumerate(C.tolist())}
+        c = len(C)
+        sub = R[:, C].reshape(N * c, s)
+        rr = np.repeat(reg, c)
+        gg = np.repeat(G, c)
+        base = int(R.max()) + 1
+        if (int(reg.max()) + 1) * base ** s < 2 ** 62:
+            key = rr.astype(np.int64)
+            for t in range(s):
+                key = key * base + sub[:, t]
+            _, first, lf = np.unique(key, return_index=True, return_inverse=True)
+        else:
+            _, first, lf = np.unique(np.column_stack([rr, sub]), axis=0, return_index=True, return_inverse=True)
+        lf = lf.ravel()
+        n_lf = len(first)
+        h = np.zeros(n_lf, dtype=np.uint64)
+        np.add.at(h, lf, W[gg])
+        cnt = np.bincount(lf, minlength=n_lf)
+        k = d - s
+        if k == 1 and np.any(cnt != 2):
+            problems.append(f"an edge of a simple region has {int(cnt[cnt != 2][0])} vertices")
+        _, rep, gf = np.unique(h + cnt.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15), return_index=True,
+                               return_inverse=True)
+        gf = gf.ravel()
+        order = np.lexsort((gg, lf))
+        gs = gg[order].tolist()
+        st = np.concatenate([[0], np.cumsum(cnt)]).tolist()
+        ids = B.bulk(k, [tuple(gs[st[l]: st[l + 1]]) for l in rep.tolist()])
+        # the same global face from every region must have the same vertex tuple
+        lf_reg = rr[first]
+        for l in np.flatnonzero(rep[gf] != np.arange(n_lf))[:: max(1, n_lf // 64)].tolist():
+            if tuple(gs[st[l]: st[l + 1]]) != B.cells[k][ids[gf[l]]]:
+                problems.append("two faces share a vertex-set hash")
+                break
+        gid_lf = ids[gf]
+        B.ipairs[k].append(np.column_stack([gid_lf, lf_reg]))
+        glob[s] = gid_lf[lf].reshape(N, c)
+        if s == 1:
+            rows = sub[first, 0]
+            for r in np.unique(lf_reg).tolist():
+                region_facets[r] = np.full(regions[r].A.shape[0], -1, dtype=np.int64)
+            for r, j, f in zip(lf_reg.tolist(), rows.tolist(), gid_lf.tolist()):
+                region_facets[r][j] = f
+    B.ipairs[0].append(np.column_stack([G, reg]))
+    # the regions themselves
+    order = np.lexsort((G, reg))
+    rs, gs = reg[order], G[order]
+    cut = np.flatnonzero(np.diff(rs)) + 1
+    top_of = {}
+    bounds = np.concatenate([[0], cut, [len(rs)]]).tolist()
+    gl = gs.tolist()
+    rl = rs[bounds[:-1]].tolist()
+    keys = [tuple(gl[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    if len(set(keys)) == len(keys):
+        tops = B.bulk(d, keys).tolist()
+    else:  # two regions with one vertex set: leave it to the certificate
+        tops = [B.add(d, key) for key in keys]
+    B.ipairs[d].append(np.array([tops, rl], dtype=np.int64).T.reshape(-1, 2))
+    for r, t in zip(rl, tops):
+        top_of[r] = t
+        if d == 1:
+            region_facets[r] = np.full(regions[r].A.shape[0], -1, dtype=np.int64)
+    glob[0] = np.array([top_of[int(r)] for r in reg.tolist()], dtype=np.int64)[:, None]
+    pos[0] = {(): 0}
+    pos[d] = {tuple(range(d)): 0}
+    if d == 1:  # facets of a segment are its vertices
+        for r, g, Ti in zip(reg.tolist(), G.tolist(), R[:, 0].tolist()):
+            region_facets[r][Ti] = g
+    # Hasse diagram: the facets of the face (S) are the faces (S + {j})
+    for s in range(0, d):
+        k = d - s
+        Cu = list(itertools.combinations(range(d), s + 1))
+        P, Q = [], []
+        for u_i, u in enumerate(Cu):
+            for t in range(s + 1):
+                par = pos[s][u[:t] + u[t + 1:]]
+                P.append(glob[s][:, par])
+                Q.append(glob[s + 1][:, u_i])
+        B.fpairs[k].append(np.column_stack([np.concatenate(P), np.concatenate(Q)]))
 
 
 def _betti_of_tree(st, dim, field):
