@@ -144,6 +144,24 @@ def test_vertices_and_edges_equal_polygon_cutting_reference(widths, global_rando
         np.testing.assert_allclose(a, b, atol=2e-7)
 
 
+def test_degenerate_vertices_use_the_general_lattice(global_random_seed):
+    """Four planes through the origin of R^3 (cones over quadrilaterals: their apex lies on 4
+    rows, so those regions are not simple) and a random second layer: the per-region
+    lattice path, against the Euler relation of every face and across engines."""
+    rng = np.random.default_rng(global_random_seed + 13)
+    W1 = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
+    net = pr.ReLUNetwork.from_weights([W1, rng.normal(size=(3, 4))], [np.zeros(4), rng.normal(size=3)])
+    decs = [pr.enumerate_regions(net, pr.Box(-1.5, 1.5, dim=3), method=m) for m in ("lp", "subdivision")]
+    for dec in decs:
+        K = dec.complex()
+        assert K.n_simple_regions < len(dec)
+        assert dec.verify().complete
+        for k in range(1, 4):
+            for i in range(len(K.cells[k])):
+                assert sum((-1) ** j * n for j, n in enumerate(_face_closure(K, k, i))) == 1
+    assert _face_keys(decs[0]) == _face_keys(decs[1])
+
+
 # ----------------------------------------------------------------------------- engines
 def _face_keys(dec):
     """Per dimension: the set of faces as (sign vector, domain facets, vertex coordinates)."""
