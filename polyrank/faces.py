@@ -307,35 +307,44 @@ class FaceComplex:
 
     # ------------------------------------------------------------------ triangulation
     def _pulling(self):
-        """Pulling triangulation: per dimension k, an int array (n, k+1) of simplices and
-        the k-face each lies in."""
+        """Pulling triangulation, per dimension k: (simplices (n, k+1) int, the k-face of each,
+        offsets of each face's block). A k-face is the cone from its smallest vertex over the
+        triangulations of its facets that miss that vertex."""
         if self._tri is None:
-            d = self.dim
-            tri = [[np.array([[v]], dtype=np.int64) for v in range(len(self.vertices))]]
-            for k in range(1, d + 1):
-                tk = []
-                prev = tri[k - 1]
-                cells_prev = self.cells[k - 1]
-                for i, key in enumerate(self.cells[k]):
-                    v = key[0]
-                    parts = [prev[g] for g in self.facets[k][i] if v not in cells_prev[g]]
-                    if parts:
-                        S = np.concatenate(parts)
-                        tk.append(np.hstack([np.full((len(S), 1), v, dtype=np.int64), S]))
-                    else:
-                        tk.append(np.zeros((0, k + 1), dtype=np.int64))
-                tri.append(tk)
+            n0 = len(self.vertices)
+            tri = [(np.arange(n0, dtype=np.int64)[:, None], np.arange(n0, dtype=np.int64),
+                    np.arange(n0 + 1, dtype=np.int64))]
+            for k in range(1, self.dim + 1):
+                nk = len(self.cells[k])
+                F = self.facets[k]
+                lens = np.fromiter((len(f) for f in F), dtype=np.int64, count=nk)
+                par = np.repeat(np.arange(nk), lens)
+                ch = np.fromiter(itertools.chain.from_iterable(F), dtype=np.int64, count=int(lens.sum()))
+                vmin = np.fromiter((c[0] for c in self.cells[k]), dtype=np.int64, count=nk)
+                if len(ch):
+                    inside = np.asarray(self._incidence(k - 1)[ch, vmin[par]]).ravel() > 0
+                    par, ch = par[~inside], ch[~inside]
+                S_prev, _, off_prev = tri[k - 1]
+                cnt = off_prev[ch + 1] - off_prev[ch]
+                rep = np.repeat(par, cnt)
+                idx = np.repeat(off_prev[ch], cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+                Sk = np.hstack([vmin[rep][:, None], S_prev[idx]]) if len(idx) else np.zeros((0, k + 1), np.int64)
+                order = np.argsort(rep, kind="stable")
+                own = rep[order]
+                tri.append((Sk[order], own, np.searchsorted(own, np.arange(nk + 1))))
             self._tri = tri
         return self._tri
 
     def simplices(self, k, faces=None):
         """The k-simplices of the pulling triangulation of the k-faces (optionally only of
         the k-faces listed in ``faces``): int array (n, k+1), and the face of each."""
-        tri = self._pulling()[k]
-        faces = range(len(tri)) if faces is None else faces
-        parts = [tri[i] for i in faces]
-        owner = np.repeat(np.fromiter(faces, dtype=np.int64), [len(p) for p in parts]) if parts else np.zeros(0, np.int64)
-        return (np.concatenate(parts) if parts else np.zeros((0, k + 1), dtype=np.int64)), owner
+        S, own, off = self._pulling()[k]
+        if faces is None:
+            return S, own
+        faces = np.asarray(list(faces), dtype=np.int64)
+        cnt = off[faces + 1] - off[faces]
+        idx = np.repeat(off[faces], cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        return S[idx], own[idx]
 
     def triangulation(self, cells=None):
         """The pulling triangulation as a :class:`~polyrank.SimplicialComplex` of dimension d
