@@ -656,7 +656,14 @@ def check_certifiable(net, domain, func):
 
 
 def face_complex(dec) -> FaceComplex:
-    """The :class:`FaceComplex` of a decomposition (cached on it)."""
+    """The :class:`FaceComplex` of a decomposition (cached on it; ``dec.complex()``).
+
+    Examples
+    --------
+    >>> net = pr.ReLUNetwork.from_weights([[[1.0, 0.0]]], [[0.0]])
+    >>> pr.face_complex(pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2))).f_vector()
+    (6, 7, 2)
+    """
     cache = dec.__dict__.get("_face_complex")
     if cache is not None and cache[0] is dec.regions:
         return cache[1]
@@ -724,7 +731,14 @@ def _first(items, n=3):
 
 
 def certify(dec, *, exact=False) -> Certificate:
-    """Check a decomposition (the work of :meth:`Decomposition.verify`)."""
+    """Check a decomposition (the work of :meth:`Decomposition.verify`, which documents the checks).
+
+    Examples
+    --------
+    >>> net = pr.ReLUNetwork.from_weights([[[1.0, 0.0]]], [[0.0]])
+    >>> pr.certify(pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2))).complete
+    True
+    """
     checks, failures = {}, {}
 
     def record(name, ok, msg):
@@ -910,6 +924,13 @@ def exact_check(dec, *, backend=None) -> dict:
     -------
     dict with ``disagreements`` (list of dicts), ``seconds``, ``seconds_per_region``,
     ``n_regions`` and ``backend``.
+
+    Examples
+    --------
+    >>> from polyrank.faces import exact_check
+    >>> net = pr.ReLUNetwork.from_weights([np.eye(2), [[1.0, 1.0]]], [np.zeros(2), [0.5]])
+    >>> exact_check(pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2)), backend="fractions")["disagreements"]
+    []
     """
     flint = _flint() if backend in (None, "flint") else None
     if backend == "flint" and flint is None:
