@@ -104,9 +104,7 @@ def _vertices_of_regions(regions, d, L):
             b = np.stack([regions[i].b for i in chunk])
             As = A[:, combos]  # (g, c, d, d)
             bs = b[:, combos]  # (g, c, d)
-            ok = np.abs(np.linalg.det(As)) > DET_ATOL
-            As[~ok] = np.eye(d)
-            X = np.linalg.solve(As, bs[..., None])[..., 0]
+            ok, X = _solve_batch(As, bs, d)
             res = np.einsum("gmd,gcd->gcm", A, X) - b[:, None, :]
             gi, ci = np.nonzero(ok & (res.max(axis=2) <= tol))
             Ps.append(X[gi, ci])
@@ -118,6 +116,35 @@ def _vertices_of_regions(regions, d, L):
     P, O, N, R = (np.concatenate(x) for x in (Ps, Os, Ns, Rs))
     o = np.argsort(O, kind="stable")
     return P[o], O[o].astype(np.int64), N[o], R[o]
+
+
+def _solve_batch(As, bs, d):
+    """Solve the (..., d, d) systems ``As x = bs``; returns (nonsingular mask, x). Cramer's
+    rule (cross products) for d <= 3, LAPACK above."""
+    if d == 1:
+        det = As[..., 0, 0]
+        ok = np.abs(det) > DET_ATOL
+        return ok, bs / np.where(ok, det, 1.0)[..., None]
+    if d == 2:
+        a, b = As[..., 0, :], As[..., 1, :]
+        det = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+        ok = np.abs(det) > DET_ATOL
+        det = np.where(ok, det, 1.0)
+        x0 = (bs[..., 0] * b[..., 1] - a[..., 1] * bs[..., 1]) / det
+        x1 = (a[..., 0] * bs[..., 1] - bs[..., 0] * b[..., 0]) / det
+        return ok, np.stack([x0, x1], axis=-1)
+    if d == 3:
+        a, b, c = As[..., 0, :], As[..., 1, :], As[..., 2, :]
+        bc, ca, ab = np.cross(b, c), np.cross(c, a), np.cross(a, b)
+        det = np.einsum("...i,...i->...", a, bc)
+        ok = np.abs(det) > DET_ATOL
+        det = np.where(ok, det, 1.0)
+        X = (bs[..., 0, None] * bc + bs[..., 1, None] * ca + bs[..., 2, None] * ab) / det[..., None]
+        return ok, X
+    ok = np.abs(np.linalg.det(As)) > DET_ATOL
+    As = As.copy()
+    As[~ok] = np.eye(d)
+    return ok, np.linalg.solve(As, bs[..., None])[..., 0]
 
 
 def _vertices_qhull(r, tol):
@@ -202,26 +229,47 @@ class FaceComplex:
             T = np.abs(V[g] @ r.A.T - r.b) <= TIGHT_RTOL * L
             self.region_facets[ri] = _lattice_python(B, ri, r.A.shape[0], g, T, d, self.problems)
         self.n_simple_regions = int(simple.sum())
-        cells = B.cells
-        facets, incid = B.finalize()
-        self.cells = cells
-        self.facets = facets
-        self.regions = incid
-        self.region_of_cell = None
-        Ad, bd = np.asarray(dec.domain.A), np.asarray(dec.domain.b)
-        onv = np.abs(V @ Ad.T - bd) <= TIGHT_RTOL * L * 10
-        self.on_domain = []
-        for k in range(d + 1):
-            M = self._incidence(k)
-            self.on_domain.append(np.asarray((M @ (~onv).astype(np.int64)) == 0) if len(cells[k])
-                                  else np.zeros((0, len(bd)), dtype=bool))
+        self._builder = B
+        self._facets = self._regions = self._on_domain = None
         self._tri = None
         self.seconds = time.perf_counter() - t0
+
+    @property
+    def cells(self):
+        """``cells[k][i]``: the sorted vertex ids of k-face i (tuples made on first use)."""
+        return self._builder.cells
+
+    def _count(self, k):
+        return self._builder.count(k)
+
+    @property
+    def facets(self):
+        """``facets[k][i]``: the (k-1)-faces in the boundary of k-face i (built on first use)."""
+        if self._facets is None:
+            self._facets, self._regions = self._builder.finalize()
+        return self._facets
+
+    @property
+    def regions(self):
+        """``regions[k][i]``: the regions containing k-face i (built on first use)."""
+        if self._regions is None:
+            self._facets, self._regions = self._builder.finalize()
+        return self._regions
+
+    @property
+    def on_domain(self):
+        """``on_domain[k]``: bool (f_k, n_domain_rows), the domain constraints holding on each face."""
+        if self._on_domain is None:
+            Ad, bd = np.asarray(self.domain.A), np.asarray(self.domain.b)
+            off = ~(np.abs(self.vertices @ Ad.T - bd) <= TIGHT_RTOL * self.scale * 10)
+            self._on_domain = [np.asarray((self._incidence(k) @ off.astype(np.int64)) == 0) if self._count(k)
+                               else np.zeros((0, len(bd)), dtype=bool) for k in range(self.dim + 1)]
+        return self._on_domain
 
     # ------------------------------------------------------------------ queries
     def f_vector(self) -> tuple:
         """``(f_0, ..., f_d)``: the number of faces of every dimension."""
-        return tuple(len(c) for c in self.cells)
+        return tuple(self._count(k) for k in range(self.dim + 1))
 
     def euler_characteristic(self) -> int:
         """``sum_k (-1)^k f_k``."""
@@ -231,11 +279,8 @@ class FaceComplex:
         """Sparse (f_k x f_0) face-vertex incidence matrix."""
         from scipy.sparse import csr_matrix
 
-        cells = self.cells[k]
-        lens = np.fromiter((len(c) for c in cells), dtype=np.int64, count=len(cells))
-        cols = np.fromiter(itertools.chain.from_iterable(cells), dtype=np.int64, count=int(lens.sum()))
-        rows = np.repeat(np.arange(len(cells)), lens)
-        return csr_matrix((np.ones(len(cols), dtype=np.int64), (rows, cols)), shape=(len(cells), len(self.vertices)))
+        ip, ix = self._builder.csr(k)
+        return csr_matrix((np.ones(len(ix), dtype=np.int64), ix, ip), shape=(len(ip) - 1, len(self.vertices)))
 
     def boundary_matrix(self, k):
         """Sparse 0/1 matrix of shape (f_k, f_{k-1}): which (k-1)-faces bound each k-face.
@@ -251,7 +296,7 @@ class FaceComplex:
         cols = np.fromiter(itertools.chain.from_iterable(F), dtype=np.int64, count=int(lens.sum()))
         rows = np.repeat(np.arange(len(F)), lens)
         return csr_matrix((np.ones(len(cols), dtype=np.int8), (rows, cols)),
-                          shape=(len(F), len(self.cells[k - 1])))
+                          shape=(len(F), self._count(k - 1)))
 
     def sign_vectors(self, k) -> np.ndarray:
         """Sign vectors of the k-faces: int8 array (f_k, n_units) of +1, -1, 0.
@@ -315,12 +360,12 @@ class FaceComplex:
             tri = [(np.arange(n0, dtype=np.int64)[:, None], np.arange(n0, dtype=np.int64),
                     np.arange(n0 + 1, dtype=np.int64))]
             for k in range(1, self.dim + 1):
-                nk = len(self.cells[k])
+                nk = self._count(k)
                 F = self.facets[k]
                 lens = np.fromiter((len(f) for f in F), dtype=np.int64, count=nk)
                 par = np.repeat(np.arange(nk), lens)
                 ch = np.fromiter(itertools.chain.from_iterable(F), dtype=np.int64, count=int(lens.sum()))
-                vmin = np.fromiter((c[0] for c in self.cells[k]), dtype=np.int64, count=nk)
+                vmin = self._builder.first_vertex(k)
                 if len(ch):
                     inside = np.asarray(self._incidence(k - 1)[ch, vmin[par]]).ravel() > 0
                     par, ch = par[~inside], ch[~inside]
@@ -404,35 +449,65 @@ class FaceComplex:
         """Volume of every region (d-face), from the triangulation."""
         S, owner = self.simplices(self.dim)
         if not len(S):
-            return np.zeros(len(self.cells[self.dim]))
+            return np.zeros(self._count(self.dim))
         V = self.vertices
         D = V[S[:, 1:]] - V[S[:, :1]]
         vol = np.abs(np.linalg.det(D)) / math.factorial(self.dim)
-        return np.bincount(owner, weights=vol, minlength=len(self.cells[self.dim]))
+        return np.bincount(owner, weights=vol, minlength=self._count(self.dim))
 
     def __repr__(self):
         return f"FaceComplex(dim={self.dim}, f_vector={self.f_vector()})"
 
 
 class _Builder:
-    """Faces of every dimension keyed by their sorted vertex tuples."""
+    """Faces of every dimension keyed by their sorted vertex tuples. The vectorised path
+    hands over a whole dimension at once as CSR arrays (indptr, vertex ids); tuples are
+    made only when asked for (or when the per-region path must look faces up)."""
 
     def __init__(self, d, n_vertices):
         self.index = [None for _ in range(d + 1)]  # built on the first single add
-        self.cells = [[] for _ in range(d + 1)]
+        self._cells = [[] for _ in range(d + 1)]
+        self._csr = [None for _ in range(d + 1)]
         self.facets = [dict() for _ in range(d + 1)]  # face -> set, from the per-region path
         self.incid = [dict() for _ in range(d + 1)]
         self.fpairs = [[] for _ in range(d + 1)]  # (face, facet) arrays from the vectorised path
         self.ipairs = [[] for _ in range(d + 1)]  # (face, region) arrays
-        self.bulk(0, [(v,) for v in range(n_vertices)])
+        self.bulk_csr(0, np.arange(n_vertices + 1, dtype=np.int64), np.arange(n_vertices, dtype=np.int64))
+
+    def count(self, k):
+        return len(self._cells[k]) if self._csr[k] is None else len(self._csr[k][0]) - 1
+
+    def materialize(self, k):
+        if self._csr[k] is not None:
+            ip, ix = self._csr[k][0].tolist(), self._csr[k][1].tolist()
+            self._cells[k] = [tuple(ix[a:b]) for a, b in zip(ip[:-1], ip[1:])]
+            self._csr[k] = None
+        return self._cells[k]
+
+    @property
+    def cells(self):
+        return [self.materialize(k) for k in range(len(self._cells))]
+
+    def csr(self, k):
+        """(indptr, vertex ids) of the k-faces."""
+        if self._csr[k] is not None:
+            return self._csr[k]
+        cells = self._cells[k]
+        lens = np.fromiter((len(c) for c in cells), dtype=np.int64, count=len(cells))
+        ix = np.fromiter(itertools.chain.from_iterable(cells), dtype=np.int64, count=int(lens.sum()))
+        return np.concatenate([[0], np.cumsum(lens)]).astype(np.int64), ix
+
+    def first_vertex(self, k):
+        ip, ix = self.csr(k)
+        return ix[ip[:-1]]
 
     def finalize(self):
         """(facets, incid): per dimension, a sorted tuple per face."""
-        return ([self._group(k, self.facets[k], self.fpairs[k]) for k in range(len(self.cells))],
-                [self._group(k, self.incid[k], self.ipairs[k]) for k in range(len(self.cells))])
+        return ([self._group(k, self.facets[k], self.fpairs[k]) for k in range(len(self._cells))],
+                [self._group(k, self.incid[k], self.ipairs[k]) for k in range(len(self._cells))])
 
     def _group(self, k, sets, pairs):
-        n = len(self.cells[k])
+        n = self.count(k)
         P = np.concatenate([np.array([(i, j) for i, st in sets.items() for j in st],
                                      dtype=np.int64).reshape(-1, 2)] + pairs)
         if not len(P):
@@ -443,27 +518,32 @@ class _Builder:
         bounds = np.searchsorted(a, np.arange(n + 1)).tolist()
         return [tuple(b[bounds[i]: bounds[i + 1]]) for i in range(n)]
 
-    def bulk(self, k, keys):
-        """Append faces known to be new (distinct, none added before); returns their ids."""
-        if self.index[k] is not None:
-            return np.array([self.add(k, key) for key in keys], dtype=np.int64)
-        n0 = len(self.cells[k])
-        self.cells[k].extend(keys)
-        return np.arange(n0, n0 + len(keys), dtype=np.int64)
+    def bulk_csr(self, k, indptr, indices):
+        """Set the k-faces (none added before) from CSR arrays; returns their ids."""
+        assert self.count(k) == 0 and self.index[k] is None
+        self._csr[k] = (np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64))
+        return np.arange(len(indptr) - 1, dtype=np.int64)
 
     def get(self, k, key, default=-1):
         if self.index[k] is None:
-            self.index[k] = {c: i for i, c in enumerate(self.cells[k])}
+            self.index[k] = {c: i for i, c in enumerate(self.materialize(k))}
         return self.index[k].get(key, default)
 
     def add(self, k, key):
         if self.index[k] is None:
-            self.index[k] = {c: i for i, c in enumerate(self.cells[k])}
+            self.index[k] = {c: i for i, c in enumerate(self.materialize(k))}
         j = self.index[k].get(key)
         if j is None:
-            j = self.index[k][key] = len(self.cells[k])
-            self.cells[k].append(key)
+            j = self.index[k][key] = len(self._cells[k])
+            self._cells[k].append(key)
         return j
+
+
+def _ranges(starts, lens):
+    """Concatenated ``arange(s, s + l)`` for every (s, l)."""
+    lens = np.asarray(lens, dtype=np.int64)
+    return np.repeat(np.asarray(starts, dtype=np.int64), lens) + (
+        np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens))
 
 
 def _lattice_python(B, ri, m, g_inst, T_inst, d, problems):
@@ -528,6 +608,9 @@ def _lattice_simple(B, region_facets, problems, regions, reg, G, R, d):
     Faces are identified across regions by a hash of their vertex sets (confirmed below
     against the sorted vertex tuples)."""
     N = len(G)  # R: (N, d) the tight rows of every vertex instance, sorted
+    m_of = np.array([r.A.shape[0] for r in regions], dtype=np.int64)
+    row_off = np.concatenate([[0], np.cumsum(m_of)])
+    flat = np.full(int(row_off[-1]), -1, dtype=np.int64)  # (d-1)-face of every row of every region
     rng = np.random.default_rng(0x5eed)
     W = rng.integers(0, 2 ** 63, size=int(G.max()) + 1, dtype=np.int64).astype(np.uint64)
     pos = {}  # s -> combos of positions
@@ -559,49 +642,44 @@ def _lattice_simple(B, region_facets, problems, regions, reg, G, R, d):
                                return_inverse=True)
         gf = gf.ravel()
         order = np.lexsort((gg, lf))
-        gs = gg[order].tolist()
-        st = np.concatenate([[0], np.cumsum(cnt)]).tolist()
-        ids = B.bulk(k, [tuple(gs[st[l]: st[l + 1]]) for l in rep.tolist()])
+        gs = gg[order]
+        st = np.concatenate([[0], np.cumsum(cnt)])
+        ids = B.bulk_csr(k, np.concatenate([[0], np.cumsum(cnt[rep])]), gs[_ranges(st[rep], cnt[rep])])
         # the same global face from every region must have the same vertex tuple
         lf_reg = rr[first]
         for l in np.flatnonzero(rep[gf] != np.arange(n_lf))[:: max(1, n_lf // 64)].tolist():
-            if tuple(gs[st[l]: st[l + 1]]) != B.cells[k][ids[gf[l]]]:
+            l0 = rep[gf[l]]
+            if not np.array_equal(gs[st[l]: st[l + 1]], gs[st[l0]: st[l0 + 1]]):
                 problems.append("two faces share a vertex-set hash")
                 break
         gid_lf = ids[gf]
         B.ipairs[k].append(np.column_stack([gid_lf, lf_reg]))
         glob[s] = gid_lf[lf].reshape(N, c)
         if s == 1:
-            rows = sub[first, 0]
-            for r in np.unique(lf_reg).tolist():
-                region_facets[r] = np.full(regions[r].A.shape[0], -1, dtype=np.int64)
-            for r, j, f in zip(lf_reg.tolist(), rows.tolist(), gid_lf.tolist()):
-                region_facets[r][j] = f
+            flat[row_off[lf_reg] + sub[first, 0]] = gid_lf
     B.ipairs[0].append(np.column_stack([G, reg]))
     # the regions themselves
     order = np.lexsort((G, reg))
     rs, gs = reg[order], G[order]
-    cut = np.flatnonzero(np.diff(rs)) + 1
-    top_of = {}
-    bounds = np.concatenate([[0], cut, [len(rs)]]).tolist()
-    gl = gs.tolist()
-    rl = rs[bounds[:-1]].tolist()
-    keys = [tuple(gl[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-    if len(set(keys)) == len(keys):
-        tops = B.bulk(d, keys).tolist()
+    heads = np.concatenate([[0], np.flatnonzero(np.diff(rs)) + 1])
+    rl = rs[heads]
+    indptr = np.concatenate([heads, [len(rs)]])
+    hsh = np.add.reduceat(W[gs], heads) + np.diff(indptr).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    if len(np.unique(hsh)) == len(hsh):
+        tops = B.bulk_csr(d, indptr, gs)
     else:  # two regions with one vertex set: leave it to the certificate
-        tops = [B.add(d, key) for key in keys]
-    B.ipairs[d].append(np.array([tops, rl], dtype=np.int64).T.reshape(-1, 2))
-    for r, t in zip(rl, tops):
-        top_of[r] = t
-        if d == 1:
-            region_facets[r] = np.full(regions[r].A.shape[0], -1, dtype=np.int64)
-    glob[0] = np.array([top_of[int(r)] for r in reg.tolist()], dtype=np.int64)[:, None]
+        gl, ip = gs.tolist(), indptr.tolist()
+        tops = np.array([B.add(d, tuple(gl[a:b])) for a, b in zip(ip[:-1], ip[1:])], dtype=np.int64)
+    B.ipairs[d].append(np.column_stack([tops, rl]))
+    top_of = np.full(len(regions), -1, dtype=np.int64)
+    top_of[rl] = tops
+    glob[0] = top_of[reg][:, None]
     pos[0] = {(): 0}
     pos[d] = {tuple(range(d)): 0}
     if d == 1:  # facets of a segment are its vertices
-        for r, g, Ti in zip(reg.tolist(), G.tolist(), R[:, 0].tolist()):
-            region_facets[r][Ti] = g
+        flat[row_off[reg] + R[:, 0]] = G
+    for r in rl.tolist():
+        region_facets[r] = flat[row_off[r]: row_off[r + 1]]
     # Hasse diagram: the facets of the face (S) are the faces (S + {j})
     for s in range(0, d):
         k = d - s
