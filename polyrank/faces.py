@@ -826,7 +826,6 @@ def certify(dec, *, exact=False) -> Certificate:
 
     record("not_partial", not dec.partial, "the enumeration stopped early (partial=True)")
     regions = dec.regions
-    n = len(regions)
     # no two regions share a pattern
     P = dec.patterns
     _, first_idx, cnt = np.unique(np.packbits(P, axis=1), axis=0, return_index=True, return_counts=True)
