@@ -279,7 +279,6 @@ def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_
     >>> df.loc[df.interior, ["x0", "x1", "index"]].values.tolist()
     [[0.0, 0.0, 1.0]]
     """
-    import gudhi
     import pandas as pd
 
     from .enumerate import enumerate_regions
@@ -302,29 +301,20 @@ def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_
     rank = np.empty(len(V), dtype=np.int64)
     rank[order] = np.arange(len(V))
     st = K.simplex_tree(values=rank.astype(np.float64))  # lower star of the tie-broken order
-    # lower links: the simplices of the star whose other vertices all come first
-    rows = []
     interior = ~K.on_domain[0].any(axis=1)
-    for v in range(len(V)):
-        low = gudhi.SimplexTree()
-        for s, _ in st.get_star([v]):
-            rest = [w for w in s if w != v]
-            if rest and all(rank[w] < rank[v] for w in rest):
-                low.insert(rest)
-        if low.num_simplices() == 0:
-            red = [-1]  # empty lower link: reduced H_{-1} = Z/p, a minimum
+    red_all = (_lower_link_betti_fast(K, rank, interior) if d <= 3
+               else _lower_link_betti_gudhi(st, rank, d, field))
+    rows = []
+    for v, red in enumerate(red_all):
+        if red is None:  # empty lower link: reduced H_{-1} = Z/p, a minimum
             idx = 0
         else:
-            low.compute_persistence(homology_coeff_field=field, persistence_dim_max=True)
-            b = (list(low.betti_numbers()) + [0] * d)[:d]
-            b[0] -= 1
-            red = b
-            nz = [i for i, x in enumerate(b) if x]
+            nz = [i for i, x in enumerate(red) if x]
             if not nz:
                 continue
-            idx = nz[0] + 1 if len(nz) == 1 and b[nz[0]] == 1 else -1
+            idx = nz[0] + 1 if len(nz) == 1 and red[nz[0]] == 1 else -1
         rows.append(dict(vertex=v, **{f"x{j}": V[v, j] for j in range(d)}, value=float(f[v]), index=idx,
-                         lower_link_betti=tuple(red) if red != [-1] else (), interior=bool(interior[v])))
+                         lower_link_betti=() if red is None else tuple(red), interior=bool(interior[v])))
     st.compute_persistence(homology_coeff_field=field, persistence_dim_max=True)
     diagram = []
     born = {}
@@ -352,3 +342,89 @@ def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_
     df.attrs["diagram"] = diagram
     df.attrs["n_vertices"] = len(V)
     return df
+
+
+def _lower_link_betti_gudhi(st, rank, d, field):
+    """Reduced Betti numbers (length d) of every vertex's lower link, None where it is
+    empty: one small GUDHI complex per vertex (any dimension)."""
+    import gudhi
+
+    out = []
+    for v in range(len(rank)):
+        low = gudhi.SimplexTree()
+        for s, _ in st.get_star([v]):
+            rest = [w for w in s if w != v]
+            if rest and all(rank[w] < rank[v] for w in rest):
+                low.insert(rest)
+        if low.num_simplices() == 0:
+            out.append(None)
+            continue
+        low.compute_persistence(homology_coeff_field=field, persistence_dim_max=True)
+        b = (list(low.betti_numbers()) + [0] * d)[:d]
+        b[0] -= 1
+        out.append(b)
+    return out
+
+
+def _lower_link_betti_fast(K, rank, interior):
+    """The same for d <= 3, vectorised. The link of a vertex of a triangulated convex domain
+    is a (d-1)-sphere (interior) or a (d-1)-disk (boundary), so a lower link L has
+    b_{d-1}(L) = 1 exactly when L is the whole sphere; b_0 comes from connected components
+    of the lower link's graph, and the middle Betti number (d = 3) from the Euler
+    characteristic."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    d = K.dim
+    n = len(rank)
+    S, _ = K.simplices(d)
+    # every simplex of the triangulation, grouped by its last vertex in the order
+    faces = {}
+    for j in range(1, d + 2):
+        F = np.concatenate([S[:, list(c)] for c in itertools.combinations(range(d + 1), j)])
+        F = np.unique(np.sort(F, axis=1), axis=0)
+        faces[j] = np.take_along_axis(F, np.argsort(rank[F], axis=1, kind="stable"), axis=1)  # owner last
+    chi = np.zeros(n, dtype=np.int64)
+    n_vert = np.zeros(n, dtype=np.int64)
+    for j in range(2, d + 2):  # a j-vertex simplex owned by v gives a (j-2)-simplex of L(v)
+        cnt = np.bincount(faces[j][:, -1], minlength=n)
+        chi += (-1) ** (j - 2) * cnt
+        if j == 2:
+            n_vert = cnt
+    # components of the lower links: nodes are the lower-link vertices (edges (w, v), owner v)
+    E = faces[2]
+    key = E[:, 1] * n + E[:, 0]
+    order = np.argsort(key)
+    skey = key[order]
+    if d >= 2 and len(faces[3]):
+        T = faces[3]  # (a, b, v): an edge (a, b) of L(v)
+        ka = np.searchsorted(skey, T[:, 2] * n + T[:, 0])
+        kb = np.searchsorted(skey, T[:, 2] * n + T[:, 1])
+        G = coo_matrix((np.ones(len(T)), (ka, kb)), shape=(len(E), len(E)))
+    else:
+        G = coo_matrix((len(E), len(E)))
+    _, lab = connected_components(G, directed=False)
+    owner = skey // n
+    comps = np.zeros(n, dtype=np.int64)
+    if len(E):
+        pairs = np.unique(np.column_stack([owner, lab]), axis=0)
+        comps = np.bincount(pairs[:, 0], minlength=n)
+    # the whole link is lower: every top simplex through v is owned by v
+    through = np.bincount(S.ravel(), minlength=n)
+    top_owned = np.bincount(faces[d + 1][:, -1], minlength=n)
+    full = interior & (through == top_owned) & (through > 0)
+    out = []
+    for v in range(n):
+        if n_vert[v] == 0:
+            out.append(None)
+            continue
+        b0 = int(comps[v])
+        if d == 1:
+            out.append([b0 - 1])
+        elif d == 2:
+            b1 = b0 - int(chi[v])
+            out.append([b0 - 1, b1])
+        else:
+            b2 = int(full[v])
+            out.append([b0 - 1, b0 + b2 - int(chi[v]), b2])
+    return out

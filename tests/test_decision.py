@@ -151,3 +151,21 @@ def test_morse_relations_on_random_networks(d, global_random_seed):
     assert df.value.min() <= fmin + 1e-12  # the global minimum is a critical vertex
     for _, r in df.iterrows():  # a critical vertex's value is the output there
         assert np.isclose(r.value, net.forward(np.array([[r[f"x{j}"] for j in range(d)]]))[0, 1])
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_fast_lower_links_equal_gudhi(d, global_random_seed):
+    """The vectorised lower-link homology (d <= 3) against one GUDHI complex per vertex."""
+    from polyrank.decision import _lower_link_betti_fast, _lower_link_betti_gudhi
+
+    rng = np.random.default_rng(global_random_seed + 70 + d)
+    net = pr.ReLUNetwork.from_weights([rng.normal(size=(6, d)), rng.normal(size=(4, 6))],
+                                      [rng.normal(size=6), rng.normal(size=4)])
+    K = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=d)).complex()
+    for values in (rng.normal(size=len(K.vertices)), net.forward(K.vertices)[:, 0]):
+        order = np.lexsort((np.arange(len(values)), values))
+        rank = np.empty(len(values), dtype=np.int64)
+        rank[order] = np.arange(len(values))
+        st = K.simplex_tree(values=rank.astype(float))
+        interior = ~K.on_domain[0].any(axis=1)
+        assert _lower_link_betti_fast(K, rank, interior) == _lower_link_betti_gudhi(st, rank, d, 11)
