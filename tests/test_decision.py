@@ -52,11 +52,14 @@ def test_argmax_of_three_outputs_by_hand():
     assert sorted(set(db.pieces.classes)) == [(0, 2), (1, 2)]
 
 
-def _grid_betti(mask):
-    """Betti numbers of a class region from a pixel mask: components (8-connected) and
-    holes (4-connected components of the complement away from the border)."""
-    b0 = ndimage.label(mask, structure=np.ones((3, 3)))[1]
-    lab, n = ndimage.label(~mask)
+def _grid_betti(mask, eight=True):
+    """Betti numbers of a class region from a pixel mask: its components and its holes
+    (components of the complement away from the border), with the two dual digital
+    topologies: 8-connected region / 4-connected complement, or the other way round (a
+    region thinner than a pixel, meeting itself at a corner, is ambiguous on a grid)."""
+    full, cross = np.ones((3, 3)), ndimage.generate_binary_structure(2, 1)
+    b0 = ndimage.label(mask, structure=full if eight else cross)[1]
+    lab, n = ndimage.label(~mask, structure=cross if eight else full)
     border = set(np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))) - {0}
     return [b0, n - len(border), 0]
 
@@ -77,7 +80,7 @@ def test_random_classifiers_against_grid_flood_fill(n_out, global_random_seed):
         seen = {c for c in np.unique(cls)}
         assert set(db.region_betti) == seen
         for c in seen:
-            assert db.region_betti[c] == _grid_betti(cls == c), c
+            assert db.region_betti[c] in (_grid_betti(cls == c), _grid_betti(cls == c, eight=False)), c
         if n_out == 1 and len(seen) == 2:
             # Mayer-Vietoris: the two closed classes cover the box and meet in the boundary
             chi = lambda b: sum((-1) ** i * x for i, x in enumerate(b))  # noqa: E731
