@@ -20,6 +20,8 @@ from .topology import *  # noqa: F401,F403
 from .analysis import *  # noqa: F401,F403
 from .classifying import *  # noqa: F401,F403
 from .plot import *  # noqa: F401,F403
+from .faces import *  # noqa: F401,F403
+from .decision import *  # noqa: F401,F403
 from . import rank, lp  # noqa: F401
 
 __version__ = "0.1.0"

@@ -117,3 +117,12 @@ def check_prime(p, *, name="field", func=None, maximum=46337):
         raise ValueError(f"The '{name}' parameter{where} must be a prime in 2..{maximum} (homology over Z/p). "
                          f"Got {p!r} instead.")
     return int(p)
+
+
+def check_face_dim(k, dim, *, name="k"):
+    """Return a face dimension in ``0..dim``."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"{name} must be an int face dimension in 0..{dim}; got {k!r}.")
+    if not 0 <= k <= dim:
+        raise ValueError(f"{name} must be a face dimension in 0..{dim} (the input dimension is {dim}); got {k}.")
+    return int(k)

@@ -48,6 +48,8 @@ def _enumerate_parser(sub):
     p.add_argument("--plot", help="write a PNG of the 2-D decomposition coloured by rank")
     p.add_argument("--csv", help="write one row per region to this CSV file")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--verify", action="store_true", help="certify completeness (faces, volumes, Euler "
+                                                         "characteristic, facet neighbours; needs --box > 0)")
     return p
 
 
@@ -111,6 +113,10 @@ def _run_enumerate(args):
     for K in range(1, dec.layer + 1):
         hist = dec.rank_histogram(K)
         print(f"  layer {K} (width {net.widths[K - 1]}): " + ", ".join(f"{r}: {c}" for r, c in hist.items()))
+    if args.verify:
+        from .faces import certificate_line
+
+        print(certificate_line(dec))
     if args.csv:
         dec.to_frame().to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")

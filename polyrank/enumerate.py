@@ -607,7 +607,7 @@ def iter_regions(net, domain=None, *, layer=None, start=None, max_regions=DEFAUL
 
 def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None,
                       max_regions=DEFAULT_MAX_REGIONS, partial=False, tol=DEFAULT_TOL,
-                      progress=False, seed=0, max_memory=None) -> Decomposition:
+                      progress=False, seed=0, max_memory=None, verify=False) -> Decomposition:
     """Enumerate every linear region of ``net`` over ``domain``, exactly.
 
     Parameters
@@ -639,6 +639,10 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
         Memory budget in bytes of the subdivision engine (default
         ``subdivision.DEFAULT_MAX_MEMORY``); beyond it a MemoryBudgetError is raised
         instead of running out of memory.
+    verify : bool, default False
+        Certify the result with :meth:`Decomposition.verify` (bounded domains only) and
+        raise :class:`~polyrank.CertificateError` naming what failed; the certificate
+        is kept in ``dec.stats["certificate"]``.
 
     Returns
     -------
@@ -674,6 +678,14 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
     """
     if method not in ("auto", "lp", "subdivision"):
         raise ValueError(f"method must be 'auto', 'lp' or 'subdivision'; got {method!r}.")
+    if verify:
+        from .faces import check_certifiable
+
+        check_certifiable(net, domain, "enumerate_regions(verify=True)")
+        dec = enumerate_regions(net, domain, layer=layer, method=method, start=start, max_regions=max_regions,
+                                partial=partial, tol=tol, progress=progress, seed=seed, max_memory=max_memory)
+        dec.stats["certificate"] = dec.verify().raise_if_failed()
+        return dec
     net, dom, start_pt, max_regions, make = _setup(net, domain, layer, start, tol, max_regions,
                                                    "enumerate_regions", build=False)
     if method in ("auto", "subdivision"):

@@ -14,6 +14,7 @@ __all__ = [
     "UnboundedError",
     "RegionLimitError",
     "MemoryBudgetError",
+    "CertificateError",
 ]
 
 
@@ -39,3 +40,7 @@ class RegionLimitError(PolyrankError):
 
 class MemoryBudgetError(PolyrankError):
     """A computation would need more memory than the caller's budget allows."""
+
+
+class CertificateError(PolyrankError):
+    """A decomposition failed its completeness certificate (:meth:`Decomposition.verify`)."""

@@ -349,3 +349,93 @@ class Decomposition:
                 row["volume"] = r.volume()
             rows.append(row)
         return pd.DataFrame(rows)
+
+    # -------------------------------------------------------------- faces (polyrank.faces)
+    def complex(self):
+        """The polyhedral complex of the decomposition: every face, with its incidences.
+
+        Needs a bounded domain. See :class:`~polyrank.FaceComplex` (GUDHI-ready through
+        its pulling triangulation: ``simplex_tree``, ``triangulation``, ``betti``).
+
+        Examples
+        --------
+        >>> net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+        >>> pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2)).complex()
+        FaceComplex(dim=2, f_vector=(9, 12, 4))
+        """
+        from .faces import face_complex
+
+        return face_complex(self)
+
+    def faces(self, k):
+        """The k-dimensional faces (k = 0..d) as a pandas DataFrame.
+
+        Columns: ``face`` (id), ``dim``, ``sign`` (the sign vector over the hidden units
+        of layers 1..layer: ``+``, ``-`` or ``0`` per unit, Masden's sign sequence),
+        ``n_zero_units``, ``regions`` (the regions containing the face), ``vertices``
+        (vertex ids), ``domain_facets`` (domain constraints the face lies on), and the
+        coordinates ``x0..`` for k = 0 or the vertex centroid ``c0..`` otherwise. Faces on
+        the domain's boundary are included. Needs a bounded domain.
+
+        Examples
+        --------
+        >>> net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+        >>> dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2))
+        >>> v = dec.faces(0)
+        >>> v.loc[(v.x0 == 0) & (v.x1 == 0), "sign"].item()
+        '00'
+        """
+        from ._validation import check_face_dim
+
+        return self.complex().frame(check_face_dim(k, self.net.input_dim))
+
+    def f_vector(self) -> tuple:
+        """``(f_0, ..., f_d)``: faces of every dimension inside the domain, the domain's
+        own boundary faces included (so ``f_0 - f_1 + f_2 = 1`` for a 2-D box).
+
+        Examples
+        --------
+        >>> net = pr.ReLUNetwork.from_weights([[[1.0, 0.0]]], [[0.0]])
+        >>> pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2)).f_vector()
+        (6, 7, 2)
+        """
+        return self.complex().f_vector()
+
+    def verify(self, *, exact=False):
+        """Certify that the decomposition is complete; returns a :class:`~polyrank.Certificate`.
+
+        Parameters
+        ----------
+        exact : bool, default False
+            Also re-check every region in exact rational arithmetic (python-flint when
+            installed, else fractions): the witness lies strictly inside its region and
+            every reported rank is the true rank of the region's affine map.
+
+        Returns
+        -------
+        Certificate
+            ``.complete`` is True when every check passed; ``.checks`` says what ran and
+            ``.failures`` names what failed. ``.raise_if_failed()`` raises
+            :class:`~polyrank.CertificateError`.
+
+        Notes
+        -----
+        Checks: ``patterns_unique`` (no two regions share a pattern), ``witnesses_inside``
+        (float64), and over a bounded domain ``face_lattice`` (every region's faces were
+        found), ``facet_neighbours`` (every facet of every region has exactly one region
+        across it, or lies on the domain's boundary), ``edges`` (the dual graph is exactly
+        the set of facet-sharing pairs), ``volume`` (region volumes sum to the domain's,
+        relative ``VOLUME_RTOL``) and ``euler_characteristic`` (the complex has the
+        domain's Euler characteristic, 1). Over an unbounded domain the check
+        ``bounded_domain`` fails: completeness is not certified there.
+
+        Examples
+        --------
+        >>> net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+        >>> cert = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2)).verify(exact=True)
+        >>> cert.complete, cert.f_vector
+        (True, (9, 12, 4))
+        """
+        from .faces import certify
+
+        return certify(self, exact=bool(exact))

@@ -1,0 +1,335 @@
+"""Faces of every dimension and the completeness certificate, against independent truths:
+the Euler-Poincare relation of every face, a polygon-cutting reference in 2-D (forward
+passes only, no H-representations), the two engines against each other, tilings with a
+region or a neighbour removed, and exact rational arithmetic."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import polyrank as pr
+from polyrank.exceptions import CertificateError
+from polyrank.faces import exact_check
+from polyrank.regions import Decomposition
+
+
+def _net(rng, d, widths, *, integer=False, zero_bias=False, duplicate=False, readout=None):
+    Ws, bs, prev = [], [], d
+    for w in widths:
+        W = rng.integers(-1, 2, size=(w, prev)).astype(float) if integer else rng.normal(size=(w, prev))
+        b = rng.integers(-1, 2, size=w).astype(float) if integer else rng.normal(size=w)
+        if zero_bias:
+            b[:] = 0.0
+        if duplicate and w >= 2:
+            W[-1], b[-1] = W[0], b[0]
+        Ws.append(W)
+        bs.append(b)
+        prev = w
+    ro = None if readout is None else (rng.normal(size=(readout, prev)), rng.normal(size=readout))
+    return pr.ReLUNetwork.from_weights(Ws, bs, readout=ro)
+
+
+def _face_closure(K, k, i):
+    """f-vector of the closed k-face i (its own faces, itself included)."""
+    faces = [set() for _ in range(k + 1)]
+    faces[k].add(i)
+    for j in range(k, 0, -1):
+        for f in faces[j]:
+            faces[j - 1].update(K.facets[j][f])
+    return [len(s) for s in faces]
+
+
+# ----------------------------------------------------------------------------- Euler
+@pytest.mark.parametrize("d,widths", [(1, [5, 4]), (2, [6, 5]), (3, [5, 5]), (4, [4, 3])])
+def test_euler_relation_of_every_face_and_of_the_complex(d, widths, global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    net = _net(rng, d, widths)
+    dec = pr.enumerate_regions(net, pr.Box(-1.5, 1.5, dim=d))
+    K = dec.complex()
+    f = dec.f_vector()
+    assert f[d] == len(dec)
+    assert sum((-1) ** k * n for k, n in enumerate(f)) == 1  # a box is contractible
+    # Euler-Poincare for every polytope face: sum_i (-1)^i f_i(F) = 1
+    for k in range(1, d + 1):
+        for i in range(len(K.cells[k])):
+            fv = _face_closure(K, k, i)
+            assert sum((-1) ** j * n for j, n in enumerate(fv)) == 1, (k, i, fv)
+            assert len(K.facets[k][i]) >= k + 1  # a k-polytope has >= k+1 facets
+    # the triangulation is a d-ball: Betti numbers of a point
+    assert K.betti() == [1] + [0] * d
+    # the triangulated region volumes tile the domain
+    assert np.isclose(K.volumes().sum(), 3.0 ** d, rtol=1e-9)
+
+
+def test_polytope_domain_and_degenerate_networks(global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    dom = pr.Polytope(rng.normal(size=(5, 2)), np.abs(rng.normal(size=5)) + 0.5)
+    if not dom.bounded:
+        dom = pr.Box(-1.0, 1.5, dim=2)
+    for kw in ({}, {"integer": True}, {"zero_bias": True}, {"duplicate": True}):
+        net = _net(rng, 2, [5, 4], **kw)
+        for dom_ in (dom, pr.Box(-2.0, 2.0, dim=2)):
+            cert = pr.enumerate_regions(net, dom_).verify()
+            assert cert.complete, (kw, cert.failures)
+
+
+# ----------------------------------------------------------------------------- reference
+def _cut_reference(net, lo, hi):
+    """2-D polygon cutting with forward passes only: start from the box, cut every current
+    polygon by every unit (layer by layer) where the unit's pre-activation changes sign at
+    its corners (it is affine on a polygon that no earlier unit cuts), interpolate the
+    crossing points. Returns (vertices, edges, n_polygons)."""
+    polys = [np.array([[lo, lo], [hi, lo], [hi, hi], [lo, hi]], dtype=float)]
+    offsets = np.concatenate([[0], np.cumsum(net.widths)])
+    for u in range(net.n_neurons):
+        layer = int(np.searchsorted(offsets, u, side="right")) - 1
+        col = u - offsets[layer]
+        out = []
+        for P in polys:
+            z = net.preactivations(P)[layer][:, col]
+            scale = np.abs(z).max()
+            z = np.where(np.abs(z) <= 1e-12 * max(scale, 1e-300), 0.0, z)
+            if not (z > 0).any() or not (z < 0).any():
+                out.append(P)
+                continue
+            pos, neg = [], []
+            n = len(P)
+            for i in range(n):
+                a, b, za, zb = P[i], P[(i + 1) % n], z[i], z[(i + 1) % n]
+                if za >= 0:
+                    pos.append(a)
+                if za <= 0:
+                    neg.append(a)
+                if za * zb < 0:
+                    c = a + (b - a) * (za / (za - zb))
+                    pos.append(c)
+                    neg.append(c)
+            out += [np.array(pos), np.array(neg)]
+        polys = out
+    # global vertices (rounded), then split polygon edges at vertices lying on them
+    pts = np.concatenate(polys)
+    key = np.round(pts / 1e-9).astype(np.int64)
+    _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    V = pts[first]
+    edges = set()
+    start = 0
+    for P in polys:
+        ids = inv.ravel()[start: start + len(P)]
+        start += len(P)
+        for i in range(len(P)):
+            a, b = int(ids[i]), int(ids[(i + 1) % len(P)])
+            if a == b:
+                continue
+            A, B = V[a], V[b]
+            t = (V - A) @ (B - A) / ((B - A) @ (B - A))
+            dist = np.linalg.norm(A + t[:, None] * (B - A) - V, axis=1)
+            inner = np.flatnonzero((dist < 1e-9) & (t > 1e-9) & (t < 1 - 1e-9))
+            chain = [a] + [int(j) for j in inner[np.argsort(t[inner])]] + [b]
+            edges.update((min(p, q), max(p, q)) for p, q in zip(chain[:-1], chain[1:]))
+    return V, edges, len(polys)
+
+
+@pytest.mark.parametrize("widths", [[4], [5, 4], [4, 4, 3]])
+def test_vertices_and_edges_equal_polygon_cutting_reference(widths, global_random_seed):
+    rng = np.random.default_rng(global_random_seed + 7)
+    net = _net(rng, 2, widths)
+    V, E, n_poly = _cut_reference(net, -1.5, 1.5)
+    for method in ("lp", "subdivision"):
+        dec = pr.enumerate_regions(net, pr.Box(-1.5, 1.5, dim=2), method=method)
+        assert dec.f_vector() == (len(V), len(E), n_poly), method
+        got = dec.faces(0)[["x0", "x1"]].to_numpy()
+        a = np.array(sorted(map(tuple, np.round(got, 7))))
+        b = np.array(sorted(map(tuple, np.round(V, 7))))
+        np.testing.assert_allclose(a, b, atol=2e-7)
+
+
+def test_degenerate_vertices_use_the_general_lattice(global_random_seed):
+    """Four planes through the origin of R^3 (cones over quadrilaterals: their apex lies on 4
+    rows, so those regions are not simple) and a random second layer: the per-region
+    lattice path, against the Euler relation of every face and across engines."""
+    rng = np.random.default_rng(global_random_seed + 13)
+    W1 = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
+    net = pr.ReLUNetwork.from_weights([W1, rng.normal(size=(3, 4))], [np.zeros(4), rng.normal(size=3)])
+    decs = [pr.enumerate_regions(net, pr.Box(-1.5, 1.5, dim=3), method=m) for m in ("lp", "subdivision")]
+    for dec in decs:
+        K = dec.complex()
+        assert K.n_simple_regions < len(dec)
+        assert dec.verify().complete
+        for k in range(1, 4):
+            for i in range(len(K.cells[k])):
+                assert sum((-1) ** j * n for j, n in enumerate(_face_closure(K, k, i))) == 1
+    assert _face_keys(decs[0]) == _face_keys(decs[1])
+
+
+# ----------------------------------------------------------------------------- engines
+def _face_keys(dec):
+    """Per dimension: the set of faces as (sign vector, domain facets, vertex coordinates)."""
+    out = []
+    for k in range(dec.net.input_dim + 1):
+        F = dec.faces(k)
+        V = dec.complex().vertices
+        out.append({(s, dom, tuple(sorted(tuple(np.round(V[v], 7)) for v in vs)))
+                    for s, dom, vs in zip(F.sign, F.domain_facets, F.vertices)})
+    return out
+
+
+@pytest.mark.parametrize("d,widths", [(2, [6, 6]), (3, [5, 4]), (4, [4, 3])])
+def test_faces_equal_between_engines(d, widths, global_random_seed):
+    rng = np.random.default_rng(global_random_seed + 11)
+    net = _net(rng, d, widths)
+    dom = pr.Box(-1.0, 1.0, dim=d)
+    a = pr.enumerate_regions(net, dom, method="lp")
+    b = pr.enumerate_regions(net, dom, method="subdivision")
+    assert a.f_vector() == b.f_vector()
+    assert _face_keys(a) == _face_keys(b)
+
+
+def test_sign_vectors_identify_faces_and_match_patterns(global_random_seed):
+    """Masden: in a generic network every face has its own sign sequence (with the domain
+    facets it lies on), and a region's sign vector is its pattern (+ active, - inactive)."""
+    rng = np.random.default_rng(global_random_seed + 3)
+    net = _net(rng, 2, [5, 5])
+    dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2))
+    for k in range(3):
+        F = dec.faces(k)
+        keys = list(zip(F.sign, F.domain_facets))
+        assert len(set(keys)) == len(keys)
+    top = dec.faces(2)
+    for s, (r,) in zip(top.sign, top.regions):
+        assert s == "".join("+" if p else "-" for p in dec[r].pattern)
+    # a vertex's zero units: at least d of them or domain facets
+    v = dec.faces(0)
+    assert all(nz + len(df) >= 2 for nz, df in zip(v.n_zero_units, v.domain_facets))
+
+
+# ----------------------------------------------------------------------------- verify
+def _assorted(seed):
+    rng = np.random.default_rng(seed)
+    d = int(rng.integers(2, 4))
+    widths = [int(w) for w in rng.integers(2, 6, size=int(rng.integers(1, 4)))]
+    kind = ["integer", "zero_bias", "duplicate", None][seed % 4]
+    return _net(rng, d, widths, **({kind: True} if kind else {})), pr.Box(-2.0, 2.0, dim=d)
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_verify_passes_on_assorted_networks(case, global_random_seed):
+    net, dom = _assorted(100 * global_random_seed + case)
+    for method in ("lp", "subdivision"):
+        cert = pr.enumerate_regions(net, dom, method=method).verify()
+        assert cert.complete, cert.failures
+        assert set(cert.checks) >= {"patterns_unique", "facet_neighbours", "edges", "volume",
+                                    "euler_characteristic"}
+
+
+def _without_region(dec, drop):
+    keep = [r for r in dec.regions if r.index != drop]
+    new = {r.index: i for i, r in enumerate(keep)}
+    regions = [dataclasses.replace(r, index=new[r.index]) for r in keep]
+    edges = [(new[i], new[j], u) for i, j, u in dec.edges if i in new and j in new]
+    return Decomposition(dec.net, dec.domain, dec.layer, regions, edges, method=dec.method)
+
+
+def test_verify_fails_clearly_with_a_region_deleted():
+    rng = np.random.default_rng(5)
+    net = _net(rng, 2, [6, 5])
+    dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2))
+    assert dec.verify().complete
+    inner = next(r.index for r in dec.regions if all(lab[0] > 0 for lab in r.facets))
+    for drop in (inner, 0):
+        cert = _without_region(dec, drop).verify()
+        assert not cert.complete
+        assert not cert.checks["volume"] and not cert.checks["facet_neighbours"]
+        with pytest.raises(CertificateError, match="volume"):
+            cert.raise_if_failed()
+    assert not _without_region(dec, inner).verify().checks["euler_characteristic"]
+
+
+def test_verify_fails_clearly_with_a_facet_neighbour_removed():
+    rng = np.random.default_rng(6)
+    net = _net(rng, 3, [5, 4])
+    dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=3))
+    i, j, u = dec.edges[len(dec.edges) // 2]
+    broken = Decomposition(dec.net, dec.domain, dec.layer, dec.regions,
+                           [e for e in dec.edges if e[:2] != (i, j)], method=dec.method)
+    cert = broken.verify()
+    assert not cert.complete and cert.checks["volume"] and not cert.checks["edges"]
+    with pytest.raises(CertificateError, match=rf"edges: missing facet neighbours \({i}, {j}\)"):
+        cert.raise_if_failed()
+    # a region with a facet row removed no longer matches its neighbour
+    r = dec.regions[i]
+    k = next(n for n, lab in enumerate(r.facets) if lab[0] > 0)
+    cut = dataclasses.replace(r, A=np.delete(r.A, k, 0), b=np.delete(r.b, k), facets=r.facets[:k] + r.facets[k + 1:])
+    regions = list(dec.regions)
+    regions[i] = cut
+    cert = Decomposition(dec.net, dec.domain, dec.layer, regions, dec.edges).verify()
+    assert not cert.complete and not cert.checks["facet_neighbours"]
+
+
+def test_verify_unbounded_and_partial_are_not_certified():
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    cert = pr.enumerate_regions(net, None).verify()
+    assert not cert.complete and "bounded" in cert.failures["bounded_domain"]
+    part = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2), method="lp", max_regions=2, partial=True)
+    assert not part.verify().complete
+
+
+def test_enumerate_verify_option_and_cli(tmp_path, capsys):
+    net = _net(np.random.default_rng(1), 2, [5, 5])
+    dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2), verify=True)
+    assert dec.stats["certificate"].complete
+    with pytest.raises(ValueError, match="bounded"):
+        pr.enumerate_regions(net, None, verify=True)
+    from polyrank.cli import main
+
+    main(["enumerate", "--input-dim", "2", "--widths", "4,4", "--box", "1", "--verify"])
+    assert "certificate: complete" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- exact
+def test_exact_verify_agrees_and_reports_disagreements(global_random_seed):
+    rng = np.random.default_rng(global_random_seed + 21)
+    net = _net(rng, 3, [6, 5, 4])
+    dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=3))
+    cert = dec.verify(exact=True)
+    assert cert.complete and cert.exact["disagreements"] == []
+    assert cert.exact["seconds_per_region"] > 0
+    # a wrong rank and a witness moved onto a facet are reported, each by name
+    regions = list(dec.regions)
+    r0, r1 = regions[0], regions[1]
+    regions[0] = dataclasses.replace(r0, ranks=(r0.ranks[0],) + tuple(x + 1 for x in r0.ranks[1:]))
+    k = next(n for n, lab in enumerate(r1.facets) if lab[0] > 0)
+    on = r1.witness + (r1.b[k] - r1.A[k] @ r1.witness) * r1.A[k] * 2.0  # reflected across the facet
+    regions[1] = dataclasses.replace(r1, witness=on)
+    bad = Decomposition(dec.net, dec.domain, dec.layer, regions, dec.edges)
+    for backend in ("fractions", None):
+        dis = exact_check(bad, backend=backend)["disagreements"]
+        kinds = {(x["region"], x["kind"]) for x in dis}
+        assert (0, "rank") in kinds and (1, "witness") in kinds
+        assert {x["region"] for x in dis} == {0, 1}
+    cert = bad.verify(exact=True)
+    assert not cert.complete and not cert.checks["exact"]
+
+
+def test_exact_backends_agree_on_a_rank_drop():
+    # layer 2 sees only one direction on the region where both layer-1 units are active
+    net = pr.ReLUNetwork.from_weights([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0], [2.0, 2.0]]],
+                                      [[0.0, 0.0], [0.1, -0.3]])
+    dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2))
+    a = exact_check(dec, backend="fractions")
+    assert a["disagreements"] == []
+    assert max(r.ranks[1] for r in dec.regions) == 1
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_bad_input():
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2))
+    with pytest.raises(ValueError, match=r"k must be a face dimension in 0..2.*got 3"):
+        dec.faces(3)
+    with pytest.raises(TypeError, match="k must be an int"):
+        dec.faces(1.0)
+    with pytest.raises(ValueError, match="bounded domain"):
+        pr.enumerate_regions(net, None).f_vector()
+    with pytest.raises(ValueError, match="backend"):
+        exact_check(dec, backend="sympy")
