@@ -17,7 +17,6 @@ from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import numpy as np  # noqa: E402
 
 import polyrank as pr  # noqa: E402
 
@@ -25,9 +24,9 @@ OUT = Path(__file__).resolve().parent / "figures"
 
 
 def tour():
-    from polyrank.cli import default_torch_mlp
+    from polyrank.train import mlp
 
-    net = pr.ReLUNetwork.from_torch(default_torch_mlp(2, [16, 16, 16], seed=0))
+    net = pr.ReLUNetwork.from_torch(mlp(2, [16, 16, 16], seed=0))
     dec = pr.enumerate_regions(net, pr.Box(-10, 10, dim=2))
     ax = pr.plot_decomposition(dec)
     ax.figure.savefig(OUT / "tour_decomposition.png", dpi=120, bbox_inches="tight")

@@ -4,13 +4,12 @@
 regions (:func:`polyrank.refine`), labels every piece with its rank and tangent rank,
 finds the low-rank part ``A`` and the pieces that are glued to points, and computes
 Betti numbers of ``X``, ``A``, the pair ``(X, A)``, the quotient ``X/{A_i}`` and of a
-Rips complex on the image ``f(X)`` (DESIGN.md sections 1 and 4). :func:`cli_main` is
-the ``polyrank analyze`` command.
+Rips complex on the image ``f(X)`` (DESIGN.md sections 1 and 4). The ``polyrank
+analyze`` command is in :mod:`polyrank.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import numbers
 import sys
 import time
@@ -29,7 +28,8 @@ __all__ = ["analyze", "AnalysisReport", "minimal_embedding_dim"]
 #: largest image coordinate, plus 1) map to the same point (``glue="image"``).
 IMAGE_POINT_TOL = 1e-9
 
-_GLUE = ("cell", "image", "component")
+#: The ways of grouping rank-0 pieces before gluing (see :func:`analyze`).
+GLUE_MODES = ("cell", "image", "component")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -446,8 +446,8 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
     K = _check_complex(manifold, net.input_dim, name="manifold", func="analyze")
     L = check_layer(layer, net.n_layers)
     tol = check_tol(tol, func="analyze")
-    if glue not in _GLUE:
-        raise ValueError(f"The 'glue' parameter of analyze must be one of {_GLUE}. Got {glue!r} instead.")
+    if glue not in GLUE_MODES:
+        raise ValueError(f"The 'glue' parameter of analyze must be one of {GLUE_MODES}. Got {glue!r} instead.")
     if glue_rank not in (0, 1) or isinstance(glue_rank, bool):
         raise ValueError(f"The 'glue_rank' parameter of analyze must be 0 or 1. Got {glue_rank!r} instead.")
     if threshold is None:
@@ -511,84 +511,3 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
         network=f"{net.input_dim}-" + "-".join(map(str, ws)),
         last_width=ws[-1], timings={"refine": t1 - t0, "homology": t2 - t1, "image": t3 - t2},
     )
-
-
-# ---------------------------------------------------------------------------- CLI
-_MANIFOLDS = ("circle", "torus", "sphere", "klein")
-
-
-def _make_manifold(name, resolution, seed):
-    from . import manifolds
-
-    n = resolution
-    if name == "circle":
-        return manifolds.circle(n, radius=2.0)
-    if name == "torus":
-        return manifolds.torus(n, max(3, n // 2), R=2.0, r=1.0)
-    if name == "sphere":
-        return manifolds.sphere(max(4, n * n // 2), seed=seed)
-    return manifolds.klein_bottle(n, max(3, n // 2), R=2.0, r=1.0)
-
-
-def cli_main(argv=None) -> int:
-    """The ``polyrank analyze`` command (see ``polyrank analyze --help``).
-
-    Builds a random network with PyTorch's default initialisation
-    (``polyrank.cli.default_torch_mlp(embed_dim, widths, seed=seed)``), meshes the
-    manifold, embeds it isometrically in ``R^embed_dim`` and prints
-    :meth:`AnalysisReport.summary`.
-
-    Examples
-    --------
-    >>> pr.analysis.cli_main(["--manifold", "circle", "--embed-dim", "2", "--widths", "4",
-    ...                       "--resolution", "12"])  # doctest: +ELLIPSIS
-    polyrank analyze: circle in R^2 through 2-4, layer 1
-    ...
-    0
-    """
-    p = argparse.ArgumentParser(
-        prog="polyrank analyze",
-        description="Cut a meshed manifold exactly along the linear regions of a random ReLU network "
-                    "(PyTorch default init) and report ranks, the low-rank part and Betti numbers.")
-    p.add_argument("--manifold", choices=_MANIFOLDS, default="torus", help="default torus")
-    p.add_argument("--embed-dim", type=int, default=3, help="input dimension of the network (default 3)")
-    p.add_argument("--widths", default="8,8", help="hidden widths, e.g. 8,8 (default)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the network and the embedding (default 0)")
-    p.add_argument("--layer", type=int, default=None, help="analyse layer K (default: last)")
-    p.add_argument("--threshold", type=int, default=None,
-                   help="rank below which pieces are low rank (default: minimal embedding dimension)")
-    p.add_argument("--resolution", type=int, default=24, help="mesh resolution N (default 24)")
-    p.add_argument("--glue", choices=_GLUE, default="cell")
-    p.add_argument("--image-scale", type=float, default=None,
-                   help="also report Betti numbers of the Rips complex of the image f(X) at this scale "
-                        "(approximate; slow for large scales)")
-    p.add_argument("--plot", help="write a figure of the refined manifold coloured by rank")
-    p.add_argument("--csv", help="write one row per region met to this CSV file")
-    args = p.parse_args(argv)
-    from .cli import _widths, default_torch_mlp
-    from .manifolds import embed
-    from .network import ReLUNetwork
-
-    try:
-        widths = _widths(args.widths)
-    except argparse.ArgumentTypeError as exc:
-        p.error(str(exc))
-    if args.resolution < 3:
-        p.error("--resolution must be >= 3")
-    base = _make_manifold(args.manifold, args.resolution, args.seed)
-    if args.embed_dim < base.ambient_dim:
-        p.error(f"--embed-dim must be >= {base.ambient_dim} for the {args.manifold}")
-    K = embed(base, args.embed_dim, seed=args.seed)
-    net = ReLUNetwork.from_torch(default_torch_mlp(args.embed_dim, widths, seed=args.seed))
-    if args.layer is not None and not 1 <= args.layer <= net.n_layers:
-        p.error(f"--layer must be in 1..{net.n_layers}")
-    rep = analyze(net, K, layer=args.layer, threshold=args.threshold, glue=args.glue,
-                  image_scale=args.image_scale, name=args.manifold)
-    print(rep.summary())
-    if args.csv:
-        rep.to_frame().to_csv(args.csv, index=False)
-        print(f"wrote {args.csv}")
-    if args.plot:
-        rep.plot(args.plot)
-        print(f"wrote {args.plot}")
-    return 0

@@ -18,20 +18,15 @@ import numpy as np
 
 from threadpoolctl import threadpool_limits
 
+from ._numerics import DEFAULT_MAX_REGIONS, DEFAULT_TOL, local_frame, zero_thresholds
 from ._validation import check_layer, check_point, check_positive_int, check_tol
 from .domain import as_domain
 from .exceptions import InfeasibleError, RegionLimitError
 from .network import as_network
-from .rank import matrix_rank
 from .regions import Decomposition, Region, pattern_key
 
 __all__ = ["enumerate_regions", "iter_regions", "DEFAULT_TOL", "DEFAULT_MAX_REGIONS"]
 
-#: Minimum inscribed-ball radius, relative to the problem's length scale, for a
-#: region (or a facet, within its hyperplane) to count as full-dimensional.
-DEFAULT_TOL = 1e-9
-#: Default guard on the number of regions of one enumeration.
-DEFAULT_MAX_REGIONS = 1_000_000
 #: A facet found by qhull must have its vertices spread over d-1 dimensions by more than
 #: this (relative to the length scale); below it the row only touches a lower-dimensional face.
 FACET_SPREAD_RTOL = 1e-12
@@ -44,9 +39,6 @@ QHULL_MAX_DIM = 6
 #: times max(1, |centre|): far from the origin (facets of unbounded regions over R^d reach
 #: 1e3-1e4 local units) rounding grows with the coordinates.
 ON_FACET_RTOL = 1e-11
-#: A pre-activation whose gradient norm is below this (relative to the layer's weight
-#: scale) is treated as constant on the region.
-ZERO_ROW_RTOL = 1e-12
 #: Two unit-normal rows (normal, offset in local units) closer than this are one hyperplane.
 COINCIDENT_RTOL = 1e-10
 #: An interior point handed to qhull must be at least this far (relative to the
@@ -59,41 +51,6 @@ ARTIFICIAL_BOX = 1e3
 LOCAL_RADIUS_CAP = 1e3
 #: How often a start point lying on a hyperplane is nudged before giving up.
 START_ATTEMPTS = 20
-
-
-def _zero_thresholds(net, K):
-    """Per layer: below which gradient norm and |constant| a pre-activation of ``net``
-    (in the engine's local coordinates, |y| ~ 1) is constant, resp. zero.
-
-    ``gmag_l`` and ``cmag_l`` bound |M_l| and |m_l| on any region (products of the
-    layers' largest absolute row sums); the thresholds are ZERO_ROW_RTOL of ``gmag_l``
-    and of ``gmag_l + cmag_l``. Both engines use them: a constant unit takes the sign of
-    its constant, and a row below the gradient threshold counts as zero in ranks."""
-    gmag, cmag = 1.0, 0.0
-    zg, zc = [], []
-    for W, bias in zip(net.weights[:K], net.biases[:K]):
-        w = float(np.abs(W).sum(axis=1).max())
-        gmag, cmag = w * gmag, w * cmag + float(np.abs(bias).max())
-        zg.append(ZERO_ROW_RTOL * gmag)
-        zc.append(ZERO_ROW_RTOL * (gmag + cmag))
-    return np.array(zg), np.array(zc)
-
-
-def _frame(net, domain, start):
-    """Origin and length scale of the engine's local coordinates ``x = x0 + s * y``.
-
-    Bounded domain: its centre and the largest side of its bounding box, so that every
-    tolerance is relative to the domain's size. Otherwise: the start point and the largest
-    distance from it to a first-layer hyperplane (1 if there is none)."""
-    if domain is not None and domain.bounded:
-        lo, hi = domain.bounding_box()
-        return domain.center, float(np.max(hi - lo))
-    W, b = net.weights[0], net.biases[0]
-    nrm = np.linalg.norm(W, axis=1)
-    ok = nrm > 0
-    dist = np.abs(W[ok] @ start + b[ok]) / nrm[ok]
-    s = float(dist.max()) if dist.size and dist.max() > 0 else 1.0
-    return start, s
 
 
 class _LPEngine:
@@ -123,7 +80,7 @@ class _LPEngine:
         self.n_fallback = 0
         self.n_small_lp = 0
         self._dedup_dir = np.random.default_rng(12345).normal(size=d + 1)
-        zg, zc = _zero_thresholds(self.net, K)
+        zg, zc = zero_thresholds(self.net, K)
         self._zero_rel = np.repeat(zg, net.widths[:K])
         self._zero_abs = np.repeat(zc, net.widths[:K])
 
@@ -482,7 +439,7 @@ def _setup(net, domain, layer, start, tol, max_regions, func, build=True):
         start = check_point(start, net.input_dim, name="start")
         if domain is not None and not domain.contains(start[None, :])[0]:
             raise ValueError("start must lie inside the domain.")
-    x0, s = _frame(net, domain, start)
+    x0, s = local_frame(net, domain, start)
     make = lambda: _LPEngine(net, domain, K, tol, x0, s)  # noqa: E731
     return net, domain, (start - x0) / s, max_regions, make() if build else make
 

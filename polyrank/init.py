@@ -5,7 +5,7 @@ Every function returns a :class:`~polyrank.network.ReLUNetwork` drawn from a
 :class:`numpy.random.Generator`, turned into a Generator once). Draws use numpy,
 not torch's global RNG, so a seed gives the same network on every machine and in
 every worker of a sweep. The *distributions* match the paper's; the random
-streams do not match ``torch.manual_seed`` (use :func:`polyrank.cli.default_torch_mlp`
+streams do not match ``torch.manual_seed`` (use :func:`polyrank.train.mlp`
 for torch-identical networks).
 
 Biases. The paper (section 3) sets the bias to 0 for its constructed networks

@@ -13,6 +13,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._numerics import zero_thresholds
+
 __all__ = ["matrix_rank", "exact_rank", "ranks_at", "codeword_sizes_at"]
 
 
@@ -261,7 +263,7 @@ def _count_rank(S, c, d, tol, eps):
 
 def _drop_constant_rows(tn, A, K):
     """Zero the rows of ``A_K`` whose norm is below the enumeration engines' constant-unit
-    threshold (``enumerate._zero_thresholds``, the same in every dtype): an exact
+    threshold (``_numerics.zero_thresholds``, the same in every dtype): an exact
     cancellation such as ``relu(x) - relu(x)`` rounds to ~1e-18 in float64, which a
     relative rank threshold would count."""
     import torch
@@ -541,9 +543,7 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
     itemsize = torch.finfo(dtype).bits // 8
     tn = _TorchNet(net, device, dtype)
     Kmax = max(layers)
-    from .enumerate import _zero_thresholds
-
-    tn.zero_thr = [float(z) for z in _zero_thresholds(net, Kmax)[0]]
+    tn.zero_thr = [float(z) for z in zero_thresholds(net, Kmax)[0]]
     widths = net.widths[:Kmax]
     d = net.input_dim
     with torch.no_grad():

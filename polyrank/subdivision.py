@@ -24,8 +24,9 @@ from math import comb
 
 import numpy as np
 
+from ._numerics import DEFAULT_MAX_REGIONS, DEFAULT_TOL, local_frame, zero_thresholds
 from ._validation import check_layer, check_positive_int, check_tol
-from .domain import Box, Polytope, as_domain
+from .domain import Polytope, as_domain
 from .exceptions import MemoryBudgetError, RegionLimitError
 from .network import as_network
 from .regions import Decomposition, Region
@@ -1043,13 +1044,13 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
         Decompose by the patterns of hidden layers 1..layer (default all).
     max_regions : int, optional
         Stop with RegionLimitError beyond this many regions (default
-        ``enumerate.DEFAULT_MAX_REGIONS``).
+        ``DEFAULT_MAX_REGIONS``).
     partial : bool, default False
         Instead of raising at ``max_regions``, return at most ``max_regions`` regions,
         marked ``partial=True``.
     tol : float, optional
         Minimum inscribed-ball radius, relative to the domain's size, for a region to
-        count as full-dimensional (default ``enumerate.DEFAULT_TOL``, as the LP engine).
+        count as full-dimensional (default ``DEFAULT_TOL``, as the LP engine).
     progress : bool
         Show a tqdm bar over the layers.
     max_memory : int
@@ -1100,7 +1101,6 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     >>> len(dec), sum(r.bounded for r in dec)
     (7, 1)
     """
-    from .enumerate import DEFAULT_MAX_REGIONS, DEFAULT_TOL, _frame, _zero_thresholds
 
     t0 = time.perf_counter()
     net = as_network(net)
@@ -1119,8 +1119,8 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     bd = np.asarray(domain.b) if domain is not None else np.zeros(0)
     # the LP engine's local frame x = x0 + s y: tol and the snap are relative to s (the
     # domain's size when bounded), and so are the constant/zero thresholds of the units
-    x0, lp_scale = _frame(net, domain, domain.center if domain is not None else np.zeros(d))
-    zg, zc = _zero_thresholds(net.restrict(lp_scale * np.eye(d), x0), K)
+    x0, lp_scale = local_frame(net, domain, domain.center if domain is not None else np.zeros(d))
+    zg, zc = zero_thresholds(net.restrict(lp_scale * np.eye(d), x0), K)
     zero = (zg / lp_scale, zc)
 
     if bounded:
@@ -1168,7 +1168,6 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
     if not len(cells):
         return out
     P = pat[cells]
-    rows, offs = [], [0]
     M = np.broadcast_to(np.asarray(net.weights[0]), (len(cells),) + np.shape(net.weights[0]))
     m = np.broadcast_to(np.asarray(net.biases[0]), (len(cells), len(net.biases[0])))
     blocks = []

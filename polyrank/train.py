@@ -19,20 +19,20 @@ __all__ = ["fit", "mlp", "LOSSES"]
 LOSSES = ("cross_entropy", "mse")
 
 
-def mlp(input_dim, widths, output_dim, *, seed=0):
+def mlp(input_dim, widths, output_dim=None, *, seed=0):
     """A ``torch.nn.Sequential`` MLP: Linear+ReLU hidden layers and a linear read-out.
 
     Weights and biases get PyTorch's default initialisation, U(+-1/sqrt(fan_in)),
     drawn after ``torch.manual_seed(seed)`` inside :func:`torch.random.fork_rng`, so
-    the global torch RNG is left untouched. The draws are those of
-    ``polyrank.cli.default_torch_mlp(input_dim, widths, seed=seed, readout=output_dim)``.
+    the global torch RNG is left untouched. This is the one builder of the random
+    networks used by the command line, the benchmarks and the tests.
 
     Parameters
     ----------
     input_dim : int
     widths : sequence of int
         Hidden widths, e.g. ``(2000, 1000, 500, 100)``.
-    output_dim : int or None
+    output_dim : int or None, default None
         Width of the read-out; None for no read-out.
     seed : int, default 0
 

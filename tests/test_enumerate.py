@@ -21,9 +21,9 @@ def random_net(rng, d, widths):
 
 
 def torch_default(d, widths, seed):
-    from polyrank.cli import default_torch_mlp
+    from polyrank.train import mlp
 
-    return pr.ReLUNetwork.from_torch(default_torch_mlp(d, widths, seed=seed))
+    return pr.ReLUNetwork.from_torch(mlp(d, widths, seed=seed))
 
 
 # ----------------------------------------------------------------------------- counting formulas
@@ -196,7 +196,6 @@ def test_chebyshev_radii_agree_with_cvxpy():
     dec = pr.enumerate_regions(net, pr.Box(-3, 3, dim=2), method="lp")
     for r in dec.regions[:: max(1, len(dec) // 15)]:
         # rebuild the full (redundant) H-rep from the pattern, independently of the engine
-        rows, rhs = [], []
         x = cp.Variable(2)
         rad = cp.Variable()
         cons = []

@@ -77,9 +77,9 @@ def _per_point_means(net, X):
 
 def test_layer_means_match_per_point_local_affine(global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    from polyrank.cli import default_torch_mlp
+    from polyrank.train import mlp
 
-    model = default_torch_mlp(3, [7, 5, 2], seed=global_random_seed, readout=1)
+    model = mlp(3, [7, 5, 2], 1, seed=global_random_seed)
     X = rng.uniform(-3, 3, size=(150, 3))
     cw, rk = fig3c._layer_means(model, X)
     cw2, rk2 = _per_point_means(pr.ReLUNetwork.from_torch(model), X)

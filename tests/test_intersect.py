@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import polyrank as pr
-from polyrank.cli import default_torch_mlp
+from polyrank.train import mlp
 from polyrank.intersect import simplex_measures
 
 
@@ -68,7 +68,7 @@ def midpoint_subdivide(K):
 
 
 def random_net(d, widths, seed):
-    return pr.ReLUNetwork.from_torch(default_torch_mlp(d, widths, seed=seed))
+    return pr.ReLUNetwork.from_torch(mlp(d, widths, seed=seed))
 
 
 def gudhi_betti(S, q):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import polyrank as pr
-from polyrank.cli import default_torch_mlp
+from polyrank.train import mlp
 from polyrank.exceptions import MemoryBudgetError
 
 
@@ -59,7 +59,7 @@ def test_matrix_rank_tolerance_edges():
 @pytest.mark.parametrize("method", ["direct", "certify"])
 @pytest.mark.parametrize("d,widths", [(2, [6, 6, 6]), (2, [3, 1, 5]), (3, [5, 4, 6]), (2, [10, 2, 8])])
 def test_ranks_at_equal_enumerated_region_ranks(d, widths, method, global_random_seed):
-    net = pr.as_network(default_torch_mlp(d, widths, seed=global_random_seed))
+    net = pr.as_network(mlp(d, widths, seed=global_random_seed))
     dec = pr.enumerate_regions(net, pr.Box(-3.0, 3.0, dim=d), method="lp")
     W = np.array([r.witness for r in dec.regions])
     expect = np.array([r.ranks for r in dec.regions])
@@ -67,7 +67,7 @@ def test_ranks_at_equal_enumerated_region_ranks(d, widths, method, global_random
     np.testing.assert_array_equal(pr.codeword_sizes_at(net, W),
                                   np.array([r.codeword_sizes for r in dec.regions]))
     # one layer at a time, through the torch module
-    module = default_torch_mlp(d, widths, seed=global_random_seed)
+    module = mlp(d, widths, seed=global_random_seed)
     K = len(widths)
     np.testing.assert_array_equal(pr.ranks_at(module, W, layers=K, method=method)[:, 0], expect[:, K - 1])
 
