@@ -55,7 +55,7 @@ def baseline_lp(net, domain):
 
     def hrep(flat):
         rows, rhs = [], []
-        for M, m in net._affine_maps(flat, net.n_layers):
+        for M, m in net.affine_maps(flat):
             rows.append(M)
             rhs.append(m)
         M, m = np.vstack(rows), np.concatenate(rhs)
@@ -79,7 +79,7 @@ def baseline_lp(net, domain):
         return (res.x[-1], res.x[:d]) if res.status == 0 else (0.0, None)
 
     x0 = domain.center if domain is not None else np.zeros(d)
-    start = np.concatenate([z[0] > 0 for z in net._preactivations(x0[None, :], net.n_layers)])
+    start = net.patterns(x0[None, :], flat=True)[0]
     seen = {start.tobytes()}
     queue, regions = deque([start]), 0
     n = net.n_neurons

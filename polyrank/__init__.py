@@ -14,6 +14,7 @@ from .regions import *  # noqa: F401,F403
 from .enumerate import *  # noqa: F401,F403
 from .rank import *  # noqa: F401,F403
 from .milp import *  # noqa: F401,F403
+from .complex import *  # noqa: F401,F403
 from .manifolds import *  # noqa: F401,F403
 from .intersect import *  # noqa: F401,F403
 from .topology import *  # noqa: F401,F403

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import check_layer, check_positive_int, check_tol
-from .intersect import REFINE_TOL, Refinement, _check_complex, _refine
-from .manifolds import SimplicialComplex
+from .complex import SimplicialComplex, check_complex
+from .intersect import REFINE_TOL, Refinement, refine
 from .network import as_network
 
 __all__ = ["analyze", "AnalysisReport", "minimal_embedding_dim"]
@@ -33,28 +33,6 @@ GLUE_MODES = ("cell", "image", "component")
 
 
 # ---------------------------------------------------------------------------- helpers
-def _is_orientable_closed_surface(S):
-    """True/False for a closed surface (every edge in two triangles); None otherwise."""
-    D = np.concatenate([S[:, [0, 1]], S[:, [1, 2]], S[:, [2, 0]]])
-    tri = np.tile(np.arange(len(S)), 3)
-    und = np.sort(D, axis=1)
-    order = np.lexsort((und[:, 1], und[:, 0]))
-    und, D, tri = und[order], D[order], tri[order]
-    if len(und) % 2 or not (und[0::2] == und[1::2]).all() or (und[2::2] == und[1:-1:2]).all(1).any():
-        return None  # some edge is not in exactly two triangles
-    t1, t2 = tri[0::2], tri[1::2]
-    same = (D[0::2] == D[1::2]).all(1)  # same direction: orientations disagree
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    n = len(S)
-    a = np.concatenate([t1, t1 + n])
-    b = np.concatenate([np.where(same, t2 + n, t2), np.where(same, t2, t2 + n)])
-    g = coo_matrix((np.ones(len(a)), (a, b)), shape=(2 * n, 2 * n))
-    _, lab = connected_components(g, directed=False)
-    return bool((lab[:n] != lab[n:]).all())
-
-
 def minimal_embedding_dim(K) -> int:
     """The smallest m such that the manifold meshed by ``K`` embeds in R^m (closed cases).
 
@@ -83,37 +61,9 @@ def minimal_embedding_dim(K) -> int:
     """
     if not isinstance(K, SimplicialComplex):
         raise TypeError(f"minimal_embedding_dim expects a SimplicialComplex; got {type(K).__name__}.")
-    if K.dim == 2 and len(K):
-        orientable = _is_orientable_closed_surface(np.asarray(K.simplices))
-        if orientable is False:
-            return 4
+    if K.is_orientable() is False:
+        return 4
     return K.dim + 1
-
-
-def _components(S, sel, n_vertices, extra=None):
-    """Connected components (sharing a vertex, or an ``extra`` label) of simplices ``S[sel]``."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    g = len(sel)
-    if g == 0:
-        return []
-    q1 = S.shape[1]
-    a = [np.repeat(np.arange(g), q1)]
-    b = [S[sel].ravel() + g]
-    N = g + n_vertices
-    if extra is not None:
-        has, lab = extra
-        a.append(np.flatnonzero(has))
-        b.append(N + lab[has])
-        N += int(lab[has].max()) + 1 if has.any() else 0
-    a, b = np.concatenate(a), np.concatenate(b)
-    m = coo_matrix((np.ones(len(a)), (a, b)), shape=(N, N))
-    _, lab = connected_components(m, directed=False)
-    _, comp = np.unique(lab[:g], return_inverse=True)
-    order = np.argsort(comp, kind="stable")
-    splits = np.flatnonzero(np.diff(comp[order])) + 1
-    return [sel[idx] for idx in np.split(order, splits)]
 
 
 def _hist(values, weights):
@@ -443,7 +393,7 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
     from . import topology
 
     net = as_network(net)
-    K = _check_complex(manifold, net.input_dim, name="manifold", func="analyze")
+    K = check_complex(manifold, net.input_dim, name="manifold", func="analyze", max_dim=2)
     L = check_layer(layer, net.n_layers)
     tol = check_tol(tol, func="analyze")
     if glue not in GLUE_MODES:
@@ -462,7 +412,7 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
         raise ValueError("The manifold mesh has no simplices.")
 
     t0 = time.perf_counter()
-    ref = _refine(net, K.vertices, K.simplices, L, tol)
+    ref = refine(net, K, layer=L, tol=tol)
     t1 = time.perf_counter()
     V, S = ref.complex.vertices, ref.complex.simplices
     rank = ref.ranks[:, L - 1]
@@ -474,22 +424,23 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
     # --- the pieces glued to points
     top = min(glue_rank, threshold - 1)
     sel = np.flatnonzero(rank <= top) if top >= 0 else np.zeros(0, dtype=np.int64)
-    extra = None
+    labels = None
     if glue != "component" and sel.size:
         zero = rank[sel] == 0
         if glue == "cell":
             lab = ref.region[sel]
         else:
-            a = np.stack([net._local_affine(p, L)[1] for p in ref.region_patterns]) \
+            a = np.stack([net.local_affine(p, layer=L)[1] for p in ref.region_patterns]) \
                 if ref.n_regions else np.zeros((0, 1))
             step = IMAGE_POINT_TOL * (1.0 + np.abs(a).max(initial=0.0))
             _, lab_r = np.unique(np.round(a / step), axis=0, return_inverse=True)
             lab = lab_r.ravel()[ref.region[sel]]
-        extra = (zero, np.where(zero, lab, 0))
-    pieces = _components(S, sel, V.shape[0], extra)
+        labels = np.full(len(S), -1, dtype=np.int64)
+        labels[sel] = np.where(zero, lab, -1)  # rank-0 pieces with one label are glued together
+    pieces = ref.complex.components(sel, labels=labels)
     n0 = sum(int((rank[p] == 0).any()) for p in pieces)
     n1 = len(pieces) - n0
-    comps_A = _components(S, np.flatnonzero(low), V.shape[0])
+    comps_A = ref.complex.components(np.flatnonzero(low))
 
     rel = topology.relative_betti(ref.complex, low, field=field)
     bq = topology.quotient_betti(ref.complex, list(pieces), field=field) if pieces else \

@@ -23,6 +23,7 @@ from ._validation import check_layer, check_point, check_positive_int, check_tol
 from .domain import as_domain
 from .exceptions import InfeasibleError, RegionLimitError
 from .network import as_network
+from .rank import batched_ranks
 from .regions import Decomposition, Region, pattern_key
 
 __all__ = ["enumerate_regions", "iter_regions", "DEFAULT_TOL", "DEFAULT_MAX_REGIONS"]
@@ -66,7 +67,7 @@ class _LPEngine:
         self.K = K
         self.d = d
         self.tol = tol  # local units: relative to the domain's size
-        self.offsets = net._offsets[: K + 1]
+        self.offsets = net.offsets[: K + 1]
         if domain is not None:
             Ad = np.asarray(domain.A)
             self.Ad, self.bd = Ad, (np.asarray(domain.b) - Ad @ self.x0) / self.s
@@ -97,7 +98,7 @@ class _LPEngine:
         speeds things up; everything is re-certified)."""
         net, K, d = self.net, self.K, self.d
         flat = flat.copy()
-        maps = net._affine_maps(flat, K)
+        maps = net.affine_maps(flat, layer=K)
         Mall = np.vstack([M for M, _ in maps])
         mall = np.concatenate([m for _, m in maps])
         nrm = np.sqrt(np.einsum("ij,ij->i", Mall, Mall))
@@ -158,33 +159,19 @@ class _LPEngine:
         return flat, data
 
     def _ranks(self, Mall, flat):
-        """rank(A_K) = rank of the active rows of M_K, for every layer; one batched SVD."""
+        """rank(A_K) for every layer under the rank rule of :mod:`polyrank.rank` (the
+        active rows of M_l; one batched SVD), capped by the earlier layers' ranks."""
         K, d = self.K, self.d
         off = self.offsets
-        blocks = []
-        sizes = []
-        for l in range(K):
-            p = flat[off[l]: off[l + 1]]
-            sizes.append(int(p.sum()))
-            B = Mall[off[l]: off[l + 1]][p]
-            # rows of constant units are zero (an exact cancellation rounds to ~1e-18)
-            blocks.append(B[np.linalg.norm(B, axis=1) > self._zero_rel[off[l]: off[l + 1]][p]])
-        nmax = max(max(sizes), 1)
-        stack = np.zeros((K, nmax, d))
-        for l, B in enumerate(blocks):
-            stack[l, : B.shape[0]] = B
-        S = np.linalg.svd(stack, compute_uv=False)  # (K, min(nmax, d))
-        eps = np.finfo(np.float64).eps
-        ranks = []
-        for l in range(K):
-            if sizes[l] == 0:
-                ranks.append(0)
-                continue
-            tol = S[l, 0] * max(sizes[l], d) * eps
-            # the rank cannot exceed d, any earlier codeword size or any earlier rank
-            # (A_l = W_l D_{l-1} A_{l-1}); rounding may say otherwise
-            ranks.append(min(int(np.count_nonzero(S[l] > tol)), d, *sizes[: l + 1], *ranks))
-        return tuple(ranks), tuple(sizes)
+        pats = [flat[off[l]: off[l + 1]] for l in range(K)]
+        sizes = [int(p.sum()) for p in pats]
+        stack = np.zeros((K, max(max(sizes), 1), d))
+        for l, p in enumerate(pats):
+            stack[l, : sizes[l]] = Mall[off[l]: off[l + 1]][p]
+        r = batched_ranks(stack, sizes=sizes, zero_tol=self._zero_rel[off[:K]])
+        # the rank cannot exceed d, any earlier codeword size or any earlier rank
+        # (A_l = W_l D_{l-1} A_{l-1}); rounding may say otherwise
+        return tuple(int(v) for v in np.minimum.accumulate(r)), tuple(sizes)
 
     def _dedup(self, A, b, units):
         """Merge coincident hyperplanes (duplicated units, a unit on a domain side).
@@ -421,8 +408,7 @@ class _LPEngine:
         return out
 
     def pattern_at(self, x):
-        zs = self.net._preactivations(x[None, :], self.K)
-        return np.concatenate([z[0] > 0 for z in zs])
+        return self.net.patterns(x[None, :], flat=True, layer=self.K)[0]
 
 
 def _setup(net, domain, layer, start, tol, max_regions, func, build=True):

@@ -20,11 +20,10 @@ PyTorch-default biases, which is what re-initialising ``layer.weight`` with
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
-from ._validation import check_positive_int
+from ._validation import check_int_range, check_positive_float, check_positive_int, check_real, check_widths
 from .network import ReLUNetwork
 
 __all__ = ["default", "normal", "positive_uniform", "rank_selection", "dale", "DALE_INHIBITION"]
@@ -37,17 +36,8 @@ _BIASES = ("default", "zero")
 
 
 def _check_widths(input_dim, widths, func):
-    input_dim = check_positive_int(input_dim, name="input_dim", func=func)
-    if isinstance(widths, numbers.Integral) and not isinstance(widths, bool):
-        widths = [widths]
-    try:
-        widths = list(widths)
-    except TypeError:
-        raise ValueError(f"The 'widths' parameter of {func} must be a list of positive ints. "
-                         f"Got {widths!r} instead.") from None
-    if not widths:
-        raise ValueError(f"The 'widths' parameter of {func} must list at least one hidden width. Got [].")
-    return input_dim, [check_positive_int(w, name="widths", func=func) for w in widths]
+    return (check_positive_int(input_dim, name="input_dim", func=func),
+            check_widths(widths, func=func, allow_int=True))
 
 
 def _check_bias(bias, func):
@@ -71,13 +61,6 @@ def _build(input_dim, widths, rng, draw, bias):
         bs.append(_bias(rng, prev, n, bias))
         prev = n
     return ReLUNetwork(Ws, bs)
-
-
-def _check_k(k, upper, what, func):
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k <= upper:
-        raise ValueError(f"The 'k' parameter of {func} must be an int in 0..{upper} ({what}). "
-                         f"Got {k!r} instead.")
-    return int(k)
 
 
 def default(input_dim, widths, *, seed=None, bias="default") -> ReLUNetwork:
@@ -157,10 +140,8 @@ def normal(input_dim, widths, *, mean, std=0.1, seed=None, bias="default") -> Re
     """
     input_dim, widths = _check_widths(input_dim, widths, "normal")
     bias = _check_bias(bias, "normal")
-    if isinstance(mean, bool) or not isinstance(mean, numbers.Real) or not np.isfinite(mean):
-        raise ValueError(f"The 'mean' parameter of normal must be a finite float. Got {mean!r} instead.")
-    if isinstance(std, bool) or not isinstance(std, numbers.Real) or not np.isfinite(std) or std <= 0:
-        raise ValueError(f"The 'std' parameter of normal must be a float > 0. Got {std!r} instead.")
+    mean = check_real(mean, name="mean", func="normal")
+    std = check_positive_float(std, name="std", func="normal")
     rng = np.random.default_rng(seed)
     return _build(input_dim, widths, rng,
                   lambda rng, n, fan_in: rng.normal(float(mean), float(std), size=(n, fan_in)), bias)
@@ -241,7 +222,7 @@ def rank_selection(input_dim, width, k, *, seed=None, bias="zero") -> ReLUNetwor
     [True, True, False, False, False]
     """
     input_dim, (width,) = _check_widths(input_dim, [width], "rank_selection")
-    k = _check_k(k, width, "the number of negated rows", "rank_selection")
+    k = check_int_range(k, 0, width, name="k", func="rank_selection", what="the number of negated rows")
     bias = _check_bias(bias, "rank_selection")
     rng = np.random.default_rng(seed)
     W = rng.uniform(0.0, 1.0, size=(width, input_dim))
@@ -288,11 +269,9 @@ def dale(input_dim, width, k, *, seed=None, bias="zero", inhibition=DALE_INHIBIT
     [True, False, False]
     """
     input_dim, (width,) = _check_widths(input_dim, [width], "dale")
-    k = _check_k(k, input_dim, "the number of inhibitory inputs", "dale")
+    k = check_int_range(k, 0, input_dim, name="k", func="dale", what="the number of inhibitory inputs")
     bias = _check_bias(bias, "dale")
-    if (isinstance(inhibition, bool) or not isinstance(inhibition, numbers.Real)
-            or not np.isfinite(inhibition) or inhibition <= 0):
-        raise ValueError(f"The 'inhibition' parameter of dale must be a float > 0. Got {inhibition!r} instead.")
+    inhibition = check_positive_float(inhibition, name="inhibition", func="dale")
     rng = np.random.default_rng(seed)
     W = rng.uniform(0.0, 1.0, size=(width, input_dim))
     W[:, :k] *= -float(inhibition)

@@ -53,7 +53,7 @@ from .lp import chebyshev_center, solve_milp
 #: they find here (an incumbent comes from sampled points), 2-7x slower when left on.
 MILP_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False}
 from .network import as_network
-from .rank import matrix_rank
+from .rank import batched_ranks, matrix_rank
 
 __all__ = ["min_codeword_size", "max_codeword_size", "min_rank", "max_rank", "CodewordResult",
            "RankResult", "ACTIVE_MARGIN", "CERTIFY_MARGIN", "GP_MAX_SUBSETS"]
@@ -320,7 +320,7 @@ class _Model:
 
 def _certify(net, domain, K, flat, scale):
     """Chebyshev-centre LP of the region of ``flat``: (x, r) when it is full-dimensional, else None."""
-    maps = net._affine_maps(flat, K)
+    maps = net.affine_maps(flat, layer=K)
     rows, rhs = [np.asarray(domain.A)], [np.asarray(domain.b)]
     off = 0
     for (M, m) in maps:
@@ -341,7 +341,7 @@ def _certify(net, domain, K, flat, scale):
         return None
     if r <= REGION_TOL * scale:
         return None
-    got = np.concatenate([z > 0 for z in net._preactivations(x[None], K)], axis=1)[0]
+    got = net.patterns(x[None], flat=True, layer=K)[0]
     if not np.array_equal(got, flat):
         return None
     return x, r
@@ -370,7 +370,7 @@ def _extreme_codeword(net, domain, K, sense, time_limit, cap=None):
     # incumbent from a few random points (interior almost surely; certified by LP)
     best = None
     X = domain.sample(N_PRESAMPLE, seed=0)
-    pats = np.concatenate([z > 0 for z in net._preactivations(X, K)], axis=1)
+    pats = net.patterns(X, flat=True, layer=K)
     sizes = pats[:, ks].sum(axis=1)
     for j in np.argsort(sign * sizes, kind="stable"):
         cert = _certify(net, domain, K, pats[j], model.scale)
@@ -519,13 +519,6 @@ def max_codeword_size(net, domain, layer=None, *, time_limit=None) -> CodewordRe
 
 
 # ---------------------------------------------------------------------- ranks (one layer)
-def _batched_ranks(M):
-    """Matrix rank of each matrix of a stack (same tolerance as :func:`polyrank.rank.matrix_rank`)."""
-    S = np.linalg.svd(M, compute_uv=False)
-    tol = S[..., :1] * max(M.shape[-2:]) * np.finfo(np.float64).eps
-    return np.count_nonzero(S > tol, axis=-1)
-
-
 def _general_position(W, rows):
     """(value at the extremal region's rows is min(|S|, d), full general position: True/False/None)."""
     n, d = W.shape
@@ -537,7 +530,7 @@ def _general_position(W, rows):
     subsets = np.array(list(combinations(range(n), m)), dtype=np.intp)
     ok = True
     for chunk in np.array_split(subsets, max(1, subsets.shape[0] // 2000)):
-        if np.any(_batched_ranks(W[chunk]) < m):
+        if np.any(batched_ranks(W[chunk]) < m):
             ok = False
             break
     return r, local_ok, ok and local_ok

@@ -7,7 +7,9 @@ import numpy as np
 __all__ = ["plot_decomposition"]
 
 
-def _mpl():
+def pyplot():
+    """``matplotlib.pyplot``, switched to the non-interactive Agg backend when there is
+    no display (so that figures can be saved on a headless machine)."""
     try:
         import matplotlib
 
@@ -48,7 +50,7 @@ def plot_decomposition(dec, *, layer=None, ax=None, color_by="rank", edgecolor="
                          f"{dec.net.input_dim}. Use net.restrict(P, p0) for a 2-D slice.")
     if color_by not in ("rank", "codeword_size"):
         raise ValueError(f"color_by must be 'rank' or 'codeword_size'; got {color_by!r}.")
-    plt = _mpl()
+    plt = pyplot()
     from matplotlib.collections import PolyCollection
     from matplotlib.colors import BoundaryNorm
 

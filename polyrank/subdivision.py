@@ -29,6 +29,7 @@ from ._validation import check_layer, check_positive_int, check_tol
 from .domain import Polytope, as_domain
 from .exceptions import MemoryBudgetError, RegionLimitError
 from .network import as_network
+from .rank import RANK_CHUNK, batched_ranks, certificate_shift, cholesky_full_rank
 from .regions import Decomposition, Region
 
 __all__ = ["enumerate_subdivision", "applies", "DEFAULT_MAX_MEMORY", "VERTEX_SNAP", "ON_FACET_SNAPS",
@@ -682,7 +683,7 @@ class _Run:
                  progress):
         self.net, self.K = net, K
         self.d = net.input_dim
-        self.offsets = np.asarray(net._offsets[: K + 1])
+        self.offsets = np.asarray(net.offsets[: K + 1])
         self.n = int(self.offsets[-1])
         self.box_id0 = box_id0
         V, F, E, Cid, Crow, self.box_scale = _initial_cell(Ad, bd, self.n, snap_rel)
@@ -788,15 +789,19 @@ def _next_maps(H, P, B, W, b):
     return out
 
 
+#: The rank rule's Cholesky certificate (polyrank.rank), compiled for the kernels.
+_certificate_shift = _njit(certificate_shift)
+_cholesky_full_rank = _njit(cholesky_full_rank)
+
+
 @_njit
 def _certified_ranks(H, P, B, d, cap, zthr):
     """Rank of the active rows of ``H[P_c, :, :d]`` for each cell when it is certified to
-    equal ``m = min(size, d)``: a Cholesky factorisation of the m x m Gram matrix shifted
-    by ``delta`` (rounding of the Gram matrix and of the factorisation, plus the rank
-    threshold) succeeds. Rows with norm at most ``zthr`` (constant units) count as zero.
-    Returns the ranks and the cells left to an SVD (-1)."""
+    equal ``m = min(size, d)`` by the Cholesky certificate of :mod:`polyrank.rank`
+    (:func:`~polyrank.rank.certificate_shift`, :func:`~polyrank.rank.cholesky_full_rank`)
+    on the m x m Gram matrix. Rows with norm at most ``zthr`` (constant units) count as
+    zero. Returns the ranks and the cells left to an SVD (-1)."""
     n, nl = B.shape
-    eps = 2.220446049250313e-16
     out = np.full(n, -1, np.int64)
     rows = np.empty(nl, np.int64)
     G = np.zeros((d, d))
@@ -829,44 +834,21 @@ def _certified_ranks(H, P, B, d, cap, zthr):
                         acc += H[p, rows[r], a] * H[p, rows[r], q]
                 G[a, q] = acc
             tr += G[a, a]
-        tol = math.sqrt(tr) * max(size, d) * eps
-        delta = 4.0 * (nr + 2 * d + 2) * eps * tr + 4.0 * tol * tol
-        ok = tr > 0.0
-        for a in range(m):  # in-place Cholesky of G - delta I (lower triangle)
-            if not ok:
-                break
-            for q in range(a + 1):
-                acc = G[a, q] - (delta if a == q else 0.0)
-                for k in range(q):
-                    acc -= G[a, k] * G[q, k]
-                if a == q:
-                    if acc <= 0.0:
-                        ok = False
-                        break
-                    G[a, a] = math.sqrt(acc)
-                else:
-                    G[a, q] = acc / G[q, q]
-        if ok:
+        if tr > 0.0 and _cholesky_full_rank(G, m, _certificate_shift(tr, nr, size, d)):
             out[c] = min(m, cap[c])
     return out
 
 
 def _batched_ranks(H, P, B, d, cap, zthr):
-    """rank of the active rows of each cell's map, with the LP engine's rule (rows of
-    norm <= ``zthr`` are zero; singular values above S_max * max(size, d) * eps; capped
-    by ``cap``): certified by a shifted Cholesky where possible, else one SVD."""
+    """rank of the active rows of each cell's map under the rank rule of
+    :mod:`polyrank.rank` (rows of norm <= ``zthr`` are zero; capped by ``cap``): certified
+    by the Cholesky certificate where possible, else :func:`~polyrank.rank.batched_ranks`."""
     out = _certified_ranks(H, P, B, d, cap, zthr)
     todo = np.flatnonzero(out < 0)
-    eps = np.finfo(np.float64).eps
-    for s in range(0, len(todo), 65536):
-        idx = todo[s: s + 65536]
-        M = H[P[idx], :, :d] * B[idx, :, None]
-        M = M * (np.linalg.norm(M, axis=2) > zthr)[..., None]
-        S = np.linalg.svd(M, compute_uv=False)
-        sz = B[idx].sum(axis=1)
-        tol = S[:, :1] * np.maximum(sz, d)[:, None] * eps
-        r = np.where(sz > 0, np.count_nonzero(S > tol, axis=1), 0)
-        out[idx] = np.minimum(r, cap[idx])
+    for s in range(0, len(todo), RANK_CHUNK):  # the stack of maps is built one chunk at a time
+        idx = todo[s: s + RANK_CHUNK]
+        out[idx] = batched_ranks(H[P[idx], :, :d] * B[idx, :, None], sizes=B[idx].sum(axis=1),
+                                 zero_tol=zthr, cap=cap[idx])
     return out
 
 
@@ -1137,7 +1119,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             eye = np.eye(d)
             Ab = np.vstack([Ad, eye, -eye])
             bb = np.concatenate([bd, R + centre, R - centre])
-            box_id0 = net._offsets[K] + len(bd)
+            box_id0 = net.offsets[K] + len(bd)
             run = _Run(net, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
                        partial, progress)
             pat, rk = run.run()
@@ -1399,8 +1381,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
             c, nvec, u = centers[fr], A_all[fr], int(C[fr])
             for delta in (1e-3, 1e-5, 1e-7, 1e-2):
                 y = c + nvec * max(delta * spread[fr], tol_abs * 10)
-                zs = net._preactivations(y[None, :], K)
-                key = bytes(_packed_keys(np.concatenate([z[0] > 0 for z in zs])[None, :])[0])
+                key = bytes(_packed_keys(net.patterns(y[None, :], flat=True, layer=K))[0])
                 j = lookup.get(key)
                 if j is not None:
                     # adjacent only if the facet's centre lies in the closure of region j

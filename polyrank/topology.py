@@ -21,7 +21,8 @@ from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 
-from .manifolds import SimplicialComplex, _simplex_ids
+from ._validation import check_simplex_ids
+from .complex import SimplicialComplex
 from .network import as_network
 
 __all__ = [
@@ -155,7 +156,7 @@ def _subcomplex(K, A, *, name, func):
             arr = None
         if arr is not None and arr.ndim == 1 and (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)
                                                   or arr.size == 0):
-            return K.select(_simplex_ids(arr, len(K), name=f"{name} of {func}"))
+            return K.select(check_simplex_ids(arr, len(K), name=f"{name} of {func}"))
     return _Simplices(A, name=name, func=func)
 
 

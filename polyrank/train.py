@@ -9,7 +9,6 @@ paper's networks with PyTorch's default initialisation.
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
@@ -56,21 +55,15 @@ def mlp(input_dim, widths, output_dim=None, *, seed=0):
     import torch
     import torch.nn as nn
 
-    from ._validation import check_positive_int
+    from ._validation import check_positive_int, check_seed, check_widths
 
     input_dim = check_positive_int(input_dim, name="input_dim", func="mlp")
-    try:
-        widths = [check_positive_int(w, name="widths", func="mlp") for w in widths]
-    except TypeError:
-        raise TypeError(f"widths must be a sequence of ints; got {type(widths).__name__}.") from None
-    if not widths:
-        raise ValueError("The 'widths' parameter of mlp must hold at least one hidden width.")
+    widths = check_widths(widths, func="mlp")
     if output_dim is not None:
         output_dim = check_positive_int(output_dim, name="output_dim", func="mlp")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"The 'seed' parameter of mlp must be an int; got {seed!r}.")
+    seed = check_seed(seed, func="mlp")
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+        torch.manual_seed(seed)
         mods, prev = [], input_dim
         for w in widths:
             mods += [nn.Linear(prev, w), nn.ReLU()]
@@ -78,12 +71,6 @@ def mlp(input_dim, widths, output_dim=None, *, seed=0):
         if output_dim is not None:
             mods.append(nn.Linear(prev, output_dim))
         return nn.Sequential(*mods)
-
-
-def _check_float(value, *, name, low=0.0):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= low:
-        raise ValueError(f"The '{name}' parameter of fit must be a float > {low:g}. Got {value!r} instead.")
-    return float(value)
 
 
 def _targets(y, n, loss, out_dim, *, name):
@@ -182,9 +169,10 @@ def fit(model, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entrop
     import torch
     import torch.nn as nn
 
-    from ._validation import check_points, check_positive_int
+    from ._validation import (check_device, check_layers, check_points, check_positive_float, check_positive_int,
+                              check_seed)
     from .network import ReLUNetwork
-    from .rank import _check_layers, _resolve_device, codeword_sizes_at, ranks_at
+    from .rank import codeword_sizes_at, ranks_at
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module (e.g. from polyrank.train.mlp); got "
@@ -194,11 +182,10 @@ def fit(model, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entrop
         raise ValueError(f"The 'loss' parameter of fit must be one of {LOSSES}; got {loss!r}.")
     epochs = check_positive_int(epochs, name="epochs", func="fit", minimum=0)
     batch_size = check_positive_int(batch_size, name="batch_size", func="fit")
-    lr = _check_float(lr, name="lr")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"The 'seed' parameter of fit must be an int; got {seed!r}.")
-    layers = _check_layers(layers, net.n_layers, "fit")
-    device = _resolve_device(device)
+    lr = check_positive_float(lr, name="lr", func="fit")
+    seed = check_seed(seed, func="fit")
+    layers = check_layers(layers, net.n_layers, func="fit")
+    device = check_device(device)
     out_dim = net.output_dim
     if loss == "cross_entropy" and net.readout is None:
         raise ValueError("loss='cross_entropy' needs a linear read-out layer after the last ReLU "

@@ -40,3 +40,49 @@ def test_cycle_finder_sees_function_level_imports(graph_tool, tmp_path):
 def test_architecture_page_shows_the_current_graph(graph_tool):
     text = (ROOT / "docs" / "architecture.md").read_text()
     assert graph_tool.render(graph_tool.import_graph(ROOT / "polyrank")) in text
+
+
+def _private_uses(graph_tool, root):
+    """(module, imported module, private name) for every ``from polyrank.x import _name`` and
+    every ``x._name`` on an imported polyrank module ``x``, inside the package."""
+    import ast
+
+    mods = graph_tool.modules(root)
+    out = []
+    for mod, path in mods.items():
+        tree = ast.parse(path.read_text())
+        aliases = {}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                targets = graph_tool._resolve(mod, path.name == "__init__.py", node, mods)
+                for a, t in zip(node.names, targets if len(targets) == len(node.names) else [None] * len(node.names)):
+                    if t is None or t == mod:
+                        continue
+                    if isinstance(node, ast.ImportFrom) and t.endswith("." + a.name):  # a submodule
+                        aliases[a.asname or a.name] = t
+                    elif isinstance(node, ast.ImportFrom):
+                        if a.name.startswith("_") and not a.name.startswith("__"):
+                            out.append((mod, t, a.name))
+                    else:
+                        aliases[a.asname or a.name] = t
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                out.append((mod, aliases[node.value.id], node.attr))
+    return sorted(set(out))
+
+
+def test_no_module_uses_another_modules_private_names(graph_tool):
+    # a package's own private submodules (``experiments._sweep``, ``_validation``) are
+    # imported by name; what may not be used is a private *name* of another module
+    assert _private_uses(graph_tool, ROOT / "polyrank") == []
+
+
+def test_private_use_finder_finds_them(graph_tool, tmp_path):
+    pkg = tmp_path / "polyrank"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("def _f():\n    return 1\n")
+    (pkg / "b.py").write_text("from .a import _f\nfrom . import a\n\ndef g():\n    return a._f() + _f()\n")
+    assert _private_uses(graph_tool, pkg) == [("polyrank.b", "polyrank.a", "_f")]

@@ -201,7 +201,7 @@ def test_chebyshev_radii_agree_with_cvxpy():
         cons = []
         flat = np.array(r.pattern)
         for K in (1, 2):
-            M, m = net._affine_maps(flat, K)[-1]
+            M, m = net.affine_maps(flat, layer=K)[-1]
             s = np.where(flat[net.layer_slice(K)], 1.0, -1.0)
             for i in range(len(s)):
                 a = -s[i] * M[i]

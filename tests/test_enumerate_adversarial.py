@@ -63,7 +63,7 @@ def _stable_patterns(net, X, K=None, seed=0):
     X = np.round(X * 2.0 ** 20) / 2.0 ** 20
 
     def pat(Y):
-        return np.concatenate([z > 0 for z in net._preactivations(Y, K)], axis=1)
+        return net.patterns(Y, flat=True, layer=K)
 
     P = pat(X)
     keep = np.ones(len(X), dtype=bool)
@@ -81,7 +81,7 @@ def assert_sound(dec, domain, *, n_samples=3000, seed=0):
     assert len(set(pats)) == len(pats), "a pattern is reported twice"
     # every witness is interior to its region, inside the domain, and has the region's pattern
     W = np.array([r.witness for r in dec])
-    P = np.concatenate([z > 0 for z in net._preactivations(W)], axis=1)
+    P = net.patterns(W, flat=True)
     for r, p in zip(dec, P):
         assert tuple(map(bool, p)) == r.pattern
         assert r.inradius > 0
@@ -276,7 +276,7 @@ def test_invariant_under_permuting_units(d, widths, global_random_seed):
     a, b = lp(net, box), lp(_permuted(net, perms), box)
     assert len(a) == len(b)
     assert sorted(a.ranks()) == sorted(b.ranks())
-    flat_perm = np.concatenate([p + int(net._offsets[l]) for l, p in enumerate(perms)])
+    flat_perm = np.concatenate([p + int(net.offsets[l]) for l, p in enumerate(perms)])
     assert {tuple(np.array(r.pattern)[flat_perm]) for r in a} == set(patterns_of(b))
 
 
@@ -385,7 +385,7 @@ def test_layer_option_is_the_projection(d, widths, global_random_seed):
     full = lp(net, box)
     for K in range(1, len(widths)):
         part = lp(net, box, layer=K)
-        n = int(net._offsets[K])
+        n = int(net.offsets[K])
         assert {r.pattern[:n] for r in full} == set(patterns_of(part))
         assert patterns_of(part) == patterns_of(lp(net.truncate(K), box))
         assert part.total_volume() == pytest.approx(box.volume(), rel=1e-9)

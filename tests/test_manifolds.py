@@ -232,7 +232,7 @@ def test_components_are_vertex_disjoint_and_cover_the_selection(global_random_se
 
 
 def test_fast_unique_rows_matches_numpy(global_random_seed):
-    from polyrank.manifolds import _unique_rows
+    from polyrank.complex import _unique_rows
 
     rng = np.random.default_rng(global_random_seed)
     for n, d in [(3, 3), (50, 2), (7, 1)]:

@@ -143,10 +143,10 @@ def test_float32_agrees_with_float64_when_well_conditioned(global_random_seed):
     # ... and whose maps A_K have no singular value near float32's rank threshold (seed
     # 24 had sigma_min / sigma_max = 4e-7 at layer 3: rank 4 in float64, 3 in float32)
     P = np.concatenate([z > 0 for z in net.preactivations(X)], axis=1)
-    off = net._offsets
+    off = net.offsets
 
     def conditioned(p):
-        for k, (M, _) in enumerate(net._affine_maps(p, net.n_layers)):
+        for k, (M, _) in enumerate(net.affine_maps(p)):
             S = np.linalg.svd(M[p[off[k]: off[k + 1]]], compute_uv=False)
             if S.size and np.any((S > 1e-12 * S[0]) & (S < 1e-3 * S[0])):
                 return False

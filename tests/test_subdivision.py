@@ -72,7 +72,7 @@ def _assert_certified(dec):
     net = dec.net.truncate(dec.layer)
     W = np.array([r.witness for r in dec.regions])
     P = net.patterns(W, flat=True)
-    Z = np.concatenate(net._preactivations(W, dec.layer), axis=1)
+    Z = np.concatenate(net.preactivations(W, layer=dec.layer), axis=1)
     for r, p, z in zip(dec.regions, P, Z):
         # a unit identically zero on the region is inactive (exactly z = 0); the float
         # forward pass may round it to +-1e-16 at the witness, and only there may differ

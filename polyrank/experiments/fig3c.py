@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from .._validation import check_positive_float, check_positive_int, check_widths
 from ..data.functions import (APPENDIX_FUNCTIONS, TEST_FUNCTIONS, classify_above_mean, discretize,
                               sample_task)
 
@@ -54,30 +55,6 @@ _QUICK = dict(n_networks=3, epochs=3, n=1000, widths=(40, 20, 10))
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def _check_int(v, name, func, minimum=1):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
-        raise ValueError(f"The '{name}' parameter of {func} must be an int >= {minimum}. Got {v!r} instead.")
-    return int(v)
-
-
-def _check_widths(widths, func):
-    try:
-        ws = tuple(int(w) for w in widths)
-    except (TypeError, ValueError):
-        raise ValueError(f"The 'widths' parameter of {func} must be a sequence of positive ints. "
-                         f"Got {widths!r} instead.") from None
-    if not ws or min(ws) < 1 or any(w != v for w, v in zip(ws, widths)):
-        raise ValueError(f"The 'widths' parameter of {func} must be a non-empty sequence of positive ints. "
-                         f"Got {widths!r} instead.")
-    return ws
-
-
-def _check_lr(lr, func):
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"The 'lr' parameter of {func} must be a float > 0. Got {lr!r} instead.")
-    return float(lr)
-
 
 def _condition_label(task, n_levels):
     if task == "classification":
@@ -160,14 +137,14 @@ def _run(experiment, conditions, *, n_networks, epochs, dim, n, n_test, widths, 
          scheduler, n_workers, device, progress, func):
     import pandas as pd
 
-    n_networks = _check_int(n_networks, "n_networks", func)
-    epochs = _check_int(epochs, "epochs", func, minimum=0)
-    dim = _check_int(dim, "dim", func)
-    n = _check_int(n, "n", func, minimum=2)
-    n_test = n if n_test is None else _check_int(n_test, "n_test", func, minimum=2)
-    widths = _check_widths(widths, func)
-    batch_size = _check_int(batch_size, "batch_size", func)
-    lr = _check_lr(lr, func)
+    n_networks = check_positive_int(n_networks, name="n_networks", func=func)
+    epochs = check_positive_int(epochs, name="epochs", func=func, minimum=0)
+    dim = check_positive_int(dim, name="dim", func=func)
+    n = check_positive_int(n, name="n", func=func, minimum=2)
+    n_test = n if n_test is None else check_positive_int(n_test, name="n_test", func=func, minimum=2)
+    widths = tuple(check_widths(widths, func=func))
+    batch_size = check_positive_int(batch_size, name="batch_size", func=func)
+    lr = check_positive_float(lr, name="lr", func=func)
     functions = list(dict.fromkeys(fn for fn, _, _ in conditions))
     for fn in functions:
         if dim < TEST_FUNCTIONS[fn].min_dim:
@@ -427,9 +404,9 @@ def wilcoxon_table(df, *, alpha=ALPHA):
 
 
 def _mpl():
-    from ..plot import _mpl as plot_mpl
+    from ..plot import pyplot
 
-    return plot_mpl()
+    return pyplot()
 
 
 def plot_fig3c(df, path=None, *, metric="mean_codeword_size", layer=None, alpha=ALPHA):
@@ -564,9 +541,9 @@ def plot_fig3c_illustration(path=None, *, levels=(2, 3, 5, None), widths=(16, 16
     for lv in levels:
         if lv is not None and (isinstance(lv, bool) or not isinstance(lv, numbers.Integral) or lv < 2):
             raise ValueError(f"The 'levels' parameter of {func} must hold ints >= 2 or None. Got {lv!r}.")
-    widths = _check_widths(widths, func)
-    n = _check_int(n, "n", func, minimum=2)
-    epochs = _check_int(epochs, "epochs", func, minimum=0)
+    widths = tuple(check_widths(widths, func=func))
+    n = check_positive_int(n, name="n", func=func, minimum=2)
+    epochs = check_positive_int(epochs, name="epochs", func=func, minimum=0)
     plt = _mpl()
     sphere = TEST_FUNCTIONS["sphere"]
     lo, hi = sphere.domain
