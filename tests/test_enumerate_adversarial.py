@@ -17,28 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import polyrank as pr
+from conftest import int_net, net_of, random_net, scaled_layers
 from polyrank.regions import pattern_key
 
 # an unresolved facet would mean a possibly incomplete decomposition: make it an error here
 pytestmark = pytest.mark.filterwarnings("error:Could not resolve the region:RuntimeWarning")
 
 TRIANGLE = ([[-1.0, 0.0], [0.0, -1.0], [1.0, 1.0]], [0.0, 0.0, 2.0])  # x, y >= 0, x + y <= 2
-
-
-def net_of(weights, biases):
-    return pr.ReLUNetwork.from_weights([np.asarray(W, dtype=float) for W in weights],
-                                       [np.asarray(b, dtype=float) for b in biases])
-
-
-def int_net(rng, d, widths, lo=-2, hi=2):
-    """Small-integer weights and biases: coincident, parallel and concurrent hyperplanes,
-    hyperplanes through domain vertices, dead and constant later-layer units."""
-    Ws, bs, prev = [], [], d
-    for w in widths:
-        Ws.append(rng.integers(lo, hi + 1, size=(w, prev)))
-        bs.append(rng.integers(lo, hi + 1, size=w))
-        prev = w
-    return net_of(Ws, bs)
 
 
 def lp(net, domain=None, **kw):
@@ -280,22 +265,12 @@ def test_invariant_under_permuting_units(d, widths, global_random_seed):
     assert {tuple(np.array(r.pattern)[flat_perm]) for r in a} == set(patterns_of(b))
 
 
-def _scaled(net, cs):
-    """(W_l, b_l) -> (c_l W_l, C_l b_l), C_l = c_1 ... c_l: z_l becomes C_l z_l, patterns unchanged."""
-    C, Ws, bs = 1.0, [], []
-    for c, W, b in zip(cs, net.weights, net.biases):
-        C *= c
-        Ws.append(c * W)
-        bs.append(C * b)
-    return pr.ReLUNetwork.from_weights(Ws, bs)
-
-
 @pytest.mark.parametrize("cs", [(1e-3, 1.0), (1e6, 1.0), (7.0, 1e-3), (1e3, 1e3), (0.01, 50.0)])
 def test_invariant_under_positive_layer_scaling(cs, global_random_seed):
     rng = np.random.default_rng(global_random_seed)
     net = int_net(rng, 2, (4, 3))
     box = pr.Box(-2, 2, dim=2)
-    a, b = lp(net, box), lp(_scaled(net, cs), box)
+    a, b = lp(net, box), lp(scaled_layers(net, cs), box)
     assert patterns_of(a) == patterns_of(b)
     assert sorted(a.ranks()) == sorted(b.ranks())
 
@@ -543,15 +518,10 @@ def test_fallback_does_not_jump_over_a_parallel_hyperplane():
 def _common_apex_network():
     """3-6-5-7 with zero biases over a random polytope (seed 5081 of a 400-network
     comparison of the engines): every hyperplane passes through the origin."""
-    import sys
-
-    sys.path.insert(0, "tests")
-    from test_subdivision import _net
-
     rng = np.random.default_rng(5081)
     d = int(rng.integers(2, 4))
     widths = [int(w) for w in rng.integers(4, 9, size=int(rng.integers(2, 4)))]
-    net = _net(rng, d, widths, zero_bias=True)
+    net = random_net(rng, d, widths, zero_bias=True)
     return net, pr.Polytope(rng.normal(size=(d + 2, d)), np.abs(rng.normal(size=d + 2)) + 0.5)
 
 

@@ -5,18 +5,9 @@ import pytest
 import torch
 
 import polyrank as pr
+from conftest import int_net, random_net, scaled_layers
 from polyrank.train import mlp
 from polyrank.exceptions import MemoryBudgetError
-
-
-def random_net(rng, d, widths, readout=None):
-    Ws, bs, prev = [], [], d
-    for w in widths:
-        Ws.append(rng.normal(size=(w, prev)) / np.sqrt(prev))
-        bs.append(rng.normal(size=w) * 0.5)
-        prev = w
-    ro = (rng.normal(size=(readout, prev)), rng.normal(size=readout)) if readout else None
-    return pr.ReLUNetwork.from_weights(Ws, bs, ro)
 
 
 def jacobian_reference(net, X, K):
@@ -77,7 +68,7 @@ def test_ranks_at_equal_enumerated_region_ranks(d, widths, method, global_random
                                       (36, [30, 40, 20])])
 def test_ranks_at_equal_autograd_jacobian_rank(d, widths, global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(rng, d, widths)
+    net = random_net(rng, d, widths, scaled=True)
     X = rng.normal(size=(25, d))
     got = pr.ranks_at(net, X)
     for K in range(1, len(widths) + 1):
@@ -114,7 +105,7 @@ def test_dead_layer_gives_rank_zero_after_it():
 # ---------------------------------------------------------------------------- truths and invariances
 def test_codeword_sizes_bound_ranks(global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(rng, 45, [40, 20, 30, 5])
+    net = random_net(rng, 45, [40, 20, 30, 5], scaled=True)
     X = rng.normal(size=(60, 45))
     sizes = pr.codeword_sizes_at(net, X)
     np.testing.assert_array_equal(sizes, np.stack([p.sum(1) for p in net.patterns(X)], axis=1))
@@ -125,7 +116,7 @@ def test_codeword_sizes_bound_ranks(global_random_seed):
 
 def test_permuting_hidden_units_keeps_ranks(global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(rng, 34, [40, 20, 12])
+    net = random_net(rng, 34, [40, 20, 12], scaled=True)
     p = rng.permutation(40)
     W, b = list(net.weights), list(net.biases)
     perm = pr.ReLUNetwork.from_weights([W[0][p], W[1][:, p], W[2]], [b[0][p], b[1], b[2]])
@@ -135,7 +126,7 @@ def test_permuting_hidden_units_keeps_ranks(global_random_seed):
 
 def test_float32_agrees_with_float64_when_well_conditioned(global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(rng, 4, [12, 10, 8])
+    net = random_net(rng, 4, [12, 10, 8], scaled=True)
     X = rng.normal(size=(400, 4))
     # keep points whose pre-activations are far from zero (the same pattern in float32)
     margin = np.min(np.abs(np.concatenate(net.preactivations(X), axis=1)), axis=1)
@@ -163,7 +154,7 @@ def test_float32_agrees_with_float64_when_well_conditioned(global_random_seed):
 @pytest.mark.parametrize("method", ["direct", "certify"])
 def test_chunking_does_not_change_results(method, global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(rng, 6, [10, 9, 7])
+    net = random_net(rng, 6, [10, 9, 7], scaled=True)
     X = rng.normal(size=(23, 6))
     ref = pr.ranks_at(net, X, method=method)
     for kw in ({"batch_size": 1}, {"batch_size": 7}, {"max_memory": 20_000}, {"progress": True}):
@@ -173,7 +164,7 @@ def test_chunking_does_not_change_results(method, global_random_seed):
 
 def test_layers_selection_and_empty_input():
     rng = np.random.default_rng(0)
-    net = random_net(rng, 3, [5, 4, 3])
+    net = random_net(rng, 3, [5, 4, 3], scaled=True)
     X = rng.normal(size=(9, 3))
     full = pr.ranks_at(net, X)
     np.testing.assert_array_equal(pr.ranks_at(net, X, layers=[3, 1]), full[:, [2, 0]])
@@ -221,12 +212,7 @@ def test_ranks_at_treats_exactly_cancelling_rows_as_zero_like_the_engines():
     """relu(x) - relu(x) has gradient 0 exactly, but scaling the layers (0.01 and 50)
     rounds it to ~1e-18; a relative rank threshold alone would count that row (rank 1).
     The engines treat rows of constant units as zero; ranks_at must agree with them."""
-    import sys
-
-    sys.path.insert(0, "tests")
-    from test_enumerate_adversarial import _scaled, int_net
-
-    net = _scaled(int_net(np.random.default_rng(30), 2, (4, 3)), (0.01, 50.0))
+    net = scaled_layers(int_net(np.random.default_rng(30), 2, (4, 3)), (0.01, 50.0))
     box = pr.Box(-2, 2, dim=2)
     for method in ("lp", "subdivision"):
         dec = pr.enumerate_regions(net, box, method=method)
