@@ -22,6 +22,11 @@ ZERO_ROW_RTOL = 1e-12
 #: Length scale of the local frame when the first layer gives none (no hyperplane, or
 #: the start point lies on every one).
 UNIT_SCALE = 1.0
+#: Steps (relative to a region's or facet's size) taken across a facet to find the region
+#: on its other side when the pattern cannot be read off (degenerate facets), in order.
+CROSSING_STEPS = (1e-3, 1e-5, 1e-7, 1e-2)
+#: Smallest crossing step, in units of the enumeration tolerance.
+CROSSING_MIN_TOLS = 10
 
 
 def zero_thresholds(net, K):

@@ -18,7 +18,8 @@ import numpy as np
 
 from threadpoolctl import threadpool_limits
 
-from ._numerics import DEFAULT_MAX_REGIONS, DEFAULT_TOL, local_frame, zero_thresholds
+from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, local_frame,
+                        zero_thresholds)
 from ._validation import check_layer, check_point, check_positive_int, check_tol
 from .domain import as_domain
 from .exceptions import InfeasibleError, RegionLimitError
@@ -52,6 +53,16 @@ ARTIFICIAL_BOX = 1e3
 LOCAL_RADIUS_CAP = 1e3
 #: How often a start point lying on a hyperplane is nudged before giving up.
 START_ATTEMPTS = 20
+#: A nudged start point moves by START_STEP_TOLS times the tolerance (at least
+#: START_MIN_TOL), growing tenfold every second attempt.
+START_STEP_TOLS = 1e3
+START_MIN_TOL = 1e-12
+#: qhull's vertex spread must exceed this many float64 eps of its largest singular value.
+QHULL_SPREAD_EPS = 1e3
+#: The closure test of the facet-crossing fallback allows this many ON_FACET_RTOL.
+FALLBACK_SLACK_FACTOR = 1e3
+#: Seed of the fixed random direction that orders rows when duplicates are merged.
+DEDUP_SEED = 12345
 
 
 class _LPEngine:
@@ -80,7 +91,7 @@ class _LPEngine:
         self.n_qhull = 0
         self.n_fallback = 0
         self.n_small_lp = 0
-        self._dedup_dir = np.random.default_rng(12345).normal(size=d + 1)
+        self._dedup_dir = np.random.default_rng(DEDUP_SEED).normal(size=d + 1)
         zg, zc = zero_thresholds(self.net, K)
         self._zero_rel = np.repeat(zg, net.widths[:K])
         self._zero_abs = np.repeat(zc, net.widths[:K])
@@ -292,7 +303,7 @@ class _LPEngine:
             Dp[np.repeat(np.arange(len(uniq)), counts), pos] = D
             S = np.linalg.svd(Dp, compute_uv=False) / np.sqrt(counts)[:, None]  # descending
             spread = S[:, d - 2]
-            floor = 1e3 * np.finfo(np.float64).eps * S[:, 0]
+            floor = QHULL_SPREAD_EPS * np.finfo(np.float64).eps * S[:, 0]
         good = (counts >= d) & (spread > FACET_SPREAD_RTOL) & (spread > floor)
         # qhull's vertices carry absolute errors that grow with their size (the artificial
         # box puts them ~1e3 out): a row whose facet spread is that small is decided by
@@ -438,7 +449,7 @@ def _first_region(eng, start, domain, seed):
         built = eng.build(eng.pattern_at(x0))
         if built is not None:
             return built
-        step = max(eng.tol, 1e-12) * 1e3 * (10.0 ** (attempt // 2))
+        step = max(eng.tol, START_MIN_TOL) * START_STEP_TOLS * (10.0 ** (attempt // 2))
         x0 = start + rng.normal(size=start.shape) * step
         if np.any(eng.Ad @ x0 > eng.bd):
             x0 = start
@@ -514,9 +525,9 @@ def _fallback(eng, hint, r):
     a parallel hyperplane into a region that is not adjacent."""
     eng.n_fallback += 1
     c, n = hint
-    slack = ON_FACET_RTOL * 1e3 * max(1.0, float(np.abs(c).max()))
-    for delta in (1e-3, 1e-5, 1e-7, 1e-2):
-        y = c + n * max(delta * r, eng.tol * 10)
+    slack = ON_FACET_RTOL * FALLBACK_SLACK_FACTOR * max(1.0, float(np.abs(c).max()))
+    for delta in CROSSING_STEPS:
+        y = c + n * max(delta * r, eng.tol * CROSSING_MIN_TOLS)
         built = eng.build(eng.pattern_at(y))
         if built is not None and np.max(built[1]["A"] @ c - built[1]["b"], initial=-np.inf) <= slack:
             return built

@@ -44,6 +44,7 @@ from itertools import combinations
 
 import numpy as np
 
+from ._numerics import ZERO_ROW_RTOL
 from ._validation import check_layer
 from .domain import Box, as_domain
 from .exceptions import InfeasibleError, LPError
@@ -330,7 +331,7 @@ def _certify(net, domain, K, flat, scale):
         A = s[:, None] * M
         bb = -s * m
         norms = np.linalg.norm(A, axis=1)
-        tiny = norms <= 1e-12 * max(1.0, float(np.abs(M).max(initial=0.0)))
+        tiny = norms <= ZERO_ROW_RTOL * max(1.0, float(np.abs(M).max(initial=0.0)))
         if np.any(bb[tiny] < 0) or np.any((bb[tiny] <= 0) & p[tiny]):
             return None  # a constant unit with the wrong sign
         rows.append(A[~tiny] / norms[~tiny, None])

@@ -436,6 +436,8 @@ NORM_MARGIN = 1.05
 
 #: Matrices with min(shape) up to this get their exact spectral norm (one SVD).
 EXACT_NORM_MAX_DIM = 256
+#: Relative margin added to an exact spectral norm (the SVD's own rounding).
+EXACT_NORM_RTOL = 1e-12
 
 
 @functools.lru_cache(maxsize=8)
@@ -452,7 +454,7 @@ def _norm_estimate(W):
     """Upper estimate of the spectral norm of ``W`` (a float64 numpy array): exact (SVD) for
     small matrices, else power iteration times NORM_MARGIN."""
     if min(W.shape) <= EXACT_NORM_MAX_DIM:
-        return float(np.linalg.norm(W, 2)) * (1.0 + 1e-12)
+        return float(np.linalg.norm(W, 2)) * (1.0 + EXACT_NORM_RTOL)
     v = np.ones(W.shape[1]) / np.sqrt(W.shape[1])
     s = 0.0
     for _ in range(NORM_ITERATIONS):

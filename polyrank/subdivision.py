@@ -24,7 +24,8 @@ from math import comb
 
 import numpy as np
 
-from ._numerics import DEFAULT_MAX_REGIONS, DEFAULT_TOL, local_frame, zero_thresholds
+from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, ZERO_ROW_RTOL,
+                        local_frame, zero_thresholds)
 from ._validation import check_layer, check_positive_int, check_tol
 from .domain import Polytope, as_domain
 from .exceptions import MemoryBudgetError, RegionLimitError
@@ -51,6 +52,18 @@ SUBDIVISION_MAX_DIM = 4
 #: With ``domain=None`` the box is grown until every vertex found lies within this
 #: fraction of the box's half-width.
 BOX_MARGIN = 0.5
+#: Vertices within this many snaps of a domain facet lie on it (qhull's accuracy).
+DOMAIN_VERTEX_SNAPS = 1e3
+#: A d-subset of first-layer rows is independent when its Gram determinant exceeds this
+#: fraction of the product of the squared row norms.
+GRAM_DET_RTOL = 1e-20
+#: Floor of that product (keeps the test meaningful for tiny rows).
+GRAM_SCALE_FLOOR = 1e-300
+#: The box that bounds an outside cell's extent is this many times the current box.
+OUTSIDE_BOX_FACTOR = 1e6
+#: A region reached across a degenerate facet is adjacent only if the facet's centre is
+#: within this (relative to the length scale) of its closure.
+CLOSURE_RTOL = 1e-8
 #: Largest number of layer-1 vertex candidates (d-subsets of units) used to size the box.
 _MAX_SUBSETS = 200_000
 #: Rough memory of one finished Region (Python object, arrays, tuples), in bytes.
@@ -589,7 +602,7 @@ def _initial_cell(Ad, bd, n_units, snap_rel):
     snap = snap_rel * scale
     n_ids = n_units + len(bd)
     W = (n_ids + 63) // 64
-    on = np.abs(V @ Ad.T - bd) <= 1e3 * snap  # the domain's own vertices: qhull accuracy
+    on = np.abs(V @ Ad.T - bd) <= DOMAIN_VERTEX_SNAPS * snap  # the domain's own vertices: qhull accuracy
     F = np.zeros((len(V), W), np.uint64)
     for r in range(len(bd)):
         gid = n_units + r
@@ -651,7 +664,7 @@ def _layer1_extent(net):
         M = W[idx]  # (s, k, d)
         G = M @ np.swapaxes(M, 1, 2)
         scale = np.prod(np.einsum("skd,skd->sk", M, M), axis=1)
-        ok = np.abs(np.linalg.det(G)) > 1e-20 * np.maximum(scale, 1e-300)
+        ok = np.abs(np.linalg.det(G)) > GRAM_DET_RTOL * np.maximum(scale, GRAM_SCALE_FLOOR)
         if not ok.any():
             continue
         y = np.linalg.solve(G[ok], -b[idx[ok]][..., None])
@@ -1173,9 +1186,9 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
     Q = np.eye(d) if r == d else Vt[:r].T
     Hy = np.concatenate([H[:, :, :d] @ Q, (H[:, :, d] + H[:, :, :d] @ centre)[..., None]], axis=2)
     nrm = np.linalg.norm(Hy[:, :, :r], axis=2)
-    live = nrm > 1e-12 * np.linalg.norm(H[:, :, :d], axis=2)
+    live = nrm > ZERO_ROW_RTOL * np.linalg.norm(H[:, :, :d], axis=2)
     Hy = Hy / np.where(live, nrm, 1.0)[..., None]
-    big = 1e6 * R
+    big = OUTSIDE_BOX_FACTOR * R
     eye = np.eye(r)
     boxrows = np.hstack([np.vstack([eye, -eye]), -np.full((2 * r, 1), big)])
     for k, p in enumerate(cells):
@@ -1379,14 +1392,14 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
         lookup = {bytes(k): i for i, k in enumerate(_packed_keys(pat_alive))}
         for fr, i in miss:
             c, nvec, u = centers[fr], A_all[fr], int(C[fr])
-            for delta in (1e-3, 1e-5, 1e-7, 1e-2):
-                y = c + nvec * max(delta * spread[fr], tol_abs * 10)
+            for delta in CROSSING_STEPS:
+                y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
                 key = bytes(_packed_keys(net.patterns(y[None, :], flat=True, layer=K))[0])
                 j = lookup.get(key)
                 if j is not None:
                     # adjacent only if the facet's centre lies in the closure of region j
                     lo_j, hi_j = bounds[j], bounds[j + 1]
-                    slack = 1e-8 * max(lp_scale, float(np.abs(c).max()))
+                    slack = CLOSURE_RTOL * max(lp_scale, float(np.abs(c).max()))
                     if np.max(A_sel[lo_j:hi_j] @ c - b_sel[lo_j:hi_j], initial=-np.inf) > slack:
                         continue
                     if j != i:
