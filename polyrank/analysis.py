@@ -111,8 +111,9 @@ class AnalysisReport:
         Reduced Betti numbers of ``X/{A_1, ..., A_r}``, each piece to its own point.
     betti_image : list of int or None
         Betti numbers of the Rips complex of the image of the refined vertices at
-        ``image_scale`` (approximate: a point sample of ``f(X)``), or None if skipped.
-    image_scale : float or None
+        ``scale`` (approximate: a point sample of ``f(X)``), or None if skipped.
+    scale : float or None
+        The Rips scale of ``betti_image``.
     field : int
     glue : str
     name : str
@@ -138,7 +139,7 @@ class AnalysisReport:
     betti_relative: list
     betti_quotient: list
     betti_image: list | None
-    image_scale: float | None
+    scale: float | None
     field: int
     glue: str
     name: str = "manifold"
@@ -188,9 +189,9 @@ class AnalysisReport:
         lines += [row("X", self.betti_X), row("A", self.betti_A), row("(X, A)", self.betti_relative),
                   row("X/{A_i}  (reduced)", self.betti_quotient)]
         if self.betti_image is not None:
-            lines.append(row(f"f(X) Rips @ {self.image_scale:.3g} (approx.)", self.betti_image))
+            lines.append(row(f"f(X) Rips @ {self.scale:.3g} (approx.)", self.betti_image))
         else:
-            lines.append("  f(X)                      not computed (image_scale / --image-scale)")
+            lines.append("  f(X)                      not computed (scale / --scale)")
         return "\n".join(lines)
 
     def __str__(self):
@@ -318,14 +319,14 @@ def _has_display():
 
 
 # ---------------------------------------------------------------------------- analyze
-def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank=1, field=11,
-            image_scale=None, tol=REFINE_TOL, name=None) -> AnalysisReport:
+def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, field=11,
+            scale=None, tol=REFINE_TOL, name=None) -> AnalysisReport:
     """Refine a manifold along a network's regions and compute what gluing does to it.
 
     Parameters
     ----------
     net : ReLUNetwork or torch.nn.Module
-    manifold : SimplicialComplex
+    K : SimplicialComplex
         A mesh (points, closed curve or surface) in ``R^input_dim``.
     layer : int, optional
         Analyse the representation ``h_K`` of layer K (default: last hidden layer).
@@ -344,7 +345,7 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
         paper; 0: rank-0 cells only). Pieces are glued only if also below ``threshold``.
     field : int, default 11
         Prime p for homology over Z/p.
-    image_scale : float, optional
+    scale : float, optional
         If given, also compute the Betti numbers of the Vietoris-Rips complex at this
         edge-length scale of the image ``f_K`` of the refined vertices
         (:func:`polyrank.image_betti`). Approximate, and the cost grows fast with the
@@ -362,7 +363,7 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
     Raises
     ------
     TypeError
-        If ``manifold`` is not a SimplicialComplex.
+        If ``K`` is not a SimplicialComplex.
     ValueError
         On a mesh in the wrong dimension, a bad layer, threshold, glue, glue_rank,
         field or tol.
@@ -393,7 +394,7 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
     from . import topology
 
     net = as_network(net)
-    K = check_complex(manifold, net.input_dim, name="manifold", func="analyze", max_dim=2)
+    K = check_complex(K, net.input_dim, name="K", func="analyze", max_dim=2)
     L = check_layer(layer, net.n_layers)
     tol = check_tol(tol, func="analyze")
     if glue not in GLUE_MODES:
@@ -404,10 +405,10 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
         threshold = minimal_embedding_dim(K)
     else:
         threshold = check_positive_int(threshold, name="threshold", func="analyze", minimum=0)
-    if image_scale is not None and (isinstance(image_scale, bool) or not isinstance(image_scale, numbers.Real)
-                                    or not image_scale >= 0):
-        raise ValueError(f"The 'image_scale' parameter of analyze must be a float >= 0 or None. "
-                         f"Got {image_scale!r} instead.")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, numbers.Real)
+                              or not scale >= 0):
+        raise ValueError(f"The 'scale' parameter of analyze must be a float >= 0 or None. "
+                         f"Got {scale!r} instead.")
     if len(K) == 0:
         raise ValueError("The manifold mesh has no simplices.")
 
@@ -446,10 +447,10 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
     bq = topology.quotient_betti(ref.complex, list(pieces), field=field) if pieces else \
         topology.reduced_betti(ref.complex, field=field)
     t2 = time.perf_counter()
-    bimg, scale = None, None
-    if image_scale is not None:
-        scale = float(image_scale)
-        bimg = topology.image_betti(net, V, L, scale=scale, max_dimension=K.dim, field=field)
+    bimg = None
+    if scale is not None:
+        scale = float(scale)
+        bimg = topology.image_betti(net, V, layer=L, scale=scale, max_dimension=K.dim, field=field)
     t3 = time.perf_counter()
     ws = net.widths[:L]
     return AnalysisReport(
@@ -457,7 +458,7 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
         rank_histogram=_hist(rank, meas), tangent_rank_histogram=_hist(trank, meas),
         low_rank=low, squashed=squashed, n_components_A=len(comps_A), pieces=tuple(pieces),
         n_rank0_pieces=n0, n_rank1_pieces=n1, betti_X=rel.X, betti_A=rel.A,
-        betti_relative=rel.relative, betti_quotient=bq, betti_image=bimg, image_scale=scale,
+        betti_relative=rel.relative, betti_quotient=bq, betti_image=bimg, scale=scale,
         field=field, glue=glue, name=name or "manifold", n_input_simplices=len(K),
         network=f"{net.input_dim}-" + "-".join(map(str, ws)),
         last_width=ws[-1], timings={"refine": t1 - t0, "homology": t2 - t1, "image": t3 - t2},

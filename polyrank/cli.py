@@ -153,7 +153,7 @@ def _analyze_parser():
                    help="rank below which pieces are low rank (default: minimal embedding dimension)")
     p.add_argument("--resolution", type=int, default=24, help="mesh resolution N (default 24)")
     p.add_argument("--glue", choices=GLUE_MODES, default="cell")
-    p.add_argument("--image-scale", type=float, default=None,
+    p.add_argument("--scale", type=float, default=None,
                    help="also report Betti numbers of the Rips complex of the image f(X) at this scale "
                         "(approximate; slow for large scales)")
     p.add_argument("--plot", help="write a figure of the refined manifold coloured by rank")
@@ -186,7 +186,7 @@ def _run_analyze(argv):
     if args.layer is not None and not 1 <= args.layer <= net.n_layers:
         p.error(f"--layer must be in 1..{net.n_layers}")
     rep = analyze(net, K, layer=args.layer, threshold=args.threshold, glue=args.glue,
-                  image_scale=args.image_scale, name=args.manifold)
+                  scale=args.scale, name=args.manifold)
     print(rep.summary())
     if args.csv:
         rep.to_frame().to_csv(args.csv, index=False)

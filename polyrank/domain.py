@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_matrix, check_points, check_vector
+from ._validation import check_matrix, check_points, check_vector, make_rng
 
 __all__ = ["Box", "Polytope", "Simplex", "as_domain"]
 
@@ -141,9 +141,9 @@ class Polytope:
 
         return float(ConvexHull(V).volume)
 
-    def sample(self, n, *, seed=None) -> np.ndarray:
+    def sample(self, n, *, seed=0) -> np.ndarray:
         """``n`` uniform points inside a bounded polytope (rejection from its bounding box)."""
-        rng = np.random.default_rng(seed)
+        rng = make_rng(seed)
         lo, hi = self.bounding_box()
         out = []
         got = 0
@@ -217,8 +217,8 @@ class Box(Polytope):
     def volume(self):
         return float(np.prod(self.hi - self.lo))
 
-    def sample(self, n, *, seed=None):
-        rng = np.random.default_rng(seed)
+    def sample(self, n, *, seed=0):
+        rng = make_rng(seed)
         return rng.uniform(self.lo, self.hi, size=(n, self.dim))
 
     def __repr__(self):

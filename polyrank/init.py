@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_int_range, check_positive_float, check_positive_int, check_real, check_widths
+from ._validation import check_int_range, check_positive_float, check_positive_int, check_real, check_widths, make_rng
 from .network import ReLUNetwork
 
 __all__ = ["default", "normal", "positive_uniform", "rank_selection", "dale", "DALE_INHIBITION"]
@@ -63,7 +63,7 @@ def _build(input_dim, widths, rng, draw, bias):
     return ReLUNetwork(Ws, bs)
 
 
-def default(input_dim, widths, *, seed=None, bias="default") -> ReLUNetwork:
+def default(input_dim, widths, *, seed=0, bias="default") -> ReLUNetwork:
     """PyTorch's default ``nn.Linear`` initialisation ("Kaiming" in the paper, Fig. 2A).
 
     Every weight and bias of a layer with ``fan_in`` inputs is drawn from
@@ -75,7 +75,7 @@ def default(input_dim, widths, *, seed=None, bias="default") -> ReLUNetwork:
     input_dim : int
     widths : int or list of int
         Hidden widths ``n_1, ..., n_L``.
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
     bias : {"default", "zero"}
         ``"default"``: biases ``U(+-1/sqrt(fan_in))``; ``"zero"``: biases 0.
 
@@ -96,7 +96,7 @@ def default(input_dim, widths, *, seed=None, bias="default") -> ReLUNetwork:
     """
     input_dim, widths = _check_widths(input_dim, widths, "default")
     bias = _check_bias(bias, "default")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
 
     def draw(rng, n, fan_in):
         bound = 1.0 / np.sqrt(fan_in)
@@ -105,7 +105,7 @@ def default(input_dim, widths, *, seed=None, bias="default") -> ReLUNetwork:
     return _build(input_dim, widths, rng, draw, bias)
 
 
-def normal(input_dim, widths, *, mean, std=0.1, seed=None, bias="default") -> ReLUNetwork:
+def normal(input_dim, widths, *, mean, std=0.1, seed=0, bias="default") -> ReLUNetwork:
     """Weights ``N(mean, std^2)``: the paper's biased-mean networks (Fig. 2B).
 
     The paper shows that moving the mean of the weight distribution away from 0
@@ -119,7 +119,7 @@ def normal(input_dim, widths, *, mean, std=0.1, seed=None, bias="default") -> Re
     mean : float
     std : float, default 0.1
         Must be positive.
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
     bias : {"default", "zero"}
         ``"default"`` (PyTorch-default biases, the weights alone are re-drawn) or ``"zero"``.
 
@@ -142,12 +142,12 @@ def normal(input_dim, widths, *, mean, std=0.1, seed=None, bias="default") -> Re
     bias = _check_bias(bias, "normal")
     mean = check_real(mean, name="mean", func="normal")
     std = check_positive_float(std, name="std", func="normal")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     return _build(input_dim, widths, rng,
                   lambda rng, n, fan_in: rng.normal(float(mean), float(std), size=(n, fan_in)), bias)
 
 
-def positive_uniform(input_dim, widths, *, seed=None, bias="zero") -> ReLUNetwork:
+def positive_uniform(input_dim, widths, *, seed=0, bias="zero") -> ReLUNetwork:
     """Weights ``U(0, 1)`` and zero biases: a wide network with a rank-0 region.
 
     The paper's first constructed network (section 3): every strictly positive
@@ -159,7 +159,7 @@ def positive_uniform(input_dim, widths, *, seed=None, bias="zero") -> ReLUNetwor
     ----------
     input_dim : int
     widths : int or list of int
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
     bias : {"zero", "default"}
         ``"zero"`` (the paper's choice) or PyTorch-default biases.
 
@@ -180,12 +180,12 @@ def positive_uniform(input_dim, widths, *, seed=None, bias="zero") -> ReLUNetwor
     """
     input_dim, widths = _check_widths(input_dim, widths, "positive_uniform")
     bias = _check_bias(bias, "positive_uniform")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     return _build(input_dim, widths, rng, lambda rng, n, fan_in: rng.uniform(0.0, 1.0, size=(n, fan_in)),
                   bias)
 
 
-def rank_selection(input_dim, width, k, *, seed=None, bias="zero") -> ReLUNetwork:
+def rank_selection(input_dim, width, k, *, seed=0, bias="zero") -> ReLUNetwork:
     """One layer ``R W`` with ``W ~ U(0, 1)`` and ``R`` diagonal ``+-1`` with ``k`` entries -1 (Fig. 2C).
 
     The rank-selection matrix ``R`` negates ``k`` rows (output units) of a
@@ -202,7 +202,7 @@ def rank_selection(input_dim, width, k, *, seed=None, bias="zero") -> ReLUNetwor
     width : int
     k : int
         Number of negated rows, ``0 <= k <= width``.
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
     bias : {"zero", "default"}
         ``"zero"`` (the paper's choice) or PyTorch-default biases.
 
@@ -224,13 +224,13 @@ def rank_selection(input_dim, width, k, *, seed=None, bias="zero") -> ReLUNetwor
     input_dim, (width,) = _check_widths(input_dim, [width], "rank_selection")
     k = check_int_range(k, 0, width, name="k", func="rank_selection", what="the number of negated rows")
     bias = _check_bias(bias, "rank_selection")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     W = rng.uniform(0.0, 1.0, size=(width, input_dim))
     W[:k] *= -1.0
     return ReLUNetwork([W], [_bias(rng, input_dim, width, bias)])
 
 
-def dale(input_dim, width, k, *, seed=None, bias="zero", inhibition=DALE_INHIBITION) -> ReLUNetwork:
+def dale(input_dim, width, k, *, seed=0, bias="zero", inhibition=DALE_INHIBITION) -> ReLUNetwork:
     """One layer ``W R`` following Dale's principle, ``W ~ U(0, 1)`` (Fig. 2D).
 
     ``R`` is diagonal with ``k`` entries equal to ``-inhibition`` (the first
@@ -247,7 +247,7 @@ def dale(input_dim, width, k, *, seed=None, bias="zero", inhibition=DALE_INHIBIT
     width : int
     k : int
         Number of inhibitory inputs, ``0 <= k <= input_dim``.
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
     bias : {"zero", "default"}
         ``"zero"`` (the paper's choice) or PyTorch-default biases.
     inhibition : float, default 4.0
@@ -272,7 +272,7 @@ def dale(input_dim, width, k, *, seed=None, bias="zero", inhibition=DALE_INHIBIT
     k = check_int_range(k, 0, input_dim, name="k", func="dale", what="the number of inhibitory inputs")
     bias = _check_bias(bias, "dale")
     inhibition = check_positive_float(inhibition, name="inhibition", func="dale")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     W = rng.uniform(0.0, 1.0, size=(width, input_dim))
     W[:, :k] *= -float(inhibition)
     return ReLUNetwork([W], [_bias(rng, input_dim, width, bias)])

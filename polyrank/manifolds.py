@@ -14,8 +14,8 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_positive_float, check_positive_int
-from .complex import SimplicialComplex
+from ._validation import check_positive_float, check_positive_int, make_rng
+from .complex import SimplicialComplex, check_complex
 
 __all__ = [
     "circle",
@@ -73,7 +73,7 @@ def interval(n, *, length=1.0) -> SimplicialComplex:
     return SimplicialComplex(V, S)
 
 
-def circle(n, radius=1.0) -> SimplicialComplex:
+def circle(n, *, radius=1.0) -> SimplicialComplex:
     """A circle in R^2 as a cycle of ``n`` edges.
 
     Parameters
@@ -153,7 +153,7 @@ def disk(n, *, rings=1, radius=1.0) -> SimplicialComplex:
     return SimplicialComplex(np.concatenate(V), np.concatenate(tri))
 
 
-def torus(n, m, R=2.0, r=1.0) -> SimplicialComplex:
+def torus(n, m, *, R=2.0, r=1.0) -> SimplicialComplex:
     """A torus in R^3 triangulated by an ``n x m`` grid (``2 n m`` triangles).
 
     Parameters
@@ -199,7 +199,7 @@ def torus(n, m, R=2.0, r=1.0) -> SimplicialComplex:
     return SimplicialComplex(V.reshape(-1, 3), T)
 
 
-def klein_bottle(n, m, R=2.0, r=1.0) -> SimplicialComplex:
+def klein_bottle(n, m, *, R=2.0, r=1.0) -> SimplicialComplex:
     """A Klein bottle embedded in R^4, triangulated by an ``n x m`` grid with a twist.
 
     Parameters
@@ -253,14 +253,14 @@ def klein_bottle(n, m, R=2.0, r=1.0) -> SimplicialComplex:
     return SimplicialComplex(V.reshape(-1, 4), T)
 
 
-def sphere(n, *, seed=None) -> SimplicialComplex:
+def sphere(n, *, seed=0) -> SimplicialComplex:
     """The unit sphere in R^3 as the convex hull of ``n`` random points on it.
 
     Parameters
     ----------
     n : int
         Number of vertices, ``n >= 4``.
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
         Source of the random points.
 
     Returns
@@ -395,16 +395,16 @@ def projective_plane(subdivisions=0) -> SimplicialComplex:
     return SimplicialComplex(W, Tq)
 
 
-def embed(complex, dim, *, seed=None) -> SimplicialComplex:
+def embed(K, dim, *, seed=0) -> SimplicialComplex:
     """Place a complex in R^dim by a random isometry plus a random offset.
 
     Parameters
     ----------
-    complex : SimplicialComplex
+    K : SimplicialComplex
         Vertices in R^m.
     dim : int
         Target dimension, ``dim >= m``.
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
         Source of the isometry (Haar-distributed orthonormal columns from the QR
         factorisation of a Gaussian matrix, signs fixed by ``diag(R) > 0``) and of the
         offset (standard normal).
@@ -418,9 +418,9 @@ def embed(complex, dim, *, seed=None) -> SimplicialComplex:
     Raises
     ------
     TypeError
-        If ``complex`` is not a SimplicialComplex.
+        If ``K`` is not a SimplicialComplex.
     ValueError
-        If ``dim`` is not an int or ``dim < complex.ambient_dim``.
+        If ``dim`` is not an int or ``dim < K.ambient_dim``.
 
     Examples
     --------
@@ -430,16 +430,15 @@ def embed(complex, dim, *, seed=None) -> SimplicialComplex:
     >>> bool(np.isclose(np.linalg.norm(K.vertices[0] - K.vertices[4]), 2.0))
     True
     """
-    if not isinstance(complex, SimplicialComplex):
-        raise TypeError(f"complex must be a SimplicialComplex; got {type(complex).__name__}.")
-    m = complex.ambient_dim
+    K = check_complex(K, name="K", func="embed")
+    m = K.ambient_dim
     if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
         raise ValueError(f"The 'dim' parameter of embed must be an int >= {m}. Got {dim!r} instead.")
     if dim < m:
         raise ValueError(f"The 'dim' parameter of embed must be >= the complex's ambient dimension {m} "
                          f"(an isometry cannot lower the dimension). Got {dim}.")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed, func="embed")
     Q, Rf = np.linalg.qr(rng.standard_normal((int(dim), m)))
     Q = Q * np.where(np.diag(Rf) < 0, -1.0, 1.0)
     offset = rng.standard_normal(int(dim))
-    return SimplicialComplex(complex.vertices @ Q.T + offset, complex.simplices)
+    return SimplicialComplex(K.vertices @ Q.T + offset, K.simplices)

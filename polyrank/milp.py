@@ -436,7 +436,7 @@ class _Timeout(Exception):
     pass
 
 
-def min_codeword_size(net, domain, layer=None, *, time_limit=None) -> CodewordResult:
+def min_codeword_size(net, domain, *, layer=None, time_limit=None) -> CodewordResult:
     """Exact minimum number of active units at ``layer`` over the full-dimensional regions in ``domain``.
 
     Parameters
@@ -491,7 +491,7 @@ def min_codeword_size(net, domain, layer=None, *, time_limit=None) -> CodewordRe
     return _extreme_codeword(net, domain, K, "min", time_limit)
 
 
-def max_codeword_size(net, domain, layer=None, *, time_limit=None) -> CodewordResult:
+def max_codeword_size(net, domain, *, layer=None, time_limit=None) -> CodewordResult:
     """Exact maximum number of active units at ``layer`` over the full-dimensional regions in ``domain``.
 
     The mirror image of :func:`min_codeword_size` (same parameters, result and

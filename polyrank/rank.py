@@ -186,7 +186,7 @@ def full_rank_certified(G, *, n_rows, sizes, d) -> np.ndarray:
     return ok
 
 
-def matrix_rank(M, tol=None) -> int:
+def matrix_rank(M, *, tol=None) -> int:
     """Numerical rank of ``M``: the number of singular values above ``tol``.
 
     Parameters
@@ -309,11 +309,11 @@ def _resolve_dtype(dtype):
                      f"got {dtype!r}.")
 
 
-def _prepare(net_or_module, X, layers, *, func, device, dtype, batch_size, tol, max_memory):
+def _prepare(net, X, layers, *, func, device, dtype, batch_size, tol, max_memory):
     from ._validation import check_device, check_layers, check_points, check_positive_int, check_tol
     from .network import as_network
 
-    net = as_network(net_or_module)
+    net = as_network(net)
     X = check_points(X, net.input_dim)
     layers = check_layers(layers, net.n_layers, func=func)
     batch_size = check_positive_int(batch_size, name="batch_size", func=func, allow_none=True)
@@ -562,7 +562,7 @@ def _counts_all(tn, X, n_layers, chunk):
     return torch.cat(out)
 
 
-def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol=None, dtype=None,
+def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dtype=None,
              max_memory=None, progress=False, method="auto") -> np.ndarray:
     """Rank of the local affine map ``A_K`` at each point, per layer: the sampling path.
 
@@ -573,7 +573,7 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
 
     Parameters
     ----------
-    net_or_module : ReLUNetwork or torch.nn.Module
+    net : ReLUNetwork or torch.nn.Module
         A module is converted with :func:`~polyrank.as_network` (Linear + ReLU only).
     X : array-like of shape (n_points, input_dim)
     layers : int or sequence of int, optional
@@ -609,7 +609,7 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
     ValueError
         For a bad ``X``, ``layers``, ``tol``, ``dtype``, ``device`` or ``batch_size``.
     TypeError
-        If ``net_or_module`` is neither a ReLUNetwork nor a Linear/ReLU torch module.
+        If ``net`` is neither a ReLUNetwork nor a Linear/ReLU torch module.
     MemoryBudgetError
         If a single point does not fit in ``max_memory``.
 
@@ -656,7 +656,7 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
         raise ValueError(f"The 'method' parameter of {func} must be 'auto', 'direct' or 'certify'; "
                          f"got {method!r}.")
     net, X, layers, device, dtype, batch_size, tol, max_memory = _prepare(
-        net_or_module, X, layers, func=func, device=device, dtype=dtype, batch_size=batch_size,
+        net, X, layers, func=func, device=device, dtype=dtype, batch_size=batch_size,
         tol=tol, max_memory=max_memory)
     n = X.shape[0]
     if n == 0:
@@ -716,7 +716,7 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
     return result
 
 
-def codeword_sizes_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol=None, dtype=None,
+def codeword_sizes_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dtype=None,
                       max_memory=None, progress=False) -> np.ndarray:
     """Codeword size (number of active units ``z_l > 0``) at each point, per layer.
 
@@ -751,7 +751,7 @@ def codeword_sizes_at(net_or_module, X, layers=None, *, device=None, batch_size=
 
     func = "codeword_sizes_at"
     net, X, layers, device, dtype, batch_size, tol, max_memory = _prepare(
-        net_or_module, X, layers, func=func, device=device, dtype=dtype, batch_size=batch_size,
+        net, X, layers, func=func, device=device, dtype=dtype, batch_size=batch_size,
         tol=tol, max_memory=max_memory)
     n = X.shape[0]
     if n == 0:

@@ -96,13 +96,13 @@ def _targets(y, n, loss, out_dim, *, name):
     return y
 
 
-def fit(model, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entropy", epochs=10, batch_size=64,
+def fit(net, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entropy", epochs=10, batch_size=64,
         lr=1e-3, seed=0, device=None, probes=None, layers=None, progress=False):
-    """Train ``model`` in place with Adam and record losses, accuracy, ranks and codeword sizes per epoch.
+    """Train the torch module ``net`` in place with Adam and record losses, accuracy, ranks and codeword sizes per epoch.
 
     Parameters
     ----------
-    model : torch.nn.Sequential
+    net : torch.nn.Sequential
         Linear/ReLU layers ending in a linear read-out (as built by :func:`mlp`); trained in place
         and moved to ``device``.
     X_train : array-like of shape (n_train, input_dim)
@@ -144,7 +144,7 @@ def fit(model, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entrop
         For inputs of the wrong shape, labels outside the model's classes, an unknown
         ``loss`` or non-positive ``epochs``/``batch_size``/``lr``.
     TypeError
-        If ``model`` is not a Linear/ReLU ``torch.nn.Module`` or ``probes`` is not a dict.
+        If ``net`` is not a Linear/ReLU ``torch.nn.Module`` or ``probes`` is not a dict.
 
     Notes
     -----
@@ -174,9 +174,10 @@ def fit(model, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entrop
     from .network import ReLUNetwork
     from .rank import codeword_sizes_at, ranks_at
 
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module (e.g. from polyrank.train.mlp); got "
-                        f"{type(model).__name__}.")
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"net must be a torch.nn.Module (e.g. from polyrank.train.mlp); got "
+                        f"{type(net).__name__}.")
+    model = net  # the torch module, trained in place
     net = ReLUNetwork.from_torch(model)  # validates Linear/ReLU structure
     if loss not in LOSSES:
         raise ValueError(f"The 'loss' parameter of fit must be one of {LOSSES}; got {loss!r}.")

@@ -192,7 +192,7 @@ def test_frame_and_histograms_add_up(global_random_seed):
 def test_image_betti_of_identity_like_network():
     # ReLU(x + 5), ReLU(y + 5) is a translation on the circle of radius 2: the image is a circle
     net = one_layer(np.eye(2), [5.0, 5.0])
-    rep = pr.analyze(net, pr.circle(40, radius=2.0), image_scale=0.5)
+    rep = pr.analyze(net, pr.circle(40, radius=2.0), scale=0.5)
     assert rep.betti_image == [1, 1] and rep.betti_quotient == [0, 1]
 
 
@@ -225,8 +225,8 @@ def test_bad_inputs():
         pr.analyze(net, pr.circle(5), glue_rank=2)
     with pytest.raises(ValueError, match="'threshold' parameter"):
         pr.analyze(net, pr.circle(5), threshold=-1)
-    with pytest.raises(ValueError, match="'image_scale' parameter"):
-        pr.analyze(net, pr.circle(5), image_scale=-1.0)
+    with pytest.raises(ValueError, match="'scale' parameter"):
+        pr.analyze(net, pr.circle(5), scale=-1.0)
     with pytest.raises(ValueError, match="'field' parameter"):
         pr.analyze(net, pr.circle(5), field=4)
     with pytest.raises(SystemExit):

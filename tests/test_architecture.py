@@ -86,3 +86,19 @@ def test_private_use_finder_finds_them(graph_tool, tmp_path):
     (pkg / "a.py").write_text("def _f():\n    return 1\n")
     (pkg / "b.py").write_text("from .a import _f\nfrom . import a\n\ndef g():\n    return a._f() + _f()\n")
     assert _private_uses(graph_tool, pkg) == [("polyrank.b", "polyrank.a", "_f")]
+
+
+def test_star_import_binds_the_public_names_and_no_module():
+    import types
+
+    import polyrank as pr
+
+    ns = {}
+    exec("from polyrank import *", ns)
+    assert not [k for k, v in ns.items() if isinstance(v, types.ModuleType)]
+    assert "enumerate" not in ns and "rank" not in ns
+    assert len(set(pr.__all__)) == len(pr.__all__)
+    for name in pr.__all__:
+        assert ns[name] is getattr(pr, name)
+    for mod in (pr.network, pr.regions, pr.enumerate, pr.rank, pr.topology, pr.complex, pr.manifolds):
+        assert set(mod.__all__) <= set(pr.__all__)

@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from .._validation import make_rng
+
 __all__ = [
     "BenchmarkFunction",
     "TEST_FUNCTIONS",
@@ -128,11 +130,11 @@ class BenchmarkFunction:
         x = self.minimizer(d)
         return float(self._f(x[None, :])[0])
 
-    def sample(self, n, d, *, seed=None) -> np.ndarray:
+    def sample(self, n, d, *, seed=0) -> np.ndarray:
         """``n`` points drawn uniformly from ``[lo, hi]^d``, shape ``(n, d)``."""
         d = _check_dim(d, func=f"{self.name}.sample", min_dim=self.min_dim)
         n = _check_dim(n, func=f"{self.name}.sample")
-        rng = np.random.default_rng(seed)
+        rng = make_rng(seed)
         return rng.uniform(self.domain[0], self.domain[1], size=(n, d))
 
 
@@ -390,7 +392,7 @@ def classify_above_mean(y) -> np.ndarray:
     return (y > y.mean()).astype(np.float64)
 
 
-def sample_task(name, d, n, *, seed=None):
+def sample_task(name, d, n, *, seed=0):
     """``n`` points drawn uniformly from the domain of test function ``name`` in ``d`` dimensions.
 
     Parameters
@@ -399,7 +401,7 @@ def sample_task(name, d, n, *, seed=None):
         A key of :data:`TEST_FUNCTIONS`.
     d, n : int
         Input dimension and number of points.
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
 
     Returns
     -------
