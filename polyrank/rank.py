@@ -53,7 +53,9 @@ def rank_tolerance(s_max, sizes, d, eps=EPS):
     ``s_max`` and ``sizes`` may be numbers, numpy arrays or torch tensors (same shape);
     ``size`` is the number of active rows (the codeword size), ``d`` the number of columns.
     """
-    if hasattr(sizes, "clip"):
+    if isinstance(sizes, np.ndarray):
+        return s_max * np.maximum(sizes, d) * eps
+    if hasattr(sizes, "clip"):  # a torch tensor
         return s_max * sizes.clip(min=d) * eps
     return s_max * max(sizes, d) * eps
 
@@ -97,20 +99,31 @@ def batched_ranks(M, *, sizes=None, zero_tol=None, cap=None, tol=None) -> np.nda
     """
     M = np.asarray(M, dtype=np.float64)
     n, m, d = M.shape
-    out = np.zeros(n, dtype=np.int64)
-    if n and m and d:
+    if not (n and m and d):
+        out = np.zeros(n, dtype=np.int64)
+    else:
         sz = np.full(n, m, dtype=np.int64) if sizes is None else np.asarray(sizes, dtype=np.int64)
-        zt = None if zero_tol is None else np.broadcast_to(np.asarray(zero_tol, dtype=np.float64), (n,))
-        for s in range(0, n, RANK_CHUNK):
-            B = M[s: s + RANK_CHUNK]
-            if zt is not None:
-                B = drop_constant_rows(B, zt[s: s + RANK_CHUNK])
-            S = np.linalg.svd(B, compute_uv=False)
-            thr = rank_tolerance(S[:, 0], sz[s: s + RANK_CHUNK], d) if tol is None else np.full(len(S), tol)
-            out[s: s + RANK_CHUNK] = np.count_nonzero(S > thr[:, None], axis=1)
+        zt = None if zero_tol is None else np.asarray(zero_tol, dtype=np.float64)
+        if zt is not None and zt.ndim == 0:
+            zt = np.full(n, zt)
+        if n <= RANK_CHUNK:
+            out = _count_ranks(M, sz, zt, tol, d)
+        else:
+            out = np.concatenate([_count_ranks(M[s: s + RANK_CHUNK], sz[s: s + RANK_CHUNK],
+                                               None if zt is None else zt[s: s + RANK_CHUNK], tol, d)
+                                  for s in range(0, n, RANK_CHUNK)])
     if cap is not None:
         out = np.minimum(out, np.asarray(cap, dtype=np.int64))
     return out
+
+
+def _count_ranks(M, sizes, zero_tol, tol, d):
+    """Rules 1-2 on one chunk of :func:`batched_ranks` (trusted, non-empty input)."""
+    if zero_tol is not None:
+        M = drop_constant_rows(M, zero_tol)
+    S = np.linalg.svd(M, compute_uv=False)
+    thr = rank_tolerance(S[:, 0], sizes, d) if tol is None else tol
+    return np.count_nonzero(S > np.reshape(thr, (-1, 1)), axis=1).astype(np.int64)
 
 
 def certificate_shift(trace, n_rows, size, d):

@@ -135,6 +135,211 @@ def _grow_i1(a, need):
     return b
 
 
+# ------------------------------------------------------------ the steps of one cut
+@_njit
+def _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg):
+    """Evaluate ``a . x + c`` at the piece's vertices (into ``vals``) and their sides
+    (into ``sg``: +1, -1, or 0 within ``snap`` times the vertex magnitude of the
+    hyperplane). Returns the numbers of positive and negative vertices."""
+    d = LV.shape[1]
+    npos = 0
+    nneg = 0
+    for i in range(nv):
+        acc = c
+        mag = floor
+        for k in range(d):
+            x = LV[qv + i, k]
+            acc += a[k] * x
+            mag = max(mag, abs(x))
+        vals[i] = acc
+        dist = acc / nrm
+        eps = snap * mag
+        if dist > eps:
+            sg[i] = 1
+            npos += 1
+        elif dist < -eps:
+            sg[i] = -1
+            nneg += 1
+        else:
+            sg[i] = 0
+    return npos, nneg
+
+
+@_njit
+def _crossing_edges(LE, qe, ne, sg, cross):
+    """Number the piece's edges whose ends have opposite signs (``cross[e]``; -1 for
+    the others) and return how many there are."""
+    ncross = 0
+    for e in range(ne):
+        if sg[LE[qe + e, 0]] * sg[LE[qe + e, 1]] < 0:
+            cross[e] = ncross
+            ncross += 1
+        else:
+            cross[e] = -1
+    return ncross
+
+
+@_njit
+def _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF):
+    """The new vertices where the crossing edges meet the hyperplane (into ``NV``) and
+    their facet bitsets: the facets common to both ends plus the cut (into ``NF``)."""
+    d = LV.shape[1]
+    W = LF.shape[1]
+    for e in range(ne):
+        k2 = cross[e]
+        if k2 >= 0:
+            u = LE[qe + e, 0]
+            v = LE[qe + e, 1]
+            tt = vals[u] / (vals[u] - vals[v])
+            for k in range(d):
+                NV[k2, k] = LV[qv + u, k] + tt * (LV[qv + v, k] - LV[qv + u, k])
+            for w in range(W):
+                NF[k2, w] = LF[qv + u, w] & LF[qv + v, w]
+            NF[k2, hw] |= hb
+
+
+@_njit
+def _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common):
+    """The vertices of the cut face (the piece's vertices on the hyperplane, ids in
+    ``zidx``, then the new ones), their bitsets in ``FF``, and its edges in ``FE``: two
+    vertices span an edge iff no third vertex lies on every facet through both.
+    Returns the number of edges."""
+    W = LF.shape[1]
+    nz = 0
+    for i in range(nv):
+        if sg[i] == 0:
+            zidx[nz] = i
+            for w in range(W):
+                FF[nz, w] = LF[qv + i, w]
+            FF[nz, hw] |= hb
+            nz += 1
+    for k2 in range(ncross):
+        for w in range(W):
+            FF[nz + k2, w] = NF[k2, w]
+    kf = nz + ncross
+    nfe = 0
+    for i in range(kf):
+        for i2 in range(i + 1, kf):
+            for w in range(W):
+                common[w] = FF[i, w] & FF[i2, w]
+            ok = True
+            for m in range(kf):
+                if m != i and m != i2 and _subset(common, FF[m]):
+                    ok = False
+                    break
+            if ok:
+                FE[nfe, 0] = i
+                FE[nfe, 1] = i2
+                nfe += 1
+    return nfe
+
+
+@_njit
+def _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg, mp, cross, NV, NF, ncross,
+                FE, nfe, zidx, nz, hid, hw, hb, a, c):
+    """Append the half of the piece on side ``sign`` to the pools at their tops ``tv, te,
+    tc``: its vertices (the piece's on that side or on the hyperplane, then the new ones),
+    its edges (kept, shortened crossing edges, the cut face's edges) and its candidate
+    facets (the piece's plus the cut, kept when they hold at least d vertices).
+    Returns the numbers of vertices, edges and candidate facets written."""
+    d = LV.shape[1]
+    W = LF.shape[1]
+    cnt = 0
+    for i in range(nv):
+        if sg[i] * sign >= 0:
+            mp[i] = cnt
+            for k in range(d):
+                LV[tv + cnt, k] = LV[qv + i, k]
+            for w in range(W):
+                LF[tv + cnt, w] = LF[qv + i, w]
+            if sg[i] == 0:
+                LF[tv + cnt, hw] |= hb
+            cnt += 1
+        else:
+            mp[i] = -1
+    ns = cnt + ncross
+    for k2 in range(ncross):
+        for k in range(d):
+            LV[tv + cnt + k2, k] = NV[k2, k]
+        for w in range(W):
+            LF[tv + cnt + k2, w] = NF[k2, w]
+    r = 0
+    for e in range(ne):
+        u = LE[qe + e, 0]
+        v = LE[qe + e, 1]
+        if sg[u] == 0 and sg[v] == 0:
+            continue
+        if sg[u] * sign >= 0 and sg[v] * sign >= 0:
+            LE[te + r, 0] = mp[u]
+            LE[te + r, 1] = mp[v]
+            r += 1
+        elif cross[e] >= 0:
+            keep = u if sg[u] == sign else v
+            LE[te + r, 0] = mp[keep]
+            LE[te + r, 1] = cnt + cross[e]
+            r += 1
+    for t2 in range(nfe):
+        i = FE[t2, 0]
+        i2 = FE[t2, 1]
+        LE[te + r, 0] = mp[zidx[i]] if i < nz else cnt + (i - nz)
+        LE[te + r, 1] = mp[zidx[i2]] if i2 < nz else cnt + (i2 - nz)
+        r += 1
+    nk = 0
+    for g in range(nc + 1):
+        gid = LC[qc + g] if g < nc else hid
+        gw = gid >> 6
+        gb = np.uint64(1) << np.uint64(gid & 63)
+        count = 0
+        for i in range(ns):
+            if LF[tv + i, gw] & gb:
+                count += 1
+        if count >= d:
+            if g < nc:
+                LC[tc + nk] = LC[qc + g]
+                for k in range(d + 1):
+                    LR[tc + nk, k] = LR[qc + g, k]
+            else:
+                LC[tc + nk] = hid
+                for k in range(d):
+                    LR[tc + nk, k] = sign * a[k]
+                LR[tc + nk, d] = sign * c
+            nk += 1
+    return ns, r, nk
+
+
+@_njit
+def _emit_piece(q, n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB, oV, oF, oE, oC, oR, oB, oP, vo, eo,
+                co):
+    """Copy the finished piece ``q`` of cell ``p`` to output cell ``n`` (the output arrays
+    are already large enough). Returns its approximate size in bytes."""
+    d = LV.shape[1]
+    W = LF.shape[1]
+    nl = PB.shape[1]
+    x0 = vo[n]
+    for i in range(pnv[q]):
+        for k in range(d):
+            oV[x0 + i, k] = LV[pv[q] + i, k]
+        for w in range(W):
+            oF[x0 + i, w] = LF[pv[q] + i, w]
+    vo[n + 1] = x0 + pnv[q]
+    x0 = eo[n]
+    for i in range(pne[q]):
+        oE[x0 + i, 0] = LE[pe[q] + i, 0]
+        oE[x0 + i, 1] = LE[pe[q] + i, 1]
+    eo[n + 1] = x0 + pne[q]
+    x0 = co[n]
+    for i in range(pnc[q]):
+        oC[x0 + i] = LC[pc[q] + i]
+        for k in range(d + 1):
+            oR[x0 + i, k] = LR[pc[q] + i, k]
+    co[n + 1] = x0 + pnc[q]
+    for k in range(nl):
+        oB[n, k] = PB[q, k]
+    oP[n] = p
+    return (pnv[q] * (d + W) + pne[q] * 2 + pnc[q] * (d + 2) + nl + 8) * 8
+
+
+# ------------------------------------------------------------ one layer
 @_njit
 def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zero_abs, snap,
                   floor, max_bytes):
@@ -253,26 +458,7 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     vals = np.empty(2 * nv)
                     sg = np.empty(2 * nv, np.int64)
                     mp = np.empty(2 * nv, np.int64)
-                npos = 0
-                nneg = 0
-                for i in range(nv):
-                    acc = c
-                    mag = floor
-                    for k in range(d):
-                        x = LV[qv + i, k]
-                        acc += a[k] * x
-                        mag = max(mag, abs(x))
-                    vals[i] = acc
-                    dist = acc / nrm
-                    eps = snap * mag
-                    if dist > eps:
-                        sg[i] = 1
-                        npos += 1
-                    elif dist < -eps:
-                        sg[i] = -1
-                        nneg += 1
-                    else:
-                        sg[i] = 0
+                npos, nneg = _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg)
                 if npos == 0 or nneg == 0:
                     PB[q, j] = npos > 0
                     nxt[nn] = q
@@ -280,26 +466,10 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     continue
                 # --- the cut: new vertices on the crossing edges
                 cross = _grow_i1(cross, ne)
-                ncross = 0
-                for e in range(ne):
-                    if sg[LE[qe + e, 0]] * sg[LE[qe + e, 1]] < 0:
-                        cross[e] = ncross
-                        ncross += 1
-                    else:
-                        cross[e] = -1
+                ncross = _crossing_edges(LE, qe, ne, sg, cross)
                 NV = _grow2(NV, ncross)
                 NF = _grow2(NF, ncross)
-                for e in range(ne):
-                    k2 = cross[e]
-                    if k2 >= 0:
-                        u = LE[qe + e, 0]
-                        v = LE[qe + e, 1]
-                        tt = vals[u] / (vals[u] - vals[v])
-                        for k in range(d):
-                            NV[k2, k] = LV[qv + u, k] + tt * (LV[qv + v, k] - LV[qv + u, k])
-                        for w in range(W):
-                            NF[k2, w] = LF[qv + u, w] & LF[qv + v, w]
-                        NF[k2, hw] |= hb
+                _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF)
                 # the cut face: zero vertices, then the new ones; its edges from incidences
                 nz = 0
                 for i in range(nv):
@@ -308,32 +478,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                 kf = nz + ncross
                 FF = _grow2(FF, kf)
                 zidx = _grow_i1(zidx, nz)
-                r = 0
-                for i in range(nv):
-                    if sg[i] == 0:
-                        zidx[r] = i
-                        for w in range(W):
-                            FF[r, w] = LF[qv + i, w]
-                        FF[r, hw] |= hb
-                        r += 1
-                for k2 in range(ncross):
-                    for w in range(W):
-                        FF[nz + k2, w] = NF[k2, w]
-                nfe = 0
                 FE = _grow2(FE, kf * (kf - 1) // 2)
-                for i in range(kf):
-                    for i2 in range(i + 1, kf):
-                        for w in range(W):
-                            common[w] = FF[i, w] & FF[i2, w]
-                        ok = True
-                        for m in range(kf):
-                            if m != i and m != i2 and _subset(common, FF[m]):
-                                ok = False
-                                break
-                        if ok:
-                            FE[nfe, 0] = i
-                            FE[nfe, 1] = i2
-                            nfe += 1
+                nfe = _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common)
                 # --- the two halves, appended to the pools
                 need_v = tv + 2 * (nv + ncross)
                 need_e = te + 2 * (ne + nfe)
@@ -355,67 +501,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                         PB = _grow2(PB, m2)
                     h = npieces
                     npieces += 1
-                    cnt = 0
-                    for i in range(nv):
-                        if sg[i] * sign >= 0:
-                            mp[i] = cnt
-                            for k in range(d):
-                                LV[tv + cnt, k] = LV[qv + i, k]
-                            for w in range(W):
-                                LF[tv + cnt, w] = LF[qv + i, w]
-                            if sg[i] == 0:
-                                LF[tv + cnt, hw] |= hb
-                            cnt += 1
-                        else:
-                            mp[i] = -1
-                    ns = cnt + ncross
-                    for k2 in range(ncross):
-                        for k in range(d):
-                            LV[tv + cnt + k2, k] = NV[k2, k]
-                        for w in range(W):
-                            LF[tv + cnt + k2, w] = NF[k2, w]
-                    r = 0
-                    for e in range(ne):
-                        u = LE[qe + e, 0]
-                        v = LE[qe + e, 1]
-                        if sg[u] == 0 and sg[v] == 0:
-                            continue
-                        if sg[u] * sign >= 0 and sg[v] * sign >= 0:
-                            LE[te + r, 0] = mp[u]
-                            LE[te + r, 1] = mp[v]
-                            r += 1
-                        elif cross[e] >= 0:
-                            keep = u if sg[u] == sign else v
-                            LE[te + r, 0] = mp[keep]
-                            LE[te + r, 1] = cnt + cross[e]
-                            r += 1
-                    for t2 in range(nfe):
-                        i = FE[t2, 0]
-                        i2 = FE[t2, 1]
-                        LE[te + r, 0] = mp[zidx[i]] if i < nz else cnt + (i - nz)
-                        LE[te + r, 1] = mp[zidx[i2]] if i2 < nz else cnt + (i2 - nz)
-                        r += 1
-                    # candidate facets: the piece's plus the cut, kept with >= d vertices
-                    nk = 0
-                    for g in range(nc + 1):
-                        gid = LC[qc + g] if g < nc else hid
-                        gw = gid >> 6
-                        gb = np.uint64(1) << np.uint64(gid & 63)
-                        count = 0
-                        for i in range(ns):
-                            if LF[tv + i, gw] & gb:
-                                count += 1
-                        if count >= d:
-                            if g < nc:
-                                LC[tc + nk] = LC[qc + g]
-                                for k in range(d1):
-                                    LR[tc + nk, k] = LR[qc + g, k]
-                            else:
-                                LC[tc + nk] = hid
-                                for k in range(d):
-                                    LR[tc + nk, k] = sign * a[k]
-                                LR[tc + nk, d] = sign * c
-                            nk += 1
+                    ns, r, nk = _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg, mp,
+                                            cross, NV, NF, ncross, FE, nfe, zidx, nz, hid, hw, hb, a, c)
                     pv[h], pnv[h], pe[h], pne[h], pc[h], pnc[h] = tv, ns, te, r, tc, nk
                     for k in range(nl):
                         PB[h, k] = PB[q, k]
@@ -450,29 +537,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
         oC = _grow_i1(oC, co[n] + sc)
         oR = _grow2(oR, co[n] + sc)
         for t in range(nact):
-            q = act[t]
-            x0 = vo[n]
-            for i in range(pnv[q]):
-                for k in range(d):
-                    oV[x0 + i, k] = LV[pv[q] + i, k]
-                for w in range(W):
-                    oF[x0 + i, w] = LF[pv[q] + i, w]
-            vo[n + 1] = x0 + pnv[q]
-            x0 = eo[n]
-            for i in range(pne[q]):
-                oE[x0 + i, 0] = LE[pe[q] + i, 0]
-                oE[x0 + i, 1] = LE[pe[q] + i, 1]
-            eo[n + 1] = x0 + pne[q]
-            x0 = co[n]
-            for i in range(pnc[q]):
-                oC[x0 + i] = LC[pc[q] + i]
-                for k in range(d1):
-                    oR[x0 + i, k] = LR[pc[q] + i, k]
-            co[n + 1] = x0 + pnc[q]
-            for k in range(nl):
-                oB[n, k] = PB[q, k]
-            oP[n] = p
-            used += (pnv[q] * (d + W) + pne[q] * 2 + pnc[q] * (d + 2) + nl + 8) * 8
+            used += _emit_piece(act[t], n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB,
+                                oV, oF, oE, oC, oR, oB, oP, vo, eo, co)
             n += 1
         if used > max_bytes:
             over = 1
