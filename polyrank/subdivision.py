@@ -1369,28 +1369,16 @@ def _paused_gc(func, *args):
             gc.enable()
 
 
-def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
+def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
+    """The sliver check: a cell whose certified inradius ``lb`` is not above ``tol_abs``
+    gets a Chebyshev-centre LP, as the LP engine would decide. Returns which cells are
+    regions, their witnesses and inradii, and the number of LPs."""
     from .exceptions import InfeasibleError
     from .lp import chebyshev_center
 
-    V, F, vo, E, eo, C, Rw, co = run.cells
-    isfac, centers, spread, wit, lb, onbox = _finish_kernel(V, F, vo, C, Rw, co, run.box_id0)
-    n_cells = len(vo) - 1
-    n = run.n
-    d = net.input_dim
-    # rows as A x <= b with unit normals
-    nrm = np.linalg.norm(Rw[:, :d], axis=1)
-    A_all = -Rw[:, :d] / nrm[:, None]
-    b_all = Rw[:, d] / nrm
-    keep_row = isfac.copy()
-    if run.box_id0 >= 0:
-        keep_row &= C < run.box_id0
-    cell_of_row = np.repeat(np.arange(n_cells), np.diff(co))
-    # sliver check: LP for the doubtful, as the LP engine would decide
-    alive = np.ones(n_cells, dtype=bool)
+    alive = np.ones(len(lb), dtype=bool)
+    radius, wit = lb.copy(), wit.copy()
     n_lp = 0
-    radius = lb.copy()
-    wit = wit.copy()
     for p in np.flatnonzero(~(lb > tol_abs)):
         rows = np.flatnonzero(isfac[co[p]: co[p + 1]]) + co[p]
         n_lp += 1
@@ -1403,7 +1391,84 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
             alive[p] = False
         else:
             wit[p], radius[p] = x, r
-    # order facets by id (units, then domain rows), as the LP engine does
+    return alive, wit, radius, n_lp
+
+
+def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C, lp_scale):
+    """Edges found by the LP engine's neighbour rule at the centre of every unit facet
+    ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
+    is not a region, as (row, source) pairs."""
+    src = new_index[cell_of_row[frows]]
+    keys = _search_keys(pat_alive)
+    order = np.argsort(keys)
+    skeys = keys[order]
+    nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
+                            C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
+                            run.maps, run.parents)
+    q = _search_keys(nb)
+    pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
+    hit = skeys[pos] == q
+    tgt = order[pos]
+    ok = hit & (tgt != src)
+    miss = list(zip(frows[~hit].tolist(), src[~hit].tolist()))
+    return [src[ok]], [tgt[ok]], [C[frows][ok]], miss
+
+
+def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
+                      lp_scale):
+    """Edges across the facets whose neighbour pattern is not a region (degenerate
+    facets): the pattern at points just across, at the steps CROSSING_STEPS, adjacent
+    only if the facet's centre lies in the closure of the region found."""
+    ei, ej, eu = [], [], []
+    lookup = {bytes(k): i for i, k in enumerate(_packed_keys(pat_alive))}
+    for fr, i in miss:
+        c, nvec, u = centers[fr], A_all[fr], int(C[fr])
+        for delta in CROSSING_STEPS:
+            y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
+            key = bytes(_packed_keys(net.patterns(y[None, :], flat=True, layer=K))[0])
+            j = lookup.get(key)
+            if j is not None:
+                lo_j, hi_j = bounds[j], bounds[j + 1]
+                slack = CLOSURE_RTOL * max(lp_scale, float(np.abs(c).max()))
+                if np.max(A_sel[lo_j:hi_j] @ c - b_sel[lo_j:hi_j], initial=-np.inf) > slack:
+                    continue
+                if j != i:
+                    ei.append([i])
+                    ej.append([j])
+                    eu.append([u])
+                break
+    return ei, ej, eu
+
+
+def _unique_edges(ei, ej, eu):
+    """One edge per pair ``i < j``, labelled by its smallest unit (units are numbered in
+    label order)."""
+    ei, ej, eu = (np.concatenate(x).astype(np.int64) for x in (ei, ej, eu))
+    ei, ej = np.minimum(ei, ej), np.maximum(ei, ej)
+    o = np.lexsort((eu, ej, ei))
+    ei, ej, eu = ei[o], ej[o], eu[o]
+    first = np.ones(len(ei), dtype=bool)
+    first[1:] = (ei[1:] != ei[:-1]) | (ej[1:] != ej[:-1])
+    return ei[first], ej[first], eu[first]
+
+
+def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
+    """The Decomposition of a finished run: certified regions, their irredundant facets
+    ordered as the LP engine orders them, and the adjacency (objects built lazily)."""
+    V, F, vo, E, eo, C, Rw, co = run.cells
+    isfac, centers, spread, wit, lb, onbox = _finish_kernel(V, F, vo, C, Rw, co, run.box_id0)
+    n_cells = len(vo) - 1
+    d = net.input_dim
+    # rows as A x <= b with unit normals
+    nrm = np.linalg.norm(Rw[:, :d], axis=1)
+    A_all = -Rw[:, :d] / nrm[:, None]
+    b_all = Rw[:, d] / nrm
+    keep_row = isfac.copy()
+    if run.box_id0 >= 0:
+        keep_row &= C < run.box_id0
+    cell_of_row = np.repeat(np.arange(n_cells), np.diff(co))
+    alive, wit, radius, n_lp = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
+    # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
     labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
     labels += [(0, r) for r in range(len(domain.b) if domain is not None else 0)]
     idx_cells = np.flatnonzero(alive)
@@ -1412,8 +1477,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     sizes = np.stack([pat[:, run.offsets[l]: run.offsets[l + 1]].sum(axis=1) for l in range(K)], axis=1)
     rows = np.flatnonzero(keep_row & alive[cell_of_row])
     rows = rows[np.lexsort((C[rows], cell_of_row[rows]))]
-    rcell = cell_of_row[rows]
-    bounds = np.searchsorted(rcell, idx_cells, side="left").tolist() + [len(rows)]
+    bounds = np.searchsorted(cell_of_row[rows], idx_cells, side="left").tolist() + [len(rows)]
     A_sel = A_all[rows]
     b_sel = b_all[rows]
     A_sel.setflags(write=False)
@@ -1437,50 +1501,15 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
         bnd = (~onbox[idx_cells]).tolist()
         return _make_regions(net, pats, wits, rads, A_sel, b_sel, lab_sel, bounds, bnd, rks, szs)
 
-    # adjacency: every unit facet, the LP engine's neighbour rule at its centre
-    frows = np.flatnonzero(keep_row & (C < n) & alive[cell_of_row])
-    src = new_index[cell_of_row[frows]]
-    keys = _search_keys(pat_alive)
-    order = np.argsort(keys)
-    skeys = keys[order]
-    nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
-                            C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
-                            run.maps, run.parents)
-    q = _search_keys(nb)
-    pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
-    hit = skeys[pos] == q
-    tgt = order[pos]
-    ok = hit & (tgt != src)
-    ei, ej, eu = [src[ok]], [tgt[ok]], [C[frows][ok]]
-    miss = list(zip(frows[~hit].tolist(), src[~hit].tolist()))
-    # degenerate facets: the pattern at points just across
+    # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
+    frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
+    ei, ej, eu, miss = _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
+                                  lp_scale)
     if miss:
-        lookup = {bytes(k): i for i, k in enumerate(_packed_keys(pat_alive))}
-        for fr, i in miss:
-            c, nvec, u = centers[fr], A_all[fr], int(C[fr])
-            for delta in CROSSING_STEPS:
-                y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
-                key = bytes(_packed_keys(net.patterns(y[None, :], flat=True, layer=K))[0])
-                j = lookup.get(key)
-                if j is not None:
-                    # adjacent only if the facet's centre lies in the closure of region j
-                    lo_j, hi_j = bounds[j], bounds[j + 1]
-                    slack = CLOSURE_RTOL * max(lp_scale, float(np.abs(c).max()))
-                    if np.max(A_sel[lo_j:hi_j] @ c - b_sel[lo_j:hi_j], initial=-np.inf) > slack:
-                        continue
-                    if j != i:
-                        ei.append([i])
-                        ej.append([j])
-                        eu.append([u])
-                    break
-    ei, ej, eu = (np.concatenate(x).astype(np.int64) for x in (ei, ej, eu))
-    ei, ej = np.minimum(ei, ej), np.maximum(ei, ej)
-    # one edge per pair, labelled by its smallest unit (units are numbered in label order)
-    o = np.lexsort((eu, ej, ei))
-    ei, ej, eu = ei[o], ej[o], eu[o]
-    first = np.ones(len(ei), dtype=bool)
-    first[1:] = (ei[1:] != ei[:-1]) | (ej[1:] != ej[:-1])
-    ei, ej, eu = ei[first], ej[first], eu[first]
+        di, dj, du = _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
+                                       tol_abs, lp_scale)
+        ei, ej, eu = ei + di, ej + dj, eu + du
+    ei, ej, eu = _unique_edges(ei, ej, eu)
 
     def build_edges():
         return _paused_gc(lambda: list(zip(ei.tolist(), ej.tolist(), _labels_of(eu, labels))))
