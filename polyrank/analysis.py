@@ -11,7 +11,6 @@ analyze`` command is in :mod:`polyrank.cli`.
 from __future__ import annotations
 
 import numbers
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -252,70 +251,9 @@ class AnalysisReport:
         -------
         matplotlib.figure.Figure
         """
-        import matplotlib
+        from .plot import plot_analysis
 
-        if ax is None:
-            matplotlib.use("Agg", force=False) if not _has_display() else None
-        import matplotlib.pyplot as plt
-        from matplotlib import cm, colors
-
-        ref = self.refinement
-        K = check_layer(layer, self.layer)
-        r = ref.ranks[:, K - 1]
-        V, S = ref.complex.vertices, ref.complex.simplices
-        if V.shape[1] > 3:  # principal 3-D view
-            Vc = V - V.mean(0)
-            _, _, Wt = np.linalg.svd(Vc, full_matrices=False)
-            V = Vc @ Wt[:3].T
-        dim3 = V.shape[1] == 3
-        cmap = plt.get_cmap("viridis")
-        rmax = max(1, int(r.max(initial=0)))
-        norm = colors.BoundaryNorm(np.arange(-0.5, rmax + 1.0), cmap.N)  # one colour per integer rank
-        if ax is None:
-            fig = plt.figure(figsize=(6, 5))
-            ax = fig.add_subplot(111, projection="3d" if dim3 else None)
-        fig = ax.figure
-        cols = cmap(norm(r))
-        if S.shape[1] == 3:
-            if dim3:
-                from mpl_toolkits.mplot3d.art3d import Poly3DCollection
-
-                ax.add_collection3d(Poly3DCollection(V[S], facecolors=cols, edgecolors="none"))
-            else:
-                from matplotlib.collections import PolyCollection
-
-                ax.add_collection(PolyCollection(V[S][:, :, :2], facecolors=cols, edgecolors="none"))
-        elif S.shape[1] == 2:
-            if dim3:
-                from mpl_toolkits.mplot3d.art3d import Line3DCollection
-
-                ax.add_collection3d(Line3DCollection(V[S], colors=cols, linewidths=2))
-            else:
-                from matplotlib.collections import LineCollection
-
-                ax.add_collection(LineCollection(V[S][:, :, :2], colors=cols, linewidths=2))
-        else:
-            P = V[S[:, 0]]
-            ax.scatter(*P.T[:3 if dim3 else 2], c=cols, s=4)
-        lo, hi = V.min(0), V.max(0)
-        ax.set_xlim(lo[0], hi[0])
-        ax.set_ylim(lo[1], hi[1])
-        if dim3:
-            ax.set_zlim(lo[2], hi[2])
-        else:
-            ax.set_aspect("equal")
-        fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"rank(A_{K})", shrink=0.7,
-                     ticks=np.arange(rmax + 1))
-        ax.set_title(f"{self.name}: {self.n_regions} regions, quotient b~ = {self.betti_quotient}")
-        if path is not None:
-            fig.savefig(path, dpi=150, bbox_inches="tight")
-        return fig
-
-
-def _has_display():
-    import os
-
-    return bool(os.environ.get("DISPLAY")) and sys.platform != "win32"
+        return plot_analysis(self, path, layer=layer, ax=ax)
 
 
 # ---------------------------------------------------------------------------- analyze

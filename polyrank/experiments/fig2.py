@@ -417,8 +417,9 @@ def plot_panel(df, *, ax=None):
     >>> ax.get_xlabel()
     'output width n'
     """
-    import matplotlib.pyplot as plt
+    from ..plot import pyplot
 
+    plt = pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
     panel = df.panel.iloc[0] if "panel" in df and len(df) else None

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from .._validation import check_positive_float, check_positive_int, check_widths
+from ..plot import pyplot
 from ..data.functions import (APPENDIX_FUNCTIONS, TEST_FUNCTIONS, classify_above_mean, discretize,
                               sample_task)
 
@@ -403,12 +404,6 @@ def wilcoxon_table(df, *, alpha=ALPHA):
     return out
 
 
-def _mpl():
-    from ..plot import pyplot
-
-    return pyplot()
-
-
 def plot_fig3c(df, path=None, *, metric="mean_codeword_size", layer=None, alpha=ALPHA):
     """Plot before/after values per condition, like the paper's Fig. 3C (and appendix Fig. 4).
 
@@ -452,7 +447,7 @@ def plot_fig3c(df, path=None, *, metric="mean_codeword_size", layer=None, alpha=
     if K not in set(df.layer.unique()):
         raise ValueError(f"The 'layer' parameter of plot_fig3c must be one of {sorted(df.layer.unique())}. "
                          f"Got {layer!r}.")
-    plt = _mpl()
+    plt = pyplot()
     stats = wilcoxon_table(df, alpha=alpha)
     sub = df[df.layer == K]
     panels = list(dict.fromkeys(zip(sub.experiment, sub.function)))
@@ -544,7 +539,7 @@ def plot_fig3c_illustration(path=None, *, levels=(2, 3, 5, None), widths=(16, 16
     widths = tuple(check_widths(widths, func=func))
     n = check_positive_int(n, name="n", func=func, minimum=2)
     epochs = check_positive_int(epochs, name="epochs", func=func, minimum=0)
-    plt = _mpl()
+    plt = pyplot()
     sphere = TEST_FUNCTIONS["sphere"]
     lo, hi = sphere.domain
     g = np.linspace(lo, hi, 201)
