@@ -118,6 +118,16 @@ def check_positive_float(x, *, name, func=None, low=0.0):
     return float(x)
 
 
+def check_scale(x, *, name, func=None, allow_none=True):
+    """Return a length scale as a float >= 0 (inf allowed), or None when allowed."""
+    if x is None and allow_none:
+        return None
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not x >= 0:
+        none = " or None" if allow_none else ""
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be a float >= 0{none}. Got {x!r} instead.")
+    return float(x)
+
+
 def check_int_range(k, low, high, *, name, func=None, what=None):
     """Return ``k`` as an int in ``low..high`` (``what`` says what it counts)."""
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not low <= k <= high:

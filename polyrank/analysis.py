@@ -10,13 +10,12 @@ analyze`` command is in :mod:`polyrank.cli`.
 
 from __future__ import annotations
 
-import numbers
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_layer, check_positive_int, check_tol
+from ._validation import check_layer, check_positive_int, check_scale, check_tol
 from .complex import SimplicialComplex, check_complex
 from .intersect import REFINE_TOL, Refinement, refine
 from .network import as_network
@@ -343,10 +342,7 @@ def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, fie
         threshold = minimal_embedding_dim(K)
     else:
         threshold = check_positive_int(threshold, name="threshold", func="analyze", minimum=0)
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, numbers.Real)
-                              or not scale >= 0):
-        raise ValueError(f"The 'scale' parameter of analyze must be a float >= 0 or None. "
-                         f"Got {scale!r} instead.")
+    scale = check_scale(scale, name="scale", func="analyze")
     if len(K) == 0:
         raise ValueError("The manifold mesh has no simplices.")
 
@@ -387,7 +383,6 @@ def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, fie
     t2 = time.perf_counter()
     bimg = None
     if scale is not None:
-        scale = float(scale)
         bimg = topology.image_betti(net, V, layer=L, scale=scale, max_dimension=K.dim, field=field)
     t3 = time.perf_counter()
     ws = net.widths[:L]

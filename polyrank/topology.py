@@ -21,7 +21,7 @@ from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 
-from ._validation import check_simplex_ids
+from ._validation import check_scale, check_simplex_ids
 from .complex import SimplicialComplex
 from .network import as_network
 
@@ -588,11 +588,7 @@ def image_persistence(net, X, *, layer=None, max_scale=None, max_dimension=2,
     if isinstance(max_dimension, bool) or not isinstance(max_dimension, numbers.Integral) or max_dimension < 0:
         raise ValueError(f"The 'max_dimension' parameter of {func} must be an int >= 0. "
                          f"Got {max_dimension!r} instead.")
-    if max_scale is not None and (isinstance(max_scale, bool)
-                                        or not isinstance(max_scale, numbers.Real)
-                                        or not max_scale >= 0 or np.isnan(max_scale)):
-        raise ValueError(f"The 'max_scale' parameter of {func} must be a float >= 0 or None. "
-                         f"Got {max_scale!r} instead.")
+    max_scale = check_scale(max_scale, name="max_scale", func=func)
     if isinstance(layer, numbers.Integral) and not isinstance(layer, bool) and layer == 0:
         from ._validation import check_points
 

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from .._validation import make_rng
+from .._validation import check_positive_int, make_rng
 
 __all__ = [
     "BenchmarkFunction",
@@ -55,12 +55,6 @@ def _check_X(X, *, func, min_dim=1):
     if not np.isfinite(X).all():
         raise ValueError(f"X of {func} contains NaN or infinity.")
     return X
-
-
-def _check_dim(d, *, func, min_dim=1):
-    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < min_dim:
-        raise ValueError(f"The 'd' parameter of {func} must be an int >= {min_dim}. Got {d!r} instead.")
-    return int(d)
 
 
 @dataclass(frozen=True)
@@ -117,12 +111,12 @@ class BenchmarkFunction:
         """The domain ``[lo, hi]^d`` as a :class:`polyrank.Box`."""
         from ..domain import Box
 
-        d = _check_dim(d, func=f"{self.name}.box", min_dim=self.min_dim)
+        d = check_positive_int(d, name="d", func=f"{self.name}.box", minimum=self.min_dim)
         return Box(self.domain[0], self.domain[1], dim=d)
 
     def minimizer(self, d) -> np.ndarray:
         """A global minimiser in dimension ``d``, shape ``(d,)``."""
-        d = _check_dim(d, func=f"{self.name}.minimizer", min_dim=self.min_dim)
+        d = check_positive_int(d, name="d", func=f"{self.name}.minimizer", minimum=self.min_dim)
         return np.array(self._minimizer(d), dtype=np.float64)
 
     def minimum(self, d) -> float:
@@ -132,8 +126,8 @@ class BenchmarkFunction:
 
     def sample(self, n, d, *, seed=0) -> np.ndarray:
         """``n`` points drawn uniformly from ``[lo, hi]^d``, shape ``(n, d)``."""
-        d = _check_dim(d, func=f"{self.name}.sample", min_dim=self.min_dim)
-        n = _check_dim(n, func=f"{self.name}.sample")
+        d = check_positive_int(d, name="d", func=f"{self.name}.sample", minimum=self.min_dim)
+        n = check_positive_int(n, name="n", func=f"{self.name}.sample")
         rng = make_rng(seed)
         return rng.uniform(self.domain[0], self.domain[1], size=(n, d))
 
@@ -425,8 +419,7 @@ def sample_task(name, d, n, *, seed=0):
     if name not in TEST_FUNCTIONS:
         raise ValueError(f"Unknown test function {name!r}; choose one of: {', '.join(TEST_FUNCTIONS)}.")
     fn = TEST_FUNCTIONS[name]
-    d = _check_dim(d, func="sample_task", min_dim=fn.min_dim)
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"The 'n' parameter of sample_task must be an int >= 1. Got {n!r} instead.")
-    X = fn.sample(int(n), d, seed=seed)
+    d = check_positive_int(d, name="d", func="sample_task", minimum=fn.min_dim)
+    n = check_positive_int(n, name="n", func="sample_task")
+    X = fn.sample(n, d, seed=seed)
     return X, fn._f(X)
