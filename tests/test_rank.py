@@ -221,3 +221,42 @@ def test_ranks_at_treats_exactly_cancelling_rows_as_zero_like_the_engines():
         assert np.array_equal(pr.rank.ranks_at(net, W, method="direct"), R)
         assert np.array_equal(pr.rank.ranks_at(net, W, method="certify"), R)
         assert (R[:, -1] == 0).any()  # the cancelling region is there
+
+
+# ----------------------------------------------------------------------------- the one rank rule
+def _near_singular_stack(rng, n, m, d):
+    """Random m x d matrices, a third of them with a rank drop hidden under rounding noise."""
+    M = rng.normal(size=(n, m, d))
+    k = min(m, d)
+    for i in range(0, n, 3):
+        U = rng.normal(size=(m, k - 1))
+        M[i] = U @ rng.normal(size=(k - 1, d)) + 10.0 ** rng.integers(-17, -9) * rng.normal(size=(m, d))
+    return M
+
+
+@pytest.mark.parametrize("m, d", [(2, 3), (3, 3), (5, 3), (4, 2), (1, 4)])
+def test_cholesky_certificate_never_contradicts_the_svd_rule(m, d, global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    M = _near_singular_stack(rng, 60, m, d)
+    svd = pr.rank.batched_ranks(M)
+    G = M @ M.transpose(0, 2, 1) if m <= d else M.transpose(0, 2, 1) @ M
+    ok = pr.rank.full_rank_certified(G, n_rows=m, sizes=m, d=d)
+    assert ok.any()
+    assert (svd[ok] == min(m, d)).all()  # a certificate proves full rank under the SVD rule
+    # the scalar kernel (compiled by the subdivision engine) decides exactly as the batched form
+    for i in range(len(G)):
+        Gi = G[i].copy()
+        delta = pr.rank.certificate_shift(float(np.trace(G[i])), m, m, d)
+        assert pr.rank.cholesky_full_rank(Gi, Gi.shape[0], delta) == ok[i]
+
+
+def test_batched_ranks_is_matrix_rank_with_rules_1_and_3(global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    M = _near_singular_stack(rng, 30, 4, 3)
+    assert [pr.rank.matrix_rank(A) for A in M] == pr.rank.batched_ranks(M).tolist()
+    M[:, 0] *= 1e-14  # rows at most zero_tol are constant units: they count as zero
+    want = [pr.rank.matrix_rank(A[1:]) for A in M]
+    got = pr.rank.batched_ranks(M[:, 1:], sizes=np.full(30, 4))
+    assert pr.rank.batched_ranks(M, sizes=np.full(30, 4), zero_tol=1e-9).tolist() == got.tolist()
+    assert all(g <= w for g, w in zip(got, want))  # the larger size only raises the threshold
+    assert pr.rank.batched_ranks(M, cap=np.ones(30, dtype=int)).max() <= 1
