@@ -12,7 +12,14 @@ __all__ = ["plot_decomposition", "plot_analysis"]
 
 def pyplot():
     """``matplotlib.pyplot``, switched to the non-interactive Agg backend when there is
-    no display (so that figures can be saved on a headless machine)."""
+    no display (so that figures can be saved on a headless machine).
+
+    Examples
+    --------
+    >>> from polyrank.plot import pyplot
+    >>> pyplot().__name__
+    'matplotlib.pyplot'
+    """
     try:
         import matplotlib
 
@@ -103,6 +110,13 @@ def plot_analysis(report, path=None, *, layer=None, ax=None):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> rep = pr.analyze(pr.ReLUNetwork.from_weights([np.eye(2)], [[0.5, 0.5]]), pr.circle(16))
+    >>> fig = pr.plot_analysis(rep)
+    >>> fig.axes[0].get_title()
+    'manifold: 4 regions, quotient b~ = [0, 1]'
     """
     from matplotlib import cm, colors
 

@@ -52,6 +52,11 @@ def rank_tolerance(s_max, sizes, d, eps=EPS):
 
     ``s_max`` and ``sizes`` may be numbers, numpy arrays or torch tensors (same shape);
     ``size`` is the number of active rows (the codeword size), ``d`` the number of columns.
+
+    Examples
+    --------
+    >>> bool(pr.rank.rank_tolerance(1.0, 5, 3) == 5 * np.finfo(np.float64).eps)
+    True
     """
     if isinstance(sizes, np.ndarray):
         return s_max * np.maximum(sizes, d) * eps
@@ -63,7 +68,14 @@ def rank_tolerance(s_max, sizes, d, eps=EPS):
 def drop_constant_rows(M, zero_tol):
     """``M`` (..., rows, d) with the rows of norm at most ``zero_tol`` set to zero (rule 1).
 
-    ``zero_tol`` is a number or one value per matrix of the stack (shape ``M.shape[:-2]``)."""
+    ``zero_tol`` is a number or one value per matrix of the stack (shape ``M.shape[:-2]``).
+
+    Examples
+    --------
+    >>> pr.rank.drop_constant_rows(np.array([[1.0, 0.0], [1e-18, 0.0]]), 1e-12)
+    array([[1., 0.],
+           [0., 0.]])
+    """
     zt = np.asarray(zero_tol, dtype=np.float64)
     if zt.ndim:
         zt = zt[..., None]
@@ -144,7 +156,16 @@ def cholesky_full_rank(G, m, delta):
     """In-place Cholesky of the leading ``m x m`` block of ``G - delta I`` (lower triangle
     of ``G`` is read and overwritten). True when it succeeds: the certificate of
     :func:`certificate_shift`. Plain loops, so that the engines compile it with numba
-    (the subdivision kernels call it once per cell)."""
+    (the subdivision kernels call it once per cell).
+
+    Examples
+    --------
+    >>> G = np.array([[2.0, 1.0], [1.0, 2.0]])
+    >>> pr.rank.cholesky_full_rank(G.copy(), 2, pr.rank.certificate_shift(4.0, 2, 2, 2))
+    True
+    >>> pr.rank.cholesky_full_rank(np.ones((2, 2)), 2, pr.rank.certificate_shift(2.0, 2, 2, 2))
+    False
+    """
     for a in range(m):
         for q in range(a + 1):
             acc = G[a, q] - (delta if a == q else 0.0)

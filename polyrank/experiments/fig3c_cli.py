@@ -46,7 +46,15 @@ def _levels(text):
 
 
 def build_parser(figure):
-    """The argument parser of ``polyrank reproduce fig3c|appendix``."""
+    """The argument parser of ``polyrank reproduce fig3c|appendix``; every option defaults
+    to None (the paper's value, :data:`~polyrank.experiments.fig3c.PAPER_SETTINGS`).
+
+    Examples
+    --------
+    >>> from polyrank.experiments.fig3c_cli import build_parser
+    >>> build_parser("fig3c").parse_args(["--widths", "8,4"]).widths
+    [8, 4]
+    """
     p = argparse.ArgumentParser(
         prog=f"polyrank reproduce {figure}",
         description=("Paper Fig. 3C: networks trained on the discretised sphere function"
