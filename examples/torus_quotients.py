@@ -1,4 +1,4 @@
-"""The torus quotients of DESIGN.md section 1, produced by handmade networks.
+"""The torus quotients of docs/theory.md (appendix 7.2 of the paper), produced by handmade networks.
 
 Each network is dead (rank 0 at its last layer) exactly on a chosen part A of a
 torus (R = 2, r = 1, the z axis through the hole); ``pr.analyze`` refines the mesh

@@ -9,11 +9,13 @@ torch, scikit-learn or numba) load on first access: ``pr.data``, ``pr.init``.
 
 import importlib as _importlib
 
-from . import (analysis as _analysis, complex as _complex, domain as _domain, enumerate as _enumerate,
-               exceptions as _exceptions, intersect as _intersect, manifolds as _manifolds, milp as _milp,
-               network as _network, plot as _plot, rank as _rank, regions as _regions, topology as _topology)
+from . import (analysis as _analysis, classifying as _classifying, complex as _complex, domain as _domain,
+               enumerate as _enumerate, exceptions as _exceptions, intersect as _intersect, manifolds as _manifolds,
+               milp as _milp, network as _network, plot as _plot, rank as _rank, regions as _regions,
+               topology as _topology)
 from . import lp, rank  # noqa: F401  (pr.rank.matrix_rank, pr.lp.solve_lp)
 from .analysis import *  # noqa: F401,F403
+from .classifying import *  # noqa: F401,F403
 from .complex import *  # noqa: F401,F403
 from .domain import *  # noqa: F401,F403
 from .enumerate import *  # noqa: F401,F403
@@ -30,7 +32,7 @@ from .topology import *  # noqa: F401,F403
 __version__ = "0.1.0"
 
 __all__ = [name for _m in (_exceptions, _network, _domain, _regions, _enumerate, _rank, _milp, _complex,
-                           _manifolds, _intersect, _topology, _analysis, _plot)
+                           _manifolds, _intersect, _topology, _analysis, _classifying, _plot)
            for name in _m.__all__]
 
 _LAZY = ("data", "train", "init", "experiments", "manifolds", "topology", "intersect", "subdivision")

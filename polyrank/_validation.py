@@ -230,3 +230,15 @@ def check_simplex_ids(sel, n, *, name):
     if arr.min() < -n or arr.max() >= n:
         raise ValueError(f"{name} holds simplex ids outside 0..{n - 1}.")
     return arr.astype(np.int64) % n if n else arr.astype(np.int64)
+
+
+def check_prime(p, *, name="field", func=None, maximum=46337):
+    """Return ``p`` as an int prime in ``2..maximum`` (a coefficient field Z/p)."""
+    where = f" of {func}" if func else ""
+    ok = isinstance(p, numbers.Integral) and not isinstance(p, bool) and 2 <= p <= maximum
+    if ok:
+        ok = all(p % q for q in range(2, int(p ** 0.5) + 1))
+    if not ok:
+        raise ValueError(f"The '{name}' parameter{where} must be a prime in 2..{maximum} (homology over Z/p). "
+                         f"Got {p!r} instead.")
+    return int(p)

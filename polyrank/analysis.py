@@ -4,8 +4,8 @@
 regions (:func:`polyrank.refine`), labels every piece with its rank and tangent rank,
 finds the low-rank part ``A`` and the pieces that are glued to points, and computes
 Betti numbers of ``X``, ``A``, the pair ``(X, A)``, the quotient ``X/{A_i}`` and of a
-Rips complex on the image ``f(X)`` (DESIGN.md sections 1 and 4). The ``polyrank
-analyze`` command is in :mod:`polyrank.cli`.
+Rips complex on the image ``f(X)`` (``docs/theory.md``, ``docs/analysis.md``). The
+``polyrank analyze`` command is in :mod:`polyrank.cli`.
 """
 
 from __future__ import annotations

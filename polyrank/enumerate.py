@@ -1,6 +1,6 @@
 """Exact enumeration of the polytope decomposition of a ReLU network.
 
-The LP engine is a breadth-first traversal over facets (DESIGN.md section 3):
+The LP engine is a breadth-first traversal over facets (``docs/enumeration.md``):
 every region's H-representation is built from its activation pattern, a
 Chebyshev-centre LP certifies that it is full-dimensional and gives an interior
 witness, its irredundant facets are found (qhull on the dual for bounded regions

@@ -1,4 +1,4 @@
-"""Weight schemes of the paper's random-network experiments (DESIGN.md section 5).
+"""Weight schemes of the paper's random-network experiments (``docs/paper/fig2.md``).
 
 Every function returns a :class:`~polyrank.network.ReLUNetwork` drawn from a
 ``seed`` (``None``, an int, a :class:`numpy.random.SeedSequence` or a
@@ -11,7 +11,7 @@ for torch-identical networks).
 Biases. The paper (section 3) sets the bias to 0 for its constructed networks
 (strictly positive weights, rank selection, Dale's principle); these schemes use
 zero biases by default. The PyTorch-default scheme draws biases like
-``nn.Linear`` does (DESIGN.md section 5: weights *and* biases
+``nn.Linear`` does (the authors' code: weights *and* biases
 ``U(+-1/sqrt(fan_in))``), and :func:`normal` changes the weights only and keeps
 PyTorch-default biases, which is what re-initialising ``layer.weight`` with
 ``nn.init.normal_`` does. Every function takes ``bias="default"`` or

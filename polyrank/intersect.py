@@ -5,7 +5,7 @@ input space of a network) along the zero sets of the hidden units, layer by laye
 and neuron by neuron, until every simplex lies in one linear region. Each piece
 then carries its region's activation pattern, the rank of the local affine map
 ``A_K`` and the tangent rank ``rank(A_K T)`` (``T`` the piece's edge vectors) for
-every layer (DESIGN.md sections 1 and 4).
+every layer (``docs/theory.md``).
 
 :func:`label_vertices` is the fast, approximate alternative for point clouds: it
 labels the vertices only. Its answer depends on the sampling resolution; never

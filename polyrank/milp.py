@@ -1,7 +1,7 @@
 """Exact minimum and maximum codeword size (and one-layer rank) by mixed-integer programs.
 
 The *codeword size* of a linear region at layer ``K`` is the number of active
-units of that layer (DESIGN.md section 1). :func:`min_codeword_size` and
+units of that layer (``docs/theory.md``). :func:`min_codeword_size` and
 :func:`max_codeword_size` find its extremes over all full-dimensional regions
 inside a bounded domain without enumerating them, with the standard big-M
 encoding of ReLU units on HiGHS (through :func:`polyrank.lp.solve_milp`):

@@ -1,6 +1,6 @@
 """The one core type: :class:`ReLUNetwork`, a fully connected ReLU network in float64.
 
-Notation (DESIGN.md section 1): ``h_0 = x``, ``z_l = W_l h_{l-1} + b_l`` and
+Notation (``docs/theory.md``): ``h_0 = x``, ``z_l = W_l h_{l-1} + b_l`` and
 ``h_l = ReLU(z_l)`` for the hidden layers ``l = 1..L``; an optional read-out
 ``y = W_out h_L + b_out`` has no ReLU and no activation pattern. Layers are
 numbered from 1, as in the paper.

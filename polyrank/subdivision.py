@@ -1,7 +1,7 @@
 """The subdivision engine: exact region enumeration for input dimension 1-4 without LPs.
 
 The domain (a padded cell complex) is cut layer by layer, neuron by neuron
-(DESIGN.md section 3, "Low input dimension"). Every cell carries its vertices,
+(``docs/subdivision.md``). Every cell carries its vertices,
 for each vertex the set of hyperplanes through it (a bitset), its edges and its
 candidate facet hyperplanes. A neuron's pre-activation is affine on every cell of
 the previous layer's complex, so it is evaluated at the vertices; when it changes

@@ -5,7 +5,7 @@ Every function accepts a :class:`~polyrank.SimplicialComplex` or any iterable of
 simplices (tuples of vertex ids; faces are implied) and returns plain Python data or a
 small frozen result object. GUDHI is imported inside the functions.
 
-Recipes (DESIGN.md section 4). GUDHI has no relative-homology API, so:
+Recipes (``docs/topology.md``). GUDHI has no relative-homology API, so:
 
 * ``H(X, A)`` comes from one two-step filtration: ``A`` at value 0, ``X`` at value 1;
   ``b_n(X, A) = #[1, inf)_n + #[0, 1)_{n-1}`` (the long exact sequence of the pair).

@@ -1,5 +1,5 @@
 """Tests of polyrank.analysis: handmade networks whose low-rank parts are known, so the
-quotient Betti numbers are the theory's (DESIGN.md section 1, appendix 7.2 of the paper)."""
+quotient Betti numbers are the theory's (``docs/theory.md``, appendix 7.2 of the paper)."""
 
 import numpy as np
 import pytest

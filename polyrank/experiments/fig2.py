@@ -7,7 +7,7 @@ uniform points of ``rank(D(x) W)``, eq. 3) and polyrank's *exact* value from
 :mod:`polyrank.milp`). Sampling can only overestimate a minimum (underestimate a
 maximum); the column ``sampled_over`` flags the networks where it did.
 
-Parameters follow the authors' code (DESIGN.md section 5):
+Parameters follow the authors' public code (``docs/paper/fig2.md``):
 
 * A: PyTorch-default ("Kaiming") init, input and output widths in
   ``{2, 5, 10, 25, 50, 100}``, inputs uniform in ``[-5, 5]^d``;
@@ -44,7 +44,7 @@ MEANS = tuple(float(m) for m in np.linspace(0.0, 0.2, 20))
 KS_C = tuple(range(1, 100, 4))
 #: Numbers of inhibitory inputs in panel D.
 KS_D = tuple(range(1, 50))
-#: Panel C/D default number of networks per setting (DESIGN.md does not state the authors').
+#: Panel C/D default number of networks per setting (the paper does not state the authors').
 N_NETWORKS_CD = 10
 #: Points per chunk of the batched SVD in :func:`sampled_ranks` (memory: chunk * n * d floats).
 SVD_CHUNK = 256
@@ -189,7 +189,14 @@ def _run(settings, n_networks, n_samples, exact, seed, scheduler, n_workers, pro
     return pd.DataFrame(rows)
 
 
-_COMMON_DOC = """
+def panel_a(n_networks=100, n_samples=1000, *, input_dims=WIDTHS, widths=WIDTHS, exact=True, seed=0,
+            scheduler=None, n_workers=None, progress=False, time_limit=None):
+    """Fig. 2A: minimum rank of PyTorch-default one-layer networks vs. input and output width.
+
+    Parameters
+    ----------
+    input_dims, widths : sequence of int
+        Default ``{2, 5, 10, 25, 50, 100}`` each.
     n_networks : int
         Networks per setting (the paper: 100 for A and B).
     n_samples : int, default 1000
@@ -205,18 +212,7 @@ _COMMON_DOC = """
     progress : bool
     time_limit : float, optional
         Seconds per MILP call; rows that hit it have status "time_limit".
-"""
 
-
-def panel_a(n_networks=100, n_samples=1000, *, input_dims=WIDTHS, widths=WIDTHS, exact=True, seed=0,
-            scheduler=None, n_workers=None, progress=False, time_limit=None):
-    """Fig. 2A: minimum rank of PyTorch-default one-layer networks vs. input and output width.
-
-    Parameters
-    ----------
-    input_dims, widths : sequence of int
-        Default ``{2, 5, 10, 25, 50, 100}`` each.
-    {common}
     Returns
     -------
     pandas.DataFrame
@@ -256,7 +252,22 @@ def panel_b(n_networks=100, n_samples=1000, *, means=MEANS, widths=WIDTHS, input
         Default ``linspace(0, 0.2, 20)``.
     widths : sequence of int
     input_dim : int, default 10
-    {common}
+    n_networks : int
+        Networks per setting (the paper: 100 for A and B).
+    n_samples : int, default 1000
+        Uniform points for the sampled estimate (the paper's text: 1000).
+    exact : bool, default True
+        Also compute the exact value by MILP (:func:`polyrank.min_rank`).
+    seed : int or SeedSequence, default 0
+        Root seed; network ``i`` gets child ``i`` of ``SeedSequence(seed).spawn``.
+    scheduler : None, str or dask.distributed.Client
+        Where to run (see :func:`polyrank.experiments._sweep.run_tasks`).
+    n_workers : int, optional
+        Local pool size.
+    progress : bool
+    time_limit : float, optional
+        Seconds per MILP call; rows that hit it have status "time_limit".
+
     Returns
     -------
     pandas.DataFrame
@@ -290,7 +301,22 @@ def panel_c(n_networks=N_NETWORKS_CD, n_samples=1000, *, ks=KS_C, input_dims=(25
     input_dims : sequence of int
         Default (25, 50).
     width : int, default 100
-    {common}
+    n_networks : int
+        Networks per setting (the paper: 100 for A and B).
+    n_samples : int, default 1000
+        Uniform points for the sampled estimate (the paper's text: 1000).
+    exact : bool, default True
+        Also compute the exact value by MILP (:func:`polyrank.min_rank`).
+    seed : int or SeedSequence, default 0
+        Root seed; network ``i`` gets child ``i`` of ``SeedSequence(seed).spawn``.
+    scheduler : None, str or dask.distributed.Client
+        Where to run (see :func:`polyrank.experiments._sweep.run_tasks`).
+    n_workers : int, optional
+        Local pool size.
+    progress : bool
+    time_limit : float, optional
+        Seconds per MILP call; rows that hit it have status "time_limit".
+
     Returns
     -------
     pandas.DataFrame
@@ -323,7 +349,22 @@ def panel_d(n_networks=N_NETWORKS_CD, n_samples=1000, *, ks=KS_D, input_dim=50, 
         Default ``1..49``.
     input_dim : int, default 50
     width : int, default 100
-    {common}
+    n_networks : int
+        Networks per setting (the paper: 100 for A and B).
+    n_samples : int, default 1000
+        Uniform points for the sampled estimate (the paper's text: 1000).
+    exact : bool, default True
+        Also compute the exact value by MILP (:func:`polyrank.min_rank`).
+    seed : int or SeedSequence, default 0
+        Root seed; network ``i`` gets child ``i`` of ``SeedSequence(seed).spawn``.
+    scheduler : None, str or dask.distributed.Client
+        Where to run (see :func:`polyrank.experiments._sweep.run_tasks`).
+    n_workers : int, optional
+        Local pool size.
+    progress : bool
+    time_limit : float, optional
+        Seconds per MILP call; rows that hit it have status "time_limit".
+
     Returns
     -------
     pandas.DataFrame
@@ -344,10 +385,6 @@ def panel_d(n_networks=N_NETWORKS_CD, n_samples=1000, *, ks=KS_D, input_dim=50, 
     settings = [dict(panel="D", scheme="dale", input_dim=int(input_dim), width=int(width), k=int(k),
                      lo=0.0, hi=10.0) for k in ks]
     return _run(settings, n_networks, n_samples, exact, seed, scheduler, n_workers, progress, time_limit, True)
-
-
-for _f in (panel_a, panel_b, panel_c, panel_d):
-    _f.__doc__ = _f.__doc__.replace("    {common}\n", _COMMON_DOC.lstrip("\n"))
 
 
 def overestimate_summary(df):

@@ -2,7 +2,7 @@
 
 Networks ``d-160-80-40-1`` are trained with MSE (Adam, lr 1e-3, batch 64) on targets built
 from optimisation test functions: for Fig. 3C the sphere function in 20-D, discretised at
-``n = 2..6`` percentile levels or left continuous (DESIGN.md section 5); for the appendix,
+``n = 2..6`` percentile levels or left continuous (``docs/paper/fig3c.md``); for the appendix,
 seven functions, each as a regression (z-scored ``f``) and as the classification target
 ``f > mean``. Before and after training, the codeword size and the rank of the local
 affine map ``A_K`` of every hidden layer are averaged over held-out test points; a
