@@ -1,4 +1,5 @@
-"""Shared pytest configuration: doctest namespace, --runslow, the test seed fixture."""
+"""Shared pytest configuration: doctest namespace, --runslow, the test seed fixture, and
+the network builders of the test-suite (``from conftest import random_net, ...``)."""
 
 import os
 
@@ -42,3 +43,68 @@ def global_random_seed(request):
     """Seed for randomised tests. Default 0; POLYRANK_TEST_SEEDS=all runs seeds 0-99
     (or a list '1,2,3' or a range '0-19'). Tests must pass for every seed."""
     return request.param
+
+
+# ----------------------------------------------------------------------------- network builders
+def net_of(weights, biases, readout=None):
+    """A ReLUNetwork from nested lists or integer arrays (converted to float)."""
+    import polyrank as pr
+
+    return pr.ReLUNetwork.from_weights([np.asarray(W, dtype=float) for W in weights],
+                                       [np.asarray(b, dtype=float) for b in biases], readout)
+
+
+def random_net(rng, d, widths, *, readout=None, scaled=False, zero_bias=False, duplicate=False):
+    """Gaussian weights and biases drawn from ``rng`` (W_l, then b_l, layer by layer; then the
+    read-out). ``scaled``: W_l / sqrt(n_{l-1}) and b_l / 2. ``zero_bias``: biases set to 0
+    after drawing. ``duplicate``: the last unit of every layer copies the first."""
+    Ws, bs, prev = [], [], d
+    for w in widths:
+        W, b = rng.normal(size=(w, prev)), rng.normal(size=w)
+        if scaled:
+            W, b = W / np.sqrt(prev), b * 0.5
+        Ws.append(W)
+        bs.append(b)
+        prev = w
+    ro = (rng.normal(size=(readout, prev)), rng.normal(size=readout)) if readout else None
+    return _finish(Ws, bs, ro, zero_bias, duplicate)
+
+
+def int_net(rng, d, widths, lo=-2, hi=2, *, zero_bias=False, duplicate=False):
+    """Small-integer weights and biases in lo..hi: coincident, parallel and concurrent
+    hyperplanes, hyperplanes through domain vertices, dead and constant later-layer units."""
+    Ws, bs, prev = [], [], d
+    for w in widths:
+        Ws.append(rng.integers(lo, hi + 1, size=(w, prev)).astype(float))
+        bs.append(rng.integers(lo, hi + 1, size=w).astype(float))
+        prev = w
+    return _finish(Ws, bs, None, zero_bias, duplicate)
+
+
+def _finish(Ws, bs, ro, zero_bias, duplicate):
+    for W, b in zip(Ws, bs):
+        if zero_bias:
+            b[:] = 0.0
+        if duplicate and len(b) >= 2:
+            W[-1], b[-1] = W[0], b[0]  # a duplicated neuron
+    return net_of(Ws, bs, ro)
+
+
+def torch_net(d, widths, seed, readout=None):
+    """PyTorch's default initialisation (``polyrank.train.mlp``) as a ReLUNetwork."""
+    import polyrank as pr
+    from polyrank.train import mlp
+
+    return pr.ReLUNetwork.from_torch(mlp(d, list(widths), readout, seed=seed))
+
+
+def scaled_layers(net, cs):
+    """(W_l, b_l) -> (c_l W_l, C_l b_l), C_l = c_1 ... c_l: z_l becomes C_l z_l, patterns unchanged."""
+    import polyrank as pr
+
+    C, Ws, bs = 1.0, [], []
+    for c, W, b in zip(cs, net.weights, net.biases):
+        C *= c
+        Ws.append(c * W)
+        bs.append(C * b)
+    return pr.ReLUNetwork.from_weights(Ws, bs)

@@ -1,6 +1,6 @@
 """Benchmark of region enumeration: LP engine vs a plain scipy baseline vs subdivision.
 
-Networks: ``polyrank.cli.default_torch_mlp(d, widths, seed=0)``, hidden layers only.
+Networks: ``polyrank.train.mlp(d, widths, seed=0)``, hidden layers only.
 For each case it prints regions, best-of-``--repeat`` seconds, peak memory (the
 subdivision engine: resident memory added by one run, measured in a forked child; the
 LP runs: not measured, NaN) and the ratios LP engine / baseline and subdivision / LP
@@ -22,7 +22,7 @@ from collections import deque
 import numpy as np
 
 import polyrank as pr
-from polyrank.cli import default_torch_mlp
+from polyrank.train import mlp
 
 #: (d, widths, box half-width or None for all of R^d)
 CASES = [(2, (16, 16, 16), 10.0), (2, (32, 32, 32), 10.0), (3, (16, 16, 16), 10.0),
@@ -55,7 +55,7 @@ def baseline_lp(net, domain):
 
     def hrep(flat):
         rows, rhs = [], []
-        for M, m in net._affine_maps(flat, net.n_layers):
+        for M, m in net.affine_maps(flat):
             rows.append(M)
             rhs.append(m)
         M, m = np.vstack(rows), np.concatenate(rhs)
@@ -79,7 +79,7 @@ def baseline_lp(net, domain):
         return (res.x[-1], res.x[:d]) if res.status == 0 else (0.0, None)
 
     x0 = domain.center if domain is not None else np.zeros(d)
-    start = np.concatenate([z[0] > 0 for z in net._preactivations(x0[None, :], net.n_layers)])
+    start = net.patterns(x0[None, :], flat=True)[0]
     seen = {start.tobytes()}
     queue, regions = deque([start]), 0
     n = net.n_neurons
@@ -163,7 +163,7 @@ def main(argv=None):
 
     # compile (or load from cache) the numba kernels outside the timings
     t0 = time.perf_counter()
-    pr.enumerate_regions(pr.as_network(default_torch_mlp(2, (3,), seed=0)), pr.Box(-1, 1, dim=2),
+    pr.enumerate_regions(pr.as_network(mlp(2, (3,), seed=0)), pr.Box(-1, 1, dim=2),
                          method="subdivision")
     print(f"subdivision warm-up (numba compile or cache load): {time.perf_counter() - t0:.2f} s")
     hdr = (f"{'case':<22}{'engine':<13}{'regions':>9}{'seconds':>10}{'peak MiB':>10}"
@@ -171,7 +171,7 @@ def main(argv=None):
     print(hdr)
     print("-" * len(hdr))
     for d, widths, box in CASES:
-        net = pr.as_network(default_torch_mlp(d, list(widths), seed=0))
+        net = pr.as_network(mlp(d, list(widths), seed=0))
         dom = pr.Box(-box, box, dim=d) if box else None
         name = f"{d}-{'-'.join(map(str, widths))} {'box' if box else 'R^d'}"
         pub_s, pub_n, rust = PUBLISHED[(d, widths, box)]

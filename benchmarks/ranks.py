@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import polyrank as pr
-from polyrank.cli import default_torch_mlp
+from polyrank.train import mlp
 
 WIDTHS = (2000, 1000, 500, 100)
 
@@ -72,7 +72,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     layers = [int(k) for k in args.layers.split(",")]
 
-    net = pr.as_network(default_torch_mlp(784, WIDTHS, seed=0, readout=10))
+    net = pr.as_network(mlp(784, WIDTHS, 10, seed=0))
     if args.data_dir:
         X = pr.data.load_mnist(args.data_dir, kind="test")[0][: args.points]
         what = "MNIST test images"

@@ -5,7 +5,7 @@ per-simplex Python implementation of the same algorithm in the same run, checks 
 both give the same refined mesh (number of pieces, patterns met, area per pattern)
 and prints the ratio. Goal (issue 4): under 2 s.
 
-Network: ``polyrank.cli.default_torch_mlp(3, [32, 32], seed=0, readout=3)`` (PyTorch
+Network: ``polyrank.train.mlp(3, [32, 32], 3, seed=0)`` (PyTorch
 default init; the read-out has no ReLU, so 64 hidden units cut the mesh).
 Run: ``python benchmarks/refine.py [--repeat 5] [--baseline-repeat 1]``.
 """
@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 import polyrank as pr
-from polyrank.cli import default_torch_mlp
+from polyrank.train import mlp
 
 
 def baseline_refine(net, V, S):
@@ -82,7 +82,7 @@ def main(argv=None):
     ap.add_argument("--baseline-repeat", type=int, default=1)
     args = ap.parse_args(argv)
     K = pr.embed(pr.torus(64, 32, R=2.0, r=1.0), 3, seed=0)
-    net = pr.ReLUNetwork.from_torch(default_torch_mlp(3, [32, 32], seed=0, readout=3))
+    net = pr.ReLUNetwork.from_torch(mlp(3, [32, 32], 3, seed=0))
     t_pr = []
     for _ in range(args.repeat):
         t0 = time.perf_counter()

@@ -17,7 +17,6 @@ from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import numpy as np  # noqa: E402
 
 import polyrank as pr  # noqa: E402
 
@@ -25,9 +24,9 @@ OUT = Path(__file__).resolve().parent / "figures"
 
 
 def tour():
-    from polyrank.cli import default_torch_mlp
+    from polyrank.train import mlp
 
-    net = pr.ReLUNetwork.from_torch(default_torch_mlp(2, [16, 16, 16], seed=0))
+    net = pr.ReLUNetwork.from_torch(mlp(2, [16, 16, 16], seed=0))
     dec = pr.enumerate_regions(net, pr.Box(-10, 10, dim=2))
     ax = pr.plot_decomposition(dec)
     ax.figure.savefig(OUT / "tour_decomposition.png", dpi=120, bbox_inches="tight")
@@ -51,13 +50,13 @@ def paper():
     import shutil
     import tempfile
 
-    from polyrank.experiments import fig2, fig3_mnist, fig3c
+    from polyrank.experiments import fig2, fig3_mnist, fig3c_cli
 
     with tempfile.TemporaryDirectory() as tmp:
         fig2.cli_main("fig2", ["--networks", "5", "--samples", "1000", "--time-limit", "5", "--out", tmp])
         fig3_mnist.cli_main("fig3ab", ["--epochs", "20", "--out", tmp])
-        fig3c.cli_main("fig3c", ["--quick", "--out", tmp])
-        fig3c.cli_main("appendix", ["--quick", "--out", tmp])
+        fig3c_cli.cli_main("fig3c", ["--quick", "--out", tmp])
+        fig3c_cli.cli_main("appendix", ["--quick", "--out", tmp])
         for png in sorted(Path(tmp).rglob("*.png")):
             shutil.copy(png, OUT / png.name)
             print("wrote", OUT / png.name)

@@ -107,6 +107,131 @@ def check_layer(layer, n_layers, *, name="layer", allow_none=True):
     return int(layer)
 
 
+def _where(func):
+    return f" of {func}" if func else ""
+
+
+def check_positive_float(x, *, name, func=None, low=0.0):
+    """Return ``x`` as a finite float ``> low``."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not np.isfinite(x) or x <= low:
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be a float > {low:g}. Got {x!r} instead.")
+    return float(x)
+
+
+def check_scale(x, *, name, func=None, allow_none=True):
+    """Return a length scale as a float >= 0 (inf allowed), or None when allowed."""
+    if x is None and allow_none:
+        return None
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not x >= 0:
+        none = " or None" if allow_none else ""
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be a float >= 0{none}. Got {x!r} instead.")
+    return float(x)
+
+
+def check_int_range(k, low, high, *, name, func=None, what=None):
+    """Return ``k`` as an int in ``low..high`` (``what`` says what it counts)."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not low <= k <= high:
+        note = f" ({what})" if what else ""
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be an int in {low}..{high}{note}. "
+                         f"Got {k!r} instead.")
+    return int(k)
+
+
+def check_real(x, *, name, func=None):
+    """Return ``x`` as a finite float."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not np.isfinite(x):
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be a finite float. Got {x!r} instead.")
+    return float(x)
+
+
+def check_seed(seed, *, func=None, name="seed"):
+    """Return an int seed (for torch's ``manual_seed``); numpy seeds go through :func:`make_rng`."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be an int; got {seed!r}.")
+    return int(seed)
+
+
+def make_rng(seed, *, func=None, name="seed"):
+    """The one ``numpy.random.Generator`` of a call: ``seed`` is None (fresh entropy), an
+    int, a ``SeedSequence`` or a ``Generator`` (used as is)."""
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be None, an int >= 0, a "
+                         f"numpy SeedSequence or Generator; got {seed!r}.") from exc
+
+
+def check_widths(widths, *, func=None, name="widths", allow_int=False):
+    """Return hidden widths as a non-empty list of ints >= 1 (one int is one layer when
+    ``allow_int``)."""
+    if allow_int and isinstance(widths, numbers.Integral) and not isinstance(widths, bool):
+        widths = [widths]
+    try:
+        ws = list(widths)
+    except TypeError:
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be a sequence of positive ints. "
+                         f"Got {widths!r} instead.") from None
+    if not ws:
+        raise ValueError(f"The '{name}' parameter{_where(func)} must hold at least one hidden width. "
+                         f"Got {widths!r}.")
+    return [check_positive_int(w, name=name, func=func) for w in ws]
+
+
+def check_layers(layers, n_layers, *, func=None, name="layers"):
+    """Return a list of hidden layers in ``1..n_layers`` (an int is one layer; None is all)."""
+    if layers is None:
+        return list(range(1, n_layers + 1))
+    if isinstance(layers, numbers.Integral) and not isinstance(layers, bool):
+        layers = [layers]
+    try:
+        layers = list(layers)
+    except TypeError:
+        raise TypeError(f"The '{name}' parameter{_where(func)} must be an int, a sequence of ints or None; "
+                        f"got {type(layers).__name__}.") from None
+    if not layers:
+        raise ValueError(f"The '{name}' parameter{_where(func)} is empty; pass None for all layers.")
+    out = []
+    for k in layers:
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= n_layers:
+            raise ValueError(f"The '{name}' parameter{_where(func)} must hold hidden layers in 1..{n_layers} "
+                             f"(1-based, as in the paper); got {k!r}.")
+        out.append(int(k))
+    return out
+
+
+def check_device(device):
+    """Return a ``torch.device``: None is CUDA when available, else the CPU."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"The 'device' parameter must be 'cpu', 'cuda' or a torch.device; got {device!r}.") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but torch.cuda.is_available() is False; "
+                         "use device='cpu' or device=None (CUDA when available).")
+    return dev
+
+
+def check_simplex_ids(sel, n, *, name):
+    """Row indices from a bool mask of length n or an array of ids in -n..n-1."""
+    arr = np.asarray(sel)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise ValueError(f"{name} as a mask must have shape ({n},) (one entry per simplex); got {arr.shape}.")
+        return np.flatnonzero(arr)
+    if arr.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be a bool mask of shape ({n},) or a 1-D array of simplex ids; "
+                         f"got an array of dtype {arr.dtype} and shape {arr.shape}.")
+    if arr.min() < -n or arr.max() >= n:
+        raise ValueError(f"{name} holds simplex ids outside 0..{n - 1}.")
+    return arr.astype(np.int64) % n if n else arr.astype(np.int64)
+
+
 def check_prime(p, *, name="field", func=None, maximum=46337):
     """Return ``p`` as an int prime in ``2..maximum`` (a coefficient field Z/p)."""
     where = f" of {func}" if func else ""

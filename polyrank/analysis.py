@@ -4,23 +4,20 @@
 regions (:func:`polyrank.refine`), labels every piece with its rank and tangent rank,
 finds the low-rank part ``A`` and the pieces that are glued to points, and computes
 Betti numbers of ``X``, ``A``, the pair ``(X, A)``, the quotient ``X/{A_i}`` and of a
-Rips complex on the image ``f(X)`` (``docs/theory.md``, ``docs/analysis.md``). :func:`cli_main` is
-the ``polyrank analyze`` command.
+Rips complex on the image ``f(X)`` (``docs/theory.md``, ``docs/analysis.md``). The
+``polyrank analyze`` command is in :mod:`polyrank.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
-import numbers
-import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_layer, check_positive_int, check_tol
-from .intersect import REFINE_TOL, Refinement, _check_complex, _refine
-from .manifolds import SimplicialComplex
+from ._validation import check_layer, check_positive_int, check_scale, check_tol
+from .complex import SimplicialComplex, check_complex
+from .intersect import REFINE_TOL, Refinement, refine
 from .network import as_network
 
 __all__ = ["analyze", "AnalysisReport", "minimal_embedding_dim"]
@@ -29,32 +26,11 @@ __all__ = ["analyze", "AnalysisReport", "minimal_embedding_dim"]
 #: largest image coordinate, plus 1) map to the same point (``glue="image"``).
 IMAGE_POINT_TOL = 1e-9
 
-_GLUE = ("cell", "image", "component")
+#: The ways of grouping rank-0 pieces before gluing (see :func:`analyze`).
+GLUE_MODES = ("cell", "image", "component")
 
 
 # ---------------------------------------------------------------------------- helpers
-def _is_orientable_closed_surface(S):
-    """True/False for a closed surface (every edge in two triangles); None otherwise."""
-    D = np.concatenate([S[:, [0, 1]], S[:, [1, 2]], S[:, [2, 0]]])
-    tri = np.tile(np.arange(len(S)), 3)
-    und = np.sort(D, axis=1)
-    order = np.lexsort((und[:, 1], und[:, 0]))
-    und, D, tri = und[order], D[order], tri[order]
-    if len(und) % 2 or not (und[0::2] == und[1::2]).all() or (und[2::2] == und[1:-1:2]).all(1).any():
-        return None  # some edge is not in exactly two triangles
-    t1, t2 = tri[0::2], tri[1::2]
-    same = (D[0::2] == D[1::2]).all(1)  # same direction: orientations disagree
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    n = len(S)
-    a = np.concatenate([t1, t1 + n])
-    b = np.concatenate([np.where(same, t2 + n, t2), np.where(same, t2, t2 + n)])
-    g = coo_matrix((np.ones(len(a)), (a, b)), shape=(2 * n, 2 * n))
-    _, lab = connected_components(g, directed=False)
-    return bool((lab[:n] != lab[n:]).all())
-
-
 def minimal_embedding_dim(K) -> int:
     """The smallest m such that the manifold meshed by ``K`` embeds in R^m (closed cases).
 
@@ -83,37 +59,9 @@ def minimal_embedding_dim(K) -> int:
     """
     if not isinstance(K, SimplicialComplex):
         raise TypeError(f"minimal_embedding_dim expects a SimplicialComplex; got {type(K).__name__}.")
-    if K.dim == 2 and len(K):
-        orientable = _is_orientable_closed_surface(np.asarray(K.simplices))
-        if orientable is False:
-            return 4
+    if K.is_orientable() is False:
+        return 4
     return K.dim + 1
-
-
-def _components(S, sel, n_vertices, extra=None):
-    """Connected components (sharing a vertex, or an ``extra`` label) of simplices ``S[sel]``."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    g = len(sel)
-    if g == 0:
-        return []
-    q1 = S.shape[1]
-    a = [np.repeat(np.arange(g), q1)]
-    b = [S[sel].ravel() + g]
-    N = g + n_vertices
-    if extra is not None:
-        has, lab = extra
-        a.append(np.flatnonzero(has))
-        b.append(N + lab[has])
-        N += int(lab[has].max()) + 1 if has.any() else 0
-    a, b = np.concatenate(a), np.concatenate(b)
-    m = coo_matrix((np.ones(len(a)), (a, b)), shape=(N, N))
-    _, lab = connected_components(m, directed=False)
-    _, comp = np.unique(lab[:g], return_inverse=True)
-    order = np.argsort(comp, kind="stable")
-    splits = np.flatnonzero(np.diff(comp[order])) + 1
-    return [sel[idx] for idx in np.split(order, splits)]
 
 
 def _hist(values, weights):
@@ -161,8 +109,9 @@ class AnalysisReport:
         Reduced Betti numbers of ``X/{A_1, ..., A_r}``, each piece to its own point.
     betti_image : list of int or None
         Betti numbers of the Rips complex of the image of the refined vertices at
-        ``image_scale`` (approximate: a point sample of ``f(X)``), or None if skipped.
-    image_scale : float or None
+        ``scale`` (approximate: a point sample of ``f(X)``), or None if skipped.
+    scale : float or None
+        The Rips scale of ``betti_image``.
     field : int
     glue : str
     name : str
@@ -188,7 +137,7 @@ class AnalysisReport:
     betti_relative: list
     betti_quotient: list
     betti_image: list | None
-    image_scale: float | None
+    scale: float | None
     field: int
     glue: str
     name: str = "manifold"
@@ -238,9 +187,9 @@ class AnalysisReport:
         lines += [row("X", self.betti_X), row("A", self.betti_A), row("(X, A)", self.betti_relative),
                   row("X/{A_i}  (reduced)", self.betti_quotient)]
         if self.betti_image is not None:
-            lines.append(row(f"f(X) Rips @ {self.image_scale:.3g} (approx.)", self.betti_image))
+            lines.append(row(f"f(X) Rips @ {self.scale:.3g} (approx.)", self.betti_image))
         else:
-            lines.append("  f(X)                      not computed (image_scale / --image-scale)")
+            lines.append("  f(X)                      not computed (scale / --scale)")
         return "\n".join(lines)
 
     def __str__(self):
@@ -301,81 +250,20 @@ class AnalysisReport:
         -------
         matplotlib.figure.Figure
         """
-        import matplotlib
+        from .plot import plot_analysis
 
-        if ax is None:
-            matplotlib.use("Agg", force=False) if not _has_display() else None
-        import matplotlib.pyplot as plt
-        from matplotlib import cm, colors
-
-        ref = self.refinement
-        K = check_layer(layer, self.layer)
-        r = ref.ranks[:, K - 1]
-        V, S = ref.complex.vertices, ref.complex.simplices
-        if V.shape[1] > 3:  # principal 3-D view
-            Vc = V - V.mean(0)
-            _, _, Wt = np.linalg.svd(Vc, full_matrices=False)
-            V = Vc @ Wt[:3].T
-        dim3 = V.shape[1] == 3
-        cmap = plt.get_cmap("viridis")
-        rmax = max(1, int(r.max(initial=0)))
-        norm = colors.BoundaryNorm(np.arange(-0.5, rmax + 1.0), cmap.N)  # one colour per integer rank
-        if ax is None:
-            fig = plt.figure(figsize=(6, 5))
-            ax = fig.add_subplot(111, projection="3d" if dim3 else None)
-        fig = ax.figure
-        cols = cmap(norm(r))
-        if S.shape[1] == 3:
-            if dim3:
-                from mpl_toolkits.mplot3d.art3d import Poly3DCollection
-
-                ax.add_collection3d(Poly3DCollection(V[S], facecolors=cols, edgecolors="none"))
-            else:
-                from matplotlib.collections import PolyCollection
-
-                ax.add_collection(PolyCollection(V[S][:, :, :2], facecolors=cols, edgecolors="none"))
-        elif S.shape[1] == 2:
-            if dim3:
-                from mpl_toolkits.mplot3d.art3d import Line3DCollection
-
-                ax.add_collection3d(Line3DCollection(V[S], colors=cols, linewidths=2))
-            else:
-                from matplotlib.collections import LineCollection
-
-                ax.add_collection(LineCollection(V[S][:, :, :2], colors=cols, linewidths=2))
-        else:
-            P = V[S[:, 0]]
-            ax.scatter(*P.T[:3 if dim3 else 2], c=cols, s=4)
-        lo, hi = V.min(0), V.max(0)
-        ax.set_xlim(lo[0], hi[0])
-        ax.set_ylim(lo[1], hi[1])
-        if dim3:
-            ax.set_zlim(lo[2], hi[2])
-        else:
-            ax.set_aspect("equal")
-        fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"rank(A_{K})", shrink=0.7,
-                     ticks=np.arange(rmax + 1))
-        ax.set_title(f"{self.name}: {self.n_regions} regions, quotient b~ = {self.betti_quotient}")
-        if path is not None:
-            fig.savefig(path, dpi=150, bbox_inches="tight")
-        return fig
-
-
-def _has_display():
-    import os
-
-    return bool(os.environ.get("DISPLAY")) and sys.platform != "win32"
+        return plot_analysis(self, path, layer=layer, ax=ax)
 
 
 # ---------------------------------------------------------------------------- analyze
-def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank=1, field=11,
-            image_scale=None, tol=REFINE_TOL, name=None) -> AnalysisReport:
+def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, field=11,
+            scale=None, tol=REFINE_TOL, name=None) -> AnalysisReport:
     """Refine a manifold along a network's regions and compute what gluing does to it.
 
     Parameters
     ----------
     net : ReLUNetwork or torch.nn.Module
-    manifold : SimplicialComplex
+    K : SimplicialComplex
         A mesh (points, closed curve or surface) in ``R^input_dim``.
     layer : int, optional
         Analyse the representation ``h_K`` of layer K (default: last hidden layer).
@@ -394,7 +282,7 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
         paper; 0: rank-0 cells only). Pieces are glued only if also below ``threshold``.
     field : int, default 11
         Prime p for homology over Z/p.
-    image_scale : float, optional
+    scale : float, optional
         If given, also compute the Betti numbers of the Vietoris-Rips complex at this
         edge-length scale of the image ``f_K`` of the refined vertices
         (:func:`polyrank.image_betti`). Approximate, and the cost grows fast with the
@@ -412,7 +300,7 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
     Raises
     ------
     TypeError
-        If ``manifold`` is not a SimplicialComplex.
+        If ``K`` is not a SimplicialComplex.
     ValueError
         On a mesh in the wrong dimension, a bad layer, threshold, glue, glue_rank,
         field or tol.
@@ -443,26 +331,23 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
     from . import topology
 
     net = as_network(net)
-    K = _check_complex(manifold, net.input_dim, name="manifold", func="analyze")
+    K = check_complex(K, net.input_dim, name="K", func="analyze", max_dim=2)
     L = check_layer(layer, net.n_layers)
     tol = check_tol(tol, func="analyze")
-    if glue not in _GLUE:
-        raise ValueError(f"The 'glue' parameter of analyze must be one of {_GLUE}. Got {glue!r} instead.")
+    if glue not in GLUE_MODES:
+        raise ValueError(f"The 'glue' parameter of analyze must be one of {GLUE_MODES}. Got {glue!r} instead.")
     if glue_rank not in (0, 1) or isinstance(glue_rank, bool):
         raise ValueError(f"The 'glue_rank' parameter of analyze must be 0 or 1. Got {glue_rank!r} instead.")
     if threshold is None:
         threshold = minimal_embedding_dim(K)
     else:
         threshold = check_positive_int(threshold, name="threshold", func="analyze", minimum=0)
-    if image_scale is not None and (isinstance(image_scale, bool) or not isinstance(image_scale, numbers.Real)
-                                    or not image_scale >= 0):
-        raise ValueError(f"The 'image_scale' parameter of analyze must be a float >= 0 or None. "
-                         f"Got {image_scale!r} instead.")
+    scale = check_scale(scale, name="scale", func="analyze")
     if len(K) == 0:
         raise ValueError("The manifold mesh has no simplices.")
 
     t0 = time.perf_counter()
-    ref = _refine(net, K.vertices, K.simplices, L, tol)
+    ref = refine(net, K, layer=L, tol=tol)
     t1 = time.perf_counter()
     V, S = ref.complex.vertices, ref.complex.simplices
     rank = ref.ranks[:, L - 1]
@@ -474,31 +359,31 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
     # --- the pieces glued to points
     top = min(glue_rank, threshold - 1)
     sel = np.flatnonzero(rank <= top) if top >= 0 else np.zeros(0, dtype=np.int64)
-    extra = None
+    labels = None
     if glue != "component" and sel.size:
         zero = rank[sel] == 0
         if glue == "cell":
             lab = ref.region[sel]
         else:
-            a = np.stack([net._local_affine(p, L)[1] for p in ref.region_patterns]) \
+            a = np.stack([net.local_affine(p, layer=L)[1] for p in ref.region_patterns]) \
                 if ref.n_regions else np.zeros((0, 1))
             step = IMAGE_POINT_TOL * (1.0 + np.abs(a).max(initial=0.0))
             _, lab_r = np.unique(np.round(a / step), axis=0, return_inverse=True)
             lab = lab_r.ravel()[ref.region[sel]]
-        extra = (zero, np.where(zero, lab, 0))
-    pieces = _components(S, sel, V.shape[0], extra)
+        labels = np.full(len(S), -1, dtype=np.int64)
+        labels[sel] = np.where(zero, lab, -1)  # rank-0 pieces with one label are glued together
+    pieces = ref.complex.components(sel, labels=labels)
     n0 = sum(int((rank[p] == 0).any()) for p in pieces)
     n1 = len(pieces) - n0
-    comps_A = _components(S, np.flatnonzero(low), V.shape[0])
+    comps_A = ref.complex.components(np.flatnonzero(low))
 
     rel = topology.relative_betti(ref.complex, low, field=field)
     bq = topology.quotient_betti(ref.complex, list(pieces), field=field) if pieces else \
         topology.reduced_betti(ref.complex, field=field)
     t2 = time.perf_counter()
-    bimg, scale = None, None
-    if image_scale is not None:
-        scale = float(image_scale)
-        bimg = topology.image_betti(net, V, L, scale=scale, max_dimension=K.dim, field=field)
+    bimg = None
+    if scale is not None:
+        bimg = topology.image_betti(net, V, layer=L, scale=scale, max_dimension=K.dim, field=field)
     t3 = time.perf_counter()
     ws = net.widths[:L]
     return AnalysisReport(
@@ -506,89 +391,8 @@ def analyze(net, manifold, *, layer=None, threshold=None, glue="cell", glue_rank
         rank_histogram=_hist(rank, meas), tangent_rank_histogram=_hist(trank, meas),
         low_rank=low, squashed=squashed, n_components_A=len(comps_A), pieces=tuple(pieces),
         n_rank0_pieces=n0, n_rank1_pieces=n1, betti_X=rel.X, betti_A=rel.A,
-        betti_relative=rel.relative, betti_quotient=bq, betti_image=bimg, image_scale=scale,
+        betti_relative=rel.relative, betti_quotient=bq, betti_image=bimg, scale=scale,
         field=field, glue=glue, name=name or "manifold", n_input_simplices=len(K),
         network=f"{net.input_dim}-" + "-".join(map(str, ws)),
         last_width=ws[-1], timings={"refine": t1 - t0, "homology": t2 - t1, "image": t3 - t2},
     )
-
-
-# ---------------------------------------------------------------------------- CLI
-_MANIFOLDS = ("circle", "torus", "sphere", "klein")
-
-
-def _make_manifold(name, resolution, seed):
-    from . import manifolds
-
-    n = resolution
-    if name == "circle":
-        return manifolds.circle(n, radius=2.0)
-    if name == "torus":
-        return manifolds.torus(n, max(3, n // 2), R=2.0, r=1.0)
-    if name == "sphere":
-        return manifolds.sphere(max(4, n * n // 2), seed=seed)
-    return manifolds.klein_bottle(n, max(3, n // 2), R=2.0, r=1.0)
-
-
-def cli_main(argv=None) -> int:
-    """The ``polyrank analyze`` command (see ``polyrank analyze --help``).
-
-    Builds a random network with PyTorch's default initialisation
-    (``polyrank.cli.default_torch_mlp(embed_dim, widths, seed=seed)``), meshes the
-    manifold, embeds it isometrically in ``R^embed_dim`` and prints
-    :meth:`AnalysisReport.summary`.
-
-    Examples
-    --------
-    >>> pr.analysis.cli_main(["--manifold", "circle", "--embed-dim", "2", "--widths", "4",
-    ...                       "--resolution", "12"])  # doctest: +ELLIPSIS
-    polyrank analyze: circle in R^2 through 2-4, layer 1
-    ...
-    0
-    """
-    p = argparse.ArgumentParser(
-        prog="polyrank analyze",
-        description="Cut a meshed manifold exactly along the linear regions of a random ReLU network "
-                    "(PyTorch default init) and report ranks, the low-rank part and Betti numbers.")
-    p.add_argument("--manifold", choices=_MANIFOLDS, default="torus", help="default torus")
-    p.add_argument("--embed-dim", type=int, default=3, help="input dimension of the network (default 3)")
-    p.add_argument("--widths", default="8,8", help="hidden widths, e.g. 8,8 (default)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the network and the embedding (default 0)")
-    p.add_argument("--layer", type=int, default=None, help="analyse layer K (default: last)")
-    p.add_argument("--threshold", type=int, default=None,
-                   help="rank below which pieces are low rank (default: minimal embedding dimension)")
-    p.add_argument("--resolution", type=int, default=24, help="mesh resolution N (default 24)")
-    p.add_argument("--glue", choices=_GLUE, default="cell")
-    p.add_argument("--image-scale", type=float, default=None,
-                   help="also report Betti numbers of the Rips complex of the image f(X) at this scale "
-                        "(approximate; slow for large scales)")
-    p.add_argument("--plot", help="write a figure of the refined manifold coloured by rank")
-    p.add_argument("--csv", help="write one row per region met to this CSV file")
-    args = p.parse_args(argv)
-    from .cli import _widths, default_torch_mlp
-    from .manifolds import embed
-    from .network import ReLUNetwork
-
-    try:
-        widths = _widths(args.widths)
-    except argparse.ArgumentTypeError as exc:
-        p.error(str(exc))
-    if args.resolution < 3:
-        p.error("--resolution must be >= 3")
-    base = _make_manifold(args.manifold, args.resolution, args.seed)
-    if args.embed_dim < base.ambient_dim:
-        p.error(f"--embed-dim must be >= {base.ambient_dim} for the {args.manifold}")
-    K = embed(base, args.embed_dim, seed=args.seed)
-    net = ReLUNetwork.from_torch(default_torch_mlp(args.embed_dim, widths, seed=args.seed))
-    if args.layer is not None and not 1 <= args.layer <= net.n_layers:
-        p.error(f"--layer must be in 1..{net.n_layers}")
-    rep = analyze(net, K, layer=args.layer, threshold=args.threshold, glue=args.glue,
-                  image_scale=args.image_scale, name=args.manifold)
-    print(rep.summary())
-    if args.csv:
-        rep.to_frame().to_csv(args.csv, index=False)
-        print(f"wrote {args.csv}")
-    if args.plot:
-        rep.plot(args.plot)
-        print(f"wrote {args.plot}")
-    return 0

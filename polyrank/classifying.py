@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import check_positive_int, check_prime
-from .manifolds import SimplicialComplex
+from .complex import SimplicialComplex
 from .topology import MAX_FIELD
 
 __all__ = ["classify", "classifying_space", "double_torus"]
@@ -1068,7 +1068,7 @@ def double_torus(n=8, m=6, *, R=2.0, r=1.0) -> SimplicialComplex:
 
     n = check_positive_int(n, name="n", func="double_torus", minimum=3)
     m = check_positive_int(m, name="m", func="double_torus", minimum=3)
-    T1 = torus(n, m, R, r)
+    T1 = torus(n, m, R=R, r=r)
     nv = T1.n_vertices
     V2 = T1.vertices * np.array([-1.0, 1.0, 1.0]) + np.array([2 * (R + r) + 1.0, 0.0, 0.0])
     S = T1.simplices

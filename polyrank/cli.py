@@ -1,8 +1,10 @@
 """The ``polyrank`` command: ``enumerate``, ``analyze`` and ``reproduce FIGURE``.
 
-``analyze`` is implemented in :mod:`polyrank.analysis` and each figure of
-``reproduce`` in a module of :mod:`polyrank.experiments`; this module only
-dispatches, so that ``polyrank --help`` stays fast.
+``enumerate`` and ``analyze`` parse their arguments here and call
+:func:`polyrank.enumerate_regions` and :func:`polyrank.analyze`; each figure of
+``reproduce`` is a module of :mod:`polyrank.experiments`. Every subcommand imports
+its work lazily, so that ``polyrank --help`` stays fast. Random networks come from
+:func:`polyrank.train.mlp` (PyTorch's default initialisation, seeded).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ __all__ = ["main"]
 FIGURES = {
     "fig2a": "fig2", "fig2b": "fig2", "fig2c": "fig2", "fig2d": "fig2", "fig2": "fig2",
     "fig3ab": "fig3_mnist",
-    "fig3c": "fig3c", "appendix": "fig3c",
+    "fig3c": "fig3c_cli", "appendix": "fig3c_cli",
 }
 
 
@@ -57,6 +59,7 @@ def _load_network(args):
     import torch
 
     from .network import ReLUNetwork
+    from .train import mlp
 
     if args.model:
         try:
@@ -64,7 +67,7 @@ def _load_network(args):
         except FileNotFoundError:
             raise SystemExit(f"polyrank: no such model file: {args.model}")
         if isinstance(obj, dict):
-            m = default_torch_mlp(args.input_dim, args.widths, seed=0)
+            m = mlp(args.input_dim, args.widths, seed=0)
             try:
                 m.load_state_dict(obj)
             except RuntimeError as exc:
@@ -74,24 +77,8 @@ def _load_network(args):
             return ReLUNetwork.from_torch(obj)
         except (TypeError, ValueError) as exc:
             raise SystemExit(f"polyrank: cannot use {args.model}: {exc}")
-    m = default_torch_mlp(args.input_dim, args.widths, seed=args.seed)
+    m = mlp(args.input_dim, args.widths, seed=args.seed)
     return ReLUNetwork.from_torch(m)
-
-
-def default_torch_mlp(input_dim, widths, *, seed=0, readout=None):
-    """``nn.Sequential`` of Linear+ReLU layers with PyTorch's default initialisation,
-    drawn after ``torch.manual_seed(seed)`` (the benchmark networks of the issues)."""
-    import torch
-    import torch.nn as nn
-
-    torch.manual_seed(seed)
-    mods, prev = [], input_dim
-    for w in widths:
-        mods += [nn.Linear(prev, w), nn.ReLU()]
-        prev = w
-    if readout:
-        mods.append(nn.Linear(prev, readout))
-    return nn.Sequential(*mods)
 
 
 def _run_enumerate(args):
@@ -132,8 +119,103 @@ def _run_enumerate(args):
     return 0
 
 
+# ---------------------------------------------------------------------------- analyze
+#: The manifolds of ``polyrank analyze``.
+MANIFOLDS = ("circle", "torus", "sphere", "klein")
+#: Radius of the circle and major radius of the torus and Klein bottle meshes.
+MESH_RADIUS = 2.0
+#: Minor radius of the torus and Klein bottle meshes.
+MESH_TUBE_RADIUS = 1.0
+#: Smallest mesh resolution accepted by ``polyrank analyze``.
+MIN_RESOLUTION = 3
+
+
+def _make_manifold(name, resolution, seed):
+    from . import manifolds
+
+    n = resolution
+    if name == "circle":
+        return manifolds.circle(n, radius=MESH_RADIUS)
+    if name == "torus":
+        return manifolds.torus(n, max(MIN_RESOLUTION, n // 2), R=MESH_RADIUS, r=MESH_TUBE_RADIUS)
+    if name == "sphere":
+        return manifolds.sphere(max(4, n * n // 2), seed=seed)
+    return manifolds.klein_bottle(n, max(MIN_RESOLUTION, n // 2), R=MESH_RADIUS, r=MESH_TUBE_RADIUS)
+
+
+def _analyze_parser():
+    from .analysis import GLUE_MODES
+
+    p = argparse.ArgumentParser(
+        prog="polyrank analyze",
+        description="Cut a meshed manifold exactly along the linear regions of a random ReLU network "
+                    "(PyTorch default init) and report ranks, the low-rank part and Betti numbers.")
+    p.add_argument("--manifold", choices=MANIFOLDS, default="torus", help="default torus")
+    p.add_argument("--embed-dim", type=int, default=3, help="input dimension of the network (default 3)")
+    p.add_argument("--widths", default="8,8", help="hidden widths, e.g. 8,8 (default)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the network and the embedding (default 0)")
+    p.add_argument("--layer", type=int, default=None, help="analyse layer K (default: last)")
+    p.add_argument("--threshold", type=int, default=None,
+                   help="rank below which pieces are low rank (default: minimal embedding dimension)")
+    p.add_argument("--resolution", type=int, default=24, help="mesh resolution N (default 24)")
+    p.add_argument("--glue", choices=GLUE_MODES, default="cell")
+    p.add_argument("--scale", type=float, default=None,
+                   help="also report Betti numbers of the Rips complex of the image f(X) at this scale "
+                        "(approximate; slow for large scales)")
+    p.add_argument("--plot", help="write a figure of the refined manifold coloured by rank")
+    p.add_argument("--csv", help="write one row per region met to this CSV file")
+    return p
+
+
+def _run_analyze(argv):
+    """``polyrank analyze``: a random network (:func:`polyrank.train.mlp` with ``--seed``),
+    a meshed manifold embedded isometrically in ``R^embed_dim``, and the printed
+    :meth:`polyrank.AnalysisReport.summary`."""
+    from .analysis import analyze
+    from .manifolds import embed
+    from .network import ReLUNetwork
+    from .train import mlp
+
+    p = _analyze_parser()
+    args = p.parse_args(argv)
+    try:
+        widths = _widths(args.widths)
+    except argparse.ArgumentTypeError as exc:
+        p.error(str(exc))
+    if args.resolution < MIN_RESOLUTION:
+        p.error(f"--resolution must be >= {MIN_RESOLUTION}")
+    base = _make_manifold(args.manifold, args.resolution, args.seed)
+    if args.embed_dim < base.ambient_dim:
+        p.error(f"--embed-dim must be >= {base.ambient_dim} for the {args.manifold}")
+    K = embed(base, args.embed_dim, seed=args.seed)
+    net = ReLUNetwork.from_torch(mlp(args.embed_dim, widths, seed=args.seed))
+    if args.layer is not None and not 1 <= args.layer <= net.n_layers:
+        p.error(f"--layer must be in 1..{net.n_layers}")
+    rep = analyze(net, K, layer=args.layer, threshold=args.threshold, glue=args.glue,
+                  scale=args.scale, name=args.manifold)
+    print(rep.summary())
+    if args.csv:
+        rep.to_frame().to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    if args.plot:
+        rep.plot(args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- dispatch
 def main(argv=None):
-    """Entry point of the ``polyrank`` console script."""
+    """Entry point of the ``polyrank`` console script; returns the exit status.
+
+    Examples
+    --------
+    >>> from polyrank.cli import main
+    >>> main(["analyze", "--manifold", "circle", "--embed-dim", "2", "--widths", "4",
+    ...       "--resolution", "12"])  # doctest: +ELLIPSIS
+    polyrank analyze: circle in R^2 through 2-4, layer 1
+    ...
+    0
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="polyrank", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
@@ -153,9 +235,7 @@ def main(argv=None):
         return 0
     cmd = argv[0]
     if cmd == "analyze":
-        from . import analysis
-
-        return analysis.cli_main(argv[1:]) or 0
+        return _run_analyze(argv[1:])
     if cmd == "reproduce":
         if len(argv) < 2 or argv[1] in ("-h", "--help"):
             print("usage: polyrank reproduce FIGURE [options]\nfigures: " + ", ".join(FIGURES))

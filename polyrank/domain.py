@@ -10,13 +10,17 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_matrix, check_points, check_vector
+from ._validation import check_matrix, check_points, check_vector, make_rng
 
 __all__ = ["Box", "Polytope", "Simplex", "as_domain"]
 
 #: Minimum Chebyshev radius (relative to the domain's size) for a polytope to count
 #: as full-dimensional.
 FULL_DIM_TOL = 1e-9
+#: Default slack of :meth:`Polytope.contains` (absolute, on ``A x <= b``).
+CONTAINS_TOL = 1e-12
+#: A simplex whose edge-vector determinant is below this (relative to its size^d) is degenerate.
+SIMPLEX_DET_RTOL = 1e-14
 
 
 class Polytope:
@@ -107,7 +111,7 @@ class Polytope:
             self._bounded = bool(is_bounded_polyhedron(self._A))
         return self._bounded
 
-    def contains(self, X, *, tol=1e-12):
+    def contains(self, X, *, tol=CONTAINS_TOL):
         """Boolean mask of the points of ``X`` (shape (n, dim)) inside the polytope."""
         X = check_points(X, self.dim)
         return np.all(X @ self._A.T <= self._b + tol, axis=1)
@@ -141,9 +145,9 @@ class Polytope:
 
         return float(ConvexHull(V).volume)
 
-    def sample(self, n, *, seed=None) -> np.ndarray:
+    def sample(self, n, *, seed=0) -> np.ndarray:
         """``n`` uniform points inside a bounded polytope (rejection from its bounding box)."""
-        rng = np.random.default_rng(seed)
+        rng = make_rng(seed)
         lo, hi = self.bounding_box()
         out = []
         got = 0
@@ -217,8 +221,8 @@ class Box(Polytope):
     def volume(self):
         return float(np.prod(self.hi - self.lo))
 
-    def sample(self, n, *, seed=None):
-        rng = np.random.default_rng(seed)
+    def sample(self, n, *, seed=0):
+        rng = make_rng(seed)
         return rng.uniform(self.lo, self.hi, size=(n, self.dim))
 
     def __repr__(self):
@@ -242,7 +246,7 @@ class Simplex(Polytope):
         if V.shape[0] != d + 1:
             raise ValueError(f"A simplex in R^{d} needs {d + 1} vertices; got {V.shape[0]}.")
         E = V[1:] - V[0]
-        if abs(np.linalg.det(E)) <= 1e-14 * max(1.0, np.abs(E).max()) ** d:
+        if abs(np.linalg.det(E)) <= SIMPLEX_DET_RTOL * max(1.0, np.abs(E).max()) ** d:
             raise ValueError("The simplex's vertices are affinely dependent (zero volume).")
         # facet opposite vertex k: the hyperplane through the others, oriented away from vertex k
         A, b = [], []

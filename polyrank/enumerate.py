@@ -18,20 +18,17 @@ import numpy as np
 
 from threadpoolctl import threadpool_limits
 
+from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, local_frame,
+                        zero_thresholds)
 from ._validation import check_layer, check_point, check_positive_int, check_tol
 from .domain import as_domain
 from .exceptions import InfeasibleError, RegionLimitError
 from .network import as_network
-from .rank import matrix_rank
+from .rank import batched_ranks
 from .regions import Decomposition, Region, pattern_key
 
 __all__ = ["enumerate_regions", "iter_regions", "DEFAULT_TOL", "DEFAULT_MAX_REGIONS"]
 
-#: Minimum inscribed-ball radius, relative to the problem's length scale, for a
-#: region (or a facet, within its hyperplane) to count as full-dimensional.
-DEFAULT_TOL = 1e-9
-#: Default guard on the number of regions of one enumeration.
-DEFAULT_MAX_REGIONS = 1_000_000
 #: A facet found by qhull must have its vertices spread over d-1 dimensions by more than
 #: this (relative to the length scale); below it the row only touches a lower-dimensional face.
 FACET_SPREAD_RTOL = 1e-12
@@ -44,9 +41,6 @@ QHULL_MAX_DIM = 6
 #: times max(1, |centre|): far from the origin (facets of unbounded regions over R^d reach
 #: 1e3-1e4 local units) rounding grows with the coordinates.
 ON_FACET_RTOL = 1e-11
-#: A pre-activation whose gradient norm is below this (relative to the layer's weight
-#: scale) is treated as constant on the region.
-ZERO_ROW_RTOL = 1e-12
 #: Two unit-normal rows (normal, offset in local units) closer than this are one hyperplane.
 COINCIDENT_RTOL = 1e-10
 #: An interior point handed to qhull must be at least this far (relative to the
@@ -59,41 +53,16 @@ ARTIFICIAL_BOX = 1e3
 LOCAL_RADIUS_CAP = 1e3
 #: How often a start point lying on a hyperplane is nudged before giving up.
 START_ATTEMPTS = 20
-
-
-def _zero_thresholds(net, K):
-    """Per layer: below which gradient norm and |constant| a pre-activation of ``net``
-    (in the engine's local coordinates, |y| ~ 1) is constant, resp. zero.
-
-    ``gmag_l`` and ``cmag_l`` bound |M_l| and |m_l| on any region (products of the
-    layers' largest absolute row sums); the thresholds are ZERO_ROW_RTOL of ``gmag_l``
-    and of ``gmag_l + cmag_l``. Both engines use them: a constant unit takes the sign of
-    its constant, and a row below the gradient threshold counts as zero in ranks."""
-    gmag, cmag = 1.0, 0.0
-    zg, zc = [], []
-    for W, bias in zip(net.weights[:K], net.biases[:K]):
-        w = float(np.abs(W).sum(axis=1).max())
-        gmag, cmag = w * gmag, w * cmag + float(np.abs(bias).max())
-        zg.append(ZERO_ROW_RTOL * gmag)
-        zc.append(ZERO_ROW_RTOL * (gmag + cmag))
-    return np.array(zg), np.array(zc)
-
-
-def _frame(net, domain, start):
-    """Origin and length scale of the engine's local coordinates ``x = x0 + s * y``.
-
-    Bounded domain: its centre and the largest side of its bounding box, so that every
-    tolerance is relative to the domain's size. Otherwise: the start point and the largest
-    distance from it to a first-layer hyperplane (1 if there is none)."""
-    if domain is not None and domain.bounded:
-        lo, hi = domain.bounding_box()
-        return domain.center, float(np.max(hi - lo))
-    W, b = net.weights[0], net.biases[0]
-    nrm = np.linalg.norm(W, axis=1)
-    ok = nrm > 0
-    dist = np.abs(W[ok] @ start + b[ok]) / nrm[ok]
-    s = float(dist.max()) if dist.size and dist.max() > 0 else 1.0
-    return start, s
+#: A nudged start point moves by START_STEP_TOLS times the tolerance (at least
+#: START_MIN_TOL), growing tenfold every second attempt.
+START_STEP_TOLS = 1e3
+START_MIN_TOL = 1e-12
+#: qhull's vertex spread must exceed this many float64 eps of its largest singular value.
+QHULL_SPREAD_EPS = 1e3
+#: The closure test of the facet-crossing fallback allows this many ON_FACET_RTOL.
+FALLBACK_SLACK_FACTOR = 1e3
+#: Seed of the fixed random direction that orders rows when duplicates are merged.
+DEDUP_SEED = 12345
 
 
 class _LPEngine:
@@ -109,7 +78,7 @@ class _LPEngine:
         self.K = K
         self.d = d
         self.tol = tol  # local units: relative to the domain's size
-        self.offsets = net._offsets[: K + 1]
+        self.offsets = net.offsets[: K + 1]
         if domain is not None:
             Ad = np.asarray(domain.A)
             self.Ad, self.bd = Ad, (np.asarray(domain.b) - Ad @ self.x0) / self.s
@@ -122,8 +91,8 @@ class _LPEngine:
         self.n_qhull = 0
         self.n_fallback = 0
         self.n_small_lp = 0
-        self._dedup_dir = np.random.default_rng(12345).normal(size=d + 1)
-        zg, zc = _zero_thresholds(self.net, K)
+        self._dedup_dir = np.random.default_rng(DEDUP_SEED).normal(size=d + 1)
+        zg, zc = zero_thresholds(self.net, K)
         self._zero_rel = np.repeat(zg, net.widths[:K])
         self._zero_abs = np.repeat(zc, net.widths[:K])
 
@@ -140,7 +109,7 @@ class _LPEngine:
         speeds things up; everything is re-certified)."""
         net, K, d = self.net, self.K, self.d
         flat = flat.copy()
-        maps = net._affine_maps(flat, K)
+        maps = net.affine_maps(flat, layer=K)
         Mall = np.vstack([M for M, _ in maps])
         mall = np.concatenate([m for _, m in maps])
         nrm = np.sqrt(np.einsum("ij,ij->i", Mall, Mall))
@@ -201,33 +170,19 @@ class _LPEngine:
         return flat, data
 
     def _ranks(self, Mall, flat):
-        """rank(A_K) = rank of the active rows of M_K, for every layer; one batched SVD."""
+        """rank(A_K) for every layer under the rank rule of :mod:`polyrank.rank` (the
+        active rows of M_l; one batched SVD), capped by the earlier layers' ranks."""
         K, d = self.K, self.d
         off = self.offsets
-        blocks = []
-        sizes = []
-        for l in range(K):
-            p = flat[off[l]: off[l + 1]]
-            sizes.append(int(p.sum()))
-            B = Mall[off[l]: off[l + 1]][p]
-            # rows of constant units are zero (an exact cancellation rounds to ~1e-18)
-            blocks.append(B[np.linalg.norm(B, axis=1) > self._zero_rel[off[l]: off[l + 1]][p]])
-        nmax = max(max(sizes), 1)
-        stack = np.zeros((K, nmax, d))
-        for l, B in enumerate(blocks):
-            stack[l, : B.shape[0]] = B
-        S = np.linalg.svd(stack, compute_uv=False)  # (K, min(nmax, d))
-        eps = np.finfo(np.float64).eps
-        ranks = []
-        for l in range(K):
-            if sizes[l] == 0:
-                ranks.append(0)
-                continue
-            tol = S[l, 0] * max(sizes[l], d) * eps
-            # the rank cannot exceed d, any earlier codeword size or any earlier rank
-            # (A_l = W_l D_{l-1} A_{l-1}); rounding may say otherwise
-            ranks.append(min(int(np.count_nonzero(S[l] > tol)), d, *sizes[: l + 1], *ranks))
-        return tuple(ranks), tuple(sizes)
+        pats = [flat[off[l]: off[l + 1]] for l in range(K)]
+        sizes = [int(p.sum()) for p in pats]
+        stack = np.zeros((K, max(max(sizes), 1), d))
+        for l, p in enumerate(pats):
+            stack[l, : sizes[l]] = Mall[off[l]: off[l + 1]][p]
+        r = batched_ranks(stack, sizes=sizes, zero_tol=self._zero_rel[off[:K]])
+        # the rank cannot exceed d, any earlier codeword size or any earlier rank
+        # (A_l = W_l D_{l-1} A_{l-1}); rounding may say otherwise
+        return tuple(int(v) for v in np.minimum.accumulate(r)), tuple(sizes)
 
     def _dedup(self, A, b, units):
         """Merge coincident hyperplanes (duplicated units, a unit on a domain side).
@@ -348,7 +303,7 @@ class _LPEngine:
             Dp[np.repeat(np.arange(len(uniq)), counts), pos] = D
             S = np.linalg.svd(Dp, compute_uv=False) / np.sqrt(counts)[:, None]  # descending
             spread = S[:, d - 2]
-            floor = 1e3 * np.finfo(np.float64).eps * S[:, 0]
+            floor = QHULL_SPREAD_EPS * np.finfo(np.float64).eps * S[:, 0]
         good = (counts >= d) & (spread > FACET_SPREAD_RTOL) & (spread > floor)
         # qhull's vertices carry absolute errors that grow with their size (the artificial
         # box puts them ~1e3 out): a row whose facet spread is that small is decided by
@@ -464,8 +419,7 @@ class _LPEngine:
         return out
 
     def pattern_at(self, x):
-        zs = self.net._preactivations(x[None, :], self.K)
-        return np.concatenate([z[0] > 0 for z in zs])
+        return self.net.patterns(x[None, :], flat=True, layer=self.K)[0]
 
 
 def _setup(net, domain, layer, start, tol, max_regions, func, build=True):
@@ -482,7 +436,7 @@ def _setup(net, domain, layer, start, tol, max_regions, func, build=True):
         start = check_point(start, net.input_dim, name="start")
         if domain is not None and not domain.contains(start[None, :])[0]:
             raise ValueError("start must lie inside the domain.")
-    x0, s = _frame(net, domain, start)
+    x0, s = local_frame(net, domain, start)
     make = lambda: _LPEngine(net, domain, K, tol, x0, s)  # noqa: E731
     return net, domain, (start - x0) / s, max_regions, make() if build else make
 
@@ -495,7 +449,7 @@ def _first_region(eng, start, domain, seed):
         built = eng.build(eng.pattern_at(x0))
         if built is not None:
             return built
-        step = max(eng.tol, 1e-12) * 1e3 * (10.0 ** (attempt // 2))
+        step = max(eng.tol, START_MIN_TOL) * START_STEP_TOLS * (10.0 ** (attempt // 2))
         x0 = start + rng.normal(size=start.shape) * step
         if np.any(eng.Ad @ x0 > eng.bd):
             x0 = start
@@ -571,9 +525,9 @@ def _fallback(eng, hint, r):
     a parallel hyperplane into a region that is not adjacent."""
     eng.n_fallback += 1
     c, n = hint
-    slack = ON_FACET_RTOL * 1e3 * max(1.0, float(np.abs(c).max()))
-    for delta in (1e-3, 1e-5, 1e-7, 1e-2):
-        y = c + n * max(delta * r, eng.tol * 10)
+    slack = ON_FACET_RTOL * FALLBACK_SLACK_FACTOR * max(1.0, float(np.abs(c).max()))
+    for delta in CROSSING_STEPS:
+        y = c + n * max(delta * r, eng.tol * CROSSING_MIN_TOLS)
         built = eng.build(eng.pattern_at(y))
         if built is not None and np.max(built[1]["A"] @ c - built[1]["b"], initial=-np.inf) <= slack:
             return built

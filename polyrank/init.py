@@ -5,7 +5,7 @@ Every function returns a :class:`~polyrank.network.ReLUNetwork` drawn from a
 :class:`numpy.random.Generator`, turned into a Generator once). Draws use numpy,
 not torch's global RNG, so a seed gives the same network on every machine and in
 every worker of a sweep. The *distributions* match the paper's; the random
-streams do not match ``torch.manual_seed`` (use :func:`polyrank.cli.default_torch_mlp`
+streams do not match ``torch.manual_seed`` (use :func:`polyrank.train.mlp`
 for torch-identical networks).
 
 Biases. The paper (section 3) sets the bias to 0 for its constructed networks
@@ -20,11 +20,10 @@ PyTorch-default biases, which is what re-initialising ``layer.weight`` with
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
-from ._validation import check_positive_int
+from ._validation import check_int_range, check_positive_float, check_positive_int, check_real, check_widths, make_rng
 from .network import ReLUNetwork
 
 __all__ = ["default", "normal", "positive_uniform", "rank_selection", "dale", "DALE_INHIBITION"]
@@ -37,17 +36,8 @@ _BIASES = ("default", "zero")
 
 
 def _check_widths(input_dim, widths, func):
-    input_dim = check_positive_int(input_dim, name="input_dim", func=func)
-    if isinstance(widths, numbers.Integral) and not isinstance(widths, bool):
-        widths = [widths]
-    try:
-        widths = list(widths)
-    except TypeError:
-        raise ValueError(f"The 'widths' parameter of {func} must be a list of positive ints. "
-                         f"Got {widths!r} instead.") from None
-    if not widths:
-        raise ValueError(f"The 'widths' parameter of {func} must list at least one hidden width. Got [].")
-    return input_dim, [check_positive_int(w, name="widths", func=func) for w in widths]
+    return (check_positive_int(input_dim, name="input_dim", func=func),
+            check_widths(widths, func=func, allow_int=True))
 
 
 def _check_bias(bias, func):
@@ -73,14 +63,7 @@ def _build(input_dim, widths, rng, draw, bias):
     return ReLUNetwork(Ws, bs)
 
 
-def _check_k(k, upper, what, func):
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k <= upper:
-        raise ValueError(f"The 'k' parameter of {func} must be an int in 0..{upper} ({what}). "
-                         f"Got {k!r} instead.")
-    return int(k)
-
-
-def default(input_dim, widths, *, seed=None, bias="default") -> ReLUNetwork:
+def default(input_dim, widths, *, seed=0, bias="default") -> ReLUNetwork:
     """PyTorch's default ``nn.Linear`` initialisation ("Kaiming" in the paper, Fig. 2A).
 
     Every weight and bias of a layer with ``fan_in`` inputs is drawn from
@@ -92,7 +75,7 @@ def default(input_dim, widths, *, seed=None, bias="default") -> ReLUNetwork:
     input_dim : int
     widths : int or list of int
         Hidden widths ``n_1, ..., n_L``.
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
     bias : {"default", "zero"}
         ``"default"``: biases ``U(+-1/sqrt(fan_in))``; ``"zero"``: biases 0.
 
@@ -113,7 +96,7 @@ def default(input_dim, widths, *, seed=None, bias="default") -> ReLUNetwork:
     """
     input_dim, widths = _check_widths(input_dim, widths, "default")
     bias = _check_bias(bias, "default")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
 
     def draw(rng, n, fan_in):
         bound = 1.0 / np.sqrt(fan_in)
@@ -122,7 +105,7 @@ def default(input_dim, widths, *, seed=None, bias="default") -> ReLUNetwork:
     return _build(input_dim, widths, rng, draw, bias)
 
 
-def normal(input_dim, widths, *, mean, std=0.1, seed=None, bias="default") -> ReLUNetwork:
+def normal(input_dim, widths, *, mean, std=0.1, seed=0, bias="default") -> ReLUNetwork:
     """Weights ``N(mean, std^2)``: the paper's biased-mean networks (Fig. 2B).
 
     The paper shows that moving the mean of the weight distribution away from 0
@@ -136,7 +119,7 @@ def normal(input_dim, widths, *, mean, std=0.1, seed=None, bias="default") -> Re
     mean : float
     std : float, default 0.1
         Must be positive.
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
     bias : {"default", "zero"}
         ``"default"`` (PyTorch-default biases, the weights alone are re-drawn) or ``"zero"``.
 
@@ -157,16 +140,14 @@ def normal(input_dim, widths, *, mean, std=0.1, seed=None, bias="default") -> Re
     """
     input_dim, widths = _check_widths(input_dim, widths, "normal")
     bias = _check_bias(bias, "normal")
-    if isinstance(mean, bool) or not isinstance(mean, numbers.Real) or not np.isfinite(mean):
-        raise ValueError(f"The 'mean' parameter of normal must be a finite float. Got {mean!r} instead.")
-    if isinstance(std, bool) or not isinstance(std, numbers.Real) or not np.isfinite(std) or std <= 0:
-        raise ValueError(f"The 'std' parameter of normal must be a float > 0. Got {std!r} instead.")
-    rng = np.random.default_rng(seed)
+    mean = check_real(mean, name="mean", func="normal")
+    std = check_positive_float(std, name="std", func="normal")
+    rng = make_rng(seed)
     return _build(input_dim, widths, rng,
                   lambda rng, n, fan_in: rng.normal(float(mean), float(std), size=(n, fan_in)), bias)
 
 
-def positive_uniform(input_dim, widths, *, seed=None, bias="zero") -> ReLUNetwork:
+def positive_uniform(input_dim, widths, *, seed=0, bias="zero") -> ReLUNetwork:
     """Weights ``U(0, 1)`` and zero biases: a wide network with a rank-0 region.
 
     The paper's first constructed network (section 3): every strictly positive
@@ -178,7 +159,7 @@ def positive_uniform(input_dim, widths, *, seed=None, bias="zero") -> ReLUNetwor
     ----------
     input_dim : int
     widths : int or list of int
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
     bias : {"zero", "default"}
         ``"zero"`` (the paper's choice) or PyTorch-default biases.
 
@@ -199,12 +180,12 @@ def positive_uniform(input_dim, widths, *, seed=None, bias="zero") -> ReLUNetwor
     """
     input_dim, widths = _check_widths(input_dim, widths, "positive_uniform")
     bias = _check_bias(bias, "positive_uniform")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     return _build(input_dim, widths, rng, lambda rng, n, fan_in: rng.uniform(0.0, 1.0, size=(n, fan_in)),
                   bias)
 
 
-def rank_selection(input_dim, width, k, *, seed=None, bias="zero") -> ReLUNetwork:
+def rank_selection(input_dim, width, k, *, seed=0, bias="zero") -> ReLUNetwork:
     """One layer ``R W`` with ``W ~ U(0, 1)`` and ``R`` diagonal ``+-1`` with ``k`` entries -1 (Fig. 2C).
 
     The rank-selection matrix ``R`` negates ``k`` rows (output units) of a
@@ -221,7 +202,7 @@ def rank_selection(input_dim, width, k, *, seed=None, bias="zero") -> ReLUNetwor
     width : int
     k : int
         Number of negated rows, ``0 <= k <= width``.
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
     bias : {"zero", "default"}
         ``"zero"`` (the paper's choice) or PyTorch-default biases.
 
@@ -241,15 +222,15 @@ def rank_selection(input_dim, width, k, *, seed=None, bias="zero") -> ReLUNetwor
     [True, True, False, False, False]
     """
     input_dim, (width,) = _check_widths(input_dim, [width], "rank_selection")
-    k = _check_k(k, width, "the number of negated rows", "rank_selection")
+    k = check_int_range(k, 0, width, name="k", func="rank_selection", what="the number of negated rows")
     bias = _check_bias(bias, "rank_selection")
-    rng = np.random.default_rng(seed)
+    rng = make_rng(seed)
     W = rng.uniform(0.0, 1.0, size=(width, input_dim))
     W[:k] *= -1.0
     return ReLUNetwork([W], [_bias(rng, input_dim, width, bias)])
 
 
-def dale(input_dim, width, k, *, seed=None, bias="zero", inhibition=DALE_INHIBITION) -> ReLUNetwork:
+def dale(input_dim, width, k, *, seed=0, bias="zero", inhibition=DALE_INHIBITION) -> ReLUNetwork:
     """One layer ``W R`` following Dale's principle, ``W ~ U(0, 1)`` (Fig. 2D).
 
     ``R`` is diagonal with ``k`` entries equal to ``-inhibition`` (the first
@@ -266,7 +247,7 @@ def dale(input_dim, width, k, *, seed=None, bias="zero", inhibition=DALE_INHIBIT
     width : int
     k : int
         Number of inhibitory inputs, ``0 <= k <= input_dim``.
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
     bias : {"zero", "default"}
         ``"zero"`` (the paper's choice) or PyTorch-default biases.
     inhibition : float, default 4.0
@@ -288,12 +269,10 @@ def dale(input_dim, width, k, *, seed=None, bias="zero", inhibition=DALE_INHIBIT
     [True, False, False]
     """
     input_dim, (width,) = _check_widths(input_dim, [width], "dale")
-    k = _check_k(k, input_dim, "the number of inhibitory inputs", "dale")
+    k = check_int_range(k, 0, input_dim, name="k", func="dale", what="the number of inhibitory inputs")
     bias = _check_bias(bias, "dale")
-    if (isinstance(inhibition, bool) or not isinstance(inhibition, numbers.Real)
-            or not np.isfinite(inhibition) or inhibition <= 0):
-        raise ValueError(f"The 'inhibition' parameter of dale must be a float > 0. Got {inhibition!r} instead.")
-    rng = np.random.default_rng(seed)
+    inhibition = check_positive_float(inhibition, name="inhibition", func="dale")
+    rng = make_rng(seed)
     W = rng.uniform(0.0, 1.0, size=(width, input_dim))
     W[:, :k] *= -float(inhibition)
     return ReLUNetwork([W], [_bias(rng, input_dim, width, bias)])

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._numerics import zero_thresholds
 from ._validation import check_layer, check_points, check_tol
-from .manifolds import SimplicialComplex
+from .complex import SimplicialComplex, check_complex
 from .network import as_network
+from .rank import batched_ranks, drop_constant_rows, rank_tolerance
 
 __all__ = ["refine", "label_vertices", "Refinement", "VertexLabels", "REFINE_TOL"]
 
@@ -145,21 +147,6 @@ def simplex_measures(V, S) -> np.ndarray:
     return vol / float(np.prod(np.arange(1, q + 1)))
 
 
-def _check_complex(K, d, *, name="K", func="refine"):
-    if not isinstance(K, SimplicialComplex):
-        raise TypeError(f"The '{name}' parameter of {func} must be a polyrank.SimplicialComplex "
-                        f"(see pr.circle, pr.torus, ...); got {type(K).__name__}.")
-    if K.ambient_dim != d:
-        raise ValueError(f"The mesh '{name}' lives in R^{K.ambient_dim} but the network takes inputs in R^{d}; "
-                         f"embed it first (pr.embed(K, {d}, seed=...)).")
-    if K.dim > 2:
-        raise ValueError(f"refine handles meshes of points, segments and triangles (dim <= 2); "
-                         f"'{name}' has simplices of dimension {K.dim}.")
-    if K.dim > d:
-        raise ValueError(f"'{name}' has {K.dim}-simplices but lives in R^{d}.")
-    return K
-
-
 def _unique_rows(P):
     """Unique rows of a bool matrix (sorted) and the inverse index."""
     if P.shape[0] == 0:
@@ -172,7 +159,7 @@ def _unique_rows(P):
 
 def _layer_maps(net, U, K):
     """Batched ``A_l`` (l = 1..K) for the flat patterns ``U`` of shape (u, n_units)."""
-    off = net._offsets
+    off = net.offsets
     out = []
     M = np.broadcast_to(net.weights[0], (U.shape[0],) + net.weights[0].shape)
     for l in range(K):
@@ -183,15 +170,14 @@ def _layer_maps(net, U, K):
     return out
 
 
-def _stack_rank(M) -> np.ndarray:
-    """SVD ranks of a stack of matrices, ``pr.rank.matrix_rank``'s tolerance convention."""
-    if M.shape[0] == 0:
-        return np.zeros(0, dtype=np.int64)
-    if M.shape[1] == 0 or M.shape[2] == 0:
-        return np.zeros(M.shape[0], dtype=np.int64)
-    S = np.linalg.svd(M, compute_uv=False)
-    tol = S[:, :1] * max(M.shape[1:]) * np.finfo(np.float64).eps
-    return np.count_nonzero(S > tol, axis=1).astype(np.int64)
+def _pattern_ranks(net, U, K):
+    """Ranks ``(u, K)`` of the regions of the distinct flat patterns ``U`` (layers 1..K),
+    under the rank rule of :mod:`polyrank.rank`."""
+    zg = zero_thresholds(net, K)[0]
+    off = net.offsets
+    cols = [batched_ranks(A, sizes=U[:, off[l]:off[l + 1]].sum(axis=1), zero_tol=zg[l])
+            for l, A in enumerate(_layer_maps(net, U, K))]
+    return np.minimum.accumulate(np.stack(cols, 1), axis=1)
 
 
 # ---------------------------------------------------------------------------- cutting kernels
@@ -321,7 +307,7 @@ def _tangent_bases(V, S):
 
 def _refine(net, V, S, K, tol):
     """Kernel of :func:`refine`; trusts its input."""
-    off = net._offsets
+    off = net.offsets
     n_units = int(off[K])
     q = S.shape[1] - 1
     S = np.array(S, dtype=np.int64)
@@ -381,19 +367,26 @@ def _refine(net, V, S, K, tol):
     parent = cur if n_units else np.arange(n_input, dtype=np.int64)
     V = Vb.view.copy()
     U, region = _unique_rows(P)
-    maps = _layer_maps(net, U, K)
+    # the rank rule of polyrank.rank: constant-unit rows count as zero, the threshold is
+    # rank_tolerance(S_max, codeword size, d), ranks capped by the earlier layers' ranks
+    zg = zero_thresholds(net, K)[0]
+    maps = [drop_constant_rows(A, zg[l]) for l, A in enumerate(_layer_maps(net, U, K))]
     svds = [np.linalg.svd(A, full_matrices=False) if A.size else None for A in maps]
     ranks = np.zeros((S.shape[0], K), np.int64)
     tranks = np.zeros((S.shape[0], K), dtype=np.int64)
     Q = _tangent_bases(V, S) if q and S.shape[0] else None
+    prev = None
     for l, (A, usv) in enumerate(zip(maps, svds)):
         if usv is None or not U.shape[0]:
             continue
         _, sig, Vt = usv
-        tolA = sig[:, 0] * max(A.shape[1:]) * np.finfo(np.float64).eps  # matrix_rank's default
-        ranks[:, l] = np.count_nonzero(sig > tolA[:, None], axis=1)[region]
+        sizes = U[:, off[l]:off[l + 1]].sum(axis=1)
+        tolA = rank_tolerance(sig[:, 0], sizes, A.shape[2])
+        r = np.count_nonzero(sig > tolA[:, None], axis=1)
+        prev = r if prev is None else np.minimum(r, prev)
+        ranks[:, l] = prev[region]
         if Q is not None:
-            tranks[:, l] = _tangent_ranks(sig, Vt, tolA, region, Q)
+            tranks[:, l] = np.minimum(_tangent_ranks(sig, Vt, tolA, region, Q), ranks[:, l])
     return Refinement(
         complex=SimplicialComplex(V, S), layer=K, patterns=P, region=region, region_patterns=U,
         ranks=ranks, tangent_ranks=tranks, parent=parent, tol=tol,
@@ -472,7 +465,7 @@ def refine(net, K, *, layer=None, tol=REFINE_TOL) -> Refinement:
     [1.0, 3.0, 0.5]
     """
     net = as_network(net)
-    K = _check_complex(K, net.input_dim)
+    K = check_complex(K, net.input_dim, func="refine", max_dim=2)
     L = check_layer(layer, net.n_layers)
     tol = check_tol(tol, func="refine")
     return _refine(net, K.vertices, K.simplices, L, tol)
@@ -524,11 +517,10 @@ def label_vertices(net, K, *, layer=None) -> VertexLabels:
     else:
         X = check_points(K, net.input_dim, name="K")
     L = check_layer(layer, net.n_layers)
-    zs = net._preactivations(X, L)
-    P = np.concatenate([z > 0 for z in zs], axis=1) if X.shape[0] else np.zeros((0, int(net._offsets[L])), bool)
+    P = net.patterns(X, flat=True, layer=L) if X.shape[0] else np.zeros((0, int(net.offsets[L])), bool)
     U, region = _unique_rows(P)
     if U.shape[0]:
-        ranks = np.stack([_stack_rank(A) for A in _layer_maps(net, U, L)], 1)[region]
+        ranks = _pattern_ranks(net, U, L)[region]
     else:
         ranks = np.zeros((0, L), dtype=np.int64)
     return VertexLabels(points=X, layer=L, patterns=P, region=region, region_patterns=U, ranks=ranks)

@@ -28,6 +28,13 @@ RADIUS_CAP = 1.0e6
 
 #: In the from-scratch fallback of a facet LP, x is boxed to |x_j| <= this times ``r_cap``.
 FALLBACK_X_BOUND = 1.0e3
+#: Feasibility slack of :func:`chebyshev_center_small` (vertex enumeration of the dual).
+SMALL_LP_FEAS_TOL = 1e-10
+#: A basis of :func:`chebyshev_center_small` is singular when its determinant is below this
+#: (relative to the largest entry to the power d + 1).
+SMALL_LP_DET_RTOL = 1e-12
+#: Default tolerance of :func:`is_bounded_polyhedron`.
+BOUNDED_TOL = 1e-9
 
 _local = threading.local()
 _banner_silenced = False
@@ -205,7 +212,7 @@ def _combos(m, k):
     return c
 
 
-def chebyshev_center_small(A, b, *, feas_tol=1e-10):
+def chebyshev_center_small(A, b, *, feas_tol=SMALL_LP_FEAS_TOL):
     """Chebyshev centre of a small *bounded* polytope by enumerating basic solutions.
 
     For a bounded polytope the Chebyshev LP has an optimal vertex where ``d + 1``
@@ -230,7 +237,7 @@ def chebyshev_center_small(A, b, *, feas_tol=1e-10):
     M = rows[C]
     det = np.linalg.det(M)
     scale = np.abs(M).max(axis=(1, 2)) ** (d + 1)
-    ok = np.abs(det) > 1e-12 * scale
+    ok = np.abs(det) > SMALL_LP_DET_RTOL * scale
     if not ok.any():
         return None
     sol = np.linalg.solve(M[ok], b[C[ok]][:, :, None])[:, :, 0]
@@ -324,7 +331,7 @@ def _face_ball_fresh(rows, b, i, r_cap):
     return sol[:-1], float(sol[-1])
 
 
-def is_bounded_polyhedron(A, *, tol=1e-9):
+def is_bounded_polyhedron(A, *, tol=BOUNDED_TOL):
     """True when ``{x : A x <= b}`` (non-empty) is bounded, for any ``b``.
 
     Bounded iff the normals positively span R^d, iff rank(A) = d and some

@@ -44,6 +44,7 @@ from itertools import combinations
 
 import numpy as np
 
+from ._numerics import ZERO_ROW_RTOL
 from ._validation import check_layer
 from .domain import Box, as_domain
 from .exceptions import InfeasibleError, LPError
@@ -53,7 +54,7 @@ from .lp import chebyshev_center, solve_milp
 #: they find here (an incumbent comes from sampled points), 2-7x slower when left on.
 MILP_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False}
 from .network import as_network
-from .rank import matrix_rank
+from .rank import batched_ranks, matrix_rank
 
 __all__ = ["min_codeword_size", "max_codeword_size", "min_rank", "max_rank", "CodewordResult",
            "RankResult", "ACTIVE_MARGIN", "CERTIFY_MARGIN", "GP_MAX_SUBSETS"]
@@ -320,7 +321,7 @@ class _Model:
 
 def _certify(net, domain, K, flat, scale):
     """Chebyshev-centre LP of the region of ``flat``: (x, r) when it is full-dimensional, else None."""
-    maps = net._affine_maps(flat, K)
+    maps = net.affine_maps(flat, layer=K)
     rows, rhs = [np.asarray(domain.A)], [np.asarray(domain.b)]
     off = 0
     for (M, m) in maps:
@@ -330,7 +331,7 @@ def _certify(net, domain, K, flat, scale):
         A = s[:, None] * M
         bb = -s * m
         norms = np.linalg.norm(A, axis=1)
-        tiny = norms <= 1e-12 * max(1.0, float(np.abs(M).max(initial=0.0)))
+        tiny = norms <= ZERO_ROW_RTOL * max(1.0, float(np.abs(M).max(initial=0.0)))
         if np.any(bb[tiny] < 0) or np.any((bb[tiny] <= 0) & p[tiny]):
             return None  # a constant unit with the wrong sign
         rows.append(A[~tiny] / norms[~tiny, None])
@@ -341,7 +342,7 @@ def _certify(net, domain, K, flat, scale):
         return None
     if r <= REGION_TOL * scale:
         return None
-    got = np.concatenate([z > 0 for z in net._preactivations(x[None], K)], axis=1)[0]
+    got = net.patterns(x[None], flat=True, layer=K)[0]
     if not np.array_equal(got, flat):
         return None
     return x, r
@@ -370,7 +371,7 @@ def _extreme_codeword(net, domain, K, sense, time_limit, cap=None):
     # incumbent from a few random points (interior almost surely; certified by LP)
     best = None
     X = domain.sample(N_PRESAMPLE, seed=0)
-    pats = np.concatenate([z > 0 for z in net._preactivations(X, K)], axis=1)
+    pats = net.patterns(X, flat=True, layer=K)
     sizes = pats[:, ks].sum(axis=1)
     for j in np.argsort(sign * sizes, kind="stable"):
         cert = _certify(net, domain, K, pats[j], model.scale)
@@ -435,7 +436,7 @@ class _Timeout(Exception):
     pass
 
 
-def min_codeword_size(net, domain, layer=None, *, time_limit=None) -> CodewordResult:
+def min_codeword_size(net, domain, *, layer=None, time_limit=None) -> CodewordResult:
     """Exact minimum number of active units at ``layer`` over the full-dimensional regions in ``domain``.
 
     Parameters
@@ -490,7 +491,7 @@ def min_codeword_size(net, domain, layer=None, *, time_limit=None) -> CodewordRe
     return _extreme_codeword(net, domain, K, "min", time_limit)
 
 
-def max_codeword_size(net, domain, layer=None, *, time_limit=None) -> CodewordResult:
+def max_codeword_size(net, domain, *, layer=None, time_limit=None) -> CodewordResult:
     """Exact maximum number of active units at ``layer`` over the full-dimensional regions in ``domain``.
 
     The mirror image of :func:`min_codeword_size` (same parameters, result and
@@ -519,13 +520,6 @@ def max_codeword_size(net, domain, layer=None, *, time_limit=None) -> CodewordRe
 
 
 # ---------------------------------------------------------------------- ranks (one layer)
-def _batched_ranks(M):
-    """Matrix rank of each matrix of a stack (same tolerance as :func:`polyrank.rank.matrix_rank`)."""
-    S = np.linalg.svd(M, compute_uv=False)
-    tol = S[..., :1] * max(M.shape[-2:]) * np.finfo(np.float64).eps
-    return np.count_nonzero(S > tol, axis=-1)
-
-
 def _general_position(W, rows):
     """(value at the extremal region's rows is min(|S|, d), full general position: True/False/None)."""
     n, d = W.shape
@@ -537,7 +531,7 @@ def _general_position(W, rows):
     subsets = np.array(list(combinations(range(n), m)), dtype=np.intp)
     ok = True
     for chunk in np.array_split(subsets, max(1, subsets.shape[0] // 2000)):
-        if np.any(_batched_ranks(W[chunk]) < m):
+        if np.any(batched_ranks(W[chunk]) < m):
             ok = False
             break
     return r, local_ok, ok and local_ok

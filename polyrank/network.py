@@ -90,7 +90,8 @@ class ReLUNetwork:
         self._weights = tuple(Ws)
         self._biases = tuple(bs)
         self._readout = ro
-        self._offsets = np.concatenate([[0], np.cumsum([W.shape[0] for W in Ws])])
+        self._offsets = np.concatenate([[0], np.cumsum([W.shape[0] for W in Ws])]).astype(np.int64)
+        self._offsets.setflags(write=False)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -249,6 +250,19 @@ class ReLUNetwork:
         return int(self._offsets[-1])
 
     @property
+    def offsets(self) -> np.ndarray:
+        """Where each layer starts in a flat pattern: layer ``l`` (1-based) holds positions
+        ``offsets[l-1]:offsets[l]``; ``offsets[-1] == n_neurons``. A read-only int array
+        of length ``n_layers + 1``.
+
+        Examples
+        --------
+        >>> pr.ReLUNetwork.from_weights([np.ones((3, 2)), np.ones((2, 3))], [np.zeros(3), np.zeros(2)]).offsets
+        array([0, 3, 5])
+        """
+        return self._offsets
+
+    @property
     def output_dim(self) -> int:
         """Width of the read-out if there is one, else of the last hidden layer."""
         return self._readout[0].shape[0] if self._readout is not None else self.widths[-1]
@@ -268,12 +282,14 @@ class ReLUNetwork:
         return f"ReLUNetwork(input_dim={self.input_dim}, widths={self.widths}{ro})"
 
     # ------------------------------------------------------------------ evaluation
-    def preactivations(self, X) -> list:
-        """Pre-activations ``z_l`` of every hidden layer at the points ``X``.
+    def preactivations(self, X, *, layer=None) -> list:
+        """Pre-activations ``z_l`` of the hidden layers 1..layer at the points ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_points, input_dim)
+        layer : int, optional
+            The last layer computed (1-based); default all hidden layers.
 
         Returns
         -------
@@ -286,7 +302,7 @@ class ReLUNetwork:
         array([[2., 1.]])
         """
         X = check_points(X, self.input_dim)
-        return self._preactivations(X)
+        return self._preactivations(X, check_layer(layer, self.n_layers))
 
     def _preactivations(self, X, n_layers=None):
         out = []
@@ -297,21 +313,30 @@ class ReLUNetwork:
             h = np.maximum(z, 0.0)
         return out
 
-    def patterns(self, X, *, flat=False):
+    def patterns(self, X, *, flat=False, layer=None):
         """Activation patterns ``c_l(x) = [z_l(x) > 0]`` at the points ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_points, input_dim)
         flat : bool, default False
-            If True, return one bool array of shape (n_points, n_neurons) with the
+            If True, return one bool array of shape (n_points, offsets[layer]) with the
             layers side by side (the encoding of :attr:`Region.pattern`).
+        layer : int, optional
+            The last layer included (1-based); default all hidden layers.
 
         Returns
         -------
         list of bool ndarray (the l-th of shape (n_points, n_l)), or one array if ``flat``.
+
+        Examples
+        --------
+        >>> net = pr.ReLUNetwork.from_weights([[[1.0], [1.0]]], [[0.0, -1.0]])
+        >>> net.patterns(np.array([[0.5], [2.0]]), flat=True)
+        array([[ True, False],
+               [ True,  True]])
         """
-        zs = self.preactivations(X)
+        zs = self.preactivations(X, layer=layer)
         pats = [z > 0 for z in zs]
         return np.concatenate(pats, axis=1) if flat else pats
 
@@ -357,11 +382,40 @@ class ReLUNetwork:
             )
         return flat
 
-    def _affine_maps(self, flat, n_layers):
-        """Pre-activation maps ``z_l = M_l x + m_l`` on the region of a flat pattern.
+    def affine_maps(self, pattern, *, layer=None) -> list:
+        """Pre-activation maps ``z_l = M_l x + m_l`` (l = 1..layer) on the region of a pattern.
 
-        Trusts its input. Returns a list of ``(M_l, m_l)`` for l = 1..n_layers.
+        ``M_1 = W_1`` and ``M_l = W_l D_{l-1} M_{l-1}``: the rows of every unit, active or
+        not, which is what the H-representation of the region is made of (the rows of the
+        inactive units of layer K are zeroed in :meth:`local_affine`, not here).
+
+        Parameters
+        ----------
+        pattern : array-like of bool
+            A flat pattern (layers side by side) or a list of per-layer patterns; it must
+            cover layers 1..layer-1.
+        layer : int, optional
+            The last layer (1-based); default the last layer the pattern covers.
+
+        Returns
+        -------
+        list of ``(M_l, m_l)``, ``M_l`` of shape (n_l, input_dim) and ``m_l`` of shape (n_l,)
+
+        Examples
+        --------
+        >>> net = pr.ReLUNetwork.from_weights([[[1.0], [-1.0]], [[1.0, 1.0]]], [[0.0, 0.0], [0.0]])
+        >>> [(M.tolist(), m.tolist()) for M, m in net.affine_maps([True, False], layer=2)]
+        [([[1.0], [-1.0]], [0.0, 0.0]), ([[1.0]], [0.0])]
         """
+        flat = self._check_pattern(pattern, 1)
+        covered = int(np.searchsorted(self._offsets, flat.shape[0]))
+        K = check_layer(layer, self.n_layers) if layer is not None else covered
+        if K > covered + 1:
+            raise ValueError(f"pattern covers layers 1..{covered}; affine_maps(layer={K}) needs 1..{K - 1}.")
+        return self._affine_maps(flat, K)
+
+    def _affine_maps(self, flat, n_layers):
+        """:meth:`affine_maps` without checks (trusts its input)."""
         maps = []
         M = self._weights[0]
         m = self._biases[0]

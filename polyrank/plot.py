@@ -1,13 +1,25 @@
-"""matplotlib views of decompositions (2-D inputs)."""
+"""matplotlib views: decompositions (2-D inputs) and analysed manifolds; every figure of
+polyrank is drawn with :func:`pyplot` (the Agg backend when there is no display)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_decomposition"]
+from ._validation import check_layer
+
+__all__ = ["plot_decomposition", "plot_analysis"]
 
 
-def _mpl():
+def pyplot():
+    """``matplotlib.pyplot``, switched to the non-interactive Agg backend when there is
+    no display (so that figures can be saved on a headless machine).
+
+    Examples
+    --------
+    >>> from polyrank.plot import pyplot
+    >>> pyplot().__name__
+    'matplotlib.pyplot'
+    """
     try:
         import matplotlib
 
@@ -48,7 +60,7 @@ def plot_decomposition(dec, *, layer=None, ax=None, color_by="rank", edgecolor="
                          f"{dec.net.input_dim}. Use net.restrict(P, p0) for a 2-D slice.")
     if color_by not in ("rank", "codeword_size"):
         raise ValueError(f"color_by must be 'rank' or 'codeword_size'; got {color_by!r}.")
-    plt = _mpl()
+    plt = pyplot()
     from matplotlib.collections import PolyCollection
     from matplotlib.colors import BoundaryNorm
 
@@ -80,3 +92,83 @@ def plot_decomposition(dec, *, layer=None, ax=None, color_by="rank", edgecolor="
         cb = ax.figure.colorbar(pc, ax=ax, ticks=np.arange(0, top + 1, max(1, (top + 1) // 10)))
         cb.set_label(label)
     return ax
+
+
+def plot_analysis(report, path=None, *, layer=None, ax=None):
+    """Draw the refined manifold of an :class:`~polyrank.AnalysisReport` coloured by rank
+    (2-D input: flat; 3-D: as is; higher: its principal 3-D view).
+
+    Parameters
+    ----------
+    report : AnalysisReport
+    path : str, optional
+        Save the figure there (PNG, PDF, ...).
+    layer : int, optional
+        Colour by the rank at this layer (default: the report's layer).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> rep = pr.analyze(pr.ReLUNetwork.from_weights([np.eye(2)], [[0.5, 0.5]]), pr.circle(16))
+    >>> fig = pr.plot_analysis(rep)
+    >>> fig.axes[0].get_title()
+    'manifold: 4 regions, quotient b~ = [0, 1]'
+    """
+    from matplotlib import cm, colors
+
+    plt = pyplot()
+    ref = report.refinement
+    K = check_layer(layer, report.layer)
+    r = ref.ranks[:, K - 1]
+    V, S = ref.complex.vertices, ref.complex.simplices
+    if V.shape[1] > 3:  # principal 3-D view
+        Vc = V - V.mean(0)
+        _, _, Wt = np.linalg.svd(Vc, full_matrices=False)
+        V = Vc @ Wt[:3].T
+    dim3 = V.shape[1] == 3
+    cmap = plt.get_cmap("viridis")
+    rmax = max(1, int(r.max(initial=0)))
+    norm = colors.BoundaryNorm(np.arange(-0.5, rmax + 1.0), cmap.N)  # one colour per integer rank
+    if ax is None:
+        fig = plt.figure(figsize=(6, 5))
+        ax = fig.add_subplot(111, projection="3d" if dim3 else None)
+    fig = ax.figure
+    cols = cmap(norm(r))
+    if S.shape[1] == 3:
+        if dim3:
+            from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+            ax.add_collection3d(Poly3DCollection(V[S], facecolors=cols, edgecolors="none"))
+        else:
+            from matplotlib.collections import PolyCollection
+
+            ax.add_collection(PolyCollection(V[S][:, :, :2], facecolors=cols, edgecolors="none"))
+    elif S.shape[1] == 2:
+        if dim3:
+            from mpl_toolkits.mplot3d.art3d import Line3DCollection
+
+            ax.add_collection3d(Line3DCollection(V[S], colors=cols, linewidths=2))
+        else:
+            from matplotlib.collections import LineCollection
+
+            ax.add_collection(LineCollection(V[S][:, :, :2], colors=cols, linewidths=2))
+    else:
+        P = V[S[:, 0]]
+        ax.scatter(*P.T[:3 if dim3 else 2], c=cols, s=4)
+    lo, hi = V.min(0), V.max(0)
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    if dim3:
+        ax.set_zlim(lo[2], hi[2])
+    else:
+        ax.set_aspect("equal")
+    fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"rank(A_{K})", shrink=0.7,
+                 ticks=np.arange(rmax + 1))
+    ax.set_title(f"{report.name}: {report.n_regions} regions, quotient b~ = {report.betti_quotient}")
+    if path is not None:
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+    return fig

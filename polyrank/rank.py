@@ -1,22 +1,226 @@
-"""Ranks of linear maps.
+"""Ranks of linear maps: the one rank rule of polyrank, and the sampling path.
 
-:func:`matrix_rank` is the SVD rank used everywhere (with a stated tolerance);
-:func:`exact_rank` is an exact rational rank (every float64 is a binary fraction,
-so the rank of the stored matrix is a well-defined integer) used to cross-check
-it in tests and on small matrices.
+**The rank rule.** The rank of the local map ``A_K`` of a region (or a point) is the
+rank of the ``c_K x d`` matrix of the active rows of ``M_K`` (``c_K`` = codeword size):
+
+1. a row whose norm is at most the layer's constant-unit threshold (``ZERO_ROW_RTOL``
+   times the product of the layers' largest absolute row sums,
+   :func:`polyrank._numerics.zero_thresholds`) is a constant unit and counts as zero
+   (an exact cancellation such as ``relu(x) - relu(x)`` rounds to ~1e-18);
+2. the rank is the number of singular values above
+   ``S_max * max(c_K, d) * eps(float64)`` (:func:`rank_tolerance`, the convention of
+   numpy and MATLAB for a ``c_K x d`` matrix);
+3. it is capped by ``min(d, c_1, ..., c_K)`` and by the rank of every earlier layer
+   (``A_K = W_K D_{K-1} A_{K-1}``), which only removes rounding artefacts.
+
+:func:`batched_ranks` applies rules 1-2 to a stack of matrices with one batched SVD;
+every exact path calls it (both enumeration engines, :func:`polyrank.refine`, the MILP
+rank functions, the Fig. 2 sampler) or, where most maps have full rank, first tries
+:func:`full_rank_certified` / :func:`cholesky_full_rank`: a Cholesky factorisation of the
+Gram matrix shifted by :func:`certificate_shift` that *proves* the rank is
+``min(c_K, d)`` under rule 2 (the subdivision engine compiles the same function with
+numba). :func:`ranks_at` is the same rule on torch tensors (CPU or CUDA).
+:func:`matrix_rank` is rule 2 for one matrix; :func:`exact_rank` is an exact rational
+rank (every float64 is a binary fraction) used to cross-check it.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from fractions import Fraction
 
 import numpy as np
 
+from ._numerics import zero_thresholds
+
 __all__ = ["matrix_rank", "exact_rank", "ranks_at", "codeword_sizes_at"]
 
+#: Machine epsilon of float64, the unit of the rank threshold.
+EPS = float(np.finfo(np.float64).eps)
 
-def matrix_rank(M, tol=None) -> int:
+#: Safety factor of the Cholesky certificate over its worst-case rounding-error bound.
+CERT_SAFETY = 4.0
+
+#: Matrices per batched SVD in :func:`batched_ranks` (bounds the work arrays' memory).
+RANK_CHUNK = 65536
+
+
+# ====================================================================== the rank rule
+def rank_tolerance(s_max, sizes, d, eps=EPS):
+    """The threshold of the rank rule: ``s_max * max(size, d) * eps``.
+
+    ``s_max`` and ``sizes`` may be numbers, numpy arrays or torch tensors (same shape);
+    ``size`` is the number of active rows (the codeword size), ``d`` the number of columns.
+
+    Examples
+    --------
+    >>> bool(pr.rank.rank_tolerance(1.0, 5, 3) == 5 * np.finfo(np.float64).eps)
+    True
+    """
+    if isinstance(sizes, np.ndarray):
+        return s_max * np.maximum(sizes, d) * eps
+    if hasattr(sizes, "clip"):  # a torch tensor
+        return s_max * sizes.clip(min=d) * eps
+    return s_max * max(sizes, d) * eps
+
+
+def drop_constant_rows(M, zero_tol):
+    """``M`` (..., rows, d) with the rows of norm at most ``zero_tol`` set to zero (rule 1).
+
+    ``zero_tol`` is a number or one value per matrix of the stack (shape ``M.shape[:-2]``).
+
+    Examples
+    --------
+    >>> pr.rank.drop_constant_rows(np.array([[1.0, 0.0], [1e-18, 0.0]]), 1e-12)
+    array([[1., 0.],
+           [0., 0.]])
+    """
+    zt = np.asarray(zero_tol, dtype=np.float64)
+    if zt.ndim:
+        zt = zt[..., None]
+    return M * (np.linalg.norm(M, axis=-1) > zt)[..., None]
+
+
+def batched_ranks(M, *, sizes=None, zero_tol=None, cap=None, tol=None) -> np.ndarray:
+    """Rank of each matrix of a stack under the rank rule: one batched SVD.
+
+    Parameters
+    ----------
+    M : array-like of shape (n, m, d)
+        The active rows of each map (inactive rows may be present as zero rows).
+    sizes : array-like of int, shape (n,), optional
+        The number of active rows of each matrix (the codeword size in the threshold);
+        default ``m``.
+    zero_tol : float or array-like of shape (n,), optional
+        Rows of norm at most this are constant units and count as zero; default none.
+    cap : array-like of int, shape (n,), optional
+        Upper bounds (e.g. the earlier layer's rank).
+    tol : float, optional
+        An absolute singular-value threshold instead of :func:`rank_tolerance`.
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+
+    Examples
+    --------
+    >>> M = np.array([[[1.0, 2.0], [2.0, 4.0]], [[1.0, 0.0], [0.0, 1e-20]]])
+    >>> pr.rank.batched_ranks(M), pr.rank.batched_ranks(M, zero_tol=1e-12), pr.rank.batched_ranks(M, cap=[0, 5])
+    (array([1, 1]), array([1, 1]), array([0, 1]))
+    """
+    M = np.asarray(M, dtype=np.float64)
+    n, m, d = M.shape
+    if not (n and m and d):
+        out = np.zeros(n, dtype=np.int64)
+    else:
+        sz = np.full(n, m, dtype=np.int64) if sizes is None else np.asarray(sizes, dtype=np.int64)
+        zt = None if zero_tol is None else np.asarray(zero_tol, dtype=np.float64)
+        if zt is not None and zt.ndim == 0:
+            zt = np.full(n, zt)
+        if n <= RANK_CHUNK:
+            out = _count_ranks(M, sz, zt, tol, d)
+        else:
+            out = np.concatenate([_count_ranks(M[s: s + RANK_CHUNK], sz[s: s + RANK_CHUNK],
+                                               None if zt is None else zt[s: s + RANK_CHUNK], tol, d)
+                                  for s in range(0, n, RANK_CHUNK)])
+    if cap is not None:
+        out = np.minimum(out, np.asarray(cap, dtype=np.int64))
+    return out
+
+
+def _count_ranks(M, sizes, zero_tol, tol, d):
+    """Rules 1-2 on one chunk of :func:`batched_ranks` (trusted, non-empty input)."""
+    if zero_tol is not None:
+        M = drop_constant_rows(M, zero_tol)
+    S = np.linalg.svd(M, compute_uv=False)
+    thr = rank_tolerance(S[:, 0], sizes, d) if tol is None else tol
+    return np.count_nonzero(S > np.reshape(thr, (-1, 1)), axis=1).astype(np.int64)
+
+
+def certificate_shift(trace, n_rows, size, d):
+    """The shift ``delta`` of the Cholesky certificate of a ``min(n_rows, d)``-square Gram
+    matrix with trace ``trace`` (``n_rows`` nonzero active rows out of ``size``, ``d`` columns).
+
+    It is CERT_SAFETY times the worst-case rounding error of forming and factorising the
+    Gram matrix (``(n_rows + 2 d + 2) eps trace``) plus the square of the rank threshold
+    at ``S_max <= sqrt(trace)``; a factorisation of ``G - delta I`` that succeeds proves
+    ``sigma_min > rank_tolerance(S_max, size, d)``, i.e. full rank under the rank rule.
+    Scalars or numpy arrays; plain arithmetic, so numba compiles it too."""
+    larger = (size + d + abs(size - d)) * 0.5  # max(size, d), elementwise
+    tol = np.sqrt(trace) * larger * EPS
+    return CERT_SAFETY * ((n_rows + 2 * d + 2) * EPS * trace + tol * tol)
+
+
+def cholesky_full_rank(G, m, delta):
+    """In-place Cholesky of the leading ``m x m`` block of ``G - delta I`` (lower triangle
+    of ``G`` is read and overwritten). True when it succeeds: the certificate of
+    :func:`certificate_shift`. Plain loops, so that the engines compile it with numba
+    (the subdivision kernels call it once per cell).
+
+    Examples
+    --------
+    >>> G = np.array([[2.0, 1.0], [1.0, 2.0]])
+    >>> pr.rank.cholesky_full_rank(G.copy(), 2, pr.rank.certificate_shift(4.0, 2, 2, 2))
+    True
+    >>> pr.rank.cholesky_full_rank(np.ones((2, 2)), 2, pr.rank.certificate_shift(2.0, 2, 2, 2))
+    False
+    """
+    for a in range(m):
+        for q in range(a + 1):
+            acc = G[a, q] - (delta if a == q else 0.0)
+            for k in range(q):
+                acc -= G[a, k] * G[q, k]
+            if a == q:
+                if acc <= 0.0:
+                    return False
+                G[a, a] = math.sqrt(acc)
+            else:
+                G[a, q] = acc / G[q, q]
+    return True
+
+
+def full_rank_certified(G, *, n_rows, sizes, d) -> np.ndarray:
+    """The Cholesky certificate on a stack of Gram matrices with numpy: True where
+    ``G - certificate_shift(trace, n_rows, size, d) I`` has a Cholesky factorisation,
+    which proves rank ``min(n_rows, d)`` under the rank rule.
+
+    Parameters
+    ----------
+    G : ndarray of shape (n, k, k)
+        ``M M^T`` (``n_rows <= d``) or ``M^T M`` of each matrix ``M`` (``n_rows x d``).
+    n_rows, sizes : int or array-like of int, shape (n,)
+    d : int
+
+    Returns
+    -------
+    bool ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> M = np.array([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 2.0], [2.0, 4.0]]])
+    >>> pr.rank.full_rank_certified(M @ M.transpose(0, 2, 1), n_rows=2, sizes=2, d=2)
+    array([ True, False])
+    """
+    G = np.asarray(G, dtype=np.float64)
+    k = G.shape[-1]
+    delta = certificate_shift(np.trace(G, axis1=-2, axis2=-1), n_rows, sizes, d)
+    A = G - np.asarray(delta)[..., None, None] * np.eye(k)
+    ok = np.trace(G, axis1=-2, axis2=-1) > 0
+    try:
+        np.linalg.cholesky(A)  # the common case: every matrix passes
+        return ok
+    except np.linalg.LinAlgError:
+        pass
+    for i in range(A.shape[0]):  # find the failures one by one
+        try:
+            np.linalg.cholesky(A[i])
+        except np.linalg.LinAlgError:
+            ok[i] = False
+    return ok
+
+
+def matrix_rank(M, *, tol=None) -> int:
     """Numerical rank of ``M``: the number of singular values above ``tol``.
 
     Parameters
@@ -42,12 +246,7 @@ def matrix_rank(M, tol=None) -> int:
     M = np.asarray(M, dtype=np.float64)
     if M.ndim != 2:
         raise ValueError(f"M must be 2-D; got shape {M.shape}.")
-    if M.size == 0:
-        return 0
-    S = np.linalg.svd(M, compute_uv=False)
-    if tol is None:
-        tol = S[0] * max(M.shape) * np.finfo(np.float64).eps
-    return int(np.count_nonzero(S > tol))
+    return int(batched_ranks(M[None], tol=tol)[0])
 
 
 def exact_rank(M) -> int:
@@ -117,9 +316,6 @@ SKETCH_OVERSAMPLE = 16
 #: only decides which points are certified cheaply; the ranks never depend on it.
 SKETCH_SEED = 20_230_501
 
-#: Safety factor of the Cholesky certificate over its worst-case rounding-error bound.
-CERT_SAFETY = 4.0
-
 #: Default memory budget (bytes) for the intermediate tensors of one chunk of points.
 DEFAULT_MAX_MEMORY = 512 * 2**20
 
@@ -147,51 +343,13 @@ def _resolve_dtype(dtype):
                      f"got {dtype!r}.")
 
 
-def _resolve_device(device):
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"The 'device' parameter must be 'cpu', 'cuda' or a torch.device; got {device!r}.") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was requested but torch.cuda.is_available() is False; "
-                         "use device='cpu' or device=None (CUDA when available).")
-    return dev
-
-
-def _check_layers(layers, n_layers, func):
-    import numbers
-
-    if layers is None:
-        return list(range(1, n_layers + 1))
-    if isinstance(layers, numbers.Integral) and not isinstance(layers, bool):
-        layers = [layers]
-    try:
-        layers = list(layers)
-    except TypeError:
-        raise TypeError(f"The 'layers' parameter of {func} must be an int, a sequence of ints or None; "
-                        f"got {type(layers).__name__}.") from None
-    if not layers:
-        raise ValueError(f"The 'layers' parameter of {func} is empty; pass None for all layers.")
-    out = []
-    for k in layers:
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= n_layers:
-            raise ValueError(f"The 'layers' parameter of {func} must hold hidden layers in 1..{n_layers} "
-                             f"(1-based, as in the paper); got {k!r}.")
-        out.append(int(k))
-    return out
-
-
-def _prepare(net_or_module, X, layers, *, func, device, dtype, batch_size, tol, max_memory):
-    from ._validation import check_points, check_positive_int, check_tol
+def _prepare(net, X, layers, *, func, device, dtype, batch_size, tol, max_memory):
+    from ._validation import check_device, check_layers, check_points, check_positive_int, check_tol
     from .network import as_network
 
-    net = as_network(net_or_module)
+    net = as_network(net)
     X = check_points(X, net.input_dim)
-    layers = _check_layers(layers, net.n_layers, func)
+    layers = check_layers(layers, net.n_layers, func=func)
     batch_size = check_positive_int(batch_size, name="batch_size", func=func, allow_none=True)
     if tol is not None:
         tol = check_tol(tol, func=func)
@@ -199,7 +357,7 @@ def _prepare(net_or_module, X, layers, *, func, device, dtype, batch_size, tol, 
         max_memory = DEFAULT_MAX_MEMORY
     else:
         max_memory = check_positive_int(max_memory, name="max_memory", func=func)
-    return net, X, layers, _resolve_device(device), _resolve_dtype(dtype), batch_size, tol, max_memory
+    return net, X, layers, check_device(device), _resolve_dtype(dtype), batch_size, tol, max_memory
 
 
 class _TorchNet:
@@ -247,21 +405,21 @@ def _active_index(mask, cmax):
 
 
 def _count_rank(S, c, d, tol, eps):
-    """The rank rule of :func:`matrix_rank`: singular values above ``S.max() * max(c, d) * eps``."""
+    """Rule 2 on torch tensors: singular values above :func:`rank_tolerance`."""
     import torch
 
     if S.shape[-1] == 0:
         return torch.zeros(S.shape[0], dtype=torch.long, device=S.device)
     if tol is None:
-        thr = S[:, 0] * torch.clamp(c, min=d).to(S.dtype) * eps
+        thr = rank_tolerance(S[:, 0], c.to(S.dtype), d, eps)
     else:
         thr = torch.full_like(S[:, 0], tol)
     return (S > thr[:, None]).sum(1)
 
 
 def _drop_constant_rows(tn, A, K):
-    """Zero the rows of ``A_K`` whose norm is below the enumeration engines' constant-unit
-    threshold (``enumerate._zero_thresholds``, the same in every dtype): an exact
+    """:func:`drop_constant_rows` on torch tensors: zero the rows of ``A_K`` whose norm is below the enumeration engines' constant-unit
+    threshold (``_numerics.zero_thresholds``, the same in every dtype): an exact
     cancellation such as ``relu(x) - relu(x)`` rounds to ~1e-18 in float64, which a
     relative rank threshold would count."""
     import torch
@@ -312,6 +470,8 @@ NORM_MARGIN = 1.05
 
 #: Matrices with min(shape) up to this get their exact spectral norm (one SVD).
 EXACT_NORM_MAX_DIM = 256
+#: Relative margin added to an exact spectral norm (the SVD's own rounding).
+EXACT_NORM_RTOL = 1e-12
 
 
 @functools.lru_cache(maxsize=8)
@@ -328,7 +488,7 @@ def _norm_estimate(W):
     """Upper estimate of the spectral norm of ``W`` (a float64 numpy array): exact (SVD) for
     small matrices, else power iteration times NORM_MARGIN."""
     if min(W.shape) <= EXACT_NORM_MAX_DIM:
-        return float(np.linalg.norm(W, 2)) * (1.0 + 1e-12)
+        return float(np.linalg.norm(W, 2)) * (1.0 + EXACT_NORM_RTOL)
     v = np.ones(W.shape[1]) / np.sqrt(W.shape[1])
     s = 0.0
     for _ in range(NORM_ITERATIONS):
@@ -436,7 +596,7 @@ def _counts_all(tn, X, n_layers, chunk):
     return torch.cat(out)
 
 
-def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol=None, dtype=None,
+def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dtype=None,
              max_memory=None, progress=False, method="auto") -> np.ndarray:
     """Rank of the local affine map ``A_K`` at each point, per layer: the sampling path.
 
@@ -447,7 +607,7 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
 
     Parameters
     ----------
-    net_or_module : ReLUNetwork or torch.nn.Module
+    net : ReLUNetwork or torch.nn.Module
         A module is converted with :func:`~polyrank.as_network` (Linear + ReLU only).
     X : array-like of shape (n_points, input_dim)
     layers : int or sequence of int, optional
@@ -483,7 +643,7 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
     ValueError
         For a bad ``X``, ``layers``, ``tol``, ``dtype``, ``device`` or ``batch_size``.
     TypeError
-        If ``net_or_module`` is neither a ReLUNetwork nor a Linear/ReLU torch module.
+        If ``net`` is neither a ReLUNetwork nor a Linear/ReLU torch module.
     MemoryBudgetError
         If a single point does not fit in ``max_memory``.
 
@@ -530,7 +690,7 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
         raise ValueError(f"The 'method' parameter of {func} must be 'auto', 'direct' or 'certify'; "
                          f"got {method!r}.")
     net, X, layers, device, dtype, batch_size, tol, max_memory = _prepare(
-        net_or_module, X, layers, func=func, device=device, dtype=dtype, batch_size=batch_size,
+        net, X, layers, func=func, device=device, dtype=dtype, batch_size=batch_size,
         tol=tol, max_memory=max_memory)
     n = X.shape[0]
     if n == 0:
@@ -541,9 +701,7 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
     itemsize = torch.finfo(dtype).bits // 8
     tn = _TorchNet(net, device, dtype)
     Kmax = max(layers)
-    from .enumerate import _zero_thresholds
-
-    tn.zero_thr = [float(z) for z in _zero_thresholds(net, Kmax)[0]]
+    tn.zero_thr = [float(z) for z in zero_thresholds(net, Kmax)[0]]
     widths = net.widths[:Kmax]
     d = net.input_dim
     with torch.no_grad():
@@ -592,7 +750,7 @@ def ranks_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol
     return result
 
 
-def codeword_sizes_at(net_or_module, X, layers=None, *, device=None, batch_size=None, tol=None, dtype=None,
+def codeword_sizes_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dtype=None,
                       max_memory=None, progress=False) -> np.ndarray:
     """Codeword size (number of active units ``z_l > 0``) at each point, per layer.
 
@@ -627,7 +785,7 @@ def codeword_sizes_at(net_or_module, X, layers=None, *, device=None, batch_size=
 
     func = "codeword_sizes_at"
     net, X, layers, device, dtype, batch_size, tol, max_memory = _prepare(
-        net_or_module, X, layers, func=func, device=device, dtype=dtype, batch_size=batch_size,
+        net, X, layers, func=func, device=device, dtype=dtype, batch_size=batch_size,
         tol=tol, max_memory=max_memory)
     n = X.shape[0]
     if n == 0:

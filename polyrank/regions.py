@@ -6,11 +6,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validation import check_layer
+
 __all__ = ["Region", "Decomposition", "RankCell", "pattern_key"]
 
 #: In :meth:`Decomposition.locate`, a pre-activation this small relative to the largest
 #: one seen is treated as an identically-zero unit (inactive) when the raw pattern is unknown.
 LOCATE_ZERO_RTOL = 1e-12
+#: Default slack of :meth:`Region.contains` (absolute, on ``A x <= b`` with unit-norm rows).
+CONTAINS_TOL = 1e-9
+#: Slack with which :meth:`Decomposition.locate` tests membership of the domain.
+LOCATE_DOMAIN_TOL = 1e-12
 
 
 def pattern_key(pattern) -> bytes:
@@ -74,10 +80,16 @@ class Region:
         return self._net.local_affine(np.asarray(self.pattern, dtype=bool), layer)
 
     def rank(self, layer=None) -> int:
-        """``rank(A_K)``; default the last enumerated layer."""
-        return self.ranks[-1] if layer is None else self.ranks[layer - 1]
+        """``rank(A_K)`` at hidden layer ``layer`` (1-based); default the last enumerated layer.
 
-    def contains(self, X, *, tol=1e-9) -> np.ndarray:
+        Raises
+        ------
+        ValueError
+            If ``layer`` is not in ``1..len(ranks)``.
+        """
+        return self.ranks[check_layer(layer, len(self.ranks)) - 1]
+
+    def contains(self, X, *, tol=CONTAINS_TOL) -> np.ndarray:
         """Boolean mask of the points of ``X`` (shape (n, d)) inside the region (up to ``tol``)."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         return np.all(X @ self.A.T <= self.b + tol, axis=1)
@@ -241,14 +253,26 @@ class Decomposition:
         return np.array([r.pattern for r in self.regions], dtype=bool)
 
     def ranks(self, layer=None) -> np.ndarray:
-        """Integer array of ``rank(A_K)`` per region (default K = last layer)."""
-        k = self.layer if layer is None else layer
+        """Integer array of ``rank(A_K)`` per region (default K = last layer).
+
+        Raises
+        ------
+        ValueError
+            If ``layer`` is not a layer of the decomposition (``1..self.layer``).
+        """
+        k = check_layer(layer, self.layer)
         if "ranks" in self._arrays:
             return self._arrays["ranks"][:, k - 1].astype(int)
         return np.array([r.ranks[k - 1] for r in self.regions], dtype=int)
 
     def rank_histogram(self, layer=None) -> dict:
-        """``{rank: number of regions}`` at one layer."""
+        """``{rank: number of regions}`` at one layer (1-based; default the last).
+
+        Raises
+        ------
+        ValueError
+            If ``layer`` is not a layer of the decomposition (``1..self.layer``).
+        """
         vals, counts = np.unique(self.ranks(layer), return_counts=True)
         return {int(v): int(c) for v, c in zip(vals, counts)}
 
@@ -261,7 +285,7 @@ class Decomposition:
         if self._index is None:
             self._index = {pattern_key(r.pattern): r.index for r in self.regions}
         X = np.asarray(X, dtype=np.float64)
-        zs = self.net.preactivations(X)[: self.layer]
+        zs = self.net.preactivations(X, layer=self.layer)
         P = np.concatenate([z > 0 for z in zs], axis=1)
         out = np.array([self._index.get(pattern_key(p), -1) for p in P], dtype=int)
         miss = np.flatnonzero(out < 0)
@@ -274,7 +298,7 @@ class Decomposition:
             Q = P[miss] & ~noise
             out[miss] = [self._index.get(pattern_key(q), -1) for q in Q]
         if self.domain is not None:
-            out[~self.domain.contains(np.asarray(X, dtype=np.float64), tol=1e-12)] = -1
+            out[~self.domain.contains(X, tol=LOCATE_DOMAIN_TOL)] = -1
         return out
 
     # -------------------------------------------------------------- graph
@@ -299,6 +323,11 @@ class Decomposition:
         Returns
         -------
         list of RankCell, sorted by rank, then by smallest region index.
+
+        Raises
+        ------
+        ValueError
+            If ``layer`` is not a layer of the decomposition (``1..self.layer``).
         """
         import networkx as nx
 

@@ -24,10 +24,13 @@ from math import comb
 
 import numpy as np
 
+from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, ZERO_ROW_RTOL,
+                        local_frame, zero_thresholds)
 from ._validation import check_layer, check_positive_int, check_tol
-from .domain import Box, Polytope, as_domain
+from .domain import Polytope, as_domain
 from .exceptions import MemoryBudgetError, RegionLimitError
 from .network import as_network
+from .rank import RANK_CHUNK, batched_ranks, certificate_shift, cholesky_full_rank
 from .regions import Decomposition, Region
 
 __all__ = ["enumerate_subdivision", "applies", "DEFAULT_MAX_MEMORY", "VERTEX_SNAP", "ON_FACET_SNAPS",
@@ -49,6 +52,18 @@ SUBDIVISION_MAX_DIM = 4
 #: With ``domain=None`` the box is grown until every vertex found lies within this
 #: fraction of the box's half-width.
 BOX_MARGIN = 0.5
+#: Vertices within this many snaps of a domain facet lie on it (qhull's accuracy).
+DOMAIN_VERTEX_SNAPS = 1e3
+#: A d-subset of first-layer rows is independent when its Gram determinant exceeds this
+#: fraction of the product of the squared row norms.
+GRAM_DET_RTOL = 1e-20
+#: Floor of that product (keeps the test meaningful for tiny rows).
+GRAM_SCALE_FLOOR = 1e-300
+#: The box that bounds an outside cell's extent is this many times the current box.
+OUTSIDE_BOX_FACTOR = 1e6
+#: A region reached across a degenerate facet is adjacent only if the facet's centre is
+#: within this (relative to the length scale) of its closure.
+CLOSURE_RTOL = 1e-8
 #: Largest number of layer-1 vertex candidates (d-subsets of units) used to size the box.
 _MAX_SUBSETS = 200_000
 #: Rough memory of one finished Region (Python object, arrays, tuples), in bytes.
@@ -120,6 +135,211 @@ def _grow_i1(a, need):
     return b
 
 
+# ------------------------------------------------------------ the steps of one cut
+@_njit
+def _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg):
+    """Evaluate ``a . x + c`` at the piece's vertices (into ``vals``) and their sides
+    (into ``sg``: +1, -1, or 0 within ``snap`` times the vertex magnitude of the
+    hyperplane). Returns the numbers of positive and negative vertices."""
+    d = LV.shape[1]
+    npos = 0
+    nneg = 0
+    for i in range(nv):
+        acc = c
+        mag = floor
+        for k in range(d):
+            x = LV[qv + i, k]
+            acc += a[k] * x
+            mag = max(mag, abs(x))
+        vals[i] = acc
+        dist = acc / nrm
+        eps = snap * mag
+        if dist > eps:
+            sg[i] = 1
+            npos += 1
+        elif dist < -eps:
+            sg[i] = -1
+            nneg += 1
+        else:
+            sg[i] = 0
+    return npos, nneg
+
+
+@_njit
+def _crossing_edges(LE, qe, ne, sg, cross):
+    """Number the piece's edges whose ends have opposite signs (``cross[e]``; -1 for
+    the others) and return how many there are."""
+    ncross = 0
+    for e in range(ne):
+        if sg[LE[qe + e, 0]] * sg[LE[qe + e, 1]] < 0:
+            cross[e] = ncross
+            ncross += 1
+        else:
+            cross[e] = -1
+    return ncross
+
+
+@_njit
+def _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF):
+    """The new vertices where the crossing edges meet the hyperplane (into ``NV``) and
+    their facet bitsets: the facets common to both ends plus the cut (into ``NF``)."""
+    d = LV.shape[1]
+    W = LF.shape[1]
+    for e in range(ne):
+        k2 = cross[e]
+        if k2 >= 0:
+            u = LE[qe + e, 0]
+            v = LE[qe + e, 1]
+            tt = vals[u] / (vals[u] - vals[v])
+            for k in range(d):
+                NV[k2, k] = LV[qv + u, k] + tt * (LV[qv + v, k] - LV[qv + u, k])
+            for w in range(W):
+                NF[k2, w] = LF[qv + u, w] & LF[qv + v, w]
+            NF[k2, hw] |= hb
+
+
+@_njit
+def _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common):
+    """The vertices of the cut face (the piece's vertices on the hyperplane, ids in
+    ``zidx``, then the new ones), their bitsets in ``FF``, and its edges in ``FE``: two
+    vertices span an edge iff no third vertex lies on every facet through both.
+    Returns the number of edges."""
+    W = LF.shape[1]
+    nz = 0
+    for i in range(nv):
+        if sg[i] == 0:
+            zidx[nz] = i
+            for w in range(W):
+                FF[nz, w] = LF[qv + i, w]
+            FF[nz, hw] |= hb
+            nz += 1
+    for k2 in range(ncross):
+        for w in range(W):
+            FF[nz + k2, w] = NF[k2, w]
+    kf = nz + ncross
+    nfe = 0
+    for i in range(kf):
+        for i2 in range(i + 1, kf):
+            for w in range(W):
+                common[w] = FF[i, w] & FF[i2, w]
+            ok = True
+            for m in range(kf):
+                if m != i and m != i2 and _subset(common, FF[m]):
+                    ok = False
+                    break
+            if ok:
+                FE[nfe, 0] = i
+                FE[nfe, 1] = i2
+                nfe += 1
+    return nfe
+
+
+@_njit
+def _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg, mp, cross, NV, NF, ncross,
+                FE, nfe, zidx, nz, hid, hw, hb, a, c):
+    """Append the half of the piece on side ``sign`` to the pools at their tops ``tv, te,
+    tc``: its vertices (the piece's on that side or on the hyperplane, then the new ones),
+    its edges (kept, shortened crossing edges, the cut face's edges) and its candidate
+    facets (the piece's plus the cut, kept when they hold at least d vertices).
+    Returns the numbers of vertices, edges and candidate facets written."""
+    d = LV.shape[1]
+    W = LF.shape[1]
+    cnt = 0
+    for i in range(nv):
+        if sg[i] * sign >= 0:
+            mp[i] = cnt
+            for k in range(d):
+                LV[tv + cnt, k] = LV[qv + i, k]
+            for w in range(W):
+                LF[tv + cnt, w] = LF[qv + i, w]
+            if sg[i] == 0:
+                LF[tv + cnt, hw] |= hb
+            cnt += 1
+        else:
+            mp[i] = -1
+    ns = cnt + ncross
+    for k2 in range(ncross):
+        for k in range(d):
+            LV[tv + cnt + k2, k] = NV[k2, k]
+        for w in range(W):
+            LF[tv + cnt + k2, w] = NF[k2, w]
+    r = 0
+    for e in range(ne):
+        u = LE[qe + e, 0]
+        v = LE[qe + e, 1]
+        if sg[u] == 0 and sg[v] == 0:
+            continue
+        if sg[u] * sign >= 0 and sg[v] * sign >= 0:
+            LE[te + r, 0] = mp[u]
+            LE[te + r, 1] = mp[v]
+            r += 1
+        elif cross[e] >= 0:
+            keep = u if sg[u] == sign else v
+            LE[te + r, 0] = mp[keep]
+            LE[te + r, 1] = cnt + cross[e]
+            r += 1
+    for t2 in range(nfe):
+        i = FE[t2, 0]
+        i2 = FE[t2, 1]
+        LE[te + r, 0] = mp[zidx[i]] if i < nz else cnt + (i - nz)
+        LE[te + r, 1] = mp[zidx[i2]] if i2 < nz else cnt + (i2 - nz)
+        r += 1
+    nk = 0
+    for g in range(nc + 1):
+        gid = LC[qc + g] if g < nc else hid
+        gw = gid >> 6
+        gb = np.uint64(1) << np.uint64(gid & 63)
+        count = 0
+        for i in range(ns):
+            if LF[tv + i, gw] & gb:
+                count += 1
+        if count >= d:
+            if g < nc:
+                LC[tc + nk] = LC[qc + g]
+                for k in range(d + 1):
+                    LR[tc + nk, k] = LR[qc + g, k]
+            else:
+                LC[tc + nk] = hid
+                for k in range(d):
+                    LR[tc + nk, k] = sign * a[k]
+                LR[tc + nk, d] = sign * c
+            nk += 1
+    return ns, r, nk
+
+
+@_njit
+def _emit_piece(q, n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB, oV, oF, oE, oC, oR, oB, oP, vo, eo,
+                co):
+    """Copy the finished piece ``q`` of cell ``p`` to output cell ``n`` (the output arrays
+    are already large enough). Returns its approximate size in bytes."""
+    d = LV.shape[1]
+    W = LF.shape[1]
+    nl = PB.shape[1]
+    x0 = vo[n]
+    for i in range(pnv[q]):
+        for k in range(d):
+            oV[x0 + i, k] = LV[pv[q] + i, k]
+        for w in range(W):
+            oF[x0 + i, w] = LF[pv[q] + i, w]
+    vo[n + 1] = x0 + pnv[q]
+    x0 = eo[n]
+    for i in range(pne[q]):
+        oE[x0 + i, 0] = LE[pe[q] + i, 0]
+        oE[x0 + i, 1] = LE[pe[q] + i, 1]
+    eo[n + 1] = x0 + pne[q]
+    x0 = co[n]
+    for i in range(pnc[q]):
+        oC[x0 + i] = LC[pc[q] + i]
+        for k in range(d + 1):
+            oR[x0 + i, k] = LR[pc[q] + i, k]
+    co[n + 1] = x0 + pnc[q]
+    for k in range(nl):
+        oB[n, k] = PB[q, k]
+    oP[n] = p
+    return (pnv[q] * (d + W) + pne[q] * 2 + pnc[q] * (d + 2) + nl + 8) * 8
+
+
+# ------------------------------------------------------------ one layer
 @_njit
 def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zero_abs, snap,
                   floor, max_bytes):
@@ -238,26 +458,7 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     vals = np.empty(2 * nv)
                     sg = np.empty(2 * nv, np.int64)
                     mp = np.empty(2 * nv, np.int64)
-                npos = 0
-                nneg = 0
-                for i in range(nv):
-                    acc = c
-                    mag = floor
-                    for k in range(d):
-                        x = LV[qv + i, k]
-                        acc += a[k] * x
-                        mag = max(mag, abs(x))
-                    vals[i] = acc
-                    dist = acc / nrm
-                    eps = snap * mag
-                    if dist > eps:
-                        sg[i] = 1
-                        npos += 1
-                    elif dist < -eps:
-                        sg[i] = -1
-                        nneg += 1
-                    else:
-                        sg[i] = 0
+                npos, nneg = _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg)
                 if npos == 0 or nneg == 0:
                     PB[q, j] = npos > 0
                     nxt[nn] = q
@@ -265,26 +466,10 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     continue
                 # --- the cut: new vertices on the crossing edges
                 cross = _grow_i1(cross, ne)
-                ncross = 0
-                for e in range(ne):
-                    if sg[LE[qe + e, 0]] * sg[LE[qe + e, 1]] < 0:
-                        cross[e] = ncross
-                        ncross += 1
-                    else:
-                        cross[e] = -1
+                ncross = _crossing_edges(LE, qe, ne, sg, cross)
                 NV = _grow2(NV, ncross)
                 NF = _grow2(NF, ncross)
-                for e in range(ne):
-                    k2 = cross[e]
-                    if k2 >= 0:
-                        u = LE[qe + e, 0]
-                        v = LE[qe + e, 1]
-                        tt = vals[u] / (vals[u] - vals[v])
-                        for k in range(d):
-                            NV[k2, k] = LV[qv + u, k] + tt * (LV[qv + v, k] - LV[qv + u, k])
-                        for w in range(W):
-                            NF[k2, w] = LF[qv + u, w] & LF[qv + v, w]
-                        NF[k2, hw] |= hb
+                _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF)
                 # the cut face: zero vertices, then the new ones; its edges from incidences
                 nz = 0
                 for i in range(nv):
@@ -293,32 +478,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                 kf = nz + ncross
                 FF = _grow2(FF, kf)
                 zidx = _grow_i1(zidx, nz)
-                r = 0
-                for i in range(nv):
-                    if sg[i] == 0:
-                        zidx[r] = i
-                        for w in range(W):
-                            FF[r, w] = LF[qv + i, w]
-                        FF[r, hw] |= hb
-                        r += 1
-                for k2 in range(ncross):
-                    for w in range(W):
-                        FF[nz + k2, w] = NF[k2, w]
-                nfe = 0
                 FE = _grow2(FE, kf * (kf - 1) // 2)
-                for i in range(kf):
-                    for i2 in range(i + 1, kf):
-                        for w in range(W):
-                            common[w] = FF[i, w] & FF[i2, w]
-                        ok = True
-                        for m in range(kf):
-                            if m != i and m != i2 and _subset(common, FF[m]):
-                                ok = False
-                                break
-                        if ok:
-                            FE[nfe, 0] = i
-                            FE[nfe, 1] = i2
-                            nfe += 1
+                nfe = _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common)
                 # --- the two halves, appended to the pools
                 need_v = tv + 2 * (nv + ncross)
                 need_e = te + 2 * (ne + nfe)
@@ -340,67 +501,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                         PB = _grow2(PB, m2)
                     h = npieces
                     npieces += 1
-                    cnt = 0
-                    for i in range(nv):
-                        if sg[i] * sign >= 0:
-                            mp[i] = cnt
-                            for k in range(d):
-                                LV[tv + cnt, k] = LV[qv + i, k]
-                            for w in range(W):
-                                LF[tv + cnt, w] = LF[qv + i, w]
-                            if sg[i] == 0:
-                                LF[tv + cnt, hw] |= hb
-                            cnt += 1
-                        else:
-                            mp[i] = -1
-                    ns = cnt + ncross
-                    for k2 in range(ncross):
-                        for k in range(d):
-                            LV[tv + cnt + k2, k] = NV[k2, k]
-                        for w in range(W):
-                            LF[tv + cnt + k2, w] = NF[k2, w]
-                    r = 0
-                    for e in range(ne):
-                        u = LE[qe + e, 0]
-                        v = LE[qe + e, 1]
-                        if sg[u] == 0 and sg[v] == 0:
-                            continue
-                        if sg[u] * sign >= 0 and sg[v] * sign >= 0:
-                            LE[te + r, 0] = mp[u]
-                            LE[te + r, 1] = mp[v]
-                            r += 1
-                        elif cross[e] >= 0:
-                            keep = u if sg[u] == sign else v
-                            LE[te + r, 0] = mp[keep]
-                            LE[te + r, 1] = cnt + cross[e]
-                            r += 1
-                    for t2 in range(nfe):
-                        i = FE[t2, 0]
-                        i2 = FE[t2, 1]
-                        LE[te + r, 0] = mp[zidx[i]] if i < nz else cnt + (i - nz)
-                        LE[te + r, 1] = mp[zidx[i2]] if i2 < nz else cnt + (i2 - nz)
-                        r += 1
-                    # candidate facets: the piece's plus the cut, kept with >= d vertices
-                    nk = 0
-                    for g in range(nc + 1):
-                        gid = LC[qc + g] if g < nc else hid
-                        gw = gid >> 6
-                        gb = np.uint64(1) << np.uint64(gid & 63)
-                        count = 0
-                        for i in range(ns):
-                            if LF[tv + i, gw] & gb:
-                                count += 1
-                        if count >= d:
-                            if g < nc:
-                                LC[tc + nk] = LC[qc + g]
-                                for k in range(d1):
-                                    LR[tc + nk, k] = LR[qc + g, k]
-                            else:
-                                LC[tc + nk] = hid
-                                for k in range(d):
-                                    LR[tc + nk, k] = sign * a[k]
-                                LR[tc + nk, d] = sign * c
-                            nk += 1
+                    ns, r, nk = _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg, mp,
+                                            cross, NV, NF, ncross, FE, nfe, zidx, nz, hid, hw, hb, a, c)
                     pv[h], pnv[h], pe[h], pne[h], pc[h], pnc[h] = tv, ns, te, r, tc, nk
                     for k in range(nl):
                         PB[h, k] = PB[q, k]
@@ -435,29 +537,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
         oC = _grow_i1(oC, co[n] + sc)
         oR = _grow2(oR, co[n] + sc)
         for t in range(nact):
-            q = act[t]
-            x0 = vo[n]
-            for i in range(pnv[q]):
-                for k in range(d):
-                    oV[x0 + i, k] = LV[pv[q] + i, k]
-                for w in range(W):
-                    oF[x0 + i, w] = LF[pv[q] + i, w]
-            vo[n + 1] = x0 + pnv[q]
-            x0 = eo[n]
-            for i in range(pne[q]):
-                oE[x0 + i, 0] = LE[pe[q] + i, 0]
-                oE[x0 + i, 1] = LE[pe[q] + i, 1]
-            eo[n + 1] = x0 + pne[q]
-            x0 = co[n]
-            for i in range(pnc[q]):
-                oC[x0 + i] = LC[pc[q] + i]
-                for k in range(d1):
-                    oR[x0 + i, k] = LR[pc[q] + i, k]
-            co[n + 1] = x0 + pnc[q]
-            for k in range(nl):
-                oB[n, k] = PB[q, k]
-            oP[n] = p
-            used += (pnv[q] * (d + W) + pne[q] * 2 + pnc[q] * (d + 2) + nl + 8) * 8
+            used += _emit_piece(act[t], n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB,
+                                oV, oF, oE, oC, oR, oB, oP, vo, eo, co)
             n += 1
         if used > max_bytes:
             over = 1
@@ -587,7 +668,7 @@ def _initial_cell(Ad, bd, n_units, snap_rel):
     snap = snap_rel * scale
     n_ids = n_units + len(bd)
     W = (n_ids + 63) // 64
-    on = np.abs(V @ Ad.T - bd) <= 1e3 * snap  # the domain's own vertices: qhull accuracy
+    on = np.abs(V @ Ad.T - bd) <= DOMAIN_VERTEX_SNAPS * snap  # the domain's own vertices: qhull accuracy
     F = np.zeros((len(V), W), np.uint64)
     for r in range(len(bd)):
         gid = n_units + r
@@ -649,7 +730,7 @@ def _layer1_extent(net):
         M = W[idx]  # (s, k, d)
         G = M @ np.swapaxes(M, 1, 2)
         scale = np.prod(np.einsum("skd,skd->sk", M, M), axis=1)
-        ok = np.abs(np.linalg.det(G)) > 1e-20 * np.maximum(scale, 1e-300)
+        ok = np.abs(np.linalg.det(G)) > GRAM_DET_RTOL * np.maximum(scale, GRAM_SCALE_FLOOR)
         if not ok.any():
             continue
         y = np.linalg.solve(G[ok], -b[idx[ok]][..., None])
@@ -681,7 +762,7 @@ class _Run:
                  progress):
         self.net, self.K = net, K
         self.d = net.input_dim
-        self.offsets = np.asarray(net._offsets[: K + 1])
+        self.offsets = np.asarray(net.offsets[: K + 1])
         self.n = int(self.offsets[-1])
         self.box_id0 = box_id0
         V, F, E, Cid, Crow, self.box_scale = _initial_cell(Ad, bd, self.n, snap_rel)
@@ -787,15 +868,19 @@ def _next_maps(H, P, B, W, b):
     return out
 
 
+#: The rank rule's Cholesky certificate (polyrank.rank), compiled for the kernels.
+_certificate_shift = _njit(certificate_shift)
+_cholesky_full_rank = _njit(cholesky_full_rank)
+
+
 @_njit
 def _certified_ranks(H, P, B, d, cap, zthr):
     """Rank of the active rows of ``H[P_c, :, :d]`` for each cell when it is certified to
-    equal ``m = min(size, d)``: a Cholesky factorisation of the m x m Gram matrix shifted
-    by ``delta`` (rounding of the Gram matrix and of the factorisation, plus the rank
-    threshold) succeeds. Rows with norm at most ``zthr`` (constant units) count as zero.
-    Returns the ranks and the cells left to an SVD (-1)."""
+    equal ``m = min(size, d)`` by the Cholesky certificate of :mod:`polyrank.rank`
+    (:func:`~polyrank.rank.certificate_shift`, :func:`~polyrank.rank.cholesky_full_rank`)
+    on the m x m Gram matrix. Rows with norm at most ``zthr`` (constant units) count as
+    zero. Returns the ranks and the cells left to an SVD (-1)."""
     n, nl = B.shape
-    eps = 2.220446049250313e-16
     out = np.full(n, -1, np.int64)
     rows = np.empty(nl, np.int64)
     G = np.zeros((d, d))
@@ -828,44 +913,21 @@ def _certified_ranks(H, P, B, d, cap, zthr):
                         acc += H[p, rows[r], a] * H[p, rows[r], q]
                 G[a, q] = acc
             tr += G[a, a]
-        tol = math.sqrt(tr) * max(size, d) * eps
-        delta = 4.0 * (nr + 2 * d + 2) * eps * tr + 4.0 * tol * tol
-        ok = tr > 0.0
-        for a in range(m):  # in-place Cholesky of G - delta I (lower triangle)
-            if not ok:
-                break
-            for q in range(a + 1):
-                acc = G[a, q] - (delta if a == q else 0.0)
-                for k in range(q):
-                    acc -= G[a, k] * G[q, k]
-                if a == q:
-                    if acc <= 0.0:
-                        ok = False
-                        break
-                    G[a, a] = math.sqrt(acc)
-                else:
-                    G[a, q] = acc / G[q, q]
-        if ok:
+        if tr > 0.0 and _cholesky_full_rank(G, m, _certificate_shift(tr, nr, size, d)):
             out[c] = min(m, cap[c])
     return out
 
 
 def _batched_ranks(H, P, B, d, cap, zthr):
-    """rank of the active rows of each cell's map, with the LP engine's rule (rows of
-    norm <= ``zthr`` are zero; singular values above S_max * max(size, d) * eps; capped
-    by ``cap``): certified by a shifted Cholesky where possible, else one SVD."""
+    """rank of the active rows of each cell's map under the rank rule of
+    :mod:`polyrank.rank` (rows of norm <= ``zthr`` are zero; capped by ``cap``): certified
+    by the Cholesky certificate where possible, else :func:`~polyrank.rank.batched_ranks`."""
     out = _certified_ranks(H, P, B, d, cap, zthr)
     todo = np.flatnonzero(out < 0)
-    eps = np.finfo(np.float64).eps
-    for s in range(0, len(todo), 65536):
-        idx = todo[s: s + 65536]
-        M = H[P[idx], :, :d] * B[idx, :, None]
-        M = M * (np.linalg.norm(M, axis=2) > zthr)[..., None]
-        S = np.linalg.svd(M, compute_uv=False)
-        sz = B[idx].sum(axis=1)
-        tol = S[:, :1] * np.maximum(sz, d)[:, None] * eps
-        r = np.where(sz > 0, np.count_nonzero(S > tol, axis=1), 0)
-        out[idx] = np.minimum(r, cap[idx])
+    for s in range(0, len(todo), RANK_CHUNK):  # the stack of maps is built one chunk at a time
+        idx = todo[s: s + RANK_CHUNK]
+        out[idx] = batched_ranks(H[P[idx], :, :d] * B[idx, :, None], sizes=B[idx].sum(axis=1),
+                                 zero_tol=zthr, cap=cap[idx])
     return out
 
 
@@ -1043,13 +1105,13 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
         Decompose by the patterns of hidden layers 1..layer (default all).
     max_regions : int, optional
         Stop with RegionLimitError beyond this many regions (default
-        ``enumerate.DEFAULT_MAX_REGIONS``).
+        ``DEFAULT_MAX_REGIONS``).
     partial : bool, default False
         Instead of raising at ``max_regions``, return at most ``max_regions`` regions,
         marked ``partial=True``.
     tol : float, optional
         Minimum inscribed-ball radius, relative to the domain's size, for a region to
-        count as full-dimensional (default ``enumerate.DEFAULT_TOL``, as the LP engine).
+        count as full-dimensional (default ``DEFAULT_TOL``, as the LP engine).
     progress : bool
         Show a tqdm bar over the layers.
     max_memory : int
@@ -1100,7 +1162,6 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     >>> len(dec), sum(r.bounded for r in dec)
     (7, 1)
     """
-    from .enumerate import DEFAULT_MAX_REGIONS, DEFAULT_TOL, _frame, _zero_thresholds
 
     t0 = time.perf_counter()
     net = as_network(net)
@@ -1119,8 +1180,8 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     bd = np.asarray(domain.b) if domain is not None else np.zeros(0)
     # the LP engine's local frame x = x0 + s y: tol and the snap are relative to s (the
     # domain's size when bounded), and so are the constant/zero thresholds of the units
-    x0, lp_scale = _frame(net, domain, domain.center if domain is not None else np.zeros(d))
-    zg, zc = _zero_thresholds(net.restrict(lp_scale * np.eye(d), x0), K)
+    x0, lp_scale = local_frame(net, domain, domain.center if domain is not None else np.zeros(d))
+    zg, zc = zero_thresholds(net.restrict(lp_scale * np.eye(d), x0), K)
     zero = (zg / lp_scale, zc)
 
     if bounded:
@@ -1137,7 +1198,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             eye = np.eye(d)
             Ab = np.vstack([Ad, eye, -eye])
             bb = np.concatenate([bd, R + centre, R - centre])
-            box_id0 = net._offsets[K] + len(bd)
+            box_id0 = net.offsets[K] + len(bd)
             run = _Run(net, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
                        partial, progress)
             pat, rk = run.run()
@@ -1168,7 +1229,6 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
     if not len(cells):
         return out
     P = pat[cells]
-    rows, offs = [], [0]
     M = np.broadcast_to(np.asarray(net.weights[0]), (len(cells),) + np.shape(net.weights[0]))
     m = np.broadcast_to(np.asarray(net.biases[0]), (len(cells), len(net.biases[0])))
     blocks = []
@@ -1192,9 +1252,9 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
     Q = np.eye(d) if r == d else Vt[:r].T
     Hy = np.concatenate([H[:, :, :d] @ Q, (H[:, :, d] + H[:, :, :d] @ centre)[..., None]], axis=2)
     nrm = np.linalg.norm(Hy[:, :, :r], axis=2)
-    live = nrm > 1e-12 * np.linalg.norm(H[:, :, :d], axis=2)
+    live = nrm > ZERO_ROW_RTOL * np.linalg.norm(H[:, :, :d], axis=2)
     Hy = Hy / np.where(live, nrm, 1.0)[..., None]
-    big = 1e6 * R
+    big = OUTSIDE_BOX_FACTOR * R
     eye = np.eye(r)
     boxrows = np.hstack([np.vstack([eye, -eye]), -np.full((2 * r, 1), big)])
     for k, p in enumerate(cells):
@@ -1309,28 +1369,16 @@ def _paused_gc(func, *args):
             gc.enable()
 
 
-def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
+def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
+    """The sliver check: a cell whose certified inradius ``lb`` is not above ``tol_abs``
+    gets a Chebyshev-centre LP, as the LP engine would decide. Returns which cells are
+    regions, their witnesses and inradii, and the number of LPs."""
     from .exceptions import InfeasibleError
     from .lp import chebyshev_center
 
-    V, F, vo, E, eo, C, Rw, co = run.cells
-    isfac, centers, spread, wit, lb, onbox = _finish_kernel(V, F, vo, C, Rw, co, run.box_id0)
-    n_cells = len(vo) - 1
-    n = run.n
-    d = net.input_dim
-    # rows as A x <= b with unit normals
-    nrm = np.linalg.norm(Rw[:, :d], axis=1)
-    A_all = -Rw[:, :d] / nrm[:, None]
-    b_all = Rw[:, d] / nrm
-    keep_row = isfac.copy()
-    if run.box_id0 >= 0:
-        keep_row &= C < run.box_id0
-    cell_of_row = np.repeat(np.arange(n_cells), np.diff(co))
-    # sliver check: LP for the doubtful, as the LP engine would decide
-    alive = np.ones(n_cells, dtype=bool)
+    alive = np.ones(len(lb), dtype=bool)
+    radius, wit = lb.copy(), wit.copy()
     n_lp = 0
-    radius = lb.copy()
-    wit = wit.copy()
     for p in np.flatnonzero(~(lb > tol_abs)):
         rows = np.flatnonzero(isfac[co[p]: co[p + 1]]) + co[p]
         n_lp += 1
@@ -1343,7 +1391,84 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
             alive[p] = False
         else:
             wit[p], radius[p] = x, r
-    # order facets by id (units, then domain rows), as the LP engine does
+    return alive, wit, radius, n_lp
+
+
+def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C, lp_scale):
+    """Edges found by the LP engine's neighbour rule at the centre of every unit facet
+    ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
+    is not a region, as (row, source) pairs."""
+    src = new_index[cell_of_row[frows]]
+    keys = _search_keys(pat_alive)
+    order = np.argsort(keys)
+    skeys = keys[order]
+    nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
+                            C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
+                            run.maps, run.parents)
+    q = _search_keys(nb)
+    pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
+    hit = skeys[pos] == q
+    tgt = order[pos]
+    ok = hit & (tgt != src)
+    miss = list(zip(frows[~hit].tolist(), src[~hit].tolist()))
+    return [src[ok]], [tgt[ok]], [C[frows][ok]], miss
+
+
+def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
+                      lp_scale):
+    """Edges across the facets whose neighbour pattern is not a region (degenerate
+    facets): the pattern at points just across, at the steps CROSSING_STEPS, adjacent
+    only if the facet's centre lies in the closure of the region found."""
+    ei, ej, eu = [], [], []
+    lookup = {bytes(k): i for i, k in enumerate(_packed_keys(pat_alive))}
+    for fr, i in miss:
+        c, nvec, u = centers[fr], A_all[fr], int(C[fr])
+        for delta in CROSSING_STEPS:
+            y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
+            key = bytes(_packed_keys(net.patterns(y[None, :], flat=True, layer=K))[0])
+            j = lookup.get(key)
+            if j is not None:
+                lo_j, hi_j = bounds[j], bounds[j + 1]
+                slack = CLOSURE_RTOL * max(lp_scale, float(np.abs(c).max()))
+                if np.max(A_sel[lo_j:hi_j] @ c - b_sel[lo_j:hi_j], initial=-np.inf) > slack:
+                    continue
+                if j != i:
+                    ei.append([i])
+                    ej.append([j])
+                    eu.append([u])
+                break
+    return ei, ej, eu
+
+
+def _unique_edges(ei, ej, eu):
+    """One edge per pair ``i < j``, labelled by its smallest unit (units are numbered in
+    label order)."""
+    ei, ej, eu = (np.concatenate(x).astype(np.int64) for x in (ei, ej, eu))
+    ei, ej = np.minimum(ei, ej), np.maximum(ei, ej)
+    o = np.lexsort((eu, ej, ei))
+    ei, ej, eu = ei[o], ej[o], eu[o]
+    first = np.ones(len(ei), dtype=bool)
+    first[1:] = (ei[1:] != ei[:-1]) | (ej[1:] != ej[:-1])
+    return ei[first], ej[first], eu[first]
+
+
+def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
+    """The Decomposition of a finished run: certified regions, their irredundant facets
+    ordered as the LP engine orders them, and the adjacency (objects built lazily)."""
+    V, F, vo, E, eo, C, Rw, co = run.cells
+    isfac, centers, spread, wit, lb, onbox = _finish_kernel(V, F, vo, C, Rw, co, run.box_id0)
+    n_cells = len(vo) - 1
+    d = net.input_dim
+    # rows as A x <= b with unit normals
+    nrm = np.linalg.norm(Rw[:, :d], axis=1)
+    A_all = -Rw[:, :d] / nrm[:, None]
+    b_all = Rw[:, d] / nrm
+    keep_row = isfac.copy()
+    if run.box_id0 >= 0:
+        keep_row &= C < run.box_id0
+    cell_of_row = np.repeat(np.arange(n_cells), np.diff(co))
+    alive, wit, radius, n_lp = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
+    # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
     labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
     labels += [(0, r) for r in range(len(domain.b) if domain is not None else 0)]
     idx_cells = np.flatnonzero(alive)
@@ -1352,8 +1477,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     sizes = np.stack([pat[:, run.offsets[l]: run.offsets[l + 1]].sum(axis=1) for l in range(K)], axis=1)
     rows = np.flatnonzero(keep_row & alive[cell_of_row])
     rows = rows[np.lexsort((C[rows], cell_of_row[rows]))]
-    rcell = cell_of_row[rows]
-    bounds = np.searchsorted(rcell, idx_cells, side="left").tolist() + [len(rows)]
+    bounds = np.searchsorted(cell_of_row[rows], idx_cells, side="left").tolist() + [len(rows)]
     A_sel = A_all[rows]
     b_sel = b_all[rows]
     A_sel.setflags(write=False)
@@ -1377,51 +1501,15 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
         bnd = (~onbox[idx_cells]).tolist()
         return _make_regions(net, pats, wits, rads, A_sel, b_sel, lab_sel, bounds, bnd, rks, szs)
 
-    # adjacency: every unit facet, the LP engine's neighbour rule at its centre
-    frows = np.flatnonzero(keep_row & (C < n) & alive[cell_of_row])
-    src = new_index[cell_of_row[frows]]
-    keys = _search_keys(pat_alive)
-    order = np.argsort(keys)
-    skeys = keys[order]
-    nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
-                            C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
-                            run.maps, run.parents)
-    q = _search_keys(nb)
-    pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
-    hit = skeys[pos] == q
-    tgt = order[pos]
-    ok = hit & (tgt != src)
-    ei, ej, eu = [src[ok]], [tgt[ok]], [C[frows][ok]]
-    miss = list(zip(frows[~hit].tolist(), src[~hit].tolist()))
-    # degenerate facets: the pattern at points just across
+    # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
+    frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
+    ei, ej, eu, miss = _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
+                                  lp_scale)
     if miss:
-        lookup = {bytes(k): i for i, k in enumerate(_packed_keys(pat_alive))}
-        for fr, i in miss:
-            c, nvec, u = centers[fr], A_all[fr], int(C[fr])
-            for delta in (1e-3, 1e-5, 1e-7, 1e-2):
-                y = c + nvec * max(delta * spread[fr], tol_abs * 10)
-                zs = net._preactivations(y[None, :], K)
-                key = bytes(_packed_keys(np.concatenate([z[0] > 0 for z in zs])[None, :])[0])
-                j = lookup.get(key)
-                if j is not None:
-                    # adjacent only if the facet's centre lies in the closure of region j
-                    lo_j, hi_j = bounds[j], bounds[j + 1]
-                    slack = 1e-8 * max(lp_scale, float(np.abs(c).max()))
-                    if np.max(A_sel[lo_j:hi_j] @ c - b_sel[lo_j:hi_j], initial=-np.inf) > slack:
-                        continue
-                    if j != i:
-                        ei.append([i])
-                        ej.append([j])
-                        eu.append([u])
-                    break
-    ei, ej, eu = (np.concatenate(x).astype(np.int64) for x in (ei, ej, eu))
-    ei, ej = np.minimum(ei, ej), np.maximum(ei, ej)
-    # one edge per pair, labelled by its smallest unit (units are numbered in label order)
-    o = np.lexsort((eu, ej, ei))
-    ei, ej, eu = ei[o], ej[o], eu[o]
-    first = np.ones(len(ei), dtype=bool)
-    first[1:] = (ei[1:] != ei[:-1]) | (ej[1:] != ej[:-1])
-    ei, ej, eu = ei[first], ej[first], eu[first]
+        di, dj, du = _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
+                                       tol_abs, lp_scale)
+        ei, ej, eu = ei + di, ej + dj, eu + du
+    ei, ej, eu = _unique_edges(ei, ej, eu)
 
     def build_edges():
         return _paused_gc(lambda: list(zip(ei.tolist(), ej.tolist(), _labels_of(eu, labels))))

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 
-from .manifolds import SimplicialComplex, _simplex_ids
+from ._validation import check_scale, check_simplex_ids
+from .complex import SimplicialComplex
 from .network import as_network
 
 __all__ = [
@@ -155,7 +156,7 @@ def _subcomplex(K, A, *, name, func):
             arr = None
         if arr is not None and arr.ndim == 1 and (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)
                                                   or arr.size == 0):
-            return K.select(_simplex_ids(arr, len(K), name=f"{name} of {func}"))
+            return K.select(check_simplex_ids(arr, len(K), name=f"{name} of {func}"))
     return _Simplices(A, name=name, func=func)
 
 
@@ -190,7 +191,7 @@ def _betti(S, field):
     return _essential(st, S.dim)
 
 
-def betti(K, field=DEFAULT_FIELD) -> list:
+def betti(K, *, field=DEFAULT_FIELD) -> list:
     """Betti numbers ``[b_0, ..., b_dim]`` of a simplicial complex over Z/field.
 
     Parameters
@@ -230,7 +231,7 @@ def betti(K, field=DEFAULT_FIELD) -> list:
     return _betti(_complex(K, "betti"), field)
 
 
-def reduced_betti(K, field=DEFAULT_FIELD) -> list:
+def reduced_betti(K, *, field=DEFAULT_FIELD) -> list:
     """Reduced Betti numbers: ``betti`` with ``b_0`` lowered by one.
 
     Parameters
@@ -277,7 +278,7 @@ class RelativeBetti:
     field: int = DEFAULT_FIELD
 
 
-def relative_betti(K, A, field=DEFAULT_FIELD) -> RelativeBetti:
+def relative_betti(K, A, *, field=DEFAULT_FIELD) -> RelativeBetti:
     """Betti numbers of ``X``, ``A`` and of the pair ``(X, A)``.
 
     Parameters
@@ -374,7 +375,7 @@ def _pieces(X, pieces, func):
     return out
 
 
-def quotient_betti(K, pieces, field=DEFAULT_FIELD) -> list:
+def quotient_betti(K, pieces, *, field=DEFAULT_FIELD) -> list:
     """Reduced Betti numbers of ``K / {A_1, ..., A_r}``: each piece glued to its own point.
 
     Parameters
@@ -496,10 +497,10 @@ class ImagePersistence:
     intervals : tuple of ndarray
         ``intervals[d]`` has shape ``(n_d, 2)``: (birth, death) pairs of dimension
         ``d = 0..max_dimension``, in edge-length units; ``death = inf`` for classes
-        still alive at ``max_edge_length``.
+        still alive at ``max_scale``.
     points : ndarray of shape (n_points, n_out)
         The image point cloud.
-    max_edge_length : float
+    max_scale : float
         The Rips threshold: edges longer than it are left out.
     field : int
     layer : int or None
@@ -508,7 +509,7 @@ class ImagePersistence:
 
     intervals: tuple
     points: np.ndarray
-    max_edge_length: float
+    max_scale: float
     field: int
     layer: int | None
 
@@ -520,15 +521,15 @@ class ImagePersistence:
     def betti(self, scale) -> list:
         """Betti numbers of the Rips complex at ``scale``: intervals with ``birth <= scale < death``.
 
-        Raises ``ValueError`` if ``scale`` is negative or above ``max_edge_length``.
+        Raises ``ValueError`` if ``scale`` is negative or above ``max_scale``.
         """
-        if not isinstance(scale, numbers.Real) or not 0 <= scale <= self.max_edge_length:
-            raise ValueError(f"scale must be a float in [0, max_edge_length={self.max_edge_length}]; "
+        if not isinstance(scale, numbers.Real) or not 0 <= scale <= self.max_scale:
+            raise ValueError(f"scale must be a float in [0, max_scale={self.max_scale}]; "
                              f"got {scale!r}.")
         return [int(((iv[:, 0] <= scale) & (iv[:, 1] > scale)).sum()) for iv in self.intervals]
 
 
-def image_persistence(net, X, layer=None, *, max_edge_length=None, max_dimension=2,
+def image_persistence(net, X, *, layer=None, max_scale=None, max_dimension=2,
                       field=DEFAULT_FIELD, collapse=True) -> ImagePersistence:
     """Rips persistence of the image ``f(X)`` of points under a network, at a layer.
 
@@ -540,7 +541,7 @@ def image_persistence(net, X, layer=None, *, max_edge_length=None, max_dimension
     layer : int, optional
         Hidden layer ``1..n_layers`` whose representation ``h_layer`` is used; 0 uses
         the input ``X`` itself; None uses the network's output (``net.forward(X)``).
-    max_edge_length : float, optional
+    max_scale : float, optional
         Rips threshold; None means no threshold (all pairwise edges: the cost grows
         fast with the number of points).
     max_dimension : int, default 2
@@ -559,7 +560,7 @@ def image_persistence(net, X, layer=None, *, max_edge_length=None, max_dimension
     Raises
     ------
     ValueError
-        On a bad ``X``, ``layer``, ``max_edge_length`` (must be >= 0), ``max_dimension``
+        On a bad ``X``, ``layer``, ``max_scale`` (must be >= 0), ``max_dimension``
         or ``field``.
 
     Notes
@@ -578,7 +579,7 @@ def image_persistence(net, X, layer=None, *, max_edge_length=None, max_dimension
     >>> net = pr.ReLUNetwork.from_weights([np.eye(2), np.eye(2)], [[3.0, 3.0], [0.0, 0.0]])
     >>> t = 2 * np.pi * np.arange(40) / 40
     >>> X = 3 * np.c_[np.cos(t), np.sin(t)]
-    >>> pr.image_persistence(net, X, layer=2, max_edge_length=2.0, max_dimension=1).betti(1.0)
+    >>> pr.image_persistence(net, X, layer=2, max_scale=2.0, max_dimension=1).betti(1.0)
     [1, 1]
     """
     func = "image_persistence"
@@ -587,11 +588,7 @@ def image_persistence(net, X, layer=None, *, max_edge_length=None, max_dimension
     if isinstance(max_dimension, bool) or not isinstance(max_dimension, numbers.Integral) or max_dimension < 0:
         raise ValueError(f"The 'max_dimension' parameter of {func} must be an int >= 0. "
                          f"Got {max_dimension!r} instead.")
-    if max_edge_length is not None and (isinstance(max_edge_length, bool)
-                                        or not isinstance(max_edge_length, numbers.Real)
-                                        or not max_edge_length >= 0 or np.isnan(max_edge_length)):
-        raise ValueError(f"The 'max_edge_length' parameter of {func} must be a float >= 0 or None. "
-                         f"Got {max_edge_length!r} instead.")
+    max_scale = check_scale(max_scale, name="max_scale", func=func)
     if isinstance(layer, numbers.Integral) and not isinstance(layer, bool) and layer == 0:
         from ._validation import check_points
 
@@ -600,7 +597,7 @@ def image_persistence(net, X, layer=None, *, max_edge_length=None, max_dimension
         Y = net.forward(X, layer=layer)
     if len(Y) == 0:
         raise ValueError(f"X of {func} holds no points.")
-    thr = float(np.inf if max_edge_length is None else max_edge_length)
+    thr = float(np.inf if max_scale is None else max_scale)
     gudhi = _gudhi()
     st = gudhi.RipsComplex(points=Y, max_edge_length=thr).create_simplex_tree(max_dimension=1)
     if collapse:
@@ -616,7 +613,7 @@ def image_persistence(net, X, layer=None, *, max_edge_length=None, max_dimension
     return ImagePersistence(intervals, Y, thr, field, None if layer is None else int(layer))
 
 
-def image_betti(net, X, layer=None, *, scale, max_dimension=2, field=DEFAULT_FIELD) -> list:
+def image_betti(net, X, *, layer=None, scale, max_dimension=2, field=DEFAULT_FIELD) -> list:
     """Betti numbers of the Rips complex of the image ``f(X)`` at one scale.
 
     Parameters
@@ -648,6 +645,6 @@ def image_betti(net, X, layer=None, *, scale, max_dimension=2, field=DEFAULT_FIE
     >>> pr.image_betti(net, X, layer=1, scale=0.5, max_dimension=1)
     [1, 0]
     """
-    res = image_persistence(net, X, layer, max_edge_length=scale, max_dimension=max_dimension,
+    res = image_persistence(net, X, layer=layer, max_scale=scale, max_dimension=max_dimension,
                             field=field, collapse=True)
-    return res.betti(res.max_edge_length)
+    return res.betti(res.max_scale)

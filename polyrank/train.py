@@ -9,7 +9,6 @@ paper's networks with PyTorch's default initialisation.
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
@@ -19,20 +18,20 @@ __all__ = ["fit", "mlp", "LOSSES"]
 LOSSES = ("cross_entropy", "mse")
 
 
-def mlp(input_dim, widths, output_dim, *, seed=0):
+def mlp(input_dim, widths, output_dim=None, *, seed=0):
     """A ``torch.nn.Sequential`` MLP: Linear+ReLU hidden layers and a linear read-out.
 
     Weights and biases get PyTorch's default initialisation, U(+-1/sqrt(fan_in)),
     drawn after ``torch.manual_seed(seed)`` inside :func:`torch.random.fork_rng`, so
-    the global torch RNG is left untouched. The draws are those of
-    ``polyrank.cli.default_torch_mlp(input_dim, widths, seed=seed, readout=output_dim)``.
+    the global torch RNG is left untouched. This is the one builder of the random
+    networks used by the command line, the benchmarks and the tests.
 
     Parameters
     ----------
     input_dim : int
     widths : sequence of int
         Hidden widths, e.g. ``(2000, 1000, 500, 100)``.
-    output_dim : int or None
+    output_dim : int or None, default None
         Width of the read-out; None for no read-out.
     seed : int, default 0
 
@@ -56,21 +55,15 @@ def mlp(input_dim, widths, output_dim, *, seed=0):
     import torch
     import torch.nn as nn
 
-    from ._validation import check_positive_int
+    from ._validation import check_positive_int, check_seed, check_widths
 
     input_dim = check_positive_int(input_dim, name="input_dim", func="mlp")
-    try:
-        widths = [check_positive_int(w, name="widths", func="mlp") for w in widths]
-    except TypeError:
-        raise TypeError(f"widths must be a sequence of ints; got {type(widths).__name__}.") from None
-    if not widths:
-        raise ValueError("The 'widths' parameter of mlp must hold at least one hidden width.")
+    widths = check_widths(widths, func="mlp")
     if output_dim is not None:
         output_dim = check_positive_int(output_dim, name="output_dim", func="mlp")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"The 'seed' parameter of mlp must be an int; got {seed!r}.")
+    seed = check_seed(seed, func="mlp")
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+        torch.manual_seed(seed)
         mods, prev = [], input_dim
         for w in widths:
             mods += [nn.Linear(prev, w), nn.ReLU()]
@@ -78,12 +71,6 @@ def mlp(input_dim, widths, output_dim, *, seed=0):
         if output_dim is not None:
             mods.append(nn.Linear(prev, output_dim))
         return nn.Sequential(*mods)
-
-
-def _check_float(value, *, name, low=0.0):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= low:
-        raise ValueError(f"The '{name}' parameter of fit must be a float > {low:g}. Got {value!r} instead.")
-    return float(value)
 
 
 def _targets(y, n, loss, out_dim, *, name):
@@ -109,13 +96,13 @@ def _targets(y, n, loss, out_dim, *, name):
     return y
 
 
-def fit(model, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entropy", epochs=10, batch_size=64,
+def fit(net, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entropy", epochs=10, batch_size=64,
         lr=1e-3, seed=0, device=None, probes=None, layers=None, progress=False):
-    """Train ``model`` in place with Adam and record losses, accuracy, ranks and codeword sizes per epoch.
+    """Train the torch module ``net`` in place with Adam and record losses, accuracy, ranks and codeword sizes per epoch.
 
     Parameters
     ----------
-    model : torch.nn.Sequential
+    net : torch.nn.Sequential
         Linear/ReLU layers ending in a linear read-out (as built by :func:`mlp`); trained in place
         and moved to ``device``.
     X_train : array-like of shape (n_train, input_dim)
@@ -157,7 +144,7 @@ def fit(model, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entrop
         For inputs of the wrong shape, labels outside the model's classes, an unknown
         ``loss`` or non-positive ``epochs``/``batch_size``/``lr``.
     TypeError
-        If ``model`` is not a Linear/ReLU ``torch.nn.Module`` or ``probes`` is not a dict.
+        If ``net`` is not a Linear/ReLU ``torch.nn.Module`` or ``probes`` is not a dict.
 
     Notes
     -----
@@ -182,23 +169,24 @@ def fit(model, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entrop
     import torch
     import torch.nn as nn
 
-    from ._validation import check_points, check_positive_int
+    from ._validation import (check_device, check_layers, check_points, check_positive_float, check_positive_int,
+                              check_seed)
     from .network import ReLUNetwork
-    from .rank import _check_layers, _resolve_device, codeword_sizes_at, ranks_at
+    from .rank import codeword_sizes_at, ranks_at
 
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module (e.g. from polyrank.train.mlp); got "
-                        f"{type(model).__name__}.")
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"net must be a torch.nn.Module (e.g. from polyrank.train.mlp); got "
+                        f"{type(net).__name__}.")
+    model = net  # the torch module, trained in place
     net = ReLUNetwork.from_torch(model)  # validates Linear/ReLU structure
     if loss not in LOSSES:
         raise ValueError(f"The 'loss' parameter of fit must be one of {LOSSES}; got {loss!r}.")
     epochs = check_positive_int(epochs, name="epochs", func="fit", minimum=0)
     batch_size = check_positive_int(batch_size, name="batch_size", func="fit")
-    lr = _check_float(lr, name="lr")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"The 'seed' parameter of fit must be an int; got {seed!r}.")
-    layers = _check_layers(layers, net.n_layers, "fit")
-    device = _resolve_device(device)
+    lr = check_positive_float(lr, name="lr", func="fit")
+    seed = check_seed(seed, func="fit")
+    layers = check_layers(layers, net.n_layers, func="fit")
+    device = check_device(device)
     out_dim = net.output_dim
     if loss == "cross_entropy" and net.readout is None:
         raise ValueError("loss='cross_entropy' needs a linear read-out layer after the last ReLU "

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import polyrank as pr
-from polyrank.cli import default_torch_mlp
+from polyrank.cli import main
+from polyrank.train import mlp
 
 R_TORUS, r_TORUS = 2.0, 1.0
 
@@ -141,7 +142,7 @@ def test_sphere_two_caps_cells_versus_image_points():
 # ---------------------------------------------------------------------------- general properties
 def test_klein_bottle_threshold_and_homology():
     K = pr.klein_bottle(12, 6)
-    net = pr.ReLUNetwork.from_torch(default_torch_mlp(4, [6], seed=0))
+    net = pr.ReLUNetwork.from_torch(mlp(4, [6], seed=0))
     rep = pr.analyze(net, K)
     assert rep.threshold == 4 == pr.minimal_embedding_dim(K)
     assert rep.betti_X == [1, 1, 0]  # over Z/11
@@ -157,7 +158,7 @@ def test_minimal_embedding_dim():
 
 
 def test_report_is_invariant_under_mesh_subdivision(global_random_seed):
-    net = pr.ReLUNetwork.from_torch(default_torch_mlp(3, [6, 6], seed=global_random_seed))
+    net = pr.ReLUNetwork.from_torch(mlp(3, [6, 6], seed=global_random_seed))
     K = pr.embed(pr.torus(10, 6), 3, seed=global_random_seed)
     a, b = pr.analyze(net, K), pr.analyze(net, midpoint_subdivide(K))
     assert a.n_regions == b.n_regions
@@ -168,7 +169,7 @@ def test_report_is_invariant_under_mesh_subdivision(global_random_seed):
 
 
 def test_frame_and_histograms_add_up(global_random_seed):
-    net = pr.ReLUNetwork.from_torch(default_torch_mlp(3, [8, 8], seed=global_random_seed))
+    net = pr.ReLUNetwork.from_torch(mlp(3, [8, 8], seed=global_random_seed))
     K = pr.embed(pr.torus(12, 6), 3, seed=global_random_seed)
     rep = pr.analyze(net, K)
     df = rep.to_frame()
@@ -191,21 +192,21 @@ def test_frame_and_histograms_add_up(global_random_seed):
 def test_image_betti_of_identity_like_network():
     # ReLU(x + 5), ReLU(y + 5) is a translation on the circle of radius 2: the image is a circle
     net = one_layer(np.eye(2), [5.0, 5.0])
-    rep = pr.analyze(net, pr.circle(40, radius=2.0), image_scale=0.5)
+    rep = pr.analyze(net, pr.circle(40, radius=2.0), scale=0.5)
     assert rep.betti_image == [1, 1] and rep.betti_quotient == [0, 1]
 
 
 def test_plot_writes_a_file(tmp_path):
     pytest.importorskip("matplotlib")
-    net = pr.ReLUNetwork.from_torch(default_torch_mlp(3, [4], seed=0))
+    net = pr.ReLUNetwork.from_torch(mlp(3, [4], seed=0))
     rep = pr.analyze(net, pr.torus(8, 4))
     fig = rep.plot(tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 0 and fig is not None
 
 
 def test_cli_prints_the_table(capsys):
-    assert pr.analysis.cli_main(["--manifold", "circle", "--embed-dim", "3", "--widths", "5,5",
-                                 "--resolution", "16"]) == 0
+    assert main(["analyze", "--manifold", "circle", "--embed-dim", "3", "--widths", "5,5",
+                 "--resolution", "16"]) == 0
     out = capsys.readouterr().out
     assert "circle in R^3 through 3-5-5" in out
     line = [ln for ln in out.splitlines() if ln.strip().startswith("X ")][0]
@@ -224,9 +225,9 @@ def test_bad_inputs():
         pr.analyze(net, pr.circle(5), glue_rank=2)
     with pytest.raises(ValueError, match="'threshold' parameter"):
         pr.analyze(net, pr.circle(5), threshold=-1)
-    with pytest.raises(ValueError, match="'image_scale' parameter"):
-        pr.analyze(net, pr.circle(5), image_scale=-1.0)
+    with pytest.raises(ValueError, match="'scale' parameter"):
+        pr.analyze(net, pr.circle(5), scale=-1.0)
     with pytest.raises(ValueError, match="'field' parameter"):
         pr.analyze(net, pr.circle(5), field=4)
     with pytest.raises(SystemExit):
-        pr.analysis.cli_main(["--manifold", "torus", "--embed-dim", "2"])
+        main(["analyze", "--manifold", "torus", "--embed-dim", "2"])

@@ -2,13 +2,13 @@
 
 import re
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 import polyrank as pr
-from polyrank.cli import default_torch_mlp, main
+from polyrank.cli import main
+from polyrank.train import mlp
 
 
 def test_enumerate_prints_counts_that_match_the_api(capsys, tmp_path):
@@ -19,7 +19,7 @@ def test_enumerate_prints_counts_that_match_the_api(capsys, tmp_path):
     assert rc == 0
     out = capsys.readouterr().out
     n = int(re.search(r"regions\s+(\d+)", out).group(1))
-    net = pr.ReLUNetwork.from_torch(default_torch_mlp(2, [5, 4], seed=3))
+    net = pr.ReLUNetwork.from_torch(mlp(2, [5, 4], seed=3))
     dec = pr.enumerate_regions(net, pr.Box(-2, 2, dim=2), method="lp")
     assert n == len(dec)
     df = pd.read_csv(csv)

@@ -9,21 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import polyrank as pr
-
-
-def random_net(rng, d, widths):
-    Ws, bs, prev = [], [], d
-    for w in widths:
-        Ws.append(rng.normal(size=(w, prev)))
-        bs.append(rng.normal(size=w))
-        prev = w
-    return pr.ReLUNetwork.from_weights(Ws, bs)
-
-
-def torch_default(d, widths, seed):
-    from polyrank.cli import default_torch_mlp
-
-    return pr.ReLUNetwork.from_torch(default_torch_mlp(d, widths, seed=seed))
+from conftest import random_net, torch_net
 
 
 # ----------------------------------------------------------------------------- counting formulas
@@ -180,7 +166,7 @@ def test_layer_option_equals_truncated_network():
 
 
 def test_start_point_does_not_matter():
-    net = torch_default(2, [8, 8, 8], seed=1)
+    net = torch_net(2, [8, 8, 8], seed=1)
     box = pr.Box(-5, 5, dim=2)
     a = pr.enumerate_regions(net, box, method="lp")
     b = pr.enumerate_regions(net, box, start=[4.0, -3.5], method="lp")
@@ -192,17 +178,16 @@ def test_start_point_does_not_matter():
 
 def test_chebyshev_radii_agree_with_cvxpy():
     cp = pytest.importorskip("cvxpy")
-    net = torch_default(2, [6, 6], seed=2)
+    net = torch_net(2, [6, 6], seed=2)
     dec = pr.enumerate_regions(net, pr.Box(-3, 3, dim=2), method="lp")
     for r in dec.regions[:: max(1, len(dec) // 15)]:
         # rebuild the full (redundant) H-rep from the pattern, independently of the engine
-        rows, rhs = [], []
         x = cp.Variable(2)
         rad = cp.Variable()
         cons = []
         flat = np.array(r.pattern)
         for K in (1, 2):
-            M, m = net._affine_maps(flat, K)[-1]
+            M, m = net.affine_maps(flat, layer=K)[-1]
             s = np.where(flat[net.layer_slice(K)], 1.0, -1.0)
             for i in range(len(s)):
                 a = -s[i] * M[i]
@@ -320,7 +305,7 @@ def test_bad_arguments(kwargs, err, match):
 
 
 def test_to_frame_columns():
-    net = torch_default(2, [4, 3], seed=0)
+    net = torch_net(2, [4, 3], seed=0)
     dec = pr.enumerate_regions(net, pr.Box(-2, 2, dim=2), method="lp")
     df = dec.to_frame(volumes=True)
     assert len(df) == len(dec)

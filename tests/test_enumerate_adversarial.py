@@ -17,28 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import polyrank as pr
+from conftest import int_net, net_of, random_net, scaled_layers
 from polyrank.regions import pattern_key
 
 # an unresolved facet would mean a possibly incomplete decomposition: make it an error here
 pytestmark = pytest.mark.filterwarnings("error:Could not resolve the region:RuntimeWarning")
 
 TRIANGLE = ([[-1.0, 0.0], [0.0, -1.0], [1.0, 1.0]], [0.0, 0.0, 2.0])  # x, y >= 0, x + y <= 2
-
-
-def net_of(weights, biases):
-    return pr.ReLUNetwork.from_weights([np.asarray(W, dtype=float) for W in weights],
-                                       [np.asarray(b, dtype=float) for b in biases])
-
-
-def int_net(rng, d, widths, lo=-2, hi=2):
-    """Small-integer weights and biases: coincident, parallel and concurrent hyperplanes,
-    hyperplanes through domain vertices, dead and constant later-layer units."""
-    Ws, bs, prev = [], [], d
-    for w in widths:
-        Ws.append(rng.integers(lo, hi + 1, size=(w, prev)))
-        bs.append(rng.integers(lo, hi + 1, size=w))
-        prev = w
-    return net_of(Ws, bs)
 
 
 def lp(net, domain=None, **kw):
@@ -63,7 +48,7 @@ def _stable_patterns(net, X, K=None, seed=0):
     X = np.round(X * 2.0 ** 20) / 2.0 ** 20
 
     def pat(Y):
-        return np.concatenate([z > 0 for z in net._preactivations(Y, K)], axis=1)
+        return net.patterns(Y, flat=True, layer=K)
 
     P = pat(X)
     keep = np.ones(len(X), dtype=bool)
@@ -81,7 +66,7 @@ def assert_sound(dec, domain, *, n_samples=3000, seed=0):
     assert len(set(pats)) == len(pats), "a pattern is reported twice"
     # every witness is interior to its region, inside the domain, and has the region's pattern
     W = np.array([r.witness for r in dec])
-    P = np.concatenate([z > 0 for z in net._preactivations(W)], axis=1)
+    P = net.patterns(W, flat=True)
     for r, p in zip(dec, P):
         assert tuple(map(bool, p)) == r.pattern
         assert r.inradius > 0
@@ -276,18 +261,8 @@ def test_invariant_under_permuting_units(d, widths, global_random_seed):
     a, b = lp(net, box), lp(_permuted(net, perms), box)
     assert len(a) == len(b)
     assert sorted(a.ranks()) == sorted(b.ranks())
-    flat_perm = np.concatenate([p + int(net._offsets[l]) for l, p in enumerate(perms)])
+    flat_perm = np.concatenate([p + int(net.offsets[l]) for l, p in enumerate(perms)])
     assert {tuple(np.array(r.pattern)[flat_perm]) for r in a} == set(patterns_of(b))
-
-
-def _scaled(net, cs):
-    """(W_l, b_l) -> (c_l W_l, C_l b_l), C_l = c_1 ... c_l: z_l becomes C_l z_l, patterns unchanged."""
-    C, Ws, bs = 1.0, [], []
-    for c, W, b in zip(cs, net.weights, net.biases):
-        C *= c
-        Ws.append(c * W)
-        bs.append(C * b)
-    return pr.ReLUNetwork.from_weights(Ws, bs)
 
 
 @pytest.mark.parametrize("cs", [(1e-3, 1.0), (1e6, 1.0), (7.0, 1e-3), (1e3, 1e3), (0.01, 50.0)])
@@ -295,7 +270,7 @@ def test_invariant_under_positive_layer_scaling(cs, global_random_seed):
     rng = np.random.default_rng(global_random_seed)
     net = int_net(rng, 2, (4, 3))
     box = pr.Box(-2, 2, dim=2)
-    a, b = lp(net, box), lp(_scaled(net, cs), box)
+    a, b = lp(net, box), lp(scaled_layers(net, cs), box)
     assert patterns_of(a) == patterns_of(b)
     assert sorted(a.ranks()) == sorted(b.ranks())
 
@@ -385,7 +360,7 @@ def test_layer_option_is_the_projection(d, widths, global_random_seed):
     full = lp(net, box)
     for K in range(1, len(widths)):
         part = lp(net, box, layer=K)
-        n = int(net._offsets[K])
+        n = int(net.offsets[K])
         assert {r.pattern[:n] for r in full} == set(patterns_of(part))
         assert patterns_of(part) == patterns_of(lp(net.truncate(K), box))
         assert part.total_volume() == pytest.approx(box.volume(), rel=1e-9)
@@ -543,15 +518,10 @@ def test_fallback_does_not_jump_over_a_parallel_hyperplane():
 def _common_apex_network():
     """3-6-5-7 with zero biases over a random polytope (seed 5081 of a 400-network
     comparison of the engines): every hyperplane passes through the origin."""
-    import sys
-
-    sys.path.insert(0, "tests")
-    from test_subdivision import _net
-
     rng = np.random.default_rng(5081)
     d = int(rng.integers(2, 4))
     widths = [int(w) for w in rng.integers(4, 9, size=int(rng.integers(2, 4)))]
-    net = _net(rng, d, widths, zero_bias=True)
+    net = random_net(rng, d, widths, zero_bias=True)
     return net, pr.Polytope(rng.normal(size=(d + 2, d)), np.abs(rng.normal(size=d + 2)) + 0.5)
 
 

@@ -14,7 +14,7 @@ import pytest
 from scipy.stats import norm, rankdata
 
 import polyrank as pr
-from polyrank.experiments import fig3c
+from polyrank.experiments import fig3c, fig3c_cli
 
 SMALL = dict(n_networks=3, epochs=2, dim=4, n=96, widths=(6, 5, 4), n_workers=1)
 
@@ -77,9 +77,9 @@ def _per_point_means(net, X):
 
 def test_layer_means_match_per_point_local_affine(global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    from polyrank.cli import default_torch_mlp
+    from polyrank.train import mlp
 
-    model = default_torch_mlp(3, [7, 5, 2], seed=global_random_seed, readout=1)
+    model = mlp(3, [7, 5, 2], 1, seed=global_random_seed)
     X = rng.uniform(-3, 3, size=(150, 3))
     cw, rk = fig3c._layer_means(model, X)
     cw2, rk2 = _per_point_means(pr.ReLUNetwork.from_torch(model), X)
@@ -220,11 +220,11 @@ def test_cli_writes_tables(tmp_path, capsys):
 
 
 def test_cli_defaults_are_the_paper_parameters():
-    args = fig3c._parser("fig3c").parse_args([])
+    args = fig3c_cli.build_parser("fig3c").parse_args([])
     assert (args.networks, args.epochs, args.n, args.dim, args.widths, args.levels) == (None,) * 6
-    assert fig3c._PAPER == dict(n_networks=10, epochs=fig3c.PAPER_EPOCHS, dim=20, n=10000,
+    assert fig3c.PAPER_SETTINGS == dict(n_networks=10, epochs=fig3c.PAPER_EPOCHS, dim=20, n=10000,
                                 widths=(160, 80, 40), batch_size=64, lr=1e-3)
-    assert fig3c._FIG3C_LEVELS == (2, 3, 4, 5, 6, None)
+    assert fig3c.FIG3C_LEVELS == (2, 3, 4, 5, 6, None)
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import polyrank as pr
-from polyrank.cli import default_torch_mlp
+from conftest import torch_net
 from polyrank.intersect import simplex_measures
 
 
@@ -67,10 +67,6 @@ def midpoint_subdivide(K):
     return pr.SimplicialComplex(V2, S2)
 
 
-def random_net(d, widths, seed):
-    return pr.ReLUNetwork.from_torch(default_torch_mlp(d, widths, seed=seed))
-
-
 def gudhi_betti(S, q):
     gudhi = pytest.importorskip("gudhi")
     st = gudhi.SimplexTree()
@@ -90,7 +86,7 @@ def interior_points(V, S, rng, n_per=3):
 @pytest.mark.parametrize("widths", [[8], [16, 16], [32, 32, 3]])
 def test_torus_pieces_have_their_pattern(widths, global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(3, widths, seed=global_random_seed)
+    net = torch_net(3, widths, seed=global_random_seed)
     K = torus_mesh(16, 8)
     ref = pr.refine(net, K)
     V, S = ref.complex.vertices, ref.complex.simplices
@@ -102,7 +98,7 @@ def test_torus_pieces_have_their_pattern(widths, global_random_seed):
 
 def test_circle_pieces_have_their_pattern(global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(2, [10, 10], seed=global_random_seed)
+    net = torch_net(2, [10, 10], seed=global_random_seed)
     ref = pr.refine(net, circle_mesh(40, radius=3.0))
     V, S = ref.complex.vertices, ref.complex.simplices
     for X in interior_points(V, S, rng):
@@ -112,7 +108,7 @@ def test_circle_pieces_have_their_pattern(global_random_seed):
 
 
 def test_layer_option_uses_first_layers_only():
-    net = random_net(3, [8, 8, 8], seed=1)
+    net = torch_net(3, [8, 8, 8], seed=1)
     K = torus_mesh(12, 6)
     ref = pr.refine(net, K, layer=2)
     assert ref.patterns.shape[1] == 16 and ref.ranks.shape[1] == 2
@@ -122,7 +118,7 @@ def test_layer_option_uses_first_layers_only():
 
 # ---------------------------------------------------------------------------- mesh validity
 def test_refined_torus_is_closed_surface_with_torus_homology(global_random_seed):
-    net = random_net(3, [16, 16], seed=global_random_seed)
+    net = torch_net(3, [16, 16], seed=global_random_seed)
     K = torus_mesh(12, 6)
     ref = pr.refine(net, K)
     S = ref.complex.simplices
@@ -137,7 +133,7 @@ def test_refined_torus_is_closed_surface_with_torus_homology(global_random_seed)
 
 
 def test_measure_is_conserved_piece_by_piece(global_random_seed):
-    net = random_net(3, [16, 16], seed=global_random_seed)
+    net = torch_net(3, [16, 16], seed=global_random_seed)
     K = torus_mesh(12, 6)
     ref = pr.refine(net, K)
     parent_area = simplex_measures(K.vertices, K.simplices)
@@ -147,7 +143,7 @@ def test_measure_is_conserved_piece_by_piece(global_random_seed):
 
 
 def test_refinement_is_invariant_under_mesh_subdivision(global_random_seed):
-    net = random_net(3, [12, 12], seed=global_random_seed)
+    net = torch_net(3, [12, 12], seed=global_random_seed)
     K = torus_mesh(10, 6)
     a = pr.refine(net, K)
     b = pr.refine(net, midpoint_subdivide(K))
@@ -164,7 +160,7 @@ def test_refinement_is_invariant_under_mesh_subdivision(global_random_seed):
 # ---------------------------------------------------------------------------- against enumeration
 @pytest.mark.parametrize("widths", [[6], [8, 8], [6, 6, 6]])
 def test_box_refinement_matches_enumerated_regions(widths, global_random_seed):
-    net = random_net(2, widths, seed=global_random_seed)
+    net = torch_net(2, widths, seed=global_random_seed)
     box = pr.Box(-3.0, 3.0, dim=2)
     dec = pr.enumerate_regions(net, box)
     ref = pr.refine(net, box_mesh(-3.0, 3.0, 3))
@@ -184,7 +180,7 @@ def test_box_refinement_matches_enumerated_regions(widths, global_random_seed):
 # ---------------------------------------------------------------------------- ranks
 def test_ranks_and_tangent_ranks_match_local_affine(global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(3, [4, 3, 5], seed=global_random_seed)
+    net = torch_net(3, [4, 3, 5], seed=global_random_seed)
     ref = pr.refine(net, torus_mesh(10, 5))
     V, S = ref.complex.vertices, ref.complex.simplices
     for k in rng.choice(len(ref), size=min(60, len(ref)), replace=False):
@@ -232,7 +228,7 @@ def test_segment_cut_at_interpolated_point():
 
 
 def test_points_are_labelled_not_cut():
-    net = random_net(2, [5], seed=0)
+    net = torch_net(2, [5], seed=0)
     X = np.random.default_rng(0).normal(size=(30, 2))
     K = pr.SimplicialComplex(X, np.arange(30)[:, None])
     ref = pr.refine(net, K)
@@ -243,7 +239,7 @@ def test_points_are_labelled_not_cut():
 
 # ---------------------------------------------------------------------------- label_vertices
 def test_label_vertices_agrees_with_forward_pass_and_local_affine(global_random_seed):
-    net = random_net(3, [6, 6], seed=global_random_seed)
+    net = torch_net(3, [6, 6], seed=global_random_seed)
     K = torus_mesh(8, 5)
     lab = pr.label_vertices(net, K)
     assert np.array_equal(lab.patterns, net.patterns(K.vertices, flat=True))
@@ -258,7 +254,7 @@ def test_label_vertices_agrees_with_forward_pass_and_local_affine(global_random_
 
 # ---------------------------------------------------------------------------- validation
 def test_bad_inputs():
-    net = random_net(3, [4], seed=0)
+    net = torch_net(3, [4], seed=0)
     with pytest.raises(ValueError, match="lives in R\\^2"):
         pr.refine(net, circle_mesh(5))
     with pytest.raises(TypeError, match="SimplicialComplex"):
@@ -272,3 +268,16 @@ def test_bad_inputs():
         pr.refine(net, torus_mesh(4, 4), layer=2)
     with pytest.raises(ValueError, match="shape"):
         pr.label_vertices(net, np.zeros((3, 2)))
+
+
+def test_refine_drops_constant_unit_rows_as_the_engines_do():
+    # layer 2 computes 3 * 0.1 x - 0.3 x + 0.5: a constant, although the product rounds
+    # to 5.6e-17 x; the rank rule counts that row as zero (rank 0), in every path
+    net = pr.ReLUNetwork.from_weights([[[0.1], [0.3]], [[3.0, -1.0]]], [[0.0, 0.0], [0.5]])
+    assert net.local_affine([True, True, True])[0][0, 0] != 0.0
+    dec = pr.enumerate_regions(net, pr.Box(-1, 1, dim=1))
+    by_pattern = {tuple(r.pattern): r.ranks for r in dec.regions}
+    ref = pr.refine(net, pr.interval(5))  # [0, 1]: both first-layer units on
+    for p, r in zip(ref.patterns, ref.ranks):
+        assert tuple(r) == by_pattern[tuple(p)] == (1, 0)
+    assert pr.label_vertices(net, np.array([[0.5]])).rank(2).tolist() == [0]

@@ -171,12 +171,12 @@ def test_subcomplex_by_mask_and_ids():
     (pr.interval, (1,), "'n' parameter of interval must be an int >= 2"),
     (pr.torus, (2, 3), "'n' parameter of torus"),
     (pr.torus, (3, 2), "'m' parameter of torus"),
-    (pr.torus, (3, 3, 1.0, 1.0), "R > r"),
+    (lambda n, m: pr.torus(n, m, R=1.0, r=1.0), (3, 3), "R > r"),
     (pr.klein_bottle, (3, 2), "'m' parameter of klein_bottle"),
     (pr.sphere, (3,), "'n' parameter of sphere must be an int >= 4"),
     (pr.projective_plane, (-1,), "'subdivisions' parameter"),
     (pr.disk, (2,), "'n' parameter of disk"),
-    (pr.circle, (5, -1.0), "'radius' parameter of circle must be a float > 0"),
+    (lambda n: pr.circle(n, radius=-1.0), (5,), "'radius' parameter of circle must be a float > 0"),
 ])
 def test_mesh_arguments_are_validated(func, args, match):
     with pytest.raises(ValueError, match=match):
@@ -232,7 +232,7 @@ def test_components_are_vertex_disjoint_and_cover_the_selection(global_random_se
 
 
 def test_fast_unique_rows_matches_numpy(global_random_seed):
-    from polyrank.manifolds import _unique_rows
+    from polyrank.complex import _unique_rows
 
     rng = np.random.default_rng(global_random_seed)
     for n, d in [(3, 3), (50, 2), (7, 1)]:

@@ -6,16 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import polyrank as pr
-
-
-def random_net(rng, d, widths, readout=None):
-    Ws, bs, prev = [], [], d
-    for w in widths:
-        Ws.append(rng.normal(size=(w, prev)))
-        bs.append(rng.normal(size=w))
-        prev = w
-    ro = (rng.normal(size=(readout, prev)), rng.normal(size=readout)) if readout else None
-    return pr.ReLUNetwork.from_weights(Ws, bs, ro)
+from conftest import random_net
 
 
 def test_shapes_and_repr(global_random_seed):

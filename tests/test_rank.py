@@ -5,18 +5,9 @@ import pytest
 import torch
 
 import polyrank as pr
-from polyrank.cli import default_torch_mlp
+from conftest import int_net, random_net, scaled_layers
+from polyrank.train import mlp
 from polyrank.exceptions import MemoryBudgetError
-
-
-def random_net(rng, d, widths, readout=None):
-    Ws, bs, prev = [], [], d
-    for w in widths:
-        Ws.append(rng.normal(size=(w, prev)) / np.sqrt(prev))
-        bs.append(rng.normal(size=w) * 0.5)
-        prev = w
-    ro = (rng.normal(size=(readout, prev)), rng.normal(size=readout)) if readout else None
-    return pr.ReLUNetwork.from_weights(Ws, bs, ro)
 
 
 def jacobian_reference(net, X, K):
@@ -59,7 +50,7 @@ def test_matrix_rank_tolerance_edges():
 @pytest.mark.parametrize("method", ["direct", "certify"])
 @pytest.mark.parametrize("d,widths", [(2, [6, 6, 6]), (2, [3, 1, 5]), (3, [5, 4, 6]), (2, [10, 2, 8])])
 def test_ranks_at_equal_enumerated_region_ranks(d, widths, method, global_random_seed):
-    net = pr.as_network(default_torch_mlp(d, widths, seed=global_random_seed))
+    net = pr.as_network(mlp(d, widths, seed=global_random_seed))
     dec = pr.enumerate_regions(net, pr.Box(-3.0, 3.0, dim=d), method="lp")
     W = np.array([r.witness for r in dec.regions])
     expect = np.array([r.ranks for r in dec.regions])
@@ -67,7 +58,7 @@ def test_ranks_at_equal_enumerated_region_ranks(d, widths, method, global_random
     np.testing.assert_array_equal(pr.codeword_sizes_at(net, W),
                                   np.array([r.codeword_sizes for r in dec.regions]))
     # one layer at a time, through the torch module
-    module = default_torch_mlp(d, widths, seed=global_random_seed)
+    module = mlp(d, widths, seed=global_random_seed)
     K = len(widths)
     np.testing.assert_array_equal(pr.ranks_at(module, W, layers=K, method=method)[:, 0], expect[:, K - 1])
 
@@ -77,7 +68,7 @@ def test_ranks_at_equal_enumerated_region_ranks(d, widths, method, global_random
                                       (36, [30, 40, 20])])
 def test_ranks_at_equal_autograd_jacobian_rank(d, widths, global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(rng, d, widths)
+    net = random_net(rng, d, widths, scaled=True)
     X = rng.normal(size=(25, d))
     got = pr.ranks_at(net, X)
     for K in range(1, len(widths) + 1):
@@ -114,7 +105,7 @@ def test_dead_layer_gives_rank_zero_after_it():
 # ---------------------------------------------------------------------------- truths and invariances
 def test_codeword_sizes_bound_ranks(global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(rng, 45, [40, 20, 30, 5])
+    net = random_net(rng, 45, [40, 20, 30, 5], scaled=True)
     X = rng.normal(size=(60, 45))
     sizes = pr.codeword_sizes_at(net, X)
     np.testing.assert_array_equal(sizes, np.stack([p.sum(1) for p in net.patterns(X)], axis=1))
@@ -125,7 +116,7 @@ def test_codeword_sizes_bound_ranks(global_random_seed):
 
 def test_permuting_hidden_units_keeps_ranks(global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(rng, 34, [40, 20, 12])
+    net = random_net(rng, 34, [40, 20, 12], scaled=True)
     p = rng.permutation(40)
     W, b = list(net.weights), list(net.biases)
     perm = pr.ReLUNetwork.from_weights([W[0][p], W[1][:, p], W[2]], [b[0][p], b[1], b[2]])
@@ -135,7 +126,7 @@ def test_permuting_hidden_units_keeps_ranks(global_random_seed):
 
 def test_float32_agrees_with_float64_when_well_conditioned(global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(rng, 4, [12, 10, 8])
+    net = random_net(rng, 4, [12, 10, 8], scaled=True)
     X = rng.normal(size=(400, 4))
     # keep points whose pre-activations are far from zero (the same pattern in float32)
     margin = np.min(np.abs(np.concatenate(net.preactivations(X), axis=1)), axis=1)
@@ -143,10 +134,10 @@ def test_float32_agrees_with_float64_when_well_conditioned(global_random_seed):
     # ... and whose maps A_K have no singular value near float32's rank threshold (seed
     # 24 had sigma_min / sigma_max = 4e-7 at layer 3: rank 4 in float64, 3 in float32)
     P = np.concatenate([z > 0 for z in net.preactivations(X)], axis=1)
-    off = net._offsets
+    off = net.offsets
 
     def conditioned(p):
-        for k, (M, _) in enumerate(net._affine_maps(p, net.n_layers)):
+        for k, (M, _) in enumerate(net.affine_maps(p)):
             S = np.linalg.svd(M[p[off[k]: off[k + 1]]], compute_uv=False)
             if S.size and np.any((S > 1e-12 * S[0]) & (S < 1e-3 * S[0])):
                 return False
@@ -163,7 +154,7 @@ def test_float32_agrees_with_float64_when_well_conditioned(global_random_seed):
 @pytest.mark.parametrize("method", ["direct", "certify"])
 def test_chunking_does_not_change_results(method, global_random_seed):
     rng = np.random.default_rng(global_random_seed)
-    net = random_net(rng, 6, [10, 9, 7])
+    net = random_net(rng, 6, [10, 9, 7], scaled=True)
     X = rng.normal(size=(23, 6))
     ref = pr.ranks_at(net, X, method=method)
     for kw in ({"batch_size": 1}, {"batch_size": 7}, {"max_memory": 20_000}, {"progress": True}):
@@ -173,7 +164,7 @@ def test_chunking_does_not_change_results(method, global_random_seed):
 
 def test_layers_selection_and_empty_input():
     rng = np.random.default_rng(0)
-    net = random_net(rng, 3, [5, 4, 3])
+    net = random_net(rng, 3, [5, 4, 3], scaled=True)
     X = rng.normal(size=(9, 3))
     full = pr.ranks_at(net, X)
     np.testing.assert_array_equal(pr.ranks_at(net, X, layers=[3, 1]), full[:, [2, 0]])
@@ -221,12 +212,7 @@ def test_ranks_at_treats_exactly_cancelling_rows_as_zero_like_the_engines():
     """relu(x) - relu(x) has gradient 0 exactly, but scaling the layers (0.01 and 50)
     rounds it to ~1e-18; a relative rank threshold alone would count that row (rank 1).
     The engines treat rows of constant units as zero; ranks_at must agree with them."""
-    import sys
-
-    sys.path.insert(0, "tests")
-    from test_enumerate_adversarial import _scaled, int_net
-
-    net = _scaled(int_net(np.random.default_rng(30), 2, (4, 3)), (0.01, 50.0))
+    net = scaled_layers(int_net(np.random.default_rng(30), 2, (4, 3)), (0.01, 50.0))
     box = pr.Box(-2, 2, dim=2)
     for method in ("lp", "subdivision"):
         dec = pr.enumerate_regions(net, box, method=method)
@@ -235,3 +221,42 @@ def test_ranks_at_treats_exactly_cancelling_rows_as_zero_like_the_engines():
         assert np.array_equal(pr.rank.ranks_at(net, W, method="direct"), R)
         assert np.array_equal(pr.rank.ranks_at(net, W, method="certify"), R)
         assert (R[:, -1] == 0).any()  # the cancelling region is there
+
+
+# ----------------------------------------------------------------------------- the one rank rule
+def _near_singular_stack(rng, n, m, d):
+    """Random m x d matrices, a third of them with a rank drop hidden under rounding noise."""
+    M = rng.normal(size=(n, m, d))
+    k = min(m, d)
+    for i in range(0, n, 3):
+        U = rng.normal(size=(m, k - 1))
+        M[i] = U @ rng.normal(size=(k - 1, d)) + 10.0 ** rng.integers(-17, -9) * rng.normal(size=(m, d))
+    return M
+
+
+@pytest.mark.parametrize("m, d", [(2, 3), (3, 3), (5, 3), (4, 2), (1, 4)])
+def test_cholesky_certificate_never_contradicts_the_svd_rule(m, d, global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    M = _near_singular_stack(rng, 60, m, d)
+    svd = pr.rank.batched_ranks(M)
+    G = M @ M.transpose(0, 2, 1) if m <= d else M.transpose(0, 2, 1) @ M
+    ok = pr.rank.full_rank_certified(G, n_rows=m, sizes=m, d=d)
+    assert ok.any()
+    assert (svd[ok] == min(m, d)).all()  # a certificate proves full rank under the SVD rule
+    # the scalar kernel (compiled by the subdivision engine) decides exactly as the batched form
+    for i in range(len(G)):
+        Gi = G[i].copy()
+        delta = pr.rank.certificate_shift(float(np.trace(G[i])), m, m, d)
+        assert pr.rank.cholesky_full_rank(Gi, Gi.shape[0], delta) == ok[i]
+
+
+def test_batched_ranks_is_matrix_rank_with_rules_1_and_3(global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    M = _near_singular_stack(rng, 30, 4, 3)
+    assert [pr.rank.matrix_rank(A) for A in M] == pr.rank.batched_ranks(M).tolist()
+    M[:, 0] *= 1e-14  # rows at most zero_tol are constant units: they count as zero
+    want = [pr.rank.matrix_rank(A[1:]) for A in M]
+    got = pr.rank.batched_ranks(M[:, 1:], sizes=np.full(30, 4))
+    assert pr.rank.batched_ranks(M, sizes=np.full(30, 4), zero_tol=1e-9).tolist() == got.tolist()
+    assert all(g <= w for g, w in zip(got, want))  # the larger size only raises the threshold
+    assert pr.rank.batched_ranks(M, cap=np.ones(30, dtype=int)).max() <= 1

@@ -7,28 +7,15 @@ import numpy as np
 import pytest
 
 import polyrank as pr
+from conftest import int_net, random_net
 from polyrank import subdivision
 from polyrank.exceptions import MemoryBudgetError, RegionLimitError
 from polyrank.regions import pattern_key
 
 
-def _net(rng, d, widths, *, integer=False, zero_bias=False, duplicate=False):
-    Ws, bs, prev = [], [], d
-    for w in widths:
-        if integer:
-            W = rng.integers(-1, 2, size=(w, prev)).astype(float)
-            b = rng.integers(-1, 2, size=w).astype(float)
-        else:
-            W = rng.normal(size=(w, prev))
-            b = rng.normal(size=w)
-        if zero_bias:
-            b[:] = 0.0
-        if duplicate and w >= 2:
-            W[-1], b[-1] = W[0], b[0]  # a duplicated neuron
-        Ws.append(W)
-        bs.append(b)
-        prev = w
-    return pr.ReLUNetwork.from_weights(Ws, bs)
+def _net(rng, d, widths, *, integer=False, **kw):
+    """Gaussian, or integers in -1..1, weights and biases (see conftest)."""
+    return int_net(rng, d, widths, -1, 1, **kw) if integer else random_net(rng, d, widths, **kw)
 
 
 def _graph(dec, labels=True):
@@ -72,7 +59,7 @@ def _assert_certified(dec):
     net = dec.net.truncate(dec.layer)
     W = np.array([r.witness for r in dec.regions])
     P = net.patterns(W, flat=True)
-    Z = np.concatenate(net._preactivations(W, dec.layer), axis=1)
+    Z = np.concatenate(net.preactivations(W, layer=dec.layer), axis=1)
     for r, p, z in zip(dec.regions, P, Z):
         # a unit identically zero on the region is inactive (exactly z = 0); the float
         # forward pass may round it to +-1e-16 at the witness, and only there may differ

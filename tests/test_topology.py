@@ -32,14 +32,14 @@ def _star(K, v):
 # ---------------------------------------------------------------- Betti numbers of known spaces
 @pytest.mark.parametrize("field", [2, 3, 11])
 def test_betti_of_known_manifolds(field):
-    assert pr.betti(pr.circle(5), field) == [1, 1]
-    assert pr.betti(pr.interval(4), field) == [1, 0]
-    assert pr.betti(pr.disk(5, rings=2), field) == [1, 0, 0]
-    assert pr.betti(pr.sphere(30, seed=1), field) == [1, 0, 1]
+    assert pr.betti(pr.circle(5), field=field) == [1, 1]
+    assert pr.betti(pr.interval(4), field=field) == [1, 0]
+    assert pr.betti(pr.disk(5, rings=2), field=field) == [1, 0, 0]
+    assert pr.betti(pr.sphere(30, seed=1), field=field) == [1, 0, 1]
     # the top dimension is kept: a torus has b2 = 1
-    assert pr.betti(pr.torus(3, 3), field) == [1, 2, 1]
-    assert pr.betti(pr.torus(12, 7), field) == [1, 2, 1]
-    assert pr.reduced_betti(pr.torus(4, 4), field) == [0, 2, 1]
+    assert pr.betti(pr.torus(3, 3), field=field) == [1, 2, 1]
+    assert pr.betti(pr.torus(12, 7), field=field) == [1, 2, 1]
+    assert pr.reduced_betti(pr.torus(4, 4), field=field) == [0, 2, 1]
 
 
 def test_betti_of_simplex_lists_with_mixed_dimensions():
@@ -58,7 +58,7 @@ def test_betti_of_simplex_lists_with_mixed_dimensions():
 @pytest.mark.parametrize("field", [2, 3, 7])
 def test_euler_characteristic_is_alternating_betti_sum(make, field):
     K = make()
-    b = pr.betti(K, field)
+    b = pr.betti(K, field=field)
     assert sum((-1) ** k * bk for k, bk in enumerate(b)) == K.euler_characteristic()
 
 
@@ -158,11 +158,11 @@ def test_relative_homology_matches_cone_quotient_on_random_subcomplexes(kind, gl
         A = K.simplices[:1]
     A = [tuple(s) for s in A.tolist()]
     for field in (2, 3):
-        r = pr.relative_betti(K, A, field)
+        r = pr.relative_betti(K, A, field=field)
         # H_n(X, A) = reduced H_n(X/A) for nonempty A (cone construction, a second method)
-        assert r.relative == pr.quotient_betti(K, [A], field)
-        assert r.X == pr.betti(K, field)
-        bA = pr.betti(A, field)
+        assert r.relative == pr.quotient_betti(K, [A], field=field)
+        assert r.X == pr.betti(K, field=field)
+        bA = pr.betti(A, field=field)
         assert r.A == bA + [0] * (len(r.A) - len(bA))
         # Euler characteristics: chi(X, A) = chi(X) - chi(A)
         chi = lambda b: sum((-1) ** k * x for k, x in enumerate(b))
@@ -224,7 +224,7 @@ def test_image_persistence_identity_rank0_and_rank1():
     X = _circle_points(40, radius=2.0)
     # identity on the positive quadrant after a shift: the image is the circle itself
     ident = pr.ReLUNetwork.from_weights([np.eye(2)], [[5.0, 5.0]])
-    res = pr.image_persistence(ident, X, layer=1, max_edge_length=3.0, max_dimension=1)
+    res = pr.image_persistence(ident, X, layer=1, max_scale=3.0, max_dimension=1)
     step = 2 * 2.0 * np.sin(np.pi / 40)                 # spacing of the samples
     h1 = res.intervals[1]
     assert len(h1) == 1 and np.isclose(h1[0, 0], step)   # the loop is born with the edges
@@ -234,7 +234,7 @@ def test_image_persistence_identity_rank0_and_rank1():
     assert pr.image_betti(dead, X, layer=1, scale=0.0, max_dimension=1) == [1, 0]
     # a rank-1 projection folds it onto a segment: no loop at any scale
     proj = pr.ReLUNetwork.from_weights([[[1.0, 0.0]]], [[5.0]])
-    res = pr.image_persistence(proj, X, max_edge_length=None, max_dimension=1)
+    res = pr.image_persistence(proj, X, max_scale=None, max_dimension=1)
     assert len(res.intervals[1]) == 0 and res.betti(0.5) == [1, 0]
 
 
@@ -243,26 +243,26 @@ def test_image_persistence_collapse_does_not_change_the_diagram(global_random_se
     net = pr.ReLUNetwork.from_weights([rng.standard_normal((6, 3)), rng.standard_normal((4, 6))],
                                       [rng.standard_normal(6), rng.standard_normal(4)])
     X = pr.sphere(40, seed=rng).vertices
-    a = pr.image_persistence(net, X, max_edge_length=2.0, max_dimension=2, collapse=True)
-    b = pr.image_persistence(net, X, max_edge_length=2.0, max_dimension=2, collapse=False)
+    a = pr.image_persistence(net, X, max_scale=2.0, max_dimension=2, collapse=True)
+    b = pr.image_persistence(net, X, max_scale=2.0, max_dimension=2, collapse=False)
     for ia, ib in zip(a.intervals, b.intervals):
         np.testing.assert_allclose(np.sort(ia, axis=0), np.sort(ib, axis=0))
     # at layer 0 the input sphere is seen: H2 appears at some scale
-    c = pr.image_persistence(net, X, layer=0, max_edge_length=2.0, max_dimension=2)
+    c = pr.image_persistence(net, X, layer=0, max_scale=2.0, max_dimension=2)
     assert len(c.intervals[2]) >= 1
 
 
 def test_image_persistence_errors():
     net = pr.ReLUNetwork.from_weights([np.eye(2)], [[0.0, 0.0]])
     X = _circle_points(10)
-    with pytest.raises(ValueError, match="'max_edge_length' parameter of image_persistence"):
-        pr.image_persistence(net, X, max_edge_length=-1.0)
+    with pytest.raises(ValueError, match="'max_scale' parameter of image_persistence"):
+        pr.image_persistence(net, X, max_scale=-1.0)
     with pytest.raises(ValueError, match="'max_dimension' parameter"):
         pr.image_persistence(net, X, max_dimension=-1)
     with pytest.raises(ValueError, match="layer"):
         pr.image_persistence(net, X, layer=2)
     with pytest.raises(ValueError, match="must have shape"):
         pr.image_persistence(net, X[:, :1])
-    res = pr.image_persistence(net, X, max_edge_length=1.0, max_dimension=1)
+    res = pr.image_persistence(net, X, max_scale=1.0, max_dimension=1)
     with pytest.raises(ValueError, match="scale must be a float in"):
         res.betti(2.0)

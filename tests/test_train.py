@@ -5,7 +5,6 @@ import pytest
 import torch
 
 import polyrank as pr
-from polyrank.cli import default_torch_mlp
 from polyrank.data import load_digits
 from polyrank.train import fit, mlp
 
@@ -20,7 +19,9 @@ def test_mlp_matches_default_init_and_leaves_global_rng(global_random_seed):
     state = torch.random.get_rng_state()
     m = mlp(5, [7, 6], 3, seed=global_random_seed)
     assert torch.equal(torch.random.get_rng_state(), state)
-    ref = default_torch_mlp(5, [7, 6], seed=global_random_seed, readout=3)
+    torch.manual_seed(global_random_seed)  # the reference: plain PyTorch default init
+    ref = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 6), torch.nn.ReLU(),
+                              torch.nn.Linear(6, 3))
     for a, b in zip(m.parameters(), ref.parameters()):
         assert torch.equal(a, b)
     # PyTorch default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))

@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from .._validation import check_positive_int, make_rng
+
 __all__ = [
     "BenchmarkFunction",
     "TEST_FUNCTIONS",
@@ -53,12 +55,6 @@ def _check_X(X, *, func, min_dim=1):
     if not np.isfinite(X).all():
         raise ValueError(f"X of {func} contains NaN or infinity.")
     return X
-
-
-def _check_dim(d, *, func, min_dim=1):
-    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < min_dim:
-        raise ValueError(f"The 'd' parameter of {func} must be an int >= {min_dim}. Got {d!r} instead.")
-    return int(d)
 
 
 @dataclass(frozen=True)
@@ -115,12 +111,12 @@ class BenchmarkFunction:
         """The domain ``[lo, hi]^d`` as a :class:`polyrank.Box`."""
         from ..domain import Box
 
-        d = _check_dim(d, func=f"{self.name}.box", min_dim=self.min_dim)
+        d = check_positive_int(d, name="d", func=f"{self.name}.box", minimum=self.min_dim)
         return Box(self.domain[0], self.domain[1], dim=d)
 
     def minimizer(self, d) -> np.ndarray:
         """A global minimiser in dimension ``d``, shape ``(d,)``."""
-        d = _check_dim(d, func=f"{self.name}.minimizer", min_dim=self.min_dim)
+        d = check_positive_int(d, name="d", func=f"{self.name}.minimizer", minimum=self.min_dim)
         return np.array(self._minimizer(d), dtype=np.float64)
 
     def minimum(self, d) -> float:
@@ -128,11 +124,11 @@ class BenchmarkFunction:
         x = self.minimizer(d)
         return float(self._f(x[None, :])[0])
 
-    def sample(self, n, d, *, seed=None) -> np.ndarray:
+    def sample(self, n, d, *, seed=0) -> np.ndarray:
         """``n`` points drawn uniformly from ``[lo, hi]^d``, shape ``(n, d)``."""
-        d = _check_dim(d, func=f"{self.name}.sample", min_dim=self.min_dim)
-        n = _check_dim(n, func=f"{self.name}.sample")
-        rng = np.random.default_rng(seed)
+        d = check_positive_int(d, name="d", func=f"{self.name}.sample", minimum=self.min_dim)
+        n = check_positive_int(n, name="n", func=f"{self.name}.sample")
+        rng = make_rng(seed)
         return rng.uniform(self.domain[0], self.domain[1], size=(n, d))
 
 
@@ -390,7 +386,7 @@ def classify_above_mean(y) -> np.ndarray:
     return (y > y.mean()).astype(np.float64)
 
 
-def sample_task(name, d, n, *, seed=None):
+def sample_task(name, d, n, *, seed=0):
     """``n`` points drawn uniformly from the domain of test function ``name`` in ``d`` dimensions.
 
     Parameters
@@ -399,7 +395,7 @@ def sample_task(name, d, n, *, seed=None):
         A key of :data:`TEST_FUNCTIONS`.
     d, n : int
         Input dimension and number of points.
-    seed : None, int, SeedSequence or Generator
+    seed : None, int, SeedSequence or Generator, default 0
 
     Returns
     -------
@@ -423,8 +419,7 @@ def sample_task(name, d, n, *, seed=None):
     if name not in TEST_FUNCTIONS:
         raise ValueError(f"Unknown test function {name!r}; choose one of: {', '.join(TEST_FUNCTIONS)}.")
     fn = TEST_FUNCTIONS[name]
-    d = _check_dim(d, func="sample_task", min_dim=fn.min_dim)
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"The 'n' parameter of sample_task must be an int >= 1. Got {n!r} instead.")
-    X = fn.sample(int(n), d, seed=seed)
+    d = check_positive_int(d, name="d", func="sample_task", minimum=fn.min_dim)
+    n = check_positive_int(n, name="n", func="sample_task")
+    X = fn.sample(n, d, seed=seed)
     return X, fn._f(X)

@@ -1,4 +1,5 @@
 """One module per figure of the paper; each returns a pandas DataFrame and has a plot function.
 
-Each module also has ``cli_main(figure, argv)``, called by ``polyrank reproduce FIGURE``.
+``polyrank reproduce FIGURE`` calls ``cli_main(figure, argv)`` of ``fig2``, ``fig3_mnist`` or
+``fig3c_cli`` (the command line of ``fig3c``).
 """

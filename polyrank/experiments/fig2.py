@@ -46,8 +46,6 @@ KS_C = tuple(range(1, 100, 4))
 KS_D = tuple(range(1, 50))
 #: Panel C/D default number of networks per setting (the paper does not state the authors').
 N_NETWORKS_CD = 10
-#: Relative shift of the Cholesky full-rank certificate in :func:`sampled_ranks`.
-CHOL_RTOL = 1e-10
 #: Points per chunk of the batched SVD in :func:`sampled_ranks` (memory: chunk * n * d floats).
 SVD_CHUNK = 256
 
@@ -74,13 +72,12 @@ def sampled_ranks(net, X):
 
     Notes
     -----
-    The rank of the active rows ``W_S`` of ``W``, equal to what
-    :func:`polyrank.rank.matrix_rank` returns: full rank ``min(|S|, d)`` is first
-    certified by a batched Cholesky factorisation of the shifted Gram matrix
-    (``W_S W_S^T`` or ``W_S^T W_S`` minus ``CHOL_RTOL`` times its trace), which
-    proves ``sigma_min >= 7e-6 sigma_max``, far above the SVD tolerance; where the
-    certificate fails the rank comes from an SVD of ``W_S``. Points with the same
-    pattern are computed once.
+    The rank of the active rows ``W_S`` of ``W`` under the rank rule of
+    :mod:`polyrank.rank` (what the enumeration engines give): full rank ``min(|S|, d)``
+    is first certified by :func:`polyrank.rank.full_rank_certified` (a batched Cholesky
+    factorisation of ``W_S W_S^T`` or ``W_S^T W_S`` shifted by the certificate's
+    rounding bound); where the certificate fails the rank comes from
+    :func:`polyrank.rank.batched_ranks`. Points with the same pattern are computed once.
     Cost: ``O(u * k * d * min(k, d))`` for ``u`` distinct patterns with ``k`` active units.
 
     Examples
@@ -100,31 +97,8 @@ def sampled_ranks(net, X):
     return _sampled_ranks(net, X)
 
 
-def _full_rank_certified(G):
-    """For a stack of Gram matrices ``G = M M^T`` (or ``M^T M``): True where a Cholesky
-    factorisation of ``G - tau I`` with ``tau = CHOL_RTOL * trace(G)`` succeeds, which proves
-    ``sigma_min(M)^2 >= tau / 2`` (Cholesky is backward stable; the rounding errors of the
-    product and of the factorisation are far below ``tau``), hence that ``M`` has full rank
-    for the SVD tolerance of :func:`polyrank.rank.matrix_rank` as well."""
-    k = G.shape[-1]
-    tau = CHOL_RTOL * np.trace(G, axis1=-2, axis2=-1)
-    A = G - tau[:, None, None] * np.eye(k)
-    try:
-        np.linalg.cholesky(A)  # the common case: every matrix passes
-        return np.ones(A.shape[0], dtype=bool)
-    except np.linalg.LinAlgError:
-        pass
-    ok = np.ones(A.shape[0], dtype=bool)
-    for i in range(A.shape[0]):  # find the failures one by one
-        try:
-            np.linalg.cholesky(A[i])
-        except np.linalg.LinAlgError:
-            ok[i] = False
-    return ok
-
-
 def _sampled_ranks(net, X):
-    from ..milp import _batched_ranks
+    from ..rank import batched_ranks, full_rank_certified
 
     W = net.weights[0]
     n, d = W.shape
@@ -148,10 +122,10 @@ def _sampled_ranks(net, X):
             else:
                 Ws = W[rows]
                 Gs = np.matmul(Ws.transpose(0, 2, 1), Ws)
-            ok = _full_rank_certified(Gs)
+            ok = full_rank_certified(Gs, n_rows=k, sizes=k, d=d)
             r = np.full(part.size, min(k, d))
             if not ok.all():
-                r[~ok] = _batched_ranks(W[rows[~ok]])
+                r[~ok] = batched_ranks(W[rows[~ok]])
             ranks_u[part] = r
     return ranks_u[inv.ravel()], sizes
 
@@ -480,8 +454,9 @@ def plot_panel(df, *, ax=None):
     >>> ax.get_xlabel()
     'output width n'
     """
-    import matplotlib.pyplot as plt
+    from ..plot import pyplot
 
+    plt = pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
     panel = df.panel.iloc[0] if "panel" in df and len(df) else None

@@ -12,20 +12,20 @@ networks' values after training with those before.
 The paper's claim: classification-like targets move samples into low-rank
 (topology-destroying) regions; smooth regression targets do the opposite.
 
-``polyrank reproduce fig3c`` and ``polyrank reproduce appendix`` call :func:`cli_main`.
+``polyrank reproduce fig3c`` and ``polyrank reproduce appendix`` are in
+:mod:`polyrank.experiments.fig3c_cli`.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import numbers
-import os
-import sys
 import time
 
 import numpy as np
 
+from .._validation import check_positive_float, check_positive_int, check_widths
+from ..plot import pyplot
 from ..data.functions import (APPENDIX_FUNCTIONS, TEST_FUNCTIONS, classify_above_mean, discretize,
                               sample_task)
 
@@ -35,8 +35,10 @@ __all__ = [
     "wilcoxon_table",
     "plot_fig3c",
     "plot_fig3c_illustration",
-    "cli_main",
     "PAPER_EPOCHS",
+    "PAPER_SETTINGS",
+    "QUICK_SETTINGS",
+    "FIG3C_LEVELS",
 ]
 
 #: Epochs per network. The paper does not state the number for Fig. 3C or the appendix;
@@ -47,37 +49,16 @@ PAPER_EPOCHS = 50
 ALPHA = 0.05
 
 _METRICS = ("mean_codeword_size", "mean_rank")
-_FIG3C_LEVELS = (2, 3, 4, 5, 6, None)
-_PAPER = dict(n_networks=10, epochs=PAPER_EPOCHS, dim=20, n=10000, widths=(160, 80, 40),
-              batch_size=64, lr=1e-3)
-_QUICK = dict(n_networks=3, epochs=3, n=1000, widths=(40, 20, 10))
+#: Discretisation levels of Fig. 3C (None: the continuous target).
+FIG3C_LEVELS = (2, 3, 4, 5, 6, None)
+#: The paper's parameters (the defaults of ``polyrank reproduce fig3c|appendix``).
+PAPER_SETTINGS = dict(n_networks=10, epochs=PAPER_EPOCHS, dim=20, n=10000, widths=(160, 80, 40),
+                      batch_size=64, lr=1e-3)
+#: The ``--quick`` run: 3 networks, 3 epochs, 1000 points, widths 40, 20, 10.
+QUICK_SETTINGS = dict(n_networks=3, epochs=3, n=1000, widths=(40, 20, 10))
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def _check_int(v, name, func, minimum=1):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
-        raise ValueError(f"The '{name}' parameter of {func} must be an int >= {minimum}. Got {v!r} instead.")
-    return int(v)
-
-
-def _check_widths(widths, func):
-    try:
-        ws = tuple(int(w) for w in widths)
-    except (TypeError, ValueError):
-        raise ValueError(f"The 'widths' parameter of {func} must be a sequence of positive ints. "
-                         f"Got {widths!r} instead.") from None
-    if not ws or min(ws) < 1 or any(w != v for w, v in zip(ws, widths)):
-        raise ValueError(f"The 'widths' parameter of {func} must be a non-empty sequence of positive ints. "
-                         f"Got {widths!r} instead.")
-    return ws
-
-
-def _check_lr(lr, func):
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"The 'lr' parameter of {func} must be a float > 0. Got {lr!r} instead.")
-    return float(lr)
-
 
 def _condition_label(task, n_levels):
     if task == "classification":
@@ -160,14 +141,14 @@ def _run(experiment, conditions, *, n_networks, epochs, dim, n, n_test, widths, 
          scheduler, n_workers, device, progress, func):
     import pandas as pd
 
-    n_networks = _check_int(n_networks, "n_networks", func)
-    epochs = _check_int(epochs, "epochs", func, minimum=0)
-    dim = _check_int(dim, "dim", func)
-    n = _check_int(n, "n", func, minimum=2)
-    n_test = n if n_test is None else _check_int(n_test, "n_test", func, minimum=2)
-    widths = _check_widths(widths, func)
-    batch_size = _check_int(batch_size, "batch_size", func)
-    lr = _check_lr(lr, func)
+    n_networks = check_positive_int(n_networks, name="n_networks", func=func)
+    epochs = check_positive_int(epochs, name="epochs", func=func, minimum=0)
+    dim = check_positive_int(dim, name="dim", func=func)
+    n = check_positive_int(n, name="n", func=func, minimum=2)
+    n_test = n if n_test is None else check_positive_int(n_test, name="n_test", func=func, minimum=2)
+    widths = tuple(check_widths(widths, func=func))
+    batch_size = check_positive_int(batch_size, name="batch_size", func=func)
+    lr = check_positive_float(lr, name="lr", func=func)
     functions = list(dict.fromkeys(fn for fn, _, _ in conditions))
     for fn in functions:
         if dim < TEST_FUNCTIONS[fn].min_dim:
@@ -195,7 +176,7 @@ def _run(experiment, conditions, *, n_networks, epochs, dim, n, n_test, widths, 
 
 # ----------------------------------------------------------------------------- public API
 
-def run_fig3c(*, n_networks=10, epochs=PAPER_EPOCHS, levels=_FIG3C_LEVELS, dim=20, n=10000, n_test=None,
+def run_fig3c(*, n_networks=10, epochs=PAPER_EPOCHS, levels=FIG3C_LEVELS, dim=20, n=10000, n_test=None,
               widths=(160, 80, 40), function="sphere", batch_size=64, lr=1e-3, seed=0, scheduler=None,
               n_workers=None, device=None, progress=False):
     """Paper Fig. 3C: train on the sphere function discretised at ``n`` levels; codeword sizes and ranks.
@@ -426,12 +407,6 @@ def wilcoxon_table(df, *, alpha=ALPHA):
     return out
 
 
-def _mpl():
-    from ..plot import _mpl as plot_mpl
-
-    return plot_mpl()
-
-
 def plot_fig3c(df, path=None, *, metric="mean_codeword_size", layer=None, alpha=ALPHA):
     """Plot before/after values per condition, like the paper's Fig. 3C (and appendix Fig. 4).
 
@@ -475,7 +450,7 @@ def plot_fig3c(df, path=None, *, metric="mean_codeword_size", layer=None, alpha=
     if K not in set(df.layer.unique()):
         raise ValueError(f"The 'layer' parameter of plot_fig3c must be one of {sorted(df.layer.unique())}. "
                          f"Got {layer!r}.")
-    plt = _mpl()
+    plt = pyplot()
     stats = wilcoxon_table(df, alpha=alpha)
     sub = df[df.layer == K]
     panels = list(dict.fromkeys(zip(sub.experiment, sub.function)))
@@ -564,10 +539,10 @@ def plot_fig3c_illustration(path=None, *, levels=(2, 3, 5, None), widths=(16, 16
     for lv in levels:
         if lv is not None and (isinstance(lv, bool) or not isinstance(lv, numbers.Integral) or lv < 2):
             raise ValueError(f"The 'levels' parameter of {func} must hold ints >= 2 or None. Got {lv!r}.")
-    widths = _check_widths(widths, func)
-    n = _check_int(n, "n", func, minimum=2)
-    epochs = _check_int(epochs, "epochs", func, minimum=0)
-    plt = _mpl()
+    widths = tuple(check_widths(widths, func=func))
+    n = check_positive_int(n, name="n", func=func, minimum=2)
+    epochs = check_positive_int(epochs, name="epochs", func=func, minimum=0)
+    plt = pyplot()
     sphere = TEST_FUNCTIONS["sphere"]
     lo, hi = sphere.domain
     g = np.linspace(lo, hi, 201)
@@ -604,146 +579,3 @@ def plot_fig3c_illustration(path=None, *, levels=(2, 3, 5, None), widths=(16, 16
 
 
 # ----------------------------------------------------------------------------- command line
-
-def _int_list(text):
-    try:
-        return [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers; got {text!r}") from None
-
-
-def _levels(text):
-    out = []
-    for t in text.split(","):
-        t = t.strip().lower()
-        if not t:
-            continue
-        if t in ("continuous", "c", "none"):
-            out.append(None)
-            continue
-        try:
-            v = int(t)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"levels are ints >= 2 or 'continuous'; got {t!r}") from None
-        if v < 2:
-            raise argparse.ArgumentTypeError(f"levels are ints >= 2 or 'continuous'; got {v}")
-        out.append(v)
-    return out
-
-
-def _parser(figure):
-    p = argparse.ArgumentParser(
-        prog=f"polyrank reproduce {figure}",
-        description=("Paper Fig. 3C: networks trained on the discretised sphere function"
-                     if figure == "fig3c" else
-                     "Paper appendix 7.3: regression and f>mean classification of optimisation functions")
-        + "; codeword sizes and ranks before/after training, Wilcoxon rank-sum + Bonferroni. "
-          "Defaults are the paper's parameters.")
-    p.add_argument("--networks", type=int, default=None, help="networks per condition (paper: 10)")
-    p.add_argument("--epochs", type=int, default=None,
-                   help=f"epochs per network (default {PAPER_EPOCHS}; the paper does not state it)")
-    p.add_argument("--n", type=int, default=None, help="training points (paper: 10000)")
-    p.add_argument("--n-test", type=int, default=None,
-                   help="held-out points for the measurements (default: as many as --n)")
-    p.add_argument("--dim", type=int, default=None, help="input dimension (paper: 20)")
-    p.add_argument("--widths", type=_int_list, default=None, help="hidden widths (paper: 160,80,40)")
-    if figure == "fig3c":
-        p.add_argument("--levels", type=_levels, default=None,
-                       help="discretisation levels, e.g. 2,3,4,5,6,continuous (the default)")
-    else:
-        p.add_argument("--functions", default=None,
-                       help="comma-separated names (default: " + ",".join(APPENDIX_FUNCTIONS) + ")")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--scheduler", default=None, help="Dask scheduler ADDRESS (default: a local process pool)")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes")
-    p.add_argument("--device", default=None, help="torch device for training, e.g. cuda")
-    p.add_argument("--out", default=f"polyrank-{figure}", help="output directory (default polyrank-FIGURE)")
-    p.add_argument("--quick", action="store_true",
-                   help="a small run: 3 networks, 3 epochs, 1000 points, widths 40,20,10 "
-                        "(explicit options still win)")
-    p.add_argument("--no-plot", action="store_true", help="skip the figures")
-    p.add_argument("--progress", action="store_true")
-    return p
-
-
-def cli_main(figure, argv):
-    """``polyrank reproduce fig3c|appendix [options]``: run, save CSVs and figures, print the table.
-
-    Writes ``FIGURE.csv`` (tidy, one row per condition, network, layer and phase),
-    ``FIGURE_stats.csv`` (:func:`wilcoxon_table`), ``FIGURE.png`` (:func:`plot_fig3c`) and,
-    for fig3c, ``fig3c_illustration.png`` (:func:`plot_fig3c_illustration`) into ``--out``.
-
-    Parameters
-    ----------
-    figure : {"fig3c", "appendix"}
-    argv : list of str
-
-    Returns
-    -------
-    int
-        The exit status (0).
-
-    Raises
-    ------
-    SystemExit
-        For bad options (argparse's usual message).
-
-    Examples
-    --------
-    >>> pr.experiments.fig3c.cli_main("fig3c", ["--help"])  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    SystemExit: 0
-    """
-    if figure not in ("fig3c", "appendix"):
-        raise ValueError(f"cli_main of polyrank.experiments.fig3c reproduces 'fig3c' or 'appendix'; "
-                         f"got {figure!r}.")
-    args = _parser(figure).parse_args(argv)
-    base = dict(_PAPER)
-    if args.quick:
-        base.update(_QUICK)
-    for opt, key in (("networks", "n_networks"), ("epochs", "epochs"), ("n", "n"), ("dim", "dim"),
-                     ("widths", "widths")):
-        v = getattr(args, opt)
-        if v is not None:
-            base[key] = tuple(v) if key == "widths" else v
-    common = dict(n_test=args.n_test, seed=args.seed, scheduler=args.scheduler, n_workers=args.workers, device=args.device,
-                  progress=args.progress, **base)
-    t0 = time.perf_counter()
-    try:
-        if figure == "fig3c":
-            df = run_fig3c(levels=tuple(args.levels) if args.levels else _FIG3C_LEVELS, **common)
-        else:
-            fns = [f.strip() for f in args.functions.split(",")] if args.functions else APPENDIX_FUNCTIONS
-            df = run_appendix(functions=fns, **common)
-    except ValueError as exc:
-        print(f"polyrank: {exc}", file=sys.stderr)
-        return 2
-    dt = time.perf_counter() - t0
-    os.makedirs(args.out, exist_ok=True)
-    df.to_csv(os.path.join(args.out, f"{figure}.csv"), index=False)
-    stats = wilcoxon_table(df)
-    stats.to_csv(os.path.join(args.out, f"{figure}_stats.csv"), index=False)
-    K = int(df.layer.max())
-    show = stats[(stats.layer == K)].pivot_table(
-        index=["function", "condition"], columns="metric", values=["mean_before", "mean_after", "p_bonferroni"],
-        sort=False)
-    print(f"{figure}: {df.network.nunique()} networks x {df.groupby(['function', 'condition']).ngroups} "
-          f"conditions, {int(df.epochs.iloc[0])} epochs, widths {base['widths']}, {dt:.1f} s")
-    print(f"last hidden layer ({K}): means over networks of the mean over test points; "
-          "Bonferroni-corrected Wilcoxon rank-sum p-values")
-    with _pd_options():
-        print(show.round(4).to_string())
-    if not args.no_plot:
-        plot_fig3c(df, os.path.join(args.out, f"{figure}.png"))
-        if figure == "fig3c":
-            plot_fig3c_illustration(os.path.join(args.out, "fig3c_illustration.png"), seed=args.seed,
-                                    epochs=5 if args.quick else 30)
-    print(f"wrote {args.out}/")
-    return 0
-
-
-def _pd_options():
-    import pandas as pd
-
-    return pd.option_context("display.width", 200, "display.max_columns", 20)
