@@ -19,6 +19,8 @@ from .intersect import *  # noqa: F401,F403
 from .topology import *  # noqa: F401,F403
 from .analysis import *  # noqa: F401,F403
 from .plot import *  # noqa: F401,F403
+from .tiling import *  # noqa: F401,F403
+from .store import *  # noqa: F401,F403
 from . import rank, lp  # noqa: F401
 
 __version__ = "0.1.0"
