@@ -28,7 +28,7 @@ import numpy as np
 
 from .domain import Polytope
 from .network import ReLUNetwork, as_network
-from .tiling import (Tile, _check_bounded_domain, _make_tile, concat_pieces, enumerate_tile, merge_pieces,
+from .tiling import (_check_bounded_domain, _make_tile, check_tiles, concat_pieces, enumerate_tile, merge_pieces,
                      pattern_buckets, tile_domain, unpack_patterns)
 
 __all__ = ["write_regions", "read_regions", "RegionStore", "STORE_FORMAT", "MAX_BUCKETS"]
@@ -368,10 +368,8 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
     n_workers = check_positive_int(n_workers, name="n_workers", func="write_regions", allow_none=True)
     dlo, dhi = domain.bounding_box()
     tol = DEFAULT_TOL * float(np.max(dhi - dlo)) if tol is None else check_tol(tol, func="write_regions")
-    if not (tiles == "auto" or isinstance(tiles, (int, np.integer, tuple))) or isinstance(tiles, bool):
-        raise ValueError(f"The 'tiles' parameter of write_regions must be 'auto', an int or a tuple of ints; "
-                         f"got {tiles!r}.")
-    fp = _fingerprint(net, domain, K, method, tiles if not isinstance(tiles, np.integer) else int(tiles), tol)
+    tiles = check_tiles(tiles, net.input_dim, func="write_regions")
+    fp = _fingerprint(net, domain, K, method, tiles, tol)
     client, own = _check_client(client)
     try:
         path, resume = _check_path(path, overwrite, fp)
@@ -418,8 +416,9 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
     parts = [dict(file=f"part-{b:05d}.parquet", n=int(counts[b]), offset=int(offsets[b]))
              for b in range(nbk) if counts[b] > 0]
+    # numbering only rewrites one part at a time: in this process unless a cluster holds the files
     _run(_number_task, [dict(path=path, bucket=int(p["file"][5:10]), offset=p["offset"], file=p["file"])
-                        for p in parts], client, n_workers, False)
+                        for p in parts], client, 1, False)
     infos = []
     for t in tl:
         with open(os.path.join(work, f"tile-{t.index:06d}.json")) as fh:

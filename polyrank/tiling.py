@@ -184,6 +184,22 @@ def _n_units(net, layer):
     return int(sum(net.widths[:K]))
 
 
+def check_tiles(tiles, d, *, func):
+    """Return ``tiles`` as "auto", an int >= 1 or a tuple of ``d`` ints >= 1."""
+    if isinstance(tiles, str) and tiles == "auto":
+        return tiles
+    if isinstance(tiles, (tuple, list)):
+        if len(tiles) != d or not all(isinstance(t, numbers.Integral) and not isinstance(t, bool) and t >= 1
+                                      for t in tiles):
+            raise ValueError(f"The 'tiles' parameter of {func}, as a tuple, must hold {d} ints >= 1 "
+                             f"(cells per axis); got {tiles!r}.")
+        return tuple(int(t) for t in tiles)
+    if isinstance(tiles, numbers.Integral) and not isinstance(tiles, bool) and tiles >= 1:
+        return int(tiles)
+    raise ValueError(f"The 'tiles' parameter of {func} must be 'auto', an int >= 1 or a tuple of {d} ints; "
+                     f"got {tiles!r}.")
+
+
 def tile_domain(net, domain, *, tiles="auto", layer=None, max_memory=None, n_workers=1, seed=0) -> list:
     """Split a bounded domain into tiles for :func:`polyrank.write_regions`.
 
@@ -228,11 +244,8 @@ def tile_domain(net, domain, *, tiles="auto", layer=None, max_memory=None, n_wor
         raise ValueError(f"The domain has dimension {d} but the network has input dimension {net.input_dim}.")
     n_workers = check_positive_int(n_workers, name="n_workers", func="tile_domain")
     dlo, dhi = (np.asarray(v, float) for v in domain.bounding_box())
+    tiles = check_tiles(tiles, d, func="tile_domain")
     if isinstance(tiles, tuple):
-        if len(tiles) != d or not all(isinstance(t, numbers.Integral) and not isinstance(t, bool) and t >= 1
-                                      for t in tiles):
-            raise ValueError(f"The 'tiles' parameter of tile_domain, as a tuple, must hold {d} positive ints "
-                             f"(cells per axis); got {tiles!r}.")
         edges = [np.linspace(dlo[k], dhi[k], tiles[k] + 1) for k in range(d)]
         out = []
         for idx in np.ndindex(*tiles):
@@ -251,10 +264,7 @@ def tile_domain(net, domain, *, tiles="auto", layer=None, max_memory=None, n_wor
         need = math.ceil(_chao1(counts) * BYTES_PER_REGION / budget)
         n = int(min(MAX_AUTO_TILES, max(n_workers, need, 1)))
     else:
-        n = check_positive_int(tiles, name="tiles", func="tile_domain") if not isinstance(tiles, str) else None
-        if n is None:
-            raise ValueError(f"The 'tiles' parameter of tile_domain must be 'auto', an int or a tuple of ints; "
-                             f"got {tiles!r}.")
+        n = tiles
         X = inv = counts = None
     if n == 1:
         return [_make_tile(domain, dlo, dhi, 0, dlo, dhi)]
