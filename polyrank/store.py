@@ -751,3 +751,31 @@ def rebuild_region(net, domain, pattern, *, index=0, ranks=None, codeword_sizes=
     return Region(index=int(index), pattern=tuple(bool(v) for v in pattern), witness=x, inradius=float(sc * r),
                   A=Ai, b=bi, facets=labels, bounded=True, ranks=tuple(int(v) for v in ranks),
                   codeword_sizes=tuple(int(v) for v in codeword_sizes), _net=net)
+
+
+def cli_write(args, net, domain):
+    """``polyrank enumerate --out PATH [--tiles N] [--scheduler ADDRESS]``: write a region store
+    and print the same summary as an in-memory enumeration."""
+    tiles = args.tiles
+    try:
+        if tiles != "auto":
+            parts = [int(t) for t in str(tiles).split(",")]
+            tiles = parts[0] if len(parts) == 1 else tuple(parts)
+    except ValueError:
+        raise SystemExit(f"polyrank: --tiles must be 'auto', an int or cells per axis like 4,4; got {args.tiles!r}")
+    try:
+        st = write_regions(net, domain, args.out, tiles=tiles, client=args.scheduler, method=args.method,
+                           layer=args.layer, progress=True, overwrite=args.overwrite)
+    except (ValueError, TypeError, OSError) as exc:  # OSError: FileExists, Permission, Connection
+        raise SystemExit(f"polyrank: {exc}")
+    lo, hi = domain.bounding_box()
+    print(f"network   {net.input_dim}-" + "-".join(map(str, net.widths)) +
+          f"  (domain [{lo.min():g}, {hi.max():g}]^{net.input_dim})")
+    print(f"regions   {st.n_regions}   ({st.stats['seconds']:.3f} s, {st._meta['n_tiles']} tiles, "
+          f"method {args.method})")
+    print("rank histogram per layer (rank: number of regions)")
+    for K in range(1, st.layer + 1):
+        hist = st.rank_histogram(K)
+        print(f"  layer {K} (width {net.widths[K - 1]}): " + ", ".join(f"{r}: {c}" for r, c in hist.items()))
+    print(f"wrote {st.path}")
+    return 0
