@@ -459,13 +459,13 @@ def _pieces(net, dec, tile, K):
     regions = dec.regions
     W = np.array([r.witness for r in regions], dtype=np.float64).reshape(n, -1)
     rad = np.array([r.inradius for r in regions], dtype=np.float64)
-    m_dom = tile.n_domain_rows
+    # facet labels -> ids: hidden unit u >= 0 (flat order), domain row i -> -1 - i, walls -> dropped
+    code = {lab: u for u, lab in enumerate(net.neuron_ids(K))}
+    code.update({(0, j): -1 - j for j in range(tile.n_domain_rows)})
+    ids = [[code[f] for f in r.facets if f in code] for r in regions]
     ptr = np.zeros(n + 1, np.int64)
-    ids = []
-    for i, r in enumerate(regions):
-        f = [int(offs[l - 1]) + j if l > 0 else -1 - j for l, j in r.facets if l > 0 or j < m_dom]
-        ids.extend(f)
-        ptr[i + 1] = ptr[i] + len(f)
+    ptr[1:] = np.cumsum([len(f) for f in ids])
+    ids = [u for f in ids for u in f]
     vol = region_volumes(regions)
     return dict(pattern=pack_patterns(P), ranks=ranks, sizes=sizes, witness=W, inradius=rad, volume=vol,
                 tile=np.full(n, tile.index, np.int32), facet_ptr=ptr, facet_ids=np.asarray(ids, np.int32))
@@ -521,10 +521,13 @@ def _union_csr(group, values, G):
     """Sorted unique values per group as (ptr, values)."""
     if len(values) == 0:
         return np.zeros(G + 1, np.int64), np.zeros(0, np.int64)
-    pairs = np.unique(np.stack([group, values], axis=1), axis=0)
+    vmin = int(values.min())
+    span = int(values.max()) - vmin + 1
+    key = np.unique(group.astype(np.int64) * span + (values - vmin))
+    g = key // span
     ptr = np.zeros(G + 1, np.int64)
-    np.add.at(ptr, pairs[:, 0] + 1, 1)
-    return np.cumsum(ptr), pairs[:, 1]
+    np.add.at(ptr, g + 1, 1)
+    return np.cumsum(ptr), key - g * span + vmin
 
 
 # ---------------------------------------------------------------------------- volumes
@@ -566,36 +569,40 @@ def _volume_kernel():
 
 
 def _volumes_py(A, b, ptr, W, d, rtol):
-    """vol(P) = (1/d) sum_f h_f area(f), h_f the height of facet f over the witness;
-    a facet's vertices are the feasible intersections of its plane with d-1 others."""
+    """vol(P) = (1/d) sum_f h_f area(f), h_f the height of facet f over the witness.
+
+    The vertices are the feasible intersections of d of the region's planes, each
+    computed once with the planes through it; a facet's (d-1)-volume comes from the
+    vertices on its plane (2-D: their extent along the line; 3-D: the polygon sorted by
+    angle around its centroid). NaN when a height is not positive (witness not interior).
+    """
     n = len(ptr) - 1
     out = np.zeros(n)
     for r in range(n):
         lo, hi = ptr[r], ptr[r + 1]
         m = hi - lo
-        # heights over the witness: work in y = x - w
         h = np.empty(m)
         scale = 0.0
+        ok = True
         for i in range(m):
             s = 0.0
             for k in range(d):
                 s += A[lo + i, k] * W[r, k]
             h[i] = b[lo + i] - s
-            if h[i] > scale:
-                scale = h[i]
-        eps = rtol * max(scale, 1e-300)
-        vol = 0.0
-        ok = True
-        V = np.empty((m * m, 3))
-        for f in range(m):
-            if h[f] <= 0:
+            scale = max(scale, h[i])
+            if h[i] <= 0:
                 ok = False
-                break
-            nv = 0
-            if d == 2:
-                for g in range(m):
-                    if g == f:
-                        continue
+        if not ok:
+            out[r] = np.nan
+            continue
+        eps = rtol * scale
+        nmax = m * (m - 1) * (m - 2) // 6 + m * m
+        V = np.empty((nmax, 3))
+        I = np.empty((nmax, 3), np.int64)
+        nv = 0
+        if d == 2:
+            for f in range(m):
+                for g in range(f + 1, m):
                     a0, a1 = A[lo + f, 0], A[lo + f, 1]
                     c0, c1 = A[lo + g, 0], A[lo + g, 1]
                     det = a0 * c1 - a1 * c0
@@ -609,79 +616,85 @@ def _volumes_py(A, b, ptr, W, d, rtol):
                             feas = False
                             break
                     if feas:
-                        V[nv, 0] = y0
-                        V[nv, 1] = y1
+                        V[nv, 0], V[nv, 1] = y0, y1
+                        I[nv, 0], I[nv, 1] = f, g
                         nv += 1
-                if nv < 2:
-                    continue
+            vol = 0.0
+            for f in range(m):
                 t0, t1 = -A[lo + f, 1], A[lo + f, 0]
                 smin, smax = 1e300, -1e300
                 for v in range(nv):
-                    s = t0 * V[v, 0] + t1 * V[v, 1]
-                    smin = min(smin, s)
-                    smax = max(smax, s)
-                vol += h[f] * (smax - smin) / 2.0
-            else:
-                a = A[lo + f]
-                for g in range(m):
-                    if g == f:
+                    if I[v, 0] == f or I[v, 1] == f:
+                        sv = t0 * V[v, 0] + t1 * V[v, 1]
+                        smin = min(smin, sv)
+                        smax = max(smax, sv)
+                if smax > smin:
+                    vol += h[f] * (smax - smin) / 2.0
+            out[r] = vol
+            continue
+        for f in range(m):
+            a = A[lo + f]
+            for g in range(f + 1, m):
+                c = A[lo + g]
+                x0 = c[1] * a[2] - c[2] * a[1]
+                x1 = c[2] * a[0] - c[0] * a[2]
+                x2 = c[0] * a[1] - c[1] * a[0]
+                for k in range(g + 1, m):
+                    e = A[lo + k]
+                    # det [a; c; e] = e . (a x c)
+                    det = -(e[0] * x0 + e[1] * x1 + e[2] * x2)
+                    if abs(det) < 1e-12:
                         continue
-                    for k in range(g + 1, m):
-                        if k == f:
-                            continue
-                        c = A[lo + g]
-                        e = A[lo + k]
-                        det = (a[0] * (c[1] * e[2] - c[2] * e[1]) - a[1] * (c[0] * e[2] - c[2] * e[0])
-                               + a[2] * (c[0] * e[1] - c[1] * e[0]))
-                        if abs(det) < 1e-12:
-                            continue
-                        # Cramer's rule for [a; c; e] y = [h_f, h_g, h_k]
-                        r0, r1, r2 = h[f], h[g], h[k]
-                        y0 = (r0 * (c[1] * e[2] - c[2] * e[1]) - a[1] * (r1 * e[2] - c[2] * r2)
-                              + a[2] * (r1 * e[1] - c[1] * r2)) / det
-                        y1 = (a[0] * (r1 * e[2] - c[2] * r2) - r0 * (c[0] * e[2] - c[2] * e[0])
-                              + a[2] * (c[0] * r2 - r1 * e[0])) / det
-                        y2 = (a[0] * (c[1] * r2 - r1 * e[1]) - a[1] * (c[0] * r2 - r1 * e[0])
-                              + r0 * (c[0] * e[1] - c[1] * e[0])) / det
-                        feas = True
-                        for q in range(m):
-                            if A[lo + q, 0] * y0 + A[lo + q, 1] * y1 + A[lo + q, 2] * y2 > h[q] + eps:
-                                feas = False
-                                break
-                        if feas:
-                            V[nv, 0] = y0
-                            V[nv, 1] = y1
-                            V[nv, 2] = y2
-                            nv += 1
-                if nv < 3:
-                    continue
-                # orthonormal basis (u, v) of the facet's plane
-                if abs(a[0]) < 0.9:
-                    u0, u1, u2 = 0.0, a[2], -a[1]
-                else:
-                    u0, u1, u2 = -a[2], 0.0, a[0]
-                un = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
-                u0, u1, u2 = u0 / un, u1 / un, u2 / un
-                w0 = a[1] * u2 - a[2] * u1
-                w1 = a[2] * u0 - a[0] * u2
-                w2 = a[0] * u1 - a[1] * u0
-                P = np.empty((nv, 2))
-                cx, cy = 0.0, 0.0
-                for v in range(nv):
-                    P[v, 0] = u0 * V[v, 0] + u1 * V[v, 1] + u2 * V[v, 2]
-                    P[v, 1] = w0 * V[v, 0] + w1 * V[v, 1] + w2 * V[v, 2]
-                    cx += P[v, 0]
-                    cy += P[v, 1]
-                cx /= nv
-                cy /= nv
-                ang = np.empty(nv)
-                for v in range(nv):
-                    ang[v] = math.atan2(P[v, 1] - cy, P[v, 0] - cx)
-                o = np.argsort(ang)
-                area = 0.0
-                for v in range(nv):
-                    p, q = o[v], o[(v + 1) % nv]
-                    area += P[p, 0] * P[q, 1] - P[q, 0] * P[p, 1]
-                vol += h[f] * abs(area) / 6.0
-        out[r] = vol if ok else np.nan
+                    r0, r1, r2 = h[f], h[g], h[k]
+                    y0 = (r0 * (c[1] * e[2] - c[2] * e[1]) - a[1] * (r1 * e[2] - c[2] * r2)
+                          + a[2] * (r1 * e[1] - c[1] * r2)) / det
+                    y1 = (a[0] * (r1 * e[2] - c[2] * r2) - r0 * (c[0] * e[2] - c[2] * e[0])
+                          + a[2] * (c[0] * r2 - r1 * e[0])) / det
+                    y2 = (a[0] * (c[1] * r2 - r1 * e[1]) - a[1] * (c[0] * r2 - r1 * e[0])
+                          + r0 * (c[0] * e[1] - c[1] * e[0])) / det
+                    feas = True
+                    for q in range(m):
+                        if A[lo + q, 0] * y0 + A[lo + q, 1] * y1 + A[lo + q, 2] * y2 > h[q] + eps:
+                            feas = False
+                            break
+                    if feas:
+                        V[nv, 0], V[nv, 1], V[nv, 2] = y0, y1, y2
+                        I[nv, 0], I[nv, 1], I[nv, 2] = f, g, k
+                        nv += 1
+        vol = 0.0
+        P = np.empty((nv, 2))
+        ang = np.empty(nv)
+        for f in range(m):
+            a = A[lo + f]
+            if abs(a[0]) < 0.9:
+                u0, u1, u2 = 0.0, a[2], -a[1]
+            else:
+                u0, u1, u2 = -a[2], 0.0, a[0]
+            un = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
+            u0, u1, u2 = u0 / un, u1 / un, u2 / un
+            w0 = a[1] * u2 - a[2] * u1
+            w1 = a[2] * u0 - a[0] * u2
+            w2 = a[0] * u1 - a[1] * u0
+            cnt = 0
+            cx, cy = 0.0, 0.0
+            for v in range(nv):
+                if I[v, 0] == f or I[v, 1] == f or I[v, 2] == f:
+                    P[cnt, 0] = u0 * V[v, 0] + u1 * V[v, 1] + u2 * V[v, 2]
+                    P[cnt, 1] = w0 * V[v, 0] + w1 * V[v, 1] + w2 * V[v, 2]
+                    cx += P[cnt, 0]
+                    cy += P[cnt, 1]
+                    cnt += 1
+            if cnt < 3:
+                continue
+            cx /= cnt
+            cy /= cnt
+            for v in range(cnt):
+                ang[v] = math.atan2(P[v, 1] - cy, P[v, 0] - cx)
+            o = np.argsort(ang[:cnt])
+            area = 0.0
+            for v in range(cnt):
+                p, q = o[v], o[(v + 1) % cnt]
+                area += P[p, 0] * P[q, 1] - P[q, 0] * P[p, 1]
+            vol += h[f] * abs(area) / 6.0
+        out[r] = vol
     return out
