@@ -28,7 +28,7 @@ import numpy as np
 
 from .domain import Polytope
 from .network import ReLUNetwork, as_network
-from .tiling import (_check_bounded_domain, _make_tile, check_tiles, concat_pieces, enumerate_tile, merge_pieces,
+from .tiling import (_check_bounded_domain, _make_tile, check_tiles, concat_pieces, iter_tile_pieces, merge_pieces,
                      pattern_buckets, tile_domain, unpack_patterns)
 
 __all__ = ["write_regions", "read_regions", "RegionStore", "STORE_FORMAT", "MAX_BUCKETS"]
@@ -192,22 +192,33 @@ def _tile_task(task):
 
     t0 = time.perf_counter()
     tile, net, K, d, nbk, work = task["tile"], task["net"], task["K"], task["d"], task["n_buckets"], task["work"]
-    p = enumerate_tile(net, tile, layer=K, method=task["method"], max_memory=task["max_memory"], tol=task["tol"])
     name = os.path.join(work, f"tile-{tile.index:06d}")
-    bk = pattern_buckets(p["pattern"], nbk)
-    order = np.argsort(bk, kind="stable")
-    table = _pieces_table(_take(p, order), K, d)
-    bk = bk[order]
-    groups = {}
-    with pq.ParquetWriter(name + ".parquet.tmp", table.schema) as w:
-        starts = np.flatnonzero(np.r_[True, bk[1:] != bk[:-1]]) if len(bk) else []
-        ends = list(starts[1:]) + [len(bk)]
-        for g, (s, e) in enumerate(zip(starts, ends)):
-            w.write_table(table.slice(int(s), int(e - s)), row_group_size=int(e - s))
-            groups[int(bk[s])] = g
-    os.replace(name + ".parquet.tmp", name + ".parquet")
-    info = dict(tile=tile.index, n_pieces=int(len(bk)), groups=groups, seconds=time.perf_counter() - t0,
-                peak_rss=_peak_rss(), volume=float(p["volume"].sum()))
+    groups, n_pieces, volume, g, w = {}, 0, 0.0, 0, None
+    try:
+        for p in iter_tile_pieces(net, tile, layer=K, method=task["method"], max_memory=task["max_memory"],
+                                  tol=task["tol"]):
+            bk = pattern_buckets(p["pattern"], nbk)
+            order = np.argsort(bk, kind="stable")
+            table = _pieces_table(_take(p, order), K, d)
+            bk = bk[order]
+            if w is None:
+                w = pq.ParquetWriter(name + ".parquet.tmp", table.schema)
+            starts = np.flatnonzero(np.r_[True, bk[1:] != bk[:-1]]) if len(bk) else []
+            ends = list(starts[1:]) + [len(bk)]
+            for s, e in zip(starts, ends):
+                w.write_table(table.slice(int(s), int(e - s)), row_group_size=int(e - s))
+                groups.setdefault(int(bk[s]), []).append(g)
+                g += 1
+            n_pieces += len(bk)
+            volume += float(p["volume"].sum())
+            del p, table
+    finally:
+        if w is not None:
+            w.close()
+    if w is not None:
+        os.replace(name + ".parquet.tmp", name + ".parquet")
+    info = dict(tile=tile.index, n_pieces=int(n_pieces), groups=groups, seconds=time.perf_counter() - t0,
+                peak_rss=_peak_rss(), volume=volume)
     with open(name + ".json.tmp", "w") as fh:
         json.dump(info, fh)
     os.replace(name + ".json.tmp", name + ".json")
@@ -235,10 +246,10 @@ def _merge_task(task):
     tables = []
     for i in range(task["n_tiles"]):
         with open(os.path.join(work, f"tile-{i:06d}.json")) as fh:
-            g = json.load(fh)["groups"].get(str(b))
-        if g is not None:
-            tables.append(_table_pieces(pq.ParquetFile(os.path.join(work, f"tile-{i:06d}.parquet")).read_row_group(g),
-                                        K, d))
+            gs = json.load(fh)["groups"].get(str(b), [])
+        if gs:
+            f = pq.ParquetFile(os.path.join(work, f"tile-{i:06d}.parquet"))
+            tables.extend(_table_pieces(f.read_row_group(g), K, d) for g in gs)
     if not tables:
         return dict(bucket=b, n=0, peak_rss=_peak_rss())
     merged = merge_pieces(concat_pieces(tables))

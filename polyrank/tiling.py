@@ -27,7 +27,7 @@ from .domain import Box, Polytope
 from .exceptions import MemoryBudgetError, RegionLimitError
 from .network import as_network
 
-__all__ = ["Tile", "tile_domain", "estimate_regions", "enumerate_tile", "merge_pieces",
+__all__ = ["Tile", "tile_domain", "estimate_regions", "enumerate_tile", "iter_tile_pieces", "merge_pieces",
            "pack_patterns", "unpack_patterns", "DEFAULT_TILE_MEMORY", "BYTES_PER_REGION"]
 
 #: Memory a tile may use when ``max_memory`` is not given (bytes).
@@ -39,6 +39,12 @@ BYTES_PER_REGION = 16 * 1024
 #: Uniform samples drawn per tile (at least ``MIN_SAMPLES``) to balance a k-d split.
 SAMPLES_PER_TILE = 400
 MIN_SAMPLES = 4000
+#: ``tiles="auto"`` enumerates layers 1, 2, ... exactly until one has more regions than this
+#: (input dimension <= 4; ``PILOT_MAX_REGIONS_LP`` beyond), and extrapolates the growth.
+PILOT_MAX_REGIONS = 100_000
+PILOT_MAX_REGIONS_LP = 500
+#: Largest growth per remaining layer assumed by that extrapolation.
+PILOT_MAX_GROWTH = 2.0
 #: A k-d cut is kept at least this fraction of the side away from the side's ends.
 CUT_MARGIN = 0.05
 #: Largest number of tiles ``tiles="auto"`` chooses.
@@ -172,6 +178,31 @@ def _pattern_counts(net, X, layer):
     return inv.ravel(), counts
 
 
+def _pilot_estimate(net, domain, layer):
+    """Exact region counts of layers 1, 2, ... over the whole domain until one passes
+    ``PILOT_MAX_REGIONS``; the last count times the last layer-to-layer growth per
+    remaining layer (the exact count when every layer fits)."""
+    from .enumerate import enumerate_regions
+
+    K = net.n_layers if layer is None else layer
+    cap = PILOT_MAX_REGIONS if net.input_dim <= 4 else PILOT_MAX_REGIONS_LP
+    prev, cur, k = 1, 1, 0
+    for k in range(1, K + 1):
+        try:
+            n = len(enumerate_regions(net, domain, layer=k, max_regions=cap))
+        except (RegionLimitError, MemoryBudgetError):
+            break
+        prev, cur = cur, n
+        if k == K:
+            return float(cur)
+    else:  # pragma: no cover
+        return float(cur)
+    # trained networks: the growth per layer falls with depth (D-III 3-15x9: 11, 4.4, 2.0, 2.1,
+    # 1.5, 1.5, then ~1.6); cap the last measured growth
+    growth = min(cur / prev, PILOT_MAX_GROWTH)
+    return float(cur) * growth ** (K - k + 1)
+
+
 def _chao1(counts):
     S = float(len(counts))
     f1 = float(np.sum(counts == 1))
@@ -215,7 +246,10 @@ def tile_domain(net, domain, *, tiles="auto", layer=None, max_memory=None, n_wor
         patterns seen in it: tiles get about equally many regions). A tuple ``(n_1, ..., n_d)``:
         a regular grid of the domain's bounding box (cells outside the domain are dropped).
         ``"auto"``: a k-d split into ``max(n_workers, estimate * BYTES_PER_REGION / max_memory)``
-        tiles (see :func:`estimate_regions`), at most ``MAX_AUTO_TILES``.
+        tiles, at most ``MAX_AUTO_TILES``; the estimate is the larger of
+        :func:`estimate_regions` and a pilot pass (exact counts of the first layers until
+        one passes ``PILOT_MAX_REGIONS``, extrapolated with the last layer's growth, at most
+        ``PILOT_MAX_GROWTH`` per layer).
     layer : int, optional
         Patterns of layers 1..layer (default all).
     max_memory : int, optional
@@ -261,7 +295,7 @@ def tile_domain(net, domain, *, tiles="auto", layer=None, max_memory=None, n_wor
         inv, counts = _pattern_counts(net, X, layer)
         budget = DEFAULT_TILE_MEMORY if max_memory is None else check_positive_int(
             max_memory, name="max_memory", func="tile_domain")
-        need = math.ceil(_chao1(counts) * BYTES_PER_REGION / budget)
+        need = math.ceil(max(_chao1(counts), _pilot_estimate(net, domain, layer)) * BYTES_PER_REGION / budget)
         n = int(min(MAX_AUTO_TILES, max(n_workers, need, 1)))
     else:
         n = tiles
@@ -385,13 +419,36 @@ def enumerate_tile(net, tile, *, layer=None, method="auto", max_memory=None, tol
     >>> len(p["volume"]), float(p["volume"].sum())
     (2, 2.0)
     """
+    net = as_network(net)
+    tables = list(iter_tile_pieces(net, tile, layer=layer, method=method, max_memory=max_memory, tol=tol))
+    if len(tables) == 1:
+        return tables[0]
+    return _unmerged(merge_pieces(concat_pieces(tables)), tile.index)
+
+
+def _unmerged(m, index):
+    """A merged table back in piece-table form (one tile id per row)."""
+    out = {k: v for k, v in m.items() if k not in ("tile_ptr", "tile_ids")}
+    out["tile"] = np.full(len(m["volume"]), index, np.int32)
+    return out
+
+
+def iter_tile_pieces(net, tile, *, layer=None, method="auto", max_memory=None, tol=None):
+    """Yield the piece tables of one tile, one per enumerated sub-box.
+
+    Normally one table; a tile that runs out of memory or regions is halved (recursively)
+    and each half's table is yielded as soon as it is done, so that a caller that writes
+    them out never holds more than one half. Pieces of one region may then appear in
+    several tables of the same tile (:func:`merge_pieces` groups them).
+    """
     from .enumerate import DEFAULT_TOL
 
     net = as_network(net)
     K = net.n_layers if layer is None else int(layer)
     if tol is None:
         tol = DEFAULT_TOL * tile.scale
-    return _enumerate_box(net, tile, tile.lo, tile.hi, K, method, max_memory, tol, 0)
+    yield from _enumerate_box(net, tile, np.asarray(tile.lo, float), np.asarray(tile.hi, float), K, method,
+                              max_memory, tol, 0)
 
 
 def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth):
@@ -399,10 +456,9 @@ def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth):
 
     dom = tile.polytope
     if depth:
-        sub = _sub_tile(tile, lo, hi)
-        if sub is None:
-            return _empty_pieces(net, K)
-        dom = sub
+        dom = _sub_tile(tile, lo, hi)
+        if dom is None:
+            return
     try:
         extra = {} if max_memory is None else {"max_memory": int(max_memory)}
         blo, bhi = dom.bounding_box()
@@ -414,10 +470,10 @@ def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth):
         mid = 0.5 * (lo[k] + hi[k])
         hi1, lo2 = hi.copy(), lo.copy()
         hi1[k] = lo2[k] = mid
-        a = _enumerate_box(net, tile, lo, hi1, K, method, max_memory, tol, depth + 1)
-        b = _enumerate_box(net, tile, lo2, hi, K, method, max_memory, tol, depth + 1)
-        return merge_pieces(concat_pieces([a, b]))
-    return _pieces(net, dec, tile, K)
+        yield from _enumerate_box(net, tile, lo, hi1, K, method, max_memory, tol, depth + 1)
+        yield from _enumerate_box(net, tile, lo2, hi, K, method, max_memory, tol, depth + 1)
+        return
+    yield _pieces(net, dec, tile, K)
 
 
 def _sub_tile(tile, lo, hi):
