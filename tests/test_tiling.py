@@ -303,3 +303,19 @@ def test_trained_d1_model_tiled_equals_untiled(tmp_path):
         assert st.rank_histogram(K) == dec.rank_histogram(K)
     assert st.total_volume() == pytest.approx(400.0, rel=1e-9)
     assert {_key(p) for p in st.patterns()} == {_key(p) for p in dec.patterns}
+
+
+def test_tile_over_memory_budget_is_halved(tmp_path, global_random_seed):
+    """A per-tile memory budget too small for a whole tile: the tile is halved (streamed in
+    parts) until each part fits, and the store is still the untiled decomposition."""
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 2, [12, 12, 12])
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    dec = pr.enumerate_regions(net, dom, method="lp")
+    budget = 2 ** 18
+    with pytest.raises(pr.MemoryBudgetError):
+        pr.enumerate_regions(net, dom, method="subdivision", max_memory=budget)
+    st = pr.write_regions(net, dom, tmp_path / "r", tiles=1, method="subdivision", max_memory=budget,
+                          n_workers=1, progress=False)
+    assert st.stats["n_pieces"] > len(dec)  # the single tile was cut
+    assert_store_equals(st, dec, dom)
