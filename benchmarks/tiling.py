@@ -116,7 +116,7 @@ def main():
     ap.add_argument("--no-models", action="store_true")
     ap.add_argument("--tiles", type=int, default=4)
     ap.add_argument("--d2", action="store_true")
-    ap.add_argument("--max-memory", type=float, default=1.5, help="GiB per tile in --d2 (default 1.5)")
+    ap.add_argument("--max-memory", type=float, default=0.75, help="GiB per tile in --d2 (default 0.75)")
     ap.add_argument("--out", default=None, help="where the stores go (default a temporary directory)")
     args = ap.parse_args()
     if not MODELS.exists():

@@ -186,6 +186,20 @@ def _peak_rss():
         return 0
 
 
+def _release_memory():
+    """Give freed heap pages back to the OS (glibc keeps them otherwise, and a Dask nanny
+    counts them against the worker's memory limit)."""
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def _tile_task(task):
     """Enumerate one tile, write its pieces bucket by bucket, then its marker. Returns counts."""
     import pyarrow.parquet as pq
@@ -193,6 +207,9 @@ def _tile_task(task):
     t0 = time.perf_counter()
     tile, net, K, d, nbk, work = task["tile"], task["net"], task["K"], task["d"], task["n_buckets"], task["work"]
     name = os.path.join(work, f"tile-{tile.index:06d}")
+    if os.path.exists(name + ".json"):  # done before (a worker that held the result died): reuse
+        with open(name + ".json") as fh:
+            return {k: v for k, v in json.load(fh).items() if k != "groups"}
     groups, n_pieces, volume, g, w = {}, 0, 0.0, 0, None
     try:
         for p in iter_tile_pieces(net, tile, layer=K, method=task["method"], max_memory=task["max_memory"],
@@ -222,6 +239,7 @@ def _tile_task(task):
     with open(name + ".json.tmp", "w") as fh:
         json.dump(info, fh)
     os.replace(name + ".json.tmp", name + ".json")
+    _release_memory()
     if _TILE_HOOK is not None:
         _TILE_HOOK(tile.index)
     return {k: v for k, v in info.items() if k != "groups"}
