@@ -189,9 +189,6 @@ def _peak_rss():
 def _release_memory():
     """Give freed heap pages back to the OS (glibc keeps them otherwise, and a Dask nanny
     counts them against the worker's memory limit)."""
-    import gc
-
-    gc.collect()
     try:
         import ctypes
 

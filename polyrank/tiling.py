@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from itertools import chain
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +59,7 @@ MAX_SPLIT_DEPTH = 12
 VERTEX_RTOL = 1e-9
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Tile:
     """One tile: the domain cut by axis-aligned walls.
 
@@ -516,12 +517,15 @@ def _pieces(net, dec, tile, K):
     W = np.array([r.witness for r in regions], dtype=np.float64).reshape(n, -1)
     rad = np.array([r.inradius for r in regions], dtype=np.float64)
     # facet labels -> ids: hidden unit u >= 0 (flat order), domain row i -> -1 - i, walls -> dropped
-    code = {lab: u for u, lab in enumerate(net.neuron_ids(K))}
-    code.update({(0, j): -1 - j for j in range(tile.n_domain_rows)})
-    ids = [[code[f] for f in r.facets if f in code] for r in regions]
+    counts = np.fromiter((len(r.facets) for r in regions), np.int64, count=n)
+    lab = np.fromiter(chain.from_iterable(chain.from_iterable(r.facets for r in regions)), np.int64,
+                      count=2 * int(counts.sum())).reshape(-1, 2)
+    keep = (lab[:, 0] > 0) | (lab[:, 1] < tile.n_domain_rows)
+    code = np.where(lab[:, 0] > 0, offs[np.maximum(lab[:, 0] - 1, 0)] + lab[:, 1], -1 - lab[:, 1])
+    owner = np.repeat(np.arange(n), counts)[keep]
     ptr = np.zeros(n + 1, np.int64)
-    ptr[1:] = np.cumsum([len(f) for f in ids])
-    ids = [u for f in ids for u in f]
+    ptr[1:] = np.cumsum(np.bincount(owner, minlength=n))
+    ids = code[keep]
     vol = region_volumes(regions)
     return dict(pattern=pack_patterns(P), ranks=ranks, sizes=sizes, witness=W, inradius=rad, volume=vol,
                 tile=np.full(n, tile.index, np.int32), facet_ptr=ptr, facet_ids=np.asarray(ids, np.int32))
@@ -579,7 +583,8 @@ def _union_csr(group, values, G):
         return np.zeros(G + 1, np.int64), np.zeros(0, np.int64)
     vmin = int(values.min())
     span = int(values.max()) - vmin + 1
-    key = np.unique(group.astype(np.int64) * span + (values - vmin))
+    key = np.sort(group.astype(np.int64) * span + (values - vmin))
+    key = key[np.r_[True, key[1:] != key[:-1]]]
     g = key // span
     ptr = np.zeros(G + 1, np.int64)
     np.add.at(ptr, g + 1, 1)
