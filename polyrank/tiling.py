@@ -35,7 +35,8 @@ __all__ = ["Tile", "tile_domain", "estimate_regions", "enumerate_tile", "iter_ti
 DEFAULT_TILE_MEMORY = 2 * 2 ** 30
 #: Planning figure: peak bytes of one enumerated region (engine cells, Region objects and
 #: the piece table together); ``tiles="auto"`` makes ``estimate * BYTES_PER_REGION`` fit in
-#: the per-tile budget. Measured on a trained 3-15x9 network with the subdivision engine.
+#: the per-tile budget. Measured (docs/scale.md): 5-7 kB traced, 7.5 kB resident per region
+#: on trained 3-15x9 and 3-25x9 networks with the subdivision engine; about 2x margin.
 BYTES_PER_REGION = 16 * 1024
 #: Uniform samples drawn per tile (at least ``MIN_SAMPLES``) to balance a k-d split.
 SAMPLES_PER_TILE = 400
