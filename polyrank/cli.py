@@ -52,6 +52,10 @@ def _enumerate_parser(sub):
     p.add_argument("--progress", action="store_true", help="show a progress bar")
     p.add_argument("--verify", action="store_true", help="certify completeness (faces, volumes, Euler "
                                                          "characteristic, facet neighbours; needs --box > 0)")
+    p.add_argument("--out", help="stream the regions to this Parquet directory, tile by tile (polyrank.write_regions)")
+    p.add_argument("--tiles", default="auto", help="with --out: 'auto', a number of tiles, or cells per axis like 4,4")
+    p.add_argument("--scheduler", help="with --out: address of a Dask scheduler that runs the tiles")
+    p.add_argument("--overwrite", action="store_true", help="with --out: replace a region store at that path")
     return p
 
 
@@ -89,6 +93,10 @@ def _run_enumerate(args):
     if args.input_dim < 1:
         raise SystemExit("polyrank: --input-dim must be >= 1")
     domain = Box(-args.box, args.box, dim=net.input_dim) if args.box > 0 else None
+    if args.out:
+        from .store import cli_write
+
+        return cli_write(args, net, domain)
     t0 = time.perf_counter()
     dec = enumerate_regions(net, domain, layer=args.layer, method=args.method,
                             max_regions=args.max_regions, progress=args.progress)

@@ -53,3 +53,23 @@ def test_cli_errors(tmp_path, capsys):
     assert main(["reproduce", "fig99"]) == 2
     assert "unknown figure" in capsys.readouterr().err
     assert main([]) == 0
+
+
+def test_enumerate_out_writes_a_region_store(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "regions.parquet"
+    args = ["enumerate", "--input-dim", "2", "--widths", "5,4", "--seed", "3", "--box", "2", "--out", str(out)]
+    assert main(args + ["--tiles", "3,2"]) == 0
+    text = capsys.readouterr().out
+    n = int(re.search(r"regions\s+(\d+)", text).group(1))
+    net = pr.ReLUNetwork.from_torch(default_torch_mlp(2, [5, 4], seed=3))
+    dec = pr.enumerate_regions(net, pr.Box(-2, 2, dim=2), method="lp")
+    assert n == len(dec) == pr.read_regions(out).n_regions
+    assert "layer 2 (width 4): " + ", ".join(f"{r}: {c}" for r, c in dec.rank_histogram(2).items()) in text
+    with pytest.raises(SystemExit, match="not empty"):
+        main(args)
+    assert main(args + ["--tiles", "2", "--overwrite"]) == 0
+    with pytest.raises(SystemExit, match="bounded domain"):
+        main(["enumerate", "--box", "0", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="--tiles"):
+        main(args + ["--tiles", "many"])

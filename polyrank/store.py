@@ -1,0 +1,807 @@
+"""Regions on disk: :func:`write_regions` streams a tiled enumeration to a Parquet dataset,
+:class:`RegionStore` (:func:`read_regions`) reads it back.
+
+The run has two phases, both executed by workers (a local process pool or a Dask
+cluster), so that no process ever holds more than one tile's regions:
+
+1. every tile is enumerated and its pieces are written to ``_work/tile-NNNNNN.parquet``,
+   one row group per hash bucket of the pattern bytes, followed by a small
+   ``tile-NNNNNN.json`` that marks the tile as finished;
+2. every bucket gathers its row groups from all tiles, merges the pieces by pattern
+   (:func:`polyrank.tiling.merge_pieces`) and writes ``part-NNNNN.parquet``; a last
+   pass numbers the regions.
+
+The client only sees counts. A run that stops (killed, out of memory, Ctrl-C) leaves its
+``_manifest.json`` and finished tiles behind; calling :func:`write_regions` again with
+the same arguments skips those tiles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+
+from .domain import Polytope
+from .network import ReLUNetwork, as_network
+from .tiling import (_check_bounded_domain, _make_tile, check_tiles, concat_pieces, iter_tile_pieces, merge_pieces,
+                     pattern_buckets, tile_domain, unpack_patterns)
+
+__all__ = ["write_regions", "read_regions", "RegionStore", "STORE_FORMAT", "MAX_BUCKETS"]
+
+#: Version of the on-disk layout written by :func:`write_regions`.
+STORE_FORMAT = 1
+#: Largest number of hash buckets (merge tasks) of one run; a bucket holds about
+#: ``n_regions / n_buckets`` rows of a few hundred bytes while it is merged.
+MAX_BUCKETS = 256
+#: Seconds to wait for a Dask scheduler given by address.
+CONNECT_TIMEOUT = 10
+#: Two unit-normal constraint rows closer than this (normal and offset, local units) are
+#: one hyperplane when a region is rebuilt from its pattern.
+COINCIDENT_RTOL = 1e-10
+#: A pre-activation whose gradient norm is below this, relative to the layer's weight
+#: scale, is constant on the region (its row is dropped when a region is rebuilt).
+ZERO_ROW_RTOL = 1e-12
+
+_META = "_polyrank.json"
+_MANIFEST = "_manifest.json"
+_NETWORK = "_network.npz"
+_WORK = "_work"
+
+#: Test hook: called as ``_TILE_HOOK(tile_index)`` after a tile's files are written (in the
+#: process that ran the tile). Raising from it simulates a run killed after that tile.
+_TILE_HOOK = None
+
+
+# ---------------------------------------------------------------------------- validation
+def _check_path(path, overwrite, fingerprint):
+    """Return (path, resume). Refuse a non-empty path unless it is an unfinished run with the
+    same arguments (resume) or ``overwrite`` is set and it is a polyrank store."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"The 'path' parameter of write_regions must be a str or os.PathLike; "
+                        f"got {type(path).__name__}.")
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isfile(path):
+        raise FileExistsError(f"The 'path' parameter of write_regions ({path!r}) is a file; "
+                              "a region store is a directory. Choose another path.")
+    resume = False
+    if os.path.isdir(path) and os.listdir(path):
+        ours = os.path.exists(os.path.join(path, _META)) or os.path.exists(os.path.join(path, _MANIFEST))
+        if overwrite and ours:
+            shutil.rmtree(path)
+        elif overwrite:
+            raise FileExistsError(f"The 'path' parameter of write_regions ({path!r}) is a non-empty directory "
+                                  "that is not a polyrank region store; refusing to delete it even with "
+                                  "overwrite=True. Choose an empty or new directory.")
+        else:
+            man = os.path.join(path, _MANIFEST)
+            if os.path.exists(man) and not os.path.exists(os.path.join(path, _META)):
+                with open(man) as fh:
+                    old = json.load(fh).get("fingerprint")
+                if old != fingerprint:
+                    raise FileExistsError(f"The 'path' parameter of write_regions ({path!r}) holds an unfinished "
+                                          "run with different arguments (network, domain, tiles, layer, method "
+                                          "or tol); pass overwrite=True to discard it.")
+                resume = True
+            else:
+                raise FileExistsError(f"The 'path' parameter of write_regions ({path!r}) is not empty; pass "
+                                      "overwrite=True to replace a region store there.")
+    try:
+        os.makedirs(os.path.join(path, _WORK), exist_ok=True)
+        probe = os.path.join(path, _WORK, ".probe")
+        with open(probe, "w") as fh:
+            fh.write("ok")
+        os.remove(probe)
+    except OSError as exc:
+        raise PermissionError(f"The 'path' parameter of write_regions ({path!r}) is not writable: {exc}") from None
+    return path, resume
+
+
+def _check_client(client):
+    """Return (client, own): a live Client, connected here when an address was given."""
+    if client is None:
+        return None, False
+    try:
+        from dask.distributed import Client
+    except ImportError as exc:  # pragma: no cover
+        raise ImportError("client= needs dask.distributed: pip install 'polyrank[dask]'") from exc
+    if isinstance(client, str):
+        try:
+            return Client(client, timeout=CONNECT_TIMEOUT), True
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(f"The 'client' parameter of write_regions: no Dask scheduler answers at "
+                                  f"{client!r} within {CONNECT_TIMEOUT} s ({exc}). Start one with "
+                                  "`dask scheduler` or pass a dask.distributed.Client.") from None
+    if not isinstance(client, Client):
+        raise TypeError("The 'client' parameter of write_regions must be None, a dask.distributed.Client or a "
+                        f"scheduler address such as 'tcp://host:8786'; got {type(client).__name__}.")
+    if client.status != "running":
+        raise ConnectionError(f"The 'client' parameter of write_regions: the Dask client is {client.status!r}, "
+                              "not connected to a running scheduler.")
+    return client, False
+
+
+def _fingerprint(net, domain, K, method, tiles, tol):
+    h = hashlib.sha256()
+    for a in list(net.weights) + list(net.biases) + [domain.A, domain.b]:
+        h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+        h.update(repr(np.shape(a)).encode())
+    h.update(repr((STORE_FORMAT, K, method, tiles, tol)).encode())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------- tasks
+def _pieces_table(p, K, d):
+    import pyarrow as pa
+
+    nb = p["pattern"].shape[1]
+    cols = {"pattern": pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(nb), len(p["volume"]), [None, pa.py_buffer(np.ascontiguousarray(p["pattern"]).tobytes())])}
+    for k in range(K):
+        cols[f"rank_{k + 1}"] = pa.array(p["ranks"][:, k].astype(np.int16))
+    for k in range(K):
+        cols[f"codeword_size_{k + 1}"] = pa.array(p["sizes"][:, k].astype(np.int16))
+    for j in range(d):
+        cols[f"x{j}"] = pa.array(p["witness"][:, j])
+    cols["inradius"] = pa.array(p["inradius"])
+    cols["volume"] = pa.array(p["volume"])
+    if "tile" in p:
+        cols["tile"] = pa.array(p["tile"].astype(np.int32))
+    else:
+        cols["bounded"] = pa.array(np.ones(len(p["volume"]), bool))
+        cols["n_facets"] = pa.array(np.diff(p["facet_ptr"]).astype(np.int32))
+        cols["tiles"] = pa.ListArray.from_arrays(pa.array(p["tile_ptr"].astype(np.int32)),
+                                                 pa.array(p["tile_ids"].astype(np.int32)))
+    cols["facets"] = pa.ListArray.from_arrays(pa.array(p["facet_ptr"].astype(np.int32)),
+                                              pa.array(p["facet_ids"].astype(np.int32)))
+    return pa.table(cols)
+
+
+def _table_pieces(t, K, d):
+    n = t.num_rows
+    nb = t.schema.field("pattern").type.byte_width
+    col = t.column("pattern").combine_chunks()
+    pat = np.frombuffer(col.buffers()[1], np.uint8, count=n * nb, offset=col.offset * nb).reshape(n, nb)
+    fac = t.column("facets").combine_chunks()
+    ptr = np.asarray(fac.offsets, np.int64)
+    ids = np.asarray(fac.values, np.int32)[ptr[0]: ptr[-1]] if n else np.zeros(0, np.int32)
+    return dict(pattern=pat.copy(),
+                ranks=np.stack([t.column(f"rank_{k + 1}").to_numpy() for k in range(K)], axis=1).reshape(n, K),
+                sizes=np.stack([t.column(f"codeword_size_{k + 1}").to_numpy() for k in range(K)], axis=1).reshape(n, K),
+                witness=np.stack([t.column(f"x{j}").to_numpy() for j in range(d)], axis=1).reshape(n, d),
+                inradius=t.column("inradius").to_numpy(), volume=t.column("volume").to_numpy(),
+                tile=t.column("tile").to_numpy(), facet_ptr=ptr - ptr[0], facet_ids=ids)
+
+
+def _peak_rss():
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    except (ImportError, OSError):  # pragma: no cover
+        return 0
+
+
+def _release_memory():
+    """Give freed heap pages back to the OS (glibc keeps them otherwise, and a Dask nanny
+    counts them against the worker's memory limit)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _tile_task(task):
+    """Enumerate one tile, write its pieces bucket by bucket, then its marker. Returns counts."""
+    import pyarrow.parquet as pq
+
+    t0 = time.perf_counter()
+    tile, net, K, d, nbk, work = task["tile"], task["net"], task["K"], task["d"], task["n_buckets"], task["work"]
+    name = os.path.join(work, f"tile-{tile.index:06d}")
+    if os.path.exists(name + ".json"):  # done before (a worker that held the result died): reuse
+        with open(name + ".json") as fh:
+            return {k: v for k, v in json.load(fh).items() if k != "groups"}
+    groups, n_pieces, volume, g, w = {}, 0, 0.0, 0, None
+    try:
+        for p in iter_tile_pieces(net, tile, layer=K, method=task["method"], max_memory=task["max_memory"],
+                                  tol=task["tol"]):
+            bk = pattern_buckets(p["pattern"], nbk)
+            order = np.argsort(bk, kind="stable")
+            table = _pieces_table(_take(p, order), K, d)
+            bk = bk[order]
+            if w is None:
+                w = pq.ParquetWriter(name + ".parquet.tmp", table.schema)
+            starts = np.flatnonzero(np.r_[True, bk[1:] != bk[:-1]]) if len(bk) else []
+            ends = list(starts[1:]) + [len(bk)]
+            for s, e in zip(starts, ends):
+                w.write_table(table.slice(int(s), int(e - s)), row_group_size=int(e - s))
+                groups.setdefault(int(bk[s]), []).append(g)
+                g += 1
+            n_pieces += len(bk)
+            volume += float(p["volume"].sum())
+            del p, table
+    finally:
+        if w is not None:
+            w.close()
+    if w is not None:
+        os.replace(name + ".parquet.tmp", name + ".parquet")
+    info = dict(tile=tile.index, n_pieces=int(n_pieces), groups=groups, seconds=time.perf_counter() - t0,
+                peak_rss=_peak_rss(), volume=volume)
+    with open(name + ".json.tmp", "w") as fh:
+        json.dump(info, fh)
+    os.replace(name + ".json.tmp", name + ".json")
+    _release_memory()
+    if _TILE_HOOK is not None:
+        _TILE_HOOK(tile.index)
+    return {k: v for k, v in info.items() if k != "groups"}
+
+
+def _take(p, idx):
+    out = {k: v[idx] for k, v in p.items() if k not in ("facet_ptr", "facet_ids")}
+    counts = np.diff(p["facet_ptr"])[idx]
+    ptr = np.zeros(len(idx) + 1, np.int64)
+    ptr[1:] = np.cumsum(counts)
+    starts = p["facet_ptr"][:-1][idx]
+    sel = np.repeat(starts - ptr[:-1], counts) + np.arange(int(ptr[-1]))
+    out["facet_ptr"], out["facet_ids"] = ptr, p["facet_ids"][sel]
+    return out
+
+
+def _merge_task(task):
+    """Merge bucket ``b`` over all tiles and write ``part-b.parquet.tmp``. Returns its row count."""
+    import pyarrow.parquet as pq
+
+    b, work, K, d = task["bucket"], task["work"], task["K"], task["d"]
+    tables = []
+    for i in range(task["n_tiles"]):
+        with open(os.path.join(work, f"tile-{i:06d}.json")) as fh:
+            gs = json.load(fh)["groups"].get(str(b), [])
+        if gs:
+            f = pq.ParquetFile(os.path.join(work, f"tile-{i:06d}.parquet"))
+            tables.extend(_table_pieces(f.read_row_group(g), K, d) for g in gs)
+    if not tables:
+        return dict(bucket=b, n=0, peak_rss=_peak_rss())
+    merged = merge_pieces(concat_pieces(tables))
+    out = os.path.join(task["path"], f"part-{b:05d}.parquet.tmp")
+    pq.write_table(_pieces_table(merged, K, d), out)
+    return dict(bucket=b, n=int(len(merged["volume"])), peak_rss=_peak_rss())
+
+
+def _number_task(task):
+    """Prepend the global region ids to a merged part and move it into place."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = os.path.join(task["path"], f"part-{task['bucket']:05d}.parquet.tmp")
+    t = pq.read_table(src)
+    t = t.add_column(0, "region", pa.array(np.arange(task["offset"], task["offset"] + t.num_rows, dtype=np.int64)))
+    dst = os.path.join(task["path"], task["file"])
+    pq.write_table(t, dst + ".num")
+    os.replace(dst + ".num", dst)
+    os.remove(src)
+    return t.num_rows
+
+
+def _run(func, tasks, client, n_workers, progress):
+    from .experiments._sweep import run_tasks
+
+    if not tasks:
+        return []
+    if client is not None:
+        return run_tasks(func, tasks, scheduler=client, progress=progress)
+    return run_tasks(func, tasks, n_workers=n_workers, progress=progress)
+
+
+# ---------------------------------------------------------------------------- public
+def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto", layer=None, max_memory=None,
+                  progress=True, overwrite=False, n_workers=None, tol=None, seed=0) -> RegionStore:
+    """Enumerate the regions of ``net`` over a bounded domain, tile by tile, into a Parquet dataset.
+
+    The domain is split into tiles (:func:`~polyrank.tile_domain`); each tile is enumerated
+    on its own (``method`` picks the engine per tile) by a worker that writes its pieces to
+    ``path``; the pieces of a region cut by tile walls are then merged by activation pattern
+    (volumes summed, facets united without the walls, the witness with the largest inscribed
+    ball kept), bucket by bucket. Memory is bounded by the largest tile, not by the total.
+
+    Parameters
+    ----------
+    net : ReLUNetwork or torch.nn.Module
+    domain : Box or Polytope
+        Bounded (tiling needs a bounded domain).
+    path : str or os.PathLike
+        A new or empty directory; on a Dask cluster of several machines, a directory every
+        worker can write (shared storage).
+    tiles : "auto", int or tuple of int
+        See :func:`~polyrank.tile_domain`. ``"auto"`` makes at least one tile per worker
+        and enough tiles that each fits in ``max_memory``.
+    client : dask.distributed.Client or str, optional
+        Run the tiles on this Dask cluster (or on the scheduler at this address). Only counts
+        come back to the client. Default: a local process pool.
+    method : {"auto", "lp", "subdivision"}
+        The engine of every tile (as in :func:`~polyrank.enumerate_regions`).
+    layer : int, optional
+        Decompose by the patterns of layers 1..layer (default all).
+    max_memory : int, optional
+        Bytes one tile may use; a tile that would need more is halved (see
+        :func:`~polyrank.enumerate_tile`).
+    progress : bool
+        Progress bars over the tiles and the merge.
+    overwrite : bool
+        Replace a region store at ``path``. Without it a non-empty ``path`` is refused, except
+        an unfinished run with the same arguments, which is resumed.
+    n_workers : int, optional
+        Size of the local pool (default ``os.cpu_count()``; 1 runs in this process). Ignored
+        with ``client``.
+    tol : float, optional
+        Minimum inscribed-ball radius of a region, absolute (default
+        ``enumerate.DEFAULT_TOL`` times the domain's size, as an untiled run).
+    seed : int
+        The sample that balances the tiles.
+
+    Returns
+    -------
+    RegionStore
+
+    Raises
+    ------
+    ValueError
+        Unbounded domain, bad ``tiles``, ``method`` or ``layer``.
+    FileExistsError
+        ``path`` is not empty (and not resumable) and ``overwrite`` is False.
+    PermissionError
+        ``path`` cannot be written.
+    ConnectionError
+        No Dask scheduler answers at ``client``.
+
+    Notes
+    -----
+    Columns of the dataset: ``region`` (0..n-1), ``pattern`` (packed bits, see
+    :func:`~polyrank.unpack_patterns`), ``rank_K`` and ``codeword_size_K`` for every layer,
+    the witness ``x0..x{d-1}``, ``inradius`` (of the largest piece: a lower bound on the
+    region's), ``volume``, ``bounded``, ``n_facets`` and ``facets`` (hidden unit ``u >= 0``
+    in flat pattern order; domain row ``i`` as ``-1 - i``), and ``tiles`` (the tiles the
+    region meets). A piece thinner than ``tol`` is dropped by its tile's engine: it loses
+    at most its own (negligible) volume; the region is still found in its other tiles.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> net = pr.ReLUNetwork.from_weights([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]], [[0.0, 0.0, -1.0]])
+    >>> out = os.path.join(tempfile.mkdtemp(), "regions")
+    >>> store = pr.write_regions(net, pr.Box(-2.0, 2.0, dim=2), out, tiles=(3, 3), n_workers=1, progress=False)
+    >>> store.n_regions, round(store.total_volume(), 9)
+    (7, 16.0)
+    """
+    from ._validation import check_layer, check_positive_int, check_tol
+    from .enumerate import DEFAULT_TOL
+
+    net = as_network(net)
+    domain = _check_bounded_domain(domain, "write_regions")
+    if domain.dim != net.input_dim:
+        raise ValueError(f"The 'domain' parameter of write_regions has dimension {domain.dim}, but the network "
+                         f"has input dimension {net.input_dim}.")
+    if method not in ("auto", "lp", "subdivision"):
+        raise ValueError(f"The 'method' parameter of write_regions must be 'auto', 'lp' or 'subdivision'; "
+                         f"got {method!r}.")
+    K = check_layer(layer, net.n_layers)
+    max_memory = check_positive_int(max_memory, name="max_memory", func="write_regions", allow_none=True)
+    n_workers = check_positive_int(n_workers, name="n_workers", func="write_regions", allow_none=True)
+    dlo, dhi = domain.bounding_box()
+    tol = DEFAULT_TOL * float(np.max(dhi - dlo)) if tol is None else check_tol(tol, func="write_regions")
+    tiles = check_tiles(tiles, net.input_dim, func="write_regions")
+    fp = _fingerprint(net, domain, K, method, tiles, tol)
+    client, own = _check_client(client)
+    try:
+        path, resume = _check_path(path, overwrite, fp)
+        return _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, progress, n_workers,
+                      tol, seed)
+    finally:
+        if own:
+            client.close()
+
+
+def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, progress, n_workers, tol, seed):
+    t0 = time.perf_counter()
+    work = os.path.join(path, _WORK)
+    dlo, dhi = domain.bounding_box()
+    if resume:
+        with open(os.path.join(path, _MANIFEST)) as fh:
+            man = json.load(fh)
+        tl = []
+        for i, (lo, hi) in enumerate(man["tiles"]):
+            t = _make_tile(domain, np.array(lo), np.array(hi), i, dlo, dhi)
+            tl.append(t)
+    else:
+        if client is not None:
+            nw = max(1, len(client.scheduler_info().get("workers", {})))
+        else:
+            nw = n_workers or os.cpu_count() or 1
+        tl = tile_domain(net, domain, tiles=tiles, layer=K, max_memory=max_memory, n_workers=nw, seed=seed)
+        man = dict(fingerprint=fp, format=STORE_FORMAT, tiles=[[t.lo.tolist(), t.hi.tolist()] for t in tl],
+                   n_buckets=int(min(len(tl), MAX_BUCKETS)))
+        _save_network(os.path.join(path, _NETWORK), net, domain)
+        with open(os.path.join(path, _MANIFEST) + ".tmp", "w") as fh:
+            json.dump(man, fh)
+        os.replace(os.path.join(path, _MANIFEST) + ".tmp", os.path.join(path, _MANIFEST))
+    nbk, d = man["n_buckets"], net.input_dim
+    todo = [t for t in tl if not os.path.exists(os.path.join(work, f"tile-{t.index:06d}.json"))]
+    skipped = len(tl) - len(todo)
+    tasks = [dict(tile=t, net=net, K=K, d=d, n_buckets=nbk, work=work, method=method, max_memory=max_memory,
+                  tol=tol) for t in todo]
+    res = _run(_tile_task, tasks, client, n_workers, progress)
+    t1 = time.perf_counter()
+    merged = _run(_merge_task, [dict(bucket=b, work=work, K=K, d=d, n_tiles=len(tl), path=path)
+                                for b in range(nbk)], client, n_workers, progress)
+    counts = [m["n"] for m in merged]
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+    parts = [dict(file=f"part-{b:05d}.parquet", n=int(counts[b]), offset=int(offsets[b]))
+             for b in range(nbk) if counts[b] > 0]
+    # numbering only rewrites one part at a time: in this process unless a cluster holds the files
+    _run(_number_task, [dict(path=path, bucket=int(p["file"][5:10]), offset=p["offset"], file=p["file"])
+                        for p in parts], client, 1, False)
+    infos = []
+    for t in tl:
+        with open(os.path.join(work, f"tile-{t.index:06d}.json")) as fh:
+            infos.append({k: v for k, v in json.load(fh).items() if k != "groups"})
+    meta = dict(format=STORE_FORMAT, n_regions=int(offsets[-1]), input_dim=d, widths=list(net.widths[:K]),
+                layer=K, n_units=int(sum(net.widths[:K])), method=method, tol=tol, parts=parts,
+                n_tiles=len(tl), tiles=man["tiles"], n_buckets=nbk,
+                stats=dict(seconds=time.perf_counter() - t0, tile_seconds=t1 - t0, merge_seconds=time.perf_counter() - t1,
+                           tiles_skipped=skipped, n_pieces=int(sum(i["n_pieces"] for i in infos)),
+                           max_tile_pieces=int(max((i["n_pieces"] for i in infos), default=0)),
+                           peak_rss_tiles=int(max([i["peak_rss"] for i in infos] + [0])),
+                           peak_rss_merge=int(max([m["peak_rss"] for m in merged] + [0])),
+                           peak_rss_client=_peak_rss()))
+    with open(os.path.join(path, _META) + ".tmp", "w") as fh:
+        json.dump(meta, fh)
+    os.replace(os.path.join(path, _META) + ".tmp", os.path.join(path, _META))
+    shutil.rmtree(work, ignore_errors=True)
+    os.remove(os.path.join(path, _MANIFEST))
+    return RegionStore(path)
+
+
+def _save_network(file, net, domain):
+    arrs = {f"W{i}": W for i, W in enumerate(net.weights)}
+    arrs.update({f"b{i}": b for i, b in enumerate(net.biases)})
+    if net.readout is not None:
+        arrs["readout_W"], arrs["readout_b"] = net.readout
+    arrs["domain_A"], arrs["domain_b"] = domain.A, domain.b
+    np.savez(file + ".tmp.npz", **arrs)
+    os.replace(file + ".tmp.npz", file)
+
+
+def read_regions(path) -> RegionStore:
+    """Open a region store written by :func:`write_regions`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    RegionStore
+
+    Raises
+    ------
+    FileNotFoundError
+        No finished store at ``path`` (an interrupted run is resumed by calling
+        :func:`write_regions` again).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    >>> out = os.path.join(tempfile.mkdtemp(), "regions")
+    >>> _ = pr.write_regions(net, pr.Box(-1.0, 1.0, dim=2), out, tiles=2, n_workers=1, progress=False)
+    >>> pr.read_regions(out).rank_histogram()
+    {0: 1, 1: 2, 2: 1}
+    """
+    return RegionStore(path)
+
+
+class RegionStore:
+    """The regions of a network over a domain, on disk (a Parquet dataset).
+
+    Written by :func:`write_regions`; opened by :func:`read_regions`. Nothing is loaded
+    until asked for: counts and histograms stream over the files, :meth:`regions`
+    rebuilds full :class:`~polyrank.Region` objects (with facets) for chosen ids only.
+
+    Attributes
+    ----------
+    path : str
+    n_regions : int
+    layer : int
+        Patterns of hidden layers 1..layer.
+    n_units : int
+        Length of a pattern.
+    files : list of str
+        The part files, in region order.
+    stats : dict
+        Timings and peak memory of the run that wrote the store.
+    """
+
+    def __init__(self, path):
+        path = os.path.abspath(os.fspath(path))
+        meta = os.path.join(path, _META)
+        if not os.path.exists(meta):
+            extra = (" It holds an unfinished run: call write_regions again with the same arguments to resume it."
+                     if os.path.exists(os.path.join(path, _MANIFEST)) else "")
+            raise FileNotFoundError(f"No polyrank region store at {path!r} (no {_META}).{extra}")
+        with open(meta) as fh:
+            self._meta = json.load(fh)
+        self.path = path
+        self.n_regions = int(self._meta["n_regions"])
+        self.layer = int(self._meta["layer"])
+        self.n_units = int(self._meta["n_units"])
+        self.stats = dict(self._meta.get("stats", {}))
+        self._parts = self._meta["parts"]
+        self.files = [os.path.join(path, p["file"]) for p in self._parts]
+        self._offsets = np.array([p["offset"] for p in self._parts] + [self.n_regions], dtype=np.int64)
+        self._net = self._domain = None
+
+    def __len__(self):
+        return self.n_regions
+
+    def __repr__(self):
+        return (f"RegionStore(path={self.path!r}, n_regions={self.n_regions}, layers=1..{self.layer}, "
+                f"n_tiles={self._meta['n_tiles']})")
+
+    @property
+    def net(self) -> ReLUNetwork:
+        """The enumerated network (saved with the store)."""
+        self._load_network()
+        return self._net
+
+    @property
+    def domain(self) -> Polytope:
+        self._load_network()
+        return self._domain
+
+    def _load_network(self):
+        if self._net is None:
+            with np.load(os.path.join(self.path, _NETWORK)) as z:
+                n = sum(1 for k in z.files if k.startswith("W"))
+                ro = (z["readout_W"], z["readout_b"]) if "readout_W" in z.files else None
+                self._net = ReLUNetwork([z[f"W{i}"] for i in range(n)], [z[f"b{i}"] for i in range(n)], ro)
+                self._domain = Polytope(z["domain_A"], z["domain_b"])
+
+    # ------------------------------------------------------------------ streaming
+    def iter_batches(self, *, columns=None, batch_size=65536):
+        """Yield the rows as pandas DataFrames of at most ``batch_size`` rows, in region order.
+
+        Parameters
+        ----------
+        columns : list of str, optional
+            Default all (see :func:`write_regions` for the columns).
+        batch_size : int
+        """
+        import pyarrow.parquet as pq
+
+        for f in self.files:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_size, columns=columns):
+                yield batch.to_pandas()
+
+    def _column_chunks(self, name):
+        import pyarrow.parquet as pq
+
+        for f in self.files:
+            yield pq.read_table(f, columns=[name]).column(name).to_numpy()
+
+    def rank_histogram(self, layer=None) -> dict:
+        """``{rank: number of regions}`` at one layer (default the last), as
+        :meth:`Decomposition.rank_histogram <polyrank.Decomposition.rank_histogram>`."""
+        from ._validation import check_layer
+
+        k = check_layer(layer, self.layer)
+        total = {}
+        for v in self._column_chunks(f"rank_{k}"):
+            vals, counts = np.unique(v, return_counts=True)
+            for a, c in zip(vals.tolist(), counts.tolist()):
+                total[int(a)] = total.get(int(a), 0) + int(c)
+        return dict(sorted(total.items()))
+
+    def total_volume(self) -> float:
+        """Sum of the region volumes (the domain's volume, up to rounding and ``tol`` slivers)."""
+        return float(sum(float(np.sum(v)) for v in self._column_chunks("volume")))
+
+    def to_frame(self, *, columns=None, lazy=False):
+        """All rows as one DataFrame.
+
+        Parameters
+        ----------
+        columns : list of str, optional
+        lazy : bool
+            Return a dask DataFrame (one partition per part file) instead of loading
+            everything into a pandas DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame or dask.dataframe.DataFrame
+        """
+        if lazy:
+            import dask.dataframe as dd
+
+            return dd.read_parquet(self.files, columns=columns)
+        import pandas as pd
+        import pyarrow.parquet as pq
+
+        if not self.files:
+            return pd.DataFrame(columns=columns or [])
+        frames = [pq.read_table(f, columns=columns).to_pandas() for f in self.files]
+        return pd.concat(frames, ignore_index=True)
+
+    def patterns(self, ids=None) -> np.ndarray:
+        """Bool patterns of shape (n, n_units) of the regions ``ids`` (default all)."""
+        t = self._rows(ids, ["pattern"]) if ids is not None else None
+        if t is None:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if not self.files:
+                return np.zeros((0, self.n_units), bool)
+            t = pa.concat_tables([pq.read_table(f, columns=["pattern"]) for f in self.files])
+        return unpack_patterns(_packed(t), self.n_units)
+
+    def _rows(self, ids, columns):
+        """The rows of the given region ids (in the order given), as a pyarrow Table."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        ids = np.atleast_1d(np.asarray(ids))
+        if ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= self.n_regions):
+            raise IndexError(f"Region ids must be ints in 0..{self.n_regions - 1}; got {ids[:5].tolist()}...")
+        part = np.searchsorted(self._offsets, ids, side="right") - 1
+        pieces, where = [], np.empty(len(ids), np.int64)
+        base = 0
+        for p in np.unique(part):
+            sel = np.flatnonzero(part == p)
+            t = pq.read_table(self.files[p], columns=columns).take(pa.array(ids[sel] - self._offsets[p]))
+            pieces.append(t)
+            where[sel] = base + np.arange(len(sel))
+            base += len(sel)
+        if not pieces:
+            return pa.table({c: [] for c in columns})
+        return pa.concat_tables(pieces).take(pa.array(where))
+
+    def regions(self, ids) -> list:
+        """Rebuild full :class:`~polyrank.Region` objects from their patterns.
+
+        The H-representation is derived from the pattern with the network's local affine
+        maps, made irredundant with one facet LP per row (:func:`polyrank.lp.facet_centers`);
+        the witness is the Chebyshev centre. About a millisecond per candidate row.
+
+        Parameters
+        ----------
+        ids : int or array-like of int
+
+        Returns
+        -------
+        list of Region
+        """
+        ids = np.atleast_1d(np.asarray(ids))
+        K = self.layer
+        cols = ["pattern"] + [f"rank_{k}" for k in range(1, K + 1)] + [f"codeword_size_{k}" for k in range(1, K + 1)]
+        t = self._rows(ids, cols)
+        P = unpack_patterns(_packed(t), self.n_units)
+        R = np.stack([t.column(f"rank_{k}").to_numpy() for k in range(1, K + 1)], axis=1)
+        S = np.stack([t.column(f"codeword_size_{k}").to_numpy() for k in range(1, K + 1)], axis=1)
+        return [rebuild_region(self.net, self.domain, P[i], index=int(ids[i]), ranks=R[i], codeword_sizes=S[i],
+                               tol=float(self._meta["tol"]))
+                for i in range(len(ids))]
+
+
+def _packed(t):
+    col = t.column("pattern").combine_chunks()
+    nb = col.type.byte_width
+    n = len(col)
+    return np.frombuffer(col.buffers()[1], np.uint8, count=n * nb, offset=col.offset * nb).reshape(n, nb)
+
+
+def rebuild_region(net, domain, pattern, *, index=0, ranks=None, codeword_sizes=None, tol=None):
+    """The :class:`~polyrank.Region` of one activation pattern, from scratch.
+
+    Every hidden unit gives the half-space of its sign on the pattern (its pre-activation
+    is affine there, through the local maps of the earlier layers); constant units are
+    dropped; with the domain's rows and coincident rows removed, one facet LP per row
+    keeps the facets (:func:`polyrank.lp.facet_centers`, radius above ``tol``).
+    """
+    from .exceptions import InfeasibleError
+    from .lp import chebyshev_center, facet_centers
+    from .regions import Region
+
+    pattern = np.asarray(pattern, dtype=bool)
+    d = net.input_dim
+    n = len(pattern)
+    rowsA, rowsb, units = [], [], []
+    Ah, ah = np.eye(d), np.zeros(d)
+    off, gmag = 0, 1.0
+    layer_of, index_of = [], []
+    for l, (W, bias) in enumerate(zip(net.weights, net.biases)):
+        if off >= n:
+            break
+        M, m = W @ Ah, W @ ah + bias
+        gmag *= float(np.abs(W).sum(axis=1).max())
+        on = pattern[off: off + W.shape[0]]
+        nrm = np.linalg.norm(M, axis=1)
+        keep = nrm > ZERO_ROW_RTOL * gmag
+        s = np.where(on, 1.0, -1.0)
+        rowsA.append((-s[:, None] * M)[keep])
+        rowsb.append((s * m)[keep])
+        units.append(off + np.flatnonzero(keep))
+        layer_of += [l + 1] * W.shape[0]
+        index_of += list(range(W.shape[0]))
+        Ah, ah = M * on[:, None], m * on
+        off += W.shape[0]
+    A = np.vstack(rowsA + [domain.A])
+    b = np.concatenate(rowsb + [domain.b])
+    u = np.concatenate(units + [-1 - np.arange(len(domain.b))])
+    nrm = np.linalg.norm(A, axis=1)
+    A, b = A / nrm[:, None], b / nrm
+    # local frame: centre and size of the domain's bounding box
+    lo, hi = domain.bounding_box()
+    c, sc = 0.5 * (lo + hi), float(np.max(hi - lo))
+    bl = (b - A @ c) / sc
+    # coincident hyperplanes: keep the first (hidden units in order, then domain rows)
+    keep = np.ones(len(bl), bool)
+    for i in range(len(bl)):
+        if keep[i]:
+            dup = (np.abs(A[i + 1:] - A[i]).max(axis=1) <= COINCIDENT_RTOL) & (np.abs(bl[i + 1:] - bl[i]) <= COINCIDENT_RTOL)
+            keep[i + 1:][dup] = False
+    A, bl, u = A[keep], bl[keep], u[keep]
+    tol_l = (1e-9 if tol is None else tol) / sc
+    try:
+        y, r = chebyshev_center(A, bl)
+    except InfeasibleError:
+        raise ValueError("The pattern is not a region: its polyhedron is empty.") from None
+    if r <= tol_l:
+        raise ValueError(f"The pattern is not a full-dimensional region (inradius {r * sc:.3g}).")
+    _, radii = facet_centers(A, bl, np.arange(len(bl)))
+    irr = np.flatnonzero(radii > tol_l)
+    labels = tuple((layer_of[int(k)], index_of[int(k)]) if k >= 0 else (0, -1 - int(k)) for k in u[irr])
+    x = c + sc * y
+    Ai = A[irr]
+    bi = sc * bl[irr] + Ai @ c
+    if ranks is None or codeword_sizes is None:
+        from .rank import matrix_rank
+
+        offs = np.concatenate([[0], np.cumsum(net.widths)])
+        K = int(np.searchsorted(offs, n))
+        ranks = tuple(int(matrix_rank(net.local_affine(pattern, k)[0])) for k in range(1, K + 1))
+        codeword_sizes = tuple(int(pattern[offs[k]: offs[k + 1]].sum()) for k in range(K))
+    return Region(index=int(index), pattern=tuple(bool(v) for v in pattern), witness=x, inradius=float(sc * r),
+                  A=Ai, b=bi, facets=labels, bounded=True, ranks=tuple(int(v) for v in ranks),
+                  codeword_sizes=tuple(int(v) for v in codeword_sizes), _net=net)
+
+
+def cli_write(args, net, domain):
+    """``polyrank enumerate --out PATH [--tiles N] [--scheduler ADDRESS]``: write a region store
+    and print the same summary as an in-memory enumeration."""
+    tiles = args.tiles
+    try:
+        if tiles != "auto":
+            parts = [int(t) for t in str(tiles).split(",")]
+            tiles = parts[0] if len(parts) == 1 else tuple(parts)
+    except ValueError:
+        raise SystemExit(f"polyrank: --tiles must be 'auto', an int or cells per axis like 4,4; got {args.tiles!r}")
+    try:
+        st = write_regions(net, domain, args.out, tiles=tiles, client=args.scheduler, method=args.method,
+                           layer=args.layer, progress=True, overwrite=args.overwrite)
+    except (ValueError, TypeError, OSError) as exc:  # OSError: FileExists, Permission, Connection
+        raise SystemExit(f"polyrank: {exc}")
+    lo, hi = domain.bounding_box()
+    print(f"network   {net.input_dim}-" + "-".join(map(str, net.widths)) +
+          f"  (domain [{lo.min():g}, {hi.max():g}]^{net.input_dim})")
+    print(f"regions   {st.n_regions}   ({st.stats['seconds']:.3f} s, {st._meta['n_tiles']} tiles, "
+          f"method {args.method})")
+    print("rank histogram per layer (rank: number of regions)")
+    for K in range(1, st.layer + 1):
+        hist = st.rank_histogram(K)
+        print(f"  layer {K} (width {net.widths[K - 1]}): " + ", ".join(f"{r}: {c}" for r, c in hist.items()))
+    print(f"wrote {st.path}")
+    return 0

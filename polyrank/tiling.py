@@ -1,0 +1,762 @@
+"""Tiled enumeration: split a bounded domain into tiles, enumerate each, merge by pattern.
+
+A region of the whole domain is convex, so it meets a convex tile in one convex piece
+with the region's activation pattern. Enumerating every tile independently (with any
+engine) and grouping the pieces by pattern therefore gives the regions of the whole
+domain: the volumes of the pieces add up, the facets of the region are the union of the
+pieces' facets minus the tile walls, and any piece's witness is a witness of the region
+(the one with the largest inscribed ball is kept).
+
+:func:`tile_domain` chooses the tiles (a regular grid, or a k-d split that balances the
+number of distinct activation patterns seen in a uniform sample); :func:`enumerate_tile`
+turns one tile into a table of pieces (plain numpy arrays) and :func:`merge_pieces`
+groups pieces by pattern. :func:`polyrank.write_regions` drives the three, streaming
+to Parquet.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from itertools import chain
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import check_positive_int
+from .domain import Box, Polytope
+from .exceptions import MemoryBudgetError, RegionLimitError
+from .network import as_network
+
+__all__ = ["Tile", "tile_domain", "estimate_regions", "enumerate_tile", "iter_tile_pieces", "merge_pieces",
+           "pack_patterns", "unpack_patterns", "DEFAULT_TILE_MEMORY", "BYTES_PER_REGION"]
+
+#: Memory a tile may use when ``max_memory`` is not given (bytes).
+DEFAULT_TILE_MEMORY = 2 * 2 ** 30
+#: Planning figure: peak bytes of one enumerated region (engine cells, Region objects and
+#: the piece table together); ``tiles="auto"`` makes ``estimate * BYTES_PER_REGION`` fit in
+#: the per-tile budget. Measured (docs/scale.md): 5-7 kB traced, 7.5 kB resident per region
+#: on trained 3-15x9 and 3-25x9 networks with the subdivision engine; about 2x margin.
+BYTES_PER_REGION = 16 * 1024
+#: Uniform samples drawn per tile (at least ``MIN_SAMPLES``) to balance a k-d split.
+SAMPLES_PER_TILE = 400
+MIN_SAMPLES = 4000
+#: ``tiles="auto"`` enumerates layers 1, 2, ... exactly until one has more regions than this
+#: (input dimension <= 4; ``PILOT_MAX_REGIONS_LP`` beyond), and extrapolates the growth.
+PILOT_MAX_REGIONS = 100_000
+PILOT_MAX_REGIONS_LP = 500
+#: Largest growth per remaining layer assumed by that extrapolation.
+PILOT_MAX_GROWTH = 2.0
+#: A k-d cut is kept at least this fraction of the side away from the side's ends.
+CUT_MARGIN = 0.05
+#: Largest number of tiles ``tiles="auto"`` chooses.
+MAX_AUTO_TILES = 4096
+#: A tile whose Chebyshev radius is below this (relative to the domain's size) is empty.
+EMPTY_TILE_RTOL = 1e-9
+#: How many times a tile that runs out of memory (or regions) is halved before giving up.
+MAX_SPLIT_DEPTH = 12
+#: Two vertices of a region closer than this (relative to the region's size) coincide, and
+#: a vertex violating a constraint by less than this lies on it (fast volume kernel).
+VERTEX_RTOL = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class Tile:
+    """One tile: the domain cut by axis-aligned walls.
+
+    Attributes
+    ----------
+    index : int
+        Position in the list returned by :func:`tile_domain` (the tile id of the store).
+    lo, hi : ndarray of shape (d,)
+        The tile's box; the tile is ``domain ∩ [lo, hi]``.
+    polytope : Polytope
+        Its H-representation: the domain's rows first (same indices), then the walls.
+    n_domain_rows : int
+        Rows of ``polytope`` with index ``>= n_domain_rows`` are tile walls.
+    """
+
+    index: int
+    lo: np.ndarray
+    hi: np.ndarray
+    polytope: Polytope
+    n_domain_rows: int
+
+    @property
+    def scale(self) -> float:
+        """Largest side of the tile's box."""
+        return float(np.max(self.hi - self.lo))
+
+
+# ---------------------------------------------------------------------------- choosing tiles
+def _check_bounded_domain(domain, func):
+    if domain is None:
+        raise ValueError(f"The 'domain' parameter of {func} must be a bounded Box or Polytope: tiling "
+                         "needs a bounded domain (got None, i.e. all of R^d). Pass e.g. pr.Box(-R, R, dim=d).")
+    if not isinstance(domain, Polytope):
+        raise TypeError(f"The 'domain' parameter of {func} must be a Box or Polytope; got {type(domain).__name__}.")
+    if not domain.bounded:
+        raise ValueError(f"The 'domain' parameter of {func} is unbounded: tiling needs a bounded domain "
+                         "(a Box, or a Polytope whose rows bound it).")
+    return domain
+
+
+def _make_tile(domain, lo, hi, index, dlo, dhi):
+    """``domain ∩ [lo, hi]`` with walls only where the box cuts inside the domain's bounding box;
+    None when the piece is empty or lower-dimensional."""
+    d = domain.dim
+    rows, rhs = [], []
+    for k in range(d):
+        if lo[k] > dlo[k]:
+            e = np.zeros(d)
+            e[k] = -1.0
+            rows.append(e)
+            rhs.append(-lo[k])
+        if hi[k] < dhi[k]:
+            e = np.zeros(d)
+            e[k] = 1.0
+            rows.append(e)
+            rhs.append(hi[k])
+    A = np.vstack([domain.A] + rows) if rows else domain.A
+    b = np.concatenate([domain.b, rhs]) if rows else domain.b
+    scale = float(np.max(dhi - dlo))
+    from .exceptions import InfeasibleError
+    from .lp import chebyshev_center
+
+    try:
+        _, r = chebyshev_center(A, b)
+    except InfeasibleError:
+        return None
+    if r <= EMPTY_TILE_RTOL * scale:
+        return None
+    try:
+        P = Polytope(A, b)
+    except ValueError:
+        return None
+    return Tile(index, np.asarray(lo, float).copy(), np.asarray(hi, float).copy(), P, domain.A.shape[0])
+
+
+def estimate_regions(net, domain, *, layer=None, n_samples=MIN_SAMPLES, seed=0) -> float:
+    """A cheap estimate of the number of regions of ``net`` over a bounded ``domain``.
+
+    Draws ``n_samples`` uniform points, counts their distinct activation patterns and
+    applies the Chao1 richness estimator ``S + f1^2 / (2 f2)`` (``f1``, ``f2``: patterns
+    seen once, twice), which accounts for the regions no sample hit. It is a rough figure
+    (regions are not equally likely to be hit), used to choose the number of tiles.
+
+    Parameters
+    ----------
+    net : ReLUNetwork
+    domain : Box or Polytope (bounded)
+    layer : int, optional
+        Patterns of layers 1..layer (default all).
+    n_samples : int
+    seed : int or Generator
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    Two lines cut the square into 4 regions, all of them hit by a few thousand samples:
+
+    >>> net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    >>> pr.estimate_regions(net, pr.Box(-1.0, 1.0, dim=2))
+    4.0
+    """
+    net = as_network(net)
+    domain = _check_bounded_domain(domain, "estimate_regions")
+    n_samples = check_positive_int(n_samples, name="n_samples", func="estimate_regions")
+    X = domain.sample(n_samples, seed=np.random.default_rng(seed))
+    _, counts = _pattern_counts(net, X, layer)
+    return _chao1(counts)
+
+
+def _pattern_counts(net, X, layer):
+    P = net.patterns(X, flat=True)[:, : _n_units(net, layer)]
+    keys = _row_keys(np.packbits(P, axis=1))
+    _, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    return inv.ravel(), counts
+
+
+def _pilot_estimate(net, domain, layer):
+    """Exact region counts of layers 1, 2, ... over the whole domain until one passes
+    ``PILOT_MAX_REGIONS``; the last count times the last layer-to-layer growth per
+    remaining layer (the exact count when every layer fits)."""
+    from .enumerate import enumerate_regions
+
+    K = net.n_layers if layer is None else layer
+    cap = PILOT_MAX_REGIONS if net.input_dim <= 4 else PILOT_MAX_REGIONS_LP
+    prev, cur, k = 1, 1, 0
+    for k in range(1, K + 1):
+        try:
+            n = len(enumerate_regions(net, domain, layer=k, max_regions=cap))
+        except (RegionLimitError, MemoryBudgetError):
+            break
+        prev, cur = cur, n
+        if k == K:
+            return float(cur)
+    else:  # pragma: no cover
+        return float(cur)
+    # trained networks: the growth per layer falls with depth (D-III 3-15x9: 11, 4.4, 2.0, 2.1,
+    # 1.5, 1.5, then ~1.6); cap the last measured growth
+    growth = min(cur / prev, PILOT_MAX_GROWTH)
+    return float(cur) * growth ** (K - k + 1)
+
+
+def _chao1(counts):
+    S = float(len(counts))
+    f1 = float(np.sum(counts == 1))
+    f2 = float(np.sum(counts == 2))
+    return S + (f1 * f1 / (2 * f2) if f2 > 0 else f1 * (f1 - 1) / 2)
+
+
+def _n_units(net, layer):
+    K = net.n_layers if layer is None else layer
+    return int(sum(net.widths[:K]))
+
+
+def check_tiles(tiles, d, *, func):
+    """Return ``tiles`` as "auto", an int >= 1 or a tuple of ``d`` ints >= 1."""
+    if isinstance(tiles, str) and tiles == "auto":
+        return tiles
+    if isinstance(tiles, (tuple, list)):
+        if len(tiles) != d or not all(isinstance(t, numbers.Integral) and not isinstance(t, bool) and t >= 1
+                                      for t in tiles):
+            raise ValueError(f"The 'tiles' parameter of {func}, as a tuple, must hold {d} ints >= 1 "
+                             f"(cells per axis); got {tiles!r}.")
+        return tuple(int(t) for t in tiles)
+    if isinstance(tiles, numbers.Integral) and not isinstance(tiles, bool) and tiles >= 1:
+        return int(tiles)
+    raise ValueError(f"The 'tiles' parameter of {func} must be 'auto', an int >= 1 or a tuple of {d} ints; "
+                     f"got {tiles!r}.")
+
+
+def tile_domain(net, domain, *, tiles="auto", layer=None, max_memory=None, n_workers=1, seed=0) -> list:
+    """Split a bounded domain into tiles for :func:`polyrank.write_regions`.
+
+    Parameters
+    ----------
+    net : ReLUNetwork
+    domain : Box or Polytope
+        Must be bounded.
+    tiles : "auto", int or tuple of int
+        An int ``n``: a k-d split into ``n`` tiles, each cut along the longest side of its
+        box where it halves the weight of a uniform sample (each sample weighs one over the
+        number of samples sharing its pattern, so the weight of a tile counts the distinct
+        patterns seen in it: tiles get about equally many regions). A tuple ``(n_1, ..., n_d)``:
+        a regular grid of the domain's bounding box (cells outside the domain are dropped).
+        ``"auto"``: a k-d split into ``max(n_workers, estimate * BYTES_PER_REGION / max_memory)``
+        tiles, at most ``MAX_AUTO_TILES``; the estimate is the larger of
+        :func:`estimate_regions` and a pilot pass (exact counts of the first layers until
+        one passes ``PILOT_MAX_REGIONS``, extrapolated with the last layer's growth, at most
+        ``PILOT_MAX_GROWTH`` per layer).
+    layer : int, optional
+        Patterns of layers 1..layer (default all).
+    max_memory : int, optional
+        Bytes one tile may use (default ``DEFAULT_TILE_MEMORY``); only for ``tiles="auto"``.
+    n_workers : int
+        Workers that will share the tiles (``"auto"`` makes at least this many).
+    seed : int or Generator
+        The sample of the k-d split.
+
+    Returns
+    -------
+    list of Tile
+        Non-empty tiles covering the domain, overlapping only on their walls.
+
+    Examples
+    --------
+    >>> net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    >>> ts = pr.tile_domain(net, pr.Box(-1.0, 1.0, dim=2), tiles=(2, 3))
+    >>> len(ts), round(sum(t.polytope.volume() for t in ts), 12)
+    (6, 4.0)
+    """
+    net = as_network(net)
+    domain = _check_bounded_domain(domain, "tile_domain")
+    d = domain.dim
+    if net.input_dim != d:
+        raise ValueError(f"The domain has dimension {d} but the network has input dimension {net.input_dim}.")
+    n_workers = check_positive_int(n_workers, name="n_workers", func="tile_domain")
+    dlo, dhi = (np.asarray(v, float) for v in domain.bounding_box())
+    tiles = check_tiles(tiles, d, func="tile_domain")
+    if isinstance(tiles, tuple):
+        edges = [np.linspace(dlo[k], dhi[k], tiles[k] + 1) for k in range(d)]
+        out = []
+        for idx in np.ndindex(*tiles):
+            lo = np.array([edges[k][i] for k, i in enumerate(idx)])
+            hi = np.array([edges[k][i + 1] for k, i in enumerate(idx)])
+            t = _make_tile(domain, lo, hi, len(out), dlo, dhi)
+            if t is not None:
+                out.append(t)
+        return out
+    rng = np.random.default_rng(seed)
+    if isinstance(tiles, str) and tiles == "auto":
+        X = domain.sample(MIN_SAMPLES, seed=rng)
+        inv, counts = _pattern_counts(net, X, layer)
+        budget = DEFAULT_TILE_MEMORY if max_memory is None else check_positive_int(
+            max_memory, name="max_memory", func="tile_domain")
+        need = math.ceil(max(_chao1(counts), _pilot_estimate(net, domain, layer)) * BYTES_PER_REGION / budget)
+        n = int(min(MAX_AUTO_TILES, max(n_workers, need, 1)))
+    else:
+        n = tiles
+        X = inv = counts = None
+    if n == 1:
+        return [_make_tile(domain, dlo, dhi, 0, dlo, dhi)]
+    if X is None or len(X) < SAMPLES_PER_TILE * n:
+        X = domain.sample(max(MIN_SAMPLES, SAMPLES_PER_TILE * n), seed=rng)
+        inv, counts = _pattern_counts(net, X, layer)
+    w = 1.0 / counts[inv]
+    boxes = []
+    _kd(X, w, dlo.copy(), dhi.copy(), n, boxes)
+    out = []
+    for lo, hi in boxes:
+        t = _make_tile(domain, lo, hi, len(out), dlo, dhi)
+        if t is not None:
+            out.append(t)
+    return out
+
+
+def _kd(X, w, lo, hi, n, out):
+    if n == 1:
+        out.append((lo, hi))
+        return
+    n1 = n // 2
+    k = int(np.argmax(hi - lo))
+    side = hi[k] - lo[k]
+    cut = lo[k] + side * n1 / n
+    if len(X):
+        order = np.argsort(X[:, k], kind="stable")
+        cw = np.cumsum(w[order])
+        j = int(np.searchsorted(cw, cw[-1] * n1 / n))
+        cut = float(X[order[min(j, len(order) - 1)], k])
+    cut = float(np.clip(cut, lo[k] + CUT_MARGIN * side, hi[k] - CUT_MARGIN * side))
+    left = X[:, k] <= cut
+    hi1, lo2 = hi.copy(), lo.copy()
+    hi1[k] = lo2[k] = cut
+    _kd(X[left], w[left], lo, hi1, n1, out)
+    _kd(X[~left], w[~left], lo2, hi, n - n1, out)
+
+
+# ---------------------------------------------------------------------------- patterns
+def pack_patterns(P) -> np.ndarray:
+    """Bool patterns of shape (n, n_units) packed 8 units a byte (``np.packbits``, big-endian
+    bit order), shape (n, ceil(n_units / 8)) uint8.
+
+    Examples
+    --------
+    >>> pr.unpack_patterns(pr.pack_patterns([[True, False, True]]), 3)
+    array([[ True, False,  True]])
+    """
+    return np.packbits(np.asarray(P, dtype=bool), axis=1)
+
+
+def unpack_patterns(B, n_units) -> np.ndarray:
+    """Inverse of :func:`pack_patterns`: bool array of shape (n, n_units)."""
+    return np.unpackbits(np.asarray(B, dtype=np.uint8), axis=1, count=int(n_units)).astype(bool)
+
+
+def _row_keys(B):
+    """One hashable, sortable scalar per row of a uint8 matrix (a numpy void view)."""
+    B = np.ascontiguousarray(B, dtype=np.uint8)
+    return B.view(np.dtype((np.void, max(B.shape[1], 1)))).ravel() if B.shape[1] else np.zeros(len(B), "V1")
+
+
+#: Odd 64-bit multipliers of the pattern hash (fixed: a store's buckets must not depend on
+#: the process that computed them).
+_HASH_MULT = np.random.default_rng(20240607).integers(1, 2 ** 63, size=4096, dtype=np.uint64) | np.uint64(1)
+
+
+def pattern_buckets(B, n_buckets) -> np.ndarray:
+    """Bucket ``0..n_buckets-1`` of every packed pattern row: a fixed multiplicative hash of
+    the bytes, the same on every machine, so equal patterns land in equal buckets."""
+    B = np.ascontiguousarray(B, dtype=np.uint8)
+    n, nb = B.shape
+    pad = (-nb) % 8
+    if pad:
+        B = np.hstack([B, np.zeros((n, pad), np.uint8)])
+    L = B.view(np.uint64)
+    h = np.zeros(n, np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(L.shape[1]):
+            h = (h ^ L[:, j]) * _HASH_MULT[j % len(_HASH_MULT)]
+            h ^= h >> np.uint64(29)
+    return (h % np.uint64(n_buckets)).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------- one tile
+def enumerate_tile(net, tile, *, layer=None, method="auto", max_memory=None, tol=None) -> dict:
+    """Enumerate one tile and return its pieces as a table of numpy arrays.
+
+    A tile whose enumeration would exceed ``max_memory`` (MemoryBudgetError) or the
+    engine's region limit is halved along its longest side, up to ``MAX_SPLIT_DEPTH``
+    times; the halves' pieces are merged back, so the result is the tile's.
+
+    Parameters
+    ----------
+    net : ReLUNetwork
+    tile : Tile
+    layer : int, optional
+    method : {"auto", "lp", "subdivision"}
+    max_memory : int, optional
+        The subdivision engine's memory budget for this tile.
+    tol : float, optional
+        Minimum inradius of a region in absolute units (default ``enumerate.DEFAULT_TOL``
+        times the tile's size); give the same value to every tile of a domain.
+
+    Returns
+    -------
+    dict of arrays, one row per piece
+        ``pattern`` (packed, uint8), ``ranks`` and ``sizes`` (int16, one column per layer),
+        ``witness``, ``inradius``, ``volume``, ``tile`` (int32), and the facets as CSR:
+        ``facet_ptr`` (int64, n + 1) and ``facet_ids`` (int32: hidden unit ``u >= 0`` in
+        flat pattern order, domain row ``i`` as ``-1 - i``; tile walls left out).
+
+    Examples
+    --------
+    >>> net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    >>> t = pr.tile_domain(net, pr.Box(-1.0, 1.0, dim=2), tiles=(2, 1))[0]
+    >>> p = pr.enumerate_tile(net, t)
+    >>> len(p["volume"]), float(p["volume"].sum())
+    (2, 2.0)
+    """
+    net = as_network(net)
+    tables = list(iter_tile_pieces(net, tile, layer=layer, method=method, max_memory=max_memory, tol=tol))
+    if len(tables) == 1:
+        return tables[0]
+    return _unmerged(merge_pieces(concat_pieces(tables)), tile.index)
+
+
+def _unmerged(m, index):
+    """A merged table back in piece-table form (one tile id per row)."""
+    out = {k: v for k, v in m.items() if k not in ("tile_ptr", "tile_ids")}
+    out["tile"] = np.full(len(m["volume"]), index, np.int32)
+    return out
+
+
+def iter_tile_pieces(net, tile, *, layer=None, method="auto", max_memory=None, tol=None):
+    """Yield the piece tables of one tile, one per enumerated sub-box.
+
+    Normally one table; a tile that runs out of memory or regions is halved (recursively)
+    and each half's table is yielded as soon as it is done, so that a caller that writes
+    them out never holds more than one half. Pieces of one region may then appear in
+    several tables of the same tile (:func:`merge_pieces` groups them).
+    """
+    from .enumerate import DEFAULT_TOL
+
+    net = as_network(net)
+    K = net.n_layers if layer is None else int(layer)
+    if tol is None:
+        tol = DEFAULT_TOL * tile.scale
+    yield from _enumerate_box(net, tile, np.asarray(tile.lo, float), np.asarray(tile.hi, float), K, method,
+                              max_memory, tol, 0)
+
+
+def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth):
+    from .enumerate import enumerate_regions
+
+    dom = tile.polytope
+    if depth:
+        dom = _sub_tile(tile, lo, hi)
+        if dom is None:
+            return
+    try:
+        extra = {} if max_memory is None else {"max_memory": int(max_memory)}
+        blo, bhi = dom.bounding_box()
+        dec = enumerate_regions(net, dom, layer=K, method=method, tol=tol / float(np.max(bhi - blo)), **extra)
+    except (MemoryBudgetError, RegionLimitError):
+        if depth >= MAX_SPLIT_DEPTH:
+            raise
+        k = int(np.argmax(hi - lo))
+        mid = 0.5 * (lo[k] + hi[k])
+        hi1, lo2 = hi.copy(), lo.copy()
+        hi1[k] = lo2[k] = mid
+        yield from _enumerate_box(net, tile, lo, hi1, K, method, max_memory, tol, depth + 1)
+        yield from _enumerate_box(net, tile, lo2, hi, K, method, max_memory, tol, depth + 1)
+        return
+    yield _pieces(net, dec, tile, K)
+
+
+def _sub_tile(tile, lo, hi):
+    """``tile ∩ [lo, hi]`` with the extra walls appended after the tile's rows."""
+    d = len(lo)
+    A, b = [tile.polytope.A], [tile.polytope.b]
+    for k in range(d):
+        e = np.zeros((1, d))
+        e[0, k] = -1.0
+        A.append(e)
+        b.append([-lo[k]])
+        e = np.zeros((1, d))
+        e[0, k] = 1.0
+        A.append(e)
+        b.append([hi[k]])
+    try:
+        return Polytope(np.vstack(A), np.concatenate(b))
+    except ValueError:
+        return None
+
+
+def _empty_pieces(net, K):
+    nb = (_n_units(net, K) + 7) // 8
+    d = net.input_dim
+    return dict(pattern=np.zeros((0, nb), np.uint8), ranks=np.zeros((0, K), np.int16),
+                sizes=np.zeros((0, K), np.int16), witness=np.zeros((0, d)), inradius=np.zeros(0),
+                volume=np.zeros(0), tile=np.zeros(0, np.int32), facet_ptr=np.zeros(1, np.int64),
+                facet_ids=np.zeros(0, np.int32))
+
+
+def _pieces(net, dec, tile, K):
+    n = len(dec)
+    if n == 0:
+        return _empty_pieces(net, K)
+    P = np.asarray(dec.patterns, dtype=bool)
+    ranks = np.stack([dec.ranks(k) for k in range(1, K + 1)], axis=1).astype(np.int16)
+    offs = np.concatenate([[0], np.cumsum(net.widths[:K])])
+    sizes = np.stack([P[:, offs[k]: offs[k + 1]].sum(axis=1) for k in range(K)], axis=1).astype(np.int16)
+    regions = dec.regions
+    W = np.array([r.witness for r in regions], dtype=np.float64).reshape(n, -1)
+    rad = np.array([r.inradius for r in regions], dtype=np.float64)
+    # facet labels -> ids: hidden unit u >= 0 (flat order), domain row i -> -1 - i, walls -> dropped
+    counts = np.fromiter((len(r.facets) for r in regions), np.int64, count=n)
+    lab = np.fromiter(chain.from_iterable(chain.from_iterable(r.facets for r in regions)), np.int64,
+                      count=2 * int(counts.sum())).reshape(-1, 2)
+    keep = (lab[:, 0] > 0) | (lab[:, 1] < tile.n_domain_rows)
+    code = np.where(lab[:, 0] > 0, offs[np.maximum(lab[:, 0] - 1, 0)] + lab[:, 1], -1 - lab[:, 1])
+    owner = np.repeat(np.arange(n), counts)[keep]
+    ptr = np.zeros(n + 1, np.int64)
+    ptr[1:] = np.cumsum(np.bincount(owner, minlength=n))
+    ids = code[keep]
+    vol = region_volumes(regions)
+    return dict(pattern=pack_patterns(P), ranks=ranks, sizes=sizes, witness=W, inradius=rad, volume=vol,
+                tile=np.full(n, tile.index, np.int32), facet_ptr=ptr, facet_ids=np.asarray(ids, np.int32))
+
+
+def concat_pieces(tables) -> dict:
+    """Stack piece tables (same columns) row-wise."""
+    tables = [t for t in tables if t is not None]
+    out = {}
+    for key in tables[0]:
+        if key == "facet_ptr":
+            ptrs, base = [np.zeros(1, np.int64)], 0
+            for t in tables:
+                ptrs.append(t["facet_ptr"][1:] + base)
+                base += int(t["facet_ptr"][-1])
+            out[key] = np.concatenate(ptrs)
+        else:
+            out[key] = np.concatenate([t[key] for t in tables], axis=0)
+    return out
+
+
+def merge_pieces(p) -> dict:
+    """Group a piece table by pattern: one row per region.
+
+    Volumes are summed, facets and tile ids are united (sorted, without repeats), and
+    the row with the largest inradius gives the witness and inradius (a lower bound on the
+    region's own inradius: its ball lies in the piece). Ranks and codeword sizes depend
+    only on the pattern. Rows come out sorted by packed pattern bytes. The output has the
+    piece table's columns, with ``tile`` replaced by the CSR pair ``tile_ptr``, ``tile_ids``.
+    """
+    n = len(p["volume"])
+    keys = _row_keys(p["pattern"])
+    if n == 0:
+        uniq, g = keys, np.zeros(0, np.int64)
+    else:
+        uniq, g = np.unique(keys, return_inverse=True)
+        g = g.ravel()
+    G = len(uniq)
+    order = np.lexsort((-p["inradius"], g))
+    starts = np.flatnonzero(np.r_[True, g[order][1:] != g[order][:-1]]) if n else np.zeros(0, np.int64)
+    best = order[starts]
+    out = {k: p[k][best] for k in ("pattern", "ranks", "sizes", "witness", "inradius")}
+    out["volume"] = np.bincount(g, weights=p["volume"], minlength=G)
+    out["tile_ptr"], out["tile_ids"] = _union_csr(g, p["tile"].astype(np.int64), G)
+    counts = np.diff(p["facet_ptr"])
+    out["facet_ptr"], out["facet_ids"] = _union_csr(np.repeat(g, counts), p["facet_ids"].astype(np.int64), G)
+    out["facet_ids"] = out["facet_ids"].astype(np.int32)
+    out["tile_ids"] = out["tile_ids"].astype(np.int32)
+    return out
+
+
+def _union_csr(group, values, G):
+    """Sorted unique values per group as (ptr, values)."""
+    if len(values) == 0:
+        return np.zeros(G + 1, np.int64), np.zeros(0, np.int64)
+    vmin = int(values.min())
+    span = int(values.max()) - vmin + 1
+    key = np.sort(group.astype(np.int64) * span + (values - vmin))
+    key = key[np.r_[True, key[1:] != key[:-1]]]
+    g = key // span
+    ptr = np.zeros(G + 1, np.int64)
+    np.add.at(ptr, g + 1, 1)
+    return np.cumsum(ptr), key - g * span + vmin
+
+
+# ---------------------------------------------------------------------------- volumes
+def region_volumes(regions) -> np.ndarray:
+    """Volumes of bounded regions; a compiled vertex-enumeration kernel in 2-D and 3-D
+    (about a microsecond per region), qhull otherwise."""
+    regions = list(regions)
+    n = len(regions)
+    if n == 0:
+        return np.zeros(0)
+    d = regions[0].A.shape[1]
+    if d not in (2, 3):
+        return np.array([r.volume() for r in regions], dtype=np.float64)
+    ptr = np.zeros(n + 1, np.int64)
+    ptr[1:] = np.cumsum([r.A.shape[0] for r in regions])
+    A = np.concatenate([r.A for r in regions]).astype(np.float64)
+    b = np.concatenate([r.b for r in regions]).astype(np.float64)
+    W = np.array([r.witness for r in regions], dtype=np.float64)
+    vol = _volume_kernel()(A, b, ptr, W, d, VERTEX_RTOL)
+    bad = np.flatnonzero(~np.isfinite(vol) | (vol <= 0))
+    for i in bad:  # degenerate geometry: let qhull decide
+        vol[i] = regions[i].volume()
+    return vol
+
+
+_KERNEL = None
+
+
+def _volume_kernel():
+    global _KERNEL
+    if _KERNEL is None:
+        try:
+            import numba
+
+            _KERNEL = numba.njit(cache=True, nogil=True)(_volumes_py)
+        except ImportError:  # pragma: no cover
+            _KERNEL = _volumes_py
+    return _KERNEL
+
+
+def _volumes_py(A, b, ptr, W, d, rtol):
+    """vol(P) = (1/d) sum_f h_f area(f), h_f the height of facet f over the witness.
+
+    The vertices are the feasible intersections of d of the region's planes, each
+    computed once with the planes through it; a facet's (d-1)-volume comes from the
+    vertices on its plane (2-D: their extent along the line; 3-D: the polygon sorted by
+    angle around its centroid). NaN when a height is not positive (witness not interior).
+    """
+    n = len(ptr) - 1
+    out = np.zeros(n)
+    for r in range(n):
+        lo, hi = ptr[r], ptr[r + 1]
+        m = hi - lo
+        h = np.empty(m)
+        scale = 0.0
+        ok = True
+        for i in range(m):
+            s = 0.0
+            for k in range(d):
+                s += A[lo + i, k] * W[r, k]
+            h[i] = b[lo + i] - s
+            scale = max(scale, h[i])
+            if h[i] <= 0:
+                ok = False
+        if not ok:
+            out[r] = np.nan
+            continue
+        eps = rtol * scale
+        nmax = m * (m - 1) * (m - 2) // 6 + m * m
+        V = np.empty((nmax, 3))
+        I = np.empty((nmax, 3), np.int64)
+        nv = 0
+        if d == 2:
+            for f in range(m):
+                for g in range(f + 1, m):
+                    a0, a1 = A[lo + f, 0], A[lo + f, 1]
+                    c0, c1 = A[lo + g, 0], A[lo + g, 1]
+                    det = a0 * c1 - a1 * c0
+                    if abs(det) < 1e-12:
+                        continue
+                    y0 = (h[f] * c1 - a1 * h[g]) / det
+                    y1 = (a0 * h[g] - h[f] * c0) / det
+                    feas = True
+                    for q in range(m):
+                        if A[lo + q, 0] * y0 + A[lo + q, 1] * y1 > h[q] + eps:
+                            feas = False
+                            break
+                    if feas:
+                        V[nv, 0], V[nv, 1] = y0, y1
+                        I[nv, 0], I[nv, 1] = f, g
+                        nv += 1
+            vol = 0.0
+            for f in range(m):
+                t0, t1 = -A[lo + f, 1], A[lo + f, 0]
+                smin, smax = 1e300, -1e300
+                for v in range(nv):
+                    if I[v, 0] == f or I[v, 1] == f:
+                        sv = t0 * V[v, 0] + t1 * V[v, 1]
+                        smin = min(smin, sv)
+                        smax = max(smax, sv)
+                if smax > smin:
+                    vol += h[f] * (smax - smin) / 2.0
+            out[r] = vol
+            continue
+        for f in range(m):
+            a = A[lo + f]
+            for g in range(f + 1, m):
+                c = A[lo + g]
+                x0 = c[1] * a[2] - c[2] * a[1]
+                x1 = c[2] * a[0] - c[0] * a[2]
+                x2 = c[0] * a[1] - c[1] * a[0]
+                for k in range(g + 1, m):
+                    e = A[lo + k]
+                    # det [a; c; e] = e . (a x c)
+                    det = -(e[0] * x0 + e[1] * x1 + e[2] * x2)
+                    if abs(det) < 1e-12:
+                        continue
+                    r0, r1, r2 = h[f], h[g], h[k]
+                    y0 = (r0 * (c[1] * e[2] - c[2] * e[1]) - a[1] * (r1 * e[2] - c[2] * r2)
+                          + a[2] * (r1 * e[1] - c[1] * r2)) / det
+                    y1 = (a[0] * (r1 * e[2] - c[2] * r2) - r0 * (c[0] * e[2] - c[2] * e[0])
+                          + a[2] * (c[0] * r2 - r1 * e[0])) / det
+                    y2 = (a[0] * (c[1] * r2 - r1 * e[1]) - a[1] * (c[0] * r2 - r1 * e[0])
+                          + r0 * (c[0] * e[1] - c[1] * e[0])) / det
+                    feas = True
+                    for q in range(m):
+                        if A[lo + q, 0] * y0 + A[lo + q, 1] * y1 + A[lo + q, 2] * y2 > h[q] + eps:
+                            feas = False
+                            break
+                    if feas:
+                        V[nv, 0], V[nv, 1], V[nv, 2] = y0, y1, y2
+                        I[nv, 0], I[nv, 1], I[nv, 2] = f, g, k
+                        nv += 1
+        vol = 0.0
+        P = np.empty((nv, 2))
+        ang = np.empty(nv)
+        for f in range(m):
+            a = A[lo + f]
+            if abs(a[0]) < 0.9:
+                u0, u1, u2 = 0.0, a[2], -a[1]
+            else:
+                u0, u1, u2 = -a[2], 0.0, a[0]
+            un = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
+            u0, u1, u2 = u0 / un, u1 / un, u2 / un
+            w0 = a[1] * u2 - a[2] * u1
+            w1 = a[2] * u0 - a[0] * u2
+            w2 = a[0] * u1 - a[1] * u0
+            cnt = 0
+            cx, cy = 0.0, 0.0
+            for v in range(nv):
+                if I[v, 0] == f or I[v, 1] == f or I[v, 2] == f:
+                    P[cnt, 0] = u0 * V[v, 0] + u1 * V[v, 1] + u2 * V[v, 2]
+                    P[cnt, 1] = w0 * V[v, 0] + w1 * V[v, 1] + w2 * V[v, 2]
+                    cx += P[cnt, 0]
+                    cy += P[cnt, 1]
+                    cnt += 1
+            if cnt < 3:
+                continue
+            cx /= cnt
+            cy /= cnt
+            for v in range(cnt):
+                ang[v] = math.atan2(P[v, 1] - cy, P[v, 0] - cx)
+            o = np.argsort(ang[:cnt])
+            area = 0.0
+            for v in range(cnt):
+                p, q = o[v], o[(v + 1) % cnt]
+                area += P[p, 0] * P[q, 1] - P[q, 0] * P[p, 1]
+            vol += h[f] * abs(area) / 6.0
+        out[r] = vol
+    return out

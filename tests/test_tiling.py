@@ -1,0 +1,321 @@
+"""Tiled enumeration and the Parquet region store against untiled enumeration.
+
+Independent truths: the untiled engines (LP traversal and subdivision) give the set of
+patterns, ranks and facets; qhull gives every region's volume; the volumes of a
+decomposition add up to the domain's volume.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import polyrank as pr
+from polyrank import store as store_mod
+
+pytest.importorskip("pyarrow")
+
+NAITZAT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "naitzat" / "models"
+
+
+def random_net(rng, d, widths):
+    Ws, bs, prev = [], [], d
+    for w in widths:
+        Ws.append(rng.normal(size=(w, prev)))
+        bs.append(rng.normal(size=w))
+        prev = w
+    return pr.ReLUNetwork.from_weights(Ws, bs)
+
+
+def _key(p):
+    return bytes(np.packbits(np.asarray(p, bool)))
+
+
+def _labels(net, ids):
+    names = net.neuron_ids()
+    return {names[u] if u >= 0 else (0, -1 - u) for u in ids}
+
+
+def _by_pattern(store):
+    """{pattern key: row} of a whole store (small stores only)."""
+    df = store.to_frame()
+    P = store.patterns()
+    return {_key(p): row for p, (_, row) in zip(P, df.iterrows())}
+
+
+def assert_store_equals(store, dec, domain):
+    """The store has the decomposition's regions: patterns, ranks and codeword sizes per
+    layer, facets, and volumes (qhull on the untiled regions), adding up to the domain."""
+    net = dec.net
+    assert store.n_regions == len(dec)
+    rows = _by_pattern(store)
+    assert set(rows) == {_key(r.pattern) for r in dec}
+    for K in range(1, dec.layer + 1):
+        assert store.rank_histogram(K) == dec.rank_histogram(K)
+    for r in dec:
+        row = rows[_key(r.pattern)]
+        for K in range(1, dec.layer + 1):
+            assert row[f"rank_{K}"] == r.ranks[K - 1]
+            assert row[f"codeword_size_{K}"] == r.codeword_sizes[K - 1]
+        assert _labels(net, row["facets"]) == set(r.facets), r
+        assert row["n_facets"] == len(set(r.facets))
+        assert row["volume"] == pytest.approx(r.volume(), rel=1e-7, abs=1e-12 * domain.volume())
+        w = np.array([row[f"x{j}"] for j in range(net.input_dim)])
+        assert r.contains(w[None, :], tol=1e-9)[0]  # the witness lies in the region
+        assert row["inradius"] > 0
+    assert store.total_volume() == pytest.approx(domain.volume(), rel=1e-9)
+    assert sorted(store.to_frame(columns=["region"])["region"]) == list(range(len(dec)))
+
+
+@pytest.mark.parametrize("tiles", [(1, 1), (3, 3), (7, 2), 5, "auto"])
+def test_tiled_equals_untiled_2d(tmp_path, tiles, global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 2, [8, 6, 5])
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    dec = pr.enumerate_regions(net, dom, method="lp")
+    st = pr.write_regions(net, dom, tmp_path / "r", tiles=tiles, n_workers=1, progress=False)
+    assert_store_equals(st, dec, dom)
+
+
+def test_fine_grid_cuts_through_many_regions(tmp_path, global_random_seed):
+    """A 9x9 grid of a small network: most regions are cut into several pieces."""
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 2, [6, 6])
+    dom = pr.Box(-2.0, 2.0, dim=2)
+    dec = pr.enumerate_regions(net, dom, method="lp")
+    st = pr.write_regions(net, dom, tmp_path / "r", tiles=(9, 9), n_workers=1, progress=False)
+    assert st.stats["n_pieces"] > 2 * len(dec)  # the merge had real work to do
+    assert_store_equals(st, dec, dom)
+    multi = st.to_frame(columns=["tiles"])["tiles"].map(len)
+    assert multi.max() >= 4
+
+
+def test_tiles_without_any_hyperplane(tmp_path):
+    """Three lines in one corner of the square: most grid tiles see a single region piece."""
+    net = pr.ReLUNetwork.from_weights([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]], [[0.8, 0.8, 1.5]])
+    dom = pr.Box(-1.0, 1.0, dim=2)
+    dec = pr.enumerate_regions(net, dom, method="lp")
+    assert len(dec) == 7
+    st = pr.write_regions(net, dom, tmp_path / "r", tiles=(4, 4), n_workers=1, progress=False)
+    assert_store_equals(st, dec, dom)
+    big = [r for r in st.to_frame().itertuples() if len(r.tiles) > 1]
+    assert max(len(r.tiles) for r in big) >= 12  # the all-active region spans the empty tiles
+
+
+def test_polytope_domain_3d_subdivision_and_layer(tmp_path, global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 3, [7, 6, 5])
+    dom = pr.Simplex(np.array([[-2.0, -2.0, -2.0], [3.0, -1.0, -1.0], [-1.0, 3.0, -1.0], [-1.0, -1.0, 3.0]]))
+    for layer in (2, None):
+        dec = pr.enumerate_regions(net, dom, method="lp", layer=layer)
+        st = pr.write_regions(net, dom, tmp_path / f"r{layer}", tiles=6, layer=layer, method="subdivision",
+                              n_workers=1, progress=False)
+        assert st.layer == dec.layer
+        assert_store_equals(st, dec, dom)
+
+
+def test_rebuilt_regions_equal_the_lp_engine(tmp_path, global_random_seed):
+    """Facets, H-rep, Chebyshev witness and ranks of regions rebuilt from stored patterns."""
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 3, [6, 5])
+    dom = pr.Box(-2.0, 2.0, dim=3)
+    dec = pr.enumerate_regions(net, dom, method="lp")
+    st = pr.write_regions(net, dom, tmp_path / "r", tiles=(2, 2, 2), n_workers=1, progress=False)
+    by = {_key(r.pattern): r for r in dec}
+    ids = rng.choice(st.n_regions, size=min(12, st.n_regions), replace=False)
+    rebuilt = st.regions(ids)
+    for i, r in zip(ids, rebuilt):
+        ref = by[_key(r.pattern)]
+        assert r.index == i
+        assert set(r.facets) == set(ref.facets)
+        rows = {f: (a, b) for f, a, b in zip(r.facets, r.A, r.b)}
+        for f, a, b in zip(ref.facets, ref.A, ref.b):
+            np.testing.assert_allclose(rows[f][0], a, atol=1e-9)
+            assert rows[f][1] == pytest.approx(b, abs=1e-9)
+        assert r.inradius == pytest.approx(ref.inradius, rel=1e-6)
+        assert r.ranks == ref.ranks and r.codeword_sizes == ref.codeword_sizes
+        assert r.volume() == pytest.approx(ref.volume(), rel=1e-9)
+    # the stored facets are the rebuilt ones
+    df = st.to_frame(columns=["region", "facets"]).set_index("region")
+    for i, r in zip(ids, rebuilt):
+        assert _labels(net, df.loc[i, "facets"]) == set(r.facets)
+
+
+def test_interrupted_run_resumes_to_the_same_store(tmp_path, monkeypatch, global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 2, [8, 8])
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    ref = pr.write_regions(net, dom, tmp_path / "ref", tiles=6, n_workers=1, progress=False)
+
+    done = []
+
+    def killer(index):
+        done.append(index)
+        if len(done) == 3:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(store_mod, "_TILE_HOOK", killer)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        pr.write_regions(net, dom, out, tiles=6, n_workers=1, progress=False)
+    with pytest.raises(FileNotFoundError, match="resume"):
+        pr.read_regions(out)
+    with pytest.raises(FileExistsError, match="different arguments"):
+        pr.write_regions(net, dom, out, tiles=5, n_workers=1, progress=False)
+    monkeypatch.setattr(store_mod, "_TILE_HOOK", None)
+    st = pr.write_regions(net, dom, out, tiles=6, n_workers=1, progress=False)
+    assert st.stats["tiles_skipped"] == 3
+    a, b = ref.to_frame(), st.to_frame()
+    assert a.drop(columns=["facets", "tiles"]).equals(b.drop(columns=["facets", "tiles"]))
+    assert [list(x) for x in a["facets"]] == [list(x) for x in b["facets"]]
+    assert [list(x) for x in a["tiles"]] == [list(x) for x in b["tiles"]]
+    assert not os.path.exists(out / "_work")
+
+
+def test_local_pool_lazy_frame_and_batches(tmp_path):
+    rng = np.random.default_rng(1)
+    net = random_net(rng, 2, [8, 8])
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    one = pr.write_regions(net, dom, tmp_path / "a", tiles=4, n_workers=1, progress=False)
+    two = pr.write_regions(net, dom, tmp_path / "b", tiles=4, n_workers=2, progress=False)
+    assert one.to_frame().drop(columns=["facets", "tiles"]).equals(two.to_frame().drop(columns=["facets", "tiles"]))
+    lazy = two.to_frame(columns=["region", "volume"], lazy=True)
+    assert int(lazy["region"].count().compute()) == two.n_regions
+    assert float(lazy["volume"].sum().compute()) == pytest.approx(36.0)
+    rows = sum(len(b) for b in two.iter_batches(columns=["volume"], batch_size=7))
+    assert rows == two.n_regions
+    again = pr.read_regions(tmp_path / "b")
+    assert again.n_regions == two.n_regions and again.net.widths == net.widths
+
+
+def test_dask_local_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    rng = np.random.default_rng(2)
+    net = random_net(rng, 2, [8, 8])
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    serial = pr.write_regions(net, dom, tmp_path / "s", tiles=5, n_workers=1, progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        st = pr.write_regions(net, dom, tmp_path / "d", tiles=5, client=client, progress=False)
+        st2 = pr.write_regions(net, dom, tmp_path / "e", tiles=5, client=cluster.scheduler_address, progress=False)
+    for s in (st, st2):
+        assert s.to_frame().drop(columns=["facets", "tiles"]).equals(
+            serial.to_frame().drop(columns=["facets", "tiles"]))
+
+
+def test_bad_input_fails_before_any_work(tmp_path, monkeypatch):
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    dom = pr.Box(-1.0, 1.0, dim=2)
+    with pytest.raises(ValueError, match="bounded domain"):
+        pr.write_regions(net, None, tmp_path / "a")
+    with pytest.raises(ValueError, match="unbounded"):
+        pr.write_regions(net, pr.Polytope([[1.0, 0.0], [0.0, 1.0]], [1.0, 1.0]), tmp_path / "a")
+    with pytest.raises(ValueError, match="method"):
+        pr.write_regions(net, dom, tmp_path / "a", method="magic")
+    with pytest.raises(ValueError, match="tiles"):
+        pr.write_regions(net, dom, tmp_path / "a", tiles=(2, 0), n_workers=1, progress=False)
+    assert not (tmp_path / "a").exists()  # validation comes before any file is written
+    # output paths
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileExistsError, match="is a file"):
+        pr.write_regions(net, dom, tmp_path / "file")
+    with pytest.raises(PermissionError, match="not writable"):
+        pr.write_regions(net, dom, tmp_path / "file" / "sub")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("precious")
+    with pytest.raises(FileExistsError, match="not empty"):
+        pr.write_regions(net, dom, other)
+    with pytest.raises(FileExistsError, match="refusing to delete"):
+        pr.write_regions(net, dom, other, overwrite=True)
+    assert (other / "keep.txt").read_text() == "precious"
+    st = pr.write_regions(net, dom, tmp_path / "s", tiles=2, n_workers=1, progress=False)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        pr.write_regions(net, dom, tmp_path / "s", tiles=2, n_workers=1, progress=False)
+    st = pr.write_regions(net, dom, tmp_path / "s", tiles=3, n_workers=1, progress=False, overwrite=True)
+    assert st.n_regions == 4 and st.rank_histogram() == {0: 1, 1: 2, 2: 1}
+    # a dead scheduler: a clear error, nothing written
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(store_mod, "CONNECT_TIMEOUT", 1)
+    with pytest.raises(ConnectionError, match="no Dask scheduler answers"):
+        pr.write_regions(net, dom, tmp_path / "never", client="tcp://127.0.0.1:1")
+    assert not (tmp_path / "never").exists()
+    with pytest.raises(TypeError, match="client"):
+        pr.write_regions(net, dom, tmp_path / "never", client=3)
+    with pytest.raises(IndexError, match="Region ids"):
+        st.regions([7])
+
+
+def test_merge_pieces_unit():
+    """Two pieces of one region and one of another: volumes add, facets unite, best witness."""
+    p = dict(pattern=np.array([[1], [2], [1]], np.uint8), ranks=np.array([[1], [2], [1]], np.int16),
+             sizes=np.array([[1], [1], [1]], np.int16), witness=np.array([[0.0], [5.0], [1.0]]),
+             inradius=np.array([0.1, 0.3, 0.2]), volume=np.array([1.0, 2.0, 0.5]),
+             tile=np.array([0, 0, 1], np.int32), facet_ptr=np.array([0, 2, 3, 5]),
+             facet_ids=np.array([3, -1, 4, 3, 0], np.int32))
+    m = pr.merge_pieces(p)
+    assert m["volume"].tolist() == [1.5, 2.0]
+    assert m["witness"][:, 0].tolist() == [1.0, 5.0] and m["inradius"].tolist() == [0.2, 0.3]
+    assert m["facet_ids"][m["facet_ptr"][0]: m["facet_ptr"][1]].tolist() == [-1, 0, 3]
+    assert m["tile_ids"].tolist() == [0, 1, 0] and m["tile_ptr"].tolist() == [0, 2, 3]
+
+
+def test_buckets_are_a_function_of_the_pattern():
+    rng = np.random.default_rng(0)
+    B = rng.integers(0, 256, size=(500, 13), dtype=np.uint8)
+    b1 = pr.tiling.pattern_buckets(B, 7)
+    b2 = pr.tiling.pattern_buckets(np.vstack([B[::-1], B])[500:], 7)
+    assert (b1 == b2).all() and set(b1.tolist()) == set(range(7))
+
+
+def test_kd_tiles_cover_the_domain_and_balance():
+    rng = np.random.default_rng(0)
+    net = random_net(rng, 2, [10, 10])
+    dom = pr.Box(-4.0, 4.0, dim=2)
+    ts = pr.tile_domain(net, dom, tiles=8, seed=0)
+    assert len(ts) == 8
+    assert sum(t.polytope.volume() for t in ts) == pytest.approx(dom.volume())
+    X = dom.sample(4000, seed=1)
+    inside = np.array([[t.polytope.contains(x[None, :], tol=0)[0] for t in ts] for x in X[:400]])
+    assert (inside.sum(axis=1) >= 1).all()  # covered
+
+
+def _load_naitzat(name):
+    torch = pytest.importorskip("torch")
+    f = NAITZAT / f"{name}.pth"
+    if not f.exists():
+        pytest.skip("the naitzat models are not present")
+    sd = torch.load(f, map_location="cpu")
+    W = [v.double().numpy() for k, v in sd.items() if k.endswith("weight")]
+    b = [v.double().numpy() for k, v in sd.items() if k.endswith("bias")]
+    return pr.ReLUNetwork.from_weights(W[:-1], b[:-1], readout=(W[-1], b[-1]))
+
+
+@pytest.mark.slow
+def test_trained_d1_model_tiled_equals_untiled(tmp_path):
+    net = _load_naitzat("D-I_model_0")
+    dom = pr.Box(-10.0, 10.0, dim=2)
+    dec = pr.enumerate_regions(net, dom)
+    st = pr.write_regions(net, dom, tmp_path / "r", tiles=6, n_workers=1, progress=False)
+    assert st.n_regions == len(dec) == 8468
+    for K in range(1, net.n_layers + 1):
+        assert st.rank_histogram(K) == dec.rank_histogram(K)
+    assert st.total_volume() == pytest.approx(400.0, rel=1e-9)
+    assert {_key(p) for p in st.patterns()} == {_key(p) for p in dec.patterns}
+
+
+def test_tile_over_memory_budget_is_halved(tmp_path, global_random_seed):
+    """A per-tile memory budget too small for a whole tile: the tile is halved (streamed in
+    parts) until each part fits, and the store is still the untiled decomposition."""
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 2, [12, 12, 12])
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    dec = pr.enumerate_regions(net, dom, method="lp")
+    budget = 2 ** 18
+    with pytest.raises(pr.MemoryBudgetError):
+        pr.enumerate_regions(net, dom, method="subdivision", max_memory=budget)
+    st = pr.write_regions(net, dom, tmp_path / "r", tiles=1, method="subdivision", max_memory=budget,
+                          n_workers=1, progress=False)
+    assert st.stats["n_pieces"] > len(dec)  # the single tile was cut
+    assert_store_equals(st, dec, dom)
