@@ -18,6 +18,7 @@ from .manifolds import *  # noqa: F401,F403
 from .intersect import *  # noqa: F401,F403
 from .topology import *  # noqa: F401,F403
 from .analysis import *  # noqa: F401,F403
+from .orbits import *  # noqa: F401,F403
 from .plot import *  # noqa: F401,F403
 from . import rank, lp  # noqa: F401
 
