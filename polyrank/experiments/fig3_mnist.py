@@ -1,6 +1,6 @@
 """Paper Fig. 3A/B: ranks of an MLP on MNIST before and after training.
 
-The experiment (DESIGN.md section 5): a 784-2000-1000-500-100-10 MLP with PyTorch's
+The experiment: a 784-2000-1000-500-100-10 MLP with PyTorch's
 default initialisation, Adam (lr 1e-3), batch 64, 50 epochs, cross-entropy. Fig. 3A:
 histograms of the rank of ``A_K`` per hidden layer, on test images and on noise,
 before and after training. Fig. 3B: the mean rank of the last hidden layer per epoch,
