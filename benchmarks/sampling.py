@@ -83,7 +83,9 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     if args.trained_net:
-        net = pr.experiments.fig3_mnist.load_net(args.trained_net)
+        from polyrank.experiments import fig3_mnist
+
+        net = fig3_mnist.load_net(args.trained_net)
         what_net = f"trained ({args.trained_net})"
     else:
         net = pr.as_network(pr.train.mlp(784, WIDTHS, 10, seed=0))
