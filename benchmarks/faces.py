@@ -1,7 +1,7 @@
 """Benchmark: the face complex and the certificate against enumeration, and against relucent.
 
 Part 1 (issue 18 goal: faces in < 2x the enumeration time): a 3-16-16-16 network (PyTorch
-default init, ``polyrank.cli.default_torch_mlp(3, [16, 16, 16], seed=0)``) over the box
+default init, ``polyrank.train.mlp(3, [16, 16, 16], seed=0)``) over the box
 [-B, B]^3. Times the enumeration (warm, best of ``--repeat``) and, in the same run, building
 the whole face complex (``FaceComplex``: every face with its incidences, i.e. what
 ``dec.f_vector()`` needs), the certificate ``dec.verify()``, and the exact rational re-check
@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 import polyrank as pr
-from polyrank.cli import default_torch_mlp
+from polyrank.train import mlp
 from polyrank.faces import FaceComplex
 
 RELUCENT_SCRIPT = r"""
@@ -55,7 +55,7 @@ def best(f, repeat):
 
 
 def part1(repeat, box):
-    net = pr.ReLUNetwork.from_torch(default_torch_mlp(3, [16, 16, 16], seed=0))
+    net = pr.ReLUNetwork.from_torch(mlp(3, [16, 16, 16], seed=0))
     dom = pr.Box(-box, box, dim=3)
     pr.enumerate_regions(net, dom)  # numba compile / warm caches
     t_enum, dec = best(lambda: pr.enumerate_regions(net, dom), repeat)
@@ -76,7 +76,7 @@ def part1(repeat, box):
 
 
 def part2(python):
-    model = default_torch_mlp(2, [8, 8], seed=0, readout=1)
+    model = mlp(2, [8, 8], 1, seed=0)
     net = pr.ReLUNetwork.from_torch(model)
     t0 = time.perf_counter()
     whole = pr.enumerate_regions(net, None, method="subdivision")

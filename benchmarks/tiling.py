@@ -1,6 +1,6 @@
 """Benchmark of tiled enumeration to Parquet (``pr.write_regions``) against untiled enumeration.
 
-Networks: the trained classifiers of the follow-up paper in ``../shared/data/naitzat/models``
+Networks: the trained classifiers of the follow-up paper (KBeshkov/QuotientHomology, MIT), read from ``$POLYRANK_NAITZAT/models`` (default: a sibling checkout of the shared data)
 (3 inputs, 15 x 9 hidden units; the script skips when they are absent), over [-1, 1]^3.
 Every configuration runs in a forked child, so each peak RSS is its own. Per model it prints
 
@@ -35,7 +35,7 @@ import numpy as np
 
 import polyrank as pr
 
-MODELS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "naitzat" / "models"
+MODELS = Path(os.environ.get("POLYRANK_NAITZAT", Path(__file__).resolve().parents[2] / "shared" / "data" / "naitzat")) / "models"
 
 
 def load(name):

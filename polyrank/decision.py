@@ -136,9 +136,9 @@ class DecisionBoundary:
             raise ValueError(f"plot() draws 2-D inputs only; this network has input dimension {K.dim}.")
         from matplotlib.collections import LineCollection, PolyCollection
 
-        from .plot import _mpl
+        from .plot import pyplot
 
-        plt = _mpl()
+        plt = pyplot()
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 5))
         V = K.vertices

@@ -28,7 +28,7 @@ import numpy as np
 
 from .domain import Polytope
 from .network import ReLUNetwork, as_network
-from .tiling import (_check_bounded_domain, _make_tile, check_tiles, concat_pieces, iter_tile_pieces, merge_pieces,
+from .tiling import (check_bounded_domain, make_tile, check_tiles, concat_pieces, iter_tile_pieces, merge_pieces,
                      pattern_buckets, tile_domain, unpack_patterns)
 
 __all__ = ["write_regions", "read_regions", "RegionStore", "STORE_FORMAT", "MAX_BUCKETS"]
@@ -382,7 +382,7 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
     from .enumerate import DEFAULT_TOL
 
     net = as_network(net)
-    domain = _check_bounded_domain(domain, "write_regions")
+    domain = check_bounded_domain(domain, "write_regions")
     if domain.dim != net.input_dim:
         raise ValueError(f"The 'domain' parameter of write_regions has dimension {domain.dim}, but the network "
                          f"has input dimension {net.input_dim}.")
@@ -415,7 +415,7 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
             man = json.load(fh)
         tl = []
         for i, (lo, hi) in enumerate(man["tiles"]):
-            t = _make_tile(domain, np.array(lo), np.array(hi), i, dlo, dhi)
+            t = make_tile(domain, np.array(lo), np.array(hi), i, dlo, dhi)
             tl.append(t)
     else:
         if client is not None:

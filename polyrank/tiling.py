@@ -89,7 +89,7 @@ class Tile:
 
 
 # ---------------------------------------------------------------------------- choosing tiles
-def _check_bounded_domain(domain, func):
+def check_bounded_domain(domain, func):
     if domain is None:
         raise ValueError(f"The 'domain' parameter of {func} must be a bounded Box or Polytope: tiling "
                          "needs a bounded domain (got None, i.e. all of R^d). Pass e.g. pr.Box(-R, R, dim=d).")
@@ -101,7 +101,7 @@ def _check_bounded_domain(domain, func):
     return domain
 
 
-def _make_tile(domain, lo, hi, index, dlo, dhi):
+def make_tile(domain, lo, hi, index, dlo, dhi):
     """``domain ∩ [lo, hi]`` with walls only where the box cuts inside the domain's bounding box;
     None when the piece is empty or lower-dimensional."""
     d = domain.dim
@@ -166,7 +166,7 @@ def estimate_regions(net, domain, *, layer=None, n_samples=MIN_SAMPLES, seed=0) 
     4.0
     """
     net = as_network(net)
-    domain = _check_bounded_domain(domain, "estimate_regions")
+    domain = check_bounded_domain(domain, "estimate_regions")
     n_samples = check_positive_int(n_samples, name="n_samples", func="estimate_regions")
     X = domain.sample(n_samples, seed=np.random.default_rng(seed))
     _, counts = _pattern_counts(net, X, layer)
@@ -274,7 +274,7 @@ def tile_domain(net, domain, *, tiles="auto", layer=None, max_memory=None, n_wor
     (6, 4.0)
     """
     net = as_network(net)
-    domain = _check_bounded_domain(domain, "tile_domain")
+    domain = check_bounded_domain(domain, "tile_domain")
     d = domain.dim
     if net.input_dim != d:
         raise ValueError(f"The domain has dimension {d} but the network has input dimension {net.input_dim}.")
@@ -287,7 +287,7 @@ def tile_domain(net, domain, *, tiles="auto", layer=None, max_memory=None, n_wor
         for idx in np.ndindex(*tiles):
             lo = np.array([edges[k][i] for k, i in enumerate(idx)])
             hi = np.array([edges[k][i + 1] for k, i in enumerate(idx)])
-            t = _make_tile(domain, lo, hi, len(out), dlo, dhi)
+            t = make_tile(domain, lo, hi, len(out), dlo, dhi)
             if t is not None:
                 out.append(t)
         return out
@@ -303,7 +303,7 @@ def tile_domain(net, domain, *, tiles="auto", layer=None, max_memory=None, n_wor
         n = tiles
         X = inv = counts = None
     if n == 1:
-        return [_make_tile(domain, dlo, dhi, 0, dlo, dhi)]
+        return [make_tile(domain, dlo, dhi, 0, dlo, dhi)]
     if X is None or len(X) < SAMPLES_PER_TILE * n:
         X = domain.sample(max(MIN_SAMPLES, SAMPLES_PER_TILE * n), seed=rng)
         inv, counts = _pattern_counts(net, X, layer)
@@ -312,7 +312,7 @@ def tile_domain(net, domain, *, tiles="auto", layer=None, max_memory=None, n_wor
     _kd(X, w, dlo.copy(), dhi.copy(), n, boxes)
     out = []
     for lo, hi in boxes:
-        t = _make_tile(domain, lo, hi, len(out), dlo, dhi)
+        t = make_tile(domain, lo, hi, len(out), dlo, dhi)
         if t is not None:
             out.append(t)
     return out

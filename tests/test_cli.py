@@ -62,7 +62,7 @@ def test_enumerate_out_writes_a_region_store(tmp_path, capsys):
     assert main(args + ["--tiles", "3,2"]) == 0
     text = capsys.readouterr().out
     n = int(re.search(r"regions\s+(\d+)", text).group(1))
-    net = pr.ReLUNetwork.from_torch(default_torch_mlp(2, [5, 4], seed=3))
+    net = pr.ReLUNetwork.from_torch(mlp(2, [5, 4], seed=3))
     dec = pr.enumerate_regions(net, pr.Box(-2, 2, dim=2), method="lp")
     assert n == len(dec) == pr.read_regions(out).n_regions
     assert "layer 2 (width 4): " + ", ".join(f"{r}: {c}" for r, c in dec.rank_histogram(2).items()) in text

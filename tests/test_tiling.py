@@ -16,7 +16,7 @@ from polyrank import store as store_mod
 
 pytest.importorskip("pyarrow")
 
-NAITZAT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "naitzat" / "models"
+NAITZAT = Path(os.environ.get("POLYRANK_NAITZAT", Path(__file__).resolve().parents[2] / "shared" / "data" / "naitzat")) / "models"
 
 
 def random_net(rng, d, widths):
@@ -224,12 +224,12 @@ def test_bad_input_fails_before_any_work(tmp_path, monkeypatch):
         pr.write_regions(net, dom, tmp_path / "file" / "sub")
     other = tmp_path / "other"
     other.mkdir()
-    (other / "keep.txt").write_text("precious")
+    (other / "keep.dat").write_text("precious")
     with pytest.raises(FileExistsError, match="not empty"):
         pr.write_regions(net, dom, other)
     with pytest.raises(FileExistsError, match="refusing to delete"):
         pr.write_regions(net, dom, other, overwrite=True)
-    assert (other / "keep.txt").read_text() == "precious"
+    assert (other / "keep.dat").read_text() == "precious"
     st = pr.write_regions(net, dom, tmp_path / "s", tiles=2, n_workers=1, progress=False)
     with pytest.raises(FileExistsError, match="overwrite=True"):
         pr.write_regions(net, dom, tmp_path / "s", tiles=2, n_workers=1, progress=False)
