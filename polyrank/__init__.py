@@ -11,7 +11,7 @@ import importlib as _importlib
 
 from . import (analysis as _analysis, classifying as _classifying, complex as _complex,
                decision as _decision, domain as _domain, enumerate as _enumerate, exceptions as _exceptions,
-               faces as _faces, intersect as _intersect, manifolds as _manifolds, milp as _milp,
+               faces as _faces, image as _image, intersect as _intersect, manifolds as _manifolds, milp as _milp,
                network as _network, orbits as _orbits, plot as _plot, rank as _rank, regions as _regions, store as _store,
                tiling as _tiling, topology as _topology)
 from . import lp, rank  # noqa: F401  (pr.rank.matrix_rank, pr.lp.solve_lp)
@@ -23,6 +23,7 @@ from .domain import *  # noqa: F401,F403
 from .enumerate import *  # noqa: F401,F403
 from .exceptions import *  # noqa: F401,F403
 from .faces import *  # noqa: F401,F403
+from .image import *  # noqa: F401,F403
 from .intersect import *  # noqa: F401,F403
 from .manifolds import *  # noqa: F401,F403
 from .milp import *  # noqa: F401,F403
@@ -38,7 +39,7 @@ from .topology import *  # noqa: F401,F403
 __version__ = "0.1.0"
 
 __all__ = [name for _m in (_exceptions, _network, _domain, _regions, _enumerate, _rank, _milp, _complex,
-                           _manifolds, _intersect, _topology, _analysis, _classifying, _faces, _decision, _tiling, _store, _orbits, _plot)
+                           _manifolds, _intersect, _topology, _analysis, _classifying, _faces, _decision, _image, _tiling, _store, _orbits, _plot)
            for name in _m.__all__]
 
 _LAZY = ("data", "train", "init", "experiments", "manifolds", "topology", "intersect", "subdivision")

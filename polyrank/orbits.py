@@ -317,18 +317,7 @@ def orbit_report(net, K, *, layer=None, tol=None):
     return df
 
 
-def _image_homology_hook(net, K, layer):
-    """The exact homology of the image of ``K`` at ``layer`` from ``polyrank.image_homology``,
-    or None while that function is not part of polyrank."""
-    import polyrank
-
-    fn = getattr(polyrank, "image_homology", None)
-    if fn is None:
-        return None
-    return fn(net, K, layer)
-
-
-def orbit_layers(net, K, *, layer=None, tol=None, field=None):
+def orbit_layers(net, K, *, layer=None, tol=None, field=None, image=True):
     """Per-layer summary of a mesh refined through a network: pieces, regions, ranks, and the
     Betti numbers of the mesh with its collapsed parts glued to points.
 
@@ -343,6 +332,10 @@ def orbit_layers(net, K, *, layer=None, tol=None, field=None):
         Passed to :func:`polyrank.refine`.
     field : int, optional
         Prime field of the Betti numbers (default ``polyrank.topology.DEFAULT_FIELD``).
+    image : bool, default True
+        Also compute the exact Betti numbers of the image ``f_l(K)`` at every layer with
+        :func:`polyrank.image_homology` (None in a row where that refuses for its
+        candidate budget, with a warning).
 
     Returns
     -------
@@ -353,15 +346,17 @@ def orbit_layers(net, K, *, layer=None, tol=None, field=None):
         mapped to points), ``full_fraction`` (tangent rank = dim K, where the map is
         injective on the piece), ``quotient_betti`` (reduced Betti numbers of ``K``
         refined, with each connected component of tangent-rank-0 pieces glued to its
-        own point) and ``image_homology`` (the exact homology of the image from
-        ``polyrank.image_homology`` once that exists, else None).
+        own point) and ``image_betti`` (the Betti numbers ``(b_0, ..., b_dim)`` of the
+        image ``f_l(K)``, exact, from :func:`polyrank.image_homology`; None when not
+        computed).
 
     Notes
     -----
     ``quotient_betti`` is not the homology of the image ``h_l(K)``: the image may
     also fold pieces onto one another (rank drops below dim K without collapsing, or
     two distant pieces meeting). It is exact for what it states, and equals the
-    image's homology when ``h_l`` is injective off the collapsed parts.
+    image's homology when ``h_l`` is injective off the collapsed parts; ``image_betti``
+    is the image's homology itself.
 
     Examples
     --------
@@ -398,5 +393,21 @@ def orbit_layers(net, K, *, layer=None, tol=None, field=None):
                      "rank_max": int(rk.max()) if len(rk) else 0,
                      "collapsed_fraction": float(meas[collapsed].sum() / total),
                      "full_fraction": float(meas[tr == q].sum() / total),
-                     "quotient_betti": qb, "image_homology": _image_homology_hook(net, K, l)})
+                     "quotient_betti": qb,
+                     "image_betti": _image_betti(net, K, l, field) if image else None})
     return pd.DataFrame(rows)
+
+
+def _image_betti(net, K, layer, field):
+    """Exact Betti numbers of ``f_layer(K)``, or None (with a warning) over the budget."""
+    import warnings
+
+    from .exceptions import PolyrankError
+    from .image import image_homology
+
+    try:
+        return image_homology(net, K, layer, field=field).betti
+    except PolyrankError as err:
+        warnings.warn(f"orbit_layers: image homology at layer {layer} not computed: {err}",
+                      stacklevel=3)
+        return None

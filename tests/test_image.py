@@ -1,0 +1,202 @@
+"""Exact homology of the image f_l(|K|): hand-derived folds, an independent planar-graph
+oracle for curves in the plane, invariance under subdivision, and bad input."""
+
+import itertools
+import warnings
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import polyrank as pr
+from conftest import random_net
+
+
+def _fold_x(d):
+    """(x, rest) -> (|x|, rest + 10) as a two-layer ReLU net (the shift keeps rest > 0)."""
+    W1 = np.zeros((2 * d, d))
+    for k in range(d):
+        W1[2 * k, k], W1[2 * k + 1, k] = 1.0, -1.0
+    W2 = np.zeros((d, 2 * d))
+    W2[0, 0] = W2[0, 1] = 1.0
+    for k in range(1, d):
+        W2[k, 2 * k], W2[k, 2 * k + 1] = 1.0, -1.0
+    b2 = np.r_[0.0, np.full(d - 1, 10.0)]
+    return pr.ReLUNetwork.from_weights([W1, W2], [np.zeros(2 * d), b2])
+
+
+def _injective(d):
+    """x -> (relu(x), relu(-x)): injective (x = relu(x) - relu(-x))."""
+    return pr.ReLUNetwork.from_weights([np.vstack([np.eye(d), -np.eye(d)])], [np.zeros(2 * d)])
+
+
+def test_relu_keeps_a_circle_a_loop_and_the_fold_makes_an_arc():
+    K = pr.circle(24)
+    relu = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    res = pr.image_homology(relu, K)
+    assert res.betti == (1, 1)
+    assert res.n_rank_pieces > 0  # the third quadrant collapses to the origin
+    fold = _fold_x(2)
+    assert pr.image_homology(fold, K).betti == (1, 0)
+    assert pr.image_homology(fold, K, layer=1).betti == (1, 1)  # layer 1 is injective
+
+
+@pytest.mark.parametrize("K, betti", [(pr.torus(8, 6), (1, 2, 1)), (pr.sphere(30, seed=0), (1, 0, 1)),
+                                      (pr.circle(17), (1, 1))])
+def test_an_injective_layer_keeps_the_homology_of_X(K, betti):
+    assert pr.image_homology(_injective(K.ambient_dim), K).betti == betti
+
+
+@pytest.mark.parametrize("n", [8, 12])
+def test_folding_a_torus_across_a_plane_through_its_axis_gives_a_tube(n):
+    # (x, y, z) -> (|x|, y, z): the torus around the z axis folds onto its half x >= 0, a
+    # bent tube (a cylinder): b = (1, 1, 0). The mesh is symmetric under the fold.
+    K = pr.torus(n, 6)
+    res = pr.image_homology(_fold_x(3), K)
+    assert res.betti == (1, 1, 0)
+    assert len(res.overlaps) > 0  # the two halves meet: the overlap source
+
+
+def test_folding_a_torus_across_its_equator_plane_gives_an_annulus():
+    # (x, y, z) -> (x, y, |z|): the top half of the tube, an annulus: b = (1, 1, 0)
+    P = np.array([[0, 0, 1.0], [0, 1, 0], [1, 0, 0]])  # puts z first
+    K = pr.torus(10, 8)
+    K2 = pr.SimplicialComplex(K.vertices @ P.T, K.simplices)
+    assert pr.image_homology(_fold_x(3), K2).betti == (1, 1, 0)
+
+
+def test_layer_0_and_topology_flow_rows():
+    K = pr.circle(24)
+    df = pr.topology_flow(_fold_x(2), K)
+    assert df["layer"].tolist() == [0, 1, 2]
+    assert [tuple(r) for r in df[["b0", "b1"]].values.tolist()] == [(1, 1), (1, 1), (1, 0)]
+    assert df.loc[0, "betti"] == tuple(pr.betti(K))
+
+
+# ------------------------------------------------------------------ independent oracle
+def _planar_graph_betti(P, E, tol=1e-9):
+    """Betti numbers of a union of segments in the plane, by an arrangement: split every
+    segment at all intersection points and endpoints on it, then b0 = components and
+    b1 = E - V + b0 of the planar graph. Independent of polyrank."""
+    scale = max(1.0, float(np.abs(P).max()))
+    eps = tol * scale
+    segs = [(P[a], P[b]) for a, b in E]
+    pts_on = [[0.0, 1.0] for _ in segs]
+    for (i, (p, r)), (j, (q, s)) in itertools.combinations(enumerate(segs), 2):
+        d1, d2 = r - p, s - q
+        den = d1[0] * d2[1] - d1[1] * d2[0]
+        if abs(den) > eps * max(np.linalg.norm(d1), eps) * max(np.linalg.norm(d2), eps):
+            w = q - p
+            t = (w[0] * d2[1] - w[1] * d2[0]) / den
+            u = (w[0] * d1[1] - w[1] * d1[0]) / den
+            if -1e-12 <= t <= 1 + 1e-12 and -1e-12 <= u <= 1 + 1e-12:
+                pts_on[i].append(min(max(t, 0.0), 1.0))
+                pts_on[j].append(min(max(u, 0.0), 1.0))
+        else:  # parallel: endpoints of one that lie on the other
+            for (a0, a1, k), (b0, b1, m) in (((p, r, i), (q, s, j)), ((q, s, j), (p, r, i))):
+                dd = a1 - a0
+                L2 = float(dd @ dd)
+                for e in (b0, b1):
+                    if L2 == 0:
+                        if np.linalg.norm(e - a0) <= eps:
+                            pts_on[m].append(0.0 if e is b0 else 1.0)
+                        continue
+                    t = float((e - a0) @ dd) / L2
+                    off = np.linalg.norm(a0 + t * dd - e)
+                    if off <= eps and -1e-12 <= t <= 1 + 1e-12:
+                        pts_on[k].append(min(max(t, 0.0), 1.0))
+    G = nx.Graph()
+    key = lambda x: tuple(np.round(x / eps).astype(np.int64))  # noqa: E731
+    for (p, r), ts in zip(segs, pts_on):
+        ts = sorted(set(ts))
+        nodes = [key(p + t * (r - p)) for t in ts]
+        G.add_nodes_from(nodes)
+        for a, b in zip(nodes[:-1], nodes[1:]):
+            if a != b:
+                G.add_edge(a, b)
+    b0 = nx.number_connected_components(G)
+    return (b0, G.number_of_edges() - G.number_of_nodes() + b0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_curves_through_a_net_to_the_plane_match_a_planar_arrangement(seed):
+    net = random_net(np.random.default_rng(seed), 2, [6, 2])
+    K = pr.circle(30, radius=2.0)
+    ref = pr.refine(net, K)
+    Y = net.forward(ref.complex.vertices)
+    expected = _planar_graph_betti(Y, ref.complex.simplices)
+    assert pr.image_homology(net, K).betti == expected
+
+
+def test_subdividing_the_mesh_does_not_change_the_image_homology(global_random_seed):
+    net = random_net(np.random.default_rng(global_random_seed), 3, [8, 8])
+    K = pr.torus(8, 6)
+    V, T = K.vertices, K.simplices
+    # 4-split: one new vertex per edge (same |K|, finer mesh)
+    E = np.sort(np.concatenate([T[:, [0, 1]], T[:, [1, 2]], T[:, [0, 2]]]), axis=1)
+    Eu, inv = np.unique(E, axis=0, return_inverse=True)
+    mid = len(V) + inv.ravel().reshape(3, -1).T  # (triangles, [01, 12, 02])
+    V2 = np.vstack([V, V[Eu].mean(1)])
+    a, b, c = T.T
+    m01, m12, m02 = mid.T
+    T2 = np.concatenate([np.stack(x, 1) for x in ((a, m01, m02), (m01, b, m12), (m02, m12, c), (m01, m12, m02))])
+    K2 = pr.SimplicialComplex(V2, T2)
+    assert pr.image_homology(net, K, 1).betti == pr.image_homology(net, K2, 1).betti
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_subdividing_a_curve_does_not_change_its_image_homology(seed):
+    net = random_net(np.random.default_rng(seed), 2, [6, 3, 2])
+    K = pr.circle(25, radius=2.0)
+    V, S = K.vertices, K.simplices
+    V2 = np.vstack([V, V[S].mean(1)])
+    m = len(V) + np.arange(len(S))
+    K2 = pr.SimplicialComplex(V2, np.concatenate([np.c_[S[:, 0], m], np.c_[m, S[:, 1]]]))
+    for layer in (1, 2, 3):
+        assert pr.image_homology(net, K, layer).betti == pr.image_homology(net, K2, layer).betti
+
+
+# ------------------------------------------------------------------ tolerance and budget
+def _near_touching_path(gap):
+    """An open square path whose end stops `gap` short of its start: b = (1, 0), but a
+    loop (1, 1) as soon as the gap is within the tolerance."""
+    V = np.array([[0.0, 0.0], [1, 0], [1, 1], [0, 1], [0, gap]])
+    return pr.SimplicialComplex(V, [[0, 1], [1, 2], [2, 3], [3, 4]])
+
+
+def test_nearly_touching_images_are_flagged_and_decided_by_tol():
+    K = _near_touching_path(3e-9)
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.full(2, 5.0)])  # identity on the curve
+    with pytest.warns(pr.ImageToleranceWarning):
+        r = pr.image_homology(net, K, tol=1e-9)
+    assert r.betti == (1, 0) and r.near_tolerance > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pr.ImageToleranceWarning)
+        assert pr.image_homology(net, K, tol=1e-7).betti == (1, 1)  # now they touch: a loop
+
+
+def test_too_many_candidates_is_a_clear_error():
+    net = random_net(np.random.default_rng(1), 2, [6, 2])
+    with pytest.raises(pr.PolyrankError, match="max_candidates"):
+        pr.image_homology(net, pr.circle(200, radius=2.0), max_candidates=1)
+
+
+# ------------------------------------------------------------------ bad input
+def test_bad_input():
+    net = _injective(2)
+    with pytest.raises(TypeError, match="'K'"):
+        pr.image_homology(net, np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="R\\^3"):
+        pr.image_homology(net, pr.torus(4, 4))
+    with pytest.raises(ValueError, match="layer"):
+        pr.image_homology(net, pr.circle(8), layer=2)
+    with pytest.raises(ValueError, match="field"):
+        pr.image_homology(net, pr.circle(8), field=4)
+    with pytest.raises(ValueError, match="not a manifold"):
+        pr.image_homology(net, pr.SimplicialComplex([[0, 0], [1, 0], [0, 1], [1, 1]],
+                                                    [[0, 1], [0, 2], [0, 3]]))
+    with pytest.raises(ValueError, match="max_candidates"):
+        pr.image_homology(net, pr.circle(8), max_candidates=0)
+    tet = pr.SimplicialComplex(np.vstack([np.zeros(3), np.eye(3)]), [[0, 1, 2, 3]])
+    with pytest.raises(ValueError, match="dimension <= 2"):
+        pr.image_homology(_injective(3), tet)
