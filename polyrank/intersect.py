@@ -14,7 +14,7 @@ compute homology from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from ._numerics import zero_thresholds
 from ._validation import check_layer, check_points, check_tol
 from .complex import SimplicialComplex, check_complex
 from .network import as_network
-from .rank import batched_ranks, drop_constant_rows, rank_tolerance
+from .rank import EPS, _norm_estimate, drop_constant_rows, pattern_ranks, rank_tolerance
 
 __all__ = ["refine", "label_vertices", "Refinement", "VertexLabels", "REFINE_TOL"]
 
@@ -31,10 +31,39 @@ __all__ = ["refine", "label_vertices", "Refinement", "VertexLabels", "REFINE_TOL
 #: is treated as lying ON that neuron's hyperplane, so no piece thinner than that is made.
 REFINE_TOL = 1e-9
 
+#: Memory budget (bytes) for the tangent images of one chunk of pieces, and for the dense
+#: maps of the few regions whose tangent ranks are decided exactly (see :func:`refine`).
+REFINE_CHUNK_BYTES = 256 * 2**20
+
+#: Units of one layer tested together for "cuts no simplex" at the start of a layer
+#: (bounds the (units x simplices) sign tables).
+REFINE_UNIT_BLOCK = 256
+
 _TINY = np.finfo(np.float64).tiny
 
 
 # ---------------------------------------------------------------------------- results
+class _RegionRanks:
+    """``rank(A_l)`` of the distinct patterns of a refinement, computed on first use
+    (:func:`polyrank.rank.pattern_ranks`); rows already known are filled in beforehand."""
+
+    def __init__(self, net, U, K):
+        self.net, self.U, self.K = net, U, K
+        self.values = np.zeros((U.shape[0], K), dtype=np.int64)
+        self.known = np.zeros(U.shape[0], dtype=bool)
+
+    def set(self, rows, values):
+        self.values[rows] = values
+        self.known[rows] = True
+
+    def get(self, rows=None):
+        rows = np.arange(self.U.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+        todo = rows[~self.known[rows]]
+        if todo.size:
+            self.set(todo, pattern_ranks(self.net, self.U[todo], self.K))
+        return self.values[rows]
+
+
 @dataclass(frozen=True, eq=False)
 class Refinement:
     """A mesh refined along a network's regions, with one label per simplex.
@@ -53,7 +82,8 @@ class Refinement:
     region_patterns : bool ndarray of shape (n_regions, n_units)
         The distinct patterns met by the mesh, sorted.
     ranks : int ndarray of shape (n_simplices, K)
-        ``rank(A_l)`` of the simplex's region for l = 1..K (column ``l - 1``).
+        ``rank(A_l)`` of the simplex's region for l = 1..K (column ``l - 1``). Computed on
+        first access, once per distinct region (:func:`polyrank.rank.pattern_ranks`).
     tangent_ranks : int ndarray of shape (n_simplices, K)
         ``rank(A_l T)`` with ``T`` the simplex's edge vectors, l = 1..K.
     parent : int ndarray of shape (n_simplices,)
@@ -67,10 +97,19 @@ class Refinement:
     patterns: np.ndarray
     region: np.ndarray
     region_patterns: np.ndarray
-    ranks: np.ndarray
     tangent_ranks: np.ndarray
     parent: np.ndarray
     tol: float
+    _region_ranks: _RegionRanks = field(default=None, repr=False)
+
+    @property
+    def ranks(self) -> np.ndarray:
+        """``rank(A_l)`` of every simplex's region, shape (n_simplices, K)."""
+        cached = self.__dict__.get("_ranks")
+        if cached is None:
+            cached = self._region_ranks.get()[self.region]
+            object.__setattr__(self, "_ranks", cached)
+        return cached
 
     @property
     def n_regions(self) -> int:
@@ -170,16 +209,6 @@ def _layer_maps(net, U, K):
     return out
 
 
-def _pattern_ranks(net, U, K):
-    """Ranks ``(u, K)`` of the regions of the distinct flat patterns ``U`` (layers 1..K),
-    under the rank rule of :mod:`polyrank.rank`."""
-    zg = zero_thresholds(net, K)[0]
-    off = net.offsets
-    cols = [batched_ranks(A, sizes=U[:, off[l]:off[l + 1]].sum(axis=1), zero_tol=zg[l])
-            for l, A in enumerate(_layer_maps(net, U, K))]
-    return np.minimum.accumulate(np.stack(cols, 1), axis=1)
-
-
 # ---------------------------------------------------------------------------- cutting kernels
 def _cut_segments(Sc, sc):
     """Split segments whose end signs are opposite: (a, b) -> (a, p), (p, b)."""
@@ -228,17 +257,17 @@ _CUTTERS = {1: _cut_segments, 2: _cut_triangles}
 
 
 class _Buffer:
-    """A 2-D float array that grows by doubling (rows appended in place)."""
+    """An array that grows along its first axis (rows appended in place, capacity x1.5)."""
 
     def __init__(self, a):
         self.n = a.shape[0]
-        self.a = np.empty((max(16, 2 * self.n), a.shape[1]))
+        self.a = np.empty((max(16, 2 * self.n),) + a.shape[1:], dtype=a.dtype)
         self.a[: self.n] = a
 
     def append(self, rows):
         m = self.n + rows.shape[0]
         if m > self.a.shape[0]:
-            grown = np.empty((2 * m, self.a.shape[1]))
+            grown = np.empty((m + m // 2,) + self.a.shape[1:], dtype=self.a.dtype)
             grown[: self.n] = self.a[: self.n]
             self.a = grown
         self.a[self.n: m] = rows
@@ -249,26 +278,39 @@ class _Buffer:
         return self.a[: self.n]
 
 
-def _tangent_ranks(sig, Vt, tolA, region, Q):
-    """``rank(A[region] @ Q)`` per simplex: singular values above ``tolA``, the threshold
-    of ``rank(A)`` itself (so the tangent rank never exceeds the rank).
+class _ColBuffer:
+    """A 2-D float array that grows along its columns: one row per unit, one column per
+    vertex, so that a unit's pre-activations are contiguous."""
 
-    ``A = U diag(sig) Vt`` (u, n, d) per region, ``Q`` (k, d, q) orthonormal tangent bases.
-    ``A Q`` has the singular values of ``(Sigma V^T) Q``, a min(n, d) x q matrix; for
-    q <= 2 these come from a pivoted, re-orthogonalised QR in closed form (no Gram matrix,
-    so small singular values keep their absolute accuracy ~eps * sigma_max).
-    """
-    q = Q.shape[2]
-    if sig.shape[1] == 0:
-        return np.zeros(len(region), dtype=np.int64)
-    sig = np.where(sig > tolA[:, None], sig, 0.0)  # A truncated to its numerical rank
-    B = (sig[:, :, None] * Vt)[region] @ Q  # (k, min(n, d), q)
-    tol = tolA[region]
+    def __init__(self, a):
+        self.n = a.shape[1]
+        self.a = np.empty((a.shape[0], max(16, self.n + self.n // 2)))
+        self.a[:, : self.n] = a
+
+    def append(self, cols):
+        m = self.n + cols.shape[1]
+        if m > self.a.shape[1]:
+            grown = np.empty((self.a.shape[0], m + m // 2))
+            grown[:, : self.n] = self.a[:, : self.n]
+            self.a = grown
+        self.a[:, self.n: m] = cols
+        self.n = m
+
+    @property
+    def view(self):
+        return self.a[:, : self.n]
+
+
+def _small_singular_values(B):
+    """Singular values (k, q), descending, of a stack ``B`` (k, m, q) with q <= 2.
+
+    For q = 2 they come from a pivoted, re-orthogonalised QR in closed form (no Gram
+    matrix, so small singular values keep their absolute accuracy ~eps * sigma_max)."""
+    q = B.shape[2]
     if q == 1:
-        return (np.linalg.norm(B[:, :, 0], axis=1) > tol).astype(np.int64)
+        return np.linalg.norm(B[:, :, 0], axis=1)[:, None]
     if q != 2:  # pragma: no cover - refine handles q <= 2
-        S = np.linalg.svd(B, compute_uv=False)
-        return np.count_nonzero(S > tol[:, None], axis=1).astype(np.int64)
+        return np.linalg.svd(B, compute_uv=False)
     b1, b2 = B[:, :, 0], B[:, :, 1]
     n1, n2 = np.linalg.norm(b1, axis=1), np.linalg.norm(b2, axis=1)
     swap = n2 > n1
@@ -286,7 +328,20 @@ def _tangent_ranks(sig, Vt, tolA, region, Q):
     prod = r11 * r22
     smax = np.sqrt(0.5 * (ssum + np.sqrt(np.maximum(ssum ** 2 - 4 * prod ** 2, 0.0))))
     smin = prod / np.where(smax > 0, smax, 1.0)
-    return ((smax > tol).astype(np.int64) + (smin > tol)).astype(np.int64)
+    return np.stack([smax, smin], 1)
+
+
+def _tangent_ranks_svd(sig, Vt, tolA, region, Q):
+    """``rank(A[region] @ Q)`` per simplex from the SVDs ``A = U diag(sig) Vt`` (u, n, d) of
+    the regions' maps: singular values above ``tolA``, the threshold of ``rank(A)`` itself,
+    with ``A`` truncated to its numerical rank first (so the tangent rank never exceeds the
+    rank). ``Q`` (k, d, q) orthonormal tangent bases."""
+    if sig.shape[1] == 0:
+        return np.zeros(len(region), dtype=np.int64)
+    sig = np.where(sig > tolA[:, None], sig, 0.0)  # A truncated to its numerical rank
+    B = (sig[:, :, None] * Vt)[region] @ Q  # (k, min(n, d), q)
+    S = _small_singular_values(B)
+    return np.count_nonzero(S > tolA[region][:, None], axis=1).astype(np.int64)
 
 
 def _tangent_bases(V, S):
@@ -305,91 +360,205 @@ def _tangent_bases(V, S):
     return np.stack(cols, 2)
 
 
-def _refine(net, V, S, K, tol):
-    """Kernel of :func:`refine`; trusts its input."""
+def _layer_start(Z, S, q, tol, can_cut):
+    """At the start of a layer: which units cut some simplex, and for the others their bit
+    on every simplex (any vertex strictly positive after snapping), snapping them in place.
+
+    ``Z`` (n_l, n_vertices) pre-activations. A unit that cuts no simplex now never does in
+    this layer: its pre-activation is affine on every simplex, and the later cuts only make
+    sub-simplices. Returns ``(cutting unit ids, non-cutting unit ids, bits (n_noncut, n_s))``."""
+    n_l = Z.shape[0]
+    cutting, quiet, bits = [], [], []
+    for a in range(0, n_l, REFINE_UNIT_BLOCK):
+        Zb = Z[a: a + REFINE_UNIT_BLOCK]
+        scale = np.abs(Zb).max(axis=1) if Zb.shape[1] else np.zeros(Zb.shape[0])
+        thr = (tol * np.maximum(scale, _TINY))[:, None]
+        pos, neg = Zb > thr, Zb < -thr
+        anyp = pos[:, S[:, 0]]
+        if can_cut:
+            anyn = neg[:, S[:, 0]]
+        for j in range(1, q + 1):
+            anyp |= pos[:, S[:, j]]
+            if can_cut:
+                anyn |= neg[:, S[:, j]]
+        cuts = (anyp & anyn).any(axis=1) if can_cut and S.shape[0] else np.zeros(Zb.shape[0], dtype=bool)
+        rows = np.flatnonzero(~cuts)
+        if rows.size:
+            Zq = Zb[rows]
+            Zq[~(pos[rows] | neg[rows])] = 0.0  # ON the hyperplane
+            Zb[rows] = Zq
+            quiet.append(a + rows)
+            bits.append(anyp[rows])
+        cutting.append(a + np.flatnonzero(cuts))
+    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
+    B = np.concatenate(bits) if bits else np.zeros((0, S.shape[0]), dtype=bool)
+    return cat(cutting), cat(quiet), B
+
+
+def _cut(net, V, S, K, tol):
+    """The cutting loop of :func:`refine`: refined vertices, simplices, patterns, parents."""
     off = net.offsets
     n_units = int(off[K])
     q = S.shape[1] - 1
-    S = np.array(S, dtype=np.int64)
+    Sb = _Buffer(np.array(S, dtype=np.int64))
     Vb = _Buffer(np.asarray(V, dtype=np.float64))
-    n_input = S.shape[0]
     cutter = _CUTTERS.get(q)
-    bits, origins = [], []  # per neuron: its bit on the simplices after its cut; new -> old rows
-    Zb = None
+    # history for the backward walk: ("quiet", unit ids, bits on the simplices of that time)
+    # or ("cut", unit id, simplices before the cut, parents of the appended pieces, bits after)
+    events = []
+    ZT = None
     for l in range(K):
         W, b = net.weights[l], net.biases[l]
-        Z = Vb.view @ W.T + b if l == 0 else np.maximum(Zb.view, 0.0) @ W.T + b
-        Zb = _Buffer(Z)
-        for i in range(W.shape[0]):
-            Vv, Zv = Vb.view, Zb.view
-            z = Zv[:, i]
+        H = Vb.view.T if l == 0 else np.maximum(ZT.view, 0.0)
+        ZT = _ColBuffer(W @ H + b[:, None])
+        cutting, quiet, B = _layer_start(ZT.view, Sb.view, q, tol, cutter is not None)
+        if quiet.size:
+            events.append(("quiet", off[l] + quiet, B))
+        for i in cutting:
+            z = ZT.a[i, : ZT.n]
             scale = np.abs(z).max() if z.size else 0.0
             z[np.abs(z) <= tol * max(scale, _TINY)] = 0.0  # ON the hyperplane
             code = (z > 0).view(np.uint8) | ((z < 0).view(np.uint8) << 1)  # 1: +, 2: -, 0: on
-            orr = code[S[:, 0]].copy()
+            Sv = Sb.view
+            orr = code[Sv[:, 0]]
             for j in range(1, q + 1):
-                orr |= code[S[:, j]]
-            origin = None
-            if cutter is not None:
-                cut = orr == 3
-                if cut.any():
-                    Sc = S[cut]
-                    sc = (code[Sc] == 1).astype(np.int8) - (code[Sc] == 2).astype(np.int8)
-                    edge_lists, build = cutter(Sc, sc)
-                    E = np.concatenate(edge_lists)
-                    E.sort(axis=1)
-                    nv = np.int64(Vv.shape[0])
-                    ukey, inv = np.unique(E[:, 0] * nv + E[:, 1], return_inverse=True)
-                    u, v = ukey // nv, ukey % nv
-                    t = z[u] / (z[u] - z[v])
-                    newV = Vv[u] + t[:, None] * (Vv[v] - Vv[u])
-                    newZ = Zv[u] + t[:, None] * (Zv[v] - Zv[u])
-                    newZ[:, i] = 0.0
-                    kids, kid_par = build(nv + inv.ravel())
-                    Vb.append(newV)
-                    Zb.append(newZ)
-                    keep = np.flatnonzero(~cut)
-                    origin = np.concatenate([keep, np.flatnonzero(cut)[kid_par]])
-                    S = np.concatenate([S[keep], kids])
-                    code = np.concatenate([code, np.zeros(len(ukey), dtype=np.uint8)])
-                    orr = code[S[:, 0]].copy()
-                    for j in range(1, q + 1):
-                        orr |= code[S[:, j]]
-            bits.append((orr & 1).astype(bool))
-            origins.append(origin)
-    # patterns in the final indexing: walk the new -> old maps backwards
-    P = np.zeros((S.shape[0], n_units), dtype=bool)
-    cur = np.arange(S.shape[0], dtype=np.int64)
-    for j in range(n_units - 1, -1, -1):
-        P[:, j] = bits[j][cur]
-        if origins[j] is not None:
-            cur = origins[j][cur]
-    parent = cur if n_units else np.arange(n_input, dtype=np.int64)
-    V = Vb.view.copy()
-    U, region = _unique_rows(P)
-    # the rank rule of polyrank.rank: constant-unit rows count as zero, the threshold is
-    # rank_tolerance(S_max, codeword size, d), ranks capped by the earlier layers' ranks
+                orr |= code[Sv[:, j]]
+            n_before = Sv.shape[0]
+            par = np.zeros(0, dtype=np.int64)
+            cut_idx = np.flatnonzero(orr == 3)
+            if cut_idx.size:
+                Sc = Sv[cut_idx]
+                sc = (code[Sc] == 1).astype(np.int8) - (code[Sc] == 2).astype(np.int8)
+                edge_lists, build = cutter(Sc, sc)
+                E = np.concatenate(edge_lists)
+                E.sort(axis=1)
+                nv = np.int64(ZT.n)
+                ukey, inv = np.unique(E[:, 0] * nv + E[:, 1], return_inverse=True)
+                u, v = ukey // nv, ukey % nv
+                t = z[u] / (z[u] - z[v])
+                Vv, Zv = Vb.view, ZT.view
+                newV = Vv[u] + t[:, None] * (Vv[v] - Vv[u])
+                newZ = Zv[:, u] + t * (Zv[:, v] - Zv[:, u])
+                newZ[i] = 0.0
+                kids, kid_par = build(nv + inv.ravel())
+                Vb.append(newV)
+                ZT.append(newZ)
+                # the first piece of a cut simplex takes its slot, the others are appended
+                first = np.unique(kid_par, return_index=True)[1]
+                rest = np.ones(len(kid_par), dtype=bool)
+                rest[first] = False
+                Sv[cut_idx] = kids[first]
+                Sb.append(kids[rest])
+                par = cut_idx[kid_par[rest]]
+                code = np.concatenate([code, np.zeros(len(ukey), dtype=np.uint8)])
+                ko = code[kids[:, 0]]
+                for j in range(1, q + 1):
+                    ko |= code[kids[:, j]]
+                orr[cut_idx] = ko[first]
+                orr = np.concatenate([orr, ko[rest]])
+            events.append(("cut", off[l] + i, n_before, par, (orr & 1).astype(bool)))
+    # patterns in the final indexing: walk the history backwards
+    N = Sb.n
+    PT = np.zeros((n_units, N), dtype=bool)
+    cur = np.arange(N, dtype=np.int64)
+    for ev in reversed(events):
+        if ev[0] == "cut":
+            _, unit, n_before, par, bits = ev
+            PT[unit] = bits[cur]
+            if par.size:
+                new = cur >= n_before
+                cur[new] = par[cur[new] - n_before]
+        else:
+            _, units, bits = ev
+            PT[units] = bits[:, cur]
+    return Vb.view.copy(), Sb.view.copy(), np.ascontiguousarray(PT.T), cur
+
+
+def _tangent_ranks(net, V, S, P, K, region, cache):
+    """``rank(A_l Q)`` (k, K) of every piece, ``Q`` an orthonormal basis of its tangent space.
+
+    The tangent vectors are pushed through the network, one GEMM per layer for a chunk of
+    pieces (``T_l = D_l W_l T_{l-1}``, ``D_l`` the piece's pattern). The count of singular
+    values above ``rank(A_l)``'s own threshold ``s_max(A_l) max(c_l, d) eps`` is decided
+    from the tangent images alone wherever the margin allows: above ``B_l max(c_l, d) eps``
+    with ``B_l >= s_max(A_l)`` (a product of the layers' norms), or below the threshold that
+    the largest tangent singular value implies, beyond the rounding of the products and
+    the constant-unit rows the rank rule drops. The rest (nearly collapsed pieces) are
+    decided exactly from their regions' SVDs."""
+    k, q = S.shape[0], S.shape[1] - 1
+    out = np.zeros((k, K), dtype=np.int64)
+    if q == 0 or k == 0:
+        return out
+    off = net.offsets
+    d = net.input_dim
+    widths = net.widths[:K]
     zg = zero_thresholds(net, K)[0]
-    maps = [drop_constant_rows(A, zg[l]) for l, A in enumerate(_layer_maps(net, U, K))]
-    svds = [np.linalg.svd(A, full_matrices=False) if A.size else None for A in maps]
-    ranks = np.zeros((S.shape[0], K), np.int64)
-    tranks = np.zeros((S.shape[0], K), dtype=np.int64)
-    Q = _tangent_bases(V, S) if q and S.shape[0] else None
-    prev = None
-    for l, (A, usv) in enumerate(zip(maps, svds)):
-        if usv is None or not U.shape[0]:
+    bound = np.cumprod([_norm_estimate(np.asarray(W, dtype=np.float64)) for W in net.weights[:K]])
+    inner = d + np.cumsum(widths)
+    undecided = np.zeros(k, dtype=bool)
+    chunk = max(1, REFINE_CHUNK_BYTES // (8 * q * max(d, *widths) * 3))
+    jj = np.arange(1, q + 1)
+    for s in range(0, k, chunk):
+        Q = _tangent_bases(V, S[s: s + chunk])
+        c = Q.shape[0]
+        T = np.swapaxes(Q, 1, 2).reshape(c * q, d)  # rows: the tangent vectors
+        fewest = np.full(c, d)  # rank(A_l Q) <= min(d, c_1, ..., c_l)
+        for l in range(K):
+            mask = P[s: s + chunk, off[l]:off[l + 1]]
+            size = mask.sum(axis=1)
+            fewest = np.minimum(fewest, size)
+            T = T @ net.weights[l].T
+            T *= np.repeat(mask, q, axis=0)
+            sv = _small_singular_values(np.swapaxes(T.reshape(c, q, -1), 1, 2))  # (c, q)
+            m = np.maximum(size, d)
+            err = (np.sqrt(size) * zg[l] + 8.0 * inner[l] * EPS * bound[l] * np.sqrt(q))[:, None]
+            above = sv - err > (bound[l] * m * EPS)[:, None]
+            s_low = np.maximum(sv[:, :1] - err, 0.0)
+            below = (sv + err <= s_low * m[:, None] * EPS) | (sv == 0.0) | (jj[None, :] > fewest[:, None])
+            above &= ~below
+            out[s: s + chunk, l] = above.sum(axis=1)
+            undecided[s: s + chunk] |= ~(above | below).all(axis=1)
+    if undecided.any():
+        _exact_tangent_ranks(net, V, S, P, K, region, cache, np.flatnonzero(undecided), out)
+    return out
+
+
+def _exact_tangent_ranks(net, V, S, P, K, region, cache, pieces, out):
+    """Tangent ranks of ``pieces`` from the SVDs of their regions' maps (formed densely,
+    a few regions at a time), capped by the regions' ranks; writes ``out[pieces]``."""
+    off = net.offsets
+    d = net.input_dim
+    zg = zero_thresholds(net, K)[0]
+    regs, local = np.unique(region[pieces], return_inverse=True)
+    local = local.ravel()
+    ranks = cache.get(regs)  # (r, K), the rank rule of pattern_ranks
+    per_region = 8 * d * int(sum(net.widths[:K])) * 3
+    step = max(1, REFINE_CHUNK_BYTES // max(per_region, 1))
+    for a in range(0, len(regs), step):
+        sel = np.flatnonzero((local >= a) & (local < a + step))
+        if not sel.size:
             continue
-        _, sig, Vt = usv
-        sizes = U[:, off[l]:off[l + 1]].sum(axis=1)
-        tolA = rank_tolerance(sig[:, 0], sizes, A.shape[2])
-        r = np.count_nonzero(sig > tolA[:, None], axis=1)
-        prev = r if prev is None else np.minimum(r, prev)
-        ranks[:, l] = prev[region]
-        if Q is not None:
-            tranks[:, l] = np.minimum(_tangent_ranks(sig, Vt, tolA, region, Q), ranks[:, l])
+        U = cache.U[regs[a: a + step]]
+        Q = _tangent_bases(V, S[pieces[sel]])
+        for l, A in enumerate(_layer_maps(net, U, K)):
+            A = drop_constant_rows(A, zg[l])
+            if not A.size:
+                continue
+            _, sig, Vt = np.linalg.svd(A, full_matrices=False)
+            tolA = rank_tolerance(sig[:, 0], U[:, off[l]:off[l + 1]].sum(axis=1), d)
+            tr = _tangent_ranks_svd(sig, Vt, tolA, local[sel] - a, Q)
+            out[pieces[sel], l] = np.minimum(tr, ranks[local[sel], l])
+
+
+def _refine(net, V, S, K, tol):
+    """Kernel of :func:`refine`; trusts its input."""
+    V, S, P, parent = _cut(net, V, S, K, tol)
+    U, region = _unique_rows(P)
+    cache = _RegionRanks(net, U, K)
+    tranks = _tangent_ranks(net, V, S, P, K, region, cache)
     return Refinement(
         complex=SimplicialComplex(V, S), layer=K, patterns=P, region=region, region_patterns=U,
-        ranks=ranks, tangent_ranks=tranks, parent=parent, tol=tol,
+        tangent_ranks=tranks, parent=parent, tol=tol, _region_ranks=cache,
     )
 
 
@@ -520,7 +689,7 @@ def label_vertices(net, K, *, layer=None) -> VertexLabels:
     P = net.patterns(X, flat=True, layer=L) if X.shape[0] else np.zeros((0, int(net.offsets[L])), bool)
     U, region = _unique_rows(P)
     if U.shape[0]:
-        ranks = _pattern_ranks(net, U, L)[region]
+        ranks = pattern_ranks(net, U, L)[region]
     else:
         ranks = np.zeros((0, L), dtype=np.int64)
     return VertexLabels(points=X, layer=L, patterns=P, region=region, region_patterns=U, ranks=ranks)
