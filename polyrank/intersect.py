@@ -22,7 +22,7 @@ from ._numerics import zero_thresholds
 from ._validation import check_layer, check_points, check_tol
 from .complex import SimplicialComplex, check_complex
 from .network import as_network
-from .rank import EPS, _norm_estimate, drop_constant_rows, pattern_ranks, rank_tolerance
+from .rank import EPS, drop_constant_rows, pattern_ranks, rank_tolerance
 
 __all__ = ["refine", "label_vertices", "Refinement", "VertexLabels", "REFINE_TOL"]
 
@@ -278,29 +278,6 @@ class _Buffer:
         return self.a[: self.n]
 
 
-class _ColBuffer:
-    """A 2-D float array that grows along its columns: one row per unit, one column per
-    vertex, so that a unit's pre-activations are contiguous."""
-
-    def __init__(self, a):
-        self.n = a.shape[1]
-        self.a = np.empty((a.shape[0], max(16, self.n + self.n // 2)))
-        self.a[:, : self.n] = a
-
-    def append(self, cols):
-        m = self.n + cols.shape[1]
-        if m > self.a.shape[1]:
-            grown = np.empty((self.a.shape[0], m + m // 2))
-            grown[:, : self.n] = self.a[:, : self.n]
-            self.a = grown
-        self.a[:, self.n: m] = cols
-        self.n = m
-
-    @property
-    def view(self):
-        return self.a[:, : self.n]
-
-
 def _small_singular_values(B):
     """Singular values (k, q), descending, of a stack ``B`` (k, m, q) with q <= 2.
 
@@ -360,103 +337,129 @@ def _tangent_bases(V, S):
     return np.stack(cols, 2)
 
 
-def _layer_start(Z, S, q, tol, can_cut):
-    """At the start of a layer: which units cut some simplex, and for the others their bit
-    on every simplex (any vertex strictly positive after snapping), snapping them in place.
-
-    ``Z`` (n_l, n_vertices) pre-activations. A unit that cuts no simplex now never does in
-    this layer: its pre-activation is affine on every simplex, and the later cuts only make
-    sub-simplices. Returns ``(cutting unit ids, non-cutting unit ids, bits (n_noncut, n_s))``."""
-    n_l = Z.shape[0]
-    cutting, quiet, bits = [], [], []
+def _sign_tables(ZT, thr, S, q, can_cut):
+    """Per unit (rows of ``ZT``, pre-activations on the vertices) and simplex of ``S``: whether
+    some vertex is strictly positive, and whether the unit cuts the simplex (vertices on both
+    sides), after snapping ``|z| <= thr`` to zero. Computed in blocks of REFINE_UNIT_BLOCK units."""
+    n_l, n_s = ZT.shape[0], S.shape[0]
+    anyp = np.zeros((n_l, n_s), dtype=bool)
+    cuts = np.zeros((n_l, n_s), dtype=bool)
     for a in range(0, n_l, REFINE_UNIT_BLOCK):
-        Zb = Z[a: a + REFINE_UNIT_BLOCK]
-        scale = np.abs(Zb).max(axis=1) if Zb.shape[1] else np.zeros(Zb.shape[0])
-        thr = (tol * np.maximum(scale, _TINY))[:, None]
-        pos, neg = Zb > thr, Zb < -thr
-        anyp = pos[:, S[:, 0]]
-        if can_cut:
-            anyn = neg[:, S[:, 0]]
+        Zb, tb = ZT[a: a + REFINE_UNIT_BLOCK], thr[a: a + REFINE_UNIT_BLOCK, None]
+        pos = Zb > tb
+        p = pos[:, S[:, 0]]
         for j in range(1, q + 1):
-            anyp |= pos[:, S[:, j]]
-            if can_cut:
-                anyn |= neg[:, S[:, j]]
-        cuts = (anyp & anyn).any(axis=1) if can_cut and S.shape[0] else np.zeros(Zb.shape[0], dtype=bool)
-        rows = np.flatnonzero(~cuts)
-        if rows.size:
-            Zq = Zb[rows]
-            Zq[~(pos[rows] | neg[rows])] = 0.0  # ON the hyperplane
-            Zb[rows] = Zq
-            quiet.append(a + rows)
-            bits.append(anyp[rows])
-        cutting.append(a + np.flatnonzero(cuts))
-    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
-    B = np.concatenate(bits) if bits else np.zeros((0, S.shape[0]), dtype=bool)
-    return cat(cutting), cat(quiet), B
+            p |= pos[:, S[:, j]]
+        anyp[a: a + REFINE_UNIT_BLOCK] = p
+        if can_cut:
+            neg = Zb < -tb
+            m = neg[:, S[:, 0]]
+            for j in range(1, q + 1):
+                m |= neg[:, S[:, j]]
+            cuts[a: a + REFINE_UNIT_BLOCK] = p & m
+    return anyp, cuts
 
 
 def _cut(net, V, S, K, tol):
-    """The cutting loop of :func:`refine`: refined vertices, simplices, patterns, parents."""
+    """The cutting loop of :func:`refine`: refined vertices, simplices, patterns, parents.
+
+    Per layer, the pre-activations are affine on every current simplex, so a unit cuts only
+    pieces of the simplices it crosses at the start of the layer (its sign pattern on a piece
+    of any other simplex is that simplex's); each unit's work is restricted to those. Cut
+    pieces keep the slot of the simplex they come from (the first piece) or are appended."""
     off = net.offsets
     n_units = int(off[K])
     q = S.shape[1] - 1
     Sb = _Buffer(np.array(S, dtype=np.int64))
     Vb = _Buffer(np.asarray(V, dtype=np.float64))
     cutter = _CUTTERS.get(q)
-    # history for the backward walk: ("quiet", unit ids, bits on the simplices of that time)
-    # or ("cut", unit id, simplices before the cut, parents of the appended pieces, bits after)
+    # history for the backward walk: ("quiet", unit ids, bits on the layer's first simplices)
+    # or ("cut", unit id, simplices before its cut, parents of the appended pieces, bits after)
     events = []
-    ZT = None
+    H = Vb.view
     for l in range(K):
         W, b = net.weights[l], net.biases[l]
-        H = Vb.view.T if l == 0 else np.maximum(ZT.view, 0.0)
-        ZT = _ColBuffer(W @ H + b[:, None])
-        cutting, quiet, B = _layer_start(ZT.view, Sb.view, q, tol, cutter is not None)
+        Z0 = H @ W.T + b  # (vertices, n_l): pre-activations at the layer's first vertices
+        del H
+        N0 = Z0.shape[0]
+        ZT0 = np.ascontiguousarray(Z0.T)  # unit-major copy for the per-unit scans
+        scale = np.abs(ZT0).max(axis=1) if N0 else np.zeros(W.shape[0])
+        thr = tol * np.maximum(scale, _TINY)  # |z| <= thr: ON the hyperplane
+        anyp, cuts = _sign_tables(ZT0, thr, Sb.view, q, cutter is not None)
+        crossing = cuts.any(axis=1)
+        quiet = np.flatnonzero(~crossing)
         if quiet.size:
-            events.append(("quiet", off[l] + quiet, B))
-        for i in cutting:
-            z = ZT.a[i, : ZT.n]
-            scale = np.abs(z).max() if z.size else 0.0
-            z[np.abs(z) <= tol * max(scale, _TINY)] = 0.0  # ON the hyperplane
-            code = (z > 0).view(np.uint8) | ((z < 0).view(np.uint8) << 1)  # 1: +, 2: -, 0: on
-            Sv = Sb.view
-            orr = code[Sv[:, 0]]
+            events.append(("quiet", off[l] + quiet, anyp[quiet]))
+        anc = _Buffer(np.arange(Sb.n, dtype=np.int64))  # the layer's first simplex of each piece
+        Znew = _Buffer(np.zeros((0, W.shape[0])))  # pre-activations of the layer's new vertices
+
+        def rows(ids):
+            out = np.empty((ids.size, W.shape[0]))
+            old = ids < N0
+            out[old] = Z0[ids[old]]
+            out[~old] = Znew.a[ids[~old] - N0]
+            return out
+
+        for i in np.flatnonzero(crossing):
+            desc = np.flatnonzero(cuts[i][anc.view])
+            Sd = Sb.a[desc]
+            vids = np.unique(Sd)
+            old = vids < N0
+            zi = np.empty(vids.size)
+            zi[old] = ZT0[i, vids[old]]
+            zi[~old] = Znew.a[vids[~old] - N0, i]
+            zi[np.abs(zi) <= thr[i]] = 0.0
+            ZT0[i, vids[old]] = Z0[vids[old], i] = zi[old]
+            Znew.a[vids[~old] - N0, i] = zi[~old]
+            code = (zi > 0).view(np.uint8) | ((zi < 0).view(np.uint8) << 1)  # 1: +, 2: -, 0: on
+            cd = code[np.searchsorted(vids, Sd)]
+            orr = cd[:, 0].copy()
             for j in range(1, q + 1):
-                orr |= code[Sv[:, j]]
-            n_before = Sv.shape[0]
+                orr |= cd[:, j]
+            n_before = Sb.n
             par = np.zeros(0, dtype=np.int64)
-            cut_idx = np.flatnonzero(orr == 3)
-            if cut_idx.size:
-                Sc = Sv[cut_idx]
-                sc = (code[Sc] == 1).astype(np.int8) - (code[Sc] == 2).astype(np.int8)
+            hit = np.flatnonzero(orr == 3)
+            if hit.size:
+                cut_idx = desc[hit]
+                Sc = Sd[hit]
+                sc = (cd[hit] == 1).astype(np.int8) - (cd[hit] == 2).astype(np.int8)
                 edge_lists, build = cutter(Sc, sc)
                 E = np.concatenate(edge_lists)
                 E.sort(axis=1)
-                nv = np.int64(ZT.n)
+                nv = np.int64(Vb.n)
                 ukey, inv = np.unique(E[:, 0] * nv + E[:, 1], return_inverse=True)
                 u, v = ukey // nv, ukey % nv
-                t = z[u] / (z[u] - z[v])
-                Vv, Zv = Vb.view, ZT.view
-                newV = Vv[u] + t[:, None] * (Vv[v] - Vv[u])
-                newZ = Zv[:, u] + t * (Zv[:, v] - Zv[:, u])
-                newZ[i] = 0.0
+                zu, zv = zi[np.searchsorted(vids, u)], zi[np.searchsorted(vids, v)]
+                t = zu / (zu - zv)
+                Vu = Vb.a[u]
+                newV = Vu + t[:, None] * (Vb.a[v] - Vu)
+                Zu = rows(u)
+                newZ = Zu + t[:, None] * (rows(v) - Zu)
+                newZ[:, i] = 0.0
                 kids, kid_par = build(nv + inv.ravel())
                 Vb.append(newV)
-                ZT.append(newZ)
+                Znew.append(newZ)
                 # the first piece of a cut simplex takes its slot, the others are appended
                 first = np.unique(kid_par, return_index=True)[1]
                 rest = np.ones(len(kid_par), dtype=bool)
                 rest[first] = False
-                Sv[cut_idx] = kids[first]
+                Sb.a[cut_idx] = kids[first]
                 Sb.append(kids[rest])
                 par = cut_idx[kid_par[rest]]
-                code = np.concatenate([code, np.zeros(len(ukey), dtype=np.uint8)])
-                ko = code[kids[:, 0]]
-                for j in range(1, q + 1):
-                    ko |= code[kids[:, j]]
-                orr[cut_idx] = ko[first]
-                orr = np.concatenate([orr, ko[rest]])
-            events.append(("cut", off[l] + i, n_before, par, (orr & 1).astype(bool)))
+                anc.append(anc.a[par])
+            # the unit's bit: its sign on the layer's first simplex, except on the pieces it met
+            bits = anyp[i][anc.view]
+            upd = np.concatenate([desc, np.arange(n_before, Sb.n)])
+            Su = Sb.a[upd]
+            at = np.minimum(np.searchsorted(vids, Su), vids.size - 1)
+            positive = (vids[at] == Su) & (zi[at] > 0)  # new vertices lie on the hyperplane
+            bits[upd] = positive.any(axis=1)
+            events.append(("cut", off[l] + i, n_before, par, bits))
+        # the layer's pre-activations at every vertex, snapped, feed the next layer
+        H = np.concatenate([Z0, Znew.view]) if Znew.n else Z0
+        del Z0, ZT0, Znew
+        H[np.abs(H) <= thr] = 0.0
+        np.maximum(H, 0.0, out=H)
     # patterns in the final indexing: walk the history backwards
     N = Sb.n
     PT = np.zeros((n_units, N), dtype=bool)
@@ -474,56 +477,111 @@ def _cut(net, V, S, K, tol):
     return Vb.view.copy(), Sb.view.copy(), np.ascontiguousarray(PT.T), cur
 
 
-def _tangent_ranks(net, V, S, P, K, region, cache):
-    """``rank(A_l Q)`` (k, K) of every piece, ``Q`` an orthonormal basis of its tangent space.
+def _tangent_ranks(net, V0, S0, V, S, parent, P, K, region, cache):
+    """``rank(A_l Q)`` (k, K) of every piece, ``Q`` an orthonormal basis of its tangent space
+    (that of its input simplex ``S0[parent]``: the pieces of a simplex lie in its plane).
 
     The tangent vectors are pushed through the network, one GEMM per layer for a chunk of
-    pieces (``T_l = D_l W_l T_{l-1}``, ``D_l`` the piece's pattern). The count of singular
-    values above ``rank(A_l)``'s own threshold ``s_max(A_l) max(c_l, d) eps`` is decided
-    from the tangent images alone wherever the margin allows: above ``B_l max(c_l, d) eps``
-    with ``B_l >= s_max(A_l)`` (a product of the layers' norms), or below the threshold that
-    the largest tangent singular value implies, beyond the rounding of the products and
-    the constant-unit rows the rank rule drops. The rest (nearly collapsed pieces) are
-    decided exactly from their regions' SVDs."""
-    k, q = S.shape[0], S.shape[1] - 1
+    pieces (``T_l = D_l W_l T_{l-1}``, ``D_l`` the piece's pattern), pieces sorted by input
+    simplex (and along it): ``W_1 Q`` is formed once per input simplex, and on segments
+    ``W_2 T_1`` of a piece is that of the previous piece plus the columns of ``W_2`` of the
+    first-layer units where their patterns differ (:func:`_second_layer`). The count of
+    singular values above ``rank(A_l)``'s own threshold ``s_max(A_l) max(c_l, d) eps`` is
+    decided from the tangent images wherever the margin allows: above ``B_l max(c_l, d) eps``
+    with ``B_l >= s_max(A_l)`` (the product of the layers' Frobenius norms), or below the
+    threshold that the largest tangent singular value implies (or structurally zero), beyond
+    the rounding of the products and the constant-unit rows the rank rule drops. The rest
+    (nearly collapsed pieces) are decided exactly from their regions' SVDs."""
+    k, q = P.shape[0], S0.shape[1] - 1
     out = np.zeros((k, K), dtype=np.int64)
     if q == 0 or k == 0:
         return out
     off = net.offsets
     d = net.input_dim
     widths = net.widths[:K]
+    Ws = [np.asarray(W, dtype=np.float64) for W in net.weights[:K]]
     zg = zero_thresholds(net, K)[0]
-    bound = np.cumprod([_norm_estimate(np.asarray(W, dtype=np.float64)) for W in net.weights[:K]])
+    bound = np.cumprod([np.linalg.norm(W) for W in Ws])  # Frobenius >= spectral: s_max(A_l) <= bound[l]
     inner = d + np.cumsum(widths)
     undecided = np.zeros(k, dtype=bool)
     chunk = max(1, REFINE_CHUNK_BYTES // (8 * q * max(d, *widths) * 3))
     jj = np.arange(1, q + 1)
+    if q == 1:  # pieces in order along their input segment
+        pos = np.empty(k)
+        for a in range(0, k, 4096):
+            pa, sa = parent[a: a + 4096], S[a: a + 4096]
+            start = V0[S0[pa, 0]]
+            pos[a: a + 4096] = np.einsum("ij,ij->i", V[sa[:, 0]] + V[sa[:, 1]] - 2 * start,
+                                         V0[S0[pa, 1]] - start)
+        order = np.lexsort((pos, parent))
+    else:
+        order = np.argsort(parent, kind="stable")
     for s in range(0, k, chunk):
-        Q = _tangent_bases(V, S[s: s + chunk])
-        c = Q.shape[0]
-        T = np.swapaxes(Q, 1, 2).reshape(c * q, d)  # rows: the tangent vectors
+        idx = order[s: s + chunk]
+        c = idx.size
+        up, pinv = np.unique(parent[idx], return_inverse=True)
+        pinv = pinv.ravel()
+        Qt = np.swapaxes(_tangent_bases(V0, S0[up]), 1, 2).reshape(up.size * q, d)
+        G1 = (Qt @ Ws[0].T).reshape(up.size, q, -1)  # (n_par, q, n_1): W_1 Q
+        Pc = P[idx]
         fewest = np.full(c, d)  # rank(A_l Q) <= min(d, c_1, ..., c_l)
+        T = None
         for l in range(K):
-            mask = P[s: s + chunk, off[l]:off[l + 1]]
-            size = mask.sum(axis=1)
+            mask = Pc[:, off[l]:off[l + 1]]
+            size = np.count_nonzero(mask, axis=1)
             fewest = np.minimum(fewest, size)
-            T = T @ net.weights[l].T
-            T *= np.repeat(mask, q, axis=0)
-            sv = _small_singular_values(np.swapaxes(T.reshape(c, q, -1), 1, 2))  # (c, q)
+            if l == 0:
+                T = (G1[pinv] * mask[:, None, :]).reshape(c * q, -1)
+            elif l == 1:
+                T = _second_layer(T, Pc[:, : off[1]], G1, pinv, Ws[1], q)
+                T *= mask if q == 1 else np.repeat(mask, q, axis=0)
+            else:
+                T = T @ Ws[l].T
+                T *= mask if q == 1 else np.repeat(mask, q, axis=0)
+            if q == 1:
+                sv = np.sqrt(np.einsum("ij,ij->i", T, T))[:, None]
+            else:
+                sv = _small_singular_values(np.swapaxes(T.reshape(c, q, -1), 1, 2))  # (c, q)
             m = np.maximum(size, d)
             err = (np.sqrt(size) * zg[l] + 8.0 * inner[l] * EPS * bound[l] * np.sqrt(q))[:, None]
             above = sv - err > (bound[l] * m * EPS)[:, None]
             s_low = np.maximum(sv[:, :1] - err, 0.0)
             below = (sv + err <= s_low * m[:, None] * EPS) | (sv == 0.0) | (jj[None, :] > fewest[:, None])
             above &= ~below
-            out[s: s + chunk, l] = above.sum(axis=1)
-            undecided[s: s + chunk] |= ~(above | below).all(axis=1)
+            out[idx, l] = above.sum(axis=1)
+            undecided[idx] |= ~(above | below).all(axis=1)
     if undecided.any():
-        _exact_tangent_ranks(net, V, S, P, K, region, cache, np.flatnonzero(undecided), out)
+        _exact_tangent_ranks(net, V0, S0, parent, K, region, cache, np.flatnonzero(undecided), out)
     return out
 
 
-def _exact_tangent_ranks(net, V, S, P, K, region, cache, pieces, out):
+def _second_layer(T1, M1, G1, pinv, W2, q):
+    """``T1 @ W2.T`` for the pieces of a chunk, sorted by input segment and position along it.
+
+    For segments (q = 1) with several pieces each, ``T1 = M1 * g`` with ``g = W_1 t`` of the
+    input segment, and consecutive pieces differ in the few first-layer units whose
+    hyperplanes separate them: the first piece of each segment by GEMM, the next ones by
+    adding the ``W_2`` columns of those units (a sparse product) and a running sum along the
+    segment. Otherwise one dense GEMM."""
+    c = M1.shape[0]
+    starts = np.flatnonzero(np.r_[True, pinv[1:] != pinv[:-1]])
+    if q != 1 or starts.size * 8 > c:
+        return T1 @ W2.T
+    from scipy import sparse
+
+    diff = M1[1:] != M1[:-1]
+    diff[starts[1:] - 1] = False  # no running sum across input segments
+    rows, cols = np.nonzero(diff)
+    rows += 1
+    vals = np.where(M1[rows, cols], 1.0, -1.0) * G1[pinv[rows], 0, cols]
+    R = np.asarray(sparse.csr_matrix((vals, (rows, cols)), shape=M1.shape) @ W2.T)
+    R[starts] = T1[starts] @ W2.T
+    for a, b in zip(starts, np.r_[starts[1:], c]):
+        np.cumsum(R[a:b], axis=0, out=R[a:b])
+    return R
+
+
+def _exact_tangent_ranks(net, V0, S0, parent, K, region, cache, pieces, out):
     """Tangent ranks of ``pieces`` from the SVDs of their regions' maps (formed densely,
     a few regions at a time), capped by the regions' ranks; writes ``out[pieces]``."""
     off = net.offsets
@@ -539,7 +597,7 @@ def _exact_tangent_ranks(net, V, S, P, K, region, cache, pieces, out):
         if not sel.size:
             continue
         U = cache.U[regs[a: a + step]]
-        Q = _tangent_bases(V, S[pieces[sel]])
+        Q = _tangent_bases(V0, S0[parent[pieces[sel]]])
         for l, A in enumerate(_layer_maps(net, U, K)):
             A = drop_constant_rows(A, zg[l])
             if not A.size:
@@ -552,10 +610,11 @@ def _exact_tangent_ranks(net, V, S, P, K, region, cache, pieces, out):
 
 def _refine(net, V, S, K, tol):
     """Kernel of :func:`refine`; trusts its input."""
-    V, S, P, parent = _cut(net, V, S, K, tol)
+    V0, S0 = np.asarray(V, dtype=np.float64), np.asarray(S, dtype=np.int64)
+    V, S, P, parent = _cut(net, V0, S0, K, tol)
     U, region = _unique_rows(P)
     cache = _RegionRanks(net, U, K)
-    tranks = _tangent_ranks(net, V, S, P, K, region, cache)
+    tranks = _tangent_ranks(net, V0, S0, V, S, parent, P, K, region, cache)
     return Refinement(
         complex=SimplicialComplex(V, S), layer=K, patterns=P, region=region, region_patterns=U,
         tangent_ranks=tranks, parent=parent, tol=tol, _region_ranks=cache,
