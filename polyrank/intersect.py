@@ -485,7 +485,7 @@ def _tangent_ranks(net, V0, S0, V, S, parent, P, K, region, cache):
     pieces (``T_l = D_l W_l T_{l-1}``, ``D_l`` the piece's pattern), pieces sorted by input
     simplex (and along it): ``W_1 Q`` is formed once per input simplex, and on segments
     ``W_2 T_1`` of a piece is that of the previous piece plus the columns of ``W_2`` of the
-    first-layer units where their patterns differ (:func:`_second_layer`). The count of
+    first-layer units where their patterns differ (``_second_layer``). The count of
     singular values above ``rank(A_l)``'s own threshold ``s_max(A_l) max(c_l, d) eps`` is
     decided from the tangent images wherever the margin allows: above ``B_l max(c_l, d) eps``
     with ``B_l >= s_max(A_l)`` (the product of the layers' Frobenius norms), or below the
@@ -505,7 +505,6 @@ def _tangent_ranks(net, V0, S0, V, S, parent, P, K, region, cache):
     inner = d + np.cumsum(widths)
     undecided = np.zeros(k, dtype=bool)
     chunk = max(1, REFINE_CHUNK_BYTES // (8 * q * max(d, *widths) * 3))
-    jj = np.arange(1, q + 1)
     if q == 1:  # pieces in order along their input segment
         pos = np.empty(k)
         for a in range(0, k, 4096):
@@ -542,17 +541,27 @@ def _tangent_ranks(net, V0, S0, V, S, parent, P, K, region, cache):
                 sv = np.sqrt(np.einsum("ij,ij->i", T, T))[:, None]
             else:
                 sv = _small_singular_values(np.swapaxes(T.reshape(c, q, -1), 1, 2))  # (c, q)
-            m = np.maximum(size, d)
-            err = (np.sqrt(size) * zg[l] + 8.0 * inner[l] * EPS * bound[l] * np.sqrt(q))[:, None]
-            above = sv - err > (bound[l] * m * EPS)[:, None]
-            s_low = np.maximum(sv[:, :1] - err, 0.0)
-            below = (sv + err <= s_low * m[:, None] * EPS) | (sv == 0.0) | (jj[None, :] > fewest[:, None])
-            above &= ~below
-            out[idx, l] = above.sum(axis=1)
-            undecided[idx] |= ~(above | below).all(axis=1)
+            out[idx, l], unsure = _decide(sv, size, fewest, zg[l], inner[l], bound[l], d)
+            undecided[idx] |= unsure
     if undecided.any():
         _exact_tangent_ranks(net, V0, S0, parent, K, region, cache, np.flatnonzero(undecided), out)
     return out
+
+
+def _decide(sv, size, fewest, zg, inner, bound, d):
+    """Tangent rank of each piece at one layer from the singular values ``sv`` (k, q) of its
+    tangent image ``A_l Q``, and whether that count is certain (see ``_tangent_ranks``):
+    ``size`` = c_l, ``fewest`` = min(d, c_1..c_l), ``zg`` the layer's constant-unit threshold,
+    ``inner`` the summed widths and ``bound >= s_max(A_l)``. Returns ``(count, unsure)``."""
+    q = sv.shape[1]
+    m = np.maximum(size, d)
+    err = (np.sqrt(size) * zg + 8.0 * inner * EPS * bound * np.sqrt(q))[:, None]
+    above = sv - err > (bound * m * EPS)[:, None]
+    s_low = np.maximum(sv[:, :1] - err, 0.0)
+    below = ((sv + err <= s_low * m[:, None] * EPS) | (sv == 0.0)
+             | (np.arange(1, q + 1)[None, :] > np.asarray(fewest)[:, None]))
+    above &= ~below
+    return above.sum(axis=1), ~(above | below).all(axis=1)
 
 
 def _second_layer(T1, M1, G1, pinv, W2, q):
@@ -608,13 +617,200 @@ def _exact_tangent_ranks(net, V0, S0, parent, K, region, cache, pieces, out):
             out[pieces[sel], l] = np.minimum(tr, ranks[local[sel], l])
 
 
+def _chain_values(Z, G, S, seg, tau, n_in):
+    """Pre-activations (vertex-major ``Z``, rows ``>= n_in`` filled) at the inner vertices of a
+    mesh of pieces of input segments, from the input vertices' rows: along each input segment,
+    ``z(right) = z(left) + (tau_right - tau_left) G[piece]`` with ``G`` the pieces' slopes."""
+    order = np.lexsort((tau[:, 0], seg))
+    sseg = seg[order]
+    first = np.r_[0, np.flatnonzero(sseg[1:] != sseg[:-1]) + 1]
+    depth = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
+    for k in range(int(depth.max()) + 1 if depth.size else 0):
+        rows = order[depth == k]
+        right = S[rows, 1]
+        inner = right >= n_in
+        rows, right = rows[inner], right[inner]
+        Z[right] = Z[S[rows, 0]] + (tau[rows, 1] - tau[rows, 0])[:, None] * G[rows]
+
+
+def _layer_walk(events, n_units_l, N):
+    """Patterns ``(N, n_l)`` of one layer's units on the layer's last pieces from its history
+    (see ``_refine_curve``)."""
+    PT = np.zeros((n_units_l, N), dtype=bool)
+    cur = np.arange(N, dtype=np.int64)
+    for ev in reversed(events):
+        if ev[0] == "cut":
+            _, unit, n_before, par, bits = ev
+            PT[unit] = bits[cur]
+            if par.size:
+                new = cur >= n_before
+                cur[new] = par[cur[new] - n_before]
+        else:
+            _, units, bits = ev
+            PT[units] = bits[:, cur]
+    return np.ascontiguousarray(PT.T)
+
+
+def _refine_curve(net, V0, S0, K, tol):
+    """:func:`refine` on a mesh of segments, every layer one GEMM over the pieces.
+
+    Each piece is a sub-segment ``[tau_0, tau_1]`` of an input segment ``x(tau) = a + tau e``;
+    on it ``h_l`` is affine with slope ``T_l = D_l W_l T_{l-1}`` (``T_0 = e``). At the end of
+    layer l the slopes ``G_{l+1} = W_{l+1} T_l`` of the layer's pieces (one GEMM; for the
+    second layer, running sums of ``W_2`` columns along each segment) give both the next
+    layer's pre-activations at the vertices (summed along each segment from its first
+    vertex, which is evaluated directly) and the tangent images ``A_l e``. New vertices are
+    placed at the interpolated zero of the cutting unit, and their pre-activations are
+    interpolated within the layer's pieces, as in the general kernel. Returns the vertices,
+    pieces, patterns, parents and tangent ranks."""
+    off = net.offsets
+    d = net.input_dim
+    n_in, n_seg = V0.shape[0], S0.shape[0]
+    E = V0[S0[:, 1]] - V0[S0[:, 0]]
+    elen = np.linalg.norm(E, axis=1)
+    elen = np.where(elen > 0, elen, 1.0)
+    Ws = [np.asarray(W, dtype=np.float64) for W in net.weights[:K]]
+    bs = [np.asarray(b, dtype=np.float64) for b in net.biases[:K]]
+    Sb = _Buffer(S0.astype(np.int64))
+    seg = _Buffer(np.arange(n_seg, dtype=np.int64))
+    tau = _Buffer(np.tile([0.0, 1.0], (n_seg, 1)))
+    vseg, vtau = _Buffer(np.zeros(0, dtype=np.int64)), _Buffer(np.zeros(0))  # inner vertices
+    Zin = V0 @ Ws[0].T + bs[0]  # the input vertices' pre-activations
+    G = E @ Ws[0].T  # slopes of the first layer's pre-activations on the pieces (rows: pieces)
+    layers = []  # per layer: (patterns, anc, tangent norms) on the layer's last pieces
+    for l in range(K):
+        n_l = Ws[l].shape[0]
+        N0, nS0 = n_in + vseg.n, Sb.n
+        S_start = Sb.view.copy()
+        Zv = np.empty((N0, n_l))
+        Zv[:n_in] = Zin
+        if N0 > n_in:
+            _chain_values(Zv, G, S_start, seg.view, tau.view, n_in)
+        del G
+        ZT0 = np.ascontiguousarray(Zv.T)
+        del Zv
+        scale = np.abs(ZT0).max(axis=1) if N0 else np.zeros(n_l)
+        thr = tol * np.maximum(scale, _TINY)
+        anyp, cuts = _sign_tables(ZT0, thr, S_start, 1, True)
+        crossing = cuts.any(axis=1)
+        events = []
+        quiet = np.flatnonzero(~crossing)
+        if quiet.size:
+            events.append(("quiet", quiet, anyp[quiet]))
+        anc = _Buffer(np.arange(nS0, dtype=np.int64))
+        nlp, nlt = _Buffer(np.zeros(0, dtype=np.int64)), _Buffer(np.zeros(0))  # this layer's new vertices
+
+        for i in np.flatnonzero(crossing):
+            desc = np.flatnonzero(cuts[i][anc.view])
+            Sd = Sb.a[desc]
+            vids = np.unique(Sd)
+            old = vids < N0
+            zi = np.empty(vids.size)
+            zi[old] = ZT0[i, vids[old]]
+            k = vids[~old] - N0
+            lp = nlp.a[k]
+            za, zb = ZT0[i, S_start[lp, 0]], ZT0[i, S_start[lp, 1]]
+            zi[~old] = za + nlt.a[k] * (zb - za)
+            zi[np.abs(zi) <= thr[i]] = 0.0  # ON the hyperplane
+            at = np.searchsorted(vids, Sd)
+            z0, z1 = zi[at[:, 0]], zi[at[:, 1]]
+            n_before = Sb.n
+            par = np.zeros(0, dtype=np.int64)
+            hit = np.flatnonzero(((z0 > 0) & (z1 < 0)) | ((z0 < 0) & (z1 > 0)))
+            if hit.size:
+                rows = desc[hit]
+                t = z0[hit] / (z0[hit] - z1[hit])
+                u, v = Sd[hit, 0], Sd[hit, 1]
+                lp = anc.a[rows]  # the layer's first piece holding the cut
+                lt = []
+                for w in (u, v):  # parameter of u, v in that piece
+                    x = np.where(w == S_start[lp, 0], 0.0, 1.0)
+                    inner = w >= N0
+                    x[inner] = nlt.a[w[inner] - N0]
+                    lt.append(x)
+                ta, tb = tau.a[rows, 0], tau.a[rows, 1]
+                tp = ta + t * (tb - ta)
+                p = n_in + vseg.n + np.arange(hit.size)
+                vseg.append(seg.a[rows])
+                vtau.append(tp)
+                nlp.append(lp)
+                nlt.append(lt[0] + t * (lt[1] - lt[0]))
+                Sb.a[rows, 1] = p  # (u, p) keeps the slot, (p, v) is appended
+                Sb.append(np.stack([p, v], 1))
+                tau.a[rows, 1] = tp
+                tau.append(np.stack([tp, tb], 1))
+                seg.append(seg.a[rows])
+                anc.append(anc.a[rows])
+                par = rows
+            bits = anyp[i][anc.view]
+            upd = np.concatenate([desc, np.arange(n_before, Sb.n)])
+            Su = Sb.a[upd]
+            at = np.minimum(np.searchsorted(vids, Su), vids.size - 1)
+            bits[upd] = ((vids[at] == Su) & (zi[at] > 0)).any(axis=1)  # new vertices lie on the plane
+            events.append(("cut", i, n_before, par, bits))
+        PL = _layer_walk(events, n_l, Sb.n)
+        a_l = anc.view.copy()
+        Gprev = (E @ Ws[0].T) if l == 0 else None
+        T = (Gprev if l == 0 else Gl)[a_l]
+        T *= PL  # slopes of h_l on the layer's pieces
+        layers.append((PL, a_l, np.sqrt(np.einsum("ij,ij->i", T, T)) / elen[seg.view]))
+        if l + 1 < K:
+            Zin = np.where(np.abs(Zin) <= thr, 0.0, Zin)
+            Zin = np.maximum(Zin, 0.0) @ Ws[l + 1].T + bs[l + 1]
+            if l == 0:  # second layer: running sums of W_2 columns along the segments
+                order = np.lexsort((tau.view[:, 0], seg.view))
+                G = np.empty((Sb.n, Ws[1].shape[0]))
+                G[order] = _second_layer(T[order], PL[order], Gprev[:, None, :], seg.view[order], Ws[1], 1)
+            else:
+                G = T @ Ws[l + 1].T
+            Gl = G
+        del T
+    # final pieces: patterns and tangent ranks per layer through the ancestor maps
+    N = Sb.n
+    n_units = int(off[K])
+    P = np.zeros((N, n_units), dtype=bool)
+    tr = np.zeros((N, K), dtype=np.int64)
+    unsure = np.zeros(N, dtype=bool)
+    zg = zero_thresholds(net, K)[0]
+    bound = np.cumprod([np.linalg.norm(W) for W in Ws])
+    inner = d + np.cumsum(net.widths[:K])
+    maps = [None] * K
+    cur = np.arange(N, dtype=np.int64)
+    for l in range(K - 1, -1, -1):
+        maps[l] = cur
+        cur = layers[l][1][cur]
+    fewest = np.full(N, d)
+    for l in range(K):
+        PL, _, sv = layers[l]
+        P[:, off[l]:off[l + 1]] = PL[maps[l]]
+        size = np.count_nonzero(PL, axis=1)[maps[l]]
+        fewest = np.minimum(fewest, size)
+        tr[:, l], u = _decide(sv[maps[l]][:, None], size, fewest, zg[l], inner[l], bound[l], d)
+        unsure |= u
+    V = np.empty((n_in + vseg.n, d))
+    V[:n_in] = V0
+    for a in range(0, vseg.n, 4096):
+        sg = vseg.view[a: a + 4096]
+        Vn = V[n_in + a: n_in + a + sg.size]
+        np.multiply(E[sg], vtau.view[a: a + 4096, None], out=Vn)
+        Vn += V0[S0[sg, 0]]
+    return V, Sb.view.copy(), P, seg.view.copy(), tr, unsure
+
+
 def _refine(net, V, S, K, tol):
     """Kernel of :func:`refine`; trusts its input."""
     V0, S0 = np.asarray(V, dtype=np.float64), np.asarray(S, dtype=np.int64)
-    V, S, P, parent = _cut(net, V0, S0, K, tol)
-    U, region = _unique_rows(P)
-    cache = _RegionRanks(net, U, K)
-    tranks = _tangent_ranks(net, V0, S0, V, S, parent, P, K, region, cache)
+    if S0.shape[1] == 2 and S0.shape[0]:
+        V, S, P, parent, tranks, unsure = _refine_curve(net, V0, S0, K, tol)
+        U, region = _unique_rows(P)
+        cache = _RegionRanks(net, U, K)
+        if unsure.any():
+            _exact_tangent_ranks(net, V0, S0, parent, K, region, cache, np.flatnonzero(unsure), tranks)
+    else:
+        V, S, P, parent = _cut(net, V0, S0, K, tol)
+        U, region = _unique_rows(P)
+        cache = _RegionRanks(net, U, K)
+        tranks = _tangent_ranks(net, V0, S0, V, S, parent, P, K, region, cache)
     return Refinement(
         complex=SimplicialComplex(V, S), layer=K, patterns=P, region=region, region_patterns=U,
         tangent_ranks=tranks, parent=parent, tol=tol, _region_ranks=cache,
