@@ -740,10 +740,12 @@ def _ranks_of_masks(tn, net, counts_all, masks_of, layers, *, method, tol, max_m
         ks_all = _sketch_widths(bmaxs, layers, d)
         sketch = _Sketch(tn, ks_all[0], net)
         cm = [max(c, 1) for c in cmaxs]
-        # per point: the gathered block, U_{K-1} and U_K, the Gram matrix and its factor,
-        # and the fallback's c_K x d block
+        # per point: the gathered block, U_{K-1} and U_K, and for a requested layer the Gram
+        # matrix, its factor and the fallback's c_K x d block
         per = max(cm[K] * (cm[K - 1] if K else 1) + (cm[K - 1] * ks_all[K - 1] if K else 0)
-                  + 2 * cm[K] * ks_all[K] + 2 * max(cm[K], ks_all[K]) ** 2 + 2 * cm[K] * d for K in range(Kmax))
+                  + 2 * cm[K] * ks_all[K]
+                  + ((2 * max(cm[K], ks_all[K]) ** 2 + 2 * cm[K] * d) if K + 1 in layers else 0)
+                  for K in range(Kmax))
     chunk = _chunk_size(n, per, itemsize, max_memory, batch_size, func)
     starts = range(0, n, chunk)
     if progress:
