@@ -316,8 +316,23 @@ SKETCH_OVERSAMPLE = 16
 #: only decides which points are certified cheaply; the ranks never depend on it.
 SKETCH_SEED = 20_230_501
 
-#: Default memory budget (bytes) for the intermediate tensors of one chunk of points.
+#: Default memory budget (bytes) for the intermediate tensors of one chunk of points on the CPU.
 DEFAULT_MAX_MEMORY = 512 * 2**20
+
+#: On a GPU the default budget is this fraction of its free memory, capped at CUDA_MAX_MEMORY
+#: (larger chunks: fewer kernel launches per point).
+CUDA_MEMORY_FRACTION = 0.25
+CUDA_MAX_MEMORY = 16 * 2**30
+
+
+def _default_memory(device):
+    """The default ``max_memory`` for ``device``."""
+    import torch
+
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info(device)[0]
+        return int(max(DEFAULT_MAX_MEMORY, min(CUDA_MAX_MEMORY, CUDA_MEMORY_FRACTION * free)))
+    return DEFAULT_MAX_MEMORY
 
 
 def _resolve_dtype(dtype):
@@ -353,11 +368,12 @@ def _prepare(net, X, layers, *, func, device, dtype, batch_size, tol, max_memory
     batch_size = check_positive_int(batch_size, name="batch_size", func=func, allow_none=True)
     if tol is not None:
         tol = check_tol(tol, func=func)
+    device = check_device(device)
     if max_memory is None:
-        max_memory = DEFAULT_MAX_MEMORY
+        max_memory = _default_memory(device)
     else:
         max_memory = check_positive_int(max_memory, name="max_memory", func=func)
-    return net, X, layers, check_device(device), _resolve_dtype(dtype), batch_size, tol, max_memory
+    return net, X, layers, device, _resolve_dtype(dtype), batch_size, tol, max_memory
 
 
 class _TorchNet:
@@ -626,7 +642,8 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
         float32's (1.19e-07): ranks then agree with float64 on well-conditioned maps
         only, and the certificate rarely holds, so large inputs take the SVD path.
     max_memory : int, optional
-        Budget in bytes for the intermediate tensors of one chunk (default 512 MiB).
+        Budget in bytes for the intermediate tensors of one chunk (default 512 MiB on the CPU; on
+        a GPU a quarter of its free memory, at most 16 GiB).
     progress : bool, default False
         Show a tqdm progress bar over chunks.
     method : {"auto", "direct", "certify"}, default "auto"
@@ -837,9 +854,9 @@ def pattern_ranks(net, patterns, layer=None, *, device=None, max_memory=None, me
     if P.ndim != 2 or P.shape[1] != n_units:
         raise ValueError(f"The 'patterns' parameter of pattern_ranks must have shape (n, {n_units}) (the units "
                          f"of layers 1..{K}); got {P.shape}.")
-    if max_memory is None:
-        max_memory = DEFAULT_MAX_MEMORY
     device = check_device(device)
+    if max_memory is None:
+        max_memory = _default_memory(device)
     tn = _TorchNet(net, device, torch.float64)
     off = net.offsets
     counts_all = torch.from_numpy(np.stack([P[:, off[k]:off[k + 1]].sum(1) for k in range(K)], 1)
