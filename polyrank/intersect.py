@@ -871,9 +871,17 @@ def refine(net, K, *, layer=None, tol=REFINE_TOL) -> Refinement:
     ``pr.rank.matrix_rank``'s default ``sigma_max(A_l) * max(shape) * eps``; the
     tangent rank counts the singular values of ``A_l Q`` (``Q`` an orthonormal
     basis of the simplex's tangent space) above that same threshold, so it never
-    exceeds the rank. Cost: ``O(n_neurons * n_simplices)`` numpy work,
-    where ``n_simplices`` grows to about the number of (simplex, region) pairs,
-    plus one batched SVD per layer.
+    exceeds the rank (the tangent ranks come from the tangent vectors pushed
+    through the layers, decided by the SVDs of the regions' maps only for nearly
+    collapsed pieces). Cost: per layer one GEMM over the vertices (triangle
+    meshes) or over the pieces' slopes (curves: the pre-activations at the new
+    vertices are summed along each input segment), plus numpy work proportional
+    to the pieces each unit crosses; no per-region matrix is formed. The ranks
+    ``rank(A_l)`` of the regions are computed on first access of
+    :attr:`Refinement.ranks`, with :func:`polyrank.rank.pattern_ranks` (one
+    certificate or SVD per region, on a GPU when available): in 784-D through
+    thousands of units that is the expensive part, and
+    :func:`polyrank.image_homology` does not need it.
 
     Examples
     --------
