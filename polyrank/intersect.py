@@ -931,8 +931,9 @@ def label_vertices(net, K, *, layer=None) -> VertexLabels:
 
     Notes
     -----
-    Cost: one forward pass plus one batched SVD per layer over the distinct
-    patterns met.
+    Cost: one forward pass plus :func:`polyrank.rank.pattern_ranks` over the
+    distinct patterns met (a batched SVD per layer for small inputs, the
+    certificate of :func:`polyrank.ranks_at` for large ones).
 
     Examples
     --------
