@@ -95,7 +95,10 @@ class ImageHomology:
         the *rank source*.
     overlaps : list of tuple of int
         Sets of cells that share no point of the mesh but whose images meet, found by LP:
-        the *overlap source* (pairs, and larger sets whose pairs all meet).
+        the *overlap source* (pairs, and larger sets whose pairs all meet). Neighbours
+        (cells sharing a mesh vertex) whose images may fold onto each other are not
+        listed here: no certificate clears them, so they are dirty and counted in
+        ``n_dirty`` and ``stats["adjacent_uncertified"]``.
     n_dirty : int
         Cells not certified clean (the rank source, the cells in ``overlaps``, and
         neighbours no cheap certificate could clear).
