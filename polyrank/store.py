@@ -40,10 +40,10 @@ import numpy as np
 from .domain import Polytope
 from .network import ReLUNetwork, as_network
 from .exceptions import MemoryBudgetError, RegionLimitError
-from .tiling import (BYTES_PER_REGION, DEFAULT_TILE_MEMORY, MAX_SPLIT_DEPTH, TILE_CHECK_SAMPLES,
-                     VOLUME_ESTIMATE_MAX_DIM, check_bounded_domain, check_tiles, concat_pieces, estimate_regions,
-                     iter_tile_pieces, make_tile, merge_pieces, pattern_buckets, region_upper_bound, split_tile,
-                     tile_domain, unpack_patterns)
+from .tiling import (BYTES_PER_REGION, DEFAULT_TILE_MEMORY, ESTIMATE_SPLIT_FACTOR, MAX_SPLIT_DEPTH,
+                     TILE_CHECK_SAMPLES, VOLUME_ESTIMATE_MAX_DIM, check_bounded_domain, check_tiles, concat_pieces,
+                     estimate_regions, iter_tile_pieces, make_tile, merge_pieces, pattern_buckets,
+                     region_upper_bound, split_tile, tile_domain, unpack_patterns)
 
 __all__ = ["write_regions", "read_regions", "RegionStore", "STORE_FORMAT", "MAX_BUCKETS"]
 
@@ -343,8 +343,9 @@ def _tile_task(task):
             return {k: v for k, v in json.load(fh).items() if k != "groups"}
     if task.get("check"):
         est = estimate_regions(net, tile.polytope, layer=K, n_samples=TILE_CHECK_SAMPLES, seed=tile.index)
-        if est * BYTES_PER_REGION > task["budget"]:
-            return dict(tile=tile.index, split=f"estimated {est:.0f} pieces over the budget")
+        if est * BYTES_PER_REGION > ESTIMATE_SPLIT_FACTOR * task["budget"]:
+            return dict(tile=tile.index, split=f"estimated {est:.0f} pieces, over {ESTIMATE_SPLIT_FACTOR:g} times "
+                                               f"the budget of {task['budget'] // BYTES_PER_REGION} pieces")
     _maybe_test_kill(tile)
     groups, n_pieces, volume, g, w, reason = {}, 0, 0.0, 0, None, None
     guard = _guard_bytes(task)
@@ -380,7 +381,7 @@ def _tile_task(task):
     if w is not None:
         os.replace(name + ".parquet.tmp", name + ".parquet")
     info = dict(tile=tile.index, n_pieces=int(n_pieces), groups=groups, seconds=time.perf_counter() - t0,
-                peak_rss=_peak_rss(), volume=volume)
+                peak_rss=_peak_rss(), volume=volume, worker=f"{os.uname().nodename}:{os.getpid()}")
     with open(name + ".json.tmp", "w") as fh:
         json.dump(info, fh)
     os.replace(name + ".json.tmp", name + ".json")
@@ -644,8 +645,14 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
     layer : int, optional
         Decompose by the patterns of layers 1..layer (default all).
     max_memory : int, optional
-        Bytes one tile may use; a tile that would need more is halved (see
-        :func:`~polyrank.enumerate_tile`).
+        Bytes one tile may add to its worker's memory (default
+        ``tiling.DEFAULT_TILE_MEMORY``). It sizes the tiles of ``tiles="auto"``, it is the
+        engine's budget, and the workers of the local pool (and single-threaded Dask
+        workers, capped at ``DASK_MEMORY_FRACTION`` of their limit) enforce it with a soft
+        ``RLIMIT_DATA``. A tile that runs out of it (or whose worker dies, or whose worker's
+        estimate is over ``ESTIMATE_SPLIT_FACTOR`` times it) is split in two along its
+        longest side (:func:`~polyrank.split_tile`) and the halves are queued, recursively,
+        up to ``tiling.MAX_SPLIT_DEPTH`` halvings (then MemoryBudgetError).
     progress : bool
         Progress bars over the tiles and the merge.
     overwrite : bool
@@ -674,6 +681,9 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
         ``path`` cannot be written.
     ConnectionError
         No Dask scheduler answers at ``client``.
+    MemoryBudgetError
+        A tile still runs out of memory after ``tiling.MAX_SPLIT_DEPTH`` halvings (the
+        finished tiles are kept; call again to resume).
 
     Notes
     -----
@@ -682,8 +692,10 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
     the witness ``x0..x{d-1}``, ``inradius`` (of the largest piece: a lower bound on the
     region's), ``volume``, ``bounded``, ``n_facets`` and ``facets`` (hidden unit ``u >= 0``
     in flat pattern order; domain row ``i`` as ``-1 - i``), and ``tiles`` (the tiles the
-    region meets). A piece thinner than ``tol`` is dropped by its tile's engine: it loses
-    at most its own (negligible) volume; the region is still found in its other tiles.
+    region meets; ids into ``store._meta["tiles"]``, whose entries split for memory are
+    listed in ``store._meta["split"]`` with their halves and the reason). A piece thinner
+    than ``tol`` is dropped by its tile's engine: it loses at most its own (negligible)
+    volume; the region is still found in its other tiles.
 
     Examples
     --------
@@ -819,6 +831,7 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
                            n_pieces=int(sum(i["n_pieces"] for i in infos)),
                            max_tile_pieces=int(max((i["n_pieces"] for i in infos), default=0)),
                            peak_rss_tiles=int(max([i["peak_rss"] for i in infos] + [0])),
+                           peak_rss_workers=_per_worker_peaks(infos),
                            peak_rss_merge=int(max([m["peak_rss"] for m in merged] + [0])),
                            peak_rss_client=_peak_rss()))
     with open(os.path.join(path, _META) + ".tmp", "w") as fh:
@@ -827,6 +840,15 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
     shutil.rmtree(work, ignore_errors=True)
     os.remove(os.path.join(path, _MANIFEST))
     return RegionStore(path)
+
+
+def _per_worker_peaks(infos):
+    """{worker (host:pid): its peak RSS over the tiles it ran} (tiles of a resumed run included)."""
+    out = {}
+    for i in infos:
+        w = i.get("worker", "?")
+        out[w] = max(out.get(w, 0), int(i["peak_rss"]))
+    return out
 
 
 def _save_network(file, net, domain):

@@ -55,6 +55,10 @@ MIN_SAMPLES = 4000
 AUTO_SAMPLES_PER_TILE = 200
 #: Samples of :func:`estimate_tile_regions`, the check a worker makes before enumerating a tile.
 TILE_CHECK_SAMPLES = 200
+#: That check splits a tile when its estimate is over this many times the tile's budget in
+#: regions (the estimate is heavy-tailed, and the tiles of ``tiles="auto"`` were sized with
+#: the same estimator; a tile that really runs out of memory is split anyway).
+ESTIMATE_SPLIT_FACTOR = 2.0
 #: Region volumes at sample points (the density estimate) are computed up to this input
 #: dimension; beyond it ``tiles="auto"`` falls back on Chao1 and the pilot pass.
 VOLUME_ESTIMATE_MAX_DIM = 4
