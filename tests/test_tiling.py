@@ -335,7 +335,7 @@ def test_tiny_tile_budget_splits_tiles_until_they_fit(tmp_path, global_random_se
     net = random_net(rng, 2, [8, 8, 6])
     dom = pr.Box(-3.0, 3.0, dim=2)
     dec = pr.enumerate_regions(net, dom, method="lp")
-    budget = 40 * pr.BYTES_PER_REGION  # about 40 regions per tile
+    budget = 12 * pr.BYTES_PER_REGION  # a dozen regions per tile (split at twice that)
     st = pr.write_regions(net, dom, tmp_path / "r", tiles=(2, 1), max_memory=budget, n_workers=1, progress=False)
     assert_store_equals(st, dec, dom)
     meta = st._meta
@@ -394,7 +394,7 @@ def test_split_tiles_survive_an_interrupted_run(tmp_path, monkeypatch):
     rng = np.random.default_rng(5)
     net = random_net(rng, 2, [8, 8, 6])
     dom = pr.Box(-3.0, 3.0, dim=2)
-    budget = 40 * pr.BYTES_PER_REGION
+    budget = 12 * pr.BYTES_PER_REGION
     ref = pr.write_regions(net, dom, tmp_path / "ref", tiles=(2, 1), max_memory=budget, n_workers=1,
                            progress=False)
     done = []
@@ -471,9 +471,9 @@ def test_memory_guard_turns_an_allocation_into_memory_error():
     if store_mod._vm_data() is None:
         pytest.skip("no /proc/self/status")
     with pytest.raises(MemoryError):
-        with store_mod.memory_guard(64 * 2 ** 20):
-            np.ones(256 * 2 ** 20 // 8)
-    x = np.ones(256 * 2 ** 20 // 8)  # the limit is lifted after the block
+        with store_mod.memory_guard(16 * 2 ** 20):
+            np.empty(64 * 2 ** 20 // 8)
+    x = np.ones(64 * 2 ** 20 // 8)  # the limit is lifted after the block
     assert x.sum() == x.size
 
 
