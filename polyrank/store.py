@@ -561,7 +561,7 @@ def _run_tiles(tasks, client, n_workers, progress, handle):
     def done(task, res):
         new = handle(task, res)
         if bar is not None:
-            if "split" in res:
+            if new:
                 bar.total += len(new) - 1
                 bar.refresh()
             else:
