@@ -1177,7 +1177,7 @@ def cli_write(args, net, domain):
     try:
         st = write_regions(net, domain, args.out, tiles=tiles, client=args.scheduler, method=args.method,
                            layer=args.layer, progress=True, overwrite=args.overwrite)
-    except (ValueError, TypeError, OSError) as exc:  # OSError: FileExists, Permission, Connection
+    except (ValueError, TypeError, OSError, MemoryBudgetError) as exc:  # OSError: FileExists, Permission, Connection
         raise SystemExit(f"polyrank: {exc}")
     lo, hi = domain.bounding_box()
     print(f"network   {net.input_dim}-" + "-".join(map(str, net.widths)) +
