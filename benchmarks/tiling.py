@@ -65,7 +65,7 @@ def _child(conn, what, path, tiles, out, layer):
         pr.enumerate_regions(net, dom, layer=1, method="subdivision")
         base = _rss()
         t0 = time.perf_counter()
-        n = len(pr.enumerate_regions(net, dom, layer=layer, method="subdivision"))
+        n = len(pr.enumerate_regions(net, dom, layer=layer, method="subdivision", max_regions=10**9))
         dt = time.perf_counter() - t0
         conn.send((n, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, base))
         return
@@ -89,7 +89,11 @@ def run(what, path, tiles=None, out=None, layer=None):
     a, b = mp.Pipe()
     p = mp.get_context("fork").Process(target=_child, args=(b, what, path, tiles, out, layer))
     p.start()
-    res = a.recv()
+    b.close()
+    try:
+        res = a.recv()
+    except EOFError:
+        raise SystemExit(f"the {what} run failed (see its traceback above)") from None
     p.join()
     return res
 
