@@ -18,12 +18,16 @@ per worker (default 4 GiB; ``--pool`` uses the local process pool instead), for 
 model (3-25x9, more than 10 million regions); it reports regions, wall time, tiles split
 for memory, peak RSS per worker and on the client.
 
+``--check-layer K``: the tiled store of layers 1..K, with a small ``--max-memory`` so that
+tiles are split, against the untiled engine (count, rank histograms, pattern sets).
+
 ``--bytes-per-cell``: the subdivision engine alone on layers 1..K (``--layers``), peak RSS
 minus the RSS before the run, divided by the cells after layer K (the widest layer).
 
     python benchmarks/tiling.py --model DATA/models/D-III_model_0.pth
     python benchmarks/tiling.py --d2 --model DATA/models/D-II-2_model_0.pth --max-memory 1.5
     python benchmarks/tiling.py --bytes-per-cell --model DATA/models/D-II-2_model_0.pth --layers 4,5,6
+    python benchmarks/tiling.py --check-layer 5 --max-memory 0.25 --model DATA/models/D-II-2_model_0.pth
 
 (``DATA``: a copy of the paper's data; nothing is read unless given.)
 """
@@ -120,6 +124,34 @@ def bench_bytes_per_cell(path, layers):
               f"(before the run {base / 2**20:.0f} MiB)  {(peak - base) / n:7.0f} bytes per cell")
 
 
+def bench_check(path, out, K, max_memory):
+    """write_regions(layer=K) on the local pool of 2 workers with a small max_memory (tiles are
+    split for memory) against the untiled engine: counts, rank histograms, pattern sets."""
+    net = load(path)
+    dom = pr.Box(-1.0, 1.0, dim=3)
+    print(f"\n{Path(path).stem}, layers 1..{K}: tiled (pool of 2, max_memory {max_memory / 2**20:.0f} MiB) "
+          f"against untiled (load average {os.getloadavg()[0]:.1f})", flush=True)
+    t0 = time.perf_counter()
+    st = pr.write_regions(net, dom, out, layer=K, n_workers=2, max_memory=max_memory, progress=False)
+    t_tiled = time.perf_counter() - t0
+    reasons = {}
+    for v in st._meta["split"].values():
+        r = "estimate" if v["reason"].startswith("estimated") else v["reason"].split(":")[0].split(" (")[0]
+        reasons[r] = reasons.get(r, 0) + 1
+    t0 = time.perf_counter()
+    dec = pr.enumerate_regions(net, dom, layer=K, method="subdivision", max_regions=10**9)
+    t_untiled = time.perf_counter() - t0
+    same_hist = all(st.rank_histogram(k) == dec.rank_histogram(k) for k in range(1, K + 1))
+    a = np.unique(pr.pack_patterns(st.patterns()), axis=0)
+    b = np.unique(pr.pack_patterns(dec.patterns), axis=0)
+    same_patterns = a.shape == b.shape and bool(np.all(a == b))
+    print(f"  tiled   {st.n_regions} regions, {st._meta['n_tiles']} tiles (split {st.stats['tiles_split']}: {reasons}),"
+          f" {t_tiled:.0f} s, worker peak RSS {max(st.stats['peak_rss_workers'].values()) / 2**20:.0f} MiB")
+    print(f"  untiled {len(dec)} regions, {t_untiled:.0f} s")
+    print(f"  same count: {st.n_regions == len(dec)}, same rank histograms (layers 1..{K}): {same_hist}, "
+          f"same pattern sets: {same_patterns}, total volume {st.total_volume():.12f} (domain 8)")
+
+
 def bench_d2(path, out, max_memory, memory_limit, pool):
     net = load(path)
     dom = pr.Box(-1.0, 1.0, dim=3)
@@ -162,6 +194,9 @@ def main():
     ap.add_argument("--max-memory", type=float, default=1.5, help="GiB per tile in --d2 (default 1.5)")
     ap.add_argument("--memory-limit", default="4GiB", help="memory limit per Dask worker in --d2")
     ap.add_argument("--bytes-per-cell", action="store_true")
+    ap.add_argument("--check-layer", type=int, default=None,
+                    help="compare a split-heavy tiled run of layers 1..K with the untiled engine "
+                         "(--max-memory in GiB, e.g. 0.25)")
     ap.add_argument("--layers", default="4,5,6", help="layers K for --bytes-per-cell")
     ap.add_argument("--out", default=None, help="where the stores go (default a temporary directory); "
                                                 "an unfinished --d2 run there is resumed")
@@ -173,7 +208,9 @@ def main():
             ap.error(f"--model {m!r}: no such file")
     base = args.out or tempfile.mkdtemp(prefix="polyrank-tiling-")
     try:
-        if args.bytes_per_cell:
+        if args.check_layer:
+            bench_check(args.model[0], os.path.join(base, "check"), args.check_layer, int(args.max_memory * 2**30))
+        elif args.bytes_per_cell:
             for m in args.model:
                 bench_bytes_per_cell(m, [int(k) for k in args.layers.split(",")])
         elif args.d2:
