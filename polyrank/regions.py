@@ -209,6 +209,7 @@ class Decomposition:
     def regions(self, value):
         self._regions, self._regions_src = list(value), None
         self._arrays = {}
+        self.__dict__.pop("_face_complex", None)  # faces are read off the regions
 
     @property
     def edges(self):

@@ -329,7 +329,11 @@ def test_bad_input():
         dec.faces(3)
     with pytest.raises(TypeError, match="k must be an int"):
         dec.faces(1.0)
-    with pytest.raises(ValueError, match="bounded domain"):
-        pr.enumerate_regions(net, None).f_vector()
+    # all of R^d: faces need pointed regions (a rank-1 first layer in R^2 gives none)
+    line = pr.ReLUNetwork.from_weights([[[1.0, 0.0]]], [[0.0]])
+    with pytest.raises(ValueError, match="pointed regions.*Box"):
+        pr.enumerate_regions(line, None).f_vector()
+    with pytest.raises(ValueError, match="needs a bounded domain"):
+        pr.enumerate_regions(net, None).complex().triangulation()
     with pytest.raises(ValueError, match="backend"):
         exact_check(dec, backend="sympy")
