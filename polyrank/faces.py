@@ -108,8 +108,33 @@ def _grow_1(a, need):
 
 @_njit
 def _solve_small(M, rhs, x, d, det_atol):
-    """Solve ``M x = rhs`` (d x d, overwritten) by elimination with partial pivoting;
-    False when ``|det M| <= det_atol``."""
+    """Solve ``M x = rhs`` (d x d, overwritten): Cramer's rule for d <= 3, elimination
+    with partial pivoting above; False when ``|det M| <= det_atol``."""
+    if d == 2:
+        det = M[0, 0] * M[1, 1] - M[0, 1] * M[1, 0]
+        if abs(det) <= det_atol:
+            return False
+        x[0] = (rhs[0] * M[1, 1] - M[0, 1] * rhs[1]) / det
+        x[1] = (M[0, 0] * rhs[1] - rhs[0] * M[1, 0]) / det
+        return True
+    if d == 3:
+        c0 = M[1, 1] * M[2, 2] - M[1, 2] * M[2, 1]
+        c1 = M[1, 2] * M[2, 0] - M[1, 0] * M[2, 2]
+        c2 = M[1, 0] * M[2, 1] - M[1, 1] * M[2, 0]
+        det = M[0, 0] * c0 + M[0, 1] * c1 + M[0, 2] * c2
+        if abs(det) <= det_atol:
+            return False
+        # x = (rhs0 (r1 x r2) + rhs1 (r2 x r0) + rhs2 (r0 x r1)) / det
+        e0 = M[2, 1] * M[0, 2] - M[2, 2] * M[0, 1]
+        e1 = M[2, 2] * M[0, 0] - M[2, 0] * M[0, 2]
+        e2 = M[2, 0] * M[0, 1] - M[2, 1] * M[0, 0]
+        g0 = M[0, 1] * M[1, 2] - M[0, 2] * M[1, 1]
+        g1 = M[0, 2] * M[1, 0] - M[0, 0] * M[1, 2]
+        g2 = M[0, 0] * M[1, 1] - M[0, 1] * M[1, 0]
+        x[0] = (rhs[0] * c0 + rhs[1] * e0 + rhs[2] * g0) / det
+        x[1] = (rhs[0] * c1 + rhs[1] * e1 + rhs[2] * g1) / det
+        x[2] = (rhs[0] * c2 + rhs[1] * e2 + rhs[2] * g2) / det
+        return True
     det = 1.0
     for c in range(d):
         p = c
@@ -155,10 +180,11 @@ def _n_subsets(m, d, cap):
 
 
 @_njit
-def _vertex_kernel(A, b, roff, regs, rtol, scale, det_atol, mw, max_sub):
+def _vertex_kernel(A, b, roff, regs, first_new, rtol, scale, det_atol, mw, max_sub):
     """Vertex instances of the regions ``regs``: points (N, d), owner (N,), tight-row
     bitsets (N, mw) over each region's local rows; and which regions were skipped
-    (more than ``max_sub`` subsets)."""
+    (more than ``max_sub`` subsets). Only d-subsets with a local row at or after
+    ``first_new[t]`` are solved (0: all)."""
     d = A.shape[1]
     cap = max(16, 8 * regs.shape[0])
     P = np.empty((cap, d))
@@ -183,7 +209,19 @@ def _vertex_kernel(A, b, roff, regs, rtol, scale, det_atol, mw, max_sub):
         start = n
         for k in range(d):
             c[k] = k
+        fn = first_new[t]
         while True:
+            if c[d - 1] < fn:  # every row old: this vertex is known already
+                c[d - 1] = fn - 1
+                k = d - 1
+                while k >= 0 and c[k] == m - d + k:
+                    k -= 1
+                if k < 0:
+                    break
+                c[k] += 1
+                for j in range(k + 1, d):
+                    c[j] = c[j - 1] + 1
+                continue
             for k in range(d):
                 for j in range(d):
                     M[k, j] = A[i0 + c[k], j]
@@ -316,34 +354,55 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
     global vertex ids, T the tight-row bitsets). Every face of every region is a record:
     dimension, region, sorted vertex ids (CSR), 64-bit hash of the vertex set. Also the
     Hasse pairs (record, covered record), the facet record of every row (-1: the row is
-    not a facet) and a problem code per region (1: no vertex or no facet, 2: a minimal
-    face is not a single vertex)."""
+    not a facet), a problem code per region (1: no vertex or no facet, 2: a minimal face
+    is not a single vertex, 3: an edge of a simple region has not 2 vertices) and which
+    regions were simple (every vertex on exactly d rows)."""
     nreg = roff.shape[0] - 1
     mw = T.shape[1]
-    cap = max(64, 16 * G.shape[0])
+    max_m, max_n = 1, 1
+    for r in range(nreg):
+        max_m = max(max_m, roff[r + 1] - roff[r])
+        max_n = max(max_n, istart[r + 1] - istart[r])
+    nvw_max = (max_n + 63) >> 6
+    cap = max(64, 4 * G.shape[0] + 2 * nreg)
     rec_k = np.empty(cap, np.int64)
     rec_reg = np.empty(cap, np.int64)
     rec_hash = np.empty(cap, np.uint64)
-    rec_ptr = np.zeros(cap + 1, np.int64)
-    rec_vtx = np.empty(4 * cap, np.int64)
-    hp = np.empty((4 * cap, 2), np.int64)
+    rec_ptr = np.empty(cap + 1, np.int64)
+    rec_ptr[0] = 0
+    rec_vtx = np.empty(3 * cap, np.int64)
+    hp = np.empty((3 * cap, 2), np.int64)
     row_face = np.full(roff[nreg], -1, np.int64)
     prob = np.zeros(nreg, np.int8)
+    simple_out = np.zeros(nreg, np.bool_)
     nrec = 0
     nv = 0
     nhp = 0
+    # per-region buffers, reused
+    lg = np.empty(max_n, np.int64)
+    LT = np.zeros((max_n, mw), np.uint64)
+    RM = np.zeros((max_m, nvw_max), np.uint64)
+    cnt = np.zeros(max_m, np.int64)
+    fac_of_row = np.full(max_m, -1, np.int64)
+    FM = np.zeros((max_m, nvw_max), np.uint64)
+    CM = np.zeros((max_m, nvw_max), np.uint64)
+    cand = np.zeros(nvw_max, np.uint64)
     fcap = 64
-    FC = np.zeros((fcap, 1), np.uint64)
+    FC = np.zeros((fcap, nvw_max), np.uint64)
     FL = np.empty(fcap, np.int64)
+    FK = np.empty(fcap, np.uint64)
     pairs = np.empty((4 * fcap, 2), np.int64)
+    hbits = 6
+    HK = np.zeros(1 << hbits, np.uint64)
+    HV = np.full(1 << hbits, -1, np.int64)
+    used = np.empty(1 << hbits, np.int64)
+    trow = np.empty(d, np.int64)
     for r in range(nreg):
         a, e = istart[r], istart[r + 1]
         m = roff[r + 1] - roff[r]
         ni = e - a
         # local vertices: unique global ids (sorted), tight rows OR-ed over duplicates
-        o = np.argsort(G[a:e], kind="mergesort")
-        lg = np.empty(ni, np.int64)
-        LT = np.zeros((max(ni, 1), mw), np.uint64)
+        o = np.argsort(G[a:e])
         n = 0
         for q in range(ni):
             g = G[a + o[q]]
@@ -356,115 +415,203 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
                     LT[n, w] = T[a + o[q], w]
                 n += 1
         nvw = max(1, (n + 63) >> 6)
-        RM = np.zeros((max(m, 1), nvw), np.uint64)
-        cnt = np.zeros(max(m, 1), np.int64)
-        for i in range(n):
-            for j in range(m):
-                if (LT[i, j >> 6] >> np.uint64(j & 63)) & np.uint64(1):
-                    RM[j, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
-                    cnt[j] += 1
-        # facets: rows with >= d vertices, not all, whose vertex set no other row strictly contains
-        fac_of_row = np.full(max(m, 1), -1, np.int64)
-        FM = np.zeros((max(m, 1), nvw), np.uint64)
-        nf = 0
-        for j in range(m):
-            if cnt[j] < d or cnt[j] >= n:
-                continue
-            strict = False
-            for j2 in range(m):
-                if cnt[j2] > cnt[j] and _is_sub(RM[j], RM[j2]):
-                    strict = True
+        simple = n > 0 and n == ni and m <= 64
+        if simple:
+            for i in range(n):
+                if _popcount(LT[i]) != d:
+                    simple = False
                     break
-            if strict:
-                continue
-            found = -1
-            for f in range(nf):
-                if _is_eq(FM[f], RM[j]):
-                    found = f
-                    break
-            if found < 0:
-                FM[nf] = RM[j]
-                found = nf
-                nf += 1
-            fac_of_row[j] = found
-        if n == 0 or nf == 0:
-            prob[r] = 1
-        # the faces of this region, level by level
-        if FC.shape[1] != nvw:
-            FC = np.zeros((fcap, nvw), np.uint64)
-        need = 1 + nf
-        if need > FC.shape[0]:
-            fcap = max(need, 2 * FC.shape[0])
-            FC = np.zeros((fcap, nvw), np.uint64)
-            FL = np.empty(fcap, np.int64)
-        for w in range(nvw):
-            FC[0, w] = 0
-        for i in range(n):
-            FC[0, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
-        FL[0] = d
+        simple_out[r] = simple
         npair = 0
-        for f in range(nf):
-            FC[1 + f] = FM[f]
-            FL[1 + f] = d - 1
-            if npair == pairs.shape[0]:
-                pairs = _grow_f2(pairs, npair + 1)
-            pairs[npair, 0] = 0
-            pairs[npair, 1] = 1 + f
-            npair += 1
-        nface = 1 + nf
-        lo, hi = 1, nface
-        CM = np.zeros((max(nf, 1), nvw), np.uint64)
-        cand = np.zeros(nvw, np.uint64)
-        for k in range(d - 1, 0, -1):
-            new_lo = nface
-            for F in range(lo, hi):
-                nc = 0
-                for g in range(nf):
-                    empty = True
-                    for w in range(nvw):
-                        cand[w] = FC[F, w] & FM[g, w]
-                        if cand[w]:
-                            empty = False
-                    if empty or _is_eq(cand, FC[F]):
-                        continue
-                    dup = False
-                    for q in range(nc):
-                        if _is_eq(CM[q], cand):
-                            dup = True
-                            break
-                    if not dup:
-                        CM[nc] = cand
-                        nc += 1
-                for ci in range(nc):
-                    maximal = True
-                    for cj in range(nc):
-                        if cj != ci and _is_sub(CM[ci], CM[cj]) and not _is_eq(CM[ci], CM[cj]):
-                            maximal = False
-                            break
-                    if not maximal:
-                        continue
-                    idx = -1
-                    for q in range(new_lo, nface):
-                        if _is_eq(FC[q], CM[ci]):
-                            idx = q
-                            break
-                    if idx < 0:
-                        if nface == FC.shape[0]:
-                            FC = _grow_f2(FC, nface + 1)
-                            FL = _grow_1(FL, nface + 1)
-                        FC[nface] = CM[ci]
-                        FL[nface] = k - 1
-                        idx = nface
+        if simple:
+            # a k-face through a vertex is a (d-k)-subset of its d rows; key: the row bitset
+            nmax = 1 + n * ((1 << d) - 1)
+            if nmax > FC.shape[0]:
+                FC = np.zeros((max(nmax, 2 * FC.shape[0]), nvw_max), np.uint64)
+                FL = np.empty(FC.shape[0], np.int64)
+                FK = np.empty(FC.shape[0], np.uint64)
+            while (1 << hbits) < 4 * nmax:
+                hbits += 1
+                HK = np.zeros(1 << hbits, np.uint64)
+                HV = np.full(1 << hbits, -1, np.int64)
+                used = np.empty(1 << hbits, np.int64)
+            shift = np.uint64(64 - hbits)
+            hmask = np.int64((1 << hbits) - 1)
+            nused = 0
+            for w in range(nvw):
+                FC[0, w] = 0
+            FL[0] = d
+            FK[0] = 0
+            nface = 1
+            for i in range(n):
+                FC[0, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+                t = 0
+                x = LT[i, 0]
+                j = 0
+                while x:
+                    if x & np.uint64(1):
+                        trow[t] = j
+                        t += 1
+                    x >>= np.uint64(1)
+                    j += 1
+                for sub in range(1, 1 << d):
+                    S = np.uint64(0)
+                    lev = d
+                    for t in range(d):
+                        if (sub >> t) & 1:
+                            S |= np.uint64(1) << np.uint64(trow[t])
+                            lev -= 1
+                    slot = np.int64((S * golden) >> shift)
+                    while HV[slot] >= 0 and HK[slot] != S:
+                        slot = (slot + 1) & hmask
+                    if HV[slot] < 0:
+                        HK[slot] = S
+                        HV[slot] = nface
+                        used[nused] = slot
+                        nused += 1
+                        for w in range(nvw):
+                            FC[nface, w] = 0
+                        FL[nface] = lev
+                        FK[nface] = S
                         nface += 1
-                    if npair == pairs.shape[0]:
-                        pairs = _grow_f2(pairs, npair + 1)
-                    pairs[npair, 0] = F
-                    pairs[npair, 1] = idx
-                    npair += 1
-            lo, hi = new_lo, nface
-        for q in range(nface):
-            if FL[q] == 0 and _popcount(FC[q]) != 1:
-                prob[r] = 2
+                    f = HV[slot]
+                    FC[f, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+            # Hasse diagram: face S covers the faces S + {j}
+            for f in range(nface):
+                if FL[f] == 0:
+                    if _popcount(FC[f, :nvw]) != 1:
+                        prob[r] = 2
+                    continue
+                if FL[f] == 1 and _popcount(FC[f, :nvw]) != 2:
+                    prob[r] = 3
+                for j in range(m):
+                    bit = np.uint64(1) << np.uint64(j)
+                    if FK[f] & bit:
+                        continue
+                    S = FK[f] | bit
+                    slot = np.int64((S * golden) >> shift)
+                    while HV[slot] >= 0 and HK[slot] != S:
+                        slot = (slot + 1) & hmask
+                    if HV[slot] >= 0:
+                        if npair == pairs.shape[0]:
+                            pairs = _grow_f2(pairs, npair + 1)
+                        pairs[npair, 0] = f
+                        pairs[npair, 1] = HV[slot]
+                        npair += 1
+            for j in range(m):
+                S = np.uint64(1) << np.uint64(j)
+                slot = np.int64((S * golden) >> shift)
+                while HV[slot] >= 0 and HK[slot] != S:
+                    slot = (slot + 1) & hmask
+                fac_of_row[j] = HV[slot] if (HV[slot] >= 0 and FL[HV[slot]] == d - 1) else -1
+            for q in range(nused):
+                HV[used[q]] = -1
+        else:
+            for j in range(m):
+                cnt[j] = 0
+                for w in range(nvw):
+                    RM[j, w] = 0
+            for i in range(n):
+                for j in range(m):
+                    if (LT[i, j >> 6] >> np.uint64(j & 63)) & np.uint64(1):
+                        RM[j, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+                        cnt[j] += 1
+            # facets: rows with >= d vertices, not all, whose vertex set no other row strictly contains
+            nf = 0
+            for j in range(m):
+                fac_of_row[j] = -1
+                if cnt[j] < d or cnt[j] >= n:
+                    continue
+                strict = False
+                for j2 in range(m):
+                    if cnt[j2] > cnt[j] and _is_sub(RM[j, :nvw], RM[j2, :nvw]):
+                        strict = True
+                        break
+                if strict:
+                    continue
+                found = -1
+                for f in range(nf):
+                    if _is_eq(FM[f, :nvw], RM[j, :nvw]):
+                        found = f
+                        break
+                if found < 0:
+                    FM[nf, :nvw] = RM[j, :nvw]
+                    found = nf
+                    nf += 1
+                fac_of_row[j] = 1 + found
+            if n == 0 or nf == 0:
+                prob[r] = 1
+            if 1 + nf > FC.shape[0]:
+                FC = np.zeros((max(1 + nf, 2 * FC.shape[0]), nvw_max), np.uint64)
+                FL = np.empty(FC.shape[0], np.int64)
+                FK = np.empty(FC.shape[0], np.uint64)
+            for w in range(nvw):
+                FC[0, w] = 0
+            for i in range(n):
+                FC[0, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+            FL[0] = d
+            for f in range(nf):
+                FC[1 + f, :nvw] = FM[f, :nvw]
+                FL[1 + f] = d - 1
+                if npair == pairs.shape[0]:
+                    pairs = _grow_f2(pairs, npair + 1)
+                pairs[npair, 0] = 0
+                pairs[npair, 1] = 1 + f
+                npair += 1
+            nface = 1 + nf
+            lo, hi = 1, nface
+            for k in range(d - 1, 0, -1):
+                new_lo = nface
+                for F in range(lo, hi):
+                    nc = 0
+                    for g in range(nf):
+                        empty = True
+                        for w in range(nvw):
+                            cand[w] = FC[F, w] & FM[g, w]
+                            if cand[w]:
+                                empty = False
+                        if empty or _is_eq(cand[:nvw], FC[F, :nvw]):
+                            continue
+                        dup = False
+                        for q in range(nc):
+                            if _is_eq(CM[q, :nvw], cand[:nvw]):
+                                dup = True
+                                break
+                        if not dup:
+                            CM[nc, :nvw] = cand[:nvw]
+                            nc += 1
+                    for ci in range(nc):
+                        maximal = True
+                        for cj in range(nc):
+                            if cj != ci and _is_sub(CM[ci, :nvw], CM[cj, :nvw]) \
+                                    and not _is_eq(CM[ci, :nvw], CM[cj, :nvw]):
+                                maximal = False
+                                break
+                        if not maximal:
+                            continue
+                        idx = -1
+                        for q in range(new_lo, nface):
+                            if _is_eq(FC[q, :nvw], CM[ci, :nvw]):
+                                idx = q
+                                break
+                        if idx < 0:
+                            if nface == FC.shape[0]:
+                                FC = _grow_f2(FC, nface + 1)
+                                FL = _grow_1(FL, nface + 1)
+                                FK = _grow_1(FK, nface + 1)
+                            FC[nface, :nvw] = CM[ci, :nvw]
+                            FL[nface] = k - 1
+                            idx = nface
+                            nface += 1
+                        if npair == pairs.shape[0]:
+                            pairs = _grow_f2(pairs, npair + 1)
+                        pairs[npair, 0] = F
+                        pairs[npair, 1] = idx
+                        npair += 1
+                lo, hi = new_lo, nface
+            for q in range(nface):
+                if FL[q] == 0 and _popcount(FC[q, :nvw]) != 1:
+                    prob[r] = 2
         # records
         base = nrec
         if nrec + nface > rec_k.shape[0]:
@@ -474,15 +621,20 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
             rec_hash = _grow_1(rec_hash, need)
             rec_ptr = _grow_1(rec_ptr, need + 1)
         for q in range(nface):
-            cntq = _popcount(FC[q])
+            cntq = _popcount(FC[q, :nvw])
             if nv + cntq > rec_vtx.shape[0]:
                 rec_vtx = _grow_1(rec_vtx, nv + cntq)
             h = np.uint64(0)
-            for i in range(n):
-                if (FC[q, i >> 6] >> np.uint64(i & 63)) & np.uint64(1):
-                    rec_vtx[nv] = lg[i]
-                    h += W[lg[i]]
-                    nv += 1
+            for w in range(nvw):
+                x = FC[q, w]
+                i = w << 6
+                while x:
+                    if x & np.uint64(1):
+                        rec_vtx[nv] = lg[i]
+                        h += W[lg[i]]
+                        nv += 1
+                    x >>= np.uint64(1)
+                    i += 1
             rec_k[nrec] = FL[q]
             rec_reg[nrec] = r
             rec_hash[nrec] = h + np.uint64(cntq) * golden
@@ -496,9 +648,9 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
             nhp += 1
         for j in range(m):
             if fac_of_row[j] >= 0:
-                row_face[roff[r] + j] = base + 1 + fac_of_row[j]
+                row_face[roff[r] + j] = base + fac_of_row[j]
     return (rec_k[:nrec].copy(), rec_reg[:nrec].copy(), rec_hash[:nrec].copy(), rec_ptr[: nrec + 1].copy(),
-            rec_vtx[:nv].copy(), hp[:nhp].copy(), row_face, prob)
+            rec_vtx[:nv].copy(), hp[:nhp].copy(), row_face, prob, simple_out)
 
 
 @_njit
@@ -546,13 +698,15 @@ def _flat_rows(dec):
     return np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64), roff, wit, bnd
 
 
-def _vertex_instances(A, b, roff, regs, rtol, scale, wit):
+def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None):
     """Vertex instances of the regions ``regs`` (points, owners, tight-row bitsets),
-    qhull for regions with more than MAX_SUBSETS d-subsets of rows."""
+    qhull for regions with more than MAX_SUBSETS d-subsets of rows. With ``first_new``
+    (per region in regs), only vertices on at least one row at or after it."""
     d = A.shape[1]
     mw = max(1, (int(np.diff(roff).max(initial=0)) + 63) // 64)
-    P, O, T, skipped = _vertex_kernel(A, b, roff, np.asarray(regs, dtype=np.int64), float(rtol), float(scale),
-                                      DET_ATOL, mw, MAX_SUBSETS)
+    regs = np.asarray(regs, dtype=np.int64)
+    fn = np.zeros(len(regs), dtype=np.int64) if first_new is None else np.asarray(first_new, dtype=np.int64)
+    P, O, T, skipped = _vertex_kernel(A, b, roff, regs, fn, float(rtol), float(scale), DET_ATOL, mw, MAX_SUBSETS)
     if skipped.any():
         from scipy.spatial import HalfspaceIntersection
 
@@ -593,25 +747,33 @@ def _merge_points(P, rtol, scale):
 
 
 class _Faces:
-    """Faces of every dimension as arrays: per k, the vertex lists (CSR), the (face,
-    region) pairs and the (face, facet) pairs of the Hasse diagram; grouped per face on
-    first use, tuples made only when asked for."""
+    """Faces of every dimension as arrays: per k, the vertex lists (CSR); the (face,
+    region) pairs and the (face, facet) pairs of the Hasse diagram, made on first use by
+    ``pairs()`` (a callable returning both lists); grouped per face on first use, tuples
+    made only when asked for."""
 
-    def __init__(self, csr, ipairs, fpairs):
+    def __init__(self, csr, pairs):
         self.csr = csr
-        self.ipairs = ipairs
-        self.fpairs = fpairs
+        self._pairs_src = pairs
+        self._pairs = None
         self._groups = {}
         self._tuples = {}
 
     def count(self, k):
         return len(self.csr[k][0]) - 1
 
+    def pairs(self):
+        """(ipairs, fpairs): per k, (face, region) and (face, facet) int arrays (fpairs[0] None)."""
+        if self._pairs is None:
+            self._pairs = self._pairs_src()
+            self._pairs_src = None
+        return self._pairs
+
     def group(self, kind, k):
         """CSR (indptr, ids) of the regions (kind 'regions') or facets ('facets') of the k-faces."""
         key = (kind, k)
         if key not in self._groups:
-            P = (self.ipairs if kind == "regions" else self.fpairs)[k]
+            P = self.pairs()[0 if kind == "regions" else 1][k]
             n = self.count(k)
             if P is None or not len(P):
                 self._groups[key] = (np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64))
@@ -634,23 +796,29 @@ class _Faces:
         """The faces with ``keep[k]`` (keep[0]: vertices) renumbered, vertex lists
         restricted to the kept vertices, Hasse and region pairs between kept faces."""
         new = [np.cumsum(kp) - 1 for kp in keep]
-        csr, ipairs, fpairs = [], [], []
+        csr = []
         for k, kp in enumerate(keep):
             ip, ix = self.csr[k]
             rows = np.repeat(np.arange(len(ip) - 1), np.diff(ip))
             sel = kp[rows] & keep[0][ix]
             lens = np.bincount(new[k][rows[sel]], minlength=int(kp.sum()))
             csr.append((np.concatenate([[0], np.cumsum(lens)]).astype(np.int64), new[0][ix[sel]]))
-            P = self.ipairs[k]
-            P = P[kp[P[:, 0]]]
-            ipairs.append(np.column_stack([new[k][P[:, 0]], P[:, 1]]))
-            if k == 0 or self.fpairs[k] is None:
-                fpairs.append(None)
-                continue
-            P = self.fpairs[k]
-            P = P[kp[P[:, 0]] & keep[k - 1][P[:, 1]]]
-            fpairs.append(np.column_stack([new[k][P[:, 0]], new[k - 1][P[:, 1]]]))
-        return _Faces(csr, ipairs, fpairs)
+
+        def pairs():
+            ipairs, fpairs = [], []
+            for k, kp in enumerate(keep):
+                P = self.pairs()[0][k]
+                P = P[kp[P[:, 0]]]
+                ipairs.append(np.column_stack([new[k][P[:, 0]], P[:, 1]]))
+                P = self.pairs()[1][k]
+                if P is None:
+                    fpairs.append(None)
+                    continue
+                P = P[kp[P[:, 0]] & keep[k - 1][P[:, 1]]]
+                fpairs.append(np.column_stack([new[k][P[:, 0]], new[k - 1][P[:, 1]]]))
+            return ipairs, fpairs
+
+        return _Faces(csr, pairs)
 
 
 def _build(A, b, roff, wit, d, rtol_scale, regs_inst):
@@ -664,15 +832,11 @@ def _build(A, b, roff, wit, d, rtol_scale, regs_inst):
     gid, V = _merge_points(P, VERTEX_MERGE_RTOL, rtol_scale)
     istart = np.searchsorted(O, np.arange(n_reg + 1)).astype(np.int64)
     W = np.random.default_rng(0x5eed).integers(0, 2 ** 63, size=max(len(V), 1), dtype=np.int64).astype(np.uint64)
-    rec_k, rec_reg, rec_hash, rec_ptr, rec_vtx, hp, row_face, prob = _lattice_kernel(
+    rec_k, rec_reg, rec_hash, rec_ptr, rec_vtx, hp, row_face, prob, simple = _lattice_kernel(
         d, roff, istart, gid.astype(np.int64), np.ascontiguousarray(T), W, _GOLDEN)
-    # simple regions: every vertex on exactly d rows (reported, for information)
-    n_tight = np.unpackbits(np.ascontiguousarray(T).view(np.uint8), axis=1).sum(axis=1)
-    simple = np.ones(n_reg, dtype=bool)
-    simple[O[n_tight != d]] = False
-    simple[np.bincount(O, minlength=n_reg) == 0] = False
     problems = [f"region {r}: no vertices or no facet found" for r in np.flatnonzero(prob == 1).tolist()]
     problems += [f"region {r}: a minimal face is not a single vertex" for r in np.flatnonzero(prob == 2).tolist()]
+    problems += [f"region {r}: an edge of a simple region has not 2 vertices" for r in np.flatnonzero(prob == 3).tolist()]
     face_of = np.empty(len(rec_k), dtype=np.int64)
     csr = []
     for k in range(d + 1):
@@ -697,12 +861,21 @@ def _build(A, b, roff, wit, d, rtol_scale, regs_inst):
             lens = rec_ptr[reps + 1] - rec_ptr[reps]
         csr.append((np.concatenate([[0], np.cumsum(lens)]).astype(np.int64),
                     rec_vtx[_ranges(rec_ptr[reps], lens)]))
-    ipairs = [np.column_stack([face_of[sel], rec_reg[sel]]) for sel in
-              (np.flatnonzero(rec_k == k) for k in range(d + 1))]
-    pk = rec_k[hp[:, 0]] if len(hp) else np.zeros(0, dtype=np.int64)
-    fpairs = [None] + [np.column_stack([face_of[hp[pk == k, 0]], face_of[hp[pk == k, 1]]]) for k in range(1, d + 1)]
+
+    def pairs():
+        o = np.argsort(rec_k, kind="stable")
+        cut = np.searchsorted(rec_k[o], np.arange(d + 2))
+        ipairs = [np.column_stack([face_of[o[cut[k]: cut[k + 1]]], rec_reg[o[cut[k]: cut[k + 1]]]])
+                  for k in range(d + 1)]
+        pk = rec_k[hp[:, 0]]
+        o = np.argsort(pk, kind="stable")
+        cut = np.searchsorted(pk[o], np.arange(d + 2))
+        H = face_of[hp[o]]
+        fpairs = [None] + [H[cut[k]: cut[k + 1]] for k in range(1, d + 1)]
+        return ipairs, fpairs
+
     rf = np.where(row_face >= 0, face_of[np.maximum(row_face, 0)], -1)
-    return V, _Faces(csr, ipairs, fpairs), rf, problems, int(simple.sum())
+    return V, _Faces(csr, pairs), rf, problems, int(simple.sum())
 
 
 def _pointed_error(func, regions):
@@ -816,7 +989,8 @@ class FaceComplex:
         self._F = F
         self.vertices = V
         self.vertices.setflags(write=False)
-        self.region_facets = [rf[roff[r]: roff[r] + m_own[r]] for r in range(n_reg)]
+        self._rf = (rf, roff, m_own)
+        self._region_facets = None
         self._on_domain = None
         self._tri = None
         self._vsigns = None
@@ -839,6 +1013,14 @@ class FaceComplex:
     def regions(self):
         """``regions[k][i]``: the regions containing k-face i (built on first use)."""
         return [self._F.tuples("regions", k) for k in range(self.dim + 1)]
+
+    @property
+    def region_facets(self):
+        """For every region, the (d-1)-face of each row of its H-representation (-1: none)."""
+        if self._region_facets is None:
+            rf, roff, m = self._rf
+            self._region_facets = [rf[a: a + n] for a, n in zip(roff[:-1].tolist(), m.tolist())]
+        return self._region_facets
 
     @property
     def bounded(self):
@@ -1118,13 +1300,12 @@ def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit):
     A2[rows_box] = np.tile(boxA, (len(ub), 1))
     b2[rows_box] = np.tile(boxb, len(ub))
     P, O, T = inst
-    keep = bnd[O]
-    P2, O2, T2 = _vertex_instances(A2, b2, roff2, ub, rtol, scale, wit)
+    # vertices of the unbounded regions on a box row (the others are known)
+    P2, O2, T2 = _vertex_instances(A2, b2, roff2, ub, rtol, scale, wit, first_new=m[ub])
     mw = max(T.shape[1], T2.shape[1])
     pad = lambda X: np.hstack([X, np.zeros((len(X), mw - X.shape[1]), dtype=np.uint64)])  # noqa: E731
     del n_reg
-    return A2, b2, roff2, (np.concatenate([P[keep], P2]), np.concatenate([O[keep], O2]),
-                           np.concatenate([pad(T[keep]), pad(T2)]))
+    return A2, b2, roff2, (np.concatenate([P, P2]), np.concatenate([O, O2]), np.concatenate([pad(T), pad(T2)]))
 
 
 def _betti_of_tree(st, dim, field):
