@@ -1118,9 +1118,19 @@ class FaceComplex:
             raise ValueError(f"k must be a face dimension in 0..{self.dim}; got {k!r}.")
         S = self.sign_vectors(k)
         n = self._count(k)
-        chars = np.array(["-", "0", "+"])
-        sign = ["".join(row) for row in chars[S.astype(np.int64) + 1]] if S.size else [""] * n
+        if S.shape[1]:
+            codes = np.ascontiguousarray(np.array([45, 48, 43], dtype=np.uint8)[S.astype(np.int64) + 1])
+            sign = codes.view(f"S{S.shape[1]}").ravel().astype(str).tolist()
+        else:
+            sign = [""] * n
         dom = self.on_domain[k]
+        if dom.shape[1] and n:
+            U, inv = np.unique(dom, axis=0, return_inverse=True)
+            objs = np.empty(len(U), dtype=object)
+            objs[:] = [tuple(np.flatnonzero(row).tolist()) for row in U]
+            dom_facets = objs[inv.ravel()].tolist()
+        else:
+            dom_facets = [()] * n
         df = pd.DataFrame({
             "face": np.arange(n),
             "dim": k,
@@ -1128,7 +1138,7 @@ class FaceComplex:
             "n_zero_units": (S == 0).sum(axis=1) if S.size else 0,
             "regions": self._F.tuples("regions", k),
             "vertices": self._F.tuples("cells", k),
-            "domain_facets": [tuple(np.flatnonzero(row).tolist()) for row in dom],
+            "domain_facets": dom_facets,
         })
         if self._keep is not None:
             df["bounded"] = self.bounded[k]
