@@ -61,10 +61,13 @@ SIGN_ZERO_RTOL = 1e-9
 DET_ATOL = 1e-13
 #: Regions with more d-subsets of rows than this get their vertices from qhull.
 MAX_SUBSETS = 200_000
+#: Over an unbounded domain, a region with more than MAX_SUBSETS subsets of rows gets its
+#: vertices from qhull inside a box this many times larger than every other vertex.
+QHULL_BOX_FACTOR = 1e6
 #: Relative tolerance of the certificate's volume check (sum of regions vs the domain).
 VOLUME_RTOL = 1e-8
 #: Over an unbounded domain the cutting box has this many times the half-width of the
-#: smallest box (around the domain's centre) that holds every vertex and witness.
+#: smallest box (around the domain's centre) that holds every vertex.
 BOX_FACTOR = 2.0
 #: ``verify(exact=True)``: a float64 sign or rank is accepted without rational
 #: arithmetic only when it clears its rigorous rounding-error bound times this factor.
@@ -698,10 +701,13 @@ def _flat_rows(dec):
     return np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64), roff, wit, bnd
 
 
-def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None):
+def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unbounded=None, centre=None):
     """Vertex instances of the regions ``regs`` (points, owners, tight-row bitsets),
     qhull for regions with more than MAX_SUBSETS d-subsets of rows. With ``first_new``
-    (per region in regs), only vertices on at least one row at or after it."""
+    (per region in regs), only vertices on at least one row at or after it. Regions
+    flagged ``unbounded`` (per region) go to qhull inside a box ``QHULL_BOX_FACTOR``
+    times larger than every vertex and witness found otherwise, and keep the vertices
+    off that box."""
     d = A.shape[1]
     mw = max(1, (int(np.diff(roff).max(initial=0)) + 63) // 64)
     regs = np.asarray(regs, dtype=np.int64)
@@ -710,14 +716,29 @@ def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None):
     if skipped.any():
         from scipy.spatial import HalfspaceIntersection
 
+        c = np.zeros(d) if centre is None else centre
+        big = QHULL_BOX_FACTOR * max(scale, float(np.abs(P - c).max(initial=0.0)),
+                                     float(np.abs(wit - c).max(initial=0.0)))
+        eye = np.eye(d)
         Ps, Os, Ts = [P], [O], [T]
-        for r in np.asarray(regs)[skipped]:
+        for r in regs[skipped]:
             Ar, br = A[roff[r]: roff[r + 1]], b[roff[r]: roff[r + 1]]
-            V = HalfspaceIntersection(np.hstack([Ar, -br[:, None]]), wit[r]).intersections
-            tol = rtol * np.maximum(scale, np.abs(V).max(axis=1))
-            tight = np.abs(V @ Ar.T - br) <= tol[:, None]
+            m = len(br)
+            open_ = unbounded is not None and unbounded[r]
+            if open_:
+                Ar, br = np.vstack([Ar, eye, -eye]), np.concatenate([br, c + big, big - c])
+            inner = wit[r]
+            if not np.all(Ar @ inner < br):  # the witness is outside the cutting box
+                from .lp import chebyshev_center
+
+                inner = chebyshev_center(Ar, br)[0]
+            V = HalfspaceIntersection(np.hstack([Ar, -br[:, None]]), inner).intersections
+            if open_:
+                V = V[np.abs(V - c).max(axis=1) < (1.0 - 1e-6) * big]
+            tol = rtol * np.maximum(scale, np.abs(V).max(axis=1, initial=0.0))
+            tight = np.abs(V @ Ar[:m].T - br[:m]) <= tol[:, None]
             Tr = np.zeros((len(V), mw), dtype=np.uint64)
-            for j in range(tight.shape[1]):
+            for j in range(m):
                 Tr[:, j >> 6] |= tight[:, j].astype(np.uint64) << np.uint64(j & 63)
             Ts.append(Tr)
             Ps.append(V)
@@ -954,7 +975,8 @@ class FaceComplex:
         centre = np.asarray(dom.center, dtype=np.float64) if dom is not None else np.zeros(d)
         s = self.scale = float(local_frame(dec.net, dom, centre)[1])
         regs = np.arange(n_reg, dtype=np.int64)
-        inst = _vertex_instances(A, b, roff, regs, TIGHT_RTOL, s, wit)
+        unb = None if dom is not None and dom.bounded else ~bnd
+        inst = _vertex_instances(A, b, roff, regs, TIGHT_RTOL, s, wit, unbounded=unb, centre=centre)
         self.box = None
         m_own = np.diff(roff)
         if dom is None or not dom.bounded:
@@ -962,8 +984,7 @@ class FaceComplex:
             has[inst[1]] = True
             if not has.all():
                 raise _pointed_error("FaceComplex", np.flatnonzero(~has).tolist())
-            ext = max(float(np.abs(inst[0] - centre).max(initial=0.0)),
-                      float(np.abs(wit - centre).max(initial=0.0)), s)
+            ext = max(float(np.abs(inst[0] - centre).max(initial=0.0)), s)
             R = BOX_FACTOR * ext
             lo, hi = centre - R, centre + R
             self.box = (lo, hi)

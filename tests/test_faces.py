@@ -203,6 +203,76 @@ def test_sign_vectors_identify_faces_and_match_patterns(global_random_seed):
     assert all(nz + len(df) >= 2 for nz, df in zip(v.n_zero_units, v.domain_facets))
 
 
+# ----------------------------------------------------------------------------- all of R^d
+@pytest.mark.parametrize("d,n", [(1, 4), (2, 5), (3, 5), (4, 6)])
+def test_faces_of_all_of_Rd_match_the_arrangement_formula(d, n, global_random_seed):
+    """One hidden layer in general position: each k-face lies in d-k of the n hyperplanes,
+    whose k-flat the other n-d+k cut into sum_i C(n-d+k, i) pieces, so
+    f_k = C(n, d-k) sum_{i<=k} C(n-d+k, i); C(n-1, d) regions are bounded (Zaslavsky)."""
+    from math import comb
+
+    rng = np.random.default_rng(global_random_seed + 31)
+    net = _net(rng, d, [n])
+    want = tuple(comb(n, d - k) * sum(comb(n - d + k, i) for i in range(k + 1)) for k in range(d + 1))
+    for method in ("lp", "subdivision") if d <= 4 else ("lp",):
+        dec = pr.enumerate_regions(net, None, method=method)
+        K = dec.complex()
+        assert dec.f_vector() == want, method
+        assert K.euler_characteristic() == (-1) ** d
+        assert K.bounded[d].sum() == comb(n - 1, d) == sum(r.bounded for r in dec)
+        assert K.bounded[0].all() and not K.problems
+
+
+@pytest.mark.parametrize("d,widths", [(2, [6, 5]), (3, [5, 4])])
+def test_faces_of_Rd_equal_between_engines_and_the_interior_of_a_large_box(d, widths, global_random_seed):
+    """Deeper nets over all of R^d: both engines give the same faces, Euler characteristic
+    (-1)^d, and the faces of a box holding every vertex that do not lie on its boundary
+    (an independent enumeration) are as many."""
+    rng = np.random.default_rng(global_random_seed + 41)
+    net = _net(rng, d, widths)
+    a = pr.enumerate_regions(net, None, method="lp")
+    b = pr.enumerate_regions(net, None, method="subdivision")
+    assert a.f_vector() == b.f_vector()
+    assert a.complex().euler_characteristic() == (-1) ** d
+    assert _face_keys(a) == _face_keys(b)
+    R = float(np.abs(b.complex().vertices).max()) * 1.5 + 1.0
+    box = pr.enumerate_regions(net, pr.Box(-R, R, dim=d), method="subdivision")
+    inner = tuple(int((~box.complex().on_domain[k].any(axis=1)).sum()) for k in range(d + 1))
+    # a region of R^d meets the box interior, so interior faces are all but the box's own
+    assert inner[:d] == b.f_vector()[:d] and len(box) == len(b)
+    # a bounded face lists its vertices; an unbounded one fewer than it would need
+    for k in range(1, d + 1):
+        F = b.faces(k)
+        assert (F.bounded == b.complex().bounded[k]).all()
+        assert all(len(v) >= k + 1 for v, bd in zip(F.vertices, F.bounded) if bd)
+
+
+def test_unbounded_polytope_domain():
+    """Two lines through the origin of the upper half-plane: one vertex (on the domain's
+    boundary), three rays, two regions; Euler characteristic 0 (a half-plane)."""
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    dom = pr.Polytope([[0.0, -1.0]], [0.0])
+    for method in ("lp", "subdivision"):
+        K = pr.enumerate_regions(net, dom, method=method).complex()
+        assert K.f_vector() == (1, 3, 2) and K.euler_characteristic() == 0
+        assert K.on_domain[0].all() and K.on_domain[1].sum() == 2
+        assert [b.tolist() for b in K.bounded] == [[True], [False] * 3, [False] * 2]
+
+
+def test_qhull_path_for_regions_with_many_subsets(monkeypatch, global_random_seed):
+    from polyrank import faces
+
+    rng = np.random.default_rng(global_random_seed + 51)
+    net = _net(rng, 3, [5, 4])
+    keys = {}
+    for cap in (faces.MAX_SUBSETS, 3):
+        monkeypatch.setattr(faces, "MAX_SUBSETS", cap)
+        for dom in (pr.Box(-1.0, 1.0, dim=3), None):
+            dec = pr.enumerate_regions(net, dom)
+            keys.setdefault(dom is None, []).append((dec.f_vector(), _face_keys(dec)))
+    assert all(v[0] == v[1] for v in keys.values())
+
+
 # ----------------------------------------------------------------------------- verify
 def _assorted(seed):
     rng = np.random.default_rng(seed)
