@@ -336,11 +336,25 @@ def test_verify_fails_clearly_with_a_facet_neighbour_removed():
     assert not cert.complete and not cert.checks["facet_neighbours"]
 
 
-def test_verify_unbounded_and_partial_are_not_certified():
-    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
-    cert = pr.enumerate_regions(net, None).verify()
-    assert not cert.complete and "bounded" in cert.failures["bounded_domain"]
-    part = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2), method="lp", max_regions=2, partial=True)
+def test_verify_over_all_of_Rd_and_partial(global_random_seed):
+    """Over all of R^d the certificate checks facets, edges and the Euler characteristic
+    (-1)^d (no volume); it fails with a region deleted, without vertices (a rank-1 first
+    layer) and on a partial enumeration."""
+    rng = np.random.default_rng(global_random_seed + 71)
+    net = _net(rng, 2, [6, 5])
+    for method in ("lp", "subdivision"):
+        dec = pr.enumerate_regions(net, None, method=method)
+        cert = dec.verify()
+        assert cert.complete, cert.failures
+        assert "volume" not in cert.checks and cert.euler_characteristic == 1
+        inner = next(r.index for r in dec.regions if not r.bounded)
+        cut = _without_region(dec, inner).verify()
+        assert not cut.complete and not cut.checks["facet_neighbours"]
+    line = pr.ReLUNetwork.from_weights([[[1.0, 0.0]]], [[0.0]])
+    cert = pr.enumerate_regions(line, None).verify()
+    assert not cert.complete and "pointed" in cert.failures["face_lattice"]
+    eye = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    part = pr.enumerate_regions(eye, pr.Box(-1.0, 1.0, dim=2), method="lp", max_regions=2, partial=True)
     assert not part.verify().complete
 
 
@@ -348,8 +362,10 @@ def test_enumerate_verify_option_and_cli(tmp_path, capsys):
     net = _net(np.random.default_rng(1), 2, [5, 5])
     dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2), verify=True)
     assert dec.stats["certificate"].complete
-    with pytest.raises(ValueError, match="bounded"):
-        pr.enumerate_regions(net, None, verify=True)
+    assert pr.enumerate_regions(net, None, verify=True).stats["certificate"].complete
+    line = pr.ReLUNetwork.from_weights([[[1.0, 0.0]]], [[0.0]])
+    with pytest.raises(CertificateError, match="pointed"):
+        pr.enumerate_regions(line, None, verify=True)
     from polyrank.cli import main
 
     main(["enumerate", "--input-dim", "2", "--widths", "4,4", "--box", "1", "--verify"])
@@ -373,12 +389,43 @@ def test_exact_verify_agrees_and_reports_disagreements(global_random_seed):
     regions[1] = dataclasses.replace(r1, witness=on)
     bad = Decomposition(dec.net, dec.domain, dec.layer, regions, dec.edges)
     for backend in ("fractions", None):
-        dis = exact_check(bad, backend=backend)["disagreements"]
-        kinds = {(x["region"], x["kind"]) for x in dis}
-        assert (0, "rank") in kinds and (1, "witness") in kinds
-        assert {x["region"] for x in dis} == {0, 1}
+        for filt in (True, False):
+            res = exact_check(bad, backend=backend, filter=filt)
+            dis = res["disagreements"]
+            kinds = {(x["region"], x["kind"]) for x in dis}
+            assert (0, "rank") in kinds and (1, "witness") in kinds
+            assert {x["region"] for x in dis} == {0, 1}
+            assert res["n_exact"] >= 2 and (filt or res["n_exact"] == len(dec))
     cert = bad.verify(exact=True)
     assert not cert.complete and not cert.checks["exact"]
+
+
+@pytest.mark.parametrize("kind", ["integer", "zero_bias", "duplicate", None])
+def test_exact_float_filter_agrees_with_rationals_everywhere(kind, global_random_seed):
+    """The float64 filter settles only what the rationals confirm: on degenerate networks
+    (integer weights: witnesses and ranks with exact ties, zero biases, duplicated units)
+    and with witnesses moved to the centre of a facet (a zero pre-activation) or across
+    it, the disagreements are those of the all-rational re-check."""
+    rng = np.random.default_rng(global_random_seed + 61)
+    net = _net(rng, 2, [4, 4, 3], **({kind: True} if kind else {}))
+    dec = pr.enumerate_regions(net, pr.Box(-1.5, 1.5, dim=2))
+    regions = []
+    for r in dec.regions:
+        k = next((n for n, lab in enumerate(r.facets) if lab[0] > 0), None)
+        if k is not None and r.index % 3 == 1:
+            V = r.vertices()
+            on = V[np.abs(V @ r.A[k] - r.b[k]) < 1e-9].mean(axis=0)  # on the facet
+            r = dataclasses.replace(r, witness=on)
+        elif k is not None and r.index % 3 == 2:  # reflected across it
+            r = dataclasses.replace(r, witness=r.witness + 2.0 * (r.b[k] - r.A[k] @ r.witness) * r.A[k])
+        regions.append(r)
+    moved = Decomposition(dec.net, dec.domain, dec.layer, regions, dec.edges)
+    for d_ in (dec, moved):
+        a = exact_check(d_, backend="fractions")
+        b = exact_check(d_, backend="fractions", filter=False)
+        assert a["disagreements"] == b["disagreements"]
+        assert a["n_exact"] <= b["n_exact"] == len(dec)
+    assert b["disagreements"]  # the moved witnesses are caught
 
 
 def test_exact_backends_agree_on_a_rank_drop():
@@ -389,6 +436,7 @@ def test_exact_backends_agree_on_a_rank_drop():
     a = exact_check(dec, backend="fractions")
     assert a["disagreements"] == []
     assert max(r.ranks[1] for r in dec.regions) == 1
+    assert a["n_exact"] >= 1  # a rank below min(d, active units) is never settled in float64
 
 
 # ----------------------------------------------------------------------------- bad input
