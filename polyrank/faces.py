@@ -1014,7 +1014,7 @@ class FaceComplex:
             A, b, roff, inst = _add_box(A, b, roff, bnd, inst, lo, hi, TIGHT_RTOL, s, wit)
         V, F, rf, self.problems, self.n_simple_regions = _build(A, b, roff, wit, d, s, inst)
         self._full_vertices, self._full = V, F
-        self._full_rows = (rf, roff, np.diff(roff))
+        self._full_rows = (rf, roff, np.diff(roff))  # every row, the box's included
         self._keep = None
         if self.box is not None:
             onbox = _on_box(V, self.box, s)
@@ -1034,7 +1034,7 @@ class FaceComplex:
         self._F = F
         self.vertices = V
         self.vertices.setflags(write=False)
-        self._rf = (rf, roff, m_own)
+        self._rf = (rf[_ranges(roff[:-1], m_own)], np.concatenate([[0], np.cumsum(m_own)]), m_own)
         self._region_facets = None
         self._on_domain = None
         self._tri = None
@@ -1063,7 +1063,7 @@ class FaceComplex:
     def region_facets(self):
         """For every region, the (d-1)-face of each row of its H-representation (-1: none)."""
         if self._region_facets is None:
-            rf, roff, m = self._rf
+            rf, roff, m = self._rf  # roff: offsets of the regions' own rows in rf
             self._region_facets = [rf[a: a + n] for a, n in zip(roff[:-1].tolist(), m.tolist())]
         return self._region_facets
 
@@ -1546,7 +1546,7 @@ def certify(dec, *, exact=False) -> Certificate:
         record("face_lattice", not K.problems, _first(K.problems))
         # every facet has exactly one region across it, or lies on the domain boundary
         lab0 = np.fromiter((lab[0] for r in regions for lab in r.facets), dtype=np.int64, count=len(b))
-        f = np.concatenate(K.region_facets) if n else np.zeros(0, dtype=np.int64)
+        f = K._rf[0]  # the (d-1)-face of every row of every region, flat
         ip, ix = K._F.group("regions", d - 1)
         fc = np.maximum(f, 0)
         inc = np.diff(ip)[fc]
