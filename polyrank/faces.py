@@ -1856,9 +1856,9 @@ def exact_check(dec, *, backend=None, filter=True) -> dict:
     out = []
     todo = list(range(n))
     if filter and n:
-        X = np.array([r.witness for r in regions], dtype=np.float64).reshape(n, net.input_dim)
-        P = np.array([r.pattern for r in regions], dtype=bool).reshape(n, -1)
-        ranks = np.array([r.ranks for r in regions], dtype=np.int64).reshape(n, K)
+        X = _flat_rows(dec)[3]
+        P = dec.patterns.reshape(n, -1)
+        ranks = np.stack([dec.ranks(l + 1) for l in range(K)], axis=1).astype(np.int64).reshape(n, K)
         Ad = None if dom is None else np.asarray(dom.A, dtype=np.float64)
         bd = None if dom is None else np.asarray(dom.b, dtype=np.float64)
         decided = np.zeros(n, dtype=bool)
