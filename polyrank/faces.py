@@ -692,8 +692,8 @@ def _ranges(starts, lens):
 
 
 def _flat_rows(dec):
-    """The regions' H-representations side by side: A (M, d), b (M,), row offsets
-    (n + 1,), witnesses (n, d), bounded flags (n,). Taken from the Decomposition's arrays
+    """The regions' H-representations side by side, rows of unit norm: A (M, d), b (M,),
+    row offsets (n + 1,), witnesses (n, d), bounded flags (n,). Taken from the Decomposition's arrays
     when the engine left them there (keys ``A``, ``b``, ``row_offsets``, ``witnesses``,
     ``bounded``), else from its Region objects."""
     arr = getattr(dec, "_arrays", {}) or {}
@@ -709,6 +709,10 @@ def _flat_rows(dec):
     b = np.concatenate([r.b for r in regions]) if len(regions) else np.zeros(0)
     wit = np.array([r.witness for r in regions], dtype=np.float64).reshape(-1, d)
     bnd = np.fromiter((r.bounded for r in regions), dtype=bool, count=len(regions))
+    nrm = np.linalg.norm(A, axis=1)
+    if len(nrm) and np.abs(nrm - 1.0).max() > 1e-12:  # the engines give unit normals; others may not
+        nrm = np.where(nrm > 0, nrm, 1.0)
+        A, b = A / nrm[:, None], b / nrm
     return np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64), roff, wit, bnd
 
 
