@@ -696,6 +696,13 @@ def _flat_rows(dec):
     row offsets (n + 1,), witnesses (n, d), bounded flags (n,). Taken from the Decomposition's arrays
     when the engine left them there (keys ``A``, ``b``, ``row_offsets``, ``witnesses``,
     ``bounded``), else from its Region objects."""
+    cached = dec.__dict__.get("_flat_rows")
+    if cached is None:
+        cached = dec.__dict__["_flat_rows"] = _flat_rows_of(dec)
+    return cached
+
+
+def _flat_rows_of(dec):
     arr = getattr(dec, "_arrays", {}) or {}
     d = dec.net.input_dim
     if all(k in arr for k in ("A", "b", "row_offsets", "witnesses", "bounded")):
@@ -797,31 +804,31 @@ def _merge_points(P, rad):
 class _Faces:
     """Faces of every dimension as arrays: per k, the vertex lists (CSR); the (face,
     region) pairs and the (face, facet) pairs of the Hasse diagram, made on first use by
-    ``pairs()`` (a callable returning both lists); grouped per face on first use, tuples
-    made only when asked for."""
+    the callable ``pairs(kind)``; grouped per face on first use, tuples made only when
+    asked for."""
 
     def __init__(self, csr, pairs):
         self.csr = csr
         self._pairs_src = pairs
-        self._pairs = None
+        self._pairs = {}
         self._groups = {}
         self._tuples = {}
 
     def count(self, k):
         return len(self.csr[k][0]) - 1
 
-    def pairs(self):
-        """(ipairs, fpairs): per k, (face, region) and (face, facet) int arrays (fpairs[0] None)."""
-        if self._pairs is None:
-            self._pairs = self._pairs_src()
-            self._pairs_src = None
-        return self._pairs
+    def pairs(self, kind):
+        """Per k: (face, region) int arrays (kind 'regions') or (face, facet) ones ('facets';
+        None for k = 0), made on first use by the callable ``pairs(kind)``."""
+        if kind not in self._pairs:
+            self._pairs[kind] = self._pairs_src(kind)
+        return self._pairs[kind]
 
     def group(self, kind, k):
         """CSR (indptr, ids) of the regions (kind 'regions') or facets ('facets') of the k-faces."""
         key = (kind, k)
         if key not in self._groups:
-            P = self.pairs()[0 if kind == "regions" else 1][k]
+            P = self.pairs(kind)[k]
             n = self.count(k)
             if P is None or not len(P):
                 self._groups[key] = (np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64))
@@ -852,19 +859,19 @@ class _Faces:
             lens = np.bincount(new[k][rows[sel]], minlength=int(kp.sum()))
             csr.append((np.concatenate([[0], np.cumsum(lens)]).astype(np.int64), new[0][ix[sel]]))
 
-        def pairs():
-            ipairs, fpairs = [], []
+        def pairs(kind):
+            out = []
             for k, kp in enumerate(keep):
-                P = self.pairs()[0][k]
-                P = P[kp[P[:, 0]]]
-                ipairs.append(np.column_stack([new[k][P[:, 0]], P[:, 1]]))
-                P = self.pairs()[1][k]
+                P = self.pairs(kind)[k]
                 if P is None:
-                    fpairs.append(None)
-                    continue
-                P = P[kp[P[:, 0]] & keep[k - 1][P[:, 1]]]
-                fpairs.append(np.column_stack([new[k][P[:, 0]], new[k - 1][P[:, 1]]]))
-            return ipairs, fpairs
+                    out.append(None)
+                elif kind == "regions":
+                    P = P[kp[P[:, 0]]]
+                    out.append(np.column_stack([new[k][P[:, 0]], P[:, 1]]))
+                else:
+                    P = P[kp[P[:, 0]] & keep[k - 1][P[:, 1]]]
+                    out.append(np.column_stack([new[k][P[:, 0]], new[k - 1][P[:, 1]]]))
+            return out
 
         return _Faces(csr, pairs)
 
@@ -910,17 +917,17 @@ def _build(A, b, roff, wit, d, rtol_scale, regs_inst):
         csr.append((np.concatenate([[0], np.cumsum(lens)]).astype(np.int64),
                     rec_vtx[_ranges(rec_ptr[reps], lens)]))
 
-    def pairs():
-        o = np.argsort(rec_k, kind="stable")
-        cut = np.searchsorted(rec_k[o], np.arange(d + 2))
-        ipairs = [np.column_stack([face_of[o[cut[k]: cut[k + 1]]], rec_reg[o[cut[k]: cut[k + 1]]]])
-                  for k in range(d + 1)]
+    def pairs(kind):
+        if kind == "regions":
+            o = np.argsort(rec_k, kind="stable")
+            cut = np.searchsorted(rec_k[o], np.arange(d + 2))
+            return [np.column_stack([face_of[o[cut[k]: cut[k + 1]]], rec_reg[o[cut[k]: cut[k + 1]]]])
+                    for k in range(d + 1)]
         pk = rec_k[hp[:, 0]]
         o = np.argsort(pk, kind="stable")
         cut = np.searchsorted(pk[o], np.arange(d + 2))
         H = face_of[hp[o]]
-        fpairs = [None] + [H[cut[k]: cut[k + 1]] for k in range(1, d + 1)]
-        return ipairs, fpairs
+        return [None] + [H[cut[k]: cut[k + 1]] for k in range(1, d + 1)]
 
     rf = np.where(row_face >= 0, face_of[np.maximum(row_face, 0)], -1)
     return V, _Faces(csr, pairs), rf, problems, int(simple.sum())
@@ -1025,7 +1032,7 @@ class FaceComplex:
             keep = [~onbox.any(axis=1)]
             for k in range(1, d + 1):
                 ip, _ = F.csr[k]
-                hits = np.asarray(_incidence(F, k, len(V)) @ onbox.astype(np.int64))
+                hits = _face_sums(F, k, onbox)
                 lens = np.diff(ip)
                 keep.append(~((hits == lens[:, None]) & (lens[:, None] > 0)).any(axis=1))
             self._keep = keep
@@ -1077,7 +1084,7 @@ class FaceComplex:
         if self._keep is None:
             return [np.ones(self._count(k), dtype=bool) for k in range(self.dim + 1)]
         F, V = self._full, self._full_vertices
-        return [~(np.asarray(_incidence(F, k, len(V)) @ self._onbox_vertex.astype(np.int64)) > 0)[self._keep[k]]
+        return [~(_face_sums(F, k, self._onbox_vertex[:, None])[:, 0] > 0)[self._keep[k]]
                 for k in range(self.dim + 1)]
 
     @property
@@ -1096,7 +1103,7 @@ class FaceComplex:
                 if not F.count(k):
                     out.append(np.zeros((0, len(bd)), dtype=bool))
                     continue
-                on = np.asarray((_incidence(F, k, len(V)) @ off.astype(np.int64)) == 0)
+                on = _face_sums(F, k, off) == 0
                 out.append(on if self._keep is None else on[self._keep[k]])
             self._on_domain = out
         return self._on_domain
@@ -1139,7 +1146,7 @@ class FaceComplex:
         if k == 0:
             S = S.copy()
         else:
-            S = np.sign(_incidence(self._full, k, len(S)) @ S.astype(np.int64)).astype(np.int8)
+            S = np.sign(_face_sums(self._full, k, S)).astype(np.int8)
         return S if self._keep is None else S[self._keep[k]]
 
     def _vertex_signs(self):
@@ -1197,7 +1204,7 @@ class FaceComplex:
         else:
             F, V = self._full, self._full_vertices
             ip = F.csr[k][0]
-            C = np.asarray(_incidence(F, k, len(V)) @ V) / np.maximum(np.diff(ip), 1)[:, None]
+            C = _face_sums(F, k, V) / np.maximum(np.diff(ip), 1)[:, None]
             if self._keep is not None:
                 C = C[self._keep[k]]
             for j in range(self.dim):
@@ -1370,6 +1377,18 @@ class FaceComplex:
 
     def __repr__(self):
         return f"FaceComplex(dim={self.dim}, f_vector={self.f_vector()})"
+
+
+def _face_sums(F, k, X):
+    """Sum of the rows of X (n0, c) over the vertices of every k-face of F: (f_k, c);
+    int64 for bool or int X."""
+    ip, ix = F.csr[k]
+    X = np.asarray(X)
+    if X.dtype.kind in "bui":
+        X = X.astype(np.int64)
+    cs = np.zeros((len(ix) + 1,) + X.shape[1:], dtype=X.dtype)
+    np.cumsum(X[ix], axis=0, out=cs[1:])
+    return cs[ip[1:]] - cs[ip[:-1]]
 
 
 def _incidence(F, k, n0):

@@ -210,6 +210,7 @@ class Decomposition:
         self._regions, self._regions_src = list(value), None
         self._arrays = {}
         self.__dict__.pop("_face_complex", None)  # faces are read off the regions
+        self.__dict__.pop("_flat_rows", None)
 
     @property
     def edges(self):

@@ -223,7 +223,7 @@ def test_faces_of_all_of_Rd_match_the_arrangement_formula(d, n, global_random_se
         assert K.bounded[0].all() and not K.problems
 
 
-@pytest.mark.parametrize("d,widths", [(2, [6, 5]), (3, [5, 4])])
+@pytest.mark.parametrize("d,widths", [(2, [6, 5]), (3, [4, 4])])
 def test_faces_of_Rd_equal_between_engines_and_the_interior_of_a_large_box(d, widths, global_random_seed):
     """Deeper nets over all of R^d: both engines give the same faces, Euler characteristic
     (-1)^d, and the faces of a box holding every vertex that do not lie on its boundary
