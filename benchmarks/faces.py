@@ -26,7 +26,7 @@ these small nets) runs in a separate interpreter given by ``--relucent-python`` 
 * PL Morse critical points: relucent ``critical_points`` vs ``morse_data(net, None)``
   (its enumeration included), the interior critical vertices compared by index.
 
-Every polyrank function is timed on a fresh decomposition (best of 3), its enumeration
+Every polyrank function is timed on a fresh decomposition (best of 5), its enumeration
 not counted (relucent's run on its explored complex). relucent's ``certify`` reuses the
 facet LPs of its search, so the certificate is also compared as part of a certified
 enumeration (bfs + certify vs enumerate_regions + verify).
@@ -120,7 +120,7 @@ def _timed(f):
     return time.perf_counter() - t, out
 
 
-def _best(f, n=3):
+def _best(f, n=5):
     """(best time of n runs of f(), its result)."""
     runs = [_timed(f) for _ in range(n)]
     return min(t for t, _ in runs), runs[-1][1]
@@ -128,7 +128,7 @@ def _best(f, n=3):
 
 def ours(model, d):
     """polyrank on one model, over all of R^d like relucent: the timings and results that
-    part 2 compares (best of 3). Each function is timed on a fresh decomposition, its
+    part 2 compares (best of 5). Each function is timed on a fresh decomposition, its
     enumeration not counted, as relucent's functions run on its explored complex."""
     net = pr.ReLUNetwork.from_torch(model)
     pr.enumerate_regions(net, None).verify()  # warm (numba caches, lazy imports)
@@ -140,7 +140,7 @@ def ours(model, d):
         return _timed(lambda: attr(dec))
 
     def best_fresh(attr):
-        runs = [fresh_then(attr) for _ in range(3)]
+        runs = [fresh_then(attr) for _ in range(5)]
         return min(t for t, _ in runs), runs[-1][1]
 
     t_enum, whole = _best(lambda: pr.enumerate_regions(net, None))

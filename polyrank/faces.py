@@ -61,7 +61,8 @@ VERTEX_MERGE_MAX_RTOL = 1e-6
 #: below this (relative to the larger of the domain's size and the vertex's coordinates).
 TIGHT_RTOL = 1e-10
 #: A unit's pre-activation at a vertex is 0 in the sign vector when its absolute value is
-#: below this times the magnitude of the terms it sums (``|W| |h| + |b|``).
+#: below this times its magnitude (``|W| m + |b|``, m the size of the layer's input:
+#: the vertex's size in every coordinate, then that of the active units).
 SIGN_ZERO_RTOL = 1e-9
 #: A d-subset of unit-norm rows with ``|det|`` below this has no single intersection point.
 DET_ATOL = 1e-13
@@ -1151,18 +1152,26 @@ class FaceComplex:
 
     def _vertex_signs(self):
         """Signs at the vertices (those on the cutting box included): 0 where the
-        pre-activation is below SIGN_ZERO_RTOL of the magnitude of the terms it sums."""
+        pre-activation is below SIGN_ZERO_RTOL of its magnitude ``|W| m + |b|``, with ``m``
+        the magnitude of the layer's input (the vertex's size in every coordinate, then
+        that of the active units); a unit at zero passes exactly 0 on, so that a unit fed
+        only by units at zero, without a bias, is 0 too."""
         if self._vsigns is None:
             V = self._full_vertices
             h, S = V, []
+            # the size a vertex's coordinates are known to: the larger of the length scale
+            # and its largest coordinate, in every coordinate; carried through the layers
+            mag = np.repeat(np.maximum(self.scale, np.abs(V).max(axis=1, initial=0.0))[:, None], V.shape[1], axis=1)
             for l in range(self.layer):
                 W, b = np.asarray(self.net.weights[l]), np.asarray(self.net.biases[l])
                 z = h @ W.T + b
-                mag = np.abs(h) @ np.abs(W).T + np.abs(b)
+                mz = mag @ np.abs(W).T + np.abs(b)
+                zero = np.abs(z) <= SIGN_ZERO_RTOL * mz
                 s = np.sign(z).astype(np.int8)
-                s[np.abs(z) <= SIGN_ZERO_RTOL * mag] = 0
+                s[zero] = 0
                 S.append(s)
-                h = np.maximum(z, 0.0)
+                h = np.where(zero, 0.0, np.maximum(z, 0.0))  # a unit at zero passes exactly 0 on
+                mag = np.where(s < 0, 0.0, mz)
             self._vsigns = np.concatenate(S, axis=1) if S else np.zeros((len(V), 0), dtype=np.int8)
         return self._vsigns
 

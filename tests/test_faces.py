@@ -273,6 +273,27 @@ def test_qhull_path_for_regions_with_many_subsets(monkeypatch, global_random_see
     assert all(v[0] == v[1] for v in keys.values())
 
 
+@pytest.mark.parametrize("kind", ["integer", "zero_bias", "duplicate"])
+def test_region_sign_vectors_on_degenerate_networks(kind, global_random_seed):
+    """A region's sign is + on its active units and - or 0 on the others, and 0 exactly
+    where the unit is identically zero on the region (zero at its witness and at every
+    vertex): integer weights, zero biases (units fed only by inactive ones are zero) and
+    duplicated units, d = 3."""
+    rng = np.random.default_rng(global_random_seed + 81)
+    net = _net(rng, 3, [5, 3, 2], **{kind: True})
+    dec = pr.enumerate_regions(net, pr.Box(-1.5, 1.5, dim=3))
+    K = dec.complex()
+    S = K.sign_vectors(3)
+    for r in dec.regions:
+        s = S[r.index]
+        p = np.asarray(r.pattern)
+        assert (s[p] == 1).all()
+        Z = np.concatenate(net.preactivations(np.vstack([r.witness[None], K.vertices[list(K.cells[3][r.index])]])),
+                           axis=1)
+        zero = np.abs(Z).max(axis=0) <= 1e-9 * (1.0 + np.abs(Z).max())
+        assert ((s == 0) == (zero & ~p)).all(), (r.index, s, p)
+
+
 # ----------------------------------------------------------------------------- verify
 def _assorted(seed):
     rng = np.random.default_rng(seed)
