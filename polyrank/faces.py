@@ -694,9 +694,10 @@ def _ranges(starts, lens):
 
 def _flat_rows(dec):
     """The regions' H-representations side by side, rows of unit norm: A (M, d), b (M,),
-    row offsets (n + 1,), witnesses (n, d), bounded flags (n,). Taken from the Decomposition's arrays
-    when the engine left them there (keys ``A``, ``b``, ``row_offsets``, ``witnesses``,
-    ``bounded``), else from its Region objects."""
+    row offsets (n + 1,), witnesses (n, d), bounded flags (n,). Taken from the
+    Decomposition's arrays when the engine left them there (keys ``A``, ``b``,
+    ``row_offsets``, ``witnesses``, ``bounded``; cached on the decomposition), else from
+    its Region objects."""
     cached = dec.__dict__.get("_flat_rows")
     if cached is None:
         cached = dec.__dict__["_flat_rows"] = _flat_rows_of(dec)
@@ -707,16 +708,17 @@ def _flat_rows_of(dec):
     arr = getattr(dec, "_arrays", {}) or {}
     d = dec.net.input_dim
     if all(k in arr for k in ("A", "b", "row_offsets", "witnesses", "bounded")):
-        return (np.asarray(arr["A"], dtype=np.float64).reshape(-1, d), np.asarray(arr["b"], dtype=np.float64),
-                np.asarray(arr["row_offsets"], dtype=np.int64), np.asarray(arr["witnesses"], dtype=np.float64),
-                np.asarray(arr["bounded"], dtype=bool))
-    regions = dec.regions
-    m = np.fromiter((r.A.shape[0] for r in regions), dtype=np.int64, count=len(regions))
-    roff = np.concatenate([[0], np.cumsum(m)]).astype(np.int64)
-    A = np.concatenate([r.A for r in regions]).reshape(-1, d) if len(regions) else np.zeros((0, d))
-    b = np.concatenate([r.b for r in regions]) if len(regions) else np.zeros(0)
-    wit = np.array([r.witness for r in regions], dtype=np.float64).reshape(-1, d)
-    bnd = np.fromiter((r.bounded for r in regions), dtype=bool, count=len(regions))
+        A, b = np.asarray(arr["A"], dtype=np.float64).reshape(-1, d), np.asarray(arr["b"], dtype=np.float64)
+        roff, wit = np.asarray(arr["row_offsets"], dtype=np.int64), np.asarray(arr["witnesses"], dtype=np.float64)
+        bnd = np.asarray(arr["bounded"], dtype=bool)
+    else:
+        regions = dec.regions
+        m = np.fromiter((r.A.shape[0] for r in regions), dtype=np.int64, count=len(regions))
+        roff = np.concatenate([[0], np.cumsum(m)]).astype(np.int64)
+        A = np.concatenate([r.A for r in regions]).reshape(-1, d) if len(regions) else np.zeros((0, d))
+        b = np.concatenate([r.b for r in regions]) if len(regions) else np.zeros(0)
+        wit = np.array([r.witness for r in regions], dtype=np.float64).reshape(-1, d)
+        bnd = np.fromiter((r.bounded for r in regions), dtype=bool, count=len(regions))
     nrm = np.linalg.norm(A, axis=1)
     if len(nrm) and np.abs(nrm - 1.0).max() > 1e-12:  # the engines give unit normals; others may not
         nrm = np.where(nrm > 0, nrm, 1.0)
@@ -1551,8 +1553,7 @@ def certify(dec, *, exact=False) -> Certificate:
             failures[name] = msg
 
     record("not_partial", not dec.partial, "the enumeration stopped early (partial=True)")
-    regions = dec.regions
-    n = len(regions)
+    n = len(dec)
     # no two regions share a pattern
     P = dec.patterns
     _, first_idx, cnt = np.unique(np.packbits(P, axis=1), axis=0, return_index=True, return_counts=True)
@@ -1577,7 +1578,11 @@ def certify(dec, *, exact=False) -> Certificate:
         d = K.dim
         record("face_lattice", not K.problems, _first(K.problems))
         # every facet has exactly one region across it, or lies on the domain boundary
-        lab0 = np.fromiter((lab[0] for r in regions for lab in r.facets), dtype=np.int64, count=len(b))
+        arr = getattr(dec, "_arrays", {}) or {}
+        if "row_ids" in arr:  # the hyperplane of every row: units first, then the domain's rows
+            lab0 = np.where(np.asarray(arr["row_ids"]) < dec.net.offsets[dec.layer], 1, 0)
+        else:
+            lab0 = np.fromiter((lab[0] for r in dec.regions for lab in r.facets), dtype=np.int64, count=len(b))
         f = K._rf[0]  # the (d-1)-face of every row of every region, flat
         ip, ix = K._F.group("regions", d - 1)
         fc = np.maximum(f, 0)
@@ -1588,12 +1593,13 @@ def certify(dec, *, exact=False) -> Certificate:
         not_facet = f < 0
         bad_bd = ~not_facet & on_dom & ~((inc == 1) & (first == reg))
         bad_in = ~not_facet & ~on_dom & (inc != 2)
-        msgs = [f"region {reg[i]} row {i - roff[reg[i]]} {regions[reg[i]].facets[i - roff[reg[i]]]}: not a facet"
-                for i in np.flatnonzero(not_facet)[:3]]
-        msgs += [f"region {reg[i]} facet {regions[reg[i]].facets[i - roff[reg[i]]]} on the domain boundary is "
-                 f"shared by {K.regions[d - 1][f[i]]}" for i in np.flatnonzero(bad_bd)[:3]]
-        msgs += [f"region {reg[i]} facet {regions[reg[i]].facets[i - roff[reg[i]]]}: {inc[i] - 1} regions "
-                 "across it" for i in np.flatnonzero(bad_in)[:3]]
+        def lab(i):
+            return dec.regions[reg[i]].facets[i - roff[reg[i]]]
+
+        msgs = [f"region {reg[i]} row {i - roff[reg[i]]} {lab(i)}: not a facet" for i in np.flatnonzero(not_facet)[:3]]
+        msgs += [f"region {reg[i]} facet {lab(i)} on the domain boundary is shared by {K.regions[d - 1][f[i]]}"
+                 for i in np.flatnonzero(bad_bd)[:3]]
+        msgs += [f"region {reg[i]} facet {lab(i)}: {inc[i] - 1} regions across it" for i in np.flatnonzero(bad_in)[:3]]
         n_bad = int(not_facet.sum() + bad_bd.sum() + bad_in.sum())
         record("facet_neighbours", not n_bad, ", ".join(msgs[:3]) + (f" and {n_bad - 3} more" if n_bad > 3 else ""))
         # the dual graph agrees with the shared facets

@@ -294,6 +294,34 @@ def test_region_sign_vectors_on_degenerate_networks(kind, global_random_seed):
         assert ((s == 0) == (zero & ~p)).all(), (r.index, s, p)
 
 
+@pytest.mark.parametrize("domain", ["box", None])
+def test_faces_and_certificate_from_engine_arrays_without_region_objects(domain, global_random_seed):
+    """An engine may hand the H-representations over as arrays (Decomposition ``arrays``:
+    A, b, row_offsets, witnesses, bounded, row_ids); faces and the certificate then never
+    build a Region, and agree with the Region path."""
+    rng = np.random.default_rng(global_random_seed + 91)
+    net = _net(rng, 3, [5, 4])
+    dom = pr.Box(-1.0, 1.0, dim=3) if domain else None
+    ref = pr.enumerate_regions(net, dom)
+    R = ref.regions
+    units = np.concatenate([[0], np.cumsum(net.widths)])
+    ids = [units[lab[0] - 1] + lab[1] if lab[0] > 0 else units[-1] + lab[1] for r in R for lab in r.facets]
+    arrays = dict(A=np.concatenate([r.A for r in R]), b=np.concatenate([r.b for r in R]),
+                  row_offsets=np.concatenate([[0], np.cumsum([len(r.b) for r in R])]),
+                  witnesses=np.array([r.witness for r in R]), bounded=np.array([r.bounded for r in R]),
+                  row_ids=np.array(ids), patterns=ref.patterns, ranks=np.array([r.ranks for r in R]))
+
+    def no_regions():
+        raise AssertionError("Region objects were built")
+
+    dec = Decomposition(net, dom, ref.layer, no_regions, ref.edges, n_regions=len(ref), arrays=arrays,
+                        method=ref.method)
+    assert dec.f_vector() == ref.f_vector()
+    cert = dec.verify()
+    assert cert.complete and cert.checks == ref.verify().checks
+    assert dec.faces(1).sign.tolist() == ref.faces(1).sign.tolist()
+
+
 # ----------------------------------------------------------------------------- verify
 def _assorted(seed):
     rng = np.random.default_rng(seed)
