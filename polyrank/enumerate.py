@@ -594,7 +594,7 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
         ``subdivision.DEFAULT_MAX_MEMORY``); beyond it a MemoryBudgetError is raised
         instead of running out of memory.
     verify : bool, default False
-        Certify the result with :meth:`Decomposition.verify` (bounded domains only) and
+        Certify the result with :meth:`Decomposition.verify` and
         raise :class:`~polyrank.CertificateError` naming what failed; the certificate
         is kept in ``dec.stats["certificate"]``.
 
