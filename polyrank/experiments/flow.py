@@ -94,10 +94,10 @@ DI_HALF_WIDTH = 10.0
 #: D-I: centres of the nine disks and holes: the origin and eight points at radius 7.
 DI_CENTERS = tuple((0.0, 0.0) if k < 0 else (7.0 * math.cos(k * math.pi / 4), 7.0 * math.sin(k * math.pi / 4))
                    for k in range(-1, 8))
-#: D-I: radius of the class-1 disks (the follow-up's data reach 1.35).
-DI_DISK_RADIUS = 1.4
-#: D-I: radius of the holes of the class-0 square (its data start at 1.75).
-DI_HOLE_RADIUS = 1.7
+#: D-I: radius of the class-1 disks (the follow-up's data reach 1.27-1.32 from the centres).
+DI_DISK_RADIUS = 1.3
+#: D-I: radius of the holes of the class-0 square (its data start at 1.78-1.81).
+DI_HOLE_RADIUS = 1.8
 #: D-II: radius of every ring's core circle.
 DII_RING_RADIUS = 0.18
 #: D-II: radius of the solid tube around each core circle (the training data; the torus mesh).
@@ -504,8 +504,8 @@ def _time_limit(seconds):
         raise _LayerTimeout()
 
     old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, float(seconds))
     try:
+        signal.setitimer(signal.ITIMER_REAL, float(seconds))
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0.0)
