@@ -193,7 +193,7 @@ def test_line_shortcut_matches_topology_flow_by_hand():
     assert fast["method"].iloc[3] in ("line (via layer 2)", "via layer 2")
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(2))
 def test_line_shortcut_matches_topology_flow_on_random_bottlenecks(seed):
     rng = np.random.default_rng(seed)
     net = random_net(rng, 2, [5, 1, 4, 3])

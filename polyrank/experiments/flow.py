@@ -122,13 +122,13 @@ FEATURE_SIZE = {("D-I", 0): DI_HOLE_RADIUS, ("D-I", 1): DI_DISK_RADIUS,
 
 #: Mesh spacing (target edge length, input units) of the full run and of ``--quick``.
 PAPER_SPACING = {"D-I": 0.8, "D-II": 0.03, "D-III": 0.08}
-QUICK_SPACING = {"D-I": 1.6, "D-II": 0.08, "D-III": 0.2}
+QUICK_SPACING = {"D-I": 1.6, "D-II": 0.08, "D-III": 0.3}
 
 #: The full run: Naitzat et al.'s widths, 6000 training points, 60 epochs of Adam.
 PAPER_SETTINGS = dict(widths=None, n_train=6000, epochs=60, batch_size=32, lr=1e-3, spacing=None,
                       time_limit=120.0, max_candidates=100_000)
-#: ``--quick`` (CI): 3 layers of 8 units, 1500 points, 15 epochs, coarse meshes.
-QUICK_SETTINGS = dict(widths=(8, 8, 8), n_train=1500, epochs=15, batch_size=32, lr=3e-3,
+#: ``--quick`` (CI): 3 layers of 16 units, 1500 points, 15 epochs, coarse meshes.
+QUICK_SETTINGS = dict(widths=(16, 16, 16), n_train=1500, epochs=15, batch_size=32, lr=3e-3,
                       spacing=QUICK_SPACING, time_limit=30.0, max_candidates=20_000)
 
 #: The Rips estimate at layer l uses the scale RIPS_FACTOR x the longest image of an edge of
@@ -865,7 +865,7 @@ def run(datasets=DATASETS, *, quick=False, sources=None, families=None, rings="c
     Examples
     --------
     >>> from polyrank.experiments import flow
-    >>> res = flow.run(["D-II"], quick=True, epochs=2, device="cpu")
+    >>> res = flow.run(["D-II"], quick=True, n_train=200, epochs=1, rips_sample=200, device="cpu")
     >>> sorted(res["table"]["label"].unique().tolist()), int(res["table"]["layer"].max())
     ([0, 1], 3)
     """
@@ -950,7 +950,7 @@ def plot(results, path=None):
     Examples
     --------
     >>> from polyrank.experiments import flow
-    >>> res = flow.run(["D-II"], quick=True, epochs=2, device="cpu")
+    >>> res = flow.run(["D-II"], quick=True, n_train=200, epochs=1, rips_sample=200, device="cpu")
     >>> len(flow.plot(res).axes)
     2
     """
