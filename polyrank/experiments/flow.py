@@ -493,7 +493,9 @@ class _LayerTimeout(Exception):
 
 @contextlib.contextmanager
 def _time_limit(seconds):
-    """Raise _LayerTimeout after ``seconds`` (POSIX main thread only; otherwise no limit)."""
+    """Raise _LayerTimeout after ``seconds`` of CPU time of this process (POSIX main thread
+    only; otherwise no limit). CPU time, not wall time: the limit does not depend on how
+    loaded the machine is."""
     usable = (seconds is not None and hasattr(signal, "setitimer")
               and threading.current_thread() is threading.main_thread())
     if not usable:
@@ -503,13 +505,13 @@ def _time_limit(seconds):
     def handler(signum, frame):
         raise _LayerTimeout()
 
-    old = signal.signal(signal.SIGALRM, handler)
+    old = signal.signal(signal.SIGPROF, handler)
     try:
-        signal.setitimer(signal.ITIMER_REAL, float(seconds))
+        signal.setitimer(signal.ITIMER_PROF, float(seconds))
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0.0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0.0)
+        signal.signal(signal.SIGPROF, old)
 
 
 def _pad(b, n):
@@ -648,7 +650,7 @@ def layer_flow(net, K, *, layers=None, field=11, tol=None, max_candidates=100_00
         Passed to :func:`polyrank.image_homology` (per layer); a layer that needs more is
         reported with status "refused".
     time_limit : float or None, default 120
-        Seconds per layer for :func:`polyrank.image_homology` (POSIX, main thread); a
+        CPU seconds per layer for :func:`polyrank.image_homology` (POSIX, main thread); a
         layer that takes longer is reported with status "time limit". None: no limit.
     rips_factor : float, default :data:`RIPS_FACTOR`
         The Rips scale at layer l is this times the longest image of an edge of the
@@ -757,7 +759,7 @@ def layer_flow(net, K, *, layers=None, field=11, tol=None, max_candidates=100_00
                 except PolyrankError as exc:
                     row.update(status="refused", note=str(exc).split(". ")[0])
                 except _LayerTimeout:
-                    row.update(status="time limit", note=f"image_homology ran past {time_limit:g} s")
+                    row.update(status="time limit", note=f"image_homology ran past {time_limit:g} CPU s")
         row["seconds"] = time.perf_counter() - t0
         if l not in layers:
             continue
@@ -837,7 +839,7 @@ def run(datasets=DATASETS, *, quick=False, sources=None, families=None, rings="c
     max_candidates : int, optional
         Candidate budget of :func:`polyrank.image_homology` per layer (default the settings').
     time_limit : float, optional
-        Seconds per layer and class (default the settings').
+        CPU seconds per layer and class (default the settings').
     rips_factor : float, default :data:`RIPS_FACTOR`
     rips_sample : int, default :data:`RIPS_SAMPLE`
         See :func:`layer_flow`.
@@ -1035,7 +1037,7 @@ def cli_main(figure, argv):
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--n-train", type=int, default=None)
     p.add_argument("--spacing", type=float, default=None, help="mesh edge length (input units) for all data sets")
-    p.add_argument("--time-limit", type=float, default=None, help="seconds per layer and class (default 120)")
+    p.add_argument("--time-limit", type=float, default=None, help="CPU seconds per layer and class for the exact computation (default 120)")
     p.add_argument("--max-candidates", type=int, default=None,
                    help="candidate budget of image_homology per layer (default 100000)")
     p.add_argument("--seed", type=int, default=0)
