@@ -21,6 +21,7 @@ FIGURES = {
     "fig2a": "fig2", "fig2b": "fig2", "fig2c": "fig2", "fig2d": "fig2", "fig2": "fig2",
     "fig3ab": "fig3_mnist",
     "fig3c": "fig3c_cli", "appendix": "fig3c_cli",
+    "flow": "flow",
 }
 
 
