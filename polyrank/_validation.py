@@ -7,15 +7,32 @@ import numbers
 import numpy as np
 
 
+def as_real_array(x, *, name, what="an array of numbers", copy=False):
+    """Return ``x`` as a float64 ndarray, refusing complex values.
+
+    numpy would drop an imaginary part with only a ``ComplexWarning``; polyrank works in
+    real float64 arithmetic, so a complex input (even with zero imaginary parts) is an error
+    that names the parameter.
+    """
+    try:
+        raw = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be {what}; got {type(x).__name__}.") from exc
+    if np.iscomplexobj(raw) or (raw.dtype == object and any(isinstance(v, complex) for v in raw.ravel())):
+        raise TypeError(f"{name} must be real; got complex values (dtype {raw.dtype}). polyrank works in "
+                        "float64: pass the real part (x.real) explicitly if that is what you mean.")
+    try:
+        return np.array(raw, dtype=np.float64, copy=True) if copy else np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be {what}; got {type(x).__name__}.") from exc
+
+
 def check_points(X, n_in, *, name="X"):
     """Return ``X`` as a float64 array of shape ``(n_points, n_in)``.
 
     Raises ``ValueError`` with a hint when a single point was passed as a 1-D array.
     """
-    try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of numbers; got {type(X).__name__}.") from exc
+    X = as_real_array(X, name=name)
     if X.ndim != 2 or X.shape[1] != n_in:
         hint = f" For one point use {name}.reshape(1, -1)." if X.shape == (n_in,) else ""
         raise ValueError(f"{name} must have shape (n_points, {n_in}); got {X.shape}.{hint}")
@@ -26,10 +43,7 @@ def check_points(X, n_in, *, name="X"):
 
 def check_point(x, n_in, *, name="x"):
     """Return one point as a float64 vector of length ``n_in``."""
-    try:
-        x = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a vector of numbers; got {type(x).__name__}.") from exc
+    x = as_real_array(x, name=name, what="a vector of numbers")
     if x.shape != (n_in,):
         raise ValueError(f"{name} must have shape ({n_in},); got {x.shape}.")
     if not np.isfinite(x).all():
@@ -42,10 +56,7 @@ def check_matrix(M, *, name, shape=None):
 
     ``shape`` entries that are ``None`` are not checked.
     """
-    try:
-        M = np.array(M, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a 2-D array of numbers; got {type(M).__name__}.") from exc
+    M = as_real_array(M, name=name, what="a 2-D array of numbers", copy=True)
     if M.ndim != 2:
         raise ValueError(f"{name} must be 2-D; got an array of shape {M.shape}.")
     if shape is not None:
@@ -62,10 +73,7 @@ def check_matrix(M, *, name, shape=None):
 
 def check_vector(v, *, name, length=None):
     """Return ``v`` as a finite float64 1-D array, optionally of a given length."""
-    try:
-        v = np.array(v, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a 1-D array of numbers; got {type(v).__name__}.") from exc
+    v = as_real_array(v, name=name, what="a 1-D array of numbers", copy=True)
     if v.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got an array of shape {v.shape}.")
     if length is not None and v.shape[0] != length:
