@@ -83,6 +83,35 @@ def check_vector(v, *, name, length=None):
     return v
 
 
+def check_finite_preactivations(finite_rows, layer, *, name="X", dtype="float64"):
+    """Raise when a layer's pre-activations overflowed at some points.
+
+    ``finite_rows`` is a bool vector (one entry per point): whether every pre-activation
+    of ``layer`` is finite there. Finite inputs near the float maximum (or huge weights)
+    overflow to inf, and ``inf - inf`` to NaN, whose sign (the activation pattern) is then
+    meaningless: never a silent wrong pattern or rank.
+    """
+    bad = np.flatnonzero(~np.asarray(finite_rows, dtype=bool))
+    if len(bad):
+        what = f"The pre-activations of hidden layer {layer}" if layer else "The inputs"
+        raise ValueError(
+            f"{what} overflow to inf or NaN in {dtype} at "
+            f"{len(bad)} point(s) of {name} (first: row {int(bad[0])}); their activation patterns "
+            "are not defined. Scale the inputs down (the patterns of x / c are those of x for the "
+            "network with every bias divided by c)" + ("." if dtype == "float64" else ", or use float64."))
+
+
+def format_bytes(n):
+    """A byte count for a message: ``"312 bytes"``, ``"4.5 KiB"``, ``"1.2 GiB"`` (never 0.0 MiB)."""
+    n = float(n)
+    if n < 1024:
+        return f"{int(round(n))} bytes"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        n /= 1024.0
+        if n < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}"
+
+
 def check_tol(tol, *, name="tol", func=None):
     """Return ``tol`` as a non-negative finite float."""
     where = f" of {func}" if func else ""

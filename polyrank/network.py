@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validation import check_layer, check_matrix, check_points, check_vector
+from ._validation import check_finite_preactivations, check_layer, check_matrix, check_points, check_vector
 
 __all__ = ["ReLUNetwork", "as_network"]
 
@@ -307,8 +307,11 @@ class ReLUNetwork:
     def _preactivations(self, X, n_layers=None):
         out = []
         h = X
-        for W, b in zip(self._weights[: n_layers or self.n_layers], self._biases):
-            z = h @ W.T + b
+        for l, (W, b) in enumerate(zip(self._weights[: n_layers or self.n_layers], self._biases), start=1):
+            with np.errstate(over="ignore", invalid="ignore"):
+                z = h @ W.T + b
+            if not np.isfinite(z).all():
+                check_finite_preactivations(np.isfinite(z).all(axis=1), l)
             out.append(z)
             h = np.maximum(z, 0.0)
         return out

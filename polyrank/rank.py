@@ -377,10 +377,18 @@ class _TorchNet:
         """Activation masks ``z_l > 0`` of layers 1..n_layers (bool tensors)."""
         import torch
 
+        from ._validation import check_finite_preactivations
+
         h = torch.as_tensor(X, dtype=self.dtype, device=self.device)
+        if not bool(torch.isfinite(h).all()):  # finite float64 inputs can overflow float32
+            check_finite_preactivations(torch.isfinite(h).all(1).cpu().numpy(), 0,
+                                        dtype=str(self.dtype).replace("torch.", ""))
         out = []
-        for W, b in zip(self.W[:n_layers], self.b):
+        for l, (W, b) in enumerate(zip(self.W[:n_layers], self.b), start=1):
             z = torch.addmm(b, h, W.T)
+            if not bool(torch.isfinite(z).all()):
+                check_finite_preactivations(torch.isfinite(z).all(1).cpu().numpy(), l,
+                                            dtype=str(self.dtype).replace("torch.", ""))
             out.append(z > 0)
             h = torch.relu(z)
         return out
@@ -569,14 +577,16 @@ def _ranks_certify(tn, sketch, masks, counts, bounds, layers, tol, eps, ks, cmax
 
 
 def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, func):
+    from ._validation import format_bytes
     from .exceptions import MemoryBudgetError
 
     per_point = per_point_elems * itemsize
     fit = int(max_memory // max(per_point, 1))
     if fit < 1:
         raise MemoryBudgetError(
-            f"{func} needs about {per_point / 2**20:.1f} MiB per point, more than max_memory="
-            f"{max_memory} bytes; raise max_memory."
+            f"{func} needs about {format_bytes(per_point)} per point, more than max_memory="
+            f"{max_memory} bytes{f' ({format_bytes(max_memory)})' if max_memory >= 1024 else ''}; "
+            f"pass max_memory >= {int(per_point)}."
         )
     size = min(fit, n_points)
     if batch_size is not None:
