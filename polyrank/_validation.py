@@ -269,6 +269,41 @@ def check_simplex_ids(sel, n, *, name):
     return arr.astype(np.int64) % n if n else arr.astype(np.int64)
 
 
+def check_simplices(simplices, n_vertices, *, name="simplices"):
+    """Return top simplices as an int64 array of shape ``(n_simplices, k + 1)``.
+
+    Vertex ids must be integers (floats are accepted only when integral: ``0.5`` is not
+    truncated to 0), in ``0..n_vertices - 1``, and distinct within each simplex.
+    """
+    try:
+        raw = np.asarray(simplices)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a 2-D array of vertex ids; got {type(simplices).__name__}.") from exc
+    if raw.dtype == bool or np.iscomplexobj(raw) or not (np.issubdtype(raw.dtype, np.integer)
+                                                          or np.issubdtype(raw.dtype, np.floating)
+                                                          or raw.size == 0):
+        raise TypeError(f"{name} must hold integer vertex ids; got an array of dtype {raw.dtype}.")
+    if np.issubdtype(raw.dtype, np.floating) and raw.size:
+        frac = ~np.isfinite(raw) | (raw != np.round(raw))
+        if frac.any():
+            pos = tuple(int(i) for i in np.argwhere(frac)[0])
+            raise ValueError(f"{name} must hold integer vertex ids; entry {pos} is {raw[pos]!r}.")
+    S = raw.astype(np.int64)
+    if S.ndim != 2 or S.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (n_simplices, k + 1); got {S.shape}.")
+    if S.size and (S.min() < 0 or S.max() >= n_vertices):
+        bad = int(np.flatnonzero((S < 0).any(axis=1) | (S >= n_vertices).any(axis=1))[0])
+        raise ValueError(f"{name} refer to vertex ids outside 0..{n_vertices - 1}: simplex {bad} is "
+                         f"{S[bad].tolist()}.")
+    if S.shape[1] > 1 and len(S):
+        T = np.sort(S, axis=1)
+        rep = np.flatnonzero((T[:, 1:] == T[:, :-1]).any(axis=1))
+        if len(rep):
+            raise ValueError(f"{name}: simplex {int(rep[0])} ({S[rep[0]].tolist()}) repeats a vertex; a "
+                             f"k-simplex needs k + 1 distinct vertices ({len(rep)} simplices repeat one).")
+    return S
+
+
 def check_prime(p, *, name="field", func=None, maximum=46337):
     """Return ``p`` as an int prime in ``2..maximum`` (a coefficient field Z/p)."""
     where = f" of {func}" if func else ""
