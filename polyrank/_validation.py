@@ -236,6 +236,38 @@ def check_layers(layers, n_layers, *, func=None, name="layers"):
     return out
 
 
+def check_torch_dtype(dtype, *, func=None, name="dtype", any_float=False):
+    """Return a torch floating dtype from None (float64), a torch dtype, a numpy dtype or
+    type, or a string (``"float64"``, ``"double"``, ``"float32"``, ``"float"``; with
+    ``any_float`` also ``"float16"``, ``"half"``, ``"bfloat16"``). Only float64 and float32
+    unless ``any_float``."""
+    import torch
+
+    if dtype is None:
+        return torch.float64
+    table = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32,
+             "float": torch.float32}
+    if any_float:
+        table.update({"float16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16})
+    out = None
+    if isinstance(dtype, str):
+        out = table.get(dtype.replace("torch.", ""))
+    elif isinstance(dtype, torch.dtype):
+        out = dtype if dtype.is_floating_point else None
+    else:
+        try:
+            npd = np.dtype(dtype)
+        except TypeError:
+            npd = None
+        out = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32,
+               np.dtype(np.float16): torch.float16}.get(npd)
+    if out is None or (not any_float and out not in (torch.float64, torch.float32)):
+        allowed = "a floating dtype" if any_float else "float64 or float32"
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be {allowed} (torch, numpy or a "
+                         f"string); got {dtype!r}.")
+    return out
+
+
 def check_device(device):
     """Return a ``torch.device``: None is CUDA when available, else the CPU."""
     import torch

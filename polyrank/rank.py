@@ -320,31 +320,9 @@ SKETCH_SEED = 20_230_501
 DEFAULT_MAX_MEMORY = 512 * 2**20
 
 
-def _resolve_dtype(dtype):
-    import torch
-
-    if dtype is None:
-        return torch.float64
-    table = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32,
-             "float": torch.float32}
-    if isinstance(dtype, str) and dtype in table:
-        return table[dtype]
-    if dtype in (torch.float64, torch.float32):
-        return dtype
-    try:
-        npd = np.dtype(dtype)
-    except TypeError:
-        npd = None
-    if npd == np.float64:
-        return torch.float64
-    if npd == np.float32:
-        return torch.float32
-    raise ValueError(f"The 'dtype' parameter must be float64 or float32 (torch, numpy or a string); "
-                     f"got {dtype!r}.")
-
-
 def _prepare(net, X, layers, *, func, device, dtype, batch_size, tol, max_memory):
-    from ._validation import check_device, check_layers, check_points, check_positive_int, check_tol
+    from ._validation import (check_device, check_layers, check_points, check_positive_int, check_tol,
+                              check_torch_dtype)
     from .network import as_network
 
     net = as_network(net)
@@ -357,7 +335,7 @@ def _prepare(net, X, layers, *, func, device, dtype, batch_size, tol, max_memory
         max_memory = DEFAULT_MAX_MEMORY
     else:
         max_memory = check_positive_int(max_memory, name="max_memory", func=func)
-    return net, X, layers, check_device(device), _resolve_dtype(dtype), batch_size, tol, max_memory
+    return net, X, layers, check_device(device), check_torch_dtype(dtype, func=func), batch_size, tol, max_memory
 
 
 class _TorchNet:

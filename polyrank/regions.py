@@ -8,7 +8,7 @@ import numpy as np
 
 from ._validation import check_layer
 
-__all__ = ["Region", "Decomposition", "RankCell", "pattern_key"]
+__all__ = ["Region", "Decomposition", "RankCell", "pattern_key", "pattern_string", "pattern_from_string"]
 
 #: In :meth:`Decomposition.locate`, a pre-activation this small relative to the largest
 #: one seen is treated as an identically-zero unit (inactive) when the raw pattern is unknown.
@@ -17,6 +17,42 @@ LOCATE_ZERO_RTOL = 1e-12
 CONTAINS_TOL = 1e-9
 #: Slack with which :meth:`Decomposition.locate` tests membership of the domain.
 LOCATE_DOMAIN_TOL = 1e-12
+#: Prefix of the pattern strings of :meth:`Decomposition.to_frame` (see :func:`pattern_string`).
+PATTERN_PREFIX = "0b"
+
+
+def pattern_string(pattern) -> str:
+    """A flat pattern as the text of the ``pattern`` column of :meth:`Decomposition.to_frame`.
+
+    ``"0b"`` followed by one digit per unit (``1`` active), layers side by side. The prefix
+    keeps it text when a CSV is read back (pandas would read ``"0110"`` as the integer
+    110 and lose the leading zero); ``int(s, 2)`` still reads it as a binary number.
+
+    Examples
+    --------
+    >>> pr.regions.pattern_string((False, True, True))
+    '0b011'
+    >>> pr.regions.pattern_from_string("0b011")
+    (False, True, True)
+    """
+    return PATTERN_PREFIX + "".join("1" if p else "0" for p in pattern)
+
+
+def pattern_from_string(text) -> tuple:
+    """The flat bool pattern of a :func:`pattern_string` (the prefix is optional).
+
+    Raises
+    ------
+    ValueError
+        When ``text`` holds anything but the prefix and the digits 0 and 1.
+    """
+    s = str(text)
+    if s.startswith(PATTERN_PREFIX):
+        s = s[len(PATTERN_PREFIX):]
+    if not s or set(s) - {"0", "1"}:
+        raise ValueError(f"A pattern string is '{PATTERN_PREFIX}' followed by 0s and 1s; got {text!r}. "
+                         "(A CSV column read back as integers has lost its leading zeros.)")
+    return tuple(c == "1" for c in s)
 
 
 def pattern_key(pattern) -> bytes:
@@ -348,6 +384,12 @@ class Decomposition:
     def to_frame(self, *, volumes=False):
         """One row per region: pattern bits, witness, inradius, facets, ranks and codeword sizes.
 
+        Columns ``region, pattern, bounded, inradius, n_facets, x0..x{d-1}, rank_k,
+        codeword_size_k`` (k = 1..layer) and ``volume``; an empty decomposition gives them
+        with no rows. ``pattern`` is a :func:`pattern_string` (``"0b0110"``), which a CSV
+        written with ``to_csv`` reads back unchanged (:func:`pattern_from_string` turns it
+        into the bool tuple).
+
         Parameters
         ----------
         volumes : bool, default False
@@ -356,15 +398,27 @@ class Decomposition:
         Returns
         -------
         pandas.DataFrame
+
+        Examples
+        --------
+        >>> net = pr.ReLUNetwork.from_weights([[[1.0], [1.0]]], [[0.0, -1.0]])
+        >>> dec = pr.enumerate_regions(net, pr.Box(-2.0, 2.0, dim=1))
+        >>> dec.to_frame()["pattern"].tolist()
+        ['0b00', '0b10', '0b11']
         """
         import pandas as pd
 
         d = self.net.input_dim
+        columns = ["region", "pattern", "bounded", "inradius", "n_facets"] + [f"x{j}" for j in range(d)]
+        for k in range(1, self.layer + 1):
+            columns += [f"rank_{k}", f"codeword_size_{k}"]
+        if volumes:
+            columns.append("volume")
         rows = []
         for r in self.regions:
             row = {
                 "region": r.index,
-                "pattern": "".join("1" if p else "0" for p in r.pattern),
+                "pattern": pattern_string(r.pattern),
                 "bounded": r.bounded,
                 "inradius": r.inradius,
                 "n_facets": r.n_facets,
@@ -377,7 +431,7 @@ class Decomposition:
             if volumes:
                 row["volume"] = r.volume()
             rows.append(row)
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=columns)
 
     # -------------------------------------------------------------- faces (polyrank.faces)
     def complex(self):
