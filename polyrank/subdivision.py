@@ -812,8 +812,8 @@ class _Run:
                     if not self.partial:
                         raise RegionLimitError(
                             f"The subdivision passed max_regions={self.max_regions} at layer {l + 1} "
-                            f"({n_new} cells). Raise max_regions, shrink the domain, or pass "
-                            "partial=True to get the regions found so far (marked partial).")
+                            f"({n_new} cells). Raise max_regions, shrink the domain, or pass partial=True "
+                            "to enumerate_regions to get the regions found so far (marked partial).")
                     # keep whole cells: their descendants are genuine regions
                     m = self.max_regions
                     V, F, E = V[: vo[m]], F[: vo[m]], E[: eo[m]]
