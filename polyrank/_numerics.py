@@ -4,6 +4,9 @@ This module sits below :mod:`polyrank.enumerate`, :mod:`polyrank.subdivision` an
 :mod:`polyrank.rank` (it imports none of them), so that every engine applies one rule:
 
 * the local frame ``x = x0 + s y`` in which tolerances are relative (:func:`local_frame`);
+* scaled units: every hidden layer divided by a power of two, so that weights of any
+  magnitude (1e-300 .. 1e300) neither overflow nor underflow (:func:`scaled_units`), and the
+  network the engines work on, in the local frame and in scaled units (:func:`local_network`);
 * when a unit is constant, or identically zero, on a region (:func:`zero_thresholds`).
 """
 
@@ -27,6 +30,61 @@ UNIT_SCALE = 1.0
 CROSSING_STEPS = (1e-3, 1e-5, 1e-7, 1e-2)
 #: Smallest crossing step, in units of the enumeration tolerance.
 CROSSING_MIN_TOLS = 10
+
+
+def _exponent(x):
+    """The binary exponent e of a positive float (x = m 2^e with 0.5 <= m < 1), or None for 0."""
+    if not x > 0:
+        return None
+    return int(np.frexp(x)[1])
+
+
+def scaled_units(net, K=None):
+    """``net``'s hidden layers 1..K in scaled units: the same activation patterns, every
+    pre-activation divided by a power of two.
+
+    Layer l becomes ``(W_l / a_l, b_l / (a_1 ... a_l))`` with ``a_l`` a power of two that
+    brings the layer's largest entry (of ``W_l`` and of ``b_l / (a_1 ... a_{l-1})``) to
+    [0.5, 1). Then ``z_l`` becomes ``z_l / (a_1 ... a_l)`` and, as ReLU(c z) = c ReLU(z)
+    for c > 0, the patterns do not change. Scaling by powers of two is exact in float64,
+    so every pre-activation is the old one's exact rescaling (its sign, hence every
+    pattern, computed identically), except that nothing overflows or underflows: weights
+    scaled by 1e150 or 1e-150 per layer give the same decomposition. Ranks are unchanged
+    too (each ``A_K`` is multiplied by a positive scalar). The read-out is dropped.
+
+    Examples
+    --------
+    ``z_2 = 1e200 relu(1e200 (x - 1)) - 1e300`` overflows at x = 2; in scaled units it does not:
+
+    >>> from polyrank._numerics import scaled_units
+    >>> net = pr.ReLUNetwork.from_weights([[[1e200]], [[1e200]]], [[-1e200], [-1e300]])
+    >>> scaled_units(net).patterns(np.array([[0.5], [2.0]]), flat=True)
+    array([[False, False],
+           [ True,  True]])
+    """
+    from .network import ReLUNetwork
+
+    K = net.n_layers if K is None else K
+    Ws, bs = [], []
+    cum = 0  # log2 of a_1 ... a_{l-1}
+    for W, b in zip(net.weights[:K], net.biases[:K]):
+        ew = _exponent(float(np.abs(W).max(initial=0.0)))
+        eb = _exponent(float(np.abs(b).max(initial=0.0)))
+        cands = [e for e in (ew, None if eb is None else eb - cum) if e is not None]
+        a = max(cands) if cands else 0
+        Ws.append(np.ldexp(W, -a))
+        bs.append(np.ldexp(b, -(cum + a)))
+        cum += a
+    return ReLUNetwork(Ws, bs)
+
+
+def local_network(net, K, x0, s):
+    """The network the engines enumerate: hidden layers 1..K of ``net`` composed with
+    ``x = x0 + s y`` (the local frame, :func:`local_frame`), in scaled units
+    (:func:`scaled_units`). Its regions in ``y`` are ``net``'s in ``x``, with the same patterns."""
+    d = net.input_dim
+    lnet = scaled_units(net, K)
+    return scaled_units(lnet.restrict(float(s) * np.eye(d), np.asarray(x0, dtype=np.float64)), K)
 
 
 def zero_thresholds(net, K):

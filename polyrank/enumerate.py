@@ -19,7 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, local_frame,
-                        zero_thresholds)
+                        local_network, scaled_units, zero_thresholds)
 from ._validation import check_layer, check_point, check_positive_int, check_tol, format_bytes
 from .domain import as_domain
 from .exceptions import InfeasibleError, MemoryBudgetError, RegionLimitError
@@ -77,8 +77,9 @@ class _LPEngine:
         self.net_orig = net
         self.x0 = np.asarray(x0, dtype=np.float64)
         self.s = float(s)
-        # work in local coordinates y = (x - x0) / s: unit scale, origin in the domain
-        self.net = net.restrict(self.s * np.eye(d), self.x0)
+        # work in local coordinates y = (x - x0) / s (unit scale, origin in the domain) and
+        # in scaled units (no overflow or underflow for weights of any magnitude)
+        self.net = local_network(net, K, self.x0, self.s)
         self.K = K
         self.d = d
         self.tol = tol  # local units: relative to the domain's size
@@ -440,7 +441,7 @@ def _setup(net, domain, layer, start, tol, max_regions, func, build=True):
         start = check_point(start, net.input_dim, name="start")
         if domain is not None and not domain.contains(start[None, :])[0]:
             raise ValueError("start must lie inside the domain.")
-    x0, s = local_frame(net, domain, start)
+    x0, s = local_frame(scaled_units(net, K), domain, start)
     make = lambda: _LPEngine(net, domain, K, tol, x0, s)  # noqa: E731
     return net, domain, (start - x0) / s, max_regions, make() if build else make
 

@@ -25,7 +25,7 @@ from math import comb
 import numpy as np
 
 from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, ZERO_ROW_RTOL,
-                        local_frame, zero_thresholds)
+                        local_frame, local_network, scaled_units, zero_thresholds)
 from ._validation import check_layer, check_positive_int, check_tol
 from .domain import Polytope, as_domain
 from .exceptions import MemoryBudgetError, RegionLimitError
@@ -1176,21 +1176,24 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
                                      name="max_regions", func="enumerate_subdivision")
     max_memory = check_positive_int(max_memory, name="max_memory", func="enumerate_subdivision")
     bounded = domain is not None and domain.bounded
+    # the LP engine's local frame x = x0 + s y and scaled units: the engine works on the
+    # network in y (the domain's centre at 0, its size 1), so that tol, the snap and the
+    # constant/zero thresholds of the units are relative to the domain's size, whatever its
+    # position and the weights' magnitude; the results are mapped back by _assemble
+    x0, s = local_frame(scaled_units(net, K), domain, domain.center if domain is not None else np.zeros(d))
+    lnet = local_network(net, K, x0, s)
     Ad = np.asarray(domain.A) if domain is not None else np.zeros((0, d))
-    bd = np.asarray(domain.b) if domain is not None else np.zeros(0)
-    # the LP engine's local frame x = x0 + s y: tol and the snap are relative to s (the
-    # domain's size when bounded), and so are the constant/zero thresholds of the units
-    x0, lp_scale = local_frame(net, domain, domain.center if domain is not None else np.zeros(d))
-    zg, zc = zero_thresholds(net.restrict(lp_scale * np.eye(d), x0), K)
-    zero = (zg / lp_scale, zc)
+    bd = (np.asarray(domain.b) - Ad @ x0) / s if domain is not None else np.zeros(0)
+    zero = zero_thresholds(lnet, K)
+    lp_scale = 1.0
 
     if bounded:
-        run = _Run(net, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress)
+        run = _Run(lnet, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress)
         pat, rk = run.run()
         R = None
     else:
-        centre = domain.center if domain is not None else np.zeros(d)
-        ext = _layer1_extent(net)
+        centre = np.zeros(d)  # the domain's centre (or the origin) in the local frame
+        ext = _layer1_extent(lnet)
         # 1e-6: room for rounding between the layer-1 extent and the vertices computed
         R = 2.0 * (1.0 + 1e-6) * max(1.0, np.abs(centre).max(initial=0.0), ext if ext is not None else 100.0)
         seen = {}  # pattern -> outside-vertex extent, shared by the successive boxes
@@ -1199,14 +1202,14 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             Ab = np.vstack([Ad, eye, -eye])
             bb = np.concatenate([bd, R + centre, R - centre])
             box_id0 = net.offsets[K] + len(bd)
-            run = _Run(net, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
+            run = _Run(lnet, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
                        partial, progress)
             pat, rk = run.run()
             vmax = max(_interior_vertex_extent(run, centre), _outside_vertex_extent(run, pat, centre, R, seen))
             if vmax <= BOX_MARGIN * R:
                 break
             R = 4.0 * vmax
-    return _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0)
+    return _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0, frame=(x0, s))
 
 
 def _outside_vertex_extent(run, pat, centre, R, seen):
@@ -1452,9 +1455,14 @@ def _unique_edges(ei, ej, eu):
     return ei[first], ej[first], eu[first]
 
 
-def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
+def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0, 1.0)):
     """The Decomposition of a finished run: certified regions, their irredundant facets
-    ordered as the LP engine orders them, and the adjacency (objects built lazily)."""
+    ordered as the LP engine orders them, and the adjacency (objects built lazily).
+
+    The run works on ``run.net`` in the local frame ``x = x0 + s y`` (``frame``); the
+    regions are reported in x, for ``net``."""
+    x0, s = frame
+    lnet = run.net
     V, F, vo, E, eo, C, Rw, co = run.cells
     isfac, centers, spread, wit, lb, onbox = _finish_kernel(V, F, vo, C, Rw, co, run.box_id0)
     n_cells = len(vo) - 1
@@ -1480,9 +1488,12 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     bounds = np.searchsorted(cell_of_row[rows], idx_cells, side="left").tolist() + [len(rows)]
     A_sel = A_all[rows]
     b_sel = b_all[rows]
-    A_sel.setflags(write=False)
-    b_sel.setflags(write=False)
-    wits = wit[idx_cells]
+    # the regions in the caller's coordinates x = x0 + s y
+    A_out = A_sel.copy()
+    b_out = s * b_sel + A_sel @ np.broadcast_to(np.asarray(x0, dtype=np.float64), (d,))
+    A_out.setflags(write=False)
+    b_out.setflags(write=False)
+    wits = x0 + s * wit[idx_cells]
     wits.setflags(write=False)
     pat_alive = pat[idx_cells]
     rk_alive = rk[idx_cells]
@@ -1497,16 +1508,16 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
         pats = _bool_tuples(pat_alive)
         rks = _int_tuples(rk_alive)
         szs = _int_tuples(sizes[idx_cells])
-        rads = radius[idx_cells].tolist()
+        rads = (s * radius[idx_cells]).tolist()
         bnd = (~onbox[idx_cells]).tolist()
-        return _make_regions(net, pats, wits, rads, A_sel, b_sel, lab_sel, bounds, bnd, rks, szs)
+        return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds, bnd, rks, szs)
 
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
     frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
-    ei, ej, eu, miss = _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
+    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
                                   lp_scale)
     if miss:
-        di, dj, du = _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
+        di, dj, du = _degenerate_edges(lnet, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
                                        tol_abs, lp_scale)
         ei, ej, eu = ei + di, ej + dj, eu + du
     ei, ej, eu = _unique_edges(ei, ej, eu)
@@ -1517,7 +1528,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     stats = dict(seconds=time.perf_counter() - t0, n_lp=n_lp, n_cells=n_cells,
                  n_fallback=len(miss))
     if R is not None:
-        stats["box_halfwidth"] = R
+        stats["box_halfwidth"] = s * R
     return Decomposition(net, domain, K, build_regions, build_edges, n_regions=len(idx_cells),
                          arrays={"patterns": pat_alive, "ranks": rk_alive}, partial=run.truncated,
                          method="subdivision", stats=stats)
