@@ -32,7 +32,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._numerics import zero_thresholds
+from ._numerics import scaled_units, zero_thresholds
 
 __all__ = ["matrix_rank", "exact_rank", "ranks_at", "codeword_sizes_at"]
 
@@ -328,6 +328,8 @@ def _prepare(net, X, layers, *, func, device, dtype, batch_size, tol, max_memory
     net = as_network(net)
     X = check_points(X, net.input_dim)
     layers = check_layers(layers, net.n_layers, func=func)
+    if tol is None:  # the same patterns and relative ranks; no overflow or underflow in the weights
+        net = scaled_units(net)  # (an absolute tol refers to the caller's units)
     batch_size = check_positive_int(batch_size, name="batch_size", func=func, allow_none=True)
     if tol is not None:
         tol = check_tol(tol, func=func)
