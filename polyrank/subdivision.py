@@ -54,11 +54,9 @@ SUBDIVISION_MAX_DIM = 4
 BOX_MARGIN = 0.5
 #: Vertices within this many snaps of a domain facet lie on it (qhull's accuracy).
 DOMAIN_VERTEX_SNAPS = 1e3
-#: A d-subset of first-layer rows is independent when its Gram determinant exceeds this
-#: fraction of the product of the squared row norms.
-GRAM_DET_RTOL = 1e-20
-#: Floor of that product (keeps the test meaningful for tiny rows).
-GRAM_SCALE_FLOOR = 1e-300
+#: A subset of first-layer unit normals is independent when its smallest singular value
+#: exceeds this fraction of its largest (hyperplanes at an angle above ~1e-12 radians).
+FLAT_SV_RTOL = 1e-12
 #: The box that bounds an outside cell's extent is this many times the current box.
 OUTSIDE_BOX_FACTOR = 1e6
 #: A region reached across a degenerate facet is adjacent only if the facet's centre is
@@ -724,17 +722,23 @@ def _layer1_extent(net):
     n, d = W.shape
     if sum(comb(n, k) for k in range(1, d + 1)) > _MAX_SUBSETS:
         return None
+    nrm = np.linalg.norm(W, axis=1)
+    live = nrm > 0
+    W, b = W[live] / nrm[live, None], b[live] / nrm[live]  # unit normals: the test is about angles
+    n = len(b)
     out = 0.0
     for k in range(1, min(n, d) + 1):
         idx = np.array(list(combinations(range(n), k)), dtype=np.int64).reshape(-1, k)
         M = W[idx]  # (s, k, d)
-        G = M @ np.swapaxes(M, 1, 2)
-        scale = np.prod(np.einsum("skd,skd->sk", M, M), axis=1)
-        ok = np.abs(np.linalg.det(G)) > GRAM_DET_RTOL * np.maximum(scale, GRAM_SCALE_FLOOR)
+        # independent rows: the smallest singular value above FLAT_SV_RTOL (a Gram
+        # determinant would square it: two lines at an angle of 1e-9 have det 1e-18,
+        # rounded to 0, and their vertex 1e9 out would be missed)
+        U, S, Vt = np.linalg.svd(M, full_matrices=False)
+        ok = S[:, -1] > FLAT_SV_RTOL * S[:, 0]
         if not ok.any():
             continue
-        y = np.linalg.solve(G[ok], -b[idx[ok]][..., None])
-        X = (np.swapaxes(M[ok], 1, 2) @ y)[..., 0]  # least-norm point of the flat
+        y = np.einsum("skj,sk->sj", U[ok], -b[idx[ok]]) / S[ok]
+        X = np.einsum("sjd,sj->sd", Vt[ok], y)  # least-norm point of the flat
         out = max(out, float(np.abs(X).max()))
     return out
 
