@@ -18,8 +18,9 @@ import numpy as np
 
 from threadpoolctl import threadpool_limits
 
-from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, local_frame,
-                        local_network, scaled_units, zero_thresholds)
+from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, SLIVER_MIN,
+                        first_layer_gap, local_frame, local_network, precision_notes, scaled_units, warn_precision,
+                        zero_thresholds)
 from ._validation import check_layer, check_point, check_positive_int, check_tol, format_bytes
 from .domain import as_domain
 from .exceptions import InfeasibleError, MemoryBudgetError, RegionLimitError
@@ -96,6 +97,7 @@ class _LPEngine:
         self.n_qhull = 0
         self.n_fallback = 0
         self.n_small_lp = 0
+        self.thin = {}  # pattern key -> inscribed radius (local units) of patterns dropped as thinner than tol
         self._dedup_dir = np.random.default_rng(DEDUP_SEED).normal(size=d + 1)
         zg, zc = zero_thresholds(self.net, K)
         self._zero_rel = np.repeat(zg, net.widths[:K])
@@ -145,6 +147,7 @@ class _LPEngine:
             except InfeasibleError:
                 return None
             if r <= self.tol:
+                self._note_thin(flat, float(np.min(b - A @ x, initial=r)))
                 return None
             facets = None
             if 2 <= d <= QHULL_MAX_DIM:
@@ -157,6 +160,7 @@ class _LPEngine:
         # certify: the inradius is the witness's smallest slack over all rows (unit normals)
         r = float(np.min(b - A @ x, initial=r))  # no rows at all: the whole space (capped)
         if r <= self.tol:
+            self._note_thin(flat, r)
             return None
         Ai, bi, ui = A[irr], b[irr], units[irr]
         bounded = self.bounded_domain
@@ -173,6 +177,19 @@ class _LPEngine:
             facet_centers=centers, facet_radii=fradii, Mall=Mall, mall=mall, nrm=nrm,
         )
         return flat, data
+
+    def _note_thin(self, flat, r):
+        """Record a pattern whose region is a sliver: certified radius in (SLIVER_MIN, tol]."""
+        if r > SLIVER_MIN:
+            key = pattern_key(flat)
+            self.thin[key] = max(r, self.thin.get(key, 0.0))
+
+    def precision(self, keys):
+        """(n_dropped, smallest dropped radius, notes) of a traversal that kept ``keys``."""
+        dropped = [r for k, r in self.thin.items() if k not in keys]
+        gap = first_layer_gap(self.net, self.Ad, self.bd, 2 * self.tol)
+        notes = precision_notes(self.tol, self.s, len(dropped), min(dropped, default=None), gap)
+        return len(dropped), notes
 
     def _ranks(self, Mall, flat):
         """rank(A_K) for every layer under the rank rule of :mod:`polyrank.rank` (the
@@ -714,8 +731,10 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
             bar.close()
     stats = dict(seconds=time.perf_counter() - t0, n_lp=eng.n_lp, n_small_lp=eng.n_small_lp,
                  n_qhull=eng.n_qhull, n_fallback=eng.n_fallback)
+    n_dropped, notes = eng.precision({pattern_key(r.pattern) for r in regions})
+    warn_precision(notes)
     return Decomposition(net, dom, eng.K, regions, [(i, j, u) for (i, j), u in sorted(edges.items())],
-                         partial=is_partial, method="lp", stats=stats)
+                         partial=is_partial, method="lp", stats=stats, n_dropped=n_dropped, precision_notes=notes)
 
 
 def _choose_subdivision(net, domain, method):

@@ -198,7 +198,17 @@ class Decomposition:
     method : str
         ``"lp"`` or ``"subdivision"``.
     stats : dict
-        Counters of the run (seconds, LPs solved, ...).
+        Counters of the run (seconds, LPs solved, ``n_dropped``, ``precision_notes``, ...).
+    n_dropped : int
+        Regions found but left out because they are thinner than ``tol`` (their largest
+        inscribed ball has radius at most ``tol`` times the domain's size): cells of the
+        subdivision engine, patterns met by the LP traversal. A lower ``tol`` keeps them.
+    precision_limited : bool
+        True when the decomposition may miss regions at the requested precision: some
+        were dropped as thinner than ``tol``, ``tol`` is below the engines' float64 floor,
+        or the first layer's hyperplanes meet closer than ``tol`` inside the domain (a huge
+        domain around small features). ``stats["precision_notes"]`` says which, and a
+        :class:`~polyrank.exceptions.PrecisionWarning` was issued.
 
     Notes
     -----
@@ -210,8 +220,12 @@ class Decomposition:
     builds them.
     """
 
+    #: Defaults for decompositions pickled before these attributes existed.
+    n_dropped = 0
+    precision_limited = False
+
     def __init__(self, net, domain, layer, regions, edges, *, partial=False, method="lp", stats=None,
-                 n_regions=None, arrays=None):
+                 n_regions=None, arrays=None, n_dropped=0, precision_notes=()):
         self.net = net
         self.domain = domain
         self.layer = layer
@@ -230,6 +244,10 @@ class Decomposition:
         self.partial = bool(partial)
         self.method = method
         self.stats = dict(stats or {})
+        self.n_dropped = int(n_dropped)
+        self.stats["n_dropped"] = self.n_dropped
+        self.stats["precision_notes"] = list(precision_notes)
+        self.precision_limited = bool(precision_notes)
         self._graph = None
         self._index = None
 
@@ -275,6 +293,8 @@ class Decomposition:
 
     def __repr__(self):
         part = ", partial=True" if self.partial else ""
+        if self.precision_limited:
+            part += f", precision_limited=True, n_dropped={self.n_dropped}"
         return (f"Decomposition(n_regions={len(self)}, input_dim={self.net.input_dim}, "
                 f"layers=1..{self.layer}, method={self.method!r}{part})")
 

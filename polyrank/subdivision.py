@@ -24,8 +24,9 @@ from math import comb
 
 import numpy as np
 
-from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, ZERO_ROW_RTOL,
-                        local_frame, local_network, scaled_units, zero_thresholds)
+from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, SLIVER_MIN,
+                        ZERO_ROW_RTOL, first_layer_gap, local_frame, local_network, precision_notes, scaled_units,
+                        warn_precision, zero_thresholds)
 from ._validation import check_layer, check_positive_int, check_tol
 from .domain import Polytope, as_domain
 from .exceptions import MemoryBudgetError, RegionLimitError
@@ -770,6 +771,8 @@ class _Run:
         self.n = int(self.offsets[-1])
         self.box_id0 = box_id0
         V, F, E, Cid, Crow, self.box_scale = _initial_cell(Ad, bd, self.n, snap_rel)
+        nd = len(bd) - (2 * self.d if box_id0 >= 0 else 0)  # the domain's own rows come first
+        self.domain_rows = (Ad[:nd], bd[:nd])
         self.snap, self.floor = snap_rel, floor
         # per layer: gradient norm below which a unit is constant, |constant| below which zero
         self.zero_rel, self.zero_abs = zero
@@ -1379,13 +1382,15 @@ def _paused_gc(func, *args):
 def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     """The sliver check: a cell whose certified inradius ``lb`` is not above ``tol_abs``
     gets a Chebyshev-centre LP, as the LP engine would decide. Returns which cells are
-    regions, their witnesses and inradii, and the number of LPs."""
+    regions, their witnesses and inradii, the number of LPs, and the radii of the cells
+    dropped as slivers (above SLIVER_MIN: below it a cell is a rounding artefact)."""
     from .exceptions import InfeasibleError
     from .lp import chebyshev_center
 
     alive = np.ones(len(lb), dtype=bool)
     radius, wit = lb.copy(), wit.copy()
     n_lp = 0
+    thin = []
     for p in np.flatnonzero(~(lb > tol_abs)):
         rows = np.flatnonzero(isfac[co[p]: co[p + 1]]) + co[p]
         n_lp += 1
@@ -1396,9 +1401,12 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
             continue
         if r <= tol_abs:
             alive[p] = False
+            r = float(np.min(b_all[rows] - A_all[rows] @ x, initial=r))
+            if r > SLIVER_MIN:
+                thin.append(r)
         else:
             wit[p], radius[p] = x, r
-    return alive, wit, radius, n_lp
+    return alive, wit, radius, n_lp, thin
 
 
 def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C, lp_scale):
@@ -1479,7 +1487,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     if run.box_id0 >= 0:
         keep_row &= C < run.box_id0
     cell_of_row = np.repeat(np.arange(n_cells), np.diff(co))
-    alive, wit, radius, n_lp = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
+    alive, wit, radius, n_lp, thin = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
     # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
     labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
     labels += [(0, r) for r in range(len(domain.b) if domain is not None else 0)]
@@ -1533,6 +1541,10 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
                  n_fallback=len(miss))
     if R is not None:
         stats["box_halfwidth"] = s * R
+    # slivers dropped, and features of the first layer thinner than tol (local units = relative)
+    gap = first_layer_gap(lnet, *run.domain_rows, 2 * tol_abs / lp_scale)
+    notes = precision_notes(tol_abs / lp_scale, s * lp_scale, len(thin), min(thin, default=None), gap)
+    warn_precision(notes)
     return Decomposition(net, domain, K, build_regions, build_edges, n_regions=len(idx_cells),
                          arrays={"patterns": pat_alive, "ranks": rk_alive}, partial=run.truncated,
-                         method="subdivision", stats=stats)
+                         method="subdivision", stats=stats, n_dropped=len(thin), precision_notes=notes)
