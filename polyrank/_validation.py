@@ -83,7 +83,7 @@ def check_vector(v, *, name, length=None):
     return v
 
 
-def check_finite_preactivations(finite_rows, layer, *, name="X", dtype="float64"):
+def check_finite_preactivations(finite_rows, layer, *, name="X", dtype="float64", offset=0):
     """Raise when a layer's pre-activations overflowed at some points.
 
     ``finite_rows`` is a bool vector (one entry per point): whether every pre-activation
@@ -96,7 +96,7 @@ def check_finite_preactivations(finite_rows, layer, *, name="X", dtype="float64"
         what = f"The pre-activations of hidden layer {layer}" if layer else "The inputs"
         raise ValueError(
             f"{what} overflow to inf or NaN in {dtype} at "
-            f"{len(bad)} point(s) of {name} (first: row {int(bad[0])}); their activation patterns "
+            f"{len(bad)} point(s) of {name} (first: row {int(bad[0]) + offset}); their activation patterns "
             "are not defined. Scale the inputs down (the patterns of x / c are those of x for the "
             "network with every bias divided by c)" + ("." if dtype == "float64" else ", or use float64."))
 

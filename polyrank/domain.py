@@ -153,7 +153,7 @@ class Polytope:
             return float(V.max() - V.min())
         from scipy.spatial import ConvexHull
 
-        return float(ConvexHull(V).volume)
+        return float(ConvexHull(V - V.mean(axis=0)).volume)  # centred: qhull's tolerances scale with |V|
 
     def sample(self, n, *, seed=0) -> np.ndarray:
         """``n`` uniform points inside a bounded polytope (rejection from its bounding box)."""

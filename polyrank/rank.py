@@ -353,21 +353,22 @@ class _TorchNet:
         self.device, self.dtype = device, dtype
         self._padded = None
 
-    def masks(self, X, n_layers):
-        """Activation masks ``z_l > 0`` of layers 1..n_layers (bool tensors)."""
+    def masks(self, X, n_layers, offset=0):
+        """Activation masks ``z_l > 0`` of layers 1..n_layers (bool tensors); ``X`` starts at
+        row ``offset`` of the caller's points (for the overflow message)."""
         import torch
 
         from ._validation import check_finite_preactivations
 
         h = torch.as_tensor(X, dtype=self.dtype, device=self.device)
         if not bool(torch.isfinite(h).all()):  # finite float64 inputs can overflow float32
-            check_finite_preactivations(torch.isfinite(h).all(1).cpu().numpy(), 0,
+            check_finite_preactivations(torch.isfinite(h).all(1).cpu().numpy(), 0, offset=offset,
                                         dtype=str(self.dtype).replace("torch.", ""))
         out = []
         for l, (W, b) in enumerate(zip(self.W[:n_layers], self.b), start=1):
             z = torch.addmm(b, h, W.T)
             if not bool(torch.isfinite(z).all()):
-                check_finite_preactivations(torch.isfinite(z).all(1).cpu().numpy(), l,
+                check_finite_preactivations(torch.isfinite(z).all(1).cpu().numpy(), l, offset=offset,
                                             dtype=str(self.dtype).replace("torch.", ""))
             out.append(z > 0)
             h = torch.relu(z)
@@ -556,7 +557,9 @@ def _ranks_certify(tn, sketch, masks, counts, bounds, layers, tol, eps, ks, cmax
     return out
 
 
-def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, func):
+def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, func, advice=None):
+    """Points per chunk within ``max_memory``; MemoryBudgetError when not even one fits
+    (``advice``: the budget, in bytes, to suggest; default what this step needs)."""
     from ._validation import format_bytes
     from .exceptions import MemoryBudgetError
 
@@ -566,7 +569,7 @@ def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, fun
         raise MemoryBudgetError(
             f"{func} needs about {format_bytes(per_point)} per point, more than max_memory="
             f"{max_memory} bytes{f' ({format_bytes(max_memory)})' if max_memory >= 1024 else ''}; "
-            f"pass max_memory >= {int(per_point)}."
+            f"pass max_memory >= {int(max(per_point, advice or 0))}."
         )
     size = min(fit, n_points)
     if batch_size is not None:
@@ -579,7 +582,7 @@ def _counts_all(tn, X, n_layers, chunk):
 
     out = []
     for s in range(0, X.shape[0], chunk):
-        ms = tn.masks(X[s: s + chunk], n_layers)
+        ms = tn.masks(X[s: s + chunk], n_layers, offset=s)
         out.append(torch.stack([m.sum(1) for m in ms], dim=1).cpu())
     if not out:
         return torch.zeros((0, n_layers), dtype=torch.long)
@@ -695,7 +698,14 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
     widths = net.widths[:Kmax]
     d = net.input_dim
     with torch.no_grad():
-        fwd_chunk = _chunk_size(n, 3 * max(widths + (d,)), itemsize, max_memory, None, func)
+        # the advice of a budget too small for the forward pass covers the rank step too
+        # (its size with every unit of every layer active, an upper bound)
+        cw = [max(w, 1) for w in widths]
+        upper = max(max(widths[k] * (widths[k - 1] if k else 1) + 3 * widths[k] * d for k in range(Kmax)) + d * d,
+                    max(cw[K] * (cw[K - 1] if K else 1) + (cw[K - 1] * d if K else 0) + 2 * cw[K] * d
+                        + 2 * max(cw[K], d) ** 2 + 2 * cw[K] * d for K in range(Kmax)))
+        fwd_chunk = _chunk_size(n, 3 * max(widths + (d,)), itemsize, max_memory, None, func,
+                                advice=upper * itemsize)
         counts_all = _counts_all(tn, X, Kmax, fwd_chunk)
         bounds_all = torch.cummin(torch.clamp(counts_all, max=d), dim=1).values
         if method == "direct":
@@ -723,7 +733,7 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
             starts = tqdm(starts, total=-(-n // chunk), desc=func, unit="chunk")
         result = np.zeros((n, len(layers)), dtype=np.int64)
         for s in starts:
-            masks = tn.masks(X[s: s + chunk], Kmax)
+            masks = tn.masks(X[s: s + chunk], Kmax, offset=s)
             counts = torch.stack([m.sum(1) for m in masks], dim=1)
             bounds = bounds_all[s: s + chunk].to(device)
             if method == "direct":

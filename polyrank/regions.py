@@ -45,13 +45,19 @@ def pattern_from_string(text) -> tuple:
     ------
     ValueError
         When ``text`` holds anything but the prefix and the digits 0 and 1.
+    TypeError
+        When ``text`` is not a string (a CSV column read back as integers has lost the
+        leading zeros of its patterns).
     """
-    s = str(text)
+    if not isinstance(text, str):
+        raise TypeError(f"A pattern string is '{PATTERN_PREFIX}' followed by 0s and 1s; got {text!r} of type "
+                        f"{type(text).__name__}. A pattern column read back as numbers has lost its leading "
+                        "zeros: write it with Decomposition.to_frame (its patterns start with 0b).")
+    s = text
     if s.startswith(PATTERN_PREFIX):
         s = s[len(PATTERN_PREFIX):]
     if not s or set(s) - {"0", "1"}:
-        raise ValueError(f"A pattern string is '{PATTERN_PREFIX}' followed by 0s and 1s; got {text!r}. "
-                         "(A CSV column read back as integers has lost its leading zeros.)")
+        raise ValueError(f"A pattern string is '{PATTERN_PREFIX}' followed by 0s and 1s; got {text!r}.")
     return tuple(c == "1" for c in s)
 
 
@@ -156,7 +162,7 @@ class Region:
             return float(V.max() - V.min())
         from scipy.spatial import ConvexHull
 
-        return float(ConvexHull(V).volume)
+        return float(ConvexHull(V - V.mean(axis=0)).volume)  # centred: qhull's tolerances scale with |V|
 
     def __repr__(self):
         bits = "".join("1" if p else "0" for p in self.pattern)
