@@ -22,6 +22,7 @@ from .exceptions import PolyrankError
 from .image import MAX_CANDIDATES, check_image_mesh, layer_homology
 from .intersect import REFINE_TOL, Refinement, refine
 from .network import as_network
+from .regions import pattern_string
 
 __all__ = ["analyze", "AnalysisReport", "minimal_embedding_dim"]
 
@@ -247,7 +248,7 @@ class AnalysisReport:
         last = ref.region_patterns[:, ref.patterns.shape[1] - self.last_width:]
         return pd.DataFrame({
             "region": np.arange(n),
-            "pattern": ["".join("1" if b else "0" for b in p) for p in ref.region_patterns],
+            "pattern": [pattern_string(p) for p in ref.region_patterns],
             "codeword_size": last.sum(1).astype(np.int64),
             "rank": rank,
             "min_tangent_rank": tmin,

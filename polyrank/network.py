@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validation import check_layer, check_matrix, check_points, check_vector
+from ._validation import (check_finite_preactivations, check_layer, check_matrix, check_points, check_torch_dtype,
+                          check_vector)
 
 __all__ = ["ReLUNetwork", "as_network"]
 
@@ -190,6 +191,9 @@ class ReLUNetwork:
     def to_torch(self, dtype=None):
         """Return an equivalent ``torch.nn.Sequential`` (float64 unless ``dtype`` is given).
 
+        ``dtype`` is a floating dtype given as :func:`~polyrank.ranks_at` accepts it: a
+        torch dtype, a numpy dtype or type, or a string (``"float32"``).
+
         Examples
         --------
         >>> import torch
@@ -200,7 +204,7 @@ class ReLUNetwork:
         import torch
         import torch.nn as nn
 
-        dtype = torch.float64 if dtype is None else dtype
+        dtype = check_torch_dtype(dtype, func="to_torch", any_float=True)
         mods = []
         for W, b in zip(self._weights, self._biases):
             lin = nn.Linear(W.shape[1], W.shape[0], dtype=dtype)
@@ -307,8 +311,11 @@ class ReLUNetwork:
     def _preactivations(self, X, n_layers=None):
         out = []
         h = X
-        for W, b in zip(self._weights[: n_layers or self.n_layers], self._biases):
-            z = h @ W.T + b
+        for l, (W, b) in enumerate(zip(self._weights[: n_layers or self.n_layers], self._biases), start=1):
+            with np.errstate(over="ignore", invalid="ignore"):
+                z = h @ W.T + b
+            if not np.isfinite(z).all():
+                check_finite_preactivations(np.isfinite(z).all(axis=1), l)
             out.append(z)
             h = np.maximum(z, 0.0)
         return out
