@@ -316,11 +316,14 @@ def _run_analyze(argv):
 def _figure_parsers():
     """(figure names, their argparse parser) per figure module, for ``reproduce --help``."""
     out = []
-    for mod_name in dict.fromkeys(FIGURES.values()):
-        figs = [f for f, m in FIGURES.items() if m == mod_name]
-        mod = importlib.import_module(f"polyrank.experiments.{mod_name}")
-        out.append((figs, mod.build_parser(figs[0])))
-    return out
+    for fig, mod_name in FIGURES.items():
+        parser = importlib.import_module(f"polyrank.experiments.{mod_name}").build_parser(fig)
+        opts = [a.option_strings for a in parser._actions]
+        if out and out[-1][2] == opts and out[-1][3] == mod_name:
+            out[-1][0].append(fig)
+        else:
+            out.append(([fig], parser, opts, mod_name))
+    return [(figs, parser) for figs, parser, _, _ in out]
 
 
 def _reproduce_usage():

@@ -14,7 +14,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import polyrank as pr
-from polyrank import _torch
 
 
 def _close(net, model, shape, n=40, seed=0, tol=1e-12):
@@ -121,7 +120,9 @@ def test_call_order_not_registration_order():
 def test_functional_calls_and_view_idiom():
     torch.manual_seed(2)
     m = Functional().double()
+    m.train()
     net = pr.ReLUNetwork.from_torch(m)
+    assert m.training and all(c.training for c in m.modules())  # the check ran in eval mode, then restored
     assert net.widths == (5, 3) and net.output_dim == 1
     _close(net, m, (4,))
 
@@ -165,15 +166,6 @@ def test_forward_mismatch_is_refused():
 
     with pytest.raises(ValueError, match="differs from the module's own forward"):
         pr.ReLUNetwork.from_torch(Scaled())
-
-
-def test_training_mode_and_module_state_are_left_alone():
-    m = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Dropout(0.5), nn.Linear(3, 1))
-    m.train()
-    net = pr.ReLUNetwork.from_torch(m)
-    assert m.training and all(c.training for c in m.modules())
-    m.eval()
-    _close(net, m.double(), (2,), tol=1e-12)
 
 
 # --------------------------------------------------------------------------- folding (issue 18 item 5)
@@ -288,7 +280,6 @@ def test_cnn_decomposition_runs_on_a_slice():
     (nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.ReLU()), dict(input_shape=(1, 6, 6)), TypeError,
      r"MaxPool2d.*supported layers: Linear, Conv1d, Conv2d"),
     (nn.Sequential(nn.Linear(2, 2), nn.LeakyReLU()), {}, TypeError, "LeakyReLU.*slope"),
-    (nn.Sequential(nn.Linear(2, 2), nn.Tanh()), {}, TypeError, "Tanh"),
     (nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.ReLU()), {}, ValueError, "training mode.*eval"),
     (nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2, track_running_stats=False), nn.ReLU()).eval(), {},
      ValueError, "track_running_stats"),
@@ -301,6 +292,8 @@ def test_bad_input(model, kwargs, err, match):
 
 
 def test_too_large_a_fold_is_refused(monkeypatch):
+    from polyrank import _torch
+
     monkeypatch.setattr(_torch, "MAX_FOLDED_ENTRIES", 1000)
     m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU())
     with pytest.raises(ValueError, match=r"dense 400 x 100 matrix"):

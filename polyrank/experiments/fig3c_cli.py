@@ -32,7 +32,7 @@ def _levels(text):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected levels that are ints >= 2 or 'continuous'; got {t!r}") from None
         if v < 2:
-            raise argparse.ArgumentTypeError(f"expected levels that are ints >= 2 or 'continuous'; got {v}")
+            raise argparse.ArgumentTypeError(f"expected levels that are ints >= 2 or 'continuous'; got {t!r}")
         out.append(v)
     if not out:
         raise argparse.ArgumentTypeError(f"expected at least one level; got {text!r}")
