@@ -44,9 +44,9 @@ MAX_FOLDED_ENTRIES = 2**27
 #: Basis vectors pushed through a layer chain at once while folding (bounded by memory).
 FOLD_CHUNK_ENTRIES = 2**23
 #: Random inputs on which the folded network is compared with the module.
-VERIFY_POINTS = 64
+VERIFY_POINTS = 16
 #: ... evaluated by the module in batches of this size (so that batch-dependent branches show).
-VERIFY_BATCH = 8
+VERIFY_BATCH = 4
 #: Largest accepted difference between the folded network and the module, relative to
 #: ``max(1, max |output|)``, by the module's floating dtype.
 VERIFY_RTOL = {"float64": 1e-9, "float32": 1e-4, "float16": 2e-2, "bfloat16": 1e-1}
@@ -368,8 +368,10 @@ def _fold(seg, shape):
     """Dense (W, b, output shape) of a chain of affine and shape steps acting on inputs of ``shape``."""
     import torch
 
+    import torch.nn as nn
+
     n_in = math.prod(shape)
-    sizes = []
+    sizes, shapes = [], []
     with torch.no_grad():
         z = torch.zeros((1,) + shape, dtype=torch.float64)
         for s in seg:
@@ -380,6 +382,7 @@ def _fold(seg, shape):
                                  f"{tuple(z.shape[1:])} ({type(exc).__name__}: {exc}). Check input_shape "
                                  f"(the shape of one input without the batch dimension).") from exc
             sizes.append(z[0].numel())
+            shapes.append(tuple(z.shape[1:]))
         out_shape = tuple(z.shape[1:])
         n_out = math.prod(out_shape)
         if n_in * n_out > MAX_FOLDED_ENTRIES:
@@ -387,6 +390,14 @@ def _fold(seg, shape):
                              f"{n_out} x {n_in} matrix ({n_in * n_out * 8 / 2**30:.1f} GiB), more than the "
                              f"{MAX_FOLDED_ENTRIES * 8 / 2**30:.0f} GiB from_torch builds "
                              "(polyrank._torch.MAX_FOLDED_ENTRIES).")
+        linears = [s.module for s in seg if s.kind == "affine"]
+        if len(shape) == 1 and len(out_shape) == 1 and all(len(t) == 1 for t in shapes) \
+                and all(isinstance(m, nn.Linear) for m in linears):
+            # vectors all the way (reshapes of a vector are the identity): multiply the weights
+            W = _f64(linears[0].weight)
+            for m in linears[1:]:
+                W = _f64(m.weight) @ W
+            return W.numpy().copy(), z.reshape(n_out).numpy().copy(), out_shape
         W = np.empty((n_out, n_in))
         chunk = max(1, min(n_in, FOLD_CHUNK_ENTRIES // max([n_in] + sizes)))
         for c0 in range(0, n_in, chunk):
