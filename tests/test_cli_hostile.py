@@ -235,6 +235,15 @@ def test_mesh_size_estimate_is_the_built_mesh(manifold, n):
     assert cli._mesh_size(manifold, n) == (K.n_vertices, len(K.simplices))
 
 
+def test_too_large_a_network_is_refused_before_building(capsys, monkeypatch):
+    import polyrank.train as train
+
+    monkeypatch.setattr(train, "mlp", _no_work)
+    _, msg = _exit(["enumerate", "--widths", "100000,100000", "--max-memory", "1"], capsys)
+    need = float(re.search(r"needs ([\d.]+) GiB", msg).group(1))
+    assert "--widths" in msg and need >= 12 * 100000 * 100000 / 2**30 > 1
+
+
 def test_too_large_a_mesh_is_refused_before_building(capsys, monkeypatch):
     monkeypatch.setattr(cli, "_make_manifold", _no_work)
     _, msg = _exit(["analyze", "--resolution", "100000000"], capsys)
