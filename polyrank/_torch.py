@@ -38,7 +38,7 @@ SUPPORTED = ("Linear", "Conv1d", "Conv2d", "Conv3d", "AvgPool1d", "AvgPool2d", "
              "AlphaDropout", "FeatureAlphaDropout", "ReLU")
 #: Functional calls and tensor methods accepted in a traced forward pass.
 SUPPORTED_CALLS = ("F.relu / torch.relu / x.relu()", "torch.flatten / x.flatten()", "x.view / x.reshape",
-                   "x.contiguous()", "F.dropout (identity)")
+                   "x.contiguous()", "x.float() / x.double() / x.to(...) (identity)", "F.dropout (identity)")
 #: Largest folded matrix (entries) from_torch builds: 2**27 float64 entries are 1 GiB.
 MAX_FOLDED_ENTRIES = 2**27
 #: Basis vectors pushed through a layer chain at once while folding (bounded by memory).
@@ -134,6 +134,8 @@ def _module_step(m, name):
 # --------------------------------------------------------------------------- tracing
 _RELU_METHODS = ("relu", "relu_")
 _SHAPE_METHODS = ("flatten", "view", "reshape", "contiguous")
+#: dtype / device casts: the identity on values (the final check compares in the module's dtype)
+_CAST_METHODS = ("float", "double", "to", "cpu", "cuda", "clone", "detach")
 
 
 def _relu_functions():
@@ -228,6 +230,8 @@ def _fx_steps(module):
             step = _Step("shape", "F.dropout()", run=lambda x: x)
         elif n.op == "call_method" and n.target in _SHAPE_METHODS:
             step = _shape_step(None, n, f".{n.target}()")
+        elif n.op == "call_method" and n.target in _CAST_METHODS:
+            step = _Step("shape", f".{n.target}()", run=lambda x: x)  # folding works in float64 anyway
         else:
             what = getattr(n.target, "__name__", str(n.target))
             raise TypeError(f"from_torch: the call {what!r} ({n.format_node()}) in the forward pass is not "

@@ -12,6 +12,8 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import polyrank as pr
 
@@ -56,7 +58,7 @@ class Swapped(nn.Module):
 
 
 class Functional(nn.Module):
-    """F.relu, torch.relu, x.view(x.size(0), -1) and torch.flatten in the forward."""
+    """F.relu, torch.relu, x.view(x.size(0), -1), torch.flatten and a cast in the forward."""
 
     def __init__(self):
         super().__init__()
@@ -65,7 +67,7 @@ class Functional(nn.Module):
         self.c = nn.Linear(3, 1)
 
     def forward(self, x):
-        x = F.relu(self.a(x))
+        x = F.relu(self.a(x.double()))
         x = x.view(x.size(0), -1)
         x = torch.relu(self.b(torch.flatten(x, 1)))
         return self.c(x)
@@ -238,6 +240,22 @@ def test_folded_forward_equals_torch(layers, shape, global_random_seed):
     net = pr.ReLUNetwork.from_torch(m, input_shape=shape)
     assert net.input_dim == int(np.prod(shape))
     _close(net, m, shape, seed=global_random_seed)
+
+
+@settings(max_examples=8, deadline=None)
+@given(k=st.integers(1, 3), stride=st.integers(1, 3), pad=st.integers(0, 2), dil=st.integers(1, 2),
+       groups=st.sampled_from([1, 2]), mode=st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+       side=st.integers(3, 6), pool=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_random_conv_configurations_fold_exactly(k, stride, pad, dil, groups, mode, side, pool, seed):
+    assume(dil * (k - 1) + 1 <= side + 2 * pad and (mode == "zeros" or pad < side))
+    torch.manual_seed(seed)
+    conv = nn.Conv2d(2, 4, k, stride=stride, padding=pad, dilation=dil, groups=groups, padding_mode=mode)
+    layers = [conv, nn.ReLU()] + ([nn.AvgPool2d(2, ceil_mode=True)] if pool else [])
+    m = nn.Sequential(*layers).double().eval()
+    out = m(torch.zeros(1, 2, side, side, dtype=torch.float64))
+    assume(out.numel() > 0)
+    net = pr.ReLUNetwork.from_torch(m, input_shape=(2, side, side))
+    _close(net, m, (2, side, side), n=8, seed=seed % 1000)
 
 
 def test_batchnorm_fold_is_the_formula():
