@@ -1,4 +1,4 @@
-"""The subdivision engine: exact region enumeration for input dimension 1-4 without LPs.
+"""The subdivision engine: exact region enumeration for input dimension 1-10 without LPs.
 
 The domain (a padded cell complex) is cut layer by layer, neuron by neuron
 (``docs/subdivision.md``). Every cell carries its vertices,
@@ -34,7 +34,7 @@ from .rank import RANK_CHUNK, batched_ranks, certificate_shift, cholesky_full_ra
 from .regions import Decomposition, Region
 
 __all__ = ["enumerate_subdivision", "applies", "DEFAULT_MAX_MEMORY", "VERTEX_SNAP", "ON_FACET_SNAPS",
-           "SUBDIVISION_MAX_DIM"]
+           "SUBDIVISION_MAX_DIM", "AUTO_MAX_DIM", "AUTO_MIN_UNITS", "AUTO_MAX_DIM_UNBOUNDED"]
 
 #: Default memory budget (bytes) of one subdivision run; see ``max_memory``.
 DEFAULT_MAX_MEMORY = 8 * 2 ** 30
@@ -47,8 +47,16 @@ VERTEX_SNAP = 1e-11
 #: scale) of a facet's centre passes through it (the neighbour rule); vertices on a
 #: hyperplane are within one snap of it, so their centroid is too.
 ON_FACET_SNAPS = 100
-#: Largest input dimension the engine accepts (cells have many vertices beyond).
-SUBDIVISION_MAX_DIM = 4
+#: Largest input dimension the engine accepts (beyond it cells have thousands of vertices).
+SUBDIVISION_MAX_DIM = 10
+#: ``method="auto"`` uses the engine up to this input dimension over a bounded domain
+#: (the measured crossover against the LP engine, docs/subdivision.md) ...
+AUTO_MAX_DIM = 10
+#: ... where networks of dimension d need at least ``AUTO_MIN_UNITS[d]`` hidden units
+#: (10-D, 4 units: the LP engine took 0.7x the subdivision's time; 8 + 8 units: 4x) ...
+AUTO_MIN_UNITS = {10: 16}
+#: ... and up to this one over all of R^d (6-D, 8-8: the LP engine took 30x as long per region).
+AUTO_MAX_DIM_UNBOUNDED = 6
 #: With ``domain=None`` the box is grown until every vertex found lies within this
 #: fraction of the box's half-width.
 BOX_MARGIN = 0.5
@@ -199,11 +207,66 @@ def _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF):
 
 
 @_njit
-def _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common):
+def _popcount(x):
+    """Number of set bits of a uint64 (SWAR)."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@_njit
+def _edges_from_incidences(FF, kf, d, FE, common, nbr):
+    """The edges of a d-polytope with vertices ``0..kf-1`` and vertex-facet incidence
+    bitsets ``FF`` (into ``FE``): two vertices span an edge iff no third vertex lies on
+    every facet through both.
+
+    An edge of a d-polytope lies on at least d - 1 facets, so only pairs sharing at
+    least d - 1 can span one; and a third vertex on every facet through such a pair
+    shares them too. So for each vertex ``i`` the list ``nbr`` of the vertices sharing
+    at least d - 1 facets with it holds every candidate partner and every possible third
+    vertex: the test costs O(k^2) bitset operations plus scans of these short lists,
+    instead of O(k^3) (k = ``kf``; in 8-D and above k reaches hundreds). The edges come
+    out ordered by ``i``, then partner. Returns their number."""
+    W = FF.shape[1]
+    nfe = 0
+    for i in range(kf):
+        nn = 0  # the vertices sharing at least d - 1 facets with i, in increasing order
+        for m in range(kf):
+            if m == i:
+                continue
+            cnt = 0
+            for w in range(W):
+                cnt += _popcount(FF[i, w] & FF[m, w])
+            if cnt >= d - 1:
+                nbr[nn] = m
+                nn += 1
+        for t in range(nn):
+            i2 = nbr[t]
+            if i2 <= i:
+                continue
+            for w in range(W):
+                common[w] = FF[i, w] & FF[i2, w]
+            ok = True
+            for t2 in range(nn):
+                m = nbr[t2]
+                if m != i2 and _subset(common, FF[m]):
+                    ok = False
+                    break
+            if ok:
+                FE[nfe, 0] = i
+                FE[nfe, 1] = i2
+                nfe += 1
+    return nfe
+
+
+@_njit
+def _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common, d, nbr):
     """The vertices of the cut face (the piece's vertices on the hyperplane, ids in
-    ``zidx``, then the new ones), their bitsets in ``FF``, and its edges in ``FE``: two
-    vertices span an edge iff no third vertex lies on every facet through both.
-    Returns the number of edges."""
+    ``zidx``, then the new ones), their bitsets in ``FF``, and its edges in ``FE``
+    (:func:`_edges_from_incidences`; the face is (d-1)-dimensional and every bitset
+    holds the cut, so its edges are the pairs on d - 1 common facets with no third
+    vertex on all of them). Returns the number of edges."""
     W = LF.shape[1]
     nz = 0
     for i in range(nv):
@@ -216,22 +279,16 @@ def _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common):
     for k2 in range(ncross):
         for w in range(W):
             FF[nz + k2, w] = NF[k2, w]
-    kf = nz + ncross
-    nfe = 0
-    for i in range(kf):
-        for i2 in range(i + 1, kf):
-            for w in range(W):
-                common[w] = FF[i, w] & FF[i2, w]
-            ok = True
-            for m in range(kf):
-                if m != i and m != i2 and _subset(common, FF[m]):
-                    ok = False
-                    break
-            if ok:
-                FE[nfe, 0] = i
-                FE[nfe, 1] = i2
-                nfe += 1
-    return nfe
+    return _edges_from_incidences(FF, nz + ncross, d, FE, common, nbr)
+
+
+@_njit
+def _polytope_edges(F, d):
+    """All edges of a d-polytope from its vertex-facet incidence bitsets ``F``."""
+    n = F.shape[0]
+    FE = np.empty((max(1, n * (n - 1) // 2), 2), np.int64)
+    nfe = _edges_from_incidences(F, n, d, FE, np.empty(F.shape[1], np.uint64), np.empty(max(1, n), np.int64))
+    return FE[:nfe].copy()
 
 
 @_njit
@@ -388,6 +445,7 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     zidx = np.empty(64, np.int64)
     FE = np.empty((64, 2), np.int64)
     common = np.empty(W, np.uint64)
+    nbr = np.empty(64, np.int64)
     # outputs
     oV = np.empty((max(16, V.shape[0]), d))
     oF = np.empty((max(16, V.shape[0]), W), np.uint64)
@@ -479,7 +537,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                 FF = _grow2(FF, kf)
                 zidx = _grow_i1(zidx, nz)
                 FE = _grow2(FE, kf * (kf - 1) // 2)
-                nfe = _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common)
+                nbr = _grow_i1(nbr, kf)
+                nfe = _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common, d, nbr)
                 # --- the two halves, appended to the pools
                 need_v = tv + 2 * (nv + ncross)
                 need_e = te + 2 * (ne + nfe)
@@ -629,10 +688,13 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
 def applies(net, domain) -> bool:
     """Whether ``method="auto"`` should use the subdivision engine.
 
-    True for input dimension 2-4 over a bounded domain or all of R^d (``domain=None``).
-    Measured (benchmarks/enumerate.py, 2 cores): from 2-D to 4-D the subdivision engine
-    is 50-125x faster than LP traversal (2-16-16-16: 0.008 s vs 0.50 s; 4-16-16-16:
-    2.1 s vs 109 s). Beyond 4-D cells have too many vertices; LP traversal is used.
+    True for input dimension 2 to ``AUTO_MAX_DIM`` over a bounded domain (in dimension
+    d with at least ``AUTO_MIN_UNITS.get(d, 0)`` hidden units), and 2 to
+    ``AUTO_MAX_DIM_UNBOUNDED`` over all of R^d (``domain=None``); LP traversal
+    otherwise. The limits are the measured crossovers against the LP engine
+    (benchmarks/enumerate.py, table in docs/subdivision.md): per region the LP engine
+    pays LPs whose number grows with the units, the subdivision engine cells whose
+    vertex count grows exponentially with d (a box in 10-D has 1024 corners).
 
     Examples
     --------
@@ -641,9 +703,11 @@ def applies(net, domain) -> bool:
     True
     """
     net = as_network(net)
-    if not 2 <= net.input_dim <= SUBDIVISION_MAX_DIM:
-        return False
-    return domain is None or (isinstance(domain, Polytope) and domain.bounded)
+    d = net.input_dim
+    if domain is None:
+        return 2 <= d <= AUTO_MAX_DIM_UNBOUNDED
+    return (2 <= d <= AUTO_MAX_DIM and net.n_neurons >= AUTO_MIN_UNITS.get(d, 0)
+            and isinstance(domain, Polytope) and domain.bounded)
 
 
 def _initial_cell(Ad, bd, n_units, snap_rel):
@@ -673,13 +737,7 @@ def _initial_cell(Ad, bd, n_units, snap_rel):
     for r in range(len(bd)):
         gid = n_units + r
         F[on[:, r], gid >> 6] |= np.uint64(1) << np.uint64(gid & 63)
-    E = []
-    for i in range(len(V)):
-        for j in range(i + 1, len(V)):
-            common = F[i] & F[j]
-            if not any(np.all((common & ~F[m]) == 0) for m in range(len(V)) if m != i and m != j):
-                E.append((i, j))
-    E = np.array(E, dtype=np.int64).reshape(-1, 2)
+    E = _polytope_edges(F, d)
     keep = on.sum(axis=0) >= d
     Cid = (n_units + np.flatnonzero(keep)).astype(np.int64)
     Crow = np.hstack([-Ad[keep], bd[keep, None]])
@@ -1087,7 +1145,7 @@ def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, on_tol, zthr, zab
 
 def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, partial=False,
                           tol=None, progress=False, max_memory=DEFAULT_MAX_MEMORY) -> Decomposition:
-    """Enumerate the linear regions of a network with 1-4 inputs by cutting the domain.
+    """Enumerate the linear regions of a network with 1-10 inputs by cutting the domain.
 
     This is the engine behind ``enumerate_regions(..., method="subdivision")`` (and
     ``method="auto"`` in dimension 2-4); it returns the same Decomposition as the
@@ -1096,7 +1154,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     Parameters
     ----------
     net : ReLUNetwork or torch.nn.Module
-        Input dimension 1 to ``SUBDIVISION_MAX_DIM`` (4).
+        Input dimension 1 to ``SUBDIVISION_MAX_DIM`` (10).
     domain : Box, Polytope, Simplex or None
         None means all of R^d: the engine then works in a box large enough to contain
         every vertex of the decomposition (see Notes), and regions reaching the box are
@@ -1127,7 +1185,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     Raises
     ------
     ValueError
-        Input dimension outside 1..4, or a bad argument.
+        Input dimension outside 1..10, or a bad argument.
     RegionLimitError
         More than ``max_regions`` regions and ``partial`` is False.
     MemoryBudgetError

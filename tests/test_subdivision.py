@@ -192,9 +192,9 @@ def test_memory_budget():
 
 
 def test_bad_arguments_and_applies():
-    net5 = pr.ReLUNetwork.from_weights([np.ones((2, 5))], [np.zeros(2)])
-    with pytest.raises(ValueError, match="input dimension 1..4"):
-        subdivision.enumerate_subdivision(net5)
+    net11 = pr.ReLUNetwork.from_weights([np.ones((2, 11))], [np.zeros(2)])
+    with pytest.raises(ValueError, match="input dimension 1..10"):
+        subdivision.enumerate_subdivision(net11)
     net2 = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
     with pytest.raises(ValueError, match="'tol'"):
         subdivision.enumerate_subdivision(net2, tol=-1.0)
@@ -202,7 +202,7 @@ def test_bad_arguments_and_applies():
         subdivision.enumerate_subdivision(net2, max_memory=0)
     assert subdivision.applies(net2, None)
     assert subdivision.applies(net2, pr.Box(-1.0, 1.0, dim=2))
-    assert not subdivision.applies(net5, pr.Box(-1.0, 1.0, dim=5))
+    assert not subdivision.applies(net11, pr.Box(-1.0, 1.0, dim=11))
     assert not subdivision.applies(net2, pr.Polytope([[1.0, 0.0]], [1.0]))  # unbounded: LP engine
     assert pr.enumerate_regions(net2, pr.Box(-1.0, 1.0, dim=2)).method == "subdivision"
 
