@@ -19,6 +19,7 @@ the cache); without numba the same code runs as plain Python, correctly but slow
 from __future__ import annotations
 
 import math
+import os
 import time
 from math import comb
 
@@ -34,7 +35,8 @@ from .rank import RANK_CHUNK, batched_ranks, certificate_shift, cholesky_full_ra
 from .regions import Decomposition, Region
 
 __all__ = ["enumerate_subdivision", "applies", "DEFAULT_MAX_MEMORY", "VERTEX_SNAP", "ON_FACET_SNAPS",
-           "SUBDIVISION_MAX_DIM", "AUTO_MAX_DIM", "AUTO_MIN_UNITS", "AUTO_MAX_DIM_UNBOUNDED"]
+           "SUBDIVISION_MAX_DIM", "AUTO_MAX_DIM", "AUTO_MIN_UNITS", "AUTO_MAX_DIM_UNBOUNDED", "DEFAULT_N_JOBS",
+           "n_threads"]
 
 #: Default memory budget (bytes) of one subdivision run; see ``max_memory``.
 DEFAULT_MAX_MEMORY = 8 * 2 ** 30
@@ -399,7 +401,7 @@ def _emit_piece(q, n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB, oV, 
 # ------------------------------------------------------------ one layer
 @_njit
 def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zero_abs, snap,
-                  floor, max_bytes):
+                  floor, max_bytes, used):
     """Cut every cell by every neuron of one layer (hyperplanes ``H[cell]``).
 
     Each cell of the previous complex is cut neuron by neuron; its pieces live in flat
@@ -411,6 +413,9 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     vertex-facet incidences (two vertices span an edge iff no third vertex lies on
     every facet through both) and writes both halves, with the candidate facets that
     keep at least d vertices.
+
+    ``used[0]`` counts the bytes written, shared by the calls that run on chunks of
+    one layer in parallel (:func:`_layer`); past ``max_bytes`` the call stops.
 
     Returns the children in the same concatenated layout, their parent cell, their
     bits for this layer, and a flag that is 1 when ``max_bytes`` was exceeded."""
@@ -458,7 +463,6 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     eo = np.zeros(max(16, ncells) + 1, np.int64)
     co = np.zeros(max(16, ncells) + 1, np.int64)
     n = 0
-    used = 0
     over = 0
     a = np.empty(d)
     for p in range(ncells):
@@ -595,16 +599,144 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
         oE = _grow2(oE, eo[n] + se)
         oC = _grow_i1(oC, co[n] + sc)
         oR = _grow2(oR, co[n] + sc)
+        nbytes = 0
         for t in range(nact):
-            used += _emit_piece(act[t], n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB,
-                                oV, oF, oE, oC, oR, oB, oP, vo, eo, co)
+            nbytes += _emit_piece(act[t], n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB,
+                                  oV, oF, oE, oC, oR, oB, oP, vo, eo, co)
             n += 1
-        if used > max_bytes:
+        used[0] += nbytes  # shared by parallel chunks: a lost update only delays the stop
+        if used[0] > max_bytes:
             over = 1
             break
     return (oV[: vo[n]].copy(), oF[: vo[n]].copy(), vo[: n + 1].copy(), oE[: eo[n]].copy(),
             eo[: n + 1].copy(), oC[: co[n]].copy(), oR[: co[n]].copy(), co[: n + 1].copy(),
             oB[:n].copy(), oP[:n].copy(), over)
+
+
+# ------------------------------------------------------------ threads
+#: A layer (or the facet and neighbour passes) is split across threads only into chunks
+#: of at least this many cells (facet rows for the neighbour pass): a chunk costs a few
+#: microseconds of Python, a cell about one microsecond of kernel time in 2-D.
+PARALLEL_MIN_CHUNK = 64
+#: Chunks per thread: cells differ in cost, more chunks than threads balance the load.
+CHUNKS_PER_THREAD = 4
+#: Threads when ``n_jobs`` is None; None means every core this process may use.
+DEFAULT_N_JOBS = None
+
+_POOLS = {}  # thread count -> ThreadPoolExecutor, kept across calls
+
+
+def _forget_pools():  # a forked child inherits the pools but not their threads
+    _POOLS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
+
+
+def n_threads(n_jobs=None) -> int:
+    """The number of threads the engine uses for ``n_jobs``.
+
+    ``None`` (the default) means ``DEFAULT_N_JOBS`` when it is set, else every core this
+    process may run on (``os.sched_getaffinity``, else ``os.cpu_count()``); a positive
+    int is taken as it is.
+    The answers do not depend on it: every kernel works cell by cell and the chunks are
+    concatenated in cell order.
+
+    Examples
+    --------
+    >>> pr.subdivision.n_threads(3)
+    3
+    >>> pr.subdivision.n_threads() >= 1
+    True
+    """
+    if n_jobs is None:
+        n_jobs = DEFAULT_N_JOBS
+    if n_jobs is not None:
+        return check_positive_int(n_jobs, name="n_jobs", func="enumerate_subdivision")
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - platforms without affinity
+        return max(1, os.cpu_count() or 1)
+
+
+def _bounds(n, n_jobs, min_chunk=PARALLEL_MIN_CHUNK):
+    """Chunk boundaries over ``range(n)`` for ``n_jobs`` threads, or None for one call."""
+    k = min(n_jobs * CHUNKS_PER_THREAD, n // min_chunk)
+    if n_jobs <= 1 or k <= 1:
+        return None
+    return np.linspace(0, n, k + 1).astype(np.int64)
+
+
+def _pmap(fn, bounds, n_jobs):
+    """``[fn(a, b) for consecutive a, b in bounds]`` on a pool of ``n_jobs`` threads (the
+    kernels release the GIL), in chunk order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ex = _POOLS.get(n_jobs)
+    if ex is None:
+        ex = _POOLS[n_jobs] = ThreadPoolExecutor(n_jobs, thread_name_prefix="polyrank-subdivision")
+    futs = [ex.submit(fn, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    try:
+        return [f.result() for f in futs]
+    finally:
+        for f in futs:
+            f.cancel()
+
+
+def _rebase(off, a, b):
+    return off[a: b + 1] - off[a]
+
+
+def _concat_offsets(parts):
+    """Offsets of concatenated chunks (each starting at 0)."""
+    out = [parts[0][:-1]]
+    base = parts[0][-1]
+    for o in parts[1:]:
+        out.append(o[:-1] + base)
+        base += o[-1]
+    out.append(np.array([base], dtype=np.int64))
+    return np.concatenate(out)
+
+
+def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
+    """:func:`_layer_kernel` on the whole complex, or on chunks of cells in parallel,
+    concatenated in cell order (the same output for any number of threads)."""
+    V, F, vo, E, eo, C, R, co = cells
+    n = len(vo) - 1
+    used = np.zeros(1, np.int64)
+    bounds = _bounds(n, n_jobs) if H.shape[0] == n else None
+    if bounds is None:
+        return _layer_kernel(V, F, vo, E, eo, C, R, co, H, unit_base, zthr, zabs, snap, floor, max_bytes, used)
+
+    def chunk(a, b):
+        va, vb, ea, eb, ca, cb = vo[a], vo[b], eo[a], eo[b], co[a], co[b]
+        return _layer_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
+                             R[ca:cb], _rebase(co, a, b), H[a:b], unit_base, zthr, zabs, snap, floor, max_bytes,
+                             used)
+
+    outs = _pmap(chunk, bounds, n_jobs)
+    cat = [np.concatenate([o[k] for o in outs]) for k in (0, 1, 3, 5, 6, 8)]
+    offs = [_concat_offsets([o[k] for o in outs]) for k in (2, 4, 7)]
+    P = np.concatenate([o[9] + a for o, a in zip(outs, bounds[:-1])])
+    over = max(o[10] for o in outs)
+    return cat[0], cat[1], offs[0], cat[2], offs[1], cat[3], cat[4], offs[2], cat[5], P, over
+
+
+def _finish(V, F, vo, C, Rw, co, box_id0, n_jobs):
+    """:func:`_finish_kernel`, on chunks of cells in parallel."""
+    n = len(vo) - 1
+    bounds = _bounds(n, n_jobs)
+    if bounds is None:
+        return _finish_kernel(V, F, vo, C, Rw, co, box_id0)
+
+    def chunk(a, b):
+        va, vb, ca, cb = vo[a], vo[b], co[a], co[b]
+        return _finish_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), C[ca:cb], Rw[ca:cb], _rebase(co, a, b),
+                              box_id0)
+
+    outs = _pmap(chunk, bounds, n_jobs)
+    return tuple(np.concatenate([o[k] for o in outs]) for k in range(6))
 
 
 @_njit
@@ -817,7 +949,7 @@ class _Run:
     """One subdivision of a bounded polytope (the domain, or the domain cut by a box)."""
 
     def __init__(self, net, K, Ad, bd, box_id0, snap_rel, floor, zero, max_bytes, max_regions, partial,
-                 progress):
+                 progress, n_jobs=1):
         self.net, self.K = net, K
         self.d = net.input_dim
         self.offsets = np.asarray(net.offsets[: K + 1])
@@ -831,6 +963,7 @@ class _Run:
                       np.array([0, len(Cid)]))
         self.max_bytes, self.max_regions, self.partial = max_bytes, max_regions, partial
         self.progress = progress
+        self.n_jobs = n_jobs
         self.truncated = False
 
     def run(self):
@@ -853,8 +986,8 @@ class _Run:
                     H = _next_maps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
                 self.maps.append(H)
                 zthr = float(self.zero_rel[l])
-                out = _layer_kernel(*self.cells, H, int(self.offsets[l]), zthr, float(self.zero_abs[l]),
-                                    self.snap, self.floor, self.max_bytes)
+                out = _layer(self.cells, H, int(self.offsets[l]), zthr, float(self.zero_abs[l]), self.snap,
+                             self.floor, self.max_bytes, self.n_jobs)
                 V, F, vo, E, eo, C, R, co, B, P, over = out
                 if over:
                     raise MemoryBudgetError(
@@ -1123,7 +1256,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     return out
 
 
-def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, on_tol, zthr, zabs, maps, parents):
+def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, on_tol, zthr, zabs, maps, parents, n_jobs=1):
     Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]  # transposed
     woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
     WTflat = np.concatenate(Ws)
@@ -1135,16 +1268,23 @@ def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, on_tol, zthr, zab
     for l in range(K - 1, 0, -1):
         idx = parents[l][idx]
         anc[:, l] = idx
-    return _neighbor_kernel(np.ascontiguousarray(C), np.ascontiguousarray(N),
-                            np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(pat),
-                            np.ascontiguousarray(flip, dtype=np.int64), WTflat, woff, bflat,
-                            np.asarray(offsets, dtype=np.int64), int(net.input_dim), float(on_tol),
-                            np.asarray(zthr, dtype=np.float64), np.asarray(zabs, dtype=np.float64), Hflat,
-                            hoff, anc)
+    C, N = np.ascontiguousarray(C), np.ascontiguousarray(N)
+    cell, flip = np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(flip, dtype=np.int64)
+    rest = (np.ascontiguousarray(pat), None, WTflat, woff, bflat, np.asarray(offsets, dtype=np.int64),
+            int(net.input_dim), float(on_tol), np.asarray(zthr, dtype=np.float64),
+            np.asarray(zabs, dtype=np.float64), Hflat, hoff, anc)
+
+    def chunk(a, b):  # facet rows a..b (rows are independent)
+        return _neighbor_kernel(C[a:b], N[a:b], cell[a:b], rest[0], flip[a:b], *rest[2:])
+
+    bounds = _bounds(len(C), n_jobs)
+    if bounds is None:
+        return chunk(0, len(C))
+    return np.concatenate(_pmap(chunk, bounds, n_jobs))
 
 
 def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, partial=False,
-                          tol=None, progress=False, max_memory=DEFAULT_MAX_MEMORY) -> Decomposition:
+                          tol=None, progress=False, max_memory=DEFAULT_MAX_MEMORY, n_jobs=None) -> Decomposition:
     """Enumerate the linear regions of a network with 1-10 inputs by cutting the domain.
 
     This is the engine behind ``enumerate_regions(..., method="subdivision")`` (and
@@ -1175,6 +1315,10 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     max_memory : int
         Memory budget in bytes for the cell complex and the Regions. A run that would
         exceed it stops with MemoryBudgetError instead of being killed.
+    n_jobs : int, optional
+        Threads for the layer, facet and neighbour kernels (default: every core this
+        process may use, see :func:`n_threads`). The result is the same for any value:
+        the same regions in the same order.
 
     Returns
     -------
@@ -1233,6 +1377,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     max_regions = check_positive_int(DEFAULT_MAX_REGIONS if max_regions is None else max_regions,
                                      name="max_regions", func="enumerate_subdivision")
     max_memory = check_positive_int(max_memory, name="max_memory", func="enumerate_subdivision")
+    n_jobs = n_threads(n_jobs)
     bounded = domain is not None and domain.bounded
     Ad = np.asarray(domain.A) if domain is not None else np.zeros((0, d))
     bd = np.asarray(domain.b) if domain is not None else np.zeros(0)
@@ -1243,7 +1388,8 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     zero = (zg / lp_scale, zc)
 
     if bounded:
-        run = _Run(net, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress)
+        run = _Run(net, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress,
+                   n_jobs)
         pat, rk = run.run()
         R = None
     else:
@@ -1258,7 +1404,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             bb = np.concatenate([bd, R + centre, R - centre])
             box_id0 = net.offsets[K] + len(bd)
             run = _Run(net, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
-                       partial, progress)
+                       partial, progress, n_jobs)
             pat, rk = run.run()
             vmax = max(_interior_vertex_extent(run, centre), _outside_vertex_extent(run, pat, centre, R, seen))
             if vmax <= BOX_MARGIN * R:
@@ -1278,7 +1424,7 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
 
     V, F, vo, E, eo, C, Rw, co = run.cells
     net, K, d = run.net, run.K, run.d
-    _, _, _, wit, _, onbox = _finish_kernel(V, F, vo, C, Rw, co, run.box_id0)
+    _, _, _, wit, _, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
     cells = np.flatnonzero(onbox)
     keys = [p.tobytes() for p in pat[cells]]
     out = max([seen[k] for k in keys if k in seen], default=0.0)
@@ -1462,7 +1608,7 @@ def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, cente
     skeys = keys[order]
     nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
                             C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
-                            run.maps, run.parents)
+                            run.maps, run.parents, run.n_jobs)
     q = _search_keys(nb)
     pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
     hit = skeys[pos] == q
@@ -1514,7 +1660,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     """The Decomposition of a finished run: certified regions, their irredundant facets
     ordered as the LP engine orders them, and the adjacency (objects built lazily)."""
     V, F, vo, E, eo, C, Rw, co = run.cells
-    isfac, centers, spread, wit, lb, onbox = _finish_kernel(V, F, vo, C, Rw, co, run.box_id0)
+    isfac, centers, spread, wit, lb, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
     n_cells = len(vo) - 1
     d = net.input_dim
     # rows as A x <= b with unit normals

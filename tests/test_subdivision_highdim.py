@@ -8,7 +8,7 @@ import pytest
 
 import polyrank as pr
 from polyrank import subdivision
-from test_subdivision import _assert_certified, _assert_same, _lp, _net
+from test_subdivision import _assert_certified, _assert_same, _lp, _many_chunks, _net  # noqa: F401 (autouse)
 
 
 @pytest.mark.parametrize("d, widths", [(5, (6, 4)), (6, (5, 4))])
