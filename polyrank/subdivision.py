@@ -18,6 +18,7 @@ the cache); without numba the same code runs as plain Python, correctly but slow
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -876,24 +877,35 @@ def _initial_cell(Ad, bd, n_units, snap_rel):
     return V, F, E, Cid, Crow, scale
 
 
+@functools.lru_cache(maxsize=None)
+def _cube(d):
+    """The combinatorics of the d-cube, computed once per dimension: which coordinates
+    are at their upper bound at each corner, and the edges (corners one coordinate
+    apart), both read-only."""
+    bits = (np.arange(2 ** d)[:, None] >> np.arange(d)) & 1
+    k = np.arange(2 ** d)
+    E = np.array([(i, i | (1 << j)) for i in k for j in range(d) if not i >> j & 1], dtype=np.int64)
+    E = E[np.lexsort((E[:, 1], E[:, 0]))].reshape(-1, 2)
+    bits.setflags(write=False)
+    E.setflags(write=False)
+    return bits, E
+
+
 def _box_cell(hi, lo, n_units):
     """:func:`_initial_cell` of the box ``[lo, hi]`` (rows ``x_j <= hi_j``, then
     ``-x_j <= -lo_j``), read off its corners without an LP or qhull."""
     d = len(hi)
-    bits = (np.arange(2 ** d)[:, None] >> np.arange(d)) & 1  # corner -> which coordinates are hi
+    bits, E = _cube(d)  # corner -> which coordinates are hi; edges: one coordinate apart
     V = np.where(bits == 1, hi, lo).astype(np.float64)
     W = (n_units + 2 * d + 63) // 64
     F = np.zeros((len(V), W), np.uint64)
-    on = np.hstack([bits == 1, bits == 0])  # vertex on row r
-    for r in range(2 * d):
-        gid = n_units + r
-        F[on[:, r], gid >> 6] |= np.uint64(1) << np.uint64(gid & 63)
-    i, j = np.triu_indices(len(V), 1)
-    diff = (i ^ j)
-    E = np.stack([i, j], axis=1)[(diff & (diff - 1)) == 0].astype(np.int64)  # one coordinate apart
+    for r in range(d):  # vertex on row r (x_r <= hi_r) when bit r is set, on row d + r when not
+        g1, g2 = n_units + r, n_units + d + r
+        F[:, g1 >> 6] |= np.uint64(1 << (g1 & 63)) * bits[:, r].astype(np.uint64)
+        F[:, g2 >> 6] |= np.uint64(1 << (g2 & 63)) * (1 - bits[:, r]).astype(np.uint64)
     Cid = (n_units + np.arange(2 * d)).astype(np.int64)
     Crow = np.hstack([-np.vstack([np.eye(d), -np.eye(d)]), np.concatenate([hi, -lo])[:, None]])
-    return V, F, E, Cid, Crow, float(np.max(hi - lo))
+    return V, F, E.copy(), Cid, Crow, float(np.max(hi - lo))
 
 
 def _unique_rows(V, tol):
@@ -1649,7 +1661,11 @@ def _unique_edges(ei, ej, eu):
     label order)."""
     ei, ej, eu = (np.concatenate(x).astype(np.int64) for x in (ei, ej, eu))
     ei, ej = np.minimum(ei, ej), np.maximum(ei, ej)
-    o = np.lexsort((eu, ej, ei))
+    n = int(max(ej.max(initial=0), eu.max(initial=0))) + 1
+    if n < 2 ** 21:  # one int64 key: a single sort instead of three
+        o = np.argsort((ei * n + ej) * n + eu, kind="stable")
+    else:
+        o = np.lexsort((eu, ej, ei))
     ei, ej, eu = ei[o], ej[o], eu[o]
     first = np.ones(len(ei), dtype=bool)
     first[1:] = (ei[1:] != ei[:-1]) | (ej[1:] != ej[:-1])
