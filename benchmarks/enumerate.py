@@ -242,7 +242,7 @@ def main(argv=None):
                 pub = (f"{pub_s:.3f} s, ours/published {s / pub_s:.2f}x"
                        + (f" (2-D lib {rust} s, ours/lib {s / rust:.1f}x)" if rust else ""))
             per = pk / nreg if nreg and pk == pk else float("nan")
-            print(f"{name:<22}{eng:<15}{nreg:>9}{s:>10.3f}{pk / 2 ** 20:>10.1f}{per:>10.0f}{ratio:>26}  {pub}")
+            print(f"{name:<22}{eng:<15}{nreg:>9}{s:>10.3f}{pk / 2 ** 20:>10.1f}{per:>10.0f} {ratio:>26}  {pub}")
         counts = {v[0] for k, v in res.items() if k != "regioncam"}
         print(f"{'':<22}counts {'identical' if len(counts) == 1 else 'DIFFER: ' + str(counts)}"
               + (f" (published: {pub_n})" if pub_n else "")

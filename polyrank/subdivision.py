@@ -621,6 +621,11 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
 PARALLEL_MIN_CHUNK = 64
 #: Chunks per thread: cells differ in cost, more chunks than threads balance the load.
 CHUNKS_PER_THREAD = 4
+#: From this input dimension on, a layer that starts with few cells (the first starts with
+#: one) is cut one neuron at a time until the complex has ``SPLIT_MAX_CELLS`` cells, so
+#: that the threads share its pieces (below it a layer is cheap).
+SPLIT_MIN_DIM = 5
+SPLIT_MAX_CELLS = 256
 #: Threads when ``n_jobs`` is None; None means every core this process may use.
 DEFAULT_N_JOBS = None
 
@@ -978,6 +983,36 @@ class _Run:
         self.n_jobs = n_jobs
         self.truncated = False
 
+    def _cut_layer(self, H, l, zthr):
+        """One layer's cut (:func:`_layer`). From d = ``SPLIT_MIN_DIM`` on, while the
+        complex has fewer than ``SPLIT_MAX_CELLS`` cells (the first layer starts from one),
+        the layer is cut one neuron at a time, so that the pieces become cells that the
+        threads share; the pieces come out in the same order either way (each cell's
+        pieces, each cut's positive half first). Whether to split depends on the data
+        only, never on ``n_jobs``."""
+        base, zabs = int(self.offsets[l]), float(self.zero_abs[l])
+        cells = self.cells
+        ncells = len(cells[2]) - 1
+        if self.d < SPLIT_MIN_DIM or ncells >= SPLIT_MAX_CELLS:
+            return _layer(cells, H, base, zthr, zabs, self.snap, self.floor, self.max_bytes, self.n_jobs)
+        nl = H.shape[1]
+        P_all = np.arange(ncells)  # current cell -> cell of the complex before the layer
+        B_all = np.zeros((ncells, 0), dtype=bool)
+        j = 0
+        while j < nl:
+            j1 = j + 1 if ncells < SPLIT_MAX_CELLS else nl
+            Hj = np.ascontiguousarray(H[P_all if H.shape[0] > 1 else np.zeros(ncells, np.int64), j:j1])
+            V, F, vo, E, eo, C, R, co, B, P, over = _layer(cells, Hj, base + j, zthr, zabs, self.snap, self.floor,
+                                                           self.max_bytes, self.n_jobs)
+            if over:
+                return V, F, vo, E, eo, C, R, co, B, P, over
+            B_all = np.hstack([B_all[P], B])
+            P_all = P_all[P]
+            cells = (V, F, vo, E, eo, C, R, co)
+            ncells = len(vo) - 1
+            j = j1
+        return (*cells, B_all, P_all, 0)
+
     def run(self):
         net, K, d = self.net, self.K, self.d
         ncells = 1
@@ -998,9 +1033,7 @@ class _Run:
                     H = _next_maps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
                 self.maps.append(H)
                 zthr = float(self.zero_rel[l])
-                out = _layer(self.cells, H, int(self.offsets[l]), zthr, float(self.zero_abs[l]), self.snap,
-                             self.floor, self.max_bytes, self.n_jobs)
-                V, F, vo, E, eo, C, R, co, B, P, over = out
+                V, F, vo, E, eo, C, R, co, B, P, over = self._cut_layer(H, l, zthr)
                 if over:
                     raise MemoryBudgetError(
                         f"The subdivision needs more than max_memory={self.max_bytes} bytes at layer "
