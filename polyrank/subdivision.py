@@ -26,8 +26,9 @@ from math import comb
 
 import numpy as np
 
-from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, ZERO_ROW_RTOL,
-                        local_frame, zero_thresholds)
+from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, SLIVER_MIN,
+                        ZERO_ROW_RTOL, first_layer_gap, local_frame, local_network, precision_notes, scaled_units,
+                        warn_precision, zero_thresholds)
 from ._validation import check_layer, check_positive_int, check_tol
 from .domain import Polytope, as_domain
 from .exceptions import MemoryBudgetError, RegionLimitError
@@ -65,11 +66,9 @@ AUTO_MAX_DIM_UNBOUNDED = 6
 BOX_MARGIN = 0.5
 #: Vertices within this many snaps of a domain facet lie on it (qhull's accuracy).
 DOMAIN_VERTEX_SNAPS = 1e3
-#: A d-subset of first-layer rows is independent when its Gram determinant exceeds this
-#: fraction of the product of the squared row norms.
-GRAM_DET_RTOL = 1e-20
-#: Floor of that product (keeps the test meaningful for tiny rows).
-GRAM_SCALE_FLOOR = 1e-300
+#: A subset of first-layer unit normals is independent when its smallest singular value
+#: exceeds this fraction of its largest (hyperplanes at an angle above ~1e-12 radians).
+FLAT_SV_RTOL = 1e-12
 #: The box that bounds an outside cell's extent is this many times the current box.
 OUTSIDE_BOX_FACTOR = 1e6
 #: A region reached across a degenerate facet is adjacent only if the facet's centre is
@@ -931,17 +930,23 @@ def _layer1_extent(net):
     n, d = W.shape
     if sum(comb(n, k) for k in range(1, d + 1)) > _MAX_SUBSETS:
         return None
+    nrm = np.linalg.norm(W, axis=1)
+    live = nrm > 0
+    W, b = W[live] / nrm[live, None], b[live] / nrm[live]  # unit normals: the test is about angles
+    n = len(b)
     out = 0.0
     for k in range(1, min(n, d) + 1):
         idx = np.array(list(combinations(range(n), k)), dtype=np.int64).reshape(-1, k)
         M = W[idx]  # (s, k, d)
-        G = M @ np.swapaxes(M, 1, 2)
-        scale = np.prod(np.einsum("skd,skd->sk", M, M), axis=1)
-        ok = np.abs(np.linalg.det(G)) > GRAM_DET_RTOL * np.maximum(scale, GRAM_SCALE_FLOOR)
+        # independent rows: the smallest singular value above FLAT_SV_RTOL (a Gram
+        # determinant would square it: two lines at an angle of 1e-9 have det 1e-18,
+        # rounded to 0, and their vertex 1e9 out would be missed)
+        U, S, Vt = np.linalg.svd(M, full_matrices=False)
+        ok = S[:, -1] > FLAT_SV_RTOL * S[:, 0]
         if not ok.any():
             continue
-        y = np.linalg.solve(G[ok], -b[idx[ok]][..., None])
-        X = (np.swapaxes(M[ok], 1, 2) @ y)[..., 0]  # least-norm point of the flat
+        y = np.einsum("skj,sk->sj", U[ok], -b[idx[ok]]) / S[ok]
+        X = np.einsum("sjd,sj->sd", Vt[ok], y)  # least-norm point of the flat
         out = max(out, float(np.abs(X).max()))
     return out
 
@@ -973,6 +978,8 @@ class _Run:
         self.n = int(self.offsets[-1])
         self.box_id0 = box_id0
         V, F, E, Cid, Crow, self.box_scale = _initial_cell(Ad, bd, self.n, snap_rel)
+        nd = len(bd) - (2 * self.d if box_id0 >= 0 else 0)  # the domain's own rows come first
+        self.domain_rows = (Ad[:nd], bd[:nd])
         self.snap, self.floor = snap_rel, floor
         # per layer: gradient norm below which a unit is constant, |constant| below which zero
         self.zero_rel, self.zero_abs = zero
@@ -1048,8 +1055,8 @@ class _Run:
                     if not self.partial:
                         raise RegionLimitError(
                             f"The subdivision passed max_regions={self.max_regions} at layer {l + 1} "
-                            f"({n_new} cells). Raise max_regions, shrink the domain, or pass "
-                            "partial=True to get the regions found so far (marked partial).")
+                            f"({n_new} cells). Raise max_regions, shrink the domain, or pass partial=True "
+                            "to enumerate_regions to get the regions found so far (marked partial).")
                     # keep whole cells: their descendants are genuine regions
                     m = self.max_regions
                     V, F, E = V[: vo[m]], F[: vo[m]], E[: eo[m]]
@@ -1424,22 +1431,25 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     max_memory = check_positive_int(max_memory, name="max_memory", func="enumerate_subdivision")
     n_jobs = n_threads(n_jobs)
     bounded = domain is not None and domain.bounded
+    # the LP engine's local frame x = x0 + s y and scaled units: the engine works on the
+    # network in y (the domain's centre at 0, its size 1), so that tol, the snap and the
+    # constant/zero thresholds of the units are relative to the domain's size, whatever its
+    # position and the weights' magnitude; the results are mapped back by _assemble
+    x0, s = local_frame(scaled_units(net, K), domain, domain.center if domain is not None else np.zeros(d))
+    lnet = local_network(net, K, x0, s)
     Ad = np.asarray(domain.A) if domain is not None else np.zeros((0, d))
-    bd = np.asarray(domain.b) if domain is not None else np.zeros(0)
-    # the LP engine's local frame x = x0 + s y: tol and the snap are relative to s (the
-    # domain's size when bounded), and so are the constant/zero thresholds of the units
-    x0, lp_scale = local_frame(net, domain, domain.center if domain is not None else np.zeros(d))
-    zg, zc = zero_thresholds(net.restrict(lp_scale * np.eye(d), x0), K)
-    zero = (zg / lp_scale, zc)
+    bd = (np.asarray(domain.b) - Ad @ x0) / s if domain is not None else np.zeros(0)
+    zero = zero_thresholds(lnet, K)
+    lp_scale = 1.0
 
     if bounded:
-        run = _Run(net, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress,
+        run = _Run(lnet, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress,
                    n_jobs)
         pat, rk = run.run()
         R = None
     else:
-        centre = domain.center if domain is not None else np.zeros(d)
-        ext = _layer1_extent(net)
+        centre = np.zeros(d)  # the domain's centre (or the origin) in the local frame
+        ext = _layer1_extent(lnet)
         # 1e-6: room for rounding between the layer-1 extent and the vertices computed
         R = 2.0 * (1.0 + 1e-6) * max(1.0, np.abs(centre).max(initial=0.0), ext if ext is not None else 100.0)
         seen = {}  # pattern -> outside-vertex extent, shared by the successive boxes
@@ -1448,14 +1458,14 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             Ab = np.vstack([Ad, eye, -eye])
             bb = np.concatenate([bd, R + centre, R - centre])
             box_id0 = net.offsets[K] + len(bd)
-            run = _Run(net, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
+            run = _Run(lnet, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
                        partial, progress, n_jobs)
             pat, rk = run.run()
             vmax = max(_interior_vertex_extent(run, centre), _outside_vertex_extent(run, pat, centre, R, seen))
             if vmax <= BOX_MARGIN * R:
                 break
             R = 4.0 * vmax
-    return _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0)
+    return _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0, frame=(x0, s))
 
 
 def _outside_vertex_extent(run, pat, centre, R, seen):
@@ -1621,13 +1631,15 @@ def _paused_gc(func, *args):
 def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     """The sliver check: a cell whose certified inradius ``lb`` is not above ``tol_abs``
     gets a Chebyshev-centre LP, as the LP engine would decide. Returns which cells are
-    regions, their witnesses and inradii, and the number of LPs."""
+    regions, their witnesses and inradii, the number of LPs, and the radii of the cells
+    dropped as slivers (above SLIVER_MIN: below it a cell is a rounding artefact)."""
     from .exceptions import InfeasibleError
     from .lp import chebyshev_center
 
     alive = np.ones(len(lb), dtype=bool)
     radius, wit = lb.copy(), wit.copy()
     n_lp = 0
+    thin = []
     for p in np.flatnonzero(~(lb > tol_abs)):
         rows = np.flatnonzero(isfac[co[p]: co[p + 1]]) + co[p]
         n_lp += 1
@@ -1638,9 +1650,12 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
             continue
         if r <= tol_abs:
             alive[p] = False
+            r = float(np.min(b_all[rows] - A_all[rows] @ x, initial=r))
+            if r > SLIVER_MIN:
+                thin.append(r)
         else:
             wit[p], radius[p] = x, r
-    return alive, wit, radius, n_lp
+    return alive, wit, radius, n_lp, thin
 
 
 def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C, lp_scale):
@@ -1705,9 +1720,14 @@ def _unique_edges(ei, ej, eu):
     return ei[first], ej[first], eu[first]
 
 
-def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
+def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0, 1.0)):
     """The Decomposition of a finished run: certified regions, their irredundant facets
-    ordered as the LP engine orders them, and the adjacency (objects built lazily)."""
+    ordered as the LP engine orders them, and the adjacency (objects built lazily).
+
+    The run works on ``run.net`` in the local frame ``x = x0 + s y`` (``frame``); the
+    regions are reported in x, for ``net``."""
+    x0, s = frame
+    lnet = run.net
     V, F, vo, E, eo, C, Rw, co = run.cells
     isfac, centers, spread, wit, lb, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
     n_cells = len(vo) - 1
@@ -1720,7 +1740,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     if run.box_id0 >= 0:
         keep_row &= C < run.box_id0
     cell_of_row = np.repeat(np.arange(n_cells), np.diff(co))
-    alive, wit, radius, n_lp = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
+    alive, wit, radius, n_lp, thin = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
     # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
     labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
     labels += [(0, r) for r in range(len(domain.b) if domain is not None else 0)]
@@ -1733,9 +1753,12 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     bounds = np.searchsorted(cell_of_row[rows], idx_cells, side="left").tolist() + [len(rows)]
     A_sel = A_all[rows]
     b_sel = b_all[rows]
-    A_sel.setflags(write=False)
-    b_sel.setflags(write=False)
-    wits = wit[idx_cells]
+    # the regions in the caller's coordinates x = x0 + s y
+    A_out = A_sel.copy()
+    b_out = s * b_sel + A_sel @ np.broadcast_to(np.asarray(x0, dtype=np.float64), (d,))
+    A_out.setflags(write=False)
+    b_out.setflags(write=False)
+    wits = x0 + s * wit[idx_cells]
     wits.setflags(write=False)
     pat_alive = pat[idx_cells]
     rk_alive = rk[idx_cells]
@@ -1750,16 +1773,16 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
         pats = _bool_tuples(pat_alive)
         rks = _int_tuples(rk_alive)
         szs = _int_tuples(sizes[idx_cells])
-        rads = radius[idx_cells].tolist()
+        rads = (s * radius[idx_cells]).tolist()
         bnd = (~onbox[idx_cells]).tolist()
-        return _make_regions(net, pats, wits, rads, A_sel, b_sel, lab_sel, bounds, bnd, rks, szs)
+        return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds, bnd, rks, szs)
 
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
     frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
-    ei, ej, eu, miss = _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
+    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
                                   lp_scale)
     if miss:
-        di, dj, du = _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
+        di, dj, du = _degenerate_edges(lnet, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
                                        tol_abs, lp_scale)
         ei, ej, eu = ei + di, ej + dj, eu + du
     ei, ej, eu = _unique_edges(ei, ej, eu)
@@ -1770,7 +1793,11 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     stats = dict(seconds=time.perf_counter() - t0, n_lp=n_lp, n_cells=n_cells,
                  n_fallback=len(miss))
     if R is not None:
-        stats["box_halfwidth"] = R
+        stats["box_halfwidth"] = s * R
+    # slivers dropped, and features of the first layer thinner than tol (local units = relative)
+    gap = first_layer_gap(lnet, *run.domain_rows, 2 * tol_abs / lp_scale)
+    notes = precision_notes(tol_abs / lp_scale, s * lp_scale, len(thin), min(thin, default=None), gap)
+    warn_precision(notes)
     return Decomposition(net, domain, K, build_regions, build_edges, n_regions=len(idx_cells),
                          arrays={"patterns": pat_alive, "ranks": rk_alive}, partial=run.truncated,
-                         method="subdivision", stats=stats)
+                         method="subdivision", stats=stats, n_dropped=len(thin), precision_notes=notes)
