@@ -655,7 +655,7 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
         (default ``subdivision.DEFAULT_MAX_MEMORY``); the LP engine counts the Regions it
         keeps and its queue (default: no budget).
     verify : bool, default False
-        Certify the result with :meth:`Decomposition.verify` (bounded domains only) and
+        Certify the result with :meth:`Decomposition.verify` and
         raise :class:`~polyrank.CertificateError` naming what failed; the certificate
         is kept in ``dec.stats["certificate"]``.
 

@@ -95,7 +95,10 @@ class ImageHomology:
         the *rank source*.
     overlaps : list of tuple of int
         Sets of cells that share no point of the mesh but whose images meet, found by LP:
-        the *overlap source* (pairs, and larger sets whose pairs all meet).
+        the *overlap source* (pairs, and larger sets whose pairs all meet). Neighbours
+        (cells sharing a mesh vertex) whose images may fold onto each other are not
+        listed here: no certificate clears them, so they are dirty and counted in
+        ``n_dirty`` and ``stats["adjacent_uncertified"]``.
     n_dirty : int
         Cells not certified clean (the rank source, the cells in ``overlaps``, and
         neighbours no cheap certificate could clear).
@@ -137,7 +140,8 @@ class ImageHomology:
 
 
 # ---------------------------------------------------------------------------- validation
-def _check_mesh(K, net, func):
+def check_image_mesh(K, net, func="image_homology"):
+    """Validate a mesh for :func:`image_homology` (ValueError/TypeError naming the problem)."""
     if not isinstance(K, SimplicialComplex):
         raise TypeError(f"The 'K' parameter of {func} must be a polyrank.SimplicialComplex "
                         f"(see pr.circle, pr.torus, pr.ball, ...); got {type(K).__name__}.")
@@ -932,6 +936,16 @@ def _layer0(K, field):
                          stats={"time_total": time.perf_counter() - t0})
 
 
+def layer_homology(net, ref, layer, K, *, field=11, tol=IMAGE_TOL, max_candidates=MAX_CANDIDATES):
+    """:func:`image_homology` from a refinement the caller already holds.
+
+    ``ref`` must be ``polyrank.refine(net, K, layer=layer)`` (any tolerance); ``net`` a
+    ReLUNetwork. Arguments are not validated again (the caller validated them).
+    """
+    return _layer_homology(net, ref, layer, K=K, field=field, tol=tol, q=K.dim,
+                           max_candidates=max_candidates)
+
+
 # ---------------------------------------------------------------------------- public API
 def image_homology(net, K, layer=None, *, field=11, tol=IMAGE_TOL,
                    max_candidates=MAX_CANDIDATES) -> ImageHomology:
@@ -1008,7 +1022,7 @@ def image_homology(net, K, layer=None, *, field=11, tol=IMAGE_TOL,
     (1, 0)
     """
     net = as_network(net)
-    K = _check_mesh(K, net, "image_homology")
+    K = check_image_mesh(K, net, "image_homology")
     L = check_layer(layer, net.n_layers)
     field = check_prime(field, func="image_homology")
     tol = check_tol(tol, func="image_homology")
@@ -1057,7 +1071,7 @@ def topology_flow(net, K, *, field=11, tol=IMAGE_TOL, max_candidates=MAX_CANDIDA
     from tqdm.auto import tqdm
 
     net = as_network(net)
-    K = _check_mesh(K, net, "topology_flow")
+    K = check_image_mesh(K, net, "topology_flow")
     field = check_prime(field, func="topology_flow")
     tol = check_tol(tol, func="topology_flow")
     budget = _check_budget_arg(max_candidates, "topology_flow")

@@ -269,6 +269,8 @@ class Decomposition:
     def regions(self, value):
         self._regions, self._regions_src = list(value), None
         self._arrays = {}
+        self.__dict__.pop("_face_complex", None)  # faces are read off the regions
+        self.__dict__.pop("_flat_rows", None)
 
     @property
     def edges(self):
@@ -530,13 +532,14 @@ class Decomposition:
         Notes
         -----
         Checks: ``patterns_unique`` (no two regions share a pattern), ``witnesses_inside``
-        (float64), and over a bounded domain ``face_lattice`` (every region's faces were
-        found), ``facet_neighbours`` (every facet of every region has exactly one region
-        across it, or lies on the domain's boundary), ``edges`` (the dual graph is exactly
-        the set of facet-sharing pairs), ``volume`` (region volumes sum to the domain's,
-        relative ``VOLUME_RTOL``) and ``euler_characteristic`` (the complex has the
-        domain's Euler characteristic, 1). Over an unbounded domain the check
-        ``bounded_domain`` fails: completeness is not certified there.
+        (float64), ``face_lattice`` (every region's faces were found), ``facet_neighbours``
+        (every facet of every region has exactly one region across it, or lies on the
+        domain's boundary), ``edges`` (the dual graph is exactly the set of facet-sharing
+        pairs), ``volume`` (bounded domains: region volumes sum to the domain's, relative
+        ``VOLUME_RTOL``) and ``euler_characteristic`` (the complex has the domain's Euler
+        characteristic: 1 for a bounded domain, ``(-1)^d`` for all of R^d, 0 for an
+        unbounded polyhedron). Over an unbounded domain the faces need pointed regions
+        (the first layer's weights of rank d); otherwise ``face_lattice`` fails.
 
         Examples
         --------
