@@ -11,11 +11,13 @@ when it is absent), over its data box ([-10, 10]^2 for D-I, [-1, 1]^3 otherwise)
   (``regions(1e-10) == regions(1e-9) + n_dropped(1e-9)`` when nothing is thinner than 1e-10);
 * the convention for the bits of constant units, checked on every region: a unit whose
   pre-activation is constant on a region (its gradient row ``G_l`` is below the engines'
-  threshold, e.g. every input unit of the layer is off) has bit ``[constant > 0]``, its
-  constant read off the pattern (``c_l = W_l D_{l-1} c_{l-1} + b_l``), and an identically
-  zero unit has bit 0. The script counts the regions that have such units (the bits another
-  tool may set differently: at a sample point, or only for units that cut a cell) and checks
-  that every reported bit follows the rule.
+  threshold, e.g. every input unit of the layer is off) has bit ``[constant > zc_l]``, its
+  constant read off the pattern (``c_l = W_l D_{l-1} c_{l-1} + b_l``): an identically zero
+  unit (within the rounding ``zc_l`` of ``_numerics.zero_thresholds``) has bit 0. The script
+  counts the regions that have such units (the bits another tool may set differently: at a
+  sample point, or only for units that cut a cell), checks that every reported bit follows the
+  rule, and that units behind an all-off layer (an exactly zero gradient, their constant
+  computed as the forward pass does) have the forward pass's bit.
 
     python benchmarks/slivers.py                        # D-II model 0: 1.2 million regions
     python benchmarks/slivers.py --model D-I_model_0    # 8 468 regions, seconds
@@ -33,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 import polyrank as pr
-from polyrank._numerics import scaled_units, zero_thresholds
+from polyrank._numerics import local_network, zero_thresholds
 
 MODELS = Path(os.environ.get("POLYRANK_NAITZAT", Path(__file__).resolve().parents[2] / "shared" / "data" / "naitzat")) / "models"
 
@@ -51,7 +53,7 @@ def run(net, box, tol):
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        dec = pr.enumerate_regions(net, box, method="subdivision", tol=tol)
+        dec = pr.enumerate_regions(net, box, method="subdivision", tol=tol, max_regions=10 ** 7)
     sec = time.perf_counter() - t0
     n_warn = sum(issubclass(w.category, pr.PrecisionWarning) for w in caught)
     print(f"tol={tol:g}: {len(dec)} regions, {dec.stats['n_cells']} cells, n_dropped={dec.n_dropped}, "
@@ -61,14 +63,19 @@ def run(net, box, tol):
     return dec
 
 
-def constant_units(net, P, chunk=100_000):
-    """Per region: number of constant units, identically zero units, and bits that break the rule."""
-    sn = scaled_units(net)  # the same patterns; the engines' thresholds are relative to it
+def constant_units(net, box, P, chunk=100_000):
+    """Per region: the number of constant units, of identically zero units, of bits that break
+    the rule ``[constant > zc]``, and of bits of units with an exactly zero gradient (behind an
+    all-off layer) that differ from the forward pass's ``[constant > 0]``."""
+    lo, hi = box.bounding_box()
+    # the network the engines enumerate (local frame, scaled units) and their thresholds
+    sn = local_network(net, net.n_layers, box.center, float(np.max(hi - lo)))
     zg, zc = zero_thresholds(sn, sn.n_layers)
     off = sn.offsets
     n_const = np.zeros(len(P), np.int64)
     n_zero = np.zeros(len(P), np.int64)
     n_bad = np.zeros(len(P), np.int64)
+    n_fwd = np.zeros(len(P), np.int64)
     for s in range(0, len(P), chunk):
         p = P[s: s + chunk]
         G = np.broadcast_to(sn.weights[0], (len(p),) + sn.weights[0].shape)
@@ -85,7 +92,9 @@ def constant_units(net, P, chunk=100_000):
             n_const[s: s + chunk] += const.sum(1)
             n_zero[s: s + chunk] += zero.sum(1)
             n_bad[s: s + chunk] += (const & (bits != rule)).sum(1)
-    return n_const, n_zero, n_bad
+            exact = np.all(G == 0, axis=2)  # then c is what the forward pass computes
+            n_fwd[s: s + chunk] += (exact & (bits != (c > 0)) & (np.abs(c) > zc[l])).sum(1)
+    return n_const, n_zero, n_bad, n_fwd
 
 
 def main():
@@ -107,10 +116,11 @@ def main():
     ka = {p.tobytes() for p in np.packbits(P, axis=1)}
     print(f"patterns at 1e-9 missing at 1e-10: {len(ka - kb)}; new at 1e-10: {len(kb - ka)}")
     del b
-    n_const, n_zero, n_bad = constant_units(net, P)
+    n_const, n_zero, n_bad, n_fwd = constant_units(net, box, P)
     print(f"constant units: {int(n_const.sum())} in {int((n_const > 0).sum())} of {len(P)} regions; "
           f"identically zero: {int(n_zero.sum())} in {int((n_zero > 0).sum())} regions; "
-          f"bits breaking the rule [constant > 0]: {int(n_bad.sum())}")
+          f"bits breaking the rule [constant > zc]: {int(n_bad.sum())}; bits of units behind an all-off "
+          f"layer that differ from the forward pass: {int(n_fwd.sum())} in {int((n_fwd > 0).sum())} regions")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
 
 

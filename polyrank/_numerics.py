@@ -248,3 +248,55 @@ def warn_precision(notes):
         while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here + os.sep):
             level, frame = level + 1, frame.f_back
         warnings.warn(" ".join(notes), PrecisionWarning, stacklevel=level)
+
+
+def dead_layer_tails(lnet, K):
+    """The bits of the layers after an all-off layer, which every region with that layer off
+    shares: ``tails[l]`` holds layers l+1..K (flat) for hidden layer l = 1..K-1 all off.
+
+    Behind an all-off layer l, ``z_{l+1} = b_{l+1}`` exactly (zero gradient, no rounding),
+    so its bits are ``[b_{l+1} > 0]``; the later layers are constant too, computed forward
+    from the biases (``z = W h + b``, as the forward pass does), a constant within
+    ZERO_ROW_RTOL of its terms' magnitude (``|W| |h| + |b|``) being an identically zero unit
+    (bit 0). The engines' per-layer constant threshold (:func:`zero_thresholds`) is a bound
+    over all regions: in a deep trained network it exceeds small biases of late layers
+    (1e-10 of the layer's scale), whose units would lose their sign; this rule is exact.
+    """
+    tails = {}
+    for l in range(1, K):
+        h = np.zeros(lnet.widths[l - 1])
+        bits = []
+        for m in range(l, K):
+            W, b = np.asarray(lnet.weights[m]), np.asarray(lnet.biases[m])
+            z = W @ h + b
+            on = z > ZERO_ROW_RTOL * (np.abs(W) @ np.abs(h) + np.abs(b))
+            bits.append(on)
+            h = np.where(on, z, 0.0)
+        tails[l] = np.concatenate(bits)
+    return tails
+
+
+def apply_dead_layer_tails(P, offsets, tails):
+    """Patterns ``P`` (bool, one row per region, layers 1..K side by side) with the bits
+    after their first all-off layer set by :func:`dead_layer_tails` (a copy when changed)."""
+    P = np.asarray(P, dtype=bool)
+    one = P.ndim == 1
+    Q = P[None, :] if one else P
+    K = len(offsets) - 1
+    todo = np.ones(len(Q), dtype=bool)
+    out = None
+    for l in range(1, K):
+        rows = todo & ~Q[:, offsets[l - 1]: offsets[l]].any(axis=1)
+        if not rows.any():
+            continue
+        tail = tails[l]
+        bad = rows & np.any(Q[:, offsets[l]: offsets[K]] != tail, axis=1)
+        if bad.any():
+            if out is None:
+                out = Q.copy()
+                Q = out
+            Q[bad, offsets[l]: offsets[K]] = tail
+        todo &= ~rows
+    if out is None:
+        return P
+    return Q[0] if one else Q

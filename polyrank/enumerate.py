@@ -19,7 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, SLIVER_MIN,
-                        first_layer_gap, local_frame, local_network, precision_notes, scaled_units, warn_precision,
+                        apply_dead_layer_tails, dead_layer_tails, first_layer_gap, local_frame, local_network, precision_notes, scaled_units, warn_precision,
                         zero_thresholds)
 from ._validation import check_layer, check_point, check_positive_int, check_tol, format_bytes
 from .domain import as_domain
@@ -102,6 +102,7 @@ class _LPEngine:
         zg, zc = zero_thresholds(self.net, K)
         self._zero_rel = np.repeat(zg, net.widths[:K])
         self._zero_abs = np.repeat(zc, net.widths[:K])
+        self._tails = dead_layer_tails(self.net, K)  # the exact bits behind an all-off layer
 
     def to_global(self, data):
         """Witness, inradius and H-rep of a region in the caller's coordinates."""
@@ -115,7 +116,7 @@ class _LPEngine:
         full-dimensional region. ``hint`` is a point believed to be interior (it only
         speeds things up; everything is re-certified)."""
         net, K, d = self.net, self.K, self.d
-        flat = flat.copy()
+        flat = apply_dead_layer_tails(flat, self.offsets, self._tails).copy()
         maps = net.affine_maps(flat, layer=K)
         Mall = np.vstack([M for M, _ in maps])
         mall = np.concatenate([m for _, m in maps])
@@ -131,6 +132,7 @@ class _LPEngine:
                 return None
             idx = np.flatnonzero(zero)
             flat[idx[iszero]] = False
+            flat = apply_dead_layer_tails(flat, self.offsets, self._tails)
         s = np.where(flat, 1.0, -1.0)
         keep = np.flatnonzero(~zero)
         inv = 1.0 / nrm[keep]
@@ -261,7 +263,8 @@ class _LPEngine:
         ac = b - A @ c
         an = A @ n
         ahead = (an > 0) & (ac > 10 * self.tol)
-        t = min(float(np.min(ac[ahead] / an[ahead])) if ahead.any() else 1.0, 1.0) / 2
+        with np.errstate(over="ignore"):  # an can be tiny: the step is then capped at 1 anyway
+            t = min(float(np.min(ac[ahead] / an[ahead])) if ahead.any() else 1.0, 1.0) / 2
         point = c + t * n
         slack = b - A @ point
         if slack.min() <= QHULL_MIN_SLACK:
@@ -475,7 +478,10 @@ def _first_region(eng, start, domain, seed):
         x0 = start + rng.normal(size=start.shape) * step
         if np.any(eng.Ad @ x0 > eng.bd):
             x0 = start
-    raise RuntimeError("Could not find a full-dimensional region at the start point; pass another start=.")
+    raise RuntimeError(
+        f"Could not find a full-dimensional region at the start point: every point tried near it lies on "
+        f"a hyperplane or in a region thinner than tol (inscribed radius <= {eng.tol:g} x the length scale "
+        f"{eng.s:.3g}). Pass another start=, or a lower tol.")
 
 
 def _data_bytes(flat, data):
@@ -659,6 +665,8 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
     Returns
     -------
     Decomposition
+        ``dec.n_dropped`` counts the regions left out as thinner than ``tol``;
+        ``dec.precision_limited`` says whether regions may be missing at this precision.
 
     Raises
     ------
@@ -667,12 +675,23 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
     MemoryBudgetError
         The run would exceed ``max_memory``.
 
+    Warns
+    -----
+    PrecisionWarning
+        Regions thinner than ``tol`` were dropped (lower ``tol`` to keep them), ``tol`` is
+        below the engines' float64 floor, or the first layer's hyperplanes meet closer than
+        ``tol`` inside the domain (a domain far larger than the network's features).
+
     See Also
     --------
     iter_regions : the lazy generator behind the LP engine.
 
     Notes
     -----
+    Both engines work in the domain's local frame and in scaled units, so the result does
+    not depend on the domain's position or size, or on the weights' magnitude (see
+    ``docs/enumeration.md``, "Scale, precision and slivers").
+
     "Exact" means: every region's pattern is certified by a Chebyshev-centre LP
     (an inscribed ball of radius > ``tol`` in float64), facets are certified
     (d-1)-dimensional, and every region of the domain is reached (the facet

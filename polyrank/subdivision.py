@@ -27,7 +27,7 @@ from math import comb
 import numpy as np
 
 from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, SLIVER_MIN,
-                        ZERO_ROW_RTOL, first_layer_gap, local_frame, local_network, precision_notes, scaled_units,
+                        ZERO_ROW_RTOL, apply_dead_layer_tails, dead_layer_tails, first_layer_gap, local_frame, local_network, precision_notes, scaled_units,
                         warn_precision, zero_thresholds)
 from ._validation import check_layer, check_positive_int, check_tol
 from .domain import Polytope, as_domain
@@ -1376,7 +1376,8 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     -------
     Decomposition
         With ``method="subdivision"``. ``stats`` holds ``seconds``, ``n_lp`` (LPs solved
-        for doubtful slivers), ``box_halfwidth`` (domain None) and ``n_cells``.
+        for doubtful slivers), ``box_halfwidth`` (domain None), ``n_cells`` and
+        ``n_dropped`` (cells dropped as thinner than ``tol``, also ``dec.n_dropped``).
 
     Raises
     ------
@@ -1658,7 +1659,7 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     return alive, wit, radius, n_lp, thin
 
 
-def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C, lp_scale):
+def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C, lp_scale, tails):
     """Edges found by the LP engine's neighbour rule at the centre of every unit facet
     ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
     is not a region, as (row, source) pairs."""
@@ -1669,7 +1670,7 @@ def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, cente
     nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
                             C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
                             run.maps, run.parents, run.n_jobs)
-    q = _search_keys(nb)
+    q = _search_keys(apply_dead_layer_tails(nb, run.offsets, tails))
     pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
     hit = skeys[pos] == q
     tgt = order[pos]
@@ -1679,7 +1680,7 @@ def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, cente
 
 
 def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
-                      lp_scale):
+                      lp_scale, tails):
     """Edges across the facets whose neighbour pattern is not a region (degenerate
     facets): the pattern at points just across, at the steps CROSSING_STEPS, adjacent
     only if the facet's centre lies in the closure of the region found."""
@@ -1689,7 +1690,8 @@ def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel,
         c, nvec, u = centers[fr], A_all[fr], int(C[fr])
         for delta in CROSSING_STEPS:
             y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
-            key = bytes(_packed_keys(net.patterns(y[None, :], flat=True, layer=K))[0])
+            p = apply_dead_layer_tails(net.patterns(y[None, :], flat=True, layer=K), net.offsets[: K + 1], tails)
+            key = bytes(_packed_keys(p)[0])
             j = lookup.get(key)
             if j is not None:
                 lo_j, hi_j = bounds[j], bounds[j + 1]
@@ -1728,6 +1730,10 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     regions are reported in x, for ``net``."""
     x0, s = frame
     lnet = run.net
+    # the bits behind an all-off layer are exact (the kernels' constant threshold is a bound
+    # over all regions, above small biases of late layers): set them, here and across facets
+    tails = dead_layer_tails(lnet, K)
+    pat = apply_dead_layer_tails(pat, run.offsets, tails)
     V, F, vo, E, eo, C, Rw, co = run.cells
     isfac, centers, spread, wit, lb, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
     n_cells = len(vo) - 1
@@ -1780,10 +1786,10 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
     frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
     ei, ej, eu, miss = _adjacency(lnet, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
-                                  lp_scale)
+                                  lp_scale, tails)
     if miss:
         di, dj, du = _degenerate_edges(lnet, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
-                                       tol_abs, lp_scale)
+                                       tol_abs, lp_scale, tails)
         ei, ej, eu = ei + di, ej + dj, eu + du
     ei, ej, eu = _unique_edges(ei, ej, eu)
 

@@ -258,6 +258,26 @@ def test_slivers_are_counted_and_kept_at_a_lower_tol(method, log_w, angle):
     assert len(kept) == 3 and kept.n_dropped == 0 and not kept.precision_limited
 
 
+@pytest.mark.parametrize("method", METHODS)
+@given(log_b=st.floats(-12, -3), sign=st.sampled_from([1.0, -1.0]))
+@settings(max_examples=6, deadline=None)
+def test_bits_behind_an_all_off_layer_are_the_signs_of_the_biases(method, log_b, sign):
+    # layer 2 is off everywhere (z_2 = -1e3 (relu(1e3 x) + relu(1e3 y)) - 1), so layer 3 is the
+    # constant b_3 = +-10^log_b on every region: its bit is [b_3 > 0], as the forward pass and
+    # codeword_sizes_at say. The old per-layer constant threshold (1e-12 of a bound on the
+    # layer's magnitude, ~1e-3 here) called such a bias identically zero: bit 0.
+    b3 = sign * 10.0 ** log_b
+    net = net_of([1e3 * np.eye(2), -1e3 * np.ones((2, 2)), [[1e3, 1e3], [1.0, -1.0]]],
+                 [[0, 0], [-1, -1], [b3, 0.0]])
+    dec = pr.enumerate_regions(net, pr.Box(-1, 1, dim=2), method=method)
+    assert len(dec) == 4
+    for r in dec:
+        assert r.pattern[4:] == (b3 > 0, False)
+    W = np.array([r.witness for r in dec])
+    np.testing.assert_array_equal(pr.codeword_sizes_at(net, W), [r.codeword_sizes for r in dec])
+    np.testing.assert_array_equal(dec.locate(W), np.arange(len(dec)))
+
+
 # ============================================================================ 11. limits and budgets
 def test_region_limit_advice_works():
     net = net_of([[[1, 0], [0, 1], [1, 1], [1, -1]]], [[0, 0, -0.5, 0.5]])
