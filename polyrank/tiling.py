@@ -510,10 +510,14 @@ def _adaptive_kd(net, domain, K, cap, n_min, rng, dlo, dhi):
     def volume(lo, hi):
         if box_domain:
             return float(np.prod(np.maximum(hi - lo, 0.0)))
+        from scipy.spatial import QhullError
+
+        from .exceptions import InfeasibleError
+
         try:
             A, b = _box_polytope(domain, lo, hi)
             return Polytope(A, b).volume()
-        except Exception:  # empty or flat: qhull finds no interior point  # noqa: BLE001
+        except (InfeasibleError, QhullError, ValueError):  # empty or flat
             return 0.0
 
     def leaf(lo, hi, X, w):

@@ -106,6 +106,11 @@ def test_polytope_domain_3d_subdivision_and_layer(tmp_path, global_random_seed):
                               n_workers=1, progress=False)
         assert st.layer == dec.layer
         assert_store_equals(st, dec, dom)
+    # the adaptive split of tiles="auto" on a simplex (boxes cut by the domain's faces)
+    budget = int(len(dec) / 5 * pr.BYTES_PER_REGION)
+    st = pr.write_regions(net, dom, tmp_path / "auto", tiles="auto", max_memory=budget, n_workers=1, progress=False)
+    assert st._meta["n_tiles"] >= 4
+    assert_store_equals(st, dec, dom)
 
 
 def test_rebuilt_regions_equal_the_lp_engine(tmp_path, global_random_seed):
