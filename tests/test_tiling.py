@@ -497,3 +497,19 @@ def test_killed_dask_worker_splits_the_tile(tmp_path, monkeypatch):
         st = pr.write_regions(net, dom, tmp_path / "r", tiles=(2, 1), client=client, progress=False)
     assert "KilledWorker" in _split_reasons(st)
     assert_store_equals(st, dec, dom)
+
+
+def test_region_volumes_of_a_region_whose_witness_is_on_a_facet():
+    """The fallback for degenerate geometry: qhull refuses a witness on a facet (as it does
+    for slivers of a trained network); the Chebyshev centre is used instead."""
+    import dataclasses
+
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2), method="lp")
+    r = next(r for r in dec if all(r.pattern))  # the quadrant [0, 1]^2
+    on_facet = dataclasses.replace(r, witness=np.array([0.0, 0.5]))
+    from scipy.spatial import QhullError
+
+    with pytest.raises(QhullError):
+        dataclasses.replace(r, witness=np.array([0.0, 0.5])).volume()
+    assert pr.tiling.region_volumes([on_facet, r]).tolist() == pytest.approx([1.0, 1.0])
