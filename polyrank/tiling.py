@@ -510,10 +510,14 @@ def _adaptive_kd(net, domain, K, cap, n_min, rng, dlo, dhi):
     def volume(lo, hi):
         if box_domain:
             return float(np.prod(np.maximum(hi - lo, 0.0)))
+        from scipy.spatial import QhullError
+
+        from .exceptions import InfeasibleError
+
         try:
             A, b = _box_polytope(domain, lo, hi)
             return Polytope(A, b).volume()
-        except Exception:  # empty or flat: qhull finds no interior point  # noqa: BLE001
+        except (InfeasibleError, QhullError, ValueError):  # empty or flat
             return 0.0
 
     def leaf(lo, hi, X, w):
@@ -893,8 +897,26 @@ def region_volumes(regions) -> np.ndarray:
     vol = _volume_kernel()(A, b, ptr, W, d, VERTEX_RTOL)
     bad = np.flatnonzero(~np.isfinite(vol) | (vol <= 0))
     for i in bad:  # degenerate geometry: let qhull decide
-        vol[i] = regions[i].volume()
+        vol[i] = _qhull_volume(regions[i])
     return vol
+
+
+def _qhull_volume(region):
+    """A region's volume by qhull, from its Chebyshev centre when the witness lies too close
+    to a facet for qhull (a sliver region)."""
+    from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError
+
+    try:
+        return float(region.volume())
+    except QhullError:
+        pass
+    from .lp import chebyshev_center
+
+    A, b = np.asarray(region.A, np.float64), np.asarray(region.b, np.float64)
+    nr = np.linalg.norm(A, axis=1)
+    A, b = A / nr[:, None], b / nr
+    c, _ = chebyshev_center(A, b)
+    return float(ConvexHull(HalfspaceIntersection(np.hstack([A, -b[:, None]]), c).intersections).volume)
 
 
 _KERNEL = None
