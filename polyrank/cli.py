@@ -36,6 +36,7 @@ FIGURE_HELP = {
     "fig3ab": "rank histograms of an MNIST MLP before/after training, mean rank per epoch",
     "fig3c": "codeword sizes and ranks of networks trained on the discretised sphere function",
     "appendix": "appendix 7.3: regression vs f>mean classification of optimisation functions",
+    "flow": "Naitzat et al.'s topological flow: exact Betti numbers of every class at every layer",
 }
 #: Default output folder of ``polyrank reproduce FIGURE``: ``polyrank-FIGURE``.
 DEFAULT_OUT = "polyrank-{figure}"

@@ -1032,13 +1032,18 @@ def _isna(v):
     return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 
-def cli_main(figure, argv):
-    """``polyrank reproduce flow [--quick] [--datasets D-I,D-II,D-III] [--sources trained,naitzat] [--out DIR]``.
+def build_parser(figure="flow"):
+    """The argument parser of ``polyrank reproduce flow``.
 
-    Writes ``flow.png`` and ``flow.csv`` in ``--out`` and prints the table. Returns the
-    exit status.
+    Examples
+    --------
+    >>> from polyrank.experiments.flow import build_parser
+    >>> build_parser().parse_args(["--quick"]).quick
+    True
     """
-    p = argparse.ArgumentParser(prog=f"polyrank reproduce {figure}",
+    from .._cliutil import HelpFormatter
+
+    p = argparse.ArgumentParser(prog=f"polyrank reproduce {figure}", formatter_class=HelpFormatter,
                                 description="The topological flow of Naitzat et al. (JMLR 2020), exactly: Betti "
                                             "numbers of each class manifold at every layer of trained classifiers, "
                                             "next to the Rips estimate.")
@@ -1052,16 +1057,26 @@ def cli_main(figure, argv):
     p.add_argument("--rings", choices=("circle", "torus"), default="circle",
                    help="mesh D-II's rings as core circles (default) or tube surfaces")
     p.add_argument("--widths", default=None, help="hidden widths of the trained classifiers (default 15 x 9)")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--n-train", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 100; --quick 15)")
+    p.add_argument("--n-train", type=int, default=None, help="training points (default: the run's settings, --quick fewer)")
     p.add_argument("--spacing", type=float, default=None, help="mesh edge length (input units) for all data sets")
     p.add_argument("--time-limit", type=float, default=None, help="CPU seconds per layer and class for the exact computation (default 120)")
     p.add_argument("--max-candidates", type=int, default=None,
                    help="candidate budget of image_homology per layer (default 100000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the training data, network and batches")
     p.add_argument("--device", default=None, help="training device (default cuda when available)")
-    p.add_argument("--out", default=".", help="output folder (default .)")
-    p.add_argument("--progress", action="store_true")
+    p.add_argument("--out", default=f"polyrank-{figure}", help="output folder")
+    p.add_argument("--progress", action="store_true", help="show progress bars")
+    return p
+
+
+def cli_main(figure, argv):
+    """``polyrank reproduce flow [--quick] [--datasets D-I,D-II,D-III] [--sources trained,naitzat] [--out DIR]``.
+
+    Writes ``flow.png`` and ``flow.csv`` in ``--out`` and prints the table. Returns the
+    exit status.
+    """
+    p = build_parser(figure)
     args = p.parse_args(argv)
     import matplotlib
 
