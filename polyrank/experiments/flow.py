@@ -998,7 +998,7 @@ def plot(results, path=None):
             if miss.any():
                 ax.plot(x[miss.to_numpy()], np.zeros(int(miss.sum())), "x", color="red", ms=9,
                         label="not computed")
-            ax.set_title(f"{ds} class {label} ({sub['theory'].iloc[0]}), {name}", fontsize=8)
+            ax.set_title(f"{ds} class {label} {sub['theory'].iloc[0]}, {name}", fontsize=8)
             ax.set_xlabel("layer")
             ax.set_xticks(x)
             ax.set_ylabel("Betti number")
