@@ -260,3 +260,25 @@ def test_batched_ranks_is_matrix_rank_with_rules_1_and_3(global_random_seed):
     assert pr.rank.batched_ranks(M, sizes=np.full(30, 4), zero_tol=1e-9).tolist() == got.tolist()
     assert all(g <= w for g, w in zip(got, want))  # the larger size only raises the threshold
     assert pr.rank.batched_ranks(M, cap=np.ones(30, dtype=int)).max() <= 1
+
+
+# ---------------------------------------------------------------------------- pattern_ranks
+@pytest.mark.parametrize("d,widths", [(3, [6, 5, 4]), (40, [24, 12, 6])])  # direct, certify
+def test_pattern_ranks_equal_the_rank_of_the_local_map_of_arbitrary_patterns(d, widths, global_random_seed):
+    # patterns need not be realised by any point: oracle = matrix_rank of net.local_affine, capped
+    # by the earlier layers' ranks (rule 3); half the patterns have few units on (rank drops)
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, d, widths, scaled=True)
+    P = rng.random((40, sum(widths))) < np.where(np.arange(40) % 2, 0.8, 0.15)[:, None]
+    R = pr.rank.pattern_ranks(net, P)
+    for p, r in zip(P, R):
+        expect = [pr.rank.matrix_rank(net.local_affine(p, layer=K)[0]) for K in range(1, len(widths) + 1)]
+        assert r.tolist() == np.minimum.accumulate(expect).tolist()
+    X = rng.normal(size=(30, d))
+    assert np.array_equal(pr.rank.pattern_ranks(net, net.patterns(X, flat=True)), pr.ranks_at(net, X))
+
+
+def test_pattern_ranks_bad_input():
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    with pytest.raises(ValueError, match="'patterns' parameter of pattern_ranks must have shape"):
+        pr.rank.pattern_ranks(net, np.ones((3, 5), bool))
