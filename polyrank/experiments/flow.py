@@ -998,7 +998,7 @@ def plot(results, path=None):
             if miss.any():
                 ax.plot(x[miss.to_numpy()], np.zeros(int(miss.sum())), "x", color="red", ms=9,
                         label="not computed")
-            ax.set_title(f"{ds} class {label} ({sub['theory'].iloc[0]}), {name}", fontsize=8)
+            ax.set_title(f"{ds} class {label} {sub['theory'].iloc[0]}, {name}", fontsize=8)
             ax.set_xlabel("layer")
             ax.set_xticks(x)
             ax.set_ylabel("Betti number")
@@ -1010,7 +1010,24 @@ def plot(results, path=None):
 
 
 def summary(results):
-    """Text table: per network, class and layer, exact and Rips Betti numbers (for the CLI)."""
+    """Text table: per network, class and layer, exact and Rips Betti numbers (printed by the CLI).
+
+    Parameters
+    ----------
+    results : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from polyrank.experiments import flow
+    >>> res = flow.run(["D-II"], quick=True, n_train=200, epochs=1, rips_sample=200, device="cpu")
+    >>> print(flow.summary(res).splitlines()[1])  # doctest: +ELLIPSIS
+      layer 0: exact (9, 9)         Rips (9, 9)  ...  mesh
+    """
     T = results["table"]
     lines = []
     for (ds, name, label), sub in T.groupby(["dataset", "network", "label"], sort=False):
