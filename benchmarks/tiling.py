@@ -1,8 +1,10 @@
 """Benchmark of tiled enumeration to Parquet (``pr.write_regions``) against untiled enumeration.
 
-Networks: the trained classifiers of the follow-up paper (KBeshkov/QuotientHomology, MIT), read from ``$POLYRANK_NAITZAT/models`` (default: a sibling checkout of the shared data)
-(3 inputs, 15 x 9 hidden units; the script skips when they are absent), over [-1, 1]^3.
-Every configuration runs in a forked child, so each peak RSS is its own. Per model it prints
+Networks: the trained classifiers of the follow-up paper (KBeshkov/QuotientHomology, MIT;
+PyTorch ``state_dict`` files, 3 inputs), given by path with ``--model``, over [-1, 1]^3.
+Every configuration runs in a forked child, so each peak RSS is its own.
+
+Default mode, per model: it prints
 
 * ``untiled``: ``enumerate_regions`` alone (the engine; no Python Region objects);
 * ``untiled+regions``: the same plus ``dec.regions`` and their volumes (the per-region
@@ -11,13 +13,27 @@ Every configuration runs in a forked child, so each peak RSS is its own. Per mod
   hash-partitioned merge), and the ratio to both untiled runs;
 * ``tiled 2 workers``: the same on a local pool of 2 processes, and the speed-up.
 
-``--d2`` runs the D-II-2 model 0 (3-25x9, more than 7 million regions) on a 2-worker
-``LocalCluster`` with a 4 GiB memory limit per worker and reports regions, wall time and
-peak RSS of the workers and of the client.
+``--d2``: one run of ``write_regions`` on a 2-worker ``LocalCluster`` with a memory limit
+per worker (default 4 GiB; ``--pool`` uses the local process pool instead), for the D-II-2
+model (3-25x9, more than 10 million regions); it reports regions, wall time, tiles split
+for memory, peak RSS per worker and on the client.
 
-    python benchmarks/tiling.py                         # D-III model 0
-    python benchmarks/tiling.py --models D-II_model_0   # 1.2 million regions
-    python benchmarks/tiling.py --d2 --no-models        # the D-II-2 run (long)
+``--check-layer K``: the tiled store of layers 1..K, with a small ``--max-memory`` so that
+tiles are split, against the untiled engine (count, rank histograms, pattern sets).
+
+``--balance``: pieces per tile of ``tiles="auto"`` against a k-d split into as many tiles
+balanced by distinct sampled patterns (the planner before the density estimate).
+
+``--bytes-per-cell``: the subdivision engine alone on layers 1..K (``--layers``), peak RSS
+minus the RSS before the run, divided by the cells after layer K (the widest layer).
+
+    python benchmarks/tiling.py --model DATA/models/D-III_model_0.pth
+    python benchmarks/tiling.py --d2 --model DATA/models/D-II-2_model_0.pth --max-memory 1.5
+    python benchmarks/tiling.py --bytes-per-cell --model DATA/models/D-II-2_model_0.pth --layers 4,5,6
+    python benchmarks/tiling.py --balance --max-memory 0.1 --model DATA/models/D-III_model_0.pth
+    python benchmarks/tiling.py --check-layer 5 --max-memory 0.25 --model DATA/models/D-II-2_model_0.pth
+
+(``DATA``: a copy of the paper's data; nothing is read unless given.)
 """
 
 from __future__ import annotations
@@ -35,21 +51,32 @@ import numpy as np
 
 import polyrank as pr
 
-MODELS = Path(os.environ.get("POLYRANK_NAITZAT", Path(__file__).resolve().parents[2] / "shared" / "data" / "naitzat")) / "models"
 
-
-def load(name):
+def load(path):
     import torch
 
-    sd = torch.load(MODELS / f"{name}.pth", map_location="cpu")
+    sd = torch.load(path, map_location="cpu")
     W = [v.double().numpy() for k, v in sd.items() if k.endswith("weight")]
     b = [v.double().numpy() for k, v in sd.items() if k.endswith("bias")]
     return pr.ReLUNetwork.from_weights(W[:-1], b[:-1], readout=(W[-1], b[-1]))
 
 
-def _child(conn, what, name, tiles, out):
-    net = load(name)
+def _rss():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _child(conn, what, path, tiles, out, layer):
+    net = load(path)
     dom = pr.Box(-1.0, 1.0, dim=3)
+    if what == "cells":  # warm the engine's compiled kernels, then measure one run
+        pr.enumerate_regions(net, dom, layer=1, method="subdivision")
+        base = _rss()
+        t0 = time.perf_counter()
+        n = len(pr.enumerate_regions(net, dom, layer=layer, method="subdivision", max_regions=10**9))
+        dt = time.perf_counter() - t0
+        conn.send((n, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, base))
+        return
     t0 = time.perf_counter()
     if what == "untiled":
         n = len(pr.enumerate_regions(net, dom))
@@ -66,21 +93,25 @@ def _child(conn, what, name, tiles, out):
     conn.send((n, dt, rss, kids))
 
 
-def run(what, name, tiles, out):
+def run(what, path, tiles=None, out=None, layer=None):
     a, b = mp.Pipe()
-    p = mp.get_context("fork").Process(target=_child, args=(b, what, name, tiles, out))
+    p = mp.get_context("fork").Process(target=_child, args=(b, what, path, tiles, out, layer))
     p.start()
-    res = a.recv()
+    b.close()
+    try:
+        res = a.recv()
+    except EOFError:
+        raise SystemExit(f"the {what} run failed (see its traceback above)") from None
     p.join()
     return res
 
 
-def bench_model(name, tiles, out):
-    print(f"\n{name}: [-1, 1]^3, {tiles} tiles (load average {os.getloadavg()[0]:.1f})")
-    run("untiled", name, tiles, out)  # warm numba caches and the page cache
+def bench_model(path, tiles, out):
+    print(f"\n{Path(path).stem}: [-1, 1]^3, {tiles} tiles (load average {os.getloadavg()[0]:.1f})")
+    run("untiled", path)  # warm numba caches and the page cache
     rows = {}
     for what in ("untiled", "untiled+regions", "tiled1", "tiled2"):
-        n, dt, rss, kids = run(what, name, tiles, out)
+        n, dt, rss, kids = run(what, path, tiles, out)
         rows[what] = dt
         print(f"  {what:16s} {n:>9d} regions  {dt:8.2f} s   peak RSS {rss / 2**20:7.0f} MiB"
               + (f" (pool workers {kids / 2**20:.0f} MiB)" if what == "tiled2" else ""))
@@ -89,46 +120,133 @@ def bench_model(name, tiles, out):
     print(f"  speed-up of 2 workers over 1:          {rows['tiled1'] / rows['tiled2']:.2f}x")
 
 
-def bench_d2(out, max_memory, memory_limit):
-    from dask.distributed import Client, LocalCluster
+def bench_bytes_per_cell(path, layers):
+    print(f"\n{Path(path).stem}: subdivision engine alone over [-1, 1]^3 (load average {os.getloadavg()[0]:.1f})")
+    for K in layers:
+        n, dt, peak, base = run("cells", path, layer=K)
+        print(f"  layers 1..{K}: {n:>9d} cells  {dt:7.1f} s  peak RSS {peak / 2**20:7.0f} MiB "
+              f"(before the run {base / 2**20:.0f} MiB)  {(peak - base) / n:7.0f} bytes per cell")
 
-    net = load("D-II-2_model_0")
+
+def bench_check(path, out, K, max_memory):
+    """write_regions(layer=K) on the local pool of 2 workers with a small max_memory (tiles are
+    split for memory) against the untiled engine: counts, rank histograms, pattern sets."""
+    net = load(path)
     dom = pr.Box(-1.0, 1.0, dim=3)
-    print(f"\nD-II-2 model 0 (3-25x9), [-1, 1]^3 on a LocalCluster of 2 workers x {memory_limit} "
-          f"(load average {os.getloadavg()[0]:.1f})")
+    print(f"\n{Path(path).stem}, layers 1..{K}: tiled (pool of 2, max_memory {max_memory / 2**20:.0f} MiB) "
+          f"against untiled (load average {os.getloadavg()[0]:.1f})", flush=True)
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, memory_limit=memory_limit, dashboard_address=None) as c, \
-            Client(c) as client:
-        st = pr.write_regions(net, dom, out, client=client, max_memory=max_memory, progress=True, overwrite=True)
+    st = pr.write_regions(net, dom, out, layer=K, n_workers=2, max_memory=max_memory, progress=False)
+    t_tiled = time.perf_counter() - t0
+    reasons = {}
+    for v in st._meta["split"].values():
+        r = "estimate" if v["reason"].startswith("estimated") else v["reason"].split(":")[0].split(" (")[0]
+        reasons[r] = reasons.get(r, 0) + 1
+    t0 = time.perf_counter()
+    dec = pr.enumerate_regions(net, dom, layer=K, method="subdivision", max_regions=10**9)
+    t_untiled = time.perf_counter() - t0
+    same_hist = all(st.rank_histogram(k) == dec.rank_histogram(k) for k in range(1, K + 1))
+    a = np.unique(pr.pack_patterns(st.patterns()), axis=0)
+    b = np.unique(pr.pack_patterns(dec.patterns), axis=0)
+    same_patterns = a.shape == b.shape and bool(np.all(a == b))
+    print(f"  tiled   {st.n_regions} regions, {st._meta['n_tiles']} tiles (split {st.stats['tiles_split']}: {reasons}),"
+          f" {t_tiled:.0f} s, worker peak RSS {max(st.stats['peak_rss_workers'].values()) / 2**20:.0f} MiB")
+    print(f"  untiled {len(dec)} regions, {t_untiled:.0f} s")
+    print(f"  same count: {st.n_regions == len(dec)}, same rank histograms (layers 1..{K}): {same_hist}, "
+          f"same pattern sets: {same_patterns}, total volume {st.total_volume():.12f} (domain 8)")
+
+
+def bench_balance(path, max_memory):
+    """Pieces per tile of tiles="auto" (adaptive k-d on the inverse-volume density estimate)
+    against a k-d split into as many tiles balanced by distinct sampled patterns (the
+    previous planner, still used for tiles=n)."""
+    net = load(path)
+    dom = pr.Box(-1.0, 1.0, dim=3)
+    t0 = time.perf_counter()
+    auto = pr.tile_domain(net, dom, tiles="auto", max_memory=max_memory, n_workers=2)
+    t_plan = time.perf_counter() - t0
+    old = pr.tile_domain(net, dom, tiles=len(auto))
+    print(f"\n{Path(path).stem}: pieces per tile, max_memory {max_memory / 2**20:.0f} MiB "
+          f"(budget {max_memory // pr.BYTES_PER_REGION} regions per tile; load average {os.getloadavg()[0]:.1f})")
+    for name, tl in (("auto (density estimate)", auto), ("k-d by distinct patterns", old)):
+        n = np.array([len(pr.enumerate_tile(net, t)["volume"]) for t in tl])
+        print(f"  {name:26s} {len(tl):4d} tiles  pieces: total {n.sum()}, largest {n.max()}, "
+              f"median {int(np.median(n))}, largest / mean {n.max() / n.mean():.2f}"
+              + (f"  (planned in {t_plan:.1f} s)" if tl is auto else ""))
+
+
+def bench_d2(path, out, max_memory, memory_limit, pool):
+    net = load(path)
+    dom = pr.Box(-1.0, 1.0, dim=3)
+    where = "the local process pool (2 workers)" if pool else f"a LocalCluster of 2 workers x {memory_limit}"
+    print(f"\n{Path(path).stem} ({net.input_dim}-{'x'.join(map(str, net.widths))}), [-1, 1]^3 on {where}, "
+          f"max_memory {max_memory / 2**30:.2f} GiB (load average {os.getloadavg()[0]:.1f})", flush=True)
+    t0 = time.perf_counter()
+    if pool:
+        st = pr.write_regions(net, dom, out, n_workers=2, max_memory=max_memory, progress=True)
+    else:
+        from dask.distributed import Client, LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, memory_limit=memory_limit,
+                          dashboard_address=None) as c, Client(c) as client:
+            st = pr.write_regions(net, dom, out, client=client, max_memory=max_memory, progress=True)
     dt = time.perf_counter() - t0
     s = st.stats
-    print(f"  regions {st.n_regions}  tiles {st._meta['n_tiles']}  pieces {s['n_pieces']}  wall {dt:.0f} s "
-          f"(tiles {s['tile_seconds']:.0f} s, merge {s['merge_seconds']:.0f} s)")
-    print(f"  peak RSS: worker (tiles) {s['peak_rss_tiles'] / 2**20:.0f} MiB, worker (merge) "
-          f"{s['peak_rss_merge'] / 2**20:.0f} MiB, client {s['peak_rss_client'] / 2**20:.0f} MiB")
-    print(f"  rank histogram (layer 9): {st.rank_histogram()}")
+    reasons = {}
+    for v in st._meta["split"].values():
+        r = v["reason"].split(":")[0].split(" (")[0]
+        r = "estimate over the budget" if r.startswith("estimated") else r
+        reasons[r] = reasons.get(r, 0) + 1
+    print(f"  regions {st.n_regions}  pieces {s['n_pieces']} (largest tile {s['max_tile_pieces']})  "
+          f"tiles {st._meta['n_tiles']} (split {s['tiles_split']}: {reasons}; skipped {s['tiles_skipped']})")
+    print(f"  wall {dt:.0f} s (tiles {s['tile_seconds']:.0f} s, merge {s['merge_seconds']:.0f} s, "
+          f"load average now {os.getloadavg()[0]:.1f})")
+    per = ", ".join(f"{w}: {v / 2**20:.0f} MiB" for w, v in sorted(s["peak_rss_workers"].items()))
+    print(f"  peak RSS per worker process (tiles): {per}")
+    print(f"  peak RSS merge {s['peak_rss_merge'] / 2**20:.0f} MiB, client {s['peak_rss_client'] / 2**20:.0f} MiB")
+    print(f"  rank histogram (layer {st.layer}): {st.rank_histogram()}")
     print(f"  total volume {st.total_volume():.12f} (domain 8)")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", nargs="*", default=["D-III_model_0"])
-    ap.add_argument("--no-models", action="store_true")
+    ap.add_argument("--model", action="append", default=[], help="path of a model state_dict (.pth); repeatable")
     ap.add_argument("--tiles", type=int, default=4)
-    ap.add_argument("--d2", action="store_true")
-    ap.add_argument("--max-memory", type=float, default=0.75, help="GiB per tile in --d2 (default 0.75)")
-    ap.add_argument("--out", default=None, help="where the stores go (default a temporary directory)")
+    ap.add_argument("--d2", action="store_true", help="the LocalCluster run on the (first) --model")
+    ap.add_argument("--pool", action="store_true", help="with --d2: the local process pool instead of Dask")
+    ap.add_argument("--max-memory", type=float, default=1.5, help="GiB per tile in --d2 (default 1.5)")
+    ap.add_argument("--memory-limit", default="4GiB", help="memory limit per Dask worker in --d2")
+    ap.add_argument("--bytes-per-cell", action="store_true")
+    ap.add_argument("--balance", action="store_true",
+                    help="pieces per tile of tiles='auto' against the previous planner (--max-memory in GiB)")
+    ap.add_argument("--check-layer", type=int, default=None,
+                    help="compare a split-heavy tiled run of layers 1..K with the untiled engine "
+                         "(--max-memory in GiB, e.g. 0.25)")
+    ap.add_argument("--layers", default="4,5,6", help="layers K for --bytes-per-cell")
+    ap.add_argument("--out", default=None, help="where the stores go (default a temporary directory); "
+                                                "an unfinished --d2 run there is resumed")
     args = ap.parse_args()
-    if not MODELS.exists():
-        print(f"no models at {MODELS}; nothing to do")
-        return
+    if not args.model:
+        ap.error("give at least one --model PATH (a .pth state_dict of the paper's classifiers)")
+    for m in args.model:
+        if not Path(m).is_file():
+            ap.error(f"--model {m!r}: no such file")
     base = args.out or tempfile.mkdtemp(prefix="polyrank-tiling-")
     try:
-        if not args.no_models:
-            for name in args.models:
-                bench_model(name, args.tiles, os.path.join(base, name))
-        if args.d2:
-            bench_d2(os.path.join(base, "d2"), int(args.max_memory * 2**30), "4GiB")
+        if args.balance:
+            for m in args.model:
+                bench_balance(m, int(args.max_memory * 2**30))
+        elif args.check_layer:
+            bench_check(args.model[0], os.path.join(base, "check"), args.check_layer, int(args.max_memory * 2**30))
+        elif args.bytes_per_cell:
+            for m in args.model:
+                bench_bytes_per_cell(m, [int(k) for k in args.layers.split(",")])
+        elif args.d2:
+            bench_d2(args.model[0], os.path.join(base, "d2"), int(args.max_memory * 2**30), args.memory_limit,
+                     args.pool)
+        else:
+            for m in args.model:
+                bench_model(m, args.tiles, os.path.join(base, Path(m).stem))
     finally:
         if args.out is None:
             shutil.rmtree(base, ignore_errors=True)

@@ -32,7 +32,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._numerics import zero_thresholds
+from ._numerics import scaled_units, zero_thresholds
 
 __all__ = ["matrix_rank", "exact_rank", "ranks_at", "codeword_sizes_at"]
 
@@ -335,36 +335,16 @@ def _default_memory(device):
     return DEFAULT_MAX_MEMORY
 
 
-def _resolve_dtype(dtype):
-    import torch
-
-    if dtype is None:
-        return torch.float64
-    table = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32,
-             "float": torch.float32}
-    if isinstance(dtype, str) and dtype in table:
-        return table[dtype]
-    if dtype in (torch.float64, torch.float32):
-        return dtype
-    try:
-        npd = np.dtype(dtype)
-    except TypeError:
-        npd = None
-    if npd == np.float64:
-        return torch.float64
-    if npd == np.float32:
-        return torch.float32
-    raise ValueError(f"The 'dtype' parameter must be float64 or float32 (torch, numpy or a string); "
-                     f"got {dtype!r}.")
-
-
 def _prepare(net, X, layers, *, func, device, dtype, batch_size, tol, max_memory):
-    from ._validation import check_device, check_layers, check_points, check_positive_int, check_tol
+    from ._validation import (check_device, check_layers, check_points, check_positive_int, check_tol,
+                              check_torch_dtype)
     from .network import as_network
 
     net = as_network(net)
     X = check_points(X, net.input_dim)
     layers = check_layers(layers, net.n_layers, func=func)
+    if tol is None:  # the same patterns and relative ranks; no overflow or underflow in the weights
+        net = scaled_units(net)  # (an absolute tol refers to the caller's units)
     batch_size = check_positive_int(batch_size, name="batch_size", func=func, allow_none=True)
     if tol is not None:
         tol = check_tol(tol, func=func)
@@ -373,7 +353,7 @@ def _prepare(net, X, layers, *, func, device, dtype, batch_size, tol, max_memory
         max_memory = _default_memory(device)
     else:
         max_memory = check_positive_int(max_memory, name="max_memory", func=func)
-    return net, X, layers, device, _resolve_dtype(dtype), batch_size, tol, max_memory
+    return net, X, layers, device, check_torch_dtype(dtype, func=func), batch_size, tol, max_memory
 
 
 class _TorchNet:
@@ -389,14 +369,23 @@ class _TorchNet:
         self.device, self.dtype = device, dtype
         self._padded = None
 
-    def masks(self, X, n_layers):
-        """Activation masks ``z_l > 0`` of layers 1..n_layers (bool tensors)."""
+    def masks(self, X, n_layers, offset=0):
+        """Activation masks ``z_l > 0`` of layers 1..n_layers (bool tensors); ``X`` starts at
+        row ``offset`` of the caller's points (for the overflow message)."""
         import torch
 
+        from ._validation import check_finite_preactivations
+
         h = torch.as_tensor(X, dtype=self.dtype, device=self.device)
+        if not bool(torch.isfinite(h).all()):  # finite float64 inputs can overflow float32
+            check_finite_preactivations(torch.isfinite(h).all(1).cpu().numpy(), 0, offset=offset,
+                                        dtype=str(self.dtype).replace("torch.", ""))
         out = []
-        for W, b in zip(self.W[:n_layers], self.b):
+        for l, (W, b) in enumerate(zip(self.W[:n_layers], self.b), start=1):
             z = torch.addmm(b, h, W.T)
+            if not bool(torch.isfinite(z).all()):
+                check_finite_preactivations(torch.isfinite(z).all(1).cpu().numpy(), l, offset=offset,
+                                            dtype=str(self.dtype).replace("torch.", ""))
             out.append(z > 0)
             h = torch.relu(z)
         return out
@@ -637,15 +626,19 @@ def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index):
     return r
 
 
-def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, func):
+def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, func, advice=None):
+    """Points per chunk within ``max_memory``; MemoryBudgetError when not even one fits
+    (``advice``: the budget, in bytes, to suggest; default what this step needs)."""
+    from ._validation import format_bytes
     from .exceptions import MemoryBudgetError
 
     per_point = per_point_elems * itemsize
     fit = int(max_memory // max(per_point, 1))
     if fit < 1:
         raise MemoryBudgetError(
-            f"{func} needs about {per_point / 2**20:.1f} MiB per point, more than max_memory="
-            f"{max_memory} bytes; raise max_memory."
+            f"{func} needs about {format_bytes(per_point)} per point, more than max_memory="
+            f"{max_memory} bytes{f' ({format_bytes(max_memory)})' if max_memory >= 1024 else ''}; "
+            f"pass max_memory >= {int(max(per_point, advice or 0))}."
         )
     size = min(fit, n_points)
     if batch_size is not None:
@@ -658,7 +651,7 @@ def _counts_all(tn, X, n_layers, chunk):
 
     out = []
     for s in range(0, X.shape[0], chunk):
-        ms = tn.masks(X[s: s + chunk], n_layers)
+        ms = tn.masks(X[s: s + chunk], n_layers, offset=s)
         out.append(torch.stack([m.sum(1) for m in ms], dim=1).cpu())
     if not out:
         return torch.zeros((0, n_layers), dtype=torch.long)
@@ -769,7 +762,15 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
     Kmax = max(layers)
     itemsize = torch.finfo(dtype).bits // 8
     with torch.no_grad():
-        fwd_chunk = _chunk_size(n, 3 * max(net.widths[:Kmax] + (net.input_dim,)), itemsize, max_memory, None, func)
+        # the advice of a budget too small for the forward pass covers the rank step too
+        # (its size with every unit of every layer active, an upper bound)
+        widths, d = net.widths[:Kmax], net.input_dim
+        cw = [max(w, 1) for w in widths]
+        upper = max(max(widths[k] * (widths[k - 1] if k else 1) + 3 * widths[k] * d for k in range(Kmax)) + d * d,
+                    max(cw[K] * (cw[K - 1] if K else 1) + (cw[K - 1] * d if K else 0) + 2 * cw[K] * d
+                        + 2 * max(cw[K], d) ** 2 + 2 * cw[K] * d for K in range(Kmax)))
+        fwd_chunk = _chunk_size(n, 3 * max(widths + (d,)), itemsize, max_memory, None, func,
+                                advice=upper * itemsize)
         counts_all = _counts_all(tn, X, Kmax, fwd_chunk)
         return _ranks_of_masks(tn, net, counts_all, lambda idx: tn.masks(X[idx], Kmax), layers, method=method,
                                tol=tol, max_memory=max_memory, batch_size=batch_size, progress=progress, func=func)
@@ -908,6 +909,7 @@ def pattern_ranks(net, patterns, layer=None, *, device=None, max_memory=None, me
     device = check_device(device)
     if max_memory is None:
         max_memory = _default_memory(device)
+    net = scaled_units(net)  # as ranks_at: the same patterns and relative ranks, no over/underflow
     tn = _TorchNet(net, device, torch.float64)
     off = net.offsets
     counts_all = torch.from_numpy(np.stack([P[:, off[k]:off[k + 1]].sum(1) for k in range(K)], 1)

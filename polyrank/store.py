@@ -14,22 +14,37 @@ cluster), so that no process ever holds more than one tile's regions:
 The client only sees counts. A run that stops (killed, out of memory, Ctrl-C) leaves its
 ``_manifest.json`` and finished tiles behind; calling :func:`write_regions` again with
 the same arguments skips those tiles.
+
+A tile that runs out of memory is split (:func:`polyrank.split_tile`) and its halves are
+queued as new tiles, recursively, up to ``tiling.MAX_SPLIT_DEPTH`` halvings: whether the
+engine stopped at its budget (MemoryBudgetError), an allocation failed (MemoryError: the
+workers of the local pool, and single-threaded Dask workers, run each tile under a soft
+``RLIMIT_DATA``, so that a tile fails cleanly instead of being killed), the worker process
+died (a local worker killed by the kernel, a Dask ``KilledWorker``), or the worker's own
+estimate of the tile (:func:`polyrank.estimate_regions`) is over the budget. Splits are
+recorded in the manifest, so a resumed run keeps them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import signal
 import time
+from collections import deque
 
 import numpy as np
 
 from .domain import Polytope
 from .network import ReLUNetwork, as_network
-from .tiling import (check_bounded_domain, make_tile, check_tiles, concat_pieces, iter_tile_pieces, merge_pieces,
-                     pattern_buckets, tile_domain, unpack_patterns)
+from .exceptions import MemoryBudgetError, RegionLimitError
+from .tiling import (BYTES_PER_REGION, DEFAULT_TILE_MEMORY, ESTIMATE_SPLIT_FACTOR, MAX_SPLIT_DEPTH,
+                     TILE_CHECK_SAMPLES, VOLUME_ESTIMATE_MAX_DIM, check_bounded_domain, check_tiles, concat_pieces,
+                     estimate_regions, iter_tile_pieces, make_tile, merge_pieces, pattern_buckets,
+                     region_upper_bound, split_tile, tile_domain, unpack_patterns)
 
 __all__ = ["write_regions", "read_regions", "RegionStore", "STORE_FORMAT", "MAX_BUCKETS"]
 
@@ -38,6 +53,9 @@ STORE_FORMAT = 1
 #: Largest number of hash buckets (merge tasks) of one run; a bucket holds about
 #: ``n_regions / n_buckets`` rows of a few hundred bytes while it is merged.
 MAX_BUCKETS = 256
+#: Regions per merge bucket aimed at when the number of buckets is chosen (at most
+#: ``MAX_BUCKETS``, at least one per initial tile).
+MERGE_ROWS_PER_BUCKET = 100_000
 #: Seconds to wait for a Dask scheduler given by address.
 CONNECT_TIMEOUT = 10
 #: Two unit-normal constraint rows closer than this (normal and offset, local units) are
@@ -52,9 +70,26 @@ _MANIFEST = "_manifest.json"
 _NETWORK = "_network.npz"
 _WORK = "_work"
 
+#: While a worker process (local pool, or a Dask worker with one thread) runs a tile, its
+#: data segment may grow by the tile budget (``max_memory``, default
+#: ``tiling.DEFAULT_TILE_MEMORY``) but by at least this much (the interpreter needs room).
+GUARD_MIN_BYTES = 256 * 2 ** 20
+#: On a Dask worker with a memory limit, a tile may grow the worker to at most this fraction
+#: of the limit (the nanny pauses the worker at 0.8 and kills it at 0.95 by default).
+DASK_MEMORY_FRACTION = 0.8
+#: Seconds between checks of the local pool's worker processes.
+POOL_POLL_SECONDS = 1.0
+#: Seconds a new local worker process may take to import polyrank.
+POOL_START_SECONDS = 300
+
 #: Test hook: called as ``_TILE_HOOK(tile_index)`` after a tile's files are written (in the
 #: process that ran the tile). Raising from it simulates a run killed after that tile.
 _TILE_HOOK = None
+#: Test hook (environment, so that worker processes see it): a worker process (never the
+#: calling process) kills itself with SIGKILL before enumerating a tile whose box has a
+#: volume above this number, as the kernel's out-of-memory killer would.
+_KILL_ENV = "POLYRANK_TEST_KILL_TILES_ABOVE"
+_IN_WORKER = False
 
 
 # ---------------------------------------------------------------------------- validation
@@ -197,8 +232,111 @@ def _release_memory():
         pass
 
 
+def _vm_data():
+    """The process's data segment (``VmData``, what ``RLIMIT_DATA`` limits), or None."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return None
+
+
+def _rss():
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - not Linux
+        return None
+
+
+def _dask_worker():
+    """The Dask worker running this task, or None (without importing dask)."""
+    import sys
+
+    if "distributed" not in sys.modules:  # a Dask worker has imported it
+        return None
+    try:
+        from distributed import get_worker
+
+        return get_worker()
+    except (ImportError, ValueError):
+        return None
+
+
+def _dask_room():
+    """Bytes this Dask worker may still grow (``DASK_MEMORY_FRACTION`` of its limit), or None
+    when not on a single-threaded Dask worker with a memory limit."""
+    w = _dask_worker()
+    if w is None:
+        return None
+    limit = getattr(getattr(w, "memory_manager", None), "memory_limit", None)
+    nthreads = getattr(getattr(w, "state", None), "nthreads", getattr(w, "nthreads", None))
+    rss = _rss()
+    if not limit or nthreads != 1 or rss is None:
+        return None
+    return int(DASK_MEMORY_FRACTION * limit) - rss
+
+
+@contextlib.contextmanager
+def memory_guard(nbytes):
+    """Let this process's data segment grow by at most ``nbytes`` inside the block
+    (soft ``RLIMIT_DATA``; Linux): an allocation beyond raises MemoryError instead of
+    inviting the out-of-memory killer. No-op where the limit cannot be set.
+
+    Examples
+    --------
+    >>> from polyrank.store import memory_guard
+    >>> with memory_guard(2 ** 30):
+    ...     x = np.ones(1000)
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    base = _vm_data()
+    old = resource.getrlimit(resource.RLIMIT_DATA)
+    new = None if base is None else base + max(int(nbytes), 0)
+    if new is not None and old[1] != resource.RLIM_INFINITY:
+        new = min(new, old[1])
+    if new is not None and (old[0] == resource.RLIM_INFINITY or new < old[0]):
+        try:
+            resource.setrlimit(resource.RLIMIT_DATA, (new, old[1]))
+        except (ValueError, OSError):  # pragma: no cover
+            new = None
+    else:
+        new = None
+    try:
+        yield
+    finally:
+        if new is not None:
+            resource.setrlimit(resource.RLIMIT_DATA, old)
+
+
+def _guard_bytes(task):
+    """How much a worker may grow while running this tile; None in the calling process."""
+    if not _IN_WORKER:
+        room = _dask_room()
+        if room is None:
+            return None
+        return max(GUARD_MIN_BYTES, min(task["budget"], room))
+    return max(GUARD_MIN_BYTES, task["budget"])
+
+
+def _maybe_test_kill(tile):
+    v = os.environ.get(_KILL_ENV)
+    if v is None:
+        return
+    if (_IN_WORKER or _dask_worker() is not None) and float(np.prod(tile.hi - tile.lo)) > float(v):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _tile_task(task):
-    """Enumerate one tile, write its pieces bucket by bucket, then its marker. Returns counts."""
+    """Enumerate one tile, write its pieces bucket by bucket, then its marker. Returns counts,
+    or ``{"tile": index, "split": reason}`` when the tile must be split (over its budget)."""
     import pyarrow.parquet as pq
 
     t0 = time.perf_counter()
@@ -207,32 +345,47 @@ def _tile_task(task):
     if os.path.exists(name + ".json"):  # done before (a worker that held the result died): reuse
         with open(name + ".json") as fh:
             return {k: v for k, v in json.load(fh).items() if k != "groups"}
-    groups, n_pieces, volume, g, w = {}, 0, 0.0, 0, None
+    if task.get("check"):
+        est = estimate_regions(net, tile.polytope, layer=K, n_samples=TILE_CHECK_SAMPLES, seed=tile.index)
+        if est * BYTES_PER_REGION > ESTIMATE_SPLIT_FACTOR * task["budget"]:
+            return dict(tile=tile.index, split=f"estimated {est:.0f} pieces, over {ESTIMATE_SPLIT_FACTOR:g} times "
+                                               f"the budget of {task['budget'] // BYTES_PER_REGION} pieces")
+    _maybe_test_kill(tile)
+    groups, n_pieces, volume, g, w, reason = {}, 0, 0.0, 0, None, None
+    guard = _guard_bytes(task)
     try:
-        for p in iter_tile_pieces(net, tile, layer=K, method=task["method"], max_memory=task["max_memory"],
-                                  tol=task["tol"]):
-            bk = pattern_buckets(p["pattern"], nbk)
-            order = np.argsort(bk, kind="stable")
-            table = _pieces_table(_take(p, order), K, d)
-            bk = bk[order]
-            if w is None:
-                w = pq.ParquetWriter(name + ".parquet.tmp", table.schema)
-            starts = np.flatnonzero(np.r_[True, bk[1:] != bk[:-1]]) if len(bk) else []
-            ends = list(starts[1:]) + [len(bk)]
-            for s, e in zip(starts, ends):
-                w.write_table(table.slice(int(s), int(e - s)), row_group_size=int(e - s))
-                groups.setdefault(int(bk[s]), []).append(g)
-                g += 1
-            n_pieces += len(bk)
-            volume += float(p["volume"].sum())
-            del p, table
+        with memory_guard(guard) if guard is not None else contextlib.nullcontext():
+            for p in iter_tile_pieces(net, tile, layer=K, method=task["method"], max_memory=task["max_memory"],
+                                      tol=task["tol"], split=False):
+                bk = pattern_buckets(p["pattern"], nbk)
+                order = np.argsort(bk, kind="stable")
+                table = _pieces_table(_take(p, order), K, d)
+                bk = bk[order]
+                if w is None:
+                    w = pq.ParquetWriter(name + ".parquet.tmp", table.schema)
+                starts = np.flatnonzero(np.r_[True, bk[1:] != bk[:-1]]) if len(bk) else []
+                ends = list(starts[1:]) + [len(bk)]
+                for s, e in zip(starts, ends):
+                    w.write_table(table.slice(int(s), int(e - s)), row_group_size=int(e - s))
+                    groups.setdefault(int(bk[s]), []).append(g)
+                    g += 1
+                n_pieces += len(bk)
+                volume += float(p["volume"].sum())
+                del p, table
+    except (MemoryBudgetError, RegionLimitError, MemoryError) as exc:
+        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
     finally:
         if w is not None:
             w.close()
+    if reason is not None:  # outside the except block, so that the failed run's arrays are freed
+        if w is not None:
+            os.remove(name + ".parquet.tmp")
+        _release_memory()
+        return dict(tile=tile.index, split=reason)
     if w is not None:
         os.replace(name + ".parquet.tmp", name + ".parquet")
     info = dict(tile=tile.index, n_pieces=int(n_pieces), groups=groups, seconds=time.perf_counter() - t0,
-                peak_rss=_peak_rss(), volume=volume)
+                peak_rss=_peak_rss(), volume=volume, worker=f"{os.uname().nodename}:{os.getpid()}")
     with open(name + ".json.tmp", "w") as fh:
         json.dump(info, fh)
     os.replace(name + ".json.tmp", name + ".json")
@@ -259,7 +412,7 @@ def _merge_task(task):
 
     b, work, K, d = task["bucket"], task["work"], task["K"], task["d"]
     tables = []
-    for i in range(task["n_tiles"]):
+    for i in task["tiles"]:
         with open(os.path.join(work, f"tile-{i:06d}.json")) as fh:
             gs = json.load(fh)["groups"].get(str(b), [])
         if gs:
@@ -298,6 +451,229 @@ def _run(func, tasks, client, n_workers, progress):
     return run_tasks(func, tasks, n_workers=n_workers, progress=progress)
 
 
+# ---------------------------------------------------------------------------- running tiles
+def _pool_main(conn):
+    """A local pool worker: one BLAS thread, then run the tasks sent over ``conn``."""
+    global _IN_WORKER
+    _IN_WORKER = True
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        pass
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        func, task = job
+        try:
+            msg = ("ok", func(task))
+        except BaseException as exc:  # noqa: BLE001 - sent back and raised in the caller
+            import traceback
+
+            msg = ("error", (type(exc).__name__, str(exc), traceback.format_exc()))
+        conn.send(msg)
+
+
+class _LocalPool:
+    """Worker processes that run one task at a time (the tiles, then the merge of a run); a
+    worker that dies (the kernel's out-of-memory killer) is reported with its task and
+    replaced."""
+
+    def __init__(self, n):
+        import multiprocessing as mp
+
+        self._ctx = mp.get_context("spawn")
+        self._n = n
+        self._workers = []  # [process, connection, task or None]
+
+    def _start(self, k):
+        """Start ``k`` workers and wait until each has imported polyrank."""
+        new = []
+        for _ in range(k):
+            parent, child = self._ctx.Pipe()
+            proc = self._ctx.Process(target=_pool_main, args=(child,), daemon=True)
+            proc.start()
+            child.close()
+            new.append([proc, parent, None])
+        self._workers.extend(new)
+        for proc, conn, _ in new:
+            try:
+                ok = conn.poll(POOL_START_SECONDS) and conn.recv()[0] == "ready"
+            except (EOFError, OSError):
+                ok = False
+            if not ok:
+                proc.join(timeout=1)
+                raise RuntimeError(f"A local worker process of write_regions did not start (exit code "
+                                   f"{proc.exitcode}); see its error above. A script that calls write_regions "
+                                   "with n_workers > 1 must guard its top level with "
+                                   "`if __name__ == '__main__':` (the workers are spawned).")
+
+    def run(self, func, queue, handle, on_death=None):
+        """Run ``func`` on the tasks of ``queue`` (a deque; ``handle(task, result)`` may append
+        to it). A worker killed with SIGKILL while it runs a task gives
+        ``handle(task, on_death(task, exitcode))``; any other death, a failed task, or a death
+        without ``on_death`` is a RuntimeError (after which the pool is closed)."""
+        from multiprocessing.connection import wait
+
+        try:
+            while queue or any(w[2] is not None for w in self._workers):
+                while queue:
+                    idle = [w for w in self._workers if w[2] is None]
+                    if not idle and len(self._workers) < self._n:
+                        self._start(min(self._n - len(self._workers), len(queue)))
+                        continue
+                    if not idle:
+                        break
+                    idle[0][2] = queue.popleft()
+                    idle[0][1].send((func, idle[0][2]))
+                busy = [w for w in self._workers if w[2] is not None]
+                wait([w[1] for w in busy] + [w[0].sentinel for w in busy], timeout=POOL_POLL_SECONDS)
+                for w in busy:
+                    proc, conn, task = w
+                    msg = None
+                    try:
+                        if conn.poll():
+                            msg = conn.recv()
+                    except (EOFError, OSError):
+                        msg = None
+                    if msg is None and proc.is_alive():
+                        continue
+                    w[2] = None
+                    if msg is None:  # died without an answer
+                        proc.join(timeout=5)
+                        conn.close()
+                        self._workers.remove(w)
+                        if proc.exitcode != -signal.SIGKILL or on_death is None:
+                            raise RuntimeError(f"A local worker process of write_regions died with exit code "
+                                               f"{proc.exitcode} while it ran {func.__name__}. (Only a tile "
+                                               "whose worker is killed with SIGKILL, as by the out-of-memory "
+                                               "killer, is split.) The finished tiles are kept.")
+                        handle(task, on_death(task, proc.exitcode))
+                    elif msg[0] == "ok":
+                        handle(task, msg[1])
+                    else:
+                        name, text, tb = msg[1]
+                        raise RuntimeError(f"{func.__name__} failed in a worker process: {name}: {text}\n{tb}")
+        except BaseException:
+            self.close()
+            raise
+
+    def map(self, func, tasks, progress=False, desc="tasks"):
+        """``[func(t) for t in tasks]`` on the pool."""
+        tasks = list(tasks)
+        out = [None] * len(tasks)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(tasks), desc=desc)
+
+        def handle(i, res):
+            out[i] = res
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            self.run(_indexed, deque((i, func, t) for i, t in enumerate(tasks)), lambda t, r: handle(t[0], r))
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
+
+    def close(self):
+        for proc, conn, _ in self._workers:
+            try:
+                conn.send(None)
+            except (OSError, ValueError):
+                pass
+        for proc, conn, _ in self._workers:
+            proc.join(timeout=2)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+            conn.close()
+        self._workers = []
+
+
+def _indexed(job):
+    i, func, task = job
+    return func(task)
+
+
+def _killed_tile(task, exitcode):
+    return dict(tile=task["tile"].index, split=f"worker process died (killed, exit code {exitcode})")
+
+
+def _run_tiles(tasks, client, pool, progress, handle):
+    """Run the tile tasks (on ``client``, else on ``pool``, else here); ``handle(task, result)``
+    returns the tasks that replace a split tile."""
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(tasks), desc="tiles")
+
+    def done(task, res):
+        new = handle(task, res)
+        if bar is not None:
+            if new:
+                bar.total += len(new) - 1
+                bar.refresh()
+            else:
+                bar.update(1)
+        return new
+
+    try:
+        if client is not None:
+            _run_tiles_dask(tasks, client, done)
+            return
+        queue = deque(tasks)
+        if pool is None:
+            while queue:
+                t = queue.popleft()
+                queue.extend(done(t, _tile_task(t)))
+            return
+        pool.run(_tile_task, queue, lambda t, r: queue.extend(done(t, r)), on_death=_killed_tile)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _run_tiles_dask(tasks, client, done):
+    from dask.distributed import as_completed
+
+    try:
+        from distributed.scheduler import KilledWorker
+    except ImportError:  # pragma: no cover
+        from distributed import KilledWorker
+
+    futs = {}
+
+    def submit(t):
+        f = client.submit(_tile_task, t, pure=False)
+        futs[f.key] = t
+        return f
+
+    ac = as_completed([submit(t) for t in tasks])
+    for f in ac:
+        t = futs.pop(f.key)
+        try:
+            res = f.result()
+        except KilledWorker as exc:
+            res = dict(tile=t["tile"].index, split=f"KilledWorker: {str(exc)[:200]}")
+        except MemoryError as exc:
+            res = dict(tile=t["tile"].index, split=f"MemoryError: {str(exc)[:200]}")
+        f.release()
+        for c in done(t, res):
+            ac.add(submit(c))
+
+
 # ---------------------------------------------------------------------------- public
 def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto", layer=None, max_memory=None,
                   progress=True, overwrite=False, n_workers=None, tol=None, seed=0) -> RegionStore:
@@ -328,8 +704,14 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
     layer : int, optional
         Decompose by the patterns of layers 1..layer (default all).
     max_memory : int, optional
-        Bytes one tile may use; a tile that would need more is halved (see
-        :func:`~polyrank.enumerate_tile`).
+        Bytes one tile may add to its worker's memory (default
+        ``tiling.DEFAULT_TILE_MEMORY``). It sizes the tiles of ``tiles="auto"``, it is the
+        engine's budget, and the workers of the local pool (and single-threaded Dask
+        workers, capped at ``DASK_MEMORY_FRACTION`` of their limit) enforce it with a soft
+        ``RLIMIT_DATA``. A tile that runs out of it (or whose worker dies, or whose worker's
+        estimate is over ``ESTIMATE_SPLIT_FACTOR`` times it) is split in two along its
+        longest side (:func:`~polyrank.split_tile`) and the halves are queued, recursively,
+        up to ``tiling.MAX_SPLIT_DEPTH`` halvings (then MemoryBudgetError).
     progress : bool
         Progress bars over the tiles and the merge.
     overwrite : bool
@@ -358,6 +740,9 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
         ``path`` cannot be written.
     ConnectionError
         No Dask scheduler answers at ``client``.
+    MemoryBudgetError
+        A tile still runs out of memory after ``tiling.MAX_SPLIT_DEPTH`` halvings (the
+        finished tiles are kept; call again to resume).
 
     Notes
     -----
@@ -366,8 +751,10 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
     the witness ``x0..x{d-1}``, ``inradius`` (of the largest piece: a lower bound on the
     region's), ``volume``, ``bounded``, ``n_facets`` and ``facets`` (hidden unit ``u >= 0``
     in flat pattern order; domain row ``i`` as ``-1 - i``), and ``tiles`` (the tiles the
-    region meets). A piece thinner than ``tol`` is dropped by its tile's engine: it loses
-    at most its own (negligible) volume; the region is still found in its other tiles.
+    region meets; ids into ``store._meta["tiles"]``, whose entries split for memory are
+    listed in ``store._meta["split"]`` with their halves and the reason). A piece thinner
+    than ``tol`` is dropped by its tile's engine: it loses at most its own (negligible)
+    volume; the region is still found in its other tiles.
 
     Examples
     --------
@@ -406,38 +793,92 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
             client.close()
 
 
+def _save_manifest(path, man):
+    with open(os.path.join(path, _MANIFEST) + ".tmp", "w") as fh:
+        json.dump(man, fh)
+    os.replace(os.path.join(path, _MANIFEST) + ".tmp", os.path.join(path, _MANIFEST))
+
+
 def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, progress, n_workers, tol, seed):
     t0 = time.perf_counter()
     work = os.path.join(path, _WORK)
     dlo, dhi = domain.bounding_box()
+    d = net.input_dim
+    budget = DEFAULT_TILE_MEMORY if max_memory is None else int(max_memory)
+    if client is not None:
+        nw = max(1, len(client.scheduler_info().get("workers", {})))
+    else:
+        nw = n_workers or os.cpu_count() or 1
     if resume:
         with open(os.path.join(path, _MANIFEST)) as fh:
             man = json.load(fh)
-        tl = []
-        for i, (lo, hi) in enumerate(man["tiles"]):
-            t = make_tile(domain, np.array(lo), np.array(hi), i, dlo, dhi)
-            tl.append(t)
     else:
-        if client is not None:
-            nw = max(1, len(client.scheduler_info().get("workers", {})))
-        else:
-            nw = n_workers or os.cpu_count() or 1
-        tl = tile_domain(net, domain, tiles=tiles, layer=K, max_memory=max_memory, n_workers=nw, seed=seed)
-        man = dict(fingerprint=fp, format=STORE_FORMAT, tiles=[[t.lo.tolist(), t.hi.tolist()] for t in tl],
-                   n_buckets=int(min(len(tl), MAX_BUCKETS)))
+        tl0 = tile_domain(net, domain, tiles=tiles, layer=K, max_memory=max_memory, n_workers=nw, seed=seed)
+        upper = min(region_upper_bound(net, K), len(tl0) * budget / BYTES_PER_REGION)
+        nbk = int(min(MAX_BUCKETS, max(len(tl0), -(-upper // MERGE_ROWS_PER_BUCKET))))
+        man = dict(fingerprint=fp, format=STORE_FORMAT, tiles=[[t.lo.tolist(), t.hi.tolist()] for t in tl0],
+                   n_buckets=nbk, depth=[0] * len(tl0), split={})
         _save_network(os.path.join(path, _NETWORK), net, domain)
-        with open(os.path.join(path, _MANIFEST) + ".tmp", "w") as fh:
-            json.dump(man, fh)
-        os.replace(os.path.join(path, _MANIFEST) + ".tmp", os.path.join(path, _MANIFEST))
-    nbk, d = man["n_buckets"], net.input_dim
-    todo = [t for t in tl if not os.path.exists(os.path.join(work, f"tile-{t.index:06d}.json"))]
-    skipped = len(tl) - len(todo)
-    tasks = [dict(tile=t, net=net, K=K, d=d, n_buckets=nbk, work=work, method=method, max_memory=max_memory,
-                  tol=tol) for t in todo]
-    res = _run(_tile_task, tasks, client, n_workers, progress)
-    t1 = time.perf_counter()
-    merged = _run(_merge_task, [dict(bucket=b, work=work, K=K, d=d, n_tiles=len(tl), path=path)
-                                for b in range(nbk)], client, n_workers, progress)
+        _save_manifest(path, man)
+    man.setdefault("depth", [0] * len(man["tiles"]))
+    man.setdefault("split", {})
+    tl = {}
+
+    def tile(i):
+        if i not in tl:
+            lo, hi = man["tiles"][i]
+            tl[i] = make_tile(domain, np.array(lo, float), np.array(hi, float), i, dlo, dhi)
+        return tl[i]
+
+    def leaves():
+        return [i for i in range(len(man["tiles"])) if str(i) not in man["split"]]
+
+    def finished(i):
+        return os.path.exists(os.path.join(work, f"tile-{i:06d}.json"))
+
+    nbk = man["n_buckets"]
+    check = d <= VOLUME_ESTIMATE_MAX_DIM and region_upper_bound(net, K) * BYTES_PER_REGION > budget
+
+    def task(i):
+        return dict(tile=tile(i), net=net, K=K, d=d, n_buckets=nbk, work=work, method=method,
+                    max_memory=max_memory, tol=tol, budget=budget,
+                    check=bool(check and man["depth"][i] < MAX_SPLIT_DEPTH))
+
+    def handle(t, res):
+        i = t["tile"].index
+        if "split" not in res or finished(i):
+            return []
+        if man["depth"][i] >= MAX_SPLIT_DEPTH:
+            lo, hi = man["tiles"][i]
+            raise MemoryBudgetError(
+                f"Tile {i} (box {np.round(lo, 6).tolist()} .. {np.round(hi, 6).tolist()}) still runs out of memory "
+                f"after {MAX_SPLIT_DEPTH} halvings ({res['split']}). Raise max_memory (now {budget} bytes) or the "
+                "workers' memory, or decompose fewer layers. The finished tiles are kept: call write_regions "
+                "again with the same arguments to resume.")
+        kids = split_tile(tile(i), domain, len(man["tiles"]))
+        for c in kids:
+            tl[c.index] = c
+            man["tiles"].append([c.lo.tolist(), c.hi.tolist()])
+            man["depth"].append(man["depth"][i] + 1)
+        man["split"][str(i)] = dict(children=[c.index for c in kids], reason=res["split"])
+        _save_manifest(path, man)
+        return [task(c.index) for c in kids]
+
+    todo = [i for i in leaves() if not finished(i)]
+    skipped = len(leaves()) - len(todo)
+    pool = _LocalPool(nw) if client is None and nw > 1 else None
+    try:
+        _run_tiles([task(i) for i in todo], client, pool, progress, handle)
+        t1 = time.perf_counter()
+        done = leaves()
+        mtasks = [dict(bucket=b, work=work, K=K, d=d, tiles=done, path=path) for b in range(nbk)]
+        if pool is not None:
+            merged = pool.map(_merge_task, mtasks, progress=progress, desc="merge")
+        else:
+            merged = _run(_merge_task, mtasks, client, 1, progress)
+    finally:
+        if pool is not None:
+            pool.close()
     counts = [m["n"] for m in merged]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
     parts = [dict(file=f"part-{b:05d}.parquet", n=int(counts[b]), offset=int(offsets[b]))
@@ -446,16 +887,18 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
     _run(_number_task, [dict(path=path, bucket=int(p["file"][5:10]), offset=p["offset"], file=p["file"])
                         for p in parts], client, 1, False)
     infos = []
-    for t in tl:
-        with open(os.path.join(work, f"tile-{t.index:06d}.json")) as fh:
+    for i in done:
+        with open(os.path.join(work, f"tile-{i:06d}.json")) as fh:
             infos.append({k: v for k, v in json.load(fh).items() if k != "groups"})
     meta = dict(format=STORE_FORMAT, n_regions=int(offsets[-1]), input_dim=d, widths=list(net.widths[:K]),
                 layer=K, n_units=int(sum(net.widths[:K])), method=method, tol=tol, parts=parts,
-                n_tiles=len(tl), tiles=man["tiles"], n_buckets=nbk,
+                n_tiles=len(done), tiles=man["tiles"], leaves=done, split=man["split"], n_buckets=nbk,
                 stats=dict(seconds=time.perf_counter() - t0, tile_seconds=t1 - t0, merge_seconds=time.perf_counter() - t1,
-                           tiles_skipped=skipped, n_pieces=int(sum(i["n_pieces"] for i in infos)),
+                           tiles_skipped=skipped, tiles_split=len(man["split"]),
+                           n_pieces=int(sum(i["n_pieces"] for i in infos)),
                            max_tile_pieces=int(max((i["n_pieces"] for i in infos), default=0)),
                            peak_rss_tiles=int(max([i["peak_rss"] for i in infos] + [0])),
+                           peak_rss_workers=_per_worker_peaks(infos),
                            peak_rss_merge=int(max([m["peak_rss"] for m in merged] + [0])),
                            peak_rss_client=_peak_rss()))
     with open(os.path.join(path, _META) + ".tmp", "w") as fh:
@@ -464,6 +907,15 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
     shutil.rmtree(work, ignore_errors=True)
     os.remove(os.path.join(path, _MANIFEST))
     return RegionStore(path)
+
+
+def _per_worker_peaks(infos):
+    """{worker (host:pid): its peak RSS over the tiles it ran} (tiles of a resumed run included)."""
+    out = {}
+    for i in infos:
+        w = i.get("worker", "?")
+        out[w] = max(out.get(w, 0), int(i["peak_rss"]))
+    return out
 
 
 def _save_network(file, net, domain):
@@ -792,7 +1244,7 @@ def cli_write(args, net, domain):
     try:
         st = write_regions(net, domain, args.out, tiles=tiles, client=args.scheduler, method=args.method,
                            layer=args.layer, progress=True, overwrite=args.overwrite)
-    except (ValueError, TypeError, OSError) as exc:  # OSError: FileExists, Permission, Connection
+    except (ValueError, TypeError, OSError, MemoryBudgetError) as exc:  # OSError: FileExists, Permission, Connection
         raise SystemExit(f"polyrank: {exc}")
     lo, hi = domain.bounding_box()
     print(f"network   {net.input_dim}-" + "-".join(map(str, net.widths)) +

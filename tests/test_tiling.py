@@ -12,20 +12,13 @@ import numpy as np
 import pytest
 
 import polyrank as pr
+from conftest import random_net
 from polyrank import store as store_mod
+from polyrank import tiling as tiling_mod
 
 pytest.importorskip("pyarrow")
 
 NAITZAT = Path(os.environ.get("POLYRANK_NAITZAT", Path(__file__).resolve().parents[2] / "shared" / "data" / "naitzat")) / "models"
-
-
-def random_net(rng, d, widths):
-    Ws, bs, prev = [], [], d
-    for w in widths:
-        Ws.append(rng.normal(size=(w, prev)))
-        bs.append(rng.normal(size=w))
-        prev = w
-    return pr.ReLUNetwork.from_weights(Ws, bs)
 
 
 def _key(p):
@@ -113,6 +106,11 @@ def test_polytope_domain_3d_subdivision_and_layer(tmp_path, global_random_seed):
                               n_workers=1, progress=False)
         assert st.layer == dec.layer
         assert_store_equals(st, dec, dom)
+    # the adaptive split of tiles="auto" on a simplex (boxes cut by the domain's faces)
+    budget = int(len(dec) / 5 * pr.BYTES_PER_REGION)
+    st = pr.write_regions(net, dom, tmp_path / "auto", tiles="auto", max_memory=budget, n_workers=1, progress=False)
+    assert st._meta["n_tiles"] >= 4
+    assert_store_equals(st, dec, dom)
 
 
 def test_rebuilt_regions_equal_the_lp_engine(tmp_path, global_random_seed):
@@ -173,13 +171,19 @@ def test_interrupted_run_resumes_to_the_same_store(tmp_path, monkeypatch, global
     assert not os.path.exists(out / "_work")
 
 
-def test_local_pool_lazy_frame_and_batches(tmp_path):
+def test_local_pool_lazy_frame_and_batches(tmp_path, monkeypatch):
+    """The local pool gives the serial store, also when its worker processes are killed on
+    the larger tiles (as by the out-of-memory killer): those tiles are split and re-run."""
     rng = np.random.default_rng(1)
     net = random_net(rng, 2, [8, 8])
     dom = pr.Box(-3.0, 3.0, dim=2)
-    one = pr.write_regions(net, dom, tmp_path / "a", tiles=4, n_workers=1, progress=False)
+    dec = pr.enumerate_regions(net, dom, method="lp")
+    big = max(np.prod(t.hi - t.lo) for t in pr.tile_domain(net, dom, tiles=4))
+    monkeypatch.setenv(store_mod._KILL_ENV, str(0.99 * big))  # the largest tile's worker dies
     two = pr.write_regions(net, dom, tmp_path / "b", tiles=4, n_workers=2, progress=False)
-    assert one.to_frame().drop(columns=["facets", "tiles"]).equals(two.to_frame().drop(columns=["facets", "tiles"]))
+    monkeypatch.delenv(store_mod._KILL_ENV)
+    assert any(r.startswith("worker process died") for r in (v["reason"] for v in two._meta["split"].values()))
+    assert_store_equals(two, dec, dom)
     lazy = two.to_frame(columns=["region", "volume"], lazy=True)
     assert int(lazy["region"].count().compute()) == two.n_regions
     assert float(lazy["volume"].sum().compute()) == pytest.approx(36.0)
@@ -305,9 +309,9 @@ def test_trained_d1_model_tiled_equals_untiled(tmp_path):
     assert {_key(p) for p in st.patterns()} == {_key(p) for p in dec.patterns}
 
 
-def test_tile_over_memory_budget_is_halved(tmp_path, global_random_seed):
-    """A per-tile memory budget too small for a whole tile: the tile is halved (streamed in
-    parts) until each part fits, and the store is still the untiled decomposition."""
+def test_enumerate_tile_halves_a_tile_over_the_engine_budget(global_random_seed):
+    """enumerate_tile halves in-process (the engine's MemoryBudgetError) and merges the halves
+    back: the tile's regions are the untiled ones."""
     rng = np.random.default_rng(global_random_seed)
     net = random_net(rng, 2, [12, 12, 12])
     dom = pr.Box(-3.0, 3.0, dim=2)
@@ -315,7 +319,197 @@ def test_tile_over_memory_budget_is_halved(tmp_path, global_random_seed):
     budget = 2 ** 18
     with pytest.raises(pr.MemoryBudgetError):
         pr.enumerate_regions(net, dom, method="subdivision", max_memory=budget)
-    st = pr.write_regions(net, dom, tmp_path / "r", tiles=1, method="subdivision", max_memory=budget,
-                          n_workers=1, progress=False)
-    assert st.stats["n_pieces"] > len(dec)  # the single tile was cut
+    t = pr.tile_domain(net, dom, tiles=1)[0]
+    p = pr.enumerate_tile(net, t, method="subdivision", max_memory=budget)
+    assert {bytes(r) for r in p["pattern"]} == {_key(r.pattern) for r in dec}
+    assert float(p["volume"].sum()) == pytest.approx(36.0, rel=1e-9)
+
+
+def _split_reasons(store):
+    return [v["reason"].split(":")[0].split(" ")[0] for v in store._meta["split"].values()]
+
+
+def test_tiny_tile_budget_splits_tiles_until_they_fit(tmp_path, global_random_seed):
+    """A per-tile budget of a few regions: each worker's estimate of its tile is over it, so
+    tiles are halved and re-queued, recursively; the store is the untiled decomposition,
+    and the split tree is in the metadata (children cover their parent)."""
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 2, [8, 8, 6])
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    dec = pr.enumerate_regions(net, dom, method="lp")
+    budget = 12 * pr.BYTES_PER_REGION  # a dozen regions per tile (split at twice that)
+    st = pr.write_regions(net, dom, tmp_path / "r", tiles=(2, 1), max_memory=budget, n_workers=1, progress=False)
     assert_store_equals(st, dec, dom)
+    meta = st._meta
+    assert st.stats["tiles_split"] == len(meta["split"]) >= 3
+    assert set(_split_reasons(st)) == {"estimated"}
+    boxes = [np.array(b, float) for b in meta["tiles"]]
+    for parent, info in meta["split"].items():
+        lo, hi = boxes[int(parent)]
+        kids = info["children"]
+        assert sum(np.prod(boxes[c][1] - boxes[c][0]) for c in kids) == pytest.approx(np.prod(hi - lo))
+        assert str(parent) not in map(str, meta["leaves"])
+    assert sorted(meta["leaves"]) == sorted(set(range(len(boxes))) - {int(k) for k in meta["split"]})
+    assert meta["n_tiles"] == len(meta["leaves"]) > 2
+    used = {int(i) for ts in st.to_frame(columns=["tiles"])["tiles"] for i in ts}
+    assert used <= set(meta["leaves"])
+
+
+def test_engine_budget_and_memory_errors_split_tiles(tmp_path, monkeypatch, global_random_seed):
+    """With the estimate switched off, the engine's MemoryBudgetError and a MemoryError (an
+    allocation refused under the worker's memory guard) split the tile; a tile that keeps
+    failing down to MAX_SPLIT_DEPTH halvings is a clear error, and finished tiles are kept."""
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 2, [12, 12, 12])
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    dec = pr.enumerate_regions(net, dom, method="lp")
+    monkeypatch.setattr(store_mod, "estimate_regions", lambda *a, **k: 0.0)
+    st = pr.write_regions(net, dom, tmp_path / "a", tiles=1, method="subdivision", max_memory=2 ** 18,
+                          n_workers=1, progress=False)
+    assert st.stats["tiles_split"] >= 1 and set(_split_reasons(st)) == {"MemoryBudgetError"}
+    assert_store_equals(st, dec, dom)
+
+    real = store_mod.iter_tile_pieces
+
+    def allocation_fails_on_big_tiles(net, tile, **kw):
+        if np.prod(tile.hi - tile.lo) > 10.0:  # the domain has volume 36
+            raise MemoryError("simulated: allocation refused")
+        return real(net, tile, **kw)
+
+    monkeypatch.setattr(store_mod, "iter_tile_pieces", allocation_fails_on_big_tiles)
+    st = pr.write_regions(net, dom, tmp_path / "b", tiles=(3, 1), n_workers=1, progress=False)
+    assert set(_split_reasons(st)) == {"MemoryError"}
+    assert all(np.prod(np.subtract(*st._meta["tiles"][i][::-1])) <= 10.0 for i in st._meta["leaves"])
+    assert_store_equals(st, dec, dom)
+
+    # a tile that never fits: clear error naming the remedy, after MAX_SPLIT_DEPTH halvings
+    monkeypatch.setattr(tiling_mod, "MAX_SPLIT_DEPTH", 2)
+    monkeypatch.setattr(store_mod, "MAX_SPLIT_DEPTH", 2)
+    monkeypatch.setattr(store_mod, "iter_tile_pieces", lambda *a, **k: (_ for _ in ()).throw(MemoryError("x")))
+    with pytest.raises(pr.MemoryBudgetError, match="after 2 halvings.*Raise max_memory"):
+        pr.write_regions(net, dom, tmp_path / "c", tiles=1, n_workers=1, progress=False)
+
+
+def test_split_tiles_survive_an_interrupted_run(tmp_path, monkeypatch):
+    """Interrupted after a few tiles of a run that splits: the resumed run keeps the finished
+    tiles and the splits (from the manifest) and gives the untiled decomposition."""
+    rng = np.random.default_rng(5)
+    net = random_net(rng, 2, [8, 8, 6])
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    budget = 12 * pr.BYTES_PER_REGION
+    dec = pr.enumerate_regions(net, dom, method="lp")
+    done = []
+
+    def killer(index):
+        done.append(index)
+        if len(done) == 3:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(store_mod, "_TILE_HOOK", killer)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        pr.write_regions(net, dom, out, tiles=(2, 1), max_memory=budget, n_workers=1, progress=False)
+    import json
+
+    man = json.loads((out / "_manifest.json").read_text())
+    assert len(man["split"]) >= 1  # splits were recorded before the interruption
+    monkeypatch.setattr(store_mod, "_TILE_HOOK", None)
+    st = pr.write_regions(net, dom, out, tiles=(2, 1), max_memory=budget, n_workers=1, progress=False)
+    assert st.stats["tiles_skipped"] == 3
+    assert {k: v["children"] for k, v in man["split"].items()}.items() <= \
+        {k: v["children"] for k, v in st._meta["split"].items()}.items()  # the recorded splits were kept
+    assert_store_equals(st, dec, dom)
+
+
+def test_inverse_region_volumes_are_the_regions_volumes(global_random_seed):
+    """The volume behind each sample's weight is its region's (qhull on the LP engine's
+    region), and the estimate is near the count (fixed seed, many samples)."""
+    rng = np.random.default_rng(global_random_seed)
+    for d, widths in ((2, [6, 5, 4]), (3, [5, 4])):
+        net = random_net(rng, d, widths)
+        dom = pr.Box(-2.0, 2.0, dim=d)
+        dec = pr.enumerate_regions(net, dom, method="lp")
+        by = {_key(r.pattern): r for r in dec}
+        X = dom.sample(60, seed=rng)
+        w = pr.inverse_region_volumes(net, X, dom)
+        P = net.patterns(X, flat=True)
+        for x, wi, p in zip(X, w, P):
+            assert wi == pytest.approx(1.0 / by[_key(p)].volume(), rel=1e-8)
+        est = pr.estimate_regions(net, dom, n_samples=4000, seed=1)
+        assert 0.6 * len(dec) < est < 1.6 * len(dec)
+    # layer=1 of the 2-D network: the first layer's arrangement only
+    w1 = pr.inverse_region_volumes(net, X, dom, layer=1)
+    assert np.all(w1 <= w + 1e-12)  # a layer-1 region contains the region of every deeper layer
+
+
+def test_auto_tiles_are_small_where_regions_are_dense(tmp_path):
+    """Ten lines through a small disc near one corner, and one far away: the adaptive k-d split
+    of tiles="auto" gives the corner small tiles and the rest one large one, and the store is
+    the untiled decomposition."""
+    ang = np.linspace(0.0, np.pi, 10, endpoint=False)
+    c = np.array([2.0, 2.0])
+    W1 = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+    b1 = -(W1 @ c) + np.linspace(-0.2, 0.2, 10)
+    W1 = np.vstack([W1, [[1.0, 0.0]]])
+    b1 = np.append(b1, 2.5)
+    net = pr.ReLUNetwork.from_weights([W1, np.random.default_rng(0).normal(size=(4, 11))],
+                                      [b1, np.random.default_rng(1).normal(size=4)])
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    dec = pr.enumerate_regions(net, dom, method="lp")
+    budget = int(len(dec) / 6 * pr.BYTES_PER_REGION)
+    tiles = pr.tile_domain(net, dom, tiles="auto", max_memory=budget, seed=0)
+    assert len(tiles) >= 4
+    assert sum(t.polytope.volume() for t in tiles) == pytest.approx(dom.volume())
+    vol_at = {tuple(p): next(t.polytope.volume() for t in tiles if t.polytope.contains(np.array([p]), tol=0)[0])
+              for p in [(2.0, 2.0), (-2.5, -2.5)]}
+    assert vol_at[(2.0, 2.0)] * 8 < vol_at[(-2.5, -2.5)]
+    st = pr.write_regions(net, dom, tmp_path / "r", tiles="auto", max_memory=budget, n_workers=1, progress=False)
+    assert_store_equals(st, dec, dom)
+
+
+def test_memory_guard_turns_an_allocation_into_memory_error():
+    pytest.importorskip("resource")
+    if store_mod._vm_data() is None:
+        pytest.skip("no /proc/self/status")
+    with pytest.raises(MemoryError):
+        with store_mod.memory_guard(16 * 2 ** 20):
+            np.empty(64 * 2 ** 20 // 8)
+    x = np.ones(64 * 2 ** 20 // 8)  # the limit is lifted after the block
+    assert x.sum() == x.size
+
+
+@pytest.mark.slow
+def test_killed_dask_worker_splits_the_tile(tmp_path, monkeypatch):
+    """A Dask worker process killed while it runs a big tile (SIGKILL, as the out-of-memory
+    killer does): the scheduler gives up on the tile (KilledWorker), the tile is split and
+    its halves run; the store is the untiled decomposition."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    rng = np.random.default_rng(3)
+    net = random_net(rng, 2, [8, 8])
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    dec = pr.enumerate_regions(net, dom, method="lp")
+    monkeypatch.setenv(store_mod._KILL_ENV, "10.0")  # tiles of volume > 10 (of 36) die
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        st = pr.write_regions(net, dom, tmp_path / "r", tiles=(2, 1), client=client, progress=False)
+    assert "KilledWorker" in _split_reasons(st)
+    assert_store_equals(st, dec, dom)
+
+
+def test_region_volumes_of_a_region_whose_witness_is_on_a_facet():
+    """The fallback for degenerate geometry: qhull refuses a witness on a facet (as it does
+    for slivers of a trained network); the Chebyshev centre is used instead."""
+    import dataclasses
+
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2), method="lp")
+    r = next(r for r in dec if all(r.pattern))  # the quadrant [0, 1]^2
+    on_facet = dataclasses.replace(r, witness=np.array([0.0, 0.5]))
+    from scipy.spatial import QhullError
+
+    with pytest.raises(QhullError):
+        dataclasses.replace(r, witness=np.array([0.0, 0.5])).volume()
+    assert pr.tiling.region_volumes([on_facet, r]).tolist() == pytest.approx([1.0, 1.0])
