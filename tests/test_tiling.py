@@ -6,7 +6,6 @@ decomposition add up to the domain's volume.
 """
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ from polyrank import tiling as tiling_mod
 
 pytest.importorskip("pyarrow")
 
-NAITZAT = Path(os.environ.get("POLYRANK_NAITZAT", Path(__file__).resolve().parents[2] / "shared" / "data" / "naitzat")) / "models"
 
 
 def _key(p):
@@ -286,14 +284,8 @@ def test_kd_tiles_cover_the_domain_and_balance():
 
 
 def _load_naitzat(name):
-    torch = pytest.importorskip("torch")
-    f = NAITZAT / f"{name}.pth"
-    if not f.exists():
-        pytest.skip("the naitzat models are not present")
-    sd = torch.load(f, map_location="cpu")
-    W = [v.double().numpy() for k, v in sd.items() if k.endswith("weight")]
-    b = [v.double().numpy() for k, v in sd.items() if k.endswith("bias")]
-    return pr.ReLUNetwork.from_weights(W[:-1], b[:-1], readout=(W[-1], b[-1]))
+    """Model 0 of a follow-up paper family, shipped with polyrank (polyrank/data/naitzat_models)."""
+    return pr.data.load_naitzat_model(name.replace("_model_0", ""))
 
 
 @pytest.mark.slow
