@@ -24,7 +24,10 @@ these small nets) runs in a separate interpreter given by ``--relucent-python`` 
   vs ``dec.complex().betti()`` (the complex cut by its box, faces and triangulation
   included);
 * PL Morse critical points: relucent ``critical_points`` vs ``morse_data(net, None)``
-  (its enumeration included), the interior critical vertices compared by index.
+  (its enumeration included), the interior critical vertices compared by index (those
+  whose value another vertex shares left out: on a region where f is constant they are
+  critical or not by the tie-break of the vertex order, and relucent leaves such
+  degenerate points out).
 
 Every polyrank function is timed on a fresh decomposition (best of 5), its enumeration
 not counted (relucent's run on its explored complex). relucent's ``certify`` reuses the
@@ -148,7 +151,11 @@ def ours(model, d):
     t_verify, cert = best_fresh(lambda dec: dec.verify())
     t_betti, betti = best_fresh(lambda dec: dec.complex().betti())
     t_morse, df = _best(lambda: pr.morse_data(net, None))
-    crit = Counter(str(int(i)) for i in df.loc[df.interior, "index"])
+    # a vertex whose value another vertex shares (f constant on a region) is critical or not
+    # by the tie-break of the vertex order; relucent leaves such degenerate points out
+    vals = net.forward(whole.complex().truncated().vertices)[:, 0]
+    tied = np.array([np.isclose(vals, v, rtol=1e-12, atol=0.0).sum() > 1 for v in df.value], dtype=bool)
+    crit = Counter(str(int(i)) for i in df.loc[df.interior.to_numpy() & ~tied, "index"])
     return dict(n_regions=len(whole), f_vector=list(fv), complete=cert.complete, betti=betti, critical=dict(crit),
                 enum=t_enum, faces=t_faces, certify=t_verify, betti_s=t_betti, critical_s=t_morse)
 

@@ -21,12 +21,16 @@ for memory, peak RSS per worker and on the client.
 ``--check-layer K``: the tiled store of layers 1..K, with a small ``--max-memory`` so that
 tiles are split, against the untiled engine (count, rank histograms, pattern sets).
 
+``--balance``: pieces per tile of ``tiles="auto"`` against a k-d split into as many tiles
+balanced by distinct sampled patterns (the planner before the density estimate).
+
 ``--bytes-per-cell``: the subdivision engine alone on layers 1..K (``--layers``), peak RSS
 minus the RSS before the run, divided by the cells after layer K (the widest layer).
 
     python benchmarks/tiling.py --model DATA/models/D-III_model_0.pth
     python benchmarks/tiling.py --d2 --model DATA/models/D-II-2_model_0.pth --max-memory 1.5
     python benchmarks/tiling.py --bytes-per-cell --model DATA/models/D-II-2_model_0.pth --layers 4,5,6
+    python benchmarks/tiling.py --balance --max-memory 0.1 --model DATA/models/D-III_model_0.pth
     python benchmarks/tiling.py --check-layer 5 --max-memory 0.25 --model DATA/models/D-II-2_model_0.pth
 
 (``DATA``: a copy of the paper's data; nothing is read unless given.)
@@ -152,6 +156,25 @@ def bench_check(path, out, K, max_memory):
           f"same pattern sets: {same_patterns}, total volume {st.total_volume():.12f} (domain 8)")
 
 
+def bench_balance(path, max_memory):
+    """Pieces per tile of tiles="auto" (adaptive k-d on the inverse-volume density estimate)
+    against a k-d split into as many tiles balanced by distinct sampled patterns (the
+    previous planner, still used for tiles=n)."""
+    net = load(path)
+    dom = pr.Box(-1.0, 1.0, dim=3)
+    t0 = time.perf_counter()
+    auto = pr.tile_domain(net, dom, tiles="auto", max_memory=max_memory, n_workers=2)
+    t_plan = time.perf_counter() - t0
+    old = pr.tile_domain(net, dom, tiles=len(auto))
+    print(f"\n{Path(path).stem}: pieces per tile, max_memory {max_memory / 2**20:.0f} MiB "
+          f"(budget {max_memory // pr.BYTES_PER_REGION} regions per tile; load average {os.getloadavg()[0]:.1f})")
+    for name, tl in (("auto (density estimate)", auto), ("k-d by distinct patterns", old)):
+        n = np.array([len(pr.enumerate_tile(net, t)["volume"]) for t in tl])
+        print(f"  {name:26s} {len(tl):4d} tiles  pieces: total {n.sum()}, largest {n.max()}, "
+              f"median {int(np.median(n))}, largest / mean {n.max() / n.mean():.2f}"
+              + (f"  (planned in {t_plan:.1f} s)" if tl is auto else ""))
+
+
 def bench_d2(path, out, max_memory, memory_limit, pool):
     net = load(path)
     dom = pr.Box(-1.0, 1.0, dim=3)
@@ -194,6 +217,8 @@ def main():
     ap.add_argument("--max-memory", type=float, default=1.5, help="GiB per tile in --d2 (default 1.5)")
     ap.add_argument("--memory-limit", default="4GiB", help="memory limit per Dask worker in --d2")
     ap.add_argument("--bytes-per-cell", action="store_true")
+    ap.add_argument("--balance", action="store_true",
+                    help="pieces per tile of tiles='auto' against the previous planner (--max-memory in GiB)")
     ap.add_argument("--check-layer", type=int, default=None,
                     help="compare a split-heavy tiled run of layers 1..K with the untiled engine "
                          "(--max-memory in GiB, e.g. 0.25)")
@@ -208,7 +233,10 @@ def main():
             ap.error(f"--model {m!r}: no such file")
     base = args.out or tempfile.mkdtemp(prefix="polyrank-tiling-")
     try:
-        if args.check_layer:
+        if args.balance:
+            for m in args.model:
+                bench_balance(m, int(args.max_memory * 2**30))
+        elif args.check_layer:
             bench_check(args.model[0], os.path.join(base, "check"), args.check_layer, int(args.max_memory * 2**30))
         elif args.bytes_per_cell:
             for m in args.model:

@@ -30,6 +30,11 @@ __all__ = ["analyze", "AnalysisReport", "minimal_embedding_dim"]
 #: largest image coordinate, plus 1) map to the same point (``glue="image"``).
 IMAGE_POINT_TOL = 1e-9
 
+#: Intersection LPs :func:`analyze` spends at most on the exact homology of f(X) (seconds
+#: to a minute); over it the report says so (``image_error``) and
+#: :func:`polyrank.image_homology` computes it with a larger ``max_lps``.
+ANALYZE_MAX_LPS = 20_000
+
 #: The ways of grouping rank-0 pieces before gluing (see :func:`analyze`).
 GLUE_MODES = ("cell", "image", "component")
 
@@ -308,7 +313,8 @@ def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, fie
     image : bool, default True
         Compute the exact Betti numbers of the image ``f(X)`` from the refinement
         (:func:`polyrank.image_homology`, with its default tolerance and candidate
-        budget; over the budget the report says so instead).
+        budget, and at most ``ANALYZE_MAX_LPS`` LPs; over a budget the report says so
+        instead, in ``image_error``).
     scale : float, optional
         If given, also compute the Betti numbers of the Vietoris-Rips complex at this
         edge-length scale of the image ``f_K`` of the refined vertices
@@ -419,7 +425,8 @@ def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, fie
             im_err = str(err)
         else:
             try:
-                im = layer_homology(net, ref, L, K, field=field, max_candidates=MAX_CANDIDATES)
+                im = layer_homology(net, ref, L, K, field=field, max_candidates=MAX_CANDIDATES,
+                                    max_lps=ANALYZE_MAX_LPS)
             except PolyrankError as err:  # over the candidate budget
                 im_err = str(err)
     t25 = time.perf_counter()

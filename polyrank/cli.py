@@ -36,6 +36,7 @@ FIGURE_HELP = {
     "fig3ab": "rank histograms of an MNIST MLP before/after training, mean rank per epoch",
     "fig3c": "codeword sizes and ranks of networks trained on the discretised sphere function",
     "appendix": "appendix 7.3: regression vs f>mean classification of optimisation functions",
+    "flow": "Naitzat et al.'s topological flow: exact Betti numbers of every class at every layer",
 }
 #: Default output folder of ``polyrank reproduce FIGURE``: ``polyrank-FIGURE``.
 DEFAULT_OUT = "polyrank-{figure}"
@@ -196,10 +197,21 @@ MIN_RESOLUTION = 3
 MANIFOLD_NAMES = {"circle": "circle", "torus": "torus", "sphere": "sphere", "klein": "Klein bottle"}
 #: Smallest dimension each mesh of ``polyrank analyze`` is built in (the default ``--embed-dim``).
 MIN_EMBED_DIM = {"circle": 2, "torus": 3, "sphere": 3, "klein": 4}
-#: Memory of ``polyrank analyze`` per simplex of the mesh, for the estimate made before any
-#: work: measured 530 (circle) to 970 (Klein bottle) bytes per simplex of meshes of 10^5-10^6
-#: simplices through 8-8 networks (peak RSS above the interpreter's), with headroom.
-ANALYZE_BYTES_PER_SIMPLEX = 1500
+#: Memory model of ``polyrank analyze`` for the estimate made before any work, per manifold:
+#: (bytes per simplex at ``n0`` simplices, ``n0``, growth exponent p); the estimate for T
+#: simplices is ``bytes * T * max(1, T / n0) ** (p - 1)``. Measured as peak RSS above the
+#: interpreter's through 8-8 networks, exact Betti numbers of f(X) included: circle 1.4 kB
+#: per edge at 10^6 edges; torus and sphere 8.3-8.9 kB per triangle at 4*10^4-3.6*10^5
+#: triangles; Klein bottle 16 kB at 10^4 and 22 kB at 4*10^4 triangles, and more than 47 kB
+#: at 3.6*10^5 (killed at 17 GB), hence its exponent. With headroom.
+ANALYZE_MEMORY = {"circle": (2000, 10**6, 1.0), "torus": (12000, 4 * 10**4, 1.0),
+                  "sphere": (12000, 4 * 10**4, 1.0), "klein": (24000, 4 * 10**4, 1.4)}
+
+
+def _analyze_bytes(name, n_simplices):
+    """Estimated peak memory (bytes) of ``polyrank analyze`` on a mesh of ``n_simplices``."""
+    per, n0, p = ANALYZE_MEMORY[name]
+    return per * n_simplices * max(1.0, n_simplices / n0) ** (p - 1)
 
 
 def _mesh_size(name, n):
@@ -282,12 +294,12 @@ def _run_analyze(argv):
         p.error(f"argument --layer: expected an integer from 1 to {len(args.widths)} (the hidden layers of "
                 f"--widths {','.join(map(str, args.widths))}); got {args.layer}")
     n_vert, n_simp = _mesh_size(args.manifold, args.resolution)
-    need = n_simp * ANALYZE_BYTES_PER_SIMPLEX + n_vert * 8 * embed_dim + network_bytes(embed_dim, args.widths)
+    need = _analyze_bytes(args.manifold, n_simp) + n_vert * 8 * embed_dim + network_bytes(embed_dim, args.widths)
     budget = memory_budget(args.max_memory)
     if need > budget:
-        raise SystemExit(f"{prog}: error: --resolution {args.resolution}: the {args.manifold} mesh would have "
+        raise SystemExit(f"{prog}: error: --resolution {args.resolution}: the {MANIFOLD_NAMES[args.manifold]} mesh would have "
                          f"{n_vert:.3g} vertices and {n_simp:.3g} simplices; the analysis would need about "
-                         f"{need / 2**30:.3g} GiB (about {ANALYZE_BYTES_PER_SIMPLEX} bytes per simplex), more than "
+                         f"{need / 2**30:.3g} GiB (estimate from measured runs), more than "
                          f"--max-memory {budget / 2**30:.1f} GiB. Lower --resolution or raise --max-memory.")
     output_file(args.csv, "--csv", prog)
     output_file(args.plot, "--plot", prog)

@@ -621,7 +621,7 @@ def iter_regions(net, domain=None, *, layer=None, start=None, max_regions=DEFAUL
 
 def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None,
                       max_regions=DEFAULT_MAX_REGIONS, partial=False, tol=DEFAULT_TOL,
-                      progress=False, seed=0, max_memory=None, verify=False) -> Decomposition:
+                      progress=False, seed=0, max_memory=None, verify=False, n_jobs=None) -> Decomposition:
     """Enumerate every linear region of ``net`` over ``domain``, exactly.
 
     Parameters
@@ -633,7 +633,7 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
         Decompose by the patterns of hidden layers 1..layer (default: all hidden layers).
     method : {"auto", "lp", "subdivision"}
         ``"lp"``: breadth-first LP traversal (any input dimension).
-        ``"subdivision"``: layer-by-layer cutting of the domain (input dimension 2-4).
+        ``"subdivision"``: layer-by-layer cutting of the domain (input dimension 1-10).
         ``"auto"`` picks subdivision where it is available and faster, LP otherwise.
     start : array-like of shape (d,), optional
         Where the LP traversal starts (default: the domain's centre, or the origin).
@@ -654,6 +654,9 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
         out of memory. The subdivision engine counts its cell complex and the Regions
         (default ``subdivision.DEFAULT_MAX_MEMORY``); the LP engine counts the Regions it
         keeps and its queue (default: no budget).
+    n_jobs : int, optional
+        Threads of the subdivision engine (default: all cores; the answer does not depend
+        on it). The LP engine runs on one thread.
     verify : bool, default False
         Certify the result with :meth:`Decomposition.verify` and
         raise :class:`~polyrank.CertificateError` naming what failed; the certificate
@@ -711,9 +714,12 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
 
         check_certifiable(net, domain, "enumerate_regions(verify=True)")
         dec = enumerate_regions(net, domain, layer=layer, method=method, start=start, max_regions=max_regions,
-                                partial=partial, tol=tol, progress=progress, seed=seed, max_memory=max_memory)
+                                partial=partial, tol=tol, progress=progress, seed=seed, max_memory=max_memory,
+                                n_jobs=n_jobs)
         dec.stats["certificate"] = dec.verify().raise_if_failed()
         return dec
+    if n_jobs is not None:
+        check_positive_int(n_jobs, name="n_jobs", func="enumerate_regions")
     net, dom, start_pt, max_regions, make = _setup(net, domain, layer, start, tol, max_regions,
                                                    "enumerate_regions", build=False)
     max_memory = check_positive_int(max_memory, name="max_memory", func="enumerate_regions", allow_none=True)
@@ -721,6 +727,8 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
         engine = _choose_subdivision(net, dom, method)
         if engine is not None:
             extra = {} if max_memory is None else {"max_memory": max_memory}
+            if n_jobs is not None:
+                extra["n_jobs"] = n_jobs
             return engine(net, dom, layer=check_layer(layer, net.n_layers), max_regions=max_regions,
                           partial=partial, tol=tol, progress=progress, **extra)
     eng = make()

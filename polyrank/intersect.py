@@ -564,8 +564,9 @@ def _decide(sv, size, fewest, zg, inner, bound, d):
     return above.sum(axis=1), ~(above | below).all(axis=1)
 
 
-def _second_layer(T1, M1, G1, pinv, W2, q):
-    """``T1 @ W2.T`` for the pieces of a chunk, sorted by input segment and position along it.
+def _second_layer(T1, M1, G1, pinv, W2, q, order=None):
+    """``T1[order] @ W2.T`` for the pieces of a chunk, sorted (by ``order``, default as given)
+    by input segment and position along it.
 
     For segments (q = 1) with several pieces each, ``T1 = M1 * g`` with ``g = W_1 t`` of the
     input segment, and consecutive pieces differ in the few first-layer units whose
@@ -575,7 +576,7 @@ def _second_layer(T1, M1, G1, pinv, W2, q):
     c = M1.shape[0]
     starts = np.flatnonzero(np.r_[True, pinv[1:] != pinv[:-1]])
     if q != 1 or starts.size * 8 > c:
-        return T1 @ W2.T
+        return (T1 if order is None else T1[order]) @ W2.T
     from scipy import sparse
 
     diff = M1[1:] != M1[:-1]
@@ -584,7 +585,7 @@ def _second_layer(T1, M1, G1, pinv, W2, q):
     rows += 1
     vals = np.where(M1[rows, cols], 1.0, -1.0) * G1[pinv[rows], 0, cols]
     R = np.asarray(sparse.csr_matrix((vals, (rows, cols)), shape=M1.shape) @ W2.T)
-    R[starts] = T1[starts] @ W2.T
+    R[starts] = T1[starts if order is None else order[starts]] @ W2.T
     for a, b in zip(starts, np.r_[starts[1:], c]):
         np.cumsum(R[a:b], axis=0, out=R[a:b])
     return R
@@ -760,7 +761,7 @@ def _refine_curve(net, V0, S0, K, tol):
             if l == 0:  # second layer: running sums of W_2 columns along the segments
                 order = np.lexsort((tau.view[:, 0], seg.view))
                 G = np.empty((Sb.n, Ws[1].shape[0]))
-                G[order] = _second_layer(T[order], PL[order], Gprev[:, None, :], seg.view[order], Ws[1], 1)
+                G[order] = _second_layer(T, PL[order], Gprev[:, None, :], seg.view[order], Ws[1], 1, order)
             else:
                 G = T @ Ws[l + 1].T
             Gl = G
@@ -930,8 +931,9 @@ def label_vertices(net, K, *, layer=None) -> VertexLabels:
 
     Notes
     -----
-    Cost: one forward pass plus one batched SVD per layer over the distinct
-    patterns met.
+    Cost: one forward pass plus :func:`polyrank.rank.pattern_ranks` over the
+    distinct patterns met (a batched SVD per layer for small inputs, the
+    certificate of :func:`polyrank.ranks_at` for large ones).
 
     Examples
     --------

@@ -443,6 +443,8 @@ def solve_lp(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, *, lb=None, ub=None,
             h.setOptionValue(key, val)
         # drop integrality so the next continuous LP on this thread is a plain LP
         h.clearModel()
+        if is_mip:  # a MIP solve leaves solver state behind that changed later LPs' answers:
+            _local.highs = None  # the next LP on this thread gets a fresh instance
     return LPResult(x=x, fun=fun, bound=bound)
 
 

@@ -520,59 +520,110 @@ class _Sketch:
         self.norm_bound = np.cumprod([_norm_estimate(W) for W in net.weights[: len(tn.W)]])
 
 
+#: Cost weight of the gathered chain against the narrow end's GEMMs (measured on the Fig. 3
+#: network's last layer on a 2-core CPU: the narrow end, at 2.8x the multiply-adds, took half
+#: the time).
+NARROW_END_GATHER_WEIGHT = 4.0
+
+
 def _ranks_certify(tn, sketch, masks, counts, bounds, layers, tol, eps, ks, cmaxs):
     """Certify ``rank A_K = min(d, c_1..c_K)`` by a shifted Cholesky of a sketched Gram matrix;
-    fall back to :func:`_ranks_exact_chain` where the certificate fails."""
+    fall back to :func:`_ranks_exact_chain` where the certificate fails.
+
+    ``U_K = A_K[a_K] T`` comes from the input end through the active blocks (one gathered
+    ``bmm`` per layer, reused by the next requested layer) or, when only one narrow layer is
+    requested (Fig. 3B's last layer), from the narrow end (:func:`_sketch_from_narrow_end`)."""
+    Kmax = max(layers)
+    idx = [None] * Kmax
+
+    def index(l):
+        if idx[l] is None:
+            idx[l] = _active_index(masks[l], max(cmaxs[l], 1))
+        return idx[l]
+
+    out = {}
+    if len(layers) == 1 and Kmax > 1 and _narrow_end_cheaper(tn, cmaxs, ks, Kmax):
+        U = _sketch_from_narrow_end(tn, sketch, masks, index(Kmax - 1), Kmax, ks[Kmax - 1])
+        out[Kmax] = _certify(tn, sketch, U, counts, bounds, Kmax, tol, eps, index)
+        return out
     import torch
 
-    Kmax = max(layers)
-    idx = [_active_index(masks[l], max(cmaxs[l], 1)) for l in range(Kmax)]
     Wp = tn.padded()
-    out = {}
-    U = sketch.W1T[:, : ks[0]][idx[0]]  # (P, c1max, k1): (W_1 T)[a_1]
+    U = sketch.W1T[:, : ks[0]][index(0)]  # (P, c1max, k1): (W_1 T)[a_1]
     for K in range(1, Kmax + 1):
         k = ks[K - 1]
         if K > 1:
-            G = Wp[K - 1][idx[K - 1][:, :, None], idx[K - 2][:, None, :]]
+            G = Wp[K - 1][index(K - 1)[:, :, None], index(K - 2)[:, None, :]]
             U = torch.bmm(G, U[:, :, :k])
-        if K not in layers:
-            continue
-        c, b = counts[:, K - 1], bounds[:, K - 1]
-        r = torch.zeros_like(b)
-        pending = b > 0
-        B = float(sketch.norm_bound[K - 1])
-        n_inner = max([tn.d] + list(tn.widths[:K]))
-        thr = tol if tol is not None else B * max(tn.d, tn.widths[K - 1]) * eps
-        for rows in (True, False):
-            grp = pending & ((b == c) if rows else (b < c))
-            if not bool(grp.any()):
-                continue
-            every = bool(grp.all())
-            Ug = U if every else U[grp]
-            bg = b if every else b[grp]
-            if rows:   # full row rank: U U^T (c_K x c_K); padded rows of U are zero
-                m = Ug.shape[1]
-                Gm = torch.bmm(Ug, Ug.transpose(1, 2))
-            else:      # rank b < c_K: the first b sketch columns; U_b^T U_b (b x b)
-                m = int(bg.max())
-                keep = torch.arange(m, device=Ug.device)[None, :] < bg[:, None]
-                Ub = Ug[:, :, :m] * keep[:, None, :].to(Ug.dtype)
-                Gm = torch.bmm(Ub.transpose(1, 2), Ub)
-            pad = torch.arange(m, device=Gm.device)[None, :] >= bg[:, None]
-            err = eps * B * B * ((2 * K + 1) * n_inner + (m + 1) ** 2)
-            delta = CERT_SAFETY * max(err, thr * thr)
-            # padded rows/columns are zero: give them a diagonal that keeps them positive
-            Gm.diagonal(dim1=1, dim2=2).add_(pad.to(Gm.dtype) * (B * B + 2 * delta + 1.0) - delta)
-            ok = torch.linalg.cholesky_ex(Gm).info == 0
-            sel = torch.nonzero(grp).squeeze(1)
-            good = sel[ok]
-            r[good] = b[good]
-            pending[good] = False
-        bad = torch.nonzero(pending).squeeze(1)
-        if bad.numel():
-            r[bad] = _ranks_exact_chain(tn, idx, counts, bounds, K, bad, tol, eps)
-        out[K] = r
+        if K in layers:
+            out[K] = _certify(tn, sketch, U, counts, bounds, K, tol, eps, index)
     return out
+
+
+def _narrow_end_cheaper(tn, cmaxs, ks, K):
+    """Whether :func:`_sketch_from_narrow_end` costs less than the chain from the input end.
+    The chain's multiply-adds are weighted NARROW_END_GATHER_WEIGHT times: each of its blocks
+    is gathered (copied element by element) before a small batched product, while the narrow
+    end runs plain GEMMs over the full widths."""
+    n = (tn.d,) + tuple(tn.widths[:K])
+    forward = sum(cmaxs[j] * cmaxs[j - 1] * ks[j] for j in range(1, K))
+    narrow = cmaxs[K - 1] * (sum(n[j + 1] * n[j] for j in range(1, K)) + n[1] * ks[K - 1])
+    return narrow <= NARROW_END_GATHER_WEIGHT * forward
+
+
+def _sketch_from_narrow_end(tn, sketch, masks, idx_K, K, k):
+    """``U = A_K[a_K] T`` (P, c_Kmax, k) from the narrow end: the active rows of ``W_K``, then
+    for every earlier layer one GEMM of all points' rows stacked with the full ``W_l``,
+    masked by ``D_l``; no gathered blocks (only layer K's rows are gathered)."""
+    P, cm = idx_K.shape
+    J = tn.padded()[K - 1][:, : tn.widths[K - 2]][idx_K]  # (P, cm, n_{K-1}); padding rows are zero
+    J = J * masks[K - 2][:, None, :].to(J.dtype)
+    for j in range(K - 2, 0, -1):  # multiply by W_{j+1}, mask by D_j
+        J = (J.reshape(P * cm, -1) @ tn.W[j]).reshape(P, cm, -1)
+        J *= masks[j - 1][:, None, :].to(J.dtype)
+    return (J.reshape(P * cm, -1) @ sketch.W1T[: tn.widths[0], :k]).reshape(P, cm, k)
+
+
+def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index):
+    """Ranks at layer K from ``U = A_K[a_K] T`` (rows padded with zeros): the shifted Cholesky
+    certificate where it holds, :func:`_ranks_exact_chain` elsewhere."""
+    import torch
+
+    c, b = counts[:, K - 1], bounds[:, K - 1]
+    r = torch.zeros_like(b)
+    pending = b > 0
+    B = float(sketch.norm_bound[K - 1])
+    n_inner = max([tn.d] + list(tn.widths[:K]))
+    thr = tol if tol is not None else B * max(tn.d, tn.widths[K - 1]) * eps
+    for rows in (True, False):
+        grp = pending & ((b == c) if rows else (b < c))
+        if not bool(grp.any()):
+            continue
+        every = bool(grp.all())
+        Ug = U if every else U[grp]
+        bg = b if every else b[grp]
+        if rows:   # full row rank: U U^T (c_K x c_K); padded rows of U are zero
+            m = Ug.shape[1]
+            Gm = torch.bmm(Ug, Ug.transpose(1, 2))
+        else:      # rank b < c_K: the first b sketch columns; U_b^T U_b (b x b)
+            m = int(bg.max())
+            keep = torch.arange(m, device=Ug.device)[None, :] < bg[:, None]
+            Ub = Ug[:, :, :m] * keep[:, None, :].to(Ug.dtype)
+            Gm = torch.bmm(Ub.transpose(1, 2), Ub)
+        pad = torch.arange(m, device=Gm.device)[None, :] >= bg[:, None]
+        err = eps * B * B * ((2 * K + 1) * n_inner + (m + 1) ** 2)
+        delta = CERT_SAFETY * max(err, thr * thr)
+        # padded rows/columns are zero: give them a diagonal that keeps them positive
+        Gm.diagonal(dim1=1, dim2=2).add_(pad.to(Gm.dtype) * (B * B + 2 * delta + 1.0) - delta)
+        ok = torch.linalg.cholesky_ex(Gm).info == 0
+        sel = torch.nonzero(grp).squeeze(1)
+        good = sel[ok]
+        r[good] = b[good]
+        pending[good] = False
+    bad = torch.nonzero(pending).squeeze(1)
+    if bad.numel():
+        r[bad] = _ranks_exact_chain(tn, [index(l) for l in range(K)], counts, bounds, K, bad, tol, eps)
+    return r
 
 
 def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, func, advice=None):
@@ -858,6 +909,7 @@ def pattern_ranks(net, patterns, layer=None, *, device=None, max_memory=None, me
     device = check_device(device)
     if max_memory is None:
         max_memory = _default_memory(device)
+    net = scaled_units(net)  # as ranks_at: the same patterns and relative ranks, no over/underflow
     tn = _TorchNet(net, device, torch.float64)
     off = net.offsets
     counts_all = torch.from_numpy(np.stack([P[:, off[k]:off[k + 1]].sum(1) for k in range(K)], 1)

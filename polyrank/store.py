@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import time
 from collections import deque
 
@@ -78,6 +79,8 @@ GUARD_MIN_BYTES = 256 * 2 ** 20
 DASK_MEMORY_FRACTION = 0.8
 #: Seconds between checks of the local pool's worker processes.
 POOL_POLL_SECONDS = 1.0
+#: Seconds a new local worker process may take to import polyrank.
+POOL_START_SECONDS = 300
 
 #: Test hook: called as ``_TILE_HOOK(tile_index)`` after a tile's files are written (in the
 #: process that ran the tile). Raising from it simulates a run killed after that tile.
@@ -249,14 +252,25 @@ def _rss():
         return None
 
 
-def _dask_room():
-    """Bytes this Dask worker may still grow (``DASK_MEMORY_FRACTION`` of its limit), or None
-    when not on a single-threaded Dask worker with a memory limit."""
+def _dask_worker():
+    """The Dask worker running this task, or None (without importing dask)."""
+    import sys
+
+    if "distributed" not in sys.modules:  # a Dask worker has imported it
+        return None
     try:
         from distributed import get_worker
 
-        w = get_worker()
+        return get_worker()
     except (ImportError, ValueError):
+        return None
+
+
+def _dask_room():
+    """Bytes this Dask worker may still grow (``DASK_MEMORY_FRACTION`` of its limit), or None
+    when not on a single-threaded Dask worker with a memory limit."""
+    w = _dask_worker()
+    if w is None:
         return None
     limit = getattr(getattr(w, "memory_manager", None), "memory_limit", None)
     nthreads = getattr(getattr(w, "state", None), "nthreads", getattr(w, "nthreads", None))
@@ -316,17 +330,7 @@ def _maybe_test_kill(tile):
     v = os.environ.get(_KILL_ENV)
     if v is None:
         return
-    in_dask = False
-    try:
-        from distributed import get_worker
-
-        get_worker()
-        in_dask = True
-    except (ImportError, ValueError):
-        pass
-    if (_IN_WORKER or in_dask) and float(np.prod(tile.hi - tile.lo)) > float(v):
-        import signal
-
+    if (_IN_WORKER or _dask_worker() is not None) and float(np.prod(tile.hi - tile.lo)) > float(v):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -458,15 +462,17 @@ def _pool_main(conn):
         threadpool_limits(1)
     except ImportError:  # pragma: no cover
         pass
+    conn.send(("ready", os.getpid()))
     while True:
         try:
-            task = conn.recv()
+            job = conn.recv()
         except (EOFError, OSError):
             return
-        if task is None:
+        if job is None:
             return
+        func, task = job
         try:
-            msg = ("ok", _tile_task(task))
+            msg = ("ok", func(task))
         except BaseException as exc:  # noqa: BLE001 - sent back and raised in the caller
             import traceback
 
@@ -475,8 +481,9 @@ def _pool_main(conn):
 
 
 class _LocalPool:
-    """Worker processes that run one tile at a time; a worker that dies (the kernel's
-    out-of-memory killer) is reported with its tile and replaced."""
+    """Worker processes that run one task at a time (the tiles, then the merge of a run); a
+    worker that dies (the kernel's out-of-memory killer) is reported with its task and
+    replaced."""
 
     def __init__(self, n):
         import multiprocessing as mp
@@ -485,15 +492,33 @@ class _LocalPool:
         self._n = n
         self._workers = []  # [process, connection, task or None]
 
-    def _start(self):
-        parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=_pool_main, args=(child,), daemon=True)
-        proc.start()
-        child.close()
-        self._workers.append([proc, parent, None])
+    def _start(self, k):
+        """Start ``k`` workers and wait until each has imported polyrank."""
+        new = []
+        for _ in range(k):
+            parent, child = self._ctx.Pipe()
+            proc = self._ctx.Process(target=_pool_main, args=(child,), daemon=True)
+            proc.start()
+            child.close()
+            new.append([proc, parent, None])
+        self._workers.extend(new)
+        for proc, conn, _ in new:
+            try:
+                ok = conn.poll(POOL_START_SECONDS) and conn.recv()[0] == "ready"
+            except (EOFError, OSError):
+                ok = False
+            if not ok:
+                proc.join(timeout=1)
+                raise RuntimeError(f"A local worker process of write_regions did not start (exit code "
+                                   f"{proc.exitcode}); see its error above. A script that calls write_regions "
+                                   "with n_workers > 1 must guard its top level with "
+                                   "`if __name__ == '__main__':` (the workers are spawned).")
 
-    def run(self, queue, handle):
-        """Run ``queue`` (a deque of tasks; ``handle(task, result)`` may append to it)."""
+    def run(self, func, queue, handle, on_death=None):
+        """Run ``func`` on the tasks of ``queue`` (a deque; ``handle(task, result)`` may append
+        to it). A worker killed with SIGKILL while it runs a task gives
+        ``handle(task, on_death(task, exitcode))``; any other death, a failed task, or a death
+        without ``on_death`` is a RuntimeError (after which the pool is closed)."""
         from multiprocessing.connection import wait
 
         try:
@@ -501,12 +526,12 @@ class _LocalPool:
                 while queue:
                     idle = [w for w in self._workers if w[2] is None]
                     if not idle and len(self._workers) < self._n:
-                        self._start()
+                        self._start(min(self._n - len(self._workers), len(queue)))
                         continue
                     if not idle:
                         break
                     idle[0][2] = queue.popleft()
-                    idle[0][1].send(idle[0][2])
+                    idle[0][1].send((func, idle[0][2]))
                 busy = [w for w in self._workers if w[2] is not None]
                 wait([w[1] for w in busy] + [w[0].sentinel for w in busy], timeout=POOL_POLL_SECONDS)
                 for w in busy:
@@ -524,16 +549,42 @@ class _LocalPool:
                         proc.join(timeout=5)
                         conn.close()
                         self._workers.remove(w)
-                        handle(task, dict(tile=task["tile"].index,
-                                          split=f"worker process died (exit code {proc.exitcode})"))
+                        if proc.exitcode != -signal.SIGKILL or on_death is None:
+                            raise RuntimeError(f"A local worker process of write_regions died with exit code "
+                                               f"{proc.exitcode} while it ran {func.__name__}. (Only a tile "
+                                               "whose worker is killed with SIGKILL, as by the out-of-memory "
+                                               "killer, is split.) The finished tiles are kept.")
+                        handle(task, on_death(task, proc.exitcode))
                     elif msg[0] == "ok":
                         handle(task, msg[1])
                     else:
                         name, text, tb = msg[1]
-                        raise RuntimeError(f"Tile {task['tile'].index} failed in a worker process: {name}: {text}\n"
-                                           f"{tb}")
-        finally:
+                        raise RuntimeError(f"{func.__name__} failed in a worker process: {name}: {text}\n{tb}")
+        except BaseException:
             self.close()
+            raise
+
+    def map(self, func, tasks, progress=False, desc="tasks"):
+        """``[func(t) for t in tasks]`` on the pool."""
+        tasks = list(tasks)
+        out = [None] * len(tasks)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(tasks), desc=desc)
+
+        def handle(i, res):
+            out[i] = res
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            self.run(_indexed, deque((i, func, t) for i, t in enumerate(tasks)), lambda t, r: handle(t[0], r))
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
 
     def close(self):
         for proc, conn, _ in self._workers:
@@ -550,8 +601,18 @@ class _LocalPool:
         self._workers = []
 
 
-def _run_tiles(tasks, client, n_workers, progress, handle):
-    """Run the tile tasks; ``handle(task, result)`` returns the tasks that replace a split tile."""
+def _indexed(job):
+    i, func, task = job
+    return func(task)
+
+
+def _killed_tile(task, exitcode):
+    return dict(tile=task["tile"].index, split=f"worker process died (killed, exit code {exitcode})")
+
+
+def _run_tiles(tasks, client, pool, progress, handle):
+    """Run the tile tasks (on ``client``, else on ``pool``, else here); ``handle(task, result)``
+    returns the tasks that replace a split tile."""
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -572,15 +633,13 @@ def _run_tiles(tasks, client, n_workers, progress, handle):
         if client is not None:
             _run_tiles_dask(tasks, client, done)
             return
-        n = n_workers or os.cpu_count() or 1
         queue = deque(tasks)
-        if n == 1:
+        if pool is None:
             while queue:
                 t = queue.popleft()
                 queue.extend(done(t, _tile_task(t)))
             return
-        pool = _LocalPool(n)
-        pool.run(queue, lambda t, r: queue.extend(done(t, r)))
+        pool.run(_tile_task, queue, lambda t, r: queue.extend(done(t, r)), on_death=_killed_tile)
     finally:
         if bar is not None:
             bar.close()
@@ -807,11 +866,19 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
 
     todo = [i for i in leaves() if not finished(i)]
     skipped = len(leaves()) - len(todo)
-    _run_tiles([task(i) for i in todo], client, n_workers, progress, handle)
-    t1 = time.perf_counter()
-    done = leaves()
-    merged = _run(_merge_task, [dict(bucket=b, work=work, K=K, d=d, tiles=done, path=path)
-                                for b in range(nbk)], client, n_workers, progress)
+    pool = _LocalPool(nw) if client is None and nw > 1 else None
+    try:
+        _run_tiles([task(i) for i in todo], client, pool, progress, handle)
+        t1 = time.perf_counter()
+        done = leaves()
+        mtasks = [dict(bucket=b, work=work, K=K, d=d, tiles=done, path=path) for b in range(nbk)]
+        if pool is not None:
+            merged = pool.map(_merge_task, mtasks, progress=progress, desc="merge")
+        else:
+            merged = _run(_merge_task, mtasks, client, 1, progress)
+    finally:
+        if pool is not None:
+            pool.close()
     counts = [m["n"] for m in merged]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
     parts = [dict(file=f"part-{b:05d}.parquet", n=int(counts[b]), offset=int(offsets[b]))

@@ -510,10 +510,14 @@ def _adaptive_kd(net, domain, K, cap, n_min, rng, dlo, dhi):
     def volume(lo, hi):
         if box_domain:
             return float(np.prod(np.maximum(hi - lo, 0.0)))
+        from scipy.spatial import QhullError
+
+        from .exceptions import InfeasibleError
+
         try:
             A, b = _box_polytope(domain, lo, hi)
             return Polytope(A, b).volume()
-        except Exception:  # empty or flat: qhull finds no interior point  # noqa: BLE001
+        except (InfeasibleError, QhullError, ValueError):  # empty or flat
             return 0.0
 
     def leaf(lo, hi, X, w):
@@ -877,7 +881,9 @@ def _union_csr(group, values, G):
 # ---------------------------------------------------------------------------- volumes
 def region_volumes(regions) -> np.ndarray:
     """Volumes of bounded regions; a compiled vertex-enumeration kernel in 2-D and 3-D
-    (about a microsecond per region), qhull otherwise."""
+    (about a microsecond per region), qhull otherwise. A sliver that neither resolves (an
+    inradius of a few 1e-9 of the domain, where its rows and witness agree only to that
+    precision) gets volume 0."""
     regions = list(regions)
     n = len(regions)
     if n == 0:
@@ -893,8 +899,31 @@ def region_volumes(regions) -> np.ndarray:
     vol = _volume_kernel()(A, b, ptr, W, d, VERTEX_RTOL)
     bad = np.flatnonzero(~np.isfinite(vol) | (vol <= 0))
     for i in bad:  # degenerate geometry: let qhull decide
-        vol[i] = regions[i].volume()
+        vol[i] = _qhull_volume(regions[i])
     return vol
+
+
+def _qhull_volume(region):
+    """A region's volume by qhull, from its Chebyshev centre when the witness lies too close
+    to a facet for qhull; 0 for a sliver below qhull's resolution (inradius of a few 1e-9
+    of the domain, where the rows and the witness agree only to about that)."""
+    from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError
+
+    from .exceptions import InfeasibleError
+    from .lp import chebyshev_center
+
+    try:
+        return float(region.volume())
+    except QhullError:
+        pass
+    A, b = np.asarray(region.A, np.float64), np.asarray(region.b, np.float64)
+    nr = np.linalg.norm(A, axis=1)
+    A, b = A / nr[:, None], b / nr
+    try:
+        c, _ = chebyshev_center(A, b)
+        return float(ConvexHull(HalfspaceIntersection(np.hstack([A, -b[:, None]]), c).intersections).volume)
+    except (QhullError, InfeasibleError):
+        return 0.0
 
 
 _KERNEL = None

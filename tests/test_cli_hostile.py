@@ -251,7 +251,7 @@ def test_too_large_a_mesh_is_refused_before_building(capsys, monkeypatch):
     _, msg = _exit(["analyze", "--resolution", "2000", "--max-memory", "0.5"], capsys)
     need = float(re.search(r"need about ([\d.e+]+) GiB", msg).group(1))
     assert need > 0.5
-    assert need * 2**30 >= 2 * 2000 * 1000 * cli.ANALYZE_BYTES_PER_SIMPLEX
+    assert need * 2**30 >= 8000 * (2 * 2000 * 1000)  # measured: 8.3 kB per torus triangle
 
 
 # --------------------------------------------------------------------------- item 14: fig2 proven / unproven

@@ -284,7 +284,7 @@ def _fold():
                                        [np.zeros(4), [0.0, 10.0]])
 
 
-def test_budget_refusal_and_time_limit_are_rows_not_crashes():
+def test_budget_refusal_is_a_row_not_a_crash():
     K = pr.circle(24)
     df = flow.layer_flow(_fold(), K, max_candidates=1, rips_sample=100)
     last = df.iloc[-1]
@@ -292,9 +292,21 @@ def test_budget_refusal_and_time_limit_are_rows_not_crashes():
     assert int(last["rips_b0"]) == 1  # the Rips estimate is still there
     ok = flow.layer_flow(_fold(), K, rips_sample=100)
     assert _betti_rows(ok, 1) == [(1, 1), (1, 1), (1, 0)]  # the circle folded onto an arc
-    # a CPU-time limit far below what the layers need (the timer ticks every few milliseconds)
-    timed = flow.layer_flow(_fold(), pr.circle(600), time_limit=1e-3, rips_sample=100)
+
+
+def test_time_limit_is_a_row_and_restores_the_signal(monkeypatch):
+    import signal
+
+    def spin(*args, **kwargs):  # an image_homology that never ends: only the CPU-time limit stops it
+        while True:
+            pass
+
+    before = signal.getsignal(signal.SIGPROF)
+    monkeypatch.setattr(pr.image, "image_homology", spin)
+    timed = flow.layer_flow(_fold(), pr.circle(24), time_limit=0.05, rips_sample=100)
     assert (timed["status"].iloc[1:] == "time limit").all() and timed["b1"].iloc[1:].isna().all()
+    assert timed["b1"].iloc[0] == 1 and "0.05 CPU s" in timed["note"].iloc[1]
+    assert signal.getsignal(signal.SIGPROF) is before and signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
 
 
 def test_bad_input_names_the_parameter():

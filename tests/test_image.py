@@ -74,57 +74,13 @@ def test_layer_0_and_topology_flow_rows():
 
 
 # ------------------------------------------------------------------ independent oracle
-def _planar_graph_betti(P, E, tol=1e-9):
-    """Betti numbers of a union of segments in the plane, by an arrangement: split every
-    segment at all intersection points and endpoints on it, then b0 = components and
-    b1 = E - V + b0 of the planar graph. Independent of polyrank."""
-    scale = max(1.0, float(np.abs(P).max()))
-    eps = tol * scale
-    segs = [(P[a], P[b]) for a, b in E]
-    pts_on = [[0.0, 1.0] for _ in segs]
-    for (i, (p, r)), (j, (q, s)) in itertools.combinations(enumerate(segs), 2):
-        d1, d2 = r - p, s - q
-        den = d1[0] * d2[1] - d1[1] * d2[0]
-        if abs(den) > eps * max(np.linalg.norm(d1), eps) * max(np.linalg.norm(d2), eps):
-            w = q - p
-            t = (w[0] * d2[1] - w[1] * d2[0]) / den
-            u = (w[0] * d1[1] - w[1] * d1[0]) / den
-            if -1e-12 <= t <= 1 + 1e-12 and -1e-12 <= u <= 1 + 1e-12:
-                pts_on[i].append(min(max(t, 0.0), 1.0))
-                pts_on[j].append(min(max(u, 0.0), 1.0))
-        else:  # parallel: endpoints of one that lie on the other
-            for (a0, a1, k), (b0, b1, m) in (((p, r, i), (q, s, j)), ((q, s, j), (p, r, i))):
-                dd = a1 - a0
-                L2 = float(dd @ dd)
-                for e in (b0, b1):
-                    if L2 == 0:
-                        if np.linalg.norm(e - a0) <= eps:
-                            pts_on[m].append(0.0 if e is b0 else 1.0)
-                        continue
-                    t = float((e - a0) @ dd) / L2
-                    off = np.linalg.norm(a0 + t * dd - e)
-                    if off <= eps and -1e-12 <= t <= 1 + 1e-12:
-                        pts_on[k].append(min(max(t, 0.0), 1.0))
-    G = nx.Graph()
-    key = lambda x: tuple(np.round(x / eps).astype(np.int64))  # noqa: E731
-    for (p, r), ts in zip(segs, pts_on):
-        ts = sorted(set(ts))
-        nodes = [key(p + t * (r - p)) for t in ts]
-        G.add_nodes_from(nodes)
-        for a, b in zip(nodes[:-1], nodes[1:]):
-            if a != b:
-                G.add_edge(a, b)
-    b0 = nx.number_connected_components(G)
-    return (b0, G.number_of_edges() - G.number_of_nodes() + b0)
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_curves_through_a_net_to_the_plane_match_a_planar_arrangement(seed):
     net = random_net(np.random.default_rng(seed), 2, [6, 2])
     K = pr.circle(30, radius=2.0)
     ref = pr.refine(net, K)
     Y = net.forward(ref.complex.vertices)
-    expected = _planar_graph_betti(Y, ref.complex.simplices)
+    expected = _segment_graph_betti(Y, ref.complex.simplices)
     assert pr.image_homology(net, K).betti == expected
 
 

@@ -282,3 +282,20 @@ def test_pattern_ranks_bad_input():
     net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
     with pytest.raises(ValueError, match="'patterns' parameter of pattern_ranks must have shape"):
         pr.rank.pattern_ranks(net, np.ones((3, 5), bool))
+
+
+@pytest.mark.parametrize("duplicate", [False, True])
+def test_last_layer_alone_from_the_narrow_end_equals_the_rank_of_the_local_map(duplicate, global_random_seed):
+    # one requested narrow layer (Fig. 3B's case) is sketched from its end; duplicated units
+    # make the rank drop below the codeword size, which the certificate must not claim
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 40, [30, 20, 6], duplicate=duplicate)
+    X = rng.normal(size=(80, 40))
+    r = pr.ranks_at(net, X, [3], method="certify")[:, 0]
+    P = net.patterns(X, flat=True)
+    expect = [min(pr.rank.matrix_rank(net.local_affine(p, layer=3)[0]), 40, *[int(s.sum()) for s in
+              np.split(p, np.cumsum(net.widths)[:-1])]) for p in P]
+    assert r.tolist() == expect
+    if duplicate:  # where both copies of layer 3's first unit are on, the rank is below c_3
+        both = P[:, -6] & P[:, -1]
+        assert (r[both] < P[both, -6:].sum(1)).all()

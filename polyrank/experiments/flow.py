@@ -125,8 +125,8 @@ FEATURE_SIZE = {("D-I", 0): DI_HOLE_RADIUS, ("D-I", 1): DI_DISK_RADIUS,
 PAPER_SPACING = {"D-I": 0.8, "D-II": 0.03, "D-III": 0.08}
 QUICK_SPACING = {"D-I": 1.6, "D-II": 0.08, "D-III": 0.3}
 
-#: The full run: Naitzat et al.'s widths, 6000 training points, 60 epochs of Adam.
-PAPER_SETTINGS = dict(widths=None, n_train=6000, epochs=60, batch_size=32, lr=1e-3, spacing=None,
+#: The full run: Naitzat et al.'s widths, 6000 training points, 100 epochs of Adam (lr 3e-3).
+PAPER_SETTINGS = dict(widths=None, n_train=6000, epochs=100, batch_size=32, lr=3e-3, spacing=None,
                       time_limit=120.0, max_candidates=100_000)
 #: ``--quick`` (CI): 3 layers of 16 units, 1500 points, 15 epochs, coarse meshes.
 QUICK_SETTINGS = dict(widths=(16, 16, 16), n_train=1500, epochs=15, batch_size=32, lr=3e-3,
@@ -998,7 +998,7 @@ def plot(results, path=None):
             if miss.any():
                 ax.plot(x[miss.to_numpy()], np.zeros(int(miss.sum())), "x", color="red", ms=9,
                         label="not computed")
-            ax.set_title(f"{ds} class {label} ({sub['theory'].iloc[0]}), {name}", fontsize=8)
+            ax.set_title(f"{ds} class {label} {sub['theory'].iloc[0]}, {name}", fontsize=8)
             ax.set_xlabel("layer")
             ax.set_xticks(x)
             ax.set_ylabel("Betti number")
@@ -1010,7 +1010,24 @@ def plot(results, path=None):
 
 
 def summary(results):
-    """Text table: per network, class and layer, exact and Rips Betti numbers (for the CLI)."""
+    """Text table: per network, class and layer, exact and Rips Betti numbers (printed by the CLI).
+
+    Parameters
+    ----------
+    results : dict
+        The output of :func:`run`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from polyrank.experiments import flow
+    >>> res = flow.run(["D-II"], quick=True, n_train=200, epochs=1, rips_sample=200, device="cpu")
+    >>> print(flow.summary(res).splitlines()[1])  # doctest: +ELLIPSIS
+      layer 0: exact (9, 9)         Rips (9, 9)  ...  mesh
+    """
     T = results["table"]
     lines = []
     for (ds, name, label), sub in T.groupby(["dataset", "network", "label"], sort=False):
@@ -1032,13 +1049,18 @@ def _isna(v):
     return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 
-def cli_main(figure, argv):
-    """``polyrank reproduce flow [--quick] [--datasets D-I,D-II,D-III] [--sources trained,naitzat] [--out DIR]``.
+def build_parser(figure="flow"):
+    """The argument parser of ``polyrank reproduce flow``.
 
-    Writes ``flow.png`` and ``flow.csv`` in ``--out`` and prints the table. Returns the
-    exit status.
+    Examples
+    --------
+    >>> from polyrank.experiments.flow import build_parser
+    >>> build_parser().parse_args(["--quick"]).quick
+    True
     """
-    p = argparse.ArgumentParser(prog=f"polyrank reproduce {figure}",
+    from .._cliutil import HelpFormatter
+
+    p = argparse.ArgumentParser(prog=f"polyrank reproduce {figure}", formatter_class=HelpFormatter,
                                 description="The topological flow of Naitzat et al. (JMLR 2020), exactly: Betti "
                                             "numbers of each class manifold at every layer of trained classifiers, "
                                             "next to the Rips estimate.")
@@ -1052,16 +1074,26 @@ def cli_main(figure, argv):
     p.add_argument("--rings", choices=("circle", "torus"), default="circle",
                    help="mesh D-II's rings as core circles (default) or tube surfaces")
     p.add_argument("--widths", default=None, help="hidden widths of the trained classifiers (default 15 x 9)")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--n-train", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default 100; --quick 15)")
+    p.add_argument("--n-train", type=int, default=None, help="training points (default: the run's settings, --quick fewer)")
     p.add_argument("--spacing", type=float, default=None, help="mesh edge length (input units) for all data sets")
     p.add_argument("--time-limit", type=float, default=None, help="CPU seconds per layer and class for the exact computation (default 120)")
     p.add_argument("--max-candidates", type=int, default=None,
                    help="candidate budget of image_homology per layer (default 100000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the training data, network and batches")
     p.add_argument("--device", default=None, help="training device (default cuda when available)")
-    p.add_argument("--out", default=".", help="output folder (default .)")
-    p.add_argument("--progress", action="store_true")
+    p.add_argument("--out", default=f"polyrank-{figure}", help="output folder")
+    p.add_argument("--progress", action="store_true", help="show progress bars")
+    return p
+
+
+def cli_main(figure, argv):
+    """``polyrank reproduce flow [--quick] [--datasets D-I,D-II,D-III] [--sources trained,naitzat] [--out DIR]``.
+
+    Writes ``flow.png`` and ``flow.csv`` in ``--out`` and prints the table. Returns the
+    exit status.
+    """
+    p = build_parser(figure)
     args = p.parse_args(argv)
     import matplotlib
 
