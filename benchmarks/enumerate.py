@@ -2,19 +2,24 @@
 
 Networks: ``polyrank.train.mlp(d, widths, seed=0)``, hidden layers only.
 For each case it prints regions, best-of-``--repeat`` seconds, peak memory (the
-subdivision engine: resident memory added by one run, measured in a forked child; the
-LP runs: not measured, NaN) and the ratios LP engine / baseline and subdivision / LP
-engine, next to the published reference timings of issues 2 and 3. The subdivision
-engine computes every number of the Decomposition; its Python Region objects and edge
-list are built on first access, timed separately.
+subdivision engine: resident memory added by one run, measured in a forked child, in
+MiB and bytes per region; the LP runs: not measured, NaN) and the ratios LP engine /
+baseline and LP engine / subdivision, next to the published reference timings of
+issues 2 and 3. The subdivision engine runs on one thread and on all cores
+(``n_jobs``); it computes every number of the Decomposition; its Python Region objects
+and edge list are built on first access, timed separately. In 2-D the Rust library
+regioncam (float32; ``pip install regioncam``) runs on the same network in the same
+process when it is installed, and the ratio polyrank / regioncam is printed.
 
-    python benchmarks/enumerate.py            # every case (the baseline takes minutes)
+    python benchmarks/enumerate.py            # every case (the LP runs take long in 7-8-D)
     python benchmarks/enumerate.py --quick    # skip the slow LP and baseline runs
+    python benchmarks/enumerate.py --only 2   # only the cases of input dimension 2
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import tracemalloc
 from collections import deque
@@ -25,8 +30,9 @@ import polyrank as pr
 from polyrank.train import mlp
 
 #: (d, widths, box half-width or None for all of R^d)
-CASES = [(2, (16, 16, 16), 10.0), (2, (32, 32, 32), 10.0), (3, (16, 16, 16), 10.0),
-         (3, (16, 16, 16), None), (4, (16, 16, 16), 10.0)]
+CASES = [(2, (16, 16, 16), 10.0), (2, (32, 32, 32), 10.0), (2, (128, 128, 128), 10.0),
+         (3, (16, 16, 16), 10.0), (3, (16, 16, 16), None), (4, (16, 16, 16), 10.0),
+         (5, (16, 16), 0.5), (6, (16, 16), 0.5), (7, (16, 16), 0.15), (8, (16, 16), 0.1)]
 #: Published reference timings (issue 3; seconds, regions): edge-subdivision tools, and the
 #: Rust 2-D arrangement library (vertices and edges only, no regions).
 PUBLISHED = {
@@ -36,9 +42,29 @@ PUBLISHED = {
     (3, (16, 16, 16), None): (1.05, 20295, None),
     (4, (16, 16, 16), 10.0): (6.1, 141333, None),
 }
+#: Cases where the LP engine is not run at all (hours).
+NO_LP = {(2, (128, 128, 128), 10.0)}
 #: Cases whose LP runs (engine and baseline) are skipped by --quick.
 SLOW_LP = {(3, (16, 16, 16), 10.0), (3, (16, 16, 16), None), (4, (16, 16, 16), 10.0),
-           (2, (32, 32, 32), 10.0)}
+           (2, (32, 32, 32), 10.0), (6, (16, 16), 0.5), (7, (16, 16), 0.15), (8, (16, 16), 0.1)}
+#: Cases where the scipy baseline is not run (it would take hours).
+NO_BASELINE = {(2, (32, 32, 32), 10.0), (5, (16, 16), 0.5), (6, (16, 16), 0.5), (7, (16, 16), 0.15),
+               (8, (16, 16), 0.1)}
+
+
+# ---------------------------------------------------------------------------- regioncam
+def regioncam_count(net, box):
+    """Faces of the 2-D Rust library regioncam on ``[-box, box]^2`` (float32), or None when it
+    is not installed. Only what it computes: vertices, edges and faces of the partition."""
+    try:
+        import regioncam
+    except ImportError:
+        return None
+    rc = regioncam.Regioncam(size=box)
+    for W, b in zip(net.weights, net.biases):
+        rc.linear(np.asarray(W, dtype=np.float32).T.copy(), np.asarray(b, dtype=np.float32))
+        rc.relu()
+    return rc.num_faces
 
 
 # ---------------------------------------------------------------------------- baseline
@@ -159,6 +185,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="skip the slow LP and baseline runs")
     ap.add_argument("--no-baseline", action="store_true", help="skip the scipy baseline")
     ap.add_argument("--repeat", type=int, default=5, help="timed repetitions (best is printed)")
+    ap.add_argument("--only", type=int, nargs="*", help="only the cases of these input dimensions")
     args = ap.parse_args(argv)
 
     # compile (or load from cache) the numba kernels outside the timings
@@ -166,27 +193,37 @@ def main(argv=None):
     pr.enumerate_regions(pr.as_network(mlp(2, (3,), seed=0)), pr.Box(-1, 1, dim=2),
                          method="subdivision")
     print(f"subdivision warm-up (numba compile or cache load): {time.perf_counter() - t0:.2f} s")
-    hdr = (f"{'case':<22}{'engine':<13}{'regions':>9}{'seconds':>10}{'peak MiB':>10}"
-           f"{'ratio':>22}{'published':>12}")
+    cores = pr.subdivision.n_threads()
+    print(f"cores: {cores}; load average before: {os.getloadavg()[0]:.1f}")
+    hdr = (f"{'case':<22}{'engine':<15}{'regions':>9}{'seconds':>10}{'peak MiB':>10}{'B/region':>10}"
+           f"{'ratio':>26}  published")
     print(hdr)
     print("-" * len(hdr))
     for d, widths, box in CASES:
+        if args.only and d not in args.only:
+            continue
         net = pr.as_network(mlp(d, list(widths), seed=0))
         dom = pr.Box(-box, box, dim=d) if box else None
-        name = f"{d}-{'-'.join(map(str, widths))} {'box' if box else 'R^d'}"
-        pub_s, pub_n, rust = PUBLISHED[(d, widths, box)]
-        slow = (d, widths, box) in SLOW_LP
+        name = f"{d}-{'-'.join(map(str, widths))} {f'box {box:g}' if box else 'R^d'}"
+        pub_s, pub_n, rust = PUBLISHED.get((d, widths, box), (None, None, None))
+        key = (d, widths, box)
         res = {}
-        if not (args.quick and slow):
+        if key not in NO_LP and not (args.quick and key in SLOW_LP):
             dec, s, pk = measure(lambda: pr.enumerate_regions(net, dom, method="lp"), 1, memory=False)
             res["lp"] = (len(dec), s, pk)
-            if not args.no_baseline:
+            if not args.no_baseline and key not in NO_BASELINE:
                 nb, s, pk = measure(lambda: baseline_lp(net, dom), 1, memory=False)
                 res["baseline"] = (nb, s, pk)
-        dec, s, _ = measure(lambda: pr.enumerate_regions(net, dom, method="subdivision"), args.repeat,
-                            memory=False)
-        pk = peak_rss_mib(lambda: pr.enumerate_regions(net, dom, method="subdivision")) * 2 ** 20
-        res["subdivision"] = (len(dec), s, pk)
+        if d == 2 and box:
+            nrc = regioncam_count(net, box)
+            if nrc is not None:
+                _, s, _ = measure(lambda: regioncam_count(net, box), args.repeat, memory=False)
+                res["regioncam"] = (nrc, s, float("nan"))
+        for nj in sorted({1, cores}):
+            run = lambda: pr.enumerate_regions(net, dom, method="subdivision", n_jobs=nj)  # noqa: E731
+            dec, s, _ = measure(run, args.repeat, memory=False)
+            pk = peak_rss_mib(run) * 2 ** 20
+            res[f"subdiv n_jobs={nj}"] = (len(dec), s, pk)
         t0 = time.perf_counter()
         _ = dec.regions, dec.edges  # the Python objects, built on first access
         objects_s = time.perf_counter() - t0
@@ -194,15 +231,23 @@ def main(argv=None):
             ratio = ""
             if eng == "lp" and "baseline" in res:
                 ratio = f"baseline/lp {res['baseline'][1] / s:8.1f}x"
-            if eng == "subdivision" and "lp" in res:
+            if eng.startswith("subdiv") and "lp" in res:
                 ratio = f"lp/subdiv {res['lp'][1] / s:8.1f}x"
+            if eng.startswith("subdiv") and "regioncam" in res:
+                ratio = f"subdiv/regioncam {s / res['regioncam'][1]:6.2f}x"
+            if eng.startswith("subdiv") and nj > 1 and eng.endswith(f"={nj}") and "subdiv n_jobs=1" in res:
+                ratio += f" (1 thread/{nj}: {res['subdiv n_jobs=1'][1] / s:.2f}x)"
             pub = ""
-            if eng == "subdivision" and pub_s is not None:
+            if eng.startswith("subdiv") and pub_s is not None:
                 pub = (f"{pub_s:.3f} s, ours/published {s / pub_s:.2f}x"
                        + (f" (2-D lib {rust} s, ours/lib {s / rust:.1f}x)" if rust else ""))
-            print(f"{name:<22}{eng:<13}{nreg:>9}{s:>10.3f}{pk / 2 ** 20:>10.1f}{ratio:>22}  {pub}")
-        print(f"{'':<22}published regions: {pub_n}; building the {len(dec)} Region objects and "
-              f"edge list on first access: {objects_s:.3f} s more")
+            per = pk / nreg if nreg and pk == pk else float("nan")
+            print(f"{name:<22}{eng:<15}{nreg:>9}{s:>10.3f}{pk / 2 ** 20:>10.1f}{per:>10.0f} {ratio:>26}  {pub}")
+        counts = {v[0] for k, v in res.items() if k != "regioncam"}
+        print(f"{'':<22}counts {'identical' if len(counts) == 1 else 'DIFFER: ' + str(counts)}"
+              + (f" (published: {pub_n})" if pub_n else "")
+              + f"; building the {len(dec)} Region objects and edge list on first access: {objects_s:.3f} s more;"
+              f" load average {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

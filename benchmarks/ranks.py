@@ -27,15 +27,15 @@ from polyrank.train import mlp
 WIDTHS = (2000, 1000, 500, 100)
 
 
-def baseline_ranks(net, X, layers):
+def baseline_ranks(net, X, layers, device="cpu"):
     """The per-point loop: masked products from the input end, then torch.linalg.matrix_rank
-    at the requested layers."""
-    Ws = [torch.as_tensor(np.array(W)) for W in net.weights]
-    bs = [torch.as_tensor(np.array(b)) for b in net.biases]
+    at the requested layers (on ``device``)."""
+    Ws = [torch.as_tensor(np.array(W), device=device) for W in net.weights]
+    bs = [torch.as_tensor(np.array(b), device=device) for b in net.biases]
     d = net.input_dim
     eps = torch.finfo(torch.float64).eps
     out = np.zeros((len(X), len(layers)), dtype=np.int64)
-    for i, x in enumerate(torch.as_tensor(X)):
+    for i, x in enumerate(torch.as_tensor(X, device=device)):
         h, M, prev_mask = x, None, None
         for K, (W, b) in enumerate(zip(Ws, bs)):
             z = W @ h + b
@@ -86,7 +86,7 @@ def main(argv=None):
     pr.ranks_at(net, X[:4], layers, device=args.device)  # warm-up (sketch, allocator)
     t_pr, R = best_time(lambda: pr.ranks_at(net, X, layers, device=args.device), args.repeats)
     nb = min(args.baseline_points, len(X))
-    t_bl, Rb = best_time(lambda: baseline_ranks(net, X[:nb], layers), args.repeats)
+    t_bl, Rb = best_time(lambda: baseline_ranks(net, X[:nb], layers, args.device), args.repeats)
     pps_pr, pps_bl = len(X) / t_pr, nb / t_bl
     agree = bool(np.array_equal(R[:nb], Rb))
     sizes = pr.codeword_sizes_at(net, X, layers)

@@ -57,6 +57,11 @@ def paper():
         fig3_mnist.cli_main("fig3ab", ["--dataset", "digits", "--epochs", "20", "--out", tmp])
         fig3c_cli.cli_main("fig3c", ["--quick", "--out", tmp])
         fig3c_cli.cli_main("appendix", ["--quick", "--out", tmp])
+        # the topological flow of Naitzat et al. (docs/paper/flow.md): 10 CPU s per layer
+        from polyrank.experiments import flow
+
+        res = flow.run(n_train=4000, epochs=60, time_limit=10, spacing={"D-III": 0.12}, device="cpu")
+        flow.plot(res, Path(tmp) / "flow.png")
         for png in sorted(Path(tmp).rglob("*.png")):
             shutil.copy(png, OUT / png.name)
             print("wrote", OUT / png.name)

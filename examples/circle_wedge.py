@@ -41,8 +41,8 @@ def main():
     for k in range(1, 7):
         net = kgon_network(k)
         # threshold=1: only rank-0 pieces form A; glue_rank=0: only they are glued
-        one = pr.analyze(net, circle, threshold=1, glue_rank=0)
-        own = pr.analyze(net, circle, threshold=1, glue_rank=0, glue="component")
+        one = pr.analyze(net, circle, threshold=1, glue_rank=0, image=False)
+        own = pr.analyze(net, circle, threshold=1, glue_rank=0, glue="component", image=False)
         print(f"{k}  {own.n_components_A:>4}  {one.n_rank0_pieces:>12}  {str(tuple(one.betti_quotient)):>20}"
               f"  {str(tuple(own.betti_quotient)):>21}")
 

@@ -4,6 +4,9 @@ This module sits below :mod:`polyrank.enumerate`, :mod:`polyrank.subdivision` an
 :mod:`polyrank.rank` (it imports none of them), so that every engine applies one rule:
 
 * the local frame ``x = x0 + s y`` in which tolerances are relative (:func:`local_frame`);
+* scaled units: every hidden layer divided by a power of two, so that weights of any
+  magnitude (1e-300 .. 1e300) neither overflow nor underflow (:func:`scaled_units`), and the
+  network the engines work on, in the local frame and in scaled units (:func:`local_network`);
 * when a unit is constant, or identically zero, on a region (:func:`zero_thresholds`).
 """
 
@@ -27,6 +30,80 @@ UNIT_SCALE = 1.0
 CROSSING_STEPS = (1e-3, 1e-5, 1e-7, 1e-2)
 #: Smallest crossing step, in units of the enumeration tolerance.
 CROSSING_MIN_TOLS = 10
+#: The engines' float64 floor, relative to the problem's length scale: two hyperplanes
+#: closer than this may be merged (the LP engine merges rows within 1e-10, the subdivision
+#: engine snaps vertices within 1e-11), so a ``tol`` below it asks for a precision that is
+#: out of reach, and regions thinner than it may be lost without being counted.
+PRECISION_FLOOR = 1e-10
+#: A cell or pattern whose inscribed ball is below this (local units) is a lower-dimensional
+#: face up to rounding, not a sliver: it is not counted among the dropped regions.
+SLIVER_MIN = 1e-14
+#: Largest number of subsets of first-layer units examined by :func:`first_layer_gap`.
+GAP_MAX_SUBSETS = 200_000
+#: Subsets of first-layer unit normals whose smallest singular value is below this fraction
+#: of the largest are dependent (no vertex) in :func:`first_layer_gap`.
+GAP_SV_RTOL = 1e-12
+#: Two first-layer unit normals with |n_i . n_j| above 1 - this are parallel.
+PARALLEL_RTOL = 1e-12
+#: Two vertices of :func:`first_layer_gap` are distinct only when farther apart than this
+#: many eps times their systems' condition numbers (and sizes): closer, they are one
+#: vertex of concurrent hyperplanes, computed from two subsets.
+GAP_ROUNDING_EPS = 100
+
+
+def _exponent(x):
+    """The binary exponent e of a positive float (x = m 2^e with 0.5 <= m < 1), or None for 0."""
+    if not x > 0:
+        return None
+    return int(np.frexp(x)[1])
+
+
+def scaled_units(net, K=None):
+    """``net``'s hidden layers 1..K in scaled units: the same activation patterns, every
+    pre-activation divided by a power of two.
+
+    Layer l becomes ``(W_l / a_l, b_l / (a_1 ... a_l))`` with ``a_l`` a power of two that
+    brings the layer's largest entry (of ``W_l`` and of ``b_l / (a_1 ... a_{l-1})``) to
+    [0.5, 1). Then ``z_l`` becomes ``z_l / (a_1 ... a_l)`` and, as ReLU(c z) = c ReLU(z)
+    for c > 0, the patterns do not change. Scaling by powers of two is exact in float64,
+    so every pre-activation is the old one's exact rescaling (its sign, hence every
+    pattern, computed identically), except that nothing overflows or underflows: weights
+    scaled by 1e150 or 1e-150 per layer give the same decomposition. Ranks are unchanged
+    too (each ``A_K`` is multiplied by a positive scalar). The read-out is dropped.
+
+    Examples
+    --------
+    ``z_2 = 1e200 relu(1e200 (x - 1)) - 1e300`` overflows at x = 2; in scaled units it does not:
+
+    >>> from polyrank._numerics import scaled_units
+    >>> net = pr.ReLUNetwork.from_weights([[[1e200]], [[1e200]]], [[-1e200], [-1e300]])
+    >>> scaled_units(net).patterns(np.array([[0.5], [2.0]]), flat=True)
+    array([[False, False],
+           [ True,  True]])
+    """
+    from .network import ReLUNetwork
+
+    K = net.n_layers if K is None else K
+    Ws, bs = [], []
+    cum = 0  # log2 of a_1 ... a_{l-1}
+    for W, b in zip(net.weights[:K], net.biases[:K]):
+        ew = _exponent(float(np.abs(W).max(initial=0.0)))
+        eb = _exponent(float(np.abs(b).max(initial=0.0)))
+        cands = [e for e in (ew, None if eb is None else eb - cum) if e is not None]
+        a = max(cands) if cands else 0
+        Ws.append(np.ldexp(W, -a))
+        bs.append(np.ldexp(b, -(cum + a)))
+        cum += a
+    return ReLUNetwork(Ws, bs)
+
+
+def local_network(net, K, x0, s):
+    """The network the engines enumerate: hidden layers 1..K of ``net`` composed with
+    ``x = x0 + s y`` (the local frame, :func:`local_frame`), in scaled units
+    (:func:`scaled_units`). Its regions in ``y`` are ``net``'s in ``x``, with the same patterns."""
+    d = net.input_dim
+    lnet = scaled_units(net, K)
+    return scaled_units(lnet.restrict(float(s) * np.eye(d), np.asarray(x0, dtype=np.float64)), K)
 
 
 def zero_thresholds(net, K):
@@ -68,3 +145,158 @@ def local_frame(net, domain, start):
     dist = np.abs(W[ok] @ start + b[ok]) / nrm[ok]
     s = float(dist.max()) if dist.size and dist.max() > 0 else UNIT_SCALE
     return start, s
+
+
+def first_layer_gap(lnet, Ad, bd, limit):
+    """The smallest distance in ``(SLIVER_MIN, limit]`` between two distinct features of the
+    first layer's arrangement of ``lnet`` (local units, see :func:`local_network`): two of
+    its vertices inside the domain ``{Ad y <= bd}``, or two parallel hyperplanes through it.
+    None when there is none (or the arrangement is too large to examine).
+
+    Features that close bound regions thinner than ``limit`` (a nearly concurrent triple
+    cuts out a tiny triangle, two close parallel hyperplanes a thin slab): at ``tol =
+    limit`` the engines drop them, or merge them into a neighbour without a trace (a vertex
+    within the snap of a hyperplane lies on it), so this is the evidence behind the
+    precision warning. Distinct features closer than SLIVER_MIN are rounding of one
+    (degenerate networks: exactly concurrent or coincident hyperplanes).
+    """
+    from itertools import combinations
+    from math import comb
+
+    W, b = np.asarray(lnet.weights[0], dtype=np.float64), np.asarray(lnet.biases[0], dtype=np.float64)
+    nrm = np.linalg.norm(W, axis=1)
+    live = nrm > 0
+    W, b = W[live] / nrm[live, None], b[live] / nrm[live]
+    n, d = W.shape
+    Ad = np.asarray(Ad, dtype=np.float64).reshape(-1, d)
+    bd = np.asarray(bd, dtype=np.float64)
+    best = np.inf
+    # parallel hyperplanes (a slab): |n_i . n_j| ~ 1, offsets apart by the slab's width
+    if 2 <= n and n * n * d <= 50 * GAP_MAX_SUBSETS:
+        G = W @ W.T
+        i, j = np.nonzero(np.triu(np.abs(G) >= 1.0 - PARALLEL_RTOL, 1))
+        if len(i):
+            width = np.abs(b[i] - np.sign(G[i, j]) * b[j])
+            # the hyperplane's nearest point to the origin (the domain's centre) inside the domain
+            foot = -b[i, None] * W[i]
+            inside = np.all(foot @ Ad.T <= bd + limit, axis=1) if len(bd) else np.ones(len(i), bool)
+            ok = inside & (width > SLIVER_MIN) & (width <= limit)
+            if ok.any():
+                best = min(best, float(width[ok].min()))
+    # vertices: the points of d independent hyperplanes
+    if n >= d and comb(n, d) <= GAP_MAX_SUBSETS:
+        idx = np.array(list(combinations(range(n), d)), dtype=np.int64).reshape(-1, d)
+        M = W[idx]
+        S = np.linalg.svd(M, compute_uv=False)
+        ok = S[:, -1] > GAP_SV_RTOL * S[:, 0]
+        if ok.sum() >= 2:
+            V = np.linalg.solve(M[ok], -b[idx[ok]][..., None])[..., 0]
+            # rounding of a vertex: its system's condition number times eps, times its size
+            err = GAP_ROUNDING_EPS * np.finfo(np.float64).eps * (S[ok, 0] / S[ok, -1]) * (1.0 + np.abs(V).max(axis=1))
+            if len(bd):
+                inside = np.all(V @ Ad.T <= bd + limit, axis=1)
+                V, err = V[inside], err[inside]
+            if len(V) >= 2:
+                from scipy.spatial import cKDTree
+
+                pairs = cKDTree(V).query_pairs(limit, output_type="ndarray")
+                if len(pairs):
+                    dist = np.linalg.norm(V[pairs[:, 0]] - V[pairs[:, 1]], axis=1)
+                    dist = dist[dist > np.maximum(SLIVER_MIN, err[pairs[:, 0]] + err[pairs[:, 1]])]
+                    if len(dist):
+                        best = min(best, float(dist.min()))
+    return None if not np.isfinite(best) else best
+
+
+def precision_notes(tol, scale, n_dropped, min_dropped, gap):
+    """What a decomposition cannot resolve at ``tol``, as sentences for a PrecisionWarning.
+
+    ``tol`` is relative to ``scale`` (the domain's size, or the local frame's scale over
+    R^d); ``n_dropped`` cells or patterns were found with an inscribed ball of radius at most
+    ``tol`` (the smallest ``min_dropped``, in the same relative units) and left out;
+    ``gap`` is :func:`first_layer_gap` (relative units) or None."""
+    notes = []
+    unit = f"{scale:.3g}"
+    if n_dropped:
+        keep = max(PRECISION_FLOOR, min_dropped / 2.0) if min_dropped is not None else PRECISION_FLOOR
+        hint = (f"pass tol={keep:.1g} to keep them" if keep < tol else
+                "they are thinner than the engines' float64 floor")
+        notes.append(f"{n_dropped} region(s) thinner than tol were dropped (inscribed ball radius down to "
+                     f"{(min_dropped or 0.0) * scale:.3g}, at most tol x size = {tol:.3g} x {unit}); {hint}.")
+    if tol < PRECISION_FLOOR:
+        notes.append(f"tol={tol:.3g} is below the engines' float64 floor ({PRECISION_FLOOR:g} of the size "
+                     f"{unit}): regions thinner than that may be merged into a neighbour without being counted.")
+    if gap is not None and not n_dropped:
+        notes.append(f"The first layer's hyperplanes meet {gap * scale:.3g} apart inside the domain, below "
+                     f"tol x size = {tol * scale:.3g}: the regions there are thinner than tol and are dropped or "
+                     "merged (regions may be missing). Shrink the domain to where they are, or lower tol.")
+    return notes
+
+
+def warn_precision(notes):
+    """Issue one :class:`~polyrank.exceptions.PrecisionWarning` with ``notes`` (if any),
+    attributed to the first caller outside polyrank."""
+    if notes:
+        import os
+        import sys
+        import warnings
+
+        from .exceptions import PrecisionWarning
+
+        here = os.path.dirname(os.path.abspath(__file__))
+        level, frame = 2, sys._getframe(1)  # stacklevel 2: the caller of warn_precision
+        while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here + os.sep):
+            level, frame = level + 1, frame.f_back
+        warnings.warn(" ".join(notes), PrecisionWarning, stacklevel=level)
+
+
+def dead_layer_tails(lnet, K):
+    """The bits of the layers after an all-off layer, which every region with that layer off
+    shares: ``tails[l]`` holds layers l+1..K (flat) for hidden layer l = 1..K-1 all off.
+
+    Behind an all-off layer l, ``z_{l+1} = b_{l+1}`` exactly (zero gradient, no rounding),
+    so its bits are ``[b_{l+1} > 0]``; the later layers are constant too, computed forward
+    from the biases (``z = W h + b``, as the forward pass does), a constant within
+    ZERO_ROW_RTOL of its terms' magnitude (``|W| |h| + |b|``) being an identically zero unit
+    (bit 0). The engines' per-layer constant threshold (:func:`zero_thresholds`) is a bound
+    over all regions: in a deep trained network it exceeds small biases of late layers
+    (1e-10 of the layer's scale), whose units would lose their sign; this rule is exact.
+    """
+    tails = {}
+    for l in range(1, K):
+        h = np.zeros(lnet.widths[l - 1])
+        bits = []
+        for m in range(l, K):
+            W, b = np.asarray(lnet.weights[m]), np.asarray(lnet.biases[m])
+            z = W @ h + b
+            on = z > ZERO_ROW_RTOL * (np.abs(W) @ np.abs(h) + np.abs(b))
+            bits.append(on)
+            h = np.where(on, z, 0.0)
+        tails[l] = np.concatenate(bits)
+    return tails
+
+
+def apply_dead_layer_tails(P, offsets, tails):
+    """Patterns ``P`` (bool, one row per region, layers 1..K side by side) with the bits
+    after their first all-off layer set by :func:`dead_layer_tails` (a copy when changed)."""
+    P = np.asarray(P, dtype=bool)
+    one = P.ndim == 1
+    Q = P[None, :] if one else P
+    K = len(offsets) - 1
+    todo = np.ones(len(Q), dtype=bool)
+    out = None
+    for l in range(1, K):
+        rows = todo & ~Q[:, offsets[l - 1]: offsets[l]].any(axis=1)
+        if not rows.any():
+            continue
+        tail = tails[l]
+        bad = rows & np.any(Q[:, offsets[l]: offsets[K]] != tail, axis=1)
+        if bad.any():
+            if out is None:
+                out = Q.copy()
+                Q = out
+            Q[bad, offsets[l]: offsets[K]] = tail
+        todo &= ~rows
+    if out is None:
+        return P
+    return Q[0] if one else Q

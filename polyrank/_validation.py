@@ -7,15 +7,32 @@ import numbers
 import numpy as np
 
 
+def as_real_array(x, *, name, what="an array of numbers", copy=False):
+    """Return ``x`` as a float64 ndarray, refusing complex values.
+
+    numpy would drop an imaginary part with only a ``ComplexWarning``; polyrank works in
+    real float64 arithmetic, so a complex input (even with zero imaginary parts) is an error
+    that names the parameter.
+    """
+    try:
+        raw = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be {what}; got {type(x).__name__}.") from exc
+    if np.iscomplexobj(raw) or (raw.dtype == object and any(isinstance(v, complex) for v in raw.ravel())):
+        raise TypeError(f"{name} must be real; got complex values (dtype {raw.dtype}). polyrank works in "
+                        "float64: pass the real part (x.real) explicitly if that is what you mean.")
+    try:
+        return np.array(raw, dtype=np.float64, copy=True) if copy else np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be {what}; got {type(x).__name__}.") from exc
+
+
 def check_points(X, n_in, *, name="X"):
     """Return ``X`` as a float64 array of shape ``(n_points, n_in)``.
 
     Raises ``ValueError`` with a hint when a single point was passed as a 1-D array.
     """
-    try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of numbers; got {type(X).__name__}.") from exc
+    X = as_real_array(X, name=name)
     if X.ndim != 2 or X.shape[1] != n_in:
         hint = f" For one point use {name}.reshape(1, -1)." if X.shape == (n_in,) else ""
         raise ValueError(f"{name} must have shape (n_points, {n_in}); got {X.shape}.{hint}")
@@ -26,10 +43,7 @@ def check_points(X, n_in, *, name="X"):
 
 def check_point(x, n_in, *, name="x"):
     """Return one point as a float64 vector of length ``n_in``."""
-    try:
-        x = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a vector of numbers; got {type(x).__name__}.") from exc
+    x = as_real_array(x, name=name, what="a vector of numbers")
     if x.shape != (n_in,):
         raise ValueError(f"{name} must have shape ({n_in},); got {x.shape}.")
     if not np.isfinite(x).all():
@@ -42,10 +56,7 @@ def check_matrix(M, *, name, shape=None):
 
     ``shape`` entries that are ``None`` are not checked.
     """
-    try:
-        M = np.array(M, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a 2-D array of numbers; got {type(M).__name__}.") from exc
+    M = as_real_array(M, name=name, what="a 2-D array of numbers", copy=True)
     if M.ndim != 2:
         raise ValueError(f"{name} must be 2-D; got an array of shape {M.shape}.")
     if shape is not None:
@@ -62,10 +73,7 @@ def check_matrix(M, *, name, shape=None):
 
 def check_vector(v, *, name, length=None):
     """Return ``v`` as a finite float64 1-D array, optionally of a given length."""
-    try:
-        v = np.array(v, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a 1-D array of numbers; got {type(v).__name__}.") from exc
+    v = as_real_array(v, name=name, what="a 1-D array of numbers", copy=True)
     if v.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got an array of shape {v.shape}.")
     if length is not None and v.shape[0] != length:
@@ -73,6 +81,35 @@ def check_vector(v, *, name, length=None):
     if not np.isfinite(v).all():
         raise ValueError(f"{name} contains NaN or infinity.")
     return v
+
+
+def check_finite_preactivations(finite_rows, layer, *, name="X", dtype="float64", offset=0):
+    """Raise when a layer's pre-activations overflowed at some points.
+
+    ``finite_rows`` is a bool vector (one entry per point): whether every pre-activation
+    of ``layer`` is finite there. Finite inputs near the float maximum (or huge weights)
+    overflow to inf, and ``inf - inf`` to NaN, whose sign (the activation pattern) is then
+    meaningless: never a silent wrong pattern or rank.
+    """
+    bad = np.flatnonzero(~np.asarray(finite_rows, dtype=bool))
+    if len(bad):
+        what = f"The pre-activations of hidden layer {layer}" if layer else "The inputs"
+        raise ValueError(
+            f"{what} overflow to inf or NaN in {dtype} at "
+            f"{len(bad)} point(s) of {name} (first: row {int(bad[0]) + offset}); their activation patterns "
+            "are not defined. Scale the inputs down (the patterns of x / c are those of x for the "
+            "network with every bias divided by c)" + ("." if dtype == "float64" else ", or use float64."))
+
+
+def format_bytes(n):
+    """A byte count for a message: ``"312 bytes"``, ``"4.5 KiB"``, ``"1.2 GiB"`` (never 0.0 MiB)."""
+    n = float(n)
+    if n < 1024:
+        return f"{int(round(n))} bytes"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        n /= 1024.0
+        if n < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}"
 
 
 def check_tol(tol, *, name="tol", func=None):
@@ -199,6 +236,38 @@ def check_layers(layers, n_layers, *, func=None, name="layers"):
     return out
 
 
+def check_torch_dtype(dtype, *, func=None, name="dtype", any_float=False):
+    """Return a torch floating dtype from None (float64), a torch dtype, a numpy dtype or
+    type, or a string (``"float64"``, ``"double"``, ``"float32"``, ``"float"``; with
+    ``any_float`` also ``"float16"``, ``"half"``, ``"bfloat16"``). Only float64 and float32
+    unless ``any_float``."""
+    import torch
+
+    if dtype is None:
+        return torch.float64
+    table = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32,
+             "float": torch.float32}
+    if any_float:
+        table.update({"float16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16})
+    out = None
+    if isinstance(dtype, str):
+        out = table.get(dtype.replace("torch.", ""))
+    elif isinstance(dtype, torch.dtype):
+        out = dtype if dtype.is_floating_point else None
+    else:
+        try:
+            npd = np.dtype(dtype)
+        except TypeError:
+            npd = None
+        out = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32,
+               np.dtype(np.float16): torch.float16}.get(npd)
+    if out is None or (not any_float and out not in (torch.float64, torch.float32)):
+        allowed = "a floating dtype" if any_float else "float64 or float32"
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be {allowed} (torch, numpy or a "
+                         f"string); got {dtype!r}.")
+    return out
+
+
 def check_device(device):
     """Return a ``torch.device``: None is CUDA when available, else the CPU."""
     import torch
@@ -230,6 +299,41 @@ def check_simplex_ids(sel, n, *, name):
     if arr.min() < -n or arr.max() >= n:
         raise ValueError(f"{name} holds simplex ids outside 0..{n - 1}.")
     return arr.astype(np.int64) % n if n else arr.astype(np.int64)
+
+
+def check_simplices(simplices, n_vertices, *, name="simplices"):
+    """Return top simplices as an int64 array of shape ``(n_simplices, k + 1)``.
+
+    Vertex ids must be integers (floats are accepted only when integral: ``0.5`` is not
+    truncated to 0), in ``0..n_vertices - 1``, and distinct within each simplex.
+    """
+    try:
+        raw = np.asarray(simplices)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a 2-D array of vertex ids; got {type(simplices).__name__}.") from exc
+    if raw.dtype == bool or np.iscomplexobj(raw) or not (np.issubdtype(raw.dtype, np.integer)
+                                                          or np.issubdtype(raw.dtype, np.floating)
+                                                          or raw.size == 0):
+        raise TypeError(f"{name} must hold integer vertex ids; got an array of dtype {raw.dtype}.")
+    if np.issubdtype(raw.dtype, np.floating) and raw.size:
+        frac = ~np.isfinite(raw) | (raw != np.round(raw))
+        if frac.any():
+            pos = tuple(int(i) for i in np.argwhere(frac)[0])
+            raise ValueError(f"{name} must hold integer vertex ids; entry {pos} is {raw[pos]!r}.")
+    S = raw.astype(np.int64)
+    if S.ndim != 2 or S.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (n_simplices, k + 1); got {S.shape}.")
+    if S.size and (S.min() < 0 or S.max() >= n_vertices):
+        bad = int(np.flatnonzero((S < 0).any(axis=1) | (S >= n_vertices).any(axis=1))[0])
+        raise ValueError(f"{name} refer to vertex ids outside 0..{n_vertices - 1}: simplex {bad} is "
+                         f"{S[bad].tolist()}.")
+    if S.shape[1] > 1 and len(S):
+        T = np.sort(S, axis=1)
+        rep = np.flatnonzero((T[:, 1:] == T[:, :-1]).any(axis=1))
+        if len(rep):
+            raise ValueError(f"{name}: simplex {int(rep[0])} ({S[rep[0]].tolist()}) repeats a vertex; a "
+                             f"k-simplex needs k + 1 distinct vertices ({len(rep)} simplices repeat one).")
+    return S
 
 
 def check_prime(p, *, name="field", func=None, maximum=46337):

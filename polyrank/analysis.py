@@ -3,8 +3,9 @@
 :func:`analyze` refines a mesh of the manifold exactly along the network's linear
 regions (:func:`polyrank.refine`), labels every piece with its rank and tangent rank,
 finds the low-rank part ``A`` and the pieces that are glued to points, and computes
-Betti numbers of ``X``, ``A``, the pair ``(X, A)``, the quotient ``X/{A_i}`` and of a
-Rips complex on the image ``f(X)`` (``docs/theory.md``, ``docs/analysis.md``). The
+Betti numbers of ``X``, ``A``, the pair ``(X, A)``, the quotient ``X/{A_i}`` and, exactly,
+of the image ``f(X)`` (:func:`polyrank.image_homology`; ``docs/theory.md``,
+``docs/analysis.md``). The
 ``polyrank analyze`` command is in :mod:`polyrank.cli`.
 """
 
@@ -17,14 +18,22 @@ import numpy as np
 
 from ._validation import check_layer, check_positive_int, check_scale, check_tol
 from .complex import SimplicialComplex, check_complex
+from .exceptions import PolyrankError
+from .image import MAX_CANDIDATES, check_image_mesh, layer_homology
 from .intersect import REFINE_TOL, Refinement, refine
 from .network import as_network
+from .regions import pattern_string
 
 __all__ = ["analyze", "AnalysisReport", "minimal_embedding_dim"]
 
 #: Two rank-0 pieces whose constant images differ by at most this (relative to the
 #: largest image coordinate, plus 1) map to the same point (``glue="image"``).
 IMAGE_POINT_TOL = 1e-9
+
+#: Intersection LPs :func:`analyze` spends at most on the exact homology of f(X) (seconds
+#: to a minute); over it the report says so (``image_error``) and
+#: :func:`polyrank.image_homology` computes it with a larger ``max_lps``.
+ANALYZE_MAX_LPS = 20_000
 
 #: The ways of grouping rank-0 pieces before gluing (see :func:`analyze`).
 GLUE_MODES = ("cell", "image", "component")
@@ -107,9 +116,16 @@ class AnalysisReport:
         ``b(X)``, ``b(A)``, ``b(X, A)`` (= reduced ``b(X/A)`` for nonempty A).
     betti_quotient : list of int
         Reduced Betti numbers of ``X/{A_1, ..., A_r}``, each piece to its own point.
+    image : ImageHomology or None
+        The exact homology of the image ``f(X)`` (:func:`polyrank.image_homology`):
+        ``image.betti``, and its rank and overlap sources; None when not asked for
+        (``image=False``) or refused for its candidate budget (``image_error`` says why).
+    image_error : str or None
+        Why ``image`` is None although it was asked for.
     betti_image : list of int or None
         Betti numbers of the Rips complex of the image of the refined vertices at
-        ``scale`` (approximate: a point sample of ``f(X)``), or None if skipped.
+        ``scale`` (approximate: a point sample of ``f(X)``, for comparison with
+        ``image``), or None if skipped.
     scale : float or None
         The Rips scale of ``betti_image``.
     field : int
@@ -140,6 +156,8 @@ class AnalysisReport:
     scale: float | None
     field: int
     glue: str
+    image: object = None
+    image_error: str | None = None
     name: str = "manifold"
     n_input_simplices: int = 0
     network: str = ""
@@ -186,10 +204,20 @@ class AnalysisReport:
             return f"  {label:<26}" + "  ".join(f"{v:>2}" for v in b)
         lines += [row("X", self.betti_X), row("A", self.betti_A), row("(X, A)", self.betti_relative),
                   row("X/{A_i}  (reduced)", self.betti_quotient)]
+        if self.image is not None:
+            lines.append(row("f(X)  (exact)", self.image.betti))
+        elif self.image_error is not None:
+            lines.append(f"  f(X)                      not computed: {self.image_error}")
         if self.betti_image is not None:
             lines.append(row(f"f(X) Rips @ {self.scale:.3g} (approx.)", self.betti_image))
-        else:
-            lines.append("  f(X)                      not computed (scale / --scale)")
+        if self.image is not None:
+            im = self.image
+            lines += ["", f"f(X)        rank source: {im.n_rank_pieces} cell(s) where f is not injective; "
+                          f"overlap source: {im.n_overlaps} set(s) of cells whose images meet "
+                          f"({im.stats.get('time_total', 0.0):.2f} s)"]
+            if im.near_tolerance:
+                lines.append(f"            warning: {im.near_tolerance} intersection decision(s) within "
+                             f"a factor of the tolerance {im.tol:g}")
         return "\n".join(lines)
 
     def __str__(self):
@@ -225,7 +253,7 @@ class AnalysisReport:
         last = ref.region_patterns[:, ref.patterns.shape[1] - self.last_width:]
         return pd.DataFrame({
             "region": np.arange(n),
-            "pattern": ["".join("1" if b else "0" for b in p) for p in ref.region_patterns],
+            "pattern": [pattern_string(p) for p in ref.region_patterns],
             "codeword_size": last.sum(1).astype(np.int64),
             "rank": rank,
             "min_tangent_rank": tmin,
@@ -257,7 +285,7 @@ class AnalysisReport:
 
 # ---------------------------------------------------------------------------- analyze
 def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, field=11,
-            scale=None, tol=REFINE_TOL, name=None) -> AnalysisReport:
+            image=True, scale=None, tol=REFINE_TOL, name=None) -> AnalysisReport:
     """Refine a manifold along a network's regions and compute what gluing does to it.
 
     Parameters
@@ -282,6 +310,11 @@ def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, fie
         paper; 0: rank-0 cells only). Pieces are glued only if also below ``threshold``.
     field : int, default 11
         Prime p for homology over Z/p.
+    image : bool, default True
+        Compute the exact Betti numbers of the image ``f(X)`` from the refinement
+        (:func:`polyrank.image_homology`, with its default tolerance and candidate
+        budget, and at most ``ANALYZE_MAX_LPS`` LPs; over a budget the report says so
+        instead, in ``image_error``).
     scale : float, optional
         If given, also compute the Betti numbers of the Vietoris-Rips complex at this
         edge-length scale of the image ``f_K`` of the refined vertices
@@ -309,8 +342,9 @@ def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, fie
     -----
     Exact: the refinement is exact (see :func:`polyrank.refine`), ranks come from
     an SVD with ``pr.rank.matrix_rank``'s tolerance and homology is computed by
-    GUDHI over Z/p without tolerance; ``betti_image`` alone is approximate (a Rips
-    complex of a point sample). Glued pieces that touch are merged so that pieces
+    GUDHI over Z/p without tolerance; ``image`` decides intersections of convex images
+    by LP against a stated tolerance (see :func:`polyrank.image_homology`);
+    ``betti_image`` alone is approximate (a Rips complex of a point sample). Glued pieces that touch are merged so that pieces
     are vertex-disjoint (touching pieces map to one connected set anyway). Cost: the
     refinement plus near-linear homology in the number of pieces, plus the Rips
     complex for the image.
@@ -327,6 +361,8 @@ def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, fie
     (2, [1, 1], [0, 1], [0, 1])
     >>> rep.n_regions, rep.n_rank0_pieces, sorted(rep.rank_histogram)
     (4, 1, [0, 1, 2])
+    >>> rep.image.betti  # the arc is squashed onto two segments and a point: still a loop
+    (1, 1)
     """
     from . import topology
 
@@ -381,6 +417,19 @@ def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, fie
     bq = topology.quotient_betti(ref.complex, list(pieces), field=field) if pieces else \
         topology.reduced_betti(ref.complex, field=field)
     t2 = time.perf_counter()
+    im, im_err = None, None
+    if image:
+        try:
+            check_image_mesh(K, net, "analyze")
+        except ValueError as err:  # e.g. a non-manifold mesh, which the rest of analyze accepts
+            im_err = str(err)
+        else:
+            try:
+                im = layer_homology(net, ref, L, K, field=field, max_candidates=MAX_CANDIDATES,
+                                    max_lps=ANALYZE_MAX_LPS)
+            except PolyrankError as err:  # over the candidate budget
+                im_err = str(err)
+    t25 = time.perf_counter()
     bimg = None
     if scale is not None:
         bimg = topology.image_betti(net, V, layer=L, scale=scale, max_dimension=K.dim, field=field)
@@ -392,7 +441,9 @@ def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, fie
         low_rank=low, squashed=squashed, n_components_A=len(comps_A), pieces=tuple(pieces),
         n_rank0_pieces=n0, n_rank1_pieces=n1, betti_X=rel.X, betti_A=rel.A,
         betti_relative=rel.relative, betti_quotient=bq, betti_image=bimg, scale=scale,
-        field=field, glue=glue, name=name or "manifold", n_input_simplices=len(K),
+        field=field, glue=glue, image=im, image_error=im_err, name=name or "manifold",
+        n_input_simplices=len(K),
         network=f"{net.input_dim}-" + "-".join(map(str, ws)),
-        last_width=ws[-1], timings={"refine": t1 - t0, "homology": t2 - t1, "image": t3 - t2},
+        last_width=ws[-1], timings={"refine": t1 - t0, "homology": t2 - t1, "image_exact": t25 - t2,
+                                         "image": t3 - t25},
     )

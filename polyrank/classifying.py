@@ -909,7 +909,7 @@ def classify(net, K, layer=None, *, max_pieces=None, glue="cell", glue_rank=1, f
     func = "classify"
     field = check_prime(field, func=func, maximum=MAX_FIELD)
     K, _ = _prepare(K, "auto", func)
-    rep = analyze(net, K, layer=layer, glue=glue, glue_rank=glue_rank, field=field)
+    rep = analyze(net, K, layer=layer, glue=glue, glue_rank=glue_rank, field=field, image=False)
     X = rep.refinement.complex
     pieces = [X.subcomplex(p) for p in rep.pieces]
     plist = [p.simplices for p in pieces]

@@ -15,7 +15,7 @@ import itertools
 
 import numpy as np
 
-from ._validation import check_int_range, check_simplex_ids
+from ._validation import as_real_array, check_int_range, check_simplex_ids, check_simplices
 
 __all__ = ["SimplicialComplex"]
 
@@ -49,14 +49,10 @@ class SimplicialComplex:
     """
 
     def __init__(self, vertices, simplices):
-        V = np.array(vertices, dtype=np.float64)
-        S = np.array(simplices, dtype=np.int64)
+        V = as_real_array(vertices, name="vertices", what="an array of coordinates", copy=True)
         if V.ndim != 2:
             raise ValueError(f"vertices must have shape (n_vertices, m); got {V.shape}.")
-        if S.ndim != 2 or S.shape[1] < 1:
-            raise ValueError(f"simplices must have shape (n_simplices, k + 1); got {S.shape}.")
-        if S.size and (S.min() < 0 or S.max() >= V.shape[0]):
-            raise ValueError("simplices refer to vertex ids outside 0..n_vertices-1.")
+        S = check_simplices(simplices, V.shape[0]).copy()
         if not np.isfinite(V).all():
             raise ValueError("vertices contain NaN or infinity.")
         V.setflags(write=False)

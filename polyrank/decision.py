@@ -240,7 +240,11 @@ def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_
     net : ReLUNetwork or torch.nn.Module
         With a read-out layer (its output ``output`` is the function), or a network whose
         last hidden layer has width 1 without a read-out is refused: pass a read-out.
-    domain : Box or bounded Polytope
+    domain : Box, Polytope or None
+        None (all of R^d) or an unbounded polyhedron: the complex is cut by its box
+        (:meth:`~polyrank.FaceComplex.truncated`), which holds every vertex strictly inside; the
+        box's own vertices are boundary vertices (``interior`` False), so the interior
+        critical vertices are those of f on the whole domain.
     output : int, default 0
         Which read-out output is the scalar function f.
     field : int, default 11
@@ -291,9 +295,9 @@ def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_
     if isinstance(output, bool) or not isinstance(output, (int, np.integer)) or not 0 <= output < n_out:
         raise ValueError(f"The 'output' parameter of morse_data must be an int in 0..{n_out - 1}; got {output!r}.")
     field = _check_field(field, "morse_data")
-    dom = _bounded(domain, net, "morse_data")
+    dom = as_domain(domain, net.input_dim)
     dec = enumerate_regions(net, dom, method=method, max_regions=max_regions)
-    K = dec.complex()
+    K = dec.complex().truncated()  # over an unbounded domain: cut by its box
     d = K.dim
     V = K.vertices
     f = net.forward(V)[:, int(output)]

@@ -10,16 +10,24 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_matrix, check_points, check_vector, make_rng
+from ._validation import as_real_array, check_matrix, check_points, check_vector, make_rng
 
 __all__ = ["Box", "Polytope", "Simplex", "as_domain"]
 
-#: Minimum Chebyshev radius (relative to the domain's size) for a polytope to count
-#: as full-dimensional.
+#: Minimum Chebyshev radius (relative to the domain's size: the largest side of its
+#: bounding box when bounded, else max(1, |centre|)) for a polytope to count as
+#: full-dimensional. It equals the enumerations' default ``tol``: a thinner domain has
+#: no region they could certify.
 FULL_DIM_TOL = 1e-9
+#: Minimum Chebyshev radius relative to the centre's largest coordinate: below it the
+#: domain spans too few float64 values (about 1e4 ulps) to be resolved.
+FULL_DIM_COORD_RTOL = 1e-12
+#: Largest dimension in which a bounded polytope's size is read off its vertices (qhull).
+SIZE_BY_VERTICES_MAX_DIM = 8
 #: Default slack of :meth:`Polytope.contains` (absolute, on ``A x <= b``).
 CONTAINS_TOL = 1e-12
-#: A simplex whose edge-vector determinant is below this (relative to its size^d) is degenerate.
+#: A simplex whose edge-vector determinant is below this (relative to the product of the
+#: edge vectors' lengths, so that the test does not depend on its size) is degenerate.
 SIMPLEX_DET_RTOL = 1e-14
 
 
@@ -72,14 +80,16 @@ class Polytope:
             x, r = chebyshev_center(self._A, self._b)
         except InfeasibleError:
             raise ValueError("The polytope {x : A x <= b} is empty.") from None
-        scale = max(1.0, float(np.abs(x).max(initial=0.0)))
-        if r <= FULL_DIM_TOL * scale:
-            raise ValueError(
-                f"The polytope is not full-dimensional (largest inscribed ball radius {r:.3g}); "
-                "polyrank enumerates full-dimensional domains only. Use ReLUNetwork.restrict to "
-                "parametrise a lower-dimensional slice."
-            )
         self._center, self._inradius = x, r
+        size = None
+        if r > 0 and self.dim <= SIZE_BY_VERTICES_MAX_DIM and self.bounded:
+            try:
+                lo, hi = self.bounding_box()
+                size = float(np.max(hi - lo))
+            except Exception:  # qhull gives up on a (numerically) flat polytope
+                size = None
+                r = 0.0
+        _check_inradius(r, x, size)
 
     @property
     def dim(self) -> int:
@@ -143,7 +153,7 @@ class Polytope:
             return float(V.max() - V.min())
         from scipy.spatial import ConvexHull
 
-        return float(ConvexHull(V).volume)
+        return float(ConvexHull(V - V.mean(axis=0)).volume)  # centred: qhull's tolerances scale with |V|
 
     def sample(self, n, *, seed=0) -> np.ndarray:
         """``n`` uniform points inside a bounded polytope (rejection from its bounding box)."""
@@ -160,6 +170,22 @@ class Polytope:
 
     def __repr__(self):
         return f"Polytope(dim={self.dim}, n_constraints={self._A.shape[0]})"
+
+
+def _check_inradius(r, x, size):
+    """Raise the one "not full-dimensional" error of every domain: the largest inscribed
+    ball (radius ``r``, centre ``x``) is thin relative to the domain's size (``size``: the
+    largest side of its bounding box; None: unknown or unbounded, then max(1, |x|)), or
+    spans too few float64 values at its distance from the origin."""
+    far = float(np.abs(x).max(initial=0.0))
+    scale = max(1.0, far) if size is None else size
+    if r <= FULL_DIM_TOL * scale or r <= FULL_DIM_COORD_RTOL * far:
+        what = "its size" if size is None else f"its size {size:.3g}"
+        raise ValueError(
+            f"The polytope is not full-dimensional (largest inscribed ball radius {r:.3g}, against "
+            f"{what}); polyrank enumerates full-dimensional domains only. Use ReLUNetwork.restrict "
+            "to parametrise a lower-dimensional slice."
+        )
 
 
 class Box(Polytope):
@@ -179,8 +205,10 @@ class Box(Polytope):
     """
 
     def __init__(self, lo, hi, dim=None):
-        lo_arr = np.atleast_1d(np.asarray(lo, dtype=np.float64))
-        hi_arr = np.atleast_1d(np.asarray(hi, dtype=np.float64))
+        lo_arr = np.atleast_1d(as_real_array(lo, name="lo", what="a float or a 1-D array of floats"))
+        hi_arr = np.atleast_1d(as_real_array(hi, name="hi", what="a float or a 1-D array of floats"))
+        if lo_arr.ndim != 1 or hi_arr.ndim != 1:
+            raise ValueError(f"lo and hi must be floats or 1-D arrays; got shapes {np.shape(lo)} and {np.shape(hi)}.")
         if dim is None:
             dim = max(lo_arr.shape[0], hi_arr.shape[0])
             if lo_arr.shape[0] == hi_arr.shape[0] == 1 and np.ndim(lo) == 0 and np.ndim(hi) == 0:
@@ -209,6 +237,7 @@ class Box(Polytope):
         self._center = (self.lo + self.hi) / 2
         self._inradius = float(np.min(self.hi - self.lo) / 2)
         self._bounded = True
+        _check_inradius(self._inradius, self._center, float(np.max(self.hi - self.lo)))
 
     def vertices(self):
         d = self.dim
@@ -227,8 +256,14 @@ class Box(Polytope):
 
     def __repr__(self):
         if np.all(self.lo == self.lo[0]) and np.all(self.hi == self.hi[0]):
-            return f"Box({self.lo[0]:g}, {self.hi[0]:g}, dim={self.dim})"
+            return f"Box({_num(self.lo[0])}, {_num(self.hi[0])}, dim={self.dim})"
         return f"Box(lo={self.lo.tolist()}, hi={self.hi.tolist()})"
+
+
+def _num(v):
+    """A float as Python writes it (shortest round trip), without a trailing ``.0``."""
+    text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text
 
 
 class Simplex(Polytope):
@@ -246,7 +281,7 @@ class Simplex(Polytope):
         if V.shape[0] != d + 1:
             raise ValueError(f"A simplex in R^{d} needs {d + 1} vertices; got {V.shape[0]}.")
         E = V[1:] - V[0]
-        if abs(np.linalg.det(E)) <= SIMPLEX_DET_RTOL * max(1.0, np.abs(E).max()) ** d:
+        if abs(np.linalg.det(E)) <= SIMPLEX_DET_RTOL * float(np.prod(np.linalg.norm(E, axis=1))):
             raise ValueError("The simplex's vertices are affinely dependent (zero volume).")
         # facet opposite vertex k: the hyperplane through the others, oriented away from vertex k
         A, b = [], []

@@ -18,11 +18,12 @@ import numpy as np
 
 from threadpoolctl import threadpool_limits
 
-from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, local_frame,
+from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, SLIVER_MIN,
+                        apply_dead_layer_tails, dead_layer_tails, first_layer_gap, local_frame, local_network, precision_notes, scaled_units, warn_precision,
                         zero_thresholds)
-from ._validation import check_layer, check_point, check_positive_int, check_tol
+from ._validation import check_layer, check_point, check_positive_int, check_tol, format_bytes
 from .domain import as_domain
-from .exceptions import InfeasibleError, RegionLimitError
+from .exceptions import InfeasibleError, MemoryBudgetError, RegionLimitError
 from .network import as_network
 from .rank import batched_ranks
 from .regions import Decomposition, Region, pattern_key
@@ -63,6 +64,10 @@ QHULL_SPREAD_EPS = 1e3
 FALLBACK_SLACK_FACTOR = 1e3
 #: Seed of the fixed random direction that orders rows when duplicates are merged.
 DEDUP_SEED = 12345
+#: Fixed overhead (Python objects) of a finished Region and of a queued region, in bytes,
+#: for the ``max_memory`` budget of the LP engine; their arrays are counted on top.
+REGION_BYTES = 1500
+QUEUED_REGION_BYTES = 1000
 
 
 class _LPEngine:
@@ -73,8 +78,9 @@ class _LPEngine:
         self.net_orig = net
         self.x0 = np.asarray(x0, dtype=np.float64)
         self.s = float(s)
-        # work in local coordinates y = (x - x0) / s: unit scale, origin in the domain
-        self.net = net.restrict(self.s * np.eye(d), self.x0)
+        # work in local coordinates y = (x - x0) / s (unit scale, origin in the domain) and
+        # in scaled units (no overflow or underflow for weights of any magnitude)
+        self.net = local_network(net, K, self.x0, self.s)
         self.K = K
         self.d = d
         self.tol = tol  # local units: relative to the domain's size
@@ -91,10 +97,12 @@ class _LPEngine:
         self.n_qhull = 0
         self.n_fallback = 0
         self.n_small_lp = 0
+        self.thin = {}  # pattern key -> inscribed radius (local units) of patterns dropped as thinner than tol
         self._dedup_dir = np.random.default_rng(DEDUP_SEED).normal(size=d + 1)
         zg, zc = zero_thresholds(self.net, K)
         self._zero_rel = np.repeat(zg, net.widths[:K])
         self._zero_abs = np.repeat(zc, net.widths[:K])
+        self._tails = dead_layer_tails(self.net, K)  # the exact bits behind an all-off layer
 
     def to_global(self, data):
         """Witness, inradius and H-rep of a region in the caller's coordinates."""
@@ -108,7 +116,7 @@ class _LPEngine:
         full-dimensional region. ``hint`` is a point believed to be interior (it only
         speeds things up; everything is re-certified)."""
         net, K, d = self.net, self.K, self.d
-        flat = flat.copy()
+        flat = apply_dead_layer_tails(flat, self.offsets, self._tails).copy()
         maps = net.affine_maps(flat, layer=K)
         Mall = np.vstack([M for M, _ in maps])
         mall = np.concatenate([m for _, m in maps])
@@ -124,6 +132,7 @@ class _LPEngine:
                 return None
             idx = np.flatnonzero(zero)
             flat[idx[iszero]] = False
+            flat = apply_dead_layer_tails(flat, self.offsets, self._tails)
         s = np.where(flat, 1.0, -1.0)
         keep = np.flatnonzero(~zero)
         inv = 1.0 / nrm[keep]
@@ -140,6 +149,7 @@ class _LPEngine:
             except InfeasibleError:
                 return None
             if r <= self.tol:
+                self._note_thin(flat, float(np.min(b - A @ x, initial=r)))
                 return None
             facets = None
             if 2 <= d <= QHULL_MAX_DIM:
@@ -152,6 +162,7 @@ class _LPEngine:
         # certify: the inradius is the witness's smallest slack over all rows (unit normals)
         r = float(np.min(b - A @ x, initial=r))  # no rows at all: the whole space (capped)
         if r <= self.tol:
+            self._note_thin(flat, r)
             return None
         Ai, bi, ui = A[irr], b[irr], units[irr]
         bounded = self.bounded_domain
@@ -168,6 +179,19 @@ class _LPEngine:
             facet_centers=centers, facet_radii=fradii, Mall=Mall, mall=mall, nrm=nrm,
         )
         return flat, data
+
+    def _note_thin(self, flat, r):
+        """Record a pattern whose region is a sliver: certified radius in (SLIVER_MIN, tol]."""
+        if r > SLIVER_MIN:
+            key = pattern_key(flat)
+            self.thin[key] = max(r, self.thin.get(key, 0.0))
+
+    def precision(self, keys):
+        """(n_dropped, smallest dropped radius, notes) of a traversal that kept ``keys``."""
+        dropped = [r for k, r in self.thin.items() if k not in keys]
+        gap = first_layer_gap(self.net, self.Ad, self.bd, 2 * self.tol)
+        notes = precision_notes(self.tol, self.s, len(dropped), min(dropped, default=None), gap)
+        return len(dropped), notes
 
     def _ranks(self, Mall, flat):
         """rank(A_K) for every layer under the rank rule of :mod:`polyrank.rank` (the
@@ -239,7 +263,8 @@ class _LPEngine:
         ac = b - A @ c
         an = A @ n
         ahead = (an > 0) & (ac > 10 * self.tol)
-        t = min(float(np.min(ac[ahead] / an[ahead])) if ahead.any() else 1.0, 1.0) / 2
+        with np.errstate(over="ignore"):  # an can be tiny: the step is then capped at 1 anyway
+            t = min(float(np.min(ac[ahead] / an[ahead])) if ahead.any() else 1.0, 1.0) / 2
         point = c + t * n
         slack = b - A @ point
         if slack.min() <= QHULL_MIN_SLACK:
@@ -436,7 +461,7 @@ def _setup(net, domain, layer, start, tol, max_regions, func, build=True):
         start = check_point(start, net.input_dim, name="start")
         if domain is not None and not domain.contains(start[None, :])[0]:
             raise ValueError("start must lie inside the domain.")
-    x0, s = local_frame(net, domain, start)
+    x0, s = local_frame(scaled_units(net, K), domain, start)
     make = lambda: _LPEngine(net, domain, K, tol, x0, s)  # noqa: E731
     return net, domain, (start - x0) / s, max_regions, make() if build else make
 
@@ -453,31 +478,54 @@ def _first_region(eng, start, domain, seed):
         x0 = start + rng.normal(size=start.shape) * step
         if np.any(eng.Ad @ x0 > eng.bd):
             x0 = start
-    raise RuntimeError("Could not find a full-dimensional region at the start point; pass another start=.")
+    raise RuntimeError(
+        f"Could not find a full-dimensional region at the start point: every point tried near it lies on "
+        f"a hyperplane or in a region thinner than tol (inscribed radius <= {eng.tol:g} x the length scale "
+        f"{eng.s:.3g}). Pass another start=, or a lower tol.")
 
 
-def _traverse(eng, first, max_regions, partial):
+def _data_bytes(flat, data):
+    """Approximate memory of one queued region (its pattern and data arrays), in bytes."""
+    return QUEUED_REGION_BYTES + flat.nbytes + sum(v.nbytes for v in data.values() if isinstance(v, np.ndarray))
+
+
+def _region_bytes(region):
+    """Approximate memory of one finished Region object, in bytes."""
+    return (REGION_BYTES + region.A.nbytes + region.b.nbytes + region.witness.nbytes
+            + 8 * (len(region.pattern) + len(region.facets) + 2 * len(region.ranks)))
+
+
+def _region_limit_error(max_regions, where):
+    """The RegionLimitError of the LP traversal; its advice holds for both public entry
+    points (enumerate_regions and iter_regions take ``partial``)."""
+    return RegionLimitError(f"The enumeration passed max_regions={max_regions} {where}. Raise max_regions, "
+                            "shrink the domain, or pass partial=True to enumerate_regions (the regions found "
+                            "so far, marked partial) or to iter_regions (stop quietly).")
+
+
+def _traverse(eng, first, max_regions, partial, max_bytes=None, stream=False):
     """Breadth-first traversal. Yields events: ("region", Region), ("edge", i, j, unit),
-    ("partial",). Edges to regions still queued are reported once those are built."""
+    ("partial",). Edges to regions still queued are reported once those are built.
+
+    ``max_bytes``: raise MemoryBudgetError when the regions kept (all of them unless
+    ``stream``: then only the queue counts) and the queue would need more."""
     index = {}  # pattern key -> region index (None while queued)
     waiting = {}  # pattern key -> [(i, unit)] edges to a queued region
     queue = deque()
     flat0, data0 = first
     index[pattern_key(flat0)] = None
     queue.append((flat0, data0))
+    used = _data_bytes(flat0, data0)
     count = 0
     while queue:
         flat, data = queue.popleft()
+        used -= _data_bytes(flat, data)
         key = pattern_key(flat)
         if count >= max_regions:
             if partial:
                 yield ("partial",)
                 return
-            raise RegionLimitError(
-                f"The enumeration passed max_regions={max_regions} with {len(queue) + 1} regions still "
-                "queued. Raise max_regions, shrink the domain, or pass partial=True to get the regions "
-                "found so far (marked partial)."
-            )
+            raise _region_limit_error(max_regions, f"with {len(queue) + 1} regions still queued")
         idx = count
         count += 1
         index[key] = idx
@@ -490,6 +538,8 @@ def _traverse(eng, first, max_regions, partial):
         )
         for arr in (region.witness, region.A, region.b):
             arr.setflags(write=False)
+        if max_bytes is not None and not stream:
+            used += _region_bytes(region)
         yield ("region", region)
         for i, unit in waiting.pop(key, ()):
             yield ("edge", i, idx, unit)
@@ -510,6 +560,13 @@ def _traverse(eng, first, max_regions, partial):
                 if nkey not in index:
                     index[nkey] = None
                     queue.append((nb, nbdata))
+                    used += _data_bytes(nb, nbdata)
+                    if max_bytes is not None and used > max_bytes:
+                        raise MemoryBudgetError(
+                            f"The LP traversal needs more than max_memory={max_bytes} bytes "
+                            f"({format_bytes(max_bytes)}) after {count} regions, with {len(queue)} queued "
+                            f"(about {format_bytes(used)}). Raise max_memory, shrink the domain, pass "
+                            "max_regions with partial=True, or stream the regions with iter_regions.")
             j = index[nkey]
             if j is None:
                 waiting.setdefault(nkey, []).append((idx, unit))
@@ -535,11 +592,13 @@ def _fallback(eng, hint, r):
 
 
 def iter_regions(net, domain=None, *, layer=None, start=None, max_regions=DEFAULT_MAX_REGIONS,
-                 tol=DEFAULT_TOL, seed=0):
+                 partial=False, tol=DEFAULT_TOL, seed=0, max_memory=None):
     """Lazily yield the regions of the LP traversal, breadth-first from the start region.
 
     Same arguments as :func:`enumerate_regions` (LP engine); use it to stream regions of a
-    decomposition too large to keep, or to stop early.
+    decomposition too large to keep, or to stop early. With ``partial=True`` the generator
+    ends quietly after ``max_regions`` regions instead of raising RegionLimitError;
+    ``max_memory`` bounds the traversal's queue (the regions yielded are the caller's).
 
     Yields
     ------
@@ -553,15 +612,16 @@ def iter_regions(net, domain=None, *, layer=None, start=None, max_regions=DEFAUL
     """
     net, domain, start, max_regions, eng = _setup(net, domain, layer, start, tol, max_regions,
                                                   "iter_regions")
+    max_memory = check_positive_int(max_memory, name="max_memory", func="iter_regions", allow_none=True)
     first = _first_region(eng, start, domain, seed)
-    for event in _traverse(eng, first, max_regions, False):
+    for event in _traverse(eng, first, max_regions, bool(partial), max_memory, stream=True):
         if event[0] == "region":
             yield event[1]
 
 
 def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None,
                       max_regions=DEFAULT_MAX_REGIONS, partial=False, tol=DEFAULT_TOL,
-                      progress=False, seed=0, max_memory=None, verify=False) -> Decomposition:
+                      progress=False, seed=0, max_memory=None, verify=False, n_jobs=None) -> Decomposition:
     """Enumerate every linear region of ``net`` over ``domain``, exactly.
 
     Parameters
@@ -573,7 +633,7 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
         Decompose by the patterns of hidden layers 1..layer (default: all hidden layers).
     method : {"auto", "lp", "subdivision"}
         ``"lp"``: breadth-first LP traversal (any input dimension).
-        ``"subdivision"``: layer-by-layer cutting of the domain (input dimension 2-4).
+        ``"subdivision"``: layer-by-layer cutting of the domain (input dimension 1-10).
         ``"auto"`` picks subdivision where it is available and faster, LP otherwise.
     start : array-like of shape (d,), optional
         Where the LP traversal starts (default: the domain's centre, or the origin).
@@ -590,24 +650,37 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
     seed : int or Generator
         Only used to nudge a start point that lies on a hyperplane.
     max_memory : int, optional
-        Memory budget in bytes of the subdivision engine (default
-        ``subdivision.DEFAULT_MAX_MEMORY``); beyond it a MemoryBudgetError is raised
-        instead of running out of memory.
+        Memory budget in bytes; beyond it a MemoryBudgetError is raised instead of running
+        out of memory. The subdivision engine counts its cell complex and the Regions
+        (default ``subdivision.DEFAULT_MAX_MEMORY``); the LP engine counts the Regions it
+        keeps and its queue (default: no budget).
+    n_jobs : int, optional
+        Threads of the subdivision engine (default: all cores; the answer does not depend
+        on it). The LP engine runs on one thread.
     verify : bool, default False
-        Certify the result with :meth:`Decomposition.verify` (bounded domains only) and
+        Certify the result with :meth:`Decomposition.verify` and
         raise :class:`~polyrank.CertificateError` naming what failed; the certificate
         is kept in ``dec.stats["certificate"]``.
 
     Returns
     -------
     Decomposition
+        ``dec.n_dropped`` counts the regions left out as thinner than ``tol``;
+        ``dec.precision_limited`` says whether regions may be missing at this precision.
 
     Raises
     ------
     RegionLimitError
         More than ``max_regions`` regions and ``partial`` is False.
     MemoryBudgetError
-        The subdivision engine would exceed ``max_memory``.
+        The run would exceed ``max_memory``.
+
+    Warns
+    -----
+    PrecisionWarning
+        Regions thinner than ``tol`` were dropped (lower ``tol`` to keep them), ``tol`` is
+        below the engines' float64 floor, or the first layer's hyperplanes meet closer than
+        ``tol`` inside the domain (a domain far larger than the network's features).
 
     See Also
     --------
@@ -615,6 +688,10 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
 
     Notes
     -----
+    Both engines work in the domain's local frame and in scaled units, so the result does
+    not depend on the domain's position or size, or on the weights' magnitude (see
+    ``docs/enumeration.md``, "Scale, precision and slivers").
+
     "Exact" means: every region's pattern is certified by a Chebyshev-centre LP
     (an inscribed ball of radius > ``tol`` in float64), facets are certified
     (d-1)-dimensional, and every region of the domain is reached (the facet
@@ -637,15 +714,21 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
 
         check_certifiable(net, domain, "enumerate_regions(verify=True)")
         dec = enumerate_regions(net, domain, layer=layer, method=method, start=start, max_regions=max_regions,
-                                partial=partial, tol=tol, progress=progress, seed=seed, max_memory=max_memory)
+                                partial=partial, tol=tol, progress=progress, seed=seed, max_memory=max_memory,
+                                n_jobs=n_jobs)
         dec.stats["certificate"] = dec.verify().raise_if_failed()
         return dec
+    if n_jobs is not None:
+        check_positive_int(n_jobs, name="n_jobs", func="enumerate_regions")
     net, dom, start_pt, max_regions, make = _setup(net, domain, layer, start, tol, max_regions,
                                                    "enumerate_regions", build=False)
+    max_memory = check_positive_int(max_memory, name="max_memory", func="enumerate_regions", allow_none=True)
     if method in ("auto", "subdivision"):
         engine = _choose_subdivision(net, dom, method)
         if engine is not None:
             extra = {} if max_memory is None else {"max_memory": max_memory}
+            if n_jobs is not None:
+                extra["n_jobs"] = n_jobs
             return engine(net, dom, layer=check_layer(layer, net.n_layers), max_regions=max_regions,
                           partial=partial, tol=tol, progress=progress, **extra)
     eng = make()
@@ -660,7 +743,7 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
     try:
         with threadpool_limits(limits=1):  # BLAS threads would fight HiGHS for the cores
             first = _first_region(eng, start_pt, dom, seed)
-            for event in _traverse(eng, first, max_regions, partial):
+            for event in _traverse(eng, first, max_regions, partial, max_memory):
                 if event[0] == "region":
                     regions.append(event[1])
                     if bar is not None:
@@ -675,8 +758,10 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
             bar.close()
     stats = dict(seconds=time.perf_counter() - t0, n_lp=eng.n_lp, n_small_lp=eng.n_small_lp,
                  n_qhull=eng.n_qhull, n_fallback=eng.n_fallback)
+    n_dropped, notes = eng.precision({pattern_key(r.pattern) for r in regions})
+    warn_precision(notes)
     return Decomposition(net, dom, eng.K, regions, [(i, j, u) for (i, j), u in sorted(edges.items())],
-                         partial=is_partial, method="lp", stats=stats)
+                         partial=is_partial, method="lp", stats=stats, n_dropped=n_dropped, precision_notes=notes)
 
 
 def _choose_subdivision(net, domain, method):

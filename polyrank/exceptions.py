@@ -15,6 +15,7 @@ __all__ = [
     "RegionLimitError",
     "MemoryBudgetError",
     "CertificateError",
+    "PrecisionWarning",
 ]
 
 
@@ -44,3 +45,9 @@ class MemoryBudgetError(PolyrankError):
 
 class CertificateError(PolyrankError):
     """A decomposition failed its completeness certificate (:meth:`Decomposition.verify`)."""
+
+
+class PrecisionWarning(UserWarning):
+    """A decomposition may miss regions: some were thinner than ``tol`` and were dropped, or
+    the requested precision is out of float64's reach (see ``Decomposition.precision_limited``
+    and ``Decomposition.stats["precision_notes"]``)."""

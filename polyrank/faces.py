@@ -1,16 +1,30 @@
 """The whole polyhedral complex of a decomposition: faces of every dimension and a certificate.
 
-Faces are read off the regions' H-representations. For every region the vertices are
-the feasible solutions of its d-subsets of facet rows (solved in one batch for all regions
-with the same number of facets; qhull for regions with very many facets), each vertex
-records the rows tight at it, and the region's face lattice follows combinatorially:
-its facets are the vertex sets of its rows, and the faces covered by a face ``F`` are the
-maximal proper intersections of ``F`` with a facet (every face of a polytope is an
-intersection of facets). Vertices are identified across regions by their coordinates
-(a k-d tree, ``VERTEX_MERGE_RTOL``), and a face of the complex is identified by its
-vertex set, so a face shared by several regions is counted once and knows all of them.
+Faces are read off the regions' H-representations, in three compiled passes (numba):
+
+1. *Vertices.* For every region, every d-subset of its rows whose intersection point
+   satisfies all its rows (tolerance ``TIGHT_RTOL`` relative to the point's size) is a
+   vertex; it records the rows tight at it (a bitset). A degenerate vertex, reached from
+   several subsets, is kept once. Regions with more than ``MAX_SUBSETS`` subsets get their
+   vertices from qhull.
+2. *Merge.* Vertex instances of different regions closer than ``VERTEX_MERGE_RTOL``
+   (relative to their size) are one vertex: a sweep along a random direction with a
+   union-find; vertices are then numbered in lexicographic order of their coordinates.
+3. *Lattices.* Each region's face lattice follows from its vertex-row incidences: its
+   facets are the maximal vertex sets of its rows, and the faces covered by a face ``F``
+   are the maximal proper intersections of ``F`` with a facet (every face of a polytope is
+   an intersection of facets). A face of the complex is identified by its vertex set
+   (a 64-bit hash of it, confirmed against the vertex lists), so a face shared by several
+   regions is counted once and knows all of them.
+
 The sign vector of a face (Masden's sign sequence: ``+``, ``-`` or ``0`` for every hidden
 unit) is read off its vertices.
+
+Over an unbounded domain (all of R^d) every region is cut by a box that holds every
+vertex strictly inside; the faces of the decomposition are then the faces of the cut
+complex that do not lie on the box, and an unbounded face keeps only its genuine
+vertices (``FaceComplex.bounded`` says which faces are bounded). This needs pointed
+regions (the first layer's weights of rank d).
 
 The complex is made GUDHI-ready by a pulling triangulation: with vertices in a fixed
 global order, a face is triangulated by coning its smallest vertex over the
@@ -18,147 +32,928 @@ triangulations of its facets that miss that vertex. Shared faces get the same
 triangulation from every side, no vertex is added, and a function that is affine on
 every region (the network's output) is exactly linear on every simplex, so its
 lower-star filtration is the sublevel-set filtration of the function.
-
-Faces need a bounded domain (every face is then a polytope with vertices); for a
-decomposition of all of R^d, enumerate over a :class:`~polyrank.Box` instead.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._numerics import local_frame
 from .exceptions import CertificateError
 
 __all__ = ["FaceComplex", "Certificate", "face_complex", "certify", "VERTEX_MERGE_RTOL", "TIGHT_RTOL",
-           "SIGN_ZERO_RTOL", "VOLUME_RTOL"]
+           "SIGN_ZERO_RTOL", "VOLUME_RTOL", "EXACT_FILTER_SAFETY"]
 
-#: Two vertex instances closer than this (relative to the domain's size) are one vertex.
+#: Two vertex instances closer than this (relative to the larger of the domain's size
+#: and the vertices' largest coordinate) are one vertex.
 VERTEX_MERGE_RTOL = 1e-10
+#: Two instances of an ill-conditioned vertex are one when closer than this times its
+#: rounding error ``eps * size / |det|`` (unit-norm rows; ``|det|`` small when the
+#: hyperplanes through it are nearly dependent) ...
+MERGE_COND_FACTOR = 64.0
+#: ... but never when farther apart than this (relative to their size).
+VERTEX_MERGE_MAX_RTOL = 1e-6
 #: A row of a region's H-representation passes through a vertex when its residual is
-#: below this (relative to the domain's size).
+#: below this (relative to the larger of the domain's size and the vertex's coordinates).
 TIGHT_RTOL = 1e-10
 #: A unit's pre-activation at a vertex is 0 in the sign vector when its absolute value is
-#: below this times the unit's largest absolute value over all vertices.
+#: below this times its magnitude (``|W| m + |b|``, m the size of the layer's input:
+#: the vertex's size in every coordinate, then that of the active units).
 SIGN_ZERO_RTOL = 1e-9
 #: A d-subset of unit-norm rows with ``|det|`` below this has no single intersection point.
 DET_ATOL = 1e-13
 #: Regions with more d-subsets of rows than this get their vertices from qhull.
-MAX_SUBSETS = 20_000
+MAX_SUBSETS = 200_000
+#: Over an unbounded domain, a region with more than MAX_SUBSETS subsets of rows gets its
+#: vertices from qhull inside a box this many times larger than every other vertex.
+QHULL_BOX_FACTOR = 1e6
 #: Relative tolerance of the certificate's volume check (sum of regions vs the domain).
 VOLUME_RTOL = 1e-8
-#: Elements of one batched solve (subsets x rows x regions), to bound memory.
-_BATCH_ELEMS = 4_000_000
+#: Over an unbounded domain the cutting box has this many times the half-width of the
+#: smallest box (around the domain's centre) that holds every vertex.
+BOX_FACTOR = 2.0
+#: ``verify(exact=True)``: a float64 sign or rank is accepted without rational
+#: arithmetic only when it clears its rigorous rounding-error bound times this factor.
+EXACT_FILTER_SAFETY = 4.0
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+try:  # numba is optional: it must never be needed to import polyrank
+    import numba as _numba
+
+    _njit = _numba.njit(cache=True, nogil=True)
+except ImportError:  # pragma: no cover - exercised only without numba
+    def _njit(f):
+        return f
 
 
-def _bits(mask):
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low.bit_length() - 1)
-        mask ^= low
-    return out
-
-
-def _require_bounded(dec, func):
-    dom = dec.domain
-    if dom is None or not dom.bounded:
-        raise ValueError(f"{func} needs a decomposition over a bounded domain (its faces are then "
-                         f"polytopes); this one is over {'all of R^d' if dom is None else 'an unbounded domain'}. "
-                         "Enumerate over a Box or another bounded Polytope instead.")
+def _require_complete(dec, func):
     if dec.partial:
         raise ValueError(f"{func} needs a complete decomposition; this one is partial "
                          "(the enumeration stopped at max_regions).")
 
 
-def _vertices_of_regions(regions, d, L):
-    """Every vertex instance of every region, flat: points (N, d), owner (N,), number of
-    tight rows (N,; -1 when unknown) and the d rows solved for it (N, d). Regions with the
-    same number of rows are solved in one batch; regions with very many rows use qhull."""
-    by_m = {}
-    for i, r in enumerate(regions):
-        by_m.setdefault(r.A.shape[0], []).append(i)
-    tol = TIGHT_RTOL * L
-    Ps, Os, Ns, Rs = [], [], [], []
-    for m, idx in by_m.items():
+# ============================================================================ kernels
+@_njit
+def _grow_f2(a, need):
+    if need <= a.shape[0]:
+        return a
+    out = np.empty((max(need, 2 * a.shape[0]), a.shape[1]), a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@_njit
+def _grow_1(a, need):
+    if need <= a.shape[0]:
+        return a
+    out = np.empty(max(need, 2 * a.shape[0]), a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@_njit
+def _solve_small(M, rhs, x, d, det_atol):
+    """Solve ``M x = rhs`` (d x d, overwritten): Cramer's rule for d <= 3, elimination
+    with partial pivoting above. Returns ``|det M|``, or 0.0 when it is at most ``det_atol``
+    (no single solution)."""
+    if d == 2:
+        det = M[0, 0] * M[1, 1] - M[0, 1] * M[1, 0]
+        if abs(det) <= det_atol:
+            return 0.0
+        x[0] = (rhs[0] * M[1, 1] - M[0, 1] * rhs[1]) / det
+        x[1] = (M[0, 0] * rhs[1] - rhs[0] * M[1, 0]) / det
+        return abs(det)
+    if d == 3:
+        c0 = M[1, 1] * M[2, 2] - M[1, 2] * M[2, 1]
+        c1 = M[1, 2] * M[2, 0] - M[1, 0] * M[2, 2]
+        c2 = M[1, 0] * M[2, 1] - M[1, 1] * M[2, 0]
+        det = M[0, 0] * c0 + M[0, 1] * c1 + M[0, 2] * c2
+        if abs(det) <= det_atol:
+            return 0.0
+        # x = (rhs0 (r1 x r2) + rhs1 (r2 x r0) + rhs2 (r0 x r1)) / det
+        e0 = M[2, 1] * M[0, 2] - M[2, 2] * M[0, 1]
+        e1 = M[2, 2] * M[0, 0] - M[2, 0] * M[0, 2]
+        e2 = M[2, 0] * M[0, 1] - M[2, 1] * M[0, 0]
+        g0 = M[0, 1] * M[1, 2] - M[0, 2] * M[1, 1]
+        g1 = M[0, 2] * M[1, 0] - M[0, 0] * M[1, 2]
+        g2 = M[0, 0] * M[1, 1] - M[0, 1] * M[1, 0]
+        x[0] = (rhs[0] * c0 + rhs[1] * e0 + rhs[2] * g0) / det
+        x[1] = (rhs[0] * c1 + rhs[1] * e1 + rhs[2] * g1) / det
+        x[2] = (rhs[0] * c2 + rhs[1] * e2 + rhs[2] * g2) / det
+        return abs(det)
+    det = 1.0
+    for c in range(d):
+        p = c
+        for i in range(c + 1, d):
+            if abs(M[i, c]) > abs(M[p, c]):
+                p = i
+        if p != c:
+            for j in range(d):
+                M[c, j], M[p, j] = M[p, j], M[c, j]
+            rhs[c], rhs[p] = rhs[p], rhs[c]
+            det = -det
+        piv = M[c, c]
+        det *= piv
+        if piv == 0.0:
+            return 0.0
+        for i in range(c + 1, d):
+            f = M[i, c] / piv
+            if f != 0.0:
+                for j in range(c, d):
+                    M[i, j] -= f * M[c, j]
+                rhs[i] -= f * rhs[c]
+    if abs(det) <= det_atol:
+        return 0.0
+    for c in range(d - 1, -1, -1):
+        s = rhs[c]
+        for j in range(c + 1, d):
+            s -= M[c, j] * x[j]
+        x[c] = s / M[c, c]
+    return abs(det)
+
+
+@_njit
+def _n_subsets(m, d, cap):
+    """comb(m, d), or cap + 1 when it is larger."""
+    if m < d:
+        return 0
+    c = 1
+    for i in range(d):
+        c = c * (m - i) // (i + 1)
+        if c > cap:
+            return cap + 1
+    return c
+
+
+@_njit
+def _vertex_kernel(A, b, roff, regs, first_new, rtol, scale, det_atol, mw, max_sub):
+    """Vertex instances of the regions ``regs``: points (N, d), owner (N,), tight-row
+    bitsets (N, mw) over each region's local rows; and which regions were skipped
+    (more than ``max_sub`` subsets); ``|det|`` of the (unit-norm) rows solved for each
+    instance (its conditioning). Only d-subsets with a local row at or after
+    ``first_new[t]`` are solved (0: all)."""
+    d = A.shape[1]
+    cap = max(16, 8 * regs.shape[0])
+    P = np.empty((cap, d))
+    O = np.empty(cap, np.int64)
+    T = np.zeros((cap, mw), np.uint64)
+    D = np.empty(cap)
+    skipped = np.zeros(regs.shape[0], np.bool_)
+    M = np.empty((d, d))
+    rhs = np.empty(d)
+    x = np.empty(d)
+    c = np.empty(d, np.int64)
+    mask = np.zeros(mw, np.uint64)
+    n = 0
+    for t in range(regs.shape[0]):
+        r = regs[t]
+        i0 = roff[r]
+        m = roff[r + 1] - i0
         if m < d:
             continue
-        n_sub = math.comb(m, d)
-        if n_sub > MAX_SUBSETS:
-            for i in idx:
-                V, _ = _vertices_qhull(regions[i], tol)
-                Ps.append(V)
-                Os.append(np.full(len(V), i))
-                Ns.append(np.full(len(V), -1))
-                Rs.append(np.zeros((len(V), d), dtype=np.int64))
+        if _n_subsets(m, d, max_sub) > max_sub:
+            skipped[t] = True
             continue
-        combos = np.array(list(itertools.combinations(range(m), d)), dtype=np.int64)
-        step = max(1, _BATCH_ELEMS // (n_sub * (m + d * d)))
-        for s in range(0, len(idx), step):
-            chunk = np.asarray(idx[s: s + step])
-            A = np.stack([regions[i].A for i in chunk])
-            b = np.stack([regions[i].b for i in chunk])
-            As = A[:, combos]  # (g, c, d, d)
-            bs = b[:, combos]  # (g, c, d)
-            ok, X = _solve_batch(As, bs, d)
-            res = np.einsum("gmd,gcd->gcm", A, X) - b[:, None, :]
-            gi, ci = np.nonzero(ok & (res.max(axis=2) <= tol))
-            Ps.append(X[gi, ci])
-            Os.append(chunk[gi])
-            Ns.append((np.abs(res[gi, ci]) <= tol).sum(axis=1))
-            Rs.append(combos[ci])
-    if not Ps:
-        return np.zeros((0, d)), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, d), np.int64)
-    P, O, N, R = (np.concatenate(x) for x in (Ps, Os, Ns, Rs))
+        start = n
+        for k in range(d):
+            c[k] = k
+        fn = first_new[t]
+        while True:
+            if c[d - 1] < fn:  # every row old: this vertex is known already
+                c[d - 1] = fn - 1
+                k = d - 1
+                while k >= 0 and c[k] == m - d + k:
+                    k -= 1
+                if k < 0:
+                    break
+                c[k] += 1
+                for j in range(k + 1, d):
+                    c[j] = c[j - 1] + 1
+                continue
+            for k in range(d):
+                for j in range(d):
+                    M[k, j] = A[i0 + c[k], j]
+                rhs[k] = b[i0 + c[k]]
+            dt = _solve_small(M, rhs, x, d, det_atol)
+            if dt > 0.0:
+                mag = scale
+                for k in range(d):
+                    mag = max(mag, abs(x[k]))
+                tol = rtol * mag
+                feas = True
+                for w in range(mw):
+                    mask[w] = 0
+                for j in range(m):
+                    s = -b[i0 + j]
+                    for k in range(d):
+                        s += A[i0 + j, k] * x[k]
+                    if s > tol:
+                        feas = False
+                        break
+                    if s >= -tol:
+                        mask[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+                if feas:
+                    dup = False
+                    for q in range(start, n):
+                        same = True
+                        for w in range(mw):
+                            if T[q, w] != mask[w]:
+                                same = False
+                                break
+                        if same:
+                            dup = True
+                            break
+                    if not dup:
+                        if n == P.shape[0]:
+                            P = _grow_f2(P, n + 1)
+                            T = _grow_f2(T, n + 1)
+                            O = _grow_1(O, n + 1)
+                            D = _grow_1(D, n + 1)
+                        for k in range(d):
+                            P[n, k] = x[k]
+                        O[n] = r
+                        D[n] = dt
+                        for w in range(mw):
+                            T[n, w] = mask[w]
+                        n += 1
+            k = d - 1
+            while k >= 0 and c[k] == m - d + k:
+                k -= 1
+            if k < 0:
+                break
+            c[k] += 1
+            for j in range(k + 1, d):
+                c[j] = c[j - 1] + 1
+    return P[:n].copy(), O[:n].copy(), T[:n].copy(), D[:n].copy(), skipped
+
+
+@_njit
+def _find(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@_njit
+def _merge_kernel(P, u, rad):
+    """Cluster labels (union-find roots) of points: i and j are one when
+    ``|p_i - p_j| <= max(rad_i, rad_j)``; a sweep along the unit vector u, each point
+    looking both ways as far as its own radius."""
+    N, d = P.shape
+    key = np.empty(N)
+    for i in range(N):
+        s = 0.0
+        for k in range(d):
+            s += P[i, k] * u[k]
+        key[i] = s
+    order = np.argsort(key)
+    parent = np.arange(N)
+    for a in range(N):
+        i = order[a]
+        r2 = rad[i] * rad[i]
+        for step in (1, -1):
+            bb = a + step
+            while 0 <= bb < N:
+                j = order[bb]
+                if abs(key[j] - key[i]) > rad[i]:
+                    break
+                d2 = 0.0
+                for k in range(d):
+                    d2 += (P[i, k] - P[j, k]) ** 2
+                if d2 <= r2:
+                    ri, rj = _find(parent, i), _find(parent, j)
+                    if ri != rj:
+                        parent[max(ri, rj)] = min(ri, rj)
+                bb += step
+    for i in range(N):
+        parent[i] = _find(parent, i)
+    return parent
+
+
+@_njit
+def _is_sub(a, b):
+    for w in range(a.shape[0]):
+        if a[w] & ~b[w]:
+            return False
+    return True
+
+
+@_njit
+def _is_eq(a, b):
+    for w in range(a.shape[0]):
+        if a[w] != b[w]:
+            return False
+    return True
+
+
+@_njit
+def _popcount(a):
+    c = 0
+    for w in range(a.shape[0]):
+        x = a[w]
+        while x:
+            x &= x - np.uint64(1)
+            c += 1
+    return c
+
+
+@_njit
+def _lattice_kernel(d, roff, istart, G, T, W, golden):
+    """Face lattices of all regions from their vertex instances (sorted by region; G the
+    global vertex ids, T the tight-row bitsets). Every face of every region is a record:
+    dimension, region, sorted vertex ids (CSR), 64-bit hash of the vertex set. Also the
+    Hasse pairs (record, covered record), the facet record of every row (-1: the row is
+    not a facet), a problem code per region (1: no vertex or no facet, 2: a minimal face
+    is not a single vertex, 3: an edge of a simple region has not 2 vertices) and which
+    regions were simple (every vertex on exactly d rows)."""
+    nreg = roff.shape[0] - 1
+    mw = T.shape[1]
+    max_m, max_n = 1, 1
+    for r in range(nreg):
+        max_m = max(max_m, roff[r + 1] - roff[r])
+        max_n = max(max_n, istart[r + 1] - istart[r])
+    nvw_max = (max_n + 63) >> 6
+    cap = max(64, 4 * G.shape[0] + 2 * nreg)
+    rec_k = np.empty(cap, np.int64)
+    rec_reg = np.empty(cap, np.int64)
+    rec_hash = np.empty(cap, np.uint64)
+    rec_ptr = np.empty(cap + 1, np.int64)
+    rec_ptr[0] = 0
+    rec_vtx = np.empty(3 * cap, np.int64)
+    hp = np.empty((3 * cap, 2), np.int64)
+    row_face = np.full(roff[nreg], -1, np.int64)
+    prob = np.zeros(nreg, np.int8)
+    simple_out = np.zeros(nreg, np.bool_)
+    nrec = 0
+    nv = 0
+    nhp = 0
+    # per-region buffers, reused
+    lg = np.empty(max_n, np.int64)
+    LT = np.zeros((max_n, mw), np.uint64)
+    RM = np.zeros((max_m, nvw_max), np.uint64)
+    cnt = np.zeros(max_m, np.int64)
+    fac_of_row = np.full(max_m, -1, np.int64)
+    FM = np.zeros((max_m, nvw_max), np.uint64)
+    CM = np.zeros((max_m, nvw_max), np.uint64)
+    cand = np.zeros(nvw_max, np.uint64)
+    fcap = 64
+    FC = np.zeros((fcap, nvw_max), np.uint64)
+    FL = np.empty(fcap, np.int64)
+    FK = np.empty(fcap, np.uint64)
+    pairs = np.empty((4 * fcap, 2), np.int64)
+    hbits = 6
+    HK = np.zeros(1 << hbits, np.uint64)
+    HV = np.full(1 << hbits, -1, np.int64)
+    used = np.empty(1 << hbits, np.int64)
+    trow = np.empty(d, np.int64)
+    for r in range(nreg):
+        a, e = istart[r], istart[r + 1]
+        m = roff[r + 1] - roff[r]
+        ni = e - a
+        # local vertices: unique global ids (sorted), tight rows OR-ed over duplicates
+        o = np.argsort(G[a:e])
+        n = 0
+        for q in range(ni):
+            g = G[a + o[q]]
+            if n > 0 and lg[n - 1] == g:
+                for w in range(mw):
+                    LT[n - 1, w] |= T[a + o[q], w]
+            else:
+                lg[n] = g
+                for w in range(mw):
+                    LT[n, w] = T[a + o[q], w]
+                n += 1
+        nvw = max(1, (n + 63) >> 6)
+        simple = n > 0 and n == ni and m <= 64
+        if simple:
+            for i in range(n):
+                if _popcount(LT[i]) != d:
+                    simple = False
+                    break
+        simple_out[r] = simple
+        npair = 0
+        if simple:
+            # a k-face through a vertex is a (d-k)-subset of its d rows; key: the row bitset
+            nmax = 1 + n * ((1 << d) - 1)
+            if nmax > FC.shape[0]:
+                FC = np.zeros((max(nmax, 2 * FC.shape[0]), nvw_max), np.uint64)
+                FL = np.empty(FC.shape[0], np.int64)
+                FK = np.empty(FC.shape[0], np.uint64)
+            while (1 << hbits) < 4 * nmax:
+                hbits += 1
+                HK = np.zeros(1 << hbits, np.uint64)
+                HV = np.full(1 << hbits, -1, np.int64)
+                used = np.empty(1 << hbits, np.int64)
+            shift = np.uint64(64 - hbits)
+            hmask = np.int64((1 << hbits) - 1)
+            nused = 0
+            for w in range(nvw):
+                FC[0, w] = 0
+            FL[0] = d
+            FK[0] = 0
+            nface = 1
+            for i in range(n):
+                FC[0, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+                t = 0
+                x = LT[i, 0]
+                j = 0
+                while x:
+                    if x & np.uint64(1):
+                        trow[t] = j
+                        t += 1
+                    x >>= np.uint64(1)
+                    j += 1
+                for sub in range(1, 1 << d):
+                    S = np.uint64(0)
+                    lev = d
+                    for t in range(d):
+                        if (sub >> t) & 1:
+                            S |= np.uint64(1) << np.uint64(trow[t])
+                            lev -= 1
+                    slot = np.int64((S * golden) >> shift)
+                    while HV[slot] >= 0 and HK[slot] != S:
+                        slot = (slot + 1) & hmask
+                    if HV[slot] < 0:
+                        HK[slot] = S
+                        HV[slot] = nface
+                        used[nused] = slot
+                        nused += 1
+                        for w in range(nvw):
+                            FC[nface, w] = 0
+                        FL[nface] = lev
+                        FK[nface] = S
+                        nface += 1
+                    f = HV[slot]
+                    FC[f, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+            # Hasse diagram: face S covers the faces S + {j}
+            for f in range(nface):
+                if FL[f] == 0:
+                    if _popcount(FC[f, :nvw]) != 1:
+                        prob[r] = 2
+                    continue
+                if FL[f] == 1 and _popcount(FC[f, :nvw]) != 2:
+                    prob[r] = 3
+                for j in range(m):
+                    bit = np.uint64(1) << np.uint64(j)
+                    if FK[f] & bit:
+                        continue
+                    S = FK[f] | bit
+                    slot = np.int64((S * golden) >> shift)
+                    while HV[slot] >= 0 and HK[slot] != S:
+                        slot = (slot + 1) & hmask
+                    if HV[slot] >= 0:
+                        if npair == pairs.shape[0]:
+                            pairs = _grow_f2(pairs, npair + 1)
+                        pairs[npair, 0] = f
+                        pairs[npair, 1] = HV[slot]
+                        npair += 1
+            for j in range(m):
+                S = np.uint64(1) << np.uint64(j)
+                slot = np.int64((S * golden) >> shift)
+                while HV[slot] >= 0 and HK[slot] != S:
+                    slot = (slot + 1) & hmask
+                fac_of_row[j] = HV[slot] if (HV[slot] >= 0 and FL[HV[slot]] == d - 1) else -1
+            for q in range(nused):
+                HV[used[q]] = -1
+        else:
+            for j in range(m):
+                cnt[j] = 0
+                for w in range(nvw):
+                    RM[j, w] = 0
+            for i in range(n):
+                for j in range(m):
+                    if (LT[i, j >> 6] >> np.uint64(j & 63)) & np.uint64(1):
+                        RM[j, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+                        cnt[j] += 1
+            # facets: rows with >= d vertices, not all, whose vertex set no other row strictly contains
+            nf = 0
+            for j in range(m):
+                fac_of_row[j] = -1
+                if cnt[j] < d or cnt[j] >= n:
+                    continue
+                strict = False
+                for j2 in range(m):
+                    if cnt[j2] > cnt[j] and _is_sub(RM[j, :nvw], RM[j2, :nvw]):
+                        strict = True
+                        break
+                if strict:
+                    continue
+                found = -1
+                for f in range(nf):
+                    if _is_eq(FM[f, :nvw], RM[j, :nvw]):
+                        found = f
+                        break
+                if found < 0:
+                    FM[nf, :nvw] = RM[j, :nvw]
+                    found = nf
+                    nf += 1
+                fac_of_row[j] = 1 + found
+            if n == 0 or nf == 0:
+                prob[r] = 1
+            if 1 + nf > FC.shape[0]:
+                FC = np.zeros((max(1 + nf, 2 * FC.shape[0]), nvw_max), np.uint64)
+                FL = np.empty(FC.shape[0], np.int64)
+                FK = np.empty(FC.shape[0], np.uint64)
+            for w in range(nvw):
+                FC[0, w] = 0
+            for i in range(n):
+                FC[0, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+            FL[0] = d
+            for f in range(nf):
+                FC[1 + f, :nvw] = FM[f, :nvw]
+                FL[1 + f] = d - 1
+                if npair == pairs.shape[0]:
+                    pairs = _grow_f2(pairs, npair + 1)
+                pairs[npair, 0] = 0
+                pairs[npair, 1] = 1 + f
+                npair += 1
+            nface = 1 + nf
+            lo, hi = 1, nface
+            for k in range(d - 1, 0, -1):
+                new_lo = nface
+                for F in range(lo, hi):
+                    nc = 0
+                    for g in range(nf):
+                        empty = True
+                        for w in range(nvw):
+                            cand[w] = FC[F, w] & FM[g, w]
+                            if cand[w]:
+                                empty = False
+                        if empty or _is_eq(cand[:nvw], FC[F, :nvw]):
+                            continue
+                        dup = False
+                        for q in range(nc):
+                            if _is_eq(CM[q, :nvw], cand[:nvw]):
+                                dup = True
+                                break
+                        if not dup:
+                            CM[nc, :nvw] = cand[:nvw]
+                            nc += 1
+                    for ci in range(nc):
+                        maximal = True
+                        for cj in range(nc):
+                            if cj != ci and _is_sub(CM[ci, :nvw], CM[cj, :nvw]) \
+                                    and not _is_eq(CM[ci, :nvw], CM[cj, :nvw]):
+                                maximal = False
+                                break
+                        if not maximal:
+                            continue
+                        idx = -1
+                        for q in range(new_lo, nface):
+                            if _is_eq(FC[q, :nvw], CM[ci, :nvw]):
+                                idx = q
+                                break
+                        if idx < 0:
+                            if nface == FC.shape[0]:
+                                FC = _grow_f2(FC, nface + 1)
+                                FL = _grow_1(FL, nface + 1)
+                                FK = _grow_1(FK, nface + 1)
+                            FC[nface, :nvw] = CM[ci, :nvw]
+                            FL[nface] = k - 1
+                            idx = nface
+                            nface += 1
+                        if npair == pairs.shape[0]:
+                            pairs = _grow_f2(pairs, npair + 1)
+                        pairs[npair, 0] = F
+                        pairs[npair, 1] = idx
+                        npair += 1
+                lo, hi = new_lo, nface
+            for q in range(nface):
+                if FL[q] == 0 and _popcount(FC[q, :nvw]) != 1:
+                    prob[r] = 2
+        # records
+        base = nrec
+        if nrec + nface > rec_k.shape[0]:
+            need = nrec + nface
+            rec_k = _grow_1(rec_k, need)
+            rec_reg = _grow_1(rec_reg, need)
+            rec_hash = _grow_1(rec_hash, need)
+            rec_ptr = _grow_1(rec_ptr, need + 1)
+        for q in range(nface):
+            cntq = _popcount(FC[q, :nvw])
+            if nv + cntq > rec_vtx.shape[0]:
+                rec_vtx = _grow_1(rec_vtx, nv + cntq)
+            h = np.uint64(0)
+            for w in range(nvw):
+                x = FC[q, w]
+                i = w << 6
+                while x:
+                    if x & np.uint64(1):
+                        rec_vtx[nv] = lg[i]
+                        h += W[lg[i]]
+                        nv += 1
+                    x >>= np.uint64(1)
+                    i += 1
+            rec_k[nrec] = FL[q]
+            rec_reg[nrec] = r
+            rec_hash[nrec] = h + np.uint64(cntq) * golden
+            nrec += 1
+            rec_ptr[nrec] = nv
+        if nhp + npair > hp.shape[0]:
+            hp = _grow_f2(hp, nhp + npair)
+        for p in range(npair):
+            hp[nhp, 0] = base + pairs[p, 0]
+            hp[nhp, 1] = base + pairs[p, 1]
+            nhp += 1
+        for j in range(m):
+            if fac_of_row[j] >= 0:
+                row_face[roff[r] + j] = base + fac_of_row[j]
+    return (rec_k[:nrec].copy(), rec_reg[:nrec].copy(), rec_hash[:nrec].copy(), rec_ptr[: nrec + 1].copy(),
+            rec_vtx[:nv].copy(), hp[:nhp].copy(), row_face, prob, simple_out)
+
+
+@_njit
+def _same_lists(ptr, vtx, recs, reps):
+    """Whether every record's vertex list equals its representative's."""
+    for t in range(recs.shape[0]):
+        a, b = recs[t], reps[t]
+        if a == b:
+            continue
+        la, lb = ptr[a + 1] - ptr[a], ptr[b + 1] - ptr[b]
+        if la != lb:
+            return False
+        for i in range(la):
+            if vtx[ptr[a] + i] != vtx[ptr[b] + i]:
+                return False
+    return True
+
+
+# ============================================================================ helpers
+def _ranges(starts, lens):
+    """Concatenated ``arange(s, s + l)`` for every (s, l)."""
+    lens = np.asarray(lens, dtype=np.int64)
+    return np.repeat(np.asarray(starts, dtype=np.int64), lens) + (
+        np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens))
+
+
+def _flat_rows(dec):
+    """The regions' H-representations side by side, rows of unit norm: A (M, d), b (M,),
+    row offsets (n + 1,), witnesses (n, d), bounded flags (n,). Taken from the
+    Decomposition's arrays when the engine left them there (keys ``A``, ``b``,
+    ``row_offsets``, ``witnesses``, ``bounded``; cached on the decomposition), else from
+    its Region objects."""
+    cached = dec.__dict__.get("_flat_rows")
+    if cached is None:
+        cached = dec.__dict__["_flat_rows"] = _flat_rows_of(dec)
+    return cached
+
+
+def _flat_rows_of(dec):
+    arr = getattr(dec, "_arrays", {}) or {}
+    d = dec.net.input_dim
+    if all(k in arr for k in ("A", "b", "row_offsets", "witnesses", "bounded")):
+        A, b = np.asarray(arr["A"], dtype=np.float64).reshape(-1, d), np.asarray(arr["b"], dtype=np.float64)
+        roff, wit = np.asarray(arr["row_offsets"], dtype=np.int64), np.asarray(arr["witnesses"], dtype=np.float64)
+        bnd = np.asarray(arr["bounded"], dtype=bool)
+    else:
+        regions = dec.regions
+        m = np.fromiter((r.A.shape[0] for r in regions), dtype=np.int64, count=len(regions))
+        roff = np.concatenate([[0], np.cumsum(m)]).astype(np.int64)
+        A = np.concatenate([r.A for r in regions]).reshape(-1, d) if len(regions) else np.zeros((0, d))
+        b = np.concatenate([r.b for r in regions]) if len(regions) else np.zeros(0)
+        wit = np.array([r.witness for r in regions], dtype=np.float64).reshape(-1, d)
+        bnd = np.fromiter((r.bounded for r in regions), dtype=bool, count=len(regions))
+    nrm = np.linalg.norm(A, axis=1)
+    if len(nrm) and np.abs(nrm - 1.0).max() > 1e-12:  # the engines give unit normals; others may not
+        nrm = np.where(nrm > 0, nrm, 1.0)
+        A, b = A / nrm[:, None], b / nrm
+    return np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64), roff, wit, bnd
+
+
+def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unbounded=None, centre=None):
+    """Vertex instances of the regions ``regs`` (points, owners, tight-row bitsets, |det|
+    of the rows solved: 1 from qhull), qhull for regions with more than MAX_SUBSETS d-subsets of rows. With ``first_new``
+    (per region in regs), only vertices on at least one row at or after it. Regions
+    flagged ``unbounded`` (per region) go to qhull inside a box ``QHULL_BOX_FACTOR``
+    times larger than every vertex and witness found otherwise, and keep the vertices
+    off that box."""
+    d = A.shape[1]
+    mw = max(1, (int(np.diff(roff).max(initial=0)) + 63) // 64)
+    regs = np.asarray(regs, dtype=np.int64)
+    fn = np.zeros(len(regs), dtype=np.int64) if first_new is None else np.asarray(first_new, dtype=np.int64)
+    P, O, T, D, skipped = _vertex_kernel(A, b, roff, regs, fn, float(rtol), float(scale), DET_ATOL, mw,
+                                         MAX_SUBSETS)
+    if skipped.any():
+        from scipy.spatial import HalfspaceIntersection
+
+        c = np.zeros(d) if centre is None else centre
+        big = QHULL_BOX_FACTOR * max(scale, float(np.abs(P - c).max(initial=0.0)),
+                                     float(np.abs(wit - c).max(initial=0.0)))
+        eye = np.eye(d)
+        Ps, Os, Ts, Ds = [P], [O], [T], [D]
+        for r in regs[skipped]:
+            Ar, br = A[roff[r]: roff[r + 1]], b[roff[r]: roff[r + 1]]
+            m = len(br)
+            open_ = unbounded is not None and unbounded[r]
+            if open_:
+                Ar, br = np.vstack([Ar, eye, -eye]), np.concatenate([br, c + big, big - c])
+            inner = wit[r]
+            if not np.all(Ar @ inner < br):  # the witness is outside the cutting box
+                from .lp import chebyshev_center
+
+                inner = chebyshev_center(Ar, br)[0]
+            V = HalfspaceIntersection(np.hstack([Ar, -br[:, None]]), inner).intersections
+            if open_:
+                V = V[np.abs(V - c).max(axis=1) < (1.0 - 1e-6) * big]
+            tol = rtol * np.maximum(scale, np.abs(V).max(axis=1, initial=0.0))
+            tight = np.abs(V @ Ar[:m].T - br[:m]) <= tol[:, None]
+            Tr = np.zeros((len(V), mw), dtype=np.uint64)
+            for j in range(m):
+                Tr[:, j >> 6] |= tight[:, j].astype(np.uint64) << np.uint64(j & 63)
+            Ts.append(Tr)
+            Ps.append(V)
+            Os.append(np.full(len(V), r, dtype=np.int64))
+            Ds.append(np.ones(len(V)))
+        P, O, T, D = (np.concatenate(x) for x in (Ps, Os, Ts, Ds))
+    return P, O, T, D
+
+
+def _merge_radius(P, D, scale):
+    """How far apart two instances of one vertex may be computed: VERTEX_MERGE_RTOL of
+    the larger of ``scale`` and the point's largest coordinate, or, for an
+    ill-conditioned intersection (unit-norm rows with a small ``|det|``), its rounding
+    error ``MERGE_COND_FACTOR * eps * size / |det|``, at most VERTEX_MERGE_MAX_RTOL of the size."""
+    mag = np.maximum(scale, np.abs(P).max(axis=1, initial=0.0))
+    cond = MERGE_COND_FACTOR * 2.0 ** -52 / np.maximum(D, 1e-300)
+    return mag * np.clip(cond, VERTEX_MERGE_RTOL, VERTEX_MERGE_MAX_RTOL)
+
+
+def _merge_points(P, rad):
+    """Cluster points closer than their radii ``rad``: (label of each point,
+    representative coordinates), labels numbered in lexicographic order of the
+    representatives."""
+    if not len(P):
+        return np.zeros(0, dtype=np.int64), np.zeros((0, P.shape[1]))
+    u = np.random.default_rng(0x5eed).normal(size=P.shape[1])
+    u /= np.linalg.norm(u)
+    root = _merge_kernel(np.ascontiguousarray(P), u, np.ascontiguousarray(rad, dtype=np.float64))
+    _, lab = np.unique(root, return_inverse=True)
+    lab = lab.ravel()
+    n = int(lab.max()) + 1
+    cnt = np.bincount(lab, minlength=n)
+    C = np.stack([np.bincount(lab, weights=P[:, j], minlength=n) for j in range(P.shape[1])], axis=1) / cnt[:, None]
+    order = np.lexsort(C.T[::-1])
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return rank[lab], C[order]
+
+
+class _Faces:
+    """Faces of every dimension as arrays: per k, the vertex lists (CSR); the (face,
+    region) pairs and the (face, facet) pairs of the Hasse diagram, made on first use by
+    the callable ``pairs(kind)``; grouped per face on first use, tuples made only when
+    asked for."""
+
+    def __init__(self, csr, pairs):
+        self.csr = csr
+        self._pairs_src = pairs
+        self._pairs = {}
+        self._groups = {}
+        self._tuples = {}
+
+    def count(self, k):
+        return len(self.csr[k][0]) - 1
+
+    def pairs(self, kind):
+        """Per k: (face, region) int arrays (kind 'regions') or (face, facet) ones ('facets';
+        None for k = 0), made on first use by the callable ``pairs(kind)``."""
+        if kind not in self._pairs:
+            self._pairs[kind] = self._pairs_src(kind)
+        return self._pairs[kind]
+
+    def group(self, kind, k):
+        """CSR (indptr, ids) of the regions (kind 'regions') or facets ('facets') of the k-faces."""
+        key = (kind, k)
+        if key not in self._groups:
+            P = self.pairs(kind)[k]
+            n = self.count(k)
+            if P is None or not len(P):
+                self._groups[key] = (np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64))
+            else:
+                M = int(P[:, 1].max()) + 1
+                keys = np.unique(P[:, 0] * M + P[:, 1])
+                a, ids = keys // M, keys % M
+                self._groups[key] = (np.searchsorted(a, np.arange(n + 1)).astype(np.int64), ids)
+        return self._groups[key]
+
+    def tuples(self, kind, k):
+        key = (kind, k)
+        if key not in self._tuples:
+            ip, ix = self.csr[k] if kind == "cells" else self.group(kind, k)
+            ip, ix = ip.tolist(), ix.tolist()
+            self._tuples[key] = [tuple(ix[a:b]) for a, b in zip(ip[:-1], ip[1:])]
+        return self._tuples[key]
+
+    def filtered(self, keep):
+        """The faces with ``keep[k]`` (keep[0]: vertices) renumbered, vertex lists
+        restricted to the kept vertices, Hasse and region pairs between kept faces."""
+        new = [np.cumsum(kp) - 1 for kp in keep]
+        csr = []
+        for k, kp in enumerate(keep):
+            ip, ix = self.csr[k]
+            rows = np.repeat(np.arange(len(ip) - 1), np.diff(ip))
+            sel = kp[rows] & keep[0][ix]
+            lens = np.bincount(new[k][rows[sel]], minlength=int(kp.sum()))
+            csr.append((np.concatenate([[0], np.cumsum(lens)]).astype(np.int64), new[0][ix[sel]]))
+
+        def pairs(kind):
+            out = []
+            for k, kp in enumerate(keep):
+                P = self.pairs(kind)[k]
+                if P is None:
+                    out.append(None)
+                elif kind == "regions":
+                    P = P[kp[P[:, 0]]]
+                    out.append(np.column_stack([new[k][P[:, 0]], P[:, 1]]))
+                else:
+                    P = P[kp[P[:, 0]] & keep[k - 1][P[:, 1]]]
+                    out.append(np.column_stack([new[k][P[:, 0]], new[k - 1][P[:, 1]]]))
+            return out
+
+        return _Faces(csr, pairs)
+
+
+def _build(A, b, roff, wit, d, rtol_scale, regs_inst):
+    """The faces of the regions with rows (A, b, roff), from their vertex instances
+    ``regs_inst`` = (points, owners, tight bitsets, |det|): (vertices, _Faces, facet face of every
+    row, problems)."""
+    P, O, T, D = regs_inst
+    n_reg = len(roff) - 1
     o = np.argsort(O, kind="stable")
-    return P[o], O[o].astype(np.int64), N[o], R[o]
+    P, O, T, D = P[o], O[o], T[o], D[o]
+    gid, V = _merge_points(P, _merge_radius(P, D, rtol_scale))
+    istart = np.searchsorted(O, np.arange(n_reg + 1)).astype(np.int64)
+    W = np.random.default_rng(0x5eed).integers(0, 2 ** 63, size=max(len(V), 1), dtype=np.int64).astype(np.uint64)
+    rec_k, rec_reg, rec_hash, rec_ptr, rec_vtx, hp, row_face, prob, simple = _lattice_kernel(
+        d, roff, istart, gid.astype(np.int64), np.ascontiguousarray(T), W, _GOLDEN)
+    problems = [f"region {r}: no vertices or no facet found" for r in np.flatnonzero(prob == 1).tolist()]
+    problems += [f"region {r}: a minimal face is not a single vertex" for r in np.flatnonzero(prob == 2).tolist()]
+    problems += [f"region {r}: an edge of a simple region has not 2 vertices" for r in np.flatnonzero(prob == 3).tolist()]
+    face_of = np.empty(len(rec_k), dtype=np.int64)
+    csr = []
+    for k in range(d + 1):
+        sel = np.flatnonzero(rec_k == k)
+        if k == 0:
+            face_of[sel] = rec_vtx[rec_ptr[sel]]
+            csr.append((np.arange(len(V) + 1, dtype=np.int64), np.arange(len(V), dtype=np.int64)))
+            continue
+        if k == d:
+            face_of[sel] = rec_reg[sel]
+            reps = sel  # one record per region, in region order
+            lens = rec_ptr[reps + 1] - rec_ptr[reps]
+        else:
+            uniq, first, inv = np.unique(rec_hash[sel], return_index=True, return_inverse=True)
+            perm = np.argsort(first, kind="stable")
+            rank = np.empty(len(uniq), dtype=np.int64)
+            rank[perm] = np.arange(len(uniq))
+            face_of[sel] = rank[inv.ravel()]
+            reps = sel[first[perm]]
+            if not _same_lists(rec_ptr, rec_vtx, sel, reps[rank[inv.ravel()]]):
+                problems.append("two faces share a vertex-set hash")
+            lens = rec_ptr[reps + 1] - rec_ptr[reps]
+        csr.append((np.concatenate([[0], np.cumsum(lens)]).astype(np.int64),
+                    rec_vtx[_ranges(rec_ptr[reps], lens)]))
+
+    def pairs(kind):
+        if kind == "regions":
+            o = np.argsort(rec_k, kind="stable")
+            cut = np.searchsorted(rec_k[o], np.arange(d + 2))
+            return [np.column_stack([face_of[o[cut[k]: cut[k + 1]]], rec_reg[o[cut[k]: cut[k + 1]]]])
+                    for k in range(d + 1)]
+        pk = rec_k[hp[:, 0]]
+        o = np.argsort(pk, kind="stable")
+        cut = np.searchsorted(pk[o], np.arange(d + 2))
+        H = face_of[hp[o]]
+        return [None] + [H[cut[k]: cut[k + 1]] for k in range(1, d + 1)]
+
+    rf = np.where(row_face >= 0, face_of[np.maximum(row_face, 0)], -1)
+    return V, _Faces(csr, pairs), rf, problems, int(simple.sum())
 
 
-def _solve_batch(As, bs, d):
-    """Solve the (..., d, d) systems ``As x = bs``; returns (nonsingular mask, x). Cramer's
-    rule (cross products) for d <= 3, LAPACK above."""
-    if d == 1:
-        det = As[..., 0, 0]
-        ok = np.abs(det) > DET_ATOL
-        return ok, bs / np.where(ok, det, 1.0)[..., None]
-    if d == 2:
-        a, b = As[..., 0, :], As[..., 1, :]
-        det = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
-        ok = np.abs(det) > DET_ATOL
-        det = np.where(ok, det, 1.0)
-        x0 = (bs[..., 0] * b[..., 1] - a[..., 1] * bs[..., 1]) / det
-        x1 = (a[..., 0] * bs[..., 1] - bs[..., 0] * b[..., 0]) / det
-        return ok, np.stack([x0, x1], axis=-1)
-    if d == 3:
-        a, b, c = As[..., 0, :], As[..., 1, :], As[..., 2, :]
-        bc, ca, ab = np.cross(b, c), np.cross(c, a), np.cross(a, b)
-        det = np.einsum("...i,...i->...", a, bc)
-        ok = np.abs(det) > DET_ATOL
-        det = np.where(ok, det, 1.0)
-        X = (bs[..., 0, None] * bc + bs[..., 1, None] * ca + bs[..., 2, None] * ab) / det[..., None]
-        return ok, X
-    ok = np.abs(np.linalg.det(As)) > DET_ATOL
-    As = As.copy()
-    As[~ok] = np.eye(d)
-    return ok, np.linalg.solve(As, bs[..., None])[..., 0]
-
-
-def _vertices_qhull(r, tol):
-    from scipy.spatial import HalfspaceIntersection
-
-    V = HalfspaceIntersection(np.hstack([r.A, -r.b[:, None]]), r.witness).intersections
-    return V, np.abs(V @ r.A.T - r.b) <= tol
+def _pointed_error(func, regions):
+    return ValueError(f"{func} over an unbounded domain needs pointed regions (every region has a vertex; "
+                      f"the first layer's weights have rank d); regions {_first(regions)} have no vertex. "
+                      "Enumerate over a Box or another bounded Polytope instead.")
 
 
 class FaceComplex:
-    """The polyhedral complex of a bounded decomposition: every face, with its incidences.
+    """The polyhedral complex of a decomposition: every face, with its incidences.
 
     Built by :meth:`Decomposition.complex` (or :func:`face_complex`). Faces of dimension k
     are numbered 0..f_k-1; the d-faces are the regions, in region order.
+
+    Over an unbounded domain (all of R^d) the faces are those of the decomposition itself,
+    bounded or not; they are computed by cutting every region with ``box`` (a box holding
+    every vertex strictly inside) and leaving out the faces that lie on it. An unbounded
+    face lists only its genuine vertices (a ray: one; a line: none), so the triangulation
+    and everything built on it (``simplices``, ``triangulation``, ``simplex_tree``,
+    ``betti``, ``volumes``) need a bounded domain.
 
     Attributes
     ----------
@@ -179,6 +974,12 @@ class FaceComplex:
     on_domain : list of ndarray of bool
         ``on_domain[k]`` of shape (f_k, n_domain_rows): which domain constraints hold with
         equality on the whole face.
+    bounded : list of ndarray of bool
+        ``bounded[k]``: which k-faces are bounded (all of them over a bounded domain).
+    box : tuple of ndarray or None
+        ``(lo, hi)`` of the cutting box over an unbounded domain, else None.
+    n_simple_regions : int
+        Regions whose every vertex lies on exactly d of its rows (the generic case).
 
     Examples
     --------
@@ -192,78 +993,122 @@ class FaceComplex:
     1
     >>> pr.betti(K.triangulation())
     [1, 0, 0]
+
+    and the plane into four quadrants, with one vertex and four rays:
+
+    >>> pr.enumerate_regions(net, None).complex().f_vector()
+    (1, 4, 4)
     """
 
     def __init__(self, dec):
-        _require_bounded(dec, "FaceComplex")
+        _require_complete(dec, "FaceComplex")
         t0 = time.perf_counter()
         self.net = dec.net
         self.layer = dec.layer
-        self.domain = dec.domain
+        self.domain = dom = dec.domain
         d = self.dim = dec.net.input_dim
-        regions = dec.regions
-        lo, hi = dec.domain.bounding_box()
-        L = self.scale = float(np.max(hi - lo))
-        P, owner, n_tight, rows = _vertices_of_regions(regions, d, L)
-        counts = np.bincount(owner, minlength=len(regions))
-        gid, V = _merge_points(P, VERTEX_MERGE_RTOL * L)
+        A, b, roff, wit, bnd = _flat_rows(dec)
+        n_reg = len(roff) - 1
+        centre = np.asarray(dom.center, dtype=np.float64) if dom is not None else np.zeros(d)
+        s = self.scale = float(local_frame(dec.net, dom, centre)[1])
+        regs = np.arange(n_reg, dtype=np.int64)
+        unb = None if dom is not None and dom.bounded else ~bnd
+        inst = _vertex_instances(A, b, roff, regs, TIGHT_RTOL, s, wit, unbounded=unb, centre=centre)
+        self.box = None
+        m_own = np.diff(roff)
+        if dom is None or not dom.bounded:
+            has = np.zeros(n_reg, dtype=bool)
+            has[inst[1]] = True
+            if not has.all():
+                raise _pointed_error("FaceComplex", np.flatnonzero(~has).tolist())
+            ext = max(float(np.abs(inst[0] - centre).max(initial=0.0)), s)
+            R = BOX_FACTOR * ext
+            lo, hi = centre - R, centre + R
+            self.box = (lo, hi)
+            A, b, roff, inst = _add_box(A, b, roff, bnd, inst, lo, hi, TIGHT_RTOL, s, wit)
+        V, F, rf, self.problems, self.n_simple_regions = _build(A, b, roff, wit, d, s, inst)
+        self._full_vertices, self._full = V, F
+        self._full_rows = (rf, roff, np.diff(roff))  # every row, the box's included
+        self._keep = None
+        if self.box is not None:
+            onbox = _on_box(V, self.box, s)
+            keep = [~onbox.any(axis=1)]
+            for k in range(1, d + 1):
+                ip, _ = F.csr[k]
+                hits = _face_sums(F, k, onbox)
+                lens = np.diff(ip)
+                keep.append(~((hits == lens[:, None]) & (lens[:, None] > 0)).any(axis=1))
+            self._keep = keep
+            self._onbox_vertex = onbox.any(axis=1)
+            F = F.filtered(keep)
+            new = [np.cumsum(kp) - 1 for kp in keep]
+            ok = (rf >= 0) & keep[d - 1][np.maximum(rf, 0)]
+            rf = np.where(ok, new[d - 1][np.maximum(rf, 0)], -1)
+            V = V[keep[0]]
+        self._F = F
         self.vertices = V
         self.vertices.setflags(write=False)
-        # faces of every dimension, keyed by their vertex sets
-        B = _Builder(d, len(V))
-        self.region_facets = [None] * len(regions)
-        self.problems = []
-        starts = np.concatenate([[0], np.cumsum(counts)])
-        # simple regions: every vertex instance on exactly d rows, no vertex twice
-        simple = counts > 0
-        simple[owner[n_tight != d]] = False
-        o = np.lexsort((gid, owner))
-        twice = (owner[o][1:] == owner[o][:-1]) & (gid[o][1:] == gid[o][:-1])
-        simple[owner[o][1:][twice]] = False
-        inst = np.flatnonzero(simple[owner])
-        if len(inst):
-            _lattice_simple(B, self.region_facets, self.problems, regions, owner[inst], gid[inst], rows[inst], d)
-        for ri in np.flatnonzero(~simple):
-            g = np.unique(gid[starts[ri]: starts[ri + 1]])
-            r = regions[ri]
-            T = np.abs(V[g] @ r.A.T - r.b) <= TIGHT_RTOL * L
-            self.region_facets[ri] = _lattice_python(B, ri, r.A.shape[0], g, T, d, self.problems)
-        self.n_simple_regions = int(simple.sum())
-        self._builder = B
-        self._facets = self._regions = self._on_domain = None
+        self._rf = (rf[_ranges(roff[:-1], m_own)], np.concatenate([[0], np.cumsum(m_own)]), m_own)
+        self._region_facets = None
+        self._on_domain = None
         self._tri = None
+        self._vsigns = None
         self.seconds = time.perf_counter() - t0
 
     @property
     def cells(self):
         """``cells[k][i]``: the sorted vertex ids of k-face i (tuples made on first use)."""
-        return self._builder.cells
+        return [self._F.tuples("cells", k) for k in range(self.dim + 1)]
 
     def _count(self, k):
-        return self._builder.count(k)
+        return self._F.count(k)
 
     @property
     def facets(self):
         """``facets[k][i]``: the (k-1)-faces in the boundary of k-face i (built on first use)."""
-        if self._facets is None:
-            self._facets, self._regions = self._builder.finalize()
-        return self._facets
+        return [[()] * self._count(0)] + [self._F.tuples("facets", k) for k in range(1, self.dim + 1)]
 
     @property
     def regions(self):
         """``regions[k][i]``: the regions containing k-face i (built on first use)."""
-        if self._regions is None:
-            self._facets, self._regions = self._builder.finalize()
-        return self._regions
+        return [self._F.tuples("regions", k) for k in range(self.dim + 1)]
+
+    @property
+    def region_facets(self):
+        """For every region, the (d-1)-face of each row of its H-representation (-1: none)."""
+        if self._region_facets is None:
+            rf, roff, m = self._rf  # roff: offsets of the regions' own rows in rf
+            self._region_facets = [rf[a: a + n] for a, n in zip(roff[:-1].tolist(), m.tolist())]
+        return self._region_facets
+
+    @property
+    def bounded(self):
+        """``bounded[k]``: bool (f_k,), which k-faces are bounded."""
+        if self._keep is None:
+            return [np.ones(self._count(k), dtype=bool) for k in range(self.dim + 1)]
+        F, V = self._full, self._full_vertices
+        return [~(_face_sums(F, k, self._onbox_vertex[:, None])[:, 0] > 0)[self._keep[k]]
+                for k in range(self.dim + 1)]
 
     @property
     def on_domain(self):
         """``on_domain[k]``: bool (f_k, n_domain_rows), the domain constraints holding on each face."""
         if self._on_domain is None:
-            Ad, bd = np.asarray(self.domain.A), np.asarray(self.domain.b)
-            off = ~(np.abs(self.vertices @ Ad.T - bd) <= TIGHT_RTOL * self.scale * 10)
-            self._on_domain = [np.asarray((self._incidence(k) @ off.astype(np.int64)) == 0) if self._count(k)
-                               else np.zeros((0, len(bd)), dtype=bool) for k in range(self.dim + 1)]
+            F, V = self._full, self._full_vertices
+            if self.domain is None:
+                Ad, bd = np.zeros((0, self.dim)), np.zeros(0)
+            else:
+                Ad, bd = np.asarray(self.domain.A), np.asarray(self.domain.b)
+            tol = TIGHT_RTOL * 10 * np.maximum(self.scale, np.abs(V).max(axis=1, initial=0.0))
+            off = ~(np.abs(V @ Ad.T - bd) <= tol[:, None])
+            out = []
+            for k in range(self.dim + 1):
+                if not F.count(k):
+                    out.append(np.zeros((0, len(bd)), dtype=bool))
+                    continue
+                on = _face_sums(F, k, off) == 0
+                out.append(on if self._keep is None else on[self._keep[k]])
+            self._on_domain = out
         return self._on_domain
 
     # ------------------------------------------------------------------ queries
@@ -272,15 +1117,12 @@ class FaceComplex:
         return tuple(self._count(k) for k in range(self.dim + 1))
 
     def euler_characteristic(self) -> int:
-        """``sum_k (-1)^k f_k``."""
+        """``sum_k (-1)^k f_k`` (1 for a bounded convex domain, ``(-1)^d`` for all of R^d)."""
         return int(sum((-1) ** k * f for k, f in enumerate(self.f_vector())))
 
     def _incidence(self, k):
         """Sparse (f_k x f_0) face-vertex incidence matrix."""
-        from scipy.sparse import csr_matrix
-
-        ip, ix = self._builder.csr(k)
-        return csr_matrix((np.ones(len(ix), dtype=np.int64), ix, ip), shape=(len(ip) - 1, len(self.vertices)))
+        return _incidence(self._F, k, len(self.vertices))
 
     def boundary_matrix(self, k):
         """Sparse 0/1 matrix of shape (f_k, f_{k-1}): which (k-1)-faces bound each k-face.
@@ -291,12 +1133,8 @@ class FaceComplex:
 
         if not 1 <= k <= self.dim:
             raise ValueError(f"k must be in 1..{self.dim}; got {k!r}.")
-        F = self.facets[k]
-        lens = np.fromiter((len(c) for c in F), dtype=np.int64, count=len(F))
-        cols = np.fromiter(itertools.chain.from_iterable(F), dtype=np.int64, count=int(lens.sum()))
-        rows = np.repeat(np.arange(len(F)), lens)
-        return csr_matrix((np.ones(len(cols), dtype=np.int8), (rows, cols)),
-                          shape=(len(F), self._count(k - 1)))
+        ip, ix = self._F.group("facets", k)
+        return csr_matrix((np.ones(len(ix), dtype=np.int8), ix, ip), shape=(len(ip) - 1, self._count(k - 1)))
 
     def sign_vectors(self, k) -> np.ndarray:
         """Sign vectors of the k-faces: int8 array (f_k, n_units) of +1, -1, 0.
@@ -304,22 +1142,39 @@ class FaceComplex:
         A unit's sign on a face is the sign of its pre-activation on the face's relative
         interior (0: the face lies in the unit's zero set). Units are those of layers
         1..layer, side by side. A face whose vertices disagree (numerical trouble) gets
-        the sign of the sum.
+        the sign of the sum. (Over an unbounded domain the vertices on the cutting box
+        count too.)
         """
         S = self._vertex_signs()
         if k == 0:
-            return S.copy()
-        M = self._incidence(k)
-        return np.sign(M @ S.astype(np.int64)).astype(np.int8)
+            S = S.copy()
+        else:
+            S = np.sign(_face_sums(self._full, k, S)).astype(np.int8)
+        return S if self._keep is None else S[self._keep[k]]
 
     def _vertex_signs(self):
-        if getattr(self, "_vsigns", None) is None:
-            Z = np.concatenate(self.net.preactivations(self.vertices)[: self.layer], axis=1) \
-                if len(self.vertices) else np.zeros((0, int(sum(self.net.widths[: self.layer]))))
-            scale = np.abs(Z).max(axis=0, initial=0.0)
-            S = np.sign(Z).astype(np.int8)
-            S[np.abs(Z) <= SIGN_ZERO_RTOL * scale] = 0
-            self._vsigns = S
+        """Signs at the vertices (those on the cutting box included): 0 where the
+        pre-activation is below SIGN_ZERO_RTOL of its magnitude ``|W| m + |b|``, with ``m``
+        the magnitude of the layer's input (the vertex's size in every coordinate, then
+        that of the active units); a unit at zero passes exactly 0 on, so that a unit fed
+        only by units at zero, without a bias, is 0 too."""
+        if self._vsigns is None:
+            V = self._full_vertices
+            h, S = V, []
+            # the size a vertex's coordinates are known to: the larger of the length scale
+            # and its largest coordinate, in every coordinate; carried through the layers
+            mag = np.repeat(np.maximum(self.scale, np.abs(V).max(axis=1, initial=0.0))[:, None], V.shape[1], axis=1)
+            for l in range(self.layer):
+                W, b = np.asarray(self.net.weights[l]), np.asarray(self.net.biases[l])
+                z = h @ W.T + b
+                mz = mag @ np.abs(W).T + np.abs(b)
+                zero = np.abs(z) <= SIGN_ZERO_RTOL * mz
+                s = np.sign(z).astype(np.int8)
+                s[zero] = 0
+                S.append(s)
+                h = np.where(zero, 0.0, np.maximum(z, 0.0))  # a unit at zero passes exactly 0 on
+                mag = np.where(s < 0, 0.0, mz)
+            self._vsigns = np.concatenate(S, axis=1) if S else np.zeros((len(V), 0), dtype=np.int8)
         return self._vsigns
 
     def frame(self, k):
@@ -329,50 +1184,119 @@ class FaceComplex:
         if not 0 <= k <= self.dim:
             raise ValueError(f"k must be a face dimension in 0..{self.dim}; got {k!r}.")
         S = self.sign_vectors(k)
-        chars = np.array(["-", "0", "+"])
-        sign = ["".join(row) for row in chars[S.astype(np.int64) + 1]] if S.size else [""] * len(self.cells[k])
+        n = self._count(k)
+        if S.shape[1]:
+            codes = np.ascontiguousarray(np.array([45, 48, 43], dtype=np.uint8)[S.astype(np.int64) + 1])
+            sign = codes.view(f"S{S.shape[1]}").ravel().astype(str).tolist()
+        else:
+            sign = [""] * n
         dom = self.on_domain[k]
+        if dom.shape[1] and n:
+            U, inv = np.unique(dom, axis=0, return_inverse=True)
+            objs = np.empty(len(U), dtype=object)
+            objs[:] = [tuple(np.flatnonzero(row).tolist()) for row in U]
+            dom_facets = objs[inv.ravel()].tolist()
+        else:
+            dom_facets = [()] * n
         df = pd.DataFrame({
-            "face": np.arange(len(self.cells[k])),
+            "face": np.arange(n),
             "dim": k,
             "sign": sign,
             "n_zero_units": (S == 0).sum(axis=1) if S.size else 0,
-            "regions": self.regions[k],
-            "vertices": self.cells[k],
-            "domain_facets": [tuple(np.flatnonzero(row).tolist()) for row in dom],
+            "regions": self._F.tuples("regions", k),
+            "vertices": self._F.tuples("cells", k),
+            "domain_facets": dom_facets,
         })
+        if self._keep is not None:
+            df["bounded"] = self.bounded[k]
         if k == 0:
             for j in range(self.dim):
                 df[f"x{j}"] = self.vertices[:, j]
         else:
-            C = np.asarray(self._incidence(k) @ self.vertices) / np.array([len(c) for c in self.cells[k]])[:, None]
+            F, V = self._full, self._full_vertices
+            ip = F.csr[k][0]
+            C = _face_sums(F, k, V) / np.maximum(np.diff(ip), 1)[:, None]
+            if self._keep is not None:
+                C = C[self._keep[k]]
             for j in range(self.dim):
                 df[f"c{j}"] = C[:, j]
         return df
 
     # ------------------------------------------------------------------ triangulation
+    def _require_bounded(self, what):
+        if self._keep is not None:
+            raise ValueError(f"FaceComplex.{what} needs a bounded domain: over an unbounded one the complex has "
+                             "unbounded faces, which the pulling triangulation cannot cone. Use "
+                             "FaceComplex.truncated() (the complex cut by its box), or enumerate over a Box.")
+
+    def truncated(self):
+        """The complex cut by ``box``: a bounded complex with the same topology.
+
+        Over an unbounded domain every region is cut by ``box`` (which holds every vertex
+        strictly inside); the cut complex has the faces of this one (unbounded ones cut)
+        plus those on the box, and its domain is the domain cut by the box. It can be
+        triangulated (``simplex_tree``, ``betti``, ``volumes`` of the cut regions), and
+        a subcomplex of this complex is homotopy equivalent to its cut. Over a bounded
+        domain: the complex itself.
+
+        Examples
+        --------
+        >>> net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+        >>> T = pr.enumerate_regions(net, None).complex().truncated()
+        >>> T.f_vector(), T.betti()
+        ((9, 12, 4), [1, 0, 0])
+        """
+        if self._keep is None:
+            return self
+        if getattr(self, "_trunc", None) is None:
+            from .domain import Polytope
+
+            d = self.dim
+            lo, hi = self.box
+            Ab = np.vstack([np.eye(d), -np.eye(d)])
+            bb = np.concatenate([hi, -lo])
+            if self.domain is not None:
+                Ab, bb = np.vstack([np.asarray(self.domain.A), Ab]), np.concatenate([np.asarray(self.domain.b), bb])
+            T = object.__new__(FaceComplex)
+            T.__dict__.update(self.__dict__)
+            T.domain = Polytope(Ab, bb)
+            T.box, T._keep, T._trunc = None, None, None
+            T._F, T.vertices = self._full, self._full_vertices
+            T._rf, T._region_facets = self._full_rows, None
+            T._on_domain = T._tri = T._vsigns = None
+            self._trunc = T
+        return self._trunc
+
+    def _cut_cells(self, cells):
+        """Face ids of this complex -> face ids of :meth:`truncated`."""
+        if self._keep is None:
+            return cells
+        ids = [np.flatnonzero(kp) for kp in self._keep]
+        return [ids[k][np.asarray(list(c), dtype=np.int64)].tolist() for k, c in enumerate(cells)]
+
     def _pulling(self):
         """Pulling triangulation, per dimension k: (simplices (n, k+1) int, the k-face of each,
         offsets of each face's block). A k-face is the cone from its smallest vertex over the
         triangulations of its facets that miss that vertex."""
+        self._require_bounded("triangulation")
         if self._tri is None:
             n0 = len(self.vertices)
             tri = [(np.arange(n0, dtype=np.int64)[:, None], np.arange(n0, dtype=np.int64),
                     np.arange(n0 + 1, dtype=np.int64))]
             for k in range(1, self.dim + 1):
                 nk = self._count(k)
-                F = self.facets[k]
-                lens = np.fromiter((len(f) for f in F), dtype=np.int64, count=nk)
-                par = np.repeat(np.arange(nk), lens)
-                ch = np.fromiter(itertools.chain.from_iterable(F), dtype=np.int64, count=int(lens.sum()))
-                vmin = self._builder.first_vertex(k)
+                fip, fix = self._F.group("facets", k)
+                par = np.repeat(np.arange(nk), np.diff(fip))
+                ch = fix
+                cip, cix = self._F.csr[k]
+                vmin = cix[cip[:-1]] if len(cix) else np.zeros(nk, dtype=np.int64)
                 if len(ch):
                     inside = np.asarray(self._incidence(k - 1)[ch, vmin[par]]).ravel() > 0
                     par, ch = par[~inside], ch[~inside]
                 S_prev, _, off_prev = tri[k - 1]
                 cnt = off_prev[ch + 1] - off_prev[ch]
                 rep = np.repeat(par, cnt)
-                idx = np.repeat(off_prev[ch], cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+                idx = _ranges(off_prev[ch], cnt)
                 Sk = np.hstack([vmin[rep][:, None], S_prev[idx]]) if len(idx) else np.zeros((0, k + 1), np.int64)
                 order = np.argsort(rep, kind="stable")
                 own = rep[order]
@@ -388,7 +1312,7 @@ class FaceComplex:
             return S, own
         faces = np.asarray(list(faces), dtype=np.int64)
         cnt = off[faces + 1] - off[faces]
-        idx = np.repeat(off[faces], cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        idx = _ranges(off[faces], cnt)
         return S[idx], own[idx]
 
     def triangulation(self, cells=None):
@@ -407,9 +1331,10 @@ class FaceComplex:
     def _generated(self, cells):
         """Faces of every dimension of the closure of the faces in ``cells``."""
         out = [set(c) for c in cells] + [set() for _ in range(self.dim + 1 - len(cells))]
+        facets = self.facets
         for k in range(self.dim, 0, -1):
             for i in list(out[k]):
-                out[k - 1].update(self.facets[k][i])
+                out[k - 1].update(facets[k][i])
         return out
 
     def simplex_tree(self, values=None, cells=None):
@@ -422,8 +1347,11 @@ class FaceComplex:
             Vertex values: each simplex gets the largest value of its vertices (the
             lower-star filtration). Default 0 everywhere.
         """
+        import itertools
+
         import gudhi
 
+        self._require_bounded("simplex_tree")
         vals = np.zeros(len(self.vertices)) if values is None else np.asarray(values, dtype=np.float64)
         st = gudhi.SimplexTree()
         faces = None if cells is None else self._generated(cells)
@@ -441,7 +1369,10 @@ class FaceComplex:
 
     def betti(self, cells=None, *, field=11) -> list:
         """Betti numbers ``[b_0, ..., b_d]`` over Z/field of the complex (or of the closure
-        of ``cells``); exact (GUDHI)."""
+        of ``cells``); exact (GUDHI). Over an unbounded domain: of its cut by ``box``
+        (:meth:`truncated`), which has the same homotopy type."""
+        if self._keep is not None:
+            return self.truncated().betti(None if cells is None else self._cut_cells(cells), field=field)
         st = self.simplex_tree(cells=cells)
         return _betti_of_tree(st, self.dim, field)
 
@@ -459,238 +1390,60 @@ class FaceComplex:
         return f"FaceComplex(dim={self.dim}, f_vector={self.f_vector()})"
 
 
-class _Builder:
-    """Faces of every dimension keyed by their sorted vertex tuples. The vectorised path
-    hands over a whole dimension at once as CSR arrays (indptr, vertex ids); tuples are
-    made only when asked for (or when the per-region path must look faces up)."""
-
-    def __init__(self, d, n_vertices):
-        self.index = [None for _ in range(d + 1)]  # built on the first single add
-        self._cells = [[] for _ in range(d + 1)]
-        self._csr = [None for _ in range(d + 1)]
-        self.facets = [dict() for _ in range(d + 1)]  # face -> set, from the per-region path
-        self.incid = [dict() for _ in range(d + 1)]
-        self.fpairs = [[] for _ in range(d + 1)]  # (face, facet) arrays from the vectorised path
-        self.ipairs = [[] for _ in range(d + 1)]  # (face, region) arrays
-        self.bulk_csr(0, np.arange(n_vertices + 1, dtype=np.int64), np.arange(n_vertices, dtype=np.int64))
-
-    def count(self, k):
-        return len(self._cells[k]) if self._csr[k] is None else len(self._csr[k][0]) - 1
-
-    def materialize(self, k):
-        if self._csr[k] is not None:
-            ip, ix = self._csr[k][0].tolist(), self._csr[k][1].tolist()
-            self._cells[k] = [tuple(ix[a:b]) for a, b in zip(ip[:-1], ip[1:])]
-            self._csr[k] = None
-        return self._cells[k]
-
-    @property
-    def cells(self):
-        return [self.materialize(k) for k in range(len(self._cells))]
-
-    def csr(self, k):
-        """(indptr, vertex ids) of the k-faces."""
-        if self._csr[k] is not None:
-            return self._csr[k]
-        cells = self._cells[k]
-        lens = np.fromiter((len(c) for c in cells), dtype=np.int64, count=len(cells))
-        ix = np.fromiter(itertools.chain.from_iterable(cells), dtype=np.int64, count=int(lens.sum()))
-        return np.concatenate([[0], np.cumsum(lens)]).astype(np.int64), ix
-
-    def first_vertex(self, k):
-        ip, ix = self.csr(k)
-        return ix[ip[:-1]]
-
-    def finalize(self):
-        """(facets, incid): per dimension, a sorted tuple per face."""
-        return ([self._group(k, self.facets[k], self.fpairs[k]) for k in range(len(self._cells))],
-                [self._group(k, self.incid[k], self.ipairs[k]) for k in range(len(self._cells))])
-
-    def _group(self, k, sets, pairs):
-        n = self.count(k)
-        P = np.concatenate([np.array([(i, j) for i, st in sets.items() for j in st],
-                                     dtype=np.int64).reshape(-1, 2)] + pairs)
-        if not len(P):
-            return [()] * n
-        M = int(P[:, 1].max()) + 1
-        key = np.unique(P[:, 0] * M + P[:, 1])
-        a, b = key // M, (key % M).tolist()
-        bounds = np.searchsorted(a, np.arange(n + 1)).tolist()
-        return [tuple(b[bounds[i]: bounds[i + 1]]) for i in range(n)]
-
-    def bulk_csr(self, k, indptr, indices):
-        """Set the k-faces (none added before) from CSR arrays; returns their ids."""
-        assert self.count(k) == 0 and self.index[k] is None
-        self._csr[k] = (np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64))
-        return np.arange(len(indptr) - 1, dtype=np.int64)
-
-    def get(self, k, key, default=-1):
-        if self.index[k] is None:
-            self.index[k] = {c: i for i, c in enumerate(self.materialize(k))}
-        return self.index[k].get(key, default)
-
-    def add(self, k, key):
-        if self.index[k] is None:
-            self.index[k] = {c: i for i, c in enumerate(self.materialize(k))}
-        j = self.index[k].get(key)
-        if j is None:
-            j = self.index[k][key] = len(self._cells[k])
-            self._cells[k].append(key)
-        return j
+def _face_sums(F, k, X):
+    """Sum of the rows of X (n0, c) over the vertices of every k-face of F: (f_k, c);
+    int64 for bool or int X."""
+    ip, ix = F.csr[k]
+    X = np.asarray(X)
+    if X.dtype.kind in "bui":
+        X = X.astype(np.int64)
+    cs = np.zeros((len(ix) + 1,) + X.shape[1:], dtype=X.dtype)
+    np.cumsum(X[ix], axis=0, out=cs[1:])
+    return cs[ip[1:]] - cs[ip[:-1]]
 
 
-def _ranges(starts, lens):
-    """Concatenated ``arange(s, s + l)`` for every (s, l)."""
-    lens = np.asarray(lens, dtype=np.int64)
-    return np.repeat(np.asarray(starts, dtype=np.int64), lens) + (
-        np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens))
+def _incidence(F, k, n0):
+    """Sparse (f_k x n0) face-vertex incidence matrix of the faces F."""
+    from scipy.sparse import csr_matrix
+
+    ip, ix = F.csr[k]
+    return csr_matrix((np.ones(len(ix), dtype=np.int64), ix, ip), shape=(len(ip) - 1, n0))
 
 
-def _lattice_python(B, ri, m, g_inst, T_inst, d, problems):
-    """Face lattice of one region from its vertex-row incidences (any polytope); returns the
-    (d-1)-face of each row (-1: the row is not a facet)."""
-    g_loc, inv = np.unique(g_inst, return_inverse=True)
-    T = np.zeros((len(g_loc), m), dtype=bool)
-    np.logical_or.at(T, inv, T_inst)
-    n = len(g_loc)
-    full = (1 << n) - 1
-    row_masks = [sum(1 << int(v) for v in np.flatnonzero(T[:, j])) for j in range(m)]
-    keys_loc = g_loc.tolist()
-
-    def key_of(mask):
-        return tuple(keys_loc[i] for i in _bits(mask))
-
-    # a row is a facet when it holds >= d vertices, not all of them, and its vertex
-    # set is not strictly inside another row's (then it only touches a lower face)
-    facet_masks = []
-    row_ok = []
-    for msk in row_masks:
-        ok = (msk != full and msk.bit_count() >= d
-              and not any(o != msk and (msk & o) == msk for o in row_masks))
-        row_ok.append(ok)
-        if ok and msk not in facet_masks:
-            facet_masks.append(msk)
-    if n == 0 or not facet_masks:
-        problems.append(f"region {ri}: no vertices or no facet found")
-    top = B.add(d, tuple(keys_loc))
-    B.incid[d].setdefault(top, set()).add(int(ri))
-    level = {full: top}
-    children = {full: facet_masks}
-    for k in range(d - 1, -1, -1):
-        nxt = {}
-        for f in level:
-            for c in children[f]:
-                if c in nxt:
-                    continue
-                key = key_of(c)
-                if k == 0 and len(key) != 1:
-                    problems.append(f"region {ri}: a minimal face has {len(key)} vertices")
-                j = B.add(k, key)
-                B.incid[k].setdefault(j, set()).add(int(ri))
-                nxt[c] = j
-        for f, j in level.items():
-            B.facets[k + 1].setdefault(j, set()).update(nxt[c] for c in children[f])
-        if k == 0:
-            break
-        children = {}
-        for f in nxt:
-            cands = {f & g for g in facet_masks} - {f, 0}
-            children[f] = [c for c in cands if not any(c != o and (c & o) == c for o in cands)]
-        level = nxt
-    return np.array([B.get(d - 1, key_of(row_masks[j])) if row_ok[j] else -1 for j in range(m)],
-                    dtype=np.int64)
+def _on_box(V, box, scale):
+    """(n, 2d) bool: which of the box's rows (x_j <= hi_j, then x_j >= lo_j) pass through each vertex."""
+    lo, hi = box
+    tol = TIGHT_RTOL * 10 * np.maximum(scale, np.abs(V).max(axis=1, initial=0.0))[:, None]
+    return np.hstack([np.abs(V - hi) <= tol, np.abs(V - lo) <= tol])
 
 
-def _lattice_simple(B, region_facets, problems, regions, reg, G, R, d):
-    """Faces of simple regions (every vertex on exactly d rows), vectorised: the k-faces of a
-    simple polytope through a vertex are its (d-k)-subsets of tight rows, so a face is a
-    (region, row subset) and its vertex set is every vertex whose rows contain the subset.
-    Faces are identified across regions by a hash of their vertex sets (confirmed below
-    against the sorted vertex tuples)."""
-    N = len(G)  # R: (N, d) the tight rows of every vertex instance, sorted
-    m_of = np.array([r.A.shape[0] for r in regions], dtype=np.int64)
-    row_off = np.concatenate([[0], np.cumsum(m_of)])
-    flat = np.full(int(row_off[-1]), -1, dtype=np.int64)  # (d-1)-face of every row of every region
-    rng = np.random.default_rng(0x5eed)
-    W = rng.integers(0, 2 ** 63, size=int(G.max()) + 1, dtype=np.int64).astype(np.uint64)
-    pos = {}  # s -> combos of positions
-    glob = {d: G[:, None]}  # s -> (N, c_s) global face ids; s = d: vertices
-    for s in range(1, d):
-        C = np.array(list(itertools.combinations(range(d), s)), dtype=np.int64)
-        pos[s] = {tuple(c): i for i, c in enumerate(C.tolist())}
-        c = len(C)
-        sub = R[:, C].reshape(N * c, s)
-        rr = np.repeat(reg, c)
-        gg = np.repeat(G, c)
-        base = int(R.max()) + 1
-        if (int(reg.max()) + 1) * base ** s < 2 ** 62:
-            key = rr.astype(np.int64)
-            for t in range(s):
-                key = key * base + sub[:, t]
-            _, first, lf = np.unique(key, return_index=True, return_inverse=True)
-        else:
-            _, first, lf = np.unique(np.column_stack([rr, sub]), axis=0, return_index=True, return_inverse=True)
-        lf = lf.ravel()
-        n_lf = len(first)
-        h = np.zeros(n_lf, dtype=np.uint64)
-        np.add.at(h, lf, W[gg])
-        cnt = np.bincount(lf, minlength=n_lf)
-        k = d - s
-        if k == 1 and np.any(cnt != 2):
-            problems.append(f"an edge of a simple region has {int(cnt[cnt != 2][0])} vertices")
-        _, rep, gf = np.unique(h + cnt.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15), return_index=True,
-                               return_inverse=True)
-        gf = gf.ravel()
-        order = np.lexsort((gg, lf))
-        gs = gg[order]
-        st = np.concatenate([[0], np.cumsum(cnt)])
-        ids = B.bulk_csr(k, np.concatenate([[0], np.cumsum(cnt[rep])]), gs[_ranges(st[rep], cnt[rep])])
-        # the same global face from every region must have the same vertex tuple
-        lf_reg = rr[first]
-        for l in np.flatnonzero(rep[gf] != np.arange(n_lf))[:: max(1, n_lf // 64)].tolist():
-            l0 = rep[gf[l]]
-            if not np.array_equal(gs[st[l]: st[l + 1]], gs[st[l0]: st[l0 + 1]]):
-                problems.append("two faces share a vertex-set hash")
-                break
-        gid_lf = ids[gf]
-        B.ipairs[k].append(np.column_stack([gid_lf, lf_reg]))
-        glob[s] = gid_lf[lf].reshape(N, c)
-        if s == 1:
-            flat[row_off[lf_reg] + sub[first, 0]] = gid_lf
-    B.ipairs[0].append(np.column_stack([G, reg]))
-    # the regions themselves
-    order = np.lexsort((G, reg))
-    rs, gs = reg[order], G[order]
-    heads = np.concatenate([[0], np.flatnonzero(np.diff(rs)) + 1])
-    rl = rs[heads]
-    indptr = np.concatenate([heads, [len(rs)]])
-    hsh = np.add.reduceat(W[gs], heads) + np.diff(indptr).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    if len(np.unique(hsh)) == len(hsh):
-        tops = B.bulk_csr(d, indptr, gs)
-    else:  # two regions with one vertex set: leave it to the certificate
-        gl, ip = gs.tolist(), indptr.tolist()
-        tops = np.array([B.add(d, tuple(gl[a:b])) for a, b in zip(ip[:-1], ip[1:])], dtype=np.int64)
-    B.ipairs[d].append(np.column_stack([tops, rl]))
-    top_of = np.full(len(regions), -1, dtype=np.int64)
-    top_of[rl] = tops
-    glob[0] = top_of[reg][:, None]
-    pos[0] = {(): 0}
-    pos[d] = {tuple(range(d)): 0}
-    if d == 1:  # facets of a segment are its vertices
-        flat[row_off[reg] + R[:, 0]] = G
-    for r in rl.tolist():
-        region_facets[r] = flat[row_off[r]: row_off[r + 1]]
-    # Hasse diagram: the facets of the face (S) are the faces (S + {j})
-    for s in range(0, d):
-        k = d - s
-        Cu = list(itertools.combinations(range(d), s + 1))
-        P, Q = [], []
-        for u_i, u in enumerate(Cu):
-            for t in range(s + 1):
-                par = pos[s][u[:t] + u[t + 1:]]
-                P.append(glob[s][:, par])
-                Q.append(glob[s + 1][:, u_i])
-        B.fpairs[k].append(np.column_stack([np.concatenate(P), np.concatenate(Q)]))
+def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit):
+    """Append the box's 2d rows to every unbounded region; the vertex instances of the
+    bounded regions are kept, those of the unbounded ones recomputed."""
+    d = A.shape[1]
+    n_reg = len(roff) - 1
+    m = np.diff(roff)
+    add = np.where(bnd, 0, 2 * d)
+    roff2 = np.concatenate([[0], np.cumsum(m + add)]).astype(np.int64)
+    rows_own = _ranges(roff2[:-1], m)
+    A2 = np.zeros((int(roff2[-1]), d))
+    b2 = np.zeros(int(roff2[-1]))
+    A2[rows_own], b2[rows_own] = A, b
+    ub = np.flatnonzero(~bnd)
+    eye = np.eye(d)
+    boxA = np.vstack([eye, -eye])
+    boxb = np.concatenate([hi, -lo])
+    rows_box = _ranges(roff2[ub] + m[ub], np.full(len(ub), 2 * d))
+    A2[rows_box] = np.tile(boxA, (len(ub), 1))
+    b2[rows_box] = np.tile(boxb, len(ub))
+    P, O, T, D = inst
+    # vertices of the unbounded regions on a box row (the others are known)
+    P2, O2, T2, D2 = _vertex_instances(A2, b2, roff2, ub, rtol, scale, wit, first_new=m[ub])
+    mw = max(T.shape[1], T2.shape[1])
+    pad = lambda X: np.hstack([X, np.zeros((len(X), mw - X.shape[1]), dtype=np.uint64)])  # noqa: E731
+    del n_reg
+    return A2, b2, roff2, (np.concatenate([P, P2]), np.concatenate([O, O2]), np.concatenate([pad(T), pad(T2)]),
+                           np.concatenate([D, D2]))
 
 
 def _betti_of_tree(st, dim, field):
@@ -701,36 +1454,13 @@ def _betti_of_tree(st, dim, field):
     return (b + [0] * (dim + 1))[: dim + 1]
 
 
-def _merge_points(P, r):
-    """Cluster points closer than ``r``: (label of each point, representative coordinates),
-    labels numbered in lexicographic order of the representatives."""
-    if not len(P):
-        return np.zeros(0, dtype=np.int64), np.zeros((0, P.shape[1]))
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-    from scipy.spatial import cKDTree
-
-    pairs = cKDTree(P).query_pairs(r, output_type="ndarray")
-    G = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(P), len(P)))
-    n, lab = connected_components(G, directed=False)
-    cnt = np.bincount(lab, minlength=n)
-    C = np.stack([np.bincount(lab, weights=P[:, j], minlength=n) for j in range(P.shape[1])], axis=1) / cnt[:, None]
-    order = np.lexsort(C.T[::-1])
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
-    return rank[lab], C[order]
-
-
 def check_certifiable(net, domain, func):
-    """Raise a clear error before an enumeration that could not be certified."""
+    """Raise a clear error before an enumeration that could not be certified (a domain
+    that is not one; every Box, Polytope and all of R^d can be)."""
     from .domain import as_domain
     from .network import as_network
 
-    dom = as_domain(domain, as_network(net).input_dim)
-    if dom is None or not dom.bounded:
-        raise ValueError(f"{func} needs a bounded domain (a Box or a bounded Polytope): completeness is "
-                         f"certified through the faces, volumes and Euler characteristic of the domain; got "
-                         f"{'None (all of R^d)' if dom is None else 'an unbounded polyhedron'}.")
+    as_domain(domain, as_network(net).input_dim)
 
 
 def face_complex(dec) -> FaceComplex:
@@ -742,11 +1472,9 @@ def face_complex(dec) -> FaceComplex:
     >>> pr.face_complex(pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2))).f_vector()
     (6, 7, 2)
     """
-    cache = dec.__dict__.get("_face_complex")
-    if cache is not None and cache[0] is dec.regions:
-        return cache[1]
-    K = FaceComplex(dec)
-    dec.__dict__["_face_complex"] = (dec.regions, K)
+    K = dec.__dict__.get("_face_complex")
+    if K is None:
+        K = dec.__dict__["_face_complex"] = FaceComplex(dec)
     return K
 
 
@@ -825,55 +1553,77 @@ def certify(dec, *, exact=False) -> Certificate:
             failures[name] = msg
 
     record("not_partial", not dec.partial, "the enumeration stopped early (partial=True)")
-    regions = dec.regions
+    n = len(dec)
     # no two regions share a pattern
     P = dec.patterns
     _, first_idx, cnt = np.unique(np.packbits(P, axis=1), axis=0, return_index=True, return_counts=True)
     dup = first_idx[cnt > 1]
     record("patterns_unique", not len(dup), f"regions {_first(dup.tolist())} share a pattern with another region")
     # witnesses strictly inside (float64)
-    bad = [r.index for r in regions if not np.all(r.A @ r.witness < r.b)]
+    A, b, roff, wit, _ = _flat_rows(dec)
+    reg = np.repeat(np.arange(n), np.diff(roff))
+    out = np.einsum("ij,ij->i", A, wit[reg]) >= b
+    bad = np.unique(reg[out]).tolist()
     record("witnesses_inside", not bad, f"the witness of regions {_first(bad)} is not strictly inside")
     cert = Certificate(False, checks, failures)
-    if dec.domain is None or not dec.domain.bounded or dec.partial:
-        record("bounded_domain", False, "facets, volumes and the Euler characteristic are only checked over "
-                                        "a bounded domain; enumerate over a Box to certify")
-    else:
+    if dec.partial:
+        cert.complete = False
+        return cert
+    try:
         K = face_complex(dec)
+    except ValueError as err:  # faces of an unbounded decomposition without vertices
+        record("face_lattice", False, str(err))
+        K = None
+    if K is not None:
         d = K.dim
         record("face_lattice", not K.problems, _first(K.problems))
         # every facet has exactly one region across it, or lies on the domain boundary
-        bad_rows, pairs = [], set()
-        for r, rf in zip(regions, K.region_facets):
-            for j, (lab, f) in enumerate(zip(r.facets, rf)):
-                if f < 0:
-                    bad_rows.append(f"region {r.index} row {j} {lab}: not a facet")
-                    continue
-                inc = K.regions[d - 1][f]
-                if lab[0] == 0 or K.on_domain[d - 1][f].any():
-                    if inc != (r.index,):
-                        bad_rows.append(f"region {r.index} facet {lab} on the domain boundary is shared by {inc}")
-                elif len(inc) != 2:
-                    bad_rows.append(f"region {r.index} facet {lab}: {len(inc) - 1} regions across it")
-                else:
-                    pairs.add(inc)
-        record("facet_neighbours", not bad_rows, _first(bad_rows))
+        arr = getattr(dec, "_arrays", {}) or {}
+        if "row_ids" in arr:  # the hyperplane of every row: units first, then the domain's rows
+            lab0 = np.where(np.asarray(arr["row_ids"]) < dec.net.offsets[dec.layer], 1, 0)
+        else:
+            lab0 = np.fromiter((lab[0] for r in dec.regions for lab in r.facets), dtype=np.int64, count=len(b))
+        f = K._rf[0]  # the (d-1)-face of every row of every region, flat
+        ip, ix = K._F.group("regions", d - 1)
+        fc = np.maximum(f, 0)
+        inc = np.diff(ip)[fc]
+        first = ix[np.minimum(ip[fc], len(ix) - 1)] if len(ix) else np.zeros(len(f), dtype=np.int64)
+        second = ix[np.minimum(ip[fc] + 1, len(ix) - 1)] if len(ix) else first
+        on_dom = (lab0 == 0) | (K.on_domain[d - 1][fc].any(axis=1) if len(f) else np.zeros(0, dtype=bool))
+        not_facet = f < 0
+        bad_bd = ~not_facet & on_dom & ~((inc == 1) & (first == reg))
+        bad_in = ~not_facet & ~on_dom & (inc != 2)
+        def lab(i):
+            return dec.regions[reg[i]].facets[i - roff[reg[i]]]
+
+        msgs = [f"region {reg[i]} row {i - roff[reg[i]]} {lab(i)}: not a facet" for i in np.flatnonzero(not_facet)[:3]]
+        msgs += [f"region {reg[i]} facet {lab(i)} on the domain boundary is shared by {K.regions[d - 1][f[i]]}"
+                 for i in np.flatnonzero(bad_bd)[:3]]
+        msgs += [f"region {reg[i]} facet {lab(i)}: {inc[i] - 1} regions across it" for i in np.flatnonzero(bad_in)[:3]]
+        n_bad = int(not_facet.sum() + bad_bd.sum() + bad_in.sum())
+        record("facet_neighbours", not n_bad, ", ".join(msgs[:3]) + (f" and {n_bad - 3} more" if n_bad > 3 else ""))
         # the dual graph agrees with the shared facets
-        given = {(min(i, j), max(i, j)) for i, j, _ in dec.edges}
-        missing, extra = sorted(pairs - given), sorted(given - pairs)
+        good = ~not_facet & ~on_dom & (inc == 2)
+        pairs = np.unique(first[good] * n + second[good])
+        E = np.array([(min(i, j), max(i, j)) for i, j, _ in dec.edges], dtype=np.int64).reshape(-1, 2)
+        given = np.unique(E[:, 0] * n + E[:, 1])
+        missing = [(int(k // n), int(k % n)) for k in np.setdiff1d(pairs, given)]
+        extra = [(int(k // n), int(k % n)) for k in np.setdiff1d(given, pairs)]
         record("edges", not missing and not extra,
                (f"missing facet neighbours {_first(missing)}" if missing else "")
                + ("; " if missing and extra else "")
                + (f"edges without a shared facet {_first(extra)}" if extra else ""))
-        vol = float(K.volumes().sum())
-        dvol = float(dec.domain.volume())
-        cert.volume_sum, cert.domain_volume = vol, dvol
-        record("volume", abs(vol - dvol) <= VOLUME_RTOL * dvol,
-               f"region volumes sum to {vol!r}, the domain's volume is {dvol!r}")
+        if K.box is None:
+            vol = float(K.volumes().sum())
+            dvol = float(dec.domain.volume())
+            cert.volume_sum, cert.domain_volume = vol, dvol
+            record("volume", abs(vol - dvol) <= VOLUME_RTOL * dvol,
+                   f"region volumes sum to {vol!r}, the domain's volume is {dvol!r}")
         chi = K.euler_characteristic()
         cert.f_vector, cert.euler_characteristic = K.f_vector(), chi
-        record("euler_characteristic", chi == 1,
-               f"the complex has Euler characteristic {chi}, a convex domain has 1 (f-vector {K.f_vector()})")
+        want, what = _domain_euler(dec.domain, d)
+        record("euler_characteristic", chi == want,
+               f"the complex has Euler characteristic {chi}, {what} has {want} (f-vector {K.f_vector()})")
     if exact:
         cert.exact = exact_check(dec)
         dis = cert.exact["disagreements"]
@@ -881,6 +1631,17 @@ def certify(dec, *, exact=False) -> Certificate:
                                  f"{dis[0] if dis else ''}")
     cert.complete = all(checks.values())
     return cert
+
+
+def _domain_euler(domain, d):
+    """The Euler characteristic ``sum_k (-1)^k f_k`` of any complex tiling the domain
+    (with compact support): 1 for a bounded convex domain, ``(-1)^d`` for all of R^d, 0 for
+    an unbounded pointed polyhedron."""
+    if domain is None:
+        return (-1) ** d, "all of R^d"
+    if domain.bounded:
+        return 1, "a bounded convex domain"
+    return 0, "an unbounded polyhedron"
 
 
 # ============================================================================ exact arithmetic
@@ -983,7 +1744,105 @@ class _FractionOps:
         return r
 
 
-def exact_check(dec, *, backend=None) -> dict:
+def _gamma(n):
+    """Higham's gamma_n = n u / (1 - n u): the relative error bound of an n-term float64 dot product."""
+    u = 2.0 ** -53
+    return n * u / (1.0 - n * u)
+
+
+#: Absolute error allowance per float64 operation for underflow (above the subnormal spacing).
+_TINY = 1e-320
+#: Regions per batch of the float64 filter.
+_FILTER_CHUNK = 8192
+
+
+def _gram_shift(G, inner):
+    """Rounding-error bound of forming the Gram matrices G (n, k, k) (dot products of
+    length ``inner``) and factorising them, as in :func:`polyrank.rank.certificate_shift` (times
+    k more): ``safety * k (inner + 2k + 2) eps trace``."""
+    k = G.shape[-1]
+    return EXACT_FILTER_SAFETY * k * (inner + 2 * k + 2) * 2.0 ** -52 * np.trace(G, axis1=1, axis2=2) + _TINY
+
+
+def _cholesky_ok(G, delta):
+    """Whether ``G - delta I`` (a stack) has a Cholesky factorisation, matrix by matrix."""
+    n, k, _ = G.shape
+    L = np.zeros_like(G)
+    ok = np.ones(n, dtype=bool)
+    for a in range(k):
+        for q in range(a + 1):
+            acc = G[:, a, q] - (delta if a == q else 0.0) - (L[:, a, :q] * L[:, q, :q]).sum(axis=1)
+            if a == q:
+                ok &= acc > 0.0
+                L[:, a, a] = np.sqrt(np.where(acc > 0.0, acc, 1.0))
+            else:
+                L[:, a, q] = acc / L[:, q, q]
+    return ok & np.isfinite(L).all(axis=(1, 2))
+
+
+def _float_filter(net, K, X, P, ranks, Ad, bd):
+    """The cheap half of :func:`exact_check`: a forward pass and the maps ``A_l`` in
+    float64 with rigorous entrywise error bounds (Higham's gamma_n, times
+    ``EXACT_FILTER_SAFETY``). Returns per region whether everything was settled in
+    agreement with the engine (then the rational re-check would find nothing). A sign is settled when
+    ``|z| > safety * bound``; a rank when it equals the upper bound min(d, active units
+    of every layer so far) and a shifted Cholesky factorisation of the Gram matrix proves
+    the ``upper``-th singular value above the bound on ``|A - A_float|`` (Weyl). Anything
+    else (a witness on a facet, a rank below the bound, a disagreement) is left to
+    rational arithmetic, which reports it exactly."""
+    S = EXACT_FILTER_SAFETY
+    n, d = X.shape
+    decided = np.ones(n, dtype=bool)
+    offsets = np.concatenate([[0], np.cumsum(net.widths[:K])])
+    if Ad is not None and len(bd):
+        r = X @ Ad.T - bd
+        e = _gamma(d + 1) * (np.abs(X) @ np.abs(Ad).T + np.abs(bd)) + (d + 1) * _TINY
+        sure = np.abs(r) > S * e
+        decided &= (sure & (r < 0)).all(axis=1)
+    h, eh = X, np.zeros_like(X)
+    A = np.broadcast_to(np.eye(d), (n, d, d))
+    EA = np.zeros((n, d, d))
+    upper = np.full(n, d)
+    for l in range(K):
+        W, b = np.asarray(net.weights[l]), np.asarray(net.biases[l])
+        aW = np.abs(W)
+        fan = W.shape[1] + 1
+        p = P[:, offsets[l]: offsets[l + 1]]
+        z = h @ W.T + b
+        ez = (eh @ aW.T + _gamma(fan) * (np.abs(h) @ aW.T + np.abs(b))) * (1 + 4 * _gamma(fan)) + fan * _TINY
+        sure = (np.abs(z) > S * ez) & np.isfinite(z)
+        decided &= (sure & np.where(p, z > 0, z < 0)).all(axis=1)
+        h, eh = np.where(p, z, 0.0), np.where(p, ez, 0.0)
+        # A_l = D_l W_l A_{l-1}, with |A_exact - A| <= EA entrywise
+        M = np.matmul(W, A)
+        EM = np.matmul(aW, EA + _gamma(fan) * np.abs(A)) * (1 + 4 * _gamma(fan)) + fan * _TINY
+        A, EA = M * p[:, :, None], EM * p[:, :, None]
+        c = p.sum(axis=1)
+        upper = np.minimum(upper, c)
+        fin = np.isfinite(A).all(axis=(1, 2)) & np.isfinite(EA).all(axis=(1, 2))
+        rk = ranks[:, l]
+        err2 = (S * S) * (EA ** 2).sum(axis=(1, 2))  # (safety * |A - A_float|_F)^2
+        settled = (rk == upper) & (upper == 0)
+        # rank >= upper when sigma_upper(A_float) > safety |A - A_float| (Weyl): a Cholesky
+        # factorisation of the Gram matrix shifted by that squared plus its rounding bound
+        col = (rk == upper) & (upper == d) & (upper > 0) & fin
+        if col.any():
+            Ac = A[col]
+            G = np.matmul(Ac.transpose(0, 2, 1), Ac)
+            settled[col] = _cholesky_ok(G, _gram_shift(G, Ac.shape[1]) + err2[col])
+        row = (rk == upper) & (upper == c) & (upper < d) & (upper > 0) & fin
+        if row.any():
+            Ar, pr_ = A[row], p[row]
+            G = np.matmul(Ar, Ar.transpose(0, 2, 1))
+            shift = _gram_shift(G, d) + err2[row]
+            idx = np.arange(G.shape[1])
+            G[:, idx, idx] += np.where(pr_, 0.0, shift[:, None] + 1.0)  # inactive rows: identity
+            settled[row] = _cholesky_ok(G, shift)
+        decided &= settled
+    return decided
+
+
+def exact_check(dec, *, backend=None, filter=True) -> dict:
     """Re-check every region in exact rational arithmetic.
 
     float64 weights, biases and witnesses are dyadic rationals, so the forward pass at a
@@ -992,15 +1851,27 @@ def exact_check(dec, *, backend=None) -> dict:
     positive pre-activation, every inactive unit a negative one, or is identically zero on
     the region) and that ``rank(A_K)`` equals the reported rank at every layer K.
 
+    With ``filter`` (the default) every region is first checked in float64 with rigorous
+    error bounds, all regions at once: a sign is settled when the float value clears its
+    rounding-error bound (Higham's gamma_n, times ``EXACT_FILTER_SAFETY``); a rank when it
+    equals min(d, active units of every layer so far), an upper bound, and a shifted
+    Cholesky factorisation of the Gram matrix proves that many singular values above the
+    bound on the map's error (Weyl). A region settled this way agrees with the engine in
+    exact arithmetic; every other one (a witness on a facet, a rank drop, a disagreement)
+    is redone in rationals, which report each disagreement exactly. The answer is the
+    same as without the filter.
+
     Parameters
     ----------
     backend : {None, "flint", "fractions"}
-        None: python-flint when it is installed, else Python fractions.
+        Rational arithmetic: None: python-flint when it is installed, else Python fractions.
+    filter : bool, default True
+        Settle what the float64 error bounds settle; False: every region in rationals.
 
     Returns
     -------
     dict with ``disagreements`` (list of dicts), ``seconds``, ``seconds_per_region``,
-    ``n_regions`` and ``backend``.
+    ``n_regions``, ``n_exact`` (regions redone in rationals) and ``backend``.
 
     Examples
     --------
@@ -1015,18 +1886,43 @@ def exact_check(dec, *, backend=None) -> dict:
     if backend not in (None, "flint", "fractions"):
         raise ValueError(f"backend must be None, 'flint' or 'fractions'; got {backend!r}.")
     ops = _FlintOps(flint) if flint is not None else _FractionOps()
+    t0 = time.perf_counter()
     net, K = dec.net, dec.layer
+    regions = dec.regions
+    n = len(regions)
+    dom = dec.domain
+    out = []
+    todo = list(range(n))
+    if filter and n:
+        X = _flat_rows(dec)[3]
+        P = dec.patterns.reshape(n, -1)
+        ranks = np.stack([dec.ranks(l + 1) for l in range(K)], axis=1).astype(np.int64).reshape(n, K)
+        Ad = None if dom is None else np.asarray(dom.A, dtype=np.float64)
+        bd = None if dom is None else np.asarray(dom.b, dtype=np.float64)
+        decided = np.zeros(n, dtype=bool)
+        for s in range(0, n, _FILTER_CHUNK):  # bounded memory: (chunk, units, d) maps
+            sl = slice(s, min(n, s + _FILTER_CHUNK))
+            decided[sl] = _float_filter(net, K, X[sl], P[sl], ranks[sl], Ad, bd)
+        todo = np.flatnonzero(~decided).tolist()
+    if todo:
+        out += _exact_regions(ops, net, K, dom, [regions[i] for i in todo])
+    out.sort(key=lambda x: (x["region"], x["layer"], -1 if x["unit"] is None else x["unit"]))
+    secs = time.perf_counter() - t0
+    return dict(disagreements=out, seconds=secs, seconds_per_region=secs / max(n, 1), n_regions=n,
+                n_exact=len(todo), backend=ops.name + (" behind a float64 filter" if filter else ""))
+
+
+def _exact_regions(ops, net, K, dom, regions):
+    """The rational re-check of :func:`exact_check`, region by region."""
     Ws = [ops.mat(W) for W in net.weights[:K]]
     bs = [ops.col(b) for b in net.biases[:K]]
     d = net.input_dim
     I = ops.mat(np.eye(d))
-    dom = dec.domain
     if dom is not None:
         Ad, bd = ops.mat(np.asarray(dom.A)), ops.col(np.asarray(dom.b))
     offsets = np.concatenate([[0], np.cumsum(net.widths[:K])])
     out = []
-    t0 = time.perf_counter()
-    for r in dec.regions:
+    for r in regions:
         x = ops.col(r.witness)
         pat = np.asarray(r.pattern, dtype=bool)
         if dom is not None:
@@ -1052,6 +1948,4 @@ def exact_check(dec, *, backend=None) -> dict:
             if rk != r.ranks[l]:
                 out.append(dict(region=r.index, kind="rank", layer=l + 1, unit=None,
                                 engine=int(r.ranks[l]), exact=int(rk)))
-    secs = time.perf_counter() - t0
-    return dict(disagreements=out, seconds=secs, seconds_per_region=secs / max(len(dec), 1),
-                n_regions=len(dec), backend=ops.name)
+    return out

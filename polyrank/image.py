@@ -46,7 +46,7 @@ from .complex import SimplicialComplex
 from .network import as_network
 
 __all__ = ["image_homology", "topology_flow", "ImageHomology", "IMAGE_TOL", "NEAR_FACTOR",
-           "MAX_CANDIDATES", "ImageToleranceWarning"]
+           "MAX_CANDIDATES", "MAX_LPS", "ImageToleranceWarning"]
 
 #: Default tolerance of intersection decisions, relative to the image's size (the largest
 #: coordinate range of the images of the mesh vertices): two images whose L-infinity
@@ -68,6 +68,9 @@ _LP_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_toleranc
 #: Default budget of candidate intersections (pairs or sets of cells, points in cells) that
 #: image_homology decides at one layer before it refuses (each may cost one LP).
 MAX_CANDIDATES = 100_000
+#: Default bound on the LPs one layer may solve (``max_lps``): a few minutes at most. Images
+#: that fold a mesh onto itself many times (narrow layers, large collapsed parts) need many.
+MAX_LPS = 200_000
 #: Pairs of cells considered at once when filtering bounding boxes.
 _PAIR_CHUNK = 1 << 21
 
@@ -95,7 +98,10 @@ class ImageHomology:
         the *rank source*.
     overlaps : list of tuple of int
         Sets of cells that share no point of the mesh but whose images meet, found by LP:
-        the *overlap source* (pairs, and larger sets whose pairs all meet).
+        the *overlap source* (pairs, and larger sets whose pairs all meet). Neighbours
+        (cells sharing a mesh vertex) whose images may fold onto each other are not
+        listed here: no certificate clears them, so they are dirty and counted in
+        ``n_dirty`` and ``stats["adjacent_uncertified"]``.
     n_dirty : int
         Cells not certified clean (the rank source, the cells in ``overlaps``, and
         neighbours no cheap certificate could clear).
@@ -137,7 +143,8 @@ class ImageHomology:
 
 
 # ---------------------------------------------------------------------------- validation
-def _check_mesh(K, net, func):
+def check_image_mesh(K, net, func="image_homology"):
+    """Validate a mesh for :func:`image_homology` (ValueError/TypeError naming the problem)."""
     if not isinstance(K, SimplicialComplex):
         raise TypeError(f"The 'K' parameter of {func} must be a polyrank.SimplicialComplex "
                         f"(see pr.circle, pr.torus, pr.ball, ...); got {type(K).__name__}.")
@@ -368,11 +375,11 @@ def _meet_lp(P_list, center):
     return float(np.max(hi - lo) / 2), (hi + lo) / 2
 
 
-def _check_budget_arg(m, func):
+def _check_budget_arg(m, func, name="max_candidates"):
     if m is None:
         return None
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise ValueError(f"The 'max_candidates' parameter of {func} must be a positive int or None; got {m!r}.")
+        raise ValueError(f"The '{name}' parameter of {func} must be a positive int or None; got {m!r}.")
     return int(m)
 
 
@@ -388,15 +395,24 @@ def _check_budget(n, max_candidates, layer, what):
 class _Decider:
     """Runs the LP decisions and keeps their counts."""
 
-    def __init__(self, Y, cells, abs_tol):
+    def __init__(self, Y, cells, abs_tol, max_lps=None, layer=None):
         self.Y, self.cells, self.abs_tol = Y, cells, abs_tol
+        self.max_lps, self.layer = max_lps, layer
         self.n_lp = 0
         self.near = 0
+
+    def _count(self):
+        if self.max_lps is not None and self.n_lp >= self.max_lps:
+            raise PolyrankError(f"image_homology at layer {self.layer}: the image needs more than "
+                                f"max_lps={self.max_lps} intersection LPs (it folds the mesh onto "
+                                f"itself many times); pass max_lps=None to lift the limit, or use a "
+                                f"coarser mesh.")
+        self.n_lp += 1
 
     def meet(self, ids):
         Ps = [self.Y[self.cells.vertices(i)] for i in ids]
         center = np.mean([P.mean(0) for P in Ps], axis=0)
-        self.n_lp += 1
+        self._count()
         try:
             t, y = _meet_lp(Ps, center)
         except (InfeasibleError, LPError) as exc:  # pragma: no cover - the LP is always feasible
@@ -409,7 +425,7 @@ class _Decider:
     def meet_point(self, i, p):
         """Is the point p in the image of cell i (at the tolerance)?"""
         P = self.Y[self.cells.vertices(i)]
-        self.n_lp += 1
+        self._count()
         t, y = _meet_lp([P, p[None, :]], p)
         if self.abs_tol / NEAR_FACTOR < t <= self.abs_tol * NEAR_FACTOR:
             self.near += 1
@@ -713,7 +729,7 @@ def _subsets(W, size):
     return list(combinations(W.tolist(), size))
 
 
-def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None):
+def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_lps=None):
     """ImageHomology of ``f_l`` from a refinement through layers >= l."""
     t0 = time.perf_counter()
     V = ref.complex.vertices
@@ -778,7 +794,7 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None):
     wsets = [set(cw[cells.ptr[c]: cells.ptr[c + 1]].tolist()) for c in range(cells.n)]
     region_of = np.unique(cells.pattern, axis=0, return_inverse=True)[1].ravel() if cells.pattern.shape[1] \
         else np.zeros(cells.n, dtype=np.int64)
-    decider = _Decider(Y, cells, abs_tol)
+    decider = _Decider(Y, cells, abs_tol, max_lps, l)
     overlaps = []
     extra = []  # (witness point, cells)
     meet_pairs = []
@@ -932,9 +948,20 @@ def _layer0(K, field):
                          stats={"time_total": time.perf_counter() - t0})
 
 
+def layer_homology(net, ref, layer, K, *, field=11, tol=IMAGE_TOL, max_candidates=MAX_CANDIDATES,
+                   max_lps=MAX_LPS):
+    """:func:`image_homology` from a refinement the caller already holds.
+
+    ``ref`` must be ``polyrank.refine(net, K, layer=layer)`` (any tolerance); ``net`` a
+    ReLUNetwork. Arguments are not validated again (the caller validated them).
+    """
+    return _layer_homology(net, ref, layer, K=K, field=field, tol=tol, q=K.dim,
+                           max_candidates=max_candidates, max_lps=max_lps)
+
+
 # ---------------------------------------------------------------------------- public API
 def image_homology(net, K, layer=None, *, field=11, tol=IMAGE_TOL,
-                   max_candidates=MAX_CANDIDATES) -> ImageHomology:
+                   max_candidates=MAX_CANDIDATES, max_lps=MAX_LPS) -> ImageHomology:
     """Exact Betti numbers of the representation ``f_layer(|K|)`` of a mesh.
 
     Parameters
@@ -952,6 +979,9 @@ def image_homology(net, K, layer=None, *, field=11, tol=IMAGE_TOL,
     max_candidates : int or None, default MAX_CANDIDATES
         Refuse (PolyrankError) when a layer has more candidate intersections to decide
         than this (each may cost one LP); None for no limit.
+    max_lps : int or None, default MAX_LPS
+        Refuse (PolyrankError) when a layer needs more intersection LPs than this;
+        None for no limit.
 
     Returns
     -------
@@ -1008,16 +1038,18 @@ def image_homology(net, K, layer=None, *, field=11, tol=IMAGE_TOL,
     (1, 0)
     """
     net = as_network(net)
-    K = _check_mesh(K, net, "image_homology")
+    K = check_image_mesh(K, net, "image_homology")
     L = check_layer(layer, net.n_layers)
     field = check_prime(field, func="image_homology")
     tol = check_tol(tol, func="image_homology")
     ref = refine(net, K, layer=L)
     return _layer_homology(net, ref, L, K=K, field=field, tol=tol, q=K.dim,
-                           max_candidates=_check_budget_arg(max_candidates, "image_homology"))
+                           max_candidates=_check_budget_arg(max_candidates, "image_homology"),
+                           max_lps=_check_budget_arg(max_lps, "image_homology", "max_lps"))
 
 
-def topology_flow(net, K, *, field=11, tol=IMAGE_TOL, max_candidates=MAX_CANDIDATES, progress=False):
+def topology_flow(net, K, *, field=11, tol=IMAGE_TOL, max_candidates=MAX_CANDIDATES, max_lps=MAX_LPS,
+                  progress=False):
     """Betti numbers of ``f_l(|K|)`` at every layer l = 0..L (0 is ``K`` itself).
 
     Parameters
@@ -1028,6 +1060,8 @@ def topology_flow(net, K, *, field=11, tol=IMAGE_TOL, max_candidates=MAX_CANDIDA
     field : int, default 11
     tol : float, default IMAGE_TOL
     max_candidates : int or None, default MAX_CANDIDATES
+        As for :func:`image_homology` (per layer).
+    max_lps : int or None, default MAX_LPS
         As for :func:`image_homology` (per layer).
     progress : bool, default False
         Show a progress bar over the layers.
@@ -1057,10 +1091,11 @@ def topology_flow(net, K, *, field=11, tol=IMAGE_TOL, max_candidates=MAX_CANDIDA
     from tqdm.auto import tqdm
 
     net = as_network(net)
-    K = _check_mesh(K, net, "topology_flow")
+    K = check_image_mesh(K, net, "topology_flow")
     field = check_prime(field, func="topology_flow")
     tol = check_tol(tol, func="topology_flow")
     budget = _check_budget_arg(max_candidates, "topology_flow")
+    lp_budget = _check_budget_arg(max_lps, "topology_flow", "max_lps")
     t_ref = 0.0
     results = [_layer0(K, field)]
     for l in tqdm(range(1, net.n_layers + 1), disable=not progress, desc="layers"):
@@ -1068,7 +1103,7 @@ def topology_flow(net, K, *, field=11, tol=IMAGE_TOL, max_candidates=MAX_CANDIDA
         ref = refine(net, K, layer=l)
         t_ref += time.perf_counter() - t0
         results.append(_layer_homology(net, ref, l, K=K, field=field, tol=tol, q=K.dim,
-                                       max_candidates=budget))
+                                       max_candidates=budget, max_lps=lp_budget))
     rows = []
     for r in results:
         row = {"layer": r.layer}

@@ -14,7 +14,7 @@ compute homology from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from ._numerics import zero_thresholds
 from ._validation import check_layer, check_points, check_tol
 from .complex import SimplicialComplex, check_complex
 from .network import as_network
-from .rank import batched_ranks, drop_constant_rows, rank_tolerance
+from .rank import EPS, drop_constant_rows, pattern_ranks, rank_tolerance
 
 __all__ = ["refine", "label_vertices", "Refinement", "VertexLabels", "REFINE_TOL"]
 
@@ -31,10 +31,39 @@ __all__ = ["refine", "label_vertices", "Refinement", "VertexLabels", "REFINE_TOL
 #: is treated as lying ON that neuron's hyperplane, so no piece thinner than that is made.
 REFINE_TOL = 1e-9
 
+#: Memory budget (bytes) for the tangent images of one chunk of pieces, and for the dense
+#: maps of the few regions whose tangent ranks are decided exactly (see :func:`refine`).
+REFINE_CHUNK_BYTES = 256 * 2**20
+
+#: Units of one layer tested together for "cuts no simplex" at the start of a layer
+#: (bounds the (units x simplices) sign tables).
+REFINE_UNIT_BLOCK = 256
+
 _TINY = np.finfo(np.float64).tiny
 
 
 # ---------------------------------------------------------------------------- results
+class _RegionRanks:
+    """``rank(A_l)`` of the distinct patterns of a refinement, computed on first use
+    (:func:`polyrank.rank.pattern_ranks`); rows already known are filled in beforehand."""
+
+    def __init__(self, net, U, K):
+        self.net, self.U, self.K = net, U, K
+        self.values = np.zeros((U.shape[0], K), dtype=np.int64)
+        self.known = np.zeros(U.shape[0], dtype=bool)
+
+    def set(self, rows, values):
+        self.values[rows] = values
+        self.known[rows] = True
+
+    def get(self, rows=None):
+        rows = np.arange(self.U.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+        todo = rows[~self.known[rows]]
+        if todo.size:
+            self.set(todo, pattern_ranks(self.net, self.U[todo], self.K))
+        return self.values[rows]
+
+
 @dataclass(frozen=True, eq=False)
 class Refinement:
     """A mesh refined along a network's regions, with one label per simplex.
@@ -53,7 +82,8 @@ class Refinement:
     region_patterns : bool ndarray of shape (n_regions, n_units)
         The distinct patterns met by the mesh, sorted.
     ranks : int ndarray of shape (n_simplices, K)
-        ``rank(A_l)`` of the simplex's region for l = 1..K (column ``l - 1``).
+        ``rank(A_l)`` of the simplex's region for l = 1..K (column ``l - 1``). Computed on
+        first access, once per distinct region (:func:`polyrank.rank.pattern_ranks`).
     tangent_ranks : int ndarray of shape (n_simplices, K)
         ``rank(A_l T)`` with ``T`` the simplex's edge vectors, l = 1..K.
     parent : int ndarray of shape (n_simplices,)
@@ -67,10 +97,19 @@ class Refinement:
     patterns: np.ndarray
     region: np.ndarray
     region_patterns: np.ndarray
-    ranks: np.ndarray
     tangent_ranks: np.ndarray
     parent: np.ndarray
     tol: float
+    _region_ranks: _RegionRanks = field(default=None, repr=False)
+
+    @property
+    def ranks(self) -> np.ndarray:
+        """``rank(A_l)`` of every simplex's region, shape (n_simplices, K)."""
+        cached = self.__dict__.get("_ranks")
+        if cached is None:
+            cached = self._region_ranks.get()[self.region]
+            object.__setattr__(self, "_ranks", cached)
+        return cached
 
     @property
     def n_regions(self) -> int:
@@ -170,16 +209,6 @@ def _layer_maps(net, U, K):
     return out
 
 
-def _pattern_ranks(net, U, K):
-    """Ranks ``(u, K)`` of the regions of the distinct flat patterns ``U`` (layers 1..K),
-    under the rank rule of :mod:`polyrank.rank`."""
-    zg = zero_thresholds(net, K)[0]
-    off = net.offsets
-    cols = [batched_ranks(A, sizes=U[:, off[l]:off[l + 1]].sum(axis=1), zero_tol=zg[l])
-            for l, A in enumerate(_layer_maps(net, U, K))]
-    return np.minimum.accumulate(np.stack(cols, 1), axis=1)
-
-
 # ---------------------------------------------------------------------------- cutting kernels
 def _cut_segments(Sc, sc):
     """Split segments whose end signs are opposite: (a, b) -> (a, p), (p, b)."""
@@ -228,17 +257,17 @@ _CUTTERS = {1: _cut_segments, 2: _cut_triangles}
 
 
 class _Buffer:
-    """A 2-D float array that grows by doubling (rows appended in place)."""
+    """An array that grows along its first axis (rows appended in place, capacity x1.5)."""
 
     def __init__(self, a):
         self.n = a.shape[0]
-        self.a = np.empty((max(16, 2 * self.n), a.shape[1]))
+        self.a = np.empty((max(16, 2 * self.n),) + a.shape[1:], dtype=a.dtype)
         self.a[: self.n] = a
 
     def append(self, rows):
         m = self.n + rows.shape[0]
         if m > self.a.shape[0]:
-            grown = np.empty((2 * m, self.a.shape[1]))
+            grown = np.empty((m + m // 2,) + self.a.shape[1:], dtype=self.a.dtype)
             grown[: self.n] = self.a[: self.n]
             self.a = grown
         self.a[self.n: m] = rows
@@ -249,26 +278,16 @@ class _Buffer:
         return self.a[: self.n]
 
 
-def _tangent_ranks(sig, Vt, tolA, region, Q):
-    """``rank(A[region] @ Q)`` per simplex: singular values above ``tolA``, the threshold
-    of ``rank(A)`` itself (so the tangent rank never exceeds the rank).
+def _small_singular_values(B):
+    """Singular values (k, q), descending, of a stack ``B`` (k, m, q) with q <= 2.
 
-    ``A = U diag(sig) Vt`` (u, n, d) per region, ``Q`` (k, d, q) orthonormal tangent bases.
-    ``A Q`` has the singular values of ``(Sigma V^T) Q``, a min(n, d) x q matrix; for
-    q <= 2 these come from a pivoted, re-orthogonalised QR in closed form (no Gram matrix,
-    so small singular values keep their absolute accuracy ~eps * sigma_max).
-    """
-    q = Q.shape[2]
-    if sig.shape[1] == 0:
-        return np.zeros(len(region), dtype=np.int64)
-    sig = np.where(sig > tolA[:, None], sig, 0.0)  # A truncated to its numerical rank
-    B = (sig[:, :, None] * Vt)[region] @ Q  # (k, min(n, d), q)
-    tol = tolA[region]
+    For q = 2 they come from a pivoted, re-orthogonalised QR in closed form (no Gram
+    matrix, so small singular values keep their absolute accuracy ~eps * sigma_max)."""
+    q = B.shape[2]
     if q == 1:
-        return (np.linalg.norm(B[:, :, 0], axis=1) > tol).astype(np.int64)
+        return np.linalg.norm(B[:, :, 0], axis=1)[:, None]
     if q != 2:  # pragma: no cover - refine handles q <= 2
-        S = np.linalg.svd(B, compute_uv=False)
-        return np.count_nonzero(S > tol[:, None], axis=1).astype(np.int64)
+        return np.linalg.svd(B, compute_uv=False)
     b1, b2 = B[:, :, 0], B[:, :, 1]
     n1, n2 = np.linalg.norm(b1, axis=1), np.linalg.norm(b2, axis=1)
     swap = n2 > n1
@@ -286,7 +305,20 @@ def _tangent_ranks(sig, Vt, tolA, region, Q):
     prod = r11 * r22
     smax = np.sqrt(0.5 * (ssum + np.sqrt(np.maximum(ssum ** 2 - 4 * prod ** 2, 0.0))))
     smin = prod / np.where(smax > 0, smax, 1.0)
-    return ((smax > tol).astype(np.int64) + (smin > tol)).astype(np.int64)
+    return np.stack([smax, smin], 1)
+
+
+def _tangent_ranks_svd(sig, Vt, tolA, region, Q):
+    """``rank(A[region] @ Q)`` per simplex from the SVDs ``A = U diag(sig) Vt`` (u, n, d) of
+    the regions' maps: singular values above ``tolA``, the threshold of ``rank(A)`` itself,
+    with ``A`` truncated to its numerical rank first (so the tangent rank never exceeds the
+    rank). ``Q`` (k, d, q) orthonormal tangent bases."""
+    if sig.shape[1] == 0:
+        return np.zeros(len(region), dtype=np.int64)
+    sig = np.where(sig > tolA[:, None], sig, 0.0)  # A truncated to its numerical rank
+    B = (sig[:, :, None] * Vt)[region] @ Q  # (k, min(n, d), q)
+    S = _small_singular_values(B)
+    return np.count_nonzero(S > tolA[region][:, None], axis=1).astype(np.int64)
 
 
 def _tangent_bases(V, S):
@@ -305,91 +337,484 @@ def _tangent_bases(V, S):
     return np.stack(cols, 2)
 
 
-def _refine(net, V, S, K, tol):
-    """Kernel of :func:`refine`; trusts its input."""
+def _sign_tables(ZT, thr, S, q, can_cut):
+    """Per unit (rows of ``ZT``, pre-activations on the vertices) and simplex of ``S``: whether
+    some vertex is strictly positive, and whether the unit cuts the simplex (vertices on both
+    sides), after snapping ``|z| <= thr`` to zero. Computed in blocks of REFINE_UNIT_BLOCK units."""
+    n_l, n_s = ZT.shape[0], S.shape[0]
+    anyp = np.zeros((n_l, n_s), dtype=bool)
+    cuts = np.zeros((n_l, n_s), dtype=bool)
+    for a in range(0, n_l, REFINE_UNIT_BLOCK):
+        Zb, tb = ZT[a: a + REFINE_UNIT_BLOCK], thr[a: a + REFINE_UNIT_BLOCK, None]
+        pos = Zb > tb
+        p = pos[:, S[:, 0]]
+        for j in range(1, q + 1):
+            p |= pos[:, S[:, j]]
+        anyp[a: a + REFINE_UNIT_BLOCK] = p
+        if can_cut:
+            neg = Zb < -tb
+            m = neg[:, S[:, 0]]
+            for j in range(1, q + 1):
+                m |= neg[:, S[:, j]]
+            cuts[a: a + REFINE_UNIT_BLOCK] = p & m
+    return anyp, cuts
+
+
+def _cut(net, V, S, K, tol):
+    """The cutting loop of :func:`refine`: refined vertices, simplices, patterns, parents.
+
+    Per layer, the pre-activations are affine on every current simplex, so a unit cuts only
+    pieces of the simplices it crosses at the start of the layer (its sign pattern on a piece
+    of any other simplex is that simplex's); each unit's work is restricted to those. Cut
+    pieces keep the slot of the simplex they come from (the first piece) or are appended."""
     off = net.offsets
     n_units = int(off[K])
     q = S.shape[1] - 1
-    S = np.array(S, dtype=np.int64)
+    Sb = _Buffer(np.array(S, dtype=np.int64))
     Vb = _Buffer(np.asarray(V, dtype=np.float64))
-    n_input = S.shape[0]
     cutter = _CUTTERS.get(q)
-    bits, origins = [], []  # per neuron: its bit on the simplices after its cut; new -> old rows
-    Zb = None
+    # history for the backward walk: ("quiet", unit ids, bits on the layer's first simplices)
+    # or ("cut", unit id, simplices before its cut, parents of the appended pieces, bits after)
+    events = []
+    H = Vb.view
     for l in range(K):
         W, b = net.weights[l], net.biases[l]
-        Z = Vb.view @ W.T + b if l == 0 else np.maximum(Zb.view, 0.0) @ W.T + b
-        Zb = _Buffer(Z)
-        for i in range(W.shape[0]):
-            Vv, Zv = Vb.view, Zb.view
-            z = Zv[:, i]
-            scale = np.abs(z).max() if z.size else 0.0
-            z[np.abs(z) <= tol * max(scale, _TINY)] = 0.0  # ON the hyperplane
-            code = (z > 0).view(np.uint8) | ((z < 0).view(np.uint8) << 1)  # 1: +, 2: -, 0: on
-            orr = code[S[:, 0]].copy()
+        Z0 = H @ W.T + b  # (vertices, n_l): pre-activations at the layer's first vertices
+        del H
+        N0 = Z0.shape[0]
+        ZT0 = np.ascontiguousarray(Z0.T)  # unit-major copy for the per-unit scans
+        scale = np.abs(ZT0).max(axis=1) if N0 else np.zeros(W.shape[0])
+        thr = tol * np.maximum(scale, _TINY)  # |z| <= thr: ON the hyperplane
+        anyp, cuts = _sign_tables(ZT0, thr, Sb.view, q, cutter is not None)
+        crossing = cuts.any(axis=1)
+        quiet = np.flatnonzero(~crossing)
+        if quiet.size:
+            events.append(("quiet", off[l] + quiet, anyp[quiet]))
+        anc = _Buffer(np.arange(Sb.n, dtype=np.int64))  # the layer's first simplex of each piece
+        Znew = _Buffer(np.zeros((0, W.shape[0])))  # pre-activations of the layer's new vertices
+
+        def rows(ids):
+            out = np.empty((ids.size, W.shape[0]))
+            old = ids < N0
+            out[old] = Z0[ids[old]]
+            out[~old] = Znew.a[ids[~old] - N0]
+            return out
+
+        for i in np.flatnonzero(crossing):
+            desc = np.flatnonzero(cuts[i][anc.view])
+            Sd = Sb.a[desc]
+            vids = np.unique(Sd)
+            old = vids < N0
+            zi = np.empty(vids.size)
+            zi[old] = ZT0[i, vids[old]]
+            zi[~old] = Znew.a[vids[~old] - N0, i]
+            zi[np.abs(zi) <= thr[i]] = 0.0
+            ZT0[i, vids[old]] = Z0[vids[old], i] = zi[old]
+            Znew.a[vids[~old] - N0, i] = zi[~old]
+            code = (zi > 0).view(np.uint8) | ((zi < 0).view(np.uint8) << 1)  # 1: +, 2: -, 0: on
+            cd = code[np.searchsorted(vids, Sd)]
+            orr = cd[:, 0].copy()
             for j in range(1, q + 1):
-                orr |= code[S[:, j]]
-            origin = None
-            if cutter is not None:
-                cut = orr == 3
-                if cut.any():
-                    Sc = S[cut]
-                    sc = (code[Sc] == 1).astype(np.int8) - (code[Sc] == 2).astype(np.int8)
-                    edge_lists, build = cutter(Sc, sc)
-                    E = np.concatenate(edge_lists)
-                    E.sort(axis=1)
-                    nv = np.int64(Vv.shape[0])
-                    ukey, inv = np.unique(E[:, 0] * nv + E[:, 1], return_inverse=True)
-                    u, v = ukey // nv, ukey % nv
-                    t = z[u] / (z[u] - z[v])
-                    newV = Vv[u] + t[:, None] * (Vv[v] - Vv[u])
-                    newZ = Zv[u] + t[:, None] * (Zv[v] - Zv[u])
-                    newZ[:, i] = 0.0
-                    kids, kid_par = build(nv + inv.ravel())
-                    Vb.append(newV)
-                    Zb.append(newZ)
-                    keep = np.flatnonzero(~cut)
-                    origin = np.concatenate([keep, np.flatnonzero(cut)[kid_par]])
-                    S = np.concatenate([S[keep], kids])
-                    code = np.concatenate([code, np.zeros(len(ukey), dtype=np.uint8)])
-                    orr = code[S[:, 0]].copy()
-                    for j in range(1, q + 1):
-                        orr |= code[S[:, j]]
-            bits.append((orr & 1).astype(bool))
-            origins.append(origin)
-    # patterns in the final indexing: walk the new -> old maps backwards
-    P = np.zeros((S.shape[0], n_units), dtype=bool)
-    cur = np.arange(S.shape[0], dtype=np.int64)
-    for j in range(n_units - 1, -1, -1):
-        P[:, j] = bits[j][cur]
-        if origins[j] is not None:
-            cur = origins[j][cur]
-    parent = cur if n_units else np.arange(n_input, dtype=np.int64)
-    V = Vb.view.copy()
-    U, region = _unique_rows(P)
-    # the rank rule of polyrank.rank: constant-unit rows count as zero, the threshold is
-    # rank_tolerance(S_max, codeword size, d), ranks capped by the earlier layers' ranks
+                orr |= cd[:, j]
+            n_before = Sb.n
+            par = np.zeros(0, dtype=np.int64)
+            hit = np.flatnonzero(orr == 3)
+            if hit.size:
+                cut_idx = desc[hit]
+                Sc = Sd[hit]
+                sc = (cd[hit] == 1).astype(np.int8) - (cd[hit] == 2).astype(np.int8)
+                edge_lists, build = cutter(Sc, sc)
+                E = np.concatenate(edge_lists)
+                E.sort(axis=1)
+                nv = np.int64(Vb.n)
+                ukey, inv = np.unique(E[:, 0] * nv + E[:, 1], return_inverse=True)
+                u, v = ukey // nv, ukey % nv
+                zu, zv = zi[np.searchsorted(vids, u)], zi[np.searchsorted(vids, v)]
+                t = zu / (zu - zv)
+                Vu = Vb.a[u]
+                newV = Vu + t[:, None] * (Vb.a[v] - Vu)
+                Zu = rows(u)
+                newZ = Zu + t[:, None] * (rows(v) - Zu)
+                newZ[:, i] = 0.0
+                kids, kid_par = build(nv + inv.ravel())
+                Vb.append(newV)
+                Znew.append(newZ)
+                # the first piece of a cut simplex takes its slot, the others are appended
+                first = np.unique(kid_par, return_index=True)[1]
+                rest = np.ones(len(kid_par), dtype=bool)
+                rest[first] = False
+                Sb.a[cut_idx] = kids[first]
+                Sb.append(kids[rest])
+                par = cut_idx[kid_par[rest]]
+                anc.append(anc.a[par])
+            # the unit's bit: its sign on the layer's first simplex, except on the pieces it met
+            bits = anyp[i][anc.view]
+            upd = np.concatenate([desc, np.arange(n_before, Sb.n)])
+            Su = Sb.a[upd]
+            at = np.minimum(np.searchsorted(vids, Su), vids.size - 1)
+            positive = (vids[at] == Su) & (zi[at] > 0)  # new vertices lie on the hyperplane
+            bits[upd] = positive.any(axis=1)
+            events.append(("cut", off[l] + i, n_before, par, bits))
+        # the layer's pre-activations at every vertex, snapped, feed the next layer
+        H = np.concatenate([Z0, Znew.view]) if Znew.n else Z0
+        del Z0, ZT0, Znew
+        H[np.abs(H) <= thr] = 0.0
+        np.maximum(H, 0.0, out=H)
+    # patterns in the final indexing: walk the history backwards
+    N = Sb.n
+    PT = np.zeros((n_units, N), dtype=bool)
+    cur = np.arange(N, dtype=np.int64)
+    for ev in reversed(events):
+        if ev[0] == "cut":
+            _, unit, n_before, par, bits = ev
+            PT[unit] = bits[cur]
+            if par.size:
+                new = cur >= n_before
+                cur[new] = par[cur[new] - n_before]
+        else:
+            _, units, bits = ev
+            PT[units] = bits[:, cur]
+    return Vb.view.copy(), Sb.view.copy(), np.ascontiguousarray(PT.T), cur
+
+
+def _tangent_ranks(net, V0, S0, V, S, parent, P, K, region, cache):
+    """``rank(A_l Q)`` (k, K) of every piece, ``Q`` an orthonormal basis of its tangent space
+    (that of its input simplex ``S0[parent]``: the pieces of a simplex lie in its plane).
+
+    The tangent vectors are pushed through the network, one GEMM per layer for a chunk of
+    pieces (``T_l = D_l W_l T_{l-1}``, ``D_l`` the piece's pattern), pieces sorted by input
+    simplex (and along it): ``W_1 Q`` is formed once per input simplex, and on segments
+    ``W_2 T_1`` of a piece is that of the previous piece plus the columns of ``W_2`` of the
+    first-layer units where their patterns differ (``_second_layer``). The count of
+    singular values above ``rank(A_l)``'s own threshold ``s_max(A_l) max(c_l, d) eps`` is
+    decided from the tangent images wherever the margin allows: above ``B_l max(c_l, d) eps``
+    with ``B_l >= s_max(A_l)`` (the product of the layers' Frobenius norms), or below the
+    threshold that the largest tangent singular value implies (or structurally zero), beyond
+    the rounding of the products and the constant-unit rows the rank rule drops. The rest
+    (nearly collapsed pieces) are decided exactly from their regions' SVDs."""
+    k, q = P.shape[0], S0.shape[1] - 1
+    out = np.zeros((k, K), dtype=np.int64)
+    if q == 0 or k == 0:
+        return out
+    off = net.offsets
+    d = net.input_dim
+    widths = net.widths[:K]
+    Ws = [np.asarray(W, dtype=np.float64) for W in net.weights[:K]]
     zg = zero_thresholds(net, K)[0]
-    maps = [drop_constant_rows(A, zg[l]) for l, A in enumerate(_layer_maps(net, U, K))]
-    svds = [np.linalg.svd(A, full_matrices=False) if A.size else None for A in maps]
-    ranks = np.zeros((S.shape[0], K), np.int64)
-    tranks = np.zeros((S.shape[0], K), dtype=np.int64)
-    Q = _tangent_bases(V, S) if q and S.shape[0] else None
-    prev = None
-    for l, (A, usv) in enumerate(zip(maps, svds)):
-        if usv is None or not U.shape[0]:
+    bound = np.cumprod([np.linalg.norm(W) for W in Ws])  # Frobenius >= spectral: s_max(A_l) <= bound[l]
+    inner = d + np.cumsum(widths)
+    undecided = np.zeros(k, dtype=bool)
+    chunk = max(1, REFINE_CHUNK_BYTES // (8 * q * max(d, *widths) * 3))
+    if q == 1:  # pieces in order along their input segment
+        pos = np.empty(k)
+        for a in range(0, k, 4096):
+            pa, sa = parent[a: a + 4096], S[a: a + 4096]
+            start = V0[S0[pa, 0]]
+            pos[a: a + 4096] = np.einsum("ij,ij->i", V[sa[:, 0]] + V[sa[:, 1]] - 2 * start,
+                                         V0[S0[pa, 1]] - start)
+        order = np.lexsort((pos, parent))
+    else:
+        order = np.argsort(parent, kind="stable")
+    for s in range(0, k, chunk):
+        idx = order[s: s + chunk]
+        c = idx.size
+        up, pinv = np.unique(parent[idx], return_inverse=True)
+        pinv = pinv.ravel()
+        Qt = np.swapaxes(_tangent_bases(V0, S0[up]), 1, 2).reshape(up.size * q, d)
+        G1 = (Qt @ Ws[0].T).reshape(up.size, q, -1)  # (n_par, q, n_1): W_1 Q
+        Pc = P[idx]
+        fewest = np.full(c, d)  # rank(A_l Q) <= min(d, c_1, ..., c_l)
+        T = None
+        for l in range(K):
+            mask = Pc[:, off[l]:off[l + 1]]
+            size = np.count_nonzero(mask, axis=1)
+            fewest = np.minimum(fewest, size)
+            if l == 0:
+                T = (G1[pinv] * mask[:, None, :]).reshape(c * q, -1)
+            elif l == 1:
+                T = _second_layer(T, Pc[:, : off[1]], G1, pinv, Ws[1], q)
+                T *= mask if q == 1 else np.repeat(mask, q, axis=0)
+            else:
+                T = T @ Ws[l].T
+                T *= mask if q == 1 else np.repeat(mask, q, axis=0)
+            if q == 1:
+                sv = np.sqrt(np.einsum("ij,ij->i", T, T))[:, None]
+            else:
+                sv = _small_singular_values(np.swapaxes(T.reshape(c, q, -1), 1, 2))  # (c, q)
+            out[idx, l], unsure = _decide(sv, size, fewest, zg[l], inner[l], bound[l], d)
+            undecided[idx] |= unsure
+    if undecided.any():
+        _exact_tangent_ranks(net, V0, S0, parent, K, region, cache, np.flatnonzero(undecided), out)
+    return out
+
+
+def _decide(sv, size, fewest, zg, inner, bound, d):
+    """Tangent rank of each piece at one layer from the singular values ``sv`` (k, q) of its
+    tangent image ``A_l Q``, and whether that count is certain (see ``_tangent_ranks``):
+    ``size`` = c_l, ``fewest`` = min(d, c_1..c_l), ``zg`` the layer's constant-unit threshold,
+    ``inner`` the summed widths and ``bound >= s_max(A_l)``. Returns ``(count, unsure)``."""
+    q = sv.shape[1]
+    m = np.maximum(size, d)
+    err = (np.sqrt(size) * zg + 8.0 * inner * EPS * bound * np.sqrt(q))[:, None]
+    above = sv - err > (bound * m * EPS)[:, None]
+    s_low = np.maximum(sv[:, :1] - err, 0.0)
+    below = ((sv + err <= s_low * m[:, None] * EPS) | (sv == 0.0)
+             | (np.arange(1, q + 1)[None, :] > np.asarray(fewest)[:, None]))
+    above &= ~below
+    return above.sum(axis=1), ~(above | below).all(axis=1)
+
+
+def _second_layer(T1, M1, G1, pinv, W2, q, order=None):
+    """``T1[order] @ W2.T`` for the pieces of a chunk, sorted (by ``order``, default as given)
+    by input segment and position along it.
+
+    For segments (q = 1) with several pieces each, ``T1 = M1 * g`` with ``g = W_1 t`` of the
+    input segment, and consecutive pieces differ in the few first-layer units whose
+    hyperplanes separate them: the first piece of each segment by GEMM, the next ones by
+    adding the ``W_2`` columns of those units (a sparse product) and a running sum along the
+    segment. Otherwise one dense GEMM."""
+    c = M1.shape[0]
+    starts = np.flatnonzero(np.r_[True, pinv[1:] != pinv[:-1]])
+    if q != 1 or starts.size * 8 > c:
+        return (T1 if order is None else T1[order]) @ W2.T
+    from scipy import sparse
+
+    diff = M1[1:] != M1[:-1]
+    diff[starts[1:] - 1] = False  # no running sum across input segments
+    rows, cols = np.nonzero(diff)
+    rows += 1
+    vals = np.where(M1[rows, cols], 1.0, -1.0) * G1[pinv[rows], 0, cols]
+    R = np.asarray(sparse.csr_matrix((vals, (rows, cols)), shape=M1.shape) @ W2.T)
+    R[starts] = T1[starts if order is None else order[starts]] @ W2.T
+    for a, b in zip(starts, np.r_[starts[1:], c]):
+        np.cumsum(R[a:b], axis=0, out=R[a:b])
+    return R
+
+
+def _exact_tangent_ranks(net, V0, S0, parent, K, region, cache, pieces, out):
+    """Tangent ranks of ``pieces`` from the SVDs of their regions' maps (formed densely,
+    a few regions at a time), capped by the regions' ranks; writes ``out[pieces]``."""
+    off = net.offsets
+    d = net.input_dim
+    zg = zero_thresholds(net, K)[0]
+    regs, local = np.unique(region[pieces], return_inverse=True)
+    local = local.ravel()
+    ranks = cache.get(regs)  # (r, K), the rank rule of pattern_ranks
+    per_region = 8 * d * int(sum(net.widths[:K])) * 3
+    step = max(1, REFINE_CHUNK_BYTES // max(per_region, 1))
+    for a in range(0, len(regs), step):
+        sel = np.flatnonzero((local >= a) & (local < a + step))
+        if not sel.size:
             continue
-        _, sig, Vt = usv
-        sizes = U[:, off[l]:off[l + 1]].sum(axis=1)
-        tolA = rank_tolerance(sig[:, 0], sizes, A.shape[2])
-        r = np.count_nonzero(sig > tolA[:, None], axis=1)
-        prev = r if prev is None else np.minimum(r, prev)
-        ranks[:, l] = prev[region]
-        if Q is not None:
-            tranks[:, l] = np.minimum(_tangent_ranks(sig, Vt, tolA, region, Q), ranks[:, l])
+        U = cache.U[regs[a: a + step]]
+        Q = _tangent_bases(V0, S0[parent[pieces[sel]]])
+        for l, A in enumerate(_layer_maps(net, U, K)):
+            A = drop_constant_rows(A, zg[l])
+            if not A.size:
+                continue
+            _, sig, Vt = np.linalg.svd(A, full_matrices=False)
+            tolA = rank_tolerance(sig[:, 0], U[:, off[l]:off[l + 1]].sum(axis=1), d)
+            tr = _tangent_ranks_svd(sig, Vt, tolA, local[sel] - a, Q)
+            out[pieces[sel], l] = np.minimum(tr, ranks[local[sel], l])
+
+
+def _chain_values(Z, G, S, seg, tau, n_in):
+    """Pre-activations (vertex-major ``Z``, rows ``>= n_in`` filled) at the inner vertices of a
+    mesh of pieces of input segments, from the input vertices' rows: along each input segment,
+    ``z(right) = z(left) + (tau_right - tau_left) G[piece]`` with ``G`` the pieces' slopes."""
+    order = np.lexsort((tau[:, 0], seg))
+    sseg = seg[order]
+    first = np.r_[0, np.flatnonzero(sseg[1:] != sseg[:-1]) + 1]
+    depth = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
+    for k in range(int(depth.max()) + 1 if depth.size else 0):
+        rows = order[depth == k]
+        right = S[rows, 1]
+        inner = right >= n_in
+        rows, right = rows[inner], right[inner]
+        Z[right] = Z[S[rows, 0]] + (tau[rows, 1] - tau[rows, 0])[:, None] * G[rows]
+
+
+def _layer_walk(events, n_units_l, N):
+    """Patterns ``(N, n_l)`` of one layer's units on the layer's last pieces from its history
+    (see ``_refine_curve``)."""
+    PT = np.zeros((n_units_l, N), dtype=bool)
+    cur = np.arange(N, dtype=np.int64)
+    for ev in reversed(events):
+        if ev[0] == "cut":
+            _, unit, n_before, par, bits = ev
+            PT[unit] = bits[cur]
+            if par.size:
+                new = cur >= n_before
+                cur[new] = par[cur[new] - n_before]
+        else:
+            _, units, bits = ev
+            PT[units] = bits[:, cur]
+    return np.ascontiguousarray(PT.T)
+
+
+def _refine_curve(net, V0, S0, K, tol):
+    """:func:`refine` on a mesh of segments, every layer one GEMM over the pieces.
+
+    Each piece is a sub-segment ``[tau_0, tau_1]`` of an input segment ``x(tau) = a + tau e``;
+    on it ``h_l`` is affine with slope ``T_l = D_l W_l T_{l-1}`` (``T_0 = e``). At the end of
+    layer l the slopes ``G_{l+1} = W_{l+1} T_l`` of the layer's pieces (one GEMM; for the
+    second layer, running sums of ``W_2`` columns along each segment) give both the next
+    layer's pre-activations at the vertices (summed along each segment from its first
+    vertex, which is evaluated directly) and the tangent images ``A_l e``. New vertices are
+    placed at the interpolated zero of the cutting unit, and their pre-activations are
+    interpolated within the layer's pieces, as in the general kernel. Returns the vertices,
+    pieces, patterns, parents and tangent ranks."""
+    off = net.offsets
+    d = net.input_dim
+    n_in, n_seg = V0.shape[0], S0.shape[0]
+    E = V0[S0[:, 1]] - V0[S0[:, 0]]
+    elen = np.linalg.norm(E, axis=1)
+    elen = np.where(elen > 0, elen, 1.0)
+    Ws = [np.asarray(W, dtype=np.float64) for W in net.weights[:K]]
+    bs = [np.asarray(b, dtype=np.float64) for b in net.biases[:K]]
+    Sb = _Buffer(S0.astype(np.int64))
+    seg = _Buffer(np.arange(n_seg, dtype=np.int64))
+    tau = _Buffer(np.tile([0.0, 1.0], (n_seg, 1)))
+    vseg, vtau = _Buffer(np.zeros(0, dtype=np.int64)), _Buffer(np.zeros(0))  # inner vertices
+    Zin = V0 @ Ws[0].T + bs[0]  # the input vertices' pre-activations
+    G = E @ Ws[0].T  # slopes of the first layer's pre-activations on the pieces (rows: pieces)
+    layers = []  # per layer: (patterns, anc, tangent norms) on the layer's last pieces
+    for l in range(K):
+        n_l = Ws[l].shape[0]
+        N0, nS0 = n_in + vseg.n, Sb.n
+        S_start = Sb.view.copy()
+        Zv = np.empty((N0, n_l))
+        Zv[:n_in] = Zin
+        if N0 > n_in:
+            _chain_values(Zv, G, S_start, seg.view, tau.view, n_in)
+        del G
+        ZT0 = np.ascontiguousarray(Zv.T)
+        del Zv
+        scale = np.abs(ZT0).max(axis=1) if N0 else np.zeros(n_l)
+        thr = tol * np.maximum(scale, _TINY)
+        anyp, cuts = _sign_tables(ZT0, thr, S_start, 1, True)
+        crossing = cuts.any(axis=1)
+        events = []
+        quiet = np.flatnonzero(~crossing)
+        if quiet.size:
+            events.append(("quiet", quiet, anyp[quiet]))
+        anc = _Buffer(np.arange(nS0, dtype=np.int64))
+        nlp, nlt = _Buffer(np.zeros(0, dtype=np.int64)), _Buffer(np.zeros(0))  # this layer's new vertices
+
+        for i in np.flatnonzero(crossing):
+            desc = np.flatnonzero(cuts[i][anc.view])
+            Sd = Sb.a[desc]
+            vids = np.unique(Sd)
+            old = vids < N0
+            zi = np.empty(vids.size)
+            zi[old] = ZT0[i, vids[old]]
+            k = vids[~old] - N0
+            lp = nlp.a[k]
+            za, zb = ZT0[i, S_start[lp, 0]], ZT0[i, S_start[lp, 1]]
+            zi[~old] = za + nlt.a[k] * (zb - za)
+            zi[np.abs(zi) <= thr[i]] = 0.0  # ON the hyperplane
+            at = np.searchsorted(vids, Sd)
+            z0, z1 = zi[at[:, 0]], zi[at[:, 1]]
+            n_before = Sb.n
+            par = np.zeros(0, dtype=np.int64)
+            hit = np.flatnonzero(((z0 > 0) & (z1 < 0)) | ((z0 < 0) & (z1 > 0)))
+            if hit.size:
+                rows = desc[hit]
+                t = z0[hit] / (z0[hit] - z1[hit])
+                u, v = Sd[hit, 0], Sd[hit, 1]
+                lp = anc.a[rows]  # the layer's first piece holding the cut
+                lt = []
+                for w in (u, v):  # parameter of u, v in that piece
+                    x = np.where(w == S_start[lp, 0], 0.0, 1.0)
+                    inner = w >= N0
+                    x[inner] = nlt.a[w[inner] - N0]
+                    lt.append(x)
+                ta, tb = tau.a[rows, 0], tau.a[rows, 1]
+                tp = ta + t * (tb - ta)
+                p = n_in + vseg.n + np.arange(hit.size)
+                vseg.append(seg.a[rows])
+                vtau.append(tp)
+                nlp.append(lp)
+                nlt.append(lt[0] + t * (lt[1] - lt[0]))
+                Sb.a[rows, 1] = p  # (u, p) keeps the slot, (p, v) is appended
+                Sb.append(np.stack([p, v], 1))
+                tau.a[rows, 1] = tp
+                tau.append(np.stack([tp, tb], 1))
+                seg.append(seg.a[rows])
+                anc.append(anc.a[rows])
+                par = rows
+            bits = anyp[i][anc.view]
+            upd = np.concatenate([desc, np.arange(n_before, Sb.n)])
+            Su = Sb.a[upd]
+            at = np.minimum(np.searchsorted(vids, Su), vids.size - 1)
+            bits[upd] = ((vids[at] == Su) & (zi[at] > 0)).any(axis=1)  # new vertices lie on the plane
+            events.append(("cut", i, n_before, par, bits))
+        PL = _layer_walk(events, n_l, Sb.n)
+        a_l = anc.view.copy()
+        Gprev = (E @ Ws[0].T) if l == 0 else None
+        T = (Gprev if l == 0 else Gl)[a_l]
+        T *= PL  # slopes of h_l on the layer's pieces
+        layers.append((PL, a_l, np.sqrt(np.einsum("ij,ij->i", T, T)) / elen[seg.view]))
+        if l + 1 < K:
+            Zin = np.where(np.abs(Zin) <= thr, 0.0, Zin)
+            Zin = np.maximum(Zin, 0.0) @ Ws[l + 1].T + bs[l + 1]
+            if l == 0:  # second layer: running sums of W_2 columns along the segments
+                order = np.lexsort((tau.view[:, 0], seg.view))
+                G = np.empty((Sb.n, Ws[1].shape[0]))
+                G[order] = _second_layer(T, PL[order], Gprev[:, None, :], seg.view[order], Ws[1], 1, order)
+            else:
+                G = T @ Ws[l + 1].T
+            Gl = G
+        del T
+    # final pieces: patterns and tangent ranks per layer through the ancestor maps
+    N = Sb.n
+    n_units = int(off[K])
+    P = np.zeros((N, n_units), dtype=bool)
+    tr = np.zeros((N, K), dtype=np.int64)
+    unsure = np.zeros(N, dtype=bool)
+    zg = zero_thresholds(net, K)[0]
+    bound = np.cumprod([np.linalg.norm(W) for W in Ws])
+    inner = d + np.cumsum(net.widths[:K])
+    maps = [None] * K
+    cur = np.arange(N, dtype=np.int64)
+    for l in range(K - 1, -1, -1):
+        maps[l] = cur
+        cur = layers[l][1][cur]
+    fewest = np.full(N, d)
+    for l in range(K):
+        PL, _, sv = layers[l]
+        P[:, off[l]:off[l + 1]] = PL[maps[l]]
+        size = np.count_nonzero(PL, axis=1)[maps[l]]
+        fewest = np.minimum(fewest, size)
+        tr[:, l], u = _decide(sv[maps[l]][:, None], size, fewest, zg[l], inner[l], bound[l], d)
+        unsure |= u
+    V = np.empty((n_in + vseg.n, d))
+    V[:n_in] = V0
+    for a in range(0, vseg.n, 4096):
+        sg = vseg.view[a: a + 4096]
+        Vn = V[n_in + a: n_in + a + sg.size]
+        np.multiply(E[sg], vtau.view[a: a + 4096, None], out=Vn)
+        Vn += V0[S0[sg, 0]]
+    return V, Sb.view.copy(), P, seg.view.copy(), tr, unsure
+
+
+def _refine(net, V, S, K, tol):
+    """Kernel of :func:`refine`; trusts its input."""
+    V0, S0 = np.asarray(V, dtype=np.float64), np.asarray(S, dtype=np.int64)
+    if S0.shape[1] == 2 and S0.shape[0]:
+        V, S, P, parent, tranks, unsure = _refine_curve(net, V0, S0, K, tol)
+        U, region = _unique_rows(P)
+        cache = _RegionRanks(net, U, K)
+        if unsure.any():
+            _exact_tangent_ranks(net, V0, S0, parent, K, region, cache, np.flatnonzero(unsure), tranks)
+    else:
+        V, S, P, parent = _cut(net, V0, S0, K, tol)
+        U, region = _unique_rows(P)
+        cache = _RegionRanks(net, U, K)
+        tranks = _tangent_ranks(net, V0, S0, V, S, parent, P, K, region, cache)
     return Refinement(
         complex=SimplicialComplex(V, S), layer=K, patterns=P, region=region, region_patterns=U,
-        ranks=ranks, tangent_ranks=tranks, parent=parent, tol=tol,
+        tangent_ranks=tranks, parent=parent, tol=tol, _region_ranks=cache,
     )
 
 
@@ -447,9 +872,17 @@ def refine(net, K, *, layer=None, tol=REFINE_TOL) -> Refinement:
     ``pr.rank.matrix_rank``'s default ``sigma_max(A_l) * max(shape) * eps``; the
     tangent rank counts the singular values of ``A_l Q`` (``Q`` an orthonormal
     basis of the simplex's tangent space) above that same threshold, so it never
-    exceeds the rank. Cost: ``O(n_neurons * n_simplices)`` numpy work,
-    where ``n_simplices`` grows to about the number of (simplex, region) pairs,
-    plus one batched SVD per layer.
+    exceeds the rank (the tangent ranks come from the tangent vectors pushed
+    through the layers, decided by the SVDs of the regions' maps only for nearly
+    collapsed pieces). Cost: per layer one GEMM over the vertices (triangle
+    meshes) or over the pieces' slopes (curves: the pre-activations at the new
+    vertices are summed along each input segment), plus numpy work proportional
+    to the pieces each unit crosses; no per-region matrix is formed. The ranks
+    ``rank(A_l)`` of the regions are computed on first access of
+    :attr:`Refinement.ranks`, with :func:`polyrank.rank.pattern_ranks` (one
+    certificate or SVD per region, on a GPU when available): in 784-D through
+    thousands of units that is the expensive part, and
+    :func:`polyrank.image_homology` does not need it.
 
     Examples
     --------
@@ -498,8 +931,9 @@ def label_vertices(net, K, *, layer=None) -> VertexLabels:
 
     Notes
     -----
-    Cost: one forward pass plus one batched SVD per layer over the distinct
-    patterns met.
+    Cost: one forward pass plus :func:`polyrank.rank.pattern_ranks` over the
+    distinct patterns met (a batched SVD per layer for small inputs, the
+    certificate of :func:`polyrank.ranks_at` for large ones).
 
     Examples
     --------
@@ -520,7 +954,7 @@ def label_vertices(net, K, *, layer=None) -> VertexLabels:
     P = net.patterns(X, flat=True, layer=L) if X.shape[0] else np.zeros((0, int(net.offsets[L])), bool)
     U, region = _unique_rows(P)
     if U.shape[0]:
-        ranks = _pattern_ranks(net, U, L)[region]
+        ranks = pattern_ranks(net, U, L)[region]
     else:
         ranks = np.zeros((0, L), dtype=np.int64)
     return VertexLabels(points=X, layer=L, patterns=P, region=region, region_patterns=U, ranks=ranks)

@@ -35,6 +35,12 @@ SMALL_LP_FEAS_TOL = 1e-10
 SMALL_LP_DET_RTOL = 1e-12
 #: Default tolerance of :func:`is_bounded_polyhedron`.
 BOUNDED_TOL = 1e-9
+#: HiGHS's ``small_matrix_value``: smaller constraint coefficients are dropped (HiGHS's
+#: default, 1e-9, is its largest; 1e-12 its smallest allowed value).
+SMALL_MATRIX_VALUE = 1e-12
+#: HiGHS's primal and dual feasibility tolerances (its default is 1e-7; 1e-10 is the
+#: smallest it accepts).
+FEASIBILITY_TOL = 1e-10
 
 _local = threading.local()
 _banner_silenced = False
@@ -74,6 +80,14 @@ def _new_highs():
     h.setOptionValue("output_flag", False)
     h.setOptionValue("presolve", "off")
     h.setOptionValue("threads", 1)
+    # HiGHS drops matrix entries up to 1e-9 by default: a unit normal (1e-9, -1) would
+    # become (0, -1), turning two hyperplanes at an angle of 1e-9 (meeting 1e9 out) parallel
+    h.setOptionValue("small_matrix_value", SMALL_MATRIX_VALUE)
+    # HiGHS's default feasibility tolerances (1e-7) let a facet LP report a radius ~1e-8
+    # (above tol) for a row that touches a region only at a vertex: cones at a common apex
+    # (zero biases) got spurious facets. The engines' LPs are in local units (|x| ~ 1).
+    h.setOptionValue("primal_feasibility_tolerance", FEASIBILITY_TOL)
+    h.setOptionValue("dual_feasibility_tolerance", FEASIBILITY_TOL)
     return h
 
 
@@ -429,6 +443,8 @@ def solve_lp(c, A_ub=None, b_ub=None, A_eq=None, b_eq=None, *, lb=None, ub=None,
             h.setOptionValue(key, val)
         # drop integrality so the next continuous LP on this thread is a plain LP
         h.clearModel()
+        if is_mip:  # a MIP solve leaves solver state behind that changed later LPs' answers:
+            _local.highs = None  # the next LP on this thread gets a fresh instance
     return LPResult(x=x, fun=fun, bound=bound)
 
 

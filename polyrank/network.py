@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._validation import check_layer, check_matrix, check_points, check_vector
+from ._validation import (check_finite_preactivations, check_layer, check_matrix, check_points, check_torch_dtype,
+                          check_vector)
 
 __all__ = ["ReLUNetwork", "as_network"]
 
@@ -119,23 +120,50 @@ class ReLUNetwork:
         return cls(weights, biases, readout)
 
     @classmethod
-    def from_torch(cls, module) -> ReLUNetwork:
-        """Build a network from a PyTorch module made of ``nn.Linear`` and ``nn.ReLU``.
+    def from_torch(cls, module, input_shape=None) -> ReLUNetwork:
+        """Build a network from a PyTorch module: affine layers and ReLUs, folded exactly.
 
-        The module's leaf children are read in registration order (for
-        ``nn.Sequential`` that is the forward order; for a custom ``nn.Module``
-        make sure it is). ``nn.Flatten``, ``nn.Identity`` and ``nn.Dropout``
-        (an identity at evaluation time) are skipped. Every ``nn.Linear`` must be
-        followed by an ``nn.ReLU``, except a final one, which becomes the
-        read-out.
+        The forward pass is traced (``torch.fx``; forward hooks on a probe input when fx
+        cannot trace it), so the layers are taken in the order in which they are *called*,
+        reused modules and functional ``F.relu`` / ``torch.flatten`` included. The traced
+        graph must be a chain. The affine layers between two ReLUs are folded into one dense
+        layer acting on the flattened input (C order, as ``nn.Flatten``): ``nn.Linear``,
+        ``nn.Conv1d/2d/3d`` (any stride, padding and padding mode, dilation, groups),
+        ``nn.AvgPool*d`` and ``nn.AdaptiveAvgPool*d``, eval-mode ``nn.BatchNorm1d/2d/3d``
+        (its running statistics), ``nn.Flatten``, ``nn.Unflatten``; ``nn.Dropout`` variants
+        and ``nn.Identity`` are the identity (evaluation mode). Affine layers after the last
+        ReLU become the read-out. Finally the folded network is evaluated against the
+        module's own forward (in eval mode) on random inputs, and any difference beyond
+        rounding raises, so a module that does something the chain does not is refused
+        instead of silently misread.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+        input_shape : tuple of int, optional
+            The shape of one input without the batch dimension, e.g. ``(1, 28, 28)``.
+            Required when the first layer is a convolution, a pooling or a 2-D batch norm;
+            by default ``(in_features,)`` of a leading ``nn.Linear``. The network's input is
+            the flattened input: ``net.forward(x.reshape(len(x), -1))``.
 
         Raises
         ------
         TypeError
-            For any other layer type (Conv2d, Tanh, BatchNorm, ...).
+            For a layer or call that is not affine or ReLU (``MaxPool2d``, ``Tanh``,
+            ``LeakyReLU``, ...); the message lists what is supported.
         ValueError
-            For two consecutive Linear layers, a ReLU without a Linear before it,
-            or a module with no hidden layer.
+            For a forward pass that is not a chain, a batch norm in training mode, a missing
+            or wrong ``input_shape``, a ReLU without an affine layer before it, a module with
+            no hidden layer, or a folded network that differs from the module's forward.
+
+        Notes
+        -----
+        ``nn.LeakyReLU`` is refused: a ReLUNetwork's units have slope 0 below zero, and with
+        a slope ``a > 0`` every local affine map (hence every rank) would change.
+        The folded weights of ``Linear`` and ``Conv`` layers are the module's weights copied
+        exactly (float64); pooling and batch norm add one rounding per entry. Folding a
+        convolution builds its dense matrix: ``(C_out H_out W_out) x (C_in H_in W_in)``
+        entries, at most ``polyrank._torch.MAX_FOLDED_ENTRIES``.
 
         Examples
         --------
@@ -144,6 +172,18 @@ class ReLUNetwork:
         >>> net = pr.ReLUNetwork.from_torch(m)
         >>> net.input_dim, net.widths, net.output_dim
         (2, (3,), 1)
+
+        A small CNN on 1 x 6 x 6 images: the convolution becomes a dense 2 x 4 x 4 = 32-unit layer.
+
+        >>> _ = torch.manual_seed(0)
+        >>> cnn = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
+        ...                           torch.nn.Flatten(), torch.nn.Linear(8, 1)).double()
+        >>> net = pr.ReLUNetwork.from_torch(cnn, input_shape=(1, 6, 6))
+        >>> net.input_dim, net.widths, net.output_dim
+        (36, (32,), 1)
+        >>> x = torch.randn(5, 1, 6, 6, dtype=torch.float64)
+        >>> bool(np.allclose(net.forward(x.reshape(5, -1).numpy()), cnn(x).detach().numpy(), rtol=0, atol=1e-12))
+        True
         """
         try:
             import torch.nn as nn
@@ -151,44 +191,18 @@ class ReLUNetwork:
             raise ImportError("from_torch needs PyTorch: pip install torch") from exc
         if not isinstance(module, nn.Module):
             raise TypeError(f"from_torch expects a torch.nn.Module; got {type(module).__name__}.")
-        leaves = [m for m in module.modules()
-                  if len(list(m.children())) == 0 and not isinstance(m, (nn.Sequential, nn.ModuleList))]
-        skip = (nn.Flatten, nn.Identity, nn.Dropout)
-        layers = []  # list of [W, b, has_relu]
-        for m in leaves:
-            if isinstance(m, skip):
-                continue
-            if isinstance(m, nn.Linear):
-                if layers and not layers[-1][2]:
-                    raise ValueError(
-                        "Two nn.Linear layers follow each other without an nn.ReLU between them; only the "
-                        "final Linear may lack a ReLU. Merge them or insert the ReLU."
-                    )
-                W = m.weight.detach().cpu().double().numpy()
-                b = (m.bias.detach().cpu().double().numpy() if m.bias is not None
-                     else np.zeros(W.shape[0]))
-                layers.append([W, b, False])
-            elif isinstance(m, nn.ReLU):
-                if not layers or layers[-1][2]:
-                    raise ValueError("An nn.ReLU must follow an nn.Linear layer.")
-                layers[-1][2] = True
-            else:
-                raise TypeError(
-                    f"polyrank handles networks of nn.Linear and nn.ReLU only; found {type(m).__name__}. "
-                    "Piecewise-linear analysis needs ReLU activations and fully connected layers."
-                )
-        if not layers:
-            raise ValueError("The module contains no nn.Linear layer.")
-        readout = None
-        if not layers[-1][2]:
-            W, b, _ = layers.pop()
-            readout = (W, b)
-        if not layers:
-            raise ValueError("The module has no hidden (Linear + ReLU) layer; it is a single affine map.")
-        return cls([l[0] for l in layers], [l[1] for l in layers], readout)
+        from ._torch import fold_module, verify_module
+
+        weights, biases, readout, shape, via = fold_module(module, input_shape)
+        net = cls(weights, biases, readout)
+        verify_module(module, net, shape, via)
+        return net
 
     def to_torch(self, dtype=None):
         """Return an equivalent ``torch.nn.Sequential`` (float64 unless ``dtype`` is given).
+
+        ``dtype`` is a floating dtype given as :func:`~polyrank.ranks_at` accepts it: a
+        torch dtype, a numpy dtype or type, or a string (``"float32"``).
 
         Examples
         --------
@@ -200,7 +214,7 @@ class ReLUNetwork:
         import torch
         import torch.nn as nn
 
-        dtype = torch.float64 if dtype is None else dtype
+        dtype = check_torch_dtype(dtype, func="to_torch", any_float=True)
         mods = []
         for W, b in zip(self._weights, self._biases):
             lin = nn.Linear(W.shape[1], W.shape[0], dtype=dtype)
@@ -307,8 +321,11 @@ class ReLUNetwork:
     def _preactivations(self, X, n_layers=None):
         out = []
         h = X
-        for W, b in zip(self._weights[: n_layers or self.n_layers], self._biases):
-            z = h @ W.T + b
+        for l, (W, b) in enumerate(zip(self._weights[: n_layers or self.n_layers], self._biases), start=1):
+            with np.errstate(over="ignore", invalid="ignore"):
+                z = h @ W.T + b
+            if not np.isfinite(z).all():
+                check_finite_preactivations(np.isfinite(z).all(axis=1), l)
             out.append(z)
             h = np.maximum(z, 0.0)
         return out

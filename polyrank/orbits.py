@@ -206,7 +206,7 @@ def _class_intervals(la, lb):
         cur = int(top[np.argmax(slope[top])])
 
 
-def orbit_report(net, K, *, layer=None, tol=None):
+def orbit_report(net, K, *, layer=None, tol=None, ranks=True):
     """Refine a mesh (e.g. an :func:`image_orbit`) exactly through a network and report, per
     piece, its place along the mesh, its ranks per layer and the predicted class.
 
@@ -222,6 +222,10 @@ def orbit_report(net, K, *, layer=None, tol=None):
         always the network's output.
     tol : float, optional
         Passed to :func:`polyrank.refine` (default its ``REFINE_TOL``).
+    ranks : bool, default True
+        Report ``rank_l`` (the rank of the region's map ``A_l``). False leaves those
+        columns out: through thousands of units in 784-D, one rank per region met is the
+        dominant cost (:attr:`polyrank.Refinement.ranks`), the rest is not.
 
     Returns
     -------
@@ -276,7 +280,8 @@ def orbit_report(net, K, *, layer=None, tol=None):
     logits = net.forward(V) if len(V) else np.zeros((0, net.output_dim))
     cols = {}
     for l in range(1, L + 1):
-        cols[f"rank_{l}"] = ref.ranks[:, l - 1]
+        if ranks:
+            cols[f"rank_{l}"] = ref.ranks[:, l - 1]
         cols[f"tangent_rank_{l}"] = ref.tangent_ranks[:, l - 1]
     if S.shape[1] == 2:
         P = K.vertices[K.simplices[ref.parent]]  # (k, 2, d) input segment ends
@@ -317,7 +322,7 @@ def orbit_report(net, K, *, layer=None, tol=None):
     return df
 
 
-def orbit_layers(net, K, *, layer=None, tol=None, field=None, image=True):
+def orbit_layers(net, K, *, layer=None, tol=None, field=None, image=True, ranks=True):
     """Per-layer summary of a mesh refined through a network: pieces, regions, ranks, and the
     Betti numbers of the mesh with its collapsed parts glued to points.
 
@@ -336,6 +341,9 @@ def orbit_layers(net, K, *, layer=None, tol=None, field=None, image=True):
         Also compute the exact Betti numbers of the image ``f_l(K)`` at every layer with
         :func:`polyrank.image_homology` (None in a row where that refuses for its
         candidate budget, with a warning).
+    ranks : bool, default True
+        Compute ``rank_min``, ``rank_mean``, ``rank_max`` (None when False; see
+        :func:`orbit_report`).
 
     Returns
     -------
@@ -383,14 +391,14 @@ def orbit_layers(net, K, *, layer=None, tol=None, field=None, image=True):
         sl = net.layer_slice(l)
         upto = ref.region_patterns[:, : sl.stop]
         n_reg = len(np.unique(np.packbits(upto, axis=1), axis=0)) if len(upto) else 0
-        rk, tr = ref.ranks[:, l - 1], ref.tangent_ranks[:, l - 1]
+        rk, tr = (ref.ranks[:, l - 1] if ranks else None), ref.tangent_ranks[:, l - 1]
         collapsed = tr == 0
         pieces = Kr.components(np.flatnonzero(collapsed))
         qb = quotient_betti(Kr, pieces, field=field)
         rows.append({"layer": l, "n_pieces": len(Kr), "n_regions": int(n_reg),
-                     "rank_min": int(rk.min()) if len(rk) else 0,
-                     "rank_mean": float((rk * meas).sum() / total),
-                     "rank_max": int(rk.max()) if len(rk) else 0,
+                     "rank_min": None if rk is None else (int(rk.min()) if len(rk) else 0),
+                     "rank_mean": None if rk is None else float((rk * meas).sum() / total),
+                     "rank_max": None if rk is None else (int(rk.max()) if len(rk) else 0),
                      "collapsed_fraction": float(meas[collapsed].sum() / total),
                      "full_fraction": float(meas[tr == q].sum() / total),
                      "quotient_betti": qb,

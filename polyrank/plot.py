@@ -38,7 +38,7 @@ def _has_display():
 
 
 def plot_decomposition(dec, *, layer=None, ax=None, color_by="rank", edgecolor="k", linewidth=0.3,
-                       cmap="viridis", colorbar=True):
+                       cmap="viridis", colorbar=True, vmax=None):
     """Draw the regions of a 2-D decomposition, coloured by rank (or codeword size).
 
     Parameters
@@ -50,10 +50,20 @@ def plot_decomposition(dec, *, layer=None, ax=None, color_by="rank", edgecolor="
         Layer K whose rank/codeword size colours the regions (default the last).
     ax : matplotlib Axes, optional
     color_by : {"rank", "codeword_size"}
+    vmax : int, optional
+        Top of the colour scale, which runs over the integers ``0..vmax`` (default: the
+        largest value drawn). Panels drawn with the same ``vmax`` share one colour scale.
 
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> dec = pr.enumerate_regions(pr.ReLUNetwork.from_weights([np.eye(2)], [[0.0, 0.0]]), pr.Box(-1, 1, dim=2))
+    >>> ax = pr.plot_decomposition(dec, vmax=3)
+    >>> ax.collections[0].norm.boundaries.tolist()
+    [-0.5, 0.5, 1.5, 2.5, 3.5]
     """
     if dec.net.input_dim != 2:
         raise ValueError(f"plot_decomposition draws 2-D inputs; this network has input dimension "
@@ -77,7 +87,12 @@ def plot_decomposition(dec, *, layer=None, ax=None, color_by="rank", edgecolor="
         polys.append(V)
         vals.append(r.ranks[K - 1] if color_by == "rank" else r.codeword_sizes[K - 1])
     vals = np.asarray(vals)
-    top = int(vals.max()) if len(vals) else 1
+    if vmax is not None:
+        if isinstance(vmax, bool) or not isinstance(vmax, (int, np.integer)) or vmax < 0:
+            raise ValueError(f"The 'vmax' parameter of plot_decomposition must be an int >= 0 or None; got {vmax!r}.")
+        top = max(int(vmax), int(vals.max()) if len(vals) else 0)
+    else:
+        top = int(vals.max()) if len(vals) else 1
     levels = np.arange(-0.5, top + 1.5)
     norm = BoundaryNorm(levels, plt.get_cmap(cmap).N)
     pc = PolyCollection(polys, array=vals, cmap=cmap, norm=norm, edgecolors=edgecolor, linewidths=linewidth)
@@ -94,9 +109,60 @@ def plot_decomposition(dec, *, layer=None, ax=None, color_by="rank", edgecolor="
     return ax
 
 
+#: Gap between a 3-D plot and its colour bar (fraction of the axes width), wide enough for
+#: the z tick labels that matplotlib draws right of the box.
+CBAR_PAD_3D = 0.15
+
+
+def _region_cuts(ref, V, S):
+    """Where the refined mesh crosses from one linear region to another: for a curve the
+    vertices between two edges of different regions (an array of points); for a surface
+    the edges between two triangles of different regions (an array of segments)."""
+    reg = np.asarray(ref.region)
+    if S.shape[1] == 2:
+        ends, regs = S.ravel(), np.repeat(reg, 2)
+        lo = np.full(V.shape[0], np.iinfo(np.int64).max)
+        hi = np.full(V.shape[0], -1)
+        np.minimum.at(lo, ends, regs)
+        np.maximum.at(hi, ends, regs)
+        return V[(hi >= 0) & (lo != hi)]
+    if S.shape[1] == 3:
+        E = np.sort(np.concatenate([S[:, [0, 1]], S[:, [1, 2]], S[:, [0, 2]]]), axis=1)
+        regs = np.tile(reg, 3)
+        uniq, inv = np.unique(E, axis=0, return_inverse=True)
+        inv = inv.ravel()
+        lo = np.full(len(uniq), np.iinfo(np.int64).max)
+        hi = np.full(len(uniq), -1)
+        np.minimum.at(lo, inv, regs)
+        np.maximum.at(hi, inv, regs)
+        return V[uniq[lo != hi]]
+    return None
+
+
+def _draw_cuts(ax, cuts, dim3):
+    if cuts.ndim == 2:  # points on a curve
+        if len(cuts):
+            ax.scatter(*cuts.T[:3 if dim3 else 2], marker="o", s=9, facecolors="white", edgecolors="k",
+                       linewidths=0.7, zorder=5, label="region cuts")
+        return
+    if dim3:
+        from mpl_toolkits.mplot3d.art3d import Line3DCollection
+
+        # mplot3d sorts collections by depth and hides lines lying on a surface: draw them last
+        ax.computed_zorder = False
+        ax.add_collection3d(Line3DCollection(cuts, colors="k", linewidths=0.3, alpha=0.6, zorder=5,
+                                             label="region cuts"))
+    else:
+        from matplotlib.collections import LineCollection
+
+        ax.add_collection(LineCollection(cuts[:, :, :2], colors="k", linewidths=0.4, label="region cuts"))
+
+
 def plot_analysis(report, path=None, *, layer=None, ax=None):
     """Draw the refined manifold of an :class:`~polyrank.AnalysisReport` coloured by rank
-    (2-D input: flat; 3-D: as is; higher: its principal 3-D view).
+    (2-D input: flat; 3-D: as is; higher: its principal 3-D view), with the region cuts
+    marked: on a curve a dot where it enters another linear region, on a surface the
+    edges between pieces of different regions.
 
     Parameters
     ----------
@@ -159,15 +225,20 @@ def plot_analysis(report, path=None, *, layer=None, ax=None):
     else:
         P = V[S[:, 0]]
         ax.scatter(*P.T[:3 if dim3 else 2], c=cols, s=4)
+    cuts = _region_cuts(ref, V, S)
+    if cuts is not None:
+        _draw_cuts(ax, cuts, dim3)
     lo, hi = V.min(0), V.max(0)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     if dim3:
         ax.set_zlim(lo[2], hi[2])
+        ax.set_box_aspect(np.maximum(hi - lo, 1e-3 * max(float((hi - lo).max()), 1e-12)))  # true proportions
     else:
         ax.set_aspect("equal")
+    # 3-D axes draw their z tick labels right of the box: keep the colour bar clear of them
     fig.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=f"rank(A_{K})", shrink=0.7,
-                 ticks=np.arange(rmax + 1))
+                 ticks=np.arange(rmax + 1), pad=CBAR_PAD_3D if dim3 else 0.05)
     ax.set_title(f"{report.name}: {report.n_regions} regions, quotient b~ = {report.betti_quotient}")
     if path is not None:
         fig.savefig(path, dpi=150, bbox_inches="tight")

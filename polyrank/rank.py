@@ -32,7 +32,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._numerics import zero_thresholds
+from ._numerics import scaled_units, zero_thresholds
 
 __all__ = ["matrix_rank", "exact_rank", "ranks_at", "codeword_sizes_at"]
 
@@ -316,48 +316,44 @@ SKETCH_OVERSAMPLE = 16
 #: only decides which points are certified cheaply; the ranks never depend on it.
 SKETCH_SEED = 20_230_501
 
-#: Default memory budget (bytes) for the intermediate tensors of one chunk of points.
+#: Default memory budget (bytes) for the intermediate tensors of one chunk of points on the CPU.
 DEFAULT_MAX_MEMORY = 512 * 2**20
 
+#: On a GPU the default budget is this fraction of its free memory, capped at CUDA_MAX_MEMORY
+#: (larger chunks: fewer kernel launches per point).
+CUDA_MEMORY_FRACTION = 0.25
+CUDA_MAX_MEMORY = 16 * 2**30
 
-def _resolve_dtype(dtype):
+
+def _default_memory(device):
+    """The default ``max_memory`` for ``device``."""
     import torch
 
-    if dtype is None:
-        return torch.float64
-    table = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32,
-             "float": torch.float32}
-    if isinstance(dtype, str) and dtype in table:
-        return table[dtype]
-    if dtype in (torch.float64, torch.float32):
-        return dtype
-    try:
-        npd = np.dtype(dtype)
-    except TypeError:
-        npd = None
-    if npd == np.float64:
-        return torch.float64
-    if npd == np.float32:
-        return torch.float32
-    raise ValueError(f"The 'dtype' parameter must be float64 or float32 (torch, numpy or a string); "
-                     f"got {dtype!r}.")
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info(device)[0]
+        return int(max(DEFAULT_MAX_MEMORY, min(CUDA_MAX_MEMORY, CUDA_MEMORY_FRACTION * free)))
+    return DEFAULT_MAX_MEMORY
 
 
 def _prepare(net, X, layers, *, func, device, dtype, batch_size, tol, max_memory):
-    from ._validation import check_device, check_layers, check_points, check_positive_int, check_tol
+    from ._validation import (check_device, check_layers, check_points, check_positive_int, check_tol,
+                              check_torch_dtype)
     from .network import as_network
 
     net = as_network(net)
     X = check_points(X, net.input_dim)
     layers = check_layers(layers, net.n_layers, func=func)
+    if tol is None:  # the same patterns and relative ranks; no overflow or underflow in the weights
+        net = scaled_units(net)  # (an absolute tol refers to the caller's units)
     batch_size = check_positive_int(batch_size, name="batch_size", func=func, allow_none=True)
     if tol is not None:
         tol = check_tol(tol, func=func)
+    device = check_device(device)
     if max_memory is None:
-        max_memory = DEFAULT_MAX_MEMORY
+        max_memory = _default_memory(device)
     else:
         max_memory = check_positive_int(max_memory, name="max_memory", func=func)
-    return net, X, layers, check_device(device), _resolve_dtype(dtype), batch_size, tol, max_memory
+    return net, X, layers, device, check_torch_dtype(dtype, func=func), batch_size, tol, max_memory
 
 
 class _TorchNet:
@@ -373,14 +369,23 @@ class _TorchNet:
         self.device, self.dtype = device, dtype
         self._padded = None
 
-    def masks(self, X, n_layers):
-        """Activation masks ``z_l > 0`` of layers 1..n_layers (bool tensors)."""
+    def masks(self, X, n_layers, offset=0):
+        """Activation masks ``z_l > 0`` of layers 1..n_layers (bool tensors); ``X`` starts at
+        row ``offset`` of the caller's points (for the overflow message)."""
         import torch
 
+        from ._validation import check_finite_preactivations
+
         h = torch.as_tensor(X, dtype=self.dtype, device=self.device)
+        if not bool(torch.isfinite(h).all()):  # finite float64 inputs can overflow float32
+            check_finite_preactivations(torch.isfinite(h).all(1).cpu().numpy(), 0, offset=offset,
+                                        dtype=str(self.dtype).replace("torch.", ""))
         out = []
-        for W, b in zip(self.W[:n_layers], self.b):
+        for l, (W, b) in enumerate(zip(self.W[:n_layers], self.b), start=1):
             z = torch.addmm(b, h, W.T)
+            if not bool(torch.isfinite(z).all()):
+                check_finite_preactivations(torch.isfinite(z).all(1).cpu().numpy(), l, offset=offset,
+                                            dtype=str(self.dtype).replace("torch.", ""))
             out.append(z > 0)
             h = torch.relu(z)
         return out
@@ -486,13 +491,15 @@ def _orthogonal_sketch(d, k):
 
 def _norm_estimate(W):
     """Upper estimate of the spectral norm of ``W`` (a float64 numpy array): exact (SVD) for
-    small matrices, else power iteration times NORM_MARGIN."""
+    small matrices, else power iteration on the smaller Gram matrix times NORM_MARGIN (the
+    iterates of power iteration on ``W^T W``, at matrix-matrix speed)."""
     if min(W.shape) <= EXACT_NORM_MAX_DIM:
         return float(np.linalg.norm(W, 2)) * (1.0 + EXACT_NORM_RTOL)
-    v = np.ones(W.shape[1]) / np.sqrt(W.shape[1])
+    G = W @ W.T if W.shape[0] <= W.shape[1] else W.T @ W
+    v = np.ones(G.shape[0]) / np.sqrt(G.shape[0])
     s = 0.0
     for _ in range(NORM_ITERATIONS):
-        v = W.T @ (W @ v)
+        v = G @ v
         nv = float(np.linalg.norm(v))
         if nv == 0.0:
             return 0.0
@@ -513,70 +520,125 @@ class _Sketch:
         self.norm_bound = np.cumprod([_norm_estimate(W) for W in net.weights[: len(tn.W)]])
 
 
+#: Cost weight of the gathered chain against the narrow end's GEMMs (measured on the Fig. 3
+#: network's last layer on a 2-core CPU: the narrow end, at 2.8x the multiply-adds, took half
+#: the time).
+NARROW_END_GATHER_WEIGHT = 4.0
+
+
 def _ranks_certify(tn, sketch, masks, counts, bounds, layers, tol, eps, ks, cmaxs):
     """Certify ``rank A_K = min(d, c_1..c_K)`` by a shifted Cholesky of a sketched Gram matrix;
-    fall back to :func:`_ranks_exact_chain` where the certificate fails."""
+    fall back to :func:`_ranks_exact_chain` where the certificate fails.
+
+    ``U_K = A_K[a_K] T`` comes from the input end through the active blocks (one gathered
+    ``bmm`` per layer, reused by the next requested layer) or, when only one narrow layer is
+    requested (Fig. 3B's last layer), from the narrow end (:func:`_sketch_from_narrow_end`)."""
+    Kmax = max(layers)
+    idx = [None] * Kmax
+
+    def index(l):
+        if idx[l] is None:
+            idx[l] = _active_index(masks[l], max(cmaxs[l], 1))
+        return idx[l]
+
+    out = {}
+    if len(layers) == 1 and Kmax > 1 and _narrow_end_cheaper(tn, cmaxs, ks, Kmax):
+        U = _sketch_from_narrow_end(tn, sketch, masks, index(Kmax - 1), Kmax, ks[Kmax - 1])
+        out[Kmax] = _certify(tn, sketch, U, counts, bounds, Kmax, tol, eps, index)
+        return out
     import torch
 
-    Kmax = max(layers)
-    idx = [_active_index(masks[l], max(cmaxs[l], 1)) for l in range(Kmax)]
     Wp = tn.padded()
-    out = {}
-    U = sketch.W1T[idx[0]]  # (P, c1max, k1): (W_1 T)[a_1]
+    U = sketch.W1T[:, : ks[0]][index(0)]  # (P, c1max, k1): (W_1 T)[a_1]
     for K in range(1, Kmax + 1):
         k = ks[K - 1]
         if K > 1:
-            G = Wp[K - 1][idx[K - 1][:, :, None], idx[K - 2][:, None, :]]
+            G = Wp[K - 1][index(K - 1)[:, :, None], index(K - 2)[:, None, :]]
             U = torch.bmm(G, U[:, :, :k])
-        if K not in layers:
-            continue
-        c, b = counts[:, K - 1], bounds[:, K - 1]
-        r = torch.zeros_like(b)
-        pending = b > 0
-        B = float(sketch.norm_bound[K - 1])
-        n_inner = max([tn.d] + list(tn.widths[:K]))
-        thr = tol if tol is not None else B * max(tn.d, tn.widths[K - 1]) * eps
-        for rows in (True, False):
-            grp = pending & ((b == c) if rows else (b < c))
-            if not bool(grp.any()):
-                continue
-            every = bool(grp.all())
-            Ug = U if every else U[grp]
-            bg = b if every else b[grp]
-            if rows:   # full row rank: U U^T (c_K x c_K); padded rows of U are zero
-                m = Ug.shape[1]
-                Gm = torch.bmm(Ug, Ug.transpose(1, 2))
-            else:      # rank b < c_K: the first b sketch columns; U_b^T U_b (b x b)
-                m = int(bg.max())
-                keep = torch.arange(m, device=Ug.device)[None, :] < bg[:, None]
-                Ub = Ug[:, :, :m] * keep[:, None, :].to(Ug.dtype)
-                Gm = torch.bmm(Ub.transpose(1, 2), Ub)
-            pad = torch.arange(m, device=Gm.device)[None, :] >= bg[:, None]
-            err = eps * B * B * ((2 * K + 1) * n_inner + (m + 1) ** 2)
-            delta = CERT_SAFETY * max(err, thr * thr)
-            # padded rows/columns are zero: give them a diagonal that keeps them positive
-            Gm.diagonal(dim1=1, dim2=2).add_(pad.to(Gm.dtype) * (B * B + 2 * delta + 1.0) - delta)
-            ok = torch.linalg.cholesky_ex(Gm).info == 0
-            sel = torch.nonzero(grp).squeeze(1)
-            good = sel[ok]
-            r[good] = b[good]
-            pending[good] = False
-        bad = torch.nonzero(pending).squeeze(1)
-        if bad.numel():
-            r[bad] = _ranks_exact_chain(tn, idx, counts, bounds, K, bad, tol, eps)
-        out[K] = r
+        if K in layers:
+            out[K] = _certify(tn, sketch, U, counts, bounds, K, tol, eps, index)
     return out
 
 
-def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, func):
+def _narrow_end_cheaper(tn, cmaxs, ks, K):
+    """Whether :func:`_sketch_from_narrow_end` costs less than the chain from the input end.
+    The chain's multiply-adds are weighted NARROW_END_GATHER_WEIGHT times: each of its blocks
+    is gathered (copied element by element) before a small batched product, while the narrow
+    end runs plain GEMMs over the full widths."""
+    n = (tn.d,) + tuple(tn.widths[:K])
+    forward = sum(cmaxs[j] * cmaxs[j - 1] * ks[j] for j in range(1, K))
+    narrow = cmaxs[K - 1] * (sum(n[j + 1] * n[j] for j in range(1, K)) + n[1] * ks[K - 1])
+    return narrow <= NARROW_END_GATHER_WEIGHT * forward
+
+
+def _sketch_from_narrow_end(tn, sketch, masks, idx_K, K, k):
+    """``U = A_K[a_K] T`` (P, c_Kmax, k) from the narrow end: the active rows of ``W_K``, then
+    for every earlier layer one GEMM of all points' rows stacked with the full ``W_l``,
+    masked by ``D_l``; no gathered blocks (only layer K's rows are gathered)."""
+    P, cm = idx_K.shape
+    J = tn.padded()[K - 1][:, : tn.widths[K - 2]][idx_K]  # (P, cm, n_{K-1}); padding rows are zero
+    J = J * masks[K - 2][:, None, :].to(J.dtype)
+    for j in range(K - 2, 0, -1):  # multiply by W_{j+1}, mask by D_j
+        J = (J.reshape(P * cm, -1) @ tn.W[j]).reshape(P, cm, -1)
+        J *= masks[j - 1][:, None, :].to(J.dtype)
+    return (J.reshape(P * cm, -1) @ sketch.W1T[: tn.widths[0], :k]).reshape(P, cm, k)
+
+
+def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index):
+    """Ranks at layer K from ``U = A_K[a_K] T`` (rows padded with zeros): the shifted Cholesky
+    certificate where it holds, :func:`_ranks_exact_chain` elsewhere."""
+    import torch
+
+    c, b = counts[:, K - 1], bounds[:, K - 1]
+    r = torch.zeros_like(b)
+    pending = b > 0
+    B = float(sketch.norm_bound[K - 1])
+    n_inner = max([tn.d] + list(tn.widths[:K]))
+    thr = tol if tol is not None else B * max(tn.d, tn.widths[K - 1]) * eps
+    for rows in (True, False):
+        grp = pending & ((b == c) if rows else (b < c))
+        if not bool(grp.any()):
+            continue
+        every = bool(grp.all())
+        Ug = U if every else U[grp]
+        bg = b if every else b[grp]
+        if rows:   # full row rank: U U^T (c_K x c_K); padded rows of U are zero
+            m = Ug.shape[1]
+            Gm = torch.bmm(Ug, Ug.transpose(1, 2))
+        else:      # rank b < c_K: the first b sketch columns; U_b^T U_b (b x b)
+            m = int(bg.max())
+            keep = torch.arange(m, device=Ug.device)[None, :] < bg[:, None]
+            Ub = Ug[:, :, :m] * keep[:, None, :].to(Ug.dtype)
+            Gm = torch.bmm(Ub.transpose(1, 2), Ub)
+        pad = torch.arange(m, device=Gm.device)[None, :] >= bg[:, None]
+        err = eps * B * B * ((2 * K + 1) * n_inner + (m + 1) ** 2)
+        delta = CERT_SAFETY * max(err, thr * thr)
+        # padded rows/columns are zero: give them a diagonal that keeps them positive
+        Gm.diagonal(dim1=1, dim2=2).add_(pad.to(Gm.dtype) * (B * B + 2 * delta + 1.0) - delta)
+        ok = torch.linalg.cholesky_ex(Gm).info == 0
+        sel = torch.nonzero(grp).squeeze(1)
+        good = sel[ok]
+        r[good] = b[good]
+        pending[good] = False
+    bad = torch.nonzero(pending).squeeze(1)
+    if bad.numel():
+        r[bad] = _ranks_exact_chain(tn, [index(l) for l in range(K)], counts, bounds, K, bad, tol, eps)
+    return r
+
+
+def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, func, advice=None):
+    """Points per chunk within ``max_memory``; MemoryBudgetError when not even one fits
+    (``advice``: the budget, in bytes, to suggest; default what this step needs)."""
+    from ._validation import format_bytes
     from .exceptions import MemoryBudgetError
 
     per_point = per_point_elems * itemsize
     fit = int(max_memory // max(per_point, 1))
     if fit < 1:
         raise MemoryBudgetError(
-            f"{func} needs about {per_point / 2**20:.1f} MiB per point, more than max_memory="
-            f"{max_memory} bytes; raise max_memory."
+            f"{func} needs about {format_bytes(per_point)} per point, more than max_memory="
+            f"{max_memory} bytes{f' ({format_bytes(max_memory)})' if max_memory >= 1024 else ''}; "
+            f"pass max_memory >= {int(max(per_point, advice or 0))}."
         )
     size = min(fit, n_points)
     if batch_size is not None:
@@ -589,7 +651,7 @@ def _counts_all(tn, X, n_layers, chunk):
 
     out = []
     for s in range(0, X.shape[0], chunk):
-        ms = tn.masks(X[s: s + chunk], n_layers)
+        ms = tn.masks(X[s: s + chunk], n_layers, offset=s)
         out.append(torch.stack([m.sum(1) for m in ms], dim=1).cpu())
     if not out:
         return torch.zeros((0, n_layers), dtype=torch.long)
@@ -624,7 +686,8 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
         float32's (1.19e-07): ranks then agree with float64 on well-conditioned maps
         only, and the certificate rarely holds, so large inputs take the SVD path.
     max_memory : int, optional
-        Budget in bytes for the intermediate tensors of one chunk (default 512 MiB).
+        Budget in bytes for the intermediate tensors of one chunk (default 512 MiB on the CPU; on
+        a GPU a quarter of its free memory, at most 16 GiB).
     progress : bool, default False
         Show a tqdm progress bar over chunks.
     method : {"auto", "direct", "certify"}, default "auto"
@@ -695,59 +758,170 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
     n = X.shape[0]
     if n == 0:
         return np.zeros((0, len(layers)), dtype=np.int64)
+    tn = _TorchNet(net, device, dtype)
+    Kmax = max(layers)
+    itemsize = torch.finfo(dtype).bits // 8
+    with torch.no_grad():
+        # the advice of a budget too small for the forward pass covers the rank step too
+        # (its size with every unit of every layer active, an upper bound)
+        widths, d = net.widths[:Kmax], net.input_dim
+        cw = [max(w, 1) for w in widths]
+        upper = max(max(widths[k] * (widths[k - 1] if k else 1) + 3 * widths[k] * d for k in range(Kmax)) + d * d,
+                    max(cw[K] * (cw[K - 1] if K else 1) + (cw[K - 1] * d if K else 0) + 2 * cw[K] * d
+                        + 2 * max(cw[K], d) ** 2 + 2 * cw[K] * d for K in range(Kmax)))
+        fwd_chunk = _chunk_size(n, 3 * max(widths + (d,)), itemsize, max_memory, None, func,
+                                advice=upper * itemsize)
+        counts_all = _counts_all(tn, X, Kmax, fwd_chunk)
+        return _ranks_of_masks(tn, net, counts_all, lambda idx: tn.masks(X[idx], Kmax), layers, method=method,
+                               tol=tol, max_memory=max_memory, batch_size=batch_size, progress=progress, func=func)
+
+
+def _ranks_of_masks(tn, net, counts_all, masks_of, layers, *, method, tol, max_memory, batch_size, progress, func):
+    """The chunk loop of :func:`ranks_at` on activation masks: ``masks_of(idx)`` returns the masks of
+    layers 1..max(layers) (bool tensors on ``tn.device``) of the points (or patterns) ``idx``;
+    ``counts_all`` (n, max(layers)) their codeword sizes (a CPU tensor). Points are sorted by
+    codeword sizes so that each chunk pads its gathered blocks to nearly its own sizes."""
+    import torch
+
+    n = int(counts_all.shape[0])
+    if n == 0:
+        return np.zeros((0, len(layers)), dtype=np.int64)
+    dtype, device = tn.dtype, tn.device
     if method == "auto":
         method = "direct" if net.input_dim <= DIRECT_MAX_DIM else "certify"
     eps = float(torch.finfo(dtype).eps)
     itemsize = torch.finfo(dtype).bits // 8
-    tn = _TorchNet(net, device, dtype)
     Kmax = max(layers)
     tn.zero_thr = [float(z) for z in zero_thresholds(net, Kmax)[0]]
     widths = net.widths[:Kmax]
     d = net.input_dim
-    with torch.no_grad():
-        fwd_chunk = _chunk_size(n, 3 * max(widths + (d,)), itemsize, max_memory, None, func)
-        counts_all = _counts_all(tn, X, Kmax, fwd_chunk)
-        bounds_all = torch.cummin(torch.clamp(counts_all, max=d), dim=1).values
-        if method == "direct":
-            per = max(widths[k] * (widths[k - 1] if k else 1) + 3 * widths[k] * d for k in range(Kmax)) + d * d
-            sketch = ks = cmaxs = None
-        else:
-            cmaxs = [int(v) for v in counts_all.max(0).values] if n else [0] * Kmax
-            bmaxs = [int(v) for v in bounds_all.max(0).values]
-            # sketch width needed by each requested layer; a chain step only carries as many
-            # columns as the requested layers after it need (nested prefixes of one sketch)
-            need = [max(1, min(d, bmaxs[K] + SKETCH_OVERSAMPLE)) if K + 1 in layers else 0
-                    for K in range(Kmax)]
-            ks = [max(need[K:]) for K in range(Kmax)]
-            sketch = _Sketch(tn, ks[0], net)
-            cm = [max(c, 1) for c in cmaxs]
-            # per point: the gathered block, U_{K-1} and U_K, the Gram matrix and its factor,
-            # and the fallback's c_K x d block
-            per = max(cm[K] * (cm[K - 1] if K else 1) + (cm[K - 1] * ks[K - 1] if K else 0)
-                      + 2 * cm[K] * ks[K] + 2 * max(cm[K], ks[K]) ** 2 + 2 * cm[K] * d for K in range(Kmax))
-        chunk = _chunk_size(n, per, itemsize, max_memory, batch_size, func)
-        starts = range(0, n, chunk)
-        if progress:
-            from tqdm.auto import tqdm
+    bounds_all = torch.cummin(torch.clamp(counts_all, max=d), dim=1).values
+    # chunks of points with similar codeword sizes (layer 1 first: the largest blocks)
+    c_np = counts_all.numpy()
+    order = np.lexsort(tuple(c_np[:, k] for k in range(Kmax - 1, -1, -1)))
+    if method == "direct":
+        per = max(widths[k] * (widths[k - 1] if k else 1) + 3 * widths[k] * d for k in range(Kmax)) + d * d
+        sketch = None
+        cmaxs = None
+    else:
+        cmaxs = [int(v) for v in counts_all.max(0).values]
+        bmaxs = [int(v) for v in bounds_all.max(0).values]
+        ks_all = _sketch_widths(bmaxs, layers, d)
+        sketch = _Sketch(tn, ks_all[0], net)
+        cm = [max(c, 1) for c in cmaxs]
+        # per point: the gathered block, U_{K-1} and U_K, and for a requested layer the Gram
+        # matrix, its factor and the fallback's c_K x d block
+        per = max(cm[K] * (cm[K - 1] if K else 1) + (cm[K - 1] * ks_all[K - 1] if K else 0)
+                  + 2 * cm[K] * ks_all[K]
+                  + ((2 * max(cm[K], ks_all[K]) ** 2 + 2 * cm[K] * d) if K + 1 in layers else 0)
+                  for K in range(Kmax))
+    chunk = _chunk_size(n, per, itemsize, max_memory, batch_size, func)
+    starts = range(0, n, chunk)
+    if progress:
+        from tqdm.auto import tqdm
 
-            starts = tqdm(starts, total=-(-n // chunk), desc=func, unit="chunk")
-        result = np.zeros((n, len(layers)), dtype=np.int64)
-        for s in starts:
-            masks = tn.masks(X[s: s + chunk], Kmax)
-            counts = torch.stack([m.sum(1) for m in masks], dim=1)
-            bounds = bounds_all[s: s + chunk].to(device)
-            if method == "direct":
-                out = _ranks_direct(tn, masks, counts, bounds, set(layers), tol, eps)
-            else:
-                out = _ranks_certify(tn, sketch, masks, counts, bounds, set(layers), tol, eps, ks, cmaxs)
-            prev = None
-            for K in sorted(set(layers)):  # rank A_K <= rank A_{K'} for K' < K
-                if prev is not None:
-                    out[K] = torch.minimum(out[K], out[prev])
-                prev = K
-            for j, K in enumerate(layers):
-                result[s: s + chunk, j] = out[K].cpu().numpy()
+        starts = tqdm(starts, total=-(-n // chunk), desc=func, unit="chunk")
+    result = np.zeros((n, len(layers)), dtype=np.int64)
+    want = set(layers)
+    for s in starts:
+        idx = order[s: s + chunk]
+        masks = masks_of(idx)
+        cnt = counts_all[idx]
+        counts = cnt.to(device)
+        bounds = bounds_all[idx].to(device)
+        if method == "direct":
+            out = _ranks_direct(tn, masks, counts, bounds, want, tol, eps)
+        else:
+            # pad to this chunk's own largest codewords; carry only the sketch columns it needs
+            cmx = [int(v) for v in cnt.max(0).values]
+            bmx = [int(v) for v in bounds_all[idx].max(0).values]
+            out = _ranks_certify(tn, sketch, masks, counts, bounds, want, tol, eps,
+                                 _sketch_widths(bmx, layers, d), cmx)
+        prev = None
+        for K in sorted(want):  # rank A_K <= rank A_{K'} for K' < K
+            if prev is not None:
+                out[K] = torch.minimum(out[K], out[prev])
+            prev = K
+        block = torch.stack([out[K] for K in layers], dim=1).cpu().numpy()
+        result[idx] = block
     return result
+
+
+def _sketch_widths(bmaxs, layers, d):
+    """Sketch columns carried by each chain step of the certify method: the widest that a
+    requested layer at or after it needs (``bound + SKETCH_OVERSAMPLE``, at most ``d``)."""
+    Kmax = len(bmaxs)
+    need = [max(1, min(d, bmaxs[K] + SKETCH_OVERSAMPLE)) if K + 1 in layers else 0 for K in range(Kmax)]
+    return [max(need[K:]) for K in range(Kmax)]
+
+
+def pattern_ranks(net, patterns, layer=None, *, device=None, max_memory=None, method="auto") -> np.ndarray:
+    """Ranks of the local maps ``A_1 .. A_K`` of regions given by their activation patterns.
+
+    The rank rule of :func:`ranks_at`, driven by the patterns instead of points: for each
+    flat pattern (layers 1..K side by side, the encoding of ``net.patterns(X, flat=True)``)
+    the ranks of ``A_l = D_l W_l ... D_1 W_1`` for l = 1..K, with ``D_l`` the pattern's
+    units of layer ``l``. Patterns need not be realised by any point.
+
+    Parameters
+    ----------
+    net : ReLUNetwork or torch.nn.Module
+    patterns : bool array-like of shape (n, n_units of layers 1..K)
+    layer : int, optional
+        K (default: the last hidden layer; the patterns' width must match).
+    device, max_memory, method
+        As :func:`ranks_at`.
+
+    Returns
+    -------
+    ndarray of int64, shape (n, K)
+
+    Raises
+    ------
+    ValueError
+        If the patterns' width is not the number of units of layers 1..K.
+
+    Notes
+    -----
+    Equal to ``ranks_at(net, X)`` at any point ``X`` with that pattern; cost as :func:`ranks_at`
+    without the forward pass.
+
+    Examples
+    --------
+    >>> net = pr.ReLUNetwork.from_weights([[[1.0], [1.0]], [[1.0, -1.0]]], [[0.0, -1.0], [0.5]])
+    >>> pr.rank.pattern_ranks(net, [[True, True, True], [True, False, True], [False, False, True]])
+    array([[1, 0],
+           [1, 1],
+           [0, 0]])
+    """
+    import torch
+
+    from ._validation import check_device, check_layer
+    from .network import as_network
+
+    net = as_network(net)
+    K = check_layer(layer, net.n_layers)
+    P = np.asarray(patterns, dtype=bool)
+    n_units = int(net.offsets[K])
+    if P.ndim != 2 or P.shape[1] != n_units:
+        raise ValueError(f"The 'patterns' parameter of pattern_ranks must have shape (n, {n_units}) (the units "
+                         f"of layers 1..{K}); got {P.shape}.")
+    device = check_device(device)
+    if max_memory is None:
+        max_memory = _default_memory(device)
+    net = scaled_units(net)  # as ranks_at: the same patterns and relative ranks, no over/underflow
+    tn = _TorchNet(net, device, torch.float64)
+    off = net.offsets
+    counts_all = torch.from_numpy(np.stack([P[:, off[k]:off[k + 1]].sum(1) for k in range(K)], 1)
+                                  .astype(np.int64).reshape(P.shape[0], K))
+
+    def masks_of(idx):
+        sub = torch.from_numpy(np.ascontiguousarray(P[idx])).to(device)
+        return [sub[:, int(off[k]):int(off[k + 1])] for k in range(K)]
+
+    with torch.no_grad():
+        return _ranks_of_masks(tn, net, counts_all, masks_of, list(range(1, K + 1)), method=method, tol=None,
+                               max_memory=max_memory, batch_size=None, progress=False, func="pattern_ranks")
 
 
 def codeword_sizes_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dtype=None,

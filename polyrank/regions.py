@@ -8,7 +8,7 @@ import numpy as np
 
 from ._validation import check_layer
 
-__all__ = ["Region", "Decomposition", "RankCell", "pattern_key"]
+__all__ = ["Region", "Decomposition", "RankCell", "pattern_key", "pattern_string", "pattern_from_string"]
 
 #: In :meth:`Decomposition.locate`, a pre-activation this small relative to the largest
 #: one seen is treated as an identically-zero unit (inactive) when the raw pattern is unknown.
@@ -17,6 +17,48 @@ LOCATE_ZERO_RTOL = 1e-12
 CONTAINS_TOL = 1e-9
 #: Slack with which :meth:`Decomposition.locate` tests membership of the domain.
 LOCATE_DOMAIN_TOL = 1e-12
+#: Prefix of the pattern strings of :meth:`Decomposition.to_frame` (see :func:`pattern_string`).
+PATTERN_PREFIX = "0b"
+
+
+def pattern_string(pattern) -> str:
+    """A flat pattern as the text of the ``pattern`` column of :meth:`Decomposition.to_frame`.
+
+    ``"0b"`` followed by one digit per unit (``1`` active), layers side by side. The prefix
+    keeps it text when a CSV is read back (pandas would read ``"0110"`` as the integer
+    110 and lose the leading zero); ``int(s, 2)`` still reads it as a binary number.
+
+    Examples
+    --------
+    >>> pr.regions.pattern_string((False, True, True))
+    '0b011'
+    >>> pr.regions.pattern_from_string("0b011")
+    (False, True, True)
+    """
+    return PATTERN_PREFIX + "".join("1" if p else "0" for p in pattern)
+
+
+def pattern_from_string(text) -> tuple:
+    """The flat bool pattern of a :func:`pattern_string` (the prefix is optional).
+
+    Raises
+    ------
+    ValueError
+        When ``text`` holds anything but the prefix and the digits 0 and 1.
+    TypeError
+        When ``text`` is not a string (a CSV column read back as integers has lost the
+        leading zeros of its patterns).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"A pattern string is '{PATTERN_PREFIX}' followed by 0s and 1s; got {text!r} of type "
+                        f"{type(text).__name__}. A pattern column read back as numbers has lost its leading "
+                        "zeros: write it with Decomposition.to_frame (its patterns start with 0b).")
+    s = text
+    if s.startswith(PATTERN_PREFIX):
+        s = s[len(PATTERN_PREFIX):]
+    if not s or set(s) - {"0", "1"}:
+        raise ValueError(f"A pattern string is '{PATTERN_PREFIX}' followed by 0s and 1s; got {text!r}.")
+    return tuple(c == "1" for c in s)
 
 
 def pattern_key(pattern) -> bytes:
@@ -120,7 +162,7 @@ class Region:
             return float(V.max() - V.min())
         from scipy.spatial import ConvexHull
 
-        return float(ConvexHull(V).volume)
+        return float(ConvexHull(V - V.mean(axis=0)).volume)  # centred: qhull's tolerances scale with |V|
 
     def __repr__(self):
         bits = "".join("1" if p else "0" for p in self.pattern)
@@ -162,7 +204,17 @@ class Decomposition:
     method : str
         ``"lp"`` or ``"subdivision"``.
     stats : dict
-        Counters of the run (seconds, LPs solved, ...).
+        Counters of the run (seconds, LPs solved, ``n_dropped``, ``precision_notes``, ...).
+    n_dropped : int
+        Regions found but left out because they are thinner than ``tol`` (their largest
+        inscribed ball has radius at most ``tol`` times the domain's size): cells of the
+        subdivision engine, patterns met by the LP traversal. A lower ``tol`` keeps them.
+    precision_limited : bool
+        True when the decomposition may miss regions at the requested precision: some
+        were dropped as thinner than ``tol``, ``tol`` is below the engines' float64 floor,
+        or the first layer's hyperplanes meet closer than ``tol`` inside the domain (a huge
+        domain around small features). ``stats["precision_notes"]`` says which, and a
+        :class:`~polyrank.exceptions.PrecisionWarning` was issued.
 
     Notes
     -----
@@ -174,8 +226,12 @@ class Decomposition:
     builds them.
     """
 
+    #: Defaults for decompositions pickled before these attributes existed.
+    n_dropped = 0
+    precision_limited = False
+
     def __init__(self, net, domain, layer, regions, edges, *, partial=False, method="lp", stats=None,
-                 n_regions=None, arrays=None):
+                 n_regions=None, arrays=None, n_dropped=0, precision_notes=()):
         self.net = net
         self.domain = domain
         self.layer = layer
@@ -194,6 +250,10 @@ class Decomposition:
         self.partial = bool(partial)
         self.method = method
         self.stats = dict(stats or {})
+        self.n_dropped = int(n_dropped)
+        self.stats["n_dropped"] = self.n_dropped
+        self.stats["precision_notes"] = list(precision_notes)
+        self.precision_limited = bool(precision_notes)
         self._graph = None
         self._index = None
 
@@ -209,6 +269,8 @@ class Decomposition:
     def regions(self, value):
         self._regions, self._regions_src = list(value), None
         self._arrays = {}
+        self.__dict__.pop("_face_complex", None)  # faces are read off the regions
+        self.__dict__.pop("_flat_rows", None)
 
     @property
     def edges(self):
@@ -239,6 +301,8 @@ class Decomposition:
 
     def __repr__(self):
         part = ", partial=True" if self.partial else ""
+        if self.precision_limited:
+            part += f", precision_limited=True, n_dropped={self.n_dropped}"
         return (f"Decomposition(n_regions={len(self)}, input_dim={self.net.input_dim}, "
                 f"layers=1..{self.layer}, method={self.method!r}{part})")
 
@@ -348,6 +412,12 @@ class Decomposition:
     def to_frame(self, *, volumes=False):
         """One row per region: pattern bits, witness, inradius, facets, ranks and codeword sizes.
 
+        Columns ``region, pattern, bounded, inradius, n_facets, x0..x{d-1}, rank_k,
+        codeword_size_k`` (k = 1..layer) and ``volume``; an empty decomposition gives them
+        with no rows. ``pattern`` is a :func:`pattern_string` (``"0b0110"``), which a CSV
+        written with ``to_csv`` reads back unchanged (:func:`pattern_from_string` turns it
+        into the bool tuple).
+
         Parameters
         ----------
         volumes : bool, default False
@@ -356,15 +426,27 @@ class Decomposition:
         Returns
         -------
         pandas.DataFrame
+
+        Examples
+        --------
+        >>> net = pr.ReLUNetwork.from_weights([[[1.0], [1.0]]], [[0.0, -1.0]])
+        >>> dec = pr.enumerate_regions(net, pr.Box(-2.0, 2.0, dim=1))
+        >>> dec.to_frame()["pattern"].tolist()
+        ['0b00', '0b10', '0b11']
         """
         import pandas as pd
 
         d = self.net.input_dim
+        columns = ["region", "pattern", "bounded", "inradius", "n_facets"] + [f"x{j}" for j in range(d)]
+        for k in range(1, self.layer + 1):
+            columns += [f"rank_{k}", f"codeword_size_{k}"]
+        if volumes:
+            columns.append("volume")
         rows = []
         for r in self.regions:
             row = {
                 "region": r.index,
-                "pattern": "".join("1" if p else "0" for p in r.pattern),
+                "pattern": pattern_string(r.pattern),
                 "bounded": r.bounded,
                 "inradius": r.inradius,
                 "n_facets": r.n_facets,
@@ -377,7 +459,7 @@ class Decomposition:
             if volumes:
                 row["volume"] = r.volume()
             rows.append(row)
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=columns)
 
     # -------------------------------------------------------------- faces (polyrank.faces)
     def complex(self):
@@ -450,13 +532,14 @@ class Decomposition:
         Notes
         -----
         Checks: ``patterns_unique`` (no two regions share a pattern), ``witnesses_inside``
-        (float64), and over a bounded domain ``face_lattice`` (every region's faces were
-        found), ``facet_neighbours`` (every facet of every region has exactly one region
-        across it, or lies on the domain's boundary), ``edges`` (the dual graph is exactly
-        the set of facet-sharing pairs), ``volume`` (region volumes sum to the domain's,
-        relative ``VOLUME_RTOL``) and ``euler_characteristic`` (the complex has the
-        domain's Euler characteristic, 1). Over an unbounded domain the check
-        ``bounded_domain`` fails: completeness is not certified there.
+        (float64), ``face_lattice`` (every region's faces were found), ``facet_neighbours``
+        (every facet of every region has exactly one region across it, or lies on the
+        domain's boundary), ``edges`` (the dual graph is exactly the set of facet-sharing
+        pairs), ``volume`` (bounded domains: region volumes sum to the domain's, relative
+        ``VOLUME_RTOL``) and ``euler_characteristic`` (the complex has the domain's Euler
+        characteristic: 1 for a bounded domain, ``(-1)^d`` for all of R^d, 0 for an
+        unbounded polyhedron). Over an unbounded domain the faces need pointed regions
+        (the first layer's weights of rank d); otherwise ``face_lattice`` fails.
 
         Examples
         --------

@@ -1,4 +1,4 @@
-"""The subdivision engine: exact region enumeration for input dimension 1-4 without LPs.
+"""The subdivision engine: exact region enumeration for input dimension 1-10 without LPs.
 
 The domain (a padded cell complex) is cut layer by layer, neuron by neuron
 (``docs/subdivision.md``). Every cell carries its vertices,
@@ -18,14 +18,17 @@ the cache); without numba the same code runs as plain Python, correctly but slow
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import time
 from math import comb
 
 import numpy as np
 
-from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, ZERO_ROW_RTOL,
-                        local_frame, zero_thresholds)
+from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, SLIVER_MIN,
+                        ZERO_ROW_RTOL, apply_dead_layer_tails, dead_layer_tails, first_layer_gap, local_frame, local_network, precision_notes, scaled_units,
+                        warn_precision, zero_thresholds)
 from ._validation import check_layer, check_positive_int, check_tol
 from .domain import Polytope, as_domain
 from .exceptions import MemoryBudgetError, RegionLimitError
@@ -34,7 +37,8 @@ from .rank import RANK_CHUNK, batched_ranks, certificate_shift, cholesky_full_ra
 from .regions import Decomposition, Region
 
 __all__ = ["enumerate_subdivision", "applies", "DEFAULT_MAX_MEMORY", "VERTEX_SNAP", "ON_FACET_SNAPS",
-           "SUBDIVISION_MAX_DIM"]
+           "SUBDIVISION_MAX_DIM", "AUTO_MAX_DIM", "AUTO_MIN_UNITS", "AUTO_MAX_DIM_UNBOUNDED", "DEFAULT_N_JOBS",
+           "n_threads"]
 
 #: Default memory budget (bytes) of one subdivision run; see ``max_memory``.
 DEFAULT_MAX_MEMORY = 8 * 2 ** 30
@@ -47,18 +51,24 @@ VERTEX_SNAP = 1e-11
 #: scale) of a facet's centre passes through it (the neighbour rule); vertices on a
 #: hyperplane are within one snap of it, so their centroid is too.
 ON_FACET_SNAPS = 100
-#: Largest input dimension the engine accepts (cells have many vertices beyond).
-SUBDIVISION_MAX_DIM = 4
+#: Largest input dimension the engine accepts (beyond it cells have thousands of vertices).
+SUBDIVISION_MAX_DIM = 10
+#: ``method="auto"`` uses the engine up to this input dimension over a bounded domain
+#: (the measured crossover against the LP engine, docs/subdivision.md) ...
+AUTO_MAX_DIM = 10
+#: ... where networks of dimension d need at least ``AUTO_MIN_UNITS[d]`` hidden units
+#: (10-D, 4 units: the LP engine took 0.7x the subdivision's time; 8 + 8 units: 4x) ...
+AUTO_MIN_UNITS = {10: 16}
+#: ... and up to this one over all of R^d (6-D, 8-8: the LP engine took 30x as long per region).
+AUTO_MAX_DIM_UNBOUNDED = 6
 #: With ``domain=None`` the box is grown until every vertex found lies within this
 #: fraction of the box's half-width.
 BOX_MARGIN = 0.5
 #: Vertices within this many snaps of a domain facet lie on it (qhull's accuracy).
 DOMAIN_VERTEX_SNAPS = 1e3
-#: A d-subset of first-layer rows is independent when its Gram determinant exceeds this
-#: fraction of the product of the squared row norms.
-GRAM_DET_RTOL = 1e-20
-#: Floor of that product (keeps the test meaningful for tiny rows).
-GRAM_SCALE_FLOOR = 1e-300
+#: A subset of first-layer unit normals is independent when its smallest singular value
+#: exceeds this fraction of its largest (hyperplanes at an angle above ~1e-12 radians).
+FLAT_SV_RTOL = 1e-12
 #: The box that bounds an outside cell's extent is this many times the current box.
 OUTSIDE_BOX_FACTOR = 1e6
 #: A region reached across a degenerate facet is adjacent only if the facet's centre is
@@ -199,11 +209,66 @@ def _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF):
 
 
 @_njit
-def _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common):
+def _popcount(x):
+    """Number of set bits of a uint64 (SWAR)."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@_njit
+def _edges_from_incidences(FF, kf, d, FE, common, nbr):
+    """The edges of a d-polytope with vertices ``0..kf-1`` and vertex-facet incidence
+    bitsets ``FF`` (into ``FE``): two vertices span an edge iff no third vertex lies on
+    every facet through both.
+
+    An edge of a d-polytope lies on at least d - 1 facets, so only pairs sharing at
+    least d - 1 can span one; and a third vertex on every facet through such a pair
+    shares them too. So for each vertex ``i`` the list ``nbr`` of the vertices sharing
+    at least d - 1 facets with it holds every candidate partner and every possible third
+    vertex: the test costs O(k^2) bitset operations plus scans of these short lists,
+    instead of O(k^3) (k = ``kf``; in 8-D and above k reaches hundreds). The edges come
+    out ordered by ``i``, then partner. Returns their number."""
+    W = FF.shape[1]
+    nfe = 0
+    for i in range(kf):
+        nn = 0  # the vertices sharing at least d - 1 facets with i, in increasing order
+        for m in range(kf):
+            if m == i:
+                continue
+            cnt = 0
+            for w in range(W):
+                cnt += _popcount(FF[i, w] & FF[m, w])
+            if cnt >= d - 1:
+                nbr[nn] = m
+                nn += 1
+        for t in range(nn):
+            i2 = nbr[t]
+            if i2 <= i:
+                continue
+            for w in range(W):
+                common[w] = FF[i, w] & FF[i2, w]
+            ok = True
+            for t2 in range(nn):
+                m = nbr[t2]
+                if m != i2 and _subset(common, FF[m]):
+                    ok = False
+                    break
+            if ok:
+                FE[nfe, 0] = i
+                FE[nfe, 1] = i2
+                nfe += 1
+    return nfe
+
+
+@_njit
+def _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common, d, nbr):
     """The vertices of the cut face (the piece's vertices on the hyperplane, ids in
-    ``zidx``, then the new ones), their bitsets in ``FF``, and its edges in ``FE``: two
-    vertices span an edge iff no third vertex lies on every facet through both.
-    Returns the number of edges."""
+    ``zidx``, then the new ones), their bitsets in ``FF``, and its edges in ``FE``
+    (:func:`_edges_from_incidences`; the face is (d-1)-dimensional and every bitset
+    holds the cut, so its edges are the pairs on d - 1 common facets with no third
+    vertex on all of them). Returns the number of edges."""
     W = LF.shape[1]
     nz = 0
     for i in range(nv):
@@ -216,22 +281,16 @@ def _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common):
     for k2 in range(ncross):
         for w in range(W):
             FF[nz + k2, w] = NF[k2, w]
-    kf = nz + ncross
-    nfe = 0
-    for i in range(kf):
-        for i2 in range(i + 1, kf):
-            for w in range(W):
-                common[w] = FF[i, w] & FF[i2, w]
-            ok = True
-            for m in range(kf):
-                if m != i and m != i2 and _subset(common, FF[m]):
-                    ok = False
-                    break
-            if ok:
-                FE[nfe, 0] = i
-                FE[nfe, 1] = i2
-                nfe += 1
-    return nfe
+    return _edges_from_incidences(FF, nz + ncross, d, FE, common, nbr)
+
+
+@_njit
+def _polytope_edges(F, d):
+    """All edges of a d-polytope from its vertex-facet incidence bitsets ``F``."""
+    n = F.shape[0]
+    FE = np.empty((max(1, n * (n - 1) // 2), 2), np.int64)
+    nfe = _edges_from_incidences(F, n, d, FE, np.empty(F.shape[1], np.uint64), np.empty(max(1, n), np.int64))
+    return FE[:nfe].copy()
 
 
 @_njit
@@ -342,7 +401,7 @@ def _emit_piece(q, n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB, oV, 
 # ------------------------------------------------------------ one layer
 @_njit
 def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zero_abs, snap,
-                  floor, max_bytes):
+                  floor, max_bytes, used):
     """Cut every cell by every neuron of one layer (hyperplanes ``H[cell]``).
 
     Each cell of the previous complex is cut neuron by neuron; its pieces live in flat
@@ -354,6 +413,9 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     vertex-facet incidences (two vertices span an edge iff no third vertex lies on
     every facet through both) and writes both halves, with the candidate facets that
     keep at least d vertices.
+
+    ``used[0]`` counts the bytes written, shared by the calls that run on chunks of
+    one layer in parallel (:func:`_layer`); past ``max_bytes`` the call stops.
 
     Returns the children in the same concatenated layout, their parent cell, their
     bits for this layer, and a flag that is 1 when ``max_bytes`` was exceeded."""
@@ -388,6 +450,7 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     zidx = np.empty(64, np.int64)
     FE = np.empty((64, 2), np.int64)
     common = np.empty(W, np.uint64)
+    nbr = np.empty(64, np.int64)
     # outputs
     oV = np.empty((max(16, V.shape[0]), d))
     oF = np.empty((max(16, V.shape[0]), W), np.uint64)
@@ -400,7 +463,6 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     eo = np.zeros(max(16, ncells) + 1, np.int64)
     co = np.zeros(max(16, ncells) + 1, np.int64)
     n = 0
-    used = 0
     over = 0
     a = np.empty(d)
     for p in range(ncells):
@@ -479,7 +541,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                 FF = _grow2(FF, kf)
                 zidx = _grow_i1(zidx, nz)
                 FE = _grow2(FE, kf * (kf - 1) // 2)
-                nfe = _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common)
+                nbr = _grow_i1(nbr, kf)
+                nfe = _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common, d, nbr)
                 # --- the two halves, appended to the pools
                 need_v = tv + 2 * (nv + ncross)
                 need_e = te + 2 * (ne + nfe)
@@ -536,16 +599,149 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
         oE = _grow2(oE, eo[n] + se)
         oC = _grow_i1(oC, co[n] + sc)
         oR = _grow2(oR, co[n] + sc)
+        nbytes = 0
         for t in range(nact):
-            used += _emit_piece(act[t], n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB,
-                                oV, oF, oE, oC, oR, oB, oP, vo, eo, co)
+            nbytes += _emit_piece(act[t], n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB,
+                                  oV, oF, oE, oC, oR, oB, oP, vo, eo, co)
             n += 1
-        if used > max_bytes:
+        used[0] += nbytes  # shared by parallel chunks: a lost update only delays the stop
+        if used[0] > max_bytes:
             over = 1
             break
     return (oV[: vo[n]].copy(), oF[: vo[n]].copy(), vo[: n + 1].copy(), oE[: eo[n]].copy(),
             eo[: n + 1].copy(), oC[: co[n]].copy(), oR[: co[n]].copy(), co[: n + 1].copy(),
             oB[:n].copy(), oP[:n].copy(), over)
+
+
+# ------------------------------------------------------------ threads
+#: A layer (or the facet and neighbour passes) is split across threads only into chunks
+#: of at least this many cells (facet rows for the neighbour pass): a chunk costs a few
+#: microseconds of Python, a cell about one microsecond of kernel time in 2-D.
+PARALLEL_MIN_CHUNK = 64
+#: Chunks per thread: cells differ in cost, more chunks than threads balance the load.
+CHUNKS_PER_THREAD = 4
+#: From this input dimension on, a layer that starts with few cells (the first starts with
+#: one) is cut one neuron at a time until the complex has ``SPLIT_MAX_CELLS`` cells, so
+#: that the threads share its pieces (below it a layer is cheap).
+SPLIT_MIN_DIM = 5
+SPLIT_MAX_CELLS = 256
+#: Threads when ``n_jobs`` is None; None means every core this process may use.
+DEFAULT_N_JOBS = None
+
+_POOLS = {}  # thread count -> ThreadPoolExecutor, kept across calls
+
+
+def _forget_pools():  # a forked child inherits the pools but not their threads
+    _POOLS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
+
+
+def n_threads(n_jobs=None) -> int:
+    """The number of threads the engine uses for ``n_jobs``.
+
+    ``None`` (the default) means ``DEFAULT_N_JOBS`` when it is set, else every core this
+    process may run on (``os.sched_getaffinity``, else ``os.cpu_count()``); a positive
+    int is taken as it is.
+    The answers do not depend on it: every kernel works cell by cell and the chunks are
+    concatenated in cell order.
+
+    Examples
+    --------
+    >>> pr.subdivision.n_threads(3)
+    3
+    >>> pr.subdivision.n_threads() >= 1
+    True
+    """
+    if n_jobs is None:
+        n_jobs = DEFAULT_N_JOBS
+    if n_jobs is not None:
+        return check_positive_int(n_jobs, name="n_jobs", func="enumerate_subdivision")
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - platforms without affinity
+        return max(1, os.cpu_count() or 1)
+
+
+def _bounds(n, n_jobs, min_chunk=PARALLEL_MIN_CHUNK):
+    """Chunk boundaries over ``range(n)`` for ``n_jobs`` threads, or None for one call."""
+    k = min(n_jobs * CHUNKS_PER_THREAD, n // min_chunk)
+    if n_jobs <= 1 or k <= 1:
+        return None
+    return np.linspace(0, n, k + 1).astype(np.int64)
+
+
+def _pmap(fn, bounds, n_jobs):
+    """``[fn(a, b) for consecutive a, b in bounds]`` on a pool of ``n_jobs`` threads (the
+    kernels release the GIL), in chunk order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ex = _POOLS.get(n_jobs)
+    if ex is None:
+        ex = _POOLS[n_jobs] = ThreadPoolExecutor(n_jobs, thread_name_prefix="polyrank-subdivision")
+    futs = [ex.submit(fn, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    try:
+        return [f.result() for f in futs]
+    finally:
+        for f in futs:
+            f.cancel()
+
+
+def _rebase(off, a, b):
+    return off[a: b + 1] - off[a]
+
+
+def _concat_offsets(parts):
+    """Offsets of concatenated chunks (each starting at 0)."""
+    out = [parts[0][:-1]]
+    base = parts[0][-1]
+    for o in parts[1:]:
+        out.append(o[:-1] + base)
+        base += o[-1]
+    out.append(np.array([base], dtype=np.int64))
+    return np.concatenate(out)
+
+
+def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
+    """:func:`_layer_kernel` on the whole complex, or on chunks of cells in parallel,
+    concatenated in cell order (the same output for any number of threads)."""
+    V, F, vo, E, eo, C, R, co = cells
+    n = len(vo) - 1
+    used = np.zeros(1, np.int64)
+    bounds = _bounds(n, n_jobs) if H.shape[0] == n else None
+    if bounds is None:
+        return _layer_kernel(V, F, vo, E, eo, C, R, co, H, unit_base, zthr, zabs, snap, floor, max_bytes, used)
+
+    def chunk(a, b):
+        va, vb, ea, eb, ca, cb = vo[a], vo[b], eo[a], eo[b], co[a], co[b]
+        return _layer_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
+                             R[ca:cb], _rebase(co, a, b), H[a:b], unit_base, zthr, zabs, snap, floor, max_bytes,
+                             used)
+
+    outs = _pmap(chunk, bounds, n_jobs)
+    cat = [np.concatenate([o[k] for o in outs]) for k in (0, 1, 3, 5, 6, 8)]
+    offs = [_concat_offsets([o[k] for o in outs]) for k in (2, 4, 7)]
+    P = np.concatenate([o[9] + a for o, a in zip(outs, bounds[:-1])])
+    over = max(o[10] for o in outs)
+    return cat[0], cat[1], offs[0], cat[2], offs[1], cat[3], cat[4], offs[2], cat[5], P, over
+
+
+def _finish(V, F, vo, C, Rw, co, box_id0, n_jobs):
+    """:func:`_finish_kernel`, on chunks of cells in parallel."""
+    n = len(vo) - 1
+    bounds = _bounds(n, n_jobs)
+    if bounds is None:
+        return _finish_kernel(V, F, vo, C, Rw, co, box_id0)
+
+    def chunk(a, b):
+        va, vb, ca, cb = vo[a], vo[b], co[a], co[b]
+        return _finish_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), C[ca:cb], Rw[ca:cb], _rebase(co, a, b),
+                              box_id0)
+
+    outs = _pmap(chunk, bounds, n_jobs)
+    return tuple(np.concatenate([o[k] for o in outs]) for k in range(6))
 
 
 @_njit
@@ -629,10 +825,13 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
 def applies(net, domain) -> bool:
     """Whether ``method="auto"`` should use the subdivision engine.
 
-    True for input dimension 2-4 over a bounded domain or all of R^d (``domain=None``).
-    Measured (benchmarks/enumerate.py, 2 cores): from 2-D to 4-D the subdivision engine
-    is 50-125x faster than LP traversal (2-16-16-16: 0.008 s vs 0.50 s; 4-16-16-16:
-    2.1 s vs 109 s). Beyond 4-D cells have too many vertices; LP traversal is used.
+    True for input dimension 2 to ``AUTO_MAX_DIM`` over a bounded domain (in dimension
+    d with at least ``AUTO_MIN_UNITS.get(d, 0)`` hidden units), and 2 to
+    ``AUTO_MAX_DIM_UNBOUNDED`` over all of R^d (``domain=None``); LP traversal
+    otherwise. The limits are the measured crossovers against the LP engine
+    (benchmarks/enumerate.py, table in docs/subdivision.md): per region the LP engine
+    pays LPs whose number grows with the units, the subdivision engine cells whose
+    vertex count grows exponentially with d (a box in 10-D has 1024 corners).
 
     Examples
     --------
@@ -641,9 +840,11 @@ def applies(net, domain) -> bool:
     True
     """
     net = as_network(net)
-    if not 2 <= net.input_dim <= SUBDIVISION_MAX_DIM:
-        return False
-    return domain is None or (isinstance(domain, Polytope) and domain.bounded)
+    d = net.input_dim
+    if domain is None:
+        return 2 <= d <= AUTO_MAX_DIM_UNBOUNDED
+    return (2 <= d <= AUTO_MAX_DIM and net.n_neurons >= AUTO_MIN_UNITS.get(d, 0)
+            and isinstance(domain, Polytope) and domain.bounded)
 
 
 def _initial_cell(Ad, bd, n_units, snap_rel):
@@ -673,37 +874,42 @@ def _initial_cell(Ad, bd, n_units, snap_rel):
     for r in range(len(bd)):
         gid = n_units + r
         F[on[:, r], gid >> 6] |= np.uint64(1) << np.uint64(gid & 63)
-    E = []
-    for i in range(len(V)):
-        for j in range(i + 1, len(V)):
-            common = F[i] & F[j]
-            if not any(np.all((common & ~F[m]) == 0) for m in range(len(V)) if m != i and m != j):
-                E.append((i, j))
-    E = np.array(E, dtype=np.int64).reshape(-1, 2)
+    E = _polytope_edges(F, d)
     keep = on.sum(axis=0) >= d
     Cid = (n_units + np.flatnonzero(keep)).astype(np.int64)
     Crow = np.hstack([-Ad[keep], bd[keep, None]])
     return V, F, E, Cid, Crow, scale
 
 
+@functools.lru_cache(maxsize=None)
+def _cube(d):
+    """The combinatorics of the d-cube, computed once per dimension: which coordinates
+    are at their upper bound at each corner, and the edges (corners one coordinate
+    apart), both read-only."""
+    bits = (np.arange(2 ** d)[:, None] >> np.arange(d)) & 1
+    k = np.arange(2 ** d)
+    E = np.array([(i, i | (1 << j)) for i in k for j in range(d) if not i >> j & 1], dtype=np.int64)
+    E = E[np.lexsort((E[:, 1], E[:, 0]))].reshape(-1, 2)
+    bits.setflags(write=False)
+    E.setflags(write=False)
+    return bits, E
+
+
 def _box_cell(hi, lo, n_units):
     """:func:`_initial_cell` of the box ``[lo, hi]`` (rows ``x_j <= hi_j``, then
     ``-x_j <= -lo_j``), read off its corners without an LP or qhull."""
     d = len(hi)
-    bits = (np.arange(2 ** d)[:, None] >> np.arange(d)) & 1  # corner -> which coordinates are hi
+    bits, E = _cube(d)  # corner -> which coordinates are hi; edges: one coordinate apart
     V = np.where(bits == 1, hi, lo).astype(np.float64)
     W = (n_units + 2 * d + 63) // 64
     F = np.zeros((len(V), W), np.uint64)
-    on = np.hstack([bits == 1, bits == 0])  # vertex on row r
-    for r in range(2 * d):
-        gid = n_units + r
-        F[on[:, r], gid >> 6] |= np.uint64(1) << np.uint64(gid & 63)
-    i, j = np.triu_indices(len(V), 1)
-    diff = (i ^ j)
-    E = np.stack([i, j], axis=1)[(diff & (diff - 1)) == 0].astype(np.int64)  # one coordinate apart
+    for r in range(d):  # vertex on row r (x_r <= hi_r) when bit r is set, on row d + r when not
+        g1, g2 = n_units + r, n_units + d + r
+        F[:, g1 >> 6] |= np.uint64(1 << (g1 & 63)) * bits[:, r].astype(np.uint64)
+        F[:, g2 >> 6] |= np.uint64(1 << (g2 & 63)) * (1 - bits[:, r]).astype(np.uint64)
     Cid = (n_units + np.arange(2 * d)).astype(np.int64)
     Crow = np.hstack([-np.vstack([np.eye(d), -np.eye(d)]), np.concatenate([hi, -lo])[:, None]])
-    return V, F, E, Cid, Crow, float(np.max(hi - lo))
+    return V, F, E.copy(), Cid, Crow, float(np.max(hi - lo))
 
 
 def _unique_rows(V, tol):
@@ -724,17 +930,23 @@ def _layer1_extent(net):
     n, d = W.shape
     if sum(comb(n, k) for k in range(1, d + 1)) > _MAX_SUBSETS:
         return None
+    nrm = np.linalg.norm(W, axis=1)
+    live = nrm > 0
+    W, b = W[live] / nrm[live, None], b[live] / nrm[live]  # unit normals: the test is about angles
+    n = len(b)
     out = 0.0
     for k in range(1, min(n, d) + 1):
         idx = np.array(list(combinations(range(n), k)), dtype=np.int64).reshape(-1, k)
         M = W[idx]  # (s, k, d)
-        G = M @ np.swapaxes(M, 1, 2)
-        scale = np.prod(np.einsum("skd,skd->sk", M, M), axis=1)
-        ok = np.abs(np.linalg.det(G)) > GRAM_DET_RTOL * np.maximum(scale, GRAM_SCALE_FLOOR)
+        # independent rows: the smallest singular value above FLAT_SV_RTOL (a Gram
+        # determinant would square it: two lines at an angle of 1e-9 have det 1e-18,
+        # rounded to 0, and their vertex 1e9 out would be missed)
+        U, S, Vt = np.linalg.svd(M, full_matrices=False)
+        ok = S[:, -1] > FLAT_SV_RTOL * S[:, 0]
         if not ok.any():
             continue
-        y = np.linalg.solve(G[ok], -b[idx[ok]][..., None])
-        X = (np.swapaxes(M[ok], 1, 2) @ y)[..., 0]  # least-norm point of the flat
+        y = np.einsum("skj,sk->sj", U[ok], -b[idx[ok]]) / S[ok]
+        X = np.einsum("sjd,sj->sd", Vt[ok], y)  # least-norm point of the flat
         out = max(out, float(np.abs(X).max()))
     return out
 
@@ -759,13 +971,15 @@ class _Run:
     """One subdivision of a bounded polytope (the domain, or the domain cut by a box)."""
 
     def __init__(self, net, K, Ad, bd, box_id0, snap_rel, floor, zero, max_bytes, max_regions, partial,
-                 progress):
+                 progress, n_jobs=1):
         self.net, self.K = net, K
         self.d = net.input_dim
         self.offsets = np.asarray(net.offsets[: K + 1])
         self.n = int(self.offsets[-1])
         self.box_id0 = box_id0
         V, F, E, Cid, Crow, self.box_scale = _initial_cell(Ad, bd, self.n, snap_rel)
+        nd = len(bd) - (2 * self.d if box_id0 >= 0 else 0)  # the domain's own rows come first
+        self.domain_rows = (Ad[:nd], bd[:nd])
         self.snap, self.floor = snap_rel, floor
         # per layer: gradient norm below which a unit is constant, |constant| below which zero
         self.zero_rel, self.zero_abs = zero
@@ -773,7 +987,38 @@ class _Run:
                       np.array([0, len(Cid)]))
         self.max_bytes, self.max_regions, self.partial = max_bytes, max_regions, partial
         self.progress = progress
+        self.n_jobs = n_jobs
         self.truncated = False
+
+    def _cut_layer(self, H, l, zthr):
+        """One layer's cut (:func:`_layer`). From d = ``SPLIT_MIN_DIM`` on, while the
+        complex has fewer than ``SPLIT_MAX_CELLS`` cells (the first layer starts from one),
+        the layer is cut one neuron at a time, so that the pieces become cells that the
+        threads share; the pieces come out in the same order either way (each cell's
+        pieces, each cut's positive half first). Whether to split depends on the data
+        only, never on ``n_jobs``."""
+        base, zabs = int(self.offsets[l]), float(self.zero_abs[l])
+        cells = self.cells
+        ncells = len(cells[2]) - 1
+        if self.d < SPLIT_MIN_DIM or ncells >= SPLIT_MAX_CELLS:
+            return _layer(cells, H, base, zthr, zabs, self.snap, self.floor, self.max_bytes, self.n_jobs)
+        nl = H.shape[1]
+        P_all = np.arange(ncells)  # current cell -> cell of the complex before the layer
+        B_all = np.zeros((ncells, 0), dtype=bool)
+        j = 0
+        while j < nl:
+            j1 = j + 1 if ncells < SPLIT_MAX_CELLS else nl
+            Hj = np.ascontiguousarray(H[P_all if H.shape[0] > 1 else np.zeros(ncells, np.int64), j:j1])
+            V, F, vo, E, eo, C, R, co, B, P, over = _layer(cells, Hj, base + j, zthr, zabs, self.snap, self.floor,
+                                                           self.max_bytes, self.n_jobs)
+            if over:
+                return V, F, vo, E, eo, C, R, co, B, P, over
+            B_all = np.hstack([B_all[P], B])
+            P_all = P_all[P]
+            cells = (V, F, vo, E, eo, C, R, co)
+            ncells = len(vo) - 1
+            j = j1
+        return (*cells, B_all, P_all, 0)
 
     def run(self):
         net, K, d = self.net, self.K, self.d
@@ -795,9 +1040,7 @@ class _Run:
                     H = _next_maps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
                 self.maps.append(H)
                 zthr = float(self.zero_rel[l])
-                out = _layer_kernel(*self.cells, H, int(self.offsets[l]), zthr, float(self.zero_abs[l]),
-                                    self.snap, self.floor, self.max_bytes)
-                V, F, vo, E, eo, C, R, co, B, P, over = out
+                V, F, vo, E, eo, C, R, co, B, P, over = self._cut_layer(H, l, zthr)
                 if over:
                     raise MemoryBudgetError(
                         f"The subdivision needs more than max_memory={self.max_bytes} bytes at layer "
@@ -812,8 +1055,8 @@ class _Run:
                     if not self.partial:
                         raise RegionLimitError(
                             f"The subdivision passed max_regions={self.max_regions} at layer {l + 1} "
-                            f"({n_new} cells). Raise max_regions, shrink the domain, or pass "
-                            "partial=True to get the regions found so far (marked partial).")
+                            f"({n_new} cells). Raise max_regions, shrink the domain, or pass partial=True "
+                            "to enumerate_regions to get the regions found so far (marked partial).")
                     # keep whole cells: their descendants are genuine regions
                     m = self.max_regions
                     V, F, E = V[: vo[m]], F[: vo[m]], E[: eo[m]]
@@ -1065,7 +1308,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     return out
 
 
-def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, on_tol, zthr, zabs, maps, parents):
+def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, on_tol, zthr, zabs, maps, parents, n_jobs=1):
     Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]  # transposed
     woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
     WTflat = np.concatenate(Ws)
@@ -1077,17 +1320,24 @@ def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, on_tol, zthr, zab
     for l in range(K - 1, 0, -1):
         idx = parents[l][idx]
         anc[:, l] = idx
-    return _neighbor_kernel(np.ascontiguousarray(C), np.ascontiguousarray(N),
-                            np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(pat),
-                            np.ascontiguousarray(flip, dtype=np.int64), WTflat, woff, bflat,
-                            np.asarray(offsets, dtype=np.int64), int(net.input_dim), float(on_tol),
-                            np.asarray(zthr, dtype=np.float64), np.asarray(zabs, dtype=np.float64), Hflat,
-                            hoff, anc)
+    C, N = np.ascontiguousarray(C), np.ascontiguousarray(N)
+    cell, flip = np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(flip, dtype=np.int64)
+    rest = (np.ascontiguousarray(pat), None, WTflat, woff, bflat, np.asarray(offsets, dtype=np.int64),
+            int(net.input_dim), float(on_tol), np.asarray(zthr, dtype=np.float64),
+            np.asarray(zabs, dtype=np.float64), Hflat, hoff, anc)
+
+    def chunk(a, b):  # facet rows a..b (rows are independent)
+        return _neighbor_kernel(C[a:b], N[a:b], cell[a:b], rest[0], flip[a:b], *rest[2:])
+
+    bounds = _bounds(len(C), n_jobs)
+    if bounds is None:
+        return chunk(0, len(C))
+    return np.concatenate(_pmap(chunk, bounds, n_jobs))
 
 
 def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, partial=False,
-                          tol=None, progress=False, max_memory=DEFAULT_MAX_MEMORY) -> Decomposition:
-    """Enumerate the linear regions of a network with 1-4 inputs by cutting the domain.
+                          tol=None, progress=False, max_memory=DEFAULT_MAX_MEMORY, n_jobs=None) -> Decomposition:
+    """Enumerate the linear regions of a network with 1-10 inputs by cutting the domain.
 
     This is the engine behind ``enumerate_regions(..., method="subdivision")`` (and
     ``method="auto"`` in dimension 2-4); it returns the same Decomposition as the
@@ -1096,7 +1346,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     Parameters
     ----------
     net : ReLUNetwork or torch.nn.Module
-        Input dimension 1 to ``SUBDIVISION_MAX_DIM`` (4).
+        Input dimension 1 to ``SUBDIVISION_MAX_DIM`` (10).
     domain : Box, Polytope, Simplex or None
         None means all of R^d: the engine then works in a box large enough to contain
         every vertex of the decomposition (see Notes), and regions reaching the box are
@@ -1117,17 +1367,22 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     max_memory : int
         Memory budget in bytes for the cell complex and the Regions. A run that would
         exceed it stops with MemoryBudgetError instead of being killed.
+    n_jobs : int, optional
+        Threads for the layer, facet and neighbour kernels (default: every core this
+        process may use, see :func:`n_threads`). The result is the same for any value:
+        the same regions in the same order.
 
     Returns
     -------
     Decomposition
         With ``method="subdivision"``. ``stats`` holds ``seconds``, ``n_lp`` (LPs solved
-        for doubtful slivers), ``box_halfwidth`` (domain None) and ``n_cells``.
+        for doubtful slivers), ``box_halfwidth`` (domain None), ``n_cells`` and
+        ``n_dropped`` (cells dropped as thinner than ``tol``, also ``dec.n_dropped``).
 
     Raises
     ------
     ValueError
-        Input dimension outside 1..4, or a bad argument.
+        Input dimension outside 1..10, or a bad argument.
     RegionLimitError
         More than ``max_regions`` regions and ``partial`` is False.
     MemoryBudgetError
@@ -1175,22 +1430,27 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     max_regions = check_positive_int(DEFAULT_MAX_REGIONS if max_regions is None else max_regions,
                                      name="max_regions", func="enumerate_subdivision")
     max_memory = check_positive_int(max_memory, name="max_memory", func="enumerate_subdivision")
+    n_jobs = n_threads(n_jobs)
     bounded = domain is not None and domain.bounded
+    # the LP engine's local frame x = x0 + s y and scaled units: the engine works on the
+    # network in y (the domain's centre at 0, its size 1), so that tol, the snap and the
+    # constant/zero thresholds of the units are relative to the domain's size, whatever its
+    # position and the weights' magnitude; the results are mapped back by _assemble
+    x0, s = local_frame(scaled_units(net, K), domain, domain.center if domain is not None else np.zeros(d))
+    lnet = local_network(net, K, x0, s)
     Ad = np.asarray(domain.A) if domain is not None else np.zeros((0, d))
-    bd = np.asarray(domain.b) if domain is not None else np.zeros(0)
-    # the LP engine's local frame x = x0 + s y: tol and the snap are relative to s (the
-    # domain's size when bounded), and so are the constant/zero thresholds of the units
-    x0, lp_scale = local_frame(net, domain, domain.center if domain is not None else np.zeros(d))
-    zg, zc = zero_thresholds(net.restrict(lp_scale * np.eye(d), x0), K)
-    zero = (zg / lp_scale, zc)
+    bd = (np.asarray(domain.b) - Ad @ x0) / s if domain is not None else np.zeros(0)
+    zero = zero_thresholds(lnet, K)
+    lp_scale = 1.0
 
     if bounded:
-        run = _Run(net, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress)
+        run = _Run(lnet, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress,
+                   n_jobs)
         pat, rk = run.run()
         R = None
     else:
-        centre = domain.center if domain is not None else np.zeros(d)
-        ext = _layer1_extent(net)
+        centre = np.zeros(d)  # the domain's centre (or the origin) in the local frame
+        ext = _layer1_extent(lnet)
         # 1e-6: room for rounding between the layer-1 extent and the vertices computed
         R = 2.0 * (1.0 + 1e-6) * max(1.0, np.abs(centre).max(initial=0.0), ext if ext is not None else 100.0)
         seen = {}  # pattern -> outside-vertex extent, shared by the successive boxes
@@ -1199,14 +1459,14 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             Ab = np.vstack([Ad, eye, -eye])
             bb = np.concatenate([bd, R + centre, R - centre])
             box_id0 = net.offsets[K] + len(bd)
-            run = _Run(net, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
-                       partial, progress)
+            run = _Run(lnet, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
+                       partial, progress, n_jobs)
             pat, rk = run.run()
             vmax = max(_interior_vertex_extent(run, centre), _outside_vertex_extent(run, pat, centre, R, seen))
             if vmax <= BOX_MARGIN * R:
                 break
             R = 4.0 * vmax
-    return _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0)
+    return _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0, frame=(x0, s))
 
 
 def _outside_vertex_extent(run, pat, centre, R, seen):
@@ -1220,7 +1480,7 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
 
     V, F, vo, E, eo, C, Rw, co = run.cells
     net, K, d = run.net, run.K, run.d
-    _, _, _, wit, _, onbox = _finish_kernel(V, F, vo, C, Rw, co, run.box_id0)
+    _, _, _, wit, _, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
     cells = np.flatnonzero(onbox)
     keys = [p.tobytes() for p in pat[cells]]
     out = max([seen[k] for k in keys if k in seen], default=0.0)
@@ -1372,13 +1632,15 @@ def _paused_gc(func, *args):
 def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     """The sliver check: a cell whose certified inradius ``lb`` is not above ``tol_abs``
     gets a Chebyshev-centre LP, as the LP engine would decide. Returns which cells are
-    regions, their witnesses and inradii, and the number of LPs."""
+    regions, their witnesses and inradii, the number of LPs, and the radii of the cells
+    dropped as slivers (above SLIVER_MIN: below it a cell is a rounding artefact)."""
     from .exceptions import InfeasibleError
     from .lp import chebyshev_center
 
     alive = np.ones(len(lb), dtype=bool)
     radius, wit = lb.copy(), wit.copy()
     n_lp = 0
+    thin = []
     for p in np.flatnonzero(~(lb > tol_abs)):
         rows = np.flatnonzero(isfac[co[p]: co[p + 1]]) + co[p]
         n_lp += 1
@@ -1389,12 +1651,15 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
             continue
         if r <= tol_abs:
             alive[p] = False
+            r = float(np.min(b_all[rows] - A_all[rows] @ x, initial=r))
+            if r > SLIVER_MIN:
+                thin.append(r)
         else:
             wit[p], radius[p] = x, r
-    return alive, wit, radius, n_lp
+    return alive, wit, radius, n_lp, thin
 
 
-def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C, lp_scale):
+def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C, lp_scale, tails):
     """Edges found by the LP engine's neighbour rule at the centre of every unit facet
     ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
     is not a region, as (row, source) pairs."""
@@ -1404,8 +1669,8 @@ def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, cente
     skeys = keys[order]
     nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
                             C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
-                            run.maps, run.parents)
-    q = _search_keys(nb)
+                            run.maps, run.parents, run.n_jobs)
+    q = _search_keys(apply_dead_layer_tails(nb, run.offsets, tails))
     pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
     hit = skeys[pos] == q
     tgt = order[pos]
@@ -1415,7 +1680,7 @@ def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, cente
 
 
 def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
-                      lp_scale):
+                      lp_scale, tails):
     """Edges across the facets whose neighbour pattern is not a region (degenerate
     facets): the pattern at points just across, at the steps CROSSING_STEPS, adjacent
     only if the facet's centre lies in the closure of the region found."""
@@ -1425,7 +1690,8 @@ def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel,
         c, nvec, u = centers[fr], A_all[fr], int(C[fr])
         for delta in CROSSING_STEPS:
             y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
-            key = bytes(_packed_keys(net.patterns(y[None, :], flat=True, layer=K))[0])
+            p = apply_dead_layer_tails(net.patterns(y[None, :], flat=True, layer=K), net.offsets[: K + 1], tails)
+            key = bytes(_packed_keys(p)[0])
             j = lookup.get(key)
             if j is not None:
                 lo_j, hi_j = bounds[j], bounds[j + 1]
@@ -1445,18 +1711,31 @@ def _unique_edges(ei, ej, eu):
     label order)."""
     ei, ej, eu = (np.concatenate(x).astype(np.int64) for x in (ei, ej, eu))
     ei, ej = np.minimum(ei, ej), np.maximum(ei, ej)
-    o = np.lexsort((eu, ej, ei))
+    n = int(max(ej.max(initial=0), eu.max(initial=0))) + 1
+    if n < 2 ** 21:  # one int64 key: a single sort instead of three
+        o = np.argsort((ei * n + ej) * n + eu, kind="stable")
+    else:
+        o = np.lexsort((eu, ej, ei))
     ei, ej, eu = ei[o], ej[o], eu[o]
     first = np.ones(len(ei), dtype=bool)
     first[1:] = (ei[1:] != ei[:-1]) | (ej[1:] != ej[:-1])
     return ei[first], ej[first], eu[first]
 
 
-def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
+def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0, 1.0)):
     """The Decomposition of a finished run: certified regions, their irredundant facets
-    ordered as the LP engine orders them, and the adjacency (objects built lazily)."""
+    ordered as the LP engine orders them, and the adjacency (objects built lazily).
+
+    The run works on ``run.net`` in the local frame ``x = x0 + s y`` (``frame``); the
+    regions are reported in x, for ``net``."""
+    x0, s = frame
+    lnet = run.net
+    # the bits behind an all-off layer are exact (the kernels' constant threshold is a bound
+    # over all regions, above small biases of late layers): set them, here and across facets
+    tails = dead_layer_tails(lnet, K)
+    pat = apply_dead_layer_tails(pat, run.offsets, tails)
     V, F, vo, E, eo, C, Rw, co = run.cells
-    isfac, centers, spread, wit, lb, onbox = _finish_kernel(V, F, vo, C, Rw, co, run.box_id0)
+    isfac, centers, spread, wit, lb, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
     n_cells = len(vo) - 1
     d = net.input_dim
     # rows as A x <= b with unit normals
@@ -1467,7 +1746,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     if run.box_id0 >= 0:
         keep_row &= C < run.box_id0
     cell_of_row = np.repeat(np.arange(n_cells), np.diff(co))
-    alive, wit, radius, n_lp = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
+    alive, wit, radius, n_lp, thin = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
     # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
     labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
     labels += [(0, r) for r in range(len(domain.b) if domain is not None else 0)]
@@ -1480,9 +1759,12 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     bounds = np.searchsorted(cell_of_row[rows], idx_cells, side="left").tolist() + [len(rows)]
     A_sel = A_all[rows]
     b_sel = b_all[rows]
-    A_sel.setflags(write=False)
-    b_sel.setflags(write=False)
-    wits = wit[idx_cells]
+    # the regions in the caller's coordinates x = x0 + s y
+    A_out = A_sel.copy()
+    b_out = s * b_sel + A_sel @ np.broadcast_to(np.asarray(x0, dtype=np.float64), (d,))
+    A_out.setflags(write=False)
+    b_out.setflags(write=False)
+    wits = x0 + s * wit[idx_cells]
     wits.setflags(write=False)
     pat_alive = pat[idx_cells]
     rk_alive = rk[idx_cells]
@@ -1497,17 +1779,17 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
         pats = _bool_tuples(pat_alive)
         rks = _int_tuples(rk_alive)
         szs = _int_tuples(sizes[idx_cells])
-        rads = radius[idx_cells].tolist()
+        rads = (s * radius[idx_cells]).tolist()
         bnd = (~onbox[idx_cells]).tolist()
-        return _make_regions(net, pats, wits, rads, A_sel, b_sel, lab_sel, bounds, bnd, rks, szs)
+        return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds, bnd, rks, szs)
 
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
     frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
-    ei, ej, eu, miss = _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
-                                  lp_scale)
+    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
+                                  lp_scale, tails)
     if miss:
-        di, dj, du = _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
-                                       tol_abs, lp_scale)
+        di, dj, du = _degenerate_edges(lnet, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
+                                       tol_abs, lp_scale, tails)
         ei, ej, eu = ei + di, ej + dj, eu + du
     ei, ej, eu = _unique_edges(ei, ej, eu)
 
@@ -1517,7 +1799,11 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0):
     stats = dict(seconds=time.perf_counter() - t0, n_lp=n_lp, n_cells=n_cells,
                  n_fallback=len(miss))
     if R is not None:
-        stats["box_halfwidth"] = R
+        stats["box_halfwidth"] = s * R
+    # slivers dropped, and features of the first layer thinner than tol (local units = relative)
+    gap = first_layer_gap(lnet, *run.domain_rows, 2 * tol_abs / lp_scale)
+    notes = precision_notes(tol_abs / lp_scale, s * lp_scale, len(thin), min(thin, default=None), gap)
+    warn_precision(notes)
     return Decomposition(net, domain, K, build_regions, build_edges, n_regions=len(idx_cells),
                          arrays={"patterns": pat_alive, "ranks": rk_alive}, partial=run.truncated,
-                         method="subdivision", stats=stats)
+                         method="subdivision", stats=stats, n_dropped=len(thin), precision_notes=notes)

@@ -1,12 +1,17 @@
 """Tests of polyrank.analysis: handmade networks whose low-rank parts are known, so the
 quotient Betti numbers are the theory's (``docs/theory.md``, appendix 7.2 of the paper)."""
 
+import functools
+
 import numpy as np
 import pytest
 
 import polyrank as pr
 from polyrank.cli import main
 from polyrank.train import mlp
+
+# the exact homology of f(X) has its own tests (tests/test_image.py); these are about the rest
+_analyze = functools.partial(pr.analyze, image=False)
 
 R_TORUS, r_TORUS = 2.0, 1.0
 
@@ -46,19 +51,19 @@ def midpoint_subdivide(K):
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 7])
 def test_circle_with_k_arcs_in_one_rank0_region_is_a_wedge_of_k_circles(k):
     net = polygon_net(k, k_arc_inradius(k))
-    rep = pr.analyze(net, pr.circle(60), threshold=1, glue_rank=0)
+    rep = _analyze(net, pr.circle(60), threshold=1, glue_rank=0)
     assert rep.n_rank0_pieces == 1 and rep.n_components_A == k
     assert rep.betti_quotient == [0, k]
     assert rep.betti_relative == [0, k]
     assert rep.betti_X == [1, 1] and rep.betti_A == [k, 0]
     # each arc glued to its own point: still a circle
-    rep = pr.analyze(net, pr.circle(60), threshold=1, glue_rank=0, glue="component")
+    rep = _analyze(net, pr.circle(60), threshold=1, glue_rank=0, glue="component")
     assert len(rep.pieces) == k and rep.betti_quotient == [0, 1]
 
 
 def test_result_does_not_depend_on_circle_resolution():
     net = polygon_net(3, k_arc_inradius(3))
-    reps = [pr.analyze(net, pr.circle(n), threshold=1, glue_rank=0) for n in (7, 30, 301)]
+    reps = [_analyze(net, pr.circle(n), threshold=1, glue_rank=0) for n in (7, 30, 301)]
     assert {tuple(r.betti_quotient) for r in reps} == {(0, 3)}
     lengths = [r.rank_histogram[0][1] for r in reps]
     # the rank-0 length of the polygon approximating the circle converges; the pieces' total is exact
@@ -79,17 +84,17 @@ def test_torus_disk_meridian_and_parallel_meridians():
     cube = one_layer(np.concatenate([np.eye(3), -np.eye(3)]),
                      np.concatenate([-np.array([R_TORUS + r_TORUS, 0, 0]) - d,
                                      np.array([R_TORUS + r_TORUS, 0, 0]) - d]))
-    assert pr.analyze(cube, K, threshold=1, glue_rank=0).betti_quotient == [0, 2, 1]
+    assert _analyze(cube, K, threshold=1, glue_rank=0).betti_quotient == [0, 2, 1]
     # the slab |y| <= d on the side x >= 0: a band around one meridian
     band = one_layer([[0, 1, 0], [0, -1, 0], [-1, 0, 0]], [-d, -d, 0.0])
-    rep = pr.analyze(band, K, threshold=1, glue_rank=0)
+    rep = _analyze(band, K, threshold=1, glue_rank=0)
     assert rep.betti_quotient == [0, 1, 1] and rep.betti_relative == [0, 1, 1]
     assert rep.betti_A == [1, 1, 0]
     # the whole slab |y| <= d: two parallel meridians in ONE rank-0 region
     slab = one_layer([[0, 1, 0], [0, -1, 0]], [-d, -d])
-    rep = pr.analyze(slab, K, threshold=1, glue_rank=0)
+    rep = _analyze(slab, K, threshold=1, glue_rank=0)
     assert rep.betti_quotient == [0, 2, 2] and rep.n_rank0_pieces == 1
-    rep = pr.analyze(slab, K, threshold=1, glue_rank=0, glue="component")
+    rep = _analyze(slab, K, threshold=1, glue_rank=0, glue="component")
     assert rep.betti_quotient == [0, 1, 2] and len(rep.pieces) == 2
 
 
@@ -102,7 +107,7 @@ def test_torus_meridian_union_longitude():
     W2 = [[1, 1, 1, 0], [1, 1, 1, -1]]  # s, ReLU(s - t)
     W3 = [[1, -1]]                      # s - ReLU(s - t) = min(s, t)
     net = pr.ReLUNetwork.from_weights([W1, W2, W3], [b1, [0.0, 0.0], [-eps]])
-    rep = pr.analyze(net, torus(), threshold=1, glue_rank=0)
+    rep = _analyze(net, torus(), threshold=1, glue_rank=0)
     assert rep.n_rank0_pieces == 1
     assert rep.betti_quotient == [0, 0, 1]
 
@@ -110,7 +115,7 @@ def test_torus_meridian_union_longitude():
 def test_torus_rank_one_pieces_are_glued_per_component():
     # one unit ReLU(x): rank <= 1 everywhere, so everything is glued: a point
     net = one_layer([[1.0, 0.0, 0.0]], [0.0])
-    rep = pr.analyze(net, torus())
+    rep = _analyze(net, torus())
     assert rep.threshold == 3 and rep.low_rank.all()
     assert rep.betti_relative == [0, 0, 0] and rep.betti_quotient == [0, 0, 0]
     assert rep.n_rank0_pieces == 1 and len(rep.pieces) == 1
@@ -129,12 +134,12 @@ def two_caps_net(h=0.5, M=20.0):
 def test_sphere_two_caps_cells_versus_image_points():
     K = pr.sphere(400, seed=0)
     net = two_caps_net()
-    rep = pr.analyze(net, K, threshold=1, glue_rank=0)
+    rep = _analyze(net, K, threshold=1, glue_rank=0)
     assert rep.betti_X == [1, 0, 1] and rep.betti_A == [2, 0, 0]
     # two rank-0 cells (different regions) -> two points
     assert rep.n_rank0_pieces == 2 and rep.betti_quotient == [0, 0, 1]
     # both caps map to the same point h_2 = 0 -> one point
-    rep = pr.analyze(net, K, threshold=1, glue_rank=0, glue="image")
+    rep = _analyze(net, K, threshold=1, glue_rank=0, glue="image")
     assert rep.n_rank0_pieces == 1 and rep.betti_quotient == [0, 1, 1]
     assert rep.betti_relative == [0, 1, 1]
 
@@ -143,10 +148,10 @@ def test_sphere_two_caps_cells_versus_image_points():
 def test_klein_bottle_threshold_and_homology():
     K = pr.klein_bottle(12, 6)
     net = pr.ReLUNetwork.from_torch(mlp(4, [6], seed=0))
-    rep = pr.analyze(net, K)
+    rep = _analyze(net, K)
     assert rep.threshold == 4 == pr.minimal_embedding_dim(K)
     assert rep.betti_X == [1, 1, 0]  # over Z/11
-    assert pr.analyze(net, K, field=2).betti_X == [1, 2, 1]
+    assert _analyze(net, K, field=2).betti_X == [1, 2, 1]
 
 
 def test_minimal_embedding_dim():
@@ -160,7 +165,7 @@ def test_minimal_embedding_dim():
 def test_report_is_invariant_under_mesh_subdivision(global_random_seed):
     net = pr.ReLUNetwork.from_torch(mlp(3, [6, 6], seed=global_random_seed))
     K = pr.embed(pr.torus(10, 6), 3, seed=global_random_seed)
-    a, b = pr.analyze(net, K), pr.analyze(net, midpoint_subdivide(K))
+    a, b = _analyze(net, K), _analyze(net, midpoint_subdivide(K))
     assert a.n_regions == b.n_regions
     for f in ("betti_X", "betti_A", "betti_relative", "betti_quotient", "n_rank0_pieces", "n_rank1_pieces"):
         assert getattr(a, f) == getattr(b, f), f
@@ -171,7 +176,7 @@ def test_report_is_invariant_under_mesh_subdivision(global_random_seed):
 def test_frame_and_histograms_add_up(global_random_seed):
     net = pr.ReLUNetwork.from_torch(mlp(3, [8, 8], seed=global_random_seed))
     K = pr.embed(pr.torus(12, 6), 3, seed=global_random_seed)
-    rep = pr.analyze(net, K)
+    rep = _analyze(net, K)
     df = rep.to_frame()
     area = pr.intersect.simplex_measures(K.vertices, K.simplices).sum()
     assert df["measure"].sum() == pytest.approx(area, rel=1e-9)
@@ -192,14 +197,14 @@ def test_frame_and_histograms_add_up(global_random_seed):
 def test_image_betti_of_identity_like_network():
     # ReLU(x + 5), ReLU(y + 5) is a translation on the circle of radius 2: the image is a circle
     net = one_layer(np.eye(2), [5.0, 5.0])
-    rep = pr.analyze(net, pr.circle(40, radius=2.0), scale=0.5)
+    rep = _analyze(net, pr.circle(40, radius=2.0), scale=0.5)
     assert rep.betti_image == [1, 1] and rep.betti_quotient == [0, 1]
 
 
 def test_plot_writes_a_file(tmp_path):
     pytest.importorskip("matplotlib")
     net = pr.ReLUNetwork.from_torch(mlp(3, [4], seed=0))
-    rep = pr.analyze(net, pr.torus(8, 4))
+    rep = _analyze(net, pr.torus(8, 4))
     fig = rep.plot(tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 0 and fig is not None
 
@@ -216,18 +221,33 @@ def test_cli_prints_the_table(capsys):
 def test_bad_inputs():
     net = one_layer([[1.0, 0.0]], [0.0])
     with pytest.raises(TypeError, match="SimplicialComplex"):
-        pr.analyze(net, np.zeros((4, 2)))
+        _analyze(net, np.zeros((4, 2)))
     with pytest.raises(ValueError, match="lives in R\\^3"):
-        pr.analyze(net, pr.torus(4, 4))
+        _analyze(net, pr.torus(4, 4))
     with pytest.raises(ValueError, match="'glue' parameter"):
-        pr.analyze(net, pr.circle(5), glue="nearest")
+        _analyze(net, pr.circle(5), glue="nearest")
     with pytest.raises(ValueError, match="'glue_rank' parameter"):
-        pr.analyze(net, pr.circle(5), glue_rank=2)
+        _analyze(net, pr.circle(5), glue_rank=2)
     with pytest.raises(ValueError, match="'threshold' parameter"):
-        pr.analyze(net, pr.circle(5), threshold=-1)
+        _analyze(net, pr.circle(5), threshold=-1)
     with pytest.raises(ValueError, match="'scale' parameter"):
-        pr.analyze(net, pr.circle(5), scale=-1.0)
+        _analyze(net, pr.circle(5), scale=-1.0)
     with pytest.raises(ValueError, match="'field' parameter"):
-        pr.analyze(net, pr.circle(5), field=4)
+        _analyze(net, pr.circle(5), field=4)
     with pytest.raises(SystemExit):
         main(["analyze", "--manifold", "torus", "--embed-dim", "2"])
+
+
+def test_analyze_reports_the_exact_image_homology_or_why_not(monkeypatch):
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [[0.5, 0.5]])
+    K = pr.circle(32)
+    rep = pr.analyze(net, K)
+    assert rep.image.betti == pr.image_homology(net, K).betti
+    assert "f(X)  (exact)" in rep.summary()
+    # a budget too small: no number, a reason
+    import sys
+
+    monkeypatch.setattr(sys.modules["polyrank.analysis"], "ANALYZE_MAX_LPS", 1)
+    band = one_layer([[0, 1, 0], [0, -1, 0], [-1, 0, 0]], [-0.3, -0.3, 0.0])  # folds a torus many times
+    rep = pr.analyze(band, pr.torus(8, 4))
+    assert rep.image is None and "max_lps" in rep.image_error and "not computed" in rep.summary()

@@ -156,6 +156,36 @@ def test_morse_relations_on_random_networks(d, global_random_seed):
         assert np.isclose(r.value, net.forward(np.array([[r[f"x{j}"] for j in range(d)]]))[0, 1])
 
 
+@pytest.mark.parametrize("d", [2, 3])
+def test_morse_over_all_of_Rd_equals_a_box_holding_every_vertex(d, global_random_seed):
+    """Over all of R^d (the complex cut by its box) the interior critical vertices are
+    those found over a box holding every vertex (an independent enumeration; values tied
+    with another vertex's left out), and the lower-link contributions still sum to 1
+    (the cut complex is a ball)."""
+    rng = np.random.default_rng(global_random_seed + 95 + d)
+    net = pr.ReLUNetwork.from_weights([rng.normal(size=(5, d)), rng.normal(size=(4, 5))],
+                                      [rng.normal(size=5), rng.normal(size=4)],
+                                      readout=(rng.normal(size=(1, 4)), rng.normal(size=1)))
+    whole = pr.morse_data(net, None)
+    K = pr.enumerate_regions(net, None).complex()
+    R = 1.5 * float(np.abs(K.vertices).max()) + 1.0
+    boxed = pr.morse_data(net, pr.Box(-R, R, dim=d))
+    # on a region where f is constant, ties are broken by vertex order, which the box's own
+    # vertices (different in the two complexes) take part in: leave tied values out
+    Kb = pr.enumerate_regions(net, pr.Box(-R, R, dim=d)).complex()
+    vals = np.concatenate([net.forward(K.truncated().vertices)[:, 0], net.forward(Kb.vertices)[:, 0]])
+
+    def interior(df):
+        alone = np.array([np.isclose(vals, v, rtol=0.0, atol=1e-9).sum() <= 2 for v in df.value], dtype=bool)
+        sel = df.interior.to_numpy() & alone
+        X = df.loc[sel, [f"x{j}" for j in range(d)]].to_numpy()
+        return sorted(zip(map(tuple, np.round(X, 6)), df.loc[sel, "index"]))
+
+    assert interior(whole) == interior(boxed)
+    contrib = [1 if b == () else -sum((-1) ** i * x for i, x in enumerate(b)) for b in whole.lower_link_betti]
+    assert sum(contrib) == 1
+
+
 @pytest.mark.parametrize("d", [1, 2, 3])
 def test_fast_lower_links_equal_gudhi(d, global_random_seed):
     """The vectorised lower-link homology (d <= 3) against one GUDHI complex per vertex."""

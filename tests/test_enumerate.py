@@ -312,7 +312,7 @@ def test_to_frame_columns():
     for col in ["pattern", "x0", "x1", "rank_1", "rank_2", "codeword_size_2", "inradius", "volume"]:
         assert col in df.columns
     assert abs(df["volume"].sum() - 16.0) < 1e-9
-    assert df["pattern"].str.len().eq(7).all()
+    assert df["pattern"].str.len().eq(2 + 7).all() and df["pattern"].str.startswith("0b").all()
 
 
 # ----------------------------------------------------------------------------- property tests

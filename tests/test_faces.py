@@ -203,6 +203,125 @@ def test_sign_vectors_identify_faces_and_match_patterns(global_random_seed):
     assert all(nz + len(df) >= 2 for nz, df in zip(v.n_zero_units, v.domain_facets))
 
 
+# ----------------------------------------------------------------------------- all of R^d
+@pytest.mark.parametrize("d,n", [(1, 4), (2, 5), (3, 5), (4, 6)])
+def test_faces_of_all_of_Rd_match_the_arrangement_formula(d, n, global_random_seed):
+    """One hidden layer in general position: each k-face lies in d-k of the n hyperplanes,
+    whose k-flat the other n-d+k cut into sum_i C(n-d+k, i) pieces, so
+    f_k = C(n, d-k) sum_{i<=k} C(n-d+k, i); C(n-1, d) regions are bounded (Zaslavsky)."""
+    from math import comb
+
+    rng = np.random.default_rng(global_random_seed + 31)
+    net = _net(rng, d, [n])
+    want = tuple(comb(n, d - k) * sum(comb(n - d + k, i) for i in range(k + 1)) for k in range(d + 1))
+    for method in ("lp", "subdivision") if d <= 4 else ("lp",):
+        dec = pr.enumerate_regions(net, None, method=method)
+        K = dec.complex()
+        assert dec.f_vector() == want, method
+        assert K.euler_characteristic() == (-1) ** d
+        assert K.bounded[d].sum() == comb(n - 1, d) == sum(r.bounded for r in dec)
+        assert K.bounded[0].all() and not K.problems
+
+
+@pytest.mark.parametrize("d,widths", [(2, [6, 5]), (3, [4, 4])])
+def test_faces_of_Rd_equal_between_engines_and_the_interior_of_a_large_box(d, widths, global_random_seed):
+    """Deeper nets over all of R^d: both engines give the same faces, Euler characteristic
+    (-1)^d, and the faces of a box holding every vertex that do not lie on its boundary
+    (an independent enumeration) are as many."""
+    rng = np.random.default_rng(global_random_seed + 41)
+    net = _net(rng, d, widths)
+    a = pr.enumerate_regions(net, None, method="lp")
+    b = pr.enumerate_regions(net, None, method="subdivision")
+    assert a.f_vector() == b.f_vector()
+    assert a.complex().euler_characteristic() == (-1) ** d
+    assert _face_keys(a) == _face_keys(b)
+    R = float(np.abs(b.complex().vertices).max()) * 1.5 + 1.0
+    box = pr.enumerate_regions(net, pr.Box(-R, R, dim=d), method="subdivision")
+    inner = tuple(int((~box.complex().on_domain[k].any(axis=1)).sum()) for k in range(d + 1))
+    # a region of R^d meets the box interior, so interior faces are all but the box's own
+    assert inner[:d] == b.f_vector()[:d] and len(box) == len(b)
+    # a bounded face lists its vertices; an unbounded one fewer than it would need
+    for k in range(1, d + 1):
+        F = b.faces(k)
+        assert (F.bounded == b.complex().bounded[k]).all()
+        assert all(len(v) >= k + 1 for v, bd in zip(F.vertices, F.bounded) if bd)
+
+
+def test_unbounded_polytope_domain():
+    """Two lines through the origin of the upper half-plane: one vertex (on the domain's
+    boundary), three rays, two regions; Euler characteristic 0 (a half-plane)."""
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    dom = pr.Polytope([[0.0, -1.0]], [0.0])
+    for method in ("lp", "subdivision"):
+        K = pr.enumerate_regions(net, dom, method=method).complex()
+        assert K.f_vector() == (1, 3, 2) and K.euler_characteristic() == 0
+        assert K.on_domain[0].all() and K.on_domain[1].sum() == 2
+        assert [b.tolist() for b in K.bounded] == [[True], [False] * 3, [False] * 2]
+
+
+def test_qhull_path_for_regions_with_many_subsets(monkeypatch, global_random_seed):
+    from polyrank import faces
+
+    rng = np.random.default_rng(global_random_seed + 51)
+    net = _net(rng, 3, [5, 4])
+    keys = {}
+    for cap in (faces.MAX_SUBSETS, 3):
+        monkeypatch.setattr(faces, "MAX_SUBSETS", cap)
+        for dom in (pr.Box(-1.0, 1.0, dim=3), None):
+            dec = pr.enumerate_regions(net, dom)
+            keys.setdefault(dom is None, []).append((dec.f_vector(), _face_keys(dec)))
+    assert all(v[0] == v[1] for v in keys.values())
+
+
+@pytest.mark.parametrize("kind", ["integer", "zero_bias", "duplicate"])
+def test_region_sign_vectors_on_degenerate_networks(kind, global_random_seed):
+    """A region's sign is + on its active units and - or 0 on the others, and 0 exactly
+    where the unit is identically zero on the region (zero at its witness and at every
+    vertex): integer weights, zero biases (units fed only by inactive ones are zero) and
+    duplicated units, d = 3."""
+    rng = np.random.default_rng(global_random_seed + 81)
+    net = _net(rng, 3, [5, 3, 2], **{kind: True})
+    dec = pr.enumerate_regions(net, pr.Box(-1.5, 1.5, dim=3))
+    K = dec.complex()
+    S = K.sign_vectors(3)
+    for r in dec.regions:
+        s = S[r.index]
+        p = np.asarray(r.pattern)
+        assert (s[p] == 1).all()
+        Z = np.concatenate(net.preactivations(np.vstack([r.witness[None], K.vertices[list(K.cells[3][r.index])]])),
+                           axis=1)
+        zero = np.abs(Z).max(axis=0) <= 1e-9 * (1.0 + np.abs(Z).max())
+        assert ((s == 0) == (zero & ~p)).all(), (r.index, s, p)
+
+
+@pytest.mark.parametrize("domain", ["box", None])
+def test_faces_and_certificate_from_engine_arrays_without_region_objects(domain, global_random_seed):
+    """An engine may hand the H-representations over as arrays (Decomposition ``arrays``:
+    A, b, row_offsets, witnesses, bounded, row_ids); faces and the certificate then never
+    build a Region, and agree with the Region path."""
+    rng = np.random.default_rng(global_random_seed + 91)
+    net = _net(rng, 3, [5, 4])
+    dom = pr.Box(-1.0, 1.0, dim=3) if domain else None
+    ref = pr.enumerate_regions(net, dom)
+    R = ref.regions
+    units = np.concatenate([[0], np.cumsum(net.widths)])
+    ids = [units[lab[0] - 1] + lab[1] if lab[0] > 0 else units[-1] + lab[1] for r in R for lab in r.facets]
+    arrays = dict(A=np.concatenate([r.A for r in R]), b=np.concatenate([r.b for r in R]),
+                  row_offsets=np.concatenate([[0], np.cumsum([len(r.b) for r in R])]),
+                  witnesses=np.array([r.witness for r in R]), bounded=np.array([r.bounded for r in R]),
+                  row_ids=np.array(ids), patterns=ref.patterns, ranks=np.array([r.ranks for r in R]))
+
+    def no_regions():
+        raise AssertionError("Region objects were built")
+
+    dec = Decomposition(net, dom, ref.layer, no_regions, ref.edges, n_regions=len(ref), arrays=arrays,
+                        method=ref.method)
+    assert dec.f_vector() == ref.f_vector()
+    cert = dec.verify()
+    assert cert.complete and cert.checks == ref.verify().checks
+    assert dec.faces(1).sign.tolist() == ref.faces(1).sign.tolist()
+
+
 # ----------------------------------------------------------------------------- verify
 def _assorted(seed):
     rng = np.random.default_rng(seed)
@@ -266,11 +385,25 @@ def test_verify_fails_clearly_with_a_facet_neighbour_removed():
     assert not cert.complete and not cert.checks["facet_neighbours"]
 
 
-def test_verify_unbounded_and_partial_are_not_certified():
-    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
-    cert = pr.enumerate_regions(net, None).verify()
-    assert not cert.complete and "bounded" in cert.failures["bounded_domain"]
-    part = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2), method="lp", max_regions=2, partial=True)
+def test_verify_over_all_of_Rd_and_partial(global_random_seed):
+    """Over all of R^d the certificate checks facets, edges and the Euler characteristic
+    (-1)^d (no volume); it fails with a region deleted, without vertices (a rank-1 first
+    layer) and on a partial enumeration."""
+    rng = np.random.default_rng(global_random_seed + 71)
+    net = _net(rng, 2, [6, 5])
+    for method in ("lp", "subdivision"):
+        dec = pr.enumerate_regions(net, None, method=method)
+        cert = dec.verify()
+        assert cert.complete, cert.failures
+        assert "volume" not in cert.checks and cert.euler_characteristic == 1
+        inner = next(r.index for r in dec.regions if not r.bounded)
+        cut = _without_region(dec, inner).verify()
+        assert not cut.complete and not cut.checks["facet_neighbours"]
+    line = pr.ReLUNetwork.from_weights([[[1.0, 0.0]]], [[0.0]])
+    cert = pr.enumerate_regions(line, None).verify()
+    assert not cert.complete and "pointed" in cert.failures["face_lattice"]
+    eye = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    part = pr.enumerate_regions(eye, pr.Box(-1.0, 1.0, dim=2), method="lp", max_regions=2, partial=True)
     assert not part.verify().complete
 
 
@@ -278,8 +411,10 @@ def test_enumerate_verify_option_and_cli(tmp_path, capsys):
     net = _net(np.random.default_rng(1), 2, [5, 5])
     dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2), verify=True)
     assert dec.stats["certificate"].complete
-    with pytest.raises(ValueError, match="bounded"):
-        pr.enumerate_regions(net, None, verify=True)
+    assert pr.enumerate_regions(net, None, verify=True).stats["certificate"].complete
+    line = pr.ReLUNetwork.from_weights([[[1.0, 0.0]]], [[0.0]])
+    with pytest.raises(CertificateError, match="pointed"):
+        pr.enumerate_regions(line, None, verify=True)
     from polyrank.cli import main
 
     main(["enumerate", "--input-dim", "2", "--widths", "4,4", "--box", "1", "--verify"])
@@ -303,12 +438,43 @@ def test_exact_verify_agrees_and_reports_disagreements(global_random_seed):
     regions[1] = dataclasses.replace(r1, witness=on)
     bad = Decomposition(dec.net, dec.domain, dec.layer, regions, dec.edges)
     for backend in ("fractions", None):
-        dis = exact_check(bad, backend=backend)["disagreements"]
-        kinds = {(x["region"], x["kind"]) for x in dis}
-        assert (0, "rank") in kinds and (1, "witness") in kinds
-        assert {x["region"] for x in dis} == {0, 1}
+        for filt in (True, False):
+            res = exact_check(bad, backend=backend, filter=filt)
+            dis = res["disagreements"]
+            kinds = {(x["region"], x["kind"]) for x in dis}
+            assert (0, "rank") in kinds and (1, "witness") in kinds
+            assert {x["region"] for x in dis} == {0, 1}
+            assert res["n_exact"] >= 2 and (filt or res["n_exact"] == len(dec))
     cert = bad.verify(exact=True)
     assert not cert.complete and not cert.checks["exact"]
+
+
+@pytest.mark.parametrize("kind", ["integer", "zero_bias", "duplicate", None])
+def test_exact_float_filter_agrees_with_rationals_everywhere(kind, global_random_seed):
+    """The float64 filter settles only what the rationals confirm: on degenerate networks
+    (integer weights: witnesses and ranks with exact ties, zero biases, duplicated units)
+    and with witnesses moved to the centre of a facet (a zero pre-activation) or across
+    it, the disagreements are those of the all-rational re-check."""
+    rng = np.random.default_rng(global_random_seed + 61)
+    net = _net(rng, 2, [4, 4, 3], **({kind: True} if kind else {}))
+    dec = pr.enumerate_regions(net, pr.Box(-1.5, 1.5, dim=2))
+    regions = []
+    for r in dec.regions:
+        k = next((n for n, lab in enumerate(r.facets) if lab[0] > 0), None)
+        if k is not None and r.index % 3 == 1:
+            V = r.vertices()
+            on = V[np.abs(V @ r.A[k] - r.b[k]) < 1e-9].mean(axis=0)  # on the facet
+            r = dataclasses.replace(r, witness=on)
+        elif k is not None and r.index % 3 == 2:  # reflected across it
+            r = dataclasses.replace(r, witness=r.witness + 2.0 * (r.b[k] - r.A[k] @ r.witness) * r.A[k])
+        regions.append(r)
+    moved = Decomposition(dec.net, dec.domain, dec.layer, regions, dec.edges)
+    for d_ in (dec, moved):
+        a = exact_check(d_, backend="fractions")
+        b = exact_check(d_, backend="fractions", filter=False)
+        assert a["disagreements"] == b["disagreements"]
+        assert a["n_exact"] <= b["n_exact"] == len(dec)
+    assert b["disagreements"]  # the moved witnesses are caught
 
 
 def test_exact_backends_agree_on_a_rank_drop():
@@ -319,6 +485,7 @@ def test_exact_backends_agree_on_a_rank_drop():
     a = exact_check(dec, backend="fractions")
     assert a["disagreements"] == []
     assert max(r.ranks[1] for r in dec.regions) == 1
+    assert a["n_exact"] >= 1  # a rank below min(d, active units) is never settled in float64
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -329,7 +496,11 @@ def test_bad_input():
         dec.faces(3)
     with pytest.raises(TypeError, match="k must be an int"):
         dec.faces(1.0)
-    with pytest.raises(ValueError, match="bounded domain"):
-        pr.enumerate_regions(net, None).f_vector()
+    # all of R^d: faces need pointed regions (a rank-1 first layer in R^2 gives none)
+    line = pr.ReLUNetwork.from_weights([[[1.0, 0.0]]], [[0.0]])
+    with pytest.raises(ValueError, match="pointed regions.*Box"):
+        pr.enumerate_regions(line, None).f_vector()
+    with pytest.raises(ValueError, match="needs a bounded domain"):
+        pr.enumerate_regions(net, None).complex().triangulation()
     with pytest.raises(ValueError, match="backend"):
         exact_check(dec, backend="sympy")

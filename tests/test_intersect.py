@@ -281,3 +281,48 @@ def test_refine_drops_constant_unit_rows_as_the_engines_do():
     for p, r in zip(ref.patterns, ref.ranks):
         assert tuple(r) == by_pattern[tuple(p)] == (1, 0)
     assert pr.label_vertices(net, np.array([[0.5]])).rank(2).tolist() == [0]
+
+
+# ---------------------------------------------------------------------------- the two kernels
+def _sorted_refinement(V, S, P, parent, tr):
+    key = np.round(V[S].sum(1) @ np.linspace(1.0, 2.0, V.shape[1]), 8)
+    o = np.lexsort((key, parent))
+    return len(S), P[o], parent[o], tr[o], np.round(V[S][o], 9)
+
+
+@pytest.mark.parametrize("d,widths", [(2, [7, 5]), (3, [6, 6, 4]), (30, [12, 8, 4])])
+def test_curve_kernel_equals_the_general_kernel(d, widths, global_random_seed):
+    # refine takes a GEMM-per-layer path for curves (pre-activations summed along the segments,
+    # tangent images = slopes); the general kernel (forward pass of the vertices, tangent vectors
+    # pushed per piece) must give the same pieces, patterns, parents and tangent ranks
+    from polyrank import intersect
+
+    rng = np.random.default_rng(global_random_seed)
+    net = torch_net(d, widths, seed=global_random_seed)
+    n = 40
+    t = 2 * np.pi * np.arange(n) / n
+    V0 = np.outer(np.cos(t), rng.normal(size=d)) + np.outer(np.sin(t), rng.normal(size=d)) + rng.normal(size=d)
+    S0 = np.stack([np.arange(n), (np.arange(n) + 1) % n], 1)
+    ref = pr.refine(net, pr.SimplicialComplex(V0, S0))
+    K = len(widths)
+    V, S, P, parent = intersect._cut(net, V0, S0, K, pr.intersect.REFINE_TOL)
+    U, region = intersect._unique_rows(P)
+    tr = intersect._tangent_ranks(net, V0, S0, V, S, parent, P, K, region, intersect._RegionRanks(net, U, K))
+    a = _sorted_refinement(ref.complex.vertices, ref.complex.simplices, ref.patterns, ref.parent, ref.tangent_ranks)
+    b = _sorted_refinement(V, S, P, parent, tr)
+    assert a[0] == b[0] > n
+    for x, y in zip(a[1:4], b[1:4]):
+        assert np.array_equal(x, y)
+    np.testing.assert_allclose(a[4], b[4], atol=1e-7)
+
+
+def test_nearly_collapsed_pieces_get_their_tangent_rank_from_the_exact_rule():
+    # layer 2 computes 3 * 0.1 x - 0.3 x + 0.5 (a constant; the product rounds to ~5.6e-17 x):
+    # the tangent images are decided by the regions' SVDs, rank 0, on curves and on triangles
+    net = pr.ReLUNetwork.from_weights([[[0.1, 0.0], [0.3, 0.0]], [[3.0, -1.0]]], [[0.0, 0.0], [0.5]])
+    tri = pr.SimplicialComplex([[0.1, 0.1], [1.0, 0.2], [0.3, 1.0]], [[0, 1, 2]])
+    seg = pr.SimplicialComplex([[0.1, 0.1], [1.0, 0.2], [0.3, 1.0]], [[0, 1], [1, 2], [2, 0]])
+    for K in (tri, seg):
+        ref = pr.refine(net, K)
+        assert (ref.ranks == [1, 0]).all()
+        assert (ref.tangent_ranks[:, 1] == 0).all() and (ref.tangent_ranks[:, 0] == 1).all()

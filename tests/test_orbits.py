@@ -168,3 +168,17 @@ def test_orbit_layers_quotients_collapse_exactly(kind, reduced):
     assert [list(b) for b in dead["image_betti"]] == [point, point]
     assert live["image_betti"].notna().all()
     assert pr.orbit_layers(net, K, image=False)["image_betti"].isna().all()
+
+
+def test_ranks_false_leaves_the_region_ranks_out_and_nothing_else():
+    net = pr.ReLUNetwork.from_weights([np.eye(2), [[1.0, -1.0], [0.5, 1.0]]], [np.zeros(2), [0.1, -0.2]],
+                                      readout=(np.eye(2), np.zeros(2)))
+    K = pr.circle(16)
+    full, lean = pr.orbit_report(net, K), pr.orbit_report(net, K, ranks=False)
+    assert not lean.attrs["refinement"]._region_ranks.known.any()  # never computed
+    assert [c for c in full.columns if not c.startswith("rank_")] == list(lean.columns)
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(full[lean.columns], lean)
+    la, lb = pr.orbit_layers(net, K, image=False), pr.orbit_layers(net, K, image=False, ranks=False)
+    assert lb[["rank_min", "rank_mean", "rank_max"]].isna().all().all()
+    assert la.drop(columns=["rank_min", "rank_mean", "rank_max"]).equals(lb.drop(columns=["rank_min", "rank_mean", "rank_max"]))

@@ -260,3 +260,42 @@ def test_batched_ranks_is_matrix_rank_with_rules_1_and_3(global_random_seed):
     assert pr.rank.batched_ranks(M, sizes=np.full(30, 4), zero_tol=1e-9).tolist() == got.tolist()
     assert all(g <= w for g, w in zip(got, want))  # the larger size only raises the threshold
     assert pr.rank.batched_ranks(M, cap=np.ones(30, dtype=int)).max() <= 1
+
+
+# ---------------------------------------------------------------------------- pattern_ranks
+@pytest.mark.parametrize("d,widths", [(3, [6, 5, 4]), (40, [24, 12, 6])])  # direct, certify
+def test_pattern_ranks_equal_the_rank_of_the_local_map_of_arbitrary_patterns(d, widths, global_random_seed):
+    # patterns need not be realised by any point: oracle = matrix_rank of net.local_affine, capped
+    # by the earlier layers' ranks (rule 3); half the patterns have few units on (rank drops)
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, d, widths, scaled=True)
+    P = rng.random((40, sum(widths))) < np.where(np.arange(40) % 2, 0.8, 0.15)[:, None]
+    R = pr.rank.pattern_ranks(net, P)
+    for p, r in zip(P, R):
+        expect = [pr.rank.matrix_rank(net.local_affine(p, layer=K)[0]) for K in range(1, len(widths) + 1)]
+        assert r.tolist() == np.minimum.accumulate(expect).tolist()
+    X = rng.normal(size=(30, d))
+    assert np.array_equal(pr.rank.pattern_ranks(net, net.patterns(X, flat=True)), pr.ranks_at(net, X))
+
+
+def test_pattern_ranks_bad_input():
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    with pytest.raises(ValueError, match="'patterns' parameter of pattern_ranks must have shape"):
+        pr.rank.pattern_ranks(net, np.ones((3, 5), bool))
+
+
+@pytest.mark.parametrize("duplicate", [False, True])
+def test_last_layer_alone_from_the_narrow_end_equals_the_rank_of_the_local_map(duplicate, global_random_seed):
+    # one requested narrow layer (Fig. 3B's case) is sketched from its end; duplicated units
+    # make the rank drop below the codeword size, which the certificate must not claim
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 40, [30, 20, 6], duplicate=duplicate)
+    X = rng.normal(size=(80, 40))
+    r = pr.ranks_at(net, X, [3], method="certify")[:, 0]
+    P = net.patterns(X, flat=True)
+    expect = [min(pr.rank.matrix_rank(net.local_affine(p, layer=3)[0]), 40, *[int(s.sum()) for s in
+              np.split(p, np.cumsum(net.widths)[:-1])]) for p in P]
+    assert r.tolist() == expect
+    if duplicate:  # where both copies of layer 3's first unit are on, the rank is below c_3
+        both = P[:, -6] & P[:, -1]
+        assert (r[both] < P[both, -6:].sum(1)).all()

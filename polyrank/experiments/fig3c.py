@@ -413,8 +413,10 @@ def plot_fig3c(df, path=None, *, metric="mean_codeword_size", layer=None, alpha=
     One panel per (experiment, function); in each, for every condition, the networks'
     values before training (blue) and after (orange) as box plots with the points on top,
     and a star where the Bonferroni-corrected Wilcoxon test of :func:`wilcoxon_table` is
-    significant. A dashed line marks the input dimension when ``metric`` is the codeword
-    size (codeword sizes below it are certainly topology-destroying).
+    significant. When ``metric`` is the codeword size a dashed line marks the input
+    dimension ``d`` (codeword sizes below it are certainly topology-destroying), or the
+    layer's width when the layer is narrower than ``d`` (every codeword size is then
+    below ``d``, and the width is the largest one reachable).
 
     Parameters
     ----------
@@ -458,6 +460,7 @@ def plot_fig3c(df, path=None, *, metric="mean_codeword_size", layer=None, alpha=
     nrow = math.ceil(len(panels) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.6 * nrow), squeeze=False)
     colors = {"before": "#1f77b4", "after": "#ff7f0e"}
+    dash = None
     for ax, (exp, fn) in zip(axes.flat, panels):
         g = sub[(sub.experiment == exp) & (sub.function == fn)]
         conds = list(dict.fromkeys(g.condition))
@@ -477,7 +480,12 @@ def plot_fig3c(df, path=None, *, metric="mean_codeword_size", layer=None, alpha=
         ax.set_xticks(range(len(conds)))
         ax.set_xticklabels([c.replace("n=", "") for c in conds])
         if metric == "mean_codeword_size" and "input_dim" in g:
-            ax.axhline(int(g["input_dim"].iloc[0]), ls="--", color="0.5", lw=0.8)
+            d = int(g["input_dim"].iloc[0])
+            w = int(g["width"].iloc[0]) if "width" in g else d
+            # codeword sizes below d certainly destroy topology; a layer narrower than d never
+            # reaches d, so the line goes at its width, the largest reachable size
+            level, what = (d, f"input dimension d = {d}") if w >= d else (w, f"layer width {w} < d = {d}")
+            dash = ax.axhline(level, ls="--", color="0.5", lw=0.8, label=what)
         title = TEST_FUNCTIONS[fn].title if fn in TEST_FUNCTIONS else fn
         ax.set_title(f"{title} ({exp}), layer {K}")
         ax.set_ylabel(metric.replace("_", " "))
@@ -485,7 +493,11 @@ def plot_fig3c(df, path=None, *, metric="mean_codeword_size", layer=None, alpha=
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.6) for c in colors.values()]
-    axes.flat[0].legend(handles, ["before training", "after training"], loc="best", fontsize=7)
+    labels = ["before training", "after training"]
+    if dash is not None:
+        handles.append(dash)
+        labels.append(dash.get_label())
+    axes.flat[0].legend(handles, labels, loc="best", fontsize=7)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=150, bbox_inches="tight")
@@ -501,7 +513,9 @@ def plot_fig3c_illustration(path=None, *, levels=(2, 3, 5, None), widths=(16, 16
     level, a network ``2-widths-1`` trained on ``n`` samples of
     that target (MSE, Adam 1e-3, batch 64, ``epochs`` epochs), its exact decomposition
     :func:`polyrank.enumerate_regions` on the domain drawn by
-    :func:`polyrank.plot_decomposition` and coloured by the rank of the last hidden layer.
+    :func:`polyrank.plot_decomposition` and coloured by the rank of the last hidden layer,
+    on one colour scale shared by all panels (ranks ``0..min(2, widths[-1])``) with one
+    colour bar.
 
     Parameters
     ----------
@@ -560,19 +574,29 @@ def plot_fig3c_illustration(path=None, *, levels=(2, 3, 5, None), widths=(16, 16
         ax.set_yticks([])
     rng = np.random.default_rng(seed)
     box = Box(lo, hi, dim=2)
-    for j, lv in enumerate(trained):
+    decs = []
+    for lv in trained:
         X, f = sample_task("sphere", 2, n, seed=rng)
         y = discretize(f, lv)
         model = _mlp(2, widths, 1, int(rng.integers(2**31 - 1)))
         _fit(model, X.astype(np.float32), y.astype(np.float32).reshape(-1, 1), X_test=X.astype(np.float32),
              y_test=y.astype(np.float32).reshape(-1, 1), epochs=epochs, batch_size=64, lr=1e-3,
              seed=int(rng.integers(2**31 - 1)), device=None)
-        net = ReLUNetwork.from_torch(model.cpu())
-        dec = enumerate_regions(net, box)
-        ax = plot_decomposition(dec, ax=axes[1, j])
+        decs.append(enumerate_regions(ReLUNetwork.from_torch(model.cpu()), box))
+    # one colour scale for every panel: ranks 0..min(2, last width), the most a 2-D input allows
+    top = min(2, widths[-1])
+    for j, (lv, dec) in enumerate(zip(trained, decs)):
+        ax = plot_decomposition(dec, ax=axes[1, j], vmax=top, colorbar=False)
         ax.set_title(f"trained on {'continuous' if lv is None else f'n = {lv}'}: {len(dec)} regions",
                      fontsize=9)
     fig.tight_layout()
+    if decs:
+        from matplotlib import cm, colors
+
+        norm = colors.BoundaryNorm(np.arange(-0.5, top + 1.0), plt.get_cmap("viridis").N)
+        cb = fig.colorbar(cm.ScalarMappable(norm=norm, cmap="viridis"), ax=list(axes[1]), shrink=0.8,
+                          ticks=np.arange(top + 1))
+        cb.set_label(f"rank of A_{len(widths)} (all panels)")
     if path is not None:
         fig.savefig(path, dpi=150, bbox_inches="tight")
     return fig
