@@ -226,10 +226,14 @@ def test_analyze_defaults_work_for_every_manifold(capsys):
     assert "klein in R^4" in capsys.readouterr().out
     assert main(["analyze", "--manifold", "circle", "--resolution", "8", "--widths", "3"]) == 0
     assert "circle in R^2" in capsys.readouterr().out
+    assert main(["analyze", "--manifold", "ball", "--resolution", "4", "--widths", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "ball in R^3" in out and "b3" in out
 
 
 # --------------------------------------------------------------------------- item 17: memory
-@pytest.mark.parametrize("manifold, n", [("circle", 7), ("torus", 7), ("sphere", 5), ("klein", 6)])
+@pytest.mark.parametrize("manifold, n", [("circle", 7), ("torus", 7), ("sphere", 5), ("klein", 6), ("ball", 13),
+                                         ("solid_torus", 25)])
 def test_mesh_size_estimate_is_the_built_mesh(manifold, n):
     K = cli._make_manifold(manifold, n, 0)
     assert cli._mesh_size(manifold, n) == (K.n_vertices, len(K.simplices))
