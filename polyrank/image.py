@@ -1019,7 +1019,7 @@ def image_homology(net, K, layer=None, *, field=11, tol=IMAGE_TOL,
     ----------
     net : ReLUNetwork or torch.nn.Module
     K : SimplicialComplex
-        A mesh of dimension 0..2 (points, a curve, a surface) in
+        A mesh of dimension 0..3 (points, a curve, a surface, a solid) in
         ``R^input_dim``, each ``(dim-1)``-face in at most two simplices.
     layer : int, optional
         The hidden layer l (1..n_layers); default the last hidden layer.
@@ -1046,7 +1046,7 @@ def image_homology(net, K, layer=None, *, field=11, tol=IMAGE_TOL,
     TypeError
         If ``K`` is not a SimplicialComplex.
     ValueError
-        If ``K`` is empty, of dimension > 2, not a manifold (a face in more than two
+        If ``K`` is empty, of dimension > 3, not a manifold (a face in more than two
         simplices), lives in another dimension than the network's input, or ``layer``,
         ``field`` or ``tol`` are invalid.
 

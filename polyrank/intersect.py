@@ -1,7 +1,7 @@
 """Exact refinement of a simplicial mesh along the linear regions of a network.
 
-:func:`refine` cuts every simplex of a mesh (points, segments or triangles in the
-input space of a network) along the zero sets of the hidden units, layer by layer
+:func:`refine` cuts every simplex of a mesh (points, segments, triangles or tetrahedra
+in the input space of a network) along the zero sets of the hidden units, layer by layer
 and neuron by neuron, until every simplex lies in one linear region. Each piece
 then carries its region's activation pattern, the rank of the local affine map
 ``A_K`` and the tangent rank ``rank(A_K T)`` (``T`` the piece's edge vectors) for
@@ -387,14 +387,14 @@ class _Buffer:
 
 
 def _small_singular_values(B):
-    """Singular values (k, q), descending, of a stack ``B`` (k, m, q) with q <= 2.
+    """Singular values (k, q), descending, of a stack ``B`` (k, m, q); q > 2 by an SVD.
 
     For q = 2 they come from a pivoted, re-orthogonalised QR in closed form (no Gram
     matrix, so small singular values keep their absolute accuracy ~eps * sigma_max)."""
     q = B.shape[2]
     if q == 1:
         return np.linalg.norm(B[:, :, 0], axis=1)[:, None]
-    if q != 2:  # pragma: no cover - refine handles q <= 2
+    if q != 2:  # tetrahedra: LAPACK's SVD of B itself (no Gram matrix), same accuracy
         return np.linalg.svd(B, compute_uv=False)
     b1, b2 = B[:, :, 0], B[:, :, 1]
     n1, n2 = np.linalg.norm(b1, axis=1), np.linalg.norm(b2, axis=1)
@@ -936,14 +936,18 @@ def refine(net, K, *, layer=None, tol=REFINE_TOL) -> Refinement:
     interpolated points. Each new vertex is keyed by its edge (the sorted pair of
     vertex ids), so neighbouring simplices share it and the mesh stays conforming.
     A cut triangle becomes one triangle and one quadrilateral, split into three
-    triangles in all; a cut segment becomes two segments. Orientation is kept.
+    triangles in all; a cut segment becomes two segments; a cut tetrahedron becomes a
+    tetrahedron and a prism, two prisms, or a tetrahedron and a pyramid (when the plane
+    passes through a vertex), split into tetrahedra by the diagonal through the smallest
+    vertex id of each quadrilateral, so that neighbours split a shared face alike.
+    Orientation is kept.
 
     Parameters
     ----------
     net : ReLUNetwork or torch.nn.Module
     K : SimplicialComplex
-        A mesh of points, segments or triangles in ``R^input_dim`` (embed a
-        manifold first with ``pr.embed``).
+        A mesh of points, segments, triangles or tetrahedra in ``R^input_dim``
+        (embed a manifold first with ``pr.embed``).
     layer : int, optional
         Refine along the regions of layers 1..layer (default: all hidden layers).
     tol : float, default REFINE_TOL
@@ -963,7 +967,7 @@ def refine(net, K, *, layer=None, tol=REFINE_TOL) -> Refinement:
         If ``K`` is not a SimplicialComplex or ``net`` not a network.
     ValueError
         If the mesh lives in another dimension than the network's input, has
-        simplices of dimension > 2, or ``tol``/``layer`` are invalid.
+        simplices of dimension > 3, or ``tol``/``layer`` are invalid.
 
     See Also
     --------
