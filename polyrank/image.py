@@ -748,16 +748,17 @@ def _betti_of(simplex_groups, q, field):
     return tuple(out), st.num_simplices()
 
 
-def _prune_witnesses(wsets, cells_ids, n_vertex_w):
+def _prune_witnesses(wsets, cells_ids, n_vertex_w, prunable=None):
     """Remove, from the cells' witness sets, every LP witness (id >= n_vertex_w) whose set of
-    holding cells is contained in another witness's (ties: the smaller id stays)."""
+    holding cells is contained in another witness's (ties: the smaller id stays). With
+    ``prunable`` (bool over the vertex witnesses), those vertex witnesses may go too."""
     holders = {}
     for c in cells_ids.tolist():
         for w in wsets[c]:
             holders.setdefault(w, set()).add(c)
     drop = []
     for w, H in holders.items():
-        if w < n_vertex_w:
+        if w < n_vertex_w and (prunable is None or not prunable[w]):
             continue
         some = next(iter(H))
         for w2 in wsets[some]:
@@ -954,7 +955,15 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     blowup = []
     # --- drop LP witnesses whose cells another witness already holds (any family of
     # certified sets that covers every meeting set of cells gives the same homology)
-    _prune_witnesses(wsets, dirty_ids, n_w)
+    prunable = None
+    if q == 3:  # solids keep every vertex in their cells: Z is then the union of the full
+        # simplices of the clean tetrahedra and of the dirty cells, homotopy equivalent to its
+        # nerve, which a vertex witness held by no clean cell does not change when another
+        # witness is held by all its cells; so those go, with the dirty cells' tetrahedra
+        prunable = np.ones(n_w, dtype=bool)
+        prunable[wid[cells.verts[~dirty[cells.vcell]]]] = False
+        groups = [wid[cells.tris[~dirty[cells.tri_cell]]]]
+    _prune_witnesses(wsets, dirty_ids, n_w, prunable)
     for c in dirty_ids.tolist():
         W = np.array(sorted(wsets[c]), dtype=np.int64)
         blowup.extend(_subsets(W, top))
