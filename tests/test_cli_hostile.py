@@ -226,9 +226,13 @@ def test_analyze_defaults_work_for_every_manifold(capsys):
     assert "klein in R^4" in capsys.readouterr().out
     assert main(["analyze", "--manifold", "circle", "--resolution", "8", "--widths", "3"]) == 0
     assert "circle in R^2" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_analyze_runs_on_a_solid(capsys):
     assert main(["analyze", "--manifold", "ball", "--resolution", "4", "--widths", "3"]) == 0
     out = capsys.readouterr().out
-    assert "ball in R^3" in out and "b3" in out
+    assert "ball in R^3" in out and "b3" in out and "f(X)  (exact)              1   0   0   0" in out
 
 
 # --------------------------------------------------------------------------- item 17: memory

@@ -257,8 +257,8 @@ def _swap_xz(K):
     return pr.SimplicialComplex(K.vertices[:, [2, 1, 0]], K.simplices)
 
 
-@pytest.mark.parametrize("K, betti", [(pr.ball(2), (1, 0, 0, 0)), (pr.solid_torus(8, 2), (1, 1, 0, 0)),
-                                      (pr.cube_with_holes(1, holes=2), (1, 2, 0, 0))])
+@pytest.mark.parametrize("K, betti", [(pr.ball(2), (1, 0, 0, 0)), (pr.solid_torus(4, 1), (1, 1, 0, 0)),
+                                      (pr.cube_with_holes(1, holes=1), (1, 1, 0, 0))])
 def test_injective_layers_keep_the_homology_of_a_solid(K, betti):
     rng = np.random.default_rng(0)
     # x -> (relu(x), relu(-x)), then 8 random combinations of x = relu(x) - relu(-x), all active
