@@ -259,9 +259,9 @@ def test_bad_inputs():
         pr.refine(net, circle_mesh(5))
     with pytest.raises(TypeError, match="SimplicialComplex"):
         pr.refine(net, np.zeros((3, 3)))
-    tet = pr.SimplicialComplex(np.eye(4)[:, :3], [[0, 1, 2, 3]])
-    with pytest.raises(ValueError, match="dim <= 2"):
-        pr.refine(net, tet)
+    simplex4 = pr.SimplicialComplex(np.vstack([np.zeros(4), np.eye(4)]), [[0, 1, 2, 3, 4]])
+    with pytest.raises(ValueError, match="dim <= 3"):
+        pr.refine(torch_net(4, [4], seed=0), simplex4)
     with pytest.raises(ValueError, match="'tol' parameter of refine"):
         pr.refine(net, torus_mesh(4, 4), tol=-1.0)
     with pytest.raises(ValueError, match="layer must be"):
