@@ -130,7 +130,7 @@ class Refinement:
         return self.tangent_ranks[:, K - 1]
 
     def measures(self) -> np.ndarray:
-        """k-dimensional volume (length, area) of every simplex; 1 for points."""
+        """k-dimensional volume (length, area, volume) of every simplex; 1 for points."""
         return simplex_measures(self.complex.vertices, self.complex.simplices)
 
     def __repr__(self):
