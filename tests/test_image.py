@@ -284,7 +284,17 @@ def test_folding_solids_by_hand():
     T = pr.solid_torus(4, 1)
     axis = pr.image_homology(_fold_x(3), T)
     assert axis.betti == (1, 0, 0, 0) and axis.overlaps
-    assert pr.image_homology(_fold_x(3), _swap_xz(T)).betti == (1, 1, 0, 0)
+    ring = pr.image_homology(_fold_x(3), _swap_xz(T))
+    assert ring.betti == (1, 1, 0, 0)
+    # independent: an alpha complex of a dense sample of the folded ring, in R^3
+    gudhi = pytest.importorskip("gudhi")
+    rng = np.random.default_rng(0)
+    K = _swap_xz(T)
+    S = K.simplices[rng.integers(len(K), size=6000)]
+    X = np.einsum("kj,kjd->kd", rng.dirichlet(np.ones(4), size=len(S)), K.vertices[S])
+    st = gudhi.AlphaComplex(points=_fold_x(3).forward(X)).create_simplex_tree(max_alpha_square=0.05)
+    st.compute_persistence(persistence_dim_max=True)
+    assert (st.betti_numbers() + [0, 0, 0])[:3] == [1, 1, 0]
 
 
 def test_projecting_a_solid_torus_to_the_plane_gives_an_annulus():
