@@ -46,8 +46,9 @@ def minimal_embedding_dim(K) -> int:
     Points: 1; a closed curve: 2; an orientable closed surface (sphere, torus): 3; a
     non-orientable closed surface (Klein bottle, RP^2): 4; a solid with boundary
     (the bodies of :func:`polyrank.ball`, :func:`polyrank.solid_torus`,
-    :func:`polyrank.cube_with_holes`): 3. Any other complex of dimension k gets k + 1, which is right for the common cases but is only a guess;
-    pass ``threshold`` to :func:`analyze` to choose.
+    :func:`polyrank.cube_with_holes`): 3. Any other complex of dimension k gets k + 1,
+    which is right for the common cases but is only a guess; pass ``threshold`` to
+    :func:`analyze` to choose.
 
     Parameters
     ----------
