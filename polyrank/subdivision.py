@@ -1436,7 +1436,9 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     # network in y (the domain's centre at 0, its size 1), so that tol, the snap and the
     # constant/zero thresholds of the units are relative to the domain's size, whatever its
     # position and the weights' magnitude; the results are mapped back by _assemble
-    x0, s = local_frame(scaled_units(net, K), domain, domain.center if domain is not None else np.zeros(d))
+    # (over a bounded domain the frame is the domain's: the network is read only over R^d)
+    x0, s = local_frame(net if bounded else scaled_units(net, K), domain,
+                        domain.center if domain is not None else np.zeros(d))
     lnet = local_network(net, K, x0, s)
     Ad = np.asarray(domain.A) if domain is not None else np.zeros((0, d))
     bd = (np.asarray(domain.b) - Ad @ x0) / s if domain is not None else np.zeros(0)
