@@ -1144,6 +1144,9 @@ def _certified_ranks(H, P, B, d, cap, zthr):
         if m == 0 or cap[c] == 0:
             out[c] = 0
             continue
+        if m == 1 or cap[c] == 1:  # a non-zero row: the largest singular value counts
+            out[c] = 1
+            continue
         tr = 0.0
         for a in range(m):
             for q in range(a + 1):
@@ -1672,7 +1675,7 @@ def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, cente
     nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
                             C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
                             run.maps, run.parents, run.n_jobs)
-    q = _search_keys(apply_dead_layer_tails(nb, run.offsets, tails))
+    q = _search_keys(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
     pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
     hit = skeys[pos] == q
     tgt = order[pos]
@@ -1692,7 +1695,9 @@ def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel,
         c, nvec, u = centers[fr], A_all[fr], int(C[fr])
         for delta in CROSSING_STEPS:
             y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
-            p = apply_dead_layer_tails(net.patterns(y[None, :], flat=True, layer=K), net.offsets[: K + 1], tails)
+            p = net.patterns(y[None, :], flat=True, layer=K)
+            if tails is not None:
+                p = apply_dead_layer_tails(p, net.offsets[: K + 1], tails)
             key = bytes(_packed_keys(p)[0])
             j = lookup.get(key)
             if j is not None:
@@ -1724,6 +1729,54 @@ def _unique_edges(ei, ej, eu):
     return ei[first], ej[first], eu[first]
 
 
+def _has_dead_layer(P, offsets):
+    """Whether a row of the patterns ``P`` has an all-off hidden layer before the last."""
+    return any((~P[:, offsets[l]: offsets[l + 1]].any(axis=1)).any() for l in range(len(offsets) - 2))
+
+
+@_njit
+def _cell_of_row(co):
+    """The cell of each candidate row (``co`` the cells' row offsets)."""
+    out = np.empty(co[-1], np.int64)
+    for p in range(co.shape[0] - 1):
+        out[co[p]: co[p + 1]] = p
+    return out
+
+
+@_njit
+def _region_rows(co, C, keep, alive, n_units):
+    """The kept rows of the alive cells, cell by cell, each cell's ordered by id (units,
+    then domain rows, as the LP engine orders facets); each alive cell's first position in
+    them (and the end); and the kept rows of units of alive cells, in row order."""
+    n = co.shape[0] - 1
+    rows = np.empty(co[-1], np.int64)
+    bounds = np.empty(n + 1, np.int64)
+    frows = np.empty(co[-1], np.int64)
+    m = 0
+    k = 0
+    nf = 0
+    for p in range(n):
+        if not alive[p]:
+            continue
+        bounds[k] = m
+        k += 1
+        start = m
+        for r in range(co[p], co[p + 1]):
+            if not keep[r]:
+                continue
+            if C[r] < n_units:
+                frows[nf] = r
+                nf += 1
+            i = m  # insertion by id: a cell has few rows
+            while i > start and C[rows[i - 1]] > C[r]:
+                rows[i] = rows[i - 1]
+                i -= 1
+            rows[i] = r
+            m += 1
+    bounds[k] = m
+    return rows[:m].copy(), bounds[: k + 1].copy(), frows[:nf].copy()
+
+
 def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0, 1.0)):
     """The Decomposition of a finished run: certified regions, their irredundant facets
     ordered as the LP engine orders them, and the adjacency (objects built lazily).
@@ -1734,8 +1787,12 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     lnet = run.net
     # the bits behind an all-off layer are exact (the kernels' constant threshold is a bound
     # over all regions, above small biases of late layers): set them, here and across facets
-    tails = dead_layer_tails(lnet, K)
-    pat = apply_dead_layer_tails(pat, run.offsets, tails)
+    # (only when some region has an all-off layer: the first all-off layer of a pattern stays,
+    # so without one no pattern set by the rule is a region's; tails None skips the rule)
+    tails = None
+    if _has_dead_layer(pat, run.offsets):
+        tails = dead_layer_tails(lnet, K)
+        pat = apply_dead_layer_tails(pat, run.offsets, tails)
     V, F, vo, E, eo, C, Rw, co = run.cells
     isfac, centers, spread, wit, lb, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
     n_cells = len(vo) - 1
@@ -1747,7 +1804,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     keep_row = isfac.copy()
     if run.box_id0 >= 0:
         keep_row &= C < run.box_id0
-    cell_of_row = np.repeat(np.arange(n_cells), np.diff(co))
+    cell_of_row = _cell_of_row(co)
     alive, wit, radius, n_lp, thin = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
     # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
     labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
@@ -1755,10 +1812,9 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     idx_cells = np.flatnonzero(alive)
     new_index = np.full(n_cells, -1, dtype=np.int64)
     new_index[idx_cells] = np.arange(len(idx_cells))
-    sizes = np.stack([pat[:, run.offsets[l]: run.offsets[l + 1]].sum(axis=1) for l in range(K)], axis=1)
-    rows = np.flatnonzero(keep_row & alive[cell_of_row])
-    rows = rows[np.lexsort((C[rows], cell_of_row[rows]))]
-    bounds = np.searchsorted(cell_of_row[rows], idx_cells, side="left").tolist() + [len(rows)]
+    sizes = np.add.reduceat(pat, run.offsets[:K], axis=1, dtype=np.int64)
+    rows, bounds, frows = _region_rows(co, C, keep_row, alive, run.n)
+    bounds = bounds.tolist()
     A_sel = A_all[rows]
     b_sel = b_all[rows]
     # the regions in the caller's coordinates x = x0 + s y
@@ -1786,7 +1842,6 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds, bnd, rks, szs)
 
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
-    frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
     ei, ej, eu, miss = _adjacency(lnet, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
                                   lp_scale, tails)
     if miss:
