@@ -83,6 +83,9 @@ try:  # numba is optional: it must never be needed to import polyrank
     import numba as _numba
 
     _njit = _numba.njit(cache=True, nogil=True)
+    # small helpers called once per cut or per cell: inlined into the kernels (no call,
+    # no reference counting of their array arguments)
+    _njit_inline = _numba.njit(cache=True, nogil=True, inline="always")
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only without numba
     HAVE_NUMBA = False
@@ -90,9 +93,11 @@ except ImportError:  # pragma: no cover - exercised only without numba
     def _njit(f):
         return f
 
+    _njit_inline = _njit
+
 
 # ---------------------------------------------------------------------------- kernels
-@_njit
+@_njit_inline
 def _subset(common, Fw):
     for k in range(common.shape[0]):
         if common[k] & ~Fw[k]:
@@ -100,7 +105,7 @@ def _subset(common, Fw):
     return True
 
 
-@_njit
+@_njit_inline
 def _side(V, v0, nv, a, c, nrm, snap, floor):
     """Where the vertices ``V[v0:v0+nv]`` lie relative to a.x + c = 0 (with the snap of
     :func:`_cut`): 0 none strictly positive, 1 none strictly negative but some positive,
@@ -125,7 +130,7 @@ def _side(V, v0, nv, a, c, nrm, snap, floor):
     return 1 if npos > 0 else 0
 
 
-@_njit
+@_njit_inline
 def _grow2(a, need):
     """``a`` (2-D) with at least ``need`` rows: itself, or a copy with doubled capacity
     (compiled once per dtype)."""
@@ -136,7 +141,7 @@ def _grow2(a, need):
     return b
 
 
-@_njit
+@_njit_inline
 def _grow_i1(a, need):
     if need <= a.shape[0]:
         return a
@@ -146,7 +151,7 @@ def _grow_i1(a, need):
 
 
 # ------------------------------------------------------------ the steps of one cut
-@_njit
+@_njit_inline
 def _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg):
     """Evaluate ``a . x + c`` at the piece's vertices (into ``vals``) and their sides
     (into ``sg``: +1, -1, or 0 within ``snap`` times the vertex magnitude of the
@@ -175,7 +180,7 @@ def _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg):
     return npos, nneg
 
 
-@_njit
+@_njit_inline
 def _crossing_edges(LE, qe, ne, sg, cross):
     """Number the piece's edges whose ends have opposite signs (``cross[e]``; -1 for
     the others) and return how many there are."""
@@ -189,7 +194,7 @@ def _crossing_edges(LE, qe, ne, sg, cross):
     return ncross
 
 
-@_njit
+@_njit_inline
 def _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF):
     """The new vertices where the crossing edges meet the hyperplane (into ``NV``) and
     their facet bitsets: the facets common to both ends plus the cut (into ``NF``)."""
@@ -208,7 +213,7 @@ def _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF):
             NF[k2, hw] |= hb
 
 
-@_njit
+@_njit_inline
 def _popcount(x):
     """Number of set bits of a uint64 (SWAR)."""
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
@@ -293,7 +298,7 @@ def _polytope_edges(F, d):
     return FE[:nfe].copy()
 
 
-@_njit
+@_njit_inline
 def _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg, mp, cross, NV, NF, ncross,
                 FE, nfe, zidx, nz, hid, hw, hb, a, c):
     """Append the half of the piece on side ``sign`` to the pools at their tops ``tv, te,
@@ -366,7 +371,7 @@ def _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg
     return ns, r, nk
 
 
-@_njit
+@_njit_inline
 def _emit_piece(q, n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB, oV, oF, oE, oC, oR, oB, oP, vo, eo,
                 co):
     """Copy the finished piece ``q`` of cell ``p`` to output cell ``n`` (the output arrays
