@@ -1100,19 +1100,23 @@ def _next_maps(H, P, B, W, b):
     m = W.shape[0]
     d1 = H.shape[2]
     out = np.empty((n, m, d1))
+    WT = np.ascontiguousarray(W.T)
+    acc = np.empty((d1, m))  # one cell's map, transposed: the loop over units is contiguous
     for c in range(n):
         p = P[c]
-        for i in range(m):
-            for k in range(d1):
-                out[c, i, k] = 0.0
-            out[c, i, d1 - 1] = b[i]
-        for j in range(nl):
+        for k in range(d1 - 1):
+            acc[k, :] = 0.0
+        acc[d1 - 1, :] = b
+        for j in range(nl):  # each entry sums its active inputs in ascending order
             if not B[c, j]:
                 continue
-            for i in range(m):
-                w = W[i, j]
-                for k in range(d1):
-                    out[c, i, k] += w * H[p, j, k]
+            for k in range(d1):
+                h = H[p, j, k]
+                for i in range(m):
+                    acc[k, i] += WT[j, i] * h
+        for i in range(m):
+            for k in range(d1):
+                out[c, i, k] = acc[k, i]
     return out
 
 
