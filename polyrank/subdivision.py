@@ -762,13 +762,19 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
     wit = np.zeros((ncells, d))
     lb = np.full(ncells, np.inf)
     onbox = np.zeros(ncells, np.bool_)
+    mask_buf = np.empty(64, np.bool_)  # one cell's candidate x vertex incidences, reused
+    counts_buf = np.empty(16, np.int64)
     for p in range(ncells):
         v0 = voff[p]
         nv = voff[p + 1] - v0
         c0 = coff[p]
         nc = coff[p + 1] - c0
-        mask = np.zeros((nc, nv), np.bool_)
-        counts = np.zeros(nc, np.int64)
+        mask_buf = _grow_i1(mask_buf, nc * nv)
+        counts_buf = _grow_i1(counts_buf, nc)
+        mask = mask_buf[: nc * nv].reshape((nc, nv))
+        counts = counts_buf[:nc]
+        mask[:] = False
+        counts[:] = 0
         for g in range(nc):
             gid = Cid[c0 + g]
             gw = gid >> 6
@@ -1678,13 +1684,14 @@ def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, cente
     ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
     is not a region, as (row, source) pairs."""
     src = new_index[cell_of_row[frows]]
-    keys = _search_keys(pat_alive)
+    key_fn = _bit_keys if pat.shape[1] <= 64 else _search_keys
+    keys = key_fn(pat_alive)
     order = np.argsort(keys)
     skeys = keys[order]
     nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
                             C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
                             run.maps, run.parents, run.n_jobs)
-    q = _search_keys(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
+    q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
     pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
     hit = skeys[pos] == q
     tgt = order[pos]
@@ -1722,14 +1729,32 @@ def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel,
     return ei, ej, eu
 
 
+@_njit
+def _first_of_pairs(key, n):
+    """The edges ``(i, j, u)`` of the sorted keys ``(i n + j) n + u``, the first of each pair."""
+    m = key.shape[0]
+    ei = np.empty(m, np.int64)
+    ej = np.empty(m, np.int64)
+    eu = np.empty(m, np.int64)
+    k = 0
+    for t in range(m):
+        i, r = divmod(key[t], n * n)
+        j, u = divmod(r, n)
+        if k > 0 and ei[k - 1] == i and ej[k - 1] == j:
+            continue
+        ei[k], ej[k], eu[k] = i, j, u
+        k += 1
+    return ei[:k].copy(), ej[:k].copy(), eu[:k].copy()
+
+
 def _unique_edges(ei, ej, eu):
     """One edge per pair ``i < j``, labelled by its smallest unit (units are numbered in
     label order)."""
     ei, ej, eu = (np.concatenate(x).astype(np.int64) for x in (ei, ej, eu))
     ei, ej = np.minimum(ei, ej), np.maximum(ei, ej)
     n = int(max(ej.max(initial=0), eu.max(initial=0))) + 1
-    if n < 2 ** 21:  # one int64 key: a single sort instead of three
-        o = np.argsort((ei * n + ej) * n + eu, kind="stable")
+    if n < 2 ** 21:  # one int64 key holding the edge: a single sort of the keys
+        return _first_of_pairs(np.sort((ei * n + ej) * n + eu), n)
     else:
         o = np.lexsort((eu, ej, ei))
     ei, ej, eu = ei[o], ej[o], eu[o]
@@ -1738,9 +1763,68 @@ def _unique_edges(ei, ej, eu):
     return ei[first], ej[first], eu[first]
 
 
+@_njit
 def _has_dead_layer(P, offsets):
     """Whether a row of the patterns ``P`` has an all-off hidden layer before the last."""
-    return any((~P[:, offsets[l]: offsets[l + 1]].any(axis=1)).any() for l in range(len(offsets) - 2))
+    for i in range(P.shape[0]):
+        for l in range(offsets.shape[0] - 2):
+            off = True
+            for j in range(offsets[l], offsets[l + 1]):
+                if P[i, j]:
+                    off = False
+                    break
+            if off:
+                return True
+    return False
+
+
+@_njit
+def _layer_sizes(P, offsets):
+    """The codeword sizes: active units per hidden layer of each pattern."""
+    K = offsets.shape[0] - 1
+    out = np.zeros((P.shape[0], K), np.int64)
+    for i in range(P.shape[0]):
+        for l in range(K):
+            for j in range(offsets[l], offsets[l + 1]):
+                out[i, l] += P[i, j]
+    return out
+
+
+def _unit_rows(Rw, d):
+    """Candidate rows ``(a, c)`` (``a.y + c >= 0`` inside) as ``A y <= b`` with unit normals."""
+    if d < 8:  # numpy sums fewer than 8 squares in order: the compiled loop gives the same bits
+        return _unit_rows_kernel(Rw, d)
+    nrm = np.linalg.norm(Rw[:, :d], axis=1)
+    return -Rw[:, :d] / nrm[:, None], Rw[:, d] / nrm
+
+
+@_njit
+def _unit_rows_kernel(Rw, d):
+    n = Rw.shape[0]
+    A = np.empty((n, d))
+    b = np.empty(n)
+    for r in range(n):
+        acc = 0.0
+        for k in range(d):
+            acc += Rw[r, k] * Rw[r, k]
+        nrm = math.sqrt(acc)
+        for k in range(d):
+            A[r, k] = -Rw[r, k] / nrm
+        b[r] = Rw[r, d] / nrm
+    return A, b
+
+
+@_njit
+def _bit_keys(P):
+    """One uint64 per row of a bool matrix of at most 64 columns (bit j = column j)."""
+    out = np.zeros(P.shape[0], np.uint64)
+    for i in range(P.shape[0]):
+        k = np.uint64(0)
+        for j in range(P.shape[1]):
+            if P[i, j]:
+                k |= np.uint64(1) << np.uint64(j)
+        out[i] = k
+    return out
 
 
 @_njit
@@ -1807,9 +1891,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     n_cells = len(vo) - 1
     d = net.input_dim
     # rows as A x <= b with unit normals
-    nrm = np.linalg.norm(Rw[:, :d], axis=1)
-    A_all = -Rw[:, :d] / nrm[:, None]
-    b_all = Rw[:, d] / nrm
+    A_all, b_all = _unit_rows(Rw, d)
     keep_row = isfac.copy()
     if run.box_id0 >= 0:
         keep_row &= C < run.box_id0
@@ -1821,7 +1903,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     idx_cells = np.flatnonzero(alive)
     new_index = np.full(n_cells, -1, dtype=np.int64)
     new_index[idx_cells] = np.arange(len(idx_cells))
-    sizes = np.add.reduceat(pat, run.offsets[:K], axis=1, dtype=np.int64)
+    sizes = _layer_sizes(pat, run.offsets)
     rows, bounds, frows = _region_rows(co, C, keep_row, alive, run.n)
     bounds = bounds.tolist()
     A_sel = A_all[rows]
