@@ -1688,16 +1688,70 @@ def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, cente
     keys = key_fn(pat_alive)
     order = np.argsort(keys)
     skeys = keys[order]
-    nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
-                            C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
+    fc, fa, fcell, fu = _facet_rows(frows, centers, A_all, cell_of_row, C)
+    nb = _neighbor_patterns(net, K, run.offsets, fc, fa, fcell, pat,
+                            fu, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
                             run.maps, run.parents, run.n_jobs)
     q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
+    if key_fn is _bit_keys:
+        si, ti, ui, mi = _match_keys(skeys, order, q, src, C, frows)
+        return [si], [ti], [ui], list(zip(frows[mi].tolist(), src[mi].tolist()))
     pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
     hit = skeys[pos] == q
     tgt = order[pos]
     ok = hit & (tgt != src)
     miss = list(zip(frows[~hit].tolist(), src[~hit].tolist()))
     return [src[ok]], [tgt[ok]], [C[frows][ok]], miss
+
+
+@_njit
+def _facet_rows(frows, centers, A_all, cell_of_row, C):
+    """``centers[frows], A_all[frows], cell_of_row[frows], C[frows]``."""
+    m = frows.shape[0]
+    d = centers.shape[1]
+    fc = np.empty((m, d))
+    fa = np.empty((m, d))
+    fcell = np.empty(m, np.int64)
+    fu = np.empty(m, np.int64)
+    for t in range(m):
+        r = frows[t]
+        for k in range(d):
+            fc[t, k] = centers[r, k]
+            fa[t, k] = A_all[r, k]
+        fcell[t] = cell_of_row[r]
+        fu[t] = C[r]
+    return fc, fa, fcell, fu
+
+
+@_njit
+def _match_keys(skeys, order, q, src, C, frows):
+    """The lines of :func:`_adjacency` after its search keys, in one pass: the edges
+    (source, target, unit) of the facets whose neighbour's key is a region's (other than
+    the source), and the positions of the facets whose key is none."""
+    m = q.shape[0]
+    nk = skeys.shape[0]
+    si = np.empty(m, np.int64)
+    ti = np.empty(m, np.int64)
+    ui = np.empty(m, np.int64)
+    mi = np.empty(m, np.int64)
+    k = 0
+    nm = 0
+    for f in range(m):
+        lo, hi = 0, nk  # the first key >= q[f] (np.searchsorted)
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if skeys[mid] < q[f]:
+                lo = mid + 1
+            else:
+                hi = mid
+        p = min(lo, nk - 1)
+        if skeys[p] != q[f]:
+            mi[nm] = f
+            nm += 1
+        elif order[p] != src[f]:
+            si[k], ti[k], ui[k] = src[f], order[p], C[frows[f]]
+            k += 1
+    return si[:k].copy(), ti[:k].copy(), ui[:k].copy(), mi[:nm].copy()
 
 
 def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
