@@ -14,6 +14,12 @@ process when it is installed, and the ratio polyrank / regioncam is printed.
     python benchmarks/enumerate.py            # every case (the LP runs take long in 7-8-D)
     python benchmarks/enumerate.py --quick    # skip the slow LP and baseline runs
     python benchmarks/enumerate.py --only 2   # only the cases of input dimension 2
+    python benchmarks/enumerate.py --crossover  # method="auto"'s crossover: ms per region, both engines
+
+``--crossover`` times, per region, the subdivision engine (one thread, the whole
+decomposition) against the LP engine (its first ``--lp-regions`` regions, partial=True)
+on the networks of ``CROSSOVER_CASES``, over boxes and over all of R^d, and prints which
+engine ``method="auto"`` picks for each (``polyrank.subdivision.applies``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ from polyrank.train import mlp
 CASES = [(2, (16, 16, 16), 10.0), (2, (32, 32, 32), 10.0), (2, (128, 128, 128), 10.0),
          (3, (16, 16, 16), 10.0), (3, (16, 16, 16), None), (4, (16, 16, 16), 10.0),
          (5, (16, 16), 0.5), (6, (16, 16), 0.5), (7, (16, 16), 0.15), (8, (16, 16), 0.1)]
+#: ``--crossover`` cases: (d, widths, box half-width or None for all of R^d).
+CROSSOVER_CASES = [(5, (8, 8), None), (6, (8, 8), None), (7, (8, 8), None), (7, (16,), None),
+                   (8, (8, 8), None), (8, (16,), None), (9, (8, 8), None), (10, (8, 8), None),
+                   (10, (16,), None), (8, (16, 16), 0.1), (10, (8, 8), 0.2)]
 #: Published reference timings (issue 3; seconds, regions): edge-subdivision tools, and the
 #: Rust 2-D arrangement library (vertices and edges only, no regions).
 PUBLISHED = {
@@ -180,12 +190,38 @@ def peak_rss_mib(fn):
     return float(txt) if txt else float("nan")
 
 
+def crossover(lp_regions, repeat):
+    """Per-region time of both engines on CROSSOVER_CASES (the table behind ``applies``)."""
+    import warnings
+
+    hdr = (f"{'case':<20}{'regions':>9}{'subdiv s':>10}{'ms/region':>10}{'LP regions':>11}{'LP s':>9}"
+           f"{'ms/region':>10}{'LP/subdiv':>11}  auto picks")
+    print(hdr)
+    print("-" * len(hdr))
+    for d, widths, box in CROSSOVER_CASES:
+        net = pr.as_network(mlp(d, list(widths), seed=0))
+        dom = pr.Box(-box, box, dim=d) if box else None
+        name = f"{d}-{'-'.join(map(str, widths))} {f'box {box:g}' if box else 'R^d'}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dec, s_sub, _ = measure(lambda: pr.enumerate_regions(net, dom, method="subdivision", n_jobs=1),
+                                    repeat, memory=False)
+            lp, s_lp, _ = measure(lambda: pr.enumerate_regions(net, dom, method="lp", max_regions=lp_regions,
+                                                                partial=True), 1, memory=False)
+        per_sub, per_lp = 1e3 * s_sub / len(dec), 1e3 * s_lp / len(lp)
+        auto = "subdivision" if pr.subdivision.applies(net, dom) else "lp"
+        print(f"{name:<20}{len(dec):>9}{s_sub:>10.3f}{per_sub:>10.3f}{len(lp):>11}{s_lp:>9.2f}{per_lp:>10.3f}"
+              f"{per_lp / per_sub:>10.1f}x  {auto}; load average {os.getloadavg()[0]:.1f}", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the slow LP and baseline runs")
     ap.add_argument("--no-baseline", action="store_true", help="skip the scipy baseline")
     ap.add_argument("--repeat", type=int, default=5, help="timed repetitions (best is printed)")
     ap.add_argument("--only", type=int, nargs="*", help="only the cases of these input dimensions")
+    ap.add_argument("--crossover", action="store_true", help="only the crossover table of method='auto'")
+    ap.add_argument("--lp-regions", type=int, default=300, help="LP engine regions timed by --crossover")
     args = ap.parse_args(argv)
 
     # compile (or load from cache) the numba kernels outside the timings
@@ -195,6 +231,8 @@ def main(argv=None):
     print(f"subdivision warm-up (numba compile or cache load): {time.perf_counter() - t0:.2f} s")
     cores = pr.subdivision.n_threads()
     print(f"cores: {cores}; load average before: {os.getloadavg()[0]:.1f}")
+    if args.crossover:
+        return crossover(args.lp_regions, args.repeat)
     hdr = (f"{'case':<22}{'engine':<15}{'regions':>9}{'seconds':>10}{'peak MiB':>10}{'B/region':>10}"
            f"{'ratio':>26}  published")
     print(hdr)
