@@ -41,8 +41,8 @@ CASES = [(2, (16, 16, 16), 10.0), (2, (32, 32, 32), 10.0), (2, (128, 128, 128), 
          (5, (16, 16), 0.5), (6, (16, 16), 0.5), (7, (16, 16), 0.15), (8, (16, 16), 0.1)]
 #: ``--crossover`` cases: (d, widths, box half-width or None for all of R^d).
 CROSSOVER_CASES = [(5, (8, 8), None), (6, (8, 8), None), (7, (8, 8), None), (7, (16,), None),
-                   (8, (8, 8), None), (8, (16,), None), (9, (8, 8), None), (10, (8, 8), None),
-                   (10, (16,), None), (8, (16, 16), 0.1), (10, (8, 8), 0.2)]
+                   (8, (8, 8), None), (8, (16,), None), (9, (8,), None), (9, (12,), None), (10, (8,), None),
+                   (10, (12,), None)]
 #: Published reference timings (issue 3; seconds, regions): edge-subdivision tools, and the
 #: Rust 2-D arrangement library (vertices and edges only, no regions).
 PUBLISHED = {
