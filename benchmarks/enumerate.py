@@ -190,7 +190,7 @@ def peak_rss_mib(fn):
     return float(txt) if txt else float("nan")
 
 
-def crossover(lp_regions, repeat):
+def crossover(lp_regions, repeat, only=None):
     """Per-region time of both engines on CROSSOVER_CASES (the table behind ``applies``)."""
     import warnings
 
@@ -199,6 +199,8 @@ def crossover(lp_regions, repeat):
     print(hdr)
     print("-" * len(hdr))
     for d, widths, box in CROSSOVER_CASES:
+        if only and d not in only:
+            continue
         net = pr.as_network(mlp(d, list(widths), seed=0))
         dom = pr.Box(-box, box, dim=d) if box else None
         name = f"{d}-{'-'.join(map(str, widths))} {f'box {box:g}' if box else 'R^d'}"
@@ -232,7 +234,7 @@ def main(argv=None):
     cores = pr.subdivision.n_threads()
     print(f"cores: {cores}; load average before: {os.getloadavg()[0]:.1f}")
     if args.crossover:
-        return crossover(args.lp_regions, args.repeat)
+        return crossover(args.lp_regions, args.repeat, args.only)
     hdr = (f"{'case':<22}{'engine':<15}{'regions':>9}{'seconds':>10}{'peak MiB':>10}{'B/region':>10}"
            f"{'ratio':>26}  published")
     print(hdr)
