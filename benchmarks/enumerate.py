@@ -288,7 +288,7 @@ def main(argv=None):
                 ratio = f"lp/subdiv {res['lp'][1] / s:8.1f}x"
             if eng.startswith("subdiv") and "regioncam" in res:
                 ratio = (f"subdiv/regioncam {s / res['regioncam'][1]:6.2f}x"
-                         f" (CPU {cpu[eng]:.3f} s / {cpu['regioncam']:.3f} s = {cpu[eng] / cpu['regioncam']:.2f}x)")
+                         f" (CPU {1e3 * cpu[eng]:.1f} / {1e3 * cpu['regioncam']:.1f} ms = {cpu[eng] / cpu['regioncam']:.2f}x)")
             if eng.startswith("subdiv") and nj > 1 and eng.endswith(f"={nj}") and "subdiv n_jobs=1" in res:
                 ratio += f" (1 thread/{nj}: {res['subdiv n_jobs=1'][1] / s:.2f}x)"
             pub = ""

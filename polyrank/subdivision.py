@@ -59,8 +59,9 @@ AUTO_MAX_DIM = 10
 #: ... where networks of dimension d need at least ``AUTO_MIN_UNITS[d]`` hidden units
 #: (10-D, 4 units: the LP engine took 0.7x the subdivision's time; 8 + 8 units: 4x) ...
 AUTO_MIN_UNITS = {10: 16}
-#: ... and up to this one over all of R^d (6-D, 8-8: the LP engine took 30x as long per region).
-AUTO_MAX_DIM_UNBOUNDED = 6
+#: ... and up to this one over all of R^d (per region, 8-D 8-8 and 16: the LP engine took 4.9x and
+#: 9.1x as long; 9-D 8 units: 0.7x, 12 units: 1.6x; 10-D 8 units: 0.1x; docs/subdivision.md).
+AUTO_MAX_DIM_UNBOUNDED = 8
 #: With ``domain=None`` the box is grown until every vertex found lies within this
 #: fraction of the box's half-width.
 BOX_MARGIN = 0.5
@@ -1358,7 +1359,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     """Enumerate the linear regions of a network with 1-10 inputs by cutting the domain.
 
     This is the engine behind ``enumerate_regions(..., method="subdivision")`` (and
-    ``method="auto"`` in dimension 2-4); it returns the same Decomposition as the
+    ``method="auto"`` where :func:`applies`); it returns the same Decomposition as the
     LP engine without solving one LP per region.
 
     Parameters
