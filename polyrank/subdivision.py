@@ -1049,7 +1049,8 @@ class _Run:
                 if l == 0:
                     H = np.ascontiguousarray(np.hstack([Wl, bl[:, None]])[None])
                 else:  # z_l = W_l (B z_{l-1}) + b_l on each new cell, z_{l-1} from its parent
-                    H = _next_maps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
+                    H = _cellwise(_next_maps, self.n_jobs, (self.maps[-1], parents[-1], bits[-1],
+                                                            np.ascontiguousarray(Wl), bl), (1, 2))
                 self.maps.append(H)
                 zthr = float(self.zero_rel[l])
                 V, F, vo, E, eo, C, R, co, B, P, over = self._cut_layer(H, l, zthr)
@@ -1080,7 +1081,7 @@ class _Run:
                 self.cells = (V, F, vo, E, eo, C, R, co)
                 # rank A_l <= rank A_{l-1}, as in the LP engine
                 cap = ranks[l - 1][P] if l > 0 else np.full(n_new, d, dtype=np.int64)
-                ranks.append(_batched_ranks(H, P, B, d, cap, zthr))
+                ranks.append(_batched_ranks(H, P, B, d, cap, zthr, self.n_jobs))
                 bits.append(B)
                 parents.append(P)
                 ncells = n_new
@@ -1180,11 +1181,25 @@ def _certified_ranks(H, P, B, d, cap, zthr):
     return out
 
 
-def _batched_ranks(H, P, B, d, cap, zthr):
+def _cellwise(kernel, n_jobs, args, per_cell):
+    """``kernel(*args)`` for a kernel that works cell by cell (one output row per cell; the
+    arguments at the positions ``per_cell`` have one row per cell), on chunks of cells in
+    parallel, concatenated in cell order (the same output for any number of threads)."""
+    bounds = _bounds(len(args[per_cell[0]]), n_jobs)
+    if bounds is None:
+        return kernel(*args)
+
+    def chunk(a, b):
+        return kernel(*[x[a:b] if i in per_cell else x for i, x in enumerate(args)])
+
+    return np.concatenate(_pmap(chunk, bounds, n_jobs))
+
+
+def _batched_ranks(H, P, B, d, cap, zthr, n_jobs=1):
     """rank of the active rows of each cell's map under the rank rule of
     :mod:`polyrank.rank` (rows of norm <= ``zthr`` are zero; capped by ``cap``): certified
     by the Cholesky certificate where possible, else :func:`~polyrank.rank.batched_ranks`."""
-    out = _certified_ranks(H, P, B, d, cap, zthr)
+    out = _cellwise(_certified_ranks, n_jobs, (H, P, B, d, cap, zthr), (1, 2, 4))
     todo = np.flatnonzero(out < 0)
     for s in range(0, len(todo), RANK_CHUNK):  # the stack of maps is built one chunk at a time
         idx = todo[s: s + RANK_CHUNK]
