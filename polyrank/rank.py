@@ -604,18 +604,20 @@ def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index):
         bg = b if every else b[grp]
         if rows:   # full row rank: U U^T (c_K x c_K); padded rows of U are zero
             m = Ug.shape[1]
-            Gm = torch.bmm(Ug, Ug.transpose(1, 2))
+            V = Ug
         else:      # rank b < c_K: the first b sketch columns; U_b^T U_b (b x b)
             m = int(bg.max())
-            keep = torch.arange(m, device=Ug.device)[None, :] < bg[:, None]
-            Ub = Ug[:, :, :m] * keep[:, None, :].to(Ug.dtype)
-            Gm = torch.bmm(Ub.transpose(1, 2), Ub)
-        pad = torch.arange(m, device=Gm.device)[None, :] >= bg[:, None]
+            V = Ug[:, :, :m]
+            if not bool((bg == m).all()):  # zero the columns beyond each point's own b
+                keep = torch.arange(m, device=Ug.device)[None, :] < bg[:, None]
+                V = V * keep[:, None, :].to(Ug.dtype)
+            V = V.transpose(1, 2)
+        pad = torch.arange(m, device=V.device)[None, :] >= bg[:, None]
         err = eps * B * B * ((2 * K + 1) * n_inner + (m + 1) ** 2)
         delta = CERT_SAFETY * max(err, thr * thr)
         # padded rows/columns are zero: give them a diagonal that keeps them positive
-        Gm.diagonal(dim1=1, dim2=2).add_(pad.to(Gm.dtype) * (B * B + 2 * delta + 1.0) - delta)
-        ok = torch.linalg.cholesky_ex(Gm).info == 0
+        shift = delta - pad.to(V.dtype) * (B * B + 2 * delta + 1.0)
+        ok = _gram_cholesky_ok(V, shift)
         sel = torch.nonzero(grp).squeeze(1)
         good = sel[ok]
         r[good] = b[good]
@@ -624,6 +626,34 @@ def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index):
     if bad.numel():
         r[bad] = _ranks_exact_chain(tn, [index(l) for l in range(K)], counts, bounds, K, bad, tol, eps)
     return r
+
+
+#: Row blocks in which :func:`_gram_cholesky_ok` forms the lower triangle of a Gram matrix
+#: (the work is ``(1 + 1 / GRAM_BLOCKS) / 2`` of the full product's).
+GRAM_BLOCKS = 6
+
+
+def _gram_cholesky_ok(V, shift):
+    """Whether ``V V^T - diag(shift)`` has a Cholesky factorisation, for each matrix of a stack
+    (``V`` of shape (P, m, k), ``shift`` (P, m)): a bool tensor (P,).
+
+    The Cholesky factorisation (LAPACK's, :func:`torch.linalg.cholesky_ex`) reads only the
+    lower triangle, so only that is formed: row block by row block, ``V[r0:r1] V[:r1]^T``
+    (``bmm``), about half the multiply-adds of ``V V^T``; every entry is the same inner
+    product as in the full product."""
+    import torch
+
+    P, m, _ = V.shape
+    if m <= 2 * GRAM_BLOCKS:
+        G = torch.bmm(V, V.transpose(1, 2))
+    else:
+        G = torch.zeros((P, m, m), dtype=V.dtype, device=V.device)
+        edges = [round(m * np.sqrt(i / GRAM_BLOCKS)) for i in range(GRAM_BLOCKS + 1)]  # equal work per block
+        for r0, r1 in zip(edges[:-1], edges[1:]):
+            if r1 > r0:
+                G[:, r0:r1, :r1] = torch.bmm(V[:, r0:r1], V[:, :r1].transpose(1, 2))
+    G.diagonal(dim1=1, dim2=2).sub_(shift)
+    return torch.linalg.cholesky_ex(G).info == 0
 
 
 def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, func, advice=None):
