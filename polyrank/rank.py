@@ -624,7 +624,13 @@ def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index):
         pending[good] = False
     bad = torch.nonzero(pending).squeeze(1)
     if bad.numel():
-        r[bad] = _ranks_exact_chain(tn, [index(l) for l in range(K)], counts, bounds, K, bad, tol, eps)
+        idx = [index(l) for l in range(K)]
+        # the fallback's gathered blocks, in batches within the memory budget
+        per = 2 * (sum(idx[l].shape[1] * idx[l - 1].shape[1] for l in range(1, K)) + idx[K - 1].shape[1] * tn.d)
+        step = max(1, int(getattr(tn, "max_memory", DEFAULT_MAX_MEMORY) // max(per * U.element_size(), 1)))
+        for s in range(0, bad.numel(), step):
+            sel = bad[s: s + step]
+            r[sel] = _ranks_exact_chain(tn, idx, counts, bounds, K, sel, tol, eps)
     return r
 
 
@@ -676,20 +682,29 @@ def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, fun
     return max(size, 1)
 
 
-def _counts_all(tn, X, n_layers, chunk):
+def _counts_all(tn, X, n_layers, chunk, keep_bytes=0):
+    """Codeword sizes (n, n_layers) of the points ``X`` (a CPU tensor), and their activation
+    masks (a list of bool tensors on ``tn.device``, one per layer) when all of them take at
+    most ``keep_bytes`` bytes, else None (then the chunk loop recomputes them)."""
     import torch
 
-    out = []
+    out, kept = [], []
+    keep = X.shape[0] * sum(tn.widths[:n_layers]) <= keep_bytes
     for s in range(0, X.shape[0], chunk):
         ms = tn.masks(X[s: s + chunk], n_layers, offset=s)
         out.append(torch.stack([m.sum(1) for m in ms], dim=1).cpu())
+        if keep:
+            kept.append(ms)
     if not out:
-        return torch.zeros((0, n_layers), dtype=torch.long)
-    return torch.cat(out)
+        return torch.zeros((0, n_layers), dtype=torch.long), None
+    masks = None
+    if keep:
+        masks = kept[0] if len(kept) == 1 else [torch.cat(ms) for ms in zip(*kept)]
+    return torch.cat(out), masks
 
 
 def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dtype=None,
-             max_memory=None, progress=False, method="auto") -> np.ndarray:
+             max_memory=None, progress=False, method="auto", return_codeword_sizes=False):
     """Rank of the local affine map ``A_K`` at each point, per layer: the sampling path.
 
     For every point ``x`` and hidden layer ``K``, the rank of
@@ -726,10 +741,14 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
         ``rank A_K = min(d, c_1, ..., c_K)`` by a Cholesky certificate and uses the
         direct rule only where the certificate fails. "auto" picks "direct" for
         ``d <= DIRECT_MAX_DIM``, else "certify". Both give the same ranks.
+    return_codeword_sizes : bool, default False
+        Also return :func:`codeword_sizes_at` of the same points and layers, from the same
+        forward pass.
 
     Returns
     -------
     ndarray of int, shape (n_points, len(layers))
+        The ranks; with ``return_codeword_sizes``, the pair (ranks, codeword sizes).
 
     Raises
     ------
@@ -775,6 +794,8 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
     array([[1, 0],
            [1, 1],
            [0, 0]])
+    >>> pr.ranks_at(net, np.array([[2.0]]), return_codeword_sizes=True)   # ranks, codeword sizes
+    (array([[1, 0]]), array([[2, 1]]))
     """
     import torch
 
@@ -782,12 +803,16 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
     if method not in ("auto", "direct", "certify"):
         raise ValueError(f"The 'method' parameter of {func} must be 'auto', 'direct' or 'certify'; "
                          f"got {method!r}.")
+    if not isinstance(return_codeword_sizes, (bool, np.bool_)):
+        raise ValueError(f"The 'return_codeword_sizes' parameter of {func} must be a bool; "
+                         f"got {return_codeword_sizes!r}.")
     net, X, layers, device, dtype, batch_size, tol, max_memory = _prepare(
         net, X, layers, func=func, device=device, dtype=dtype, batch_size=batch_size,
         tol=tol, max_memory=max_memory)
     n = X.shape[0]
     if n == 0:
-        return np.zeros((0, len(layers)), dtype=np.int64)
+        empty = np.zeros((0, len(layers)), dtype=np.int64)
+        return (empty, empty.copy()) if return_codeword_sizes else empty
     tn = _TorchNet(net, device, dtype)
     Kmax = max(layers)
     itemsize = torch.finfo(dtype).bits // 8
@@ -801,9 +826,23 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
                         + 2 * max(cw[K], d) ** 2 + 2 * cw[K] * d for K in range(Kmax)))
         fwd_chunk = _chunk_size(n, 3 * max(widths + (d,)), itemsize, max_memory, None, func,
                                 advice=upper * itemsize)
-        counts_all = _counts_all(tn, X, Kmax, fwd_chunk)
-        return _ranks_of_masks(tn, net, counts_all, lambda idx: tn.masks(X[idx], Kmax), layers, method=method,
-                               tol=tol, max_memory=max_memory, batch_size=batch_size, progress=progress, func=func)
+        # the forward pass runs once: its masks are kept for the chunk loop when they fit in a
+        # quarter of the budget (one byte per unit and point), else recomputed per chunk
+        counts_all, kept = _counts_all(tn, X, Kmax, fwd_chunk, keep_bytes=max_memory // 4)
+        if kept is None:
+            def masks_of(idx):
+                return tn.masks(X[idx], Kmax)
+        else:
+            max_memory -= n * sum(widths)  # what the kept masks take
+
+            def masks_of(idx):
+                sel = torch.as_tensor(idx, device=device)
+                return [m[sel] for m in kept]
+        R = _ranks_of_masks(tn, net, counts_all, masks_of, layers, method=method, tol=tol,
+                            max_memory=max_memory, batch_size=batch_size, progress=progress, func=func)
+    if return_codeword_sizes:
+        return R, counts_all.numpy().astype(np.int64)[:, [K - 1 for K in layers]]
+    return R
 
 
 def _ranks_of_masks(tn, net, counts_all, masks_of, layers, *, method, tol, max_memory, batch_size, progress, func):
@@ -823,6 +862,7 @@ def _ranks_of_masks(tn, net, counts_all, masks_of, layers, *, method, tol, max_m
     itemsize = torch.finfo(dtype).bits // 8
     Kmax = max(layers)
     tn.zero_thr = [float(z) for z in zero_thresholds(net, Kmax)[0]]
+    tn.max_memory = max_memory
     widths = net.widths[:Kmax]
     d = net.input_dim
     bounds_all = torch.cummin(torch.clamp(counts_all, max=d), dim=1).values
@@ -845,6 +885,11 @@ def _ranks_of_masks(tn, net, counts_all, masks_of, layers, *, method, tol, max_m
                   + 2 * cm[K] * ks_all[K]
                   + ((2 * max(cm[K], ks_all[K]) ** 2 + 2 * cm[K] * d) if K + 1 in layers else 0)
                   for K in range(Kmax))
+        if len(layers) == 1 and Kmax > 1 and _narrow_end_cheaper(tn, cmaxs, ks_all, Kmax):
+            # the narrow end (likely for every chunk): two c_K x width blocks, the Gram matrix
+            # and its factor, the fallback's c_K x d block (its gathered blocks go in batches)
+            per = (2 * cm[Kmax - 1] * max(widths[: Kmax - 1]) + 2 * max(cm[Kmax - 1], ks_all[Kmax - 1]) ** 2
+                   + cm[Kmax - 1] * d)
     chunk = _chunk_size(n, per, itemsize, max_memory, batch_size, func)
     starts = range(0, n, chunk)
     if progress:
@@ -999,5 +1044,5 @@ def codeword_sizes_at(net, X, layers=None, *, device=None, batch_size=None, tol=
     itemsize = torch.finfo(dtype).bits // 8
     chunk = _chunk_size(n, 3 * max(net.widths[:Kmax] + (net.input_dim,)), itemsize, max_memory, batch_size, func)
     with torch.no_grad():
-        counts = _counts_all(tn, X, Kmax, chunk).numpy().astype(np.int64)
+        counts = _counts_all(tn, X, Kmax, chunk)[0].numpy().astype(np.int64)
     return counts[:, [K - 1 for K in layers]]

@@ -113,7 +113,7 @@ def run(data_dir=None, *, dataset="mnist", epochs=50, device=None, widths=None, 
 
     from ..data import load_digits, load_mnist, mnist_source
     from ..network import as_network
-    from ..rank import codeword_sizes_at, ranks_at
+    from ..rank import ranks_at
     from ..train import fit, mlp
 
     t_start = time.perf_counter()
@@ -144,8 +144,7 @@ def run(data_dir=None, *, dataset="mnist", epochs=50, device=None, widths=None, 
         net = as_network(model)
         rows = []
         for name, P in probes.items():
-            rk = ranks_at(net, P, layers, device=device, progress=progress)
-            cs = codeword_sizes_at(net, P, layers, device=device)
+            rk, cs = ranks_at(net, P, layers, device=device, progress=progress, return_codeword_sizes=True)
             for j, k in enumerate(layers):
                 rows.append(pd.DataFrame({"probe": name, "stage": stage, "layer": k,
                                           "point": np.arange(len(P)), "rank": rk[:, j],
