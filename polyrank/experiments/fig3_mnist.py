@@ -198,8 +198,9 @@ def plot(results, path=None):
     """
     import matplotlib.pyplot as plt
 
-    if not isinstance(results, dict) or "history" not in results or "ranks" not in results:
-        raise ValueError("results must be the dict returned by fig3_mnist.run (with 'history' and 'ranks').")
+    from ._common import check_results, finish_figure
+
+    check_results(results, ("history", "ranks"), "fig3_mnist.run")
     ranks, hist = results["ranks"], results["history"]
     layers = sorted(ranks["layer"].unique())
     L = layers[-1]
@@ -238,10 +239,7 @@ def plot(results, path=None):
                          f"epochs {info.get('epochs')}, test accuracy {acc:.2%}\n"
                          f"paper (MNIST): 98.42%, last-layer\nmean rank ~36 -> ~7-8",
                          fontsize=9, va="center")
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    return fig
+    return finish_figure(fig, path)
 
 
 def save_net(net, path):
