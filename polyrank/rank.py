@@ -491,15 +491,16 @@ def _orthogonal_sketch(d, k):
 
 def _norm_estimate(W):
     """Upper estimate of the spectral norm of ``W`` (a float64 numpy array): exact (SVD) for
-    small matrices, else power iteration on the smaller Gram matrix times NORM_MARGIN (the
-    iterates of power iteration on ``W^T W``, at matrix-matrix speed)."""
+    small matrices, else power iteration on ``W^T W`` times NORM_MARGIN. The iterates
+    ``v <- W^T (W v)`` (or ``W (W^T v)``, on the smaller side) are those of power iteration on
+    the Gram matrix, without forming it (forming it cost more than all the iterations)."""
     if min(W.shape) <= EXACT_NORM_MAX_DIM:
         return float(np.linalg.norm(W, 2)) * (1.0 + EXACT_NORM_RTOL)
-    G = W @ W.T if W.shape[0] <= W.shape[1] else W.T @ W
-    v = np.ones(G.shape[0]) / np.sqrt(G.shape[0])
+    A = W if W.shape[0] >= W.shape[1] else W.T  # iterate on the smaller side: A^T A
+    v = np.ones(A.shape[1]) / np.sqrt(A.shape[1])
     s = 0.0
     for _ in range(NORM_ITERATIONS):
-        v = G @ v
+        v = A.T @ (A @ v)
         nv = float(np.linalg.norm(v))
         if nv == 0.0:
             return 0.0
