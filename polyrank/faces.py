@@ -191,6 +191,22 @@ def _n_subsets(m, d, cap):
 
 
 @_njit
+def _next_subset(c, m):
+    """Advance the sorted index tuple ``c`` (a d-subset of 0..m-1) to the next one in
+    lexicographic order, in place; False when ``c`` was the last."""
+    d = c.shape[0]
+    k = d - 1
+    while k >= 0 and c[k] == m - d + k:
+        k -= 1
+    if k < 0:
+        return False
+    c[k] += 1
+    for j in range(k + 1, d):
+        c[j] = c[j - 1] + 1
+    return True
+
+
+@_njit
 def _vertex_kernel(A, b, roff, regs, first_new, rtol, scale, det_atol, mw, max_sub):
     """Vertex instances of the regions ``regs``: points (N, d), owner (N,), tight-row
     bitsets (N, mw) over each region's local rows; and which regions were skipped
@@ -226,14 +242,8 @@ def _vertex_kernel(A, b, roff, regs, first_new, rtol, scale, det_atol, mw, max_s
         while True:
             if c[d - 1] < fn:  # every row old: this vertex is known already
                 c[d - 1] = fn - 1
-                k = d - 1
-                while k >= 0 and c[k] == m - d + k:
-                    k -= 1
-                if k < 0:
+                if not _next_subset(c, m):
                     break
-                c[k] += 1
-                for j in range(k + 1, d):
-                    c[j] = c[j - 1] + 1
                 continue
             for k in range(d):
                 for j in range(d):
@@ -281,14 +291,8 @@ def _vertex_kernel(A, b, roff, regs, first_new, rtol, scale, det_atol, mw, max_s
                         for w in range(mw):
                             T[n, w] = mask[w]
                         n += 1
-            k = d - 1
-            while k >= 0 and c[k] == m - d + k:
-                k -= 1
-            if k < 0:
+            if not _next_subset(c, m):
                 break
-            c[k] += 1
-            for j in range(k + 1, d):
-                c[j] = c[j - 1] + 1
     return P[:n].copy(), O[:n].copy(), T[:n].copy(), D[:n].copy(), skipped
 
 
