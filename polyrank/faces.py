@@ -297,6 +297,215 @@ def _vertex_kernel(A, b, roff, regs, first_new, rtol, scale, det_atol, mw, max_s
 
 
 @_njit
+def _first_regular(A, b, i0, rows, nt, idx, c, M, rhs, x, det_atol):
+    """The first d-subset, in lexicographic order, of the local rows ``rows[:nt]``
+    (ascending) whose hyperplanes meet in one point, as :func:`_vertex_kernel` meets them:
+    the subset in ``c``, the point in ``x``; returns its ``|det|`` (0.0: there is none)."""
+    d = A.shape[1]
+    if nt < d:
+        return 0.0
+    for k in range(d):
+        idx[k] = k
+    while True:
+        for k in range(d):
+            c[k] = rows[idx[k]]
+            for j in range(d):
+                M[k, j] = A[i0 + c[k], j]
+            rhs[k] = b[i0 + c[k]]
+        dt = _solve_small(M, rhs, x, d, det_atol)
+        if dt > 0.0:
+            return dt
+        if not _next_subset(idx, nt):
+            return 0.0
+
+
+@_njit
+def _tight_mask(A, b, i0, m, x, tol, mask, rows):
+    """Rows tight at x (residual within ``tol``) as a bitset in ``mask`` and a list in
+    ``rows``; returns their number, or -1 when x violates a row by more than ``tol``."""
+    d = A.shape[1]
+    for w in range(mask.shape[0]):
+        mask[w] = 0
+    nt = 0
+    for j in range(m):
+        s = -b[i0 + j]
+        for k in range(d):
+            s += A[i0 + j, k] * x[k]
+        if s > tol:
+            return -1
+        if s >= -tol:
+            mask[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+            rows[nt] = j
+            nt += 1
+    return nt
+
+
+@_njit
+def _lex_less(S, i, j):
+    for k in range(S.shape[1]):
+        if S[i, k] != S[j, k]:
+            return S[i, k] < S[j, k]
+    return False
+
+
+@_njit
+def _engine_vertex_kernel(A, b, roff, regs, first_new, gid, Fb, vo, cell, box0, nbox, rtol, scale, det_atol, mw,
+                          max_sub):
+    """The output of :func:`_vertex_kernel` for the regions ``regs``, from the subdivision
+    engine's vertices instead of every d-subset of rows: each engine vertex of a region's
+    cell (``vo``: vertex offsets per engine cell, ``cell[r]``: the engine cell of region r)
+    names the rows through it (``Fb``: bitsets over the engine's hyperplane ids, ``gid``:
+    the id of every row). The point is solved from the first regular d-subset of those
+    rows, its tight rows recomputed from residuals, and the instances are kept in the
+    order and with the de-duplication of :func:`_vertex_kernel`, so that the answer is
+    the same. Engine vertices on its box (ids ``box0`` .. ``box0 + nbox - 1``) are passed
+    over when no row of the region is a box row. A region whose engine vertices disagree
+    with its rows (a vertex on fewer than d independent rows, a point outside a row, a
+    different first subset at the point, no vertex at all), or with more than ``max_sub``
+    subsets, is flagged ``failed`` and left to :func:`_vertex_kernel`."""
+    d = A.shape[1]
+    cap = max(16, 8 * regs.shape[0])
+    P = np.empty((cap, d))
+    O = np.empty(cap, np.int64)
+    T = np.zeros((cap, mw), np.uint64)
+    D = np.empty(cap)
+    failed = np.zeros(regs.shape[0], np.bool_)
+    max_m = 1
+    for t in range(regs.shape[0]):
+        max_m = max(max_m, roff[regs[t] + 1] - roff[regs[t]])
+    rows = np.empty(max_m, np.int64)
+    rows2 = np.empty(max_m, np.int64)
+    M = np.empty((d, d))
+    rhs = np.empty(d)
+    x = np.empty(d)
+    idx = np.empty(d, np.int64)
+    c = np.empty(d, np.int64)
+    c2 = np.empty(d, np.int64)
+    mask = np.zeros(mw, np.uint64)
+    lcap = 16
+    LP = np.empty((lcap, d))
+    LS = np.empty((lcap, d), np.int64)
+    LT = np.zeros((lcap, mw), np.uint64)
+    LD = np.empty(lcap)
+    order = np.empty(lcap, np.int64)
+    n = 0
+    for t in range(regs.shape[0]):
+        r = regs[t]
+        i0 = roff[r]
+        m = roff[r + 1] - i0
+        if m < d:
+            continue
+        if _n_subsets(m, d, max_sub) > max_sub:
+            failed[t] = True
+            continue
+        p = cell[r]
+        box_rows = False
+        for j in range(m):
+            if box0 <= gid[i0 + j] < box0 + nbox:
+                box_rows = True
+        nl = 0
+        for v in range(vo[p], vo[p + 1]):
+            if box0 >= 0 and not box_rows:
+                on_box = False
+                for g in range(box0, box0 + nbox):
+                    if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                        on_box = True
+                if on_box:
+                    continue
+            nt = 0
+            new = False
+            for j in range(m):
+                g = gid[i0 + j]
+                if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                    rows[nt] = j
+                    nt += 1
+                    new = new or j >= first_new[t]
+            if first_new[t] > 0 and not new:  # every row old: this vertex is known already
+                continue
+            dt = _first_regular(A, b, i0, rows, nt, idx, c, M, rhs, x, det_atol)
+            if dt == 0.0:
+                failed[t] = True
+                break
+            mag = scale
+            for k in range(d):
+                mag = max(mag, abs(x[k]))
+            nt2 = _tight_mask(A, b, i0, m, x, rtol * mag, mask, rows2)
+            if nt2 < 0:
+                failed[t] = True
+                break
+            # the subset _vertex_kernel would solve: the first regular one at the point (the
+            # same when the rows tight at the point are those the engine named)
+            same = nt2 == nt
+            for k in range(nt2):
+                same = same and rows2[k] == rows[k]
+            dt2 = dt
+            if not same:
+                for k in range(d):
+                    c2[k] = c[k]
+                dt2 = _first_regular(A, b, i0, rows2, nt2, idx, c, M, rhs, x, det_atol)
+                same = dt2 > 0.0
+                for k in range(d):
+                    same = same and c[k] == c2[k]
+                if not same:
+                    failed[t] = True
+                    break
+            if c[d - 1] < first_new[t]:  # every row old: this vertex is known already
+                continue
+            if nl == LP.shape[0]:
+                LP = _grow_f2(LP, nl + 1)
+                LS = _grow_f2(LS, nl + 1)
+                LT = _grow_f2(LT, nl + 1)
+                LD = _grow_1(LD, nl + 1)
+                order = _grow_1(order, nl + 1)
+            for k in range(d):
+                LP[nl, k] = x[k]
+                LS[nl, k] = c[k]
+            for w in range(mw):
+                LT[nl, w] = mask[w]
+            LD[nl] = dt2
+            nl += 1
+        if nl == 0 and first_new[t] == 0:
+            failed[t] = True
+        if failed[t]:
+            continue
+        # lexicographic order of the subsets (insertion sort: a few vertices per region)
+        for q in range(nl):
+            order[q] = q
+            k = q
+            while k > 0 and _lex_less(LS, order[k], order[k - 1]):
+                order[k], order[k - 1] = order[k - 1], order[k]
+                k -= 1
+        start = n
+        for q in range(nl):
+            i = order[q]
+            dup = False
+            for u in range(start, n):
+                same = True
+                for w in range(mw):
+                    if T[u, w] != LT[i, w]:
+                        same = False
+                        break
+                if same:
+                    dup = True
+                    break
+            if dup:
+                continue
+            if n == P.shape[0]:
+                P = _grow_f2(P, n + 1)
+                T = _grow_f2(T, n + 1)
+                O = _grow_1(O, n + 1)
+                D = _grow_1(D, n + 1)
+            for k in range(d):
+                P[n, k] = LP[i, k]
+            for w in range(mw):
+                T[n, w] = LT[i, w]
+            O[n] = r
+            D[n] = LD[i]
+            n += 1
+    return P[:n].copy(), O[:n].copy(), T[:n].copy(), D[:n].copy(), failed
+
+
+@_njit
 def _find(parent, i):
     while parent[i] != i:
         parent[i] = parent[parent[i]]
@@ -730,19 +939,52 @@ def _flat_rows_of(dec):
     return np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64), roff, wit, bnd
 
 
-def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unbounded=None, centre=None):
+def _engine_vertices(dec, n_rows):
+    """What the subdivision engine left on the decomposition about its vertices (Decomposition
+    ``arrays``: ``row_ids`` of the rows, ``vertex_bits`` = (per engine vertex, a bitset over
+    the row ids of the hyperplanes through it; vertex offsets per engine cell; the engine
+    cell of each region; the id of the engine's first box row, -1 without a box)), as
+    (row ids, bitsets, offsets, cells, first box id); None when it is not there."""
+    arr = getattr(dec, "_arrays", {}) or {}
+    if "vertex_bits" not in arr or "row_ids" not in arr:
+        return None
+    Fb, vo, cell, box0 = arr["vertex_bits"]
+    gid = np.ascontiguousarray(arr["row_ids"], dtype=np.int64)
+    if len(gid) != n_rows or len(cell) != len(dec):
+        return None
+    return (gid, np.ascontiguousarray(Fb, dtype=np.uint64), np.ascontiguousarray(vo, dtype=np.int64),
+            np.ascontiguousarray(cell, dtype=np.int64), int(box0))
+
+
+def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unbounded=None, centre=None,
+                      engine=None):
     """Vertex instances of the regions ``regs`` (points, owners, tight-row bitsets, |det|
     of the rows solved: 1 from qhull), qhull for regions with more than MAX_SUBSETS d-subsets of rows. With ``first_new``
     (per region in regs), only vertices on at least one row at or after it. Regions
     flagged ``unbounded`` (per region) go to qhull inside a box ``QHULL_BOX_FACTOR``
     times larger than every vertex and witness found otherwise, and keep the vertices
-    off that box."""
+    off that box. With ``engine`` = (row ids, vertex bitsets, vertex offsets, engine cell
+    of each region, id of the engine's first box row or -1), the subdivision engine's vertices name the rows through each vertex
+    (:func:`_engine_vertex_kernel`; the same instances), and only the regions it flags go
+    through every d-subset."""
     d = A.shape[1]
     mw = max(1, (int(np.diff(roff).max(initial=0)) + 63) // 64)
     regs = np.asarray(regs, dtype=np.int64)
     fn = np.zeros(len(regs), dtype=np.int64) if first_new is None else np.asarray(first_new, dtype=np.int64)
-    P, O, T, D, skipped = _vertex_kernel(A, b, roff, regs, fn, float(rtol), float(scale), DET_ATOL, mw,
-                                         MAX_SUBSETS)
+    if engine is None:
+        P, O, T, D, skipped = _vertex_kernel(A, b, roff, regs, fn, float(rtol), float(scale), DET_ATOL, mw,
+                                             MAX_SUBSETS)
+    else:
+        gid, Fb, vo, cell, box0 = engine
+        P, O, T, D, failed = _engine_vertex_kernel(A, b, roff, regs, fn, gid, Fb, vo, cell, box0, 2 * d,
+                                                   float(rtol), float(scale), DET_ATOL, mw, MAX_SUBSETS)
+        skipped = np.zeros(len(regs), dtype=bool)
+        if failed.any():
+            redo = np.flatnonzero(failed)
+            P2, O2, T2, D2, sk2 = _vertex_kernel(A, b, roff, regs[redo], fn[redo], float(rtol), float(scale),
+                                                 DET_ATOL, mw, MAX_SUBSETS)
+            P, O, T, D = (np.concatenate(x) for x in ((P, P2), (O, O2), (T, T2), (D, D2)))
+            skipped[redo[sk2]] = True
     if skipped.any():
         from scipy.spatial import HalfspaceIntersection
 
@@ -1017,7 +1259,9 @@ class FaceComplex:
         s = self.scale = float(local_frame(dec.net, dom, centre)[1])
         regs = np.arange(n_reg, dtype=np.int64)
         unb = None if dom is not None and dom.bounded else ~bnd
-        inst = _vertex_instances(A, b, roff, regs, TIGHT_RTOL, s, wit, unbounded=unb, centre=centre)
+        eng = _engine_vertices(dec, len(b))
+        inst = _vertex_instances(A, b, roff, regs, TIGHT_RTOL, s, wit, unbounded=unb, centre=centre,
+                                 engine=eng)
         self.box = None
         m_own = np.diff(roff)
         if dom is None or not dom.bounded:
@@ -1027,9 +1271,17 @@ class FaceComplex:
                 raise _pointed_error("FaceComplex", np.flatnonzero(~has).tolist())
             ext = max(float(np.abs(inst[0] - centre).max(initial=0.0)), s)
             R = BOX_FACTOR * ext
+            # the subdivision engine's own box when it is at least as large (it holds every
+            # vertex within half its half-width): the same box whether or not its vertices
+            # are at hand, and those on it are then read off the engine's cells
+            hw = float(dec.stats.get("box_halfwidth", 0.0) or 0.0)
+            own_box = R <= hw < np.inf
+            if own_box:
+                R = hw
             lo, hi = centre - R, centre + R
             self.box = (lo, hi)
-            A, b, roff, inst = _add_box(A, b, roff, bnd, inst, lo, hi, TIGHT_RTOL, s, wit)
+            A, b, roff, inst = _add_box(A, b, roff, bnd, inst, lo, hi, TIGHT_RTOL, s, wit,
+                                        engine=eng if own_box and eng is not None and eng[4] >= 0 else None)
         V, F, rf, self.problems, self.n_simple_regions = _build(A, b, roff, wit, d, s, inst)
         self._full_vertices, self._full = V, F
         self._full_rows = (rf, roff, np.diff(roff))  # every row, the box's included
@@ -1421,9 +1673,12 @@ def _on_box(V, box, scale):
     return np.hstack([np.abs(V - hi) <= tol, np.abs(V - lo) <= tol])
 
 
-def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit):
+def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit, engine=None):
     """Append the box's 2d rows to every unbounded region; the vertex instances of the
-    bounded regions are kept, those of the unbounded ones recomputed."""
+    bounded regions are kept, those of the unbounded ones on the box added. ``engine``:
+    (row ids, vertex bitsets, vertex offsets, engine cells, id of the engine's first box
+    row) when the box is the subdivision engine's (its rows x_j <= hi_j, then x_j >= lo_j,
+    have the ids that follow): the instances on the box are read off its vertices."""
     d = A.shape[1]
     n_reg = len(roff) - 1
     m = np.diff(roff)
@@ -1442,7 +1697,14 @@ def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit):
     b2[rows_box] = np.tile(boxb, len(ub))
     P, O, T, D = inst
     # vertices of the unbounded regions on a box row (the others are known)
-    P2, O2, T2, D2 = _vertex_instances(A2, b2, roff2, ub, rtol, scale, wit, first_new=m[ub])
+    eng = None
+    if engine is not None:
+        gid, Fb, vo, cell, box0 = engine
+        gid2 = np.zeros(len(b2), dtype=np.int64)
+        gid2[rows_own] = gid
+        gid2[rows_box] = np.tile(box0 + np.arange(2 * d), len(ub))
+        eng = (gid2, Fb, vo, cell, box0)
+    P2, O2, T2, D2 = _vertex_instances(A2, b2, roff2, ub, rtol, scale, wit, first_new=m[ub], engine=eng)
     mw = max(T.shape[1], T2.shape[1])
     pad = lambda X: np.hstack([X, np.zeros((len(X), mw - X.shape[1]), dtype=np.uint64)])  # noqa: E731
     del n_reg
@@ -1609,7 +1871,10 @@ def certify(dec, *, exact=False) -> Certificate:
         # the dual graph agrees with the shared facets
         good = ~not_facet & ~on_dom & (inc == 2)
         pairs = np.unique(first[good] * n + second[good])
-        E = np.array([(min(i, j), max(i, j)) for i, j, _ in dec.edges], dtype=np.int64).reshape(-1, 2)
+        if "edges" in arr:  # the engine's dual graph as an array (i < j)
+            E = np.asarray(arr["edges"], dtype=np.int64).reshape(-1, 2)
+        else:
+            E = np.array([(min(i, j), max(i, j)) for i, j, _ in dec.edges], dtype=np.int64).reshape(-1, 2)
         given = np.unique(E[:, 0] * n + E[:, 1])
         missing = [(int(k // n), int(k % n)) for k in np.setdiff1d(pairs, given)]
         extra = [(int(k // n), int(k % n)) for k in np.setdiff1d(given, pairs)]
