@@ -207,12 +207,13 @@ def _next_subset(c, m):
 
 
 @_njit
-def _vertex_kernel(A, b, roff, regs, first_new, rtol, scale, det_atol, mw, max_sub):
+def _vertex_kernel(A, b, roff, regs, first_new, cand, rtol, scale, det_atol, mw, max_sub):
     """Vertex instances of the regions ``regs``: points (N, d), owner (N,), tight-row
     bitsets (N, mw) over each region's local rows; and which regions were skipped
     (more than ``max_sub`` subsets); ``|det|`` of the (unit-norm) rows solved for each
-    instance (its conditioning). Only d-subsets with a local row at or after
-    ``first_new[t]`` are solved (0: all)."""
+    instance (its conditioning). Only d-subsets of the rows flagged ``cand`` (per flat
+    row; the rows through every vertex must be among them) with a local row at or after
+    ``first_new[t]`` are solved (0: all), in lexicographic order."""
     d = A.shape[1]
     cap = max(16, 8 * regs.shape[0])
     P = np.empty((cap, d))
@@ -224,6 +225,7 @@ def _vertex_kernel(A, b, roff, regs, first_new, rtol, scale, det_atol, mw, max_s
     rhs = np.empty(d)
     x = np.empty(d)
     c = np.empty(d, np.int64)
+    cr = np.empty(max(1, int(np.max(roff[1:] - roff[:-1]))) if roff.shape[0] > 1 else 1, np.int64)
     mask = np.zeros(mw, np.uint64)
     n = 0
     for t in range(regs.shape[0]):
@@ -236,19 +238,29 @@ def _vertex_kernel(A, b, roff, regs, first_new, rtol, scale, det_atol, mw, max_s
             skipped[t] = True
             continue
         start = n
+        mc = 0  # the candidate rows, and the first of them at or after first_new
+        fn = first_new[t]
+        fc = -1
+        for j in range(m):
+            if cand[i0 + j]:
+                if fc < 0 and j >= fn:
+                    fc = mc
+                cr[mc] = j
+                mc += 1
+        if mc < d or fc < 0:
+            continue
         for k in range(d):
             c[k] = k
-        fn = first_new[t]
         while True:
-            if c[d - 1] < fn:  # every row old: this vertex is known already
-                c[d - 1] = fn - 1
-                if not _next_subset(c, m):
+            if c[d - 1] < fc:  # every row old: this vertex is known already
+                c[d - 1] = fc - 1
+                if not _next_subset(c, mc):
                     break
                 continue
             for k in range(d):
                 for j in range(d):
-                    M[k, j] = A[i0 + c[k], j]
-                rhs[k] = b[i0 + c[k]]
+                    M[k, j] = A[i0 + cr[c[k]], j]
+                rhs[k] = b[i0 + cr[c[k]]]
             dt = _solve_small(M, rhs, x, d, det_atol)
             if dt > 0.0:
                 mag = scale
@@ -291,7 +303,7 @@ def _vertex_kernel(A, b, roff, regs, first_new, rtol, scale, det_atol, mw, max_s
                         for w in range(mw):
                             T[n, w] = mask[w]
                         n += 1
-            if not _next_subset(c, m):
+            if not _next_subset(c, mc):
                 break
     return P[:n].copy(), O[:n].copy(), T[:n].copy(), D[:n].copy(), skipped
 
@@ -506,6 +518,29 @@ def _engine_vertex_kernel(A, b, roff, regs, first_new, gid, Fb, vo, cell, box0, 
 
 
 @_njit
+def _rows_to_box(gid, Fb, vo, cell, roff, regs, box0, nbox):
+    """Per row (flat, ``gid`` its engine id): whether the row passes through a vertex of
+    its region's engine cell that lies on the engine's box (ids ``box0`` ..
+    ``box0 + nbox - 1``), for the regions ``regs`` (False for the others)."""
+    out = np.zeros(gid.shape[0], np.bool_)
+    for t in range(regs.shape[0]):
+        r = regs[t]
+        p = cell[r]
+        for v in range(vo[p], vo[p + 1]):
+            on_box = False
+            for g in range(box0, box0 + nbox):
+                if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                    on_box = True
+            if not on_box:
+                continue
+            for j in range(roff[r], roff[r + 1]):
+                g = gid[j]
+                if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                    out[j] = True
+    return out
+
+
+@_njit
 def _find(parent, i):
     while parent[i] != i:
         parent[i] = parent[parent[i]]
@@ -712,20 +747,33 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
                     continue
                 if FL[f] == 1 and _popcount(FC[f, :nvw]) != 2:
                     prob[r] = 3
-                for j in range(m):
-                    bit = np.uint64(1) << np.uint64(j)
-                    if FK[f] & bit:
-                        continue
-                    S = FK[f] | bit
-                    slot = np.int64((S * golden) >> shift)
-                    while HV[slot] >= 0 and HK[slot] != S:
-                        slot = (slot + 1) & hmask
-                    if HV[slot] >= 0:
-                        if npair == pairs.shape[0]:
-                            pairs = _grow_f2(pairs, npair + 1)
-                        pairs[npair, 0] = f
-                        pairs[npair, 1] = HV[slot]
-                        npair += 1
+                # a face S + {j} has its vertices among S's, all on row j: only the rows
+                # through a vertex of S are candidates (in increasing j, as over all rows)
+                near = np.uint64(0)
+                for w in range(nvw):
+                    x = FC[f, w]
+                    i = w << 6
+                    while x:
+                        if x & np.uint64(1):
+                            near |= LT[i, 0]
+                        x >>= np.uint64(1)
+                        i += 1
+                near &= ~FK[f]
+                j = 0
+                while near:
+                    if near & np.uint64(1):
+                        S = FK[f] | (np.uint64(1) << np.uint64(j))
+                        slot = np.int64((S * golden) >> shift)
+                        while HV[slot] >= 0 and HK[slot] != S:
+                            slot = (slot + 1) & hmask
+                        if HV[slot] >= 0:
+                            if npair == pairs.shape[0]:
+                                pairs = _grow_f2(pairs, npair + 1)
+                            pairs[npair, 0] = f
+                            pairs[npair, 1] = HV[slot]
+                            npair += 1
+                    near >>= np.uint64(1)
+                    j += 1
             for j in range(m):
                 S = np.uint64(1) << np.uint64(j)
                 slot = np.int64((S * golden) >> shift)
@@ -882,6 +930,38 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
 
 
 @_njit
+def _first_occurrence(keys):
+    """Ids of equal keys numbered in order of first occurrence: (id of every key, index of
+    the first key of every id); what ``np.unique(..., return_index, return_inverse)``
+    renumbered by first occurrence gives, with a hash table instead of a sort."""
+    n = keys.shape[0]
+    bits = 4
+    while (1 << bits) < 2 * n + 2:
+        bits += 1
+    size = 1 << bits
+    hmask = size - 1
+    HK = np.zeros(size, np.uint64)
+    HV = np.full(size, -1, np.int64)
+    ids = np.empty(n, np.int64)
+    first = np.empty(n, np.int64)
+    shift = np.uint64(64 - bits)
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    nu = 0
+    for i in range(n):
+        k = keys[i]
+        slot = np.int64((k * golden) >> shift)
+        while HV[slot] >= 0 and HK[slot] != k:
+            slot = (slot + 1) & hmask
+        if HV[slot] < 0:
+            HK[slot] = k
+            HV[slot] = nu
+            first[nu] = i
+            nu += 1
+        ids[i] = HV[slot]
+    return ids, first[:nu].copy()
+
+
+@_njit
 def _same_lists(ptr, vtx, recs, reps):
     """Whether every record's vertex list equals its representative's."""
     for t in range(recs.shape[0]):
@@ -957,7 +1037,7 @@ def _engine_vertices(dec, n_rows):
 
 
 def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unbounded=None, centre=None,
-                      engine=None):
+                      engine=None, cand=None):
     """Vertex instances of the regions ``regs`` (points, owners, tight-row bitsets, |det|
     of the rows solved: 1 from qhull), qhull for regions with more than MAX_SUBSETS d-subsets of rows. With ``first_new``
     (per region in regs), only vertices on at least one row at or after it. Regions
@@ -966,13 +1046,15 @@ def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unboun
     off that box. With ``engine`` = (row ids, vertex bitsets, vertex offsets, engine cell
     of each region, id of the engine's first box row or -1), the subdivision engine's vertices name the rows through each vertex
     (:func:`_engine_vertex_kernel`; the same instances), and only the regions it flags go
-    through every d-subset."""
+    through every d-subset. ``cand`` (bool per row): only d-subsets of these rows are
+    solved (default all; they must hold every row through a vertex sought)."""
     d = A.shape[1]
     mw = max(1, (int(np.diff(roff).max(initial=0)) + 63) // 64)
     regs = np.asarray(regs, dtype=np.int64)
     fn = np.zeros(len(regs), dtype=np.int64) if first_new is None else np.asarray(first_new, dtype=np.int64)
+    cand = np.ones(len(b), dtype=bool) if cand is None else np.asarray(cand, dtype=bool)
     if engine is None:
-        P, O, T, D, skipped = _vertex_kernel(A, b, roff, regs, fn, float(rtol), float(scale), DET_ATOL, mw,
+        P, O, T, D, skipped = _vertex_kernel(A, b, roff, regs, fn, cand, float(rtol), float(scale), DET_ATOL, mw,
                                              MAX_SUBSETS)
     else:
         gid, Fb, vo, cell, box0 = engine
@@ -981,8 +1063,8 @@ def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unboun
         skipped = np.zeros(len(regs), dtype=bool)
         if failed.any():
             redo = np.flatnonzero(failed)
-            P2, O2, T2, D2, sk2 = _vertex_kernel(A, b, roff, regs[redo], fn[redo], float(rtol), float(scale),
-                                                 DET_ATOL, mw, MAX_SUBSETS)
+            P2, O2, T2, D2, sk2 = _vertex_kernel(A, b, roff, regs[redo], fn[redo], cand, float(rtol),
+                                                 float(scale), DET_ATOL, mw, MAX_SUBSETS)
             P, O, T, D = (np.concatenate(x) for x in ((P, P2), (O, O2), (T, T2), (D, D2)))
             skipped[redo[sk2]] = True
     if skipped.any():
@@ -1154,13 +1236,10 @@ def _build(A, b, roff, wit, d, rtol_scale, regs_inst):
             reps = sel  # one record per region, in region order
             lens = rec_ptr[reps + 1] - rec_ptr[reps]
         else:
-            uniq, first, inv = np.unique(rec_hash[sel], return_index=True, return_inverse=True)
-            perm = np.argsort(first, kind="stable")
-            rank = np.empty(len(uniq), dtype=np.int64)
-            rank[perm] = np.arange(len(uniq))
-            face_of[sel] = rank[inv.ravel()]
-            reps = sel[first[perm]]
-            if not _same_lists(rec_ptr, rec_vtx, sel, reps[rank[inv.ravel()]]):
+            ids, first = _first_occurrence(rec_hash[sel])
+            face_of[sel] = ids
+            reps = sel[first]
+            if not _same_lists(rec_ptr, rec_vtx, sel, reps[ids]):
                 problems.append("two faces share a vertex-set hash")
             lens = rec_ptr[reps + 1] - rec_ptr[reps]
         csr.append((np.concatenate([[0], np.cumsum(lens)]).astype(np.int64),
@@ -1271,17 +1350,9 @@ class FaceComplex:
                 raise _pointed_error("FaceComplex", np.flatnonzero(~has).tolist())
             ext = max(float(np.abs(inst[0] - centre).max(initial=0.0)), s)
             R = BOX_FACTOR * ext
-            # the subdivision engine's own box when it is at least as large (it holds every
-            # vertex within half its half-width): the same box whether or not its vertices
-            # are at hand, and those on it are then read off the engine's cells
-            hw = float(dec.stats.get("box_halfwidth", 0.0) or 0.0)
-            own_box = R <= hw < np.inf
-            if own_box:
-                R = hw
             lo, hi = centre - R, centre + R
             self.box = (lo, hi)
-            A, b, roff, inst = _add_box(A, b, roff, bnd, inst, lo, hi, TIGHT_RTOL, s, wit,
-                                        engine=eng if own_box and eng is not None and eng[4] >= 0 else None)
+            A, b, roff, inst = _add_box(A, b, roff, bnd, inst, lo, hi, TIGHT_RTOL, s, wit, engine=eng)
         V, F, rf, self.problems, self.n_simple_regions = _build(A, b, roff, wit, d, s, inst)
         self._full_vertices, self._full = V, F
         self._full_rows = (rf, roff, np.diff(roff))  # every row, the box's included
@@ -1677,8 +1748,9 @@ def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit, engine=None):
     """Append the box's 2d rows to every unbounded region; the vertex instances of the
     bounded regions are kept, those of the unbounded ones on the box added. ``engine``:
     (row ids, vertex bitsets, vertex offsets, engine cells, id of the engine's first box
-    row) when the box is the subdivision engine's (its rows x_j <= hi_j, then x_j >= lo_j,
-    have the ids that follow): the instances on the box are read off its vertices."""
+    row): a vertex on the box lies on unbounded facets only (the bounded ones lie inside
+    it), which are those of the engine's cell that reach the engine's own box (it holds
+    every vertex too); only d-subsets of them and the box's rows are then solved."""
     d = A.shape[1]
     n_reg = len(roff) - 1
     m = np.diff(roff)
@@ -1697,14 +1769,12 @@ def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit, engine=None):
     b2[rows_box] = np.tile(boxb, len(ub))
     P, O, T, D = inst
     # vertices of the unbounded regions on a box row (the others are known)
-    eng = None
-    if engine is not None:
+    cand = None
+    if engine is not None and engine[4] >= 0:
         gid, Fb, vo, cell, box0 = engine
-        gid2 = np.zeros(len(b2), dtype=np.int64)
-        gid2[rows_own] = gid
-        gid2[rows_box] = np.tile(box0 + np.arange(2 * d), len(ub))
-        eng = (gid2, Fb, vo, cell, box0)
-    P2, O2, T2, D2 = _vertex_instances(A2, b2, roff2, ub, rtol, scale, wit, first_new=m[ub], engine=eng)
+        cand = np.ones(len(b2), dtype=bool)
+        cand[rows_own] = _rows_to_box(gid, Fb, vo, cell, roff, ub, box0, 2 * d)
+    P2, O2, T2, D2 = _vertex_instances(A2, b2, roff2, ub, rtol, scale, wit, first_new=m[ub], cand=cand)
     mw = max(T.shape[1], T2.shape[1])
     pad = lambda X: np.hstack([X, np.zeros((len(X), mw - X.shape[1]), dtype=np.uint64)])  # noqa: E731
     del n_reg
@@ -1876,8 +1946,8 @@ def certify(dec, *, exact=False) -> Certificate:
         else:
             E = np.array([(min(i, j), max(i, j)) for i, j, _ in dec.edges], dtype=np.int64).reshape(-1, 2)
         given = np.unique(E[:, 0] * n + E[:, 1])
-        missing = [(int(k // n), int(k % n)) for k in np.setdiff1d(pairs, given)]
-        extra = [(int(k // n), int(k % n)) for k in np.setdiff1d(given, pairs)]
+        missing = [(int(k // n), int(k % n)) for k in np.setdiff1d(pairs, given, assume_unique=True)]
+        extra = [(int(k // n), int(k % n)) for k in np.setdiff1d(given, pairs, assume_unique=True)]
         record("edges", not missing and not extra,
                (f"missing facet neighbours {_first(missing)}" if missing else "")
                + ("; " if missing and extra else "")
