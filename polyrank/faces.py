@@ -980,9 +980,22 @@ def _same_lists(ptr, vtx, recs, reps):
 # ============================================================================ helpers
 def _ranges(starts, lens):
     """Concatenated ``arange(s, s + l)`` for every (s, l)."""
-    lens = np.asarray(lens, dtype=np.int64)
-    return np.repeat(np.asarray(starts, dtype=np.int64), lens) + (
-        np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens))
+    starts, lens = np.broadcast_arrays(np.asarray(starts, dtype=np.int64), np.asarray(lens, dtype=np.int64))
+    return _ranges_kernel(np.ascontiguousarray(starts).ravel(), np.ascontiguousarray(lens).ravel())
+
+
+@_njit
+def _ranges_kernel(starts, lens):
+    n = 0
+    for i in range(lens.shape[0]):
+        n += max(lens[i], 0)
+    out = np.empty(n, np.int64)
+    q = 0
+    for i in range(lens.shape[0]):
+        for k in range(lens[i]):
+            out[q] = starts[i] + k
+            q += 1
+    return out
 
 
 def _flat_rows(dec):
