@@ -207,13 +207,15 @@ def _next_subset(c, m):
 
 
 @_njit
-def _vertex_kernel(A, b, roff, regs, first_new, cand, rtol, scale, det_atol, mw, max_sub):
+def _vertex_kernel(A, b, roff, regs, first_new, cand, tptr, TB, rtol, scale, det_atol, mw, max_sub):
     """Vertex instances of the regions ``regs``: points (N, d), owner (N,), tight-row
     bitsets (N, mw) over each region's local rows; and which regions were skipped
     (more than ``max_sub`` subsets); ``|det|`` of the (unit-norm) rows solved for each
     instance (its conditioning). Only d-subsets of the rows flagged ``cand`` (per flat
     row; the rows through every vertex must be among them) with a local row at or after
-    ``first_new[t]`` are solved (0: all), in lexicographic order."""
+    ``first_new[t]`` are solved (0: all), in lexicographic order; when region ``regs[t]``
+    has bitsets ``TB[tptr[t]:tptr[t + 1]]``, only those whose rows before ``first_new[t]``
+    lie within one of them."""
     d = A.shape[1]
     cap = max(16, 8 * regs.shape[0])
     P = np.empty((cap, d))
@@ -227,6 +229,7 @@ def _vertex_kernel(A, b, roff, regs, first_new, cand, rtol, scale, det_atol, mw,
     c = np.empty(d, np.int64)
     cr = np.empty(max(1, int(np.max(roff[1:] - roff[:-1]))) if roff.shape[0] > 1 else 1, np.int64)
     mask = np.zeros(mw, np.uint64)
+    own = np.zeros(mw, np.uint64)
     n = 0
     for t in range(regs.shape[0]):
         r = regs[t]
@@ -257,6 +260,22 @@ def _vertex_kernel(A, b, roff, regs, first_new, cand, rtol, scale, det_atol, mw,
                 if not _next_subset(c, mc):
                     break
                 continue
+            if tptr[t + 1] > tptr[t]:
+                for w in range(mw):
+                    own[w] = 0
+                for k in range(d):
+                    j = cr[c[k]]
+                    if j < fn:
+                        own[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+                within = False
+                for q in range(tptr[t], tptr[t + 1]):
+                    if _is_sub(own, TB[q]):
+                        within = True
+                        break
+                if not within:
+                    if not _next_subset(c, mc):
+                        break
+                    continue
             for k in range(d):
                 for j in range(d):
                     M[k, j] = A[i0 + cr[c[k]], j]
@@ -518,11 +537,15 @@ def _engine_vertex_kernel(A, b, roff, regs, first_new, gid, Fb, vo, cell, box0, 
 
 
 @_njit
-def _rows_to_box(gid, Fb, vo, cell, roff, regs, box0, nbox):
-    """Per row (flat, ``gid`` its engine id): whether the row passes through a vertex of
-    its region's engine cell that lies on the engine's box (ids ``box0`` ..
-    ``box0 + nbox - 1``), for the regions ``regs`` (False for the others)."""
+def _rows_to_box(gid, Fb, vo, cell, roff, regs, box0, nbox, mw):
+    """The vertices of the regions' engine cells that lie on the engine's box (ids
+    ``box0`` .. ``box0 + nbox - 1``), for the regions ``regs``: per row (flat, ``gid`` its
+    engine id) whether it passes through one (False for other regions), and per region
+    (offsets ``tptr`` into ``TB``) the bitsets over its local rows through each."""
     out = np.zeros(gid.shape[0], np.bool_)
+    tptr = np.zeros(regs.shape[0] + 1, np.int64)
+    TB = np.zeros((max(16, 4 * regs.shape[0]), mw), np.uint64)
+    nT = 0
     for t in range(regs.shape[0]):
         r = regs[t]
         p = cell[r]
@@ -533,11 +556,19 @@ def _rows_to_box(gid, Fb, vo, cell, roff, regs, box0, nbox):
                     on_box = True
             if not on_box:
                 continue
+            if nT == TB.shape[0]:
+                TB = _grow_f2(TB, nT + 1)
+            for w in range(mw):
+                TB[nT, w] = 0
             for j in range(roff[r], roff[r + 1]):
                 g = gid[j]
                 if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
                     out[j] = True
-    return out
+                    q = j - roff[r]
+                    TB[nT, q >> 6] |= np.uint64(1) << np.uint64(q & 63)
+            nT += 1
+        tptr[t + 1] = nT
+    return out, tptr, TB[:nT].copy()
 
 
 @_njit
@@ -1050,7 +1081,7 @@ def _engine_vertices(dec, n_rows):
 
 
 def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unbounded=None, centre=None,
-                      engine=None, cand=None):
+                      engine=None, cand=None, within=None):
     """Vertex instances of the regions ``regs`` (points, owners, tight-row bitsets, |det|
     of the rows solved: 1 from qhull), qhull for regions with more than MAX_SUBSETS d-subsets of rows. With ``first_new``
     (per region in regs), only vertices on at least one row at or after it. Regions
@@ -1060,15 +1091,19 @@ def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unboun
     of each region, id of the engine's first box row or -1), the subdivision engine's vertices name the rows through each vertex
     (:func:`_engine_vertex_kernel`; the same instances), and only the regions it flags go
     through every d-subset. ``cand`` (bool per row): only d-subsets of these rows are
-    solved (default all; they must hold every row through a vertex sought)."""
+    solved (default all; they must hold every row through a vertex sought). ``within`` =
+    (offsets per region in regs, bitsets): only subsets whose rows before ``first_new``
+    lie within one of the region's bitsets (none: no restriction)."""
     d = A.shape[1]
     mw = max(1, (int(np.diff(roff).max(initial=0)) + 63) // 64)
     regs = np.asarray(regs, dtype=np.int64)
     fn = np.zeros(len(regs), dtype=np.int64) if first_new is None else np.asarray(first_new, dtype=np.int64)
     cand = np.ones(len(b), dtype=bool) if cand is None else np.asarray(cand, dtype=bool)
+    if within is None:
+        within = (np.zeros(len(regs) + 1, dtype=np.int64), np.zeros((0, mw), dtype=np.uint64))
     if engine is None:
-        P, O, T, D, skipped = _vertex_kernel(A, b, roff, regs, fn, cand, float(rtol), float(scale), DET_ATOL, mw,
-                                             MAX_SUBSETS)
+        P, O, T, D, skipped = _vertex_kernel(A, b, roff, regs, fn, cand, *within, float(rtol), float(scale),
+                                             DET_ATOL, mw, MAX_SUBSETS)
     else:
         gid, Fb, vo, cell, box0 = engine
         P, O, T, D, failed = _engine_vertex_kernel(A, b, roff, regs, fn, gid, Fb, vo, cell, box0, 2 * d,
@@ -1076,7 +1111,8 @@ def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unboun
         skipped = np.zeros(len(regs), dtype=bool)
         if failed.any():
             redo = np.flatnonzero(failed)
-            P2, O2, T2, D2, sk2 = _vertex_kernel(A, b, roff, regs[redo], fn[redo], cand, float(rtol),
+            none = (np.zeros(len(redo) + 1, dtype=np.int64), np.zeros((0, mw), dtype=np.uint64))
+            P2, O2, T2, D2, sk2 = _vertex_kernel(A, b, roff, regs[redo], fn[redo], cand, *none, float(rtol),
                                                  float(scale), DET_ATOL, mw, MAX_SUBSETS)
             P, O, T, D = (np.concatenate(x) for x in ((P, P2), (O, O2), (T, T2), (D, D2)))
             skipped[redo[sk2]] = True
@@ -1761,9 +1797,11 @@ def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit, engine=None):
     """Append the box's 2d rows to every unbounded region; the vertex instances of the
     bounded regions are kept, those of the unbounded ones on the box added. ``engine``:
     (row ids, vertex bitsets, vertex offsets, engine cells, id of the engine's first box
-    row): a vertex on the box lies on unbounded facets only (the bounded ones lie inside
-    it), which are those of the engine's cell that reach the engine's own box (it holds
-    every vertex too); only d-subsets of them and the box's rows are then solved."""
+    row): a vertex w on the box lies on the unbounded face F of the region whose rows are
+    those through w (a bounded face lies inside the box); F also reaches the engine's own
+    box (it holds every vertex too), so a vertex of the engine's cell on that box lies on
+    F, and on every row through w. Only d-subsets of the rows through such an engine
+    vertex, and of the box's rows, are then solved."""
     d = A.shape[1]
     n_reg = len(roff) - 1
     m = np.diff(roff)
@@ -1782,12 +1820,16 @@ def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit, engine=None):
     b2[rows_box] = np.tile(boxb, len(ub))
     P, O, T, D = inst
     # vertices of the unbounded regions on a box row (the others are known)
-    cand = None
+    cand = within = None
     if engine is not None and engine[4] >= 0:
         gid, Fb, vo, cell, box0 = engine
+        mw = max(1, (int(np.diff(roff2).max(initial=0)) + 63) // 64)
+        rows_hit, tptr, TB = _rows_to_box(gid, Fb, vo, cell, roff, ub, box0, 2 * d, mw)
         cand = np.ones(len(b2), dtype=bool)
-        cand[rows_own] = _rows_to_box(gid, Fb, vo, cell, roff, ub, box0, 2 * d)
-    P2, O2, T2, D2 = _vertex_instances(A2, b2, roff2, ub, rtol, scale, wit, first_new=m[ub], cand=cand)
+        cand[rows_own] = rows_hit
+        within = (tptr, TB)
+    P2, O2, T2, D2 = _vertex_instances(A2, b2, roff2, ub, rtol, scale, wit, first_new=m[ub], cand=cand,
+                                       within=within)
     mw = max(T.shape[1], T2.shape[1])
     pad = lambda X: np.hstack([X, np.zeros((len(X), mw - X.shape[1]), dtype=np.uint64)])  # noqa: E731
     del n_reg
