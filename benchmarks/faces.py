@@ -30,7 +30,9 @@ these small nets) runs in a separate interpreter given by ``--relucent-python`` 
   degenerate points out).
 
 Every polyrank function is timed on a fresh decomposition (best of 5), its enumeration
-not counted (relucent's run on its explored complex). The certificate is timed twice, in
+not counted (relucent's run on its explored complex); on both sides each timed step
+follows a pause of ``PAUSE`` seconds (on a loaded machine a process that has just
+computed is scheduled behind the others for a moment). The certificate is timed twice, in
 the same run: as it is (reading the subdivision engine's vertex-hyperplane incidences,
 rows and dual graph off the decomposition) and without them (``without_engine_arrays``:
 the path of a decomposition that has none, every vertex found by the search over
@@ -56,16 +58,22 @@ import numpy as np
 import polyrank as pr
 from polyrank.train import mlp
 
+#: Seconds of pause between a step and the next timed one (both libraries): on a shared,
+#: loaded machine a process that has just computed for a while is scheduled behind the
+#: others for a moment, which would be counted against the step that follows.
+PAUSE = 0.2
+
 RELUCENT_SCRIPT = r"""
 import json, sys, time, torch, relucent
 from collections import Counter
 model = torch.load(sys.argv[1], weights_only=False).double()
 C = relucent.Complex(model)
+P = 0.2  # a pause before each timed step, as on polyrank's side (see PAUSE)
 t0 = time.perf_counter(); C.bfs(verbose=0); t1 = time.perf_counter()
-C.certify(verbose=0); t2 = time.perf_counter()
-G = C.meta_graph(verbose=0); t3 = time.perf_counter()
-betti = C.betti_numbers(verbose=0); t4 = time.perf_counter()
-crit = C.critical_points(verbose=0); t5 = time.perf_counter()
+time.sleep(P); t1 = time.perf_counter(); C.certify(verbose=0); t2 = time.perf_counter()
+time.sleep(P); t2 = time.perf_counter(); G = C.meta_graph(verbose=0); t3 = time.perf_counter()
+time.sleep(P); t3 = time.perf_counter(); betti = C.betti_numbers(verbose=0); t4 = time.perf_counter()
+time.sleep(P); t4 = time.perf_counter(); crit = C.critical_points(verbose=0); t5 = time.perf_counter()
 dims = Counter(int(d["dim"]) for _, d in G.nodes(data=True))
 print(json.dumps(dict(n_regions=len(C), complete=bool(C.complete), verified=bool(C.verified),
                       f_vector=[dims.get(k, 0) for k in range(max(dims) + 1)],
@@ -106,9 +114,8 @@ def part1(repeat, quick):
     net = pr.ReLUNetwork.from_torch(mlp(3, [16, 16, 16], seed=0))
     dom = pr.Box(-1.0, 1.0, dim=3)
     te = min(_timed(lambda: pr.enumerate_regions(net, dom))[0] for _ in range(repeat))
-    tv, cert = min((_timed(pr.enumerate_regions(net, dom).verify) for _ in range(max(1, repeat // 2))),
-                   key=lambda x: x[0])
-    tv0 = min(_fresh_verify_without_arrays(net, dom) for _ in range(max(1, repeat // 2)))
+    tv, cert = min((_fresh_verify(net, dom) for _ in range(max(1, repeat // 2))), key=lambda x: x[0])
+    tv0 = min(_fresh_verify(net, dom, arrays=False)[0] for _ in range(max(1, repeat // 2)))
     dec = pr.enumerate_regions(net, dom)
     from polyrank.faces import exact_check
 
@@ -124,9 +131,12 @@ def part1(repeat, quick):
           f"{len(ex['disagreements'])} disagreements")
 
 
-def _fresh_verify_without_arrays(net, dom):
-    dec = without_engine_arrays(pr.enumerate_regions(net, dom))
-    return _timed(dec.verify)[0]
+def _fresh_verify(net, dom, arrays=True):
+    dec = pr.enumerate_regions(net, dom)
+    if not arrays:
+        dec = without_engine_arrays(dec)
+    time.sleep(PAUSE)
+    return _timed(dec.verify)
 
 
 def _timed(f):
@@ -160,6 +170,7 @@ def ours(model, d):
 
     def fresh_then(attr):
         dec = pr.enumerate_regions(net, None)
+        time.sleep(PAUSE)
         return _timed(lambda: attr(dec))
 
     def best_fresh(attr):

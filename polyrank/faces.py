@@ -993,6 +993,40 @@ def _first_occurrence(keys):
 
 
 @_njit
+def _group_pairs(a, b, n):
+    """The distinct pairs (a_i, b_i), a_i in 0..n-1, as CSR over a: (indptr (n + 1,), the
+    b of each a in increasing order); a counting sort by a, then each (small) group sorted."""
+    start = np.zeros(n + 1, np.int64)
+    for i in range(a.shape[0]):
+        start[a[i] + 1] += 1
+    for f in range(n):
+        start[f + 1] += start[f]
+    pos = start[:n].copy()
+    buf = np.empty(a.shape[0], np.int64)
+    for i in range(a.shape[0]):
+        buf[pos[a[i]]] = b[i]
+        pos[a[i]] += 1
+    ip = np.zeros(n + 1, np.int64)
+    out = np.empty(a.shape[0], np.int64)
+    q = 0
+    for f in range(n):
+        s, e = start[f], start[f + 1]
+        for i in range(s + 1, e):
+            v = buf[i]
+            j = i - 1
+            while j >= s and buf[j] > v:
+                buf[j + 1] = buf[j]
+                j -= 1
+            buf[j + 1] = v
+        for i in range(s, e):
+            if i == s or buf[i] != buf[i - 1]:
+                out[q] = buf[i]
+                q += 1
+        ip[f + 1] = q
+    return ip, out[:q].copy()
+
+
+@_njit
 def _same_lists(ptr, vtx, recs, reps):
     """Whether every record's vertex list equals its representative's."""
     for t in range(recs.shape[0]):
@@ -1213,10 +1247,8 @@ class _Faces:
             if P is None or not len(P):
                 self._groups[key] = (np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64))
             else:
-                M = int(P[:, 1].max()) + 1
-                keys = np.unique(P[:, 0] * M + P[:, 1])
-                a, ids = keys // M, keys % M
-                self._groups[key] = (np.searchsorted(a, np.arange(n + 1)).astype(np.int64), ids)
+                self._groups[key] = _group_pairs(np.ascontiguousarray(P[:, 0], dtype=np.int64),
+                                                 np.ascontiguousarray(P[:, 1], dtype=np.int64), n)
         return self._groups[key]
 
     def tuples(self, kind, k):
