@@ -207,7 +207,7 @@ def _next_subset(c, m):
 
 
 @_njit
-def _vertex_kernel(A, b, roff, regs, first_new, cand, tptr, TB, rtol, scale, det_atol, mw, max_sub):
+def _vertex_kernel(A, b, roff, regs, first_new, cand, tptr, TB, RB, rtol, scale, det_atol, mw, max_sub):
     """Vertex instances of the regions ``regs``: points (N, d), owner (N,), tight-row
     bitsets (N, mw) over each region's local rows; and which regions were skipped
     (more than ``max_sub`` subsets); ``|det|`` of the (unit-norm) rows solved for each
@@ -215,7 +215,8 @@ def _vertex_kernel(A, b, roff, regs, first_new, cand, tptr, TB, rtol, scale, det
     row; the rows through every vertex must be among them) with a local row at or after
     ``first_new[t]`` are solved (0: all), in lexicographic order; when region ``regs[t]``
     has bitsets ``TB[tptr[t]:tptr[t + 1]]``, only those whose rows before ``first_new[t]``
-    lie within one of them."""
+    lie within one of them, and whose rows from ``first_new[t]`` on (row first_new + i:
+    bit i) lie within the union of the ``RB`` of those."""
     d = A.shape[1]
     cap = max(16, 8 * regs.shape[0])
     P = np.empty((cap, d))
@@ -268,10 +269,16 @@ def _vertex_kernel(A, b, roff, regs, first_new, cand, tptr, TB, rtol, scale, det
                     if j < fn:
                         own[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
                 within = False
+                reach = np.uint64(0)
                 for q in range(tptr[t], tptr[t + 1]):
                     if _is_sub(own, TB[q]):
                         within = True
-                        break
+                        reach |= RB[q]
+                if within:
+                    for k in range(d):
+                        j = cr[c[k]]
+                        if j >= fn and not (reach >> np.uint64(j - fn)) & np.uint64(1):
+                            within = False
                 if not within:
                     if not _next_subset(c, mc):
                         break
@@ -537,14 +544,29 @@ def _engine_vertex_kernel(A, b, roff, regs, first_new, gid, Fb, vo, cell, box0, 
 
 
 @_njit
-def _rows_to_box(gid, Fb, vo, cell, roff, regs, box0, nbox, mw):
+def _rows_to_box(A, b, gid, Fb, vo, cell, roff, regs, box0, nbox, mw, ctr, hw, lo, hi, slack):
     """The vertices of the regions' engine cells that lie on the engine's box (ids
-    ``box0`` .. ``box0 + nbox - 1``), for the regions ``regs``: per row (flat, ``gid`` its
-    engine id) whether it passes through one (False for other regions), and per region
-    (offsets ``tptr`` into ``TB``) the bitsets over its local rows through each."""
+    ``box0`` .. ``box0 + nbox - 1``: x_j <= ctr_j + hw, then x_j >= ctr_j - hw), for the
+    regions ``regs``: per row (flat, ``gid`` its engine id) whether it passes through one
+    (False for other regions); per region (offsets ``tptr``) the bitsets ``TB`` over its
+    local rows through each, and ``RB``: which rows of the box (lo, hi) each reaches (bit
+    j: x_j >= hi_j - slack, bit d + j: x_j <= lo_j + slack; all when ``hw`` is nan or the
+    point cannot be solved)."""
+    d = A.shape[1]
     out = np.zeros(gid.shape[0], np.bool_)
     tptr = np.zeros(regs.shape[0] + 1, np.int64)
     TB = np.zeros((max(16, 4 * regs.shape[0]), mw), np.uint64)
+    RB = np.zeros(TB.shape[0], np.uint64)
+    allb = (np.uint64(1) << np.uint64(nbox)) - np.uint64(1)
+    maxm = 1
+    for t in range(regs.shape[0]):
+        maxm = max(maxm, roff[regs[t] + 1] - roff[regs[t]])
+    LA = np.empty((maxm + nbox, d))
+    Lb = np.empty(maxm + nbox)
+    M = np.empty((d, d))
+    rhs = np.empty(d)
+    x = np.empty(d)
+    idx = np.empty(d, np.int64)
     nT = 0
     for t in range(regs.shape[0]):
         r = regs[t]
@@ -558,17 +580,56 @@ def _rows_to_box(gid, Fb, vo, cell, roff, regs, box0, nbox, mw):
                 continue
             if nT == TB.shape[0]:
                 TB = _grow_f2(TB, nT + 1)
+                RB = _grow_1(RB, nT + 1)
             for w in range(mw):
                 TB[nT, w] = 0
+            k = 0
             for j in range(roff[r], roff[r + 1]):
                 g = gid[j]
                 if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
                     out[j] = True
                     q = j - roff[r]
                     TB[nT, q >> 6] |= np.uint64(1) << np.uint64(q & 63)
+                    for a in range(d):
+                        LA[k, a] = A[j, a]
+                    Lb[k] = b[j]
+                    k += 1
+            RB[nT] = allb
+            if not math.isnan(hw):
+                for q in range(nbox):
+                    g = box0 + q
+                    if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                        a0 = q % d
+                        for a in range(d):
+                            LA[k, a] = 0.0
+                        LA[k, a0] = 1.0 if q < d else -1.0
+                        Lb[k] = ctr[a0] + hw if q < d else hw - ctr[a0]
+                        k += 1
+                # the first regular d-subset of the rows through it gives the point
+                solved = False
+                if k >= d:
+                    for a in range(d):
+                        idx[a] = a
+                    while True:
+                        for a in range(d):
+                            for e in range(d):
+                                M[a, e] = LA[idx[a], e]
+                            rhs[a] = Lb[idx[a]]
+                        if _solve_small(M, rhs, x, d, 1e-13) > 0.0:
+                            solved = True
+                            break
+                        if not _next_subset(idx, k):
+                            break
+                if solved:
+                    RB[nT] = 0
+                    for a in range(d):
+                        if x[a] >= hi[a] - slack:
+                            RB[nT] |= np.uint64(1) << np.uint64(a)
+                        if x[a] <= lo[a] + slack:
+                            RB[nT] |= np.uint64(1) << np.uint64(d + a)
             nT += 1
         tptr[t + 1] = nT
-    return out, tptr, TB[:nT].copy()
+    return out, tptr, TB[:nT].copy(), RB[:nT].copy()
 
 
 @_njit
@@ -1102,7 +1163,8 @@ def _engine_vertices(dec, n_rows):
     ``arrays``: ``row_ids`` of the rows, ``vertex_bits`` = (per engine vertex, a bitset over
     the row ids of the hyperplanes through it; vertex offsets per engine cell; the engine
     cell of each region; the id of the engine's first box row, -1 without a box)), as
-    (row ids, bitsets, offsets, cells, first box id); None when it is not there."""
+    (row ids, bitsets, offsets, cells, first box id, the engine box's half-width from
+    ``stats["box_halfwidth"]``, nan without); None when it is not there."""
     arr = getattr(dec, "_arrays", {}) or {}
     if "vertex_bits" not in arr or "row_ids" not in arr:
         return None
@@ -1110,8 +1172,9 @@ def _engine_vertices(dec, n_rows):
     gid = np.ascontiguousarray(arr["row_ids"], dtype=np.int64)
     if len(gid) != n_rows or len(cell) != len(dec):
         return None
+    hw = float(dec.stats.get("box_halfwidth", np.nan))  # the engine's box: centre +- hw
     return (gid, np.ascontiguousarray(Fb, dtype=np.uint64), np.ascontiguousarray(vo, dtype=np.int64),
-            np.ascontiguousarray(cell, dtype=np.int64), int(box0))
+            np.ascontiguousarray(cell, dtype=np.int64), int(box0), hw)
 
 
 def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unbounded=None, centre=None,
@@ -1122,30 +1185,33 @@ def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unboun
     flagged ``unbounded`` (per region) go to qhull inside a box ``QHULL_BOX_FACTOR``
     times larger than every vertex and witness found otherwise, and keep the vertices
     off that box. With ``engine`` = (row ids, vertex bitsets, vertex offsets, engine cell
-    of each region, id of the engine's first box row or -1), the subdivision engine's vertices name the rows through each vertex
+    of each region, id of the engine's first box row or -1, ...), the subdivision engine's vertices name the rows through each vertex
     (:func:`_engine_vertex_kernel`; the same instances), and only the regions it flags go
     through every d-subset. ``cand`` (bool per row): only d-subsets of these rows are
     solved (default all; they must hold every row through a vertex sought). ``within`` =
-    (offsets per region in regs, bitsets): only subsets whose rows before ``first_new``
-    lie within one of the region's bitsets (none: no restriction)."""
+    (offsets per region in regs, bitsets, reach bitsets): only subsets whose rows before
+    ``first_new`` lie within one of the region's bitsets, and the later ones within the
+    reach of those (none: no restriction)."""
     d = A.shape[1]
     mw = max(1, (int(np.diff(roff).max(initial=0)) + 63) // 64)
     regs = np.asarray(regs, dtype=np.int64)
     fn = np.zeros(len(regs), dtype=np.int64) if first_new is None else np.asarray(first_new, dtype=np.int64)
     cand = np.ones(len(b), dtype=bool) if cand is None else np.asarray(cand, dtype=bool)
     if within is None:
-        within = (np.zeros(len(regs) + 1, dtype=np.int64), np.zeros((0, mw), dtype=np.uint64))
+        within = (np.zeros(len(regs) + 1, dtype=np.int64), np.zeros((0, mw), dtype=np.uint64),
+                  np.zeros(0, dtype=np.uint64))
     if engine is None:
         P, O, T, D, skipped = _vertex_kernel(A, b, roff, regs, fn, cand, *within, float(rtol), float(scale),
                                              DET_ATOL, mw, MAX_SUBSETS)
     else:
-        gid, Fb, vo, cell, box0 = engine
+        gid, Fb, vo, cell, box0 = engine[:5]
         P, O, T, D, failed = _engine_vertex_kernel(A, b, roff, regs, fn, gid, Fb, vo, cell, box0, 2 * d,
                                                    float(rtol), float(scale), DET_ATOL, mw, MAX_SUBSETS)
         skipped = np.zeros(len(regs), dtype=bool)
         if failed.any():
             redo = np.flatnonzero(failed)
-            none = (np.zeros(len(redo) + 1, dtype=np.int64), np.zeros((0, mw), dtype=np.uint64))
+            none = (np.zeros(len(redo) + 1, dtype=np.int64), np.zeros((0, mw), dtype=np.uint64),
+                    np.zeros(0, dtype=np.uint64))
             P2, O2, T2, D2, sk2 = _vertex_kernel(A, b, roff, regs[redo], fn[redo], cand, *none, float(rtol),
                                                  float(scale), DET_ATOL, mw, MAX_SUBSETS)
             P, O, T, D = (np.concatenate(x) for x in ((P, P2), (O, O2), (T, T2), (D, D2)))
@@ -1829,11 +1895,14 @@ def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit, engine=None):
     """Append the box's 2d rows to every unbounded region; the vertex instances of the
     bounded regions are kept, those of the unbounded ones on the box added. ``engine``:
     (row ids, vertex bitsets, vertex offsets, engine cells, id of the engine's first box
-    row): a vertex w on the box lies on the unbounded face F of the region whose rows are
-    those through w (a bounded face lies inside the box); F also reaches the engine's own
-    box (it holds every vertex too), so a vertex of the engine's cell on that box lies on
-    F, and on every row through w. Only d-subsets of the rows through such an engine
-    vertex, and of the box's rows, are then solved."""
+    row, the engine box's half-width): a vertex w on the box lies on the unbounded face F
+    of the region whose rows are those through w (a bounded face lies inside the box); F
+    also reaches the engine's own box (it holds every vertex too), so a vertex of the
+    engine's cell on that box lies on F, and on every row through w. Only d-subsets of
+    the rows through such an engine vertex, and of the box's rows, are then solved; and
+    when the engine's box holds this one, F's part inside it is the hull of those engine
+    vertices with the genuine ones, so w's box rows are among those the engine vertices
+    on F reach."""
     d = A.shape[1]
     n_reg = len(roff) - 1
     m = np.diff(roff)
@@ -1854,12 +1923,16 @@ def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit, engine=None):
     # vertices of the unbounded regions on a box row (the others are known)
     cand = within = None
     if engine is not None and engine[4] >= 0:
-        gid, Fb, vo, cell, box0 = engine
+        gid, Fb, vo, cell, box0, hw = engine
         mw = max(1, (int(np.diff(roff2).max(initial=0)) + 63) // 64)
-        rows_hit, tptr, TB = _rows_to_box(gid, Fb, vo, cell, roff, ub, box0, 2 * d, mw)
+        # the engine's box (centre +- hw) must hold this one for the reach test
+        ok = bool(np.isfinite(hw) and np.all(hi - lo <= 2.0 * hw * (1.0 - 1e-9)))
+        ctr = (lo + hi) / 2.0
+        rows_hit, tptr, TB, RB = _rows_to_box(A, b, gid, Fb, vo, cell, roff, ub, box0, 2 * d, mw, ctr,
+                                              hw if ok else np.nan, lo, hi, 1e-6 * max(scale, float(hw) if ok else 0.0))
         cand = np.ones(len(b2), dtype=bool)
         cand[rows_own] = rows_hit
-        within = (tptr, TB)
+        within = (tptr, TB, RB)
     P2, O2, T2, D2 = _vertex_instances(A2, b2, roff2, ub, rtol, scale, wit, first_new=m[ub], cand=cand,
                                        within=within)
     mw = max(T.shape[1], T2.shape[1])
