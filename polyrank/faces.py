@@ -6,7 +6,10 @@ Faces are read off the regions' H-representations, in three compiled passes (num
    satisfies all its rows (tolerance ``TIGHT_RTOL`` relative to the point's size) is a
    vertex; it records the rows tight at it (a bitset). A degenerate vertex, reached from
    several subsets, is kept once. Regions with more than ``MAX_SUBSETS`` subsets get their
-   vertices from qhull.
+   vertices from qhull. When the subdivision engine left its vertices on the
+   decomposition (the hyperplanes through each, as bitsets), each is solved from the
+   first regular d-subset of the rows it names instead: the same instances, in the
+   same order, without the search.
 2. *Merge.* Vertex instances of different regions closer than ``VERTEX_MERGE_RTOL``
    (relative to their size) are one vertex: a sweep along a random direction with a
    union-find; vertices are then numbered in lexicographic order of their coordinates.
@@ -439,7 +442,7 @@ def _engine_vertex_kernel(A, b, roff, regs, first_new, gid, Fb, vo, cell, box0, 
         p = cell[r]
         box_rows = False
         for j in range(m):
-            if box0 <= gid[i0 + j] < box0 + nbox:
+            if box0 >= 0 and box0 <= gid[i0 + j] < box0 + nbox:
                 box_rows = True
         nl = 0
         for v in range(vo[p], vo[p + 1]):
