@@ -194,6 +194,15 @@ def _n_subsets(m, d, cap):
 
 
 @_njit
+def _searched(m, d, max_sub):
+    """Whether a region with m rows has its vertices searched over its d-subsets of rows:
+    1 yes, 0 no (fewer than d rows: no vertex), -1 no (more than max_sub subsets: qhull)."""
+    if m < d:
+        return 0
+    return -1 if _n_subsets(m, d, max_sub) > max_sub else 1
+
+
+@_njit
 def _next_subset(c, m):
     """Advance the sorted index tuple ``c`` (a d-subset of 0..m-1) to the next one in
     lexicographic order, in place; False when ``c`` was the last."""
@@ -232,6 +241,7 @@ def _vertex_kernel(A, b, roff, regs, first_new, cand, tptr, TB, RB, rtol, scale,
     x = np.empty(d)
     c = np.empty(d, np.int64)
     cr = np.empty(max(1, int(np.max(roff[1:] - roff[:-1]))) if roff.shape[0] > 1 else 1, np.int64)
+    tight = np.empty_like(cr)
     mask = np.zeros(mw, np.uint64)
     own = np.zeros(mw, np.uint64)
     n = 0
@@ -239,10 +249,9 @@ def _vertex_kernel(A, b, roff, regs, first_new, cand, tptr, TB, RB, rtol, scale,
         r = regs[t]
         i0 = roff[r]
         m = roff[r + 1] - i0
-        if m < d:
-            continue
-        if _n_subsets(m, d, max_sub) > max_sub:
-            skipped[t] = True
+        searched = _searched(m, d, max_sub)
+        skipped[t] = searched < 0
+        if searched <= 0:
             continue
         start = n
         mc = 0  # the candidate rows, and the first of them at or after first_new
@@ -295,46 +304,39 @@ def _vertex_kernel(A, b, roff, regs, first_new, cand, tptr, TB, RB, rtol, scale,
                 mag = scale
                 for k in range(d):
                     mag = max(mag, abs(x[k]))
-                tol = rtol * mag
-                feas = True
-                for w in range(mw):
-                    mask[w] = 0
-                for j in range(m):
-                    s = -b[i0 + j]
-                    for k in range(d):
-                        s += A[i0 + j, k] * x[k]
-                    if s > tol:
-                        feas = False
-                        break
-                    if s >= -tol:
-                        mask[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
-                if feas:
-                    dup = False
-                    for q in range(start, n):
-                        same = True
-                        for w in range(mw):
-                            if T[q, w] != mask[w]:
-                                same = False
-                                break
-                        if same:
-                            dup = True
-                            break
-                    if not dup:
-                        if n == P.shape[0]:
-                            P = _grow_f2(P, n + 1)
-                            T = _grow_f2(T, n + 1)
-                            O = _grow_1(O, n + 1)
-                            D = _grow_1(D, n + 1)
-                        for k in range(d):
-                            P[n, k] = x[k]
-                        O[n] = r
-                        D[n] = dt
-                        for w in range(mw):
-                            T[n, w] = mask[w]
-                        n += 1
+                if _tight_mask(A, b, i0, m, x, rtol * mag, mask, tight) >= 0:
+                    P, O, T, D, n = _keep_instance(P, O, T, D, n, start, x, r, dt, mask)
             if not _next_subset(c, mc):
                 break
     return P[:n].copy(), O[:n].copy(), T[:n].copy(), D[:n].copy(), skipped
+
+
+@_njit
+def _keep_instance(P, O, T, D, n, start, x, r, dt, mask):
+    """Append the instance (point x, region r, |det| dt, tight rows mask) at row n of the
+    outputs (grown as needed) unless an instance since ``start`` has the same tight rows
+    (a degenerate vertex met again); returns the outputs and their new length."""
+    mw = T.shape[1]
+    for q in range(start, n):
+        same = True
+        for w in range(mw):
+            if T[q, w] != mask[w]:
+                same = False
+                break
+        if same:
+            return P, O, T, D, n
+    if n == P.shape[0]:
+        P = _grow_f2(P, n + 1)
+        T = _grow_f2(T, n + 1)
+        O = _grow_1(O, n + 1)
+        D = _grow_1(D, n + 1)
+    for k in range(P.shape[1]):
+        P[n, k] = x[k]
+    O[n] = r
+    D[n] = dt
+    for w in range(mw):
+        T[n, w] = mask[w]
+    return P, O, T, D, n + 1
 
 
 @_njit
@@ -434,10 +436,9 @@ def _engine_vertex_kernel(A, b, roff, regs, first_new, gid, Fb, vo, cell, box0, 
         r = regs[t]
         i0 = roff[r]
         m = roff[r + 1] - i0
-        if m < d:
-            continue
-        if _n_subsets(m, d, max_sub) > max_sub:
-            failed[t] = True
+        searched = _searched(m, d, max_sub)
+        failed[t] = searched < 0  # left to qhull, as by the search
+        if searched <= 0:
             continue
         p = cell[r]
         box_rows = False
@@ -519,30 +520,7 @@ def _engine_vertex_kernel(A, b, roff, regs, first_new, gid, Fb, vo, cell, box0, 
         start = n
         for q in range(nl):
             i = order[q]
-            dup = False
-            for u in range(start, n):
-                same = True
-                for w in range(mw):
-                    if T[u, w] != LT[i, w]:
-                        same = False
-                        break
-                if same:
-                    dup = True
-                    break
-            if dup:
-                continue
-            if n == P.shape[0]:
-                P = _grow_f2(P, n + 1)
-                T = _grow_f2(T, n + 1)
-                O = _grow_1(O, n + 1)
-                D = _grow_1(D, n + 1)
-            for k in range(d):
-                P[n, k] = LP[i, k]
-            for w in range(mw):
-                T[n, w] = LT[i, w]
-            O[n] = r
-            D[n] = LD[i]
-            n += 1
+            P, O, T, D, n = _keep_instance(P, O, T, D, n, start, LP[i], r, LD[i], LT[i])
     return P[:n].copy(), O[:n].copy(), T[:n].copy(), D[:n].copy(), failed
 
 
@@ -819,9 +797,7 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
                         if (sub >> t) & 1:
                             S |= np.uint64(1) << np.uint64(trow[t])
                             lev -= 1
-                    slot = np.int64((S * golden) >> shift)
-                    while HV[slot] >= 0 and HK[slot] != S:
-                        slot = (slot + 1) & hmask
+                    slot = _slot(HK, HV, S, shift, hmask, golden)
                     if HV[slot] < 0:
                         HK[slot] = S
                         HV[slot] = nface
@@ -858,9 +834,7 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
                 while near:
                     if near & np.uint64(1):
                         S = FK[f] | (np.uint64(1) << np.uint64(j))
-                        slot = np.int64((S * golden) >> shift)
-                        while HV[slot] >= 0 and HK[slot] != S:
-                            slot = (slot + 1) & hmask
+                        slot = _slot(HK, HV, S, shift, hmask, golden)
                         if HV[slot] >= 0:
                             if npair == pairs.shape[0]:
                                 pairs = _grow_f2(pairs, npair + 1)
@@ -871,9 +845,7 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
                     j += 1
             for j in range(m):
                 S = np.uint64(1) << np.uint64(j)
-                slot = np.int64((S * golden) >> shift)
-                while HV[slot] >= 0 and HK[slot] != S:
-                    slot = (slot + 1) & hmask
+                slot = _slot(HK, HV, S, shift, hmask, golden)
                 fac_of_row[j] = HV[slot] if (HV[slot] >= 0 and FL[HV[slot]] == d - 1) else -1
             for q in range(nused):
                 HV[used[q]] = -1
@@ -1025,6 +997,16 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
 
 
 @_njit
+def _slot(HK, HV, key, shift, hmask, golden):
+    """Open addressing (Fibonacci hashing, linear probing): the slot of ``key`` in the
+    table (keys HK, values HV, -1: empty), or the empty slot where it goes."""
+    slot = np.int64((key * golden) >> shift)
+    while HV[slot] >= 0 and HK[slot] != key:
+        slot = (slot + 1) & hmask
+    return slot
+
+
+@_njit
 def _first_occurrence(keys):
     """Ids of equal keys numbered in order of first occurrence: (id of every key, index of
     the first key of every id); what ``np.unique(..., return_index, return_inverse)``
@@ -1044,9 +1026,7 @@ def _first_occurrence(keys):
     nu = 0
     for i in range(n):
         k = keys[i]
-        slot = np.int64((k * golden) >> shift)
-        while HV[slot] >= 0 and HK[slot] != k:
-            slot = (slot + 1) & hmask
+        slot = _slot(HK, HV, k, shift, hmask, golden)
         if HV[slot] < 0:
             HK[slot] = k
             HV[slot] = nu
