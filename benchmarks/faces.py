@@ -4,8 +4,8 @@ Part 1 (issue 18 goal: the f-vector of 3-16-16-16 in R^3 in < 2x the enumeration
 PyTorch-default-init networks (``polyrank.train.mlp``, seed 0): 3-16-16-16 over all of R^3
 and over [-1, 1]^3, 2-32-32-32 over all of R^2 and over [-1, 1]^2. In the same run,
 interleaved and best of ``--repeat``: the (warm) subdivision enumeration, then
-``dec.f_vector()`` on the fresh decomposition (everything it needs, the Region objects
-included), and the face tables ``dec.faces(k)`` for every k. Prints the ratios. On the
+``dec.f_vector()`` on the fresh decomposition (everything it needs; it reads the
+engine's arrays and builds no Region object), and the face tables ``dec.faces(k)`` for every k. Prints the ratios. On the
 3-16-16-16 box also ``dec.verify()`` and ``dec.verify(exact=True)`` per region, with the
 exact re-check's float filter and without it (every region in rational arithmetic).
 
@@ -89,7 +89,7 @@ def part1(repeat, quick):
              ("2-32-32-32", 2, [32, 32, 32], None), ("2-32-32-32", 2, [32, 32, 32], 1.0)]
     if quick:
         cases = cases[1:2]
-    print("Part 1: faces vs enumeration (best of", repeat, "interleaved; f_vector includes the Region objects)")
+    print("Part 1: faces vs enumeration (best of", repeat, "interleaved; f_vector includes all it needs of the fresh decomposition)")
     for name, d, widths, box in cases:
         net = pr.ReLUNetwork.from_torch(mlp(d, widths, seed=0))
         dom = None if box is None else pr.Box(-box, box, dim=d)
