@@ -42,6 +42,7 @@ from ._validation import check_layer, check_prime, check_tol
 from .exceptions import InfeasibleError, LPError, PolyrankError
 from .intersect import refine
 from .lp import solve_lp
+from ._convex import closest_points
 from .complex import SimplicialComplex
 from .network import as_network
 
@@ -432,6 +433,102 @@ class _Decider:
         return t <= self.abs_tol, y
 
 
+# ---------------------------------------------------------------------------- geometric decisions
+class _Geometry:
+    """LP-free intersection decisions for cells of curves and surfaces (images of dimension
+    <= 2: fans of at most two-dimensional simplices), vectorised over batches.
+
+    :func:`~polyrank._convex.closest_points` finds explicit points ``x`` in one image and
+    ``y`` in the other (convex combinations of the vertices' images) at their Euclidean
+    distance. Two certificates follow, neither of which trusts that search:
+
+    * *meet*: ``|x - y|_inf / 2 <= abs_tol / NEAR_FACTOR`` (the LP's own value for these
+      points; the LP's optimum is at most this, so it decides "meet" and not near);
+    * *apart*: the functional ``phi = y - x`` separates all vertices of the two images by
+      ``gap``, and ``gap / |phi|_1 > 2 NEAR_FACTOR abs_tol`` bounds their L-infinity
+      distance from below (the LP would decide "apart" and not near).
+
+    Everything else (the tolerance band, cells of solids, search failures) is left to the
+    LP: the decisions, and the near-tolerance count, are those the LP makes.
+    """
+
+    def __init__(self, Y, cells, abs_tol):
+        self.Y, self.cells, self.abs_tol = Y, cells, abs_tol
+        self.enabled = cells.tris.shape[1] <= 3
+        order = np.argsort(cells.tri_cell, kind="stable")
+        self.tris = cells.tris[order]
+        self.tptr = np.searchsorted(cells.tri_cell[order], np.arange(cells.n + 1))
+        self.sizes = np.diff(cells.ptr)
+        self.n_decided = 0
+
+    def _support(self, c, phi):
+        """max over the vertices of cell c of phi . Y (vectorised over pairs)."""
+        cells, sizes = self.cells, self.sizes
+        out = np.full(len(c), -np.inf)
+        for k in range(int(sizes[c].max()) if len(c) else 0):
+            has = sizes[c] > k
+            v = cells.verts[np.minimum(cells.ptr[c] + k, len(cells.verts) - 1)]
+            out = np.where(has, np.maximum(out, np.einsum("pn,pn->p", self.Y[v], phi)), out)
+        return out
+
+    def decide(self, a, b=None, points=None, chunk=1 << 14):
+        """Status of cell pairs (a, b), or of (cell a, point) pairs: 1 meet, 0 apart,
+        -1 undecided (to the LP); and a meeting point for status 1."""
+        a = np.asarray(a, dtype=np.int64)
+        N = len(a)
+        n = self.Y.shape[1]
+        status = np.full(N, -1, dtype=np.int8)
+        wit = np.zeros((N, n))
+        if not self.enabled or N == 0:
+            return status, wit
+        na = np.diff(self.tptr)[a]
+        nb = np.diff(self.tptr)[b] if points is None else np.ones(N, dtype=np.int64)
+        cnt = na * nb
+        ends = np.cumsum(cnt)
+        start = 0
+        while start < N:  # chunks of pairs with about `chunk` simplex pairs each
+            stop = max(start + 1, int(np.searchsorted(ends, (ends[start - 1] if start else 0) + chunk)))
+            stop = min(stop, N)
+            idx = np.arange(start, stop)
+            self._decide_chunk(idx, a, b, points, na, nb, cnt, status, wit)
+            start = stop
+        self.n_decided += int((status >= 0).sum())
+        return status, wit
+
+    def _decide_chunk(self, idx, a, b, points, na, nb, cnt, status, wit):
+        Y, tol = self.Y, self.abs_tol
+        c = cnt[idx]
+        ok = c > 0
+        idx, c = idx[ok], c[ok]
+        if not len(idx):
+            return
+        rep = np.repeat(np.arange(len(idx)), c)
+        k = np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
+        nbr = nb[idx][rep]
+        ta = self.tris[self.tptr[a[idx]][rep] + k // nbr]
+        A = Y[ta]
+        if points is None:
+            B = Y[self.tris[self.tptr[b[idx]][rep] + k % nbr]]
+        else:
+            B = points[idx][rep][:, None, :]
+        wa, wb = closest_points(A, B)
+        x = np.einsum("Nk,Nkn->Nn", wa, A)
+        y = np.einsum("Nk,Nkn->Nn", wb, B)
+        d = np.sum((x - y) ** 2, axis=1)
+        order = np.lexsort((d, rep))
+        first = order[np.flatnonzero(np.r_[True, rep[order][1:] != rep[order][:-1]])]
+        x, y = x[first], y[first]
+        meet = np.abs(x - y).max(1) / 2 <= tol / NEAR_FACTOR
+        phi = y - x
+        hi_a = self._support(a[idx], phi)
+        lo_b = -self._support(b[idx], -phi) if points is None else np.einsum("pn,pn->p", points[idx], phi)
+        norm1 = np.abs(phi).sum(1)
+        apart = ~meet & (lo_b - hi_a > 2 * NEAR_FACTOR * tol * norm1) & (norm1 > 0)
+        status[idx[meet]] = 1
+        status[idx[apart]] = 0
+        wit[idx[meet]] = (x[meet] + y[meet]) / 2
+
+
 # ---------------------------------------------------------------------------- certificates
 def _orth(F):
     """Orthonormal bases (k, n, q) of the column spaces of F (k, n, q), full column rank."""
@@ -795,12 +892,20 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     region_of = np.unique(cells.pattern, axis=0, return_inverse=True)[1].ravel() if cells.pattern.shape[1] \
         else np.zeros(cells.n, dtype=np.int64)
     decider = _Decider(Y, cells, abs_tol, max_lps, l)
+    geo = _Geometry(Y, cells, abs_tol)
     overlaps = []
     extra = []  # (witness point, cells)
     meet_pairs = []
-    for a, b in zip(bi.tolist(), bj.tolist()):
-        if wsets[a] & wsets[b]:
+    shared = np.array([bool(wsets[a] & wsets[b]) for a, b in zip(bi.tolist(), bj.tolist())], dtype=bool)
+    g_status = np.full(len(bi), -1, dtype=np.int8)
+    g_wit = np.zeros((len(bi), Y.shape[1]))
+    todo = np.flatnonzero(~shared)
+    g_status[todo], g_wit[todo] = geo.decide(bi[todo], bj[todo])
+    for p, (a, b) in enumerate(zip(bi.tolist(), bj.tolist())):
+        if shared[p]:
             hit, y = True, None
+        elif g_status[p] >= 0:
+            hit, y = bool(g_status[p]), g_wit[p]
         else:
             hit, y = decider.meet((a, b))
         if hit:
@@ -822,10 +927,11 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
         mixed = (ci < len(other)) & (pj >= len(other))
         ci, pj = other[ci[mixed]], pw[pj[mixed] - len(other)]
         _check_budget(len(ci), max_candidates, l, "(point, cell) pairs")
-        for c, w in zip(ci.tolist(), pj.tolist()):
+        g_status, _ = geo.decide(ci, points=Y[rep[pj]])
+        for p, (c, w) in enumerate(zip(ci.tolist(), pj.tolist())):
             if w in wsets[c]:
                 continue
-            hit, _ = decider.meet_point(c, Y[rep[w]])
+            hit = bool(g_status[p]) if g_status[p] >= 0 else decider.meet_point(c, Y[rep[w]])[0]
             if hit:
                 wsets[c].add(w)
                 dirty[c] = True
@@ -841,8 +947,10 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     def holders(y, ids):
         out = set(ids)
         inside = np.flatnonzero(np.all((lo <= y + marg) & (hi >= y - marg), axis=1) & dirty & ~point)
-        for c in inside.tolist():
-            if c not in out and decider.meet_point(c, y)[0]:
+        inside = np.array([c for c in inside.tolist() if c not in out], dtype=np.int64)
+        st, _ = geo.decide(inside, points=np.broadcast_to(y, (len(inside), len(y))))
+        for c, g in zip(inside.tolist(), st.tolist()):
+            if g == 1 or (g < 0 and decider.meet_point(c, y)[0]):
                 out.add(c)
         return out
 
@@ -924,7 +1032,7 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
         groups.extend(np.array(v, dtype=np.int64) for v in by.values())
     betti, n_simplices = _betti_of(groups, q, field)
     t5 = time.perf_counter()
-    stats.update(n_lps=decider.n_lp, n_witnesses=int(next_w), n_complex_simplices=int(n_simplices),
+    stats.update(n_lps=decider.n_lp, n_geometric=geo.n_decided, n_witnesses=int(next_w), n_complex_simplices=int(n_simplices),
                  time_cells=t1 - t0, time_certificates=t2 - t1, time_pairs=t3 - t2,
                  time_sets=t4 - t3, time_homology=t5 - t4, time_total=t5 - t0)
     if decider.near:
