@@ -819,6 +819,26 @@ def _prune_witnesses(wsets, cells_ids, n_vertex_w):
     return len(drop)
 
 
+def _clean_hub(cand, clean_pair, injective, wsets):
+    """Do the images of the cells in ``cand`` certainly not meet, without an LP?
+
+    True when some cell ``x`` of ``cand`` is injective with two certified-clean neighbours
+    ``y, z`` in ``cand`` and the three share no witness (so ``x & y & z`` is empty in the
+    mesh): then ``f(x) & f(y) & f(z) = f(x & y) & f(x & z) = f(x & y & z)`` is empty
+    (``f`` is injective on ``x``)."""
+    for x in cand:
+        if not injective[x]:
+            continue
+        cp = clean_pair.get(x)
+        if not cp:
+            continue
+        ys = [y for y in cand if y in cp]
+        for y, z in combinations(ys, 2):
+            if not (wsets[x] & wsets[y] & wsets[z]):
+                return True
+    return False
+
+
 def _subsets(W, size):
     """All subsets of ``size`` elements of a sorted id array, as rows (or W itself)."""
     if len(W) <= size:
@@ -970,6 +990,10 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     for a, b in meet_pairs:
         nbr[a].add(b)
         nbr[b].add(a)
+    clean_pair = {}  # clean-certified neighbours of each injective cell
+    for a, b in zip(ai[clean].tolist(), aj[clean].tolist()):
+        clean_pair.setdefault(a, set()).add(b)
+        clean_pair.setdefault(b, set()).add(a)
     level = [(a, b) for a in nbr for b in nbr[a] if a < b]
     level_set = set(level)
     n_before = decider.n_lp
@@ -989,6 +1013,8 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
                 if set.intersection(*(wsets[x] for x in cand)):
                     nxt.append(cand)
                     continue
+                if _clean_hub(cand, clean_pair, injective, wsets):
+                    continue
                 n_sets += 1
                 if max_candidates is not None and n_sets > max_candidates:
                     _check_budget(n_sets, max_candidates, l, "sets of cells")
@@ -1005,16 +1031,19 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     stats["set_lps"] = decider.n_lp - n_before
     t4 = time.perf_counter()
 
-    # --- the complex Z: the mesh with vertices renamed, plus the dirty cells' simplices
+    # --- the complex Z: the mesh with vertices renamed, plus one cone per dirty cell: a new
+    # apex over the q-skeleton of the simplex on the cell's witnesses (contractible, and
+    # C(m, q+1) top simplices instead of the full simplex's C(m, q+2); intersections of
+    # cones are q-skeleta of simplices, which changes no homology in degrees <= q)
     groups = [wid[cells.tris]]
-    top = q + 2
     blowup = []
     # --- drop LP witnesses whose cells another witness already holds (any family of
     # certified sets that covers every meeting set of cells gives the same homology)
     _prune_witnesses(wsets, dirty_ids, n_w)
-    for c in dirty_ids.tolist():
+    for k, c in enumerate(dirty_ids.tolist()):
         W = np.array(sorted(wsets[c]), dtype=np.int64)
-        blowup.extend(_subsets(W, top))
+        apex = next_w + k
+        blowup.extend((apex,) + t for t in _subsets(W, q + 1))
     by_len = {}
     for s in blowup:
         by_len.setdefault(len(s), []).append(s)
