@@ -588,7 +588,7 @@ def _clean_adjacent(i, j, count, v0, v1, Q, injective, Y, cells, q, V):
     M = np.concatenate([Q[i], Q[j]], axis=2)  # (p, n, 2q)
     n = M.shape[1]
     need = 2 * q - dimF  # rank of [Q_i | Q_j] when the hulls meet in the face's span
-    sv = np.linalg.svd(M, compute_uv=False) if M.shape[0] else np.zeros((0, 2 * q))
+    sv = _joint_singular_values(M, q) if M.shape[0] else np.zeros((0, 2 * q))
     width = sv.shape[1]
     idx = np.clip(need - 1, 0, width - 1)
     full = (need <= min(n, 2 * q)) & (np.take_along_axis(sv, idx[:, None], 1)[:, 0] > CERT_MARGIN)
@@ -598,9 +598,12 @@ def _clean_adjacent(i, j, count, v0, v1, Q, injective, Y, cells, q, V):
     if todo.size:
         sv_q = sv[todo, q] if width > q else np.zeros(todo.size)
         cop = todo[sv_q <= CERT_MARGIN]
-        for p in cop:
-            if _opposite_sides(cells, Y, i[p], j[p], Q[i[p]]):
-                ok[p] = True
+        if q <= 2:
+            ok[cop] = _opposite_sides_batch(cells, Y, i[cop], j[cop], v0[cop], v1[cop])
+        else:
+            for p in cop:
+                if _opposite_sides(cells, Y, i[p], j[p], Q[i[p]]):
+                    ok[p] = True
     # one shared vertex: a separating functional of the tangent cones at f(v)
     todo = np.flatnonzero(both & ~ok & (dimF == 0))
     if todo.size:
@@ -634,6 +637,70 @@ def _opposite_sides(cells, Y, a, b, Qa):
     scale = max(np.abs(da).max(), np.abs(db).max(), np.finfo(float).tiny)
     return bool(np.dot(ca, cb) < -1 + CERT_MARGIN
                 and (da @ ca).min() > -CERT_MARGIN * scale and (db @ ca).max() < CERT_MARGIN * scale)
+
+
+def _joint_singular_values(M, q):
+    """Singular values (descending) of ``M = [Q_i | Q_j]`` (p, n, 2q) with orthonormal
+    blocks. For q <= 2 in closed form from the principal angles: ``sqrt(1 + cos)`` and
+    ``sqrt(1 - cos) = sin / sqrt(1 + cos)``, with the sines from the residual
+    ``Q_j - Q_i Q_i^T Q_j`` (no cancellation). Values within a factor 4 of CERT_MARGIN are
+    recomputed by SVD, so that the certificates decide as the SVD does."""
+    n = M.shape[1]
+    if q > 2:
+        return np.linalg.svd(M, compute_uv=False)
+    Qi, Qj = M[:, :, :q], M[:, :, q:]
+    C = np.einsum("pnk,pnl->pkl", Qi, Qj)
+    P = Qj - np.einsum("pnk,pkl->pnl", Qi, C)
+    G = np.einsum("pnk,pnl->pkl", P, P)
+    if q == 1:
+        lam = G[:, 0, :1]
+    else:
+        a, b, c = G[:, 0, 0], G[:, 0, 1], G[:, 1, 1]
+        lmax = (a + c) / 2 + np.sqrt(((a - c) / 2) ** 2 + b * b)
+        lmin = np.maximum(a * c - b * b, 0.0) / np.maximum(lmax, np.finfo(float).tiny)
+        lam = np.stack([lmin, lmax], 1)  # sin^2 of the principal angles, ascending
+    lam = np.clip(lam, 0.0, 1.0)
+    cos = np.sqrt(1.0 - lam)
+    sv = np.concatenate([np.sqrt(1.0 + cos), np.sqrt(lam / (1.0 + cos))[:, ::-1]], 1)[:, :min(n, 2 * q)]
+    near = ((sv > CERT_MARGIN / 4) & (sv < 4 * CERT_MARGIN)).any(1)
+    if near.any():
+        sv[near] = np.linalg.svd(M[near], compute_uv=False)
+    return sv
+
+
+def _opposite_sides_batch(cells, Y, a, b, v0, v1):
+    """:func:`_opposite_sides` for curves and surfaces (the shared facet is the vertex v0,
+    or the segment from v0 to v1), vectorised over pairs."""
+    base = Y[v0]
+    e = Y[v1] - base
+    en = np.linalg.norm(e, axis=1)
+    e = np.where(en[:, None] > 0, e / np.maximum(en, np.finfo(float).tiny)[:, None], 0.0)
+    sizes = np.diff(cells.ptr)
+    cen = np.add.reduceat(Y[cells.verts], cells.ptr[:-1], axis=0) / sizes[:, None]
+
+    def proj(d):
+        return d - np.einsum("pn,pn->p", d, e)[:, None] * e
+
+    ca, cb = proj(cen[a] - base), proj(cen[b] - base)
+    na, nb = np.linalg.norm(ca, axis=1), np.linalg.norm(cb, axis=1)
+    good = (na > 0) & (nb > 0)
+    ca = ca / np.maximum(na, np.finfo(float).tiny)[:, None]
+    cb = cb / np.maximum(nb, np.finfo(float).tiny)[:, None]
+    min_a = np.full(len(a), np.inf)
+    max_b = np.full(len(a), -np.inf)
+    scale = np.full(len(a), np.finfo(float).tiny)
+    for k in range(int(max(sizes[a].max(), sizes[b].max())) if len(a) else 0):
+        for c, is_a in ((a, True), (b, False)):
+            has = sizes[c] > k
+            d = proj(Y[cells.verts[np.minimum(cells.ptr[c] + k, len(cells.verts) - 1)]] - base)
+            scale = np.where(has, np.maximum(scale, np.abs(d).max(1)), scale)
+            val = np.einsum("pn,pn->p", d, ca)
+            if is_a:
+                min_a = np.where(has, np.minimum(min_a, val), min_a)
+            else:
+                max_b = np.where(has, np.maximum(max_b, val), max_b)
+    return good & (np.einsum("pn,pn->p", ca, cb) < -1 + CERT_MARGIN) & (min_a > -CERT_MARGIN * scale) \
+        & (max_b < CERT_MARGIN * scale)
 
 
 def _separated_cones(cells, Y, a, b, v):
