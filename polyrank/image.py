@@ -648,14 +648,22 @@ def _joint_singular_values(M, q):
     n = M.shape[1]
     if q > 2:
         return np.linalg.svd(M, compute_uv=False)
-    Qi, Qj = M[:, :, :q], M[:, :, q:]
-    C = np.einsum("pnk,pnl->pkl", Qi, Qj)
-    P = Qj - np.einsum("pnk,pkl->pnl", Qi, C)
-    G = np.einsum("pnk,pnl->pkl", P, P)
+    def dot(u, v):
+        return np.einsum("pn,pn->p", u, v)
+
+    # residuals of Q_j's columns after projecting out span(Q_i) (column by column: fast for tiny q)
+    P = []
+    for l in range(q):
+        v = M[:, :, q + l]
+        r = v.copy()
+        for k in range(q):
+            u = M[:, :, k]
+            r -= dot(u, v)[:, None] * u
+        P.append(r)
     if q == 1:
-        lam = G[:, 0, :1]
+        lam = dot(P[0], P[0])[:, None]
     else:
-        a, b, c = G[:, 0, 0], G[:, 0, 1], G[:, 1, 1]
+        a, b, c = dot(P[0], P[0]), dot(P[0], P[1]), dot(P[1], P[1])
         lmax = (a + c) / 2 + np.sqrt(((a - c) / 2) ** 2 + b * b)
         lmin = np.maximum(a * c - b * b, 0.0) / np.maximum(lmax, np.finfo(float).tiny)
         lam = np.stack([lmin, lmax], 1)  # sin^2 of the principal angles, ascending
@@ -1098,10 +1106,11 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     stats["set_lps"] = decider.n_lp - n_before
     t4 = time.perf_counter()
 
-    # --- the complex Z: the mesh with vertices renamed, plus one cone per dirty cell: a new
-    # apex over the q-skeleton of the simplex on the cell's witnesses (contractible, and
-    # C(m, q+1) top simplices instead of the full simplex's C(m, q+2); intersections of
-    # cones are q-skeleta of simplices, which changes no homology in degrees <= q)
+    # --- the complex Z: the mesh with vertices renamed, plus for every dirty cell with m
+    # witnesses the full simplex on them ((q+1)-skeleton) or, when m > 2q + 2, a cone with a
+    # new apex over its q-skeleton: contractible too, with C(m, q+1) top simplices instead of
+    # C(m, q+2); its intersections with the other pieces are q-skeleta of simplices, which
+    # changes no homology in degrees <= q (docs/image_homology.md)
     groups = [wid[cells.tris]]
     blowup = []
     # --- drop LP witnesses whose cells another witness already holds (any family of
@@ -1109,8 +1118,10 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     _prune_witnesses(wsets, dirty_ids, n_w)
     for k, c in enumerate(dirty_ids.tolist()):
         W = np.array(sorted(wsets[c]), dtype=np.int64)
-        apex = next_w + k
-        blowup.extend((apex,) + t for t in _subsets(W, q + 1))
+        if len(W) <= 2 * q + 2:  # the full simplex is the smaller of the two
+            blowup.extend(_subsets(W, q + 2))
+        else:
+            blowup.extend((next_w + k,) + t for t in _subsets(W, q + 1))
     by_len = {}
     for s in blowup:
         by_len.setdefault(len(s), []).append(s)
