@@ -47,7 +47,7 @@ from .complex import SimplicialComplex
 from .network import as_network
 
 __all__ = ["image_homology", "topology_flow", "ImageHomology", "IMAGE_TOL", "NEAR_FACTOR",
-           "MAX_CANDIDATES", "MAX_LPS", "ImageToleranceWarning"]
+           "MAX_CANDIDATES", "MAX_LPS", "FAST_PATHS", "ImageToleranceWarning"]
 
 #: Default tolerance of intersection decisions, relative to the image's size (the largest
 #: coordinate range of the images of the mesh vertices): two images whose L-infinity
@@ -74,6 +74,12 @@ MAX_CANDIDATES = 100_000
 MAX_LPS = 200_000
 #: Pairs of cells considered at once when filtering bounding boxes.
 _PAIR_CHUNK = 1 << 21
+#: Use the fast paths for curves and surfaces (geometric intersection certificates before
+#: any LP, sets of cells cleared by clean neighbours, closed-form joint singular values,
+#: cones for dirty cells with many witnesses). ``False`` is the reference path: every
+#: undecided intersection goes to the LP and every dirty cell is a full simplex. Both give
+#: the same Betti numbers; tests and benchmarks/image_homology.py compare them.
+FAST_PATHS = True
 
 
 class ImageToleranceWarning(UserWarning):
@@ -454,7 +460,7 @@ class _Geometry:
 
     def __init__(self, Y, cells, abs_tol):
         self.Y, self.cells, self.abs_tol = Y, cells, abs_tol
-        self.enabled = cells.tris.shape[1] <= 3
+        self.enabled = FAST_PATHS and cells.tris.shape[1] <= 3
         order = np.argsort(cells.tri_cell, kind="stable")
         self.tris = cells.tris[order]
         self.tptr = np.searchsorted(cells.tri_cell[order], np.arange(cells.n + 1))
@@ -475,6 +481,7 @@ class _Geometry:
         """Status of cell pairs (a, b), or of (cell a, point) pairs: 1 meet, 0 apart,
         -1 undecided (to the LP); and a meeting point for status 1."""
         a = np.asarray(a, dtype=np.int64)
+        b = None if b is None else np.asarray(b, dtype=np.int64)
         N = len(a)
         n = self.Y.shape[1]
         status = np.full(N, -1, dtype=np.int8)
@@ -588,7 +595,10 @@ def _clean_adjacent(i, j, count, v0, v1, Q, injective, Y, cells, q, V):
     M = np.concatenate([Q[i], Q[j]], axis=2)  # (p, n, 2q)
     n = M.shape[1]
     need = 2 * q - dimF  # rank of [Q_i | Q_j] when the hulls meet in the face's span
-    sv = _joint_singular_values(M, q) if M.shape[0] else np.zeros((0, 2 * q))
+    if not M.shape[0]:
+        sv = np.zeros((0, 2 * q))
+    else:
+        sv = _joint_singular_values(M, q) if FAST_PATHS else np.linalg.svd(M, compute_uv=False)
     width = sv.shape[1]
     idx = np.clip(need - 1, 0, width - 1)
     full = (need <= min(n, 2 * q)) & (np.take_along_axis(sv, idx[:, None], 1)[:, 0] > CERT_MARGIN)
@@ -598,7 +608,7 @@ def _clean_adjacent(i, j, count, v0, v1, Q, injective, Y, cells, q, V):
     if todo.size:
         sv_q = sv[todo, q] if width > q else np.zeros(todo.size)
         cop = todo[sv_q <= CERT_MARGIN]
-        if q <= 2:
+        if q <= 2 and FAST_PATHS:
             ok[cop] = _opposite_sides_batch(cells, Y, i[cop], j[cop], v0[cop], v1[cop])
         else:
             for p in cop:
@@ -1088,7 +1098,7 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
                 if set.intersection(*(wsets[x] for x in cand)):
                     nxt.append(cand)
                     continue
-                if _clean_hub(cand, clean_pair, injective, wsets):
+                if FAST_PATHS and _clean_hub(cand, clean_pair, injective, wsets):
                     continue
                 n_sets += 1
                 if max_candidates is not None and n_sets > max_candidates:
@@ -1118,7 +1128,7 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     _prune_witnesses(wsets, dirty_ids, n_w)
     for k, c in enumerate(dirty_ids.tolist()):
         W = np.array(sorted(wsets[c]), dtype=np.int64)
-        if len(W) <= 2 * q + 2:  # the full simplex is the smaller of the two
+        if len(W) <= 2 * q + 2 or not FAST_PATHS:  # the full simplex is the smaller one
             blowup.extend(_subsets(W, q + 2))
         else:
             blowup.extend((next_w + k,) + t for t in _subsets(W, q + 1))
