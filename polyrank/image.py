@@ -919,7 +919,8 @@ def _clean_hub(cand, clean_pair, injective, wsets):
             continue
         ys = [y for y in cand if y in cp]
         for y, z in combinations(ys, 2):
-            if not (wsets[x] & wsets[y] & wsets[z]):
+            # (the caller found no witness common to all of cand: for a triple, none to x, y, z)
+            if len(cand) == 3 or not (wsets[x] & wsets[y] & wsets[z]):
                 return True
     return False
 
@@ -1059,8 +1060,25 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
                 out.add(c)
         return out
 
-    for y, ids in extra:
-        for c in holders(y, ids):
+    def holders_batch(items):
+        """holders() of many points at once: one batch of geometric decisions."""
+        cand = []
+        for e, (y, ids) in enumerate(items):
+            inside = np.flatnonzero(np.all((lo <= y + marg) & (hi >= y - marg), axis=1) & dirty & ~point)
+            cand.extend((e, c) for c in inside.tolist() if c not in ids)
+        out = [set(ids) for _, ids in items]
+        if not cand:
+            return out
+        E, C = np.array(cand, dtype=np.int64).T
+        ys = np.array([y for y, _ in items])
+        st, _ = geo.decide(C, points=ys[E])
+        for e, c, g in zip(E.tolist(), C.tolist(), st.tolist()):
+            if g == 1 or (g < 0 and decider.meet_point(c, ys[e])[0]):
+                out[e].add(c)
+        return out
+
+    for H in (holders_batch(extra) if FAST_PATHS else [holders(y, ids) for y, ids in extra]):
+        for c in H:
             wsets[c].add(next_w)
         next_w += 1
 
@@ -1083,11 +1101,22 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     level_set = set(level)
     n_before = decider.n_lp
     n_sets = 0
+    # FAST_PATHS: the common witnesses and common neighbours of each kept set, extended one
+    # cell at a time (snapshots: a witness added later can only cost an extra decision)
+    cw_of, nb_of = {}, {}
     for size_k in range(3, q + 3):
         nxt = []
         for sset in level:
             last = sset[-1]
-            common = set.intersection(*(nbr[c] for c in sset))
+            if FAST_PATHS:
+                common = nb_of.get(sset)
+                if common is None:
+                    common = nbr[sset[0]] & nbr[sset[1]]
+                W_s = cw_of.get(sset)
+                if W_s is None:
+                    W_s = wsets[sset[0]] & wsets[sset[1]]
+            else:
+                common = set.intersection(*(nbr[c] for c in sset))
             for c in common:
                 if c <= last:
                     continue
@@ -1095,10 +1124,18 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
                 # every face of size_k - 1 must meet (it was kept at the previous level)
                 if size_k > 3 and not all(f in level_set for f in combinations(cand, size_k - 1)):
                     continue
-                if set.intersection(*(wsets[x] for x in cand)):
+                if FAST_PATHS:
+                    Wc = W_s & wsets[c]
+                    if Wc:
+                        nxt.append(cand)
+                        cw_of[cand] = Wc
+                        if size_k < q + 2:
+                            nb_of[cand] = common & nbr[c]
+                        continue
+                    if _clean_hub(cand, clean_pair, injective, wsets):
+                        continue
+                elif set.intersection(*(wsets[x] for x in cand)):
                     nxt.append(cand)
-                    continue
-                if FAST_PATHS and _clean_hub(cand, clean_pair, injective, wsets):
                     continue
                 n_sets += 1
                 if max_candidates is not None and n_sets > max_candidates:
@@ -1109,6 +1146,10 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
                         overlaps.append(cand)
                     for x in holders(y, cand):
                         wsets[x].add(next_w)
+                    if FAST_PATHS:
+                        cw_of[cand] = {next_w}
+                        if size_k < q + 2:
+                            nb_of[cand] = common & nbr[c]
                     next_w += 1
                     nxt.append(cand)
         level = nxt
