@@ -11,8 +11,8 @@ Three measurements in one run:
    default: geometric certificates before any LP, cones for dirty cells) and with the
    reference path (``False``: every undecided intersection by LP, full simplices, as
    before the fast paths); the Betti numbers must agree.
-2. A torus folded many times by a 3-unit layer (a random 3-8-3 network, layer 2, 16 x 8
-   torus): both paths, the reference one under ``--max-reference-lps``.
+2. A torus folded many times by a 3-unit layer (a random 3-8-3 network, layer 2, 10 x 5
+   torus, ``--fold-n``): both paths, the reference one under ``--max-reference-lps``.
 3. The baseline of the sampled approach (the overlap relation on a point cloud, one LP per
    sample point and candidate piece, as a point-cloud pipeline does): ``m`` uniform points
    in every refined piece; for each, every piece sharing no vertex with the sample's piece
@@ -107,6 +107,8 @@ def main():
                     help="sample points per refined piece for the baseline (default 1 4 16)")
     ap.add_argument("--max-baseline-lps", type=int, default=20000,
                     help="LPs the baseline runs before extrapolating (default 20000)")
+    ap.add_argument("--fold-n", type=int, default=10,
+                    help="torus resolution n x n/2 of the folded case (default 10)")
     ap.add_argument("--max-reference-lps", type=int, default=40000,
                     help="LP budget of the reference path on the folded torus (default 40000)")
     args = ap.parse_args()
@@ -128,10 +130,10 @@ def main():
     Ws = [rng.normal(size=(8, 3)), rng.normal(size=(3, 8))]
     bs = [rng.normal(size=8) * 0.5, rng.normal(size=3) * 0.5]
     fold = pr.ReLUNetwork.from_weights(Ws, bs)
-    Tf = pr.torus(16, 8)
+    Tf = pr.torus(args.fold_n, args.fold_n // 2)
     (rf, t_f), (rr, t_r) = _both(lambda: pr.image_homology(fold, Tf, 2, max_candidates=None,
                                                             max_lps=args.max_reference_lps))
-    print(f"\nfolded: 16x8 torus through a random 3-8-3 network, layer 2 ({rf.n_pieces} pieces, "
+    print(f"\nfolded: {args.fold_n}x{args.fold_n // 2} torus through a random 3-8-3 network, layer 2 ({rf.n_pieces} pieces, "
           f"{rf.n_dirty} dirty, {rf.n_overlaps} overlap sets):")
     print(f"  fast paths: {t_f:.2f} s, betti {rf.betti}, {rf.stats['n_lps']} LPs, "
           f"{rf.stats['n_geometric']} geometric decisions, {rf.stats['n_complex_simplices']} simplices")
