@@ -2,7 +2,7 @@
 
 :mod:`polyrank.image` decides whether the images of cells meet. The images of the cells of
 curves and surfaces are convex polytopes of dimension <= 2 (fans of triangles), so most of
-those decisions need no LP: :func:`closest_points` finds, for a batch of pairs of simplices,
+those decisions need no LP: ``closest_points`` finds, for a batch of pairs of simplices,
 explicit points ``x in conv(A)`` and ``y in conv(B)`` at (up to rounding) their Euclidean
 distance, by enumerating the pairs of faces that can hold the closest points (a least-squares
 problem on their affine hulls, in the pair's own centred and scaled frame). The caller turns

@@ -444,7 +444,7 @@ class _Geometry:
     """LP-free intersection decisions for cells of curves and surfaces (images of dimension
     <= 2: fans of at most two-dimensional simplices), vectorised over batches.
 
-    :func:`~polyrank._convex.closest_points` finds explicit points ``x`` in one image and
+    ``polyrank._convex.closest_points`` finds explicit points ``x`` in one image and
     ``y`` in the other (convex combinations of the vertices' images) at their Euclidean
     distance. Two certificates follow, neither of which trusts that search:
 
@@ -687,7 +687,7 @@ def _joint_singular_values(M, q):
 
 
 def _opposite_sides_batch(cells, Y, a, b, v0, v1):
-    """:func:`_opposite_sides` for curves and surfaces (the shared facet is the vertex v0,
+    """``_opposite_sides`` for curves and surfaces (the shared facet is the vertex v0,
     or the segment from v0 to v1), vectorised over pairs."""
     base = Y[v0]
     e = Y[v1] - base
