@@ -279,25 +279,31 @@ class _Cells:
         bd = cnt[inv.ravel()] == 1
         ec, D = ec[bd], D[bd]
         order = np.lexsort((D[:, 0], ec))
-        ec, D = ec[order].tolist(), D[order].tolist()
-        out_c, out_v = [], []
-        k = 0
-        while k < len(ec):
-            j = k
-            nxt = {}
-            while j < len(ec) and ec[j] == ec[k]:
-                nxt[D[j][0]] = D[j][1]
-                j += 1
-            u0 = D[k][0]
-            u = u0
-            for _ in range(len(nxt)):
-                out_v.append(u)
-                u = nxt[u]
-                if u == u0:
-                    break
-            out_c.extend([ec[k]] * (len(out_v) - len(out_c)))
-            k = j
-        return np.array(out_c, dtype=np.int64), np.array(out_v, dtype=np.int64)
+        ec, D = ec[order], D[order]
+        if not len(ec):
+            z = np.zeros(0, dtype=np.int64)
+            return z, z
+        # walk every cell's cycle at once, from its edge with the smallest tail vertex
+        key = ec * nv + D[:, 0]  # sorted
+        nxt = np.minimum(np.searchsorted(key, ec * nv + D[:, 1]), len(key) - 1)
+        found = key[nxt] == ec * nv + D[:, 1]
+        start = np.flatnonzero(np.r_[True, ec[1:] != ec[:-1]])
+        cur = start.copy()
+        active = np.ones(len(start), dtype=bool)
+        steps_c, steps_v, steps_k = [], [], []
+        for k in range(int(np.diff(np.r_[start, len(ec)]).max())):
+            idx = np.flatnonzero(active)
+            if not len(idx):
+                break
+            steps_c.append(ec[cur[idx]])
+            steps_v.append(D[cur[idx], 0])
+            steps_k.append(np.full(len(idx), k))
+            ok = found[cur[idx]]
+            cur[idx] = nxt[cur[idx]]
+            active[idx] = ok & (cur[idx] != start[idx])
+        out_c, out_v, out_k = (np.concatenate(x) for x in (steps_c, steps_v, steps_k))
+        o = np.lexsort((out_k, out_c))
+        return out_c[o].astype(np.int64), out_v[o].astype(np.int64)
 
     def _set(self, c, v):
         self.vcell, self.vvert = c, v
@@ -994,7 +1000,8 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     sep = _separated_pairs(cells, Y, bi, bj, NEAR_FACTOR * abs_tol)
     bi, bj = bi[~sep], bj[~sep]
     _check_budget(len(bi), max_candidates, l, "pairs of cells")
-    wsets = [set(cw[cells.ptr[c]: cells.ptr[c + 1]].tolist()) for c in range(cells.n)]
+    cw_list, ptr_list = cw.tolist(), cells.ptr.tolist()
+    wsets = [set(cw_list[ptr_list[c]: ptr_list[c + 1]]) for c in range(cells.n)]
     region_of = np.unique(cells.pattern, axis=0, return_inverse=True)[1].ravel() if cells.pattern.shape[1] \
         else np.zeros(cells.n, dtype=np.int64)
     decider = _Decider(Y, cells, abs_tol, max_lps, l)
