@@ -59,8 +59,9 @@ AUTO_MAX_DIM = 10
 #: ... where networks of dimension d need at least ``AUTO_MIN_UNITS[d]`` hidden units
 #: (10-D, 4 units: the LP engine took 0.7x the subdivision's time; 8 + 8 units: 4x) ...
 AUTO_MIN_UNITS = {10: 16}
-#: ... and up to this one over all of R^d (6-D, 8-8: the LP engine took 30x as long per region).
-AUTO_MAX_DIM_UNBOUNDED = 6
+#: ... and up to this one over all of R^d (per region, 8-D 8-8 and 16: the LP engine took 4.9x and
+#: 9.1x as long; 9-D 8 units: 0.7x, 12 units: 1.6x; 10-D 8 units: 0.1x; docs/subdivision.md).
+AUTO_MAX_DIM_UNBOUNDED = 8
 #: With ``domain=None`` the box is grown until every vertex found lies within this
 #: fraction of the box's half-width.
 BOX_MARGIN = 0.5
@@ -83,6 +84,9 @@ try:  # numba is optional: it must never be needed to import polyrank
     import numba as _numba
 
     _njit = _numba.njit(cache=True, nogil=True)
+    # small helpers called once per cut or per cell: inlined into the kernels (no call,
+    # no reference counting of their array arguments)
+    _njit_inline = _numba.njit(cache=True, nogil=True, inline="always")
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only without numba
     HAVE_NUMBA = False
@@ -90,9 +94,11 @@ except ImportError:  # pragma: no cover - exercised only without numba
     def _njit(f):
         return f
 
+    _njit_inline = _njit
+
 
 # ---------------------------------------------------------------------------- kernels
-@_njit
+@_njit_inline
 def _subset(common, Fw):
     for k in range(common.shape[0]):
         if common[k] & ~Fw[k]:
@@ -100,7 +106,7 @@ def _subset(common, Fw):
     return True
 
 
-@_njit
+@_njit_inline
 def _side(V, v0, nv, a, c, nrm, snap, floor):
     """Where the vertices ``V[v0:v0+nv]`` lie relative to a.x + c = 0 (with the snap of
     :func:`_cut`): 0 none strictly positive, 1 none strictly negative but some positive,
@@ -125,7 +131,7 @@ def _side(V, v0, nv, a, c, nrm, snap, floor):
     return 1 if npos > 0 else 0
 
 
-@_njit
+@_njit_inline
 def _grow2(a, need):
     """``a`` (2-D) with at least ``need`` rows: itself, or a copy with doubled capacity
     (compiled once per dtype)."""
@@ -136,7 +142,7 @@ def _grow2(a, need):
     return b
 
 
-@_njit
+@_njit_inline
 def _grow_i1(a, need):
     if need <= a.shape[0]:
         return a
@@ -146,7 +152,7 @@ def _grow_i1(a, need):
 
 
 # ------------------------------------------------------------ the steps of one cut
-@_njit
+@_njit_inline
 def _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg):
     """Evaluate ``a . x + c`` at the piece's vertices (into ``vals``) and their sides
     (into ``sg``: +1, -1, or 0 within ``snap`` times the vertex magnitude of the
@@ -175,7 +181,7 @@ def _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg):
     return npos, nneg
 
 
-@_njit
+@_njit_inline
 def _crossing_edges(LE, qe, ne, sg, cross):
     """Number the piece's edges whose ends have opposite signs (``cross[e]``; -1 for
     the others) and return how many there are."""
@@ -189,7 +195,7 @@ def _crossing_edges(LE, qe, ne, sg, cross):
     return ncross
 
 
-@_njit
+@_njit_inline
 def _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF):
     """The new vertices where the crossing edges meet the hyperplane (into ``NV``) and
     their facet bitsets: the facets common to both ends plus the cut (into ``NF``)."""
@@ -208,7 +214,7 @@ def _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF):
             NF[k2, hw] |= hb
 
 
-@_njit
+@_njit_inline
 def _popcount(x):
     """Number of set bits of a uint64 (SWAR)."""
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
@@ -293,7 +299,7 @@ def _polytope_edges(F, d):
     return FE[:nfe].copy()
 
 
-@_njit
+@_njit_inline
 def _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg, mp, cross, NV, NF, ncross,
                 FE, nfe, zidx, nz, hid, hw, hb, a, c):
     """Append the half of the piece on side ``sign`` to the pools at their tops ``tv, te,
@@ -366,7 +372,7 @@ def _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg
     return ns, r, nk
 
 
-@_njit
+@_njit_inline
 def _emit_piece(q, n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB, oV, oF, oE, oC, oR, oB, oP, vo, eo,
                 co):
     """Copy the finished piece ``q`` of cell ``p`` to output cell ``n`` (the output arrays
@@ -757,13 +763,19 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
     wit = np.zeros((ncells, d))
     lb = np.full(ncells, np.inf)
     onbox = np.zeros(ncells, np.bool_)
+    mask_buf = np.empty(64, np.bool_)  # one cell's candidate x vertex incidences, reused
+    counts_buf = np.empty(16, np.int64)
     for p in range(ncells):
         v0 = voff[p]
         nv = voff[p + 1] - v0
         c0 = coff[p]
         nc = coff[p + 1] - c0
-        mask = np.zeros((nc, nv), np.bool_)
-        counts = np.zeros(nc, np.int64)
+        mask_buf = _grow_i1(mask_buf, nc * nv)
+        counts_buf = _grow_i1(counts_buf, nc)
+        mask = mask_buf[: nc * nv].reshape((nc, nv))
+        counts = counts_buf[:nc]
+        mask[:] = False
+        counts[:] = 0
         for g in range(nc):
             gid = Cid[c0 + g]
             gw = gid >> 6
@@ -1037,7 +1049,8 @@ class _Run:
                 if l == 0:
                     H = np.ascontiguousarray(np.hstack([Wl, bl[:, None]])[None])
                 else:  # z_l = W_l (B z_{l-1}) + b_l on each new cell, z_{l-1} from its parent
-                    H = _next_maps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
+                    H = _cellwise(_next_maps, self.n_jobs, (self.maps[-1], parents[-1], bits[-1],
+                                                            np.ascontiguousarray(Wl), bl), (1, 2))
                 self.maps.append(H)
                 zthr = float(self.zero_rel[l])
                 V, F, vo, E, eo, C, R, co, B, P, over = self._cut_layer(H, l, zthr)
@@ -1068,7 +1081,7 @@ class _Run:
                 self.cells = (V, F, vo, E, eo, C, R, co)
                 # rank A_l <= rank A_{l-1}, as in the LP engine
                 cap = ranks[l - 1][P] if l > 0 else np.full(n_new, d, dtype=np.int64)
-                ranks.append(_batched_ranks(H, P, B, d, cap, zthr))
+                ranks.append(_batched_ranks(H, P, B, d, cap, zthr, self.n_jobs))
                 bits.append(B)
                 parents.append(P)
                 ncells = n_new
@@ -1095,19 +1108,23 @@ def _next_maps(H, P, B, W, b):
     m = W.shape[0]
     d1 = H.shape[2]
     out = np.empty((n, m, d1))
+    WT = np.ascontiguousarray(W.T)
+    acc = np.empty((d1, m))  # one cell's map, transposed: the loop over units is contiguous
     for c in range(n):
         p = P[c]
-        for i in range(m):
-            for k in range(d1):
-                out[c, i, k] = 0.0
-            out[c, i, d1 - 1] = b[i]
-        for j in range(nl):
+        for k in range(d1 - 1):
+            acc[k, :] = 0.0
+        acc[d1 - 1, :] = b
+        for j in range(nl):  # each entry sums its active inputs in ascending order
             if not B[c, j]:
                 continue
-            for i in range(m):
-                w = W[i, j]
-                for k in range(d1):
-                    out[c, i, k] += w * H[p, j, k]
+            for k in range(d1):
+                h = H[p, j, k]
+                for i in range(m):
+                    acc[k, i] += WT[j, i] * h
+        for i in range(m):
+            for k in range(d1):
+                out[c, i, k] = acc[k, i]
     return out
 
 
@@ -1144,6 +1161,9 @@ def _certified_ranks(H, P, B, d, cap, zthr):
         if m == 0 or cap[c] == 0:
             out[c] = 0
             continue
+        if m == 1 or cap[c] == 1:  # a non-zero row: the largest singular value counts
+            out[c] = 1
+            continue
         tr = 0.0
         for a in range(m):
             for q in range(a + 1):
@@ -1161,11 +1181,25 @@ def _certified_ranks(H, P, B, d, cap, zthr):
     return out
 
 
-def _batched_ranks(H, P, B, d, cap, zthr):
+def _cellwise(kernel, n_jobs, args, per_cell):
+    """``kernel(*args)`` for a kernel that works cell by cell (one output row per cell; the
+    arguments at the positions ``per_cell`` have one row per cell), on chunks of cells in
+    parallel, concatenated in cell order (the same output for any number of threads)."""
+    bounds = _bounds(len(args[per_cell[0]]), n_jobs)
+    if bounds is None:
+        return kernel(*args)
+
+    def chunk(a, b):
+        return kernel(*[x[a:b] if i in per_cell else x for i, x in enumerate(args)])
+
+    return np.concatenate(_pmap(chunk, bounds, n_jobs))
+
+
+def _batched_ranks(H, P, B, d, cap, zthr, n_jobs=1):
     """rank of the active rows of each cell's map under the rank rule of
     :mod:`polyrank.rank` (rows of norm <= ``zthr`` are zero; capped by ``cap``): certified
     by the Cholesky certificate where possible, else :func:`~polyrank.rank.batched_ranks`."""
-    out = _certified_ranks(H, P, B, d, cap, zthr)
+    out = _cellwise(_certified_ranks, n_jobs, (H, P, B, d, cap, zthr), (1, 2, 4))
     todo = np.flatnonzero(out < 0)
     for s in range(0, len(todo), RANK_CHUNK):  # the stack of maps is built one chunk at a time
         idx = todo[s: s + RANK_CHUNK]
@@ -1340,7 +1374,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     """Enumerate the linear regions of a network with 1-10 inputs by cutting the domain.
 
     This is the engine behind ``enumerate_regions(..., method="subdivision")`` (and
-    ``method="auto"`` in dimension 2-4); it returns the same Decomposition as the
+    ``method="auto"`` where :func:`applies`); it returns the same Decomposition as the
     LP engine without solving one LP per region.
 
     Parameters
@@ -1436,7 +1470,9 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     # network in y (the domain's centre at 0, its size 1), so that tol, the snap and the
     # constant/zero thresholds of the units are relative to the domain's size, whatever its
     # position and the weights' magnitude; the results are mapped back by _assemble
-    x0, s = local_frame(scaled_units(net, K), domain, domain.center if domain is not None else np.zeros(d))
+    # (over a bounded domain the frame is the domain's: the network is read only over R^d)
+    x0, s = local_frame(net if bounded else scaled_units(net, K), domain,
+                        domain.center if domain is not None else np.zeros(d))
     lnet = local_network(net, K, x0, s)
     Ad = np.asarray(domain.A) if domain is not None else np.zeros((0, d))
     bd = (np.asarray(domain.b) - Ad @ x0) / s if domain is not None else np.zeros(0)
@@ -1664,19 +1700,74 @@ def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, cente
     ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
     is not a region, as (row, source) pairs."""
     src = new_index[cell_of_row[frows]]
-    keys = _search_keys(pat_alive)
+    key_fn = _bit_keys if pat.shape[1] <= 64 else _search_keys
+    keys = key_fn(pat_alive)
     order = np.argsort(keys)
     skeys = keys[order]
-    nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
-                            C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
+    fc, fa, fcell, fu = _facet_rows(frows, centers, A_all, cell_of_row, C)
+    nb = _neighbor_patterns(net, K, run.offsets, fc, fa, fcell, pat,
+                            fu, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
                             run.maps, run.parents, run.n_jobs)
-    q = _search_keys(apply_dead_layer_tails(nb, run.offsets, tails))
+    q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
+    if key_fn is _bit_keys:
+        si, ti, ui, mi = _match_keys(skeys, order, q, src, C, frows)
+        return [si], [ti], [ui], list(zip(frows[mi].tolist(), src[mi].tolist()))
     pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
     hit = skeys[pos] == q
     tgt = order[pos]
     ok = hit & (tgt != src)
     miss = list(zip(frows[~hit].tolist(), src[~hit].tolist()))
     return [src[ok]], [tgt[ok]], [C[frows][ok]], miss
+
+
+@_njit
+def _facet_rows(frows, centers, A_all, cell_of_row, C):
+    """``centers[frows], A_all[frows], cell_of_row[frows], C[frows]``."""
+    m = frows.shape[0]
+    d = centers.shape[1]
+    fc = np.empty((m, d))
+    fa = np.empty((m, d))
+    fcell = np.empty(m, np.int64)
+    fu = np.empty(m, np.int64)
+    for t in range(m):
+        r = frows[t]
+        for k in range(d):
+            fc[t, k] = centers[r, k]
+            fa[t, k] = A_all[r, k]
+        fcell[t] = cell_of_row[r]
+        fu[t] = C[r]
+    return fc, fa, fcell, fu
+
+
+@_njit
+def _match_keys(skeys, order, q, src, C, frows):
+    """The lines of :func:`_adjacency` after its search keys, in one pass: the edges
+    (source, target, unit) of the facets whose neighbour's key is a region's (other than
+    the source), and the positions of the facets whose key is none."""
+    m = q.shape[0]
+    nk = skeys.shape[0]
+    si = np.empty(m, np.int64)
+    ti = np.empty(m, np.int64)
+    ui = np.empty(m, np.int64)
+    mi = np.empty(m, np.int64)
+    k = 0
+    nm = 0
+    for f in range(m):
+        lo, hi = 0, nk  # the first key >= q[f] (np.searchsorted)
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if skeys[mid] < q[f]:
+                lo = mid + 1
+            else:
+                hi = mid
+        p = min(lo, nk - 1)
+        if skeys[p] != q[f]:
+            mi[nm] = f
+            nm += 1
+        elif order[p] != src[f]:
+            si[k], ti[k], ui[k] = src[f], order[p], C[frows[f]]
+            k += 1
+    return si[:k].copy(), ti[:k].copy(), ui[:k].copy(), mi[:nm].copy()
 
 
 def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
@@ -1690,7 +1781,9 @@ def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel,
         c, nvec, u = centers[fr], A_all[fr], int(C[fr])
         for delta in CROSSING_STEPS:
             y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
-            p = apply_dead_layer_tails(net.patterns(y[None, :], flat=True, layer=K), net.offsets[: K + 1], tails)
+            p = net.patterns(y[None, :], flat=True, layer=K)
+            if tails is not None:
+                p = apply_dead_layer_tails(p, net.offsets[: K + 1], tails)
             key = bytes(_packed_keys(p)[0])
             j = lookup.get(key)
             if j is not None:
@@ -1706,20 +1799,145 @@ def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel,
     return ei, ej, eu
 
 
+@_njit
+def _first_of_pairs(key, n):
+    """The edges ``(i, j, u)`` of the sorted keys ``(i n + j) n + u``, the first of each pair."""
+    m = key.shape[0]
+    ei = np.empty(m, np.int64)
+    ej = np.empty(m, np.int64)
+    eu = np.empty(m, np.int64)
+    k = 0
+    for t in range(m):
+        i, r = divmod(key[t], n * n)
+        j, u = divmod(r, n)
+        if k > 0 and ei[k - 1] == i and ej[k - 1] == j:
+            continue
+        ei[k], ej[k], eu[k] = i, j, u
+        k += 1
+    return ei[:k].copy(), ej[:k].copy(), eu[:k].copy()
+
+
 def _unique_edges(ei, ej, eu):
     """One edge per pair ``i < j``, labelled by its smallest unit (units are numbered in
     label order)."""
     ei, ej, eu = (np.concatenate(x).astype(np.int64) for x in (ei, ej, eu))
     ei, ej = np.minimum(ei, ej), np.maximum(ei, ej)
     n = int(max(ej.max(initial=0), eu.max(initial=0))) + 1
-    if n < 2 ** 21:  # one int64 key: a single sort instead of three
-        o = np.argsort((ei * n + ej) * n + eu, kind="stable")
+    if n < 2 ** 21:  # one int64 key holding the edge: a single sort of the keys
+        return _first_of_pairs(np.sort((ei * n + ej) * n + eu), n)
     else:
         o = np.lexsort((eu, ej, ei))
     ei, ej, eu = ei[o], ej[o], eu[o]
     first = np.ones(len(ei), dtype=bool)
     first[1:] = (ei[1:] != ei[:-1]) | (ej[1:] != ej[:-1])
     return ei[first], ej[first], eu[first]
+
+
+@_njit
+def _has_dead_layer(P, offsets):
+    """Whether a row of the patterns ``P`` has an all-off hidden layer before the last."""
+    for i in range(P.shape[0]):
+        for l in range(offsets.shape[0] - 2):
+            off = True
+            for j in range(offsets[l], offsets[l + 1]):
+                if P[i, j]:
+                    off = False
+                    break
+            if off:
+                return True
+    return False
+
+
+@_njit
+def _layer_sizes(P, offsets):
+    """The codeword sizes: active units per hidden layer of each pattern."""
+    K = offsets.shape[0] - 1
+    out = np.zeros((P.shape[0], K), np.int64)
+    for i in range(P.shape[0]):
+        for l in range(K):
+            for j in range(offsets[l], offsets[l + 1]):
+                out[i, l] += P[i, j]
+    return out
+
+
+def _unit_rows(Rw, d):
+    """Candidate rows ``(a, c)`` (``a.y + c >= 0`` inside) as ``A y <= b`` with unit normals."""
+    if d < 8:  # numpy sums fewer than 8 squares in order: the compiled loop gives the same bits
+        return _unit_rows_kernel(Rw, d)
+    nrm = np.linalg.norm(Rw[:, :d], axis=1)
+    return -Rw[:, :d] / nrm[:, None], Rw[:, d] / nrm
+
+
+@_njit
+def _unit_rows_kernel(Rw, d):
+    n = Rw.shape[0]
+    A = np.empty((n, d))
+    b = np.empty(n)
+    for r in range(n):
+        acc = 0.0
+        for k in range(d):
+            acc += Rw[r, k] * Rw[r, k]
+        nrm = math.sqrt(acc)
+        for k in range(d):
+            A[r, k] = -Rw[r, k] / nrm
+        b[r] = Rw[r, d] / nrm
+    return A, b
+
+
+@_njit
+def _bit_keys(P):
+    """One uint64 per row of a bool matrix of at most 64 columns (bit j = column j)."""
+    out = np.zeros(P.shape[0], np.uint64)
+    for i in range(P.shape[0]):
+        k = np.uint64(0)
+        for j in range(P.shape[1]):
+            if P[i, j]:
+                k |= np.uint64(1) << np.uint64(j)
+        out[i] = k
+    return out
+
+
+@_njit
+def _cell_of_row(co):
+    """The cell of each candidate row (``co`` the cells' row offsets)."""
+    out = np.empty(co[-1], np.int64)
+    for p in range(co.shape[0] - 1):
+        out[co[p]: co[p + 1]] = p
+    return out
+
+
+@_njit
+def _region_rows(co, C, keep, alive, n_units):
+    """The kept rows of the alive cells, cell by cell, each cell's ordered by id (units,
+    then domain rows, as the LP engine orders facets); each alive cell's first position in
+    them (and the end); and the kept rows of units of alive cells, in row order."""
+    n = co.shape[0] - 1
+    rows = np.empty(co[-1], np.int64)
+    bounds = np.empty(n + 1, np.int64)
+    frows = np.empty(co[-1], np.int64)
+    m = 0
+    k = 0
+    nf = 0
+    for p in range(n):
+        if not alive[p]:
+            continue
+        bounds[k] = m
+        k += 1
+        start = m
+        for r in range(co[p], co[p + 1]):
+            if not keep[r]:
+                continue
+            if C[r] < n_units:
+                frows[nf] = r
+                nf += 1
+            i = m  # insertion by id: a cell has few rows
+            while i > start and C[rows[i - 1]] > C[r]:
+                rows[i] = rows[i - 1]
+                i -= 1
+            rows[i] = r
+            m += 1
+    bounds[k] = m
+    return rows[:m].copy(), bounds[: k + 1].copy(), frows[:nf].copy()
 
 
 def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0, 1.0)):
@@ -1732,20 +1950,22 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     lnet = run.net
     # the bits behind an all-off layer are exact (the kernels' constant threshold is a bound
     # over all regions, above small biases of late layers): set them, here and across facets
-    tails = dead_layer_tails(lnet, K)
-    pat = apply_dead_layer_tails(pat, run.offsets, tails)
+    # (only when some region has an all-off layer: the first all-off layer of a pattern stays,
+    # so without one no pattern set by the rule is a region's; tails None skips the rule)
+    tails = None
+    if _has_dead_layer(pat, run.offsets):
+        tails = dead_layer_tails(lnet, K)
+        pat = apply_dead_layer_tails(pat, run.offsets, tails)
     V, F, vo, E, eo, C, Rw, co = run.cells
     isfac, centers, spread, wit, lb, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
     n_cells = len(vo) - 1
     d = net.input_dim
     # rows as A x <= b with unit normals
-    nrm = np.linalg.norm(Rw[:, :d], axis=1)
-    A_all = -Rw[:, :d] / nrm[:, None]
-    b_all = Rw[:, d] / nrm
+    A_all, b_all = _unit_rows(Rw, d)
     keep_row = isfac.copy()
     if run.box_id0 >= 0:
         keep_row &= C < run.box_id0
-    cell_of_row = np.repeat(np.arange(n_cells), np.diff(co))
+    cell_of_row = _cell_of_row(co)
     alive, wit, radius, n_lp, thin = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
     # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
     labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
@@ -1753,10 +1973,9 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     idx_cells = np.flatnonzero(alive)
     new_index = np.full(n_cells, -1, dtype=np.int64)
     new_index[idx_cells] = np.arange(len(idx_cells))
-    sizes = np.stack([pat[:, run.offsets[l]: run.offsets[l + 1]].sum(axis=1) for l in range(K)], axis=1)
-    rows = np.flatnonzero(keep_row & alive[cell_of_row])
-    rows = rows[np.lexsort((C[rows], cell_of_row[rows]))]
-    bounds = np.searchsorted(cell_of_row[rows], idx_cells, side="left").tolist() + [len(rows)]
+    sizes = _layer_sizes(pat, run.offsets)
+    rows, bounds, frows = _region_rows(co, C, keep_row, alive, run.n)
+    bounds = bounds.tolist()
     A_sel = A_all[rows]
     b_sel = b_all[rows]
     # the regions in the caller's coordinates x = x0 + s y
@@ -1784,7 +2003,6 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds, bnd, rks, szs)
 
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
-    frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
     ei, ej, eu, miss = _adjacency(lnet, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
                                   lp_scale, tails)
     if miss:
@@ -1804,6 +2022,11 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     gap = first_layer_gap(lnet, *run.domain_rows, 2 * tol_abs / lp_scale)
     notes = precision_notes(tol_abs / lp_scale, s * lp_scale, len(thin), min(thin, default=None), gap)
     warn_precision(notes)
+    # what polyrank.faces reads instead of recomputing it (faces, verify): the regions' rows,
+    # the dual graph, and each region's vertex-hyperplane incidences (bitsets over the row ids)
+    arrays = {"patterns": pat_alive, "ranks": rk_alive, "A": A_out, "b": b_out, "witnesses": wits,
+              "row_offsets": np.asarray(bounds, dtype=np.int64), "row_ids": C_sel, "bounded": ~onbox[idx_cells],
+              "edges": np.stack([ei, ej], axis=1), "vertex_bits": (F, vo, idx_cells, int(run.box_id0))}
     return Decomposition(net, domain, K, build_regions, build_edges, n_regions=len(idx_cells),
-                         arrays={"patterns": pat_alive, "ranks": rk_alive}, partial=run.truncated,
+                         arrays=arrays, partial=run.truncated,
                          method="subdivision", stats=stats, n_dropped=len(thin), precision_notes=notes)
