@@ -160,9 +160,9 @@ def check_image_mesh(K, net, func="image_homology"):
     if K.ambient_dim != net.input_dim:
         raise ValueError(f"The mesh 'K' lives in R^{K.ambient_dim} but the network takes inputs in "
                          f"R^{net.input_dim}; embed it first (pr.embed(K, {net.input_dim}, seed=...)).")
-    if K.dim > 2:
-        raise ValueError(f"{func} handles meshes of dimension <= 2 (points, curves, surfaces); "
-                         f"'K' has simplices of dimension {K.dim} (solids are not supported yet).")
+    if K.dim > 3:
+        raise ValueError(f"{func} handles meshes of dimension <= 3 (points, curves, surfaces, solids); "
+                         f"'K' has simplices of dimension {K.dim}.")
     if K.dim > K.ambient_dim:
         raise ValueError(f"'K' has {K.dim}-simplices but lives in R^{K.ambient_dim}.")
     S = np.sort(K.simplices, axis=1)
@@ -217,7 +217,9 @@ class _Cells:
         nv = ref.complex.n_vertices
         pair = np.unique(np.repeat(cell, q1) * nv + S.ravel())
         c, v = pair // nv, pair % nv
-        if q == 0:
+        if q in (0, 3):  # points; solids: every vertex of the cell's tetrahedra (in a
+            # conforming mesh these are all the mesh vertices in the closed cell), and the
+            # cell keeps its tetrahedra (no corner pruning in 3-D)
             self._set(c, v)
             self.tris = S.copy()
             self.tri_cell = cell.copy()
@@ -252,8 +254,8 @@ class _Cells:
                 np.hypot(b[:, 0], b[:, 1]), np.finfo(float).tiny)
             ext = (np.maximum.reduceat(loc, start, axis=0) - np.minimum.reduceat(loc, start, axis=0)).max(1)
             corner = dist > CORNER_RTOL * np.repeat(ext, size)
-        else:  # pragma: no cover - _check_mesh refuses solids until they are supported
-            raise NotImplementedError("cells of solids")
+        else:  # pragma: no cover - dimensions above 3 are refused by check_image_mesh
+            raise NotImplementedError(f"cells of dimension {q}")
         is_corner = np.zeros(nv, dtype=bool)
         is_corner[v[corner]] = True
         keep = corner | is_corner[v]
@@ -624,7 +626,56 @@ def _clean_adjacent(i, j, count, v0, v1, Q, injective, Y, cells, q, V):
     todo = np.flatnonzero(both & ~ok & (dimF == 0))
     if todo.size:
         ok[todo] = _separated_cones(cells, Y, i[todo], j[todo], v0[todo])
+    if q == 3:  # solids: cones along any shared face (edges in particular), modulo its span
+        for p in np.flatnonzero(both & ~ok).tolist():
+            ok[p] = _separated_face_cones(cells, Y, i[p], j[p])
     return ok
+
+
+def _separated_face_cones(cells, Y, a, b):
+    """Images of cells a, b (f injective on both) meet only in the image of their shared
+    face F: some functional vanishing on the span of f(F) is positive on every vertex of a
+    off F and negative on every vertex of b off F (then each image meets the hyperplane it
+    defines only in f(F)). Tries the nearest point to 0 of the hull of the generators (a's,
+    and b's negated), then functionals from the mean directions; each is checked exactly."""
+    va, vb = cells.vertices(a), cells.vertices(b)
+    sh = np.intersect1d(va, vb)
+    if not len(sh):
+        return False
+    base = Y[sh].mean(0)
+    E = (Y[sh] - base).T
+    if len(sh) > 1:
+        U, s, _ = np.linalg.svd(E, full_matrices=False)
+        E = U[:, s > CERT_MARGIN * max(s[0], np.finfo(float).tiny)]
+    else:
+        E = E[:, :0]
+    tiny = np.finfo(float).tiny
+
+    def gens(vs):
+        G = Y[np.setdiff1d(vs, sh)] - base
+        G = G - (G @ E) @ E.T
+        nrm = np.linalg.norm(G, axis=1)
+        return G / np.maximum(nrm, tiny)[:, None], nrm > 0
+
+    Ga, oka = gens(va)
+    Gb, okb = gens(vb)
+    if not (oka.all() and okb.all() and len(Ga) and len(Gb)):
+        return False
+    from scipy.optimize import nnls
+
+    # the point of conv(Ga, -Gb) nearest to 0 (NNLS with a heavy row for sum(lam) = 1) is
+    # such a functional whenever the cones are strictly separated; it is checked below
+    H = np.concatenate([Ga, -Gb])
+    lam = nnls(np.vstack([H.T, np.full((1, len(H)), 1e3)]), np.r_[np.zeros(H.shape[1]), 1e3])[0]
+    ma, mb = Ga.mean(0), Gb.mean(0)
+    for phi in (lam @ H, ma - mb, ma, -mb):
+        nrm = np.linalg.norm(phi)
+        if nrm <= CERT_MARGIN:
+            continue
+        phi = phi / nrm
+        if (Ga @ phi).min() > CERT_MARGIN and (Gb @ phi).max() < -CERT_MARGIN:
+            return True
+    return False
 
 
 def _opposite_sides(cells, Y, a, b, Qa):
@@ -885,16 +936,17 @@ def _betti_of(simplex_groups, q, field):
     return tuple(out), st.num_simplices()
 
 
-def _prune_witnesses(wsets, cells_ids, n_vertex_w):
+def _prune_witnesses(wsets, cells_ids, n_vertex_w, prunable=None):
     """Remove, from the cells' witness sets, every LP witness (id >= n_vertex_w) whose set of
-    holding cells is contained in another witness's (ties: the smaller id stays)."""
+    holding cells is contained in another witness's (ties: the smaller id stays). With
+    ``prunable`` (bool over the vertex witnesses), those vertex witnesses may go too."""
     holders = {}
     for c in cells_ids.tolist():
         for w in wsets[c]:
             holders.setdefault(w, set()).add(c)
     drop = []
     for w, H in holders.items():
-        if w < n_vertex_w:
+        if w < n_vertex_w and (prunable is None or not prunable[w]):
             continue
         some = next(iter(H))
         for w2 in wsets[some]:
@@ -1173,7 +1225,15 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     blowup = []
     # --- drop LP witnesses whose cells another witness already holds (any family of
     # certified sets that covers every meeting set of cells gives the same homology)
-    _prune_witnesses(wsets, dirty_ids, n_w)
+    prunable = None
+    if q == 3:  # solids keep every vertex in their cells: Z is then the union of the full
+        # simplices of the clean tetrahedra and of the dirty cells, homotopy equivalent to its
+        # nerve, which a vertex witness held by no clean cell does not change when another
+        # witness is held by all its cells; so those go, with the dirty cells' tetrahedra
+        prunable = np.ones(n_w, dtype=bool)
+        prunable[wid[cells.verts[~dirty[cells.vcell]]]] = False
+        groups = [wid[cells.tris[~dirty[cells.tri_cell]]]]
+    _prune_witnesses(wsets, dirty_ids, n_w, prunable)
     for k, c in enumerate(dirty_ids.tolist()):
         W = np.array(sorted(wsets[c]), dtype=np.int64)
         if len(W) <= 2 * q + 2 or not FAST_PATHS:  # the full simplex is the smaller one
@@ -1241,7 +1301,7 @@ def image_homology(net, K, layer=None, *, field=11, tol=IMAGE_TOL,
     ----------
     net : ReLUNetwork or torch.nn.Module
     K : SimplicialComplex
-        A mesh of dimension 0..2 (points, a curve, a surface) in
+        A mesh of dimension 0..3 (points, a curve, a surface, a solid) in
         ``R^input_dim``, each ``(dim-1)``-face in at most two simplices.
     layer : int, optional
         The hidden layer l (1..n_layers); default the last hidden layer.
@@ -1268,7 +1328,7 @@ def image_homology(net, K, layer=None, *, field=11, tol=IMAGE_TOL,
     TypeError
         If ``K`` is not a SimplicialComplex.
     ValueError
-        If ``K`` is empty, of dimension > 2, not a manifold (a face in more than two
+        If ``K`` is empty, of dimension > 3, not a manifold (a face in more than two
         simplices), lives in another dimension than the network's input, or ``layer``,
         ``field`` or ``tol`` are invalid.
 
