@@ -463,9 +463,12 @@ def test_memory_guard_turns_an_allocation_into_memory_error():
     pytest.importorskip("resource")
     if store_mod._vm_data() is None:
         pytest.skip("no /proc/self/status")
+    # 1 GiB of address space against a 16 MiB allowance: robust to other threads of the test
+    # process freeing memory between the guard's reading of VmData and the allocation
+    # (np.empty touches no pages, so the allocation is cheap where it would succeed)
     with pytest.raises(MemoryError):
         with store_mod.memory_guard(16 * 2 ** 20):
-            np.empty(64 * 2 ** 20 // 8)
+            np.empty(2 ** 30 // 8)
     x = np.ones(64 * 2 ** 20 // 8)  # the limit is lifted after the block
     assert x.sum() == x.size
 
