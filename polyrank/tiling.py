@@ -811,7 +811,7 @@ def _pieces(net, dec, tile, K):
     offs = np.concatenate([[0], np.cumsum(net.widths[:K])])
     sizes = np.stack([P[:, offs[k]: offs[k + 1]].sum(axis=1) for k in range(K)], axis=1).astype(np.int16)
     arr = getattr(dec, "_arrays", None) or {}
-    if dec._regions is None and all(k in arr for k in _PIECE_ARRAYS):
+    if all(k in arr for k in _PIECE_ARRAYS):
         W, rad, ptr, ids, vol = _piece_columns_from_arrays(arr, n, tile, offs[K], net.input_dim)
     else:  # the LP engine, or regions replaced after the run: read the Region objects
         W, rad, ptr, ids, vol = _piece_columns_from_regions(dec.regions, n, tile, offs)
