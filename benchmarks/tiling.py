@@ -161,7 +161,7 @@ def bench_check(path, out, K, max_memory):
           f"same pattern sets: {same_patterns}, total volume {st.total_volume():.12f} (domain 8)")
 
 
-def _piece_child(conn, path, K, how):
+def _piece_child(conn, path, K, how, traced):
     import tracemalloc
 
     net = load(path)
@@ -169,28 +169,32 @@ def _piece_child(conn, path, K, how):
     tile = pr.tile_domain(net, dom, tiles=1)[0]
     pr.tiling._pieces(net, pr.enumerate_regions(net, dom, layer=1, method="subdivision"), tile, 1)  # warm
     dec = pr.enumerate_regions(net, dom, layer=K, method="subdivision", max_regions=10**9)
-    tracemalloc.start()
+    if traced:
+        tracemalloc.start()
     t0 = time.perf_counter()
     if how == "regions":  # what a tile did before: the Region objects, then read them
         dec.regions = list(dec.regions)  # (reassigning drops the engine's arrays)
     p = pr.tiling._pieces(net, dec, tile, K)
     dt = time.perf_counter() - t0
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    peak = tracemalloc.get_traced_memory()[1] if traced else 0
     conn.send((len(p["volume"]), dt, peak))
 
 
 def bench_piece_memory(path, layers):
-    print(f"\n{Path(path).stem}: one tile's piece table over [-1, 1]^3 (load average {os.getloadavg()[0]:.1f})")
+    print(f"\n{Path(path).stem}: one tile's piece table over [-1, 1]^3 (load average {os.getloadavg()[0]:.1f}; "
+          "seconds untraced, memory the tracemalloc peak in a second run)")
     for K in layers:
         res = {}
         for how in ("arrays", "regions"):
-            a, b = mp.Pipe()
-            p = mp.get_context("fork").Process(target=_piece_child, args=(b, path, K, how))
-            p.start()
-            b.close()
-            res[how] = a.recv()
-            p.join()
+            out = []
+            for traced in (False, True):
+                a, b = mp.Pipe()
+                p = mp.get_context("fork").Process(target=_piece_child, args=(b, path, K, how, traced))
+                p.start()
+                b.close()
+                out.append(a.recv())
+                p.join()
+            res[how] = (out[0][0], out[0][1], out[1][2])
         n = res["arrays"][0]
         print(f"  layers 1..{K}: {n:>8d} pieces   "
               + "   ".join(f"{how}: {dt:6.2f} s, {peak / n:6.0f} B per piece" for how, (_, dt, peak) in res.items())
