@@ -1243,7 +1243,7 @@ def cli_write(args, net, domain):
         raise SystemExit(f"polyrank: --tiles must be 'auto', an int or cells per axis like 4,4; got {args.tiles!r}")
     try:
         st = write_regions(net, domain, args.out, tiles=tiles, client=args.scheduler, method=args.method,
-                           layer=args.layer, progress=True, overwrite=args.overwrite)
+                           layer=args.layer, max_memory=args.max_memory, progress=True, overwrite=args.overwrite)
     except (ValueError, TypeError, OSError, MemoryBudgetError) as exc:  # OSError: FileExists, Permission, Connection
         raise SystemExit(f"polyrank: {exc}")
     lo, hi = domain.bounding_box()

@@ -73,3 +73,54 @@ def test_enumerate_out_writes_a_region_store(tmp_path, capsys):
         main(["enumerate", "--box", "0", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="--tiles"):
         main(args + ["--tiles", "many"])
+
+
+def test_memory_type_parses_sizes():
+    from polyrank._cliutil import memory_type
+
+    for text, nbytes in [("4GiB", 4 * 2**30), ("512MiB", 512 * 2**20), ("1.5g", 3 * 2**29), ("2GB", 2 * 10**9),
+                         ("3145728", 3 * 2**20), (" 1 MiB ", 2**20), ("64kib", 2**16), ("1e3MB", 10**9)]:
+        assert memory_type(text) == nbytes
+
+
+def test_enumerate_out_max_memory_reaches_write_regions(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("pyarrow")
+    import polyrank.store as store_mod
+
+    seen = []
+    real = store_mod.write_regions
+
+    def spy(*a, **kw):  # in this process (no pool to start)
+        seen.append(kw["max_memory"])
+        return real(*a, **{**kw, "n_workers": 1})
+
+    monkeypatch.setattr(store_mod, "write_regions", spy)
+    args = ["enumerate", "--input-dim", "2", "--widths", "16,16", "--seed", "3", "--box", "2"]
+    net = pr.ReLUNetwork.from_torch(mlp(2, [16, 16], seed=3))
+    n = len(pr.enumerate_regions(net, pr.Box(-2, 2, dim=2)))
+    counts = {}
+    for text, nbytes in [("1MiB", 2**20), ("4GiB", 4 * 2**30)]:
+        out = tmp_path / text
+        assert main(args + ["--out", str(out), "--max-memory", text]) == 0
+        assert seen[-1] == nbytes
+        assert int(re.search(r"regions\s+(\d+)", capsys.readouterr().out).group(1)) == n
+        counts[text] = pr.read_regions(out)._meta["n_tiles"]
+    # the budget sizes the tiles of tiles="auto": 1 MiB holds fewer regions than the network has
+    assert n * pr.BYTES_PER_REGION > 2**20
+    assert counts["1MiB"] > 1 == counts["4GiB"]
+    main(args + ["--out", str(tmp_path / "default")])
+    assert seen[-1] is None
+
+
+@pytest.mark.parametrize("bad", ["lots", "4 parsecs", "1.5", "-2GiB", "0", "0.1B", "GiB", "4GiBs"])
+def test_enumerate_bad_max_memory(bad, capsys):
+    with pytest.raises(SystemExit):
+        main(["enumerate", "--box", "1", "--out", "unused", "--max-memory", bad])
+    err = capsys.readouterr().err
+    assert "--max-memory" in err and "memory size like 4GiB" in err and repr(bad) in err
+
+
+def test_enumerate_out_refuses_a_budget_without_unit(tmp_path):
+    with pytest.raises(SystemExit, match="--max-memory.*plain number is bytes"):
+        main(["enumerate", "--box", "1", "--out", str(tmp_path / "r"), "--max-memory", "2"])
+    assert not (tmp_path / "r").exists()
