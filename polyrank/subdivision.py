@@ -625,6 +625,9 @@ CHUNKS_PER_THREAD = 4
 #: that the threads share its pieces (below it a layer is cheap).
 SPLIT_MIN_DIM = 5
 SPLIT_MAX_CELLS = 256
+#: The neighbour pass takes this many facets at a time (their neighbour patterns, one bool
+#: per unit and facet, would otherwise be the largest array of a run).
+ADJACENCY_CHUNK = 1 << 16
 #: Threads when ``n_jobs`` is None; None means every core this process may use.
 DEFAULT_N_JOBS = None
 
@@ -1025,7 +1028,7 @@ class _Run:
         ncells = 1
         bits, parents, ranks = [], [], []
         self.parents = parents  # per layer: each new cell's cell before it
-        self.maps = []  # per layer: (cells before it, units, d + 1) pre-activation maps
+        self.maps = []  # the last layer's (cells before it, units, d + 1) pre-activation maps
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
@@ -1038,7 +1041,7 @@ class _Run:
                     H = np.ascontiguousarray(np.hstack([Wl, bl[:, None]])[None])
                 else:  # z_l = W_l (B z_{l-1}) + b_l on each new cell, z_{l-1} from its parent
                     H = _next_maps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
-                self.maps.append(H)
+                self.maps = [H]  # the earlier ones are rebuilt by the neighbour pass, never kept
                 zthr = float(self.zero_rel[l])
                 V, F, vo, E, eo, C, R, co, B, P, over = self._cut_layer(H, l, zthr)
                 if over:
@@ -1175,16 +1178,19 @@ def _batched_ranks(H, P, B, d, cap, zthr):
 
 
 @_njit
-def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, Hflat,
-                     hoff, anc):
+def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, praw, anc):
     """Patterns just across facets: centre ``Cc``, outward unit normal ``N``, own pattern
     ``pat[cell]``; unit ``flip`` carries the facet. The LP engine's rule: the sign of the
     pre-activation at the centre when it is clearly non-zero, else the sign of its
     one-sided derivative along the normal; the facet's own unit flips.
 
-    The cell's own pre-activation maps (layer ``l``: ``Hflat`` from ``hoff[l]``, cell
-    ``anc[c, l]`` of the complex before layer ``l``, rows ``(a, c)``) give the values at
-    the centre. The Jacobian of the neighbour's map equals the own region's up to the
+    The cell's own pre-activation maps give the values at the centre. They are rebuilt
+    here layer by layer, as :func:`_next_maps` built them during the run (the same sums in
+    the same order, so the same numbers), from the bits ``praw`` the run cut with; a map is
+    rebuilt only from the first layer whose ancestor cell (``anc[c, l]``, the cell of the
+    complex before layer ``l``) differs from the previous facet's cell's, so consecutive
+    cells share their ancestors' maps and the run need not keep the maps of every layer
+    (they took more memory than the cells). The Jacobian of the neighbour's map equals the own region's up to the
     first layer where the neighbour's pattern differs; after it, rows are computed per
     facet. ``WTflat`` holds each layer's transposed weights, so the sums over inputs run
     in ascending order for all units of a layer at once."""
@@ -1209,18 +1215,43 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     for f in range(m):
         c = cell[f]
         if c != cur:
+            # the first layer whose map differs from the previous cell's (all of them at first)
+            l0 = 0
+            if cur >= 0:
+                l0 = K
+                for l in range(1, K):
+                    if anc[c, l] != anc[cur, l]:
+                        l0 = l
+                        break
             cur = c
-            for l in range(K):
+            for l in range(l0, K):
                 o = offsets[l]
                 nl = offsets[l + 1] - o
-                base = hoff[l] + anc[c, l] * nl * (d + 1)
+                if l == 0:  # the first layer's map: its weights and biases
+                    for i in range(nl):
+                        for k in range(d):
+                            Jo[i, k] = WTflat[woff[0] + k * nl + i]
+                        mo[i] = bflat[i]
+                else:  # W_l (B * H_{l-1}) + b_l, summed as _next_maps does
+                    po = offsets[l - 1]
+                    for i in range(nl):
+                        for k in range(d):
+                            Jo[o + i, k] = 0.0
+                        mo[o + i] = bflat[o + i]
+                    for j in range(o - po):
+                        if not praw[c, po + j]:
+                            continue
+                        base = woff[l] + j * nl
+                        for i in range(nl):
+                            w = WTflat[base + i]
+                            for k in range(d):
+                                Jo[o + i, k] += w * Jo[po + j, k]
+                            mo[o + i] += w * mo[po + j]
                 for i in range(nl):
                     acc = 0.0
                     for k in range(d):
-                        x = Hflat[base + i * (d + 1) + k]
-                        Jo[o + i, k] = x
+                        x = Jo[o + i, k]
                         acc += x * x
-                    mo[o + i] = Hflat[base + i * (d + 1) + d]
                     no[o + i] = math.sqrt(acc)
                     thr[o + i] = on_tol * no[o + i]
             for v in range(n):
@@ -1308,31 +1339,37 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     return out
 
 
-def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, on_tol, zthr, zabs, maps, parents, n_jobs=1):
+def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, n_jobs=1):
+    """``patterns(C, N, cell, flip)``: :func:`_neighbor_kernel` on facet rows (centres ``C``,
+    normals ``N``, cells ``cell``, units ``flip``), in parallel chunks, for cells with
+    patterns ``pat`` (``praw``: the bits the run cut with, before the dead-layer tails)."""
     Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]  # transposed
     woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
     WTflat = np.concatenate(Ws)
     bflat = np.concatenate([np.asarray(b, dtype=np.float64) for b in net.biases[:K]])
-    Hflat = np.concatenate([H.ravel() for H in maps])
-    hoff = np.concatenate([[0], np.cumsum([H.size for H in maps])]).astype(np.int64)
-    anc = np.zeros((len(pat), K), dtype=np.int64)  # the cell before layer l holding each cell
+    # the cell before layer l holding each cell (int32: only compared)
+    anc = np.zeros((len(pat), K), dtype=np.int32 if len(pat) < 2 ** 31 else np.int64)
     idx = np.arange(len(pat))
     for l in range(K - 1, 0, -1):
         idx = parents[l][idx]
         anc[:, l] = idx
-    C, N = np.ascontiguousarray(C), np.ascontiguousarray(N)
-    cell, flip = np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(flip, dtype=np.int64)
     rest = (np.ascontiguousarray(pat), None, WTflat, woff, bflat, np.asarray(offsets, dtype=np.int64),
             int(net.input_dim), float(on_tol), np.asarray(zthr, dtype=np.float64),
-            np.asarray(zabs, dtype=np.float64), Hflat, hoff, anc)
+            np.asarray(zabs, dtype=np.float64), np.ascontiguousarray(praw), anc)
 
-    def chunk(a, b):  # facet rows a..b (rows are independent)
-        return _neighbor_kernel(C[a:b], N[a:b], cell[a:b], rest[0], flip[a:b], *rest[2:])
+    def patterns(C, N, cell, flip):
+        C, N = np.ascontiguousarray(C), np.ascontiguousarray(N)
+        cell, flip = np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(flip, dtype=np.int64)
 
-    bounds = _bounds(len(C), n_jobs)
-    if bounds is None:
-        return chunk(0, len(C))
-    return np.concatenate(_pmap(chunk, bounds, n_jobs))
+        def chunk(a, b):  # facet rows a..b (rows are independent)
+            return _neighbor_kernel(C[a:b], N[a:b], cell[a:b], rest[0], flip[a:b], *rest[2:])
+
+        bounds = _bounds(len(C), n_jobs)
+        if bounds is None:
+            return chunk(0, len(C))
+        return np.concatenate(_pmap(chunk, bounds, n_jobs))
+
+    return patterns
 
 
 def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, partial=False,
@@ -1659,24 +1696,37 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     return alive, wit, radius, n_lp, thin
 
 
-def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C, lp_scale, tails):
+def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, cell_of_row, centers, A_all, C, lp_scale,
+               tails):
     """Edges found by the LP engine's neighbour rule at the centre of every unit facet
     ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
-    is not a region, as (row, source) pairs."""
-    src = new_index[cell_of_row[frows]]
+    is not a region, as (row, source) pairs. The facets are taken ``ADJACENCY_CHUNK`` at a
+    time, so that their neighbour patterns (one bool per unit and facet) never all exist."""
     keys = _search_keys(pat_alive)
     order = np.argsort(keys)
     skeys = keys[order]
-    nb = _neighbor_patterns(net, K, run.offsets, centers[frows], A_all[frows], cell_of_row[frows], pat,
-                            C[frows], ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
-                            run.maps, run.parents, run.n_jobs)
-    q = _search_keys(apply_dead_layer_tails(nb, run.offsets, tails))
-    pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
-    hit = skeys[pos] == q
-    tgt = order[pos]
-    ok = hit & (tgt != src)
-    miss = list(zip(frows[~hit].tolist(), src[~hit].tolist()))
-    return [src[ok]], [tgt[ok]], [C[frows][ok]], miss
+    del keys
+    patterns = _neighbor_patterns(net, K, run.offsets, pat, praw, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale,
+                                  run.zero_rel, run.zero_abs, run.parents, run.n_jobs)
+    ei, ej, eu, miss = [], [], [], []
+    for a in range(0, len(frows), ADJACENCY_CHUNK):
+        fr = frows[a: a + ADJACENCY_CHUNK]
+        cells = cell_of_row[fr]
+        src = new_index[cells]
+        nb = patterns(centers[fr], A_all[fr], cells, C[fr])
+        q = _search_keys(apply_dead_layer_tails(nb, run.offsets, tails))
+        del nb
+        pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
+        hit = skeys[pos] == q
+        tgt = order[pos]
+        ok = hit & (tgt != src)
+        miss += zip(fr[~hit].tolist(), src[~hit].tolist())
+        ei.append(src[ok])
+        ej.append(tgt[ok])
+        eu.append(C[fr][ok])
+    if not ei:
+        ei, ej, eu = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    return ei, ej, eu, miss
 
 
 def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
@@ -1733,19 +1783,23 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     # the bits behind an all-off layer are exact (the kernels' constant threshold is a bound
     # over all regions, above small biases of late layers): set them, here and across facets
     tails = dead_layer_tails(lnet, K)
+    praw = pat  # the bits the run cut with (the neighbour pass rebuilds its maps from them)
     pat = apply_dead_layer_tails(pat, run.offsets, tails)
     V, F, vo, E, eo, C, Rw, co = run.cells
+    run.cells = None  # the complex is freed as soon as its facets are read off
     isfac, centers, spread, wit, lb, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
     n_cells = len(vo) - 1
+    del V, F, vo, E, eo
     d = net.input_dim
     # rows as A x <= b with unit normals
     nrm = np.linalg.norm(Rw[:, :d], axis=1)
     A_all = -Rw[:, :d] / nrm[:, None]
     b_all = Rw[:, d] / nrm
+    del Rw, nrm
     keep_row = isfac.copy()
     if run.box_id0 >= 0:
         keep_row &= C < run.box_id0
-    cell_of_row = np.repeat(np.arange(n_cells), np.diff(co))
+    cell_of_row = np.repeat(np.arange(n_cells, dtype=np.int32 if n_cells < 2 ** 31 else np.int64), np.diff(co))
     alive, wit, radius, n_lp, thin = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
     # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
     labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
@@ -1753,22 +1807,24 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     idx_cells = np.flatnonzero(alive)
     new_index = np.full(n_cells, -1, dtype=np.int64)
     new_index[idx_cells] = np.arange(len(idx_cells))
-    sizes = np.stack([pat[:, run.offsets[l]: run.offsets[l + 1]].sum(axis=1) for l in range(K)], axis=1)
+    offsets = run.offsets
     rows = np.flatnonzero(keep_row & alive[cell_of_row])
     rows = rows[np.lexsort((C[rows], cell_of_row[rows]))]
-    bounds = np.searchsorted(cell_of_row[rows], idx_cells, side="left").tolist() + [len(rows)]
+    bounds = np.append(np.searchsorted(cell_of_row[rows], idx_cells, side="left"), len(rows))
     A_sel = A_all[rows]
     b_sel = b_all[rows]
-    # the regions in the caller's coordinates x = x0 + s y
-    A_out = A_sel.copy()
+    # the regions in the caller's coordinates x = x0 + s y (A is the same: one read-only array)
+    A_out = A_sel
     b_out = s * b_sel + A_sel @ np.broadcast_to(np.asarray(x0, dtype=np.float64), (d,))
     A_out.setflags(write=False)
     b_out.setflags(write=False)
     wits = x0 + s * wit[idx_cells]
     wits.setflags(write=False)
-    pat_alive = pat[idx_cells]
-    rk_alive = rk[idx_cells]
+    every = len(idx_cells) == n_cells  # no cell dropped (the rule): no copies
+    pat_alive = pat if every else pat[idx_cells]
+    rk_alive = rk if every else rk[idx_cells]
     C_sel = C[rows]
+    del rows
 
     def build_regions():
         # the Python objects, built on first access to Decomposition.regions
@@ -1778,15 +1834,16 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         lab_sel = _labels_of(C_sel, labels)
         pats = _bool_tuples(pat_alive)
         rks = _int_tuples(rk_alive)
-        szs = _int_tuples(sizes[idx_cells])
+        szs = _int_tuples(np.stack([pat_alive[:, offsets[l]: offsets[l + 1]].sum(axis=1) for l in range(K)],
+                                   axis=1))
         rads = (s * radius[idx_cells]).tolist()
         bnd = (~onbox[idx_cells]).tolist()
-        return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds, bnd, rks, szs)
+        return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds.tolist(), bnd, rks, szs)
 
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
     frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
-    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
-                                  lp_scale, tails)
+    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, cell_of_row, centers,
+                                  A_all, C, lp_scale, tails)
     if miss:
         di, dj, du = _degenerate_edges(lnet, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
                                        tol_abs, lp_scale, tails)
