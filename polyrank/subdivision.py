@@ -395,7 +395,9 @@ def _emit_piece(q, n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB, oV, 
     for k in range(nl):
         oB[n, k] = PB[q, k]
     oP[n] = p
-    return (pnv[q] * (d + W) + pne[q] * 2 + pnc[q] * (d + 2) + nl + 8) * 8
+    # vertices (float64 + uint64 bitsets), edges (2 int32), rows (float64 + int32 id), the
+    # layer's bits, three offsets and the parent (int64)
+    return pnv[q] * (d + W) * 8 + pne[q] * 8 + pnc[q] * ((d + 1) * 8 + 4) + nl + 32
 
 
 # ------------------------------------------------------------ one layer
@@ -427,8 +429,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     # pools of the pieces of the current cell
     LV = np.empty((256, d))
     LF = np.empty((256, W), np.uint64)
-    LE = np.empty((256, 2), np.int64)
-    LC = np.empty(64, np.int64)
+    LE = np.empty((256, 2), np.int32)  # local vertex ids (a cell has far fewer than 2^31)
+    LC = np.empty(64, np.int32)  # hyperplane ids (units and domain rows)
     LR = np.empty((64, d1))
     pv = np.empty(16, np.int64)  # piece -> first vertex, count, first edge, count, first row, count
     pnv = np.empty(16, np.int64)
@@ -454,8 +456,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     # outputs
     oV = np.empty((max(16, V.shape[0]), d))
     oF = np.empty((max(16, V.shape[0]), W), np.uint64)
-    oE = np.empty((max(16, E.shape[0]), 2), np.int64)
-    oC = np.empty(max(16, Cid.shape[0]), np.int64)
+    oE = np.empty((max(16, E.shape[0]), 2), np.int32)
+    oC = np.empty(max(16, Cid.shape[0]), np.int32)
     oR = np.empty((max(16, Cid.shape[0]), d1))
     oB = np.empty((max(16, ncells), nl), np.bool_)
     oP = np.empty(max(16, ncells), np.int64)
@@ -877,9 +879,9 @@ def _initial_cell(Ad, bd, n_units, snap_rel):
     for r in range(len(bd)):
         gid = n_units + r
         F[on[:, r], gid >> 6] |= np.uint64(1) << np.uint64(gid & 63)
-    E = _polytope_edges(F, d)
+    E = _polytope_edges(F, d).astype(np.int32)
     keep = on.sum(axis=0) >= d
-    Cid = (n_units + np.flatnonzero(keep)).astype(np.int64)
+    Cid = (n_units + np.flatnonzero(keep)).astype(np.int32)
     Crow = np.hstack([-Ad[keep], bd[keep, None]])
     return V, F, E, Cid, Crow, scale
 
@@ -910,9 +912,9 @@ def _box_cell(hi, lo, n_units):
         g1, g2 = n_units + r, n_units + d + r
         F[:, g1 >> 6] |= np.uint64(1 << (g1 & 63)) * bits[:, r].astype(np.uint64)
         F[:, g2 >> 6] |= np.uint64(1 << (g2 & 63)) * (1 - bits[:, r]).astype(np.uint64)
-    Cid = (n_units + np.arange(2 * d)).astype(np.int64)
+    Cid = (n_units + np.arange(2 * d)).astype(np.int32)
     Crow = np.hstack([-np.vstack([np.eye(d), -np.eye(d)]), np.concatenate([hi, -lo])[:, None]])
-    return V, F, E.copy(), Cid, Crow, float(np.max(hi - lo))
+    return V, F, E.astype(np.int32), Cid, Crow, float(np.max(hi - lo))
 
 
 def _unique_rows(V, tol):
@@ -1080,6 +1082,7 @@ class _Run:
         finally:
             if bar is not None:
                 bar.close()
+        self.maps = None  # the neighbour pass rebuilds what it needs
         # flat patterns and ranks per layer, traced back through the parents
         pat = np.zeros((ncells, self.n), dtype=bool)
         rk = np.zeros((ncells, K), dtype=np.int64)
@@ -1758,18 +1761,21 @@ def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel,
 
 def _unique_edges(ei, ej, eu):
     """One edge per pair ``i < j``, labelled by its smallest unit (units are numbered in
-    label order)."""
-    ei, ej, eu = (np.concatenate(x).astype(np.int64) for x in (ei, ej, eu))
-    ei, ej = np.minimum(ei, ej), np.maximum(ei, ej)
-    n = int(max(ej.max(initial=0), eu.max(initial=0))) + 1
+    label order); int32 where the ids fit."""
+    ei, ej, eu = (np.concatenate(x) for x in (ei, ej, eu))
+    lo, hi = np.minimum(ei, ej), np.maximum(ei, ej)
+    del ei, ej
+    n = int(max(hi.max(initial=0), eu.max(initial=0))) + 1
     if n < 2 ** 21:  # one int64 key: a single sort instead of three
-        o = np.argsort((ei * n + ej) * n + eu, kind="stable")
+        o = np.argsort((lo.astype(np.int64) * n + hi) * n + eu, kind="stable")
     else:
-        o = np.lexsort((eu, ej, ei))
-    ei, ej, eu = ei[o], ej[o], eu[o]
-    first = np.ones(len(ei), dtype=bool)
-    first[1:] = (ei[1:] != ei[:-1]) | (ej[1:] != ej[:-1])
-    return ei[first], ej[first], eu[first]
+        o = np.lexsort((eu, hi, lo))
+    lo, hi, eu = lo[o], hi[o], eu[o]
+    del o
+    first = np.ones(len(lo), dtype=bool)
+    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    small = np.int32 if n < 2 ** 31 else np.int64
+    return lo[first].astype(small), hi[first].astype(small), eu[first].astype(small)
 
 
 def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0, 1.0)):
@@ -1805,7 +1811,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
     labels += [(0, r) for r in range(len(domain.b) if domain is not None else 0)]
     idx_cells = np.flatnonzero(alive)
-    new_index = np.full(n_cells, -1, dtype=np.int64)
+    new_index = np.full(n_cells, -1, dtype=np.int32 if n_cells < 2 ** 31 else np.int64)
     new_index[idx_cells] = np.arange(len(idx_cells))
     offsets = run.offsets
     rows = np.flatnonzero(keep_row & alive[cell_of_row])
@@ -1848,6 +1854,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         di, dj, du = _degenerate_edges(lnet, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
                                        tol_abs, lp_scale, tails)
         ei, ej, eu = ei + di, ej + dj, eu + du
+    del centers, spread, A_all, b_all, isfac, keep_row, cell_of_row, frows, new_index, C, co, lb, wit, alive, pat, praw
     ei, ej, eu = _unique_edges(ei, ej, eu)
 
     def build_edges():
