@@ -610,9 +610,9 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
         if used[0] > max_bytes:
             over = 1
             break
-    return (oV[: vo[n]].copy(), oF[: vo[n]].copy(), vo[: n + 1].copy(), oE[: eo[n]].copy(),
-            eo[: n + 1].copy(), oC[: co[n]].copy(), oR[: co[n]].copy(), co[: n + 1].copy(),
-            oB[:n].copy(), oP[:n].copy(), over)
+    # views of the grown buffers: :func:`_owned` copies them one at a time, freeing each buffer
+    return (oV[: vo[n]], oF[: vo[n]], vo[: n + 1], oE[: eo[n]], eo[: n + 1], oC[: co[n]], oR[: co[n]],
+            co[: n + 1], oB[:n], oP[:n], over)
 
 
 # ------------------------------------------------------------ threads
@@ -630,6 +630,9 @@ SPLIT_MAX_CELLS = 256
 #: The neighbour pass takes this many facets at a time (their neighbour patterns, one bool
 #: per unit and facet, would otherwise be the largest array of a run).
 ADJACENCY_CHUNK = 1 << 16
+#: On one thread a layer of at least twice this many cells is cut in chunks of about this
+#: many, so that the kernel's output buffers (grown by doubling) stay small.
+LAYER_CHUNK_CELLS = 1 << 14
 #: Threads when ``n_jobs`` is None; None means every core this process may use.
 DEFAULT_N_JOBS = None
 
@@ -709,28 +712,100 @@ def _concat_offsets(parts):
     return np.concatenate(out)
 
 
+def _owned(res):
+    """The outputs of :func:`_layer_kernel` (views of its grown buffers) copied to their size
+    one array at a time: each buffer is freed before the next copy, so that the buffers and
+    all the copies never exist together."""
+    res = list(res)
+    for k in range(len(res) - 1):
+        res[k] = res[k].copy()
+    return res
+
+
+def _n_cells(cells):
+    """Cells of a complex stored as a list of chunks ``(V, F, vo, E, eo, C, R, co)``."""
+    return sum(len(ch[2]) - 1 for ch in cells)
+
+
 def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
-    """:func:`_layer_kernel` on the whole complex, or on chunks of cells in parallel,
-    concatenated in cell order (the same output for any number of threads)."""
-    V, F, vo, E, eo, C, R, co = cells
-    n = len(vo) - 1
+    """:func:`_layer_kernel` on a complex stored as a list of chunks (``H[c]``: the maps of
+    its c-th cell, counted across the chunks), in pieces of at most ``LAYER_CHUNK_CELLS``
+    cells (fewer, to give every thread several, when the complex is small), run in parallel
+    ``n_jobs * CHUNKS_PER_THREAD`` at a time. Each piece's children become one chunk of the
+    new complex, so nothing is concatenated, and each chunk of ``cells`` is dropped from the
+    list (freed) once cut: the old and the new complex never both exist whole. The pieces
+    come out in cell order, the same for any number of threads. Returns the new chunks,
+    the layer's bits and each new cell's parent, and the over-budget flag."""
+    n = _n_cells(cells)
     used = np.zeros(1, np.int64)
-    bounds = _bounds(n, n_jobs) if H.shape[0] == n else None
-    if bounds is None:
-        return _layer_kernel(V, F, vo, E, eo, C, R, co, H, unit_base, zthr, zabs, snap, floor, max_bytes, used)
+    size = LAYER_CHUNK_CELLS
+    if n_jobs > 1:
+        size = max(PARALLEL_MIN_CHUNK, min(size, -(-n // (n_jobs * CHUNKS_PER_THREAD))))
+    items = []  # (chunk, first cell in it, last + 1, first cell overall)
+    g0 = 0
+    for i, ch in enumerate(cells):
+        m = len(ch[2]) - 1
+        k = max(1, -(-m // size))
+        cuts = np.linspace(0, m, k + 1).astype(np.int64).tolist()
+        items += [(i, a, b, g0 + a) for a, b in zip(cuts[:-1], cuts[1:])]
+        g0 += m
 
-    def chunk(a, b):
+    def piece(t):
+        i, a, b, g = items[t]
+        V, F, vo, E, eo, C, R, co = cells[i]
         va, vb, ea, eb, ca, cb = vo[a], vo[b], eo[a], eo[b], co[a], co[b]
-        return _layer_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
-                             R[ca:cb], _rebase(co, a, b), H[a:b], unit_base, zthr, zabs, snap, floor, max_bytes,
-                             used)
+        return _owned(_layer_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
+                                    R[ca:cb], _rebase(co, a, b), H[g: g + b - a], unit_base, zthr, zabs, snap, floor,
+                                    max_bytes, used))
 
-    outs = _pmap(chunk, bounds, n_jobs)
-    cat = [np.concatenate([o[k] for o in outs]) for k in (0, 1, 3, 5, 6, 8)]
-    offs = [_concat_offsets([o[k] for o in outs]) for k in (2, 4, 7)]
-    P = np.concatenate([o[9] + a for o, a in zip(outs, bounds[:-1])])
-    over = max(o[10] for o in outs)
-    return cat[0], cat[1], offs[0], cat[2], offs[1], cat[3], cat[4], offs[2], cat[5], P, over
+    wave = n_jobs * CHUNKS_PER_THREAD if n_jobs > 1 else 1
+    out, Bs, Ps, over, freed = [], [], [], 0, 0
+    for w0 in range(0, len(items), wave):
+        w1 = min(len(items), w0 + wave)
+        if w1 - w0 > 1:
+            res = _pmap(lambda a, b: piece(a), np.arange(w0, w1 + 1), n_jobs)
+        else:
+            res = [piece(w0)]
+        for t, r in zip(range(w0, w1), res):
+            out.append(tuple(r[:8]))
+            Bs.append(r[8])
+            Ps.append(r[9] + items[t][3])
+            over = max(over, r[10])
+        del res
+        done = items[w1][0] if w1 < len(items) else len(cells)  # the chunks before it are cut through
+        for i in range(freed, done):
+            cells[i] = None
+        freed = done
+        if over:
+            break
+    if not Bs:
+        return out, np.zeros((0, H.shape[1]), dtype=bool), np.zeros(0, np.int64), over
+    return out, np.concatenate(Bs), np.concatenate(Ps), over
+
+
+def _finish_all(cells, box_id0, n_jobs, rows=False, free=False):
+    """:func:`_finish` over the chunks of a complex, concatenated: ``(isfacet, centers,
+    spread, wit, lb, onbox)``, then with ``rows`` the rows ``A x <= b`` (unit normals), the
+    candidate ids and the rows per cell. With ``free`` each chunk is dropped from ``cells``
+    once read (the complex is freed as its facets are read off)."""
+    parts = []
+    for i in range(len(cells)):
+        V, F, vo, E, eo, C, Rw, co = cells[i]
+        if free:
+            cells[i] = None
+        part = list(_finish(V, F, vo, C, Rw, co, box_id0, n_jobs))
+        if rows:
+            d = V.shape[1]
+            nrm = np.linalg.norm(Rw[:, :d], axis=1)
+            part += [-Rw[:, :d] / nrm[:, None], Rw[:, d] / nrm, C, np.diff(co)]
+        parts.append(part)
+        del V, F, vo, E, eo, C, Rw, co
+    out = []
+    for k in range(len(parts[0])):  # one array at a time, its parts freed once concatenated
+        out.append(np.concatenate([p[k] for p in parts]))
+        for p in parts:
+            p[k] = None
+    return tuple(out)
 
 
 def _finish(V, F, vo, C, Rw, co, box_id0, n_jobs):
@@ -988,8 +1063,8 @@ class _Run:
         self.snap, self.floor = snap_rel, floor
         # per layer: gradient norm below which a unit is constant, |constant| below which zero
         self.zero_rel, self.zero_abs = zero
-        self.cells = (V, F, np.array([0, len(V)]), E, np.array([0, len(E)]), Cid, Crow,
-                      np.array([0, len(Cid)]))
+        # the complex: a list of chunks (V, F, vo, E, eo, C, R, co), offsets from 0 in each
+        self.cells = [(V, F, np.array([0, len(V)]), E, np.array([0, len(E)]), Cid, Crow, np.array([0, len(Cid)]))]
         self.max_bytes, self.max_regions, self.partial = max_bytes, max_regions, partial
         self.progress = progress
         self.n_jobs = n_jobs
@@ -1004,7 +1079,7 @@ class _Run:
         only, never on ``n_jobs``."""
         base, zabs = int(self.offsets[l]), float(self.zero_abs[l])
         cells = self.cells
-        ncells = len(cells[2]) - 1
+        ncells = _n_cells(cells)
         if self.d < SPLIT_MIN_DIM or ncells >= SPLIT_MAX_CELLS:
             return _layer(cells, H, base, zthr, zabs, self.snap, self.floor, self.max_bytes, self.n_jobs)
         nl = H.shape[1]
@@ -1014,16 +1089,15 @@ class _Run:
         while j < nl:
             j1 = j + 1 if ncells < SPLIT_MAX_CELLS else nl
             Hj = np.ascontiguousarray(H[P_all if H.shape[0] > 1 else np.zeros(ncells, np.int64), j:j1])
-            V, F, vo, E, eo, C, R, co, B, P, over = _layer(cells, Hj, base + j, zthr, zabs, self.snap, self.floor,
-                                                           self.max_bytes, self.n_jobs)
+            cells, B, P, over = _layer(cells, Hj, base + j, zthr, zabs, self.snap, self.floor, self.max_bytes,
+                                       self.n_jobs)
             if over:
-                return V, F, vo, E, eo, C, R, co, B, P, over
+                return cells, B, P, over
             B_all = np.hstack([B_all[P], B])
             P_all = P_all[P]
-            cells = (V, F, vo, E, eo, C, R, co)
-            ncells = len(vo) - 1
+            ncells = _n_cells(cells)
             j = j1
-        return (*cells, B_all, P_all, 0)
+        return cells, B_all, P_all, 0
 
     def run(self):
         net, K, d = self.net, self.K, self.d
@@ -1045,7 +1119,7 @@ class _Run:
                     H = _next_maps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
                 self.maps = [H]  # the earlier ones are rebuilt by the neighbour pass, never kept
                 zthr = float(self.zero_rel[l])
-                V, F, vo, E, eo, C, R, co, B, P, over = self._cut_layer(H, l, zthr)
+                cells, B, P, over = self._cut_layer(H, l, zthr)
                 if over:
                     raise MemoryBudgetError(
                         f"The subdivision needs more than max_memory={self.max_bytes} bytes at layer "
@@ -1064,13 +1138,19 @@ class _Run:
                             "to enumerate_regions to get the regions found so far (marked partial).")
                     # keep whole cells: their descendants are genuine regions
                     m = self.max_regions
-                    V, F, E = V[: vo[m]], F[: vo[m]], E[: eo[m]]
-                    C, R = C[: co[m]], R[: co[m]]
-                    vo, eo, co = vo[: m + 1], eo[: m + 1], co[: m + 1]
+                    kept, left = [], m
+                    for V, F, vo, E, eo, C, R, co in cells:
+                        if left <= 0:
+                            break
+                        k = min(left, len(vo) - 1)
+                        kept.append((V[: vo[k]], F[: vo[k]], vo[: k + 1], E[: eo[k]], eo[: k + 1], C[: co[k]],
+                                     R[: co[k]], co[: k + 1]))
+                        left -= k
+                    cells = kept
                     B, P = B[:m], P[:m]
                     n_new = m
                     self.truncated = True
-                self.cells = (V, F, vo, E, eo, C, R, co)
+                self.cells = cells
                 # rank A_l <= rank A_{l-1}, as in the LP engine
                 cap = ranks[l - 1][P] if l > 0 else np.full(n_new, d, dtype=np.int64)
                 ranks.append(_batched_ranks(H, P, B, d, cap, zthr))
@@ -1518,9 +1598,8 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
     polyhedron depends on the pattern only."""
     from scipy.spatial import HalfspaceIntersection, QhullError
 
-    V, F, vo, E, eo, C, Rw, co = run.cells
     net, K, d = run.net, run.K, run.d
-    _, _, _, wit, _, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
+    _, _, _, wit, _, onbox = _finish_all(run.cells, run.box_id0, run.n_jobs)
     cells = np.flatnonzero(onbox)
     keys = [p.tobytes() for p in pat[cells]]
     out = max([seen[k] for k in keys if k in seen], default=0.0)
@@ -1577,15 +1656,17 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
 
 def _interior_vertex_extent(run, centre):
     """Largest |coordinate - centre| of a cell vertex that is not on the artificial box."""
-    V, F = run.cells[0], run.cells[1]
-    d = V.shape[1]
-    onbox = np.zeros(len(V), dtype=bool)
-    for r in range(2 * d):
-        gid = run.box_id0 + r
-        onbox |= (F[:, gid >> 6] & (np.uint64(1) << np.uint64(gid & 63))) != 0
-    if not (~onbox).any():
-        return 0.0
-    return float(np.abs(V[~onbox] - centre).max())
+    out = 0.0
+    for ch in run.cells:
+        V, F = ch[0], ch[1]
+        d = V.shape[1]
+        onbox = np.zeros(len(V), dtype=bool)
+        for r in range(2 * d):
+            gid = run.box_id0 + r
+            onbox |= (F[:, gid >> 6] & (np.uint64(1) << np.uint64(gid & 63))) != 0
+        if (~onbox).any():
+            out = max(out, float(np.abs(V[~onbox] - centre).max()))
+    return out
 
 
 def _labels_of(ids, labels):
@@ -1791,17 +1872,17 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     tails = dead_layer_tails(lnet, K)
     praw = pat  # the bits the run cut with (the neighbour pass rebuilds its maps from them)
     pat = apply_dead_layer_tails(pat, run.offsets, tails)
-    V, F, vo, E, eo, C, Rw, co = run.cells
-    run.cells = None  # the complex is freed as soon as its facets are read off
-    isfac, centers, spread, wit, lb, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
-    n_cells = len(vo) - 1
-    del V, F, vo, E, eo
+    # facets, and the rows as A x <= b with unit normals; the complex is freed chunk by chunk
+    # as they are read off
+    cells, run.cells = run.cells, None
+    isfac, centers, spread, wit, lb, onbox, A_all, b_all, C, nrows = _finish_all(cells, run.box_id0, run.n_jobs,
+                                                                               rows=True, free=True)
+    del cells
+    n_cells = len(nrows)
+    co = np.zeros(n_cells + 1, np.int64)
+    np.cumsum(nrows, out=co[1:])
+    del nrows
     d = net.input_dim
-    # rows as A x <= b with unit normals
-    nrm = np.linalg.norm(Rw[:, :d], axis=1)
-    A_all = -Rw[:, :d] / nrm[:, None]
-    b_all = Rw[:, d] / nrm
-    del Rw, nrm
     keep_row = isfac.copy()
     if run.box_id0 >= 0:
         keep_row &= C < run.box_id0
