@@ -1115,6 +1115,9 @@ class _Run:
                 Wl, bl = np.asarray(net.weights[l], dtype=np.float64), np.asarray(net.biases[l], dtype=np.float64)
                 if l == 0:
                     H = np.ascontiguousarray(np.hstack([Wl, bl[:, None]])[None])
+                elif l == K - 1 and (d < SPLIT_MIN_DIM or ncells >= SPLIT_MAX_CELLS):
+                    # the last layer's maps are needed by no later layer: built piece by piece
+                    H = _LazyMaps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
                 else:  # z_l = W_l (B z_{l-1}) + b_l on each new cell, z_{l-1} from its parent
                     H = _next_maps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
                 self.maps = [H]  # the earlier ones are rebuilt by the neighbour pass, never kept
@@ -1153,7 +1156,15 @@ class _Run:
                 self.cells = cells
                 # rank A_l <= rank A_{l-1}, as in the LP engine
                 cap = ranks[l - 1][P] if l > 0 else np.full(n_new, d, dtype=np.int64)
-                ranks.append(_batched_ranks(H, P, B, d, cap, zthr))
+                if isinstance(H, _LazyMaps):  # by runs of parents (P is non-decreasing)
+                    rk_l = np.empty(n_new, dtype=np.int64)
+                    for c0 in range(0, n_new, LAYER_CHUNK_CELLS):
+                        c1 = min(n_new, c0 + LAYER_CHUNK_CELLS)
+                        p0, p1 = int(P[c0]), int(P[c1 - 1]) + 1
+                        rk_l[c0:c1] = _batched_ranks(H[p0:p1], P[c0:c1] - p0, B[c0:c1], d, cap[c0:c1], zthr)
+                    ranks.append(rk_l)
+                else:
+                    ranks.append(_batched_ranks(H, P, B, d, cap, zthr))
                 bits.append(B)
                 parents.append(P)
                 ncells = n_new
@@ -1172,6 +1183,22 @@ class _Run:
             rk[:, l] = ranks[l][idx]
             idx = parents[l][idx]
         return pat, rk
+
+
+class _LazyMaps:
+    """The maps :func:`_next_maps` would build, built for a range of cells when sliced
+    (``maps[a:b]``: the same numbers, cell by cell), so that the last layer's maps never
+    exist whole."""
+
+    def __init__(self, H, P, B, W, b):
+        self.H, self.P, self.B, self.W, self.b = H, P, B, W, b
+        self.shape = (len(P), W.shape[0], H.shape[2])
+
+    def __getitem__(self, key):
+        if not (isinstance(key, slice) and key.step in (None, 1)):
+            raise TypeError("_LazyMaps: contiguous slices only")
+        a, b, _ = key.indices(self.shape[0])
+        return _next_maps(self.H, self.P[a:b], self.B[a:b], self.W, self.b)
 
 
 @_njit
