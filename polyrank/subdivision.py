@@ -1168,6 +1168,8 @@ class _Run:
                 bits.append(B)
                 parents.append(P)
                 ncells = n_new
+                del cells, B, P, H, cap
+                _release_heap()
                 if bar is not None:
                     bar.update(1)
         finally:
@@ -1183,6 +1185,17 @@ class _Run:
             rk[:, l] = ranks[l][idx]
             idx = parents[l][idx]
         return pat, rk
+
+
+def _release_heap():
+    """Give the freed heap pages back to the OS (glibc keeps the holes left by freed chunks
+    of the complex otherwise: resident memory would exceed what is alive by ~15 %)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 class _LazyMaps:
@@ -1807,11 +1820,12 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     return alive, wit, radius, n_lp, thin
 
 
-def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, cell_of_row, centers, A_all, C, lp_scale,
+def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, cell_of_row, centers, normals, C, lp_scale,
                tails):
     """Edges found by the LP engine's neighbour rule at the centre of every unit facet
     ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
-    is not a region, as (row, source) pairs. The facets are taken ``ADJACENCY_CHUNK`` at a
+    is not a region, as (row, source) pairs (``normals(rows)``: the rows' outward unit
+    normals). The facets are taken ``ADJACENCY_CHUNK`` at a
     time, so that their neighbour patterns (one bool per unit and facet) never all exist."""
     keys = _search_keys(pat_alive)
     order = np.argsort(keys)
@@ -1824,12 +1838,12 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, cell_of_row,
         fr = frows[a: a + ADJACENCY_CHUNK]
         cells = cell_of_row[fr]
         src = new_index[cells]
-        nb = patterns(centers[fr], A_all[fr], cells, C[fr])
+        nb = patterns(centers[fr], normals(fr), cells, C[fr])
         q = _search_keys(apply_dead_layer_tails(nb, run.offsets, tails))
         del nb
         pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
         hit = skeys[pos] == q
-        tgt = order[pos]
+        tgt = order[pos].astype(src.dtype)
         ok = hit & (tgt != src)
         miss += zip(fr[~hit].tolist(), src[~hit].tolist())
         ei.append(src[ok])
@@ -1840,7 +1854,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, cell_of_row,
     return ei, ej, eu, miss
 
 
-def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
+def _degenerate_edges(net, K, miss, centers, normals, C, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
                       lp_scale, tails):
     """Edges across the facets whose neighbour pattern is not a region (degenerate
     facets): the pattern at points just across, at the steps CROSSING_STEPS, adjacent
@@ -1848,7 +1862,7 @@ def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel,
     ei, ej, eu = [], [], []
     lookup = {bytes(k): i for i, k in enumerate(_packed_keys(pat_alive))}
     for fr, i in miss:
-        c, nvec, u = centers[fr], A_all[fr], int(C[fr])
+        c, nvec, u = centers[fr], normals(np.array([fr]))[0], int(C[fr])
         for delta in CROSSING_STEPS:
             y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
             p = apply_dead_layer_tails(net.patterns(y[None, :], flat=True, layer=K), net.offsets[: K + 1], tails)
@@ -1905,6 +1919,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     isfac, centers, spread, wit, lb, onbox, A_all, b_all, C, nrows = _finish_all(cells, run.box_id0, run.n_jobs,
                                                                                rows=True, free=True)
     del cells
+    _release_heap()
     n_cells = len(nrows)
     co = np.zeros(n_cells + 1, np.int64)
     np.cumsum(nrows, out=co[1:])
@@ -1927,6 +1942,13 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     bounds = np.append(np.searchsorted(cell_of_row[rows], idx_cells, side="left"), len(rows))
     A_sel = A_all[rows]
     b_sel = b_all[rows]
+    del A_all, b_all
+    pos = np.full(len(C), -1, dtype=np.int32 if len(rows) < 2 ** 31 else np.int64)  # candidate row -> its row
+    pos[rows] = np.arange(len(rows))
+
+    def normals(r):  # outward unit normals of candidate rows (facets of live cells)
+        return A_sel[pos[r]]
+
     # the regions in the caller's coordinates x = x0 + s y (A is the same: one read-only array)
     A_out = A_sel
     b_out = s * b_sel + A_sel @ np.broadcast_to(np.asarray(x0, dtype=np.float64), (d,))
@@ -1957,12 +1979,12 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
     frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
     ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, cell_of_row, centers,
-                                  A_all, C, lp_scale, tails)
+                                  normals, C, lp_scale, tails)
     if miss:
-        di, dj, du = _degenerate_edges(lnet, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
+        di, dj, du = _degenerate_edges(lnet, K, miss, centers, normals, C, spread, pat_alive, A_sel, b_sel, bounds,
                                        tol_abs, lp_scale, tails)
         ei, ej, eu = ei + di, ej + dj, eu + du
-    del centers, spread, A_all, b_all, isfac, keep_row, cell_of_row, frows, new_index, C, co, lb, wit, alive, pat, praw
+    del centers, spread, b_sel, pos, isfac, keep_row, cell_of_row, frows, new_index, C, co, lb, wit, alive, pat, praw
     ei, ej, eu = _unique_edges(ei, ej, eu)
 
     def build_edges():
