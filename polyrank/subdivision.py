@@ -805,6 +805,8 @@ def _finish_all(cells, box_id0, n_jobs, rows=False, free=False):
         out.append(np.concatenate([p[k] for p in parts]))
         for p in parts:
             p[k] = None
+        if free:
+            _release_heap()  # the parts' pages, before the next array is allocated
     return tuple(out)
 
 
