@@ -800,6 +800,8 @@ def _finish_all(cells, box_id0, n_jobs, rows=False, free=False):
             part += [-Rw[:, :d] / nrm[:, None], Rw[:, d] / nrm, C, np.diff(co)]
         parts.append(part)
         del V, F, vo, E, eo, C, Rw, co
+        if free:
+            _release_heap()  # the chunk's pages
     out = []
     for k in range(len(parts[0])):  # one array at a time, its parts freed once concatenated
         out.append(np.concatenate([p[k] for p in parts]))
@@ -1822,12 +1824,13 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     return alive, wit, radius, n_lp, thin
 
 
-def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, cell_of_row, centers, normals, C, lp_scale,
+def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, co, centers, normals, units, lp_scale,
                tails):
     """Edges found by the LP engine's neighbour rule at the centre of every unit facet
     ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
-    is not a region, as (row, source) pairs (``normals(rows)``: the rows' outward unit
-    normals). The facets are taken ``ADJACENCY_CHUNK`` at a
+    is not a region, as (row, source) pairs (``normals(rows)``, ``units(rows)``: the rows'
+    outward unit normals and hyperplane ids; ``co``: each cell's first row). The facets
+    are taken ``ADJACENCY_CHUNK`` at a
     time, so that their neighbour patterns (one bool per unit and facet) never all exist."""
     keys = _search_keys(pat_alive)
     order = np.argsort(keys)
@@ -1838,9 +1841,10 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, cell_of_row,
     ei, ej, eu, miss = [], [], [], []
     for a in range(0, len(frows), ADJACENCY_CHUNK):
         fr = frows[a: a + ADJACENCY_CHUNK]
-        cells = cell_of_row[fr]
+        cells = np.searchsorted(co, fr, side="right") - 1
         src = new_index[cells]
-        nb = patterns(centers[fr], normals(fr), cells, C[fr])
+        flip = units(fr)
+        nb = patterns(centers[fr], normals(fr), cells, flip)
         q = _search_keys(apply_dead_layer_tails(nb, run.offsets, tails))
         del nb
         pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
@@ -1850,13 +1854,13 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, cell_of_row,
         miss += zip(fr[~hit].tolist(), src[~hit].tolist())
         ei.append(src[ok])
         ej.append(tgt[ok])
-        eu.append(C[fr][ok])
+        eu.append(flip[ok])
     if not ei:
         ei, ej, eu = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     return ei, ej, eu, miss
 
 
-def _degenerate_edges(net, K, miss, centers, normals, C, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
+def _degenerate_edges(net, K, miss, centers, normals, units, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
                       lp_scale, tails):
     """Edges across the facets whose neighbour pattern is not a region (degenerate
     facets): the pattern at points just across, at the steps CROSSING_STEPS, adjacent
@@ -1864,7 +1868,7 @@ def _degenerate_edges(net, K, miss, centers, normals, C, spread, pat_alive, A_se
     ei, ej, eu = [], [], []
     lookup = {bytes(k): i for i, k in enumerate(_packed_keys(pat_alive))}
     for fr, i in miss:
-        c, nvec, u = centers[fr], normals(np.array([fr]))[0], int(C[fr])
+        c, nvec, u = centers[fr], normals(np.array([fr]))[0], int(units(np.array([fr]))[0])
         for delta in CROSSING_STEPS:
             y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
             p = apply_dead_layer_tails(net.patterns(y[None, :], flat=True, layer=K), net.offsets[: K + 1], tails)
@@ -1945,11 +1949,15 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     A_sel = A_all[rows]
     b_sel = b_all[rows]
     del A_all, b_all
+    _release_heap()
     pos = np.full(len(C), -1, dtype=np.int32 if len(rows) < 2 ** 31 else np.int64)  # candidate row -> its row
     pos[rows] = np.arange(len(rows))
 
     def normals(r):  # outward unit normals of candidate rows (facets of live cells)
         return A_sel[pos[r]]
+
+    def units(r):  # their hyperplane ids
+        return C_sel[pos[r]]
 
     # the regions in the caller's coordinates x = x0 + s y (A is the same: one read-only array)
     A_out = A_sel
@@ -1962,7 +1970,11 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     pat_alive = pat if every else pat[idx_cells]
     rk_alive = rk if every else rk[idx_cells]
     C_sel = C[rows]
-    del rows
+    # the unit facets of live cells (adjacency), then what only served to find the rows
+    frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
+    frows = frows.astype(np.int32) if len(C) < 2 ** 31 else frows
+    del rows, C, cell_of_row, isfac, keep_row, lb, wit, alive
+    _release_heap()
 
     def build_regions():
         # the Python objects, built on first access to Decomposition.regions
@@ -1979,14 +1991,13 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds.tolist(), bnd, rks, szs)
 
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
-    frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
-    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, cell_of_row, centers,
-                                  normals, C, lp_scale, tails)
+    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, co, centers, normals, units,
+                                  lp_scale, tails)
     if miss:
-        di, dj, du = _degenerate_edges(lnet, K, miss, centers, normals, C, spread, pat_alive, A_sel, b_sel, bounds,
-                                       tol_abs, lp_scale, tails)
+        di, dj, du = _degenerate_edges(lnet, K, miss, centers, normals, units, spread, pat_alive, A_sel, b_sel,
+                                       bounds, tol_abs, lp_scale, tails)
         ei, ej, eu = ei + di, ej + dj, eu + du
-    del centers, spread, b_sel, pos, isfac, keep_row, cell_of_row, frows, new_index, C, co, lb, wit, alive, pat, praw
+    del centers, spread, b_sel, pos, frows, new_index, co, pat, praw
     ei, ej, eu = _unique_edges(ei, ej, eu)
 
     def build_edges():
