@@ -630,8 +630,9 @@ SPLIT_MAX_CELLS = 256
 #: The neighbour pass takes this many facets at a time (their neighbour patterns, one bool
 #: per unit and facet, would otherwise be the largest array of a run).
 ADJACENCY_CHUNK = 1 << 16
-#: On one thread a layer of at least twice this many cells is cut in chunks of about this
-#: many, so that the kernel's output buffers (grown by doubling) stay small.
+#: A layer is cut in pieces of at most this many cells (fewer with several threads and a
+#: small complex), each piece's children a chunk of the new complex: the kernel's output
+#: buffers (grown by doubling) stay small, and old chunks are freed as the layer proceeds.
 LAYER_CHUNK_CELLS = 1 << 14
 #: Threads when ``n_jobs`` is None; None means every core this process may use.
 DEFAULT_N_JOBS = None
@@ -699,17 +700,6 @@ def _pmap(fn, bounds, n_jobs):
 
 def _rebase(off, a, b):
     return off[a: b + 1] - off[a]
-
-
-def _concat_offsets(parts):
-    """Offsets of concatenated chunks (each starting at 0)."""
-    out = [parts[0][:-1]]
-    base = parts[0][-1]
-    for o in parts[1:]:
-        out.append(o[:-1] + base)
-        base += o[-1]
-    out.append(np.array([base], dtype=np.int64))
-    return np.concatenate(out)
 
 
 def _owned(res):
