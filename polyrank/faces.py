@@ -6,7 +6,10 @@ Faces are read off the regions' H-representations, in three compiled passes (num
    satisfies all its rows (tolerance ``TIGHT_RTOL`` relative to the point's size) is a
    vertex; it records the rows tight at it (a bitset). A degenerate vertex, reached from
    several subsets, is kept once. Regions with more than ``MAX_SUBSETS`` subsets get their
-   vertices from qhull.
+   vertices from qhull. When the subdivision engine left its vertices on the
+   decomposition (the hyperplanes through each, as bitsets), each is solved from the
+   first regular d-subset of the rows it names instead: the same instances, in the
+   same order, without the search.
 2. *Merge.* Vertex instances of different regions closer than ``VERTEX_MERGE_RTOL``
    (relative to their size) are one vertex: a sweep along a random direction with a
    union-find; vertices are then numbered in lexicographic order of their coordinates.
@@ -191,12 +194,41 @@ def _n_subsets(m, d, cap):
 
 
 @_njit
-def _vertex_kernel(A, b, roff, regs, first_new, rtol, scale, det_atol, mw, max_sub):
+def _searched(m, d, max_sub):
+    """Whether a region with m rows has its vertices searched over its d-subsets of rows:
+    1 yes, 0 no (fewer than d rows: no vertex), -1 no (more than max_sub subsets: qhull)."""
+    if m < d:
+        return 0
+    return -1 if _n_subsets(m, d, max_sub) > max_sub else 1
+
+
+@_njit
+def _next_subset(c, m):
+    """Advance the sorted index tuple ``c`` (a d-subset of 0..m-1) to the next one in
+    lexicographic order, in place; False when ``c`` was the last."""
+    d = c.shape[0]
+    k = d - 1
+    while k >= 0 and c[k] == m - d + k:
+        k -= 1
+    if k < 0:
+        return False
+    c[k] += 1
+    for j in range(k + 1, d):
+        c[j] = c[j - 1] + 1
+    return True
+
+
+@_njit
+def _vertex_kernel(A, b, roff, regs, first_new, cand, tptr, TB, RB, rtol, scale, det_atol, mw, max_sub):
     """Vertex instances of the regions ``regs``: points (N, d), owner (N,), tight-row
     bitsets (N, mw) over each region's local rows; and which regions were skipped
     (more than ``max_sub`` subsets); ``|det|`` of the (unit-norm) rows solved for each
-    instance (its conditioning). Only d-subsets with a local row at or after
-    ``first_new[t]`` are solved (0: all)."""
+    instance (its conditioning). Only d-subsets of the rows flagged ``cand`` (per flat
+    row; the rows through every vertex must be among them) with a local row at or after
+    ``first_new[t]`` are solved (0: all), in lexicographic order; when region ``regs[t]``
+    has bitsets ``TB[tptr[t]:tptr[t + 1]]``, only those whose rows before ``first_new[t]``
+    lie within one of them, and whose rows from ``first_new[t]`` on (row first_new + i:
+    bit i) lie within the union of the ``RB`` of those."""
     d = A.shape[1]
     cap = max(16, 8 * regs.shape[0])
     P = np.empty((cap, d))
@@ -208,88 +240,377 @@ def _vertex_kernel(A, b, roff, regs, first_new, rtol, scale, det_atol, mw, max_s
     rhs = np.empty(d)
     x = np.empty(d)
     c = np.empty(d, np.int64)
+    cr = np.empty(max(1, int(np.max(roff[1:] - roff[:-1]))) if roff.shape[0] > 1 else 1, np.int64)
+    tight = np.empty_like(cr)
     mask = np.zeros(mw, np.uint64)
+    own = np.zeros(mw, np.uint64)
     n = 0
     for t in range(regs.shape[0]):
         r = regs[t]
         i0 = roff[r]
         m = roff[r + 1] - i0
-        if m < d:
-            continue
-        if _n_subsets(m, d, max_sub) > max_sub:
-            skipped[t] = True
+        searched = _searched(m, d, max_sub)
+        skipped[t] = searched < 0
+        if searched <= 0:
             continue
         start = n
+        mc = 0  # the candidate rows, and the first of them at or after first_new
+        fn = first_new[t]
+        fc = -1
+        for j in range(m):
+            if cand[i0 + j]:
+                if fc < 0 and j >= fn:
+                    fc = mc
+                cr[mc] = j
+                mc += 1
+        if mc < d or fc < 0:
+            continue
         for k in range(d):
             c[k] = k
-        fn = first_new[t]
         while True:
-            if c[d - 1] < fn:  # every row old: this vertex is known already
-                c[d - 1] = fn - 1
-                k = d - 1
-                while k >= 0 and c[k] == m - d + k:
-                    k -= 1
-                if k < 0:
+            if c[d - 1] < fc:  # every row old: this vertex is known already
+                c[d - 1] = fc - 1
+                if not _next_subset(c, mc):
                     break
-                c[k] += 1
-                for j in range(k + 1, d):
-                    c[j] = c[j - 1] + 1
                 continue
+            if tptr[t + 1] > tptr[t]:
+                for w in range(mw):
+                    own[w] = 0
+                for k in range(d):
+                    j = cr[c[k]]
+                    if j < fn:
+                        own[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+                within = False
+                reach = np.uint64(0)
+                for q in range(tptr[t], tptr[t + 1]):
+                    if _is_sub(own, TB[q]):
+                        within = True
+                        reach |= RB[q]
+                if within:
+                    for k in range(d):
+                        j = cr[c[k]]
+                        if j >= fn and not (reach >> np.uint64(j - fn)) & np.uint64(1):
+                            within = False
+                if not within:
+                    if not _next_subset(c, mc):
+                        break
+                    continue
             for k in range(d):
                 for j in range(d):
-                    M[k, j] = A[i0 + c[k], j]
-                rhs[k] = b[i0 + c[k]]
+                    M[k, j] = A[i0 + cr[c[k]], j]
+                rhs[k] = b[i0 + cr[c[k]]]
             dt = _solve_small(M, rhs, x, d, det_atol)
             if dt > 0.0:
                 mag = scale
                 for k in range(d):
                     mag = max(mag, abs(x[k]))
-                tol = rtol * mag
-                feas = True
-                for w in range(mw):
-                    mask[w] = 0
-                for j in range(m):
-                    s = -b[i0 + j]
-                    for k in range(d):
-                        s += A[i0 + j, k] * x[k]
-                    if s > tol:
-                        feas = False
-                        break
-                    if s >= -tol:
-                        mask[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
-                if feas:
-                    dup = False
-                    for q in range(start, n):
-                        same = True
-                        for w in range(mw):
-                            if T[q, w] != mask[w]:
-                                same = False
-                                break
-                        if same:
-                            dup = True
-                            break
-                    if not dup:
-                        if n == P.shape[0]:
-                            P = _grow_f2(P, n + 1)
-                            T = _grow_f2(T, n + 1)
-                            O = _grow_1(O, n + 1)
-                            D = _grow_1(D, n + 1)
-                        for k in range(d):
-                            P[n, k] = x[k]
-                        O[n] = r
-                        D[n] = dt
-                        for w in range(mw):
-                            T[n, w] = mask[w]
-                        n += 1
-            k = d - 1
-            while k >= 0 and c[k] == m - d + k:
-                k -= 1
-            if k < 0:
+                if _tight_mask(A, b, i0, m, x, rtol * mag, mask, tight) >= 0:
+                    P, O, T, D, n = _keep_instance(P, O, T, D, n, start, x, r, dt, mask)
+            if not _next_subset(c, mc):
                 break
-            c[k] += 1
-            for j in range(k + 1, d):
-                c[j] = c[j - 1] + 1
     return P[:n].copy(), O[:n].copy(), T[:n].copy(), D[:n].copy(), skipped
+
+
+@_njit
+def _keep_instance(P, O, T, D, n, start, x, r, dt, mask):
+    """Append the instance (point x, region r, |det| dt, tight rows mask) at row n of the
+    outputs (grown as needed) unless an instance since ``start`` has the same tight rows
+    (a degenerate vertex met again); returns the outputs and their new length."""
+    mw = T.shape[1]
+    for q in range(start, n):
+        same = True
+        for w in range(mw):
+            if T[q, w] != mask[w]:
+                same = False
+                break
+        if same:
+            return P, O, T, D, n
+    if n == P.shape[0]:
+        P = _grow_f2(P, n + 1)
+        T = _grow_f2(T, n + 1)
+        O = _grow_1(O, n + 1)
+        D = _grow_1(D, n + 1)
+    for k in range(P.shape[1]):
+        P[n, k] = x[k]
+    O[n] = r
+    D[n] = dt
+    for w in range(mw):
+        T[n, w] = mask[w]
+    return P, O, T, D, n + 1
+
+
+@_njit
+def _first_regular(A, b, i0, rows, nt, idx, c, M, rhs, x, det_atol):
+    """The first d-subset, in lexicographic order, of the local rows ``rows[:nt]``
+    (ascending) whose hyperplanes meet in one point, as :func:`_vertex_kernel` meets them:
+    the subset in ``c``, the point in ``x``; returns its ``|det|`` (0.0: there is none)."""
+    d = A.shape[1]
+    if nt < d:
+        return 0.0
+    for k in range(d):
+        idx[k] = k
+    while True:
+        for k in range(d):
+            c[k] = rows[idx[k]]
+            for j in range(d):
+                M[k, j] = A[i0 + c[k], j]
+            rhs[k] = b[i0 + c[k]]
+        dt = _solve_small(M, rhs, x, d, det_atol)
+        if dt > 0.0:
+            return dt
+        if not _next_subset(idx, nt):
+            return 0.0
+
+
+@_njit
+def _tight_mask(A, b, i0, m, x, tol, mask, rows):
+    """Rows tight at x (residual within ``tol``) as a bitset in ``mask`` and a list in
+    ``rows``; returns their number, or -1 when x violates a row by more than ``tol``."""
+    d = A.shape[1]
+    for w in range(mask.shape[0]):
+        mask[w] = 0
+    nt = 0
+    for j in range(m):
+        s = -b[i0 + j]
+        for k in range(d):
+            s += A[i0 + j, k] * x[k]
+        if s > tol:
+            return -1
+        if s >= -tol:
+            mask[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+            rows[nt] = j
+            nt += 1
+    return nt
+
+
+@_njit
+def _lex_less(S, i, j):
+    for k in range(S.shape[1]):
+        if S[i, k] != S[j, k]:
+            return S[i, k] < S[j, k]
+    return False
+
+
+@_njit
+def _engine_vertex_kernel(A, b, roff, regs, first_new, gid, Fb, vo, cell, box0, nbox, rtol, scale, det_atol, mw,
+                          max_sub):
+    """The output of :func:`_vertex_kernel` for the regions ``regs``, from the subdivision
+    engine's vertices instead of every d-subset of rows: each engine vertex of a region's
+    cell (``vo``: vertex offsets per engine cell, ``cell[r]``: the engine cell of region r)
+    names the rows through it (``Fb``: bitsets over the engine's hyperplane ids, ``gid``:
+    the id of every row). The point is solved from the first regular d-subset of those
+    rows, its tight rows recomputed from residuals, and the instances are kept in the
+    order and with the de-duplication of :func:`_vertex_kernel`, so that the answer is
+    the same. Engine vertices on its box (ids ``box0`` .. ``box0 + nbox - 1``) are passed
+    over when no row of the region is a box row. A region whose engine vertices disagree
+    with its rows (a vertex on fewer than d independent rows, a point outside a row, a
+    different first subset at the point, no vertex at all), or with more than ``max_sub``
+    subsets, is flagged ``failed`` and left to :func:`_vertex_kernel`."""
+    d = A.shape[1]
+    cap = max(16, 8 * regs.shape[0])
+    P = np.empty((cap, d))
+    O = np.empty(cap, np.int64)
+    T = np.zeros((cap, mw), np.uint64)
+    D = np.empty(cap)
+    failed = np.zeros(regs.shape[0], np.bool_)
+    max_m = 1
+    for t in range(regs.shape[0]):
+        max_m = max(max_m, roff[regs[t] + 1] - roff[regs[t]])
+    rows = np.empty(max_m, np.int64)
+    rows2 = np.empty(max_m, np.int64)
+    M = np.empty((d, d))
+    rhs = np.empty(d)
+    x = np.empty(d)
+    idx = np.empty(d, np.int64)
+    c = np.empty(d, np.int64)
+    c2 = np.empty(d, np.int64)
+    mask = np.zeros(mw, np.uint64)
+    lcap = 16
+    LP = np.empty((lcap, d))
+    LS = np.empty((lcap, d), np.int64)
+    LT = np.zeros((lcap, mw), np.uint64)
+    LD = np.empty(lcap)
+    order = np.empty(lcap, np.int64)
+    n = 0
+    for t in range(regs.shape[0]):
+        r = regs[t]
+        i0 = roff[r]
+        m = roff[r + 1] - i0
+        searched = _searched(m, d, max_sub)
+        failed[t] = searched < 0  # left to qhull, as by the search
+        if searched <= 0:
+            continue
+        p = cell[r]
+        box_rows = False
+        for j in range(m):
+            if box0 >= 0 and box0 <= gid[i0 + j] < box0 + nbox:
+                box_rows = True
+        nl = 0
+        for v in range(vo[p], vo[p + 1]):
+            if box0 >= 0 and not box_rows:
+                on_box = False
+                for g in range(box0, box0 + nbox):
+                    if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                        on_box = True
+                if on_box:
+                    continue
+            nt = 0
+            new = False
+            for j in range(m):
+                g = gid[i0 + j]
+                if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                    rows[nt] = j
+                    nt += 1
+                    new = new or j >= first_new[t]
+            if first_new[t] > 0 and not new:  # every row old: this vertex is known already
+                continue
+            dt = _first_regular(A, b, i0, rows, nt, idx, c, M, rhs, x, det_atol)
+            if dt == 0.0:
+                failed[t] = True
+                break
+            mag = scale
+            for k in range(d):
+                mag = max(mag, abs(x[k]))
+            nt2 = _tight_mask(A, b, i0, m, x, rtol * mag, mask, rows2)
+            if nt2 < 0:
+                failed[t] = True
+                break
+            # the subset _vertex_kernel would solve: the first regular one at the point (the
+            # same when the rows tight at the point are those the engine named)
+            same = nt2 == nt
+            for k in range(nt2):
+                same = same and rows2[k] == rows[k]
+            dt2 = dt
+            if not same:
+                for k in range(d):
+                    c2[k] = c[k]
+                dt2 = _first_regular(A, b, i0, rows2, nt2, idx, c, M, rhs, x, det_atol)
+                same = dt2 > 0.0
+                for k in range(d):
+                    same = same and c[k] == c2[k]
+                if not same:
+                    failed[t] = True
+                    break
+            if c[d - 1] < first_new[t]:  # every row old: this vertex is known already
+                continue
+            if nl == LP.shape[0]:
+                LP = _grow_f2(LP, nl + 1)
+                LS = _grow_f2(LS, nl + 1)
+                LT = _grow_f2(LT, nl + 1)
+                LD = _grow_1(LD, nl + 1)
+                order = _grow_1(order, nl + 1)
+            for k in range(d):
+                LP[nl, k] = x[k]
+                LS[nl, k] = c[k]
+            for w in range(mw):
+                LT[nl, w] = mask[w]
+            LD[nl] = dt2
+            nl += 1
+        if nl == 0 and first_new[t] == 0:
+            failed[t] = True
+        if failed[t]:
+            continue
+        # lexicographic order of the subsets (insertion sort: a few vertices per region)
+        for q in range(nl):
+            order[q] = q
+            k = q
+            while k > 0 and _lex_less(LS, order[k], order[k - 1]):
+                order[k], order[k - 1] = order[k - 1], order[k]
+                k -= 1
+        start = n
+        for q in range(nl):
+            i = order[q]
+            P, O, T, D, n = _keep_instance(P, O, T, D, n, start, LP[i], r, LD[i], LT[i])
+    return P[:n].copy(), O[:n].copy(), T[:n].copy(), D[:n].copy(), failed
+
+
+@_njit
+def _rows_to_box(A, b, gid, Fb, vo, cell, roff, regs, box0, nbox, mw, ctr, hw, lo, hi, slack):
+    """The vertices of the regions' engine cells that lie on the engine's box (ids
+    ``box0`` .. ``box0 + nbox - 1``: x_j <= ctr_j + hw, then x_j >= ctr_j - hw), for the
+    regions ``regs``: per row (flat, ``gid`` its engine id) whether it passes through one
+    (False for other regions); per region (offsets ``tptr``) the bitsets ``TB`` over its
+    local rows through each, and ``RB``: which rows of the box (lo, hi) each reaches (bit
+    j: x_j >= hi_j - slack, bit d + j: x_j <= lo_j + slack; all when ``hw`` is nan or the
+    point cannot be solved)."""
+    d = A.shape[1]
+    out = np.zeros(gid.shape[0], np.bool_)
+    tptr = np.zeros(regs.shape[0] + 1, np.int64)
+    TB = np.zeros((max(16, 4 * regs.shape[0]), mw), np.uint64)
+    RB = np.zeros(TB.shape[0], np.uint64)
+    allb = (np.uint64(1) << np.uint64(nbox)) - np.uint64(1)
+    maxm = 1
+    for t in range(regs.shape[0]):
+        maxm = max(maxm, roff[regs[t] + 1] - roff[regs[t]])
+    LA = np.empty((maxm + nbox, d))
+    Lb = np.empty(maxm + nbox)
+    M = np.empty((d, d))
+    rhs = np.empty(d)
+    x = np.empty(d)
+    idx = np.empty(d, np.int64)
+    nT = 0
+    for t in range(regs.shape[0]):
+        r = regs[t]
+        p = cell[r]
+        for v in range(vo[p], vo[p + 1]):
+            on_box = False
+            for g in range(box0, box0 + nbox):
+                if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                    on_box = True
+            if not on_box:
+                continue
+            if nT == TB.shape[0]:
+                TB = _grow_f2(TB, nT + 1)
+                RB = _grow_1(RB, nT + 1)
+            for w in range(mw):
+                TB[nT, w] = 0
+            k = 0
+            for j in range(roff[r], roff[r + 1]):
+                g = gid[j]
+                if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                    out[j] = True
+                    q = j - roff[r]
+                    TB[nT, q >> 6] |= np.uint64(1) << np.uint64(q & 63)
+                    for a in range(d):
+                        LA[k, a] = A[j, a]
+                    Lb[k] = b[j]
+                    k += 1
+            RB[nT] = allb
+            if not math.isnan(hw):
+                for q in range(nbox):
+                    g = box0 + q
+                    if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                        a0 = q % d
+                        for a in range(d):
+                            LA[k, a] = 0.0
+                        LA[k, a0] = 1.0 if q < d else -1.0
+                        Lb[k] = ctr[a0] + hw if q < d else hw - ctr[a0]
+                        k += 1
+                # the first regular d-subset of the rows through it gives the point
+                solved = False
+                if k >= d:
+                    for a in range(d):
+                        idx[a] = a
+                    while True:
+                        for a in range(d):
+                            for e in range(d):
+                                M[a, e] = LA[idx[a], e]
+                            rhs[a] = Lb[idx[a]]
+                        if _solve_small(M, rhs, x, d, 1e-13) > 0.0:
+                            solved = True
+                            break
+                        if not _next_subset(idx, k):
+                            break
+                if solved:
+                    RB[nT] = 0
+                    for a in range(d):
+                        if x[a] >= hi[a] - slack:
+                            RB[nT] |= np.uint64(1) << np.uint64(a)
+                        if x[a] <= lo[a] + slack:
+                            RB[nT] |= np.uint64(1) << np.uint64(d + a)
+            nT += 1
+        tptr[t + 1] = nT
+    return out, tptr, TB[:nT].copy(), RB[:nT].copy()
 
 
 @_njit
@@ -476,9 +797,7 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
                         if (sub >> t) & 1:
                             S |= np.uint64(1) << np.uint64(trow[t])
                             lev -= 1
-                    slot = np.int64((S * golden) >> shift)
-                    while HV[slot] >= 0 and HK[slot] != S:
-                        slot = (slot + 1) & hmask
+                    slot = _slot(HK, HV, S, shift, hmask, golden)
                     if HV[slot] < 0:
                         HK[slot] = S
                         HV[slot] = nface
@@ -499,25 +818,34 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
                     continue
                 if FL[f] == 1 and _popcount(FC[f, :nvw]) != 2:
                     prob[r] = 3
-                for j in range(m):
-                    bit = np.uint64(1) << np.uint64(j)
-                    if FK[f] & bit:
-                        continue
-                    S = FK[f] | bit
-                    slot = np.int64((S * golden) >> shift)
-                    while HV[slot] >= 0 and HK[slot] != S:
-                        slot = (slot + 1) & hmask
-                    if HV[slot] >= 0:
-                        if npair == pairs.shape[0]:
-                            pairs = _grow_f2(pairs, npair + 1)
-                        pairs[npair, 0] = f
-                        pairs[npair, 1] = HV[slot]
-                        npair += 1
+                # a face S + {j} has its vertices among S's, all on row j: only the rows
+                # through a vertex of S are candidates (in increasing j, as over all rows)
+                near = np.uint64(0)
+                for w in range(nvw):
+                    x = FC[f, w]
+                    i = w << 6
+                    while x:
+                        if x & np.uint64(1):
+                            near |= LT[i, 0]
+                        x >>= np.uint64(1)
+                        i += 1
+                near &= ~FK[f]
+                j = 0
+                while near:
+                    if near & np.uint64(1):
+                        S = FK[f] | (np.uint64(1) << np.uint64(j))
+                        slot = _slot(HK, HV, S, shift, hmask, golden)
+                        if HV[slot] >= 0:
+                            if npair == pairs.shape[0]:
+                                pairs = _grow_f2(pairs, npair + 1)
+                            pairs[npair, 0] = f
+                            pairs[npair, 1] = HV[slot]
+                            npair += 1
+                    near >>= np.uint64(1)
+                    j += 1
             for j in range(m):
                 S = np.uint64(1) << np.uint64(j)
-                slot = np.int64((S * golden) >> shift)
-                while HV[slot] >= 0 and HK[slot] != S:
-                    slot = (slot + 1) & hmask
+                slot = _slot(HK, HV, S, shift, hmask, golden)
                 fac_of_row[j] = HV[slot] if (HV[slot] >= 0 and FL[HV[slot]] == d - 1) else -1
             for q in range(nused):
                 HV[used[q]] = -1
@@ -669,6 +997,80 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
 
 
 @_njit
+def _slot(HK, HV, key, shift, hmask, golden):
+    """Open addressing (Fibonacci hashing, linear probing): the slot of ``key`` in the
+    table (keys HK, values HV, -1: empty), or the empty slot where it goes."""
+    slot = np.int64((key * golden) >> shift)
+    while HV[slot] >= 0 and HK[slot] != key:
+        slot = (slot + 1) & hmask
+    return slot
+
+
+@_njit
+def _first_occurrence(keys):
+    """Ids of equal keys numbered in order of first occurrence: (id of every key, index of
+    the first key of every id); what ``np.unique(..., return_index, return_inverse)``
+    renumbered by first occurrence gives, with a hash table instead of a sort."""
+    n = keys.shape[0]
+    bits = 4
+    while (1 << bits) < 2 * n + 2:
+        bits += 1
+    size = 1 << bits
+    hmask = size - 1
+    HK = np.zeros(size, np.uint64)
+    HV = np.full(size, -1, np.int64)
+    ids = np.empty(n, np.int64)
+    first = np.empty(n, np.int64)
+    shift = np.uint64(64 - bits)
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    nu = 0
+    for i in range(n):
+        k = keys[i]
+        slot = _slot(HK, HV, k, shift, hmask, golden)
+        if HV[slot] < 0:
+            HK[slot] = k
+            HV[slot] = nu
+            first[nu] = i
+            nu += 1
+        ids[i] = HV[slot]
+    return ids, first[:nu].copy()
+
+
+@_njit
+def _group_pairs(a, b, n):
+    """The distinct pairs (a_i, b_i), a_i in 0..n-1, as CSR over a: (indptr (n + 1,), the
+    b of each a in increasing order); a counting sort by a, then each (small) group sorted."""
+    start = np.zeros(n + 1, np.int64)
+    for i in range(a.shape[0]):
+        start[a[i] + 1] += 1
+    for f in range(n):
+        start[f + 1] += start[f]
+    pos = start[:n].copy()
+    buf = np.empty(a.shape[0], np.int64)
+    for i in range(a.shape[0]):
+        buf[pos[a[i]]] = b[i]
+        pos[a[i]] += 1
+    ip = np.zeros(n + 1, np.int64)
+    out = np.empty(a.shape[0], np.int64)
+    q = 0
+    for f in range(n):
+        s, e = start[f], start[f + 1]
+        for i in range(s + 1, e):
+            v = buf[i]
+            j = i - 1
+            while j >= s and buf[j] > v:
+                buf[j + 1] = buf[j]
+                j -= 1
+            buf[j + 1] = v
+        for i in range(s, e):
+            if i == s or buf[i] != buf[i - 1]:
+                out[q] = buf[i]
+                q += 1
+        ip[f + 1] = q
+    return ip, out[:q].copy()
+
+
+@_njit
 def _same_lists(ptr, vtx, recs, reps):
     """Whether every record's vertex list equals its representative's."""
     for t in range(recs.shape[0]):
@@ -687,9 +1089,22 @@ def _same_lists(ptr, vtx, recs, reps):
 # ============================================================================ helpers
 def _ranges(starts, lens):
     """Concatenated ``arange(s, s + l)`` for every (s, l)."""
-    lens = np.asarray(lens, dtype=np.int64)
-    return np.repeat(np.asarray(starts, dtype=np.int64), lens) + (
-        np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens))
+    starts, lens = np.broadcast_arrays(np.asarray(starts, dtype=np.int64), np.asarray(lens, dtype=np.int64))
+    return _ranges_kernel(np.ascontiguousarray(starts).ravel(), np.ascontiguousarray(lens).ravel())
+
+
+@_njit
+def _ranges_kernel(starts, lens):
+    n = 0
+    for i in range(lens.shape[0]):
+        n += max(lens[i], 0)
+    out = np.empty(n, np.int64)
+    q = 0
+    for i in range(lens.shape[0]):
+        for k in range(lens[i]):
+            out[q] = starts[i] + k
+            q += 1
+    return out
 
 
 def _flat_rows(dec):
@@ -726,19 +1141,64 @@ def _flat_rows_of(dec):
     return np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(b, dtype=np.float64), roff, wit, bnd
 
 
-def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unbounded=None, centre=None):
+def _engine_vertices(dec, n_rows):
+    """What the subdivision engine left on the decomposition about its vertices (Decomposition
+    ``arrays``: ``row_ids`` of the rows, ``vertex_bits`` = (per engine vertex, a bitset over
+    the row ids of the hyperplanes through it; vertex offsets per engine cell; the engine
+    cell of each region; the id of the engine's first box row, -1 without a box)), as
+    (row ids, bitsets, offsets, cells, first box id, the engine box's half-width from
+    ``stats["box_halfwidth"]``, nan without); None when it is not there."""
+    arr = getattr(dec, "_arrays", {}) or {}
+    if "vertex_bits" not in arr or "row_ids" not in arr:
+        return None
+    Fb, vo, cell, box0 = arr["vertex_bits"]
+    gid = np.ascontiguousarray(arr["row_ids"], dtype=np.int64)
+    if len(gid) != n_rows or len(cell) != len(dec):
+        return None
+    hw = float(dec.stats.get("box_halfwidth", np.nan))  # the engine's box: centre +- hw
+    return (gid, np.ascontiguousarray(Fb, dtype=np.uint64), np.ascontiguousarray(vo, dtype=np.int64),
+            np.ascontiguousarray(cell, dtype=np.int64), int(box0), hw)
+
+
+def _vertex_instances(A, b, roff, regs, rtol, scale, wit, first_new=None, unbounded=None, centre=None,
+                      engine=None, cand=None, within=None):
     """Vertex instances of the regions ``regs`` (points, owners, tight-row bitsets, |det|
     of the rows solved: 1 from qhull), qhull for regions with more than MAX_SUBSETS d-subsets of rows. With ``first_new``
     (per region in regs), only vertices on at least one row at or after it. Regions
     flagged ``unbounded`` (per region) go to qhull inside a box ``QHULL_BOX_FACTOR``
     times larger than every vertex and witness found otherwise, and keep the vertices
-    off that box."""
+    off that box. With ``engine`` = (row ids, vertex bitsets, vertex offsets, engine cell
+    of each region, id of the engine's first box row or -1, ...), the subdivision engine's vertices name the rows through each vertex
+    (:func:`_engine_vertex_kernel`; the same instances), and only the regions it flags go
+    through every d-subset. ``cand`` (bool per row): only d-subsets of these rows are
+    solved (default all; they must hold every row through a vertex sought). ``within`` =
+    (offsets per region in regs, bitsets, reach bitsets): only subsets whose rows before
+    ``first_new`` lie within one of the region's bitsets, and the later ones within the
+    reach of those (none: no restriction)."""
     d = A.shape[1]
     mw = max(1, (int(np.diff(roff).max(initial=0)) + 63) // 64)
     regs = np.asarray(regs, dtype=np.int64)
     fn = np.zeros(len(regs), dtype=np.int64) if first_new is None else np.asarray(first_new, dtype=np.int64)
-    P, O, T, D, skipped = _vertex_kernel(A, b, roff, regs, fn, float(rtol), float(scale), DET_ATOL, mw,
-                                         MAX_SUBSETS)
+    cand = np.ones(len(b), dtype=bool) if cand is None else np.asarray(cand, dtype=bool)
+    if within is None:
+        within = (np.zeros(len(regs) + 1, dtype=np.int64), np.zeros((0, mw), dtype=np.uint64),
+                  np.zeros(0, dtype=np.uint64))
+    if engine is None:
+        P, O, T, D, skipped = _vertex_kernel(A, b, roff, regs, fn, cand, *within, float(rtol), float(scale),
+                                             DET_ATOL, mw, MAX_SUBSETS)
+    else:
+        gid, Fb, vo, cell, box0 = engine[:5]
+        P, O, T, D, failed = _engine_vertex_kernel(A, b, roff, regs, fn, gid, Fb, vo, cell, box0, 2 * d,
+                                                   float(rtol), float(scale), DET_ATOL, mw, MAX_SUBSETS)
+        skipped = np.zeros(len(regs), dtype=bool)
+        if failed.any():
+            redo = np.flatnonzero(failed)
+            none = (np.zeros(len(redo) + 1, dtype=np.int64), np.zeros((0, mw), dtype=np.uint64),
+                    np.zeros(0, dtype=np.uint64))
+            P2, O2, T2, D2, sk2 = _vertex_kernel(A, b, roff, regs[redo], fn[redo], cand, *none, float(rtol),
+                                                 float(scale), DET_ATOL, mw, MAX_SUBSETS)
+            P, O, T, D = (np.concatenate(x) for x in ((P, P2), (O, O2), (T, T2), (D, D2)))
+            skipped[redo[sk2]] = True
     if skipped.any():
         from scipy.spatial import HalfspaceIntersection
 
@@ -836,10 +1296,8 @@ class _Faces:
             if P is None or not len(P):
                 self._groups[key] = (np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64))
             else:
-                M = int(P[:, 1].max()) + 1
-                keys = np.unique(P[:, 0] * M + P[:, 1])
-                a, ids = keys // M, keys % M
-                self._groups[key] = (np.searchsorted(a, np.arange(n + 1)).astype(np.int64), ids)
+                self._groups[key] = _group_pairs(np.ascontiguousarray(P[:, 0], dtype=np.int64),
+                                                 np.ascontiguousarray(P[:, 1], dtype=np.int64), n)
         return self._groups[key]
 
     def tuples(self, kind, k):
@@ -908,13 +1366,10 @@ def _build(A, b, roff, wit, d, rtol_scale, regs_inst):
             reps = sel  # one record per region, in region order
             lens = rec_ptr[reps + 1] - rec_ptr[reps]
         else:
-            uniq, first, inv = np.unique(rec_hash[sel], return_index=True, return_inverse=True)
-            perm = np.argsort(first, kind="stable")
-            rank = np.empty(len(uniq), dtype=np.int64)
-            rank[perm] = np.arange(len(uniq))
-            face_of[sel] = rank[inv.ravel()]
-            reps = sel[first[perm]]
-            if not _same_lists(rec_ptr, rec_vtx, sel, reps[rank[inv.ravel()]]):
+            ids, first = _first_occurrence(rec_hash[sel])
+            face_of[sel] = ids
+            reps = sel[first]
+            if not _same_lists(rec_ptr, rec_vtx, sel, reps[ids]):
                 problems.append("two faces share a vertex-set hash")
             lens = rec_ptr[reps + 1] - rec_ptr[reps]
         csr.append((np.concatenate([[0], np.cumsum(lens)]).astype(np.int64),
@@ -1013,7 +1468,9 @@ class FaceComplex:
         s = self.scale = float(local_frame(dec.net, dom, centre)[1])
         regs = np.arange(n_reg, dtype=np.int64)
         unb = None if dom is not None and dom.bounded else ~bnd
-        inst = _vertex_instances(A, b, roff, regs, TIGHT_RTOL, s, wit, unbounded=unb, centre=centre)
+        eng = _engine_vertices(dec, len(b))
+        inst = _vertex_instances(A, b, roff, regs, TIGHT_RTOL, s, wit, unbounded=unb, centre=centre,
+                                 engine=eng)
         self.box = None
         m_own = np.diff(roff)
         if dom is None or not dom.bounded:
@@ -1025,7 +1482,7 @@ class FaceComplex:
             R = BOX_FACTOR * ext
             lo, hi = centre - R, centre + R
             self.box = (lo, hi)
-            A, b, roff, inst = _add_box(A, b, roff, bnd, inst, lo, hi, TIGHT_RTOL, s, wit)
+            A, b, roff, inst = _add_box(A, b, roff, bnd, inst, lo, hi, TIGHT_RTOL, s, wit, engine=eng)
         V, F, rf, self.problems, self.n_simple_regions = _build(A, b, roff, wit, d, s, inst)
         self._full_vertices, self._full = V, F
         self._full_rows = (rf, roff, np.diff(roff))  # every row, the box's included
@@ -1417,9 +1874,18 @@ def _on_box(V, box, scale):
     return np.hstack([np.abs(V - hi) <= tol, np.abs(V - lo) <= tol])
 
 
-def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit):
+def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit, engine=None):
     """Append the box's 2d rows to every unbounded region; the vertex instances of the
-    bounded regions are kept, those of the unbounded ones recomputed."""
+    bounded regions are kept, those of the unbounded ones on the box added. ``engine``:
+    (row ids, vertex bitsets, vertex offsets, engine cells, id of the engine's first box
+    row, the engine box's half-width): a vertex w on the box lies on the unbounded face F
+    of the region whose rows are those through w (a bounded face lies inside the box); F
+    also reaches the engine's own box (it holds every vertex too), so a vertex of the
+    engine's cell on that box lies on F, and on every row through w. Only d-subsets of
+    the rows through such an engine vertex, and of the box's rows, are then solved; and
+    when the engine's box holds this one, F's part inside it is the hull of those engine
+    vertices with the genuine ones, so w's box rows are among those the engine vertices
+    on F reach."""
     d = A.shape[1]
     n_reg = len(roff) - 1
     m = np.diff(roff)
@@ -1438,7 +1904,20 @@ def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit):
     b2[rows_box] = np.tile(boxb, len(ub))
     P, O, T, D = inst
     # vertices of the unbounded regions on a box row (the others are known)
-    P2, O2, T2, D2 = _vertex_instances(A2, b2, roff2, ub, rtol, scale, wit, first_new=m[ub])
+    cand = within = None
+    if engine is not None and engine[4] >= 0:
+        gid, Fb, vo, cell, box0, hw = engine
+        mw = max(1, (int(np.diff(roff2).max(initial=0)) + 63) // 64)
+        # the engine's box (centre +- hw) must hold this one for the reach test
+        ok = bool(np.isfinite(hw) and np.all(hi - lo <= 2.0 * hw * (1.0 - 1e-9)))
+        ctr = (lo + hi) / 2.0
+        rows_hit, tptr, TB, RB = _rows_to_box(A, b, gid, Fb, vo, cell, roff, ub, box0, 2 * d, mw, ctr,
+                                              hw if ok else np.nan, lo, hi, 1e-6 * max(scale, float(hw) if ok else 0.0))
+        cand = np.ones(len(b2), dtype=bool)
+        cand[rows_own] = rows_hit
+        within = (tptr, TB, RB)
+    P2, O2, T2, D2 = _vertex_instances(A2, b2, roff2, ub, rtol, scale, wit, first_new=m[ub], cand=cand,
+                                       within=within)
     mw = max(T.shape[1], T2.shape[1])
     pad = lambda X: np.hstack([X, np.zeros((len(X), mw - X.shape[1]), dtype=np.uint64)])  # noqa: E731
     del n_reg
@@ -1605,10 +2084,13 @@ def certify(dec, *, exact=False) -> Certificate:
         # the dual graph agrees with the shared facets
         good = ~not_facet & ~on_dom & (inc == 2)
         pairs = np.unique(first[good] * n + second[good])
-        E = np.array([(min(i, j), max(i, j)) for i, j, _ in dec.edges], dtype=np.int64).reshape(-1, 2)
+        if "edges" in arr:  # the engine's dual graph as an array (i < j)
+            E = np.asarray(arr["edges"], dtype=np.int64).reshape(-1, 2)
+        else:
+            E = np.array([(min(i, j), max(i, j)) for i, j, _ in dec.edges], dtype=np.int64).reshape(-1, 2)
         given = np.unique(E[:, 0] * n + E[:, 1])
-        missing = [(int(k // n), int(k % n)) for k in np.setdiff1d(pairs, given)]
-        extra = [(int(k // n), int(k % n)) for k in np.setdiff1d(given, pairs)]
+        missing = [(int(k // n), int(k % n)) for k in np.setdiff1d(pairs, given, assume_unique=True)]
+        extra = [(int(k // n), int(k % n)) for k in np.setdiff1d(given, pairs, assume_unique=True)]
         record("edges", not missing and not extra,
                (f"missing facet neighbours {_first(missing)}" if missing else "")
                + ("; " if missing and extra else "")

@@ -491,15 +491,16 @@ def _orthogonal_sketch(d, k):
 
 def _norm_estimate(W):
     """Upper estimate of the spectral norm of ``W`` (a float64 numpy array): exact (SVD) for
-    small matrices, else power iteration on the smaller Gram matrix times NORM_MARGIN (the
-    iterates of power iteration on ``W^T W``, at matrix-matrix speed)."""
+    small matrices, else power iteration on ``W^T W`` times NORM_MARGIN. The iterates
+    ``v <- W^T (W v)`` (or ``W (W^T v)``, on the smaller side) are those of power iteration on
+    the Gram matrix, without forming it (forming it cost more than all the iterations)."""
     if min(W.shape) <= EXACT_NORM_MAX_DIM:
         return float(np.linalg.norm(W, 2)) * (1.0 + EXACT_NORM_RTOL)
-    G = W @ W.T if W.shape[0] <= W.shape[1] else W.T @ W
-    v = np.ones(G.shape[0]) / np.sqrt(G.shape[0])
+    A = W if W.shape[0] >= W.shape[1] else W.T  # iterate on the smaller side: A^T A
+    v = np.ones(A.shape[1]) / np.sqrt(A.shape[1])
     s = 0.0
     for _ in range(NORM_ITERATIONS):
-        v = G @ v
+        v = A.T @ (A @ v)
         nv = float(np.linalg.norm(v))
         if nv == 0.0:
             return 0.0
@@ -604,26 +605,62 @@ def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index):
         bg = b if every else b[grp]
         if rows:   # full row rank: U U^T (c_K x c_K); padded rows of U are zero
             m = Ug.shape[1]
-            Gm = torch.bmm(Ug, Ug.transpose(1, 2))
+            V = Ug
         else:      # rank b < c_K: the first b sketch columns; U_b^T U_b (b x b)
             m = int(bg.max())
-            keep = torch.arange(m, device=Ug.device)[None, :] < bg[:, None]
-            Ub = Ug[:, :, :m] * keep[:, None, :].to(Ug.dtype)
-            Gm = torch.bmm(Ub.transpose(1, 2), Ub)
-        pad = torch.arange(m, device=Gm.device)[None, :] >= bg[:, None]
+            V = Ug[:, :, :m]
+            if not bool((bg == m).all()):  # zero the columns beyond each point's own b
+                keep = torch.arange(m, device=Ug.device)[None, :] < bg[:, None]
+                V = V * keep[:, None, :].to(Ug.dtype)
+            V = V.transpose(1, 2)
+        pad = torch.arange(m, device=V.device)[None, :] >= bg[:, None]
         err = eps * B * B * ((2 * K + 1) * n_inner + (m + 1) ** 2)
         delta = CERT_SAFETY * max(err, thr * thr)
         # padded rows/columns are zero: give them a diagonal that keeps them positive
-        Gm.diagonal(dim1=1, dim2=2).add_(pad.to(Gm.dtype) * (B * B + 2 * delta + 1.0) - delta)
-        ok = torch.linalg.cholesky_ex(Gm).info == 0
+        shift = delta - pad.to(V.dtype) * (B * B + 2 * delta + 1.0)
+        ok = _gram_cholesky_ok(V, shift)
         sel = torch.nonzero(grp).squeeze(1)
         good = sel[ok]
         r[good] = b[good]
         pending[good] = False
     bad = torch.nonzero(pending).squeeze(1)
     if bad.numel():
-        r[bad] = _ranks_exact_chain(tn, [index(l) for l in range(K)], counts, bounds, K, bad, tol, eps)
+        idx = [index(l) for l in range(K)]
+        # the fallback's gathered blocks, in batches within the memory budget
+        per = 2 * (sum(idx[l].shape[1] * idx[l - 1].shape[1] for l in range(1, K)) + idx[K - 1].shape[1] * tn.d)
+        step = max(1, int(getattr(tn, "max_memory", DEFAULT_MAX_MEMORY) // max(per * U.element_size(), 1)))
+        for s in range(0, bad.numel(), step):
+            sel = bad[s: s + step]
+            r[sel] = _ranks_exact_chain(tn, idx, counts, bounds, K, sel, tol, eps)
     return r
+
+
+#: Row blocks in which :func:`_gram_cholesky_ok` forms the lower triangle of a Gram matrix
+#: (the work is ``(1 + 1 / GRAM_BLOCKS) / 2`` of the full product's).
+GRAM_BLOCKS = 6
+
+
+def _gram_cholesky_ok(V, shift):
+    """Whether ``V V^T - diag(shift)`` has a Cholesky factorisation, for each matrix of a stack
+    (``V`` of shape (P, m, k), ``shift`` (P, m)): a bool tensor (P,).
+
+    The Cholesky factorisation (LAPACK's, :func:`torch.linalg.cholesky_ex`) reads only the
+    lower triangle, so only that is formed: row block by row block, ``V[r0:r1] V[:r1]^T``
+    (``bmm``), about half the multiply-adds of ``V V^T``; every entry is the same inner
+    product as in the full product."""
+    import torch
+
+    P, m, _ = V.shape
+    if m <= 2 * GRAM_BLOCKS:
+        G = torch.bmm(V, V.transpose(1, 2))
+    else:
+        G = torch.zeros((P, m, m), dtype=V.dtype, device=V.device)
+        edges = [round(m * np.sqrt(i / GRAM_BLOCKS)) for i in range(GRAM_BLOCKS + 1)]  # equal work per block
+        for r0, r1 in zip(edges[:-1], edges[1:]):
+            if r1 > r0:
+                G[:, r0:r1, :r1] = torch.bmm(V[:, r0:r1], V[:, :r1].transpose(1, 2))
+    G.diagonal(dim1=1, dim2=2).sub_(shift)
+    return torch.linalg.cholesky_ex(G).info == 0
 
 
 def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, func, advice=None):
@@ -646,20 +683,29 @@ def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, fun
     return max(size, 1)
 
 
-def _counts_all(tn, X, n_layers, chunk):
+def _counts_all(tn, X, n_layers, chunk, keep_bytes=0):
+    """Codeword sizes (n, n_layers) of the points ``X`` (a CPU tensor), and their activation
+    masks (a list of bool tensors on ``tn.device``, one per layer) when all of them take at
+    most ``keep_bytes`` bytes, else None (then the chunk loop recomputes them)."""
     import torch
 
-    out = []
+    out, kept = [], []
+    keep = X.shape[0] * sum(tn.widths[:n_layers]) <= keep_bytes
     for s in range(0, X.shape[0], chunk):
         ms = tn.masks(X[s: s + chunk], n_layers, offset=s)
         out.append(torch.stack([m.sum(1) for m in ms], dim=1).cpu())
+        if keep:
+            kept.append(ms)
     if not out:
-        return torch.zeros((0, n_layers), dtype=torch.long)
-    return torch.cat(out)
+        return torch.zeros((0, n_layers), dtype=torch.long), None
+    masks = None
+    if keep:
+        masks = kept[0] if len(kept) == 1 else [torch.cat(ms) for ms in zip(*kept)]
+    return torch.cat(out), masks
 
 
 def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dtype=None,
-             max_memory=None, progress=False, method="auto") -> np.ndarray:
+             max_memory=None, progress=False, method="auto", return_codeword_sizes=False):
     """Rank of the local affine map ``A_K`` at each point, per layer: the sampling path.
 
     For every point ``x`` and hidden layer ``K``, the rank of
@@ -696,10 +742,14 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
         ``rank A_K = min(d, c_1, ..., c_K)`` by a Cholesky certificate and uses the
         direct rule only where the certificate fails. "auto" picks "direct" for
         ``d <= DIRECT_MAX_DIM``, else "certify". Both give the same ranks.
+    return_codeword_sizes : bool, default False
+        Also return :func:`codeword_sizes_at` of the same points and layers, from the same
+        forward pass.
 
     Returns
     -------
     ndarray of int, shape (n_points, len(layers))
+        The ranks; with ``return_codeword_sizes``, the pair (ranks, codeword sizes).
 
     Raises
     ------
@@ -745,6 +795,8 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
     array([[1, 0],
            [1, 1],
            [0, 0]])
+    >>> pr.ranks_at(net, np.array([[2.0]]), return_codeword_sizes=True)   # ranks, codeword sizes
+    (array([[1, 0]]), array([[2, 1]]))
     """
     import torch
 
@@ -752,12 +804,16 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
     if method not in ("auto", "direct", "certify"):
         raise ValueError(f"The 'method' parameter of {func} must be 'auto', 'direct' or 'certify'; "
                          f"got {method!r}.")
+    if not isinstance(return_codeword_sizes, (bool, np.bool_)):
+        raise ValueError(f"The 'return_codeword_sizes' parameter of {func} must be a bool; "
+                         f"got {return_codeword_sizes!r}.")
     net, X, layers, device, dtype, batch_size, tol, max_memory = _prepare(
         net, X, layers, func=func, device=device, dtype=dtype, batch_size=batch_size,
         tol=tol, max_memory=max_memory)
     n = X.shape[0]
     if n == 0:
-        return np.zeros((0, len(layers)), dtype=np.int64)
+        empty = np.zeros((0, len(layers)), dtype=np.int64)
+        return (empty, empty.copy()) if return_codeword_sizes else empty
     tn = _TorchNet(net, device, dtype)
     Kmax = max(layers)
     itemsize = torch.finfo(dtype).bits // 8
@@ -771,9 +827,23 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
                         + 2 * max(cw[K], d) ** 2 + 2 * cw[K] * d for K in range(Kmax)))
         fwd_chunk = _chunk_size(n, 3 * max(widths + (d,)), itemsize, max_memory, None, func,
                                 advice=upper * itemsize)
-        counts_all = _counts_all(tn, X, Kmax, fwd_chunk)
-        return _ranks_of_masks(tn, net, counts_all, lambda idx: tn.masks(X[idx], Kmax), layers, method=method,
-                               tol=tol, max_memory=max_memory, batch_size=batch_size, progress=progress, func=func)
+        # the forward pass runs once: its masks are kept for the chunk loop when they fit in a
+        # quarter of the budget (one byte per unit and point), else recomputed per chunk
+        counts_all, kept = _counts_all(tn, X, Kmax, fwd_chunk, keep_bytes=max_memory // 4)
+        if kept is None:
+            def masks_of(idx):
+                return tn.masks(X[idx], Kmax)
+        else:
+            max_memory -= n * sum(widths)  # what the kept masks take
+
+            def masks_of(idx):
+                sel = torch.as_tensor(idx, device=device)
+                return [m[sel] for m in kept]
+        R = _ranks_of_masks(tn, net, counts_all, masks_of, layers, method=method, tol=tol,
+                            max_memory=max_memory, batch_size=batch_size, progress=progress, func=func)
+    if return_codeword_sizes:
+        return R, counts_all.numpy().astype(np.int64)[:, [K - 1 for K in layers]]
+    return R
 
 
 def _ranks_of_masks(tn, net, counts_all, masks_of, layers, *, method, tol, max_memory, batch_size, progress, func):
@@ -793,6 +863,7 @@ def _ranks_of_masks(tn, net, counts_all, masks_of, layers, *, method, tol, max_m
     itemsize = torch.finfo(dtype).bits // 8
     Kmax = max(layers)
     tn.zero_thr = [float(z) for z in zero_thresholds(net, Kmax)[0]]
+    tn.max_memory = max_memory
     widths = net.widths[:Kmax]
     d = net.input_dim
     bounds_all = torch.cummin(torch.clamp(counts_all, max=d), dim=1).values
@@ -815,6 +886,11 @@ def _ranks_of_masks(tn, net, counts_all, masks_of, layers, *, method, tol, max_m
                   + 2 * cm[K] * ks_all[K]
                   + ((2 * max(cm[K], ks_all[K]) ** 2 + 2 * cm[K] * d) if K + 1 in layers else 0)
                   for K in range(Kmax))
+        if len(layers) == 1 and Kmax > 1 and _narrow_end_cheaper(tn, cmaxs, ks_all, Kmax):
+            # the narrow end (likely for every chunk): two c_K x width blocks, the Gram matrix
+            # and its factor, the fallback's c_K x d block (its gathered blocks go in batches)
+            per = (2 * cm[Kmax - 1] * max(widths[: Kmax - 1]) + 2 * max(cm[Kmax - 1], ks_all[Kmax - 1]) ** 2
+                   + cm[Kmax - 1] * d)
     chunk = _chunk_size(n, per, itemsize, max_memory, batch_size, func)
     starts = range(0, n, chunk)
     if progress:
@@ -969,5 +1045,5 @@ def codeword_sizes_at(net, X, layers=None, *, device=None, batch_size=None, tol=
     itemsize = torch.finfo(dtype).bits // 8
     chunk = _chunk_size(n, 3 * max(net.widths[:Kmax] + (net.input_dim,)), itemsize, max_memory, batch_size, func)
     with torch.no_grad():
-        counts = _counts_all(tn, X, Kmax, chunk).numpy().astype(np.int64)
+        counts = _counts_all(tn, X, Kmax, chunk)[0].numpy().astype(np.int64)
     return counts[:, [K - 1 for K in layers]]

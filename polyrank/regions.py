@@ -283,6 +283,7 @@ class Decomposition:
     @edges.setter
     def edges(self, value):
         self._edges, self._edges_src = list(value), None
+        self.__dict__.get("_arrays", {}).pop("edges", None)  # an engine's array of them is stale
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -2001,6 +2001,11 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     gap = first_layer_gap(lnet, *run.domain_rows, 2 * tol_abs / lp_scale)
     notes = precision_notes(tol_abs / lp_scale, s * lp_scale, len(thin), min(thin, default=None), gap)
     warn_precision(notes)
+    # what polyrank.faces reads instead of recomputing it (faces, verify): the regions' rows,
+    # the dual graph, and each region's vertex-hyperplane incidences (bitsets over the row ids)
+    arrays = {"patterns": pat_alive, "ranks": rk_alive, "A": A_out, "b": b_out, "witnesses": wits,
+              "row_offsets": np.asarray(bounds, dtype=np.int64), "row_ids": C_sel, "bounded": ~onbox[idx_cells],
+              "edges": np.stack([ei, ej], axis=1), "vertex_bits": (F, vo, idx_cells, int(run.box_id0))}
     return Decomposition(net, domain, K, build_regions, build_edges, n_regions=len(idx_cells),
-                         arrays={"patterns": pat_alive, "ranks": rk_alive}, partial=run.truncated,
+                         arrays=arrays, partial=run.truncated,
                          method="subdivision", stats=stats, n_dropped=len(thin), precision_notes=notes)

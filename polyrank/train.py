@@ -184,7 +184,7 @@ def fit(net, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entropy"
     from ._validation import (check_device, check_layers, check_points, check_positive_float, check_positive_int,
                               check_seed)
     from .network import ReLUNetwork
-    from .rank import codeword_sizes_at, ranks_at
+    from .rank import ranks_at
 
     if not isinstance(net, nn.Module):
         raise TypeError(f"net must be a torch.nn.Module (e.g. from polyrank.train.mlp); got "
@@ -258,8 +258,7 @@ def fit(net, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entropy"
         if probes:
             # every probe set in one call: one norm estimate and one chunk loop per epoch
             cur = ReLUNetwork.from_torch(model)
-            rk_all = ranks_at(cur, all_probes, layers, device=device)
-            cs_all = codeword_sizes_at(cur, all_probes, layers, device=device)
+            rk_all, cs_all = ranks_at(cur, all_probes, layers, device=device, return_codeword_sizes=True)
             for (name, P), a in zip(probes.items(), starts):
                 rk, cs = rk_all[a: a + len(P)], cs_all[a: a + len(P)]
                 for j, k in enumerate(layers):

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import polyrank as pr
-from conftest import random_net
+from conftest import random_net, segment_graph_betti
 from polyrank.cli import main
 from polyrank.data import NAITZAT_FAMILIES, load_naitzat_model
 from polyrank.experiments import flow
@@ -164,66 +164,12 @@ def test_plot(quick, tmp_path):
 
 
 # ---------------------------------------------------------------------------- an independent oracle for curves
-def _segment_graph_betti(A, B, tol):
-    """(b0, b1) of the union of the segments [A_i, B_i] in R^n: split every segment at the
-    points where it meets another (closest points of segment pairs, collinear overlaps),
-    merge points closer than tol, and count the graph: b1 = E - V + b0."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-    from scipy.spatial import cKDTree
-
-    m = len(A)
-    U = B - A
-    lo, hi = np.minimum(A, B) - tol, np.maximum(A, B) + tol
-    cuts = [[0.0, 1.0] for _ in range(m)]
-    order = np.argsort(lo[:, 0])
-    for a in range(m):
-        i = order[a]
-        cand = order[a + 1:]
-        cand = cand[lo[cand, 0] <= hi[i, 0]]
-        cand = cand[np.all((lo[cand] <= hi[i]) & (hi[cand] >= lo[i]), axis=1)]
-        for j in cand.tolist():
-            u, v, w = U[i], U[j], A[i] - A[j]
-            uu, vv, uv, uw, vw = u @ u, v @ v, u @ v, u @ w, v @ w
-            den = uu * vv - uv * uv
-            if den > 1e-12 * max(uu * vv, 1e-300):
-                s = np.clip((uv * vw - vv * uw) / den, 0, 1)
-                t = np.clip((s * uv + vw) / vv, 0, 1) if vv > 0 else 0.0
-                s = np.clip((t * uv - uw) / uu, 0, 1) if uu > 0 else 0.0
-                if np.linalg.norm(A[i] + s * u - A[j] - t * v) <= tol:
-                    cuts[i].append(float(s))
-                    cuts[j].append(float(t))
-            else:  # parallel (or a point): collinear overlaps cut at the other's endpoints
-                for (x, y, ux, yy) in ((i, j, uu, (A[j], B[j])), (j, i, vv, (A[i], B[i]))):
-                    for P in yy:
-                        s = np.clip((P - A[x]) @ U[x] / ux, 0, 1) if ux > 0 else 0.0
-                        if np.linalg.norm(A[x] + s * U[x] - P) <= tol:
-                            cuts[x].append(float(s))
-    pts, edges = [], []
-    for i in range(m):
-        c = np.unique(np.round(cuts[i], 14))
-        base = len(pts)
-        pts.extend((A[i] + np.outer(c, U[i])).tolist())
-        edges.extend((base + k, base + k + 1) for k in range(len(c) - 1))
-    P = np.array(pts)
-    n = len(P)
-    pairs = np.array(sorted(cKDTree(P).query_pairs(tol)), dtype=np.int64).reshape(-1, 2)
-    g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    _, cluster = connected_components(g, directed=False)
-    E = np.sort(cluster[np.array(edges)], axis=1)
-    E = np.unique(E[E[:, 0] != E[:, 1]], axis=0)
-    V = np.unique(cluster)
-    g2 = coo_matrix((np.ones(len(E)), (E[:, 0], E[:, 1])), shape=(n, n))
-    b0 = connected_components(g2, directed=False)[0] - (n - len(V))
-    return b0, len(E) - len(V) + b0
-
-
 def _curve_oracle(net, K, layer):
     ref = pr.refine(net, K, layer=layer)
     Y = net.forward(ref.complex.vertices, layer=layer)
     size = float(np.ptp(Y, axis=0).max())
     S = ref.complex.simplices
-    return _segment_graph_betti(Y[S[:, 0]], Y[S[:, 1]], 1e-9 * size)
+    return segment_graph_betti(Y[S[:, 0]], Y[S[:, 1]], 1e-9 * size)
 
 
 def test_curve_images_agree_with_the_segment_graph(quick):

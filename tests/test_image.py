@@ -1,15 +1,13 @@
 """Exact homology of the image f_l(|K|): hand-derived folds, an independent planar-graph
 oracle for curves in the plane, invariance under subdivision, and bad input."""
 
-import itertools
 import warnings
 
-import networkx as nx
 import numpy as np
 import pytest
 
 import polyrank as pr
-from conftest import random_net
+from conftest import random_net, segment_graph_betti
 
 
 def _fold_x(d):
@@ -160,41 +158,10 @@ def test_bad_input():
 
 # ------------------------------------------------------------------ curves in any R^n
 def _segment_graph_betti(P, E, tol=1e-9):
-    """Betti numbers of a union of segments in R^n: split every segment at the points where
-    it meets another (least squares on the two parameters; collinear overlaps by their
-    endpoints) and count the graph: b0 components, b1 = E - V + b0. Independent of polyrank."""
-    scale = max(1.0, float(np.abs(P).max()))
-    eps = tol * scale
-    segs = [(P[a], P[b]) for a, b in E]
-    pts_on = [[0.0, 1.0] for _ in segs]
-    for (i, (p, r)), (j, (q, s)) in itertools.combinations(enumerate(segs), 2):
-        d1, d2 = r - p, s - q
-        n1, n2 = np.linalg.norm(d1), np.linalg.norm(d2)
-        if n1 <= eps or n2 <= eps:
-            continue  # a point: it lies on its neighbours' ends anyway
-        M = np.column_stack([d1, -d2])
-        sv = np.linalg.svd(M / [n1, n2], compute_uv=False)
-        if sv[-1] > 1e-9:  # not parallel: one candidate point
-            (t, u), *_ = np.linalg.lstsq(M, q - p, rcond=None)
-            if (-1e-12 <= t <= 1 + 1e-12 and -1e-12 <= u <= 1 + 1e-12
-                    and np.linalg.norm(p + t * d1 - (q + u * d2)) <= eps):
-                pts_on[i].append(min(max(t, 0.0), 1.0))
-                pts_on[j].append(min(max(u, 0.0), 1.0))
-        else:  # parallel: the endpoints of each that lie on the other
-            for (a0, dd, k), (b0, b1, m) in (((p, d1, i), (q, s, j)), ((q, d2, j), (p, r, i))):
-                L2 = float(dd @ dd)
-                for e in (b0, b1):
-                    t = float((e - a0) @ dd) / L2
-                    if np.linalg.norm(a0 + t * dd - e) <= eps and -1e-12 <= t <= 1 + 1e-12:
-                        pts_on[k].append(min(max(t, 0.0), 1.0))
-    G = nx.Graph()
-    key = lambda x: tuple(np.round(x / (10 * eps)).astype(np.int64))  # noqa: E731
-    for (p, r), ts in zip(segs, pts_on):
-        nodes = [key(p + t * (r - p)) for t in sorted(set(ts))]
-        G.add_nodes_from(nodes)
-        G.add_edges_from((a, b) for a, b in zip(nodes[:-1], nodes[1:]) if a != b)
-    b0 = nx.number_connected_components(G)
-    return (b0, G.number_of_edges() - G.number_of_nodes() + b0)
+    """Betti numbers of the union of the segments ``P[E]`` (conftest's oracle, tolerance
+    relative to the size of the coordinates)."""
+    E = np.asarray(E)
+    return segment_graph_betti(P[E[:, 0]], P[E[:, 1]], tol * max(1.0, float(np.abs(P).max())))
 
 
 @pytest.mark.parametrize("seed", range(4))

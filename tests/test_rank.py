@@ -299,3 +299,43 @@ def test_last_layer_alone_from_the_narrow_end_equals_the_rank_of_the_local_map(d
     if duplicate:  # where both copies of layer 3's first unit are on, the rank is below c_3
         both = P[:, -6] & P[:, -1]
         assert (r[both] < P[both, -6:].sum(1)).all()
+
+
+def _numpy_ranks(net, X):
+    """Per-point reference with numpy alone: for each point and layer, matrix_rank of the active
+    rows of net.local_affine, capped by min(d, c_1..c_K) and by the earlier layers (rule 3)."""
+    out = []
+    for p, x in zip(net.patterns(X, flat=True), X):
+        pats = np.split(p, np.cumsum(net.widths)[:-1])
+        row = []
+        for K in range(1, net.n_layers + 1):
+            A = net.local_affine(p, layer=K)[0][pats[K - 1]]
+            row.append(min(pr.rank.matrix_rank(A) if len(A) else 0, net.input_dim,
+                           *[int(s.sum()) for s in pats[:K]]))
+        out.append(np.minimum.accumulate(row))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("d", [16, 30])  # layer 1 certified as U_b^T U_b (c_1 > d) / as U U^T (c_1 < d)
+@pytest.mark.parametrize("low_rank", [False, True])
+def test_blocked_certificate_equals_per_point_numpy_rank(d, low_rank, global_random_seed):
+    # Gram matrices wider than 2 * GRAM_BLOCKS are formed block by block; a rank-6 second layer
+    # (and duplicated units) makes the rank fall below the codeword bound at every point, where
+    # the certificate must fail and the fallback (in batches within max_memory) decide
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, d, [50, 40, 25, 8], scaled=True, duplicate=True)
+    if low_rank:
+        Ws = [np.array(W) for W in net.weights]
+        Ws[1] = rng.normal(size=(40, 6)) @ rng.normal(size=(6, 50)) / np.sqrt(50)
+        net = pr.ReLUNetwork.from_weights(Ws, [np.array(b) for b in net.biases])
+    X = rng.normal(size=(60, d)) * 2.0
+    expect = _numpy_ranks(net, X)
+    b = bound(net, X)
+    assert max(b[:, 0]) > 2 * pr.rank.GRAM_BLOCKS  # the blocked Gram path runs
+    if low_rank:
+        assert (expect[:, 1] < b[:, 1]).mean() > 0.5
+    for mem in (None, 400_000):  # one chunk / many chunks and fallback batches
+        R, C = pr.ranks_at(net, X, method="certify", max_memory=mem, return_codeword_sizes=True)
+        np.testing.assert_array_equal(R, expect)
+        np.testing.assert_array_equal(C, np.stack([p.sum(1) for p in net.patterns(X)], axis=1))
+    np.testing.assert_array_equal(pr.ranks_at(net, X, [4], method="certify")[:, 0], expect[:, 3])

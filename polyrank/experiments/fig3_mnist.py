@@ -113,7 +113,7 @@ def run(data_dir=None, *, dataset="mnist", epochs=50, device=None, widths=None, 
 
     from ..data import load_digits, load_mnist, mnist_source
     from ..network import as_network
-    from ..rank import codeword_sizes_at, ranks_at
+    from ..rank import ranks_at
     from ..train import fit, mlp
 
     t_start = time.perf_counter()
@@ -144,8 +144,7 @@ def run(data_dir=None, *, dataset="mnist", epochs=50, device=None, widths=None, 
         net = as_network(model)
         rows = []
         for name, P in probes.items():
-            rk = ranks_at(net, P, layers, device=device, progress=progress)
-            cs = codeword_sizes_at(net, P, layers, device=device)
+            rk, cs = ranks_at(net, P, layers, device=device, progress=progress, return_codeword_sizes=True)
             for j, k in enumerate(layers):
                 rows.append(pd.DataFrame({"probe": name, "stage": stage, "layer": k,
                                           "point": np.arange(len(P)), "rank": rk[:, j],
@@ -199,8 +198,9 @@ def plot(results, path=None):
     """
     import matplotlib.pyplot as plt
 
-    if not isinstance(results, dict) or "history" not in results or "ranks" not in results:
-        raise ValueError("results must be the dict returned by fig3_mnist.run (with 'history' and 'ranks').")
+    from ._common import check_results, finish_figure
+
+    check_results(results, ("history", "ranks"), "fig3_mnist.run")
     ranks, hist = results["ranks"], results["history"]
     layers = sorted(ranks["layer"].unique())
     L = layers[-1]
@@ -239,10 +239,7 @@ def plot(results, path=None):
                          f"epochs {info.get('epochs')}, test accuracy {acc:.2%}\n"
                          f"paper (MNIST): 98.42%, last-layer\nmean rank ~36 -> ~7-8",
                          fontsize=9, va="center")
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    return fig
+    return finish_figure(fig, path)
 
 
 def save_net(net, path):

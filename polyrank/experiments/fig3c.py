@@ -28,6 +28,7 @@ from .._validation import check_positive_float, check_positive_int, check_widths
 from ..plot import pyplot
 from ..data.functions import (APPENDIX_FUNCTIONS, TEST_FUNCTIONS, classify_above_mean, discretize,
                               sample_task)
+from ._common import finish_figure
 
 __all__ = [
     "run_fig3c",
@@ -90,11 +91,10 @@ def _fit(model, X, y, *, X_test, y_test, epochs, batch_size, lr, seed, device):
 def _layer_means(model, X):
     """Mean codeword size and mean rank of ``A_K`` over the points ``X``, per hidden layer."""
     from ..network import ReLUNetwork
-    from ..rank import codeword_sizes_at, ranks_at
+    from ..rank import ranks_at
 
     net = ReLUNetwork.from_torch(model)
-    R = np.asarray(ranks_at(net, X, device="cpu"))
-    C = np.asarray(codeword_sizes_at(net, X, device="cpu"))
+    R, C = ranks_at(net, X, device="cpu", return_codeword_sizes=True)
     return C.mean(axis=0), R.mean(axis=0)
 
 
@@ -498,10 +498,7 @@ def plot_fig3c(df, path=None, *, metric="mean_codeword_size", layer=None, alpha=
         handles.append(dash)
         labels.append(dash.get_label())
     axes.flat[0].legend(handles, labels, loc="best", fontsize=7)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    return fig
+    return finish_figure(fig, path)
 
 
 def plot_fig3c_illustration(path=None, *, levels=(2, 3, 5, None), widths=(16, 16, 4), n=2000, epochs=30,
@@ -597,9 +594,7 @@ def plot_fig3c_illustration(path=None, *, levels=(2, 3, 5, None), widths=(16, 16
         cb = fig.colorbar(cm.ScalarMappable(norm=norm, cmap="viridis"), ax=list(axes[1]), shrink=0.8,
                           ticks=np.arange(top + 1))
         cb.set_label(f"rank of A_{len(widths)} (all panels)")
-    if path is not None:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    return fig
+    return finish_figure(fig, path, tight=False)  # laid out before the colour bar was added
 
 
 # ----------------------------------------------------------------------------- command line

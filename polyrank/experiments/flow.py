@@ -976,8 +976,9 @@ def plot(results, path=None):
     """
     import matplotlib.pyplot as plt
 
-    if not isinstance(results, dict) or "table" not in results:
-        raise ValueError("results must be the dict returned by flow.run (with a 'table').")
+    from ._common import check_results, finish_figure
+
+    check_results(results, ("table",), "flow.run")
     T = results["table"]
     keys = list(dict.fromkeys(zip(T["dataset"], T["network"])))
     fig, axes = plt.subplots(len(keys), 2, figsize=(9.0, 2.6 * len(keys)), squeeze=False)
@@ -1003,10 +1004,7 @@ def plot(results, path=None):
             ax.set_xticks(x)
             ax.set_ylabel("Betti number")
             ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    return fig
+    return finish_figure(fig, path)
 
 
 def summary(results):

@@ -1,0 +1,117 @@
+"""The subdivision engine hands its vertex-hyperplane incidences, rows and dual graph to
+the Decomposition (``arrays``); faces and the certificate read them instead of solving
+every d-subset of every region's rows. The answers must be those of the path without
+them: the same Decomposition rebuilt from its Region objects (which drops the arrays)
+is the independent reference."""
+
+import numpy as np
+import pytest
+from conftest import int_net, random_net
+
+import polyrank as pr
+from polyrank import faces as F
+from polyrank.regions import Decomposition
+
+CASES = [  # (d, widths, box half-width or None for all of R^d)
+    (2, [6, 5], 1.0), (2, [7, 6, 4], None), (3, [5, 4], 2.0), (3, [6, 5], None), (4, [5, 4], 1.5), (4, [6], None),
+]
+
+
+def _without_arrays(dec):
+    """The same regions and edges, built from the Region objects: no engine arrays."""
+    return Decomposition(dec.net, dec.domain, dec.layer, dec.regions, dec.edges, method=dec.method)
+
+
+def _assert_same_answers(dec, ref):
+    assert dec.f_vector() == ref.f_vector()
+    ca, cb = dec.verify(), ref.verify()
+    assert ca.checks == cb.checks and ca.failures == cb.failures and ca.complete
+    assert (ca.f_vector, ca.euler_characteristic) == (cb.f_vector, cb.euler_characteristic)
+    Ka, Kb = dec.complex(), ref.complex()
+    assert (Ka.box is None) == (Kb.box is None)
+    if Ka.box is not None:
+        np.testing.assert_array_equal(Ka.box[0], Kb.box[0])
+    for k in range(dec.net.input_dim + 1):
+        a, b = dec.faces(k), ref.faces(k)
+        assert list(a.columns) == list(b.columns)
+        assert a.equals(b), f"faces({k}) differ"
+    assert [list(r) for r in Ka.region_facets] == [list(r) for r in Kb.region_facets]
+
+
+@pytest.mark.parametrize("d, widths, box", CASES)
+def test_faces_and_certificate_equal_with_and_without_engine_arrays(d, widths, box, global_random_seed, monkeypatch):
+    rng = np.random.default_rng(1000 + 7 * global_random_seed + d)
+    net = random_net(rng, d, widths)
+    dom = None if box is None else pr.Box(-box, box, dim=d)
+    dec = pr.enumerate_regions(net, dom, method="subdivision")
+    assert "vertex_bits" in dec._arrays
+    ref = _without_arrays(dec)
+    assert "vertex_bits" not in ref._arrays
+    # a generic network: every vertex of a region comes from the engine's incidences, none
+    # from the search over d-subsets of rows (which the reference runs); over R^d only the
+    # vertices on the cutting box are searched (first_new > 0), over fewer rows
+    calls = []
+    real = F._vertex_kernel
+    monkeypatch.setattr(F, "_vertex_kernel", lambda *a: calls.append((a[4].copy(), int(a[5].sum()))) or real(*a))
+    dec.f_vector()
+    assert all((fn > 0).all() for fn, _ in calls) and len(calls) == (box is None)
+    ours = calls[:]
+    calls.clear()
+    ref.f_vector()
+    assert any((fn == 0).all() for fn, _ in calls)
+    if box is None:  # the box search of the reference solves subsets of every row
+        assert ours[0][1] < calls[-1][1]
+    _assert_same_answers(dec, ref)
+
+
+@pytest.mark.parametrize("kind", ["int", "zero_bias", "duplicate"])
+@pytest.mark.parametrize("box", [2.0, None])
+def test_engine_arrays_on_degenerate_networks(kind, box, global_random_seed):
+    """Concurrent and coincident hyperplanes, hyperplanes through the box's corners: a
+    region whose engine vertices disagree with the row search is redone by it, so the
+    answers still agree."""
+    rng = np.random.default_rng(2000 + global_random_seed)
+    for d in (2, 3):
+        if kind == "int":
+            net = int_net(rng, d, [5, 4])
+        else:
+            net = random_net(rng, d, [5, 4], **{kind: True})
+        dom = None if box is None else pr.Box(-box, box, dim=d)
+        dec = pr.enumerate_regions(net, dom, method="subdivision")
+        if box is None:
+            try:
+                ref_fv = _without_arrays(dec).f_vector()
+            except ValueError:  # regions without a vertex (first layer of rank < d): both paths say so
+                with pytest.raises(ValueError, match="pointed"):
+                    dec.f_vector()
+                continue
+            assert dec.f_vector() == ref_fv
+        _assert_same_answers(dec, _without_arrays(dec))
+
+
+def test_engine_arrays_fall_back_region_by_region():
+    """A region whose incidences are wrong (here: every vertex bit cleared) gets its vertices
+    from the row search; the answers do not change."""
+    rng = np.random.default_rng(5)
+    net = random_net(rng, 3, [6, 5])
+    dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=3), method="subdivision")
+    Fb, vo, cell, box0 = dec._arrays["vertex_bits"]
+    Fb = Fb.copy()
+    Fb[vo[cell[0]]: vo[cell[0] + 1]] = 0  # region 0: its engine vertices name no row
+    dec._arrays["vertex_bits"] = (Fb, vo, cell, box0)
+    _assert_same_answers(dec, _without_arrays(dec))
+
+
+def test_certificate_reads_the_engine_edge_array_and_catches_a_missing_edge():
+    """The dual graph is read from the engine's edge array; removing an edge from it (or
+    setting ``edges``) fails the certificate as removing it from the list does."""
+    rng = np.random.default_rng(11)
+    dec = pr.enumerate_regions(random_net(rng, 2, [6, 5]), pr.Box(-1.0, 1.0, dim=2), method="subdivision")
+    E = dec._arrays["edges"]
+    assert sorted(map(tuple, E.tolist())) == sorted((i, j) for i, j, _ in dec.edges)
+    i, j = E[len(E) // 2]
+    dec._arrays["edges"] = np.delete(E, len(E) // 2, axis=0)
+    cert = dec.verify()
+    assert not cert.checks["edges"] and f"({i}, {j})" in cert.failures["edges"]
+    dec.edges = dec.edges  # setting the list drops the engine's array: the list is read again
+    assert "edges" not in dec._arrays and dec.verify().checks["edges"]
