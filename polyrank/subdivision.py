@@ -773,16 +773,19 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
     return out, np.concatenate(Bs), np.concatenate(Ps), over
 
 
-def _finish_all(cells, box_id0, n_jobs, rows=False, free=False):
+def _finish_all(cells, box_id0, n_jobs, rows=False, free=False, bits=None):
     """:func:`_finish` over the chunks of a complex, concatenated: ``(isfacet, centers,
     spread, wit, lb, onbox)``, then with ``rows`` the rows ``A x <= b`` (unit normals), the
     candidate ids and the rows per cell. With ``free`` each chunk is dropped from ``cells``
-    once read (the complex is freed as its facets are read off)."""
+    once read (the complex is freed as its facets are read off); a list ``bits`` then keeps
+    each chunk's vertex bitsets and offsets ``(F, vo)``."""
     parts = []
     for i in range(len(cells)):
         V, F, vo, E, eo, C, Rw, co = cells[i]
         if free:
             cells[i] = None
+        if bits is not None:
+            bits.append((F, vo))
         part = list(_finish(V, F, vo, C, Rw, co, box_id0, n_jobs))
         if rows:
             d = V.shape[1]
@@ -1912,8 +1915,9 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     # facets, and the rows as A x <= b with unit normals; the complex is freed chunk by chunk
     # as they are read off
     cells, run.cells = run.cells, None
+    fbits = []  # the vertex bitsets (F, vo) of each chunk, kept for polyrank.faces
     isfac, centers, spread, wit, lb, onbox, A_all, b_all, C, nrows = _finish_all(cells, run.box_id0, run.n_jobs,
-                                                                               rows=True, free=True)
+                                                                               rows=True, free=True, bits=fbits)
     del cells
     _release_heap()
     n_cells = len(nrows)
@@ -2001,6 +2005,14 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     gap = first_layer_gap(lnet, *run.domain_rows, 2 * tol_abs / lp_scale)
     notes = precision_notes(tol_abs / lp_scale, s * lp_scale, len(thin), min(thin, default=None), gap)
     warn_precision(notes)
+    # the chunks' vertex bitsets as one array (after the work arrays are freed), offsets global
+    F = np.concatenate([f for f, _ in fbits]) if fbits else np.zeros((0, 1), np.uint64)
+    vo = np.zeros(n_cells + 1, np.int64)
+    c0 = 0
+    for _, o in fbits:
+        vo[c0 + 1: c0 + len(o)] = o[1:] + vo[c0]
+        c0 += len(o) - 1
+    del fbits
     # what polyrank.faces reads instead of recomputing it (faces, verify): the regions' rows,
     # the dual graph, and each region's vertex-hyperplane incidences (bitsets over the row ids)
     arrays = {"patterns": pat_alive, "ranks": rk_alive, "A": A_out, "b": b_out, "witnesses": wits,
