@@ -44,8 +44,8 @@ __all__ = ["Tile", "tile_domain", "estimate_regions", "inverse_region_volumes", 
 DEFAULT_TILE_MEMORY = 2 * 2 ** 30
 #: Planning figure: peak bytes of one enumerated region (engine cells, Region objects and
 #: the piece table together); ``tiles="auto"`` makes ``estimate * BYTES_PER_REGION`` fit in
-#: the per-tile budget. Measured (docs/scale.md): 3.4-3.6 kB resident per piece for a tile
-#: of a trained 3-15x9 or 3-25x9 network with the subdivision engine (1.0-1.4 kB of it the
+#: the per-tile budget. Measured (docs/scale.md): 3.4-4.0 kB resident per piece for a tile
+#: of a trained 3-15x9 or 3-25x9 network with the subdivision engine (1.1-1.5 kB of it the
 #: engine's cells); about 2x margin.
 BYTES_PER_REGION = 8 * 1024
 #: Uniform samples drawn per tile (at least ``MIN_SAMPLES``) to balance a k-d split; in the
