@@ -9,11 +9,19 @@ issues 2 and 3. The subdivision engine runs on one thread and on all cores
 (``n_jobs``); it computes every number of the Decomposition; its Python Region objects
 and edge list are built on first access, timed separately. In 2-D the Rust library
 regioncam (float32; ``pip install regioncam``) runs on the same network in the same
-process when it is installed, and the ratio polyrank / regioncam is printed.
+process when it is installed, and the ratio polyrank / regioncam is printed, in wall-clock
+time and in CPU time (``time.process_time``, best of ``--repeat``: on a loaded machine the
+wall clock also counts the time a process waits for a core).
 
     python benchmarks/enumerate.py            # every case (the LP runs take long in 7-8-D)
     python benchmarks/enumerate.py --quick    # skip the slow LP and baseline runs
     python benchmarks/enumerate.py --only 2   # only the cases of input dimension 2
+    python benchmarks/enumerate.py --crossover  # method="auto"'s crossover: ms per region, both engines
+
+``--crossover`` times, per region, the subdivision engine (one thread, the whole
+decomposition) against the LP engine (its first ``--lp-regions`` regions, partial=True)
+on the networks of ``CROSSOVER_CASES``, over boxes and over all of R^d, and prints which
+engine ``method="auto"`` picks for each (``polyrank.subdivision.applies``).
 """
 
 from __future__ import annotations
@@ -33,6 +41,10 @@ from polyrank.train import mlp
 CASES = [(2, (16, 16, 16), 10.0), (2, (32, 32, 32), 10.0), (2, (128, 128, 128), 10.0),
          (3, (16, 16, 16), 10.0), (3, (16, 16, 16), None), (4, (16, 16, 16), 10.0),
          (5, (16, 16), 0.5), (6, (16, 16), 0.5), (7, (16, 16), 0.15), (8, (16, 16), 0.1)]
+#: ``--crossover`` cases: (d, widths, box half-width or None for all of R^d).
+CROSSOVER_CASES = [(5, (8, 8), None), (6, (8, 8), None), (7, (8, 8), None), (7, (16,), None),
+                   (8, (8, 8), None), (8, (16,), None), (9, (8,), None), (9, (12,), None), (10, (8,), None),
+                   (10, (12,), None)]
 #: Published reference timings (issue 3; seconds, regions): edge-subdivision tools, and the
 #: Rust 2-D arrangement library (vertices and edges only, no regions).
 PUBLISHED = {
@@ -132,14 +144,23 @@ def baseline_lp(net, domain):
 
 
 # ---------------------------------------------------------------------------- timing
+#: Best CPU seconds (``time.process_time``, all threads of the process) of the last :func:`measure`.
+LAST_CPU = float("nan")
+
+
 def measure(fn, repeat, memory=True):
-    """Best of ``repeat`` timed runs; peak traced memory from one extra untimed run
-    (tracemalloc slows pure-Python code several-fold, so it never runs while timing)."""
+    """Best of ``repeat`` timed runs (wall clock; the best CPU time is kept in ``LAST_CPU``:
+    on a shared machine a process waits for a core, and the CPU time is what it used);
+    peak traced memory from one extra untimed run (tracemalloc slows pure-Python code
+    several-fold, so it never runs while timing)."""
+    global LAST_CPU
     best, out, peak = np.inf, None, float("nan")
+    LAST_CPU = np.inf
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         best = min(best, time.perf_counter() - t0)
+        LAST_CPU = min(LAST_CPU, time.process_time() - c0)
     if memory:
         tracemalloc.start()
         fn()
@@ -180,12 +201,40 @@ def peak_rss_mib(fn):
     return float(txt) if txt else float("nan")
 
 
+def crossover(lp_regions, repeat, only=None):
+    """Per-region time of both engines on CROSSOVER_CASES (the table behind ``applies``)."""
+    import warnings
+
+    hdr = (f"{'case':<20}{'regions':>9}{'subdiv s':>10}{'ms/region':>10}{'LP regions':>11}{'LP s':>9}"
+           f"{'ms/region':>10}{'LP/subdiv':>11}  auto picks")
+    print(hdr)
+    print("-" * len(hdr))
+    for d, widths, box in CROSSOVER_CASES:
+        if only and d not in only:
+            continue
+        net = pr.as_network(mlp(d, list(widths), seed=0))
+        dom = pr.Box(-box, box, dim=d) if box else None
+        name = f"{d}-{'-'.join(map(str, widths))} {f'box {box:g}' if box else 'R^d'}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dec, s_sub, _ = measure(lambda: pr.enumerate_regions(net, dom, method="subdivision", n_jobs=1),
+                                    repeat, memory=False)
+            lp, s_lp, _ = measure(lambda: pr.enumerate_regions(net, dom, method="lp", max_regions=lp_regions,
+                                                                partial=True), 1, memory=False)
+        per_sub, per_lp = 1e3 * s_sub / len(dec), 1e3 * s_lp / len(lp)
+        auto = "subdivision" if pr.subdivision.applies(net, dom) else "lp"
+        print(f"{name:<20}{len(dec):>9}{s_sub:>10.3f}{per_sub:>10.3f}{len(lp):>11}{s_lp:>9.2f}{per_lp:>10.3f}"
+              f"{per_lp / per_sub:>10.1f}x  {auto}; load average {os.getloadavg()[0]:.1f}", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the slow LP and baseline runs")
     ap.add_argument("--no-baseline", action="store_true", help="skip the scipy baseline")
     ap.add_argument("--repeat", type=int, default=5, help="timed repetitions (best is printed)")
     ap.add_argument("--only", type=int, nargs="*", help="only the cases of these input dimensions")
+    ap.add_argument("--crossover", action="store_true", help="only the crossover table of method='auto'")
+    ap.add_argument("--lp-regions", type=int, default=300, help="LP engine regions timed by --crossover")
     args = ap.parse_args(argv)
 
     # compile (or load from cache) the numba kernels outside the timings
@@ -195,6 +244,8 @@ def main(argv=None):
     print(f"subdivision warm-up (numba compile or cache load): {time.perf_counter() - t0:.2f} s")
     cores = pr.subdivision.n_threads()
     print(f"cores: {cores}; load average before: {os.getloadavg()[0]:.1f}")
+    if args.crossover:
+        return crossover(args.lp_regions, args.repeat, args.only)
     hdr = (f"{'case':<22}{'engine':<15}{'regions':>9}{'seconds':>10}{'peak MiB':>10}{'B/region':>10}"
            f"{'ratio':>26}  published")
     print(hdr)
@@ -207,7 +258,7 @@ def main(argv=None):
         name = f"{d}-{'-'.join(map(str, widths))} {f'box {box:g}' if box else 'R^d'}"
         pub_s, pub_n, rust = PUBLISHED.get((d, widths, box), (None, None, None))
         key = (d, widths, box)
-        res = {}
+        res, cpu = {}, {}
         if key not in NO_LP and not (args.quick and key in SLOW_LP):
             dec, s, pk = measure(lambda: pr.enumerate_regions(net, dom, method="lp"), 1, memory=False)
             res["lp"] = (len(dec), s, pk)
@@ -219,9 +270,11 @@ def main(argv=None):
             if nrc is not None:
                 _, s, _ = measure(lambda: regioncam_count(net, box), args.repeat, memory=False)
                 res["regioncam"] = (nrc, s, float("nan"))
+                cpu["regioncam"] = LAST_CPU
         for nj in sorted({1, cores}):
             run = lambda: pr.enumerate_regions(net, dom, method="subdivision", n_jobs=nj)  # noqa: E731
             dec, s, _ = measure(run, args.repeat, memory=False)
+            cpu[f"subdiv n_jobs={nj}"] = LAST_CPU
             pk = peak_rss_mib(run) * 2 ** 20
             res[f"subdiv n_jobs={nj}"] = (len(dec), s, pk)
         t0 = time.perf_counter()
@@ -234,7 +287,8 @@ def main(argv=None):
             if eng.startswith("subdiv") and "lp" in res:
                 ratio = f"lp/subdiv {res['lp'][1] / s:8.1f}x"
             if eng.startswith("subdiv") and "regioncam" in res:
-                ratio = f"subdiv/regioncam {s / res['regioncam'][1]:6.2f}x"
+                ratio = (f"subdiv/regioncam {s / res['regioncam'][1]:6.2f}x"
+                         f" (CPU {1e3 * cpu[eng]:.1f} / {1e3 * cpu['regioncam']:.1f} ms = {cpu[eng] / cpu['regioncam']:.2f}x)")
             if eng.startswith("subdiv") and nj > 1 and eng.endswith(f"={nj}") and "subdiv n_jobs=1" in res:
                 ratio += f" (1 thread/{nj}: {res['subdiv n_jobs=1'][1] / s:.2f}x)"
             pub = ""

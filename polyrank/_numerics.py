@@ -12,6 +12,8 @@ This module sits below :mod:`polyrank.enumerate`, :mod:`polyrank.subdivision` an
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: Minimum inscribed-ball radius, relative to the problem's length scale, for a
@@ -55,7 +57,7 @@ def _exponent(x):
     """The binary exponent e of a positive float (x = m 2^e with 0.5 <= m < 1), or None for 0."""
     if not x > 0:
         return None
-    return int(np.frexp(x)[1])
+    return math.frexp(x)[1]
 
 
 def scaled_units(net, K=None):
@@ -84,9 +86,14 @@ def scaled_units(net, K=None):
     from .network import ReLUNetwork
 
     K = net.n_layers if K is None else K
+    return ReLUNetwork._trusted(*_scaled_layers(net.weights[:K], net.biases[:K]))
+
+
+def _scaled_layers(weights, biases):
+    """The layers of :func:`scaled_units` (lists of arrays; the input is a valid network's)."""
     Ws, bs = [], []
     cum = 0  # log2 of a_1 ... a_{l-1}
-    for W, b in zip(net.weights[:K], net.biases[:K]):
+    for W, b in zip(weights, biases):
         ew = _exponent(float(np.abs(W).max(initial=0.0)))
         eb = _exponent(float(np.abs(b).max(initial=0.0)))
         cands = [e for e in (ew, None if eb is None else eb - cum) if e is not None]
@@ -94,16 +101,23 @@ def scaled_units(net, K=None):
         Ws.append(np.ldexp(W, -a))
         bs.append(np.ldexp(b, -(cum + a)))
         cum += a
-    return ReLUNetwork(Ws, bs)
+    return Ws, bs
 
 
 def local_network(net, K, x0, s):
     """The network the engines enumerate: hidden layers 1..K of ``net`` composed with
     ``x = x0 + s y`` (the local frame, :func:`local_frame`), in scaled units
     (:func:`scaled_units`). Its regions in ``y`` are ``net``'s in ``x``, with the same patterns."""
+    from .network import ReLUNetwork
+
     d = net.input_dim
-    lnet = scaled_units(net, K)
-    return scaled_units(lnet.restrict(float(s) * np.eye(d), np.asarray(x0, dtype=np.float64)), K)
+    Ws, bs = _scaled_layers(net.weights[:K], net.biases[:K])
+    # ``ReLUNetwork.restrict`` to x = x0 + s y, and its check that the result is finite
+    W1 = Ws[0]
+    Ws[0], bs[0] = W1 @ (float(s) * np.eye(d)), bs[0] + W1 @ np.asarray(x0, dtype=np.float64)
+    if not (np.isfinite(Ws[0]).all() and np.isfinite(bs[0]).all()):
+        return scaled_units(ReLUNetwork(Ws, bs), K)  # raises the constructor's error
+    return ReLUNetwork._trusted(*_scaled_layers(Ws, bs))
 
 
 def zero_thresholds(net, K):

@@ -44,9 +44,11 @@ def minimal_embedding_dim(K) -> int:
     """The smallest m such that the manifold meshed by ``K`` embeds in R^m (closed cases).
 
     Points: 1; a closed curve: 2; an orientable closed surface (sphere, torus): 3; a
-    non-orientable closed surface (Klein bottle, RP^2): 4. Any other complex of
-    dimension k gets k + 1, which is right for the common cases but is only a guess;
-    pass ``threshold`` to :func:`analyze` to choose.
+    non-orientable closed surface (Klein bottle, RP^2): 4; a solid with boundary
+    (the bodies of :func:`polyrank.ball`, :func:`polyrank.solid_torus`,
+    :func:`polyrank.cube_with_holes`): 3. Any other complex of dimension k gets k + 1,
+    which is right for the common cases but is only a guess; pass ``threshold`` to
+    :func:`analyze` to choose.
 
     Parameters
     ----------
@@ -70,6 +72,8 @@ def minimal_embedding_dim(K) -> int:
         raise TypeError(f"minimal_embedding_dim expects a SimplicialComplex; got {type(K).__name__}.")
     if K.is_orientable() is False:
         return 4
+    if K.dim == 3 and len(K.boundary()):
+        return 3
     return K.dim + 1
 
 
@@ -367,7 +371,7 @@ def analyze(net, K, *, layer=None, threshold=None, glue="cell", glue_rank=1, fie
     from . import topology
 
     net = as_network(net)
-    K = check_complex(K, net.input_dim, name="K", func="analyze", max_dim=2)
+    K = check_complex(K, net.input_dim, name="K", func="analyze", max_dim=3)
     L = check_layer(layer, net.n_layers)
     tol = check_tol(tol, func="analyze")
     if glue not in GLUE_MODES:

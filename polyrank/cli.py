@@ -195,7 +195,7 @@ def _run_enumerate(args):
 
 # ---------------------------------------------------------------------------- analyze
 #: The manifolds of ``polyrank analyze``.
-MANIFOLDS = ("circle", "torus", "sphere", "klein")
+MANIFOLDS = ("circle", "torus", "sphere", "klein", "ball", "solid_torus")
 #: Radius of the circle and major radius of the torus and Klein bottle meshes.
 MESH_RADIUS = 2.0
 #: Minor radius of the torus and Klein bottle meshes.
@@ -203,18 +203,33 @@ MESH_TUBE_RADIUS = 1.0
 #: Smallest mesh resolution accepted by ``polyrank analyze``.
 MIN_RESOLUTION = 3
 #: Names of the manifolds in messages.
-MANIFOLD_NAMES = {"circle": "circle", "torus": "torus", "sphere": "sphere", "klein": "Klein bottle"}
+MANIFOLD_NAMES = {"circle": "circle", "torus": "torus", "sphere": "sphere", "klein": "Klein bottle",
+                  "ball": "ball", "solid_torus": "solid torus"}
 #: Smallest dimension each mesh of ``polyrank analyze`` is built in (the default ``--embed-dim``).
-MIN_EMBED_DIM = {"circle": 2, "torus": 3, "sphere": 3, "klein": 4}
+MIN_EMBED_DIM = {"circle": 2, "torus": 3, "sphere": 3, "klein": 4, "ball": 3, "solid_torus": 3}
 #: Memory model of ``polyrank analyze`` for the estimate made before any work, per manifold:
 #: (bytes per simplex at ``n0`` simplices, ``n0``, growth exponent p); the estimate for T
 #: simplices is ``bytes * T * max(1, T / n0) ** (p - 1)``. Measured as peak RSS above the
 #: interpreter's through 8-8 networks, exact Betti numbers of f(X) included: circle 1.4 kB
 #: per edge at 10^6 edges; torus and sphere 8.3-8.9 kB per triangle at 4*10^4-3.6*10^5
 #: triangles; Klein bottle 16 kB at 10^4 and 22 kB at 4*10^4 triangles, and more than 47 kB
-#: at 3.6*10^5 (killed at 17 GB), hence its exponent. With headroom.
+#: at 3.6*10^5 (killed at 17 GB), hence its exponent. With headroom. Solids (per
+#: tetrahedron; a tetrahedron is cut into many more pieces than a triangle): SOLID_BYTES.
 ANALYZE_MEMORY = {"circle": (2000, 10**6, 1.0), "torus": (12000, 4 * 10**4, 1.0),
                   "sphere": (12000, 4 * 10**4, 1.0), "klein": (24000, 4 * 10**4, 1.4)}
+#: Bytes per input tetrahedron of ``polyrank analyze`` on the ball and solid torus meshes:
+#: measured 1.1 GB peak RSS for the default ball (320 tetrahedra, 72 861 pieces through 8-8,
+#: f(X) stopped at the LP budget), interpreter included; with headroom.
+SOLID_BYTES = 4_000_000
+ANALYZE_MEMORY.update(ball=(SOLID_BYTES, 10**3, 1.0), solid_torus=(SOLID_BYTES, 10**3, 1.0))
+
+
+def _solid_sizes(name, n):
+    """Grid parameters of the solid meshes of ``polyrank analyze`` at resolution ``n``:
+    ``ball(max(2, n // 6))`` and ``solid_torus(2 max(2, n // 4), max(1, n // 12))``."""
+    if name == "ball":
+        return (max(2, n // 6),)
+    return 2 * max(2, n // 4), max(1, n // 12)
 
 
 def _analyze_bytes(name, n_simplices):
@@ -230,6 +245,12 @@ def _mesh_size(name, n):
     if name == "sphere":
         v = max(4, n * n // 2)
         return v, 2 * v - 4
+    if name == "ball":
+        (k,) = _solid_sizes(name, n)
+        return (k + 1) ** 3, 5 * k ** 3
+    if name == "solid_torus":
+        k, m = _solid_sizes(name, n)
+        return k * (m + 1) ** 2, 5 * k * m * m
     m = max(MIN_RESOLUTION, n // 2)
     return n * m, 2 * n * m
 
@@ -244,6 +265,10 @@ def _make_manifold(name, resolution, seed):
         return manifolds.torus(n, max(MIN_RESOLUTION, n // 2), R=MESH_RADIUS, r=MESH_TUBE_RADIUS)
     if name == "sphere":
         return manifolds.sphere(max(4, n * n // 2), seed=seed)
+    if name == "ball":
+        return manifolds.ball(*_solid_sizes(name, n), radius=MESH_RADIUS)
+    if name == "solid_torus":
+        return manifolds.solid_torus(*_solid_sizes(name, n), R=MESH_RADIUS, r=MESH_TUBE_RADIUS)
     return manifolds.klein_bottle(n, max(MIN_RESOLUTION, n // 2), R=MESH_RADIUS, r=MESH_TUBE_RADIUS)
 
 
@@ -257,14 +282,17 @@ def _analyze_parser():
                     f"manifolds: circle of radius {MESH_RADIUS:g} in R^2 (N vertices); torus with radii "
                     f"R={MESH_RADIUS:g}, r={MESH_TUBE_RADIUS:g} in R^3 (N x N/2 grid); sphere: the unit sphere "
                     f"in R^3 (hull of N^2/2 random points); klein: Klein bottle with R={MESH_RADIUS:g}, "
-                    f"r={MESH_TUBE_RADIUS:g} in R^4 (N x N/2 grid; it does not embed in R^3). Each is then "
+                    f"r={MESH_TUBE_RADIUS:g} in R^4 (N x N/2 grid; it does not embed in R^3); ball: the solid ball "
+                    f"of radius {MESH_RADIUS:g} in R^3 (5 (N/6)^3 tetrahedra); solid_torus: R={MESH_RADIUS:g}, "
+                    f"r={MESH_TUBE_RADIUS:g} in R^3 (2 (N/4) steps around, (N/12)^2 voxels across, 5 "
+                    "tetrahedra each). Each is then "
                     "embedded isometrically in R^EMBED_DIM by a random rotation.")
     p.add_argument("--manifold", choices=MANIFOLDS, default="torus",
                    help="the mesh (see above): circle (radius 2, needs --embed-dim >= 2), torus (>= 3), "
-                        "sphere (>= 3), klein (>= 4)")
+                        "sphere (>= 3), klein (>= 4), ball (>= 3), solid_torus (>= 3)")
     p.add_argument("--embed-dim", type=int_type(1), default=None,
                    help="input dimension of the network (default: the manifold's minimum: circle 2, torus 3, "
-                        "sphere 3, klein 4)")
+                        "sphere 3, klein 4, ball 3, solid_torus 3)")
     p.add_argument("--widths", type=widths_type, default=[8, 8], help="hidden widths, comma-separated")
     p.add_argument("--seed", type=int_type(0), default=0, help="seed of the network and the embedding")
     p.add_argument("--layer", type=int_type(1), default=None, help="analyse layer K (default: the last)")

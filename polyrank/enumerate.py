@@ -461,9 +461,14 @@ def _setup(net, domain, layer, start, tol, max_regions, func, build=True):
         start = check_point(start, net.input_dim, name="start")
         if domain is not None and not domain.contains(start[None, :])[0]:
             raise ValueError("start must lie inside the domain.")
+    if not build:  # the frame is the LP engine's: computed only when it is built
+        def make():
+            x0, s = local_frame(scaled_units(net, K), domain, start)
+            return _LPEngine(net, domain, K, tol, x0, s), (start - x0) / s
+
+        return net, domain, None, max_regions, make
     x0, s = local_frame(scaled_units(net, K), domain, start)
-    make = lambda: _LPEngine(net, domain, K, tol, x0, s)  # noqa: E731
-    return net, domain, (start - x0) / s, max_regions, make() if build else make
+    return net, domain, (start - x0) / s, max_regions, _LPEngine(net, domain, K, tol, x0, s)
 
 
 def _first_region(eng, start, domain, seed):
@@ -720,8 +725,8 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
         return dec
     if n_jobs is not None:
         check_positive_int(n_jobs, name="n_jobs", func="enumerate_regions")
-    net, dom, start_pt, max_regions, make = _setup(net, domain, layer, start, tol, max_regions,
-                                                   "enumerate_regions", build=False)
+    net, dom, _, max_regions, make = _setup(net, domain, layer, start, tol, max_regions,
+                                            "enumerate_regions", build=False)
     max_memory = check_positive_int(max_memory, name="max_memory", func="enumerate_regions", allow_none=True)
     if method in ("auto", "subdivision"):
         engine = _choose_subdivision(net, dom, method)
@@ -731,7 +736,7 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
                 extra["n_jobs"] = n_jobs
             return engine(net, dom, layer=check_layer(layer, net.n_layers), max_regions=max_regions,
                           partial=partial, tol=tol, progress=progress, **extra)
-    eng = make()
+    eng, start_pt = make()
     t0 = time.perf_counter()
     regions, edges = [], {}
     is_partial = False

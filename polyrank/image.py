@@ -42,11 +42,12 @@ from ._validation import check_layer, check_prime, check_tol
 from .exceptions import InfeasibleError, LPError, PolyrankError
 from .intersect import refine
 from .lp import solve_lp
+from ._convex import closest_points
 from .complex import SimplicialComplex
 from .network import as_network
 
 __all__ = ["image_homology", "topology_flow", "ImageHomology", "IMAGE_TOL", "NEAR_FACTOR",
-           "MAX_CANDIDATES", "MAX_LPS", "ImageToleranceWarning"]
+           "MAX_CANDIDATES", "MAX_LPS", "FAST_PATHS", "ImageToleranceWarning"]
 
 #: Default tolerance of intersection decisions, relative to the image's size (the largest
 #: coordinate range of the images of the mesh vertices): two images whose L-infinity
@@ -73,6 +74,12 @@ MAX_CANDIDATES = 100_000
 MAX_LPS = 200_000
 #: Pairs of cells considered at once when filtering bounding boxes.
 _PAIR_CHUNK = 1 << 21
+#: Use the fast paths for curves and surfaces (geometric intersection certificates before
+#: any LP, sets of cells cleared by clean neighbours, closed-form joint singular values,
+#: cones for dirty cells with many witnesses). ``False`` is the reference path: every
+#: undecided intersection goes to the LP and every dirty cell is a full simplex. Both give
+#: the same Betti numbers; tests and benchmarks/image_homology.py compare them.
+FAST_PATHS = True
 
 
 class ImageToleranceWarning(UserWarning):
@@ -153,9 +160,9 @@ def check_image_mesh(K, net, func="image_homology"):
     if K.ambient_dim != net.input_dim:
         raise ValueError(f"The mesh 'K' lives in R^{K.ambient_dim} but the network takes inputs in "
                          f"R^{net.input_dim}; embed it first (pr.embed(K, {net.input_dim}, seed=...)).")
-    if K.dim > 2:
-        raise ValueError(f"{func} handles meshes of dimension <= 2 (points, curves, surfaces); "
-                         f"'K' has simplices of dimension {K.dim} (solids are not supported yet).")
+    if K.dim > 3:
+        raise ValueError(f"{func} handles meshes of dimension <= 3 (points, curves, surfaces, solids); "
+                         f"'K' has simplices of dimension {K.dim}.")
     if K.dim > K.ambient_dim:
         raise ValueError(f"'K' has {K.dim}-simplices but lives in R^{K.ambient_dim}.")
     S = np.sort(K.simplices, axis=1)
@@ -210,7 +217,9 @@ class _Cells:
         nv = ref.complex.n_vertices
         pair = np.unique(np.repeat(cell, q1) * nv + S.ravel())
         c, v = pair // nv, pair % nv
-        if q == 0:
+        if q in (0, 3):  # points; solids: every vertex of the cell's tetrahedra (in a
+            # conforming mesh these are all the mesh vertices in the closed cell), and the
+            # cell keeps its tetrahedra (no corner pruning in 3-D)
             self._set(c, v)
             self.tris = S.copy()
             self.tri_cell = cell.copy()
@@ -245,8 +254,8 @@ class _Cells:
                 np.hypot(b[:, 0], b[:, 1]), np.finfo(float).tiny)
             ext = (np.maximum.reduceat(loc, start, axis=0) - np.minimum.reduceat(loc, start, axis=0)).max(1)
             corner = dist > CORNER_RTOL * np.repeat(ext, size)
-        else:  # pragma: no cover - _check_mesh refuses solids until they are supported
-            raise NotImplementedError("cells of solids")
+        else:  # pragma: no cover - dimensions above 3 are refused by check_image_mesh
+            raise NotImplementedError(f"cells of dimension {q}")
         is_corner = np.zeros(nv, dtype=bool)
         is_corner[v[corner]] = True
         keep = corner | is_corner[v]
@@ -272,25 +281,31 @@ class _Cells:
         bd = cnt[inv.ravel()] == 1
         ec, D = ec[bd], D[bd]
         order = np.lexsort((D[:, 0], ec))
-        ec, D = ec[order].tolist(), D[order].tolist()
-        out_c, out_v = [], []
-        k = 0
-        while k < len(ec):
-            j = k
-            nxt = {}
-            while j < len(ec) and ec[j] == ec[k]:
-                nxt[D[j][0]] = D[j][1]
-                j += 1
-            u0 = D[k][0]
-            u = u0
-            for _ in range(len(nxt)):
-                out_v.append(u)
-                u = nxt[u]
-                if u == u0:
-                    break
-            out_c.extend([ec[k]] * (len(out_v) - len(out_c)))
-            k = j
-        return np.array(out_c, dtype=np.int64), np.array(out_v, dtype=np.int64)
+        ec, D = ec[order], D[order]
+        if not len(ec):
+            z = np.zeros(0, dtype=np.int64)
+            return z, z
+        # walk every cell's cycle at once, from its edge with the smallest tail vertex
+        key = ec * nv + D[:, 0]  # sorted
+        nxt = np.minimum(np.searchsorted(key, ec * nv + D[:, 1]), len(key) - 1)
+        found = key[nxt] == ec * nv + D[:, 1]
+        start = np.flatnonzero(np.r_[True, ec[1:] != ec[:-1]])
+        cur = start.copy()
+        active = np.ones(len(start), dtype=bool)
+        steps_c, steps_v, steps_k = [], [], []
+        for k in range(int(np.diff(np.r_[start, len(ec)]).max())):
+            idx = np.flatnonzero(active)
+            if not len(idx):
+                break
+            steps_c.append(ec[cur[idx]])
+            steps_v.append(D[cur[idx], 0])
+            steps_k.append(np.full(len(idx), k))
+            ok = found[cur[idx]]
+            cur[idx] = nxt[cur[idx]]
+            active[idx] = ok & (cur[idx] != start[idx])
+        out_c, out_v, out_k = (np.concatenate(x) for x in (steps_c, steps_v, steps_k))
+        o = np.lexsort((out_k, out_c))
+        return out_c[o].astype(np.int64), out_v[o].astype(np.int64)
 
     def _set(self, c, v):
         self.vcell, self.vvert = c, v
@@ -432,6 +447,103 @@ class _Decider:
         return t <= self.abs_tol, y
 
 
+# ---------------------------------------------------------------------------- geometric decisions
+class _Geometry:
+    """LP-free intersection decisions for cells of curves and surfaces (images of dimension
+    <= 2: fans of at most two-dimensional simplices), vectorised over batches.
+
+    ``polyrank._convex.closest_points`` finds explicit points ``x`` in one image and
+    ``y`` in the other (convex combinations of the vertices' images) at their Euclidean
+    distance. Two certificates follow, neither of which trusts that search:
+
+    * *meet*: ``|x - y|_inf / 2 <= abs_tol / NEAR_FACTOR`` (the LP's own value for these
+      points; the LP's optimum is at most this, so it decides "meet" and not near);
+    * *apart*: the functional ``phi = y - x`` separates all vertices of the two images by
+      ``gap``, and ``gap / |phi|_1 > 2 NEAR_FACTOR abs_tol`` bounds their L-infinity
+      distance from below (the LP would decide "apart" and not near).
+
+    Everything else (the tolerance band, cells of solids, search failures) is left to the
+    LP: the decisions, and the near-tolerance count, are those the LP makes.
+    """
+
+    def __init__(self, Y, cells, abs_tol):
+        self.Y, self.cells, self.abs_tol = Y, cells, abs_tol
+        self.enabled = FAST_PATHS and cells.tris.shape[1] <= 3
+        order = np.argsort(cells.tri_cell, kind="stable")
+        self.tris = cells.tris[order]
+        self.tptr = np.searchsorted(cells.tri_cell[order], np.arange(cells.n + 1))
+        self.sizes = np.diff(cells.ptr)
+        self.n_decided = 0
+
+    def _support(self, c, phi):
+        """max over the vertices of cell c of phi . Y (vectorised over pairs)."""
+        cells, sizes = self.cells, self.sizes
+        out = np.full(len(c), -np.inf)
+        for k in range(int(sizes[c].max()) if len(c) else 0):
+            has = sizes[c] > k
+            v = cells.verts[np.minimum(cells.ptr[c] + k, len(cells.verts) - 1)]
+            out = np.where(has, np.maximum(out, np.einsum("pn,pn->p", self.Y[v], phi)), out)
+        return out
+
+    def decide(self, a, b=None, points=None, chunk=1 << 14):
+        """Status of cell pairs (a, b), or of (cell a, point) pairs: 1 meet, 0 apart,
+        -1 undecided (to the LP); and a meeting point for status 1."""
+        a = np.asarray(a, dtype=np.int64)
+        b = None if b is None else np.asarray(b, dtype=np.int64)
+        N = len(a)
+        n = self.Y.shape[1]
+        status = np.full(N, -1, dtype=np.int8)
+        wit = np.zeros((N, n))
+        if not self.enabled or N == 0:
+            return status, wit
+        na = np.diff(self.tptr)[a]
+        nb = np.diff(self.tptr)[b] if points is None else np.ones(N, dtype=np.int64)
+        cnt = na * nb
+        ends = np.cumsum(cnt)
+        start = 0
+        while start < N:  # chunks of pairs with about `chunk` simplex pairs each
+            stop = max(start + 1, int(np.searchsorted(ends, (ends[start - 1] if start else 0) + chunk)))
+            stop = min(stop, N)
+            idx = np.arange(start, stop)
+            self._decide_chunk(idx, a, b, points, na, nb, cnt, status, wit)
+            start = stop
+        self.n_decided += int((status >= 0).sum())
+        return status, wit
+
+    def _decide_chunk(self, idx, a, b, points, na, nb, cnt, status, wit):
+        Y, tol = self.Y, self.abs_tol
+        c = cnt[idx]
+        ok = c > 0
+        idx, c = idx[ok], c[ok]
+        if not len(idx):
+            return
+        rep = np.repeat(np.arange(len(idx)), c)
+        k = np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
+        nbr = nb[idx][rep]
+        ta = self.tris[self.tptr[a[idx]][rep] + k // nbr]
+        A = Y[ta]
+        if points is None:
+            B = Y[self.tris[self.tptr[b[idx]][rep] + k % nbr]]
+        else:
+            B = points[idx][rep][:, None, :]
+        wa, wb = closest_points(A, B)
+        x = np.einsum("Nk,Nkn->Nn", wa, A)
+        y = np.einsum("Nk,Nkn->Nn", wb, B)
+        d = np.sum((x - y) ** 2, axis=1)
+        order = np.lexsort((d, rep))
+        first = order[np.flatnonzero(np.r_[True, rep[order][1:] != rep[order][:-1]])]
+        x, y = x[first], y[first]
+        meet = np.abs(x - y).max(1) / 2 <= tol / NEAR_FACTOR
+        phi = y - x
+        hi_a = self._support(a[idx], phi)
+        lo_b = -self._support(b[idx], -phi) if points is None else np.einsum("pn,pn->p", points[idx], phi)
+        norm1 = np.abs(phi).sum(1)
+        apart = ~meet & (lo_b - hi_a > 2 * NEAR_FACTOR * tol * norm1) & (norm1 > 0)
+        status[idx[meet]] = 1
+        status[idx[apart]] = 0
+        wit[idx[meet]] = (x[meet] + y[meet]) / 2
+
+
 # ---------------------------------------------------------------------------- certificates
 def _orth(F):
     """Orthonormal bases (k, n, q) of the column spaces of F (k, n, q), full column rank."""
@@ -491,7 +603,10 @@ def _clean_adjacent(i, j, count, v0, v1, Q, injective, Y, cells, q, V):
     M = np.concatenate([Q[i], Q[j]], axis=2)  # (p, n, 2q)
     n = M.shape[1]
     need = 2 * q - dimF  # rank of [Q_i | Q_j] when the hulls meet in the face's span
-    sv = np.linalg.svd(M, compute_uv=False) if M.shape[0] else np.zeros((0, 2 * q))
+    if not M.shape[0]:
+        sv = np.zeros((0, 2 * q))
+    else:
+        sv = _joint_singular_values(M, q) if FAST_PATHS else np.linalg.svd(M, compute_uv=False)
     width = sv.shape[1]
     idx = np.clip(need - 1, 0, width - 1)
     full = (need <= min(n, 2 * q)) & (np.take_along_axis(sv, idx[:, None], 1)[:, 0] > CERT_MARGIN)
@@ -501,14 +616,66 @@ def _clean_adjacent(i, j, count, v0, v1, Q, injective, Y, cells, q, V):
     if todo.size:
         sv_q = sv[todo, q] if width > q else np.zeros(todo.size)
         cop = todo[sv_q <= CERT_MARGIN]
-        for p in cop:
-            if _opposite_sides(cells, Y, i[p], j[p], Q[i[p]]):
-                ok[p] = True
+        if q <= 2 and FAST_PATHS:
+            ok[cop] = _opposite_sides_batch(cells, Y, i[cop], j[cop], v0[cop], v1[cop])
+        else:
+            for p in cop:
+                if _opposite_sides(cells, Y, i[p], j[p], Q[i[p]]):
+                    ok[p] = True
     # one shared vertex: a separating functional of the tangent cones at f(v)
     todo = np.flatnonzero(both & ~ok & (dimF == 0))
     if todo.size:
         ok[todo] = _separated_cones(cells, Y, i[todo], j[todo], v0[todo])
+    if q == 3:  # solids: cones along any shared face (edges in particular), modulo its span
+        for p in np.flatnonzero(both & ~ok).tolist():
+            ok[p] = _separated_face_cones(cells, Y, i[p], j[p])
     return ok
+
+
+def _separated_face_cones(cells, Y, a, b):
+    """Images of cells a, b (f injective on both) meet only in the image of their shared
+    face F: some functional vanishing on the span of f(F) is positive on every vertex of a
+    off F and negative on every vertex of b off F (then each image meets the hyperplane it
+    defines only in f(F)). Tries the nearest point to 0 of the hull of the generators (a's,
+    and b's negated), then functionals from the mean directions; each is checked exactly."""
+    va, vb = cells.vertices(a), cells.vertices(b)
+    sh = np.intersect1d(va, vb)
+    if not len(sh):
+        return False
+    base = Y[sh].mean(0)
+    E = (Y[sh] - base).T
+    if len(sh) > 1:
+        U, s, _ = np.linalg.svd(E, full_matrices=False)
+        E = U[:, s > CERT_MARGIN * max(s[0], np.finfo(float).tiny)]
+    else:
+        E = E[:, :0]
+    tiny = np.finfo(float).tiny
+
+    def gens(vs):
+        G = Y[np.setdiff1d(vs, sh)] - base
+        G = G - (G @ E) @ E.T
+        nrm = np.linalg.norm(G, axis=1)
+        return G / np.maximum(nrm, tiny)[:, None], nrm > 0
+
+    Ga, oka = gens(va)
+    Gb, okb = gens(vb)
+    if not (oka.all() and okb.all() and len(Ga) and len(Gb)):
+        return False
+    from scipy.optimize import nnls
+
+    # the point of conv(Ga, -Gb) nearest to 0 (NNLS with a heavy row for sum(lam) = 1) is
+    # such a functional whenever the cones are strictly separated; it is checked below
+    H = np.concatenate([Ga, -Gb])
+    lam = nnls(np.vstack([H.T, np.full((1, len(H)), 1e3)]), np.r_[np.zeros(H.shape[1]), 1e3])[0]
+    ma, mb = Ga.mean(0), Gb.mean(0)
+    for phi in (lam @ H, ma - mb, ma, -mb):
+        nrm = np.linalg.norm(phi)
+        if nrm <= CERT_MARGIN:
+            continue
+        phi = phi / nrm
+        if (Ga @ phi).min() > CERT_MARGIN and (Gb @ phi).max() < -CERT_MARGIN:
+            return True
+    return False
 
 
 def _opposite_sides(cells, Y, a, b, Qa):
@@ -537,6 +704,78 @@ def _opposite_sides(cells, Y, a, b, Qa):
     scale = max(np.abs(da).max(), np.abs(db).max(), np.finfo(float).tiny)
     return bool(np.dot(ca, cb) < -1 + CERT_MARGIN
                 and (da @ ca).min() > -CERT_MARGIN * scale and (db @ ca).max() < CERT_MARGIN * scale)
+
+
+def _joint_singular_values(M, q):
+    """Singular values (descending) of ``M = [Q_i | Q_j]`` (p, n, 2q) with orthonormal
+    blocks. For q <= 2 in closed form from the principal angles: ``sqrt(1 + cos)`` and
+    ``sqrt(1 - cos) = sin / sqrt(1 + cos)``, with the sines from the residual
+    ``Q_j - Q_i Q_i^T Q_j`` (no cancellation). Values within a factor 4 of CERT_MARGIN are
+    recomputed by SVD, so that the certificates decide as the SVD does."""
+    n = M.shape[1]
+    if q > 2:
+        return np.linalg.svd(M, compute_uv=False)
+    def dot(u, v):
+        return np.einsum("pn,pn->p", u, v)
+
+    # residuals of Q_j's columns after projecting out span(Q_i) (column by column: fast for tiny q)
+    P = []
+    for l in range(q):
+        v = M[:, :, q + l]
+        r = v.copy()
+        for k in range(q):
+            u = M[:, :, k]
+            r -= dot(u, v)[:, None] * u
+        P.append(r)
+    if q == 1:
+        lam = dot(P[0], P[0])[:, None]
+    else:
+        a, b, c = dot(P[0], P[0]), dot(P[0], P[1]), dot(P[1], P[1])
+        lmax = (a + c) / 2 + np.sqrt(((a - c) / 2) ** 2 + b * b)
+        lmin = np.maximum(a * c - b * b, 0.0) / np.maximum(lmax, np.finfo(float).tiny)
+        lam = np.stack([lmin, lmax], 1)  # sin^2 of the principal angles, ascending
+    lam = np.clip(lam, 0.0, 1.0)
+    cos = np.sqrt(1.0 - lam)
+    sv = np.concatenate([np.sqrt(1.0 + cos), np.sqrt(lam / (1.0 + cos))[:, ::-1]], 1)[:, :min(n, 2 * q)]
+    near = ((sv > CERT_MARGIN / 4) & (sv < 4 * CERT_MARGIN)).any(1)
+    if near.any():
+        sv[near] = np.linalg.svd(M[near], compute_uv=False)
+    return sv
+
+
+def _opposite_sides_batch(cells, Y, a, b, v0, v1):
+    """``_opposite_sides`` for curves and surfaces (the shared facet is the vertex v0,
+    or the segment from v0 to v1), vectorised over pairs."""
+    base = Y[v0]
+    e = Y[v1] - base
+    en = np.linalg.norm(e, axis=1)
+    e = np.where(en[:, None] > 0, e / np.maximum(en, np.finfo(float).tiny)[:, None], 0.0)
+    sizes = np.diff(cells.ptr)
+    cen = np.add.reduceat(Y[cells.verts], cells.ptr[:-1], axis=0) / sizes[:, None]
+
+    def proj(d):
+        return d - np.einsum("pn,pn->p", d, e)[:, None] * e
+
+    ca, cb = proj(cen[a] - base), proj(cen[b] - base)
+    na, nb = np.linalg.norm(ca, axis=1), np.linalg.norm(cb, axis=1)
+    good = (na > 0) & (nb > 0)
+    ca = ca / np.maximum(na, np.finfo(float).tiny)[:, None]
+    cb = cb / np.maximum(nb, np.finfo(float).tiny)[:, None]
+    min_a = np.full(len(a), np.inf)
+    max_b = np.full(len(a), -np.inf)
+    scale = np.full(len(a), np.finfo(float).tiny)
+    for k in range(int(max(sizes[a].max(), sizes[b].max())) if len(a) else 0):
+        for c, is_a in ((a, True), (b, False)):
+            has = sizes[c] > k
+            d = proj(Y[cells.verts[np.minimum(cells.ptr[c] + k, len(cells.verts) - 1)]] - base)
+            scale = np.where(has, np.maximum(scale, np.abs(d).max(1)), scale)
+            val = np.einsum("pn,pn->p", d, ca)
+            if is_a:
+                min_a = np.where(has, np.minimum(min_a, val), min_a)
+            else:
+                max_b = np.where(has, np.maximum(max_b, val), max_b)
+    return good & (np.einsum("pn,pn->p", ca, cb) < -1 + CERT_MARGIN) & (min_a > -CERT_MARGIN * scale) \
+        & (max_b < CERT_MARGIN * scale)
 
 
 def _separated_cones(cells, Y, a, b, v):
@@ -697,16 +936,17 @@ def _betti_of(simplex_groups, q, field):
     return tuple(out), st.num_simplices()
 
 
-def _prune_witnesses(wsets, cells_ids, n_vertex_w):
+def _prune_witnesses(wsets, cells_ids, n_vertex_w, prunable=None):
     """Remove, from the cells' witness sets, every LP witness (id >= n_vertex_w) whose set of
-    holding cells is contained in another witness's (ties: the smaller id stays)."""
+    holding cells is contained in another witness's (ties: the smaller id stays). With
+    ``prunable`` (bool over the vertex witnesses), those vertex witnesses may go too."""
     holders = {}
     for c in cells_ids.tolist():
         for w in wsets[c]:
             holders.setdefault(w, set()).add(c)
     drop = []
     for w, H in holders.items():
-        if w < n_vertex_w:
+        if w < n_vertex_w and (prunable is None or not prunable[w]):
             continue
         some = next(iter(H))
         for w2 in wsets[some]:
@@ -720,6 +960,27 @@ def _prune_witnesses(wsets, cells_ids, n_vertex_w):
         for c in holders[w]:
             wsets[c].discard(w)
     return len(drop)
+
+
+def _clean_hub(cand, clean_pair, injective, wsets):
+    """Do the images of the cells in ``cand`` certainly not meet, without an LP?
+
+    True when some cell ``x`` of ``cand`` is injective with two certified-clean neighbours
+    ``y, z`` in ``cand`` and the three share no witness (so ``x & y & z`` is empty in the
+    mesh): then ``f(x) & f(y) & f(z) = f(x & y) & f(x & z) = f(x & y & z)`` is empty
+    (``f`` is injective on ``x``)."""
+    for x in cand:
+        if not injective[x]:
+            continue
+        cp = clean_pair.get(x)
+        if not cp:
+            continue
+        ys = [y for y in cand if y in cp]
+        for y, z in combinations(ys, 2):
+            # (the caller found no witness common to all of cand: for a triple, none to x, y, z)
+            if len(cand) == 3 or not (wsets[x] & wsets[y] & wsets[z]):
+                return True
+    return False
 
 
 def _subsets(W, size):
@@ -791,16 +1052,25 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     sep = _separated_pairs(cells, Y, bi, bj, NEAR_FACTOR * abs_tol)
     bi, bj = bi[~sep], bj[~sep]
     _check_budget(len(bi), max_candidates, l, "pairs of cells")
-    wsets = [set(cw[cells.ptr[c]: cells.ptr[c + 1]].tolist()) for c in range(cells.n)]
+    cw_list, ptr_list = cw.tolist(), cells.ptr.tolist()
+    wsets = [set(cw_list[ptr_list[c]: ptr_list[c + 1]]) for c in range(cells.n)]
     region_of = np.unique(cells.pattern, axis=0, return_inverse=True)[1].ravel() if cells.pattern.shape[1] \
         else np.zeros(cells.n, dtype=np.int64)
     decider = _Decider(Y, cells, abs_tol, max_lps, l)
+    geo = _Geometry(Y, cells, abs_tol)
     overlaps = []
     extra = []  # (witness point, cells)
     meet_pairs = []
-    for a, b in zip(bi.tolist(), bj.tolist()):
-        if wsets[a] & wsets[b]:
+    shared = np.array([bool(wsets[a] & wsets[b]) for a, b in zip(bi.tolist(), bj.tolist())], dtype=bool)
+    g_status = np.full(len(bi), -1, dtype=np.int8)
+    g_wit = np.zeros((len(bi), Y.shape[1]))
+    todo = np.flatnonzero(~shared)
+    g_status[todo], g_wit[todo] = geo.decide(bi[todo], bj[todo])
+    for p, (a, b) in enumerate(zip(bi.tolist(), bj.tolist())):
+        if shared[p]:
             hit, y = True, None
+        elif g_status[p] >= 0:
+            hit, y = bool(g_status[p]), g_wit[p]
         else:
             hit, y = decider.meet((a, b))
         if hit:
@@ -822,10 +1092,11 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
         mixed = (ci < len(other)) & (pj >= len(other))
         ci, pj = other[ci[mixed]], pw[pj[mixed] - len(other)]
         _check_budget(len(ci), max_candidates, l, "(point, cell) pairs")
-        for c, w in zip(ci.tolist(), pj.tolist()):
+        g_status, _ = geo.decide(ci, points=Y[rep[pj]])
+        for p, (c, w) in enumerate(zip(ci.tolist(), pj.tolist())):
             if w in wsets[c]:
                 continue
-            hit, _ = decider.meet_point(c, Y[rep[w]])
+            hit = bool(g_status[p]) if g_status[p] >= 0 else decider.meet_point(c, Y[rep[w]])[0]
             if hit:
                 wsets[c].add(w)
                 dirty[c] = True
@@ -841,13 +1112,32 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     def holders(y, ids):
         out = set(ids)
         inside = np.flatnonzero(np.all((lo <= y + marg) & (hi >= y - marg), axis=1) & dirty & ~point)
-        for c in inside.tolist():
-            if c not in out and decider.meet_point(c, y)[0]:
+        inside = np.array([c for c in inside.tolist() if c not in out], dtype=np.int64)
+        st, _ = geo.decide(inside, points=np.broadcast_to(y, (len(inside), len(y))))
+        for c, g in zip(inside.tolist(), st.tolist()):
+            if g == 1 or (g < 0 and decider.meet_point(c, y)[0]):
                 out.add(c)
         return out
 
-    for y, ids in extra:
-        for c in holders(y, ids):
+    def holders_batch(items):
+        """holders() of many points at once: one batch of geometric decisions."""
+        cand = []
+        for e, (y, ids) in enumerate(items):
+            inside = np.flatnonzero(np.all((lo <= y + marg) & (hi >= y - marg), axis=1) & dirty & ~point)
+            cand.extend((e, c) for c in inside.tolist() if c not in ids)
+        out = [set(ids) for _, ids in items]
+        if not cand:
+            return out
+        E, C = np.array(cand, dtype=np.int64).T
+        ys = np.array([y for y, _ in items])
+        st, _ = geo.decide(C, points=ys[E])
+        for e, c, g in zip(E.tolist(), C.tolist(), st.tolist()):
+            if g == 1 or (g < 0 and decider.meet_point(c, ys[e])[0]):
+                out[e].add(c)
+        return out
+
+    for H in (holders_batch(extra) if FAST_PATHS else [holders(y, ids) for y, ids in extra]):
+        for c in H:
             wsets[c].add(next_w)
         next_w += 1
 
@@ -862,15 +1152,30 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     for a, b in meet_pairs:
         nbr[a].add(b)
         nbr[b].add(a)
+    clean_pair = {}  # clean-certified neighbours of each injective cell
+    for a, b in zip(ai[clean].tolist(), aj[clean].tolist()):
+        clean_pair.setdefault(a, set()).add(b)
+        clean_pair.setdefault(b, set()).add(a)
     level = [(a, b) for a in nbr for b in nbr[a] if a < b]
     level_set = set(level)
     n_before = decider.n_lp
     n_sets = 0
+    # FAST_PATHS: the common witnesses and common neighbours of each kept set, extended one
+    # cell at a time (snapshots: a witness added later can only cost an extra decision)
+    cw_of, nb_of = {}, {}
     for size_k in range(3, q + 3):
         nxt = []
         for sset in level:
             last = sset[-1]
-            common = set.intersection(*(nbr[c] for c in sset))
+            if FAST_PATHS:
+                common = nb_of.get(sset)
+                if common is None:
+                    common = nbr[sset[0]] & nbr[sset[1]]
+                W_s = cw_of.get(sset)
+                if W_s is None:
+                    W_s = wsets[sset[0]] & wsets[sset[1]]
+            else:
+                common = set.intersection(*(nbr[c] for c in sset))
             for c in common:
                 if c <= last:
                     continue
@@ -878,7 +1183,17 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
                 # every face of size_k - 1 must meet (it was kept at the previous level)
                 if size_k > 3 and not all(f in level_set for f in combinations(cand, size_k - 1)):
                     continue
-                if set.intersection(*(wsets[x] for x in cand)):
+                if FAST_PATHS:
+                    Wc = W_s & wsets[c]
+                    if Wc:
+                        nxt.append(cand)
+                        cw_of[cand] = Wc
+                        if size_k < q + 2:
+                            nb_of[cand] = common & nbr[c]
+                        continue
+                    if _clean_hub(cand, clean_pair, injective, wsets):
+                        continue
+                elif set.intersection(*(wsets[x] for x in cand)):
                     nxt.append(cand)
                     continue
                 n_sets += 1
@@ -890,6 +1205,10 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
                         overlaps.append(cand)
                     for x in holders(y, cand):
                         wsets[x].add(next_w)
+                    if FAST_PATHS:
+                        cw_of[cand] = {next_w}
+                        if size_k < q + 2:
+                            nb_of[cand] = common & nbr[c]
                     next_w += 1
                     nxt.append(cand)
         level = nxt
@@ -897,16 +1216,30 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     stats["set_lps"] = decider.n_lp - n_before
     t4 = time.perf_counter()
 
-    # --- the complex Z: the mesh with vertices renamed, plus the dirty cells' simplices
+    # --- the complex Z: the mesh with vertices renamed, plus for every dirty cell with m
+    # witnesses the full simplex on them ((q+1)-skeleton) or, when m > 2q + 2, a cone with a
+    # new apex over its q-skeleton: contractible too, with C(m, q+1) top simplices instead of
+    # C(m, q+2); its intersections with the other pieces are q-skeleta of simplices, which
+    # changes no homology in degrees <= q (docs/image_homology.md)
     groups = [wid[cells.tris]]
-    top = q + 2
     blowup = []
     # --- drop LP witnesses whose cells another witness already holds (any family of
     # certified sets that covers every meeting set of cells gives the same homology)
-    _prune_witnesses(wsets, dirty_ids, n_w)
-    for c in dirty_ids.tolist():
+    prunable = None
+    if q == 3:  # solids keep every vertex in their cells: Z is then the union of the full
+        # simplices of the clean tetrahedra and of the dirty cells, homotopy equivalent to its
+        # nerve, which a vertex witness held by no clean cell does not change when another
+        # witness is held by all its cells; so those go, with the dirty cells' tetrahedra
+        prunable = np.ones(n_w, dtype=bool)
+        prunable[wid[cells.verts[~dirty[cells.vcell]]]] = False
+        groups = [wid[cells.tris[~dirty[cells.tri_cell]]]]
+    _prune_witnesses(wsets, dirty_ids, n_w, prunable)
+    for k, c in enumerate(dirty_ids.tolist()):
         W = np.array(sorted(wsets[c]), dtype=np.int64)
-        blowup.extend(_subsets(W, top))
+        if len(W) <= 2 * q + 2 or not FAST_PATHS:  # the full simplex is the smaller one
+            blowup.extend(_subsets(W, q + 2))
+        else:
+            blowup.extend((next_w + k,) + t for t in _subsets(W, q + 1))
     by_len = {}
     for s in blowup:
         by_len.setdefault(len(s), []).append(s)
@@ -924,7 +1257,7 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
         groups.extend(np.array(v, dtype=np.int64) for v in by.values())
     betti, n_simplices = _betti_of(groups, q, field)
     t5 = time.perf_counter()
-    stats.update(n_lps=decider.n_lp, n_witnesses=int(next_w), n_complex_simplices=int(n_simplices),
+    stats.update(n_lps=decider.n_lp, n_geometric=geo.n_decided, n_witnesses=int(next_w), n_complex_simplices=int(n_simplices),
                  time_cells=t1 - t0, time_certificates=t2 - t1, time_pairs=t3 - t2,
                  time_sets=t4 - t3, time_homology=t5 - t4, time_total=t5 - t0)
     if decider.near:
@@ -968,7 +1301,7 @@ def image_homology(net, K, layer=None, *, field=11, tol=IMAGE_TOL,
     ----------
     net : ReLUNetwork or torch.nn.Module
     K : SimplicialComplex
-        A mesh of dimension 0..2 (points, a curve, a surface) in
+        A mesh of dimension 0..3 (points, a curve, a surface, a solid) in
         ``R^input_dim``, each ``(dim-1)``-face in at most two simplices.
     layer : int, optional
         The hidden layer l (1..n_layers); default the last hidden layer.
@@ -995,7 +1328,7 @@ def image_homology(net, K, layer=None, *, field=11, tol=IMAGE_TOL,
     TypeError
         If ``K`` is not a SimplicialComplex.
     ValueError
-        If ``K`` is empty, of dimension > 2, not a manifold (a face in more than two
+        If ``K`` is empty, of dimension > 3, not a manifold (a face in more than two
         simplices), lives in another dimension than the network's input, or ``layer``,
         ``field`` or ``tol`` are invalid.
 

@@ -1,7 +1,7 @@
 """Exact refinement of a simplicial mesh along the linear regions of a network.
 
-:func:`refine` cuts every simplex of a mesh (points, segments or triangles in the
-input space of a network) along the zero sets of the hidden units, layer by layer
+:func:`refine` cuts every simplex of a mesh (points, segments, triangles or tetrahedra
+in the input space of a network) along the zero sets of the hidden units, layer by layer
 and neuron by neuron, until every simplex lies in one linear region. Each piece
 then carries its region's activation pattern, the rank of the local affine map
 ``A_K`` and the tangent rank ``rank(A_K T)`` (``T`` the piece's edge vectors) for
@@ -130,7 +130,7 @@ class Refinement:
         return self.tangent_ranks[:, K - 1]
 
     def measures(self) -> np.ndarray:
-        """k-dimensional volume (length, area) of every simplex; 1 for points."""
+        """k-dimensional volume (length, area, volume) of every simplex; 1 for points."""
         return simplex_measures(self.complex.vertices, self.complex.simplices)
 
     def __repr__(self):
@@ -253,7 +253,115 @@ def _cut_triangles(Sc, sc):
     return edges, build
 
 
-_CUTTERS = {1: _cut_segments, 2: _cut_triangles}
+#: Prism (vertices 0, 1, 2 over 3, 4, 5; edges i -- i + 3) relabelled so that position 0
+#: holds its vertex k: row k of the table (rotations of the triangles, swap of the two).
+_PRISM_PERM = np.array([[0, 1, 2, 3, 4, 5], [1, 2, 0, 4, 5, 3], [2, 0, 1, 5, 3, 4],
+                        [3, 5, 4, 0, 2, 1], [4, 3, 5, 1, 0, 2], [5, 4, 3, 2, 1, 0]])
+#: The two splits of a prism whose smallest vertex is at position 0 (both quads at 0 take
+#: the diagonal from 0); the third quad (1, 2, 5, 4) takes diagonal 1-5 or 2-4.
+_PRISM_TETS = np.array([[[0, 1, 2, 5], [0, 1, 5, 4], [0, 4, 5, 3]],
+                        [[0, 1, 2, 4], [0, 4, 2, 5], [0, 4, 5, 3]]])
+
+
+def _split_prisms(G):
+    """Three tetrahedra (m, 3, 4) of positions 0..5 for prisms with global vertex ids ``G``
+    (m, 6): every quadrilateral face is split by the diagonal through its smallest id
+    (Dompierre et al.'s rule), so that two prisms or pyramids sharing a face split it alike."""
+    perm = _PRISM_PERM[np.argmin(G, axis=1)]  # (m, 6)
+    Gp = np.take_along_axis(G, perm, 1)
+    first = np.minimum(Gp[:, 1], Gp[:, 5]) < np.minimum(Gp[:, 2], Gp[:, 4])
+    tets = _PRISM_TETS[np.where(first, 0, 1)]  # (m, 3, 4) positions in the relabelled prism
+    return np.take_along_axis(perm[:, None, :].repeat(3, 1), tets, 2)
+
+
+def _split_pyramids(G):
+    """Two tetrahedra (m, 2, 4) of positions 0..4 for pyramids with apex at position 0 and
+    base cycle 1, 2, 3, 4 (global ids ``G`` (m, 5)): the base is split by the diagonal
+    through its smallest id."""
+    first = np.minimum(G[:, 1], G[:, 3]) < np.minimum(G[:, 2], G[:, 4])
+    a = np.array([[0, 1, 2, 3], [0, 1, 3, 4]])
+    b = np.array([[0, 2, 3, 4], [0, 2, 4, 1]])
+    return np.where(first[:, None, None], a[None], b[None])
+
+
+#: The four ways a plane crosses a tetrahedron, after its vertices are reordered (zeros
+#: first, then the side with fewer vertices): local vertices 0..3 are the reordered
+#: corners, 4.. the cut points on the listed edges; fixed tetrahedra, and prisms
+#: (triangle over triangle) and pyramids (apex, base cycle) to split.
+_TET_CASES = {
+    # one vertex alone: (a | b c d) -> corner (a p q r) + prism (p q r | b c d)
+    (0, 1): dict(edges=[(0, 1), (0, 2), (0, 3)], tets=[(0, 4, 5, 6)], prisms=[(4, 5, 6, 1, 2, 3)], pyramids=[]),
+    # two against two: (a b | c d) -> prisms (a p1 p2 | b p3 p4) and (c p1 p3 | d p2 p4)
+    (0, 2): dict(edges=[(0, 2), (0, 3), (1, 2), (1, 3)], tets=[],
+                 prisms=[(0, 4, 5, 1, 6, 7), (2, 4, 6, 3, 5, 7)], pyramids=[]),
+    # one vertex on the plane, one alone: (z | a | b c) -> (z a p q) + pyramid z over (p b c q)
+    (1, 1): dict(edges=[(1, 2), (1, 3)], tets=[(0, 1, 4, 5)], prisms=[], pyramids=[(0, 4, 2, 3, 5)]),
+    # two on the plane: (z1 z2 | a | b) -> (z1 z2 a p), (z1 z2 p b)
+    (2, 1): dict(edges=[(2, 3)], tets=[(0, 1, 2, 4), (0, 1, 4, 3)], prisms=[], pyramids=[]),
+}
+
+
+def _cut_tets(Sc, sc):
+    """Split tetrahedra crossed by a hyperplane into tetrahedra, keeping their orientation.
+
+    The crossed piece on each side is a tetrahedron, a prism or a pyramid
+    (``_TET_CASES``); prisms and pyramids are split by the diagonal rule of
+    ``_split_prisms``, which depends only on the vertex ids of each quadrilateral, so
+    neighbours that share a cut face split it alike and the mesh stays conforming. Each
+    new tetrahedron is oriented like its parent (the sign of its determinant in the
+    parent's barycentric coordinates, with the cut points at edge midpoints: the pieces'
+    combinatorics, hence that sign, does not depend on where the edges are cut).
+    """
+    zero = sc == 0
+    nz = zero.sum(1)
+    npos, nneg = (sc > 0).sum(1), (sc < 0).sum(1)
+    lone = np.where(npos <= nneg, 1, -1)  # the sign of the smaller side (+ on ties)
+    key = np.where(zero, 0, np.where(sc == lone[:, None], 1, 2))
+    perm = np.argsort(key, axis=1, kind="stable")
+    T = np.take_along_axis(Sc, perm, 1)
+    inv = ((perm[:, :, None] > perm[:, None, :]) & np.triu(np.ones((4, 4), dtype=bool), 1)).sum((1, 2))
+    nlone = np.minimum(npos, nneg)
+    groups = []
+    edges = []
+    for (z, k), case in _TET_CASES.items():
+        rows = np.flatnonzero((nz == z) & (nlone == k))
+        groups.append((rows, case))
+        for a, b in case["edges"]:
+            edges.append(T[rows][:, [a, b]])
+
+    def build(new):
+        kids, par = [], []
+        at = 0
+        for rows, case in groups:
+            m, ne = rows.size, len(case["edges"])
+            if not m:
+                continue
+            loc = np.concatenate([T[rows], new[at: at + m * ne].reshape(ne, m).T], 1)  # (m, 4 + ne)
+            at += m * ne
+            bary = np.zeros((4 + ne, 4))
+            bary[np.arange(4), np.arange(4)] = 1.0
+            for e, (a, b) in enumerate(case["edges"]):
+                bary[4 + e, [a, b]] = 0.5
+            L = [np.broadcast_to(np.array(case["tets"], dtype=np.int64).reshape(-1, 4), (m, len(case["tets"]), 4))]
+            for pr_ in case["prisms"]:
+                pr_ = np.array(pr_)
+                L.append(pr_[_split_prisms(loc[:, pr_])])
+            for py in case["pyramids"]:
+                py = np.array(py)
+                L.append(py[_split_pyramids(loc[:, py])])
+            L = np.concatenate(L, 1)  # (m, nk, 4) local ids
+            sign = np.sign(np.linalg.det(bary[L])) * np.where(inv[rows] % 2, -1.0, 1.0)[:, None]
+            flip = sign < 0
+            L[flip] = L[flip][:, [1, 0, 2, 3]]
+            kids.append(np.take_along_axis(loc[:, None, :].repeat(L.shape[1], 1), L, 2).reshape(-1, 4))
+            par.append(np.repeat(rows, L.shape[1]))
+        if not kids:
+            return np.zeros((0, 4), dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(kids), np.concatenate(par)
+    return edges, build
+
+
+_CUTTERS = {1: _cut_segments, 2: _cut_triangles, 3: _cut_tets}
 
 
 class _Buffer:
@@ -279,14 +387,14 @@ class _Buffer:
 
 
 def _small_singular_values(B):
-    """Singular values (k, q), descending, of a stack ``B`` (k, m, q) with q <= 2.
+    """Singular values (k, q), descending, of a stack ``B`` (k, m, q); q > 2 by an SVD.
 
     For q = 2 they come from a pivoted, re-orthogonalised QR in closed form (no Gram
     matrix, so small singular values keep their absolute accuracy ~eps * sigma_max)."""
     q = B.shape[2]
     if q == 1:
         return np.linalg.norm(B[:, :, 0], axis=1)[:, None]
-    if q != 2:  # pragma: no cover - refine handles q <= 2
+    if q != 2:  # tetrahedra: LAPACK's SVD of B itself (no Gram matrix), same accuracy
         return np.linalg.svd(B, compute_uv=False)
     b1, b2 = B[:, :, 0], B[:, :, 1]
     n1, n2 = np.linalg.norm(b1, axis=1), np.linalg.norm(b2, axis=1)
@@ -828,14 +936,18 @@ def refine(net, K, *, layer=None, tol=REFINE_TOL) -> Refinement:
     interpolated points. Each new vertex is keyed by its edge (the sorted pair of
     vertex ids), so neighbouring simplices share it and the mesh stays conforming.
     A cut triangle becomes one triangle and one quadrilateral, split into three
-    triangles in all; a cut segment becomes two segments. Orientation is kept.
+    triangles in all; a cut segment becomes two segments; a cut tetrahedron becomes a
+    tetrahedron and a prism, two prisms, or a tetrahedron and a pyramid (when the plane
+    passes through a vertex), split into tetrahedra by the diagonal through the smallest
+    vertex id of each quadrilateral, so that neighbours split a shared face alike.
+    Orientation is kept.
 
     Parameters
     ----------
     net : ReLUNetwork or torch.nn.Module
     K : SimplicialComplex
-        A mesh of points, segments or triangles in ``R^input_dim`` (embed a
-        manifold first with ``pr.embed``).
+        A mesh of points, segments, triangles or tetrahedra in ``R^input_dim``
+        (embed a manifold first with ``pr.embed``).
     layer : int, optional
         Refine along the regions of layers 1..layer (default: all hidden layers).
     tol : float, default REFINE_TOL
@@ -855,7 +967,7 @@ def refine(net, K, *, layer=None, tol=REFINE_TOL) -> Refinement:
         If ``K`` is not a SimplicialComplex or ``net`` not a network.
     ValueError
         If the mesh lives in another dimension than the network's input, has
-        simplices of dimension > 2, or ``tol``/``layer`` are invalid.
+        simplices of dimension > 3, or ``tol``/``layer`` are invalid.
 
     See Also
     --------
@@ -898,7 +1010,7 @@ def refine(net, K, *, layer=None, tol=REFINE_TOL) -> Refinement:
     [1.0, 3.0, 0.5]
     """
     net = as_network(net)
-    K = check_complex(K, net.input_dim, func="refine", max_dim=2)
+    K = check_complex(K, net.input_dim, func="refine", max_dim=3)
     L = check_layer(layer, net.n_layers)
     tol = check_tol(tol, func="refine")
     return _refine(net, K.vertices, K.simplices, L, tol)

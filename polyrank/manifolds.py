@@ -2,7 +2,8 @@
 
 The mesh builders return :class:`~polyrank.SimplicialComplex` objects (the type lives
 in :mod:`polyrank.complex`) whose topology is known from theory (circle, torus, sphere,
-Klein bottle, real projective plane, disk, interval), so they serve as oracles for
+Klein bottle, real projective plane, disk, interval, and the solids ball, solid torus and
+cube with holes), so they serve as oracles for
 :mod:`polyrank.topology` and for the exact refinement in :mod:`polyrank.intersect`.
 :func:`embed` places a mesh isometrically in a higher-dimensional space.
 """
@@ -25,6 +26,9 @@ __all__ = [
     "sphere",
     "klein_bottle",
     "projective_plane",
+    "ball",
+    "solid_torus",
+    "cube_with_holes",
     "embed",
 ]
 
@@ -393,6 +397,218 @@ def projective_plane(subdivisions=0) -> SimplicialComplex:
     x, y, z = V[keep].T
     W = np.stack([x * x - y * y, x * y, x * z, y * z], axis=1)
     return SimplicialComplex(W, Tq)
+
+# ---------------------------------------------------------------------- solids
+#: Corners of a voxel as bits (a, b, c) and, per parity of the voxel, its 5 tetrahedra:
+#: the central one on the 4 corners of even global parity, and one per odd corner with its
+#: three neighbours. Every square face is then split along the diagonal that joins its two
+#: even vertices, so voxels glue into a conforming mesh, and the rule (the parity of
+#: i + j + k) is symmetric under the reflections of the grid in its planes.
+_VOXEL_CORNERS = np.array([[a, b, c] for a in (0, 1) for b in (0, 1) for c in (0, 1)])
+
+
+def _voxel_tets_local():
+    par = _VOXEL_CORNERS.sum(1) % 2
+    out = []
+    for p in (0, 1):
+        even = np.flatnonzero(par == p)  # corners of even global parity in a voxel of parity p
+        odd = np.flatnonzero(par != p)
+        tets = [even.tolist()]
+        for o in odd:
+            nb = [int(k) for k in range(8) if np.abs(_VOXEL_CORNERS[k] - _VOXEL_CORNERS[o]).sum() == 1]
+            tets.append([int(o)] + nb)
+        out.append(np.array(tets, dtype=np.int64))
+    return out
+
+
+def _voxel_mesh(shape, keep, position, wrap0=False):
+    """Tetrahedra of the kept voxels of a grid, 5 per voxel (``_VOXEL_CORNERS``).
+
+    ``shape`` = voxels per axis, ``keep`` a bool array of that shape, ``position(I, J, K)``
+    maps integer vertex indices (arrays) to points in R^3. With ``wrap0`` the first axis is
+    periodic (vertex index n0 is index 0; n0 must be even to keep the parity rule). Unused
+    vertices are dropped and every tetrahedron is positively oriented.
+    """
+    n0, n1, n2 = shape
+    m0 = n0 if wrap0 else n0 + 1
+    vid = lambda i, j, k: ((i % m0) * (n1 + 1) + j) * (n2 + 1) + k  # noqa: E731
+    vox = np.argwhere(keep)
+    local = _voxel_tets_local()
+    S = []
+    for p in (0, 1):
+        sel = vox[vox.sum(1) % 2 == p]
+        C = sel[:, None, :] + _VOXEL_CORNERS[None]  # (v, 8, 3)
+        ids = vid(C[..., 0], C[..., 1], C[..., 2])  # (v, 8)
+        S.append(ids[:, local[p]].reshape(-1, 4))
+    S = np.concatenate(S)
+    used, S = np.unique(S, return_inverse=True)
+    S = S.reshape(-1, 4)
+    k = used % (n2 + 1)
+    j = (used // (n2 + 1)) % (n1 + 1)
+    i = used // ((n1 + 1) * (n2 + 1))
+    V = position(i, j, k)
+    T = V[S[:, 1:]] - V[S[:, :1]]
+    neg = np.linalg.det(T) < 0
+    S[neg] = S[neg][:, [0, 2, 1, 3]]
+    return SimplicialComplex(V, S)
+
+
+def _square_to_disk(x, y):
+    """Radial map of the square [-1, 1]^2 onto the unit disk (identity along the axes)."""
+    rho = np.hypot(x, y)
+    f = np.where(rho > 0, np.maximum(np.abs(x), np.abs(y)) / np.where(rho > 0, rho, 1.0), 0.0)
+    return x * f, y * f
+
+
+def ball(n, *, radius=1.0) -> SimplicialComplex:
+    """A solid ball in R^3: a cube grid of ``n^3`` voxels mapped radially onto the ball.
+
+    Parameters
+    ----------
+    n : int
+        Voxels along each side of the cube ``[-1, 1]^3``, ``n >= 2``. Each voxel is cut
+        into 5 tetrahedra; even ``n`` makes the mesh symmetric under the reflections
+        in the coordinate planes (so a fold ``x -> |x|`` maps one half onto the other).
+    radius : float, default 1.0
+
+    Returns
+    -------
+    SimplicialComplex
+        ``5 n^3`` positively oriented tetrahedra; vertex ``x`` of the grid sits at
+        ``radius * x * max|x_i| / |x|`` (the boundary vertices lie on the sphere).
+        Betti numbers ``(1, 0, 0, 0)``; the boundary is a sphere. The volume tends to
+        ``4/3 pi radius^3`` (from below, error ``O(1/n^2)``).
+
+    Raises
+    ------
+    ValueError
+        If ``n < 2`` or ``radius <= 0``.
+
+    Notes
+    -----
+    The tetrahedra of a voxel: the one on its 4 corners ``(i, j, k)`` with ``i + j + k``
+    even, and one per remaining corner with its three neighbours; every square face is
+    split along its even diagonal, so the voxels glue into a conforming mesh.
+
+    Examples
+    --------
+    >>> B = pr.ball(4)
+    >>> len(B), B.dim, pr.betti(B)
+    (320, 3, [1, 0, 0, 0])
+    """
+    n = check_positive_int(n, name="n", func="ball", minimum=2)
+    radius = check_positive_float(radius, name="radius", func="ball")
+
+    def position(i, j, k):
+        X = np.stack([i, j, k], 1) * (2.0 / n) - 1.0
+        nrm = np.linalg.norm(X, axis=1)
+        f = np.where(nrm > 0, np.abs(X).max(1) / np.where(nrm > 0, nrm, 1.0), 0.0)
+        return radius * X * f[:, None]
+
+    return _voxel_mesh((n, n, n), np.ones((n, n, n), dtype=bool), position)
+
+
+def solid_torus(n, m, *, R=2.0, r=1.0) -> SimplicialComplex:
+    """A solid torus in R^3: an ``m x m`` grid of the disk of radius ``r`` swept around
+    a circle of radius ``R`` in ``n`` steps.
+
+    Parameters
+    ----------
+    n : int
+        Steps around the central circle, even, ``n >= 4``.
+    m : int
+        Voxels along each side of the square ``[-1, 1]^2`` mapped radially onto the
+        cross-section disk, ``m >= 1``; even ``m`` makes the mesh symmetric under
+        ``z -> -z`` and under the reflection in the plane through the axis and ``(1, 0, 0)``.
+    R, r : float, default 2.0 and 1.0
+        Radii of the central circle and of the tube, ``R > r > 0``.
+
+    Returns
+    -------
+    SimplicialComplex
+        ``5 n m^2`` positively oriented tetrahedra; grid vertex ``(i, a, b)`` with
+        disk point ``(u, v)`` sits at ``((R + u) cos t, (R + u) sin t, v)``,
+        ``t = 2 pi i / n``. Betti numbers ``(1, 1, 0, 0)``; the boundary is a torus.
+        The volume tends to ``2 pi^2 R r^2``.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is odd or ``< 4``, ``m < 1``, or not ``R > r > 0``.
+
+    Examples
+    --------
+    >>> T = pr.solid_torus(8, 2)
+    >>> len(T), pr.betti(T)
+    (160, [1, 1, 0, 0])
+    """
+    n = check_positive_int(n, name="n", func="solid_torus", minimum=4)
+    m = check_positive_int(m, name="m", func="solid_torus", minimum=1)
+    if n % 2:
+        raise ValueError(f"The 'n' parameter of solid_torus must be even (the voxels' cut pattern "
+                         f"alternates around the circle). Got {n}.")
+    R = check_positive_float(R, name="R", func="solid_torus")
+    r = check_positive_float(r, name="r", func="solid_torus")
+    if not R > r:
+        raise ValueError(f"solid_torus needs R > r so that it does not intersect itself; got R={R}, r={r}.")
+
+    def position(i, a, b):
+        u, v = _square_to_disk(a * (2.0 / m) - 1.0, b * (2.0 / m) - 1.0)
+        t = 2 * np.pi * i / n
+        return np.stack([(R + r * u) * np.cos(t), (R + r * u) * np.sin(t), r * v], 1)
+
+    return _voxel_mesh((n, m, m), np.ones((n, m, m), dtype=bool), position, wrap0=True)
+
+
+def cube_with_holes(n, *, holes=1, size=2.0) -> SimplicialComplex:
+    """The cube ``[-size/2, size/2]^3`` with ``holes`` square through-holes along z.
+
+    The cube is cut into ``2 holes + 1`` slabs along x and 3 along y and z; hole ``h``
+    (``h = 0 .. holes - 1``) is slab ``2h + 1`` in x times the middle slab in y, through
+    the whole cube in z. Each slab is ``n`` voxels thick.
+
+    Parameters
+    ----------
+    n : int
+        Voxels per slab along each axis, ``n >= 1``.
+    holes : int, default 1
+        Number of holes, ``>= 0``.
+    size : float, default 2.0
+        Side length of the cube.
+
+    Returns
+    -------
+    SimplicialComplex
+        ``5`` positively oriented tetrahedra per voxel (as in :func:`ball`), in R^3.
+        Betti numbers ``(1, holes, 0, 0)``; the boundary is a closed surface of genus
+        ``holes``. Volume ``size^3 (1 - holes / (3 (2 holes + 1)))`` exactly.
+
+    Raises
+    ------
+    ValueError
+        If ``n < 1``, ``holes < 0`` or ``size <= 0``.
+
+    Examples
+    --------
+    >>> C = pr.cube_with_holes(1, holes=2)
+    >>> pr.betti(C)
+    [1, 2, 0, 0]
+    >>> V, S = C.vertices, C.simplices
+    >>> round(float(np.linalg.det(V[S[:, 1:]] - V[S[:, :1]]).sum() / 6), 12), 8 * (1 - 2 / 15)
+    (6.933333333333, 6.933333333333333)
+    """
+    n = check_positive_int(n, name="n", func="cube_with_holes", minimum=1)
+    holes = check_positive_int(holes, name="holes", func="cube_with_holes", minimum=0)
+    size = check_positive_float(size, name="size", func="cube_with_holes")
+    nx, ny = (2 * holes + 1) * n, 3 * n
+    keep = np.ones((nx, ny, ny), dtype=bool)
+    for h in range(holes):
+        keep[(2 * h + 1) * n: (2 * h + 2) * n, n: 2 * n, :] = False
+
+    def position(i, j, k):
+        return size * (np.stack([i / nx, j / ny, k / ny], 1) - 0.5)
+
+    return _voxel_mesh((nx, ny, ny), keep, position)
 
 
 def embed(K, dim, *, seed=0) -> SimplicialComplex:

@@ -94,6 +94,19 @@ class ReLUNetwork:
         self._offsets = np.concatenate([[0], np.cumsum([W.shape[0] for W in Ws])]).astype(np.int64)
         self._offsets.setflags(write=False)
 
+    @classmethod
+    def _trusted(cls, weights, biases):
+        """Internal: a network without read-out from float64 arrays that are already valid
+        (chained shapes, finite entries), without the checks of the constructor. The
+        engines build their local copies of a validated network with it."""
+        self = object.__new__(cls)
+        self._weights = tuple(_frozen(W) for W in weights)
+        self._biases = tuple(_frozen(b) for b in biases)
+        self._readout = None
+        self._offsets = np.concatenate([[0], np.cumsum([W.shape[0] for W in self._weights])]).astype(np.int64)
+        self._offsets.setflags(write=False)
+        return self
+
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_weights(cls, weights, biases, readout=None) -> ReLUNetwork:

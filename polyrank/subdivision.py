@@ -59,8 +59,9 @@ AUTO_MAX_DIM = 10
 #: ... where networks of dimension d need at least ``AUTO_MIN_UNITS[d]`` hidden units
 #: (10-D, 4 units: the LP engine took 0.7x the subdivision's time; 8 + 8 units: 4x) ...
 AUTO_MIN_UNITS = {10: 16}
-#: ... and up to this one over all of R^d (6-D, 8-8: the LP engine took 30x as long per region).
-AUTO_MAX_DIM_UNBOUNDED = 6
+#: ... and up to this one over all of R^d (per region, 8-D 8-8 and 16: the LP engine took 4.9x and
+#: 9.1x as long; 9-D 8 units: 0.7x, 12 units: 1.6x; 10-D 8 units: 0.1x; docs/subdivision.md).
+AUTO_MAX_DIM_UNBOUNDED = 8
 #: With ``domain=None`` the box is grown until every vertex found lies within this
 #: fraction of the box's half-width.
 BOX_MARGIN = 0.5
@@ -83,6 +84,9 @@ try:  # numba is optional: it must never be needed to import polyrank
     import numba as _numba
 
     _njit = _numba.njit(cache=True, nogil=True)
+    # small helpers called once per cut or per cell: inlined into the kernels (no call,
+    # no reference counting of their array arguments)
+    _njit_inline = _numba.njit(cache=True, nogil=True, inline="always")
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only without numba
     HAVE_NUMBA = False
@@ -90,9 +94,11 @@ except ImportError:  # pragma: no cover - exercised only without numba
     def _njit(f):
         return f
 
+    _njit_inline = _njit
+
 
 # ---------------------------------------------------------------------------- kernels
-@_njit
+@_njit_inline
 def _subset(common, Fw):
     for k in range(common.shape[0]):
         if common[k] & ~Fw[k]:
@@ -100,7 +106,7 @@ def _subset(common, Fw):
     return True
 
 
-@_njit
+@_njit_inline
 def _side(V, v0, nv, a, c, nrm, snap, floor):
     """Where the vertices ``V[v0:v0+nv]`` lie relative to a.x + c = 0 (with the snap of
     :func:`_cut`): 0 none strictly positive, 1 none strictly negative but some positive,
@@ -125,7 +131,7 @@ def _side(V, v0, nv, a, c, nrm, snap, floor):
     return 1 if npos > 0 else 0
 
 
-@_njit
+@_njit_inline
 def _grow2(a, need):
     """``a`` (2-D) with at least ``need`` rows: itself, or a copy with doubled capacity
     (compiled once per dtype)."""
@@ -136,7 +142,7 @@ def _grow2(a, need):
     return b
 
 
-@_njit
+@_njit_inline
 def _grow_i1(a, need):
     if need <= a.shape[0]:
         return a
@@ -146,7 +152,7 @@ def _grow_i1(a, need):
 
 
 # ------------------------------------------------------------ the steps of one cut
-@_njit
+@_njit_inline
 def _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg):
     """Evaluate ``a . x + c`` at the piece's vertices (into ``vals``) and their sides
     (into ``sg``: +1, -1, or 0 within ``snap`` times the vertex magnitude of the
@@ -175,7 +181,7 @@ def _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg):
     return npos, nneg
 
 
-@_njit
+@_njit_inline
 def _crossing_edges(LE, qe, ne, sg, cross):
     """Number the piece's edges whose ends have opposite signs (``cross[e]``; -1 for
     the others) and return how many there are."""
@@ -189,7 +195,7 @@ def _crossing_edges(LE, qe, ne, sg, cross):
     return ncross
 
 
-@_njit
+@_njit_inline
 def _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF):
     """The new vertices where the crossing edges meet the hyperplane (into ``NV``) and
     their facet bitsets: the facets common to both ends plus the cut (into ``NF``)."""
@@ -208,7 +214,7 @@ def _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF):
             NF[k2, hw] |= hb
 
 
-@_njit
+@_njit_inline
 def _popcount(x):
     """Number of set bits of a uint64 (SWAR)."""
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
@@ -293,7 +299,7 @@ def _polytope_edges(F, d):
     return FE[:nfe].copy()
 
 
-@_njit
+@_njit_inline
 def _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg, mp, cross, NV, NF, ncross,
                 FE, nfe, zidx, nz, hid, hw, hb, a, c):
     """Append the half of the piece on side ``sign`` to the pools at their tops ``tv, te,
@@ -366,7 +372,7 @@ def _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg
     return ns, r, nk
 
 
-@_njit
+@_njit_inline
 def _emit_piece(q, n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB, oV, oF, oE, oC, oR, oB, oP, vo, eo,
                 co):
     """Copy the finished piece ``q`` of cell ``p`` to output cell ``n`` (the output arrays
@@ -634,6 +640,10 @@ ADJACENCY_CHUNK = 1 << 16
 #: small complex), each piece's children a chunk of the new complex: the kernel's output
 #: buffers (grown by doubling) stay small, and old chunks are freed as the layer proceeds.
 LAYER_CHUNK_CELLS = 1 << 14
+#: Freed heap pages are handed back to the OS (``malloc_trim``) in runs of at least this many
+#: cells; below it the holes are small and the calls (a few per layer) would be a good part
+#: of a small run's time.
+TRIM_MIN_CELLS = 1 << 12
 #: Threads when ``n_jobs`` is None; None means every core this process may use.
 DEFAULT_N_JOBS = None
 
@@ -740,12 +750,13 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
         items += [(i, a, b, g0 + a) for a, b in zip(cuts[:-1], cuts[1:])]
         g0 += m
 
-    def piece(t):
+    def piece(t, threads):  # threads for lazily built maps: 1 when the pieces run in parallel
         i, a, b, g = items[t]
         V, F, vo, E, eo, C, R, co = cells[i]
         va, vb, ea, eb, ca, cb = vo[a], vo[b], eo[a], eo[b], co[a], co[b]
+        Hp = H.rows(g, g + b - a, threads) if isinstance(H, _LazyMaps) else H[g: g + b - a]
         return _owned(_layer_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
-                                    R[ca:cb], _rebase(co, a, b), H[g: g + b - a], unit_base, zthr, zabs, snap, floor,
+                                    R[ca:cb], _rebase(co, a, b), Hp, unit_base, zthr, zabs, snap, floor,
                                     max_bytes, used))
 
     wave = n_jobs * CHUNKS_PER_THREAD if n_jobs > 1 else 1
@@ -753,9 +764,9 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
     for w0 in range(0, len(items), wave):
         w1 = min(len(items), w0 + wave)
         if w1 - w0 > 1:
-            res = _pmap(lambda a, b: piece(a), np.arange(w0, w1 + 1), n_jobs)
+            res = _pmap(lambda a, b: piece(a, 1), np.arange(w0, w1 + 1), n_jobs)
         else:
-            res = [piece(w0)]
+            res = [piece(w0, n_jobs)]
         for t, r in zip(range(w0, w1), res):
             out.append(tuple(r[:8]))
             Bs.append(r[8])
@@ -780,6 +791,12 @@ def _finish_all(cells, box_id0, n_jobs, rows=False, free=False, bits=None):
     once read (the complex is freed as its facets are read off); a list ``bits`` then keeps
     each chunk's vertex bitsets and offsets ``(F, vo)``."""
     parts = []
+    n = _n_cells(cells)
+    if len(cells) > 1 and n <= LAYER_CHUNK_CELLS:  # a small complex: one pass, not one per chunk
+        one = [_joined(cells)]
+        if free:
+            cells[:] = [None] * len(cells)
+        cells = one
     for i in range(len(cells)):
         V, F, vo, E, eo, C, Rw, co = cells[i]
         if free:
@@ -788,21 +805,33 @@ def _finish_all(cells, box_id0, n_jobs, rows=False, free=False, bits=None):
             bits.append((F, vo))
         part = list(_finish(V, F, vo, C, Rw, co, box_id0, n_jobs))
         if rows:
-            d = V.shape[1]
-            nrm = np.linalg.norm(Rw[:, :d], axis=1)
-            part += [-Rw[:, :d] / nrm[:, None], Rw[:, d] / nrm, C, np.diff(co)]
+            part += [*_unit_rows(Rw, V.shape[1]), C, np.diff(co)]
         parts.append(part)
         del V, F, vo, E, eo, C, Rw, co
         if free:
-            _release_heap()  # the chunk's pages
+            _release_heap(n)  # the chunk's pages
     out = []
     for k in range(len(parts[0])):  # one array at a time, its parts freed once concatenated
         out.append(np.concatenate([p[k] for p in parts]))
         for p in parts:
             p[k] = None
         if free:
-            _release_heap()  # the parts' pages, before the next array is allocated
+            _release_heap(n)  # the parts' pages, before the next array is allocated
     return tuple(out)
+
+
+def _joined(cells):
+    """The chunks of a complex as one chunk ``(V, F, vo, None, None, C, R, co)`` (no edges:
+    for :func:`_finish`, which reads none)."""
+    def offsets(k):
+        out, base = [np.zeros(1, np.int64)], 0
+        for ch in cells:
+            out.append(ch[k][1:] + base)
+            base += int(ch[k][-1])
+        return np.concatenate(out)
+
+    V, F, C, R = (np.concatenate([ch[k] for ch in cells]) for k in (0, 1, 5, 6))
+    return V, F, offsets(2), None, None, C, R, offsets(7)
 
 
 def _finish(V, F, vo, C, Rw, co, box_id0, n_jobs):
@@ -834,13 +863,19 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
     wit = np.zeros((ncells, d))
     lb = np.full(ncells, np.inf)
     onbox = np.zeros(ncells, np.bool_)
+    mask_buf = np.empty(64, np.bool_)  # one cell's candidate x vertex incidences, reused
+    counts_buf = np.empty(16, np.int64)
     for p in range(ncells):
         v0 = voff[p]
         nv = voff[p + 1] - v0
         c0 = coff[p]
         nc = coff[p + 1] - c0
-        mask = np.zeros((nc, nv), np.bool_)
-        counts = np.zeros(nc, np.int64)
+        mask_buf = _grow_i1(mask_buf, nc * nv)
+        counts_buf = _grow_i1(counts_buf, nc)
+        mask = mask_buf[: nc * nv].reshape((nc, nv))
+        counts = counts_buf[:nc]
+        mask[:] = False
+        counts[:] = 0
         for g in range(nc):
             gid = Cid[c0 + g]
             gw = gid >> 6
@@ -1112,11 +1147,14 @@ class _Run:
                 Wl, bl = np.asarray(net.weights[l], dtype=np.float64), np.asarray(net.biases[l], dtype=np.float64)
                 if l == 0:
                     H = np.ascontiguousarray(np.hstack([Wl, bl[:, None]])[None])
-                elif l == K - 1 and (d < SPLIT_MIN_DIM or ncells >= SPLIT_MAX_CELLS):
+                elif l == K - 1 and ncells > LAYER_CHUNK_CELLS and (d < SPLIT_MIN_DIM or ncells >= SPLIT_MAX_CELLS):
                     # the last layer's maps are needed by no later layer: built piece by piece
-                    H = _LazyMaps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
+                    # (where there is more than one piece: else built once, not for cuts and ranks)
+                    H = _LazyMaps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl,
+                                  self.n_jobs)
                 else:  # z_l = W_l (B z_{l-1}) + b_l on each new cell, z_{l-1} from its parent
-                    H = _next_maps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl)
+                    H = _cellwise(_next_maps, self.n_jobs, (self.maps[-1], parents[-1], bits[-1],
+                                                            np.ascontiguousarray(Wl), bl), (1, 2))
                 self.maps = [H]  # the earlier ones are rebuilt by the neighbour pass, never kept
                 zthr = float(self.zero_rel[l])
                 cells, B, P, over = self._cut_layer(H, l, zthr)
@@ -1158,15 +1196,16 @@ class _Run:
                     for c0 in range(0, n_new, LAYER_CHUNK_CELLS):
                         c1 = min(n_new, c0 + LAYER_CHUNK_CELLS)
                         p0, p1 = int(P[c0]), int(P[c1 - 1]) + 1
-                        rk_l[c0:c1] = _batched_ranks(H[p0:p1], P[c0:c1] - p0, B[c0:c1], d, cap[c0:c1], zthr)
+                        rk_l[c0:c1] = _batched_ranks(H[p0:p1], P[c0:c1] - p0, B[c0:c1], d, cap[c0:c1], zthr,
+                                                     self.n_jobs)
                     ranks.append(rk_l)
                 else:
-                    ranks.append(_batched_ranks(H, P, B, d, cap, zthr))
+                    ranks.append(_batched_ranks(H, P, B, d, cap, zthr, self.n_jobs))
                 bits.append(B)
                 parents.append(P)
                 ncells = n_new
                 del cells, B, P, H, cap
-                _release_heap()
+                _release_heap(n_new)
                 if bar is not None:
                     bar.update(1)
         finally:
@@ -1184,31 +1223,45 @@ class _Run:
         return pat, rk
 
 
-def _release_heap():
+def _release_heap(n_cells):
     """Give the freed heap pages back to the OS (glibc keeps the holes left by freed chunks
-    of the complex otherwise: resident memory would exceed what is alive by ~15 %)."""
-    try:
-        import ctypes
+    of the complex otherwise: resident memory would exceed what is alive by ~15 %), in runs
+    of at least ``TRIM_MIN_CELLS`` cells (``n_cells``)."""
+    if n_cells < TRIM_MIN_CELLS:
+        return
+    if not _TRIM:  # looked up once
+        try:
+            import ctypes
 
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+            _TRIM.append(ctypes.CDLL("libc.so.6").malloc_trim)
+        except (OSError, AttributeError):  # not glibc
+            _TRIM.append(None)
+    if _TRIM[0] is not None:
+        _TRIM[0](0)
+
+
+_TRIM = []  # glibc's malloc_trim, or None
 
 
 class _LazyMaps:
     """The maps :func:`_next_maps` would build, built for a range of cells when sliced
-    (``maps[a:b]``: the same numbers, cell by cell), so that the last layer's maps never
-    exist whole."""
+    (``maps[a:b]``: the same numbers, cell by cell, on ``n_jobs`` threads), so that the last
+    layer's maps never exist whole."""
 
-    def __init__(self, H, P, B, W, b):
-        self.H, self.P, self.B, self.W, self.b = H, P, B, W, b
+    def __init__(self, H, P, B, W, b, n_jobs=1):
+        self.H, self.P, self.B, self.W, self.b, self.n_jobs = H, P, B, W, b, n_jobs
         self.shape = (len(P), W.shape[0], H.shape[2])
+
+    def rows(self, a, b, n_jobs):
+        """The maps of cells ``a..b`` on ``n_jobs`` threads (1 inside a pool's worker: the
+        pool is shared, a worker waiting on it could wait for ever)."""
+        return _cellwise(_next_maps, n_jobs, (self.H, self.P[a:b], self.B[a:b], self.W, self.b), (1, 2))
 
     def __getitem__(self, key):
         if not (isinstance(key, slice) and key.step in (None, 1)):
             raise TypeError("_LazyMaps: contiguous slices only")
         a, b, _ = key.indices(self.shape[0])
-        return _next_maps(self.H, self.P[a:b], self.B[a:b], self.W, self.b)
+        return self.rows(a, b, self.n_jobs)
 
 
 @_njit
@@ -1218,19 +1271,23 @@ def _next_maps(H, P, B, W, b):
     m = W.shape[0]
     d1 = H.shape[2]
     out = np.empty((n, m, d1))
+    WT = np.ascontiguousarray(W.T)
+    acc = np.empty((d1, m))  # one cell's map, transposed: the loop over units is contiguous
     for c in range(n):
         p = P[c]
-        for i in range(m):
-            for k in range(d1):
-                out[c, i, k] = 0.0
-            out[c, i, d1 - 1] = b[i]
-        for j in range(nl):
+        for k in range(d1 - 1):
+            acc[k, :] = 0.0
+        acc[d1 - 1, :] = b
+        for j in range(nl):  # each entry sums its active inputs in ascending order
             if not B[c, j]:
                 continue
-            for i in range(m):
-                w = W[i, j]
-                for k in range(d1):
-                    out[c, i, k] += w * H[p, j, k]
+            for k in range(d1):
+                h = H[p, j, k]
+                for i in range(m):
+                    acc[k, i] += WT[j, i] * h
+        for i in range(m):
+            for k in range(d1):
+                out[c, i, k] = acc[k, i]
     return out
 
 
@@ -1267,6 +1324,9 @@ def _certified_ranks(H, P, B, d, cap, zthr):
         if m == 0 or cap[c] == 0:
             out[c] = 0
             continue
+        if m == 1 or cap[c] == 1:  # a non-zero row: the largest singular value counts
+            out[c] = 1
+            continue
         tr = 0.0
         for a in range(m):
             for q in range(a + 1):
@@ -1284,11 +1344,25 @@ def _certified_ranks(H, P, B, d, cap, zthr):
     return out
 
 
-def _batched_ranks(H, P, B, d, cap, zthr):
+def _cellwise(kernel, n_jobs, args, per_cell):
+    """``kernel(*args)`` for a kernel that works cell by cell (one output row per cell; the
+    arguments at the positions ``per_cell`` have one row per cell), on chunks of cells in
+    parallel, concatenated in cell order (the same output for any number of threads)."""
+    bounds = _bounds(len(args[per_cell[0]]), n_jobs)
+    if bounds is None:
+        return kernel(*args)
+
+    def chunk(a, b):
+        return kernel(*[x[a:b] if i in per_cell else x for i, x in enumerate(args)])
+
+    return np.concatenate(_pmap(chunk, bounds, n_jobs))
+
+
+def _batched_ranks(H, P, B, d, cap, zthr, n_jobs=1):
     """rank of the active rows of each cell's map under the rank rule of
     :mod:`polyrank.rank` (rows of norm <= ``zthr`` are zero; capped by ``cap``): certified
     by the Cholesky certificate where possible, else :func:`~polyrank.rank.batched_ranks`."""
-    out = _certified_ranks(H, P, B, d, cap, zthr)
+    out = _cellwise(_certified_ranks, n_jobs, (H, P, B, d, cap, zthr), (1, 2, 4))
     todo = np.flatnonzero(out < 0)
     for s in range(0, len(todo), RANK_CHUNK):  # the stack of maps is built one chunk at a time
         idx = todo[s: s + RANK_CHUNK]
@@ -1497,7 +1571,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     """Enumerate the linear regions of a network with 1-10 inputs by cutting the domain.
 
     This is the engine behind ``enumerate_regions(..., method="subdivision")`` (and
-    ``method="auto"`` in dimension 2-4); it returns the same Decomposition as the
+    ``method="auto"`` where :func:`applies`); it returns the same Decomposition as the
     LP engine without solving one LP per region.
 
     Parameters
@@ -1593,7 +1667,9 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     # network in y (the domain's centre at 0, its size 1), so that tol, the snap and the
     # constant/zero thresholds of the units are relative to the domain's size, whatever its
     # position and the weights' magnitude; the results are mapped back by _assemble
-    x0, s = local_frame(scaled_units(net, K), domain, domain.center if domain is not None else np.zeros(d))
+    # (over a bounded domain the frame is the domain's: the network is read only over R^d)
+    x0, s = local_frame(net if bounded else scaled_units(net, K), domain,
+                        domain.center if domain is not None else np.zeros(d))
     lnet = local_network(net, K, x0, s)
     Ad = np.asarray(domain.A) if domain is not None else np.zeros((0, d))
     bd = (np.asarray(domain.b) - Ad @ x0) / s if domain is not None else np.zeros(0)
@@ -1817,15 +1893,16 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     return alive, wit, radius, n_lp, thin
 
 
-def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, co, centers, normals, units, lp_scale,
+def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, co, centers, A_sel, C_sel, pos, lp_scale,
                tails):
     """Edges found by the LP engine's neighbour rule at the centre of every unit facet
     ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
-    is not a region, as (row, source) pairs (``normals(rows)``, ``units(rows)``: the rows'
-    outward unit normals and hyperplane ids; ``co``: each cell's first row). The facets
-    are taken ``ADJACENCY_CHUNK`` at a
-    time, so that their neighbour patterns (one bool per unit and facet) never all exist."""
-    keys = _search_keys(pat_alive)
+    is not a region, as (row, source) pairs (``A_sel[pos[rows]]``, ``C_sel[pos[rows]]``:
+    the rows' outward unit normals and hyperplane ids; ``co``: each cell's first row). The
+    facets are taken ``ADJACENCY_CHUNK`` at a time, so that their neighbour patterns (one
+    bool per unit and facet) never all exist."""
+    key_fn = _bit_keys if pat.shape[1] <= 64 else _search_keys
+    keys = key_fn(pat_alive)
     order = np.argsort(keys)
     skeys = keys[order]
     del keys
@@ -1836,21 +1913,79 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, co, centers,
         fr = frows[a: a + ADJACENCY_CHUNK]
         cells = np.searchsorted(co, fr, side="right") - 1
         src = new_index[cells]
-        flip = units(fr)
-        nb = patterns(centers[fr], normals(fr), cells, flip)
-        q = _search_keys(apply_dead_layer_tails(nb, run.offsets, tails))
+        fc, fa, fu = _facet_rows(fr, centers, A_sel, C_sel, pos)
+        nb = patterns(fc, fa, cells, fu)
+        del fc, fa
+        q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
         del nb
-        pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
-        hit = skeys[pos] == q
-        tgt = order[pos].astype(src.dtype)
+        if key_fn is _bit_keys:
+            si, ti, ui, mi = _match_keys(skeys, order, q, src, fu)
+            miss += zip(fr[mi].tolist(), src[mi].tolist())
+            ei.append(si)
+            ej.append(ti)
+            eu.append(ui)
+            continue
+        pos_q = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
+        hit = skeys[pos_q] == q
+        tgt = order[pos_q].astype(src.dtype)
         ok = hit & (tgt != src)
         miss += zip(fr[~hit].tolist(), src[~hit].tolist())
         ei.append(src[ok])
         ej.append(tgt[ok])
-        eu.append(flip[ok])
+        eu.append(fu[ok])
     if not ei:
         ei, ej, eu = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     return ei, ej, eu, miss
+
+
+@_njit
+def _facet_rows(frows, centers, A_sel, C_sel, pos):
+    """``centers[frows], A_sel[pos[frows]], C_sel[pos[frows]]`` (``pos``: each candidate
+    row's position among the regions' rows)."""
+    m = frows.shape[0]
+    d = centers.shape[1]
+    fc = np.empty((m, d))
+    fa = np.empty((m, d))
+    fu = np.empty(m, np.int64)
+    for t in range(m):
+        r = frows[t]
+        q = pos[r]
+        for k in range(d):
+            fc[t, k] = centers[r, k]
+            fa[t, k] = A_sel[q, k]
+        fu[t] = C_sel[q]
+    return fc, fa, fu
+
+
+@_njit
+def _match_keys(skeys, order, q, src, fu):
+    """The lines of :func:`_adjacency` after its search keys, in one pass: the edges
+    (source, target, unit) of the facets whose neighbour's key is a region's (other than
+    the source), and the positions of the facets whose key is none."""
+    m = q.shape[0]
+    nk = skeys.shape[0]
+    si = np.empty(m, np.int64)
+    ti = np.empty(m, np.int64)
+    ui = np.empty(m, np.int64)
+    mi = np.empty(m, np.int64)
+    k = 0
+    nm = 0
+    for f in range(m):
+        lo, hi = 0, nk  # the first key >= q[f] (np.searchsorted)
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if skeys[mid] < q[f]:
+                lo = mid + 1
+            else:
+                hi = mid
+        p = min(lo, nk - 1)
+        if skeys[p] != q[f]:
+            mi[nm] = f
+            nm += 1
+        elif order[p] != src[f]:
+            si[k], ti[k], ui[k] = src[f], order[p], fu[f]
+            k += 1
+    return si[:k].copy(), ti[:k].copy(), ui[:k].copy(), mi[:nm].copy()
 
 
 def _degenerate_edges(net, K, miss, centers, normals, units, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
@@ -1864,7 +1999,9 @@ def _degenerate_edges(net, K, miss, centers, normals, units, spread, pat_alive, 
         c, nvec, u = centers[fr], normals(np.array([fr]))[0], int(units(np.array([fr]))[0])
         for delta in CROSSING_STEPS:
             y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
-            p = apply_dead_layer_tails(net.patterns(y[None, :], flat=True, layer=K), net.offsets[: K + 1], tails)
+            p = net.patterns(y[None, :], flat=True, layer=K)
+            if tails is not None:
+                p = apply_dead_layer_tails(p, net.offsets[: K + 1], tails)
             key = bytes(_packed_keys(p)[0])
             j = lookup.get(key)
             if j is not None:
@@ -1880,6 +2017,24 @@ def _degenerate_edges(net, K, miss, centers, normals, units, spread, pat_alive, 
     return ei, ej, eu
 
 
+@_njit
+def _first_of_pairs(key, n):
+    """The edges ``(i, j, u)`` of the sorted keys ``(i n + j) n + u``, the first of each pair."""
+    m = key.shape[0]
+    ei = np.empty(m, np.int64)
+    ej = np.empty(m, np.int64)
+    eu = np.empty(m, np.int64)
+    k = 0
+    for t in range(m):
+        i, r = divmod(key[t], n * n)
+        j, u = divmod(r, n)
+        if k > 0 and ei[k - 1] == i and ej[k - 1] == j:
+            continue
+        ei[k], ej[k], eu[k] = i, j, u
+        k += 1
+    return ei[:k].copy(), ej[:k].copy(), eu[:k].copy()
+
+
 def _unique_edges(ei, ej, eu):
     """One edge per pair ``i < j``, labelled by its smallest unit (units are numbered in
     label order); int32 where the ids fit."""
@@ -1887,16 +2042,115 @@ def _unique_edges(ei, ej, eu):
     lo, hi = np.minimum(ei, ej), np.maximum(ei, ej)
     del ei, ej
     n = int(max(hi.max(initial=0), eu.max(initial=0))) + 1
-    if n < 2 ** 21:  # one int64 key: a single sort instead of three
-        o = np.argsort((lo.astype(np.int64) * n + hi) * n + eu, kind="stable")
-    else:
-        o = np.lexsort((eu, hi, lo))
+    small = np.int32 if n < 2 ** 31 else np.int64
+    if n < 2 ** 21:  # one int64 key holding the edge: a single sort of the keys
+        key = np.sort((lo.astype(np.int64) * n + hi) * n + eu)
+        del lo, hi, eu
+        return tuple(x.astype(small) for x in _first_of_pairs(key, n))
+    o = np.lexsort((eu, hi, lo))
     lo, hi, eu = lo[o], hi[o], eu[o]
     del o
     first = np.ones(len(lo), dtype=bool)
     first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-    small = np.int32 if n < 2 ** 31 else np.int64
     return lo[first].astype(small), hi[first].astype(small), eu[first].astype(small)
+
+
+@_njit
+def _has_dead_layer(P, offsets):
+    """Whether a row of the patterns ``P`` has an all-off hidden layer before the last."""
+    for i in range(P.shape[0]):
+        for l in range(offsets.shape[0] - 2):
+            off = True
+            for j in range(offsets[l], offsets[l + 1]):
+                if P[i, j]:
+                    off = False
+                    break
+            if off:
+                return True
+    return False
+
+
+@_njit
+def _layer_sizes(P, offsets):
+    """The codeword sizes: active units per hidden layer of each pattern."""
+    K = offsets.shape[0] - 1
+    out = np.zeros((P.shape[0], K), np.int64)
+    for i in range(P.shape[0]):
+        for l in range(K):
+            for j in range(offsets[l], offsets[l + 1]):
+                out[i, l] += P[i, j]
+    return out
+
+
+def _unit_rows(Rw, d):
+    """Candidate rows ``(a, c)`` (``a.y + c >= 0`` inside) as ``A y <= b`` with unit normals."""
+    if d < 8:  # numpy sums fewer than 8 squares in order: the compiled loop gives the same bits
+        return _unit_rows_kernel(Rw, d)
+    nrm = np.linalg.norm(Rw[:, :d], axis=1)
+    return -Rw[:, :d] / nrm[:, None], Rw[:, d] / nrm
+
+
+@_njit
+def _unit_rows_kernel(Rw, d):
+    n = Rw.shape[0]
+    A = np.empty((n, d))
+    b = np.empty(n)
+    for r in range(n):
+        acc = 0.0
+        for k in range(d):
+            acc += Rw[r, k] * Rw[r, k]
+        nrm = math.sqrt(acc)
+        for k in range(d):
+            A[r, k] = -Rw[r, k] / nrm
+        b[r] = Rw[r, d] / nrm
+    return A, b
+
+
+@_njit
+def _bit_keys(P):
+    """One uint64 per row of a bool matrix of at most 64 columns (bit j = column j)."""
+    out = np.zeros(P.shape[0], np.uint64)
+    for i in range(P.shape[0]):
+        k = np.uint64(0)
+        for j in range(P.shape[1]):
+            if P[i, j]:
+                k |= np.uint64(1) << np.uint64(j)
+        out[i] = k
+    return out
+
+
+@_njit
+def _region_rows(co, C, keep, alive, n_units):
+    """The kept rows of the alive cells, cell by cell, each cell's ordered by id (units,
+    then domain rows, as the LP engine orders facets); each alive cell's first position in
+    them (and the end); and the kept rows of units of alive cells, in row order."""
+    n = co.shape[0] - 1
+    rows = np.empty(co[-1], np.int64)
+    bounds = np.empty(n + 1, np.int64)
+    frows = np.empty(co[-1], np.int64)
+    m = 0
+    k = 0
+    nf = 0
+    for p in range(n):
+        if not alive[p]:
+            continue
+        bounds[k] = m
+        k += 1
+        start = m
+        for r in range(co[p], co[p + 1]):
+            if not keep[r]:
+                continue
+            if C[r] < n_units:
+                frows[nf] = r
+                nf += 1
+            i = m  # insertion by id: a cell has few rows
+            while i > start and C[rows[i - 1]] > C[r]:
+                rows[i] = rows[i - 1]
+                i -= 1
+            rows[i] = r
+            m += 1
+    bounds[k] = m
+    return rows[:m].copy(), bounds[: k + 1].copy(), frows[:nf].copy()
 
 
 def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0, 1.0)):
@@ -1909,9 +2163,13 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     lnet = run.net
     # the bits behind an all-off layer are exact (the kernels' constant threshold is a bound
     # over all regions, above small biases of late layers): set them, here and across facets
-    tails = dead_layer_tails(lnet, K)
+    # (only when some region has an all-off layer: the first all-off layer of a pattern stays,
+    # so without one no pattern set by the rule is a region's; tails None skips the rule)
     praw = pat  # the bits the run cut with (the neighbour pass rebuilds its maps from them)
-    pat = apply_dead_layer_tails(pat, run.offsets, tails)
+    tails = None
+    if _has_dead_layer(pat, run.offsets):
+        tails = dead_layer_tails(lnet, K)
+        pat = apply_dead_layer_tails(pat, run.offsets, tails)
     # facets, and the rows as A x <= b with unit normals; the complex is freed chunk by chunk
     # as they are read off
     cells, run.cells = run.cells, None
@@ -1919,8 +2177,8 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     isfac, centers, spread, wit, lb, onbox, A_all, b_all, C, nrows = _finish_all(cells, run.box_id0, run.n_jobs,
                                                                                rows=True, free=True, bits=fbits)
     del cells
-    _release_heap()
     n_cells = len(nrows)
+    _release_heap(n_cells)
     co = np.zeros(n_cells + 1, np.int64)
     np.cumsum(nrows, out=co[1:])
     del nrows
@@ -1928,7 +2186,6 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     keep_row = isfac.copy()
     if run.box_id0 >= 0:
         keep_row &= C < run.box_id0
-    cell_of_row = np.repeat(np.arange(n_cells, dtype=np.int32 if n_cells < 2 ** 31 else np.int64), np.diff(co))
     alive, wit, radius, n_lp, thin = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
     # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
     labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
@@ -1937,13 +2194,11 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     new_index = np.full(n_cells, -1, dtype=np.int32 if n_cells < 2 ** 31 else np.int64)
     new_index[idx_cells] = np.arange(len(idx_cells))
     offsets = run.offsets
-    rows = np.flatnonzero(keep_row & alive[cell_of_row])
-    rows = rows[np.lexsort((C[rows], cell_of_row[rows]))]
-    bounds = np.append(np.searchsorted(cell_of_row[rows], idx_cells, side="left"), len(rows))
+    rows, bounds, frows = _region_rows(co, C, keep_row, alive, run.n)
     A_sel = A_all[rows]
     b_sel = b_all[rows]
     del A_all, b_all
-    _release_heap()
+    _release_heap(n_cells)
     pos = np.full(len(C), -1, dtype=np.int32 if len(rows) < 2 ** 31 else np.int64)  # candidate row -> its row
     pos[rows] = np.arange(len(rows))
 
@@ -1965,10 +2220,9 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     rk_alive = rk if every else rk[idx_cells]
     C_sel = C[rows]
     # the unit facets of live cells (adjacency), then what only served to find the rows
-    frows = np.flatnonzero(keep_row & (C < run.n) & alive[cell_of_row])
     frows = frows.astype(np.int32) if len(C) < 2 ** 31 else frows
-    del rows, C, cell_of_row, isfac, keep_row, lb, wit, alive
-    _release_heap()
+    del rows, C, isfac, keep_row, lb, wit, alive
+    _release_heap(n_cells)
 
     def build_regions():
         # the Python objects, built on first access to Decomposition.regions
@@ -1978,15 +2232,14 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         lab_sel = _labels_of(C_sel, labels)
         pats = _bool_tuples(pat_alive)
         rks = _int_tuples(rk_alive)
-        szs = _int_tuples(np.stack([pat_alive[:, offsets[l]: offsets[l + 1]].sum(axis=1) for l in range(K)],
-                                   axis=1))
+        szs = _int_tuples(_layer_sizes(pat_alive, offsets))
         rads = (s * radius[idx_cells]).tolist()
         bnd = (~onbox[idx_cells]).tolist()
         return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds.tolist(), bnd, rks, szs)
 
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
-    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, co, centers, normals, units,
-                                  lp_scale, tails)
+    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, co, centers, A_sel, C_sel,
+                                  pos, lp_scale, tails)
     if miss:
         di, dj, du = _degenerate_edges(lnet, K, miss, centers, normals, units, spread, pat_alive, A_sel, b_sel,
                                        bounds, tol_abs, lp_scale, tails)

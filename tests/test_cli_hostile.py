@@ -228,8 +228,16 @@ def test_analyze_defaults_work_for_every_manifold(capsys):
     assert "circle in R^2" in capsys.readouterr().out
 
 
+@pytest.mark.slow
+def test_analyze_runs_on_a_solid(capsys):
+    assert main(["analyze", "--manifold", "ball", "--resolution", "4", "--widths", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "ball in R^3" in out and "b3" in out and "f(X)  (exact)              1   0   0   0" in out
+
+
 # --------------------------------------------------------------------------- item 17: memory
-@pytest.mark.parametrize("manifold, n", [("circle", 7), ("torus", 7), ("sphere", 5), ("klein", 6)])
+@pytest.mark.parametrize("manifold, n", [("circle", 7), ("torus", 7), ("sphere", 5), ("klein", 6), ("ball", 13),
+                                         ("solid_torus", 25)])
 def test_mesh_size_estimate_is_the_built_mesh(manifold, n):
     K = cli._make_manifold(manifold, n, 0)
     assert cli._mesh_size(manifold, n) == (K.n_vertices, len(K.simplices))

@@ -151,9 +151,9 @@ def test_bad_input():
                                                     [[0, 1], [0, 2], [0, 3]]))
     with pytest.raises(ValueError, match="max_candidates"):
         pr.image_homology(net, pr.circle(8), max_candidates=0)
-    tet = pr.SimplicialComplex(np.vstack([np.zeros(3), np.eye(3)]), [[0, 1, 2, 3]])
-    with pytest.raises(ValueError, match="dimension <= 2"):
-        pr.image_homology(_injective(3), tet)
+    flat = pr.SimplicialComplex([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], [[0, 1, 2, 3]])
+    with pytest.raises(ValueError, match="degenerate"):
+        pr.image_homology(_injective(3), flat)
 
 
 # ------------------------------------------------------------------ curves in any R^n
@@ -207,3 +207,93 @@ def test_without_overlaps_and_folds_the_image_is_the_quotient_by_the_collapsed_p
         if checked >= 3 and with_collapse >= 2:
             break
     assert checked >= 3 and with_collapse >= 1
+
+
+# ---------------------------------------------------------------------------- solids
+def _stellar(K):
+    """Each tetrahedron split into 4 at its centroid: the same |K|, a finer conforming mesh."""
+    V, S = K.vertices, K.simplices
+    c = len(V) + np.arange(len(S))
+    V2 = np.vstack([V, V[S].mean(1)])
+    S2 = np.concatenate([np.stack([c, S[:, 1], S[:, 2], S[:, 3]], 1), np.stack([S[:, 0], c, S[:, 2], S[:, 3]], 1),
+                         np.stack([S[:, 0], S[:, 1], c, S[:, 3]], 1), np.stack([S[:, 0], S[:, 1], S[:, 2], c], 1)])
+    return pr.SimplicialComplex(V2, S2)
+
+
+def _swap_xz(K):
+    return pr.SimplicialComplex(K.vertices[:, [2, 1, 0]], K.simplices)
+
+
+@pytest.mark.parametrize("K, betti", [(pr.ball(2), (1, 0, 0, 0)), (pr.solid_torus(4, 1), (1, 1, 0, 0)),
+                                      (pr.cube_with_holes(1, holes=1), (1, 1, 0, 0))])
+def test_injective_layers_keep_the_homology_of_a_solid(K, betti):
+    rng = np.random.default_rng(0)
+    # x -> (relu(x), relu(-x)), then 8 random combinations of x = relu(x) - relu(-x), all active
+    M = rng.normal(size=(8, 3))
+    wide = pr.ReLUNetwork.from_weights([np.vstack([np.eye(3), -np.eye(3)]), np.hstack([M, -M])],
+                                       [np.zeros(6), np.full(8, 100.0)])
+    # a random invertible square layer with every unit active on the body
+    square = pr.ReLUNetwork.from_weights([rng.normal(size=(3, 3))], [np.full(3, 100.0)])
+    for net in (_injective(3), wide, square):
+        res = pr.image_homology(net, K)
+        assert res.betti == betti and res.n_rank_pieces == 0 and not res.overlaps
+    assert pr.image_homology(square, K).n_dirty == 0  # one affine injective map: all certified
+
+
+def test_folding_solids_by_hand():
+    # (x, y, z) -> (|x|, y, z) of a ball centred on the fold plane: a half ball (the mesh is
+    # symmetric under x -> -x, so the halves coincide)
+    assert pr.image_homology(_fold_x(3), pr.ball(2)).betti == (1, 0, 0, 0)
+    # a solid torus around the z axis folded across the plane x = 0 through its axis: the
+    # half x >= 0 (a solid bent cylinder, contractible); folded across its equator plane
+    # z = 0: the top half, a solid ring that keeps the hole. solid_torus(4, 1) is symmetric
+    # as a set under both reflections (its voxels have planar faces).
+    T = pr.solid_torus(4, 1)
+    axis = pr.image_homology(_fold_x(3), T)
+    assert axis.betti == (1, 0, 0, 0) and axis.overlaps
+    ring = pr.image_homology(_fold_x(3), _swap_xz(T))
+    assert ring.betti == (1, 1, 0, 0)
+    # independent: an alpha complex of a dense sample of the folded ring, in R^3
+    gudhi = pytest.importorskip("gudhi")
+    rng = np.random.default_rng(0)
+    K = _swap_xz(T)
+    S = K.simplices[rng.integers(len(K), size=6000)]
+    X = np.einsum("kj,kjd->kd", rng.dirichlet(np.ones(4), size=len(S)), K.vertices[S])
+    st = gudhi.AlphaComplex(points=_fold_x(3).forward(X)).create_simplex_tree(max_alpha_square=0.05)
+    st.compute_persistence(persistence_dim_max=True)
+    assert (st.betti_numbers() + [0, 0, 0])[:3] == [1, 1, 0]
+
+
+def test_projecting_a_solid_torus_to_the_plane_gives_an_annulus():
+    gudhi = pytest.importorskip("gudhi")
+    # (x, y, z) -> (x + 10, y + 10) as a two-layer net: the shadow of the solid torus, an annulus
+    W1 = np.vstack([np.eye(3), -np.eye(3)])
+    W2 = np.array([[1.0, 0, 0, -1, 0, 0], [0, 1, 0, 0, -1, 0]])
+    net = pr.ReLUNetwork.from_weights([W1, W2], [np.zeros(6), np.full(2, 10.0)])
+    T = pr.solid_torus(4, 1)
+    res = pr.image_homology(net, T)
+    assert res.betti == (1, 1, 0, 0) and res.n_rank_pieces == res.n_pieces  # every cell squashed
+    # independent: an alpha complex of a dense sample of the image, in the plane
+    rng = np.random.default_rng(0)
+    S = T.simplices[rng.integers(len(T), size=4000)]
+    X = np.einsum("kj,kjd->kd", rng.dirichlet(np.ones(4), size=len(S)), T.vertices[S])
+    st = gudhi.AlphaComplex(points=net.forward(X)).create_simplex_tree(max_alpha_square=0.05)
+    st.compute_persistence(persistence_dim_max=True)
+    assert st.betti_numbers()[:2] == [1, 1]
+
+
+def test_subdividing_a_solid_does_not_change_the_image_homology(global_random_seed):
+    # a random layer whose hyperplanes cut the body (units switch off on parts of it), and
+    # the same body split at every tetrahedron's centroid: same image, same Betti numbers
+    rng = np.random.default_rng(global_random_seed)
+    W = rng.normal(size=(8, 3))
+    net = pr.ReLUNetwork.from_weights([W], [np.abs(W).sum(1) * 0.5])
+    K = pr.solid_torus(4, 1, R=2.0, r=0.5)
+    a, b = pr.image_homology(net, K), pr.image_homology(net, _stellar(K))
+    assert a.n_pieces > len(K) and a.betti == b.betti
+
+
+def test_meshes_of_dimension_4_are_refused():
+    K = pr.SimplicialComplex(np.vstack([np.zeros(4), np.eye(4)]), [[0, 1, 2, 3, 4]])
+    with pytest.raises(ValueError, match="dimension <= 3"):
+        pr.image_homology(_injective(4), K)

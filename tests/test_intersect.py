@@ -259,9 +259,9 @@ def test_bad_inputs():
         pr.refine(net, circle_mesh(5))
     with pytest.raises(TypeError, match="SimplicialComplex"):
         pr.refine(net, np.zeros((3, 3)))
-    tet = pr.SimplicialComplex(np.eye(4)[:, :3], [[0, 1, 2, 3]])
-    with pytest.raises(ValueError, match="dim <= 2"):
-        pr.refine(net, tet)
+    simplex4 = pr.SimplicialComplex(np.vstack([np.zeros(4), np.eye(4)]), [[0, 1, 2, 3, 4]])
+    with pytest.raises(ValueError, match="dim <= 3"):
+        pr.refine(torch_net(4, [4], seed=0), simplex4)
     with pytest.raises(ValueError, match="'tol' parameter of refine"):
         pr.refine(net, torus_mesh(4, 4), tol=-1.0)
     with pytest.raises(ValueError, match="layer must be"):
@@ -326,3 +326,76 @@ def test_nearly_collapsed_pieces_get_their_tangent_rank_from_the_exact_rule():
         ref = pr.refine(net, K)
         assert (ref.ranks == [1, 0]).all()
         assert (ref.tangent_ranks[:, 1] == 0).all() and (ref.tangent_ranks[:, 0] == 1).all()
+
+
+# ---------------------------------------------------------------------------- solids
+def _signed_volumes(V, S):
+    return np.linalg.det(V[S[:, 1:]] - V[S[:, :1]]) / 6
+
+
+def _check_refined_solid(net, K, ref, rng):
+    """Volumes, orientation, conformity, homology and patterns of a refined tet mesh."""
+    V, S = ref.complex.vertices, ref.complex.simplices
+    vol0 = _signed_volumes(K.vertices, K.simplices)
+    vol = _signed_volumes(V, S)
+    # orientation kept: no piece is negative beyond rounding of its parent's volume
+    assert (vol > -1e-12 * vol0[ref.parent]).all()
+    np.testing.assert_allclose(np.bincount(ref.parent, weights=vol, minlength=len(K)), vol0, rtol=1e-9)
+    np.testing.assert_allclose(np.bincount(ref.parent, weights=ref.measures(), minlength=len(K)), vol0,
+                               rtol=1e-9)
+    # conforming: every triangle in one or two tets, the boundary triangles tile the input's
+    # boundary (same area), and the homology and Euler characteristic are the input's
+    F = np.sort(np.concatenate([np.delete(S, j, axis=1) for j in range(4)]), axis=1)
+    faces, counts = np.unique(F, axis=0, return_counts=True)
+    assert counts.max() == 2
+    area = lambda V_, T: simplex_measures(V_, T).sum()  # noqa: E731
+    np.testing.assert_allclose(area(V, faces[counts == 1]), area(K.vertices, K.boundary()), rtol=1e-9)
+    assert ref.complex.euler_characteristic() == K.euler_characteristic()
+    assert gudhi_betti(S, 3) == gudhi_betti(K.simplices, 3)
+    # every piece lies in one region: random interior points have the piece's pattern
+    for X in interior_points(V, S, rng):
+        assert np.array_equal(net.patterns(X, flat=True), ref.patterns)
+
+
+@pytest.mark.parametrize("make", [lambda: pr.ball(2), lambda: pr.solid_torus(8, 2, R=2.0, r=0.8)])
+def test_tet_mesh_refinement_is_exact_and_conforming(make, global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    net = torch_net(3, [10, 8], seed=global_random_seed)
+    K = make()
+    ref = pr.refine(net, K)
+    assert len(ref) > 3 * len(K)
+    _check_refined_solid(net, K, ref, rng)
+
+
+def test_tet_cuts_through_vertices_and_edges(global_random_seed):
+    # small-integer hyperplanes through the integer grid points of a cube with a hole:
+    # cut planes through one or two vertices of a tet (pyramid and two-tet cases), along
+    # edges and faces (no cut), and coincident hyperplanes
+    from conftest import int_net
+
+    rng = np.random.default_rng(global_random_seed)
+    K = pr.cube_with_holes(2, holes=1, size=6.0)  # vertices on the grid (i - 3, ...) in steps of 1
+    net = int_net(rng, 3, [6, 5])
+    ref = pr.refine(net, K)
+    _check_refined_solid(net, K, ref, rng)
+
+
+def test_tet_tangent_ranks_match_the_jacobian(global_random_seed):
+    # narrow layers drop the rank on the tets' tangent space (= R^3); compare with the rank of
+    # the Jacobian at an interior point of each piece times the piece's edge vectors
+    rng = np.random.default_rng(global_random_seed)
+    net = torch_net(3, [5, 2, 4], seed=global_random_seed)
+    ref = pr.refine(net, pr.ball(2, radius=2.0))
+    V, S = ref.complex.vertices, ref.complex.simplices
+    X = interior_points(V, S, rng, n_per=1)[0]
+    for k in rng.choice(len(ref), size=min(80, len(ref)), replace=False):
+        T = (V[S[k, 1:]] - V[S[k, 0]]).T
+        for L in (1, 2, 3):
+            A, _ = net.local_affine(net.patterns(X[k:k + 1], flat=True)[0], layer=L)
+            smax = np.linalg.norm(A, 2)
+            tol = smax * max(A.shape) * np.finfo(float).eps
+            Q = np.linalg.qr(T)[0]
+            want = np.linalg.matrix_rank(A @ Q, tol=tol) if smax else 0
+            assert ref.tangent_ranks[k, L - 1] == min(want, np.linalg.matrix_rank(A) if smax else 0)
+    # not vacuous: full rank after the first layer somewhere, dropped ranks after the second
+    assert (ref.tangent_ranks[:, 0] == 3).any() and (ref.tangent_ranks[:, 1] < 3).all()

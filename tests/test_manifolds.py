@@ -242,3 +242,85 @@ def test_fast_unique_rows_matches_numpy(global_random_seed):
         for g, w in zip(got, want):
             np.testing.assert_array_equal(g, np.asarray(w).reshape(g.shape))
         np.testing.assert_array_equal(_unique_rows(F, n), want[0])
+
+
+# ---------------------------------------------------------------- solids
+def _volumes(K):
+    V, S = K.vertices, K.simplices
+    return np.linalg.det(V[S[:, 1:]] - V[S[:, :1]]) / 6
+
+
+def _boundary_surface(K):
+    F = K.boundary()
+    used, inv = np.unique(F, return_inverse=True)
+    return pr.SimplicialComplex(K.vertices[used], inv.reshape(F.shape))
+
+
+@pytest.mark.parametrize("make, betti, chi_boundary", [
+    (lambda: pr.ball(4, radius=1.5), [1, 0, 0, 0], 2),
+    (lambda: pr.solid_torus(8, 2, R=2.5, r=0.7), [1, 1, 0, 0], 0),
+    (lambda: pr.cube_with_holes(1, holes=0), [1, 0, 0, 0], 2),
+    (lambda: pr.cube_with_holes(2, holes=1), [1, 1, 0, 0], 0),
+    (lambda: pr.cube_with_holes(1, holes=3, size=3.0), [1, 3, 0, 0], -4),
+])
+def test_solids_homology_orientation_and_boundary(make, betti, chi_boundary):
+    K = make()
+    assert K.dim == 3 and K.ambient_dim == 3
+    assert pr.betti(K) == betti and pr.betti(K, field=2) == betti
+    assert (_volumes(K) > 0).all()  # every tetrahedron positively oriented
+    # a 3-manifold with boundary: every triangle in one or two tetrahedra, and the boundary
+    # is a closed orientable surface of genus b1 (Euler characteristic 2 - 2 b1)
+    F = np.sort(np.concatenate([np.delete(K.simplices, j, axis=1) for j in range(4)]), axis=1)
+    counts = np.unique(F, axis=0, return_counts=True)[1]
+    assert set(counts.tolist()) == {1, 2}
+    B = _boundary_surface(K)
+    B.check_closed_surface()
+    assert B.is_orientable() and B.euler_characteristic() == chi_boundary == 2 - 2 * betti[1]
+    assert K.euler_characteristic() == 1 - betti[1]
+
+
+@pytest.mark.parametrize("holes", [0, 1, 2])
+def test_cube_with_holes_volume_is_exact(holes):
+    size = 1.7
+    K = pr.cube_with_holes(2, holes=holes, size=size)
+    np.testing.assert_allclose(_volumes(K).sum(), size ** 3 * (1 - holes / (3 * (2 * holes + 1))), rtol=1e-12)
+    np.testing.assert_allclose(np.abs(K.vertices).max(0), size / 2)
+
+
+def test_ball_and_solid_torus_volumes_converge_to_the_analytic_ones():
+    # the boundary vertices lie on the sphere / torus, so the meshes are inscribed: the volume
+    # is below the analytic one, and the error falls ~4x when the grid is refined 2x
+    errs = []
+    for n in (4, 8, 16):
+        B = pr.ball(n, radius=1.3)
+        np.testing.assert_allclose(np.linalg.norm(_boundary_surface(B).vertices, axis=1), 1.3)
+        errs.append(4 / 3 * np.pi * 1.3 ** 3 - _volumes(B).sum())
+    assert errs[0] > errs[1] > errs[2] > 0 and errs[1] / errs[2] > 3
+    errs = []
+    for n, m in ((8, 2), (16, 4), (32, 8)):
+        T = pr.solid_torus(n, m, R=2.0, r=0.5)
+        x, y, z = _boundary_surface(T).vertices.T
+        np.testing.assert_allclose((np.hypot(x, y) - 2.0) ** 2 + z ** 2, 0.25)
+        errs.append(2 * np.pi ** 2 * 2.0 * 0.25 - _volumes(T).sum())
+    assert errs[0] > errs[1] > errs[2] > 0 and errs[1] / errs[2] > 3
+
+
+def test_symmetric_solids_are_symmetric_meshes():
+    # even grids: the reflections in the coordinate planes map the mesh onto itself
+    for K, flips in ((pr.ball(4), (0, 1, 2)), (pr.solid_torus(8, 2), (1, 2))):
+        tets = {frozenset(tuple(np.round(v, 9)) for v in K.vertices[s]) for s in K.simplices}
+        for ax in flips:
+            W = K.vertices.copy()
+            W[:, ax] *= -1
+            assert {frozenset(tuple(np.round(v, 9)) for v in W[s]) for s in K.simplices} == tets
+
+
+def test_solids_bad_input():
+    with pytest.raises(ValueError, match="'n'"):
+        pr.ball(1)
+    with pytest.raises(ValueError, match="even"):
+        pr.solid_torus(5, 2)
+    with pytest.raises(ValueError, match="R > r"):
+        pr.solid_torus(8, 2, R=1.0, r=1.0)
+    with pytest.raises(ValueError, match="'holes'"):
+        pr.cube_with_holes(1, holes=-1)

@@ -289,6 +289,36 @@ def test_engines_agree_where_the_lp_engine_kept_a_weakly_redundant_row(seed):
     _assert_same(_lp(net, dom), pr.enumerate_regions(net, dom, method="subdivision"), labels=False)
 
 
+@pytest.mark.parametrize("d, domain", [(2, "box"), (3, None)])
+def test_every_threaded_pass_matches_one_thread_with_one_cell_chunks(d, domain, monkeypatch, global_random_seed):
+    """Chunks of a single cell (facet row) in every pass that runs on threads (layer kernel,
+    next maps, rank certificates, facet and neighbour passes): the same decomposition, bit
+    for bit, as one thread."""
+    rng = np.random.default_rng(global_random_seed)
+    net = _net(rng, d, (6, 5, 4))
+    dom = pr.Box(-3.0, 3.0, dim=d) if domain else None
+    ref = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=1)
+    bounds, pmap, chunked = subdivision._bounds, subdivision._pmap, set()
+
+    def spy(fn, b, n_jobs):  # which kernels ran on chunks
+        out = pmap(fn, b, n_jobs)
+        chunked.update(fn.__code__.co_names)  # the kernel a chunk calls: a global, or a closure cell
+        chunked.update(getattr(c.cell_contents, "__name__", "") for c in fn.__closure__ or ())
+        for c in fn.__closure__ or ():  # or what the function in a cell calls (a layer's pieces)
+            chunked.update(getattr(getattr(c.cell_contents, "__code__", None), "co_names", ()))
+        return out
+
+    monkeypatch.setattr(subdivision, "_bounds", lambda n, n_jobs, min_chunk=1: bounds(n, n_jobs, min_chunk))
+    monkeypatch.setattr(subdivision, "_pmap", spy)
+    dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=3)
+    assert np.array_equal(dec.patterns, ref.patterns) and np.array_equal(dec.ranks(), ref.ranks())
+    assert dec.edges == ref.edges
+    for r, q in zip(dec.regions, ref.regions):
+        assert np.array_equal(r.A, q.A) and np.array_equal(r.b, q.b) and r.facets == q.facets
+        assert np.array_equal(r.witness, q.witness) and r.inradius == q.inradius and r.ranks == q.ranks
+    assert {"_layer_kernel", "_next_maps", "_certified_ranks", "_finish_kernel", "_neighbor_kernel"} <= chunked, chunked
+
+
 @pytest.mark.parametrize("domain", ["box", None])
 def test_same_answer_for_any_number_of_threads(domain, global_random_seed):
     """1, 2 and 5 threads, chunks of any size: the same regions in the same order, with

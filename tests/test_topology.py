@@ -266,3 +266,18 @@ def test_image_persistence_errors():
     res = pr.image_persistence(net, X, max_scale=1.0, max_dimension=1)
     with pytest.raises(ValueError, match="scale must be a float in"):
         res.betti(2.0)
+
+
+# ---------------------------------------------------------------------- solids
+@pytest.mark.parametrize("K, absolute, relative", [
+    (pr.ball(2), [1, 0, 0, 0], [0, 0, 0, 1]),                          # H(B, S^2) = H(S^3) reduced
+    (pr.solid_torus(4, 1), [1, 1, 0, 0], [0, 0, 1, 1]),                # Lefschetz: H_k(T, dT) = H^{3-k}(T)
+    (pr.cube_with_holes(1, holes=2), [1, 2, 0, 0], [0, 0, 2, 1]),
+])
+def test_solids_relative_to_their_boundary_obey_lefschetz_duality(K, absolute, relative):
+    assert pr.betti(K) == absolute
+    dK = K.boundary()
+    assert list(pr.relative_betti(K, [tuple(f) for f in dK.tolist()]).relative) == relative
+    # collapsing the boundary of the ball to a point gives S^3 (reduced Betti numbers)
+    if absolute == [1, 0, 0, 0]:
+        assert pr.quotient_betti(K, [[tuple(f) for f in dK.tolist()]]) == [0, 0, 0, 1]
