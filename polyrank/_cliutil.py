@@ -104,15 +104,14 @@ MEMORY_UNITS = {"b": 1, "k": 2**10, "kib": 2**10, "m": 2**20, "mib": 2**20, "g":
 
 def memory_type(text):
     """An argparse type: a memory size in bytes, written ``4GiB``, ``512MiB``, ``1.5G``,
-    ``2GB`` or a whole number of bytes (``1073741824``); see :data:`MEMORY_UNITS`."""
-    want = "a memory size like 4GiB, 512MiB, 2GB or a whole number of bytes"
+    ``2GB``, ``1073741824B``, or a plain number of GiB (``2``, ``0.5``); see
+    :data:`MEMORY_UNITS`."""
+    want = "a memory size like 4GiB, 512MiB, 2GB or a plain number of GiB"
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
     if m is None or (m.group(2) and m.group(2).lower() not in MEMORY_UNITS):
         raise _fail(want, text)
     number, unit = m.group(1), m.group(2).lower()
-    if not unit and not re.fullmatch(r"[0-9]+", number):
-        raise _fail(want + " (a plain number is bytes: write 1.5GiB, not 1.5)", text)
-    v = float(number) * MEMORY_UNITS[unit or "b"]
+    v = float(number) * MEMORY_UNITS[unit or "g"]  # a plain number is GiB, as it always was
     if not math.isfinite(v) or v < 1:
         raise _fail(want + " of at least 1 byte", text)
     return int(v)
@@ -256,11 +255,11 @@ def user_errors(prog):
         raise SystemExit(f"{prog}: interrupted") from None
 
 
-def memory_budget(max_memory_gib=None, *, unit=2**30):
-    """Bytes a command may use: ``max_memory_gib`` times ``unit`` bytes (GiB by default; 1
-    for a value already in bytes), or half of this machine's memory."""
-    if max_memory_gib is not None:
-        return int(max_memory_gib * unit)
+def memory_budget(max_memory=None):
+    """Bytes a command may use: ``max_memory`` bytes (from :func:`memory_type`), or half of
+    this machine's memory."""
+    if max_memory is not None:
+        return int(max_memory)
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
     except (ValueError, OSError, AttributeError):  # pragma: no cover (non-POSIX)

@@ -39,7 +39,7 @@ FIGURE_HELP = {
     "flow": "Naitzat et al.'s topological flow: exact Betti numbers of every class at every layer",
 }
 #: Smallest ``--max-memory`` of ``polyrank enumerate --out`` (a smaller one is almost surely a
-#: unit left out: a plain number is bytes).
+#: slip: no tile fits in it).
 MIN_TILE_MEMORY = 2 ** 20
 #: Default output folder of ``polyrank reproduce FIGURE``: ``polyrank-FIGURE``.
 DEFAULT_OUT = "polyrank-{figure}"
@@ -77,9 +77,9 @@ def _enumerate_parser(sub):
                                        "(default: a local process pool)")
     p.add_argument("--overwrite", action="store_true", help="with --out: replace a region store at that path")
     p.add_argument("--max-memory", type=memory_type, default=None,
-                   help="memory budget, like 4GiB, 512MiB or bytes: the network's weights must fit in it, and "
-                        "with --out each tile may use this much (write_regions' max_memory; default: half of "
-                        "this machine's memory for the weights, 2 GiB per tile)")
+                   help="memory budget in GiB, or a size like 4GiB, 512MiB, 1.5G: the network's weights "
+                        "must fit in it, and with --out each tile may use this much (write_regions' "
+                        "max_memory; default: half of this machine's memory for the weights, 2 GiB per tile)")
     return p
 
 
@@ -93,7 +93,7 @@ def _load_network(args, prog="polyrank enumerate"):
 
     if not args.model:
         need = network_bytes(args.input_dim, args.widths)
-        budget = memory_budget(args.max_memory, unit=1)
+        budget = memory_budget(args.max_memory)
         if need > budget:
             raise SystemExit(f"{prog}: error: --widths/--input-dim: a {args.input_dim}-"
                              + "-".join(map(str, args.widths)) + f" network needs {need / 2**30:.1f} GiB for its "
@@ -148,8 +148,8 @@ def _run_enumerate(args):
         output_parent(args.out, "--out", prog)
         if args.max_memory is not None and args.max_memory < MIN_TILE_MEMORY:
             raise SystemExit(f"{prog}: error: --max-memory: with --out each tile needs at least {MIN_TILE_MEMORY} "
-                             f"bytes (1 MiB); got {args.max_memory} bytes. A plain number is bytes: write e.g. "
-                             "2GiB or 512MiB.")
+                             f"bytes (1 MiB); got {args.max_memory} bytes. A plain number is GiB; write e.g. "
+                             "2, 2GiB or 512MiB.")
     net = _load_network(args, prog)
     if args.plot and net.input_dim != 2:
         raise SystemExit(f"{prog}: error: --plot draws 2-D decompositions only; the network has input dimension "
@@ -309,9 +309,9 @@ def _analyze_parser():
                         "(approximate; slow for large scales; default: not computed)")
     p.add_argument("--plot", help="write a figure of the refined manifold coloured by rank (default: none)")
     p.add_argument("--csv", help="write one row per region met to this CSV file (default: none)")
-    p.add_argument("--max-memory", type=float_type(0, strict=True), default=None,
-                   help="GiB the analysis may use; a mesh that needs more is refused before any work "
-                        "(default: half of this machine's memory)")
+    p.add_argument("--max-memory", type=memory_type, default=None,
+                   help="GiB (or a size like 512MiB, 4GiB) the analysis may use; a mesh that needs more is "
+                        "refused before any work (default: half of this machine's memory)")
     return p
 
 
