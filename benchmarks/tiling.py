@@ -29,12 +29,13 @@ balanced by distinct sampled patterns (the planner before the density estimate).
 it): ``tracemalloc`` peak above the finished Decomposition, per piece, and the seconds.
 
 ``--bytes-per-cell``: the subdivision engine alone on layers 1..K (``--layers``), peak RSS
-minus the RSS before the run, divided by the cells after layer K (the widest layer).
+minus the RSS before the run, divided by the cells after layer K (the widest layer);
+``--random 3-16-16-16`` adds a PyTorch default-init network over [-10, 10]^d (all layers).
 
     python benchmarks/tiling.py --model DATA/models/D-III_model_0.pth
     python benchmarks/tiling.py --d2 --model DATA/models/D-II-2_model_0.pth --max-memory 1.5
-    python benchmarks/tiling.py --bytes-per-cell --model DATA/models/D-II-2_model_0.pth --layers 4,5,6
-    python benchmarks/tiling.py --piece-memory --model DATA/models/D-III_model_0.pth --layers 5,9
+    python benchmarks/tiling.py --bytes-per-cell --model D-II-2 --layers 4,5,6 --random 3-16-16-16
+    python benchmarks/tiling.py --piece-memory --model D-III --layers 5,9
     python benchmarks/tiling.py --balance --max-memory 0.1 --model DATA/models/D-III_model_0.pth
     python benchmarks/tiling.py --check-layer 5 --max-memory 0.25 --model DATA/models/D-II-2_model_0.pth
 
@@ -58,6 +59,8 @@ import polyrank as pr
 
 
 def load(path):
+    if path in pr.data.NAITZAT_FAMILIES:  # a shipped model: "D-II-2", ...
+        return pr.data.load_naitzat_model(path)
     import torch
 
     sd = torch.load(path, map_location="cpu")
@@ -72,8 +75,13 @@ def _rss():
 
 
 def _child(conn, what, path, tiles, out, layer):
-    net = load(path)
-    dom = pr.Box(-1.0, 1.0, dim=3)
+    if path.startswith("random:"):  # a PyTorch default-init network over [-10, 10]^d
+        dims = [int(w) for w in path[7:].split("-")]
+        net = pr.ReLUNetwork.from_torch(pr.train.mlp(dims[0], dims[1:], seed=0))
+        dom = pr.Box(-10.0, 10.0, dim=dims[0])
+    else:
+        net = load(path)
+        dom = pr.Box(-1.0, 1.0, dim=3)
     if what == "cells":  # warm the engine's compiled kernels, then measure one run
         pr.enumerate_regions(net, dom, layer=1, method="subdivision")
         base = _rss()
@@ -126,10 +134,11 @@ def bench_model(path, tiles, out):
 
 
 def bench_bytes_per_cell(path, layers):
-    print(f"\n{Path(path).stem}: subdivision engine alone over [-1, 1]^3 (load average {os.getloadavg()[0]:.1f})")
-    for K in layers:
+    where = "[-10, 10]^d, all layers" if path.startswith("random:") else "[-1, 1]^3"
+    print(f"\n{Path(path).stem}: subdivision engine alone over {where} (load average {os.getloadavg()[0]:.1f})")
+    for K in ([None] if path.startswith("random:") else layers):
         n, dt, peak, base = run("cells", path, layer=K)
-        print(f"  layers 1..{K}: {n:>9d} cells  {dt:7.1f} s  peak RSS {peak / 2**20:7.0f} MiB "
+        print(f"  layers 1..{K or 'all'}: {n:>9d} cells  {dt:7.1f} s  peak RSS {peak / 2**20:7.0f} MiB "
               f"(before the run {base / 2**20:.0f} MiB)  {(peak - base) / n:7.0f} bytes per cell")
 
 
@@ -255,7 +264,12 @@ def bench_d2(path, out, max_memory, memory_limit, pool):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", action="append", default=[], help="path of a model state_dict (.pth); repeatable")
+    ap.add_argument("--model", action="append", default=[],
+                    help="path of a model state_dict (.pth), or the name of a shipped one (D-II-2, D-III, ...: "
+                         "pr.data.load_naitzat_model); repeatable")
+    ap.add_argument("--random", action="append", default=[],
+                    help="with --bytes-per-cell: a PyTorch default-init network like 3-16-16-16 over "
+                         "[-10, 10]^d (seed 0); repeatable")
     ap.add_argument("--tiles", type=int, default=4)
     ap.add_argument("--d2", action="store_true", help="the LocalCluster run on the (first) --model")
     ap.add_argument("--pool", action="store_true", help="with --d2: the local process pool instead of Dask")
@@ -273,11 +287,11 @@ def main():
     ap.add_argument("--out", default=None, help="where the stores go (default a temporary directory); "
                                                 "an unfinished --d2 run there is resumed")
     args = ap.parse_args()
-    if not args.model:
-        ap.error("give at least one --model PATH (a .pth state_dict of the paper's classifiers)")
+    if not args.model and not (args.bytes_per_cell and args.random):
+        ap.error("give at least one --model PATH (a .pth state_dict of the paper's classifiers, or D-II-2 ...)")
     for m in args.model:
-        if not Path(m).is_file():
-            ap.error(f"--model {m!r}: no such file")
+        if not Path(m).is_file() and m not in pr.data.NAITZAT_FAMILIES:
+            ap.error(f"--model {m!r}: no such file, and not one of {sorted(pr.data.NAITZAT_FAMILIES)}")
     base = args.out or tempfile.mkdtemp(prefix="polyrank-tiling-")
     try:
         if args.balance:
@@ -289,7 +303,7 @@ def main():
             for m in args.model:
                 bench_piece_memory(m, [int(k) for k in args.layers.split(",")])
         elif args.bytes_per_cell:
-            for m in args.model:
+            for m in args.model + ["random:" + r for r in args.random]:
                 bench_bytes_per_cell(m, [int(k) for k in args.layers.split(",")])
         elif args.d2:
             bench_d2(args.model[0], os.path.join(base, "d2"), int(args.max_memory * 2**30), args.memory_limit,

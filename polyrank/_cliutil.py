@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import math
 import os
+import re
 import sys
 
 #: Environment variable that makes the command line show tracebacks of user errors.
@@ -93,6 +94,30 @@ def float_type(minimum=None, *, strict=False, allow_zero=False, zero_means=None)
 
     parse_float.__name__ = "float"
     return parse_float
+
+
+#: Units of :func:`memory_type` (case-insensitive): binary (KiB, MiB, GiB, TiB; K, M, G, T
+#: alone mean the same) and decimal (KB, MB, GB, TB).
+MEMORY_UNITS = {"b": 1, "k": 2**10, "kib": 2**10, "m": 2**20, "mib": 2**20, "g": 2**30, "gib": 2**30,
+                "t": 2**40, "tib": 2**40, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+
+
+def memory_type(text):
+    """An argparse type: a memory size in bytes, written ``4GiB``, ``512MiB``, ``1.5G``,
+    ``2GB``, ``1073741824B``, or a plain number of GiB (``2``, ``0.5``); see
+    :data:`MEMORY_UNITS`."""
+    want = "a memory size like 4GiB, 512MiB, 2GB or a plain number of GiB"
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
+    if m is None or (m.group(2) and m.group(2).lower() not in MEMORY_UNITS):
+        raise _fail(want, text)
+    number, unit = m.group(1), m.group(2).lower()
+    v = float(number) * MEMORY_UNITS[unit or "g"]  # a plain number is GiB, as it always was
+    if not math.isfinite(v) or v < 1:
+        raise _fail(want + " of at least 1 byte", text)
+    return int(v)
+
+
+memory_type.__name__ = "memory size"
 
 
 def widths_type(text):
@@ -230,10 +255,11 @@ def user_errors(prog):
         raise SystemExit(f"{prog}: interrupted") from None
 
 
-def memory_budget(max_memory_gib=None):
-    """Bytes a command may use: ``max_memory_gib`` GiB, or half of this machine's memory."""
-    if max_memory_gib is not None:
-        return int(max_memory_gib * 2**30)
+def memory_budget(max_memory=None):
+    """Bytes a command may use: ``max_memory`` bytes (from :func:`memory_type`), or half of
+    this machine's memory."""
+    if max_memory is not None:
+        return int(max_memory)
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
     except (ValueError, OSError, AttributeError):  # pragma: no cover (non-POSIX)

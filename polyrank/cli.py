@@ -14,8 +14,8 @@ import importlib
 import sys
 import time
 
-from ._cliutil import (HelpFormatter, Outputs, float_type, int_type, memory_budget, network_bytes, output_file,
-                       output_parent, parse, user_errors, widths_type)
+from ._cliutil import (HelpFormatter, Outputs, float_type, int_type, memory_budget, memory_type, network_bytes,
+                       output_file, output_parent, parse, user_errors, widths_type)
 
 __all__ = ["main"]
 
@@ -38,6 +38,9 @@ FIGURE_HELP = {
     "appendix": "appendix 7.3: regression vs f>mean classification of optimisation functions",
     "flow": "Naitzat et al.'s topological flow: exact Betti numbers of every class at every layer",
 }
+#: Smallest ``--max-memory`` of ``polyrank enumerate --out`` (a smaller one is almost surely a
+#: slip: no tile fits in it).
+MIN_TILE_MEMORY = 2 ** 20
 #: Default output folder of ``polyrank reproduce FIGURE``: ``polyrank-FIGURE``.
 DEFAULT_OUT = "polyrank-{figure}"
 
@@ -73,8 +76,10 @@ def _enumerate_parser(sub):
     p.add_argument("--scheduler", help="with --out: address of a Dask scheduler that runs the tiles "
                                        "(default: a local process pool)")
     p.add_argument("--overwrite", action="store_true", help="with --out: replace a region store at that path")
-    p.add_argument("--max-memory", type=float_type(0, strict=True), default=None,
-                   help="GiB the network's weights may take (default: half of this machine's memory)")
+    p.add_argument("--max-memory", type=memory_type, default=None,
+                   help="memory budget in GiB, or a size like 4GiB, 512MiB, 1.5G: the network's weights "
+                        "must fit in it, and with --out each tile may use this much (write_regions' "
+                        "max_memory; default: half of this machine's memory for the weights, 2 GiB per tile)")
     return p
 
 
@@ -141,6 +146,10 @@ def _run_enumerate(args):
     output_file(args.plot, "--plot", prog)
     if args.out:
         output_parent(args.out, "--out", prog)
+        if args.max_memory is not None and args.max_memory < MIN_TILE_MEMORY:
+            raise SystemExit(f"{prog}: error: --max-memory: with --out each tile needs at least {MIN_TILE_MEMORY} "
+                             f"bytes (1 MiB); got {args.max_memory} bytes. A plain number is GiB; write e.g. "
+                             "2, 2GiB or 512MiB.")
     net = _load_network(args, prog)
     if args.plot and net.input_dim != 2:
         raise SystemExit(f"{prog}: error: --plot draws 2-D decompositions only; the network has input dimension "
@@ -300,9 +309,9 @@ def _analyze_parser():
                         "(approximate; slow for large scales; default: not computed)")
     p.add_argument("--plot", help="write a figure of the refined manifold coloured by rank (default: none)")
     p.add_argument("--csv", help="write one row per region met to this CSV file (default: none)")
-    p.add_argument("--max-memory", type=float_type(0, strict=True), default=None,
-                   help="GiB the analysis may use; a mesh that needs more is refused before any work "
-                        "(default: half of this machine's memory)")
+    p.add_argument("--max-memory", type=memory_type, default=None,
+                   help="GiB (or a size like 512MiB, 4GiB) the analysis may use; a mesh that needs more is "
+                        "refused before any work (default: half of this machine's memory)")
     return p
 
 

@@ -18,8 +18,9 @@ the same arguments skips those tiles.
 A tile that runs out of memory is split (:func:`polyrank.split_tile`) and its halves are
 queued as new tiles, recursively, up to ``tiling.MAX_SPLIT_DEPTH`` halvings: whether the
 engine stopped at its budget (MemoryBudgetError), an allocation failed (MemoryError: the
-workers of the local pool, and single-threaded Dask workers, run each tile under a soft
-``RLIMIT_DATA``, so that a tile fails cleanly instead of being killed), the worker process
+workers of the local pool and Dask workers with a memory limit run their tiles under a soft
+``RLIMIT_DATA``, so that a tile fails cleanly instead of being killed; a Dask worker's threads
+share one limit, sized for all of them), the worker process
 died (a local worker killed by the kernel, a Dask ``KilledWorker``), or the worker's own
 estimate of the tile (:func:`polyrank.estimate_regions`) is over the budget. Splits are
 recorded in the manifest, so a resumed run keeps them.
@@ -33,6 +34,7 @@ import json
 import os
 import shutil
 import signal
+import threading
 import time
 from collections import deque
 
@@ -267,17 +269,18 @@ def _dask_worker():
 
 
 def _dask_room():
-    """Bytes this Dask worker may still grow (``DASK_MEMORY_FRACTION`` of its limit), or None
-    when not on a single-threaded Dask worker with a memory limit."""
+    """``(room, nthreads)``: the bytes this Dask worker may still grow (``DASK_MEMORY_FRACTION``
+    of its limit) and its number of threads (tiles that may run at once); None when not on a
+    Dask worker with a memory limit."""
     w = _dask_worker()
     if w is None:
         return None
     limit = getattr(getattr(w, "memory_manager", None), "memory_limit", None)
     nthreads = getattr(getattr(w, "state", None), "nthreads", getattr(w, "nthreads", None))
     rss = _rss()
-    if not limit or nthreads != 1 or rss is None:
+    if not limit or not isinstance(nthreads, int) or nthreads < 1 or rss is None:
         return None
-    return int(DASK_MEMORY_FRACTION * limit) - rss
+    return int(DASK_MEMORY_FRACTION * limit) - rss, nthreads
 
 
 @contextlib.contextmanager
@@ -316,13 +319,43 @@ def memory_guard(nbytes):
             resource.setrlimit(resource.RLIMIT_DATA, old)
 
 
+_GUARD_LOCK = threading.Lock()
+_GUARD_STATE = {"n": 0, "guard": None}  # tiles inside the shared guard, and the guard itself
+
+
+@contextlib.contextmanager
+def _shared_guard(nbytes):
+    """:func:`memory_guard` shared by the tiles that run at once on the threads of one process
+    (a Dask worker with several threads): ``RLIMIT_DATA`` is per process, so the first tile
+    in sets the limit (``nbytes`` above the data segment then; :func:`_guard_bytes` sizes it
+    for all of the worker's threads) and the last one out lifts it. A tile that hits it gets
+    MemoryError and is split, whichever tile grew the most: that costs work, never answers."""
+    with _GUARD_LOCK:
+        if _GUARD_STATE["n"] == 0:
+            guard = memory_guard(nbytes)
+            guard.__enter__()
+            _GUARD_STATE["guard"] = guard
+        _GUARD_STATE["n"] += 1
+    try:
+        yield
+    finally:
+        with _GUARD_LOCK:
+            _GUARD_STATE["n"] -= 1
+            if _GUARD_STATE["n"] == 0:
+                guard, _GUARD_STATE["guard"] = _GUARD_STATE["guard"], None
+                guard.__exit__(None, None, None)
+
+
 def _guard_bytes(task):
-    """How much a worker may grow while running this tile; None in the calling process."""
+    """How much a worker may grow while running this tile (and the other tiles running on
+    its threads: ``nthreads`` budgets, at most the Dask worker's room); None in the calling
+    process."""
     if not _IN_WORKER:
-        room = _dask_room()
-        if room is None:
+        info = _dask_room()
+        if info is None:
             return None
-        return max(GUARD_MIN_BYTES, min(task["budget"], room))
+        room, nthreads = info
+        return max(GUARD_MIN_BYTES, min(nthreads * task["budget"], room))
     return max(GUARD_MIN_BYTES, task["budget"])
 
 
@@ -354,7 +387,7 @@ def _tile_task(task):
     groups, n_pieces, volume, g, w, reason = {}, 0, 0.0, 0, None, None
     guard = _guard_bytes(task)
     try:
-        with memory_guard(guard) if guard is not None else contextlib.nullcontext():
+        with _shared_guard(guard) if guard is not None else contextlib.nullcontext():
             for p in iter_tile_pieces(net, tile, layer=K, method=task["method"], max_memory=task["max_memory"],
                                       tol=task["tol"], split=False):
                 bk = pattern_buckets(p["pattern"], nbk)
@@ -706,9 +739,9 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
     max_memory : int, optional
         Bytes one tile may add to its worker's memory (default
         ``tiling.DEFAULT_TILE_MEMORY``). It sizes the tiles of ``tiles="auto"``, it is the
-        engine's budget, and the workers of the local pool (and single-threaded Dask
-        workers, capped at ``DASK_MEMORY_FRACTION`` of their limit) enforce it with a soft
-        ``RLIMIT_DATA``. A tile that runs out of it (or whose worker dies, or whose worker's
+        engine's budget, and the workers of the local pool (and Dask workers, capped at
+        ``DASK_MEMORY_FRACTION`` of their limit; the threads of a worker share one limit of
+        ``nthreads`` budgets) enforce it with a soft ``RLIMIT_DATA``. A tile that runs out of it (or whose worker dies, or whose worker's
         estimate is over ``ESTIMATE_SPLIT_FACTOR`` times it) is split in two along its
         longest side (:func:`~polyrank.split_tile`) and the halves are queued, recursively,
         up to ``tiling.MAX_SPLIT_DEPTH`` halvings (then MemoryBudgetError).
@@ -1243,7 +1276,7 @@ def cli_write(args, net, domain):
         raise SystemExit(f"polyrank: --tiles must be 'auto', an int or cells per axis like 4,4; got {args.tiles!r}")
     try:
         st = write_regions(net, domain, args.out, tiles=tiles, client=args.scheduler, method=args.method,
-                           layer=args.layer, progress=True, overwrite=args.overwrite)
+                           layer=args.layer, max_memory=args.max_memory, progress=True, overwrite=args.overwrite)
     except (ValueError, TypeError, OSError, MemoryBudgetError) as exc:  # OSError: FileExists, Permission, Connection
         raise SystemExit(f"polyrank: {exc}")
     lo, hi = domain.bounding_box()

@@ -401,7 +401,9 @@ def _emit_piece(q, n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB, oV, 
     for k in range(nl):
         oB[n, k] = PB[q, k]
     oP[n] = p
-    return (pnv[q] * (d + W) + pne[q] * 2 + pnc[q] * (d + 2) + nl + 8) * 8
+    # vertices (float64 + uint64 bitsets), edges (2 int32), rows (float64 + int32 id), the
+    # layer's bits, three offsets and the parent (int64)
+    return pnv[q] * (d + W) * 8 + pne[q] * 8 + pnc[q] * ((d + 1) * 8 + 4) + nl + 32
 
 
 # ------------------------------------------------------------ one layer
@@ -433,8 +435,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     # pools of the pieces of the current cell
     LV = np.empty((256, d))
     LF = np.empty((256, W), np.uint64)
-    LE = np.empty((256, 2), np.int64)
-    LC = np.empty(64, np.int64)
+    LE = np.empty((256, 2), np.int32)  # local vertex ids (a cell has far fewer than 2^31)
+    LC = np.empty(64, np.int32)  # hyperplane ids (units and domain rows)
     LR = np.empty((64, d1))
     pv = np.empty(16, np.int64)  # piece -> first vertex, count, first edge, count, first row, count
     pnv = np.empty(16, np.int64)
@@ -460,8 +462,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     # outputs
     oV = np.empty((max(16, V.shape[0]), d))
     oF = np.empty((max(16, V.shape[0]), W), np.uint64)
-    oE = np.empty((max(16, E.shape[0]), 2), np.int64)
-    oC = np.empty(max(16, Cid.shape[0]), np.int64)
+    oE = np.empty((max(16, E.shape[0]), 2), np.int32)
+    oC = np.empty(max(16, Cid.shape[0]), np.int32)
     oR = np.empty((max(16, Cid.shape[0]), d1))
     oB = np.empty((max(16, ncells), nl), np.bool_)
     oP = np.empty(max(16, ncells), np.int64)
@@ -614,9 +616,9 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
         if used[0] > max_bytes:
             over = 1
             break
-    return (oV[: vo[n]].copy(), oF[: vo[n]].copy(), vo[: n + 1].copy(), oE[: eo[n]].copy(),
-            eo[: n + 1].copy(), oC[: co[n]].copy(), oR[: co[n]].copy(), co[: n + 1].copy(),
-            oB[:n].copy(), oP[:n].copy(), over)
+    # views of the grown buffers: :func:`_owned` copies them one at a time, freeing each buffer
+    return (oV[: vo[n]], oF[: vo[n]], vo[: n + 1], oE[: eo[n]], eo[: n + 1], oC[: co[n]], oR[: co[n]],
+            co[: n + 1], oB[:n], oP[:n], over)
 
 
 # ------------------------------------------------------------ threads
@@ -631,6 +633,17 @@ CHUNKS_PER_THREAD = 4
 #: that the threads share its pieces (below it a layer is cheap).
 SPLIT_MIN_DIM = 5
 SPLIT_MAX_CELLS = 256
+#: The neighbour pass takes this many facets at a time (their neighbour patterns, one bool
+#: per unit and facet, would otherwise be the largest array of a run).
+ADJACENCY_CHUNK = 1 << 16
+#: A layer is cut in pieces of at most this many cells (fewer with several threads and a
+#: small complex), each piece's children a chunk of the new complex: the kernel's output
+#: buffers (grown by doubling) stay small, and old chunks are freed as the layer proceeds.
+LAYER_CHUNK_CELLS = 1 << 14
+#: Freed heap pages are handed back to the OS (``malloc_trim``) in runs of at least this many
+#: cells; below it the holes are small and the calls (a few per layer) would be a good part
+#: of a small run's time.
+TRIM_MIN_CELLS = 1 << 12
 #: Threads when ``n_jobs`` is None; None means every core this process may use.
 DEFAULT_N_JOBS = None
 
@@ -699,39 +712,126 @@ def _rebase(off, a, b):
     return off[a: b + 1] - off[a]
 
 
-def _concat_offsets(parts):
-    """Offsets of concatenated chunks (each starting at 0)."""
-    out = [parts[0][:-1]]
-    base = parts[0][-1]
-    for o in parts[1:]:
-        out.append(o[:-1] + base)
-        base += o[-1]
-    out.append(np.array([base], dtype=np.int64))
-    return np.concatenate(out)
+def _owned(res):
+    """The outputs of :func:`_layer_kernel` (views of its grown buffers) copied to their size
+    one array at a time: each buffer is freed before the next copy, so that the buffers and
+    all the copies never exist together."""
+    res = list(res)
+    for k in range(len(res) - 1):
+        res[k] = res[k].copy()
+    return res
+
+
+def _n_cells(cells):
+    """Cells of a complex stored as a list of chunks ``(V, F, vo, E, eo, C, R, co)``."""
+    return sum(len(ch[2]) - 1 for ch in cells)
 
 
 def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
-    """:func:`_layer_kernel` on the whole complex, or on chunks of cells in parallel,
-    concatenated in cell order (the same output for any number of threads)."""
-    V, F, vo, E, eo, C, R, co = cells
-    n = len(vo) - 1
+    """:func:`_layer_kernel` on a complex stored as a list of chunks (``H[c]``: the maps of
+    its c-th cell, counted across the chunks), in pieces of at most ``LAYER_CHUNK_CELLS``
+    cells (fewer, to give every thread several, when the complex is small), run in parallel
+    ``n_jobs * CHUNKS_PER_THREAD`` at a time. Each piece's children become one chunk of the
+    new complex, so nothing is concatenated, and each chunk of ``cells`` is dropped from the
+    list (freed) once cut: the old and the new complex never both exist whole. The pieces
+    come out in cell order, the same for any number of threads. Returns the new chunks,
+    the layer's bits and each new cell's parent, and the over-budget flag."""
+    n = _n_cells(cells)
     used = np.zeros(1, np.int64)
-    bounds = _bounds(n, n_jobs) if H.shape[0] == n else None
-    if bounds is None:
-        return _layer_kernel(V, F, vo, E, eo, C, R, co, H, unit_base, zthr, zabs, snap, floor, max_bytes, used)
+    size = LAYER_CHUNK_CELLS
+    if n_jobs > 1:
+        size = max(PARALLEL_MIN_CHUNK, min(size, -(-n // (n_jobs * CHUNKS_PER_THREAD))))
+    items = []  # (chunk, first cell in it, last + 1, first cell overall)
+    g0 = 0
+    for i, ch in enumerate(cells):
+        m = len(ch[2]) - 1
+        k = max(1, -(-m // size))
+        cuts = np.linspace(0, m, k + 1).astype(np.int64).tolist()
+        items += [(i, a, b, g0 + a) for a, b in zip(cuts[:-1], cuts[1:])]
+        g0 += m
 
-    def chunk(a, b):
+    def piece(t, threads):  # threads for lazily built maps: 1 when the pieces run in parallel
+        i, a, b, g = items[t]
+        V, F, vo, E, eo, C, R, co = cells[i]
         va, vb, ea, eb, ca, cb = vo[a], vo[b], eo[a], eo[b], co[a], co[b]
-        return _layer_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
-                             R[ca:cb], _rebase(co, a, b), H[a:b], unit_base, zthr, zabs, snap, floor, max_bytes,
-                             used)
+        Hp = H.rows(g, g + b - a, threads) if isinstance(H, _LazyMaps) else H[g: g + b - a]
+        return _owned(_layer_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
+                                    R[ca:cb], _rebase(co, a, b), Hp, unit_base, zthr, zabs, snap, floor,
+                                    max_bytes, used))
 
-    outs = _pmap(chunk, bounds, n_jobs)
-    cat = [np.concatenate([o[k] for o in outs]) for k in (0, 1, 3, 5, 6, 8)]
-    offs = [_concat_offsets([o[k] for o in outs]) for k in (2, 4, 7)]
-    P = np.concatenate([o[9] + a for o, a in zip(outs, bounds[:-1])])
-    over = max(o[10] for o in outs)
-    return cat[0], cat[1], offs[0], cat[2], offs[1], cat[3], cat[4], offs[2], cat[5], P, over
+    wave = n_jobs * CHUNKS_PER_THREAD if n_jobs > 1 else 1
+    out, Bs, Ps, over, freed = [], [], [], 0, 0
+    for w0 in range(0, len(items), wave):
+        w1 = min(len(items), w0 + wave)
+        if w1 - w0 > 1:
+            res = _pmap(lambda a, b: piece(a, 1), np.arange(w0, w1 + 1), n_jobs)
+        else:
+            res = [piece(w0, n_jobs)]
+        for t, r in zip(range(w0, w1), res):
+            out.append(tuple(r[:8]))
+            Bs.append(r[8])
+            Ps.append(r[9] + items[t][3])
+            over = max(over, r[10])
+        del res
+        done = items[w1][0] if w1 < len(items) else len(cells)  # the chunks before it are cut through
+        for i in range(freed, done):
+            cells[i] = None
+        freed = done
+        if over:
+            break
+    if not Bs:
+        return out, np.zeros((0, H.shape[1]), dtype=bool), np.zeros(0, np.int64), over
+    return out, np.concatenate(Bs), np.concatenate(Ps), over
+
+
+def _finish_all(cells, box_id0, n_jobs, rows=False, free=False, bits=None):
+    """:func:`_finish` over the chunks of a complex, concatenated: ``(isfacet, centers,
+    spread, wit, lb, onbox)``, then with ``rows`` the rows ``A x <= b`` (unit normals), the
+    candidate ids and the rows per cell. With ``free`` each chunk is dropped from ``cells``
+    once read (the complex is freed as its facets are read off); a list ``bits`` then keeps
+    each chunk's vertex bitsets and offsets ``(F, vo)``."""
+    parts = []
+    n = _n_cells(cells)
+    if len(cells) > 1 and n <= LAYER_CHUNK_CELLS:  # a small complex: one pass, not one per chunk
+        one = [_joined(cells)]
+        if free:
+            cells[:] = [None] * len(cells)
+        cells = one
+    for i in range(len(cells)):
+        V, F, vo, E, eo, C, Rw, co = cells[i]
+        if free:
+            cells[i] = None
+        if bits is not None:
+            bits.append((F, vo))
+        part = list(_finish(V, F, vo, C, Rw, co, box_id0, n_jobs))
+        if rows:
+            part += [*_unit_rows(Rw, V.shape[1]), C, np.diff(co)]
+        parts.append(part)
+        del V, F, vo, E, eo, C, Rw, co
+        if free:
+            _release_heap(n)  # the chunk's pages
+    out = []
+    for k in range(len(parts[0])):  # one array at a time, its parts freed once concatenated
+        out.append(np.concatenate([p[k] for p in parts]))
+        for p in parts:
+            p[k] = None
+        if free:
+            _release_heap(n)  # the parts' pages, before the next array is allocated
+    return tuple(out)
+
+
+def _joined(cells):
+    """The chunks of a complex as one chunk ``(V, F, vo, None, None, C, R, co)`` (no edges:
+    for :func:`_finish`, which reads none)."""
+    def offsets(k):
+        out, base = [np.zeros(1, np.int64)], 0
+        for ch in cells:
+            out.append(ch[k][1:] + base)
+            base += int(ch[k][-1])
+        return np.concatenate(out)
+
+    V, F, C, R = (np.concatenate([ch[k] for ch in cells]) for k in (0, 1, 5, 6))
+    return V, F, offsets(2), None, None, C, R, offsets(7)
 
 
 def _finish(V, F, vo, C, Rw, co, box_id0, n_jobs):
@@ -886,9 +986,9 @@ def _initial_cell(Ad, bd, n_units, snap_rel):
     for r in range(len(bd)):
         gid = n_units + r
         F[on[:, r], gid >> 6] |= np.uint64(1) << np.uint64(gid & 63)
-    E = _polytope_edges(F, d)
+    E = _polytope_edges(F, d).astype(np.int32)
     keep = on.sum(axis=0) >= d
-    Cid = (n_units + np.flatnonzero(keep)).astype(np.int64)
+    Cid = (n_units + np.flatnonzero(keep)).astype(np.int32)
     Crow = np.hstack([-Ad[keep], bd[keep, None]])
     return V, F, E, Cid, Crow, scale
 
@@ -919,9 +1019,9 @@ def _box_cell(hi, lo, n_units):
         g1, g2 = n_units + r, n_units + d + r
         F[:, g1 >> 6] |= np.uint64(1 << (g1 & 63)) * bits[:, r].astype(np.uint64)
         F[:, g2 >> 6] |= np.uint64(1 << (g2 & 63)) * (1 - bits[:, r]).astype(np.uint64)
-    Cid = (n_units + np.arange(2 * d)).astype(np.int64)
+    Cid = (n_units + np.arange(2 * d)).astype(np.int32)
     Crow = np.hstack([-np.vstack([np.eye(d), -np.eye(d)]), np.concatenate([hi, -lo])[:, None]])
-    return V, F, E.copy(), Cid, Crow, float(np.max(hi - lo))
+    return V, F, E.astype(np.int32), Cid, Crow, float(np.max(hi - lo))
 
 
 def _unique_rows(V, tol):
@@ -995,8 +1095,8 @@ class _Run:
         self.snap, self.floor = snap_rel, floor
         # per layer: gradient norm below which a unit is constant, |constant| below which zero
         self.zero_rel, self.zero_abs = zero
-        self.cells = (V, F, np.array([0, len(V)]), E, np.array([0, len(E)]), Cid, Crow,
-                      np.array([0, len(Cid)]))
+        # the complex: a list of chunks (V, F, vo, E, eo, C, R, co), offsets from 0 in each
+        self.cells = [(V, F, np.array([0, len(V)]), E, np.array([0, len(E)]), Cid, Crow, np.array([0, len(Cid)]))]
         self.max_bytes, self.max_regions, self.partial = max_bytes, max_regions, partial
         self.progress = progress
         self.n_jobs = n_jobs
@@ -1011,7 +1111,7 @@ class _Run:
         only, never on ``n_jobs``."""
         base, zabs = int(self.offsets[l]), float(self.zero_abs[l])
         cells = self.cells
-        ncells = len(cells[2]) - 1
+        ncells = _n_cells(cells)
         if self.d < SPLIT_MIN_DIM or ncells >= SPLIT_MAX_CELLS:
             return _layer(cells, H, base, zthr, zabs, self.snap, self.floor, self.max_bytes, self.n_jobs)
         nl = H.shape[1]
@@ -1021,23 +1121,22 @@ class _Run:
         while j < nl:
             j1 = j + 1 if ncells < SPLIT_MAX_CELLS else nl
             Hj = np.ascontiguousarray(H[P_all if H.shape[0] > 1 else np.zeros(ncells, np.int64), j:j1])
-            V, F, vo, E, eo, C, R, co, B, P, over = _layer(cells, Hj, base + j, zthr, zabs, self.snap, self.floor,
-                                                           self.max_bytes, self.n_jobs)
+            cells, B, P, over = _layer(cells, Hj, base + j, zthr, zabs, self.snap, self.floor, self.max_bytes,
+                                       self.n_jobs)
             if over:
-                return V, F, vo, E, eo, C, R, co, B, P, over
+                return cells, B, P, over
             B_all = np.hstack([B_all[P], B])
             P_all = P_all[P]
-            cells = (V, F, vo, E, eo, C, R, co)
-            ncells = len(vo) - 1
+            ncells = _n_cells(cells)
             j = j1
-        return (*cells, B_all, P_all, 0)
+        return cells, B_all, P_all, 0
 
     def run(self):
         net, K, d = self.net, self.K, self.d
         ncells = 1
         bits, parents, ranks = [], [], []
         self.parents = parents  # per layer: each new cell's cell before it
-        self.maps = []  # per layer: (cells before it, units, d + 1) pre-activation maps
+        self.maps = []  # the last layer's (cells before it, units, d + 1) pre-activation maps
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
@@ -1048,12 +1147,17 @@ class _Run:
                 Wl, bl = np.asarray(net.weights[l], dtype=np.float64), np.asarray(net.biases[l], dtype=np.float64)
                 if l == 0:
                     H = np.ascontiguousarray(np.hstack([Wl, bl[:, None]])[None])
+                elif l == K - 1 and ncells > LAYER_CHUNK_CELLS and (d < SPLIT_MIN_DIM or ncells >= SPLIT_MAX_CELLS):
+                    # the last layer's maps are needed by no later layer: built piece by piece
+                    # (where there is more than one piece: else built once, not for cuts and ranks)
+                    H = _LazyMaps(self.maps[-1], parents[-1], bits[-1], np.ascontiguousarray(Wl), bl,
+                                  self.n_jobs)
                 else:  # z_l = W_l (B z_{l-1}) + b_l on each new cell, z_{l-1} from its parent
                     H = _cellwise(_next_maps, self.n_jobs, (self.maps[-1], parents[-1], bits[-1],
                                                             np.ascontiguousarray(Wl), bl), (1, 2))
-                self.maps.append(H)
+                self.maps = [H]  # the earlier ones are rebuilt by the neighbour pass, never kept
                 zthr = float(self.zero_rel[l])
-                V, F, vo, E, eo, C, R, co, B, P, over = self._cut_layer(H, l, zthr)
+                cells, B, P, over = self._cut_layer(H, l, zthr)
                 if over:
                     raise MemoryBudgetError(
                         f"The subdivision needs more than max_memory={self.max_bytes} bytes at layer "
@@ -1072,24 +1176,42 @@ class _Run:
                             "to enumerate_regions to get the regions found so far (marked partial).")
                     # keep whole cells: their descendants are genuine regions
                     m = self.max_regions
-                    V, F, E = V[: vo[m]], F[: vo[m]], E[: eo[m]]
-                    C, R = C[: co[m]], R[: co[m]]
-                    vo, eo, co = vo[: m + 1], eo[: m + 1], co[: m + 1]
+                    kept, left = [], m
+                    for V, F, vo, E, eo, C, R, co in cells:
+                        if left <= 0:
+                            break
+                        k = min(left, len(vo) - 1)
+                        kept.append((V[: vo[k]], F[: vo[k]], vo[: k + 1], E[: eo[k]], eo[: k + 1], C[: co[k]],
+                                     R[: co[k]], co[: k + 1]))
+                        left -= k
+                    cells = kept
                     B, P = B[:m], P[:m]
                     n_new = m
                     self.truncated = True
-                self.cells = (V, F, vo, E, eo, C, R, co)
+                self.cells = cells
                 # rank A_l <= rank A_{l-1}, as in the LP engine
                 cap = ranks[l - 1][P] if l > 0 else np.full(n_new, d, dtype=np.int64)
-                ranks.append(_batched_ranks(H, P, B, d, cap, zthr, self.n_jobs))
+                if isinstance(H, _LazyMaps):  # by runs of parents (P is non-decreasing)
+                    rk_l = np.empty(n_new, dtype=np.int64)
+                    for c0 in range(0, n_new, LAYER_CHUNK_CELLS):
+                        c1 = min(n_new, c0 + LAYER_CHUNK_CELLS)
+                        p0, p1 = int(P[c0]), int(P[c1 - 1]) + 1
+                        rk_l[c0:c1] = _batched_ranks(H[p0:p1], P[c0:c1] - p0, B[c0:c1], d, cap[c0:c1], zthr,
+                                                     self.n_jobs)
+                    ranks.append(rk_l)
+                else:
+                    ranks.append(_batched_ranks(H, P, B, d, cap, zthr, self.n_jobs))
                 bits.append(B)
                 parents.append(P)
                 ncells = n_new
+                del cells, B, P, H, cap
+                _release_heap(n_new)
                 if bar is not None:
                     bar.update(1)
         finally:
             if bar is not None:
                 bar.close()
+        self.maps = None  # the neighbour pass rebuilds what it needs
         # flat patterns and ranks per layer, traced back through the parents
         pat = np.zeros((ncells, self.n), dtype=bool)
         rk = np.zeros((ncells, K), dtype=np.int64)
@@ -1099,6 +1221,47 @@ class _Run:
             rk[:, l] = ranks[l][idx]
             idx = parents[l][idx]
         return pat, rk
+
+
+def _release_heap(n_cells):
+    """Give the freed heap pages back to the OS (glibc keeps the holes left by freed chunks
+    of the complex otherwise: resident memory would exceed what is alive by ~15 %), in runs
+    of at least ``TRIM_MIN_CELLS`` cells (``n_cells``)."""
+    if n_cells < TRIM_MIN_CELLS:
+        return
+    if not _TRIM:  # looked up once
+        try:
+            import ctypes
+
+            _TRIM.append(ctypes.CDLL("libc.so.6").malloc_trim)
+        except (OSError, AttributeError):  # not glibc
+            _TRIM.append(None)
+    if _TRIM[0] is not None:
+        _TRIM[0](0)
+
+
+_TRIM = []  # glibc's malloc_trim, or None
+
+
+class _LazyMaps:
+    """The maps :func:`_next_maps` would build, built for a range of cells when sliced
+    (``maps[a:b]``: the same numbers, cell by cell, on ``n_jobs`` threads), so that the last
+    layer's maps never exist whole."""
+
+    def __init__(self, H, P, B, W, b, n_jobs=1):
+        self.H, self.P, self.B, self.W, self.b, self.n_jobs = H, P, B, W, b, n_jobs
+        self.shape = (len(P), W.shape[0], H.shape[2])
+
+    def rows(self, a, b, n_jobs):
+        """The maps of cells ``a..b`` on ``n_jobs`` threads (1 inside a pool's worker: the
+        pool is shared, a worker waiting on it could wait for ever)."""
+        return _cellwise(_next_maps, n_jobs, (self.H, self.P[a:b], self.B[a:b], self.W, self.b), (1, 2))
+
+    def __getitem__(self, key):
+        if not (isinstance(key, slice) and key.step in (None, 1)):
+            raise TypeError("_LazyMaps: contiguous slices only")
+        a, b, _ = key.indices(self.shape[0])
+        return self.rows(a, b, self.n_jobs)
 
 
 @_njit
@@ -1209,16 +1372,19 @@ def _batched_ranks(H, P, B, d, cap, zthr, n_jobs=1):
 
 
 @_njit
-def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, Hflat,
-                     hoff, anc):
+def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, praw, anc):
     """Patterns just across facets: centre ``Cc``, outward unit normal ``N``, own pattern
     ``pat[cell]``; unit ``flip`` carries the facet. The LP engine's rule: the sign of the
     pre-activation at the centre when it is clearly non-zero, else the sign of its
     one-sided derivative along the normal; the facet's own unit flips.
 
-    The cell's own pre-activation maps (layer ``l``: ``Hflat`` from ``hoff[l]``, cell
-    ``anc[c, l]`` of the complex before layer ``l``, rows ``(a, c)``) give the values at
-    the centre. The Jacobian of the neighbour's map equals the own region's up to the
+    The cell's own pre-activation maps give the values at the centre. They are rebuilt
+    here layer by layer, as :func:`_next_maps` built them during the run (the same sums in
+    the same order, so the same numbers), from the bits ``praw`` the run cut with; a map is
+    rebuilt only from the first layer whose ancestor cell (``anc[c, l]``, the cell of the
+    complex before layer ``l``) differs from the previous facet's cell's, so consecutive
+    cells share their ancestors' maps and the run need not keep the maps of every layer
+    (they took more memory than the cells). The Jacobian of the neighbour's map equals the own region's up to the
     first layer where the neighbour's pattern differs; after it, rows are computed per
     facet. ``WTflat`` holds each layer's transposed weights, so the sums over inputs run
     in ascending order for all units of a layer at once."""
@@ -1243,18 +1409,43 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     for f in range(m):
         c = cell[f]
         if c != cur:
+            # the first layer whose map differs from the previous cell's (all of them at first)
+            l0 = 0
+            if cur >= 0:
+                l0 = K
+                for l in range(1, K):
+                    if anc[c, l] != anc[cur, l]:
+                        l0 = l
+                        break
             cur = c
-            for l in range(K):
+            for l in range(l0, K):
                 o = offsets[l]
                 nl = offsets[l + 1] - o
-                base = hoff[l] + anc[c, l] * nl * (d + 1)
+                if l == 0:  # the first layer's map: its weights and biases
+                    for i in range(nl):
+                        for k in range(d):
+                            Jo[i, k] = WTflat[woff[0] + k * nl + i]
+                        mo[i] = bflat[i]
+                else:  # W_l (B * H_{l-1}) + b_l, summed as _next_maps does
+                    po = offsets[l - 1]
+                    for i in range(nl):
+                        for k in range(d):
+                            Jo[o + i, k] = 0.0
+                        mo[o + i] = bflat[o + i]
+                    for j in range(o - po):
+                        if not praw[c, po + j]:
+                            continue
+                        base = woff[l] + j * nl
+                        for i in range(nl):
+                            w = WTflat[base + i]
+                            for k in range(d):
+                                Jo[o + i, k] += w * Jo[po + j, k]
+                            mo[o + i] += w * mo[po + j]
                 for i in range(nl):
                     acc = 0.0
                     for k in range(d):
-                        x = Hflat[base + i * (d + 1) + k]
-                        Jo[o + i, k] = x
+                        x = Jo[o + i, k]
                         acc += x * x
-                    mo[o + i] = Hflat[base + i * (d + 1) + d]
                     no[o + i] = math.sqrt(acc)
                     thr[o + i] = on_tol * no[o + i]
             for v in range(n):
@@ -1342,31 +1533,37 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     return out
 
 
-def _neighbor_patterns(net, K, offsets, C, N, cell, pat, flip, on_tol, zthr, zabs, maps, parents, n_jobs=1):
+def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, n_jobs=1):
+    """``patterns(C, N, cell, flip)``: :func:`_neighbor_kernel` on facet rows (centres ``C``,
+    normals ``N``, cells ``cell``, units ``flip``), in parallel chunks, for cells with
+    patterns ``pat`` (``praw``: the bits the run cut with, before the dead-layer tails)."""
     Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]  # transposed
     woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
     WTflat = np.concatenate(Ws)
     bflat = np.concatenate([np.asarray(b, dtype=np.float64) for b in net.biases[:K]])
-    Hflat = np.concatenate([H.ravel() for H in maps])
-    hoff = np.concatenate([[0], np.cumsum([H.size for H in maps])]).astype(np.int64)
-    anc = np.zeros((len(pat), K), dtype=np.int64)  # the cell before layer l holding each cell
+    # the cell before layer l holding each cell (int32: only compared)
+    anc = np.zeros((len(pat), K), dtype=np.int32 if len(pat) < 2 ** 31 else np.int64)
     idx = np.arange(len(pat))
     for l in range(K - 1, 0, -1):
         idx = parents[l][idx]
         anc[:, l] = idx
-    C, N = np.ascontiguousarray(C), np.ascontiguousarray(N)
-    cell, flip = np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(flip, dtype=np.int64)
     rest = (np.ascontiguousarray(pat), None, WTflat, woff, bflat, np.asarray(offsets, dtype=np.int64),
             int(net.input_dim), float(on_tol), np.asarray(zthr, dtype=np.float64),
-            np.asarray(zabs, dtype=np.float64), Hflat, hoff, anc)
+            np.asarray(zabs, dtype=np.float64), np.ascontiguousarray(praw), anc)
 
-    def chunk(a, b):  # facet rows a..b (rows are independent)
-        return _neighbor_kernel(C[a:b], N[a:b], cell[a:b], rest[0], flip[a:b], *rest[2:])
+    def patterns(C, N, cell, flip):
+        C, N = np.ascontiguousarray(C), np.ascontiguousarray(N)
+        cell, flip = np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(flip, dtype=np.int64)
 
-    bounds = _bounds(len(C), n_jobs)
-    if bounds is None:
-        return chunk(0, len(C))
-    return np.concatenate(_pmap(chunk, bounds, n_jobs))
+        def chunk(a, b):  # facet rows a..b (rows are independent)
+            return _neighbor_kernel(C[a:b], N[a:b], cell[a:b], rest[0], flip[a:b], *rest[2:])
+
+        bounds = _bounds(len(C), n_jobs)
+        if bounds is None:
+            return chunk(0, len(C))
+        return np.concatenate(_pmap(chunk, bounds, n_jobs))
+
+    return patterns
 
 
 def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, partial=False,
@@ -1514,9 +1711,8 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
     polyhedron depends on the pattern only."""
     from scipy.spatial import HalfspaceIntersection, QhullError
 
-    V, F, vo, E, eo, C, Rw, co = run.cells
     net, K, d = run.net, run.K, run.d
-    _, _, _, wit, _, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
+    _, _, _, wit, _, onbox = _finish_all(run.cells, run.box_id0, run.n_jobs)
     cells = np.flatnonzero(onbox)
     keys = [p.tobytes() for p in pat[cells]]
     out = max([seen[k] for k in keys if k in seen], default=0.0)
@@ -1573,15 +1769,17 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
 
 def _interior_vertex_extent(run, centre):
     """Largest |coordinate - centre| of a cell vertex that is not on the artificial box."""
-    V, F = run.cells[0], run.cells[1]
-    d = V.shape[1]
-    onbox = np.zeros(len(V), dtype=bool)
-    for r in range(2 * d):
-        gid = run.box_id0 + r
-        onbox |= (F[:, gid >> 6] & (np.uint64(1) << np.uint64(gid & 63))) != 0
-    if not (~onbox).any():
-        return 0.0
-    return float(np.abs(V[~onbox] - centre).max())
+    out = 0.0
+    for ch in run.cells:
+        V, F = ch[0], ch[1]
+        d = V.shape[1]
+        onbox = np.zeros(len(V), dtype=bool)
+        for r in range(2 * d):
+            gid = run.box_id0 + r
+            onbox |= (F[:, gid >> 6] & (np.uint64(1) << np.uint64(gid & 63))) != 0
+        if (~onbox).any():
+            out = max(out, float(np.abs(V[~onbox] - centre).max()))
+    return out
 
 
 def _labels_of(ids, labels):
@@ -1695,52 +1893,72 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     return alive, wit, radius, n_lp, thin
 
 
-def _adjacency(net, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C, lp_scale, tails):
+def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, co, centers, A_sel, C_sel, pos, lp_scale,
+               tails):
     """Edges found by the LP engine's neighbour rule at the centre of every unit facet
     ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
-    is not a region, as (row, source) pairs."""
-    src = new_index[cell_of_row[frows]]
+    is not a region, as (row, source) pairs (``A_sel[pos[rows]]``, ``C_sel[pos[rows]]``:
+    the rows' outward unit normals and hyperplane ids; ``co``: each cell's first row). The
+    facets are taken ``ADJACENCY_CHUNK`` at a time, so that their neighbour patterns (one
+    bool per unit and facet) never all exist."""
     key_fn = _bit_keys if pat.shape[1] <= 64 else _search_keys
     keys = key_fn(pat_alive)
     order = np.argsort(keys)
     skeys = keys[order]
-    fc, fa, fcell, fu = _facet_rows(frows, centers, A_all, cell_of_row, C)
-    nb = _neighbor_patterns(net, K, run.offsets, fc, fa, fcell, pat,
-                            fu, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel, run.zero_abs,
-                            run.maps, run.parents, run.n_jobs)
-    q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
-    if key_fn is _bit_keys:
-        si, ti, ui, mi = _match_keys(skeys, order, q, src, C, frows)
-        return [si], [ti], [ui], list(zip(frows[mi].tolist(), src[mi].tolist()))
-    pos = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
-    hit = skeys[pos] == q
-    tgt = order[pos]
-    ok = hit & (tgt != src)
-    miss = list(zip(frows[~hit].tolist(), src[~hit].tolist()))
-    return [src[ok]], [tgt[ok]], [C[frows][ok]], miss
+    del keys
+    patterns = _neighbor_patterns(net, K, run.offsets, pat, praw, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale,
+                                  run.zero_rel, run.zero_abs, run.parents, run.n_jobs)
+    ei, ej, eu, miss = [], [], [], []
+    for a in range(0, len(frows), ADJACENCY_CHUNK):
+        fr = frows[a: a + ADJACENCY_CHUNK]
+        cells = np.searchsorted(co, fr, side="right") - 1
+        src = new_index[cells]
+        fc, fa, fu = _facet_rows(fr, centers, A_sel, C_sel, pos)
+        nb = patterns(fc, fa, cells, fu)
+        del fc, fa
+        q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
+        del nb
+        if key_fn is _bit_keys:
+            si, ti, ui, mi = _match_keys(skeys, order, q, src, fu)
+            miss += zip(fr[mi].tolist(), src[mi].tolist())
+            ei.append(si)
+            ej.append(ti)
+            eu.append(ui)
+            continue
+        pos_q = np.minimum(np.searchsorted(skeys, q), len(skeys) - 1)
+        hit = skeys[pos_q] == q
+        tgt = order[pos_q].astype(src.dtype)
+        ok = hit & (tgt != src)
+        miss += zip(fr[~hit].tolist(), src[~hit].tolist())
+        ei.append(src[ok])
+        ej.append(tgt[ok])
+        eu.append(fu[ok])
+    if not ei:
+        ei, ej, eu = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    return ei, ej, eu, miss
 
 
 @_njit
-def _facet_rows(frows, centers, A_all, cell_of_row, C):
-    """``centers[frows], A_all[frows], cell_of_row[frows], C[frows]``."""
+def _facet_rows(frows, centers, A_sel, C_sel, pos):
+    """``centers[frows], A_sel[pos[frows]], C_sel[pos[frows]]`` (``pos``: each candidate
+    row's position among the regions' rows)."""
     m = frows.shape[0]
     d = centers.shape[1]
     fc = np.empty((m, d))
     fa = np.empty((m, d))
-    fcell = np.empty(m, np.int64)
     fu = np.empty(m, np.int64)
     for t in range(m):
         r = frows[t]
+        q = pos[r]
         for k in range(d):
             fc[t, k] = centers[r, k]
-            fa[t, k] = A_all[r, k]
-        fcell[t] = cell_of_row[r]
-        fu[t] = C[r]
-    return fc, fa, fcell, fu
+            fa[t, k] = A_sel[q, k]
+        fu[t] = C_sel[q]
+    return fc, fa, fu
 
 
 @_njit
-def _match_keys(skeys, order, q, src, C, frows):
+def _match_keys(skeys, order, q, src, fu):
     """The lines of :func:`_adjacency` after its search keys, in one pass: the edges
     (source, target, unit) of the facets whose neighbour's key is a region's (other than
     the source), and the positions of the facets whose key is none."""
@@ -1765,12 +1983,12 @@ def _match_keys(skeys, order, q, src, C, frows):
             mi[nm] = f
             nm += 1
         elif order[p] != src[f]:
-            si[k], ti[k], ui[k] = src[f], order[p], C[frows[f]]
+            si[k], ti[k], ui[k] = src[f], order[p], fu[f]
             k += 1
     return si[:k].copy(), ti[:k].copy(), ui[:k].copy(), mi[:nm].copy()
 
 
-def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
+def _degenerate_edges(net, K, miss, centers, normals, units, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
                       lp_scale, tails):
     """Edges across the facets whose neighbour pattern is not a region (degenerate
     facets): the pattern at points just across, at the steps CROSSING_STEPS, adjacent
@@ -1778,7 +1996,7 @@ def _degenerate_edges(net, K, miss, centers, A_all, C, spread, pat_alive, A_sel,
     ei, ej, eu = [], [], []
     lookup = {bytes(k): i for i, k in enumerate(_packed_keys(pat_alive))}
     for fr, i in miss:
-        c, nvec, u = centers[fr], A_all[fr], int(C[fr])
+        c, nvec, u = centers[fr], normals(np.array([fr]))[0], int(units(np.array([fr]))[0])
         for delta in CROSSING_STEPS:
             y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
             p = net.patterns(y[None, :], flat=True, layer=K)
@@ -1819,18 +2037,22 @@ def _first_of_pairs(key, n):
 
 def _unique_edges(ei, ej, eu):
     """One edge per pair ``i < j``, labelled by its smallest unit (units are numbered in
-    label order)."""
-    ei, ej, eu = (np.concatenate(x).astype(np.int64) for x in (ei, ej, eu))
-    ei, ej = np.minimum(ei, ej), np.maximum(ei, ej)
-    n = int(max(ej.max(initial=0), eu.max(initial=0))) + 1
+    label order); int32 where the ids fit."""
+    ei, ej, eu = (np.concatenate(x) for x in (ei, ej, eu))
+    lo, hi = np.minimum(ei, ej), np.maximum(ei, ej)
+    del ei, ej
+    n = int(max(hi.max(initial=0), eu.max(initial=0))) + 1
+    small = np.int32 if n < 2 ** 31 else np.int64
     if n < 2 ** 21:  # one int64 key holding the edge: a single sort of the keys
-        return _first_of_pairs(np.sort((ei * n + ej) * n + eu), n)
-    else:
-        o = np.lexsort((eu, ej, ei))
-    ei, ej, eu = ei[o], ej[o], eu[o]
-    first = np.ones(len(ei), dtype=bool)
-    first[1:] = (ei[1:] != ei[:-1]) | (ej[1:] != ej[:-1])
-    return ei[first], ej[first], eu[first]
+        key = np.sort((lo.astype(np.int64) * n + hi) * n + eu)
+        del lo, hi, eu
+        return tuple(x.astype(small) for x in _first_of_pairs(key, n))
+    o = np.lexsort((eu, hi, lo))
+    lo, hi, eu = lo[o], hi[o], eu[o]
+    del o
+    first = np.ones(len(lo), dtype=bool)
+    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    return lo[first].astype(small), hi[first].astype(small), eu[first].astype(small)
 
 
 @_njit
@@ -1898,15 +2120,6 @@ def _bit_keys(P):
 
 
 @_njit
-def _cell_of_row(co):
-    """The cell of each candidate row (``co`` the cells' row offsets)."""
-    out = np.empty(co[-1], np.int64)
-    for p in range(co.shape[0] - 1):
-        out[co[p]: co[p + 1]] = p
-    return out
-
-
-@_njit
 def _region_rows(co, C, keep, alive, n_units):
     """The kept rows of the alive cells, cell by cell, each cell's ordered by id (units,
     then domain rows, as the LP engine orders facets); each alive cell's first position in
@@ -1952,42 +2165,64 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     # over all regions, above small biases of late layers): set them, here and across facets
     # (only when some region has an all-off layer: the first all-off layer of a pattern stays,
     # so without one no pattern set by the rule is a region's; tails None skips the rule)
+    praw = pat  # the bits the run cut with (the neighbour pass rebuilds its maps from them)
     tails = None
     if _has_dead_layer(pat, run.offsets):
         tails = dead_layer_tails(lnet, K)
         pat = apply_dead_layer_tails(pat, run.offsets, tails)
-    V, F, vo, E, eo, C, Rw, co = run.cells
-    isfac, centers, spread, wit, lb, onbox = _finish(V, F, vo, C, Rw, co, run.box_id0, run.n_jobs)
-    n_cells = len(vo) - 1
+    # facets, and the rows as A x <= b with unit normals; the complex is freed chunk by chunk
+    # as they are read off
+    cells, run.cells = run.cells, None
+    fbits = []  # the vertex bitsets (F, vo) of each chunk, kept for polyrank.faces
+    isfac, centers, spread, wit, lb, onbox, A_all, b_all, C, nrows = _finish_all(cells, run.box_id0, run.n_jobs,
+                                                                               rows=True, free=True, bits=fbits)
+    del cells
+    n_cells = len(nrows)
+    _release_heap(n_cells)
+    co = np.zeros(n_cells + 1, np.int64)
+    np.cumsum(nrows, out=co[1:])
+    del nrows
     d = net.input_dim
-    # rows as A x <= b with unit normals
-    A_all, b_all = _unit_rows(Rw, d)
     keep_row = isfac.copy()
     if run.box_id0 >= 0:
         keep_row &= C < run.box_id0
-    cell_of_row = _cell_of_row(co)
     alive, wit, radius, n_lp, thin = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
     # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
     labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
     labels += [(0, r) for r in range(len(domain.b) if domain is not None else 0)]
     idx_cells = np.flatnonzero(alive)
-    new_index = np.full(n_cells, -1, dtype=np.int64)
+    new_index = np.full(n_cells, -1, dtype=np.int32 if n_cells < 2 ** 31 else np.int64)
     new_index[idx_cells] = np.arange(len(idx_cells))
-    sizes = _layer_sizes(pat, run.offsets)
+    offsets = run.offsets
     rows, bounds, frows = _region_rows(co, C, keep_row, alive, run.n)
-    bounds = bounds.tolist()
     A_sel = A_all[rows]
     b_sel = b_all[rows]
-    # the regions in the caller's coordinates x = x0 + s y
-    A_out = A_sel.copy()
+    del A_all, b_all
+    _release_heap(n_cells)
+    pos = np.full(len(C), -1, dtype=np.int32 if len(rows) < 2 ** 31 else np.int64)  # candidate row -> its row
+    pos[rows] = np.arange(len(rows))
+
+    def normals(r):  # outward unit normals of candidate rows (facets of live cells)
+        return A_sel[pos[r]]
+
+    def units(r):  # their hyperplane ids
+        return C_sel[pos[r]]
+
+    # the regions in the caller's coordinates x = x0 + s y (A is the same: one read-only array)
+    A_out = A_sel
     b_out = s * b_sel + A_sel @ np.broadcast_to(np.asarray(x0, dtype=np.float64), (d,))
     A_out.setflags(write=False)
     b_out.setflags(write=False)
     wits = x0 + s * wit[idx_cells]
     wits.setflags(write=False)
-    pat_alive = pat[idx_cells]
-    rk_alive = rk[idx_cells]
+    every = len(idx_cells) == n_cells  # no cell dropped (the rule): no copies
+    pat_alive = pat if every else pat[idx_cells]
+    rk_alive = rk if every else rk[idx_cells]
     C_sel = C[rows]
+    # the unit facets of live cells (adjacency), then what only served to find the rows
+    frows = frows.astype(np.int32) if len(C) < 2 ** 31 else frows
+    del rows, C, isfac, keep_row, lb, wit, alive
+    _release_heap(n_cells)
 
     def build_regions():
         # the Python objects, built on first access to Decomposition.regions
@@ -1997,18 +2232,19 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         lab_sel = _labels_of(C_sel, labels)
         pats = _bool_tuples(pat_alive)
         rks = _int_tuples(rk_alive)
-        szs = _int_tuples(sizes[idx_cells])
+        szs = _int_tuples(_layer_sizes(pat_alive, offsets))
         rads = (s * radius[idx_cells]).tolist()
         bnd = (~onbox[idx_cells]).tolist()
-        return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds, bnd, rks, szs)
+        return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds.tolist(), bnd, rks, szs)
 
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
-    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, pat_alive, new_index, frows, cell_of_row, centers, A_all, C,
-                                  lp_scale, tails)
+    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, co, centers, A_sel, C_sel,
+                                  pos, lp_scale, tails)
     if miss:
-        di, dj, du = _degenerate_edges(lnet, K, miss, centers, A_all, C, spread, pat_alive, A_sel, b_sel, bounds,
-                                       tol_abs, lp_scale, tails)
+        di, dj, du = _degenerate_edges(lnet, K, miss, centers, normals, units, spread, pat_alive, A_sel, b_sel,
+                                       bounds, tol_abs, lp_scale, tails)
         ei, ej, eu = ei + di, ej + dj, eu + du
+    del centers, spread, b_sel, pos, frows, new_index, co, pat, praw
     ei, ej, eu = _unique_edges(ei, ej, eu)
 
     def build_edges():
@@ -2022,6 +2258,14 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     gap = first_layer_gap(lnet, *run.domain_rows, 2 * tol_abs / lp_scale)
     notes = precision_notes(tol_abs / lp_scale, s * lp_scale, len(thin), min(thin, default=None), gap)
     warn_precision(notes)
+    # the chunks' vertex bitsets as one array (after the work arrays are freed), offsets global
+    F = np.concatenate([f for f, _ in fbits]) if fbits else np.zeros((0, 1), np.uint64)
+    vo = np.zeros(n_cells + 1, np.int64)
+    c0 = 0
+    for _, o in fbits:
+        vo[c0 + 1: c0 + len(o)] = o[1:] + vo[c0]
+        c0 += len(o) - 1
+    del fbits
     # what polyrank.faces reads instead of recomputing it (faces, verify): the regions' rows,
     # the dual graph, and each region's vertex-hyperplane incidences (bitsets over the row ids)
     arrays = {"patterns": pat_alive, "ranks": rk_alive, "A": A_out, "b": b_out, "witnesses": wits,

@@ -44,9 +44,10 @@ __all__ = ["Tile", "tile_domain", "estimate_regions", "inverse_region_volumes", 
 DEFAULT_TILE_MEMORY = 2 * 2 ** 30
 #: Planning figure: peak bytes of one enumerated region (engine cells, Region objects and
 #: the piece table together); ``tiles="auto"`` makes ``estimate * BYTES_PER_REGION`` fit in
-#: the per-tile budget. Measured (docs/scale.md): 5-7 kB traced, 7.5 kB resident per region
-#: on trained 3-15x9 and 3-25x9 networks with the subdivision engine; about 2x margin.
-BYTES_PER_REGION = 16 * 1024
+#: the per-tile budget. Measured (docs/scale.md): 3.4-4.0 kB resident per piece for a tile
+#: of a trained 3-15x9 or 3-25x9 network with the subdivision engine (1.1-1.5 kB of it the
+#: engine's cells); about 2x margin.
+BYTES_PER_REGION = 8 * 1024
 #: Uniform samples drawn per tile (at least ``MIN_SAMPLES``) to balance a k-d split; in the
 #: adaptive split of ``tiles="auto"`` a tile with fewer samples is topped up to this many.
 SAMPLES_PER_TILE = 400

@@ -73,3 +73,81 @@ def test_enumerate_out_writes_a_region_store(tmp_path, capsys):
         main(["enumerate", "--box", "0", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="--tiles"):
         main(args + ["--tiles", "many"])
+
+
+def test_memory_type_parses_sizes():
+    from polyrank._cliutil import memory_type
+
+    for text, nbytes in [("4GiB", 4 * 2**30), ("512MiB", 512 * 2**20), ("1.5g", 3 * 2**29), ("2GB", 2 * 10**9),
+                         ("3145728B", 3 * 2**20), (" 1 MiB ", 2**20), ("64kib", 2**16), ("1e3MB", 10**9),
+                         ("2", 2 * 2**30), ("0.5", 2**29), ("1.5", 3 * 2**29)]:  # a plain number is GiB
+        assert memory_type(text) == nbytes
+
+
+def test_enumerate_out_max_memory_reaches_write_regions(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("pyarrow")
+    import polyrank.store as store_mod
+
+    seen = []
+    real = store_mod.write_regions
+
+    def spy(*a, **kw):  # in this process (no pool to start)
+        seen.append(kw["max_memory"])
+        return real(*a, **{**kw, "n_workers": 1})
+
+    monkeypatch.setattr(store_mod, "write_regions", spy)
+    args = ["enumerate", "--input-dim", "2", "--widths", "16,16", "--seed", "3", "--box", "2"]
+    net = pr.ReLUNetwork.from_torch(mlp(2, [16, 16], seed=3))
+    n = len(pr.enumerate_regions(net, pr.Box(-2, 2, dim=2)))
+    counts = {}
+    for text, nbytes in [("1MiB", 2**20), ("4GiB", 4 * 2**30), ("4", 4 * 2**30)]:
+        out = tmp_path / text
+        assert main(args + ["--out", str(out), "--max-memory", text]) == 0
+        assert seen[-1] == nbytes
+        assert int(re.search(r"regions\s+(\d+)", capsys.readouterr().out).group(1)) == n
+        counts[text] = pr.read_regions(out)._meta["n_tiles"]
+    # the budget sizes the tiles of tiles="auto": 1 MiB holds fewer regions than the network has
+    assert n * pr.BYTES_PER_REGION > 2**20
+    assert counts["1MiB"] > 1 == counts["4GiB"] == counts["4"]
+    main(args + ["--out", str(tmp_path / "default")])
+    assert seen[-1] is None
+
+
+@pytest.mark.parametrize("bad", ["lots", "4 parsecs", "1.5.2", "-2GiB", "0", "0.1B", "GiB", "4GiBs", "1e-12"])
+def test_enumerate_bad_max_memory(bad, capsys):
+    with pytest.raises(SystemExit):
+        main(["enumerate", "--box", "1", "--out", "unused", "--max-memory", bad])
+    err = capsys.readouterr().err
+    assert "--max-memory" in err and "memory size like 4GiB" in err and repr(bad) in err
+
+
+def test_enumerate_out_refuses_a_tile_budget_under_a_mib(tmp_path):
+    for small in ("512KiB", "0.0001"):  # 0.0001 GiB: about 105 kB
+        with pytest.raises(SystemExit, match="--max-memory.*at least 1048576 bytes.*plain number is GiB"):
+            main(["enumerate", "--box", "1", "--out", str(tmp_path / "r"), "--max-memory", small])
+    assert not (tmp_path / "r").exists()
+
+
+def test_plain_max_memory_is_gib_in_enumerate_and_analyze(monkeypatch):
+    import polyrank.cli as cli
+    import polyrank.train as train
+
+    def no_work(*a, **kw):  # pragma: no cover - the budget check comes first
+        raise AssertionError("built a network over the budget")
+
+    monkeypatch.setattr(train, "mlp", no_work)
+    monkeypatch.setattr(cli, "_make_manifold", no_work)
+    # a 2-4000-4000 network: 12 * 4000 * 4000 bytes ~ 0.18 GiB: over 0.1 GiB, under 1 GiB and 1 TiB
+    args = ["enumerate", "--input-dim", "2", "--widths", "4000,4000", "--box", "1"]
+    need = 12 * 4000 * 4000 / 2**30
+    assert 0.1 < need < 1
+    for small in ("0.1", "100MiB"):
+        with pytest.raises(SystemExit, match="--max-memory 0.1 GiB"):
+            main(args + ["--max-memory", small])
+    # analyze: the same sizes against the same estimate
+    a = ["analyze", "--resolution", "2000"]
+    with pytest.raises(SystemExit) as e1:
+        main(a + ["--max-memory", "0.5"])
+    with pytest.raises(SystemExit) as e2:
+        main(a + ["--max-memory", "512MiB"])
+    assert "--max-memory 0.5 GiB" in str(e1.value) and str(e1.value) == str(e2.value)

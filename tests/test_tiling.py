@@ -510,6 +510,58 @@ def test_region_volumes_of_a_region_whose_witness_is_on_a_facet():
     assert pr.tiling.region_volumes([on_facet, r]).tolist() == pytest.approx([1.0, 1.0])
 
 
+def test_dask_worker_threads_share_one_memory_guard(monkeypatch):
+    """On a Dask worker with k threads, k tiles run at once in one process: the soft
+    RLIMIT_DATA (per process) is sized for k budgets (capped at the worker's room), set by the
+    first tile in and lifted by the last one out, not by whichever tile ends first."""
+    import resource
+    import threading
+    from types import SimpleNamespace
+
+    if store_mod._vm_data() is None:
+        pytest.skip("no /proc/self/status")
+    limit = 64 * 2 ** 30
+    for k in (1, 3):
+        worker = SimpleNamespace(memory_manager=SimpleNamespace(memory_limit=limit), state=SimpleNamespace(nthreads=k))
+        monkeypatch.setattr(store_mod, "_dask_worker", lambda: worker)
+        room = int(store_mod.DASK_MEMORY_FRACTION * limit) - store_mod._rss()
+        for budget in (2 ** 20, 2 ** 30, 2 ** 40):
+            want = max(store_mod.GUARD_MIN_BYTES, min(k * budget, room))
+            assert store_mod._guard_bytes({"budget": budget}) == want
+    old = resource.getrlimit(resource.RLIMIT_DATA)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def tile_a():
+        with store_mod._shared_guard(32 * 2 ** 20):
+            a_in.set()
+            b_in.wait(10)
+            seen["a"] = resource.getrlimit(resource.RLIMIT_DATA)
+        a_out.set()
+
+    def tile_b():
+        a_in.wait(10)
+        with store_mod._shared_guard(10 ** 15):  # a later tile does not move the shared limit
+            b_in.set()
+            a_out.wait(10)  # tile a has left: the limit must still hold
+            seen["b"] = resource.getrlimit(resource.RLIMIT_DATA)
+            try:
+                np.ones(128 * 2 ** 20 // 8)
+                seen["alloc"] = "ok"
+            except MemoryError:
+                seen["alloc"] = "MemoryError"
+
+    ts = [threading.Thread(target=tile_a), threading.Thread(target=tile_b)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert seen["a"] == seen["b"] != old and seen["a"][0] != resource.RLIM_INFINITY
+    assert seen["alloc"] == "MemoryError"
+    assert resource.getrlimit(resource.RLIMIT_DATA) == old  # lifted by the last one out
+    assert store_mod._GUARD_STATE["n"] == 0
+
+
 def _piece_tables_both_paths(net, dom, tiles, monkeypatch):
     """Per tile: the piece table read off the engine's arrays, and the one read off the
     Region objects of the same decomposition (regions reassigned: the arrays are dropped)."""
