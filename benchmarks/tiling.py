@@ -26,7 +26,8 @@ balanced by distinct sampled patterns (the planner before the density estimate).
 
 ``--piece-memory``: one tile's piece table (``polyrank.tiling._pieces``) of layers 1..K
 (``--layers``), read off the engine's arrays and read off the ``Region`` objects (built for
-it): ``tracemalloc`` peak above the finished Decomposition, per piece, and the seconds.
+it): ``tracemalloc`` peak above the finished Decomposition, per piece, and the seconds; and
+the peak RSS of the whole tile (engine and pieces) over the process's start, per piece.
 
 ``--bytes-per-cell``: the subdivision engine alone on layers 1..K (``--layers``), peak RSS
 minus the RSS before the run, divided by the cells after layer K (the widest layer);
@@ -189,6 +190,18 @@ def _piece_child(conn, path, K, how, traced):
     conn.send((len(p["volume"]), dt, peak))
 
 
+def _tile_rss_child(conn, path, K, how):
+    net = load(path)
+    dom = pr.Box(-1.0, 1.0, dim=3)
+    tile = pr.tile_domain(net, dom, tiles=1)[0]
+    list(pr.tiling.iter_tile_pieces(net, tile, layer=1))  # warm
+    if how == "regions":  # the engine arrays unused: the Region path
+        pr.tiling._PIECE_ARRAYS = pr.tiling._PIECE_ARRAYS + ("(none)",)
+    base = _rss()
+    n = sum(len(p["volume"]) for p in pr.tiling.iter_tile_pieces(net, tile, layer=K))
+    conn.send((n, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base) / n))
+
+
 def bench_piece_memory(path, layers):
     print(f"\n{Path(path).stem}: one tile's piece table over [-1, 1]^3 (load average {os.getloadavg()[0]:.1f}; "
           "seconds untraced, memory the tracemalloc peak in a second run)")
@@ -204,7 +217,16 @@ def bench_piece_memory(path, layers):
                 out.append(a.recv())
                 p.join()
             res[how] = (out[0][0], out[0][1], out[1][2])
+        for how in ("arrays", "regions"):
+            a, b = mp.Pipe()
+            p = mp.get_context("fork").Process(target=_tile_rss_child, args=(b, path, K, how))
+            p.start()
+            b.close()
+            res[how] += (a.recv()[1],)
+            p.join()
         n = res["arrays"][0]
+        print(f"  layers 1..{K}: whole tile (iter_tile_pieces: engine, pieces) peak RSS over the start, per piece: "
+              + ", ".join(f"{how} {r[3]:.0f} B" for how, r in res.items()))
         print(f"  layers 1..{K}: {n:>8d} pieces   "
               + "   ".join(f"{how}: {dt:6.2f} s, {peak / n:6.0f} B per piece" for how, (_, dt, peak) in res.items())
               + f"   time ratio {res['regions'][1] / res['arrays'][1]:.1f}x")
