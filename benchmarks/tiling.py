@@ -228,7 +228,7 @@ def bench_piece_memory(path, layers):
         print(f"  layers 1..{K}: whole tile (iter_tile_pieces: engine, pieces) peak RSS over the start, per piece: "
               + ", ".join(f"{how} {r[3]:.0f} B" for how, r in res.items()))
         print(f"  layers 1..{K}: {n:>8d} pieces   "
-              + "   ".join(f"{how}: {dt:6.2f} s, {peak / n:6.0f} B per piece" for how, (_, dt, peak) in res.items())
+              + "   ".join(f"{how}: {r[1]:6.2f} s, {r[2] / n:6.0f} B per piece" for how, r in res.items())
               + f"   time ratio {res['regions'][1] / res['arrays'][1]:.1f}x")
 
 
