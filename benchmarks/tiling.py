@@ -24,6 +24,11 @@ tiles are split, against the untiled engine (count, rank histograms, pattern set
 ``--balance``: pieces per tile of ``tiles="auto"`` against a k-d split into as many tiles
 balanced by distinct sampled patterns (the planner before the density estimate).
 
+``--piece-memory``: one tile's piece table (``polyrank.tiling._pieces``) of layers 1..K
+(``--layers``), read off the engine's arrays and read off the ``Region`` objects (built for
+it): ``tracemalloc`` peak above the finished Decomposition, per piece, and the seconds; and
+the peak RSS of the whole tile (engine and pieces) over the process's start, per piece.
+
 ``--bytes-per-cell``: the subdivision engine alone on layers 1..K (``--layers``), peak RSS
 minus the RSS before the run, divided by the cells after layer K (the widest layer);
 ``--random 3-16-16-16`` adds a PyTorch default-init network over [-10, 10]^d (all layers).
@@ -31,6 +36,7 @@ minus the RSS before the run, divided by the cells after layer K (the widest lay
     python benchmarks/tiling.py --model DATA/models/D-III_model_0.pth
     python benchmarks/tiling.py --d2 --model DATA/models/D-II-2_model_0.pth --max-memory 1.5
     python benchmarks/tiling.py --bytes-per-cell --model D-II-2 --layers 4,5,6 --random 3-16-16-16
+    python benchmarks/tiling.py --piece-memory --model D-III --layers 5,9
     python benchmarks/tiling.py --balance --max-memory 0.1 --model DATA/models/D-III_model_0.pth
     python benchmarks/tiling.py --check-layer 5 --max-memory 0.25 --model DATA/models/D-II-2_model_0.pth
 
@@ -165,6 +171,67 @@ def bench_check(path, out, K, max_memory):
           f"same pattern sets: {same_patterns}, total volume {st.total_volume():.12f} (domain 8)")
 
 
+def _piece_child(conn, path, K, how, traced):
+    import tracemalloc
+
+    net = load(path)
+    dom = pr.Box(-1.0, 1.0, dim=3)
+    tile = pr.tile_domain(net, dom, tiles=1)[0]
+    pr.tiling._pieces(net, pr.enumerate_regions(net, dom, layer=1, method="subdivision"), tile, 1)  # warm
+    dec = pr.enumerate_regions(net, dom, layer=K, method="subdivision", max_regions=10**9)
+    if traced:
+        tracemalloc.start()
+    t0 = time.perf_counter()
+    if how == "regions":  # what a tile did before: the Region objects, then read them
+        dec.regions = list(dec.regions)  # (reassigning drops the engine's arrays)
+    p = pr.tiling._pieces(net, dec, tile, K)
+    dt = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1] if traced else 0
+    conn.send((len(p["volume"]), dt, peak))
+
+
+def _tile_rss_child(conn, path, K, how):
+    net = load(path)
+    dom = pr.Box(-1.0, 1.0, dim=3)
+    tile = pr.tile_domain(net, dom, tiles=1)[0]
+    list(pr.tiling.iter_tile_pieces(net, tile, layer=1))  # warm
+    if how == "regions":  # the engine arrays unused: the Region path
+        pr.tiling._PIECE_ARRAYS = pr.tiling._PIECE_ARRAYS + ("(none)",)
+    base = _rss()
+    n = sum(len(p["volume"]) for p in pr.tiling.iter_tile_pieces(net, tile, layer=K))
+    conn.send((n, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base) / n))
+
+
+def bench_piece_memory(path, layers):
+    print(f"\n{Path(path).stem}: one tile's piece table over [-1, 1]^3 (load average {os.getloadavg()[0]:.1f}; "
+          "seconds untraced, memory the tracemalloc peak in a second run)")
+    for K in layers:
+        res = {}
+        for how in ("arrays", "regions"):
+            out = []
+            for traced in (False, True):
+                a, b = mp.Pipe()
+                p = mp.get_context("fork").Process(target=_piece_child, args=(b, path, K, how, traced))
+                p.start()
+                b.close()
+                out.append(a.recv())
+                p.join()
+            res[how] = (out[0][0], out[0][1], out[1][2])
+        for how in ("arrays", "regions"):
+            a, b = mp.Pipe()
+            p = mp.get_context("fork").Process(target=_tile_rss_child, args=(b, path, K, how))
+            p.start()
+            b.close()
+            res[how] += (a.recv()[1],)
+            p.join()
+        n = res["arrays"][0]
+        print(f"  layers 1..{K}: whole tile (iter_tile_pieces: engine, pieces) peak RSS over the start, per piece: "
+              + ", ".join(f"{how} {r[3]:.0f} B" for how, r in res.items()))
+        print(f"  layers 1..{K}: {n:>8d} pieces   "
+              + "   ".join(f"{how}: {r[1]:6.2f} s, {r[2] / n:6.0f} B per piece" for how, r in res.items())
+              + f"   time ratio {res['regions'][1] / res['arrays'][1]:.1f}x")
+
+
 def bench_balance(path, max_memory):
     """Pieces per tile of tiles="auto" (adaptive k-d on the inverse-volume density estimate)
     against a k-d split into as many tiles balanced by distinct sampled patterns (the
@@ -231,6 +298,8 @@ def main():
     ap.add_argument("--max-memory", type=float, default=1.5, help="GiB per tile in --d2 (default 1.5)")
     ap.add_argument("--memory-limit", default="4GiB", help="memory limit per Dask worker in --d2")
     ap.add_argument("--bytes-per-cell", action="store_true")
+    ap.add_argument("--piece-memory", action="store_true",
+                    help="one tile's piece table from the engine arrays against the Region objects (--layers)")
     ap.add_argument("--balance", action="store_true",
                     help="pieces per tile of tiles='auto' against the previous planner (--max-memory in GiB)")
     ap.add_argument("--check-layer", type=int, default=None,
@@ -252,6 +321,9 @@ def main():
                 bench_balance(m, int(args.max_memory * 2**30))
         elif args.check_layer:
             bench_check(args.model[0], os.path.join(base, "check"), args.check_layer, int(args.max_memory * 2**30))
+        elif args.piece_memory:
+            for m in args.model:
+                bench_piece_memory(m, [int(k) for k in args.layers.split(",")])
         elif args.bytes_per_cell:
             for m in args.model + ["random:" + r for r in args.random]:
                 bench_bytes_per_cell(m, [int(k) for k in args.layers.split(",")])

@@ -2270,6 +2270,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     # the dual graph, and each region's vertex-hyperplane incidences (bitsets over the row ids)
     arrays = {"patterns": pat_alive, "ranks": rk_alive, "A": A_out, "b": b_out, "witnesses": wits,
               "row_offsets": np.asarray(bounds, dtype=np.int64), "row_ids": C_sel, "bounded": ~onbox[idx_cells],
+              "inradius": s * radius[idx_cells],
               "edges": np.stack([ei, ej], axis=1), "vertex_bits": (F, vo, idx_cells, int(run.box_id0))}
     return Decomposition(net, domain, K, build_regions, build_edges, n_regions=len(idx_cells),
                          arrays=arrays, partial=run.truncated,

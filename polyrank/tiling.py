@@ -799,6 +799,10 @@ def _empty_pieces(net, K):
                 facet_ids=np.zeros(0, np.int32))
 
 
+#: The engine arrays :func:`_pieces` reads instead of building Region objects.
+_PIECE_ARRAYS = ("witnesses", "inradius", "A", "b", "row_offsets", "row_ids", "bounded")
+
+
 def _pieces(net, dec, tile, K):
     n = len(dec)
     if n == 0:
@@ -807,7 +811,16 @@ def _pieces(net, dec, tile, K):
     ranks = np.stack([dec.ranks(k) for k in range(1, K + 1)], axis=1).astype(np.int16)
     offs = np.concatenate([[0], np.cumsum(net.widths[:K])])
     sizes = np.stack([P[:, offs[k]: offs[k + 1]].sum(axis=1) for k in range(K)], axis=1).astype(np.int16)
-    regions = dec.regions
+    arr = getattr(dec, "_arrays", None) or {}
+    if all(k in arr for k in _PIECE_ARRAYS):
+        W, rad, ptr, ids, vol = _piece_columns_from_arrays(arr, n, tile, offs[K], net.input_dim)
+    else:  # the LP engine, or regions replaced after the run: read the Region objects
+        W, rad, ptr, ids, vol = _piece_columns_from_regions(dec.regions, n, tile, offs)
+    return dict(pattern=pack_patterns(P), ranks=ranks, sizes=sizes, witness=W, inradius=rad, volume=vol,
+                tile=np.full(n, tile.index, np.int32), facet_ptr=ptr, facet_ids=np.asarray(ids, np.int32))
+
+
+def _piece_columns_from_regions(regions, n, tile, offs):
     W = np.array([r.witness for r in regions], dtype=np.float64).reshape(n, -1)
     rad = np.array([r.inradius for r in regions], dtype=np.float64)
     # facet labels -> ids: hidden unit u >= 0 (flat order), domain row i -> -1 - i, walls -> dropped
@@ -819,10 +832,23 @@ def _pieces(net, dec, tile, K):
     owner = np.repeat(np.arange(n), counts)[keep]
     ptr = np.zeros(n + 1, np.int64)
     ptr[1:] = np.cumsum(np.bincount(owner, minlength=n))
-    ids = code[keep]
-    vol = region_volumes(regions)
-    return dict(pattern=pack_patterns(P), ranks=ranks, sizes=sizes, witness=W, inradius=rad, volume=vol,
-                tile=np.full(n, tile.index, np.int32), facet_ptr=ptr, facet_ids=np.asarray(ids, np.int32))
+    return W, rad, ptr, code[keep], region_volumes(regions)
+
+
+def _piece_columns_from_arrays(arr, n, tile, n_units, d):
+    """The Region path's columns from the subdivision engine's arrays: row id ``c`` names
+    hidden unit ``c`` (flat order) below ``n_units`` and domain row ``c - n_units`` above."""
+    W = np.asarray(arr["witnesses"], dtype=np.float64).reshape(n, d)
+    rad = np.asarray(arr["inradius"], dtype=np.float64)
+    bounds = np.asarray(arr["row_offsets"], dtype=np.int64)
+    c = np.asarray(arr["row_ids"], dtype=np.int64)
+    keep = (c < n_units) | (c - n_units < tile.n_domain_rows)
+    code = np.where(c < n_units, c, n_units - 1 - c)
+    owner = np.repeat(np.arange(n), np.diff(bounds))[keep]
+    ptr = np.zeros(n + 1, np.int64)
+    ptr[1:] = np.cumsum(np.bincount(owner, minlength=n))
+    vol = _volumes_from_rows(arr["A"], arr["b"], bounds, W, arr["bounded"])
+    return W, rad, ptr, code[keep], vol
 
 
 def concat_pieces(tables) -> dict:
@@ -895,35 +921,55 @@ def region_volumes(regions) -> np.ndarray:
     n = len(regions)
     if n == 0:
         return np.zeros(0)
-    d = regions[0].A.shape[1]
-    if d not in (2, 3):
-        return np.array([r.volume() for r in regions], dtype=np.float64)
     ptr = np.zeros(n + 1, np.int64)
     ptr[1:] = np.cumsum([r.A.shape[0] for r in regions])
-    A = np.concatenate([r.A for r in regions]).astype(np.float64)
-    b = np.concatenate([r.b for r in regions]).astype(np.float64)
+    A = np.concatenate([r.A for r in regions])
+    b = np.concatenate([r.b for r in regions])
     W = np.array([r.witness for r in regions], dtype=np.float64)
-    vol = _volume_kernel()(A, b, ptr, W, d, VERTEX_RTOL)
-    bad = np.flatnonzero(~np.isfinite(vol) | (vol <= 0))
-    for i in bad:  # degenerate geometry: let qhull decide
-        vol[i] = _qhull_volume(regions[i])
+    return _volumes_from_rows(A, b, ptr, W, [r.bounded for r in regions])
+
+
+def _volumes_from_rows(A, b, ptr, W, bounded):
+    """Volumes of regions stacked as rows ``A x <= b`` (region ``i`` owns rows
+    ``ptr[i]:ptr[i + 1]``, witness ``W[i]``), without Region objects: the kernel in 2-D
+    and 3-D, qhull in other dimensions and where the kernel's geometry degenerates."""
+    A = np.ascontiguousarray(A, dtype=np.float64)
+    b = np.ascontiguousarray(b, dtype=np.float64)
+    ptr = np.ascontiguousarray(ptr, dtype=np.int64)
+    n = len(ptr) - 1
+    d = A.shape[1]
+    W = np.ascontiguousarray(W, dtype=np.float64).reshape(n, d)
+    bounded = np.asarray(bounded, dtype=bool).reshape(n)
+    if d in (2, 3):
+        vol = _volume_kernel()(A, b, ptr, W, d, VERTEX_RTOL)
+        bad = np.flatnonzero(~np.isfinite(vol) | (vol <= 0))
+    else:
+        vol, bad = np.zeros(n), range(n)
+    for i in bad:
+        vol[i] = _qhull_volume(A[ptr[i]: ptr[i + 1]], b[ptr[i]: ptr[i + 1]], W[i], bounded[i])
     return vol
 
 
-def _qhull_volume(region):
-    """A region's volume by qhull, from its Chebyshev centre when the witness lies too close
-    to a facet for qhull; 0 for a sliver below qhull's resolution (inradius of a few 1e-9
-    of the domain, where the rows and the witness agree only to about that)."""
+def _qhull_volume(A, b, witness, bounded):
+    """A region's volume by qhull (as ``Region.volume``),
+    from its Chebyshev centre when the witness lies too close to a facet for qhull; 0 for a
+    sliver below qhull's resolution (inradius of a few 1e-9 of the domain, where the rows
+    and the witness agree only to about that); ``inf`` when unbounded."""
     from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError
 
     from .exceptions import InfeasibleError
     from .lp import chebyshev_center
 
+    if not bounded:
+        return float("inf")
+    if A.shape[1] == 1:
+        a = A[:, 0]
+        return float(np.min(b[a > 0] / a[a > 0]) + np.min(b[a < 0] / -a[a < 0]))
     try:
-        return float(region.volume())
+        V = HalfspaceIntersection(np.hstack([A, -b[:, None]]), witness).intersections
+        return float(ConvexHull(V - V.mean(axis=0)).volume)  # centred: qhull's tolerances scale with |V|
     except QhullError:
         pass
-    A, b = np.asarray(region.A, np.float64), np.asarray(region.b, np.float64)
     nr = np.linalg.norm(A, axis=1)
     A, b = A / nr[:, None], b / nr
     try:

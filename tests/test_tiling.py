@@ -560,3 +560,58 @@ def test_dask_worker_threads_share_one_memory_guard(monkeypatch):
     assert seen["alloc"] == "MemoryError"
     assert resource.getrlimit(resource.RLIMIT_DATA) == old  # lifted by the last one out
     assert store_mod._GUARD_STATE["n"] == 0
+
+
+def _piece_tables_both_paths(net, dom, tiles, monkeypatch):
+    """Per tile: the piece table read off the engine's arrays, and the one read off the
+    Region objects of the same decomposition (regions reassigned: the arrays are dropped)."""
+    used = []
+    from_arrays = tiling_mod._piece_columns_from_arrays
+    monkeypatch.setattr(tiling_mod, "_piece_columns_from_arrays",
+                        lambda *a: used.append(1) or from_arrays(*a))
+    K = net.n_layers
+    out = []
+    for tile in pr.tile_domain(net, dom, tiles=tiles):
+        blo, bhi = tile.polytope.bounding_box()
+        dec = pr.enumerate_regions(net, tile.polytope, method="subdivision",
+                                   tol=pr.enumerate.DEFAULT_TOL * tile.scale / float(np.max(bhi - blo)))
+        n_used = len(used)
+        fast = tiling_mod._pieces(net, dec, tile, K)
+        assert len(used) == n_used + (len(dec) > 0)  # the arrays path ran
+        dec.regions = list(dec.regions)
+        slow = tiling_mod._pieces(net, dec, tile, K)
+        assert len(used) == n_used + (len(dec) > 0)  # and the Region path the second time
+        out.append((fast, slow))
+    return out
+
+
+@pytest.mark.parametrize("d, tiles", [(2, (3, 2)), (3, (2, 2, 1))])
+def test_pieces_from_engine_arrays_equal_the_region_path(d, tiles, monkeypatch, global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, d, [7, 6])
+    dom = pr.Box(-1.5, 1.5, dim=d)
+    pairs = _piece_tables_both_paths(net, dom, tiles, monkeypatch)
+    _assert_same_pieces(pairs, dom)
+
+
+def test_pieces_from_engine_arrays_equal_the_region_path_trained_model(monkeypatch):
+    net = _load_naitzat("D-I_model_0")
+    dom = pr.Box(-2.0, 2.0, dim=2)
+    pairs = _piece_tables_both_paths(net, dom, (3, 2), monkeypatch)
+    _assert_same_pieces(pairs, dom)
+
+
+def _assert_same_pieces(pairs, dom):
+    for fast, slow in pairs:
+        assert set(fast) == set(slow)
+        for key in fast:
+            assert fast[key].dtype == slow[key].dtype, key
+            if key == "volume":
+                np.testing.assert_allclose(fast[key], slow[key], rtol=1e-12, atol=0)
+            else:
+                np.testing.assert_array_equal(fast[key], slow[key], err_msg=key)
+    merged = tiling_mod.merge_pieces(tiling_mod.concat_pieces([f for f, _ in pairs]))
+    # tiles cut through regions: some region is made of pieces from several tiles
+    assert (np.diff(merged["tile_ptr"]) > 1).any()
+    # and the volumes, read without Region objects, still fill the domain
+    assert merged["volume"].sum() == pytest.approx(dom.volume(), rel=1e-9)
