@@ -230,7 +230,7 @@ def test_analyze_defaults_work_for_every_manifold(capsys):
 
 @pytest.mark.slow
 def test_analyze_runs_on_a_solid(capsys):
-    assert main(["analyze", "--manifold", "ball", "--resolution", "4", "--widths", "3"]) == 0
+    assert main(["analyze", "--manifold", "ball", "--resolution", "4", "--widths", "8"]) == 0
     out = capsys.readouterr().out
     assert "ball in R^3" in out and "b3" in out and "f(X)  (exact)              1   0   0   0" in out
 
