@@ -314,3 +314,21 @@ def apply_dead_layer_tails(P, offsets, tails):
     if out is None:
         return P
     return Q[0] if one else Q
+
+
+def release_heap():
+    """Give freed heap pages back to the OS (glibc's ``malloc_trim``; glibc keeps them
+    otherwise, and they count as resident memory, e.g. against a Dask worker's limit).
+    A no-op where the C library is not glibc; the function is looked up once."""
+    if not _TRIM:
+        try:
+            import ctypes
+
+            _TRIM.append(ctypes.CDLL("libc.so.6").malloc_trim)
+        except (OSError, AttributeError):  # not glibc
+            _TRIM.append(None)
+    if _TRIM[0] is not None:
+        _TRIM[0](0)
+
+
+_TRIM = []  # glibc's malloc_trim, or None

@@ -40,6 +40,7 @@ from collections import deque
 
 import numpy as np
 
+from ._numerics import release_heap
 from .domain import Polytope
 from .network import ReLUNetwork, as_network
 from .exceptions import MemoryBudgetError, RegionLimitError
@@ -223,17 +224,6 @@ def _peak_rss():
         return 0
 
 
-def _release_memory():
-    """Give freed heap pages back to the OS (glibc keeps them otherwise, and a Dask nanny
-    counts them against the worker's memory limit)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
 def _vm_data():
     """The process's data segment (``VmData``, what ``RLIMIT_DATA`` limits), or None."""
     try:
@@ -413,7 +403,7 @@ def _tile_task(task):
     if reason is not None:  # outside the except block, so that the failed run's arrays are freed
         if w is not None:
             os.remove(name + ".parquet.tmp")
-        _release_memory()
+        release_heap()
         return dict(tile=tile.index, split=reason)
     if w is not None:
         os.replace(name + ".parquet.tmp", name + ".parquet")
@@ -422,7 +412,7 @@ def _tile_task(task):
     with open(name + ".json.tmp", "w") as fh:
         json.dump(info, fh)
     os.replace(name + ".json.tmp", name + ".json")
-    _release_memory()
+    release_heap()
     if _TILE_HOOK is not None:
         _TILE_HOOK(tile.index)
     return {k: v for k, v in info.items() if k != "groups"}

@@ -28,7 +28,8 @@ import numpy as np
 
 from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, SLIVER_MIN,
                         ZERO_ROW_RTOL, apply_dead_layer_tails, dead_layer_tails, first_layer_gap, local_frame,
-                        local_network, precision_notes, scaled_units, warn_precision, zero_thresholds)
+                        local_network, precision_notes, release_heap, scaled_units, warn_precision,
+                        zero_thresholds)
 from ._validation import check_layer, check_positive_int, check_tol
 from .domain import Polytope, as_domain
 from .exceptions import MemoryBudgetError, RegionLimitError
@@ -1227,20 +1228,8 @@ def _release_heap(n_cells):
     """Give the freed heap pages back to the OS (glibc keeps the holes left by freed chunks
     of the complex otherwise: resident memory would exceed what is alive by ~15 %), in runs
     of at least ``TRIM_MIN_CELLS`` cells (``n_cells``)."""
-    if n_cells < TRIM_MIN_CELLS:
-        return
-    if not _TRIM:  # looked up once
-        try:
-            import ctypes
-
-            _TRIM.append(ctypes.CDLL("libc.so.6").malloc_trim)
-        except (OSError, AttributeError):  # not glibc
-            _TRIM.append(None)
-    if _TRIM[0] is not None:
-        _TRIM[0](0)
-
-
-_TRIM = []  # glibc's malloc_trim, or None
+    if n_cells >= TRIM_MIN_CELLS:
+        release_heap()
 
 
 class _LazyMaps:
