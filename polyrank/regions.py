@@ -289,6 +289,8 @@ class Decomposition:
         state = self.__dict__.copy()
         state["_regions"], state["_edges"] = self.regions, self.edges  # build them
         state["_regions_src"] = state["_edges_src"] = None
+        # caches derived from the rest (the face complex holds closures that do not pickle): rebuilt on use
+        state.pop("_face_complex", None)
         return state
 
     def __len__(self):
