@@ -2543,15 +2543,11 @@ def certify(dec, *, exact=False) -> Certificate:
     record("not_partial", not dec.partial, "the enumeration stopped early (partial=True)")
     n = len(dec)
     # no two regions share a pattern
-    P = dec.patterns
-    _, first_idx, cnt = np.unique(np.packbits(P, axis=1), axis=0, return_index=True, return_counts=True)
-    dup = first_idx[cnt > 1]
-    record("patterns_unique", not len(dup), f"regions {_first(dup.tolist())} share a pattern with another region")
+    dup = _shared_patterns(dec)
+    record("patterns_unique", not len(dup), f"regions {_first(dup)} share a pattern with another region")
     # witnesses strictly inside (float64)
     A, b, roff, wit, _ = _flat_rows(dec)
-    reg = np.repeat(np.arange(n), np.diff(roff))
-    out = np.einsum("ij,ij->i", A, wit[reg]) >= b
-    bad = np.unique(reg[out]).tolist()
+    bad = np.flatnonzero(_witness_outside(A, b, roff, wit)).tolist()
     record("witnesses_inside", not bad, f"the witness of regions {_first(bad)} is not strictly inside")
     cert = Certificate(False, checks, failures)
     if dec.partial:
@@ -2628,6 +2624,47 @@ def certify(dec, *, exact=False) -> Certificate:
                                  f"{dis[0] if dis else ''}")
     cert.complete = all(checks.values())
     return cert
+
+
+def _shared_patterns(dec):
+    """The regions (smallest index of each group) whose pattern another region shares:
+    patterns packed into 64-bit words, hashed and sorted; only rows whose hashes tie are
+    compared in full."""
+    arr = getattr(dec, "_arrays", {}) or {}
+    P = np.asarray(arr["patterns"] if "patterns" in arr else dec.patterns, dtype=bool)
+    n = len(P)
+    if n < 2:
+        return []
+    nb = (P.shape[1] + 63) // 64 * 8
+    B = np.zeros((n, max(nb, 8)), dtype=np.uint8)
+    B[:, : (P.shape[1] + 7) // 8] = np.packbits(P, axis=1, bitorder="little")
+    Wd = B.view(np.uint64)
+    key = Wd[:, 0].copy()
+    for j in range(1, Wd.shape[1]):  # wrapping arithmetic: a hash of the words
+        key = (key ^ Wd[:, j]) * _GOLDEN
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    tie = np.flatnonzero(ks[1:] == ks[:-1])
+    if not len(tie):
+        return []
+    rows = np.unique(np.concatenate([order[tie], order[tie + 1]]))
+    _, first, cnt = np.unique(Wd[rows], axis=0, return_index=True, return_counts=True)
+    return sorted(rows[first[cnt > 1]].tolist())
+
+
+@_njit
+def _witness_outside(A, b, roff, wit):
+    """Per region: whether its witness fails to satisfy one of its rows strictly."""
+    n = roff.shape[0] - 1
+    out = np.zeros(n, np.bool_)
+    for r in range(n):
+        for i in range(roff[r], roff[r + 1]):
+            s = -b[i]
+            for k in range(A.shape[1]):
+                s += A[i, k] * wit[r, k]
+            if s >= 0.0:
+                out[r] = True
+    return out
 
 
 def _domain_euler(domain, d):
