@@ -2566,6 +2566,7 @@ def certify(dec, *, exact=False) -> Certificate:
             record("face_lattice", False, str(err))
     if K is not None:
         d = K.dim
+        reg = np.repeat(np.arange(n), np.diff(roff))
         record("face_lattice", not K.problems, _first(K.problems))
         # every facet has exactly one region across it, or lies on the domain boundary
         arr = getattr(dec, "_arrays", {}) or {}
