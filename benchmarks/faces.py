@@ -34,16 +34,19 @@ not counted (relucent's run on its explored complex); each polyrank step follows
 pause of ``PAUSE`` seconds (on a loaded machine a process that has just computed is
 scheduled behind the others for a moment). relucent's steps run back to back, as
 before: with the same pause its ``certify`` came out 2-6x slower on the loaded
-development machine, so the pause is left out on its side. The certificate is timed three
-times, in the same run: as it is (from the subdivision engine's vertex-hyperplane
-incidences, rows and dual graph alone: vertices identified by sign vector, the regions cut
-by the engine's box, no face complex built), through the face complex
-(``through_face_complex``: the certificate before the incidence path, the engine's arrays
-still read) and without the arrays (``without_engine_arrays``: the path of a decomposition
-that has none, every vertex found by the search over d-subsets of rows, the cutting box
-chosen from the vertices: the certificate before the
-engine handed them over). relucent's ``certify`` reuses the
-facet LPs of its search, so the certificate is also compared as part of a certified
+development machine, so the pause is left out on its side (its ``certify`` runs right
+after its ``bfs``).
+
+The certificate ``verify()`` (from the subdivision engine's vertex-hyperplane incidences,
+rows and dual graph alone: vertices identified by sign vector, the regions cut by the
+engine's box, no face complex built) is timed four ways in the same run: after the pause;
+right after its enumeration, as relucent's ``certify`` runs (after the pause a step of
+under a millisecond runs on cold caches: 1.5-2x as long on that machine); through the
+face complex (``through_face_complex``: the certificate before the incidence path, the
+engine's arrays still read); and without the arrays (``without_engine_arrays``: the path
+of a decomposition that has none, every vertex found by the search over d-subsets of
+rows, the cutting box chosen from the vertices). relucent's ``certify`` reuses the facet
+LPs of its search, so the certificate is also compared as part of a certified
 enumeration (bfs + certify vs enumerate_regions + verify).
 
 Run: ``python benchmarks/faces.py [--repeat 5] [--quick] [--relucent-python /path/to/python]``.
@@ -203,6 +206,7 @@ def ours(model, d):
     t_verify, cert = best_fresh(lambda dec: dec.verify())
     t_verify_rows, cert_rows = best_fresh(lambda dec: without_engine_arrays(dec).verify())
     assert cert_rows.checks == cert.checks and cert_rows.f_vector == cert.f_vector
+    t_verify_b2b = min(_timed(pr.enumerate_regions(net, None).verify)[0] for _ in range(5))  # no pause
     t_verify_fc, cert_fc = best_fresh(lambda dec: through_face_complex(dec.verify))
     assert cert_fc.checks == cert.checks and cert_fc.f_vector == cert.f_vector
     t_betti, betti = best_fresh(lambda dec: dec.complex().betti())
@@ -214,7 +218,7 @@ def ours(model, d):
     crit = Counter(str(int(i)) for i in df.loc[df.interior.to_numpy() & ~tied, "index"])
     return dict(n_regions=len(whole), f_vector=list(fv), complete=cert.complete, betti=betti, critical=dict(crit),
                 enum=t_enum, faces=t_faces, certify=t_verify, certify_rows=t_verify_rows, certify_fc=t_verify_fc,
-                betti_s=t_betti, critical_s=t_morse)
+                certify_b2b=t_verify_b2b, betti_s=t_betti, critical_s=t_morse)
 
 
 def part2(python, quick):
@@ -256,6 +260,7 @@ def part2(python, quick):
               f"{r['f_vector'] == p['f_vector']}, same critical indices: {r['critical'] == p['critical']}")
         rows = [("enumeration (bfs vs enumerate_regions)", r["bfs"], p["enum"]),
                 ("certificate (certify vs verify)", r["certify"], p["certify"]),
+                ("  verify() right after its enumeration (no pause)", r["certify"], p["certify_b2b"]),
                 ("  the same through the face complex (before)", r["certify"], p["certify_fc"]),
                 ("  the same without the engine's arrays", r["certify"], p["certify_rows"]),
                 ("certified enumeration (bfs + certify vs + verify)", r["bfs"] + r["certify"], p["enum"] + p["certify"]),

@@ -2340,6 +2340,44 @@ def _simple_faces_kernel(d, roff, roff2, istart, G, T, SV, Wv, golden):
     return True, fk[:nf].copy(), finc[:nf].copy(), flo[:nf].copy(), fhi[:nf].copy(), fspec[:nf].copy(), row_face
 
 @_njit
+def _facets_and_edges_agree(fid, finc, flo, fhi, fspec, gid, n_units, dom_mask, E, n):
+    """The certificate's facet checks on the faces of the complex: every region row holds a
+    facet (``fid``: its face); across it exactly one other region (``finc``: regions
+    containing the face), or none when it lies on the domain's boundary (a domain row, or
+    ``fspec`` has a domain row through the face); and the dual graph ``E`` is exactly the
+    set of facet-sharing pairs (``flo``, ``fhi``), each pair once."""
+    shared = np.zeros(finc.shape[0], np.bool_)
+    ns = 0
+    for i in range(fid.shape[0]):
+        f = fid[i]
+        if f < 0:
+            return False
+        on = gid[i] >= n_units or (fspec[f] & dom_mask) != np.uint64(0)
+        if finc[f] != (1 if on else 2):
+            return False
+        if not on and not shared[f]:
+            shared[f] = True
+            ns += 1
+    if ns != E.shape[0]:
+        return False
+    pairs = np.empty(ns, np.int64)
+    q = 0
+    for f in range(finc.shape[0]):
+        if shared[f]:
+            pairs[q] = flo[f] * n + fhi[f]
+            q += 1
+    given = np.empty(ns, np.int64)
+    for e in range(ns):
+        given[e] = min(E[e, 0], E[e, 1]) * n + max(E[e, 0], E[e, 1])
+    pairs.sort()
+    given.sort()
+    for e in range(ns):
+        if pairs[e] != given[e] or (e > 0 and pairs[e] == pairs[e - 1]):
+            return False
+    return True
+
+
+@_njit
 def _record_specials(rec_ptr, rec_vtx, S):
     """Per face record, the AND of its vertices' special-row bitsets (the domain and box
     rows holding on the whole face)."""
@@ -2405,6 +2443,20 @@ def _pulling_volumes(d, rec_k, rec_reg, rec_ptr, rec_vtx, cip, cix, X, n):
     return vol
 
 
+_WEIGHTS = np.zeros(0, dtype=np.uint64)
+
+
+def _vertex_weights(n):
+    """n random 63-bit weights (the first n of one fixed stream, kept): a face's hash is
+    the sum of its vertices' weights."""
+    global _WEIGHTS
+    if len(_WEIGHTS) < n:
+        _WEIGHTS = np.random.default_rng(0x5eed).integers(0, 2 ** 63, size=max(n, 2 * len(_WEIGHTS), 4096),
+                                                          dtype=np.int64).astype(np.uint64)
+        _WEIGHTS.setflags(write=False)
+    return _WEIGHTS[:n]
+
+
 def _engine_certificate(dec, A, b, roff, checks):
     """The certificate's face checks from the subdivision engine's incidences (Decomposition
     ``arrays``: ``vertex_bits``, ``row_ids``, ``patterns``, ``edges``), without the face
@@ -2452,7 +2504,7 @@ def _engine_certificate(dec, A, b, roff, checks):
     dom_mask = np.uint64((1 << ndom) - 1)
     if nbox and np.bincount(O[(S[Gv] & box_mask) == 0], minlength=n).min() == 0:
         return None  # a region without a vertex: not pointed (the face-complex path says so)
-    Wv = np.random.default_rng(0x5eed).integers(0, 2 ** 63, size=len(X), dtype=np.int64).astype(np.uint64)
+    Wv = _vertex_weights(len(X))
     m = np.diff(roff)
     ok = False
     if dom is None and T.shape[1] == 1:  # no volume to compute: counts, facets and their regions only
@@ -2491,22 +2543,8 @@ def _engine_certificate(dec, A, b, roff, checks):
         np.maximum.at(fhi, face[sel], rec_reg[sel])
         fspec = np.zeros(n_facets, dtype=np.uint64)
         fspec[face[sel]] = spec[sel]
-    # facet neighbours: every region row holds a facet; across it exactly one other region,
-    # or none when it lies on the domain's boundary
-    if (fid < 0).any():
-        return None
-    inc = finc[fid]
-    on_dom = (gid >= n_units) | ((fspec[fid] & dom_mask) != 0)
-    if (on_dom & (inc != 1)).any() or (~on_dom & (inc != 2)).any():
-        return None
-    # the dual graph is exactly the set of facet-sharing pairs (two convex regions share
-    # at most one facet: each pair once)
-    shared = np.zeros(len(finc), dtype=bool)
-    shared[fid[~on_dom]] = True
-    pairs = np.sort(flo[shared] * n + fhi[shared])
-    E = np.asarray(arr["edges"], dtype=np.int64).reshape(-1, 2)
-    given = np.sort(np.minimum(E[:, 0], E[:, 1]) * n + np.maximum(E[:, 0], E[:, 1]))
-    if len(pairs) != len(given) or (pairs != given).any() or (np.diff(pairs) <= 0).any():
+    E = np.ascontiguousarray(np.asarray(arr["edges"], dtype=np.int64).reshape(-1, 2))
+    if not _facets_and_edges_agree(fid, finc, flo, fhi, fspec, gid, n_units, dom_mask, E, n):
         return None
     vol = dvol = float("nan")
     if dom is not None:
