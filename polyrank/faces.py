@@ -2189,7 +2189,39 @@ def _engine_cert_vertices(A, b, roff, gid, Fb, vo, cell, box0, nbox, dom0, ndom,
 
 
 @_njit
-def _simple_faces_kernel(d, roff, roff2, istart, G, T, SV, Wv, golden):
+def _det_small(M, d):
+    """det of the d x d matrix M (overwritten above d = 3): closed forms for d <= 3,
+    elimination with partial pivoting above."""
+    if d == 1:
+        return M[0, 0]
+    if d == 2:
+        return M[0, 0] * M[1, 1] - M[0, 1] * M[1, 0]
+    if d == 3:
+        return (M[0, 0] * (M[1, 1] * M[2, 2] - M[1, 2] * M[2, 1])
+                - M[0, 1] * (M[1, 0] * M[2, 2] - M[1, 2] * M[2, 0])
+                + M[0, 2] * (M[1, 0] * M[2, 1] - M[1, 1] * M[2, 0]))
+    det = 1.0
+    for c in range(d):
+        p = c
+        for i in range(c + 1, d):
+            if abs(M[i, c]) > abs(M[p, c]):
+                p = i
+        if M[p, c] == 0.0:
+            return 0.0
+        if p != c:
+            for j in range(d):
+                M[c, j], M[p, j] = M[p, j], M[c, j]
+            det = -det
+        det *= M[c, c]
+        for i in range(c + 1, d):
+            f = M[i, c] / M[c, c]
+            for j in range(c, d):
+                M[i, j] -= f * M[c, j]
+    return det
+
+
+@_njit
+def _simple_faces_kernel(d, roff, roff2, istart, G, T, SV, Wv, golden, X, want_vol):
     """Every face of every region, when every region is simple (each of its vertices on
     exactly d of its at most 64 rows, box rows included), as the faces of the complex:
     a face of a simple region is a set S of the rows through one of its vertices (its
@@ -2204,8 +2236,21 @@ def _simple_faces_kernel(d, roff, roff2, istart, G, T, SV, Wv, golden):
     containing it, the smallest and largest of them,
     the AND of its vertices' special rows; and the face of every own row (``roff``: the
     own rows are the first of each region's rows in ``roff2``; -1: the row holds no
-    facet)."""
+    facet); with ``want_vol``, the volume of every region (vertex coordinates ``X``): the
+    sum over its flags (a chain of faces from the region down to an edge: an edge and an
+    order of its d-1 rows) of the simplex on the faces' vertex centroids and the edge's
+    two vertices (the barycentric subdivision)."""
     n = roff.shape[0] - 1
+    vol = np.zeros(n if want_vol else 0)
+    dX = X.shape[1] if want_vol else 1
+    LX = np.zeros((1, dX))
+    LE = np.empty((1, 2), np.int64)
+    cR = np.zeros(dX)
+    Dm = np.empty((d, d))
+    perm = np.empty(max(d - 1, 1), np.int64)
+    fact = 1.0
+    for k in range(2, d + 1):
+        fact *= k
     N = G.shape[0]
     full = 1 << d
     cap = max(16, N)  # grown as needed (page faults on a table sized for the worst case cost more)
@@ -2242,7 +2287,10 @@ def _simple_faces_kernel(d, roff, roff2, istart, G, T, SV, Wv, golden):
     rb = np.empty(d, np.uint64)
     SS = np.zeros(full, np.uint64)
     seen = np.full(SV.shape[0], -1, np.int64)
-    bad = (False, fk[:0], finc[:0], flo[:0], fhi[:0], fspec[:0], row_face)
+    if want_vol:
+        LX = np.zeros((max_n * full, dX))
+        LE = np.empty((max_n * full, 2), np.int64)
+    bad = (False, fk[:0], finc[:0], flo[:0], fhi[:0], fspec[:0], row_face, vol)
     for r in range(n):
         if roff2[r + 1] - roff2[r] > 64:
             return bad
@@ -2283,11 +2331,65 @@ def _simple_faces_kernel(d, roff, roff2, istart, G, T, SV, Wv, golden):
                     LH[nl] = 0
                     LC[nl] = 0
                     LP[nl] = ~np.uint64(0)
+                    if want_vol:
+                        for k in range(dX):
+                            LX[nl, k] = 0.0
                     nl += 1
                 f = LV[slot]
+                if want_vol:
+                    if LC[f] < 2:
+                        LE[f, LC[f]] = g
+                    for k in range(dX):
+                        LX[f, k] += X[g, k]
                 LH[f] += Wv[g]
                 LC[f] += 1
                 LP[f] &= SV[g]
+        if want_vol:  # the barycentric subdivision: one simplex per flag down to an edge
+            ni = istart[r + 1] - istart[r]
+            for k in range(dX):
+                cR[k] = 0.0
+            for i in range(istart[r], istart[r + 1]):
+                for k in range(dX):
+                    cR[k] += X[G[i], k] / ni
+            for f in range(nl):
+                if _popcount(LS[f:f + 1]) != d - 1 or LC[f] != 2:
+                    continue
+                t = 0
+                x = LS[f]
+                j = 0
+                while x:
+                    if x & np.uint64(1):
+                        perm[t] = j
+                        t += 1
+                    x >>= np.uint64(1)
+                    j += 1
+                v0, v1 = LE[f, 0], LE[f, 1]
+                while True:  # every order of the edge's d-1 rows (lexicographic)
+                    S = np.uint64(0)
+                    for q in range(d - 2):  # the chain's faces above the edge
+                        S |= np.uint64(1) << np.uint64(perm[q])
+                        fq = LV[_slot(LK, LV, S, lshift, lmask, golden)]
+                        for k in range(d):
+                            Dm[q, k] = LX[fq, k] / LC[fq] - cR[k]
+                    for k in range(d):
+                        Dm[d - 2, k] = X[v0, k] - cR[k]
+                        Dm[d - 1, k] = X[v1, k] - cR[k]
+                    vol[r] += abs(_det_small(Dm, d)) / fact
+                    # next permutation of perm[:d-1]
+                    q = d - 3
+                    while q >= 0 and perm[q] >= perm[q + 1]:
+                        q -= 1
+                    if q < 0:
+                        break
+                    e = d - 2
+                    while perm[e] <= perm[q]:
+                        e -= 1
+                    perm[q], perm[e] = perm[e], perm[q]
+                    lo_, hi_ = q + 1, d - 2
+                    while lo_ < hi_:
+                        perm[lo_], perm[hi_] = perm[hi_], perm[lo_]
+                        lo_ += 1
+                        hi_ -= 1
         for f in range(nl):
             LV[used[f]] = -1
             lev = d - _popcount(LS[f:f + 1])
@@ -2337,7 +2439,7 @@ def _simple_faces_kernel(d, roff, roff2, istart, G, T, SV, Wv, golden):
                     j += 1
                 if j < m_own:
                     row_face[roff[r] + j] = gf
-    return True, fk[:nf].copy(), finc[:nf].copy(), flo[:nf].copy(), fhi[:nf].copy(), fspec[:nf].copy(), row_face
+    return True, fk[:nf].copy(), finc[:nf].copy(), flo[:nf].copy(), fhi[:nf].copy(), fspec[:nf].copy(), row_face, vol
 
 @_njit
 def _facets_and_edges_agree(fid, finc, flo, fhi, fspec, gid, n_units, dom_mask, E, n):
@@ -2507,8 +2609,9 @@ def _engine_certificate(dec, A, b, roff, checks):
     Wv = _vertex_weights(len(X))
     m = np.diff(roff)
     ok = False
-    if dom is None and T.shape[1] == 1:  # no volume to compute: counts, facets and their regions only
-        ok, fk, finc, flo, fhi, fspec, fid = _simple_faces_kernel(d, roff, roff2, istart, Gv, T, S, Wv, _GOLDEN)
+    if T.shape[1] == 1:  # every region simple: counts, facets, their regions and volumes only
+        ok, fk, finc, flo, fhi, fspec, fid, vols = _simple_faces_kernel(
+            d, roff, roff2, istart, Gv, T, S, Wv, _GOLDEN, np.ascontiguousarray(X), dom is not None)
         if ok:
             off_box = (fspec & box_mask) == 0
             fv = [int(np.count_nonzero((S & box_mask) == 0))]
@@ -2548,8 +2651,9 @@ def _engine_certificate(dec, A, b, roff, checks):
         return None
     vol = dvol = float("nan")
     if dom is not None:
-        cip, cix = _group_pairs(np.ascontiguousarray(hp[:, 0]), np.ascontiguousarray(hp[:, 1]), len(rec_k))
-        vols = _pulling_volumes(d, rec_k, rec_reg, rec_ptr, rec_vtx, cip, cix, np.ascontiguousarray(X), n)
+        if not ok:
+            cip, cix = _group_pairs(np.ascontiguousarray(hp[:, 0]), np.ascontiguousarray(hp[:, 1]), len(rec_k))
+            vols = _pulling_volumes(d, rec_k, rec_reg, rec_ptr, rec_vtx, cip, cix, np.ascontiguousarray(X), n)
         vol, dvol = float(vols.sum()), float(dom.volume())
         if not abs(vol - dvol) <= VOLUME_RTOL * dvol:
             return None
