@@ -542,7 +542,11 @@ class Decomposition:
         ``VOLUME_RTOL``) and ``euler_characteristic`` (the complex has the domain's Euler
         characteristic: 1 for a bounded domain, ``(-1)^d`` for all of R^d, 0 for an
         unbounded polyhedron). Over an unbounded domain the faces need pointed regions
-        (the first layer's weights of rank d); otherwise ``face_lattice`` fails.
+        (the first layer's weights of rank d); otherwise ``face_lattice`` fails. On a
+        decomposition from the subdivision engine the face checks read its vertex
+        incidences (vertices identified by sign vector and checked against every region's
+        rows) without building :meth:`complex`; a check that fails there is run again
+        through the face complex, which names what failed.
 
         Examples
         --------
