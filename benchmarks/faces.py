@@ -34,13 +34,19 @@ not counted (relucent's run on its explored complex); each polyrank step follows
 pause of ``PAUSE`` seconds (on a loaded machine a process that has just computed is
 scheduled behind the others for a moment). relucent's steps run back to back, as
 before: with the same pause its ``certify`` came out 2-6x slower on the loaded
-development machine, so the pause is left out on its side. The certificate is timed twice, in
-the same run: as it is (reading the subdivision engine's vertex-hyperplane incidences,
-rows and dual graph off the decomposition) and without them (``without_engine_arrays``:
-the path of a decomposition that has none, every vertex found by the search over
-d-subsets of rows, the cutting box chosen from the vertices: the certificate before the
-engine handed them over). relucent's ``certify`` reuses the
-facet LPs of its search, so the certificate is also compared as part of a certified
+development machine, so the pause is left out on its side (its ``certify`` runs right
+after its ``bfs``).
+
+The certificate ``verify()`` (from the subdivision engine's vertex-hyperplane incidences,
+rows and dual graph alone: vertices identified by sign vector, the regions cut by the
+engine's box, no face complex built) is timed four ways in the same run: after the pause;
+right after its enumeration, as relucent's ``certify`` runs (after the pause a step of
+under a millisecond runs on cold caches: 1.5-2x as long on that machine); through the
+face complex (``through_face_complex``: the certificate before the incidence path, the
+engine's arrays still read); and without the arrays (``without_engine_arrays``: the path
+of a decomposition that has none, every vertex found by the search over d-subsets of
+rows, the cutting box chosen from the vertices). relucent's ``certify`` reuses the facet
+LPs of its search, so the certificate is also compared as part of a certified
 enumeration (bfs + certify vs enumerate_regions + verify).
 
 Run: ``python benchmarks/faces.py [--repeat 5] [--quick] [--relucent-python /path/to/python]``.
@@ -117,14 +123,16 @@ def part1(repeat, quick):
     te = min(_timed(lambda: pr.enumerate_regions(net, dom))[0] for _ in range(repeat))
     tv, cert = min((_fresh_verify(net, dom) for _ in range(max(1, repeat // 2))), key=lambda x: x[0])
     tv0 = min(_fresh_verify(net, dom, arrays=False)[0] for _ in range(max(1, repeat // 2)))
+    tvf = min(_fresh_verify(net, dom, face_complex=True)[0] for _ in range(max(1, repeat // 2)))
     dec = pr.enumerate_regions(net, dom)
     from polyrank.faces import exact_check
 
     ex = exact_check(dec)
     ex_all = exact_check(dec, filter=False)
     print(f"  3-16-16-16 over [-1, 1]^3: verify() from a fresh decomposition {tv * 1e3:.1f} ms "
-          f"({tv / te:.1f}x enumeration {te * 1e3:.1f} ms), complete={cert.complete}; without the engine's "
-          f"arrays {tv0 * 1e3:.1f} ms ({tv0 / tv:.1f}x as long)")
+          f"({tv / te:.2f}x enumeration {te * 1e3:.1f} ms), complete={cert.complete}; through the face complex "
+          f"{tvf * 1e3:.1f} ms ({tvf / tv:.1f}x as long); without the engine's arrays {tv0 * 1e3:.1f} ms "
+          f"({tv0 / tv:.1f}x)")
     print(f"    verify(exact=True) re-check: {ex['seconds_per_region'] * 1e3:.3f} ms per region with the float "
           f"filter ({ex['n_exact']} of {ex['n_regions']} regions needed rationals), "
           f"{ex_all['seconds_per_region'] * 1e3:.3f} ms per region all in rationals ({ex_all['backend']}): "
@@ -132,11 +140,13 @@ def part1(repeat, quick):
           f"{len(ex['disagreements'])} disagreements")
 
 
-def _fresh_verify(net, dom, arrays=True):
+def _fresh_verify(net, dom, arrays=True, face_complex=False):
     dec = pr.enumerate_regions(net, dom)
     if not arrays:
         dec = without_engine_arrays(dec)
     time.sleep(PAUSE)
+    if face_complex:
+        return _timed(lambda: through_face_complex(dec.verify))
     return _timed(dec.verify)
 
 
@@ -158,6 +168,19 @@ def without_engine_arrays(dec):
     dec._arrays = {k: v for k, v in dec._arrays.items() if k in ("patterns", "ranks")}
     dec.stats.pop("box_halfwidth", None)
     return dec
+
+
+def through_face_complex(f):
+    """f() with the certificate's incidence path switched off: every check through the face
+    complex (the engine's arrays still read), as verify() ran before that path."""
+    from polyrank import faces
+
+    real = faces._engine_certificate
+    faces._engine_certificate = lambda *a, **k: None
+    try:
+        return f()
+    finally:
+        faces._engine_certificate = real
 
 
 def ours(model, d):
@@ -183,6 +206,9 @@ def ours(model, d):
     t_verify, cert = best_fresh(lambda dec: dec.verify())
     t_verify_rows, cert_rows = best_fresh(lambda dec: without_engine_arrays(dec).verify())
     assert cert_rows.checks == cert.checks and cert_rows.f_vector == cert.f_vector
+    t_verify_b2b = min(_timed(pr.enumerate_regions(net, None).verify)[0] for _ in range(5))  # no pause
+    t_verify_fc, cert_fc = best_fresh(lambda dec: through_face_complex(dec.verify))
+    assert cert_fc.checks == cert.checks and cert_fc.f_vector == cert.f_vector
     t_betti, betti = best_fresh(lambda dec: dec.complex().betti())
     t_morse, df = _best(lambda: pr.morse_data(net, None))
     # a vertex whose value another vertex shares (f constant on a region) is critical or not
@@ -191,8 +217,8 @@ def ours(model, d):
     tied = np.array([np.isclose(vals, v, rtol=1e-12, atol=0.0).sum() > 1 for v in df.value], dtype=bool)
     crit = Counter(str(int(i)) for i in df.loc[df.interior.to_numpy() & ~tied, "index"])
     return dict(n_regions=len(whole), f_vector=list(fv), complete=cert.complete, betti=betti, critical=dict(crit),
-                enum=t_enum, faces=t_faces, certify=t_verify, certify_rows=t_verify_rows, betti_s=t_betti,
-                critical_s=t_morse)
+                enum=t_enum, faces=t_faces, certify=t_verify, certify_rows=t_verify_rows, certify_fc=t_verify_fc,
+                certify_b2b=t_verify_b2b, betti_s=t_betti, critical_s=t_morse)
 
 
 def part2(python, quick):
@@ -234,7 +260,9 @@ def part2(python, quick):
               f"{r['f_vector'] == p['f_vector']}, same critical indices: {r['critical'] == p['critical']}")
         rows = [("enumeration (bfs vs enumerate_regions)", r["bfs"], p["enum"]),
                 ("certificate (certify vs verify)", r["certify"], p["certify"]),
-                ("  the same without the engine's arrays (before)", r["certify"], p["certify_rows"]),
+                ("  verify() right after its enumeration (no pause)", r["certify"], p["certify_b2b"]),
+                ("  the same through the face complex (before)", r["certify"], p["certify_fc"]),
+                ("  the same without the engine's arrays", r["certify"], p["certify_rows"]),
                 ("certified enumeration (bfs + certify vs + verify)", r["bfs"] + r["certify"], p["enum"] + p["certify"]),
                 ("face poset (meta_graph vs f_vector)", r["meta_graph"], p["faces"]),
                 ("Betti numbers (betti_numbers vs complex().betti())", r["betti_s"], p["betti_s"]),

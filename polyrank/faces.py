@@ -2015,6 +2015,657 @@ def _first(items, n=3):
     return ", ".join(str(x) for x in items[:n]) + more
 
 
+# ============================================================================ certificate from the engine's incidences
+@_njit
+def _engine_cert_vertices(A, b, roff, gid, Fb, vo, cell, box0, nbox, dom0, ndom, Pw, rtol, scale, det_atol):
+    """Vertex instances of every region read off the subdivision engine's incidences alone
+    (no search, no merge by coordinates), for :func:`_engine_certificate`.
+
+    Every engine vertex of a region's cell is an instance; its rows are the region's rows
+    whose hyperplane (``gid``) it lies on (``Fb``), then the engine box's ``nbox`` rows
+    (ids ``box0`` ..) for a region with a vertex on that box. A vertex is identified across
+    regions by its sign vector: the hyperplanes through it (its ``Fb`` bitset) with the
+    region's pattern (``Pw``, packed) on the other units; the points with one sign vector
+    form a relatively open convex set, so a vertex is the only point with its own. A vertex
+    off the engine's box is solved once, from the first regular d-subset of its first
+    region's rows through it, and every instance is checked against its region's rows:
+    the rows through it within ``rtol`` of its size, the others strictly satisfied.
+
+    Returns per instance its region, the global vertex id (numbered by first occurrence)
+    and its tight-row bitset over the region's local rows (box rows after its own); the
+    row offsets with the box rows; per global vertex its coordinates (nan on the engine's
+    box) and a bitset of the domain rows (bits 0..ndom-1, ids ``dom0`` ..) and box rows
+    (bits ndom ..) through it; per region a problem flag (1: an incidence disagrees with
+    the rows, 2: a vertex on fewer than d independent rows, 3: two sign vectors share a
+    hash)."""
+    n = roff.shape[0] - 1
+    d = A.shape[1]
+    W = Fb.shape[1]
+    PWn = Pw.shape[1]
+    # row offsets with the box rows of the regions that reach the engine's box
+    onb = np.zeros(n, np.bool_)
+    if box0 >= 0:
+        for r in range(n):
+            p = cell[r]
+            for v in range(vo[p], vo[p + 1]):
+                for q in range(nbox):
+                    g = box0 + q
+                    if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                        onb[r] = True
+    roff2 = np.zeros(n + 1, np.int64)
+    max_m = 1
+    N = 0
+    for r in range(n):
+        m = roff[r + 1] - roff[r] + (nbox if onb[r] else 0)
+        roff2[r + 1] = roff2[r] + m
+        max_m = max(max_m, m)
+        p = cell[r]
+        N += vo[p + 1] - vo[p]
+    mw = (max_m + 63) >> 6
+    O = np.empty(N, np.int64)
+    G = np.empty(N, np.int64)
+    E = np.empty(N, np.int64)  # the engine vertex of each instance
+    T = np.zeros((N, mw), np.uint64)
+    prob = np.zeros(n, np.int8)
+    # hash table over sign vectors -> global id
+    bits = 4
+    while (1 << bits) < 2 * N + 2:
+        bits += 1
+    HK = np.zeros(1 << bits, np.uint64)
+    HV = np.full(1 << bits, -1, np.int64)
+    shift = np.uint64(64 - bits)
+    hmask = np.int64((1 << bits) - 1)
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    rep_e = np.empty(N, np.int64)  # representative instance (engine vertex, region) of each global id
+    rep_r = np.empty(N, np.int64)
+    X = np.full((N, d), np.nan)
+    S = np.zeros(N, np.uint64)
+    ng = 0
+    q = 0
+    rows = np.empty(max_m, np.int64)
+    idx = np.empty(d, np.int64)
+    c = np.empty(d, np.int64)
+    M = np.empty((d, d))
+    rhs = np.empty(d)
+    x = np.empty(d)
+    for r in range(n):
+        p = cell[r]
+        i0 = roff[r]
+        m = roff[r + 1] - i0
+        for v in range(vo[p], vo[p + 1]):
+            # the sign vector's hash
+            h = np.uint64(0x243F6A8885A308D3)
+            for w in range(W):
+                h = (h ^ Fb[v, w]) * golden
+                h ^= h >> np.uint64(29)
+            for w in range(PWn):
+                f = Fb[v, w] if w < W else np.uint64(0)
+                h = (h ^ (Pw[r, w] & ~f)) * golden
+                h ^= h >> np.uint64(29)
+            slot = _slot(HK, HV, h, shift, hmask, golden)
+            if HV[slot] < 0:
+                HK[slot] = h
+                HV[slot] = ng
+                rep_e[ng] = v
+                rep_r[ng] = r
+                ng += 1
+            else:  # the same sign vector, or a hash collision
+                g0 = HV[slot]
+                e0, r0 = rep_e[g0], rep_r[g0]
+                for w in range(W):
+                    if Fb[v, w] != Fb[e0, w]:
+                        prob[r] = 3
+                for w in range(PWn):
+                    f = Fb[v, w] if w < W else np.uint64(0)
+                    if (Pw[r, w] & ~f) != (Pw[r0, w] & ~f):
+                        prob[r] = 3
+            O[q] = r
+            G[q] = HV[slot]
+            E[q] = v
+            for j in range(m):
+                g = gid[i0 + j]
+                if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                    T[q, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+            if onb[r]:
+                for k in range(nbox):
+                    g = box0 + k
+                    if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+                        T[q, (m + k) >> 6] |= np.uint64(1) << np.uint64((m + k) & 63)
+            q += 1
+    # special rows (domain, box) through every global vertex; coordinates off the box
+    for g in range(ng):
+        v = rep_e[g]
+        s = np.uint64(0)
+        for k in range(ndom):
+            gg = dom0 + k
+            if (Fb[v, gg >> 6] >> np.uint64(gg & 63)) & np.uint64(1):
+                s |= np.uint64(1) << np.uint64(k)
+        if box0 >= 0:
+            for k in range(nbox):
+                gg = box0 + k
+                if (Fb[v, gg >> 6] >> np.uint64(gg & 63)) & np.uint64(1):
+                    s |= np.uint64(1) << np.uint64(ndom + k)
+        S[g] = s
+    solved = np.zeros(ng, np.bool_)
+    for t in range(N):
+        g = G[t]
+        r = O[t]
+        if S[g] >> np.uint64(ndom):  # on the engine's box: no coordinates
+            continue
+        i0 = roff[r]
+        m = roff[r + 1] - i0
+        if not solved[g]:
+            nt = 0
+            for j in range(m):
+                if (T[t, j >> 6] >> np.uint64(j & 63)) & np.uint64(1):
+                    rows[nt] = j
+                    nt += 1
+            if _first_regular(A, b, i0, rows, nt, idx, c, M, rhs, x, det_atol) == 0.0:
+                prob[r] = 2
+                continue
+            for k in range(d):
+                X[g, k] = x[k]
+            solved[g] = True
+        mag = scale
+        for k in range(d):
+            mag = max(mag, abs(X[g, k]))
+        tol = rtol * mag
+        for j in range(m):
+            s = -b[i0 + j]
+            for k in range(d):
+                s += A[i0 + j, k] * X[g, k]
+            on = (T[t, j >> 6] >> np.uint64(j & 63)) & np.uint64(1)
+            if on:
+                if abs(s) > tol:
+                    prob[r] = 1
+            elif s >= -tol:
+                prob[r] = 1
+    istart = np.zeros(n + 1, np.int64)
+    for t in range(N):
+        istart[O[t] + 1] += 1
+    for r in range(n):
+        istart[r + 1] += istart[r]
+    return O, G, T, roff2, X[:ng].copy(), S[:ng].copy(), prob, istart
+
+
+@_njit
+def _det_small(M, d):
+    """det of the d x d matrix M (overwritten above d = 3): closed forms for d <= 3,
+    elimination with partial pivoting above."""
+    if d == 1:
+        return M[0, 0]
+    if d == 2:
+        return M[0, 0] * M[1, 1] - M[0, 1] * M[1, 0]
+    if d == 3:
+        return (M[0, 0] * (M[1, 1] * M[2, 2] - M[1, 2] * M[2, 1])
+                - M[0, 1] * (M[1, 0] * M[2, 2] - M[1, 2] * M[2, 0])
+                + M[0, 2] * (M[1, 0] * M[2, 1] - M[1, 1] * M[2, 0]))
+    det = 1.0
+    for c in range(d):
+        p = c
+        for i in range(c + 1, d):
+            if abs(M[i, c]) > abs(M[p, c]):
+                p = i
+        if M[p, c] == 0.0:
+            return 0.0
+        if p != c:
+            for j in range(d):
+                M[c, j], M[p, j] = M[p, j], M[c, j]
+            det = -det
+        det *= M[c, c]
+        for i in range(c + 1, d):
+            f = M[i, c] / M[c, c]
+            for j in range(c, d):
+                M[i, j] -= f * M[c, j]
+    return det
+
+
+@_njit
+def _simple_faces_kernel(d, roff, roff2, istart, G, T, SV, Wv, golden, X, want_vol):
+    """Every face of every region, when every region is simple (each of its vertices on
+    exactly d of its at most 64 rows, box rows included), as the faces of the complex:
+    a face of a simple region is a set S of the rows through one of its vertices (its
+    vertices: those on every row of S), and a face of the complex is identified by the
+    hash of its vertex set (the sum of the vertices' random weights ``Wv`` and its size),
+    as in :func:`_lattice_kernel`, without vertex lists or the Hasse diagram.
+
+    Returns ok (False: a region is not simple or has a vertex twice, an edge of one has
+    not 2 vertices, or two faces with one hash differ in dimension or in the special rows
+    ``SV`` (domain and box rows, per vertex) through them) and, per face of the complex,
+    its dimension (vertices left out: they are the ids in ``G``), the number of regions
+    containing it, the smallest and largest of them,
+    the AND of its vertices' special rows; and the face of every own row (``roff``: the
+    own rows are the first of each region's rows in ``roff2``; -1: the row holds no
+    facet); with ``want_vol``, the volume of every region (vertex coordinates ``X``): the
+    sum over its flags (a chain of faces from the region down to an edge: an edge and an
+    order of its d-1 rows) of the simplex on the faces' vertex centroids and the edge's
+    two vertices (the barycentric subdivision)."""
+    n = roff.shape[0] - 1
+    vol = np.zeros(n if want_vol else 0)
+    dX = X.shape[1] if want_vol else 1
+    LX = np.zeros((1, dX))
+    LE = np.empty((1, 2), np.int64)
+    cR = np.zeros(dX)
+    Dm = np.empty((d, d))
+    perm = np.empty(max(d - 1, 1), np.int64)
+    fact = 1.0
+    for k in range(2, d + 1):
+        fact *= k
+    N = G.shape[0]
+    full = 1 << d
+    cap = max(16, N)  # grown as needed (page faults on a table sized for the worst case cost more)
+    bits = 4
+    while (1 << bits) < 2 * cap:
+        bits += 1
+    GK = np.zeros(1 << bits, np.uint64)
+    GV = np.full(1 << bits, -1, np.int64)
+    gshift = np.uint64(64 - bits)
+    gmask = np.int64((1 << bits) - 1)
+    fk = np.empty(cap, np.int64)
+    finc = np.empty(cap, np.int64)
+    flo = np.empty(cap, np.int64)
+    fhi = np.empty(cap, np.int64)
+    fspec = np.empty(cap, np.uint64)
+    fh = np.empty(cap, np.uint64)
+    row_face = np.full(roff[n], -1, np.int64)
+    nf = 0
+    max_n = 1
+    for r in range(n):
+        max_n = max(max_n, istart[r + 1] - istart[r])
+    lbits = 4
+    while (1 << lbits) < 4 * max_n * full:
+        lbits += 1
+    LK = np.zeros(1 << lbits, np.uint64)
+    LV = np.full(1 << lbits, -1, np.int64)
+    lshift = np.uint64(64 - lbits)
+    lmask = np.int64((1 << lbits) - 1)
+    used = np.empty(max_n * full, np.int64)
+    LS = np.empty(max_n * full, np.uint64)
+    LH = np.empty(max_n * full, np.uint64)
+    LC = np.empty(max_n * full, np.int64)
+    LP = np.empty(max_n * full, np.uint64)
+    rb = np.empty(d, np.uint64)
+    SS = np.zeros(full, np.uint64)
+    seen = np.full(SV.shape[0], -1, np.int64)
+    if want_vol:
+        LX = np.zeros((max_n * full, dX))
+        LE = np.empty((max_n * full, 2), np.int64)
+    bad = (False, fk[:0], finc[:0], flo[:0], fhi[:0], fspec[:0], row_face, vol)
+    for r in range(n):
+        if roff2[r + 1] - roff2[r] > 64:
+            return bad
+        m_own = roff[r + 1] - roff[r]
+        nl = 0
+        for i in range(istart[r], istart[r + 1]):
+            g = G[i]
+            if seen[g] == r:  # one vertex twice in a region
+                return bad
+            seen[g] = r
+            x = T[i, 0]
+            t = 0
+            j = 0
+            while x:
+                if x & np.uint64(1):
+                    if t == d:
+                        return bad
+                    rb[t] = np.uint64(1) << np.uint64(j)
+                    t += 1
+                x >>= np.uint64(1)
+                j += 1
+            if t != d:
+                return bad
+            # the faces through the vertex (row subsets), the vertex itself left out
+            for sub in range(1, full - 1):
+                low = sub & -sub
+                q = 0
+                while (1 << q) != low:
+                    q += 1
+                S = SS[sub ^ low] | rb[q]
+                SS[sub] = S
+                slot = _slot(LK, LV, S, lshift, lmask, golden)
+                if LV[slot] < 0:
+                    LK[slot] = S
+                    LV[slot] = nl
+                    used[nl] = slot
+                    LS[nl] = S
+                    LH[nl] = 0
+                    LC[nl] = 0
+                    LP[nl] = ~np.uint64(0)
+                    if want_vol:
+                        for k in range(dX):
+                            LX[nl, k] = 0.0
+                    nl += 1
+                f = LV[slot]
+                if want_vol:
+                    if LC[f] < 2:
+                        LE[f, LC[f]] = g
+                    for k in range(dX):
+                        LX[f, k] += X[g, k]
+                LH[f] += Wv[g]
+                LC[f] += 1
+                LP[f] &= SV[g]
+        if want_vol:  # the barycentric subdivision: one simplex per flag down to an edge
+            ni = istart[r + 1] - istart[r]
+            for k in range(dX):
+                cR[k] = 0.0
+            for i in range(istart[r], istart[r + 1]):
+                for k in range(dX):
+                    cR[k] += X[G[i], k] / ni
+            for f in range(nl):
+                if _popcount(LS[f:f + 1]) != d - 1 or LC[f] != 2:
+                    continue
+                t = 0
+                x = LS[f]
+                j = 0
+                while x:
+                    if x & np.uint64(1):
+                        perm[t] = j
+                        t += 1
+                    x >>= np.uint64(1)
+                    j += 1
+                v0, v1 = LE[f, 0], LE[f, 1]
+                while True:  # every order of the edge's d-1 rows (lexicographic)
+                    S = np.uint64(0)
+                    for q in range(d - 2):  # the chain's faces above the edge
+                        S |= np.uint64(1) << np.uint64(perm[q])
+                        fq = LV[_slot(LK, LV, S, lshift, lmask, golden)]
+                        for k in range(d):
+                            Dm[q, k] = LX[fq, k] / LC[fq] - cR[k]
+                    for k in range(d):
+                        Dm[d - 2, k] = X[v0, k] - cR[k]
+                        Dm[d - 1, k] = X[v1, k] - cR[k]
+                    vol[r] += abs(_det_small(Dm, d)) / fact
+                    # next permutation of perm[:d-1]
+                    q = d - 3
+                    while q >= 0 and perm[q] >= perm[q + 1]:
+                        q -= 1
+                    if q < 0:
+                        break
+                    e = d - 2
+                    while perm[e] <= perm[q]:
+                        e -= 1
+                    perm[q], perm[e] = perm[e], perm[q]
+                    lo_, hi_ = q + 1, d - 2
+                    while lo_ < hi_:
+                        perm[lo_], perm[hi_] = perm[hi_], perm[lo_]
+                        lo_ += 1
+                        hi_ -= 1
+        for f in range(nl):
+            LV[used[f]] = -1
+            lev = d - _popcount(LS[f:f + 1])
+            if lev == 1 and LC[f] != 2:
+                return bad
+            h = LH[f] + np.uint64(LC[f]) * golden
+            slot = _slot(GK, GV, h, gshift, gmask, golden)
+            if GV[slot] < 0:
+                if nf == fk.shape[0]:
+                    fk = _grow_1(fk, nf + 1)
+                    finc = _grow_1(finc, nf + 1)
+                    flo = _grow_1(flo, nf + 1)
+                    fhi = _grow_1(fhi, nf + 1)
+                    fspec = _grow_1(fspec, nf + 1)
+                    fh = _grow_1(fh, nf + 1)
+                if 2 * (nf + 1) > GK.shape[0]:  # rehash into a table twice as large
+                    bits += 1
+                    GK = np.zeros(1 << bits, np.uint64)
+                    GV = np.full(1 << bits, -1, np.int64)
+                    gshift = np.uint64(64 - bits)
+                    gmask = np.int64((1 << bits) - 1)
+                    for q in range(nf):
+                        s2 = _slot(GK, GV, fh[q], gshift, gmask, golden)
+                        GK[s2] = fh[q]
+                        GV[s2] = q
+                    slot = _slot(GK, GV, h, gshift, gmask, golden)
+                GK[slot] = h
+                GV[slot] = nf
+                fh[nf] = h
+                finc[nf] = 0
+                fk[nf] = lev
+                flo[nf] = r
+                fhi[nf] = r
+                fspec[nf] = LP[f]
+                nf += 1
+            gf = GV[slot]
+            if fk[gf] != lev or fspec[gf] != LP[f]:
+                return bad
+            finc[gf] += 1
+            flo[gf] = min(flo[gf], r)
+            fhi[gf] = max(fhi[gf], r)
+            if lev == d - 1:
+                S = LS[f]
+                j = 0
+                while not (S & np.uint64(1)):
+                    S >>= np.uint64(1)
+                    j += 1
+                if j < m_own:
+                    row_face[roff[r] + j] = gf
+    return True, fk[:nf].copy(), finc[:nf].copy(), flo[:nf].copy(), fhi[:nf].copy(), fspec[:nf].copy(), row_face, vol
+
+@_njit
+def _facets_and_edges_agree(fid, finc, flo, fhi, fspec, gid, n_units, dom_mask, E, n):
+    """The certificate's facet checks on the faces of the complex: every region row holds a
+    facet (``fid``: its face); across it exactly one other region (``finc``: regions
+    containing the face), or none when it lies on the domain's boundary (a domain row, or
+    ``fspec`` has a domain row through the face); and the dual graph ``E`` is exactly the
+    set of facet-sharing pairs (``flo``, ``fhi``), each pair once."""
+    shared = np.zeros(finc.shape[0], np.bool_)
+    ns = 0
+    for i in range(fid.shape[0]):
+        f = fid[i]
+        if f < 0:
+            return False
+        on = gid[i] >= n_units or (fspec[f] & dom_mask) != np.uint64(0)
+        if finc[f] != (1 if on else 2):
+            return False
+        if not on and not shared[f]:
+            shared[f] = True
+            ns += 1
+    if ns != E.shape[0]:
+        return False
+    pairs = np.empty(ns, np.int64)
+    q = 0
+    for f in range(finc.shape[0]):
+        if shared[f]:
+            pairs[q] = flo[f] * n + fhi[f]
+            q += 1
+    given = np.empty(ns, np.int64)
+    for e in range(ns):
+        given[e] = min(E[e, 0], E[e, 1]) * n + max(E[e, 0], E[e, 1])
+    pairs.sort()
+    given.sort()
+    for e in range(ns):
+        if pairs[e] != given[e] or (e > 0 and pairs[e] == pairs[e - 1]):
+            return False
+    return True
+
+
+@_njit
+def _record_specials(rec_ptr, rec_vtx, S):
+    """Per face record, the AND of its vertices' special-row bitsets (the domain and box
+    rows holding on the whole face)."""
+    nrec = rec_ptr.shape[0] - 1
+    out = np.zeros(nrec, np.uint64)
+    for i in range(nrec):
+        a = ~np.uint64(0)
+        for t in range(rec_ptr[i], rec_ptr[i + 1]):
+            a &= S[rec_vtx[t]]
+        out[i] = a if rec_ptr[i + 1] > rec_ptr[i] else np.uint64(0)
+    return out
+
+
+@_njit
+def _pulling_volumes(d, rec_k, rec_reg, rec_ptr, rec_vtx, cip, cix, X, n):
+    """Volume of every region from the face records of its lattice (children CSR ``cip``,
+    ``cix``: the faces each face covers): a face is the cone from its smallest vertex over
+    its facets that miss that vertex (a pulling triangulation of each region)."""
+    vol = np.zeros(n)
+    stack_f = np.empty(1024, np.int64)
+    stack_l = np.empty(1024, np.int64)
+    pre = np.empty(d + 1, np.int64)
+    D = np.empty((d, d))
+    fact = 1.0
+    for k in range(2, d + 1):
+        fact *= k
+    for R0 in range(rec_k.shape[0]):
+        if rec_k[R0] != d:
+            continue
+        r = rec_reg[R0]
+        top = 0
+        stack_f[0] = R0
+        stack_l[0] = 0
+        top = 1
+        while top > 0:
+            top -= 1
+            F = stack_f[top]
+            lev = stack_l[top]
+            a = rec_vtx[rec_ptr[F]]
+            pre[lev] = a
+            if rec_k[F] == 0:
+                if lev == d:
+                    for i in range(d):
+                        for j in range(d):
+                            D[i, j] = X[pre[i + 1], j] - X[pre[0], j]
+                    vol[r] += abs(np.linalg.det(D)) / fact
+                continue
+            for t in range(cip[F], cip[F + 1]):
+                Gc = cix[t]
+                has = False
+                for u in range(rec_ptr[Gc], rec_ptr[Gc + 1]):
+                    if rec_vtx[u] == a:
+                        has = True
+                        break
+                if has:
+                    continue
+                if top == stack_f.shape[0]:
+                    stack_f = _grow_1(stack_f, top + 1)
+                    stack_l = _grow_1(stack_l, top + 1)
+                stack_f[top] = Gc
+                stack_l[top] = lev + 1
+                top += 1
+    return vol
+
+
+_WEIGHTS = np.zeros(0, dtype=np.uint64)
+
+
+def _vertex_weights(n):
+    """n random 63-bit weights (the first n of one fixed stream, kept): a face's hash is
+    the sum of its vertices' weights."""
+    global _WEIGHTS
+    if len(_WEIGHTS) < n:
+        _WEIGHTS = np.random.default_rng(0x5eed).integers(0, 2 ** 63, size=max(n, 2 * len(_WEIGHTS), 4096),
+                                                          dtype=np.int64).astype(np.uint64)
+        _WEIGHTS.setflags(write=False)
+    return _WEIGHTS[:n]
+
+
+def _engine_certificate(dec, A, b, roff, checks):
+    """The certificate's face checks from the subdivision engine's incidences (Decomposition
+    ``arrays``: ``vertex_bits``, ``row_ids``, ``patterns``, ``edges``), without the face
+    complex: the vertices identified by sign vector (:func:`_engine_cert_vertices`), the
+    lattices of the regions cut by the engine's box, and the counts, facet neighbours, dual
+    graph, Euler characteristic and (bounded domains) volumes read off them. Returns the
+    (f-vector, Euler characteristic, volume sum, domain volume) with every check recorded
+    in ``checks`` when all of them passed, or None (unavailable, or a check failed: the
+    caller then runs the face-complex path, which names what failed)."""
+    arr = getattr(dec, "_arrays", {}) or {}
+    dom = dec.domain
+    if dom is not None and not dom.bounded:
+        return None
+    if not all(k in arr for k in ("vertex_bits", "row_ids", "patterns", "edges")):
+        return None
+    d = dec.net.input_dim
+    n = len(roff) - 1
+    Fb, vo, cell, box0 = arr["vertex_bits"]
+    gid = np.ascontiguousarray(arr["row_ids"], dtype=np.int64)
+    if len(gid) != len(b) or len(cell) != n or n == 0:
+        return None
+    n_units = int(dec.net.offsets[dec.layer])
+    ndom = 0 if dom is None else len(dom.b)
+    nbox = 2 * d if int(box0) >= 0 else 0
+    if ndom + nbox > 64 or (dom is None) != (int(box0) >= 0):
+        return None
+    Fb = np.ascontiguousarray(Fb, dtype=np.uint64)
+    if Fb.shape[1] * 64 < n_units + ndom + nbox:
+        return None
+    P = np.asarray(arr["patterns"], dtype=bool)
+    if P.shape != (n, n_units):
+        return None
+    nw = (n_units + 63) // 64
+    Pp = np.zeros((n, nw * 64), dtype=bool)
+    Pp[:, :n_units] = P
+    Pw = np.ascontiguousarray(np.packbits(Pp, axis=1, bitorder="little")).view(np.uint64)
+    centre = np.asarray(dom.center, dtype=np.float64) if dom is not None else np.zeros(d)
+    s = float(local_frame(dec.net, dom, centre)[1])
+    O, Gv, T, roff2, X, S, vprob, istart = _engine_cert_vertices(
+        A, b, roff, gid, Fb, np.ascontiguousarray(vo, dtype=np.int64), np.ascontiguousarray(cell, dtype=np.int64),
+        int(box0), nbox, n_units, ndom, Pw, TIGHT_RTOL, s, DET_ATOL)
+    if vprob.any() or not len(X):
+        return None
+    box_mask = np.uint64(((1 << nbox) - 1) << ndom)
+    dom_mask = np.uint64((1 << ndom) - 1)
+    if nbox and np.bincount(O[(S[Gv] & box_mask) == 0], minlength=n).min() == 0:
+        return None  # a region without a vertex: not pointed (the face-complex path says so)
+    Wv = _vertex_weights(len(X))
+    m = np.diff(roff)
+    ok = False
+    if T.shape[1] == 1:  # every region simple: counts, facets, their regions and volumes only
+        ok, fk, finc, flo, fhi, fspec, fid, vols = _simple_faces_kernel(
+            d, roff, roff2, istart, Gv, T, S, Wv, _GOLDEN, np.ascontiguousarray(X), dom is not None)
+        if ok:
+            off_box = (fspec & box_mask) == 0
+            fv = [int(np.count_nonzero((S & box_mask) == 0))]
+            fv += [int(np.count_nonzero(off_box & (fk == k))) for k in range(1, d)] + [n]
+    if not ok:
+        rec_k, rec_reg, rec_hash, rec_ptr, rec_vtx, hp, row_face, prob, _ = _lattice_kernel(
+            d, roff2, istart, Gv, T, Wv, _GOLDEN)
+        if prob.any():
+            return None
+        spec = _record_specials(rec_ptr, rec_vtx, S)
+        off_box = (spec & box_mask) == 0
+        fv = []
+        for k in range(d):
+            sel = np.flatnonzero(rec_k == k)
+            ids, first = _first_occurrence(rec_hash[sel])
+            if not _same_lists(rec_ptr, rec_vtx, sel, sel[first][ids]):
+                return None
+            fv.append(int(off_box[sel[first]].sum()))
+            if k == d - 1:
+                face = np.full(len(rec_k), -1, dtype=np.int64)
+                face[sel] = ids
+                n_facets = len(first)
+        fv.append(n)
+        rf = row_face[_ranges(roff2[:-1], m)]
+        if (rf < 0).any():
+            return None
+        fid = face[rf]
+        finc = np.bincount(face[sel], minlength=n_facets)
+        flo = np.full(n_facets, n, dtype=np.int64)
+        fhi = np.full(n_facets, -1, dtype=np.int64)
+        np.minimum.at(flo, face[sel], rec_reg[sel])
+        np.maximum.at(fhi, face[sel], rec_reg[sel])
+        fspec = np.zeros(n_facets, dtype=np.uint64)
+        fspec[face[sel]] = spec[sel]
+    E = np.ascontiguousarray(np.asarray(arr["edges"], dtype=np.int64).reshape(-1, 2))
+    if not _facets_and_edges_agree(fid, finc, flo, fhi, fspec, gid, n_units, dom_mask, E, n):
+        return None
+    vol = dvol = float("nan")
+    if dom is not None:
+        if not ok:
+            cip, cix = _group_pairs(np.ascontiguousarray(hp[:, 0]), np.ascontiguousarray(hp[:, 1]), len(rec_k))
+            vols = _pulling_volumes(d, rec_k, rec_reg, rec_ptr, rec_vtx, cip, cix, np.ascontiguousarray(X), n)
+        vol, dvol = float(vols.sum()), float(dom.volume())
+        if not abs(vol - dvol) <= VOLUME_RTOL * dvol:
+            return None
+    chi = int(sum((-1) ** k * f for k, f in enumerate(fv)))
+    if chi != _domain_euler(dom, d)[0]:
+        return None
+    for name in ("face_lattice", "facet_neighbours", "edges") + (("volume",) if dom is not None else ()) \
+            + ("euler_characteristic",):
+        checks[name] = True
+    return tuple(fv), chi, vol, dvol
+
+
 def certify(dec, *, exact=False) -> Certificate:
     """Check a decomposition (the work of :meth:`Decomposition.verify`, which documents the checks).
 
@@ -2034,27 +2685,30 @@ def certify(dec, *, exact=False) -> Certificate:
     record("not_partial", not dec.partial, "the enumeration stopped early (partial=True)")
     n = len(dec)
     # no two regions share a pattern
-    P = dec.patterns
-    _, first_idx, cnt = np.unique(np.packbits(P, axis=1), axis=0, return_index=True, return_counts=True)
-    dup = first_idx[cnt > 1]
-    record("patterns_unique", not len(dup), f"regions {_first(dup.tolist())} share a pattern with another region")
+    dup = _shared_patterns(dec)
+    record("patterns_unique", not len(dup), f"regions {_first(dup)} share a pattern with another region")
     # witnesses strictly inside (float64)
     A, b, roff, wit, _ = _flat_rows(dec)
-    reg = np.repeat(np.arange(n), np.diff(roff))
-    out = np.einsum("ij,ij->i", A, wit[reg]) >= b
-    bad = np.unique(reg[out]).tolist()
+    bad = np.flatnonzero(_witness_outside(A, b, roff, wit)).tolist()
     record("witnesses_inside", not bad, f"the witness of regions {_first(bad)} is not strictly inside")
     cert = Certificate(False, checks, failures)
     if dec.partial:
         cert.complete = False
         return cert
-    try:
-        K = face_complex(dec)
-    except ValueError as err:  # faces of an unbounded decomposition without vertices
-        record("face_lattice", False, str(err))
-        K = None
+    fast = _engine_certificate(dec, A, b, roff, checks)
+    K = None
+    if fast is not None:  # every check passed on the engine's incidences
+        cert.f_vector, cert.euler_characteristic = fast[:2]
+        if dec.domain is not None:
+            cert.volume_sum, cert.domain_volume = fast[2:]
+    else:
+        try:
+            K = face_complex(dec)
+        except ValueError as err:  # faces of an unbounded decomposition without vertices
+            record("face_lattice", False, str(err))
     if K is not None:
         d = K.dim
+        reg = np.repeat(np.arange(n), np.diff(roff))
         record("face_lattice", not K.problems, _first(K.problems))
         # every facet has exactly one region across it, or lies on the domain boundary
         arr = getattr(dec, "_arrays", {}) or {}
@@ -2113,6 +2767,47 @@ def certify(dec, *, exact=False) -> Certificate:
                                  f"{dis[0] if dis else ''}")
     cert.complete = all(checks.values())
     return cert
+
+
+def _shared_patterns(dec):
+    """The regions (smallest index of each group) whose pattern another region shares:
+    patterns packed into 64-bit words, hashed and sorted; only rows whose hashes tie are
+    compared in full."""
+    arr = getattr(dec, "_arrays", {}) or {}
+    P = np.asarray(arr["patterns"] if "patterns" in arr else dec.patterns, dtype=bool)
+    n = len(P)
+    if n < 2:
+        return []
+    nb = (P.shape[1] + 63) // 64 * 8
+    B = np.zeros((n, max(nb, 8)), dtype=np.uint8)
+    B[:, : (P.shape[1] + 7) // 8] = np.packbits(P, axis=1, bitorder="little")
+    Wd = B.view(np.uint64)
+    key = Wd[:, 0].copy()
+    for j in range(1, Wd.shape[1]):  # wrapping arithmetic: a hash of the words
+        key = (key ^ Wd[:, j]) * _GOLDEN
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    tie = np.flatnonzero(ks[1:] == ks[:-1])
+    if not len(tie):
+        return []
+    rows = np.unique(np.concatenate([order[tie], order[tie + 1]]))
+    _, first, cnt = np.unique(Wd[rows], axis=0, return_index=True, return_counts=True)
+    return sorted(rows[first[cnt > 1]].tolist())
+
+
+@_njit
+def _witness_outside(A, b, roff, wit):
+    """Per region: whether its witness fails to satisfy one of its rows strictly."""
+    n = roff.shape[0] - 1
+    out = np.zeros(n, np.bool_)
+    for r in range(n):
+        for i in range(roff[r], roff[r + 1]):
+            s = -b[i]
+            for k in range(A.shape[1]):
+                s += A[i, k] * wit[r, k]
+            if s >= 0.0:
+                out[r] = True
+    return out
 
 
 def _domain_euler(domain, d):

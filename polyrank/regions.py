@@ -289,6 +289,8 @@ class Decomposition:
         state = self.__dict__.copy()
         state["_regions"], state["_edges"] = self.regions, self.edges  # build them
         state["_regions_src"] = state["_edges_src"] = None
+        # caches derived from the rest (the face complex holds closures that do not pickle): rebuilt on use
+        state.pop("_face_complex", None)
         return state
 
     def __len__(self):
@@ -540,7 +542,11 @@ class Decomposition:
         ``VOLUME_RTOL``) and ``euler_characteristic`` (the complex has the domain's Euler
         characteristic: 1 for a bounded domain, ``(-1)^d`` for all of R^d, 0 for an
         unbounded polyhedron). Over an unbounded domain the faces need pointed regions
-        (the first layer's weights of rank d); otherwise ``face_lattice`` fails.
+        (the first layer's weights of rank d); otherwise ``face_lattice`` fails. On a
+        decomposition from the subdivision engine the face checks read its vertex
+        incidences (vertices identified by sign vector and checked against every region's
+        rows) without building :meth:`complex`; a check that fails there is run again
+        through the face complex, which names what failed.
 
         Examples
         --------

@@ -504,3 +504,26 @@ def test_bad_input():
         pr.enumerate_regions(net, None).complex().triangulation()
     with pytest.raises(ValueError, match="backend"):
         exact_check(dec, backend="sympy")
+
+
+@pytest.mark.parametrize("domain", ["box", None])
+def test_pickle_round_trip_after_complex(domain, global_random_seed):
+    """A Decomposition pickles after ``complex()`` was called (the cached face complex holds
+    closures: it is left out and rebuilt), and the copy gives the same faces and certificate."""
+    import pickle
+
+    rng = np.random.default_rng(global_random_seed + 17)
+    net = _net(rng, 2, [5, 4])
+    dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2) if domain else None)
+    K = dec.complex()
+    cert = dec.verify()
+    back = pickle.loads(pickle.dumps(dec))
+    assert back.f_vector() == K.f_vector() and back.complex() is not K
+    np.testing.assert_array_equal(back.complex().vertices, K.vertices)
+    for k in range(3):
+        assert back.faces(k).equals(dec.faces(k))
+    again = back.verify()
+    assert again.complete and cert.complete
+    assert (again.checks, again.f_vector, again.euler_characteristic) == (cert.checks, cert.f_vector,
+                                                                          cert.euler_characteristic)
+    assert pickle.loads(pickle.dumps(back)).f_vector() == K.f_vector()

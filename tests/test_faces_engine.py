@@ -115,3 +115,107 @@ def test_certificate_reads_the_engine_edge_array_and_catches_a_missing_edge():
     assert not cert.checks["edges"] and f"({i}, {j})" in cert.failures["edges"]
     dec.edges = dec.edges  # setting the list drops the engine's array: the list is read again
     assert "edges" not in dec._arrays and dec.verify().checks["edges"]
+
+
+FAST_CASES = [(2, [8, 8], None), (2, [6, 5], 1.0), (3, [6, 5], None), (3, [5, 4], 2.0), (4, [6, 5], None),
+              (4, [5, 4], 1.5)]
+
+
+def _fast(dec):
+    """The certificate read off the engine's incidences alone (None: it fell through)."""
+    A, b, roff, _, _ = F._flat_rows(dec)
+    checks = {}
+    out = F._engine_certificate(dec, A, b, roff, checks)
+    return out, checks
+
+
+@pytest.mark.parametrize("simple", [True, False])
+@pytest.mark.parametrize("d, widths, box", FAST_CASES)
+def test_certificate_from_the_engine_incidences_equals_the_face_complex(d, widths, box, simple, global_random_seed,
+                                                                        monkeypatch):
+    """verify() on a generic engine decomposition counts faces from the engine's vertex
+    incidences (vertices identified by sign vector, regions cut by the engine's box) and
+    never builds the face complex; its f-vector is the face complex's (which merges
+    vertices by coordinates and cuts by its own box), its volumes sum to the domain's.
+    Both ways of counting: the simple regions' row subsets (barycentric volumes), and the
+    lattice kernel with its Hasse diagram (pulling volumes) that non-simple regions take."""
+    rng = np.random.default_rng(3000 + 11 * global_random_seed + d)
+    net = random_net(rng, d, widths)
+    dom = None if box is None else pr.Box(-box, box, dim=d)
+    dec = pr.enumerate_regions(net, dom, method="subdivision")
+    calls = []
+    real = F._simple_faces_kernel
+
+    def spy(*a):
+        out = real(*a)
+        calls.append(out[0])
+        return out if simple else (False,) + out[1:]
+
+    monkeypatch.setattr(F, "_simple_faces_kernel", spy)
+    out, checks = _fast(dec)
+    assert calls == [True]  # a generic network: every region simple
+    assert out is not None and all(checks.values())
+    cert = dec.verify()
+    assert cert.complete and "_face_complex" not in dec.__dict__  # the fast path answered
+    K = _without_arrays(dec).complex()
+    assert cert.f_vector == out[0] == K.f_vector()
+    assert cert.euler_characteristic == K.euler_characteristic() == (1 if box else (-1) ** d)
+    if box is not None:
+        assert cert.volume_sum == pytest.approx((2 * box) ** d, rel=1e-9)
+        assert cert.volume_sum == pytest.approx(K.volumes().sum(), rel=1e-9)
+    assert set(checks) == set(cert.checks) - {"not_partial", "patterns_unique", "witnesses_inside"}
+
+
+def _drop_region(dec, drop):
+    """The decomposition with region ``drop`` left out of the engine's arrays, its Region
+    objects and its edges (what a search that missed the region would hand over)."""
+    arr = dec._arrays
+    n = len(dec)
+    keep = np.flatnonzero(np.arange(n) != drop)
+    new = np.full(n, -1)
+    new[keep] = np.arange(len(keep))
+    roff = arr["row_offsets"]
+    rows = np.concatenate([np.arange(roff[r], roff[r + 1]) for r in keep])
+    m = np.diff(roff)[keep]
+    E = arr["edges"]
+    E = E[(E != drop).all(axis=1)]
+    Fb, vo, cell, box0 = arr["vertex_bits"]
+    out = dict(arr, A=arr["A"][rows], b=arr["b"][rows], row_ids=arr["row_ids"][rows],
+               row_offsets=np.concatenate([[0], np.cumsum(m)]), edges=new[E], vertex_bits=(Fb, vo, cell[keep], box0))
+    for k in ("witnesses", "bounded", "inradius", "patterns", "ranks"):
+        out[k] = arr[k][keep]
+    import dataclasses
+
+    regions = [dataclasses.replace(r, index=int(new[r.index])) for r in dec.regions if r.index != drop]
+    edges = [(int(new[i]), int(new[j]), u) for i, j, u in dec.edges if drop not in (i, j)]
+    return Decomposition(dec.net, dec.domain, dec.layer, lambda: regions, lambda: edges, n_regions=len(keep),
+                         arrays=out, method=dec.method)
+
+
+@pytest.mark.parametrize("box", [1.0, None])
+def test_engine_certificate_fails_with_a_region_or_an_edge_removed(box):
+    """A region missing from the engine's arrays, or an edge missing from its dual graph,
+    fails the incidence certificate, and verify() then names what failed (through the face
+    complex)."""
+    rng = np.random.default_rng(12)
+    net = random_net(rng, 2, [6, 5])
+    dec = pr.enumerate_regions(net, None if box is None else pr.Box(-box, box, dim=2), method="subdivision")
+    assert _fast(dec)[0] is not None
+    inner = next(i for i in range(len(dec)) if dec._arrays["bounded"][i]
+                 and (dec._arrays["row_ids"][dec._arrays["row_offsets"][i]:dec._arrays["row_offsets"][i + 1]]
+                      < net.offsets[dec.layer]).all())
+    for drop in (inner, len(dec) - 1):
+        cut = _drop_region(dec, drop)
+        assert _fast(cut)[0] is None
+        cert = cut.verify()
+        assert not cert.complete and not cert.checks["facet_neighbours"]
+        assert "regions across it" in cert.failures["facet_neighbours"] or "shared by" in cert.failures[
+            "facet_neighbours"]
+        if box is not None:
+            assert not cert.checks["volume"]
+    E = dec._arrays["edges"]
+    i, j = E[len(E) // 3]
+    dec._arrays["edges"] = np.delete(E, len(E) // 3, axis=0)
+    assert _fast(dec)[0] is None
+    cert = dec.verify()
+    assert not cert.complete and f"({i}, {j})" in cert.failures["edges"]
