@@ -379,7 +379,7 @@ def _tile_task(task):
     try:
         with _shared_guard(guard) if guard is not None else contextlib.nullcontext():
             for p in iter_tile_pieces(net, tile, layer=K, method=task["method"], max_memory=task["max_memory"],
-                                      tol=task["tol"], split=False):
+                                      tol=task["tol"], split=False, n_jobs=task.get("n_jobs")):
                 bk = pattern_buckets(p["pattern"], nbk)
                 order = np.argsort(bk, kind="stable")
                 table = _pieces_table(_take(p, order), K, d)
@@ -860,11 +860,13 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
         return os.path.exists(os.path.join(work, f"tile-{i:06d}.json"))
 
     nbk = man["n_buckets"]
+    # the local pool's workers share the cores: the engine of each gets its share of threads
+    n_jobs = max(1, (os.cpu_count() or 1) // nw) if client is None and nw > 1 else None
     check = d <= VOLUME_ESTIMATE_MAX_DIM and region_upper_bound(net, K) * BYTES_PER_REGION > budget
 
     def task(i):
         return dict(tile=tile(i), net=net, K=K, d=d, n_buckets=nbk, work=work, method=method,
-                    max_memory=max_memory, tol=tol, budget=budget,
+                    max_memory=max_memory, tol=tol, budget=budget, n_jobs=n_jobs,
                     check=bool(check and man["depth"][i] < MAX_SPLIT_DEPTH))
 
     def handle(t, res):

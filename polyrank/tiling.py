@@ -723,7 +723,7 @@ def _unmerged(m, index):
     return out
 
 
-def iter_tile_pieces(net, tile, *, layer=None, method="auto", max_memory=None, tol=None, split=True):
+def iter_tile_pieces(net, tile, *, layer=None, method="auto", max_memory=None, tol=None, split=True, n_jobs=None):
     """Yield the piece tables of one tile, one per enumerated sub-box.
 
     Normally one table; a tile that runs out of memory or regions is halved (recursively)
@@ -732,6 +732,8 @@ def iter_tile_pieces(net, tile, *, layer=None, method="auto", max_memory=None, t
     several tables of the same tile (:func:`merge_pieces` groups them). With
     ``split=False`` the error propagates instead (:func:`polyrank.write_regions` then
     splits the tile with :func:`split_tile` and queues the halves as new tiles).
+    ``n_jobs``: the subdivision engine's threads (default all cores). The engine skips its
+    adjacency pass (``edges=False``): a piece table holds no neighbours.
     """
     from .enumerate import DEFAULT_TOL
 
@@ -740,11 +742,11 @@ def iter_tile_pieces(net, tile, *, layer=None, method="auto", max_memory=None, t
     if tol is None:
         tol = DEFAULT_TOL * tile.scale
     yield from _enumerate_box(net, tile, np.asarray(tile.lo, float), np.asarray(tile.hi, float), K, method,
-                              max_memory, tol, 0 if split else MAX_SPLIT_DEPTH)
+                              max_memory, tol, 0 if split else MAX_SPLIT_DEPTH, n_jobs)
 
 
-def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth):
-    from .enumerate import enumerate_regions
+def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth, n_jobs=None):
+    from .enumerate import _choose_subdivision, enumerate_regions
 
     dom = tile.polytope
     if depth and (np.any(lo != tile.lo) or np.any(hi != tile.hi)):
@@ -754,8 +756,15 @@ def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth):
     failed = False
     try:
         extra = {} if max_memory is None else {"max_memory": int(max_memory)}
+        if n_jobs is not None:
+            extra["n_jobs"] = n_jobs
         blo, bhi = dom.bounding_box()
-        dec = enumerate_regions(net, dom, layer=K, method=method, tol=tol / float(np.max(bhi - blo)), **extra)
+        rtol = tol / float(np.max(bhi - blo))
+        engine = _choose_subdivision(net, dom, method) if method in ("auto", "subdivision") else None
+        if engine is not None:  # the store holds no adjacency: the engine skips its neighbour pass
+            dec = engine(net, dom, layer=K, tol=rtol, edges=False, **extra)
+        else:
+            dec = enumerate_regions(net, dom, layer=K, method=method, tol=rtol, **extra)
     except (MemoryBudgetError, RegionLimitError, MemoryError):
         if depth >= MAX_SPLIT_DEPTH:
             raise
@@ -765,8 +774,8 @@ def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth):
         mid = 0.5 * (lo[k] + hi[k])
         hi1, lo2 = hi.copy(), lo.copy()
         hi1[k] = lo2[k] = mid
-        yield from _enumerate_box(net, tile, lo, hi1, K, method, max_memory, tol, depth + 1)
-        yield from _enumerate_box(net, tile, lo2, hi, K, method, max_memory, tol, depth + 1)
+        yield from _enumerate_box(net, tile, lo, hi1, K, method, max_memory, tol, depth + 1, n_jobs)
+        yield from _enumerate_box(net, tile, lo2, hi, K, method, max_memory, tol, depth + 1, n_jobs)
         return
     yield _pieces(net, dec, tile, K)
 
