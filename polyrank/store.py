@@ -199,6 +199,18 @@ def _pieces_table(p, K, d):
     return pa.table(cols)
 
 
+def _write_options(schema):
+    """Parquet writer options: dictionary encoding only for the small integer columns (ranks,
+    codeword sizes, tile ids, flags), where it pays; the patterns, witnesses, radii and
+    volumes are nearly all distinct, and trying a dictionary on them costs about a third
+    of the write (D-III, 344 149 rows: 0.32 s against 0.23 s, files 4 % smaller)."""
+    import pyarrow as pa
+
+    small = [f.name for f in schema if pa.types.is_integer(f.type) and f.type.bit_width <= 16
+             or pa.types.is_boolean(f.type) or f.name in ("tile", "n_facets")]
+    return dict(use_dictionary=small)
+
+
 def _table_pieces(t, K, d):
     n = t.num_rows
     nb = t.schema.field("pattern").type.byte_width
@@ -362,7 +374,7 @@ def _tile_task(task):
     or ``{"tile": index, "split": reason}`` when the tile must be split (over its budget)."""
     import pyarrow.parquet as pq
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     tile, net, K, d, nbk, work = task["tile"], task["net"], task["K"], task["d"], task["n_buckets"], task["work"]
     name = os.path.join(work, f"tile-{tile.index:06d}")
     if os.path.exists(name + ".json"):  # done before (a worker that held the result died): reuse
@@ -385,7 +397,7 @@ def _tile_task(task):
                 table = _pieces_table(_take(p, order), K, d)
                 bk = bk[order]
                 if w is None:
-                    w = pq.ParquetWriter(name + ".parquet.tmp", table.schema)
+                    w = pq.ParquetWriter(name + ".parquet.tmp", table.schema, **_write_options(table.schema))
                 starts = np.flatnonzero(np.r_[True, bk[1:] != bk[:-1]]) if len(bk) else []
                 ends = list(starts[1:]) + [len(bk)]
                 for s, e in zip(starts, ends):
@@ -408,6 +420,7 @@ def _tile_task(task):
     if w is not None:
         os.replace(name + ".parquet.tmp", name + ".parquet")
     info = dict(tile=tile.index, n_pieces=int(n_pieces), groups=groups, seconds=time.perf_counter() - t0,
+                cpu_seconds=time.process_time() - c0,
                 peak_rss=_peak_rss(), volume=volume, worker=f"{os.uname().nodename}:{os.getpid()}")
     with open(name + ".json.tmp", "w") as fh:
         json.dump(info, fh)
@@ -430,7 +443,10 @@ def _take(p, idx):
 
 
 def _merge_task(task):
-    """Merge bucket ``b`` over all tiles and write ``part-b.parquet.tmp``. Returns its row count."""
+    """Merge bucket ``b`` over all tiles and write ``part-b.parquet.tmp``. Returns its row count.
+    With ``task["offset"]`` (the merges run one after another, so the bucket's first region
+    id is known) it writes the numbered part ``task["file"]`` at once instead."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     b, work, K, d = task["bucket"], task["work"], task["K"], task["d"]
@@ -444,9 +460,18 @@ def _merge_task(task):
     if not tables:
         return dict(bucket=b, n=0, peak_rss=_peak_rss())
     merged = merge_pieces(concat_pieces(tables))
-    out = os.path.join(task["path"], f"part-{b:05d}.parquet.tmp")
-    pq.write_table(_pieces_table(merged, K, d), out)
-    return dict(bucket=b, n=int(len(merged["volume"])), peak_rss=_peak_rss())
+    del tables
+    table = _pieces_table(merged, K, d)
+    n = int(len(merged["volume"]))
+    if task.get("offset") is None:
+        out = os.path.join(task["path"], f"part-{b:05d}.parquet.tmp")
+    else:
+        out = os.path.join(task["path"], task["file"])
+        table = table.add_column(0, "region", pa.array(np.arange(task["offset"], task["offset"] + n, dtype=np.int64)))
+    pq.write_table(table, out + ".num" if task.get("offset") is not None else out, **_write_options(table.schema))
+    if task.get("offset") is not None:
+        os.replace(out + ".num", out)
+    return dict(bucket=b, n=n, peak_rss=_peak_rss())
 
 
 def _number_task(task):
@@ -458,7 +483,7 @@ def _number_task(task):
     t = pq.read_table(src)
     t = t.add_column(0, "region", pa.array(np.arange(task["offset"], task["offset"] + t.num_rows, dtype=np.int64)))
     dst = os.path.join(task["path"], task["file"])
-    pq.write_table(t, dst + ".num")
+    pq.write_table(t, dst + ".num", **_write_options(t.schema))
     os.replace(dst + ".num", dst)
     os.remove(src)
     return t.num_rows
@@ -863,11 +888,18 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
     # the local pool's workers share the cores: the engine of each gets its share of threads
     n_jobs = max(1, (os.cpu_count() or 1) // nw) if client is None and nw > 1 else None
     check = d <= VOLUME_ESTIMATE_MAX_DIM and region_upper_bound(net, K) * BYTES_PER_REGION > budget
+    # the workers' estimate of their tile is not needed where the plan already knows: the
+    # tiles of tiles="auto" were cut until their estimate fit, and when one estimate of the
+    # whole domain fits in one tile's budget no tile is expected over twice its own
+    planned = tiles == "auto"
+    if check and not planned:
+        est = estimate_regions(net, domain, layer=K, n_samples=TILE_CHECK_SAMPLES, seed=seed)
+        check = est * BYTES_PER_REGION > budget
 
     def task(i):
         return dict(tile=tile(i), net=net, K=K, d=d, n_buckets=nbk, work=work, method=method,
                     max_memory=max_memory, tol=tol, budget=budget, n_jobs=n_jobs,
-                    check=bool(check and man["depth"][i] < MAX_SPLIT_DEPTH))
+                    check=bool(check and man["depth"][i] < MAX_SPLIT_DEPTH and not (planned and man["depth"][i] == 0)))
 
     def handle(t, res):
         i = t["tile"].index
@@ -897,20 +929,30 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
         t1 = time.perf_counter()
         done = leaves()
         mtasks = [dict(bucket=b, work=work, K=K, d=d, tiles=done, path=path) for b in range(nbk)]
-        if pool is not None:
+        numbered = pool is None and client is None
+        if numbered:  # one merge after another here: each writes its numbered part at once
+            merged, offset = [], 0
+            for t in _progress(mtasks, progress, "merge"):
+                t.update(offset=offset, file=f"part-{t['bucket']:05d}.parquet")
+                merged.append(_merge_task(t))
+                offset += merged[-1]["n"]
+        elif pool is not None:
             merged = pool.map(_merge_task, mtasks, progress=progress, desc="merge")
         else:
             merged = _run(_merge_task, mtasks, client, 1, progress)
+        counts = [m["n"] for m in merged]
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+        parts = [dict(file=f"part-{b:05d}.parquet", n=int(counts[b]), offset=int(offsets[b]))
+                 for b in range(nbk) if counts[b] > 0]
+        if not numbered:  # the merged parts in parallel: number them now (on the pool, or the cluster)
+            ntasks = [dict(path=path, bucket=int(p["file"][5:10]), offset=p["offset"], file=p["file"]) for p in parts]
+            if pool is not None:
+                pool.map(_number_task, ntasks)
+            else:
+                _run(_number_task, ntasks, client, 1, False)
     finally:
         if pool is not None:
             pool.close()
-    counts = [m["n"] for m in merged]
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
-    parts = [dict(file=f"part-{b:05d}.parquet", n=int(counts[b]), offset=int(offsets[b]))
-             for b in range(nbk) if counts[b] > 0]
-    # numbering only rewrites one part at a time: in this process unless a cluster holds the files
-    _run(_number_task, [dict(path=path, bucket=int(p["file"][5:10]), offset=p["offset"], file=p["file"])
-                        for p in parts], client, 1, False)
     infos = []
     for i in done:
         with open(os.path.join(work, f"tile-{i:06d}.json")) as fh:
@@ -932,6 +974,14 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
     shutil.rmtree(work, ignore_errors=True)
     os.remove(os.path.join(path, _MANIFEST))
     return RegionStore(path)
+
+
+def _progress(items, progress, desc):
+    if not progress:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc)
 
 
 def _per_worker_peaks(infos):

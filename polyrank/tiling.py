@@ -42,12 +42,12 @@ __all__ = ["Tile", "tile_domain", "estimate_regions", "inverse_region_volumes", 
 
 #: Memory a tile may use when ``max_memory`` is not given (bytes).
 DEFAULT_TILE_MEMORY = 2 * 2 ** 30
-#: Planning figure: peak bytes of one enumerated region (engine cells, Region objects and
-#: the piece table together); ``tiles="auto"`` makes ``estimate * BYTES_PER_REGION`` fit in
-#: the per-tile budget. Measured (docs/scale.md): 3.4-4.0 kB resident per piece for a tile
-#: of a trained 3-15x9 or 3-25x9 network with the subdivision engine (1.1-1.5 kB of it the
-#: engine's cells); about 2x margin.
-BYTES_PER_REGION = 8 * 1024
+#: Planning figure: peak bytes of one enumerated region (engine cells, its arrays and the
+#: piece table together); ``tiles="auto"`` makes ``estimate * BYTES_PER_REGION`` fit in
+#: the per-tile budget. Measured (docs/scale.md): 1.4 kB resident per piece for a tile of a
+#: trained 3-15x9 network (the engine 1.1-1.5 kB per cell on 3-15x9 and 3-25x9, up to
+#: 1.7 kB on small random networks); about 2x margin.
+BYTES_PER_REGION = 3 * 1024
 #: Uniform samples drawn per tile (at least ``MIN_SAMPLES``) to balance a k-d split; in the
 #: adaptive split of ``tiles="auto"`` a tile with fewer samples is topped up to this many.
 SAMPLES_PER_TILE = 400

@@ -334,7 +334,9 @@ def test_tiny_tile_budget_splits_tiles_until_they_fit(tmp_path, global_random_se
     assert_store_equals(st, dec, dom)
     meta = st._meta
     assert st.stats["tiles_split"] == len(meta["split"]) >= 3
-    assert set(_split_reasons(st)) == {"estimated"}
+    # (the engine gets the same tiny budget: a tile the estimate let through may still stop
+    # on the engine's MemoryBudgetError, and is split all the same)
+    assert "estimated" in _split_reasons(st) and set(_split_reasons(st)) <= {"estimated", "MemoryBudgetError"}
     boxes = [np.array(b, float) for b in meta["tiles"]]
     for parent, info in meta["split"].items():
         lo, hi = boxes[int(parent)]
