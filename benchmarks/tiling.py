@@ -102,25 +102,31 @@ def _child(conn, what, path, tiles, out, layer, cpu=None):
         dt = time.perf_counter() - t0
         conn.send((n, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, base))
         return
+    def call(K, where):  # the configuration's work, on layers 1..K (None: all)
+        if what == "untiled":
+            return len(pr.enumerate_regions(net, dom, layer=K, max_regions=10**9)), None
+        if what == "untiled-no-edges":  # the engine without its neighbour pass, as a tile runs it
+            return len(pr.subdivision.enumerate_subdivision(net, dom, layer=K, edges=False, max_regions=10**9)), None
+        if what == "untiled+regions":
+            dec = pr.enumerate_regions(net, dom, layer=K, max_regions=10**9)
+            pr.tiling.region_volumes(dec.regions)
+            return len(dec.regions), None
+        workers = 1 if what == "tiled1" or K is not None else 2
+        st = pr.write_regions(net, dom, where, tiles=tiles, n_workers=workers, layer=K, progress=False,
+                              overwrite=True)
+        return st.n_regions, dict(tile_seconds=st.stats["tile_seconds"], merge_seconds=st.stats["merge_seconds"],
+                                  split=st.stats["tiles_split"], pieces=st.stats["n_pieces"])
+
+    call(2, (out or "") + "-warm")  # warm this process (compiled kernels, imports); a pool's workers start cold
     t0 = time.perf_counter()
+    s0 = resource.getrusage(resource.RUSAGE_SELF)
     c0 = _cpu_seconds()
-    extra = None
-    if what == "untiled":
-        n = len(pr.enumerate_regions(net, dom))
-    elif what == "untiled-no-edges":  # the engine without its neighbour pass, as a tile runs it
-        n = len(pr.subdivision.enumerate_subdivision(net, dom, edges=False))
-    elif what == "untiled+regions":
-        dec = pr.enumerate_regions(net, dom)
-        n = len(dec.regions)
-        pr.tiling.region_volumes(dec.regions)
-    else:
-        workers = 1 if what == "tiled1" else 2
-        st = pr.write_regions(net, dom, out, tiles=tiles, n_workers=workers, progress=False, overwrite=True)
-        n = st.n_regions
-        extra = dict(tile_seconds=st.stats["tile_seconds"], merge_seconds=st.stats["merge_seconds"],
-                     split=st.stats["tiles_split"], pieces=st.stats["n_pieces"])
+    n, extra = call(None, out)
     dt = time.perf_counter() - t0
     cpu_s = _cpu_seconds() - c0
+    s1 = resource.getrusage(resource.RUSAGE_SELF)
+    if extra is not None:
+        extra["self_cpu"] = s1.ru_utime + s1.ru_stime - s0.ru_utime - s0.ru_stime
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     conn.send((n, dt, rss, kids, cpu_s, extra))
@@ -149,15 +155,22 @@ def bench_model(path, tiles, out, repeat=1):
     run("untiled", path, cpu=cpu)  # warm numba caches and the page cache
     whats = ("untiled", "untiled-no-edges", "tiled1", "tiled2")
     rows = {w: [] for w in whats}
+    cpu_t = {}
     for r in range(repeat):
         for what in whats:
             load = os.getloadavg()[0]
             n, dt, rss, kids, cpu_s, extra = run(what, path, tiles, out, cpu=None if what == "tiled2" else cpu)
             rows[what].append(dt)
+            cpu_t[what] = cpu_s
             more = ""
             if extra:
                 more = (f"  [tiles {extra['tile_seconds']:.2f} s, merge {extra['merge_seconds']:.2f} s, "
-                        f"{extra['pieces']} pieces, {extra['split']} split]")
+                        f"{extra['pieces']} pieces, {extra['split']} split")
+                if what == "tiled2":  # the workers' CPU split evenly: the wall time on 2 idle cores
+                    w = cpu_s - extra["self_cpu"]
+                    more += f"; CPU here {extra['self_cpu']:.2f} s, workers {w:.2f} s"
+                    cpu_t["tiled2-ideal"] = extra["self_cpu"] + w / 2
+                more += "]"
             print(f"  {what:16s} {n:>9d} regions  {dt:7.2f} s wall  {cpu_s:7.2f} s CPU  load {load:4.1f}  "
                   f"peak RSS {rss / 2**20:5.0f} MiB" + (f" (workers {kids / 2**20:.0f} MiB)" if what == "tiled2" else "")
                   + more, flush=True)
@@ -165,6 +178,10 @@ def bench_model(path, tiles, out, repeat=1):
         print(f"  round {r + 1}: tiled 1 core / untiled engine {t['tiled1'] / t['untiled']:.2f}x, "
               f"/ engine without adjacency {t['tiled1'] / t['untiled-no-edges']:.2f}x; "
               f"2 workers speed-up over 1 core {t['tiled1'] / t['tiled2']:.2f}x", flush=True)
+        print(f"  round {r + 1}, CPU seconds: tiled 1 core / untiled engine {cpu_t['tiled1'] / cpu_t['untiled']:.2f}x, "
+              f"/ engine without adjacency {cpu_t['tiled1'] / cpu_t['untiled-no-edges']:.2f}x; 2 workers: "
+              f"{cpu_t['tiled2'] / cpu_t['tiled1']:.2f}x the CPU of 1, speed-up on 2 idle cores (CPU here + "
+              f"workers' CPU / 2) {cpu_t['tiled1'] / cpu_t['tiled2-ideal']:.2f}x", flush=True)
     if repeat > 1:
         med = {w: float(np.median(v)) for w, v in rows.items()}
         print(f"  median of {repeat}: tiled 1 core / untiled engine {med['tiled1'] / med['untiled']:.2f}x, "
