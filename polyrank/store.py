@@ -84,6 +84,10 @@ DASK_MEMORY_FRACTION = 0.8
 POOL_POLL_SECONDS = 1.0
 #: Seconds a new local worker process may take to import polyrank.
 POOL_START_SECONDS = 300
+#: The local pool of ``n`` workers runs ``n - 1`` worker processes and a thread of the
+#: calling process (warm: no interpreter to start, nothing to import or load; a spawned
+#: worker costs about a second of CPU before its first tile).
+POOL_LOCAL_WORKER = True
 
 #: Test hook: called as ``_TILE_HOOK(tile_index)`` after a tile's files are written (in the
 #: process that ran the tile). Raising from it simulates a run killed after that tile.
@@ -510,6 +514,11 @@ def _pool_main(conn):
         threadpool_limits(1)
     except ImportError:  # pragma: no cover
         pass
+    _serve(conn)
+
+
+def _serve(conn):
+    """Run the tasks sent over ``conn`` until None (or a closed pipe), answering each."""
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -525,13 +534,42 @@ def _pool_main(conn):
             import traceback
 
             msg = ("error", (type(exc).__name__, str(exc), traceback.format_exc()))
-        conn.send(msg)
+        try:
+            conn.send(msg)
+        except (EOFError, OSError):  # pragma: no cover - the pool was closed meanwhile
+            return
+
+
+class _ThreadWorker:
+    """The calling process as one worker of the local pool: a thread serving a pipe like a
+    worker process (same protocol, same tasks), shaped like a ``Process`` for the pool."""
+
+    exitcode = None
+
+    def __init__(self, conn):
+        self._fds = os.pipe()  # never written: a sentinel that stays quiet while the thread lives
+        self.sentinel = self._fds[0]
+        self._thread = threading.Thread(target=_serve, args=(conn,), daemon=True, name="polyrank-local-worker")
+        self._thread.start()
+
+    def is_alive(self):
+        return self._thread.is_alive()
+
+    def join(self, timeout=None):
+        self._thread.join(timeout)
+        if not self._thread.is_alive() and self._fds:
+            for fd in self._fds:
+                os.close(fd)
+            self._fds = ()
+
+    def kill(self):  # a thread cannot be killed; it is a daemon, and its pipe is closed
+        pass
 
 
 class _LocalPool:
-    """Worker processes that run one task at a time (the tiles, then the merge of a run); a
-    worker that dies (the kernel's out-of-memory killer) is reported with its task and
-    replaced."""
+    """Workers that run one task at a time (the tiles, then the merge of a run): worker
+    processes, and a thread of this process (``POOL_LOCAL_WORKER``); a worker process that
+    dies (the kernel's out-of-memory killer) is reported with its task and replaced."""
 
     def __init__(self, n):
         import multiprocessing as mp
@@ -545,6 +583,9 @@ class _LocalPool:
         new = []
         for _ in range(k):
             parent, child = self._ctx.Pipe()
+            if POOL_LOCAL_WORKER and not any(isinstance(w[0], _ThreadWorker) for w in self._workers + new):
+                new.append([_ThreadWorker(child), parent, None])
+                continue
             proc = self._ctx.Process(target=_pool_main, args=(child,), daemon=True)
             proc.start()
             child.close()
@@ -644,7 +685,8 @@ class _LocalPool:
             proc.join(timeout=2)
             if proc.is_alive():
                 proc.kill()
-                proc.join()
+                if not isinstance(proc, _ThreadWorker):  # (the thread ends after its task: its pipe is closed)
+                    proc.join()
             conn.close()
         self._workers = []
 
@@ -766,8 +808,9 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
         Replace a region store at ``path``. Without it a non-empty ``path`` is refused, except
         an unfinished run with the same arguments, which is resumed.
     n_workers : int, optional
-        Size of the local pool (default ``os.cpu_count()``; 1 runs in this process). Ignored
-        with ``client``.
+        Size of the local pool (default ``os.cpu_count()``; 1 runs in this process): ``n - 1``
+        worker processes and a thread of this process (``POOL_LOCAL_WORKER``), each running
+        the engine on ``os.cpu_count() // n`` threads. Ignored with ``client``.
     tol : float, optional
         Minimum inscribed-ball radius of a region, absolute (default
         ``enumerate.DEFAULT_TOL`` times the domain's size, as an untiled run).
