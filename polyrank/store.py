@@ -540,6 +540,9 @@ def _serve(conn):
             return
 
 
+_STARTING = "starting"  # the task of a worker process that has not reported ready yet
+
+
 class _ThreadWorker:
     """The calling process as one worker of the local pool: a thread serving a pipe like a
     worker process (same protocol, same tasks), shaped like a ``Process`` for the pool."""
@@ -576,32 +579,40 @@ class _LocalPool:
 
         self._ctx = mp.get_context("spawn")
         self._n = n
+        self._deadline = {}  # pid of a starting worker process -> when it must be ready
         self._workers = []  # [process, connection, task or None]
 
     def _start(self, k):
-        """Start ``k`` workers and wait until each has imported polyrank."""
-        new = []
+        """Start ``k`` workers: the thread (ready at once) and processes, which are marked
+        starting until they report that they have imported polyrank (the pool hands tasks
+        to the ready workers meanwhile)."""
         for _ in range(k):
             parent, child = self._ctx.Pipe()
-            if POOL_LOCAL_WORKER and not any(isinstance(w[0], _ThreadWorker) for w in self._workers + new):
-                new.append([_ThreadWorker(child), parent, None])
+            if POOL_LOCAL_WORKER and not any(isinstance(w[0], _ThreadWorker) for w in self._workers):
+                worker = _ThreadWorker(child)
+                parent.recv()  # its "ready"
+                self._workers.append([worker, parent, None])
                 continue
             proc = self._ctx.Process(target=_pool_main, args=(child,), daemon=True)
             proc.start()
             child.close()
-            new.append([proc, parent, None])
-        self._workers.extend(new)
-        for proc, conn, _ in new:
-            try:
-                ok = conn.poll(POOL_START_SECONDS) and conn.recv()[0] == "ready"
-            except (EOFError, OSError):
-                ok = False
-            if not ok:
-                proc.join(timeout=1)
-                raise RuntimeError(f"A local worker process of write_regions did not start (exit code "
-                                   f"{proc.exitcode}); see its error above. A script that calls write_regions "
-                                   "with n_workers > 1 must guard its top level with "
-                                   "`if __name__ == '__main__':` (the workers are spawned).")
+            self._deadline[proc.pid] = time.monotonic() + POOL_START_SECONDS
+            self._workers.append([proc, parent, _STARTING])
+
+    def _started(self, w, msg):
+        """Whether the starting worker ``w`` is ready now (``msg``: what it sent, or None);
+        False while it may still start; RuntimeError when it cannot."""
+        proc = w[0]
+        if msg is not None and msg[0] == "ready":
+            w[2] = None
+            return True
+        if msg is None and proc.is_alive() and time.monotonic() < self._deadline[proc.pid]:
+            return False
+        proc.join(timeout=1)
+        raise RuntimeError(f"A local worker process of write_regions did not start (exit code "
+                           f"{proc.exitcode}); see its error above. A script that calls write_regions "
+                           "with n_workers > 1 must guard its top level with "
+                           "`if __name__ == '__main__':` (the workers are spawned).")
 
     def run(self, func, queue, handle, on_death=None):
         """Run ``func`` on the tasks of ``queue`` (a deque; ``handle(task, result)`` may append
@@ -611,7 +622,7 @@ class _LocalPool:
         from multiprocessing.connection import wait
 
         try:
-            while queue or any(w[2] is not None for w in self._workers):
+            while queue or any(w[2] is not None and w[2] is not _STARTING for w in self._workers):
                 while queue:
                     idle = [w for w in self._workers if w[2] is None]
                     if not idle and len(self._workers) < self._n:
@@ -631,6 +642,9 @@ class _LocalPool:
                             msg = conn.recv()
                     except (EOFError, OSError):
                         msg = None
+                    if task is _STARTING:
+                        self._started(w, msg)
+                        continue
                     if msg is None and proc.is_alive():
                         continue
                     w[2] = None
@@ -649,6 +663,8 @@ class _LocalPool:
                     else:
                         name, text, tb = msg[1]
                         raise RuntimeError(f"{func.__name__} failed in a worker process: {name}: {text}\n{tb}")
+            for w in [w for w in self._workers if w[2] is _STARTING]:  # one that could not start: say why
+                self._started(w, w[1].recv() if w[1].poll() else None)
         except BaseException:
             self.close()
             raise
@@ -676,6 +692,14 @@ class _LocalPool:
         return out
 
     def close(self):
+        for proc, conn, task in self._workers:
+            if task is _STARTING and not proc.is_alive() and proc.exitcode:  # the work was done without it
+                import warnings
+
+                warnings.warn(f"A local worker process of write_regions did not start (exit code {proc.exitcode}); "
+                              "the other workers did its share. A script that calls write_regions with "
+                              "n_workers > 1 must guard its top level with `if __name__ == '__main__':`.",
+                              RuntimeWarning, stacklevel=3)
         for proc, conn, _ in self._workers:
             try:
                 conn.send(None)

@@ -177,9 +177,9 @@ def test_local_pool_lazy_frame_and_batches(tmp_path, monkeypatch):
     dom = pr.Box(-3.0, 3.0, dim=2)
     dec = pr.enumerate_regions(net, dom, method="lp")
     big = max(np.prod(t.hi - t.lo) for t in pr.tile_domain(net, dom, tiles=4))
-    # the default pool: a worker process and a thread of this process
+    # the default pool: worker processes and a thread of this process (which takes the tiles
+    # while the processes start: here it may well run them all)
     three = pr.write_regions(net, dom, tmp_path / "c", tiles=4, n_workers=3, progress=False)
-    assert len(set(three.stats["peak_rss_workers"])) >= 2  # tiles ran in more than one process
     assert_store_equals(three, dec, dom)
     # the same region ids as the serial run (whose merges write numbered parts at once)
     one = pr.write_regions(net, dom, tmp_path / "d", tiles=4, n_workers=1, progress=False)
