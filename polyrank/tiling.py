@@ -746,7 +746,8 @@ def iter_tile_pieces(net, tile, *, layer=None, method="auto", max_memory=None, t
 
 
 def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth, n_jobs=None):
-    from .enumerate import _choose_subdivision, enumerate_regions
+    from . import subdivision
+    from .enumerate import enumerate_regions
 
     dom = tile.polytope
     if depth and (np.any(lo != tile.lo) or np.any(hi != tile.hi)):
@@ -760,9 +761,9 @@ def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth, n_jobs=
             extra["n_jobs"] = n_jobs
         blo, bhi = dom.bounding_box()
         rtol = tol / float(np.max(bhi - blo))
-        engine = _choose_subdivision(net, dom, method) if method in ("auto", "subdivision") else None
-        if engine is not None:  # the store holds no adjacency: the engine skips its neighbour pass
-            dec = engine(net, dom, layer=K, tol=rtol, edges=False, **extra)
+        if method == "subdivision" or (method == "auto" and subdivision.applies(net, dom)):
+            # the store holds no adjacency: the engine skips its neighbour pass
+            dec = subdivision.enumerate_subdivision(net, dom, layer=K, tol=rtol, edges=False, **extra)
         else:
             dec = enumerate_regions(net, dom, layer=K, method=method, tol=rtol, **extra)
     except (MemoryBudgetError, RegionLimitError, MemoryError):
