@@ -147,7 +147,7 @@ def run(what, path, tiles=None, out=None, layer=None, cpu=None):
     return res
 
 
-def bench_model(path, tiles, out, repeat=1):
+def bench_model(path, tiles, out, repeat=1, whats=("untiled", "untiled-no-edges", "tiled1", "tiled2")):
     """Side by side, each run in its own forked process: the untiled engine and the tiled
     store pinned to one core (``sched_setaffinity``: the engine's threads follow it), and
     the store on a local pool of 2 workers (unpinned: one engine thread each)."""
@@ -155,7 +155,6 @@ def bench_model(path, tiles, out, repeat=1):
     print(f"\n{Path(path).stem}: [-1, 1]^3, {tiles} tiles, one core = cpu {cpu} "
           f"(load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores)")
     run("untiled", path, cpu=cpu)  # warm numba caches and the page cache
-    whats = ("untiled", "untiled-no-edges", "tiled1", "tiled2")
     rows = {w: [] for w in whats}
     cpu_t = {}
     for r in range(repeat):
@@ -177,6 +176,11 @@ def bench_model(path, tiles, out, repeat=1):
                   f"peak RSS {rss / 2**20:5.0f} MiB" + (f" (workers {kids / 2**20:.0f} MiB)" if what == "tiled2" else "")
                   + more, flush=True)
         t = {w: v[-1] for w, v in rows.items()}
+        if "untiled" not in t:  # --configs tiled1,tiled2: the speed-up only
+            print(f"  round {r + 1}: 2 workers speed-up over 1 core {t['tiled1'] / t['tiled2']:.2f}x; CPU: "
+                  f"{cpu_t['tiled2'] / cpu_t['tiled1']:.2f}x the CPU of 1, speed-up on 2 idle cores "
+                  f"{cpu_t['tiled1'] / cpu_t['tiled2-ideal']:.2f}x", flush=True)
+            continue
         print(f"  round {r + 1}: tiled 1 core / untiled engine {t['tiled1'] / t['untiled']:.2f}x, "
               f"/ engine without adjacency {t['tiled1'] / t['untiled-no-edges']:.2f}x; "
               f"2 workers speed-up over 1 core {t['tiled1'] / t['tiled2']:.2f}x", flush=True)
@@ -184,7 +188,7 @@ def bench_model(path, tiles, out, repeat=1):
               f"/ engine without adjacency {cpu_t['tiled1'] / cpu_t['untiled-no-edges']:.2f}x; 2 workers: "
               f"{cpu_t['tiled2'] / cpu_t['tiled1']:.2f}x the CPU of 1, speed-up on 2 idle cores (tiled1's CPU over "
               f"the larger CPU of the 2 processes) {cpu_t['tiled1'] / cpu_t['tiled2-ideal']:.2f}x", flush=True)
-    if repeat > 1:
+    if repeat > 1 and "untiled" in rows:
         med = {w: float(np.median(v)) for w, v in rows.items()}
         print(f"  median of {repeat}: tiled 1 core / untiled engine {med['tiled1'] / med['untiled']:.2f}x, "
               f"/ engine without adjacency {med['tiled1'] / med['untiled-no-edges']:.2f}x; "
@@ -351,6 +355,8 @@ def main():
                          "[-10, 10]^d (seed 0); repeatable")
     ap.add_argument("--tiles", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=1, help="rounds of the side-by-side runs (default mode)")
+    ap.add_argument("--configs", default="untiled,untiled-no-edges,tiled1,tiled2",
+                    help="the runs of the default mode (tiled1,tiled2: the speed-up only)")
     ap.add_argument("--d2", action="store_true", help="the LocalCluster run on the (first) --model")
     ap.add_argument("--pool", action="store_true", help="with --d2: the local process pool instead of Dask")
     ap.add_argument("--max-memory", type=float, default=1.5, help="GiB per tile in --d2 (default 1.5)")
@@ -390,7 +396,8 @@ def main():
                      args.pool)
         else:
             for m in args.model:
-                bench_model(m, args.tiles, os.path.join(base, Path(m).stem), args.repeat)
+                bench_model(m, args.tiles, os.path.join(base, Path(m).stem), args.repeat,
+                            tuple(args.configs.split(",")))
     finally:
         if args.out is None:
             shutil.rmtree(base, ignore_errors=True)

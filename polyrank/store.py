@@ -447,9 +447,8 @@ def _take(p, idx):
 
 
 def _merge_task(task):
-    """Merge bucket ``b`` over all tiles and write ``part-b.parquet.tmp``. Returns its row count.
-    With ``task["offset"]`` (the merges run one after another, so the bucket's first region
-    id is known) it writes the numbered part ``task["file"]`` at once instead."""
+    """Merge bucket ``b`` over all tiles and write the part ``task["file"]``, its regions
+    numbered from ``task["offset"]``. Returns its row count."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -467,30 +466,28 @@ def _merge_task(task):
     del tables
     table = _pieces_table(merged, K, d)
     n = int(len(merged["volume"]))
-    if task.get("offset") is None:
-        out = os.path.join(task["path"], f"part-{b:05d}.parquet.tmp")
-    else:
-        out = os.path.join(task["path"], task["file"])
-        table = table.add_column(0, "region", pa.array(np.arange(task["offset"], task["offset"] + n, dtype=np.int64)))
-    pq.write_table(table, out + ".num" if task.get("offset") is not None else out, **_write_options(table.schema))
-    if task.get("offset") is not None:
-        os.replace(out + ".num", out)
+    table = table.add_column(0, "region", pa.array(np.arange(task["offset"], task["offset"] + n, dtype=np.int64)))
+    out = os.path.join(task["path"], task["file"])
+    pq.write_table(table, out + ".tmp", **_write_options(table.schema))
+    os.replace(out + ".tmp", out)
     return dict(bucket=b, n=n, peak_rss=_peak_rss())
 
 
-def _number_task(task):
-    """Prepend the global region ids to a merged part and move it into place."""
-    import pyarrow as pa
+def _count_task(task):
+    """The number of regions of bucket ``b``: distinct patterns over its pieces in all tiles
+    (the pattern column only), so that the merges can write numbered parts at once."""
     import pyarrow.parquet as pq
 
-    src = os.path.join(task["path"], f"part-{task['bucket']:05d}.parquet.tmp")
-    t = pq.read_table(src)
-    t = t.add_column(0, "region", pa.array(np.arange(task["offset"], task["offset"] + t.num_rows, dtype=np.int64)))
-    dst = os.path.join(task["path"], task["file"])
-    pq.write_table(t, dst + ".num", **_write_options(t.schema))
-    os.replace(dst + ".num", dst)
-    os.remove(src)
-    return t.num_rows
+    b, work = task["bucket"], task["work"]
+    keys = []
+    for i in task["tiles"]:
+        with open(os.path.join(work, f"tile-{i:06d}.json")) as fh:
+            gs = json.load(fh)["groups"].get(str(b), [])
+        if gs:
+            t = pq.ParquetFile(os.path.join(work, f"tile-{i:06d}.parquet")).read_row_groups(gs, columns=["pattern"])
+            B = np.ascontiguousarray(_packed(t))
+            keys.append(B.view(np.dtype((np.void, B.shape[1]))).ravel())  # one sortable key per pattern
+    return dict(bucket=b, n=int(len(np.unique(np.concatenate(keys)))) if keys else 0)
 
 
 def _run(func, tasks, client, n_workers, progress):
@@ -996,27 +993,31 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
         t1 = time.perf_counter()
         done = leaves()
         mtasks = [dict(bucket=b, work=work, K=K, d=d, tiles=done, path=path) for b in range(nbk)]
-        numbered = pool is None and client is None
-        if numbered:  # one merge after another here: each writes its numbered part at once
+        if pool is None and client is None:  # one merge after another here: the offsets follow
             merged, offset = [], 0
             for t in _progress(mtasks, progress, "merge"):
                 t.update(offset=offset, file=f"part-{t['bucket']:05d}.parquet")
                 merged.append(_merge_task(t))
                 offset += merged[-1]["n"]
-        elif pool is not None:
-            merged = pool.map(_merge_task, mtasks, progress=progress, desc="merge")
-        else:
-            merged = _run(_merge_task, mtasks, client, 1, progress)
+        else:  # in parallel: count each bucket's regions first (patterns only), then merge
+            if pool is not None:
+                counted = pool.map(_count_task, mtasks)
+            else:
+                counted = _run(_count_task, mtasks, client, 1, False)
+            offset = 0
+            for t, c in zip(mtasks, counted):
+                t.update(offset=offset, file=f"part-{t['bucket']:05d}.parquet")
+                offset += c["n"]
+            if pool is not None:
+                merged = pool.map(_merge_task, mtasks, progress=progress, desc="merge")
+            else:
+                merged = _run(_merge_task, mtasks, client, 1, progress)
+            if [m["n"] for m in merged] != [c["n"] for c in counted]:  # pragma: no cover - same keys, same unique
+                raise RuntimeError("write_regions: a merged part does not have the counted number of regions.")
         counts = [m["n"] for m in merged]
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(int)
         parts = [dict(file=f"part-{b:05d}.parquet", n=int(counts[b]), offset=int(offsets[b]))
                  for b in range(nbk) if counts[b] > 0]
-        if not numbered:  # the merged parts in parallel: number them now (on the pool, or the cluster)
-            ntasks = [dict(path=path, bucket=int(p["file"][5:10]), offset=p["offset"], file=p["file"]) for p in parts]
-            if pool is not None:
-                pool.map(_number_task, ntasks)
-            else:
-                _run(_number_task, ntasks, client, 1, False)
     finally:
         if pool is not None:
             pool.close()
