@@ -1,7 +1,8 @@
 """Benchmark of tiled enumeration to Parquet (``pr.write_regions``) against untiled enumeration.
 
 Networks: the trained classifiers of the follow-up paper (KBeshkov/QuotientHomology, MIT;
-PyTorch ``state_dict`` files, 3 inputs), given by path with ``--model``, over [-1, 1]^3.
+3 inputs), over [-1, 1]^3: ``--model D-III`` (a shipped model 0, ``pr.data.load_naitzat_model``;
+D-II and D-III are the 3-15x9 ones) or the path of a PyTorch ``state_dict`` file.
 Every configuration runs in a forked child, so each peak RSS is its own.
 
 Default mode, per model, side by side (``--repeat R`` rounds), each run in a forked child
@@ -38,7 +39,8 @@ the peak RSS of the whole tile (engine and pieces) over the process's start, per
 minus the RSS before the run, divided by the cells after layer K (the widest layer);
 ``--random 3-16-16-16`` adds a PyTorch default-init network over [-10, 10]^d (all layers).
 
-    python benchmarks/tiling.py --model DATA/models/D-III_model_0.pth
+    python benchmarks/tiling.py --model D-III --model D-II --repeat 3
+    python benchmarks/tiling.py --model D-II --tiles 8 --configs tiled1,tiled2
     python benchmarks/tiling.py --d2 --model DATA/models/D-II-2_model_0.pth --max-memory 1.5
     python benchmarks/tiling.py --bytes-per-cell --model D-II-2 --layers 4,5,6 --random 3-16-16-16
     python benchmarks/tiling.py --piece-memory --model D-III --layers 5,9

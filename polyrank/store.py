@@ -596,6 +596,10 @@ class _LocalPool:
             self._deadline[proc.pid] = time.monotonic() + POOL_START_SECONDS
             self._workers.append([proc, parent, _STARTING])
 
+    def prestart(self):
+        """Start every worker now (the processes in the background), not on the first tasks."""
+        self._start(self._n - len(self._workers))
+
     def _started(self, w, msg):
         """Whether the starting worker ``w`` is ready now (``msg``: what it sent, or None);
         False while it may still start; RuntimeError when it cannot."""
@@ -913,14 +917,25 @@ def _save_manifest(path, man):
 
 def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, progress, n_workers, tol, seed):
     t0 = time.perf_counter()
+    nw = max(1, len(client.scheduler_info().get("workers", {}))) if client is not None else (
+        n_workers or os.cpu_count() or 1)
+    pool = _LocalPool(nw) if client is None and nw > 1 else None
+    try:
+        if pool is not None:
+            pool.prestart()  # the worker processes start (import polyrank) while the tiles are planned
+        return _write_with(pool, nw, t0, net, domain, path, resume, fp, tiles, client, method, K, max_memory,
+                           progress, tol, seed)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _write_with(pool, nw, t0, net, domain, path, resume, fp, tiles, client, method, K, max_memory, progress, tol,
+                seed):
     work = os.path.join(path, _WORK)
     dlo, dhi = domain.bounding_box()
     d = net.input_dim
     budget = DEFAULT_TILE_MEMORY if max_memory is None else int(max_memory)
-    if client is not None:
-        nw = max(1, len(client.scheduler_info().get("workers", {})))
-    else:
-        nw = n_workers or os.cpu_count() or 1
     if resume:
         with open(os.path.join(path, _MANIFEST)) as fh:
             man = json.load(fh)
@@ -987,7 +1002,6 @@ def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, 
 
     todo = [i for i in leaves() if not finished(i)]
     skipped = len(leaves()) - len(todo)
-    pool = _LocalPool(nw) if client is None and nw > 1 else None
     try:
         _run_tiles([task(i) for i in todo], client, pool, progress, handle)
         t1 = time.perf_counter()
