@@ -175,7 +175,8 @@ def bench_model(path, tiles, out, repeat=1, whats=("untiled", "untiled-no-edges"
                     cpu_t["tiled2-ideal"] = max(extra["self_cpu"], w)
                 more += "]"
             print(f"  {what:16s} {n:>9d} regions  {dt:7.2f} s wall  {cpu_s:7.2f} s CPU  load {load:4.1f}  "
-                  f"peak RSS {rss / 2**20:5.0f} MiB" + (f" (workers {kids / 2**20:.0f} MiB)" if what == "tiled2" else "")
+                  f"peak RSS {rss / 2**20:5.0f} MiB"
+                  + (f" (workers {kids / 2**20:.0f} MiB)" if what == "tiled2" else "")
                   + more, flush=True)
         t = {w: v[-1] for w, v in rows.items()}
         if "untiled" not in t:  # --configs tiled1,tiled2: the speed-up only
