@@ -179,7 +179,10 @@ def bench_model(path, tiles, out, repeat=1, whats=("untiled", "untiled-no-edges"
                   + (f" (workers {kids / 2**20:.0f} MiB)" if what == "tiled2" else "")
                   + more, flush=True)
         t = {w: v[-1] for w, v in rows.items()}
-        if "untiled" not in t:  # --configs tiled1,tiled2: the speed-up only
+        if "untiled" not in t or "untiled-no-edges" not in t:  # --configs without both: fewer ratios
+            if "untiled" in t:
+                print(f"  round {r + 1}: tiled 1 core / untiled engine {t['tiled1'] / t['untiled']:.2f}x wall, "
+                      f"{cpu_t['tiled1'] / cpu_t['untiled']:.2f}x CPU", flush=True)
             print(f"  round {r + 1}: 2 workers speed-up over 1 core {t['tiled1'] / t['tiled2']:.2f}x; CPU: "
                   f"{cpu_t['tiled2'] / cpu_t['tiled1']:.2f}x the CPU of 1, speed-up on 2 idle cores "
                   f"{cpu_t['tiled1'] / cpu_t['tiled2-ideal']:.2f}x", flush=True)
@@ -191,7 +194,7 @@ def bench_model(path, tiles, out, repeat=1, whats=("untiled", "untiled-no-edges"
               f"/ engine without adjacency {cpu_t['tiled1'] / cpu_t['untiled-no-edges']:.2f}x; 2 workers: "
               f"{cpu_t['tiled2'] / cpu_t['tiled1']:.2f}x the CPU of 1, speed-up on 2 idle cores (tiled1's CPU over "
               f"the larger CPU of the 2 processes) {cpu_t['tiled1'] / cpu_t['tiled2-ideal']:.2f}x", flush=True)
-    if repeat > 1 and "untiled" in rows:
+    if repeat > 1 and "untiled" in rows and "untiled-no-edges" in rows:
         med = {w: float(np.median(v)) for w, v in rows.items()}
         print(f"  median of {repeat}: tiled 1 core / untiled engine {med['tiled1'] / med['untiled']:.2f}x, "
               f"/ engine without adjacency {med['tiled1'] / med['untiled-no-edges']:.2f}x; "
