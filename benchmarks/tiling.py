@@ -1,17 +1,23 @@
 """Benchmark of tiled enumeration to Parquet (``pr.write_regions``) against untiled enumeration.
 
 Networks: the trained classifiers of the follow-up paper (KBeshkov/QuotientHomology, MIT;
-PyTorch ``state_dict`` files, 3 inputs), given by path with ``--model``, over [-1, 1]^3.
+3 inputs), over [-1, 1]^3: ``--model D-III`` (a shipped model 0, ``pr.data.load_naitzat_model``;
+D-II and D-III are the 3-15x9 ones) or the path of a PyTorch ``state_dict`` file.
 Every configuration runs in a forked child, so each peak RSS is its own.
 
-Default mode, per model: it prints
+Default mode, per model, side by side (``--repeat R`` rounds), each run in a forked child
+with its wall and CPU seconds (user + system, pool workers included) and the load average:
 
-* ``untiled``: ``enumerate_regions`` alone (the engine; no Python Region objects);
-* ``untiled+regions``: the same plus ``dec.regions`` and their volumes (the per-region
-  data a store holds: witness, inradius, facets, volume), i.e. what the store replaces;
-* ``tiled 1 core``: ``write_regions(tiles=T, n_workers=1)`` (enumerate, volumes, Parquet,
-  hash-partitioned merge), and the ratio to both untiled runs;
-* ``tiled 2 workers``: the same on a local pool of 2 processes, and the speed-up.
+* ``untiled``: ``enumerate_regions`` alone (the engine, with its adjacency pass; no Python
+  Region objects), pinned to one core;
+* ``untiled-no-edges``: the engine without the adjacency pass (``edges=False``, what a
+  tile runs), pinned to one core;
+* ``tiled1``: ``write_regions(tiles=T, n_workers=1)`` (enumerate, volumes, Parquet,
+  hash-partitioned merge) pinned to one core, and its ratio to both untiled runs;
+* ``tiled2``: the same on a local pool of 2 workers (a thread of this process and a
+  worker process; unpinned), and the speed-up over ``tiled1``; since the machine may be
+  shared, also the CPU seconds of both processes and the speed-up they imply on 2 idle
+  cores (``tiled1``'s CPU over the larger of the two).
 
 ``--d2``: one run of ``write_regions`` on a 2-worker ``LocalCluster`` with a memory limit
 per worker (default 4 GiB; ``--pool`` uses the local process pool instead), for the D-II-2
@@ -33,7 +39,8 @@ the peak RSS of the whole tile (engine and pieces) over the process's start, per
 minus the RSS before the run, divided by the cells after layer K (the widest layer);
 ``--random 3-16-16-16`` adds a PyTorch default-init network over [-10, 10]^d (all layers).
 
-    python benchmarks/tiling.py --model DATA/models/D-III_model_0.pth
+    python benchmarks/tiling.py --model D-III --model D-II --repeat 3
+    python benchmarks/tiling.py --model D-II --tiles 8 --configs tiled1,tiled2
     python benchmarks/tiling.py --d2 --model DATA/models/D-II-2_model_0.pth --max-memory 1.5
     python benchmarks/tiling.py --bytes-per-cell --model D-II-2 --layers 4,5,6 --random 3-16-16-16
     python benchmarks/tiling.py --piece-memory --model D-III --layers 5,9
@@ -75,7 +82,15 @@ def _rss():
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _child(conn, what, path, tiles, out, layer):
+def _cpu_seconds():
+    """User + system seconds of this process and its waited-for children (pool workers)."""
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def _child(conn, what, path, tiles, out, layer, cpu=None):
+    if cpu is not None:  # one core: the engine's threads (n_threads reads the affinity) and all
+        os.sched_setaffinity(0, {cpu})
     if path.startswith("random:"):  # a PyTorch default-init network over [-10, 10]^d
         dims = [int(w) for w in path[7:].split("-")]
         net = pr.ReLUNetwork.from_torch(pr.train.mlp(dims[0], dims[1:], seed=0))
@@ -91,25 +106,39 @@ def _child(conn, what, path, tiles, out, layer):
         dt = time.perf_counter() - t0
         conn.send((n, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, base))
         return
+    def call(K, where):  # the configuration's work, on layers 1..K (None: all)
+        if what == "untiled":
+            return len(pr.enumerate_regions(net, dom, layer=K, max_regions=10**9)), None
+        if what == "untiled-no-edges":  # the engine without its neighbour pass, as a tile runs it
+            return len(pr.subdivision.enumerate_subdivision(net, dom, layer=K, edges=False, max_regions=10**9)), None
+        if what == "untiled+regions":
+            dec = pr.enumerate_regions(net, dom, layer=K, max_regions=10**9)
+            pr.tiling.region_volumes(dec.regions)
+            return len(dec.regions), None
+        workers = 1 if what == "tiled1" or K is not None else 2
+        st = pr.write_regions(net, dom, where, tiles=tiles, n_workers=workers, layer=K, progress=False,
+                              overwrite=True)
+        return st.n_regions, dict(tile_seconds=st.stats["tile_seconds"], merge_seconds=st.stats["merge_seconds"],
+                                  split=st.stats["tiles_split"], pieces=st.stats["n_pieces"])
+
+    call(2, (out or "") + "-warm")  # warm this process (compiled kernels, imports); a pool's workers start cold
     t0 = time.perf_counter()
-    if what == "untiled":
-        n = len(pr.enumerate_regions(net, dom))
-    elif what == "untiled+regions":
-        dec = pr.enumerate_regions(net, dom)
-        n = len(dec.regions)
-        pr.tiling.region_volumes(dec.regions)
-    else:
-        workers = 1 if what == "tiled1" else 2
-        n = pr.write_regions(net, dom, out, tiles=tiles, n_workers=workers, progress=False, overwrite=True).n_regions
+    s0 = resource.getrusage(resource.RUSAGE_SELF)
+    c0 = _cpu_seconds()
+    n, extra = call(None, out)
     dt = time.perf_counter() - t0
+    cpu_s = _cpu_seconds() - c0
+    s1 = resource.getrusage(resource.RUSAGE_SELF)
+    if extra is not None:
+        extra["self_cpu"] = s1.ru_utime + s1.ru_stime - s0.ru_utime - s0.ru_stime
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    conn.send((n, dt, rss, kids))
+    conn.send((n, dt, rss, kids, cpu_s, extra))
 
 
-def run(what, path, tiles=None, out=None, layer=None):
+def run(what, path, tiles=None, out=None, layer=None, cpu=None):
     a, b = mp.Pipe()
-    p = mp.get_context("fork").Process(target=_child, args=(b, what, path, tiles, out, layer))
+    p = mp.get_context("fork").Process(target=_child, args=(b, what, path, tiles, out, layer, cpu))
     p.start()
     b.close()
     try:
@@ -120,18 +149,56 @@ def run(what, path, tiles=None, out=None, layer=None):
     return res
 
 
-def bench_model(path, tiles, out):
-    print(f"\n{Path(path).stem}: [-1, 1]^3, {tiles} tiles (load average {os.getloadavg()[0]:.1f})")
-    run("untiled", path)  # warm numba caches and the page cache
-    rows = {}
-    for what in ("untiled", "untiled+regions", "tiled1", "tiled2"):
-        n, dt, rss, kids = run(what, path, tiles, out)
-        rows[what] = dt
-        print(f"  {what:16s} {n:>9d} regions  {dt:8.2f} s   peak RSS {rss / 2**20:7.0f} MiB"
-              + (f" (pool workers {kids / 2**20:.0f} MiB)" if what == "tiled2" else ""))
-    print(f"  tiled 1 core / untiled engine:         {rows['tiled1'] / rows['untiled']:.2f}x")
-    print(f"  tiled 1 core / untiled + Region data:  {rows['tiled1'] / rows['untiled+regions']:.2f}x")
-    print(f"  speed-up of 2 workers over 1:          {rows['tiled1'] / rows['tiled2']:.2f}x")
+def bench_model(path, tiles, out, repeat=1, whats=("untiled", "untiled-no-edges", "tiled1", "tiled2")):
+    """Side by side, each run in its own forked process: the untiled engine and the tiled
+    store pinned to one core (``sched_setaffinity``: the engine's threads follow it), and
+    the store on a local pool of 2 workers (unpinned: one engine thread each)."""
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    print(f"\n{Path(path).stem}: [-1, 1]^3, {tiles} tiles, one core = cpu {cpu} "
+          f"(load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores)")
+    run("untiled", path, cpu=cpu)  # warm numba caches and the page cache
+    rows = {w: [] for w in whats}
+    cpu_t = {}
+    for r in range(repeat):
+        for what in whats:
+            load = os.getloadavg()[0]
+            n, dt, rss, kids, cpu_s, extra = run(what, path, tiles, out, cpu=None if what == "tiled2" else cpu)
+            rows[what].append(dt)
+            cpu_t[what] = cpu_s
+            more = ""
+            if extra:
+                more = (f"  [tiles {extra['tile_seconds']:.2f} s, merge {extra['merge_seconds']:.2f} s, "
+                        f"{extra['pieces']} pieces, {extra['split']} split")
+                if what == "tiled2":  # this process (a thread of the pool) and the worker process
+                    w = cpu_s - extra["self_cpu"]
+                    more += f"; CPU here {extra['self_cpu']:.2f} s, worker process {w:.2f} s"
+                    cpu_t["tiled2-ideal"] = max(extra["self_cpu"], w)
+                more += "]"
+            print(f"  {what:16s} {n:>9d} regions  {dt:7.2f} s wall  {cpu_s:7.2f} s CPU  load {load:4.1f}  "
+                  f"peak RSS {rss / 2**20:5.0f} MiB"
+                  + (f" (workers {kids / 2**20:.0f} MiB)" if what == "tiled2" else "")
+                  + more, flush=True)
+        t = {w: v[-1] for w, v in rows.items()}
+        if "untiled" not in t or "untiled-no-edges" not in t:  # --configs without both: fewer ratios
+            if "untiled" in t:
+                print(f"  round {r + 1}: tiled 1 core / untiled engine {t['tiled1'] / t['untiled']:.2f}x wall, "
+                      f"{cpu_t['tiled1'] / cpu_t['untiled']:.2f}x CPU", flush=True)
+            print(f"  round {r + 1}: 2 workers speed-up over 1 core {t['tiled1'] / t['tiled2']:.2f}x; CPU: "
+                  f"{cpu_t['tiled2'] / cpu_t['tiled1']:.2f}x the CPU of 1, speed-up on 2 idle cores "
+                  f"{cpu_t['tiled1'] / cpu_t['tiled2-ideal']:.2f}x", flush=True)
+            continue
+        print(f"  round {r + 1}: tiled 1 core / untiled engine {t['tiled1'] / t['untiled']:.2f}x, "
+              f"/ engine without adjacency {t['tiled1'] / t['untiled-no-edges']:.2f}x; "
+              f"2 workers speed-up over 1 core {t['tiled1'] / t['tiled2']:.2f}x", flush=True)
+        print(f"  round {r + 1}, CPU seconds: tiled 1 core / untiled engine {cpu_t['tiled1'] / cpu_t['untiled']:.2f}x, "
+              f"/ engine without adjacency {cpu_t['tiled1'] / cpu_t['untiled-no-edges']:.2f}x; 2 workers: "
+              f"{cpu_t['tiled2'] / cpu_t['tiled1']:.2f}x the CPU of 1, speed-up on 2 idle cores (tiled1's CPU over "
+              f"the larger CPU of the 2 processes) {cpu_t['tiled1'] / cpu_t['tiled2-ideal']:.2f}x", flush=True)
+    if repeat > 1 and "untiled" in rows and "untiled-no-edges" in rows:
+        med = {w: float(np.median(v)) for w, v in rows.items()}
+        print(f"  median of {repeat}: tiled 1 core / untiled engine {med['tiled1'] / med['untiled']:.2f}x, "
+              f"/ engine without adjacency {med['tiled1'] / med['untiled-no-edges']:.2f}x; "
+              f"2 workers speed-up {med['tiled1'] / med['tiled2']:.2f}x")
 
 
 def bench_bytes_per_cell(path, layers):
@@ -293,6 +360,9 @@ def main():
                     help="with --bytes-per-cell: a PyTorch default-init network like 3-16-16-16 over "
                          "[-10, 10]^d (seed 0); repeatable")
     ap.add_argument("--tiles", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of the side-by-side runs (default mode)")
+    ap.add_argument("--configs", default="untiled,untiled-no-edges,tiled1,tiled2",
+                    help="the runs of the default mode (tiled1,tiled2: the speed-up only)")
     ap.add_argument("--d2", action="store_true", help="the LocalCluster run on the (first) --model")
     ap.add_argument("--pool", action="store_true", help="with --d2: the local process pool instead of Dask")
     ap.add_argument("--max-memory", type=float, default=1.5, help="GiB per tile in --d2 (default 1.5)")
@@ -332,7 +402,8 @@ def main():
                      args.pool)
         else:
             for m in args.model:
-                bench_model(m, args.tiles, os.path.join(base, Path(m).stem))
+                bench_model(m, args.tiles, os.path.join(base, Path(m).stem), args.repeat,
+                            tuple(args.configs.split(",")))
     finally:
         if args.out is None:
             shutil.rmtree(base, ignore_errors=True)

@@ -42,12 +42,12 @@ __all__ = ["Tile", "tile_domain", "estimate_regions", "inverse_region_volumes", 
 
 #: Memory a tile may use when ``max_memory`` is not given (bytes).
 DEFAULT_TILE_MEMORY = 2 * 2 ** 30
-#: Planning figure: peak bytes of one enumerated region (engine cells, Region objects and
-#: the piece table together); ``tiles="auto"`` makes ``estimate * BYTES_PER_REGION`` fit in
-#: the per-tile budget. Measured (docs/scale.md): 3.4-4.0 kB resident per piece for a tile
-#: of a trained 3-15x9 or 3-25x9 network with the subdivision engine (1.1-1.5 kB of it the
-#: engine's cells); about 2x margin.
-BYTES_PER_REGION = 8 * 1024
+#: Planning figure: peak bytes of one enumerated region (engine cells, its arrays and the
+#: piece table together); ``tiles="auto"`` makes ``estimate * BYTES_PER_REGION`` fit in
+#: the per-tile budget. Measured (docs/scale.md): 1.4 kB resident per piece for a tile of a
+#: trained 3-15x9 network (the engine 1.1-1.5 kB per cell on 3-15x9 and 3-25x9, up to
+#: 1.7 kB on small random networks); about 2x margin.
+BYTES_PER_REGION = 3 * 1024
 #: Uniform samples drawn per tile (at least ``MIN_SAMPLES``) to balance a k-d split; in the
 #: adaptive split of ``tiles="auto"`` a tile with fewer samples is topped up to this many.
 SAMPLES_PER_TILE = 400
@@ -723,7 +723,7 @@ def _unmerged(m, index):
     return out
 
 
-def iter_tile_pieces(net, tile, *, layer=None, method="auto", max_memory=None, tol=None, split=True):
+def iter_tile_pieces(net, tile, *, layer=None, method="auto", max_memory=None, tol=None, split=True, n_jobs=None):
     """Yield the piece tables of one tile, one per enumerated sub-box.
 
     Normally one table; a tile that runs out of memory or regions is halved (recursively)
@@ -732,6 +732,8 @@ def iter_tile_pieces(net, tile, *, layer=None, method="auto", max_memory=None, t
     several tables of the same tile (:func:`merge_pieces` groups them). With
     ``split=False`` the error propagates instead (:func:`polyrank.write_regions` then
     splits the tile with :func:`split_tile` and queues the halves as new tiles).
+    ``n_jobs``: the subdivision engine's threads (default all cores). The engine skips its
+    adjacency pass (``edges=False``): a piece table holds no neighbours.
     """
     from .enumerate import DEFAULT_TOL
 
@@ -740,10 +742,11 @@ def iter_tile_pieces(net, tile, *, layer=None, method="auto", max_memory=None, t
     if tol is None:
         tol = DEFAULT_TOL * tile.scale
     yield from _enumerate_box(net, tile, np.asarray(tile.lo, float), np.asarray(tile.hi, float), K, method,
-                              max_memory, tol, 0 if split else MAX_SPLIT_DEPTH)
+                              max_memory, tol, 0 if split else MAX_SPLIT_DEPTH, n_jobs)
 
 
-def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth):
+def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth, n_jobs=None):
+    from . import subdivision
     from .enumerate import enumerate_regions
 
     dom = tile.polytope
@@ -754,8 +757,15 @@ def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth):
     failed = False
     try:
         extra = {} if max_memory is None else {"max_memory": int(max_memory)}
+        if n_jobs is not None:
+            extra["n_jobs"] = n_jobs
         blo, bhi = dom.bounding_box()
-        dec = enumerate_regions(net, dom, layer=K, method=method, tol=tol / float(np.max(bhi - blo)), **extra)
+        rtol = tol / float(np.max(bhi - blo))
+        if method == "subdivision" or (method == "auto" and subdivision.applies(net, dom)):
+            # the store holds no adjacency: the engine skips its neighbour pass
+            dec = subdivision.enumerate_subdivision(net, dom, layer=K, tol=rtol, edges=False, **extra)
+        else:
+            dec = enumerate_regions(net, dom, layer=K, method=method, tol=rtol, **extra)
     except (MemoryBudgetError, RegionLimitError, MemoryError):
         if depth >= MAX_SPLIT_DEPTH:
             raise
@@ -765,8 +775,8 @@ def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth):
         mid = 0.5 * (lo[k] + hi[k])
         hi1, lo2 = hi.copy(), lo.copy()
         hi1[k] = lo2[k] = mid
-        yield from _enumerate_box(net, tile, lo, hi1, K, method, max_memory, tol, depth + 1)
-        yield from _enumerate_box(net, tile, lo2, hi, K, method, max_memory, tol, depth + 1)
+        yield from _enumerate_box(net, tile, lo, hi1, K, method, max_memory, tol, depth + 1, n_jobs)
+        yield from _enumerate_box(net, tile, lo2, hi, K, method, max_memory, tol, depth + 1, n_jobs)
         return
     yield _pieces(net, dec, tile, K)
 
@@ -1000,14 +1010,25 @@ def _volumes_py(A, b, ptr, W, d, rtol):
     The vertices are the feasible intersections of d of the region's planes, each
     computed once with the planes through it; a facet's (d-1)-volume comes from the
     vertices on its plane (2-D: their extent along the line; 3-D: the polygon sorted by
-    angle around its centroid). NaN when a height is not positive (witness not interior).
+    angle around its centroid, by an insertion sort on a pseudo-angle that orders as
+    ``atan2``). NaN when a height is not positive (witness not interior). The work
+    buffers are allocated once, for the region with the most rows.
     """
     n = len(ptr) - 1
     out = np.zeros(n)
+    mmax = 0
+    for r in range(n):
+        mmax = max(mmax, ptr[r + 1] - ptr[r])
+    nmax = mmax * (mmax - 1) * (mmax - 2) // 6 + mmax * mmax
+    h = np.empty(max(mmax, 1))
+    V = np.empty((max(nmax, 1), 3))
+    I = np.empty((max(nmax, 1), 3), np.int64)
+    P = np.empty((max(nmax, 1), 2))
+    ang = np.empty(max(nmax, 1))
+    o = np.empty(max(nmax, 1), np.int64)
     for r in range(n):
         lo, hi = ptr[r], ptr[r + 1]
         m = hi - lo
-        h = np.empty(m)
         scale = 0.0
         ok = True
         for i in range(m):
@@ -1022,9 +1043,6 @@ def _volumes_py(A, b, ptr, W, d, rtol):
             out[r] = np.nan
             continue
         eps = rtol * scale
-        nmax = m * (m - 1) * (m - 2) // 6 + m * m
-        V = np.empty((nmax, 3))
-        I = np.empty((nmax, 3), np.int64)
         nv = 0
         if d == 2:
             for f in range(m):
@@ -1059,25 +1077,25 @@ def _volumes_py(A, b, ptr, W, d, rtol):
             out[r] = vol
             continue
         for f in range(m):
-            a = A[lo + f]
+            a0, a1, a2 = A[lo + f, 0], A[lo + f, 1], A[lo + f, 2]
             for g in range(f + 1, m):
-                c = A[lo + g]
-                x0 = c[1] * a[2] - c[2] * a[1]
-                x1 = c[2] * a[0] - c[0] * a[2]
-                x2 = c[0] * a[1] - c[1] * a[0]
+                c0, c1, c2 = A[lo + g, 0], A[lo + g, 1], A[lo + g, 2]
+                x0 = c1 * a2 - c2 * a1
+                x1 = c2 * a0 - c0 * a2
+                x2 = c0 * a1 - c1 * a0
                 for k in range(g + 1, m):
-                    e = A[lo + k]
+                    e0, e1, e2 = A[lo + k, 0], A[lo + k, 1], A[lo + k, 2]
                     # det [a; c; e] = e . (a x c)
-                    det = -(e[0] * x0 + e[1] * x1 + e[2] * x2)
+                    det = -(e0 * x0 + e1 * x1 + e2 * x2)
                     if abs(det) < 1e-12:
                         continue
                     r0, r1, r2 = h[f], h[g], h[k]
-                    y0 = (r0 * (c[1] * e[2] - c[2] * e[1]) - a[1] * (r1 * e[2] - c[2] * r2)
-                          + a[2] * (r1 * e[1] - c[1] * r2)) / det
-                    y1 = (a[0] * (r1 * e[2] - c[2] * r2) - r0 * (c[0] * e[2] - c[2] * e[0])
-                          + a[2] * (c[0] * r2 - r1 * e[0])) / det
-                    y2 = (a[0] * (c[1] * r2 - r1 * e[1]) - a[1] * (c[0] * r2 - r1 * e[0])
-                          + r0 * (c[0] * e[1] - c[1] * e[0])) / det
+                    y0 = (r0 * (c1 * e2 - c2 * e1) - a1 * (r1 * e2 - c2 * r2)
+                          + a2 * (r1 * e1 - c1 * r2)) / det
+                    y1 = (a0 * (r1 * e2 - c2 * r2) - r0 * (c0 * e2 - c2 * e0)
+                          + a2 * (c0 * r2 - r1 * e0)) / det
+                    y2 = (a0 * (c1 * r2 - r1 * e1) - a1 * (c0 * r2 - r1 * e0)
+                          + r0 * (c0 * e1 - c1 * e0)) / det
                     feas = True
                     for q in range(m):
                         if A[lo + q, 0] * y0 + A[lo + q, 1] * y1 + A[lo + q, 2] * y2 > h[q] + eps:
@@ -1088,19 +1106,17 @@ def _volumes_py(A, b, ptr, W, d, rtol):
                         I[nv, 0], I[nv, 1], I[nv, 2] = f, g, k
                         nv += 1
         vol = 0.0
-        P = np.empty((nv, 2))
-        ang = np.empty(nv)
         for f in range(m):
-            a = A[lo + f]
-            if abs(a[0]) < 0.9:
-                u0, u1, u2 = 0.0, a[2], -a[1]
+            a0, a1, a2 = A[lo + f, 0], A[lo + f, 1], A[lo + f, 2]
+            if abs(a0) < 0.9:
+                u0, u1, u2 = 0.0, a2, -a1
             else:
-                u0, u1, u2 = -a[2], 0.0, a[0]
+                u0, u1, u2 = -a2, 0.0, a0
             un = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
             u0, u1, u2 = u0 / un, u1 / un, u2 / un
-            w0 = a[1] * u2 - a[2] * u1
-            w1 = a[2] * u0 - a[0] * u2
-            w2 = a[0] * u1 - a[1] * u0
+            w0 = a1 * u2 - a2 * u1
+            w1 = a2 * u0 - a0 * u2
+            w2 = a0 * u1 - a1 * u0
             cnt = 0
             cx, cy = 0.0, 0.0
             for v in range(nv):
@@ -1114,13 +1130,20 @@ def _volumes_py(A, b, ptr, W, d, rtol):
                 continue
             cx /= cnt
             cy /= cnt
-            for v in range(cnt):
-                ang[v] = math.atan2(P[v, 1] - cy, P[v, 0] - cx)
-            o = np.argsort(ang[:cnt])
+            for v in range(cnt):  # a pseudo-angle increasing with atan2(dy, dx) on (-pi, pi]
+                dx, dy = P[v, 0] - cx, P[v, 1] - cy
+                t = abs(dx) + abs(dy)
+                q = dy / t if t > 0 else 0.0
+                ang[v] = q if dx >= 0 else (2.0 - q if dy >= 0 else -2.0 - q)
+                j = v  # insertion sort of the indices by it (stable)
+                while j > 0 and ang[o[j - 1]] > ang[v]:
+                    o[j] = o[j - 1]
+                    j -= 1
+                o[j] = v
             area = 0.0
             for v in range(cnt):
-                p, q = o[v], o[(v + 1) % cnt]
-                area += P[p, 0] * P[q, 1] - P[q, 0] * P[p, 1]
+                p, q2 = o[v], o[(v + 1) % cnt]
+                area += P[p, 0] * P[q2, 1] - P[q2, 0] * P[p, 1]
             vol += h[f] * abs(area) / 6.0
         out[r] = vol
     return out

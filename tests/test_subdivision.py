@@ -249,6 +249,26 @@ def test_objects_built_on_demand_agree_with_the_arrays():
         assert d2.graph.number_of_edges() == len(d2.edges) > 0
 
 
+
+@pytest.mark.parametrize("domain", ["box", None])
+def test_edges_false_gives_the_same_regions_without_adjacency(domain, global_random_seed):
+    """edges=False (what write_regions' tiles use) skips only the neighbour pass: the same
+    regions, rows, witnesses and ranks as the default run, and no edges to read."""
+    rng = np.random.default_rng(global_random_seed)
+    net = _net(rng, 3, (6, 5, 4))
+    dom = pr.Box(-2.0, 2.0, dim=3) if domain else None
+    full = subdivision.enumerate_subdivision(net, dom)
+    bare = subdivision.enumerate_subdivision(net, dom, edges=False)
+    assert len(bare) == len(full) and len(full.edges) > 0
+    for key in ("patterns", "ranks", "A", "b", "witnesses", "row_offsets", "row_ids", "bounded", "inradius"):
+        assert np.array_equal(bare._arrays[key], full._arrays[key]), key
+    assert "edges" not in bare._arrays
+    assert [r.volume() for r in bare.regions if r.bounded] == [r.volume() for r in full.regions if r.bounded]
+    with pytest.raises(ValueError, match="edges=False"):
+        bare.edges
+    with pytest.raises(TypeError, match="'edges'"):
+        subdivision.enumerate_subdivision(net, dom, edges="no")
+
 def _assorted(seed):
     """A network and domain drawn from ``seed``: input dimension 2-4, 1-3 hidden layers of
     2-5 units, integer / zero-bias / duplicated / Gaussian weights, over all of R^d, a box

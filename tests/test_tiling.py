@@ -177,6 +177,16 @@ def test_local_pool_lazy_frame_and_batches(tmp_path, monkeypatch):
     dom = pr.Box(-3.0, 3.0, dim=2)
     dec = pr.enumerate_regions(net, dom, method="lp")
     big = max(np.prod(t.hi - t.lo) for t in pr.tile_domain(net, dom, tiles=4))
+    # the default pool: worker processes and a thread of this process (which takes the tiles
+    # while the processes start: here it may well run them all)
+    three = pr.write_regions(net, dom, tmp_path / "c", tiles=4, n_workers=3, progress=False)
+    assert_store_equals(three, dec, dom)
+    # the same region ids as the serial run (whose merges write numbered parts at once)
+    one = pr.write_regions(net, dom, tmp_path / "d", tiles=4, n_workers=1, progress=False)
+    cols = ["region", "pattern", "volume", "tiles"]
+    assert one.to_frame(columns=cols).equals(three.to_frame(columns=cols))
+    # worker processes only: the one running the largest tile is killed
+    monkeypatch.setattr(store_mod, "POOL_LOCAL_WORKER", False)
     monkeypatch.setenv(store_mod._KILL_ENV, str(0.99 * big))  # the largest tile's worker dies
     two = pr.write_regions(net, dom, tmp_path / "b", tiles=4, n_workers=2, progress=False)
     monkeypatch.delenv(store_mod._KILL_ENV)
@@ -334,7 +344,9 @@ def test_tiny_tile_budget_splits_tiles_until_they_fit(tmp_path, global_random_se
     assert_store_equals(st, dec, dom)
     meta = st._meta
     assert st.stats["tiles_split"] == len(meta["split"]) >= 3
-    assert set(_split_reasons(st)) == {"estimated"}
+    # (the engine gets the same tiny budget: a tile the estimate let through may still stop
+    # on the engine's MemoryBudgetError, and is split all the same)
+    assert "estimated" in _split_reasons(st) and set(_split_reasons(st)) <= {"estimated", "MemoryBudgetError"}
     boxes = [np.array(b, float) for b in meta["tiles"]]
     for parent, info in meta["split"].items():
         lo, hi = boxes[int(parent)]
