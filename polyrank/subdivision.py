@@ -855,7 +855,9 @@ def _finish(V, F, vo, C, Rw, co, box_id0, n_jobs):
 def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
     """Facets (maximal vertex sets, smallest id among coincident ones), facet centres,
     vertex-centroid witnesses, the distance from each witness to its nearest
-    (non-artificial) facet, and whether the cell has a facet on the artificial box."""
+    (non-artificial) facet, and whether the cell has a facet on the artificial box.
+    Each candidate's vertex set is a bitset over the cell's vertices (one word per 64), so
+    the maximality test compares words, not vertices."""
     ncells = voff.shape[0] - 1
     d = V.shape[1]
     isfacet = np.zeros(Cid.shape[0], np.bool_)
@@ -864,26 +866,28 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
     wit = np.zeros((ncells, d))
     lb = np.full(ncells, np.inf)
     onbox = np.zeros(ncells, np.bool_)
-    mask_buf = np.empty(64, np.bool_)  # one cell's candidate x vertex incidences, reused
+    mask_buf = np.empty(64, np.uint64)  # one cell's candidate x vertex-word incidences, reused
     counts_buf = np.empty(16, np.int64)
+    one = np.uint64(1)
     for p in range(ncells):
         v0 = voff[p]
         nv = voff[p + 1] - v0
         c0 = coff[p]
         nc = coff[p + 1] - c0
-        mask_buf = _grow_i1(mask_buf, nc * nv)
+        nw = (nv + 63) >> 6
+        mask_buf = _grow_i1(mask_buf, nc * nw)
         counts_buf = _grow_i1(counts_buf, nc)
-        mask = mask_buf[: nc * nv].reshape((nc, nv))
+        mask = mask_buf[: nc * nw].reshape((nc, nw))
         counts = counts_buf[:nc]
-        mask[:] = False
+        mask[:] = 0
         counts[:] = 0
         for g in range(nc):
             gid = Cid[c0 + g]
             gw = gid >> 6
-            gb = np.uint64(1) << np.uint64(gid & 63)
+            gb = one << np.uint64(gid & 63)
             for i in range(nv):
                 if F[v0 + i, gw] & gb:
-                    mask[g, i] = True
+                    mask[g, i >> 6] |= one << np.uint64(i & 63)
                     counts[g] += 1
         for i in range(nv):
             for k in range(d):
@@ -898,8 +902,8 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
                 if g2 == g or counts[g2] < counts[g]:
                     continue
                 sub = True
-                for i in range(nv):
-                    if mask[g, i] and not mask[g2, i]:
+                for w in range(nw):
+                    if mask[g, w] & ~mask[g2, w]:
                         sub = False
                         break
                 if sub and (counts[g2] > counts[g] or Cid[c0 + g2] < Cid[c0 + g]):
@@ -909,14 +913,14 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
                 continue
             isfacet[c0 + g] = True
             for i in range(nv):
-                if mask[g, i]:
+                if (mask[g, i >> 6] >> np.uint64(i & 63)) & one:
                     for k in range(d):
                         centers[c0 + g, k] += V[v0 + i, k]
             for k in range(d):
                 centers[c0 + g, k] /= counts[g]
             sp = 0.0
             for i in range(nv):
-                if mask[g, i]:
+                if (mask[g, i >> 6] >> np.uint64(i & 63)) & one:
                     dd = 0.0
                     for k in range(d):
                         dd += (V[v0 + i, k] - centers[c0 + g, k]) ** 2
@@ -1738,6 +1742,12 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
     big = OUTSIDE_BOX_FACTOR * R
     eye = np.eye(r)
     boxrows = np.hstack([np.vstack([eye, -eye]), -np.full((2 * r, 1), big)])
+    if r > 1:  # each cell's live rows, then the big box's, in one array: one index per cell
+        Hy = np.concatenate([Hy, np.broadcast_to(boxrows, (len(cells),) + boxrows.shape)], axis=1)
+        live = np.concatenate([live, np.ones((len(cells), 2 * r), dtype=bool)], axis=1)
+    # interior points; with Q = I, Q.T @ v and Y @ Q.T are v and Y, bit for bit
+    inner = wit[cells] - centre if r == d else None
+    lim = 0.999 * big
     for k, p in enumerate(cells):
         Hk = Hy[k][live[k]]
         if r == 1:  # an interval: its endpoints
@@ -1746,11 +1756,15 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
             Y = Y[np.all(Y * a[None, :] + c[None, :] <= 1e-9 * (1 + np.abs(Y)), axis=1)]
         else:
             try:
-                Y = HalfspaceIntersection(np.vstack([Hk, boxrows]), Q.T @ (wit[p] - centre)).intersections
+                Y = HalfspaceIntersection(Hk, inner[k] if r == d else Q.T @ (wit[p] - centre)).intersections
             except (QhullError, ValueError):
                 Y = np.zeros((0, r))
-        Y = Y[np.abs(Y).max(axis=1, initial=0.0) < 0.999 * big]
-        ext = float(np.abs(Y @ Q.T).max()) if len(Y) else 0.0
+        if r == d:
+            m = np.abs(Y).max(axis=1, initial=0.0)
+            ext = float(m[m < lim].max(initial=0.0))
+        else:
+            Y = Y[np.abs(Y).max(axis=1, initial=0.0) < lim]
+            ext = float(np.abs(Y @ Q.T).max()) if len(Y) else 0.0
         seen[keys[k]] = ext
         out = max(out, ext)
     return out
