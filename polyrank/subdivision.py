@@ -868,6 +868,8 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
     onbox = np.zeros(ncells, np.bool_)
     mask_buf = np.empty(64, np.uint64)  # one cell's candidate x vertex-word incidences, reused
     counts_buf = np.empty(16, np.int64)
+    idx = np.empty(64, np.int64)
+    cen = np.empty(d)
     one = np.uint64(1)
     for p in range(ncells):
         v0 = voff[p]
@@ -877,6 +879,7 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
         nw = (nv + 63) >> 6
         mask_buf = _grow_i1(mask_buf, nc * nw)
         counts_buf = _grow_i1(counts_buf, nc)
+        idx = _grow_i1(idx, nv)
         mask = mask_buf[: nc * nw].reshape((nc, nw))
         counts = counts_buf[:nc]
         mask[:] = 0
@@ -912,20 +915,24 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
             if not fac:
                 continue
             isfacet[c0 + g] = True
+            nm = 0  # the facet's vertices, in increasing order
             for i in range(nv):
                 if (mask[g, i >> 6] >> np.uint64(i & 63)) & one:
-                    for k in range(d):
-                        centers[c0 + g, k] += V[v0 + i, k]
-            for k in range(d):
-                centers[c0 + g, k] /= counts[g]
-            sp = 0.0
-            for i in range(nv):
-                if (mask[g, i >> 6] >> np.uint64(i & 63)) & one:
-                    dd = 0.0
-                    for k in range(d):
-                        dd += (V[v0 + i, k] - centers[c0 + g, k]) ** 2
-                    sp = max(sp, math.sqrt(dd))
-            spread[c0 + g] = sp
+                    idx[nm] = v0 + i
+                    nm += 1
+            for k in range(d):  # the same sums in the same order, in a register
+                acc = 0.0
+                for t in range(nm):
+                    acc += V[idx[t], k]
+                cen[k] = acc / counts[g]
+                centers[c0 + g, k] = cen[k]
+            sp = 0.0  # the largest squared distance: sqrt is monotone, one sqrt per facet
+            for t in range(nm):
+                dd = 0.0
+                for k in range(d):
+                    dd += (V[idx[t], k] - cen[k]) ** 2
+                sp = max(sp, dd)
+            spread[c0 + g] = math.sqrt(sp)
             if box_id0 >= 0 and Cid[c0 + g] >= box_id0:
                 onbox[p] = True
                 continue
