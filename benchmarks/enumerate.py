@@ -30,7 +30,8 @@ ratio polyrank / peer is printed in wall clock and in CPU time, 1 thread and all
 (``torch.set_num_threads`` / ``n_jobs``), best of ``--repeat`` each, in the same run. Over
 all of R^d the peer needs a box: it gets polyrank's final box ``[-R, R]^d``
 (``dec.stats["box_halfwidth"]``, which contains every vertex), given to it for free (polyrank's time
-includes finding it), and only its vertices and edges not on that box are compared.
+includes finding it), and only its vertices and edges not on that box are compared; polyrank
+on that box as a bounded domain (the same work as the peer's) is timed too.
 
     python benchmarks/enumerate.py --edge-subdivision ~/src/relu_edge_subdivision --only 3 4
 
@@ -175,6 +176,13 @@ def edge_subdivision_compare(es_mods, net, dom_box, dec_by_nj, cpu, wall, repeat
     box = dom_box if dom_box else float(dec.stats["box_halfwidth"])
     f0, f1 = dec.f_vector()[:2]
     threads0 = torch.get_num_threads()
+    same_box = {}  # over R^d: polyrank on the peer's box, the same work as the peer's
+    if dom_box is None:
+        for nj in sorted(dec_by_nj):
+            _, same_box[nj], _ = measure(lambda: pr.enumerate_regions(net, pr.Box(-box, box, dim=d),
+                                                                       method="subdivision", n_jobs=nj),
+                                         repeat, memory=False)
+            same_box[nj] = (same_box[nj], LAST_CPU)
     for dt_name in dtypes:
         dt = getattr(torch, dt_name)
         f = edge_subdivision_model(NN, net, dt)
@@ -191,6 +199,10 @@ def edge_subdivision_compare(es_mods, net, dom_box, dec_by_nj, cpu, wall, repeat
                   f"vertices/edges peer {nv}/{ne}, polyrank f_0/f_1 {f0}/{f1}: "
                   f"{'identical' if same else 'DIFFER by %+d/%+d' % (nv - f0, ne - f1)}; "
                   f"load average {os.getloadavg()[0]:.1f}", flush=True)
+            if nj in same_box:
+                bs, bc = same_box[nj]
+                print(f"{'':<22}  polyrank on the same box [-{box:.6g}, {box:.6g}]^{d}, n_jobs={nj}: {bs:.3f} s "
+                      f"(CPU {bc:.3f} s); / peer wall {bs / s:.2f}x, CPU {bc / c:.2f}x", flush=True)
     torch.set_num_threads(threads0)
 
 

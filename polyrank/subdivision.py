@@ -73,6 +73,15 @@ DOMAIN_VERTEX_SNAPS = 1e3
 FLAT_SV_RTOL = 1e-12
 #: The box that bounds an outside cell's extent is this many times the current box.
 OUTSIDE_BOX_FACTOR = 1e6
+#: The box check skips qhull for a cell whose polyhedron is certified to have no vertex
+#: outside the box (:func:`_ray_certificates`) when its vertices stay this far (relative to
+#: the box's half-width) below what the check must exceed to matter.
+OUTSIDE_SKIP_RTOL = 1e-6
+#: A cell edge leaving the box continues as a ray when every row not through it decreases
+#: along it by more than this fraction of its length (rows are unit normals) ...
+RAY_RTOL = 1e-7
+#: ... and the edge is longer than this fraction of the box's half-width.
+RAY_MIN_RTOL = 1e-6
 #: A region reached across a degenerate facet is adjacent only if the facet's centre is
 #: within this (relative to the length scale) of its closure.
 CLOSURE_RTOL = 1e-8
@@ -1695,20 +1704,26 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             run = _Run(lnet, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
                        partial, progress, n_jobs)
             pat, rk = run.run()
-            vmax = max(_interior_vertex_extent(run, centre), _outside_vertex_extent(run, pat, centre, R, seen))
+            inner = _interior_vertex_extent(run, centre)
+            vmax = max(inner, _outside_vertex_extent(run, pat, centre, R, seen, max(inner, BOX_MARGIN * R)))
             if vmax <= BOX_MARGIN * R:
                 break
             R = 4.0 * vmax
     return _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0, frame=(x0, s))
 
 
-def _outside_vertex_extent(run, pat, centre, R, seen):
+def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
     """Largest |coordinate - centre| of a vertex of the full polyhedron (all units' rows,
     no box) of a cell that reaches the box, found by qhull inside a box 1e6 times larger.
     A region of R^d missing from the box would be adjacent to such a polyhedron across a
     facet outside the box, hence give it a vertex outside the box (regions are pointed).
     ``seen`` maps a pattern's bytes to its extent from an earlier (smaller) box: the
-    polyhedron depends on the pattern only."""
+    polyhedron depends on the pattern only.
+
+    The value is exact when it exceeds ``floor``; otherwise it is at most ``floor``. Over
+    all of R^d (no domain rows) a cell skips qhull when :func:`_ray_certificates`
+    shows that its polyhedron has no vertex outside the box and its own vertices stay
+    below ``floor`` (less ``OUTSIDE_SKIP_RTOL * R``)."""
     from scipy.spatial import HalfspaceIntersection, QhullError
 
     net, K, d = run.net, run.K, run.d
@@ -1746,6 +1761,14 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
     nrm = np.linalg.norm(Hy[:, :, :r], axis=2)
     live = nrm > ZERO_ROW_RTOL * np.linalg.norm(H[:, :, :d], axis=2)
     Hy = Hy / np.where(live, nrm, 1.0)[..., None]
+    if r == d and len(run.domain_rows[1]) == 0 and np.isfinite(floor):
+        ok, ext_in = _ray_certificates(run, cells, Hy, live, centre, R)
+        skip = ok & (ext_in + OUTSIDE_SKIP_RTOL * R < floor)  # below floor: need not be exact
+        if skip.any():
+            keep = np.flatnonzero(~skip)
+            cells, Hy, live, keys = cells[keep], Hy[keep], live[keep], [keys[i] for i in keep]
+            if not len(cells):
+                return out
     big = OUTSIDE_BOX_FACTOR * R
     eye = np.eye(r)
     boxrows = np.hstack([np.vstack([eye, -eye]), -np.full((2 * r, 1), big)])
@@ -1775,6 +1798,115 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
         seen[keys[k]] = ext
         out = max(out, ext)
     return out
+
+
+def _ray_certificates(run, cells, Hy, live, centre, R):
+    """For the box-reaching ``cells`` of a run over all of R^d: whether the full polyhedron
+    Q of each (its units' rows ``Hy[k][live[k]]``, a.y + c <= 0, no box) certainly has
+    no vertex outside the box, and the largest |coordinate - centre| of the cell's vertices
+    off the box (Q's vertices in the box).
+
+    Q's vertices and bounded edges form a connected graph (Q is pointed). If the cell has a
+    vertex off the box, no vertex of Q lies on the box, and every edge of the cell from a
+    vertex off the box to one on it continues as a ray of Q (each row not through the edge
+    decreases along it by more than ``RAY_RTOL`` of its length), then no bounded edge of Q
+    leaves the box, so Q has no vertex outside it. Anything doubtful is not certified."""
+    ok = np.zeros(len(cells), dtype=bool)
+    ext = np.zeros(len(cells))
+    start = 0
+    for ch in run.cells:
+        V, F, vo, E, eo = ch[0], ch[1], ch[2], ch[3], ch[4]
+        n = len(vo) - 1
+        sel = np.flatnonzero((cells >= start) & (cells < start + n))
+        if len(sel):
+            _ray_kernel(V, F, vo, E, eo, cells[sel] - start, sel, Hy, live, np.asarray(centre, np.float64),
+                        int(run.box_id0), float(RAY_RTOL), float(RAY_MIN_RTOL * R), ok, ext)
+        start += n
+    return ok, ext
+
+
+@_njit
+def _ray_kernel(V, F, vo, E, eo, cells, rows, Hy, live, centre, box_id0, rtol, min_len, ok, ext):
+    """:func:`_ray_certificates` on one chunk (``cells``: its cell ids, ``rows``: their
+    positions in ``Hy``, ``ok`` and ``ext``)."""
+    d = V.shape[1]
+    W = F.shape[1]
+    nb = 2 * d
+    nu = Hy.shape[1]
+    for t in range(cells.shape[0]):
+        p = cells[t]
+        k = rows[t]
+        v0 = vo[p]
+        nv = vo[p + 1] - v0
+        good = True
+        n_in = 0
+        e_in = 0.0
+        for i in range(nv):
+            onb = False
+            for r in range(nb):
+                gid = box_id0 + r
+                if F[v0 + i, gid >> 6] & (np.uint64(1) << np.uint64(gid & 63)):
+                    onb = True
+                    break
+            if not onb:
+                n_in += 1
+                for q in range(d):
+                    e_in = max(e_in, abs(V[v0 + i, q] - centre[q]))
+                continue
+            cnt = 0  # the unit rows through a vertex on the box: d of them make it Q's
+            for w in range(W):
+                lo = w * 64
+                if lo >= box_id0:
+                    break
+                x = F[v0 + i, w]
+                if lo + 64 > box_id0:
+                    x &= (np.uint64(1) << np.uint64(box_id0 - lo)) - np.uint64(1)
+                cnt += _popcount(x)
+            if cnt >= d:
+                good = False
+                break
+        if not good or n_in == 0:
+            continue
+        for e in range(eo[p], eo[p + 1]):
+            u = v0 + E[e, 0]
+            w2 = v0 + E[e, 1]
+            ub = False
+            wb = False
+            for r in range(nb):
+                gid = box_id0 + r
+                gw = gid >> 6
+                gb = np.uint64(1) << np.uint64(gid & 63)
+                if F[u, gw] & gb:
+                    ub = True
+                if F[w2, gw] & gb:
+                    wb = True
+            if ub == wb:
+                continue
+            if ub:  # u off the box, w2 on it
+                u, w2 = w2, u
+            ln = 0.0
+            for q in range(d):
+                ln += (V[w2, q] - V[u, q]) ** 2
+            ln = math.sqrt(ln)
+            if not ln > min_len:
+                good = False
+                break
+            for j in range(nu):
+                if not live[k, j]:
+                    continue
+                if F[u, j >> 6] & F[w2, j >> 6] & (np.uint64(1) << np.uint64(j & 63)):
+                    continue  # the edge lies on this row
+                s = 0.0
+                for q in range(d):
+                    s += Hy[k, j, q] * (V[w2, q] - V[u, q])
+                if not s < -rtol * ln:  # rows are unit normals
+                    good = False
+                    break
+            if not good:
+                break
+        if good:
+            ok[k] = True
+            ext[k] = e_in
 
 
 def _interior_vertex_extent(run, centre):
