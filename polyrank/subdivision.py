@@ -1735,19 +1735,6 @@ def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
     cells, keys = cells[new], [keys[i] for i in new]
     if not len(cells):
         return out
-    P = pat[cells]
-    M = np.broadcast_to(np.asarray(net.weights[0]), (len(cells),) + np.shape(net.weights[0]))
-    m = np.broadcast_to(np.asarray(net.biases[0]), (len(cells), len(net.biases[0])))
-    blocks = []
-    for l in range(K):
-        if l > 0:
-            Dp = P[:, run.offsets[l - 1]: run.offsets[l]]
-            Wl = np.asarray(net.weights[l])
-            M = np.einsum("ij,cjk->cik", Wl, M * Dp[..., None])
-            m = (m * Dp) @ Wl.T + np.asarray(net.biases[l])
-        s = np.where(P[:, run.offsets[l]: run.offsets[l + 1]], -1.0, 1.0)  # s z <= 0 inside
-        blocks.append(np.concatenate([s[..., None] * M, (s * m)[..., None]], axis=2))
-    H = np.concatenate(blocks, axis=1)  # rows (a, c): a.x + c <= 0
     # Every gradient lies in the row space of W_1. When W_1 has rank r < d the regions are
     # not pointed (they contain the lines along its null space) and have no vertices; work
     # in y, x = centre + Q y with Q an orthonormal basis of the row space, where they are.
@@ -1756,19 +1743,21 @@ def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
     r = int(np.count_nonzero(S > S[0] * max(W1.shape) * np.finfo(np.float64).eps)) if S.size else 0
     if r == 0:
         return out
+    if r == d and len(run.domain_rows[1]) == 0 and np.isfinite(floor):
+        ok, ext_in = _ray_certificates(run, cells, _pattern_rows(net, K, run.offsets, pat[cells], exact=False),
+                                       centre, R)
+        skip = ok & (ext_in + OUTSIDE_SKIP_RTOL * R < floor)  # below floor: need not be exact
+        if skip.any():
+            keep = np.flatnonzero(~skip)
+            cells, keys = cells[keep], [keys[i] for i in keep]
+            if not len(cells):
+                return out
+    H = _pattern_rows(net, K, run.offsets, pat[cells])  # rows (a, c): a.x + c <= 0
     Q = np.eye(d) if r == d else Vt[:r].T
     Hy = np.concatenate([H[:, :, :d] @ Q, (H[:, :, d] + H[:, :, :d] @ centre)[..., None]], axis=2)
     nrm = np.linalg.norm(Hy[:, :, :r], axis=2)
     live = nrm > ZERO_ROW_RTOL * np.linalg.norm(H[:, :, :d], axis=2)
     Hy = Hy / np.where(live, nrm, 1.0)[..., None]
-    if r == d and len(run.domain_rows[1]) == 0 and np.isfinite(floor):
-        ok, ext_in = _ray_certificates(run, cells, Hy, live, centre, R)
-        skip = ok & (ext_in + OUTSIDE_SKIP_RTOL * R < floor)  # below floor: need not be exact
-        if skip.any():
-            keep = np.flatnonzero(~skip)
-            cells, Hy, live, keys = cells[keep], Hy[keep], live[keep], [keys[i] for i in keep]
-            if not len(cells):
-                return out
     big = OUTSIDE_BOX_FACTOR * R
     eye = np.eye(r)
     boxrows = np.hstack([np.vstack([eye, -eye]), -np.full((2 * r, 1), big)])
@@ -1800,17 +1789,36 @@ def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
     return out
 
 
-def _ray_certificates(run, cells, Hy, live, centre, R):
+def _pattern_rows(net, K, offsets, P, exact=True):
+    """The rows (a, c), a.x + c <= 0 inside, of every unit for each pattern of ``P``: the
+    full polyhedron of the pattern. ``exact=False`` multiplies with matmul instead of einsum
+    (faster; the last bits may differ: for the certificates only)."""
+    M = np.broadcast_to(np.asarray(net.weights[0]), (len(P),) + np.shape(net.weights[0]))
+    m = np.broadcast_to(np.asarray(net.biases[0]), (len(P), len(net.biases[0])))
+    blocks = []
+    for l in range(K):
+        if l > 0:
+            Dp = P[:, offsets[l - 1]: offsets[l]]
+            Wl = np.asarray(net.weights[l])
+            M = np.einsum("ij,cjk->cik", Wl, M * Dp[..., None]) if exact else np.matmul(Wl, M * Dp[..., None])
+            m = (m * Dp) @ Wl.T + np.asarray(net.biases[l])
+        s = np.where(P[:, offsets[l]: offsets[l + 1]], -1.0, 1.0)  # s z <= 0 inside
+        blocks.append(np.concatenate([s[..., None] * M, (s * m)[..., None]], axis=2))
+    return np.concatenate(blocks, axis=1)
+
+
+def _ray_certificates(run, cells, H, centre, R):
     """For the box-reaching ``cells`` of a run over all of R^d: whether the full polyhedron
-    Q of each (its units' rows ``Hy[k][live[k]]``, a.y + c <= 0, no box) certainly has
-    no vertex outside the box, and the largest |coordinate - centre| of the cell's vertices
-    off the box (Q's vertices in the box).
+    Q of each (its units' rows ``H[k]``, a.x + c <= 0, no box) certainly has no vertex
+    outside the box, and the largest |coordinate - centre| of the cell's vertices off the
+    box (Q's vertices in the box).
 
     Q's vertices and bounded edges form a connected graph (Q is pointed). If the cell has a
     vertex off the box, no vertex of Q lies on the box, and every edge of the cell from a
     vertex off the box to one on it continues as a ray of Q (each row not through the edge
     decreases along it by more than ``RAY_RTOL`` of its length), then no bounded edge of Q
-    leaves the box, so Q has no vertex outside it. Anything doubtful is not certified."""
+    leaves the box, so Q has no vertex outside it. Anything doubtful is not certified (a
+    row whose normal is nonzero but below ``RAY_RTOL`` of the cell's largest, too)."""
     ok = np.zeros(len(cells), dtype=bool)
     ext = np.zeros(len(cells))
     start = 0
@@ -1819,26 +1827,39 @@ def _ray_certificates(run, cells, Hy, live, centre, R):
         n = len(vo) - 1
         sel = np.flatnonzero((cells >= start) & (cells < start + n))
         if len(sel):
-            _ray_kernel(V, F, vo, E, eo, cells[sel] - start, sel, Hy, live, np.asarray(centre, np.float64),
+            _ray_kernel(V, F, vo, E, eo, cells[sel] - start, sel, H, np.asarray(centre, np.float64),
                         int(run.box_id0), float(RAY_RTOL), float(RAY_MIN_RTOL * R), ok, ext)
         start += n
     return ok, ext
 
 
 @_njit
-def _ray_kernel(V, F, vo, E, eo, cells, rows, Hy, live, centre, box_id0, rtol, min_len, ok, ext):
+def _ray_kernel(V, F, vo, E, eo, cells, rows, H, centre, box_id0, rtol, min_len, ok, ext):
     """:func:`_ray_certificates` on one chunk (``cells``: its cell ids, ``rows``: their
-    positions in ``Hy``, ``ok`` and ``ext``)."""
+    positions in ``H``, ``ok`` and ``ext``)."""
     d = V.shape[1]
     W = F.shape[1]
     nb = 2 * d
-    nu = Hy.shape[1]
+    nu = H.shape[1]
+    nrm = np.empty(nu)
     for t in range(cells.shape[0]):
         p = cells[t]
         k = rows[t]
         v0 = vo[p]
         nv = vo[p + 1] - v0
         good = True
+        top = 0.0
+        for j in range(nu):
+            x = 0.0
+            for q in range(d):
+                x += H[k, j, q] ** 2
+            nrm[j] = math.sqrt(x)
+            top = max(top, nrm[j])
+        for j in range(nu):
+            if nrm[j] > 0.0 and not nrm[j] > rtol * top:
+                good = False  # a tiny row: its direction is noise
+        if not good:
+            continue
         n_in = 0
         e_in = 0.0
         for i in range(nv):
@@ -1892,14 +1913,14 @@ def _ray_kernel(V, F, vo, E, eo, cells, rows, Hy, live, centre, box_id0, rtol, m
                 good = False
                 break
             for j in range(nu):
-                if not live[k, j]:
-                    continue
+                if nrm[j] == 0.0:
+                    continue  # a constant unit (a dead one upstream)
                 if F[u, j >> 6] & F[w2, j >> 6] & (np.uint64(1) << np.uint64(j & 63)):
                     continue  # the edge lies on this row
                 s = 0.0
                 for q in range(d):
-                    s += Hy[k, j, q] * (V[w2, q] - V[u, q])
-                if not s < -rtol * ln:  # rows are unit normals
+                    s += H[k, j, q] * (V[w2, q] - V[u, q])
+                if not s < -rtol * ln * nrm[j]:
                     good = False
                     break
             if not good:
@@ -1911,16 +1932,25 @@ def _ray_kernel(V, F, vo, E, eo, cells, rows, Hy, live, centre, box_id0, rtol, m
 
 def _interior_vertex_extent(run, centre):
     """Largest |coordinate - centre| of a cell vertex that is not on the artificial box."""
+    centre = np.asarray(centre, dtype=np.float64)
+    return max([_interior_kernel(ch[0], ch[1], centre, int(run.box_id0)) for ch in run.cells], default=0.0)
+
+
+@_njit
+def _interior_kernel(V, F, centre, box_id0):
+    """:func:`_interior_vertex_extent` on one chunk."""
+    d = V.shape[1]
     out = 0.0
-    for ch in run.cells:
-        V, F = ch[0], ch[1]
-        d = V.shape[1]
-        onbox = np.zeros(len(V), dtype=bool)
+    for i in range(V.shape[0]):
+        onb = False
         for r in range(2 * d):
-            gid = run.box_id0 + r
-            onbox |= (F[:, gid >> 6] & (np.uint64(1) << np.uint64(gid & 63))) != 0
-        if (~onbox).any():
-            out = max(out, float(np.abs(V[~onbox] - centre).max()))
+            gid = box_id0 + r
+            if F[i, gid >> 6] & (np.uint64(1) << np.uint64(gid & 63)):
+                onb = True
+                break
+        if not onb:
+            for k in range(d):
+                out = max(out, abs(V[i, k] - centre[k]))
     return out
 
 
