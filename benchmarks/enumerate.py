@@ -176,6 +176,27 @@ def edge_subdivision_compare(es_mods, net, dom_box, dec_by_nj, cpu, wall, repeat
     box = dom_box if dom_box else float(dec.stats["box_halfwidth"])
     f0, f1 = dec.f_vector()[:2]
     threads0 = torch.get_num_threads()
+    # polyrank's cutting stage alone (the cells with their vertices and edges, what the peer
+    # computes; not the facets, H-representations, neighbours and witnesses), one thread, CPU
+    Run, stage = pr.subdivision._Run, []
+    run0 = Run.run
+
+    def timed_run(self):
+        t = time.thread_time()
+        try:
+            return run0(self)
+        finally:
+            stage[-1] += time.thread_time() - t
+
+    Run.run = timed_run
+    try:
+        for _ in range(repeat):
+            stage.append(0.0)
+            pr.enumerate_regions(net, None if dom_box is None else pr.Box(-dom_box, dom_box, dim=d),
+                                 method="subdivision", n_jobs=1)
+    finally:
+        Run.run = run0
+    cut_cpu = min(stage)
     same_box = {}  # over R^d: polyrank on the peer's box, the same work as the peer's
     if dom_box is None:
         import warnings
@@ -211,6 +232,8 @@ def edge_subdivision_compare(es_mods, net, dom_box, dec_by_nj, cpu, wall, repeat
                 print(f"{'':<22}  polyrank on the same box [-{box:.6g}, {box:.6g}]^{d} (tol=1e-12, {bn} regions), "
                       f"n_jobs={nj}: {bs:.3f} s (CPU {bc:.3f} s); / peer wall {bs / s:.2f}x, CPU {bc / c:.2f}x",
                       flush=True)
+        print(f"{'':<22}  polyrank's cutting stage alone (_Run.run{', both boxes' if dom_box is None else ''}), "
+              f"1 thread: CPU {cut_cpu:.3f} s = {cut_cpu / peer[1][1]:.2f}x the peer's 1-thread CPU", flush=True)
         # each at its best thread count (torch's threads spin when the cores are busy)
         pw, pc = min(wall.values()), min(cpu.values())
         ew, ec = min(v[0] for v in peer.values()), min(v[1] for v in peer.values())
