@@ -1727,7 +1727,7 @@ def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
     from scipy.spatial import HalfspaceIntersection, QhullError
 
     net, K, d = run.net, run.K, run.d
-    _, _, _, wit, _, onbox = _finish_all(run.cells, run.box_id0, run.n_jobs)
+    wit, onbox = _box_cells(run)
     cells = np.flatnonzero(onbox)
     keys = [p.tobytes() for p in pat[cells]]
     out = max([seen[k] for k in keys if k in seen], default=0.0)
@@ -1787,6 +1787,79 @@ def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
         seen[keys[k]] = ext
         out = max(out, ext)
     return out
+
+
+def _box_cells(run):
+    """The vertex centroids of a run's cells that have a facet on the artificial box (zeros
+    for the others), and which cells these are: the ``wit`` and ``onbox`` of
+    :func:`_finish_all` there, the same numbers, without the facet pass over every cell."""
+    parts = [_box_cells_kernel(ch[0], ch[1], ch[2], ch[5], ch[7], int(run.box_id0)) for ch in run.cells]
+    return np.concatenate([p[1] for p in parts]), np.concatenate([p[0] for p in parts])
+
+
+@_njit
+def _box_cells_kernel(V, F, voff, Cid, coff, box_id0):
+    """:func:`_box_cells` on one chunk: :func:`_finish_kernel`'s facet test, for the box's
+    candidate rows only (and only in cells that have one)."""
+    ncells = voff.shape[0] - 1
+    d = V.shape[1]
+    wit = np.zeros((ncells, d))
+    onbox = np.zeros(ncells, np.bool_)
+    mask_buf = np.empty(64, np.uint64)
+    counts_buf = np.empty(16, np.int64)
+    one = np.uint64(1)
+    for p in range(ncells):
+        c0 = coff[p]
+        nc = coff[p + 1] - c0
+        has = False
+        for g in range(nc):
+            if Cid[c0 + g] >= box_id0:
+                has = True
+                break
+        if not has:
+            continue
+        v0 = voff[p]
+        nv = voff[p + 1] - v0
+        nw = (nv + 63) >> 6
+        mask_buf = _grow_i1(mask_buf, nc * nw)
+        counts_buf = _grow_i1(counts_buf, nc)
+        mask = mask_buf[: nc * nw].reshape((nc, nw))
+        counts = counts_buf[:nc]
+        mask[:] = 0
+        counts[:] = 0
+        for g in range(nc):
+            gid = Cid[c0 + g]
+            gw = gid >> 6
+            gb = one << np.uint64(gid & 63)
+            for i in range(nv):
+                if F[v0 + i, gw] & gb:
+                    mask[g, i >> 6] |= one << np.uint64(i & 63)
+                    counts[g] += 1
+        for g in range(nc):
+            if Cid[c0 + g] < box_id0 or counts[g] < d:
+                continue
+            fac = True
+            for g2 in range(nc):
+                if g2 == g or counts[g2] < counts[g]:
+                    continue
+                sub = True
+                for w in range(nw):
+                    if mask[g, w] & ~mask[g2, w]:
+                        sub = False
+                        break
+                if sub and (counts[g2] > counts[g] or Cid[c0 + g2] < Cid[c0 + g]):
+                    fac = False
+                    break
+            if fac:
+                onbox[p] = True
+                break
+        if onbox[p]:
+            for i in range(nv):
+                for k in range(d):
+                    wit[p, k] += V[v0 + i, k]
+            for k in range(d):
+                wit[p, k] /= nv
+    return onbox, wit
 
 
 def _pattern_rows(net, K, offsets, P, exact=True):

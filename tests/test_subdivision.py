@@ -352,6 +352,10 @@ def test_box_check_skips_only_polyhedra_without_outside_vertices(d, widths, kind
     check = subdivision._outside_vertex_extent
 
     def spy(run, pat, centre, R, seen, floor=np.inf):
+        # the box cells and their witnesses: those of the full facet pass
+        _, _, _, wit, _, onbox = subdivision._finish_all(run.cells, run.box_id0, 1)
+        wit_b, onbox_b = subdivision._box_cells(run)
+        assert np.array_equal(onbox_b, onbox) and np.array_equal(wit_b[onbox], wit[onbox])
         full, skipped = {}, {}
         check(run, pat, centre, R, full)  # qhull on every box-reaching cell
         check(run, pat, centre, R, skipped, np.inf if floor == np.inf else 1e300)  # skip every certified cell
