@@ -19,7 +19,7 @@ wall clock also counts the time a process waits for a core).
     python benchmarks/enumerate.py --crossover  # method="auto"'s crossover: ms per region, both engines
 
 ``--edge-subdivision DIR`` times Berzins' edge subdivision (ICML 2023, torch) side by side
-on the 3-D and 4-D cases (issue 15's goal). The peer is imported from ``DIR``, a checkout
+on the cases of input dimension 3 and up that run (issue 15's goal: ``--only 3 4``). The peer is imported from ``DIR``, a checkout
 of https://github.com/arturs-berzins/relu_edge_subdivision that the user names (its code
 is never copied into polyrank). It runs on a torch copy of the same network (the
 ``ReLUNetwork``'s float64 weights; ``--edge-subdivision-dtype float32`` is the peer's own
@@ -31,7 +31,10 @@ ratio polyrank / peer is printed in wall clock and in CPU time, 1 thread and all
 all of R^d the peer needs a box: it gets polyrank's final box ``[-R, R]^d``
 (``dec.stats["box_halfwidth"]``, which contains every vertex), given to it for free (polyrank's time
 includes finding it), and only its vertices and edges not on that box are compared; polyrank
-on that box as a bounded domain (the same work as the peer's) is timed too.
+on that box as a bounded domain (the same work as the peer's) is timed too. Also printed:
+polyrank's cutting stage alone (``_Run.run``, one thread, CPU: the cells with their
+vertices and edges, what the peer computes), and the ratios with each tool at its best
+thread count (torch's threads spin while other jobs hold the cores).
 
     python benchmarks/enumerate.py --edge-subdivision ~/src/relu_edge_subdivision --only 3 4
 
@@ -110,6 +113,8 @@ def load_edge_subdivision(path):
     sys.path.insert(0, path)
     try:
         return importlib.import_module("NN"), importlib.import_module("edge_subdivision")
+    except ImportError as exc:
+        raise SystemExit(f"--edge-subdivision: could not import the tool from {path!r} ({exc}); it needs torch") from exc
     finally:
         sys.path.remove(path)
 
