@@ -18,6 +18,26 @@ wall clock also counts the time a process waits for a core).
     python benchmarks/enumerate.py --only 2   # only the cases of input dimension 2
     python benchmarks/enumerate.py --crossover  # method="auto"'s crossover: ms per region, both engines
 
+``--edge-subdivision DIR`` times Berzins' edge subdivision (ICML 2023, torch) side by side
+on the cases of input dimension 3 and up that run (issue 15's goal: ``--only 3 4``). The peer is imported from ``DIR``, a checkout
+of https://github.com/arturs-berzins/relu_edge_subdivision that the user names (its code
+is never copied into polyrank). It runs on a torch copy of the same network (the
+``ReLUNetwork``'s float64 weights; ``--edge-subdivision-dtype float32`` is the peer's own
+precision, ``float64`` its code unchanged on a float64 model), and only its vertex/edge
+computation is timed (``skeletal_subdivision``: it has no region extraction). Its vertex
+and edge counts are checked against polyrank's ``dec.f_vector()`` (f_0, f_1), and the
+ratio polyrank / peer is printed in wall clock and in CPU time, 1 thread and all cores
+(``torch.set_num_threads`` / ``n_jobs``), best of ``--repeat`` each, in the same run. Over
+all of R^d the peer needs a box: it gets polyrank's final box ``[-R, R]^d``
+(``dec.stats["box_halfwidth"]``, which contains every vertex), given to it for free (polyrank's time
+includes finding it), and only its vertices and edges not on that box are compared; polyrank
+on that box as a bounded domain (the same work as the peer's) is timed too. Also printed:
+polyrank's cutting stage alone (``_Run.run``, one thread, CPU: the cells with their
+vertices and edges, what the peer computes), and the ratios with each tool at its best
+thread count (torch's threads spin while other jobs hold the cores).
+
+    python benchmarks/enumerate.py --edge-subdivision ~/src/relu_edge_subdivision --only 3 4
+
 ``--crossover`` times, per region, the subdivision engine (one thread, the whole
 decomposition) against the LP engine (its first ``--lp-regions`` regions, partial=True)
 on the networks of ``CROSSOVER_CASES``, over boxes and over all of R^d, and prints which
@@ -77,6 +97,154 @@ def regioncam_count(net, box):
         rc.linear(np.asarray(W, dtype=np.float32).T.copy(), np.asarray(b, dtype=np.float32))
         rc.relu()
     return rc.num_faces
+
+
+# ---------------------------------------------------------------------------- edge subdivision
+def load_edge_subdivision(path):
+    """Berzins' edge subdivision (modules ``NN`` and ``edge_subdivision``) imported from the
+    user's checkout ``path`` of https://github.com/arturs-berzins/relu_edge_subdivision."""
+    import importlib
+    import sys
+
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isfile(os.path.join(path, "edge_subdivision.py")):
+        raise SystemExit(f"--edge-subdivision: expected a checkout of relu_edge_subdivision (a folder with "
+                         f"edge_subdivision.py and NN.py); got {path!r}")
+    sys.path.insert(0, path)
+    try:
+        return importlib.import_module("NN"), importlib.import_module("edge_subdivision")
+    except ImportError as exc:
+        raise SystemExit(f"--edge-subdivision: could not import the tool from {path!r} ({exc}); it needs torch") from exc
+    finally:
+        sys.path.remove(path)
+
+
+def edge_subdivision_model(NN, net, dtype):
+    """The peer's ``Net`` (hidden layers only: every layer's units cut) with the float64
+    weights of ``net`` in ``dtype``. In float64 its ``eval_block`` gets the inputs cast to
+    float64 (the peer builds its box corners in float32; every later vertex is float64)."""
+    import torch
+
+    ks = [net.input_dim] + [len(b) for b in net.biases]
+    if dtype == torch.float32:
+        f = NN.Net(ks)
+    else:
+        class Net64(NN.Net):
+            def eval_block(self, x, device="cpu"):
+                return super().eval_block(x.to(torch.float64), device=device)
+
+        f = Net64(ks)
+    f = f.to(dtype)
+    with torch.no_grad():
+        for fc, W, b in zip(f.fcs, net.weights, net.biases):
+            fc.weight.copy_(torch.tensor(np.array(W, dtype=np.float64)))
+            fc.bias.copy_(torch.tensor(np.array(b, dtype=np.float64)))
+    return f
+
+
+def edge_subdivision_run(es, f, box, dtype):
+    """The peer's vertices and edges of the network ``f`` on ``[-box, box]^d`` (its
+    ``skeletal_subdivision``, CPU, no region extraction: there is none in its code)."""
+    import torch
+
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # its work arrays (torch.empty) take the default dtype
+    try:
+        with torch.no_grad():
+            return es.skeletal_subdivision(f, bbox=(-box, box), device=torch.device("cpu"), verbose=False)
+    finally:
+        torch.set_default_dtype(old)
+
+
+def edge_subdivision_counts(out, d, interior):
+    """(vertices, edges) of the peer's output; with ``interior``, only those not on its box
+    (over R^d: the bounded complex's vertices, and its edges, unbounded ones cut by the box)."""
+    import torch
+
+    vs, edges, v_sv = out
+    if not interior:
+        return len(vs), len(edges)
+    box_sv = v_sv[:, : 2 * d].to(dtype=torch.int16)  # 0: on that box facet
+    on_v = (box_sv == 0).any(1)
+    on_e = ((box_sv[edges[:, 0]] + box_sv[edges[:, 1]]) == 0).any(1)
+    return int((~on_v).sum()), int((~on_e).sum())
+
+
+def edge_subdivision_compare(es_mods, net, dom_box, dec_by_nj, cpu, wall, repeat, dtypes, name):
+    """Time the peer next to polyrank's timings (``wall``/``cpu`` per n_jobs) and print the
+    ratios and the count check. ``dom_box``: the box half-width, or None for all of R^d."""
+    import torch
+
+    NN, es = es_mods
+    d = net.input_dim
+    dec = next(iter(dec_by_nj.values()))
+    box = dom_box if dom_box else float(dec.stats["box_halfwidth"])
+    f0, f1 = dec.f_vector()[:2]
+    threads0 = torch.get_num_threads()
+    # polyrank's cutting stage alone (the cells with their vertices and edges, what the peer
+    # computes; not the facets, H-representations, neighbours and witnesses), one thread, CPU
+    Run, stage = pr.subdivision._Run, []
+    run0 = Run.run
+
+    def timed_run(self):
+        t = time.thread_time()
+        try:
+            return run0(self)
+        finally:
+            stage[-1] += time.thread_time() - t
+
+    Run.run = timed_run
+    try:
+        for _ in range(repeat):
+            stage.append(0.0)
+            pr.enumerate_regions(net, None if dom_box is None else pr.Box(-dom_box, dom_box, dim=d),
+                                 method="subdivision", n_jobs=1)
+    finally:
+        Run.run = run0
+    cut_cpu = min(stage)
+    same_box = {}  # over R^d: polyrank on the peer's box, the same work as the peer's
+    if dom_box is None:
+        import warnings
+
+        for nj in sorted(dec_by_nj):
+            # tol relative to this huge box would drop thin regions (and certify them by LP): 1e-12 keeps them
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                bdec, bs, _ = measure(lambda: pr.enumerate_regions(net, pr.Box(-box, box, dim=d), tol=1e-12,
+                                                                   method="subdivision", n_jobs=nj),
+                                      repeat, memory=False)
+            same_box[nj] = (bs, LAST_CPU, len(bdec))
+    for dt_name in dtypes:
+        dt = getattr(torch, dt_name)
+        f = edge_subdivision_model(NN, net, dt)
+        peer = {}
+        for nj in sorted(dec_by_nj):
+            torch.set_num_threads(nj)
+            edge_subdivision_run(es, f, box, dt)  # warm-up (allocator, threads)
+            out, s, _ = measure(lambda: edge_subdivision_run(es, f, box, dt), repeat, memory=False)
+            c = LAST_CPU
+            peer[nj] = (s, c)
+            nv, ne = edge_subdivision_counts(out, d, dom_box is None)
+            same = (nv, ne) == (f0, f1)
+            print(f"{name:<22}edge subdivision {dt_name}, {nj} thread{'s' if nj > 1 else ''} "
+                  f"(box {box:.6g}): {s:.3f} s (CPU {c:.3f} s); polyrank n_jobs={nj}: {wall[nj]:.3f} s "
+                  f"(CPU {cpu[nj]:.3f} s); polyrank / peer wall {wall[nj] / s:.2f}x, CPU {cpu[nj] / c:.2f}x; "
+                  f"vertices/edges peer {nv}/{ne}, polyrank f_0/f_1 {f0}/{f1}: "
+                  f"{'identical' if same else 'DIFFER by %+d/%+d' % (nv - f0, ne - f1)}; "
+                  f"load average {os.getloadavg()[0]:.1f}", flush=True)
+            if nj in same_box:
+                bs, bc, bn = same_box[nj]
+                print(f"{'':<22}  polyrank on the same box [-{box:.6g}, {box:.6g}]^{d} (tol=1e-12, {bn} regions), "
+                      f"n_jobs={nj}: {bs:.3f} s (CPU {bc:.3f} s); / peer wall {bs / s:.2f}x, CPU {bc / c:.2f}x",
+                      flush=True)
+        print(f"{'':<22}  polyrank's cutting stage alone (_Run.run{', both boxes' if dom_box is None else ''}), "
+              f"1 thread: CPU {cut_cpu:.3f} s = {cut_cpu / peer[1][1]:.2f}x the peer's 1-thread CPU", flush=True)
+        # each at its best thread count (torch's threads spin when the cores are busy)
+        pw, pc = min(wall.values()), min(cpu.values())
+        ew, ec = min(v[0] for v in peer.values()), min(v[1] for v in peer.values())
+        print(f"{'':<22}  {dt_name}, each at its best thread count: polyrank / peer wall {pw / ew:.2f}x, "
+              f"CPU {pc / ec:.2f}x", flush=True)
+    torch.set_num_threads(threads0)
 
 
 # ---------------------------------------------------------------------------- baseline
@@ -235,7 +403,12 @@ def main(argv=None):
     ap.add_argument("--only", type=int, nargs="*", help="only the cases of these input dimensions")
     ap.add_argument("--crossover", action="store_true", help="only the crossover table of method='auto'")
     ap.add_argument("--lp-regions", type=int, default=300, help="LP engine regions timed by --crossover")
+    ap.add_argument("--edge-subdivision", metavar="DIR",
+                    help="a checkout of arturs-berzins/relu_edge_subdivision: time it side by side (3-D and up)")
+    ap.add_argument("--edge-subdivision-dtype", nargs="+", choices=["float32", "float64"],
+                    default=["float32", "float64"], help="the peer's precision(s) (default both)")
     args = ap.parse_args(argv)
+    es_mods = load_edge_subdivision(args.edge_subdivision) if args.edge_subdivision else None
 
     # compile (or load from cache) the numba kernels outside the timings
     t0 = time.perf_counter()
@@ -271,10 +444,12 @@ def main(argv=None):
                 _, s, _ = measure(lambda: regioncam_count(net, box), args.repeat, memory=False)
                 res["regioncam"] = (nrc, s, float("nan"))
                 cpu["regioncam"] = LAST_CPU
+        decs, walls, cpus = {}, {}, {}
         for nj in sorted({1, cores}):
             run = lambda: pr.enumerate_regions(net, dom, method="subdivision", n_jobs=nj)  # noqa: E731
             dec, s, _ = measure(run, args.repeat, memory=False)
             cpu[f"subdiv n_jobs={nj}"] = LAST_CPU
+            decs[nj], walls[nj], cpus[nj] = dec, s, LAST_CPU
             pk = peak_rss_mib(run) * 2 ** 20
             res[f"subdiv n_jobs={nj}"] = (len(dec), s, pk)
         t0 = time.perf_counter()
@@ -302,6 +477,9 @@ def main(argv=None):
               + (f" (published: {pub_n})" if pub_n else "")
               + f"; building the {len(dec)} Region objects and edge list on first access: {objects_s:.3f} s more;"
               f" load average {os.getloadavg()[0]:.1f}", flush=True)
+        if es_mods is not None and d >= 3:
+            edge_subdivision_compare(es_mods, net, box, decs, cpus, walls, args.repeat, args.edge_subdivision_dtype,
+                                     name)
 
 
 if __name__ == "__main__":

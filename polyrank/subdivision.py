@@ -73,6 +73,15 @@ DOMAIN_VERTEX_SNAPS = 1e3
 FLAT_SV_RTOL = 1e-12
 #: The box that bounds an outside cell's extent is this many times the current box.
 OUTSIDE_BOX_FACTOR = 1e6
+#: The box check skips qhull for a cell whose polyhedron is certified to have no vertex
+#: outside the box (:func:`_ray_certificates`) when its vertices stay this far (relative to
+#: the box's half-width) below what the check must exceed to matter.
+OUTSIDE_SKIP_RTOL = 1e-6
+#: A cell edge leaving the box continues as a ray when every row not through it decreases
+#: along it by more than this fraction of its length (rows are unit normals) ...
+RAY_RTOL = 1e-7
+#: ... and the edge is longer than this fraction of the box's half-width.
+RAY_MIN_RTOL = 1e-6
 #: A region reached across a degenerate facet is adjacent only if the facet's centre is
 #: within this (relative to the length scale) of its closure.
 CLOSURE_RTOL = 1e-8
@@ -855,7 +864,9 @@ def _finish(V, F, vo, C, Rw, co, box_id0, n_jobs):
 def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
     """Facets (maximal vertex sets, smallest id among coincident ones), facet centres,
     vertex-centroid witnesses, the distance from each witness to its nearest
-    (non-artificial) facet, and whether the cell has a facet on the artificial box."""
+    (non-artificial) facet, and whether the cell has a facet on the artificial box.
+    Each candidate's vertex set is a bitset over the cell's vertices (one word per 64), so
+    the maximality test compares words, not vertices."""
     ncells = voff.shape[0] - 1
     d = V.shape[1]
     isfacet = np.zeros(Cid.shape[0], np.bool_)
@@ -864,26 +875,31 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
     wit = np.zeros((ncells, d))
     lb = np.full(ncells, np.inf)
     onbox = np.zeros(ncells, np.bool_)
-    mask_buf = np.empty(64, np.bool_)  # one cell's candidate x vertex incidences, reused
+    mask_buf = np.empty(64, np.uint64)  # one cell's candidate x vertex-word incidences, reused
     counts_buf = np.empty(16, np.int64)
+    idx = np.empty(64, np.int64)
+    cen = np.empty(d)
+    one = np.uint64(1)
     for p in range(ncells):
         v0 = voff[p]
         nv = voff[p + 1] - v0
         c0 = coff[p]
         nc = coff[p + 1] - c0
-        mask_buf = _grow_i1(mask_buf, nc * nv)
+        nw = (nv + 63) >> 6
+        mask_buf = _grow_i1(mask_buf, nc * nw)
         counts_buf = _grow_i1(counts_buf, nc)
-        mask = mask_buf[: nc * nv].reshape((nc, nv))
+        idx = _grow_i1(idx, nv)
+        mask = mask_buf[: nc * nw].reshape((nc, nw))
         counts = counts_buf[:nc]
-        mask[:] = False
+        mask[:] = 0
         counts[:] = 0
         for g in range(nc):
             gid = Cid[c0 + g]
             gw = gid >> 6
-            gb = np.uint64(1) << np.uint64(gid & 63)
+            gb = one << np.uint64(gid & 63)
             for i in range(nv):
                 if F[v0 + i, gw] & gb:
-                    mask[g, i] = True
+                    mask[g, i >> 6] |= one << np.uint64(i & 63)
                     counts[g] += 1
         for i in range(nv):
             for k in range(d):
@@ -898,8 +914,8 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
                 if g2 == g or counts[g2] < counts[g]:
                     continue
                 sub = True
-                for i in range(nv):
-                    if mask[g, i] and not mask[g2, i]:
+                for w in range(nw):
+                    if mask[g, w] & ~mask[g2, w]:
                         sub = False
                         break
                 if sub and (counts[g2] > counts[g] or Cid[c0 + g2] < Cid[c0 + g]):
@@ -908,20 +924,24 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
             if not fac:
                 continue
             isfacet[c0 + g] = True
+            nm = 0  # the facet's vertices, in increasing order
             for i in range(nv):
-                if mask[g, i]:
-                    for k in range(d):
-                        centers[c0 + g, k] += V[v0 + i, k]
-            for k in range(d):
-                centers[c0 + g, k] /= counts[g]
-            sp = 0.0
-            for i in range(nv):
-                if mask[g, i]:
-                    dd = 0.0
-                    for k in range(d):
-                        dd += (V[v0 + i, k] - centers[c0 + g, k]) ** 2
-                    sp = max(sp, math.sqrt(dd))
-            spread[c0 + g] = sp
+                if (mask[g, i >> 6] >> np.uint64(i & 63)) & one:
+                    idx[nm] = v0 + i
+                    nm += 1
+            for k in range(d):  # the same sums in the same order, in a register
+                acc = 0.0
+                for t in range(nm):
+                    acc += V[idx[t], k]
+                cen[k] = acc / counts[g]
+                centers[c0 + g, k] = cen[k]
+            sp = 0.0  # the largest squared distance: sqrt is monotone, one sqrt per facet
+            for t in range(nm):
+                dd = 0.0
+                for k in range(d):
+                    dd += (V[idx[t], k] - cen[k]) ** 2
+                sp = max(sp, dd)
+            spread[c0 + g] = math.sqrt(sp)
             if box_id0 >= 0 and Cid[c0 + g] >= box_id0:
                 onbox[p] = True
                 continue
@@ -1691,24 +1711,30 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             run = _Run(lnet, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
                        partial, progress, n_jobs)
             pat, rk = run.run()
-            vmax = max(_interior_vertex_extent(run, centre), _outside_vertex_extent(run, pat, centre, R, seen))
+            inner = _interior_vertex_extent(run, centre)
+            vmax = max(inner, _outside_vertex_extent(run, pat, centre, R, seen, max(inner, BOX_MARGIN * R)))
             if vmax <= BOX_MARGIN * R:
                 break
             R = 4.0 * vmax
     return _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0, frame=(x0, s), edges=edges)
 
 
-def _outside_vertex_extent(run, pat, centre, R, seen):
+def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
     """Largest |coordinate - centre| of a vertex of the full polyhedron (all units' rows,
     no box) of a cell that reaches the box, found by qhull inside a box 1e6 times larger.
     A region of R^d missing from the box would be adjacent to such a polyhedron across a
     facet outside the box, hence give it a vertex outside the box (regions are pointed).
     ``seen`` maps a pattern's bytes to its extent from an earlier (smaller) box: the
-    polyhedron depends on the pattern only."""
+    polyhedron depends on the pattern only.
+
+    The value is exact when it exceeds ``floor``; otherwise it is at most ``floor``. Over
+    all of R^d (no domain rows) a cell skips qhull when :func:`_ray_certificates`
+    shows that its polyhedron has no vertex outside the box and its own vertices stay
+    below ``floor`` (less ``OUTSIDE_SKIP_RTOL * R``)."""
     from scipy.spatial import HalfspaceIntersection, QhullError
 
     net, K, d = run.net, run.K, run.d
-    _, _, _, wit, _, onbox = _finish_all(run.cells, run.box_id0, run.n_jobs)
+    wit, onbox = _box_cells(run)
     cells = np.flatnonzero(onbox)
     keys = [p.tobytes() for p in pat[cells]]
     out = max([seen[k] for k in keys if k in seen], default=0.0)
@@ -1716,19 +1742,6 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
     cells, keys = cells[new], [keys[i] for i in new]
     if not len(cells):
         return out
-    P = pat[cells]
-    M = np.broadcast_to(np.asarray(net.weights[0]), (len(cells),) + np.shape(net.weights[0]))
-    m = np.broadcast_to(np.asarray(net.biases[0]), (len(cells), len(net.biases[0])))
-    blocks = []
-    for l in range(K):
-        if l > 0:
-            Dp = P[:, run.offsets[l - 1]: run.offsets[l]]
-            Wl = np.asarray(net.weights[l])
-            M = np.einsum("ij,cjk->cik", Wl, M * Dp[..., None])
-            m = (m * Dp) @ Wl.T + np.asarray(net.biases[l])
-        s = np.where(P[:, run.offsets[l]: run.offsets[l + 1]], -1.0, 1.0)  # s z <= 0 inside
-        blocks.append(np.concatenate([s[..., None] * M, (s * m)[..., None]], axis=2))
-    H = np.concatenate(blocks, axis=1)  # rows (a, c): a.x + c <= 0
     # Every gradient lies in the row space of W_1. When W_1 has rank r < d the regions are
     # not pointed (they contain the lines along its null space) and have no vertices; work
     # in y, x = centre + Q y with Q an orthonormal basis of the row space, where they are.
@@ -1737,6 +1750,16 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
     r = int(np.count_nonzero(S > S[0] * max(W1.shape) * np.finfo(np.float64).eps)) if S.size else 0
     if r == 0:
         return out
+    if r == d and len(run.domain_rows[1]) == 0 and np.isfinite(floor):
+        ok, ext_in = _ray_certificates(run, cells, _pattern_rows(net, K, run.offsets, pat[cells], exact=False),
+                                       centre, R)
+        skip = ok & (ext_in + OUTSIDE_SKIP_RTOL * R < floor)  # below floor: need not be exact
+        if skip.any():
+            keep = np.flatnonzero(~skip)
+            cells, keys = cells[keep], [keys[i] for i in keep]
+            if not len(cells):
+                return out
+    H = _pattern_rows(net, K, run.offsets, pat[cells])  # rows (a, c): a.x + c <= 0
     Q = np.eye(d) if r == d else Vt[:r].T
     Hy = np.concatenate([H[:, :, :d] @ Q, (H[:, :, d] + H[:, :, :d] @ centre)[..., None]], axis=2)
     nrm = np.linalg.norm(Hy[:, :, :r], axis=2)
@@ -1745,6 +1768,12 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
     big = OUTSIDE_BOX_FACTOR * R
     eye = np.eye(r)
     boxrows = np.hstack([np.vstack([eye, -eye]), -np.full((2 * r, 1), big)])
+    if r > 1:  # each cell's live rows, then the big box's, in one array: one index per cell
+        Hy = np.concatenate([Hy, np.broadcast_to(boxrows, (len(cells),) + boxrows.shape)], axis=1)
+        live = np.concatenate([live, np.ones((len(cells), 2 * r), dtype=bool)], axis=1)
+    # interior points; with Q = I, Q.T @ v and Y @ Q.T are v and Y, bit for bit
+    inner = wit[cells] - centre if r == d else None
+    lim = 0.999 * big
     for k, p in enumerate(cells):
         Hk = Hy[k][live[k]]
         if r == 1:  # an interval: its endpoints
@@ -1753,28 +1782,255 @@ def _outside_vertex_extent(run, pat, centre, R, seen):
             Y = Y[np.all(Y * a[None, :] + c[None, :] <= 1e-9 * (1 + np.abs(Y)), axis=1)]
         else:
             try:
-                Y = HalfspaceIntersection(np.vstack([Hk, boxrows]), Q.T @ (wit[p] - centre)).intersections
+                Y = HalfspaceIntersection(Hk, inner[k] if r == d else Q.T @ (wit[p] - centre)).intersections
             except (QhullError, ValueError):
                 Y = np.zeros((0, r))
-        Y = Y[np.abs(Y).max(axis=1, initial=0.0) < 0.999 * big]
-        ext = float(np.abs(Y @ Q.T).max()) if len(Y) else 0.0
+        if r == d:
+            m = np.abs(Y).max(axis=1, initial=0.0)
+            ext = float(m[m < lim].max(initial=0.0))
+        else:
+            Y = Y[np.abs(Y).max(axis=1, initial=0.0) < lim]
+            ext = float(np.abs(Y @ Q.T).max()) if len(Y) else 0.0
         seen[keys[k]] = ext
         out = max(out, ext)
     return out
 
 
+def _box_cells(run):
+    """The vertex centroids of a run's cells that have a facet on the artificial box (zeros
+    for the others), and which cells these are: the ``wit`` and ``onbox`` of
+    :func:`_finish_all` there, the same numbers, without the facet pass over every cell."""
+    parts = [_box_cells_kernel(ch[0], ch[1], ch[2], ch[5], ch[7], int(run.box_id0)) for ch in run.cells]
+    return np.concatenate([p[1] for p in parts]), np.concatenate([p[0] for p in parts])
+
+
+@_njit
+def _box_cells_kernel(V, F, voff, Cid, coff, box_id0):
+    """:func:`_box_cells` on one chunk: :func:`_finish_kernel`'s facet test, for the box's
+    candidate rows only (and only in cells that have one)."""
+    ncells = voff.shape[0] - 1
+    d = V.shape[1]
+    wit = np.zeros((ncells, d))
+    onbox = np.zeros(ncells, np.bool_)
+    mask_buf = np.empty(64, np.uint64)
+    counts_buf = np.empty(16, np.int64)
+    one = np.uint64(1)
+    for p in range(ncells):
+        c0 = coff[p]
+        nc = coff[p + 1] - c0
+        has = False
+        for g in range(nc):
+            if Cid[c0 + g] >= box_id0:
+                has = True
+                break
+        if not has:
+            continue
+        v0 = voff[p]
+        nv = voff[p + 1] - v0
+        nw = (nv + 63) >> 6
+        mask_buf = _grow_i1(mask_buf, nc * nw)
+        counts_buf = _grow_i1(counts_buf, nc)
+        mask = mask_buf[: nc * nw].reshape((nc, nw))
+        counts = counts_buf[:nc]
+        mask[:] = 0
+        counts[:] = 0
+        for g in range(nc):
+            gid = Cid[c0 + g]
+            gw = gid >> 6
+            gb = one << np.uint64(gid & 63)
+            for i in range(nv):
+                if F[v0 + i, gw] & gb:
+                    mask[g, i >> 6] |= one << np.uint64(i & 63)
+                    counts[g] += 1
+        for g in range(nc):
+            if Cid[c0 + g] < box_id0 or counts[g] < d:
+                continue
+            fac = True
+            for g2 in range(nc):
+                if g2 == g or counts[g2] < counts[g]:
+                    continue
+                sub = True
+                for w in range(nw):
+                    if mask[g, w] & ~mask[g2, w]:
+                        sub = False
+                        break
+                if sub and (counts[g2] > counts[g] or Cid[c0 + g2] < Cid[c0 + g]):
+                    fac = False
+                    break
+            if fac:
+                onbox[p] = True
+                break
+        if onbox[p]:
+            for i in range(nv):
+                for k in range(d):
+                    wit[p, k] += V[v0 + i, k]
+            for k in range(d):
+                wit[p, k] /= nv
+    return onbox, wit
+
+
+def _pattern_rows(net, K, offsets, P, exact=True):
+    """The rows (a, c), a.x + c <= 0 inside, of every unit for each pattern of ``P``: the
+    full polyhedron of the pattern. ``exact=False`` multiplies with matmul instead of einsum
+    (faster; the last bits may differ: for the certificates only)."""
+    M = np.broadcast_to(np.asarray(net.weights[0]), (len(P),) + np.shape(net.weights[0]))
+    m = np.broadcast_to(np.asarray(net.biases[0]), (len(P), len(net.biases[0])))
+    blocks = []
+    for l in range(K):
+        if l > 0:
+            Dp = P[:, offsets[l - 1]: offsets[l]]
+            Wl = np.asarray(net.weights[l])
+            M = np.einsum("ij,cjk->cik", Wl, M * Dp[..., None]) if exact else np.matmul(Wl, M * Dp[..., None])
+            m = (m * Dp) @ Wl.T + np.asarray(net.biases[l])
+        s = np.where(P[:, offsets[l]: offsets[l + 1]], -1.0, 1.0)  # s z <= 0 inside
+        blocks.append(np.concatenate([s[..., None] * M, (s * m)[..., None]], axis=2))
+    return np.concatenate(blocks, axis=1)
+
+
+def _ray_certificates(run, cells, H, centre, R):
+    """For the box-reaching ``cells`` of a run over all of R^d: whether the full polyhedron
+    Q of each (its units' rows ``H[k]``, a.x + c <= 0, no box) certainly has no vertex
+    outside the box, and the largest |coordinate - centre| of the cell's vertices off the
+    box (Q's vertices in the box).
+
+    Q's vertices and bounded edges form a connected graph (Q is pointed). If the cell has a
+    vertex off the box, no vertex of Q lies on the box, and every edge of the cell from a
+    vertex off the box to one on it continues as a ray of Q (each row not through the edge
+    decreases along it by more than ``RAY_RTOL`` of its length), then no bounded edge of Q
+    leaves the box, so Q has no vertex outside it. Anything doubtful is not certified (a
+    row whose normal is nonzero but below ``RAY_RTOL`` of the cell's largest, too)."""
+    ok = np.zeros(len(cells), dtype=bool)
+    ext = np.zeros(len(cells))
+    start = 0
+    for ch in run.cells:
+        V, F, vo, E, eo = ch[0], ch[1], ch[2], ch[3], ch[4]
+        n = len(vo) - 1
+        sel = np.flatnonzero((cells >= start) & (cells < start + n))
+        if len(sel):
+            _ray_kernel(V, F, vo, E, eo, cells[sel] - start, sel, H, np.asarray(centre, np.float64),
+                        int(run.box_id0), float(RAY_RTOL), float(RAY_MIN_RTOL * R), ok, ext)
+        start += n
+    return ok, ext
+
+
+@_njit
+def _ray_kernel(V, F, vo, E, eo, cells, rows, H, centre, box_id0, rtol, min_len, ok, ext):
+    """:func:`_ray_certificates` on one chunk (``cells``: its cell ids, ``rows``: their
+    positions in ``H``, ``ok`` and ``ext``)."""
+    d = V.shape[1]
+    W = F.shape[1]
+    nb = 2 * d
+    nu = H.shape[1]
+    nrm = np.empty(nu)
+    for t in range(cells.shape[0]):
+        p = cells[t]
+        k = rows[t]
+        v0 = vo[p]
+        nv = vo[p + 1] - v0
+        good = True
+        top = 0.0
+        for j in range(nu):
+            x = 0.0
+            for q in range(d):
+                x += H[k, j, q] ** 2
+            nrm[j] = math.sqrt(x)
+            top = max(top, nrm[j])
+        for j in range(nu):
+            if nrm[j] > 0.0 and not nrm[j] > rtol * top:
+                good = False  # a tiny row: its direction is noise
+        if not good:
+            continue
+        n_in = 0
+        e_in = 0.0
+        for i in range(nv):
+            onb = False
+            for r in range(nb):
+                gid = box_id0 + r
+                if F[v0 + i, gid >> 6] & (np.uint64(1) << np.uint64(gid & 63)):
+                    onb = True
+                    break
+            if not onb:
+                n_in += 1
+                for q in range(d):
+                    e_in = max(e_in, abs(V[v0 + i, q] - centre[q]))
+                continue
+            cnt = 0  # the unit rows through a vertex on the box: d of them make it Q's
+            for w in range(W):
+                lo = w * 64
+                if lo >= box_id0:
+                    break
+                x = F[v0 + i, w]
+                if lo + 64 > box_id0:
+                    x &= (np.uint64(1) << np.uint64(box_id0 - lo)) - np.uint64(1)
+                cnt += _popcount(x)
+            if cnt >= d:
+                good = False
+                break
+        if not good or n_in == 0:
+            continue
+        for e in range(eo[p], eo[p + 1]):
+            u = v0 + E[e, 0]
+            w2 = v0 + E[e, 1]
+            ub = False
+            wb = False
+            for r in range(nb):
+                gid = box_id0 + r
+                gw = gid >> 6
+                gb = np.uint64(1) << np.uint64(gid & 63)
+                if F[u, gw] & gb:
+                    ub = True
+                if F[w2, gw] & gb:
+                    wb = True
+            if ub == wb:
+                continue
+            if ub:  # u off the box, w2 on it
+                u, w2 = w2, u
+            ln = 0.0
+            for q in range(d):
+                ln += (V[w2, q] - V[u, q]) ** 2
+            ln = math.sqrt(ln)
+            if not ln > min_len:
+                good = False
+                break
+            for j in range(nu):
+                if nrm[j] == 0.0:
+                    continue  # a constant unit (a dead one upstream)
+                if F[u, j >> 6] & F[w2, j >> 6] & (np.uint64(1) << np.uint64(j & 63)):
+                    continue  # the edge lies on this row
+                s = 0.0
+                for q in range(d):
+                    s += H[k, j, q] * (V[w2, q] - V[u, q])
+                if not s < -rtol * ln * nrm[j]:
+                    good = False
+                    break
+            if not good:
+                break
+        if good:
+            ok[k] = True
+            ext[k] = e_in
+
+
 def _interior_vertex_extent(run, centre):
     """Largest |coordinate - centre| of a cell vertex that is not on the artificial box."""
+    centre = np.asarray(centre, dtype=np.float64)
+    return max([_interior_kernel(ch[0], ch[1], centre, int(run.box_id0)) for ch in run.cells], default=0.0)
+
+
+@_njit
+def _interior_kernel(V, F, centre, box_id0):
+    """:func:`_interior_vertex_extent` on one chunk."""
+    d = V.shape[1]
     out = 0.0
-    for ch in run.cells:
-        V, F = ch[0], ch[1]
-        d = V.shape[1]
-        onbox = np.zeros(len(V), dtype=bool)
+    for i in range(V.shape[0]):
+        onb = False
         for r in range(2 * d):
-            gid = run.box_id0 + r
-            onbox |= (F[:, gid >> 6] & (np.uint64(1) << np.uint64(gid & 63))) != 0
-        if (~onbox).any():
-            out = max(out, float(np.abs(V[~onbox] - centre).max()))
+            gid = box_id0 + r
+            if F[i, gid >> 6] & (np.uint64(1) << np.uint64(gid & 63)):
+                onb = True
+                break
+        if not onb:
+            for k in range(d):
+                out = max(out, abs(V[i, k] - centre[k]))
     return out
 
 

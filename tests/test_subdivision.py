@@ -357,3 +357,44 @@ def test_same_answer_for_any_number_of_threads(domain, global_random_seed):
             assert r.ranks == q.ranks and r.facets == q.facets and r.bounded == q.bounded
     with pytest.raises(ValueError, match="'n_jobs'"):
         pr.enumerate_regions(net, dom, method="subdivision", n_jobs=0)
+
+
+@pytest.mark.parametrize("d, widths, kind", [(2, (8, 8), None), (3, (8, 8), None), (3, (6, 6, 6), None),
+                                             (4, (6, 6), None), (3, (6, 6), "zero_bias")])
+def test_box_check_skips_only_polyhedra_without_outside_vertices(d, widths, kind, monkeypatch, global_random_seed):
+    """Over R^d the box check skips qhull for cells certified (by rays along their edges)
+    to have no vertex outside the box: qhull, run on every box-reaching cell, finds none
+    outside the box for each skipped one, the certificate skips some, and the answer is
+    the one of the check without skips (box, regions, witnesses)."""
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, d, widths, zero_bias=kind == "zero_bias")
+    calls = []
+    check = subdivision._outside_vertex_extent
+
+    def spy(run, pat, centre, R, seen, floor=np.inf):
+        # the box cells and their witnesses: those of the full facet pass
+        _, _, _, wit, _, onbox = subdivision._finish_all(run.cells, run.box_id0, 1)
+        wit_b, onbox_b = subdivision._box_cells(run)
+        assert np.array_equal(onbox_b, onbox) and np.array_equal(wit_b[onbox], wit[onbox])
+        full, skipped = {}, {}
+        check(run, pat, centre, R, full)  # qhull on every box-reaching cell
+        check(run, pat, centre, R, skipped, np.inf if floor == np.inf else 1e300)  # skip every certified cell
+        calls.append((R, full, skipped))
+        return check(run, pat, centre, R, seen, floor)
+
+    monkeypatch.setattr(subdivision, "_outside_vertex_extent", spy)
+    dec = pr.enumerate_regions(net, None, method="subdivision")
+    monkeypatch.setattr(subdivision, "_outside_vertex_extent", lambda run, pat, centre, R, seen, floor=np.inf:
+                        check(run, pat, centre, R, seen))
+    ref = pr.enumerate_regions(net, None, method="subdivision")
+    n_skipped = 0
+    for R, full, skipped in calls:
+        assert set(skipped) <= set(full)
+        for key in set(full) - set(skipped):
+            assert full[key] <= R * (1 + 1e-9), (R, full[key])
+            n_skipped += 1
+    assert n_skipped > 0
+    assert dec.stats["box_halfwidth"] == ref.stats["box_halfwidth"]
+    assert np.array_equal(dec.patterns, ref.patterns) and dec.edges == ref.edges
+    for r, q in zip(dec.regions, ref.regions):
+        assert np.array_equal(r.witness, q.witness) and np.array_equal(r.A, q.A) and r.bounded == q.bounded
