@@ -2142,6 +2142,109 @@ def _region_rows(co, C, keep, alive, n_units):
     return rows[:m].copy(), bounds[: k + 1].copy(), frows[:nf].copy()
 
 
+#: The certificate of :func:`_no_first_layer_gap` handles first layers of at most this many
+#: units (its parallel test looks at every pair).
+GAP_CERT_MAX_UNITS = 256
+#: Its margin on a vertex computed by Cramer's rule, in units of ``|det|^-1 (1 + |V| + |b|)``:
+#: far above the rounding of Cramer's rule and of LAPACK's solve (a few eps times the
+#: condition number ``<= 2 / |det|``), so that a vertex it places farther than ``limit``
+#: plus the margins from every other is farther than ``limit`` in :func:`first_layer_gap`.
+GAP_CERT_MARGIN = 1e-11
+#: Pairs of lines at an angle whose sine is below this are left to :func:`first_layer_gap`.
+GAP_CERT_MIN_DET = 1e-6
+
+
+@_njit
+def _no_first_layer_gap(W, b, Ad, bd, limit):
+    """True when :func:`~polyrank._numerics.first_layer_gap` is certainly None for a first
+    layer ``(W, b)`` of input dimension 1 or 2: every two of its vertices (Cramer's rule,
+    kept when within the domain ``{Ad y <= bd}`` plus ``limit`` and margins) are farther
+    apart than ``limit`` plus their margins (``GAP_CERT_MARGIN``), and no two of its
+    hyperplanes are nearly parallel within ``2 limit``. False when it cannot tell
+    (close or concurrent features, nearly parallel lines, too many units): the caller
+    then runs :func:`~polyrank._numerics.first_layer_gap` itself. The same answer for
+    the cost of a sort, without a batched SVD or a k-d tree."""
+    n0, d = W.shape
+    if n0 > GAP_CERT_MAX_UNITS or d > 2:
+        return False
+    Wn = np.empty((n0, d))
+    bn = np.empty(n0)
+    n = 0
+    for i in range(n0):
+        acc = 0.0
+        for k in range(d):
+            acc += W[i, k] * W[i, k]
+        nrm = math.sqrt(acc)
+        if nrm > 0.0:
+            for k in range(d):
+                Wn[n, k] = W[i, k] / nrm
+            bn[n] = b[i] / nrm
+            n += 1
+    # (nearly) parallel hyperplanes close together: left to first_layer_gap
+    for i in range(n):
+        for j in range(i + 1, n):
+            g = 0.0
+            for k in range(d):
+                g += Wn[i, k] * Wn[j, k]
+            if abs(g) >= 1.0 - 1e-9 and abs(bn[i] - (1.0 if g > 0 else -1.0) * bn[j]) <= 2.0 * limit + 1e-9:
+                return False
+    if n < d:
+        return True
+    # the vertices, a margin each, kept when they may lie within the domain plus limit
+    nvx = n if d == 1 else n * (n - 1) // 2
+    V = np.empty((nvx, 2))
+    mg = np.empty(nvx)
+    m = 0
+    nd = bd.shape[0]
+    for i in range(n):
+        for j in range(i + 1 if d == 2 else i, i + 1 if d == 1 else n):
+            if d == 1:
+                det = Wn[i, 0]
+                x = -bn[i] / det
+                y = 0.0
+                bb = abs(bn[i])
+            else:
+                det = Wn[i, 0] * Wn[j, 1] - Wn[i, 1] * Wn[j, 0]
+                if abs(det) <= GAP_CERT_MIN_DET:
+                    return False
+                x = (-bn[i] * Wn[j, 1] + bn[j] * Wn[i, 1]) / det
+                y = (-Wn[i, 0] * bn[j] + Wn[j, 0] * bn[i]) / det
+                bb = abs(bn[i]) + abs(bn[j])
+            if not (math.isfinite(x) and math.isfinite(y)):
+                return False
+            e = GAP_CERT_MARGIN * (1.0 + max(abs(x), abs(y)) + bb) / abs(det)
+            inside = True
+            for r in range(nd):
+                s = Ad[r, 0] * x + (Ad[r, 1] * y if d == 2 else 0.0)
+                a1 = abs(Ad[r, 0]) + (abs(Ad[r, 1]) if d == 2 else 0.0)
+                if s > bd[r] + limit + a1 * e + 1e-12 * (1.0 + abs(bd[r])):
+                    inside = False
+                    break
+            if inside:
+                V[m, 0] = x
+                V[m, 1] = y
+                mg[m] = e
+                m += 1
+    if m < 2:
+        return True
+    emax = 0.0
+    for t in range(m):
+        emax = max(emax, mg[t])
+    order = np.argsort(V[:m, 0])
+    reach = limit + 2.0 * emax
+    for t in range(m):
+        i = order[t]
+        for t2 in range(t + 1, m):
+            j = order[t2]
+            dx = V[j, 0] - V[i, 0]
+            if dx > reach:
+                break
+            dy = V[j, 1] - V[i, 1]
+            if math.sqrt(dx * dx + dy * dy) <= limit + mg[i] + mg[j]:
+                return False
+    return True
+
+
 def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0, 1.0)):
     """The Decomposition of a finished run: certified regions, their irredundant facets
     ordered as the LP engine orders them, and the adjacency (objects built lazily).
@@ -2244,7 +2347,13 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     if R is not None:
         stats["box_halfwidth"] = s * R
     # slivers dropped, and features of the first layer thinner than tol (local units = relative)
-    gap = first_layer_gap(lnet, *run.domain_rows, 2 * tol_abs / lp_scale)
+    gap = None  # certified None without the batched SVD and k-d tree where it can be
+    Ad0, bd0 = run.domain_rows
+    W1, b1 = lnet.weights[0], lnet.biases[0]
+    if not (d <= 2 and _no_first_layer_gap(np.asarray(W1, np.float64), np.asarray(b1, np.float64),
+                                           np.ascontiguousarray(Ad0, dtype=np.float64).reshape(-1, d),
+                                           np.asarray(bd0, np.float64), 2 * tol_abs / lp_scale)):
+        gap = first_layer_gap(lnet, Ad0, bd0, 2 * tol_abs / lp_scale)
     notes = precision_notes(tol_abs / lp_scale, s * lp_scale, len(thin), min(thin, default=None), gap)
     warn_precision(notes)
     # the chunks' vertex bitsets as one array (after the work arrays are freed), offsets global
