@@ -408,6 +408,14 @@ def _emit_piece(q, n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB, oV, 
 
 
 # ------------------------------------------------------------ one layer
+#: The quick side test of :func:`_layer_kernel` decides that a neuron does not cut a
+#: cell when its value at the vertex centroid exceeds its change over the ball holding
+#: the vertices (radius and coordinates enlarged by this fraction) plus the snap and this
+#: fraction of the magnitudes summed: far above the float64 rounding (~1e-16 per term) of
+#: both evaluations, so it answers as the vertex-by-vertex test does.
+SIDE_QUICK_RTOL = 1e-12
+
+
 @_njit
 def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zero_abs, snap,
                   floor, max_bytes, used):
@@ -474,6 +482,7 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     n = 0
     over = 0
     a = np.empty(d)
+    ctr = np.empty(d)
     for p in range(ncells):
         v0 = voff[p]
         nv0 = voff[p + 1] - v0
@@ -498,6 +507,25 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
         npieces = 1
         act[0] = 0
         nact = 1
+        # the cell's vertex centroid, the radius of the ball around it that holds the
+        # vertices, and their largest |coordinate| (for the snap), for the quick side test
+        for k in range(d):
+            ctr[k] = 0.0
+        for i in range(v0, v0 + nv0):
+            for k in range(d):
+                ctr[k] += V[i, k]
+        for k in range(d):
+            ctr[k] /= nv0
+        rad = 0.0
+        mag = floor
+        for i in range(v0, v0 + nv0):
+            acc = 0.0
+            for k in range(d):
+                x = V[i, k]
+                acc += (x - ctr[k]) * (x - ctr[k])
+                mag = max(mag, abs(x))
+            rad = max(rad, acc)
+        rad = math.sqrt(rad) * (1.0 + SIDE_QUICK_RTOL) + SIDE_QUICK_RTOL * mag
         for j in range(nl):
             nrm2 = 0.0
             for k in range(d):
@@ -511,8 +539,20 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     PB[act[t], j] = flag
                 continue
             # the pre-activation is affine on the cell: a neuron that does not change
-            # sign at the cell's vertices cuts none of its pieces
-            st = _side(V, v0, nv0, a, c, nrm, snap, floor)
+            # sign at the cell's vertices cuts none of its pieces. Quick test first: its
+            # value at the centroid farther from 0 than its change over the ball holding
+            # the vertices, plus the snap and rounding, decides the side of every vertex
+            # as _side would (see SIDE_QUICK_RTOL); else _side itself
+            vc = c
+            for k in range(d):
+                vc += a[k] * ctr[k]
+            reach = nrm * (rad + snap * mag) + SIDE_QUICK_RTOL * (abs(c) + nrm * d * mag)
+            if vc > reach:
+                st = 1
+            elif vc < -reach:
+                st = 0
+            else:
+                st = _side(V, v0, nv0, a, c, nrm, snap, floor)
             if st < 2:
                 for t in range(nact):
                     PB[act[t], j] = st == 1
@@ -645,6 +685,9 @@ LAYER_CHUNK_CELLS = 1 << 14
 #: cells; below it the holes are small and the calls (a few per layer) would be a good part
 #: of a small run's time.
 TRIM_MIN_CELLS = 1 << 12
+#: The run keeps every layer's pre-activation maps for the neighbour pass (which otherwise
+#: rebuilds them cell by cell) while they take at most this many bytes.
+KEEP_MAPS_BYTES = 1 << 22
 #: Threads when ``n_jobs`` is None; None means every core this process may use.
 DEFAULT_N_JOBS = None
 
@@ -1138,6 +1181,8 @@ class _Run:
         bits, parents, ranks = [], [], []
         self.parents = parents  # per layer: each new cell's cell before it
         self.maps = []  # the last layer's (cells before it, units, d + 1) pre-activation maps
+        # every layer's maps, for the neighbour pass, while they take at most KEEP_MAPS_BYTES
+        self.kept, kept_bytes = [], 0
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
@@ -1156,7 +1201,10 @@ class _Run:
                 else:  # z_l = W_l (B z_{l-1}) + b_l on each new cell, z_{l-1} from its parent
                     H = _cellwise(_next_maps, self.n_jobs, (self.maps[-1], parents[-1], bits[-1],
                                                             np.ascontiguousarray(Wl), bl), (1, 2))
-                self.maps = [H]  # the earlier ones are rebuilt by the neighbour pass, never kept
+                self.maps = [H]  # the earlier ones are rebuilt by the neighbour pass, or kept when small
+                if self.kept is not None:
+                    kept_bytes += H.shape[0] * H.shape[1] * H.shape[2] * 8
+                    self.kept = None if isinstance(H, _LazyMaps) or kept_bytes > KEEP_MAPS_BYTES else self.kept + [H]
                 zthr = float(self.zero_rel[l])
                 cells, B, P, over = self._cut_layer(H, l, zthr)
                 if over:
@@ -1361,7 +1409,8 @@ def _batched_ranks(H, P, B, d, cap, zthr, n_jobs=1):
 
 
 @_njit
-def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, praw, anc):
+def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, praw, anc,
+                     Hflat, hoff):
     """Patterns just across facets: centre ``Cc``, outward unit normal ``N``, own pattern
     ``pat[cell]``; unit ``flip`` carries the facet. The LP engine's rule: the sign of the
     pre-activation at the centre when it is clearly non-zero, else the sign of its
@@ -1373,7 +1422,9 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     rebuilt only from the first layer whose ancestor cell (``anc[c, l]``, the cell of the
     complex before layer ``l``) differs from the previous facet's cell's, so consecutive
     cells share their ancestors' maps and the run need not keep the maps of every layer
-    (they took more memory than the cells). The Jacobian of the neighbour's map equals the own region's up to the
+    (they took more memory than the cells). Where the run kept them (``hoff[0] >= 0``:
+    layer l's maps of the cells before it, flat in ``Hflat`` from ``hoff[l]``), they are
+    read instead of rebuilt. The Jacobian of the neighbour's map equals the own region's up to the
     first layer where the neighbour's pattern differs; after it, rows are computed per
     facet. ``WTflat`` holds each layer's transposed weights, so the sums over inputs run
     in ascending order for all units of a layer at once."""
@@ -1410,7 +1461,13 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
             for l in range(l0, K):
                 o = offsets[l]
                 nl = offsets[l + 1] - o
-                if l == 0:  # the first layer's map: its weights and biases
+                if hoff[0] >= 0:  # the run's own maps (the same numbers as rebuilt below)
+                    base = hoff[l] + (anc[c, l] if l > 0 else 0) * nl * (d + 1)
+                    for i in range(nl):
+                        for k in range(d):
+                            Jo[o + i, k] = Hflat[base + i * (d + 1) + k]
+                        mo[o + i] = Hflat[base + i * (d + 1) + d]
+                elif l == 0:  # the first layer's map: its weights and biases
                     for i in range(nl):
                         for k in range(d):
                             Jo[i, k] = WTflat[woff[0] + k * nl + i]
@@ -1522,10 +1579,11 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     return out
 
 
-def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, n_jobs=1):
+def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, n_jobs=1, maps=None):
     """``patterns(C, N, cell, flip)``: :func:`_neighbor_kernel` on facet rows (centres ``C``,
     normals ``N``, cells ``cell``, units ``flip``), in parallel chunks, for cells with
-    patterns ``pat`` (``praw``: the bits the run cut with, before the dead-layer tails)."""
+    patterns ``pat`` (``praw``: the bits the run cut with, before the dead-layer tails;
+    ``maps``: the run's maps of every layer where it kept them, else None)."""
     Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]  # transposed
     woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
     WTflat = np.concatenate(Ws)
@@ -1536,9 +1594,15 @@ def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, 
     for l in range(K - 1, 0, -1):
         idx = parents[l][idx]
         anc[:, l] = idx
+    if maps is not None:
+        hoff = np.zeros(K, np.int64)
+        hoff[1:] = np.cumsum([H.size for H in maps[:-1]])
+        Hflat = np.concatenate([H.ravel() for H in maps])
+    else:
+        hoff, Hflat = np.full(K, -1, np.int64), np.zeros(0)
     rest = (np.ascontiguousarray(pat), None, WTflat, woff, bflat, np.asarray(offsets, dtype=np.int64),
             int(net.input_dim), float(on_tol), np.asarray(zthr, dtype=np.float64),
-            np.asarray(zabs, dtype=np.float64), np.ascontiguousarray(praw), anc)
+            np.asarray(zabs, dtype=np.float64), np.ascontiguousarray(praw), anc, Hflat, hoff)
 
     def patterns(C, N, cell, flip):
         C, N = np.ascontiguousarray(C), np.ascontiguousarray(N)
@@ -1896,7 +1960,8 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, co, centers,
     skeys = keys[order]
     del keys
     patterns = _neighbor_patterns(net, K, run.offsets, pat, praw, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale,
-                                  run.zero_rel, run.zero_abs, run.parents, run.n_jobs)
+                                  run.zero_rel, run.zero_abs, run.parents, run.n_jobs, run.kept)
+    run.kept = None
     ei, ej, eu, miss = [], [], [], []
     for a in range(0, len(frows), ADJACENCY_CHUNK):
         fr = frows[a: a + ADJACENCY_CHUNK]
