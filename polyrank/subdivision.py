@@ -108,31 +108,6 @@ def _subset(common, Fw):
 
 
 @_njit_inline
-def _side(V, v0, nv, a, c, nrm, snap, floor):
-    """Where the vertices ``V[v0:v0+nv]`` lie relative to a.x + c = 0 (with the snap of
-    :func:`_cut`): 0 none strictly positive, 1 none strictly negative but some positive,
-    2 both."""
-    d = V.shape[1]
-    npos = 0
-    nneg = 0
-    for i in range(v0, v0 + nv):
-        acc = c
-        mag = floor
-        for k in range(d):
-            acc += a[k] * V[i, k]
-            mag = max(mag, abs(V[i, k]))
-        dist = acc / nrm
-        eps = snap * mag
-        if dist > eps:
-            npos += 1
-        elif dist < -eps:
-            nneg += 1
-        if npos > 0 and nneg > 0:
-            return 2
-    return 1 if npos > 0 else 0
-
-
-@_njit_inline
 def _grow2(a, need):
     """``a`` (2-D) with at least ``need`` rows: itself, or a copy with doubled capacity
     (compiled once per dtype)."""
@@ -150,69 +125,6 @@ def _grow_i1(a, need):
     b = np.empty(max(need, 2 * a.shape[0]), a.dtype)
     b[: a.shape[0]] = a
     return b
-
-
-# ------------------------------------------------------------ the steps of one cut
-@_njit_inline
-def _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg):
-    """Evaluate ``a . x + c`` at the piece's vertices (into ``vals``) and their sides
-    (into ``sg``: +1, -1, or 0 within ``snap`` times the vertex magnitude of the
-    hyperplane). Returns the numbers of positive and negative vertices."""
-    d = LV.shape[1]
-    npos = 0
-    nneg = 0
-    for i in range(nv):
-        acc = c
-        mag = floor
-        for k in range(d):
-            x = LV[qv + i, k]
-            acc += a[k] * x
-            mag = max(mag, abs(x))
-        vals[i] = acc
-        dist = acc / nrm
-        eps = snap * mag
-        if dist > eps:
-            sg[i] = 1
-            npos += 1
-        elif dist < -eps:
-            sg[i] = -1
-            nneg += 1
-        else:
-            sg[i] = 0
-    return npos, nneg
-
-
-@_njit_inline
-def _crossing_edges(LE, qe, ne, sg, cross):
-    """Number the piece's edges whose ends have opposite signs (``cross[e]``; -1 for
-    the others) and return how many there are."""
-    ncross = 0
-    for e in range(ne):
-        if sg[LE[qe + e, 0]] * sg[LE[qe + e, 1]] < 0:
-            cross[e] = ncross
-            ncross += 1
-        else:
-            cross[e] = -1
-    return ncross
-
-
-@_njit_inline
-def _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF):
-    """The new vertices where the crossing edges meet the hyperplane (into ``NV``) and
-    their facet bitsets: the facets common to both ends plus the cut (into ``NF``)."""
-    d = LV.shape[1]
-    W = LF.shape[1]
-    for e in range(ne):
-        k2 = cross[e]
-        if k2 >= 0:
-            u = LE[qe + e, 0]
-            v = LE[qe + e, 1]
-            tt = vals[u] / (vals[u] - vals[v])
-            for k in range(d):
-                NV[k2, k] = LV[qv + u, k] + tt * (LV[qv + v, k] - LV[qv + u, k])
-            for w in range(W):
-                NF[k2, w] = LF[qv + u, w] & LF[qv + v, w]
-            NF[k2, hw] |= hb
 
 
 @_njit_inline
@@ -298,113 +210,6 @@ def _polytope_edges(F, d):
     FE = np.empty((max(1, n * (n - 1) // 2), 2), np.int64)
     nfe = _edges_from_incidences(F, n, d, FE, np.empty(F.shape[1], np.uint64), np.empty(max(1, n), np.int64))
     return FE[:nfe].copy()
-
-
-@_njit_inline
-def _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg, mp, cross, NV, NF, ncross,
-                FE, nfe, zidx, nz, hid, hw, hb, a, c):
-    """Append the half of the piece on side ``sign`` to the pools at their tops ``tv, te,
-    tc``: its vertices (the piece's on that side or on the hyperplane, then the new ones),
-    its edges (kept, shortened crossing edges, the cut face's edges) and its candidate
-    facets (the piece's plus the cut, kept when they hold at least d vertices).
-    Returns the numbers of vertices, edges and candidate facets written."""
-    d = LV.shape[1]
-    W = LF.shape[1]
-    cnt = 0
-    for i in range(nv):
-        if sg[i] * sign >= 0:
-            mp[i] = cnt
-            for k in range(d):
-                LV[tv + cnt, k] = LV[qv + i, k]
-            for w in range(W):
-                LF[tv + cnt, w] = LF[qv + i, w]
-            if sg[i] == 0:
-                LF[tv + cnt, hw] |= hb
-            cnt += 1
-        else:
-            mp[i] = -1
-    ns = cnt + ncross
-    for k2 in range(ncross):
-        for k in range(d):
-            LV[tv + cnt + k2, k] = NV[k2, k]
-        for w in range(W):
-            LF[tv + cnt + k2, w] = NF[k2, w]
-    r = 0
-    for e in range(ne):
-        u = LE[qe + e, 0]
-        v = LE[qe + e, 1]
-        if sg[u] == 0 and sg[v] == 0:
-            continue
-        if sg[u] * sign >= 0 and sg[v] * sign >= 0:
-            LE[te + r, 0] = mp[u]
-            LE[te + r, 1] = mp[v]
-            r += 1
-        elif cross[e] >= 0:
-            keep = u if sg[u] == sign else v
-            LE[te + r, 0] = mp[keep]
-            LE[te + r, 1] = cnt + cross[e]
-            r += 1
-    for t2 in range(nfe):
-        i = FE[t2, 0]
-        i2 = FE[t2, 1]
-        LE[te + r, 0] = mp[zidx[i]] if i < nz else cnt + (i - nz)
-        LE[te + r, 1] = mp[zidx[i2]] if i2 < nz else cnt + (i2 - nz)
-        r += 1
-    nk = 0
-    for g in range(nc + 1):
-        gid = LC[qc + g] if g < nc else hid
-        gw = gid >> 6
-        gb = np.uint64(1) << np.uint64(gid & 63)
-        count = 0
-        for i in range(ns):
-            if LF[tv + i, gw] & gb:
-                count += 1
-        if count >= d:
-            if g < nc:
-                LC[tc + nk] = LC[qc + g]
-                for k in range(d + 1):
-                    LR[tc + nk, k] = LR[qc + g, k]
-            else:
-                LC[tc + nk] = hid
-                for k in range(d):
-                    LR[tc + nk, k] = sign * a[k]
-                LR[tc + nk, d] = sign * c
-            nk += 1
-    return ns, r, nk
-
-
-@_njit_inline
-def _emit_piece(q, n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB, oV, oF, oE, oC, oR, oB, oP, vo, eo,
-                co):
-    """Copy the finished piece ``q`` of cell ``p`` to output cell ``n`` (the output arrays
-    are already large enough). Returns its approximate size in bytes."""
-    d = LV.shape[1]
-    W = LF.shape[1]
-    nl = PB.shape[1]
-    x0 = vo[n]
-    for i in range(pnv[q]):
-        for k in range(d):
-            oV[x0 + i, k] = LV[pv[q] + i, k]
-        for w in range(W):
-            oF[x0 + i, w] = LF[pv[q] + i, w]
-    vo[n + 1] = x0 + pnv[q]
-    x0 = eo[n]
-    for i in range(pne[q]):
-        oE[x0 + i, 0] = LE[pe[q] + i, 0]
-        oE[x0 + i, 1] = LE[pe[q] + i, 1]
-    eo[n + 1] = x0 + pne[q]
-    x0 = co[n]
-    for i in range(pnc[q]):
-        oC[x0 + i] = LC[pc[q] + i]
-        for k in range(d + 1):
-            oR[x0 + i, k] = LR[pc[q] + i, k]
-    co[n + 1] = x0 + pnc[q]
-    for k in range(nl):
-        oB[n, k] = PB[q, k]
-    oP[n] = p
-    # vertices (float64 + uint64 bitsets), edges (2 int32), rows (float64 + int32 id), the
-    # layer's bits, three offsets and the parent (int64)
-    return pnv[q] * (d + W) * 8 + pne[q] * 8 + pnc[q] * ((d + 1) * 8 + 4) + nl + 32
 
 
 # ------------------------------------------------------------ one layer
@@ -516,16 +321,16 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                 ctr[k] += V[i, k]
         for k in range(d):
             ctr[k] /= nv0
-        rad = 0.0
-        mag = floor
+        crad = 0.0
+        cmag = floor
         for i in range(v0, v0 + nv0):
-            acc = 0.0
+            cacc = 0.0
             for k in range(d):
-                x = V[i, k]
-                acc += (x - ctr[k]) * (x - ctr[k])
-                mag = max(mag, abs(x))
-            rad = max(rad, acc)
-        rad = math.sqrt(rad) * (1.0 + SIDE_QUICK_RTOL) + SIDE_QUICK_RTOL * mag
+                cx = V[i, k]
+                cacc += (cx - ctr[k]) * (cx - ctr[k])
+                cmag = max(cmag, abs(cx))
+            crad = max(crad, cacc)
+        crad = math.sqrt(crad) * (1.0 + SIDE_QUICK_RTOL) + SIDE_QUICK_RTOL * cmag
         for j in range(nl):
             nrm2 = 0.0
             for k in range(d):
@@ -542,17 +347,33 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
             # sign at the cell's vertices cuts none of its pieces. Quick test first: its
             # value at the centroid farther from 0 than its change over the ball holding
             # the vertices, plus the snap and rounding, decides the side of every vertex
-            # as _side would (see SIDE_QUICK_RTOL); else _side itself
+            # as the vertex-by-vertex test below would (see SIDE_QUICK_RTOL); else that test
             vc = c
             for k in range(d):
                 vc += a[k] * ctr[k]
-            reach = nrm * (rad + snap * mag) + SIDE_QUICK_RTOL * (abs(c) + nrm * d * mag)
+            reach = nrm * (crad + snap * cmag) + SIDE_QUICK_RTOL * (abs(c) + nrm * d * cmag)
             if vc > reach:
                 st = 1
             elif vc < -reach:
                 st = 0
-            else:
-                st = _side(V, v0, nv0, a, c, nrm, snap, floor)
+            else:  # the vertices' sides (with the snap): 0 none strictly positive, 1 none negative, 2 both
+                npos = 0
+                nneg = 0
+                for i in range(v0, v0 + nv0):
+                    acc = c
+                    mag = floor
+                    for k in range(d):
+                        acc += a[k] * V[i, k]
+                        mag = max(mag, abs(V[i, k]))
+                    dist = acc / nrm
+                    eps = snap * mag
+                    if dist > eps:
+                        npos += 1
+                    elif dist < -eps:
+                        nneg += 1
+                    if npos > 0 and nneg > 0:
+                        break
+                st = 2 if npos > 0 and nneg > 0 else (1 if npos > 0 else 0)
             if st < 2:
                 for t in range(nact):
                     PB[act[t], j] = st == 1
@@ -569,7 +390,28 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     vals = np.empty(2 * nv)
                     sg = np.empty(2 * nv, np.int64)
                     mp = np.empty(2 * nv, np.int64)
-                npos, nneg = _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg)
+                # --- the piece's vertices: a.x + c (into vals) and their sides (into sg: +1,
+                # -1, or 0 within snap times the vertex magnitude of the hyperplane)
+                npos = 0
+                nneg = 0
+                for i in range(nv):
+                    acc = c
+                    mag = floor
+                    for k in range(d):
+                        x = LV[qv + i, k]
+                        acc += a[k] * x
+                        mag = max(mag, abs(x))
+                    vals[i] = acc
+                    dist = acc / nrm
+                    eps = snap * mag
+                    if dist > eps:
+                        sg[i] = 1
+                        npos += 1
+                    elif dist < -eps:
+                        sg[i] = -1
+                        nneg += 1
+                    else:
+                        sg[i] = 0
                 if npos == 0 or nneg == 0:
                     PB[q, j] = npos > 0
                     nxt[nn] = q
@@ -577,10 +419,29 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     continue
                 # --- the cut: new vertices on the crossing edges
                 cross = _grow_i1(cross, ne)
-                ncross = _crossing_edges(LE, qe, ne, sg, cross)
+                # the edges whose ends have opposite signs, numbered (cross[e]; -1 for the others)
+                ncross = 0
+                for e in range(ne):
+                    if sg[LE[qe + e, 0]] * sg[LE[qe + e, 1]] < 0:
+                        cross[e] = ncross
+                        ncross += 1
+                    else:
+                        cross[e] = -1
                 NV = _grow2(NV, ncross)
                 NF = _grow2(NF, ncross)
-                _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF)
+                # where they meet the hyperplane (into NV) and their facet bitsets: the
+                # facets common to both ends plus the cut (into NF)
+                for e in range(ne):
+                    k2 = cross[e]
+                    if k2 >= 0:
+                        u = LE[qe + e, 0]
+                        v = LE[qe + e, 1]
+                        tt = vals[u] / (vals[u] - vals[v])
+                        for k in range(d):
+                            NV[k2, k] = LV[qv + u, k] + tt * (LV[qv + v, k] - LV[qv + u, k])
+                        for w in range(W):
+                            NF[k2, w] = LF[qv + u, w] & LF[qv + v, w]
+                        NF[k2, hw] |= hb
                 # the cut face: zero vertices, then the new ones; its edges from incidences
                 nz = 0
                 for i in range(nv):
@@ -613,8 +474,70 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                         PB = _grow2(PB, m2)
                     h = npieces
                     npieces += 1
-                    ns, r, nk = _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg, mp,
-                                            cross, NV, NF, ncross, FE, nfe, zidx, nz, hid, hw, hb, a, c)
+                    # append the half on side `sign` at the pool tops tv, te, tc: its vertices
+                    # (the piece's on that side or on the hyperplane, then the new ones), its
+                    # edges (kept, shortened crossing edges, the cut face's) and its candidate
+                    # facets (the piece's plus the cut, kept when they hold at least d vertices)
+                    cnt = 0
+                    for i in range(nv):
+                        if sg[i] * sign >= 0:
+                            mp[i] = cnt
+                            for k in range(d):
+                                LV[tv + cnt, k] = LV[qv + i, k]
+                            for w in range(W):
+                                LF[tv + cnt, w] = LF[qv + i, w]
+                            if sg[i] == 0:
+                                LF[tv + cnt, hw] |= hb
+                            cnt += 1
+                        else:
+                            mp[i] = -1
+                    ns = cnt + ncross
+                    for k2 in range(ncross):
+                        for k in range(d):
+                            LV[tv + cnt + k2, k] = NV[k2, k]
+                        for w in range(W):
+                            LF[tv + cnt + k2, w] = NF[k2, w]
+                    r = 0
+                    for e in range(ne):
+                        u = LE[qe + e, 0]
+                        v = LE[qe + e, 1]
+                        if sg[u] == 0 and sg[v] == 0:
+                            continue
+                        if sg[u] * sign >= 0 and sg[v] * sign >= 0:
+                            LE[te + r, 0] = mp[u]
+                            LE[te + r, 1] = mp[v]
+                            r += 1
+                        elif cross[e] >= 0:
+                            keep = u if sg[u] == sign else v
+                            LE[te + r, 0] = mp[keep]
+                            LE[te + r, 1] = cnt + cross[e]
+                            r += 1
+                    for t2 in range(nfe):
+                        i = FE[t2, 0]
+                        i2 = FE[t2, 1]
+                        LE[te + r, 0] = mp[zidx[i]] if i < nz else cnt + (i - nz)
+                        LE[te + r, 1] = mp[zidx[i2]] if i2 < nz else cnt + (i2 - nz)
+                        r += 1
+                    nk = 0
+                    for g in range(nc + 1):
+                        gid = LC[qc + g] if g < nc else hid
+                        gw = gid >> 6
+                        gb = np.uint64(1) << np.uint64(gid & 63)
+                        count = 0
+                        for i in range(ns):
+                            if LF[tv + i, gw] & gb:
+                                count += 1
+                        if count >= d:
+                            if g < nc:
+                                LC[tc + nk] = LC[qc + g]
+                                for k in range(d + 1):
+                                    LR[tc + nk, k] = LR[qc + g, k]
+                            else:
+                                LC[tc + nk] = hid
+                                for k in range(d):
+                                    LR[tc + nk, k] = sign * a[k]
+                                LR[tc + nk, d] = sign * c
+                            nk += 1
                     pv[h], pnv[h], pe[h], pne[h], pc[h], pnc[h] = tv, ns, te, r, tc, nk
                     for k in range(nl):
                         PB[h, k] = PB[q, k]
@@ -650,8 +573,30 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
         oR = _grow2(oR, co[n] + sc)
         nbytes = 0
         for t in range(nact):
-            nbytes += _emit_piece(act[t], n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB,
-                                  oV, oF, oE, oC, oR, oB, oP, vo, eo, co)
+            # copy the finished piece q to output cell n (the outputs are large enough)
+            q = act[t]
+            x0 = vo[n]
+            for i in range(pnv[q]):
+                for k in range(d):
+                    oV[x0 + i, k] = LV[pv[q] + i, k]
+                for w in range(W):
+                    oF[x0 + i, w] = LF[pv[q] + i, w]
+            vo[n + 1] = x0 + pnv[q]
+            x0 = eo[n]
+            for i in range(pne[q]):
+                oE[x0 + i, 0] = LE[pe[q] + i, 0]
+                oE[x0 + i, 1] = LE[pe[q] + i, 1]
+            eo[n + 1] = x0 + pne[q]
+            x0 = co[n]
+            for i in range(pnc[q]):
+                oC[x0 + i] = LC[pc[q] + i]
+                for k in range(d1):
+                    oR[x0 + i, k] = LR[pc[q] + i, k]
+            co[n + 1] = x0 + pnc[q]
+            for k in range(nl):
+                oB[n, k] = PB[q, k]
+            oP[n] = p
+            nbytes += pnv[q] * (d + W) * 8 + pne[q] * 8 + pnc[q] * (d1 * 8 + 4) + nl + 32
             n += 1
         used[0] += nbytes  # shared by parallel chunks: a lost update only delays the stop
         if used[0] > max_bytes:
