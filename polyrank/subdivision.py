@@ -1904,6 +1904,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, co, centers,
     order = np.argsort(keys)
     skeys = keys[order]
     del keys
+    table = _key_table(skeys, order) if key_fn is _bit_keys else None
     patterns = _neighbor_patterns(net, K, run.offsets, pat, praw, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale,
                                   run.zero_rel, run.zero_abs, run.parents, run.n_jobs, run.kept)
     run.kept = None
@@ -1918,7 +1919,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, co, centers,
         q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
         del nb
         if key_fn is _bit_keys:
-            si, ti, ui, mi = _match_keys(skeys, order, q, src, fu)
+            si, ti, ui, mi = _match_keys(*table, q, src, fu)
             miss += zip(fr[mi].tolist(), src[mi].tolist())
             ei.append(si)
             ej.append(ti)
@@ -1957,12 +1958,35 @@ def _facet_rows(frows, centers, A_sel, C_sel, pos):
 
 
 @_njit
-def _match_keys(skeys, order, q, src, fu):
+def _key_table(skeys, order):
+    """An open-addressing hash table of the sorted keys ``skeys``: slot -> key and
+    ``order`` at the key's first position (what a binary search for the key finds), -1
+    for empty slots. Its size is a power of two, at least twice the number of keys."""
+    size = 1
+    while size < 2 * skeys.shape[0]:
+        size *= 2
+    tk = np.zeros(size, np.uint64)
+    tv = np.full(size, -1, np.int64)
+    for p in range(skeys.shape[0]):
+        key = skeys[p]
+        h = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+        s = int(h) & (size - 1)
+        while tv[s] >= 0 and tk[s] != key:
+            s = (s + 1) & (size - 1)
+        if tv[s] < 0:  # the first position of a repeated key stays
+            tk[s] = key
+            tv[s] = order[p]
+    return tk, tv
+
+
+@_njit
+def _match_keys(tk, tv, q, src, fu):
     """The lines of :func:`_adjacency` after its search keys, in one pass: the edges
     (source, target, unit) of the facets whose neighbour's key is a region's (other than
-    the source), and the positions of the facets whose key is none."""
+    the source), and the positions of the facets whose key is none. ``tk, tv``: the
+    regions' keys in a hash table (:func:`_key_table`)."""
     m = q.shape[0]
-    nk = skeys.shape[0]
+    size = tk.shape[0]
     si = np.empty(m, np.int64)
     ti = np.empty(m, np.int64)
     ui = np.empty(m, np.int64)
@@ -1970,19 +1994,16 @@ def _match_keys(skeys, order, q, src, fu):
     k = 0
     nm = 0
     for f in range(m):
-        lo, hi = 0, nk  # the first key >= q[f] (np.searchsorted)
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if skeys[mid] < q[f]:
-                lo = mid + 1
-            else:
-                hi = mid
-        p = min(lo, nk - 1)
-        if skeys[p] != q[f]:
+        key = q[f]
+        h = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+        s = int(h) & (size - 1)
+        while tv[s] >= 0 and tk[s] != key:
+            s = (s + 1) & (size - 1)
+        if tv[s] < 0:
             mi[nm] = f
             nm += 1
-        elif order[p] != src[f]:
-            si[k], ti[k], ui[k] = src[f], order[p], fu[f]
+        elif tv[s] != src[f]:
+            si[k], ti[k], ui[k] = src[f], tv[s], fu[f]
             k += 1
     return si[:k].copy(), ti[:k].copy(), ui[:k].copy(), mi[:nm].copy()
 
@@ -2017,6 +2038,37 @@ def _degenerate_edges(net, K, miss, centers, normals, units, spread, pat_alive, 
 
 
 @_njit
+def _sorted_edge_keys(lo, hi, eu, n):
+    """``np.sort((lo * n + hi) * n + eu)``: a counting sort by ``lo`` (below ``n``; the keys
+    of a smaller ``lo`` are smaller), then each bucket (one region's edges) sorted, by
+    insertion while it is short."""
+    m = lo.shape[0]
+    start = np.zeros(n + 1, np.int64)
+    for t in range(m):
+        start[lo[t] + 1] += 1
+    for i in range(n):
+        start[i + 1] += start[i]
+    fill = start[:n].copy()
+    key = np.empty(m, np.int64)
+    for t in range(m):
+        key[fill[lo[t]]] = (np.int64(lo[t]) * n + hi[t]) * n + eu[t]
+        fill[lo[t]] += 1
+    for i in range(n):
+        a, b = start[i], start[i + 1]
+        if b - a > 16:
+            key[a:b] = np.sort(key[a:b])
+            continue
+        for t in range(a + 1, b):
+            k = key[t]
+            j = t
+            while j > a and key[j - 1] > k:
+                key[j] = key[j - 1]
+                j -= 1
+            key[j] = k
+    return key
+
+
+@_njit
 def _first_of_pairs(key, n):
     """The edges ``(i, j, u)`` of the sorted keys ``(i n + j) n + u``, the first of each pair."""
     m = key.shape[0]
@@ -2042,10 +2094,8 @@ def _unique_edges(ei, ej, eu):
     del ei, ej
     n = int(max(hi.max(initial=0), eu.max(initial=0))) + 1
     small = np.int32 if n < 2 ** 31 else np.int64
-    if n < 2 ** 21:  # one int64 key holding the edge: a single sort of the keys
-        key = np.sort((lo.astype(np.int64) * n + hi) * n + eu)
-        del lo, hi, eu
-        return tuple(x.astype(small) for x in _first_of_pairs(key, n))
+    if n < 2 ** 21:  # one int64 key holding the edge, bucketed by lo (the order of np.sort of the keys)
+        return tuple(x.astype(small) for x in _first_of_pairs(_sorted_edge_keys(lo, hi, eu, n), n))
     o = np.lexsort((eu, hi, lo))
     lo, hi, eu = lo[o], hi[o], eu[o]
     del o
