@@ -735,7 +735,7 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
     for i, ch in enumerate(cells):
         m = len(ch[2]) - 1
         k = max(1, -(-m // size))
-        cuts = np.linspace(0, m, k + 1).astype(np.int64).tolist()
+        cuts = np.linspace(0, m, k + 1).astype(np.int64).tolist() if k > 1 else [0, m]
         items += [(i, a, b, g0 + a) for a, b in zip(cuts[:-1], cuts[1:])]
         g0 += m
 
@@ -852,59 +852,75 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
     wit = np.zeros((ncells, d))
     lb = np.full(ncells, np.inf)
     onbox = np.zeros(ncells, np.bool_)
-    mask_buf = np.empty(64, np.bool_)  # one cell's candidate x vertex incidences, reused
+    bits_buf = np.empty(16, np.uint64)  # one cell's candidates: the bitset of their vertices
     counts_buf = np.empty(16, np.int64)
+    mask_buf = np.empty(64, np.bool_)  # candidate x vertex incidences, for cells of > 64 vertices
+    one = np.uint64(1)
     for p in range(ncells):
         v0 = voff[p]
         nv = voff[p + 1] - v0
         c0 = coff[p]
         nc = coff[p + 1] - c0
-        mask_buf = _grow_i1(mask_buf, nc * nv)
-        counts_buf = _grow_i1(counts_buf, nc)
-        mask = mask_buf[: nc * nv].reshape((nc, nv))
-        counts = counts_buf[:nc]
-        mask[:] = False
-        counts[:] = 0
+        small = nv <= 64  # the incidences as one uint64 per candidate
+        if nc > bits_buf.shape[0]:
+            bits_buf = _grow_i1(bits_buf, nc)
+            counts_buf = _grow_i1(counts_buf, nc)
+        if not small and nc * nv > mask_buf.shape[0]:
+            mask_buf = _grow_i1(mask_buf, nc * nv)
+        mask = mask_buf[: nc * nv].reshape((nc, nv)) if not small else mask_buf[:0].reshape((0, 0))
+        if not small:
+            mask[:] = False
         for g in range(nc):
             gid = Cid[c0 + g]
             gw = gid >> 6
             gb = np.uint64(1) << np.uint64(gid & 63)
+            cnt = 0
+            bs = np.uint64(0)
             for i in range(nv):
                 if F[v0 + i, gw] & gb:
-                    mask[g, i] = True
-                    counts[g] += 1
+                    if small:
+                        bs |= one << np.uint64(i)
+                    else:
+                        mask[g, i] = True
+                    cnt += 1
+            bits_buf[g] = bs
+            counts_buf[g] = cnt
         for i in range(nv):
             for k in range(d):
                 wit[p, k] += V[v0 + i, k]
         for k in range(d):
             wit[p, k] /= nv
         for g in range(nc):
-            if counts[g] < d:
+            cg = counts_buf[g]
+            if cg < d:
                 continue
             fac = True
             for g2 in range(nc):
-                if g2 == g or counts[g2] < counts[g]:
+                if g2 == g or counts_buf[g2] < cg:
                     continue
-                sub = True
-                for i in range(nv):
-                    if mask[g, i] and not mask[g2, i]:
-                        sub = False
-                        break
-                if sub and (counts[g2] > counts[g] or Cid[c0 + g2] < Cid[c0 + g]):
+                if small:
+                    sub = (bits_buf[g] & ~bits_buf[g2]) == 0
+                else:
+                    sub = True
+                    for i in range(nv):
+                        if mask[g, i] and not mask[g2, i]:
+                            sub = False
+                            break
+                if sub and (counts_buf[g2] > cg or Cid[c0 + g2] < Cid[c0 + g]):
                     fac = False
                     break
             if not fac:
                 continue
             isfacet[c0 + g] = True
             for i in range(nv):
-                if mask[g, i]:
+                if (bits_buf[g] >> np.uint64(i)) & one if small else mask[g, i]:
                     for k in range(d):
                         centers[c0 + g, k] += V[v0 + i, k]
             for k in range(d):
-                centers[c0 + g, k] /= counts[g]
+                centers[c0 + g, k] /= cg
             sp = 0.0
             for i in range(nv):
-                if mask[g, i]:
+                if (bits_buf[g] >> np.uint64(i)) & one if small else mask[g, i]:
                     dd = 0.0
                     for k in range(d):
                         dd += (V[v0 + i, k] - centers[c0 + g, k]) ** 2
@@ -1211,10 +1227,22 @@ class _Run:
         rk = np.zeros((ncells, K), dtype=np.int64)
         idx = np.arange(ncells)
         for l in range(K - 1, -1, -1):
-            pat[:, self.offsets[l]: self.offsets[l + 1]] = bits[l][idx]
-            rk[:, l] = ranks[l][idx]
-            idx = parents[l][idx]
+            idx = _trace_layer(pat, rk, l, int(self.offsets[l]), bits[l], ranks[l], parents[l], idx)
         return pat, rk
+
+
+@_njit
+def _trace_layer(pat, rk, l, o, B, rank, parent, idx):
+    """``pat[:, o:o + nl] = B[idx]``, ``rk[:, l] = rank[idx]``; returns ``parent[idx]``."""
+    nl = B.shape[1]
+    out = np.empty_like(idx)
+    for c in range(idx.shape[0]):
+        i = idx[c]
+        for j in range(nl):
+            pat[c, o + j] = B[i, j]
+        rk[c, l] = rank[i]
+        out[c] = parent[i]
+    return out
 
 
 def _release_heap(n_cells):
@@ -2340,8 +2368,12 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         keep_row &= C < run.box_id0
     alive, wit, radius, n_lp, thin = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
     # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
-    labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
-    labels += [(0, r) for r in range(len(domain.b) if domain is not None else 0)]
+    n_dom = len(domain.b) if domain is not None else 0
+
+    def labels():  # (layer, index) of each row id, for the objects built on first access
+        return ([(l + 1, i) for l in range(K) for i in range(net.widths[l])]
+                + [(0, r) for r in range(n_dom)])
+
     idx_cells = np.flatnonzero(alive)
     new_index = np.full(n_cells, -1, dtype=np.int32 if n_cells < 2 ** 31 else np.int64)
     new_index[idx_cells] = np.arange(len(idx_cells))
@@ -2381,7 +2413,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         return _paused_gc(build_regions_impl)
 
     def build_regions_impl():
-        lab_sel = _labels_of(C_sel, labels)
+        lab_sel = _labels_of(C_sel, labels())
         pats = _bool_tuples(pat_alive)
         rks = _int_tuples(rk_alive)
         szs = _int_tuples(_layer_sizes(pat_alive, offsets))
@@ -2400,7 +2432,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     ei, ej, eu = _unique_edges(ei, ej, eu)
 
     def build_edges():
-        return _paused_gc(lambda: list(zip(ei.tolist(), ej.tolist(), _labels_of(eu, labels))))
+        return _paused_gc(lambda: list(zip(ei.tolist(), ej.tolist(), _labels_of(eu, labels()))))
 
     stats = dict(seconds=time.perf_counter() - t0, n_lp=n_lp, n_cells=n_cells,
                  n_fallback=len(miss))
