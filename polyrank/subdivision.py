@@ -799,6 +799,8 @@ def _finish_all(cells, box_id0, n_jobs, rows=False, free=False, bits=None):
         del V, F, vo, E, eo, C, Rw, co
         if free:
             _release_heap(n)  # the chunk's pages
+    if len(parts) == 1:  # nothing to concatenate
+        return tuple(parts[0])
     out = []
     for k in range(len(parts[0])):  # one array at a time, its parts freed once concatenated
         out.append(np.concatenate([p[k] for p in parts]))
@@ -1919,27 +1921,30 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     return alive, wit, radius, n_lp, thin
 
 
-def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, co, centers, A_sel, C_sel, pos, lp_scale,
+def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, centers, A_sel, C_sel, pos, lp_scale,
                tails):
     """Edges found by the LP engine's neighbour rule at the centre of every unit facet
     ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
     is not a region, as (row, source) pairs (``A_sel[pos[rows]]``, ``C_sel[pos[rows]]``:
-    the rows' outward unit normals and hyperplane ids; ``co``: each cell's first row). The
+    the rows' outward unit normals and hyperplane ids; ``fcells``: the rows' cells). The
     facets are taken ``ADJACENCY_CHUNK`` at a time, so that their neighbour patterns (one
     bool per unit and facet) never all exist."""
     key_fn = _bit_keys if pat.shape[1] <= 64 else _search_keys
     keys = key_fn(pat_alive)
-    order = np.argsort(keys)
-    skeys = keys[order]
+    table = _key_table(keys, np.arange(len(keys))) if key_fn is _bit_keys else None
+    if table is None or table[2]:  # the sorted keys: for the search, or a repeated key
+        order = np.argsort(keys)
+        skeys = keys[order]
+        if table is not None:  # what the search would find: the first of the sorted repeats
+            table = _key_table(skeys, order)
     del keys
-    table = _key_table(skeys, order) if key_fn is _bit_keys else None
     patterns = _neighbor_patterns(net, K, run.offsets, pat, praw, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale,
                                   run.zero_rel, run.zero_abs, run.parents, run.n_jobs, run.kept)
     run.kept = None
     ei, ej, eu, miss = [], [], [], []
     for a in range(0, len(frows), ADJACENCY_CHUNK):
         fr = frows[a: a + ADJACENCY_CHUNK]
-        cells = np.searchsorted(co, fr, side="right") - 1
+        cells = fcells[a: a + ADJACENCY_CHUNK].astype(np.int64)
         src = new_index[cells]
         fc, fa, fu = _facet_rows(fr, centers, A_sel, C_sel, pos)
         nb = patterns(fc, fa, cells, fu)
@@ -1947,7 +1952,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, co, centers,
         q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
         del nb
         if key_fn is _bit_keys:
-            si, ti, ui, mi = _match_keys(*table, q, src, fu)
+            si, ti, ui, mi = _match_keys(table[0], table[1], q, src, fu)
             miss += zip(fr[mi].tolist(), src[mi].tolist())
             ei.append(si)
             ej.append(ti)
@@ -1987,14 +1992,16 @@ def _facet_rows(frows, centers, A_sel, C_sel, pos):
 
 @_njit
 def _key_table(skeys, order):
-    """An open-addressing hash table of the sorted keys ``skeys``: slot -> key and
-    ``order`` at the key's first position (what a binary search for the key finds), -1
-    for empty slots. Its size is a power of two, at least twice the number of keys."""
+    """An open-addressing hash table of the keys ``skeys``: slot -> key and ``order`` at
+    the key's first position (for sorted keys what a binary search for the key finds),
+    -1 for empty slots, and whether a key repeats. Its size is a power of two, at least
+    twice the number of keys."""
     size = 1
     while size < 2 * skeys.shape[0]:
         size *= 2
     tk = np.zeros(size, np.uint64)
     tv = np.full(size, -1, np.int64)
+    repeat = False
     for p in range(skeys.shape[0]):
         key = skeys[p]
         h = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
@@ -2004,7 +2011,9 @@ def _key_table(skeys, order):
         if tv[s] < 0:  # the first position of a repeated key stays
             tk[s] = key
             tv[s] = order[p]
-    return tk, tv
+        else:
+            repeat = True
+    return tk, tv, repeat
 
 
 @_njit
@@ -2200,11 +2209,13 @@ def _bit_keys(P):
 def _region_rows(co, C, keep, alive, n_units):
     """The kept rows of the alive cells, cell by cell, each cell's ordered by id (units,
     then domain rows, as the LP engine orders facets); each alive cell's first position in
-    them (and the end); and the kept rows of units of alive cells, in row order."""
+    them (and the end); the kept rows of units of alive cells, in row order, and their
+    cells."""
     n = co.shape[0] - 1
     rows = np.empty(co[-1], np.int64)
     bounds = np.empty(n + 1, np.int64)
     frows = np.empty(co[-1], np.int64)
+    fcells = np.empty(co[-1], np.int64)
     m = 0
     k = 0
     nf = 0
@@ -2219,6 +2230,7 @@ def _region_rows(co, C, keep, alive, n_units):
                 continue
             if C[r] < n_units:
                 frows[nf] = r
+                fcells[nf] = p
                 nf += 1
             i = m  # insertion by id: a cell has few rows
             while i > start and C[rows[i - 1]] > C[r]:
@@ -2227,7 +2239,7 @@ def _region_rows(co, C, keep, alive, n_units):
             rows[i] = r
             m += 1
     bounds[k] = m
-    return rows[:m].copy(), bounds[: k + 1].copy(), frows[:nf].copy()
+    return rows[:m].copy(), bounds[: k + 1].copy(), frows[:nf].copy(), fcells[:nf].copy()
 
 
 #: The certificate of :func:`_no_first_layer_gap` handles first layers of at most this many
@@ -2378,7 +2390,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     new_index = np.full(n_cells, -1, dtype=np.int32 if n_cells < 2 ** 31 else np.int64)
     new_index[idx_cells] = np.arange(len(idx_cells))
     offsets = run.offsets
-    rows, bounds, frows = _region_rows(co, C, keep_row, alive, run.n)
+    rows, bounds, frows, fcells = _region_rows(co, C, keep_row, alive, run.n)
     A_sel = A_all[rows]
     b_sel = b_all[rows]
     del A_all, b_all
@@ -2405,6 +2417,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     C_sel = C[rows]
     # the unit facets of live cells (adjacency), then what only served to find the rows
     frows = frows.astype(np.int32) if len(C) < 2 ** 31 else frows
+    fcells = fcells.astype(np.int32) if n_cells < 2 ** 31 else fcells
     del rows, C, isfac, keep_row, lb, wit, alive
     _release_heap(n_cells)
 
@@ -2422,13 +2435,13 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds.tolist(), bnd, rks, szs)
 
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
-    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, co, centers, A_sel, C_sel,
+    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, fcells, centers, A_sel, C_sel,
                                   pos, lp_scale, tails)
     if miss:
         di, dj, du = _degenerate_edges(lnet, K, miss, centers, normals, units, spread, pat_alive, A_sel, b_sel,
                                        bounds, tol_abs, lp_scale, tails)
         ei, ej, eu = ei + di, ej + dj, eu + du
-    del centers, spread, b_sel, pos, frows, new_index, co, pat, praw
+    del centers, spread, b_sel, pos, frows, fcells, new_index, co, pat, praw
     ei, ej, eu = _unique_edges(ei, ej, eu)
 
     def build_edges():
