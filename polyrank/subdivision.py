@@ -759,7 +759,7 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
         for t, r in zip(range(w0, w1), res):
             out.append(tuple(r[:8]))
             Bs.append(r[8])
-            Ps.append(r[9] + items[t][3])
+            Ps.append(r[9] + items[t][3] if items[t][3] else r[9])
             over = max(over, r[10])
         del res
         done = items[w1][0] if w1 < len(items) else len(cells)  # the chunks before it are cut through
@@ -770,6 +770,8 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
             break
     if not Bs:
         return out, np.zeros((0, H.shape[1]), dtype=bool), np.zeros(0, np.int64), over
+    if len(Bs) == 1:  # one piece: its own arrays
+        return out, Bs[0], Ps[0], over
     return out, np.concatenate(Bs), np.concatenate(Ps), over
 
 
@@ -1385,7 +1387,7 @@ def _batched_ranks(H, P, B, d, cap, zthr, n_jobs=1):
 
 @_njit
 def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, praw, anc,
-                     Hflat, hoff):
+                     Hflat, hoff, with_pat):
     """Patterns just across facets: centre ``Cc``, outward unit normal ``N``, own pattern
     ``pat[cell]``; unit ``flip`` carries the facet. The LP engine's rule: the sign of the
     pre-activation at the centre when it is clearly non-zero, else the sign of its
@@ -1402,14 +1404,20 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     read instead of rebuilt. The Jacobian of the neighbour's map equals the own region's up to the
     first layer where the neighbour's pattern differs; after it, rows are computed per
     facet. ``WTflat`` holds each layer's transposed weights, so the sums over inputs run
-    in ascending order for all units of a layer at once."""
+    in ascending order for all units of a layer at once.
+
+    Returns the patterns (with ``with_pat``, else none) and, up to 64 units, their keys
+    (:func:`_bit_keys`)."""
     m = Cc.shape[0]
     K = offsets.shape[0] - 1
     n = offsets[K]
     wmax = 0
     for l in range(K):
         wmax = max(wmax, offsets[l + 1] - offsets[l])
-    out = np.zeros((m, n), np.bool_)
+    out = np.zeros((m if with_pat else 0, n), np.bool_)
+    keys = np.zeros(m if n <= 64 else 0, np.uint64)
+    row = np.zeros(n, np.bool_)  # the facet's neighbour pattern
+    ckey = np.uint64(0)  # the cell's key
     Jo = np.zeros((n, d))  # own pre-activation Jacobian rows
     mo = np.zeros(n)  # own pre-activation offsets: z = Jo x + mo on the cell
     no = np.zeros(n)  # norms of the rows of Jo
@@ -1472,6 +1480,11 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
             for v in range(n):
                 for k in range(d):
                     JoT[k, v] = Jo[v, k]
+            if n <= 64:
+                ckey = np.uint64(0)
+                for v in range(n):
+                    if pat[c, v]:
+                        ckey |= np.uint64(1) << np.uint64(v)
         # general position (the LP engine's fast path): at the centre only the facet's
         # own unit vanishes, so the neighbour is the flip of that one unit (a branch-free
         # loop over the units, which the compiler vectorises)
@@ -1486,9 +1499,12 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
             n_on += abs(zs[v]) <= thr[v]
         u = flip[f]
         if n_on == 1 and abs(zs[u]) <= thr[u]:
-            for v in range(n):
-                out[f, v] = pat[c, v]
-            out[f, flip[f]] = not pat[c, flip[f]]
+            if with_pat:
+                for v in range(n):
+                    out[f, v] = pat[c, v]
+                out[f, u] = not pat[c, u]
+            if n <= 64:
+                keys[f] = ckey ^ (np.uint64(1) << np.uint64(u))
             continue
         diverged = False
         for l in range(K):
@@ -1539,7 +1555,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
                     p = g > zthr[l]
                 else:
                     p = z[i] > 0
-                out[f, u] = p
+                row[u] = p
                 hf[u] = z[i] if p else 0.0
                 if diverged:
                     for k in range(d):
@@ -1550,12 +1566,21 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
                 diverged = True
                 for i in range(nl):
                     for k in range(d):
-                        Jf[o + i, k] = Jl[i, k] if out[f, o + i] else 0.0
-    return out
+                        Jf[o + i, k] = Jl[i, k] if row[o + i] else 0.0
+        if with_pat:
+            for v in range(n):
+                out[f, v] = row[v]
+        if n <= 64:
+            key = np.uint64(0)
+            for v in range(n):
+                if row[v]:
+                    key |= np.uint64(1) << np.uint64(v)
+            keys[f] = key
+    return out, keys
 
 
 def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, n_jobs=1, maps=None):
-    """``patterns(C, N, cell, flip)``: :func:`_neighbor_kernel` on facet rows (centres ``C``,
+    """``patterns(C, N, cell, flip, with_pat)``: :func:`_neighbor_kernel` on facet rows (centres ``C``,
     normals ``N``, cells ``cell``, units ``flip``), in parallel chunks, for cells with
     patterns ``pat`` (``praw``: the bits the run cut with, before the dead-layer tails;
     ``maps``: the run's maps of every layer where it kept them, else None)."""
@@ -1579,17 +1604,18 @@ def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, 
             int(net.input_dim), float(on_tol), np.asarray(zthr, dtype=np.float64),
             np.asarray(zabs, dtype=np.float64), np.ascontiguousarray(praw), anc, Hflat, hoff)
 
-    def patterns(C, N, cell, flip):
+    def patterns(C, N, cell, flip, with_pat=True):
         C, N = np.ascontiguousarray(C), np.ascontiguousarray(N)
         cell, flip = np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(flip, dtype=np.int64)
 
         def chunk(a, b):  # facet rows a..b (rows are independent)
-            return _neighbor_kernel(C[a:b], N[a:b], cell[a:b], rest[0], flip[a:b], *rest[2:])
+            return _neighbor_kernel(C[a:b], N[a:b], cell[a:b], rest[0], flip[a:b], *rest[2:], with_pat)
 
         bounds = _bounds(len(C), n_jobs)
         if bounds is None:
             return chunk(0, len(C))
-        return np.concatenate(_pmap(chunk, bounds, n_jobs))
+        outs = _pmap(chunk, bounds, n_jobs)
+        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
 
     return patterns
 
@@ -1947,9 +1973,11 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, cent
         cells = fcells[a: a + ADJACENCY_CHUNK].astype(np.int64)
         src = new_index[cells]
         fc, fa, fu = _facet_rows(fr, centers, A_sel, C_sel, pos)
-        nb = patterns(fc, fa, cells, fu)
+        keys_only = key_fn is _bit_keys and tails is None  # the kernel's keys are the patterns' keys
+        nb, q = patterns(fc, fa, cells, fu, not keys_only)
         del fc, fa
-        q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
+        if not keys_only:
+            q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
         del nb
         if key_fn is _bit_keys:
             si, ti, ui, mi = _match_keys(table[0], table[1], q, src, fu)
