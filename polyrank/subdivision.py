@@ -633,6 +633,9 @@ TRIM_MIN_CELLS = 1 << 12
 #: The run keeps every layer's pre-activation maps for the neighbour pass (which otherwise
 #: rebuilds them cell by cell) while they take at most this many bytes.
 KEEP_MAPS_BYTES = 1 << 22
+#: The layer kernel's outputs (views of buffers grown by doubling) are copied to their size
+#: from this many bytes on (below it the copies would cost more than the memory they free).
+OWNED_MIN_BYTES = 1 << 20
 #: Threads when ``n_jobs`` is None; None means every core this process may use.
 DEFAULT_N_JOBS = None
 
@@ -704,8 +707,11 @@ def _rebase(off, a, b):
 def _owned(res):
     """The outputs of :func:`_layer_kernel` (views of its grown buffers) copied to their size
     one array at a time: each buffer is freed before the next copy, so that the buffers and
-    all the copies never exist together."""
+    all the copies never exist together. Below ``OWNED_MIN_BYTES`` in all the views stay
+    (their buffers are at most twice as large, and small)."""
     res = list(res)
+    if sum(x.nbytes for x in res[:-1]) < OWNED_MIN_BYTES:
+        return res
     for k in range(len(res) - 1):
         res[k] = res[k].copy()
     return res
@@ -970,14 +976,13 @@ def applies(net, domain) -> bool:
 
 def _initial_cell(Ad, bd, n_units, snap_rel):
     """Vertices, incidences and edges of the polytope {A x <= b} (bounded, full-dimensional)."""
+    d = Ad.shape[1]
+    if Ad.shape == (2 * d, d) and np.array_equal(Ad, _box_rows(d)):
+        return _box_cell(bd[:d], -bd[d:], n_units)
     from scipy.spatial import HalfspaceIntersection
 
     from .lp import chebyshev_center
 
-    d = Ad.shape[1]
-    eye = np.eye(d)
-    if Ad.shape == (2 * d, d) and np.array_equal(Ad, np.vstack([eye, -eye])):
-        return _box_cell(bd[:d], -bd[d:], n_units)
     x, _ = chebyshev_center(Ad, bd)
     if d == 1:
         a = Ad[:, 0]
@@ -1016,6 +1021,14 @@ def _cube(d):
     return bits, E
 
 
+@functools.lru_cache(maxsize=None)
+def _box_rows(d):
+    """The rows of a box in dimension d, ``x_j <= hi_j`` then ``-x_j <= -lo_j`` (read-only)."""
+    A = np.vstack([np.eye(d), -np.eye(d)])
+    A.setflags(write=False)
+    return A
+
+
 def _box_cell(hi, lo, n_units):
     """:func:`_initial_cell` of the box ``[lo, hi]`` (rows ``x_j <= hi_j``, then
     ``-x_j <= -lo_j``), read off its corners without an LP or qhull."""
@@ -1029,7 +1042,7 @@ def _box_cell(hi, lo, n_units):
         F[:, g1 >> 6] |= np.uint64(1 << (g1 & 63)) * bits[:, r].astype(np.uint64)
         F[:, g2 >> 6] |= np.uint64(1 << (g2 & 63)) * (1 - bits[:, r]).astype(np.uint64)
     Cid = (n_units + np.arange(2 * d)).astype(np.int32)
-    Crow = np.hstack([-np.vstack([np.eye(d), -np.eye(d)]), np.concatenate([hi, -lo])[:, None]])
+    Crow = np.hstack([-_box_rows(d), np.concatenate([hi, -lo])[:, None]])
     return V, F, E.astype(np.int32), Cid, Crow, float(np.max(hi - lo))
 
 
