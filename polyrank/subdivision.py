@@ -1935,14 +1935,17 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     gets a Chebyshev-centre LP, as the LP engine would decide. Returns which cells are
     regions, their witnesses and inradii, the number of LPs, and the radii of the cells
     dropped as slivers (above SLIVER_MIN: below it a cell is a rounding artefact)."""
+    doubtful = np.flatnonzero(~(lb > tol_abs))
+    alive = np.ones(len(lb), dtype=bool)
+    if not len(doubtful):  # every cell certified: the bounds are the radii
+        return alive, wit, lb, 0, []
     from .exceptions import InfeasibleError
     from .lp import chebyshev_center
 
-    alive = np.ones(len(lb), dtype=bool)
     radius, wit = lb.copy(), wit.copy()
     n_lp = 0
     thin = []
-    for p in np.flatnonzero(~(lb > tol_abs)):
+    for p in doubtful:
         rows = np.flatnonzero(isfac[co[p]: co[p + 1]]) + co[p]
         n_lp += 1
         try:
