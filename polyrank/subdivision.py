@@ -628,14 +628,12 @@ ADJACENCY_CHUNK = 1 << 16
 LAYER_CHUNK_CELLS = 1 << 14
 #: Freed heap pages are handed back to the OS (``malloc_trim``) in runs of at least this many
 #: cells; below it the holes are small and the calls (a few per layer) would be a good part
-#: of a small run's time.
+#: of a small run's time. Layers of fewer cells also keep the layer kernel's outputs as views
+#: of its buffers (no copies to size, :func:`_owned`).
 TRIM_MIN_CELLS = 1 << 12
 #: The run keeps every layer's pre-activation maps for the neighbour pass (which otherwise
 #: rebuilds them cell by cell) while they take at most this many bytes.
 KEEP_MAPS_BYTES = 1 << 22
-#: The layer kernel's outputs (views of buffers grown by doubling) are copied to their size
-#: from this many bytes on (below it the copies would cost more than the memory they free).
-OWNED_MIN_BYTES = 1 << 20
 #: Threads when ``n_jobs`` is None; None means every core this process may use.
 DEFAULT_N_JOBS = None
 
@@ -704,13 +702,13 @@ def _rebase(off, a, b):
     return off[a: b + 1] - off[a]
 
 
-def _owned(res):
+def _owned(res, copy=True):
     """The outputs of :func:`_layer_kernel` (views of its grown buffers) copied to their size
     one array at a time: each buffer is freed before the next copy, so that the buffers and
-    all the copies never exist together. Below ``OWNED_MIN_BYTES`` in all the views stay
-    (their buffers are at most twice as large, and small)."""
+    all the copies never exist together. Without ``copy`` (a small complex) the views stay
+    (their buffers are at most twice as large)."""
     res = list(res)
-    if sum(x.nbytes for x in res[:-1]) < OWNED_MIN_BYTES:
+    if not copy:
         return res
     for k in range(len(res) - 1):
         res[k] = res[k].copy()
@@ -752,7 +750,7 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
         Hp = H.rows(g, g + b - a, threads) if isinstance(H, _LazyMaps) else H[g: g + b - a]
         return _owned(_layer_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
                                     R[ca:cb], _rebase(co, a, b), Hp, unit_base, zthr, zabs, snap, floor,
-                                    max_bytes, used))
+                                    max_bytes, used), copy=n >= TRIM_MIN_CELLS)
 
     wave = n_jobs * CHUNKS_PER_THREAD if n_jobs > 1 else 1
     out, Bs, Ps, over, freed = [], [], [], 0, 0
