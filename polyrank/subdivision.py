@@ -2290,21 +2290,21 @@ GAP_CERT_MAX_UNITS = 256
 #: Its margin on a vertex computed by Cramer's rule, in units of ``|det|^-1 (1 + |V| + |b|)``:
 #: far above the rounding of Cramer's rule and of LAPACK's solve (a few eps times the
 #: condition number ``<= 2 / |det|``), so that a vertex it places farther than ``limit``
-#: plus the margins from every other is farther than ``limit`` in :func:`first_layer_gap`.
+#: plus the margins from every other is farther than ``limit`` in ``first_layer_gap``.
 GAP_CERT_MARGIN = 1e-11
-#: Pairs of lines at an angle whose sine is below this are left to :func:`first_layer_gap`.
+#: Pairs of lines at an angle whose sine is below this are left to ``first_layer_gap``.
 GAP_CERT_MIN_DET = 1e-6
 
 
 @_njit
 def _no_first_layer_gap(W, b, Ad, bd, limit):
-    """True when :func:`~polyrank._numerics.first_layer_gap` is certainly None for a first
+    """True when ``first_layer_gap`` (polyrank._numerics) is certainly None for a first
     layer ``(W, b)`` of input dimension 1 or 2: every two of its vertices (Cramer's rule,
     kept when within the domain ``{Ad y <= bd}`` plus ``limit`` and margins) are farther
     apart than ``limit`` plus their margins (``GAP_CERT_MARGIN``), and no two of its
     hyperplanes are nearly parallel within ``2 limit``. False when it cannot tell
     (close or concurrent features, nearly parallel lines, too many units): the caller
-    then runs :func:`~polyrank._numerics.first_layer_gap` itself. The same answer for
+    then runs ``first_layer_gap`` (polyrank._numerics) itself. The same answer for
     the cost of a sort, without a batched SVD or a k-d tree."""
     n0, d = W.shape
     if n0 > GAP_CERT_MAX_UNITS or d > 2:
