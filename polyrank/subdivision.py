@@ -117,31 +117,6 @@ def _subset(common, Fw):
 
 
 @_njit_inline
-def _side(V, v0, nv, a, c, nrm, snap, floor):
-    """Where the vertices ``V[v0:v0+nv]`` lie relative to a.x + c = 0 (with the snap of
-    :func:`_cut`): 0 none strictly positive, 1 none strictly negative but some positive,
-    2 both."""
-    d = V.shape[1]
-    npos = 0
-    nneg = 0
-    for i in range(v0, v0 + nv):
-        acc = c
-        mag = floor
-        for k in range(d):
-            acc += a[k] * V[i, k]
-            mag = max(mag, abs(V[i, k]))
-        dist = acc / nrm
-        eps = snap * mag
-        if dist > eps:
-            npos += 1
-        elif dist < -eps:
-            nneg += 1
-        if npos > 0 and nneg > 0:
-            return 2
-    return 1 if npos > 0 else 0
-
-
-@_njit_inline
 def _grow2(a, need):
     """``a`` (2-D) with at least ``need`` rows: itself, or a copy with doubled capacity
     (compiled once per dtype)."""
@@ -159,69 +134,6 @@ def _grow_i1(a, need):
     b = np.empty(max(need, 2 * a.shape[0]), a.dtype)
     b[: a.shape[0]] = a
     return b
-
-
-# ------------------------------------------------------------ the steps of one cut
-@_njit_inline
-def _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg):
-    """Evaluate ``a . x + c`` at the piece's vertices (into ``vals``) and their sides
-    (into ``sg``: +1, -1, or 0 within ``snap`` times the vertex magnitude of the
-    hyperplane). Returns the numbers of positive and negative vertices."""
-    d = LV.shape[1]
-    npos = 0
-    nneg = 0
-    for i in range(nv):
-        acc = c
-        mag = floor
-        for k in range(d):
-            x = LV[qv + i, k]
-            acc += a[k] * x
-            mag = max(mag, abs(x))
-        vals[i] = acc
-        dist = acc / nrm
-        eps = snap * mag
-        if dist > eps:
-            sg[i] = 1
-            npos += 1
-        elif dist < -eps:
-            sg[i] = -1
-            nneg += 1
-        else:
-            sg[i] = 0
-    return npos, nneg
-
-
-@_njit_inline
-def _crossing_edges(LE, qe, ne, sg, cross):
-    """Number the piece's edges whose ends have opposite signs (``cross[e]``; -1 for
-    the others) and return how many there are."""
-    ncross = 0
-    for e in range(ne):
-        if sg[LE[qe + e, 0]] * sg[LE[qe + e, 1]] < 0:
-            cross[e] = ncross
-            ncross += 1
-        else:
-            cross[e] = -1
-    return ncross
-
-
-@_njit_inline
-def _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF):
-    """The new vertices where the crossing edges meet the hyperplane (into ``NV``) and
-    their facet bitsets: the facets common to both ends plus the cut (into ``NF``)."""
-    d = LV.shape[1]
-    W = LF.shape[1]
-    for e in range(ne):
-        k2 = cross[e]
-        if k2 >= 0:
-            u = LE[qe + e, 0]
-            v = LE[qe + e, 1]
-            tt = vals[u] / (vals[u] - vals[v])
-            for k in range(d):
-                NV[k2, k] = LV[qv + u, k] + tt * (LV[qv + v, k] - LV[qv + u, k])
-            for w in range(W):
-                NF[k2, w] = LF[qv + u, w] & LF[qv + v, w]
-            NF[k2, hw] |= hb
 
 
 @_njit_inline
@@ -309,114 +221,15 @@ def _polytope_edges(F, d):
     return FE[:nfe].copy()
 
 
-@_njit_inline
-def _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg, mp, cross, NV, NF, ncross,
-                FE, nfe, zidx, nz, hid, hw, hb, a, c):
-    """Append the half of the piece on side ``sign`` to the pools at their tops ``tv, te,
-    tc``: its vertices (the piece's on that side or on the hyperplane, then the new ones),
-    its edges (kept, shortened crossing edges, the cut face's edges) and its candidate
-    facets (the piece's plus the cut, kept when they hold at least d vertices).
-    Returns the numbers of vertices, edges and candidate facets written."""
-    d = LV.shape[1]
-    W = LF.shape[1]
-    cnt = 0
-    for i in range(nv):
-        if sg[i] * sign >= 0:
-            mp[i] = cnt
-            for k in range(d):
-                LV[tv + cnt, k] = LV[qv + i, k]
-            for w in range(W):
-                LF[tv + cnt, w] = LF[qv + i, w]
-            if sg[i] == 0:
-                LF[tv + cnt, hw] |= hb
-            cnt += 1
-        else:
-            mp[i] = -1
-    ns = cnt + ncross
-    for k2 in range(ncross):
-        for k in range(d):
-            LV[tv + cnt + k2, k] = NV[k2, k]
-        for w in range(W):
-            LF[tv + cnt + k2, w] = NF[k2, w]
-    r = 0
-    for e in range(ne):
-        u = LE[qe + e, 0]
-        v = LE[qe + e, 1]
-        if sg[u] == 0 and sg[v] == 0:
-            continue
-        if sg[u] * sign >= 0 and sg[v] * sign >= 0:
-            LE[te + r, 0] = mp[u]
-            LE[te + r, 1] = mp[v]
-            r += 1
-        elif cross[e] >= 0:
-            keep = u if sg[u] == sign else v
-            LE[te + r, 0] = mp[keep]
-            LE[te + r, 1] = cnt + cross[e]
-            r += 1
-    for t2 in range(nfe):
-        i = FE[t2, 0]
-        i2 = FE[t2, 1]
-        LE[te + r, 0] = mp[zidx[i]] if i < nz else cnt + (i - nz)
-        LE[te + r, 1] = mp[zidx[i2]] if i2 < nz else cnt + (i2 - nz)
-        r += 1
-    nk = 0
-    for g in range(nc + 1):
-        gid = LC[qc + g] if g < nc else hid
-        gw = gid >> 6
-        gb = np.uint64(1) << np.uint64(gid & 63)
-        count = 0
-        for i in range(ns):
-            if LF[tv + i, gw] & gb:
-                count += 1
-        if count >= d:
-            if g < nc:
-                LC[tc + nk] = LC[qc + g]
-                for k in range(d + 1):
-                    LR[tc + nk, k] = LR[qc + g, k]
-            else:
-                LC[tc + nk] = hid
-                for k in range(d):
-                    LR[tc + nk, k] = sign * a[k]
-                LR[tc + nk, d] = sign * c
-            nk += 1
-    return ns, r, nk
-
-
-@_njit_inline
-def _emit_piece(q, n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB, oV, oF, oE, oC, oR, oB, oP, vo, eo,
-                co):
-    """Copy the finished piece ``q`` of cell ``p`` to output cell ``n`` (the output arrays
-    are already large enough). Returns its approximate size in bytes."""
-    d = LV.shape[1]
-    W = LF.shape[1]
-    nl = PB.shape[1]
-    x0 = vo[n]
-    for i in range(pnv[q]):
-        for k in range(d):
-            oV[x0 + i, k] = LV[pv[q] + i, k]
-        for w in range(W):
-            oF[x0 + i, w] = LF[pv[q] + i, w]
-    vo[n + 1] = x0 + pnv[q]
-    x0 = eo[n]
-    for i in range(pne[q]):
-        oE[x0 + i, 0] = LE[pe[q] + i, 0]
-        oE[x0 + i, 1] = LE[pe[q] + i, 1]
-    eo[n + 1] = x0 + pne[q]
-    x0 = co[n]
-    for i in range(pnc[q]):
-        oC[x0 + i] = LC[pc[q] + i]
-        for k in range(d + 1):
-            oR[x0 + i, k] = LR[pc[q] + i, k]
-    co[n + 1] = x0 + pnc[q]
-    for k in range(nl):
-        oB[n, k] = PB[q, k]
-    oP[n] = p
-    # vertices (float64 + uint64 bitsets), edges (2 int32), rows (float64 + int32 id), the
-    # layer's bits, three offsets and the parent (int64)
-    return pnv[q] * (d + W) * 8 + pne[q] * 8 + pnc[q] * ((d + 1) * 8 + 4) + nl + 32
-
-
 # ------------------------------------------------------------ one layer
+#: The quick side test of :func:`_layer_kernel` decides that a neuron does not cut a
+#: cell when its value at the vertex centroid exceeds its change over the ball holding
+#: the vertices (radius and coordinates enlarged by this fraction) plus the snap and this
+#: fraction of the magnitudes summed: far above the float64 rounding (~1e-16 per term) of
+#: both evaluations, so it answers as the vertex-by-vertex test does.
+SIDE_QUICK_RTOL = 1e-12
+
+
 @_njit
 def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zero_abs, snap,
                   floor, max_bytes, used):
@@ -483,6 +296,7 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     n = 0
     over = 0
     a = np.empty(d)
+    ctr = np.empty(d)
     for p in range(ncells):
         v0 = voff[p]
         nv0 = voff[p + 1] - v0
@@ -507,6 +321,25 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
         npieces = 1
         act[0] = 0
         nact = 1
+        # the cell's vertex centroid, the radius of the ball around it that holds the
+        # vertices, and their largest |coordinate| (for the snap), for the quick side test
+        for k in range(d):
+            ctr[k] = 0.0
+        for i in range(v0, v0 + nv0):
+            for k in range(d):
+                ctr[k] += V[i, k]
+        for k in range(d):
+            ctr[k] /= nv0
+        crad = 0.0
+        cmag = floor
+        for i in range(v0, v0 + nv0):
+            cacc = 0.0
+            for k in range(d):
+                cx = V[i, k]
+                cacc += (cx - ctr[k]) * (cx - ctr[k])
+                cmag = max(cmag, abs(cx))
+            crad = max(crad, cacc)
+        crad = math.sqrt(crad) * (1.0 + SIDE_QUICK_RTOL) + SIDE_QUICK_RTOL * cmag
         for j in range(nl):
             nrm2 = 0.0
             for k in range(d):
@@ -520,8 +353,36 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     PB[act[t], j] = flag
                 continue
             # the pre-activation is affine on the cell: a neuron that does not change
-            # sign at the cell's vertices cuts none of its pieces
-            st = _side(V, v0, nv0, a, c, nrm, snap, floor)
+            # sign at the cell's vertices cuts none of its pieces. Quick test first: its
+            # value at the centroid farther from 0 than its change over the ball holding
+            # the vertices, plus the snap and rounding, decides the side of every vertex
+            # as the vertex-by-vertex test below would (see SIDE_QUICK_RTOL); else that test
+            vc = c
+            for k in range(d):
+                vc += a[k] * ctr[k]
+            reach = nrm * (crad + snap * cmag) + SIDE_QUICK_RTOL * (abs(c) + nrm * d * cmag)
+            if vc > reach:
+                st = 1
+            elif vc < -reach:
+                st = 0
+            else:  # the vertices' sides (with the snap): 0 none strictly positive, 1 none negative, 2 both
+                npos = 0
+                nneg = 0
+                for i in range(v0, v0 + nv0):
+                    acc = c
+                    mag = floor
+                    for k in range(d):
+                        acc += a[k] * V[i, k]
+                        mag = max(mag, abs(V[i, k]))
+                    dist = acc / nrm
+                    eps = snap * mag
+                    if dist > eps:
+                        npos += 1
+                    elif dist < -eps:
+                        nneg += 1
+                    if npos > 0 and nneg > 0:
+                        break
+                st = 2 if npos > 0 and nneg > 0 else (1 if npos > 0 else 0)
             if st < 2:
                 for t in range(nact):
                     PB[act[t], j] = st == 1
@@ -538,7 +399,28 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     vals = np.empty(2 * nv)
                     sg = np.empty(2 * nv, np.int64)
                     mp = np.empty(2 * nv, np.int64)
-                npos, nneg = _classify_vertices(LV, qv, nv, a, c, nrm, snap, floor, vals, sg)
+                # --- the piece's vertices: a.x + c (into vals) and their sides (into sg: +1,
+                # -1, or 0 within snap times the vertex magnitude of the hyperplane)
+                npos = 0
+                nneg = 0
+                for i in range(nv):
+                    acc = c
+                    mag = floor
+                    for k in range(d):
+                        x = LV[qv + i, k]
+                        acc += a[k] * x
+                        mag = max(mag, abs(x))
+                    vals[i] = acc
+                    dist = acc / nrm
+                    eps = snap * mag
+                    if dist > eps:
+                        sg[i] = 1
+                        npos += 1
+                    elif dist < -eps:
+                        sg[i] = -1
+                        nneg += 1
+                    else:
+                        sg[i] = 0
                 if npos == 0 or nneg == 0:
                     PB[q, j] = npos > 0
                     nxt[nn] = q
@@ -546,10 +428,29 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     continue
                 # --- the cut: new vertices on the crossing edges
                 cross = _grow_i1(cross, ne)
-                ncross = _crossing_edges(LE, qe, ne, sg, cross)
+                # the edges whose ends have opposite signs, numbered (cross[e]; -1 for the others)
+                ncross = 0
+                for e in range(ne):
+                    if sg[LE[qe + e, 0]] * sg[LE[qe + e, 1]] < 0:
+                        cross[e] = ncross
+                        ncross += 1
+                    else:
+                        cross[e] = -1
                 NV = _grow2(NV, ncross)
                 NF = _grow2(NF, ncross)
-                _crossing_vertices(LV, LF, LE, qv, qe, ne, cross, vals, hw, hb, NV, NF)
+                # where they meet the hyperplane (into NV) and their facet bitsets: the
+                # facets common to both ends plus the cut (into NF)
+                for e in range(ne):
+                    k2 = cross[e]
+                    if k2 >= 0:
+                        u = LE[qe + e, 0]
+                        v = LE[qe + e, 1]
+                        tt = vals[u] / (vals[u] - vals[v])
+                        for k in range(d):
+                            NV[k2, k] = LV[qv + u, k] + tt * (LV[qv + v, k] - LV[qv + u, k])
+                        for w in range(W):
+                            NF[k2, w] = LF[qv + u, w] & LF[qv + v, w]
+                        NF[k2, hw] |= hb
                 # the cut face: zero vertices, then the new ones; its edges from incidences
                 nz = 0
                 for i in range(nv):
@@ -582,8 +483,70 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                         PB = _grow2(PB, m2)
                     h = npieces
                     npieces += 1
-                    ns, r, nk = _write_half(sign, LV, LF, LE, LC, LR, tv, te, tc, qv, nv, qe, ne, qc, nc, sg, mp,
-                                            cross, NV, NF, ncross, FE, nfe, zidx, nz, hid, hw, hb, a, c)
+                    # append the half on side `sign` at the pool tops tv, te, tc: its vertices
+                    # (the piece's on that side or on the hyperplane, then the new ones), its
+                    # edges (kept, shortened crossing edges, the cut face's) and its candidate
+                    # facets (the piece's plus the cut, kept when they hold at least d vertices)
+                    cnt = 0
+                    for i in range(nv):
+                        if sg[i] * sign >= 0:
+                            mp[i] = cnt
+                            for k in range(d):
+                                LV[tv + cnt, k] = LV[qv + i, k]
+                            for w in range(W):
+                                LF[tv + cnt, w] = LF[qv + i, w]
+                            if sg[i] == 0:
+                                LF[tv + cnt, hw] |= hb
+                            cnt += 1
+                        else:
+                            mp[i] = -1
+                    ns = cnt + ncross
+                    for k2 in range(ncross):
+                        for k in range(d):
+                            LV[tv + cnt + k2, k] = NV[k2, k]
+                        for w in range(W):
+                            LF[tv + cnt + k2, w] = NF[k2, w]
+                    r = 0
+                    for e in range(ne):
+                        u = LE[qe + e, 0]
+                        v = LE[qe + e, 1]
+                        if sg[u] == 0 and sg[v] == 0:
+                            continue
+                        if sg[u] * sign >= 0 and sg[v] * sign >= 0:
+                            LE[te + r, 0] = mp[u]
+                            LE[te + r, 1] = mp[v]
+                            r += 1
+                        elif cross[e] >= 0:
+                            keep = u if sg[u] == sign else v
+                            LE[te + r, 0] = mp[keep]
+                            LE[te + r, 1] = cnt + cross[e]
+                            r += 1
+                    for t2 in range(nfe):
+                        i = FE[t2, 0]
+                        i2 = FE[t2, 1]
+                        LE[te + r, 0] = mp[zidx[i]] if i < nz else cnt + (i - nz)
+                        LE[te + r, 1] = mp[zidx[i2]] if i2 < nz else cnt + (i2 - nz)
+                        r += 1
+                    nk = 0
+                    for g in range(nc + 1):
+                        gid = LC[qc + g] if g < nc else hid
+                        gw = gid >> 6
+                        gb = np.uint64(1) << np.uint64(gid & 63)
+                        count = 0
+                        for i in range(ns):
+                            if LF[tv + i, gw] & gb:
+                                count += 1
+                        if count >= d:
+                            if g < nc:
+                                LC[tc + nk] = LC[qc + g]
+                                for k in range(d + 1):
+                                    LR[tc + nk, k] = LR[qc + g, k]
+                            else:
+                                LC[tc + nk] = hid
+                                for k in range(d):
+                                    LR[tc + nk, k] = sign * a[k]
+                                LR[tc + nk, d] = sign * c
+                            nk += 1
                     pv[h], pnv[h], pe[h], pne[h], pc[h], pnc[h] = tv, ns, te, r, tc, nk
                     for k in range(nl):
                         PB[h, k] = PB[q, k]
@@ -619,8 +582,30 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
         oR = _grow2(oR, co[n] + sc)
         nbytes = 0
         for t in range(nact):
-            nbytes += _emit_piece(act[t], n, p, LV, LF, LE, LC, LR, pv, pnv, pe, pne, pc, pnc, PB,
-                                  oV, oF, oE, oC, oR, oB, oP, vo, eo, co)
+            # copy the finished piece q to output cell n (the outputs are large enough)
+            q = act[t]
+            x0 = vo[n]
+            for i in range(pnv[q]):
+                for k in range(d):
+                    oV[x0 + i, k] = LV[pv[q] + i, k]
+                for w in range(W):
+                    oF[x0 + i, w] = LF[pv[q] + i, w]
+            vo[n + 1] = x0 + pnv[q]
+            x0 = eo[n]
+            for i in range(pne[q]):
+                oE[x0 + i, 0] = LE[pe[q] + i, 0]
+                oE[x0 + i, 1] = LE[pe[q] + i, 1]
+            eo[n + 1] = x0 + pne[q]
+            x0 = co[n]
+            for i in range(pnc[q]):
+                oC[x0 + i] = LC[pc[q] + i]
+                for k in range(d1):
+                    oR[x0 + i, k] = LR[pc[q] + i, k]
+            co[n + 1] = x0 + pnc[q]
+            for k in range(nl):
+                oB[n, k] = PB[q, k]
+            oP[n] = p
+            nbytes += pnv[q] * (d + W) * 8 + pne[q] * 8 + pnc[q] * (d1 * 8 + 4) + nl + 32
             n += 1
         used[0] += nbytes  # shared by parallel chunks: a lost update only delays the stop
         if used[0] > max_bytes:
@@ -652,8 +637,12 @@ ADJACENCY_CHUNK = 1 << 16
 LAYER_CHUNK_CELLS = 1 << 14
 #: Freed heap pages are handed back to the OS (``malloc_trim``) in runs of at least this many
 #: cells; below it the holes are small and the calls (a few per layer) would be a good part
-#: of a small run's time.
+#: of a small run's time. Layers of fewer cells also keep the layer kernel's outputs as views
+#: of its buffers (no copies to size, :func:`_owned`).
 TRIM_MIN_CELLS = 1 << 12
+#: The run keeps every layer's pre-activation maps for the neighbour pass (which otherwise
+#: rebuilds them cell by cell) while they take at most this many bytes.
+KEEP_MAPS_BYTES = 1 << 22
 #: Threads when ``n_jobs`` is None; None means every core this process may use.
 DEFAULT_N_JOBS = None
 
@@ -722,11 +711,14 @@ def _rebase(off, a, b):
     return off[a: b + 1] - off[a]
 
 
-def _owned(res):
+def _owned(res, copy=True):
     """The outputs of :func:`_layer_kernel` (views of its grown buffers) copied to their size
     one array at a time: each buffer is freed before the next copy, so that the buffers and
-    all the copies never exist together."""
+    all the copies never exist together. Without ``copy`` (a small complex) the views stay
+    (their buffers are at most twice as large)."""
     res = list(res)
+    if not copy:
+        return res
     for k in range(len(res) - 1):
         res[k] = res[k].copy()
     return res
@@ -756,7 +748,7 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
     for i, ch in enumerate(cells):
         m = len(ch[2]) - 1
         k = max(1, -(-m // size))
-        cuts = np.linspace(0, m, k + 1).astype(np.int64).tolist()
+        cuts = np.linspace(0, m, k + 1).astype(np.int64).tolist() if k > 1 else [0, m]
         items += [(i, a, b, g0 + a) for a, b in zip(cuts[:-1], cuts[1:])]
         g0 += m
 
@@ -767,7 +759,7 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
         Hp = H.rows(g, g + b - a, threads) if isinstance(H, _LazyMaps) else H[g: g + b - a]
         return _owned(_layer_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
                                     R[ca:cb], _rebase(co, a, b), Hp, unit_base, zthr, zabs, snap, floor,
-                                    max_bytes, used))
+                                    max_bytes, used), copy=n >= TRIM_MIN_CELLS)
 
     wave = n_jobs * CHUNKS_PER_THREAD if n_jobs > 1 else 1
     out, Bs, Ps, over, freed = [], [], [], 0, 0
@@ -780,7 +772,7 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
         for t, r in zip(range(w0, w1), res):
             out.append(tuple(r[:8]))
             Bs.append(r[8])
-            Ps.append(r[9] + items[t][3])
+            Ps.append(r[9] + items[t][3] if items[t][3] else r[9])
             over = max(over, r[10])
         del res
         done = items[w1][0] if w1 < len(items) else len(cells)  # the chunks before it are cut through
@@ -791,6 +783,8 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
             break
     if not Bs:
         return out, np.zeros((0, H.shape[1]), dtype=bool), np.zeros(0, np.int64), over
+    if len(Bs) == 1:  # one piece: its own arrays
+        return out, Bs[0], Ps[0], over
     return out, np.concatenate(Bs), np.concatenate(Ps), over
 
 
@@ -820,6 +814,8 @@ def _finish_all(cells, box_id0, n_jobs, rows=False, free=False, bits=None):
         del V, F, vo, E, eo, C, Rw, co
         if free:
             _release_heap(n)  # the chunk's pages
+    if len(parts) == 1:  # nothing to concatenate
+        return tuple(parts[0])
     out = []
     for k in range(len(parts[0])):  # one array at a time, its parts freed once concatenated
         out.append(np.concatenate([p[k] for p in parts]))
@@ -907,11 +903,12 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
         for k in range(d):
             wit[p, k] /= nv
         for g in range(nc):
-            if counts[g] < d:
+            cg = counts_buf[g]
+            if cg < d:
                 continue
             fac = True
             for g2 in range(nc):
-                if g2 == g or counts[g2] < counts[g]:
+                if g2 == g or counts_buf[g2] < cg:
                     continue
                 sub = True
                 for w in range(nw):
@@ -982,14 +979,13 @@ def applies(net, domain) -> bool:
 
 def _initial_cell(Ad, bd, n_units, snap_rel):
     """Vertices, incidences and edges of the polytope {A x <= b} (bounded, full-dimensional)."""
+    d = Ad.shape[1]
+    if Ad.shape == (2 * d, d) and np.array_equal(Ad, _box_rows(d)):
+        return _box_cell(bd[:d], -bd[d:], n_units)
     from scipy.spatial import HalfspaceIntersection
 
     from .lp import chebyshev_center
 
-    d = Ad.shape[1]
-    eye = np.eye(d)
-    if Ad.shape == (2 * d, d) and np.array_equal(Ad, np.vstack([eye, -eye])):
-        return _box_cell(bd[:d], -bd[d:], n_units)
     x, _ = chebyshev_center(Ad, bd)
     if d == 1:
         a = Ad[:, 0]
@@ -1028,6 +1024,14 @@ def _cube(d):
     return bits, E
 
 
+@functools.lru_cache(maxsize=None)
+def _box_rows(d):
+    """The rows of a box in dimension d, ``x_j <= hi_j`` then ``-x_j <= -lo_j`` (read-only)."""
+    A = np.vstack([np.eye(d), -np.eye(d)])
+    A.setflags(write=False)
+    return A
+
+
 def _box_cell(hi, lo, n_units):
     """:func:`_initial_cell` of the box ``[lo, hi]`` (rows ``x_j <= hi_j``, then
     ``-x_j <= -lo_j``), read off its corners without an LP or qhull."""
@@ -1041,7 +1045,7 @@ def _box_cell(hi, lo, n_units):
         F[:, g1 >> 6] |= np.uint64(1 << (g1 & 63)) * bits[:, r].astype(np.uint64)
         F[:, g2 >> 6] |= np.uint64(1 << (g2 & 63)) * (1 - bits[:, r]).astype(np.uint64)
     Cid = (n_units + np.arange(2 * d)).astype(np.int32)
-    Crow = np.hstack([-np.vstack([np.eye(d), -np.eye(d)]), np.concatenate([hi, -lo])[:, None]])
+    Crow = np.hstack([-_box_rows(d), np.concatenate([hi, -lo])[:, None]])
     return V, F, E.astype(np.int32), Cid, Crow, float(np.max(hi - lo))
 
 
@@ -1158,6 +1162,8 @@ class _Run:
         bits, parents, ranks = [], [], []
         self.parents = parents  # per layer: each new cell's cell before it
         self.maps = []  # the last layer's (cells before it, units, d + 1) pre-activation maps
+        # every layer's maps, for the neighbour pass, while they take at most KEEP_MAPS_BYTES
+        self.kept, kept_bytes = [], 0
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
@@ -1176,7 +1182,10 @@ class _Run:
                 else:  # z_l = W_l (B z_{l-1}) + b_l on each new cell, z_{l-1} from its parent
                     H = _cellwise(_next_maps, self.n_jobs, (self.maps[-1], parents[-1], bits[-1],
                                                             np.ascontiguousarray(Wl), bl), (1, 2))
-                self.maps = [H]  # the earlier ones are rebuilt by the neighbour pass, never kept
+                self.maps = [H]  # the earlier ones are rebuilt by the neighbour pass, or kept when small
+                if self.kept is not None:
+                    kept_bytes += H.shape[0] * H.shape[1] * H.shape[2] * 8
+                    self.kept = None if isinstance(H, _LazyMaps) or kept_bytes > KEEP_MAPS_BYTES else self.kept + [H]
                 zthr = float(self.zero_rel[l])
                 cells, B, P, over = self._cut_layer(H, l, zthr)
                 if over:
@@ -1238,10 +1247,22 @@ class _Run:
         rk = np.zeros((ncells, K), dtype=np.int64)
         idx = np.arange(ncells)
         for l in range(K - 1, -1, -1):
-            pat[:, self.offsets[l]: self.offsets[l + 1]] = bits[l][idx]
-            rk[:, l] = ranks[l][idx]
-            idx = parents[l][idx]
+            idx = _trace_layer(pat, rk, l, int(self.offsets[l]), bits[l], ranks[l], parents[l], idx)
         return pat, rk
+
+
+@_njit
+def _trace_layer(pat, rk, l, o, B, rank, parent, idx):
+    """``pat[:, o:o + nl] = B[idx]``, ``rk[:, l] = rank[idx]``; returns ``parent[idx]``."""
+    nl = B.shape[1]
+    out = np.empty_like(idx)
+    for c in range(idx.shape[0]):
+        i = idx[c]
+        for j in range(nl):
+            pat[c, o + j] = B[i, j]
+        rk[c, l] = rank[i]
+        out[c] = parent[i]
+    return out
 
 
 def _release_heap(n_cells):
@@ -1381,7 +1402,8 @@ def _batched_ranks(H, P, B, d, cap, zthr, n_jobs=1):
 
 
 @_njit
-def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, praw, anc):
+def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, praw, anc,
+                     Hflat, hoff, with_pat):
     """Patterns just across facets: centre ``Cc``, outward unit normal ``N``, own pattern
     ``pat[cell]``; unit ``flip`` carries the facet. The LP engine's rule: the sign of the
     pre-activation at the centre when it is clearly non-zero, else the sign of its
@@ -1393,17 +1415,25 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     rebuilt only from the first layer whose ancestor cell (``anc[c, l]``, the cell of the
     complex before layer ``l``) differs from the previous facet's cell's, so consecutive
     cells share their ancestors' maps and the run need not keep the maps of every layer
-    (they took more memory than the cells). The Jacobian of the neighbour's map equals the own region's up to the
+    (they took more memory than the cells). Where the run kept them (``hoff[0] >= 0``:
+    layer l's maps of the cells before it, flat in ``Hflat`` from ``hoff[l]``), they are
+    read instead of rebuilt. The Jacobian of the neighbour's map equals the own region's up to the
     first layer where the neighbour's pattern differs; after it, rows are computed per
     facet. ``WTflat`` holds each layer's transposed weights, so the sums over inputs run
-    in ascending order for all units of a layer at once."""
+    in ascending order for all units of a layer at once.
+
+    Returns the patterns (with ``with_pat``, else none) and, up to 64 units, their keys
+    (:func:`_bit_keys`)."""
     m = Cc.shape[0]
     K = offsets.shape[0] - 1
     n = offsets[K]
     wmax = 0
     for l in range(K):
         wmax = max(wmax, offsets[l + 1] - offsets[l])
-    out = np.zeros((m, n), np.bool_)
+    out = np.zeros((m if with_pat else 0, n), np.bool_)
+    keys = np.zeros(m if n <= 64 else 0, np.uint64)
+    row = np.zeros(n, np.bool_)  # the facet's neighbour pattern
+    ckey = np.uint64(0)  # the cell's key
     Jo = np.zeros((n, d))  # own pre-activation Jacobian rows
     mo = np.zeros(n)  # own pre-activation offsets: z = Jo x + mo on the cell
     no = np.zeros(n)  # norms of the rows of Jo
@@ -1430,7 +1460,13 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
             for l in range(l0, K):
                 o = offsets[l]
                 nl = offsets[l + 1] - o
-                if l == 0:  # the first layer's map: its weights and biases
+                if hoff[0] >= 0:  # the run's own maps (the same numbers as rebuilt below)
+                    base = hoff[l] + (anc[c, l] if l > 0 else 0) * nl * (d + 1)
+                    for i in range(nl):
+                        for k in range(d):
+                            Jo[o + i, k] = Hflat[base + i * (d + 1) + k]
+                        mo[o + i] = Hflat[base + i * (d + 1) + d]
+                elif l == 0:  # the first layer's map: its weights and biases
                     for i in range(nl):
                         for k in range(d):
                             Jo[i, k] = WTflat[woff[0] + k * nl + i]
@@ -1460,6 +1496,11 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
             for v in range(n):
                 for k in range(d):
                     JoT[k, v] = Jo[v, k]
+            if n <= 64:
+                ckey = np.uint64(0)
+                for v in range(n):
+                    if pat[c, v]:
+                        ckey |= np.uint64(1) << np.uint64(v)
         # general position (the LP engine's fast path): at the centre only the facet's
         # own unit vanishes, so the neighbour is the flip of that one unit (a branch-free
         # loop over the units, which the compiler vectorises)
@@ -1474,9 +1515,12 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
             n_on += abs(zs[v]) <= thr[v]
         u = flip[f]
         if n_on == 1 and abs(zs[u]) <= thr[u]:
-            for v in range(n):
-                out[f, v] = pat[c, v]
-            out[f, flip[f]] = not pat[c, flip[f]]
+            if with_pat:
+                for v in range(n):
+                    out[f, v] = pat[c, v]
+                out[f, u] = not pat[c, u]
+            if n <= 64:
+                keys[f] = ckey ^ (np.uint64(1) << np.uint64(u))
             continue
         diverged = False
         for l in range(K):
@@ -1527,7 +1571,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
                     p = g > zthr[l]
                 else:
                     p = z[i] > 0
-                out[f, u] = p
+                row[u] = p
                 hf[u] = z[i] if p else 0.0
                 if diverged:
                     for k in range(d):
@@ -1538,14 +1582,24 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
                 diverged = True
                 for i in range(nl):
                     for k in range(d):
-                        Jf[o + i, k] = Jl[i, k] if out[f, o + i] else 0.0
-    return out
+                        Jf[o + i, k] = Jl[i, k] if row[o + i] else 0.0
+        if with_pat:
+            for v in range(n):
+                out[f, v] = row[v]
+        if n <= 64:
+            key = np.uint64(0)
+            for v in range(n):
+                if row[v]:
+                    key |= np.uint64(1) << np.uint64(v)
+            keys[f] = key
+    return out, keys
 
 
-def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, n_jobs=1):
-    """``patterns(C, N, cell, flip)``: :func:`_neighbor_kernel` on facet rows (centres ``C``,
+def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, n_jobs=1, maps=None):
+    """``patterns(C, N, cell, flip, with_pat)``: :func:`_neighbor_kernel` on facet rows (centres ``C``,
     normals ``N``, cells ``cell``, units ``flip``), in parallel chunks, for cells with
-    patterns ``pat`` (``praw``: the bits the run cut with, before the dead-layer tails)."""
+    patterns ``pat`` (``praw``: the bits the run cut with, before the dead-layer tails;
+    ``maps``: the run's maps of every layer where it kept them, else None)."""
     Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]  # transposed
     woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
     WTflat = np.concatenate(Ws)
@@ -1556,21 +1610,28 @@ def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, 
     for l in range(K - 1, 0, -1):
         idx = parents[l][idx]
         anc[:, l] = idx
+    if maps is not None:
+        hoff = np.zeros(K, np.int64)
+        hoff[1:] = np.cumsum([H.size for H in maps[:-1]])
+        Hflat = np.concatenate([H.ravel() for H in maps])
+    else:
+        hoff, Hflat = np.full(K, -1, np.int64), np.zeros(0)
     rest = (np.ascontiguousarray(pat), None, WTflat, woff, bflat, np.asarray(offsets, dtype=np.int64),
             int(net.input_dim), float(on_tol), np.asarray(zthr, dtype=np.float64),
-            np.asarray(zabs, dtype=np.float64), np.ascontiguousarray(praw), anc)
+            np.asarray(zabs, dtype=np.float64), np.ascontiguousarray(praw), anc, Hflat, hoff)
 
-    def patterns(C, N, cell, flip):
+    def patterns(C, N, cell, flip, with_pat=True):
         C, N = np.ascontiguousarray(C), np.ascontiguousarray(N)
         cell, flip = np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(flip, dtype=np.int64)
 
         def chunk(a, b):  # facet rows a..b (rows are independent)
-            return _neighbor_kernel(C[a:b], N[a:b], cell[a:b], rest[0], flip[a:b], *rest[2:])
+            return _neighbor_kernel(C[a:b], N[a:b], cell[a:b], rest[0], flip[a:b], *rest[2:], with_pat)
 
         bounds = _bounds(len(C), n_jobs)
         if bounds is None:
             return chunk(0, len(C))
-        return np.concatenate(_pmap(chunk, bounds, n_jobs))
+        outs = _pmap(chunk, bounds, n_jobs)
+        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
 
     return patterns
 
@@ -2120,14 +2181,17 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     gets a Chebyshev-centre LP, as the LP engine would decide. Returns which cells are
     regions, their witnesses and inradii, the number of LPs, and the radii of the cells
     dropped as slivers (above SLIVER_MIN: below it a cell is a rounding artefact)."""
+    doubtful = np.flatnonzero(~(lb > tol_abs))
+    alive = np.ones(len(lb), dtype=bool)
+    if not len(doubtful):  # every cell certified: the bounds are the radii
+        return alive, wit, lb, 0, []
     from .exceptions import InfeasibleError
     from .lp import chebyshev_center
 
-    alive = np.ones(len(lb), dtype=bool)
     radius, wit = lb.copy(), wit.copy()
     n_lp = 0
     thin = []
-    for p in np.flatnonzero(~(lb > tol_abs)):
+    for p in doubtful:
         rows = np.flatnonzero(isfac[co[p]: co[p + 1]]) + co[p]
         n_lp += 1
         try:
@@ -2145,33 +2209,40 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     return alive, wit, radius, n_lp, thin
 
 
-def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, co, centers, A_sel, C_sel, pos, lp_scale,
+def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, centers, A_sel, C_sel, pos, lp_scale,
                tails):
     """Edges found by the LP engine's neighbour rule at the centre of every unit facet
     ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
     is not a region, as (row, source) pairs (``A_sel[pos[rows]]``, ``C_sel[pos[rows]]``:
-    the rows' outward unit normals and hyperplane ids; ``co``: each cell's first row). The
+    the rows' outward unit normals and hyperplane ids; ``fcells``: the rows' cells). The
     facets are taken ``ADJACENCY_CHUNK`` at a time, so that their neighbour patterns (one
     bool per unit and facet) never all exist."""
     key_fn = _bit_keys if pat.shape[1] <= 64 else _search_keys
     keys = key_fn(pat_alive)
-    order = np.argsort(keys)
-    skeys = keys[order]
+    table = _key_table(keys, np.arange(len(keys))) if key_fn is _bit_keys else None
+    if table is None or table[2]:  # the sorted keys: for the search, or a repeated key
+        order = np.argsort(keys)
+        skeys = keys[order]
+        if table is not None:  # what the search would find: the first of the sorted repeats
+            table = _key_table(skeys, order)
     del keys
     patterns = _neighbor_patterns(net, K, run.offsets, pat, praw, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale,
-                                  run.zero_rel, run.zero_abs, run.parents, run.n_jobs)
+                                  run.zero_rel, run.zero_abs, run.parents, run.n_jobs, run.kept)
+    run.kept = None
     ei, ej, eu, miss = [], [], [], []
     for a in range(0, len(frows), ADJACENCY_CHUNK):
         fr = frows[a: a + ADJACENCY_CHUNK]
-        cells = np.searchsorted(co, fr, side="right") - 1
+        cells = fcells[a: a + ADJACENCY_CHUNK].astype(np.int64)
         src = new_index[cells]
         fc, fa, fu = _facet_rows(fr, centers, A_sel, C_sel, pos)
-        nb = patterns(fc, fa, cells, fu)
+        keys_only = key_fn is _bit_keys and tails is None  # the kernel's keys are the patterns' keys
+        nb, q = patterns(fc, fa, cells, fu, not keys_only)
         del fc, fa
-        q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
+        if not keys_only:
+            q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
         del nb
         if key_fn is _bit_keys:
-            si, ti, ui, mi = _match_keys(skeys, order, q, src, fu)
+            si, ti, ui, mi = _match_keys(table[0], table[1], q, src, fu)
             miss += zip(fr[mi].tolist(), src[mi].tolist())
             ei.append(si)
             ej.append(ti)
@@ -2210,12 +2281,39 @@ def _facet_rows(frows, centers, A_sel, C_sel, pos):
 
 
 @_njit
-def _match_keys(skeys, order, q, src, fu):
+def _key_table(skeys, order):
+    """An open-addressing hash table of the keys ``skeys``: slot -> key and ``order`` at
+    the key's first position (for sorted keys what a binary search for the key finds),
+    -1 for empty slots, and whether a key repeats. Its size is a power of two, at least
+    twice the number of keys."""
+    size = 1
+    while size < 2 * skeys.shape[0]:
+        size *= 2
+    tk = np.zeros(size, np.uint64)
+    tv = np.full(size, -1, np.int64)
+    repeat = False
+    for p in range(skeys.shape[0]):
+        key = skeys[p]
+        h = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+        s = int(h) & (size - 1)
+        while tv[s] >= 0 and tk[s] != key:
+            s = (s + 1) & (size - 1)
+        if tv[s] < 0:  # the first position of a repeated key stays
+            tk[s] = key
+            tv[s] = order[p]
+        else:
+            repeat = True
+    return tk, tv, repeat
+
+
+@_njit
+def _match_keys(tk, tv, q, src, fu):
     """The lines of :func:`_adjacency` after its search keys, in one pass: the edges
     (source, target, unit) of the facets whose neighbour's key is a region's (other than
-    the source), and the positions of the facets whose key is none."""
+    the source), and the positions of the facets whose key is none. ``tk, tv``: the
+    regions' keys in a hash table (:func:`_key_table`)."""
     m = q.shape[0]
-    nk = skeys.shape[0]
+    size = tk.shape[0]
     si = np.empty(m, np.int64)
     ti = np.empty(m, np.int64)
     ui = np.empty(m, np.int64)
@@ -2223,19 +2321,16 @@ def _match_keys(skeys, order, q, src, fu):
     k = 0
     nm = 0
     for f in range(m):
-        lo, hi = 0, nk  # the first key >= q[f] (np.searchsorted)
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if skeys[mid] < q[f]:
-                lo = mid + 1
-            else:
-                hi = mid
-        p = min(lo, nk - 1)
-        if skeys[p] != q[f]:
+        key = q[f]
+        h = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+        s = int(h) & (size - 1)
+        while tv[s] >= 0 and tk[s] != key:
+            s = (s + 1) & (size - 1)
+        if tv[s] < 0:
             mi[nm] = f
             nm += 1
-        elif order[p] != src[f]:
-            si[k], ti[k], ui[k] = src[f], order[p], fu[f]
+        elif tv[s] != src[f]:
+            si[k], ti[k], ui[k] = src[f], tv[s], fu[f]
             k += 1
     return si[:k].copy(), ti[:k].copy(), ui[:k].copy(), mi[:nm].copy()
 
@@ -2270,6 +2365,37 @@ def _degenerate_edges(net, K, miss, centers, normals, units, spread, pat_alive, 
 
 
 @_njit
+def _sorted_edge_keys(lo, hi, eu, n):
+    """``np.sort((lo * n + hi) * n + eu)``: a counting sort by ``lo`` (below ``n``; the keys
+    of a smaller ``lo`` are smaller), then each bucket (one region's edges) sorted, by
+    insertion while it is short."""
+    m = lo.shape[0]
+    start = np.zeros(n + 1, np.int64)
+    for t in range(m):
+        start[lo[t] + 1] += 1
+    for i in range(n):
+        start[i + 1] += start[i]
+    fill = start[:n].copy()
+    key = np.empty(m, np.int64)
+    for t in range(m):
+        key[fill[lo[t]]] = (np.int64(lo[t]) * n + hi[t]) * n + eu[t]
+        fill[lo[t]] += 1
+    for i in range(n):
+        a, b = start[i], start[i + 1]
+        if b - a > 16:
+            key[a:b] = np.sort(key[a:b])
+            continue
+        for t in range(a + 1, b):
+            k = key[t]
+            j = t
+            while j > a and key[j - 1] > k:
+                key[j] = key[j - 1]
+                j -= 1
+            key[j] = k
+    return key
+
+
+@_njit
 def _first_of_pairs(key, n):
     """The edges ``(i, j, u)`` of the sorted keys ``(i n + j) n + u``, the first of each pair."""
     m = key.shape[0]
@@ -2295,10 +2421,8 @@ def _unique_edges(ei, ej, eu):
     del ei, ej
     n = int(max(hi.max(initial=0), eu.max(initial=0))) + 1
     small = np.int32 if n < 2 ** 31 else np.int64
-    if n < 2 ** 21:  # one int64 key holding the edge: a single sort of the keys
-        key = np.sort((lo.astype(np.int64) * n + hi) * n + eu)
-        del lo, hi, eu
-        return tuple(x.astype(small) for x in _first_of_pairs(key, n))
+    if n < 2 ** 21:  # one int64 key holding the edge, bucketed by lo (the order of np.sort of the keys)
+        return tuple(x.astype(small) for x in _first_of_pairs(_sorted_edge_keys(lo, hi, eu, n), n))
     o = np.lexsort((eu, hi, lo))
     lo, hi, eu = lo[o], hi[o], eu[o]
     del o
@@ -2375,11 +2499,13 @@ def _bit_keys(P):
 def _region_rows(co, C, keep, alive, n_units):
     """The kept rows of the alive cells, cell by cell, each cell's ordered by id (units,
     then domain rows, as the LP engine orders facets); each alive cell's first position in
-    them (and the end); and the kept rows of units of alive cells, in row order."""
+    them (and the end); the kept rows of units of alive cells, in row order, and their
+    cells."""
     n = co.shape[0] - 1
     rows = np.empty(co[-1], np.int64)
     bounds = np.empty(n + 1, np.int64)
     frows = np.empty(co[-1], np.int64)
+    fcells = np.empty(co[-1], np.int64)
     m = 0
     k = 0
     nf = 0
@@ -2394,6 +2520,7 @@ def _region_rows(co, C, keep, alive, n_units):
                 continue
             if C[r] < n_units:
                 frows[nf] = r
+                fcells[nf] = p
                 nf += 1
             i = m  # insertion by id: a cell has few rows
             while i > start and C[rows[i - 1]] > C[r]:
@@ -2402,7 +2529,110 @@ def _region_rows(co, C, keep, alive, n_units):
             rows[i] = r
             m += 1
     bounds[k] = m
-    return rows[:m].copy(), bounds[: k + 1].copy(), frows[:nf].copy()
+    return rows[:m].copy(), bounds[: k + 1].copy(), frows[:nf].copy(), fcells[:nf].copy()
+
+
+#: The certificate of :func:`_no_first_layer_gap` handles first layers of at most this many
+#: units (its parallel test looks at every pair).
+GAP_CERT_MAX_UNITS = 256
+#: Its margin on a vertex computed by Cramer's rule, in units of ``|det|^-1 (1 + |V| + |b|)``:
+#: far above the rounding of Cramer's rule and of LAPACK's solve (a few eps times the
+#: condition number ``<= 2 / |det|``), so that a vertex it places farther than ``limit``
+#: plus the margins from every other is farther than ``limit`` in ``first_layer_gap``.
+GAP_CERT_MARGIN = 1e-11
+#: Pairs of lines at an angle whose sine is below this are left to ``first_layer_gap``.
+GAP_CERT_MIN_DET = 1e-6
+
+
+@_njit
+def _no_first_layer_gap(W, b, Ad, bd, limit):
+    """True when ``first_layer_gap`` (polyrank._numerics) is certainly None for a first
+    layer ``(W, b)`` of input dimension 1 or 2: every two of its vertices (Cramer's rule,
+    kept when within the domain ``{Ad y <= bd}`` plus ``limit`` and margins) are farther
+    apart than ``limit`` plus their margins (``GAP_CERT_MARGIN``), and no two of its
+    hyperplanes are nearly parallel within ``2 limit``. False when it cannot tell
+    (close or concurrent features, nearly parallel lines, too many units): the caller
+    then runs ``first_layer_gap`` (polyrank._numerics) itself. The same answer for
+    the cost of a sort, without a batched SVD or a k-d tree."""
+    n0, d = W.shape
+    if n0 > GAP_CERT_MAX_UNITS or d > 2:
+        return False
+    Wn = np.empty((n0, d))
+    bn = np.empty(n0)
+    n = 0
+    for i in range(n0):
+        acc = 0.0
+        for k in range(d):
+            acc += W[i, k] * W[i, k]
+        nrm = math.sqrt(acc)
+        if nrm > 0.0:
+            for k in range(d):
+                Wn[n, k] = W[i, k] / nrm
+            bn[n] = b[i] / nrm
+            n += 1
+    # (nearly) parallel hyperplanes close together: left to first_layer_gap
+    for i in range(n):
+        for j in range(i + 1, n):
+            g = 0.0
+            for k in range(d):
+                g += Wn[i, k] * Wn[j, k]
+            if abs(g) >= 1.0 - 1e-9 and abs(bn[i] - (1.0 if g > 0 else -1.0) * bn[j]) <= 2.0 * limit + 1e-9:
+                return False
+    if n < d:
+        return True
+    # the vertices, a margin each, kept when they may lie within the domain plus limit
+    nvx = n if d == 1 else n * (n - 1) // 2
+    V = np.empty((nvx, 2))
+    mg = np.empty(nvx)
+    m = 0
+    nd = bd.shape[0]
+    for i in range(n):
+        for j in range(i + 1 if d == 2 else i, i + 1 if d == 1 else n):
+            if d == 1:
+                det = Wn[i, 0]
+                x = -bn[i] / det
+                y = 0.0
+                bb = abs(bn[i])
+            else:
+                det = Wn[i, 0] * Wn[j, 1] - Wn[i, 1] * Wn[j, 0]
+                if abs(det) <= GAP_CERT_MIN_DET:
+                    return False
+                x = (-bn[i] * Wn[j, 1] + bn[j] * Wn[i, 1]) / det
+                y = (-Wn[i, 0] * bn[j] + Wn[j, 0] * bn[i]) / det
+                bb = abs(bn[i]) + abs(bn[j])
+            if not (math.isfinite(x) and math.isfinite(y)):
+                return False
+            e = GAP_CERT_MARGIN * (1.0 + max(abs(x), abs(y)) + bb) / abs(det)
+            inside = True
+            for r in range(nd):
+                s = Ad[r, 0] * x + (Ad[r, 1] * y if d == 2 else 0.0)
+                a1 = abs(Ad[r, 0]) + (abs(Ad[r, 1]) if d == 2 else 0.0)
+                if s > bd[r] + limit + a1 * e + 1e-12 * (1.0 + abs(bd[r])):
+                    inside = False
+                    break
+            if inside:
+                V[m, 0] = x
+                V[m, 1] = y
+                mg[m] = e
+                m += 1
+    if m < 2:
+        return True
+    emax = 0.0
+    for t in range(m):
+        emax = max(emax, mg[t])
+    order = np.argsort(V[:m, 0])
+    reach = limit + 2.0 * emax
+    for t in range(m):
+        i = order[t]
+        for t2 in range(t + 1, m):
+            j = order[t2]
+            dx = V[j, 0] - V[i, 0]
+            if dx > reach:
+                break
+            dy = V[j, 1] - V[i, 1]
+            if math.sqrt(dx * dx + dy * dy) <= limit + mg[i] + mg[j]:
+                return False
+    return True
 
 
 def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0, 1.0), edges=True):
@@ -2440,13 +2670,17 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         keep_row &= C < run.box_id0
     alive, wit, radius, n_lp, thin = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
     # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
-    labels = [(l + 1, i) for l in range(K) for i in range(net.widths[l])]
-    labels += [(0, r) for r in range(len(domain.b) if domain is not None else 0)]
+    n_dom = len(domain.b) if domain is not None else 0
+
+    def labels():  # (layer, index) of each row id, for the objects built on first access
+        return ([(l + 1, i) for l in range(K) for i in range(net.widths[l])]
+                + [(0, r) for r in range(n_dom)])
+
     idx_cells = np.flatnonzero(alive)
     new_index = np.full(n_cells, -1, dtype=np.int32 if n_cells < 2 ** 31 else np.int64)
     new_index[idx_cells] = np.arange(len(idx_cells))
     offsets = run.offsets
-    rows, bounds, frows = _region_rows(co, C, keep_row, alive, run.n)
+    rows, bounds, frows, fcells = _region_rows(co, C, keep_row, alive, run.n)
     A_sel = A_all[rows]
     b_sel = b_all[rows]
     del A_all, b_all
@@ -2473,6 +2707,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     C_sel = C[rows]
     # the unit facets of live cells (adjacency), then what only served to find the rows
     frows = frows.astype(np.int32) if len(C) < 2 ** 31 else frows
+    fcells = fcells.astype(np.int32) if n_cells < 2 ** 31 else fcells
     del rows, C, isfac, keep_row, lb, wit, alive
     _release_heap(n_cells)
 
@@ -2481,7 +2716,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         return _paused_gc(build_regions_impl)
 
     def build_regions_impl():
-        lab_sel = _labels_of(C_sel, labels)
+        lab_sel = _labels_of(C_sel, labels())
         pats = _bool_tuples(pat_alive)
         rks = _int_tuples(rk_alive)
         szs = _int_tuples(_layer_sizes(pat_alive, offsets))
@@ -2490,26 +2725,32 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds.tolist(), bnd, rks, szs)
 
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
-    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, co, centers, A_sel, C_sel,
+    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, fcells, centers, A_sel, C_sel,
                                   pos, lp_scale, tails) if edges else ([[np.zeros(0, np.int64)]] * 3 + [[]])
     if miss:
         di, dj, du = _degenerate_edges(lnet, K, miss, centers, normals, units, spread, pat_alive, A_sel, b_sel,
                                        bounds, tol_abs, lp_scale, tails)
         ei, ej, eu = ei + di, ej + dj, eu + du
-    del centers, spread, b_sel, pos, frows, new_index, co, pat, praw
+    del centers, spread, b_sel, pos, frows, fcells, new_index, co, pat, praw
     ei, ej, eu = _unique_edges(ei, ej, eu)
 
     def build_edges():
         if not edges:
             raise ValueError("This decomposition was enumerated with edges=False: it has no adjacency.")
-        return _paused_gc(lambda: list(zip(ei.tolist(), ej.tolist(), _labels_of(eu, labels))))
+        return _paused_gc(lambda: list(zip(ei.tolist(), ej.tolist(), _labels_of(eu, labels()))))
 
     stats = dict(seconds=time.perf_counter() - t0, n_lp=n_lp, n_cells=n_cells,
                  n_fallback=len(miss))
     if R is not None:
         stats["box_halfwidth"] = s * R
     # slivers dropped, and features of the first layer thinner than tol (local units = relative)
-    gap = first_layer_gap(lnet, *run.domain_rows, 2 * tol_abs / lp_scale)
+    gap = None  # certified None without the batched SVD and k-d tree where it can be
+    Ad0, bd0 = run.domain_rows
+    W1, b1 = lnet.weights[0], lnet.biases[0]
+    if not (d <= 2 and _no_first_layer_gap(np.asarray(W1, np.float64), np.asarray(b1, np.float64),
+                                           np.ascontiguousarray(Ad0, dtype=np.float64).reshape(-1, d),
+                                           np.asarray(bd0, np.float64), 2 * tol_abs / lp_scale)):
+        gap = first_layer_gap(lnet, Ad0, bd0, 2 * tol_abs / lp_scale)
     notes = precision_notes(tol_abs / lp_scale, s * lp_scale, len(thin), min(thin, default=None), gap)
     warn_precision(notes)
     # the chunks' vertex bitsets as one array (after the work arrays are freed), offsets global

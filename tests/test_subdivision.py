@@ -398,3 +398,37 @@ def test_box_check_skips_only_polyhedra_without_outside_vertices(d, widths, kind
     assert np.array_equal(dec.patterns, ref.patterns) and dec.edges == ref.edges
     for r, q in zip(dec.regions, ref.regions):
         assert np.array_equal(r.witness, q.witness) and np.array_equal(r.A, q.A) and r.bounded == q.bounded
+
+
+def test_first_layer_gap_certificate_never_hides_a_gap():
+    """The compiled certificate that first_layer_gap is None (1-D and 2-D, issue 15) says so
+    only where first_layer_gap itself finds nothing: random, integer, nearly parallel and
+    nearly concurrent first layers, over boxes and R^d, at tolerances 1e-10..1e-4. It must
+    also certify most general-position layers (else it saves nothing)."""
+    from polyrank._numerics import first_layer_gap
+
+    rng = np.random.default_rng(15)
+    certified = found = 0
+    for t in range(400):
+        d, n = int(rng.integers(1, 3)), int(rng.integers(1, 30))
+        W, b = rng.normal(size=(n, d)), rng.normal(size=n)
+        if t % 4 == 1:
+            W, b = rng.integers(-2, 3, size=(n, d)).astype(float), rng.integers(-2, 3, size=n).astype(float)
+        elif t % 4 == 2 and n >= 2:  # two nearly parallel, nearly coincident hyperplanes
+            W[1] = W[0] * rng.uniform(0.5, 2) + rng.normal(size=d) * 10.0 ** rng.uniform(-14, -3)
+            b[1] = b[0] * np.linalg.norm(W[1]) / np.linalg.norm(W[0]) + 10.0 ** rng.uniform(-14, -5)
+        elif t % 4 == 3 and n >= 3 and d == 2:  # three lines nearly through one point
+            p = rng.normal(size=2)
+            b[:3] = -(W[:3] @ p) + rng.normal(size=3) * 10.0 ** rng.uniform(-13, -6)
+        if not np.any(W):
+            continue
+        net = pr.ReLUNetwork.from_weights([W], [b])
+        limit = 10.0 ** rng.uniform(-10, -4)
+        Ad = np.vstack([np.eye(d), -np.eye(d)]) if t % 3 else np.zeros((0, d))
+        bd = np.full(2 * d, rng.uniform(0.5, 5)) if t % 3 else np.zeros(0)
+        cert = subdivision._no_first_layer_gap(W, b, np.ascontiguousarray(Ad), bd, limit)
+        gap = first_layer_gap(net, Ad, bd, limit)
+        found += gap is not None
+        certified += cert
+        assert not (cert and gap is not None), (t, d, n, limit, gap)
+    assert found > 40 and certified > 100

@@ -54,6 +54,21 @@ def test_chunks_do_not_change_the_answer(monkeypatch, d, widths, box, layer):
         _same(whole, _answer(pr.enumerate_regions(net, dom, layer=layer, method="subdivision", n_jobs=n_jobs)))
 
 
+@pytest.mark.parametrize("d, widths, box", [(2, [9, 8, 7], 3.0), (3, [6, 6], None)])
+def test_kept_maps_give_the_rebuilt_answer(monkeypatch, d, widths, box):
+    """The neighbour pass reads the run's maps when it kept them (KEEP_MAPS_BYTES) and
+    rebuilds them cell by cell otherwise: the same regions and edges, bit for bit."""
+    rng = np.random.default_rng(d + len(widths))
+    net = random_net(rng, d, widths)
+    dom = pr.Box(-box, box, dim=d) if box else None
+    answers = []
+    for cap in (1 << 40, 0):
+        monkeypatch.setattr(subdivision, "KEEP_MAPS_BYTES", cap)
+        answers.append(_answer(pr.enumerate_regions(net, dom, method="subdivision", n_jobs=1)))
+    assert len(answers[0]["pattern"]) > 20
+    _same(*answers)
+
+
 def test_partial_run_keeps_whole_cells_across_chunks(monkeypatch):
     """max_regions cuts the chunked complex after m cells: the first m cells of an uncut run's
     layer, whatever the chunk boundaries (the regions are the same as with one chunk)."""
