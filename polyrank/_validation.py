@@ -165,6 +165,21 @@ def check_scale(x, *, name, func=None, allow_none=True):
     return float(x)
 
 
+def check_frame(frame, d, *, name="frame", func=None):
+    """Return a local frame ``(x0, s)`` (``x = x0 + s y``: origin of length ``d``, size
+    ``s > 0``) as ``(float64 vector, float)``, or None."""
+    if frame is None:
+        return None
+    try:
+        x0, s = frame
+    except (TypeError, ValueError):
+        raise ValueError(f"The '{name}' parameter{_where(func)} must be a pair (x0, s): an origin of "
+                         f"length {d} and a size s > 0. Got {frame!r} instead.") from None
+    x0 = check_point(x0, d, name=f"{name}[0]")
+    s = check_positive_float(s, name=f"{name}[1]", func=func)
+    return x0, s
+
+
 def check_int_range(k, low, high, *, name, func=None, what=None):
     """Return ``k`` as an int in ``low..high`` (``what`` says what it counts)."""
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not low <= k <= high:

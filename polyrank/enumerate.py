@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, DEFAULT_TOL, SLIVER_MIN,
                         apply_dead_layer_tails, dead_layer_tails, first_layer_gap, local_frame, local_network, precision_notes, scaled_units, warn_precision,
                         zero_thresholds)
-from ._validation import check_layer, check_point, check_positive_int, check_tol, format_bytes
+from ._validation import check_frame, check_layer, check_point, check_positive_int, check_tol, format_bytes
 from .domain import as_domain
 from .exceptions import InfeasibleError, MemoryBudgetError, RegionLimitError
 from .network import as_network
@@ -447,9 +447,10 @@ class _LPEngine:
         return self.net.patterns(x[None, :], flat=True, layer=self.K)[0]
 
 
-def _setup(net, domain, layer, start, tol, max_regions, func, build=True):
+def _setup(net, domain, layer, start, tol, max_regions, func, build=True, frame=None):
     """Validate the public arguments once and build the traversal engine (or, with
-    ``build=False``, a function that builds it)."""
+    ``build=False``, a function that builds it). ``frame``: a validated local frame
+    ``(x0, s)`` to use instead of the domain's."""
     net = as_network(net)
     K = check_layer(layer, net.n_layers)
     domain = as_domain(domain, net.input_dim)
@@ -463,7 +464,7 @@ def _setup(net, domain, layer, start, tol, max_regions, func, build=True):
             raise ValueError("start must lie inside the domain.")
     if not build:  # the frame is the LP engine's: computed only when it is built
         def make():
-            x0, s = local_frame(scaled_units(net, K), domain, start)
+            x0, s = frame if frame is not None else local_frame(scaled_units(net, K), domain, start)
             return _LPEngine(net, domain, K, tol, x0, s), (start - x0) / s
 
         return net, domain, None, max_regions, make
@@ -626,7 +627,8 @@ def iter_regions(net, domain=None, *, layer=None, start=None, max_regions=DEFAUL
 
 def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None,
                       max_regions=DEFAULT_MAX_REGIONS, partial=False, tol=DEFAULT_TOL,
-                      progress=False, seed=0, max_memory=None, verify=False, n_jobs=None) -> Decomposition:
+                      progress=False, seed=0, max_memory=None, verify=False, n_jobs=None,
+                      frame=None) -> Decomposition:
     """Enumerate every linear region of ``net`` over ``domain``, exactly.
 
     Parameters
@@ -666,6 +668,11 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
         Certify the result with :meth:`Decomposition.verify` and
         raise :class:`~polyrank.CertificateError` naming what failed; the certificate
         is kept in ``dec.stats["certificate"]``.
+    frame : (x0, s), optional
+        The local frame ``x = x0 + s y`` both engines work in (default: the domain's
+        centre and size, see Notes); ``tol`` and the engines' thresholds are relative to
+        ``s``. A tile of a larger domain passes that domain's frame (``Tile.frame``,
+        :func:`polyrank.tile_domain`), so that it decides every unit as the whole domain's run.
 
     Returns
     -------
@@ -720,13 +727,15 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
         check_certifiable(net, domain, "enumerate_regions(verify=True)")
         dec = enumerate_regions(net, domain, layer=layer, method=method, start=start, max_regions=max_regions,
                                 partial=partial, tol=tol, progress=progress, seed=seed, max_memory=max_memory,
-                                n_jobs=n_jobs)
+                                n_jobs=n_jobs, frame=frame)
         dec.stats["certificate"] = dec.verify().raise_if_failed()
         return dec
     if n_jobs is not None:
         check_positive_int(n_jobs, name="n_jobs", func="enumerate_regions")
+    net = as_network(net)
+    frame = check_frame(frame, net.input_dim, func="enumerate_regions")
     net, dom, _, max_regions, make = _setup(net, domain, layer, start, tol, max_regions,
-                                            "enumerate_regions", build=False)
+                                            "enumerate_regions", build=False, frame=frame)
     max_memory = check_positive_int(max_memory, name="max_memory", func="enumerate_regions", allow_none=True)
     if method in ("auto", "subdivision"):
         engine = _choose_subdivision(net, dom, method)
@@ -735,7 +744,7 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
             if n_jobs is not None:
                 extra["n_jobs"] = n_jobs
             return engine(net, dom, layer=check_layer(layer, net.n_layers), max_regions=max_regions,
-                          partial=partial, tol=tol, progress=progress, **extra)
+                          partial=partial, tol=tol, progress=progress, frame=frame, **extra)
     eng, start_pt = make()
     t0 = time.perf_counter()
     regions, edges = [], {}

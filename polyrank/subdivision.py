@@ -30,7 +30,7 @@ from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, 
                         ZERO_ROW_RTOL, apply_dead_layer_tails, dead_layer_tails, first_layer_gap, local_frame,
                         local_network, precision_notes, release_heap, scaled_units, warn_precision,
                         zero_thresholds)
-from ._validation import check_layer, check_positive_int, check_tol
+from ._validation import check_frame, check_layer, check_positive_int, check_tol
 from .domain import Polytope, as_domain
 from .exceptions import MemoryBudgetError, RegionLimitError
 from .network import as_network
@@ -1638,7 +1638,7 @@ def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, 
 
 def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, partial=False,
                           tol=None, progress=False, max_memory=DEFAULT_MAX_MEMORY, n_jobs=None,
-                          edges=True) -> Decomposition:
+                          edges=True, frame=None) -> Decomposition:
     """Enumerate the linear regions of a network with 1-10 inputs by cutting the domain.
 
     This is the engine behind ``enumerate_regions(..., method="subdivision")`` (and
@@ -1677,6 +1677,12 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
         Find the adjacency (``Decomposition.edges``). False skips the neighbour pass (a
         third of the run on a trained 3-15x9 network) for callers that need only the
         regions (:func:`polyrank.write_regions`); ``edges`` then raises ValueError.
+    frame : (x0, s), optional
+        The local frame ``x = x0 + s y`` the engine works in (default: the domain's
+        centre and the largest side of its bounding box); ``tol``, ``VERTEX_SNAP`` and
+        the constant-unit thresholds are relative to ``s``. A tile of a larger domain
+        passes that domain's frame (``Tile.frame``, :func:`polyrank.tile_domain`), so that it decides
+        every unit exactly as the run on the whole domain.
 
     Returns
     -------
@@ -1745,8 +1751,9 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     # constant/zero thresholds of the units are relative to the domain's size, whatever its
     # position and the weights' magnitude; the results are mapped back by _assemble
     # (over a bounded domain the frame is the domain's: the network is read only over R^d)
-    x0, s = local_frame(net if bounded else scaled_units(net, K), domain,
-                        domain.center if domain is not None else np.zeros(d))
+    frame = check_frame(frame, d, func="enumerate_subdivision")
+    x0, s = frame if frame is not None else local_frame(net if bounded else scaled_units(net, K), domain,
+                                                        domain.center if domain is not None else np.zeros(d))
     lnet = local_network(net, K, x0, s)
     Ad = np.asarray(domain.A) if domain is not None else np.zeros((0, d))
     bd = (np.asarray(domain.b) - Ad @ x0) / s if domain is not None else np.zeros(0)

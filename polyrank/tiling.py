@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._numerics import local_frame
 from ._validation import check_positive_int
 from .domain import Box, Polytope
 from .exceptions import MemoryBudgetError, RegionLimitError
@@ -109,6 +110,11 @@ class Tile:
         Its H-representation: the domain's rows first (same indices), then the walls.
     n_domain_rows : int
         Rows of ``polytope`` with index ``>= n_domain_rows`` are tile walls.
+    frame : (ndarray, float) or None
+        The whole domain's local frame ``(x0, s)`` (its centre and the largest side of its
+        bounding box). Every tile's engine works in it, so that its tolerances and its
+        constant-unit thresholds are the whole domain's, and a tile decides each unit
+        exactly as the untiled run does (None: the tile's own frame).
     """
 
     index: int
@@ -116,6 +122,7 @@ class Tile:
     hi: np.ndarray
     polytope: Polytope
     n_domain_rows: int
+    frame: tuple = None
 
     @property
     def scale(self) -> float:
@@ -168,7 +175,8 @@ def make_tile(domain, lo, hi, index, dlo, dhi):
         P = Polytope(A, b)
     except ValueError:
         return None
-    return Tile(index, np.asarray(lo, float).copy(), np.asarray(hi, float).copy(), P, domain.A.shape[0])
+    return Tile(index, np.asarray(lo, float).copy(), np.asarray(hi, float).copy(), P, domain.A.shape[0],
+                local_frame(None, domain, None))
 
 
 def estimate_regions(net, domain, *, layer=None, n_samples=MIN_SAMPLES, seed=0) -> float:
@@ -759,8 +767,14 @@ def _enumerate_box(net, tile, lo, hi, K, method, max_memory, tol, depth, n_jobs=
         extra = {} if max_memory is None else {"max_memory": int(max_memory)}
         if n_jobs is not None:
             extra["n_jobs"] = n_jobs
-        blo, bhi = dom.bounding_box()
-        rtol = tol / float(np.max(bhi - blo))
+        # the whole domain's frame: the tile's engine decides every unit as the untiled run
+        frame = tile.frame
+        if frame is None:
+            blo, bhi = dom.bounding_box()
+            rtol = tol / float(np.max(bhi - blo))
+        else:
+            extra["frame"] = frame
+            rtol = tol / float(frame[1])
         if method == "subdivision" or (method == "auto" and subdivision.applies(net, dom)):
             # the store holds no adjacency: the engine skips its neighbour pass
             dec = subdivision.enumerate_subdivision(net, dom, layer=K, tol=rtol, edges=False, **extra)

@@ -627,3 +627,60 @@ def _assert_same_pieces(pairs, dom):
     assert (np.diff(merged["tile_ptr"]) > 1).any()
     # and the volumes, read without Region objects, still fill the domain
     assert merged["volume"].sum() == pytest.approx(dom.volume(), rel=1e-9)
+
+
+def _constant_unit_net(c):
+    """u1 = u2 = relu(x1 + 2) (on over [-1, 1]^2) and z = u1 - u2 + c: a unit whose
+    gradient is exactly 0 and whose constant is c."""
+    return pr.ReLUNetwork.from_weights([[[1.0, 0.0], [1.0, 0.0]], [[1.0, -1.0]]], [[2.0, 2.0], [c]])
+
+
+@pytest.mark.parametrize("method", ["subdivision", "lp"])
+def test_tiles_judge_a_tiny_constant_unit_as_the_untiled_run(tmp_path, method):
+    # Issue 13 (D-II model 0 with 8 tiles gave 1 227 550 regions, untiled 1 227 549): the
+    # engines call a unit constant below ZERO_ROW_RTOL of the layer's gradient bound and
+    # zero below ZERO_ROW_RTOL of its gradient + constant bound, both in the local frame.
+    # Here |z| = c lies near that of the whole square (8e-12) and those of the tiles (from
+    # 5e-12 on the left of (3, 5) tiles to 1e-11 on the right of (2, 1)): each tiling gave
+    # two patterns before, z on in some tiles and off in others.
+    # Every tile now works in the domain's frame and decides as the untiled run.
+    from polyrank._numerics import ZERO_ROW_RTOL, local_network, zero_thresholds
+
+    dom = pr.Box(-1.0, 1.0, dim=2)
+    for c in (4e-12, 7.5e-12):
+        net = _constant_unit_net(c)
+        lnet = local_network(net, 2, dom.center, 2.0)
+        # the threshold of the whole square, by hand: row sums 2 (layer 1 in y) and 2,
+        # constants 2 and c: ZERO_ROW_RTOL * (2 * 2 + 2 * 2 + c) in x units
+        zc_whole = ZERO_ROW_RTOL * (8.0 + c)
+        scale = lnet.biases[1][0] / c  # the scaled units' power of two
+        assert zero_thresholds(lnet, 2)[1][1] == pytest.approx(zc_whole * scale, rel=1e-12)
+        dec = pr.enumerate_regions(net, dom, method=method)
+        want = {_key([1, 1, int(c > zc_whole)])}
+        assert {_key(r.pattern) for r in dec} == want
+        for tiles in [(2, 1), (3, 5)]:
+            st = pr.write_regions(net, dom, tmp_path / f"{method}-{c}-{tiles}", tiles=tiles, method=method,
+                                  n_workers=1, progress=False)
+            assert st.n_regions == len(dec) == 1, (c, tiles)
+            assert {_key(p) for p in st.patterns()} == want, (c, tiles)
+            assert st.total_volume() == pytest.approx(4.0, rel=1e-12)
+
+
+def test_frame_is_the_domains_and_is_checked(global_random_seed):
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 2, [6, 5])
+    dom = pr.Box(-2.0, 1.0, dim=2)
+    lo, hi = dom.bounding_box()
+    tile = pr.tile_domain(net, dom, tiles=(3, 2))[4]
+    x0, s = tile.frame
+    assert np.array_equal(x0, (lo + hi) / 2) and s == 3.0
+    # the default frame is the domain's own: passing it changes nothing
+    for m in ("subdivision", "lp"):
+        a = pr.enumerate_regions(net, dom, method=m)
+        b = pr.enumerate_regions(net, dom, method=m, frame=(dom.center, 3.0))
+        assert [_key(r.pattern) for r in a] == [_key(r.pattern) for r in b]
+    for bad in ((np.zeros(3), 1.0), (np.zeros(2), 0.0), (np.zeros(2), -1.0), 5.0, (np.zeros(2), np.nan)):
+        with pytest.raises(ValueError, match="frame"):
+            pr.enumerate_regions(net, dom, frame=bad)
+        with pytest.raises(ValueError, match="frame"):
+            pr.subdivision.enumerate_subdivision(net, dom, frame=bad)
