@@ -180,12 +180,13 @@ def bench_model(path, tiles, out, repeat=1, whats=("untiled", "untiled-no-edges"
                   + more, flush=True)
         t = {w: v[-1] for w, v in rows.items()}
         if "untiled" not in t or "untiled-no-edges" not in t:  # --configs without both: fewer ratios
-            if "untiled" in t:
+            if "untiled" in t and "tiled1" in t:
                 print(f"  round {r + 1}: tiled 1 core / untiled engine {t['tiled1'] / t['untiled']:.2f}x wall, "
                       f"{cpu_t['tiled1'] / cpu_t['untiled']:.2f}x CPU", flush=True)
-            print(f"  round {r + 1}: 2 workers speed-up over 1 core {t['tiled1'] / t['tiled2']:.2f}x; CPU: "
-                  f"{cpu_t['tiled2'] / cpu_t['tiled1']:.2f}x the CPU of 1, speed-up on 2 idle cores "
-                  f"{cpu_t['tiled1'] / cpu_t['tiled2-ideal']:.2f}x", flush=True)
+            if "tiled1" in t and "tiled2" in t:
+                print(f"  round {r + 1}: 2 workers speed-up over 1 core {t['tiled1'] / t['tiled2']:.2f}x; CPU: "
+                      f"{cpu_t['tiled2'] / cpu_t['tiled1']:.2f}x the CPU of 1, speed-up on 2 idle cores "
+                      f"{cpu_t['tiled1'] / cpu_t['tiled2-ideal']:.2f}x", flush=True)
             continue
         print(f"  round {r + 1}: tiled 1 core / untiled engine {t['tiled1'] / t['untiled']:.2f}x, "
               f"/ engine without adjacency {t['tiled1'] / t['untiled-no-edges']:.2f}x; "
