@@ -127,7 +127,7 @@ def _check_path(path, overwrite, fingerprint):
                 if old != fingerprint:
                     raise FileExistsError(f"The 'path' parameter of write_regions ({path!r}) holds an unfinished "
                                           "run with different arguments (network, domain, tiles, layer, method "
-                                          "or tol); pass overwrite=True to discard it.")
+                                          "or tol) or from an older polyrank; pass overwrite=True to discard it.")
                 resume = True
             else:
                 raise FileExistsError(f"The 'path' parameter of write_regions ({path!r}) is not empty; pass "
@@ -172,7 +172,9 @@ def _fingerprint(net, domain, K, method, tiles, tol):
     for a in list(net.weights) + list(net.biases) + [domain.A, domain.b]:
         h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
         h.update(repr(np.shape(a)).encode())
-    h.update(repr((STORE_FORMAT, K, method, tiles, tol)).encode())
+    # "domain-frame": tiles run in the whole domain's frame; an unfinished run of an older
+    # polyrank (one frame per tile) must not be resumed with tiles judged differently
+    h.update(repr((STORE_FORMAT, K, method, tiles, tol, "domain-frame")).encode())
     return h.hexdigest()
 
 
