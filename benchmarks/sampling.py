@@ -16,7 +16,7 @@ a symmetric rank-k update (its lower triangle only). The certify method already 
 rows and columns (activation sparsity); see docs/sampling.md.
 
     python benchmarks/sampling.py [--points 200] [--baseline-points 4] [--data noise|mnist] [--trained-net PATH]
-                                  [--device cpu|cuda]
+                                  [--device cpu|cuda] [--threads N]
 
 With ``--device cuda`` the GEMM rate, ranks_at and the loop all run on the GPU (the GEMM is
 8192^3 there); a 1000-point run also prints the time for 1000 points against the issue's
@@ -138,7 +138,11 @@ def main(argv=None):
     p.add_argument("--trained-net", default=None, help="fig3ab_net.npz of `polyrank reproduce fig3ab` "
                                                        "(default: the untrained paper network, seed 0)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op threads for everything timed (default: torch's)")
     args = p.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     if args.trained_net:
         from polyrank.experiments import fig3_mnist
