@@ -540,7 +540,7 @@ def _norm_estimate(W):
 
     if min(W.shape) <= EXACT_NORM_MAX_DIM:
         return float(np.linalg.norm(W, 2)) * (1.0 + EXACT_NORM_RTOL)
-    A = torch.from_numpy(np.ascontiguousarray(W, dtype=np.float64))
+    A = torch.tensor(np.asarray(W), dtype=torch.float64)  # a copy: the network's arrays are read-only
     if A.shape[0] < A.shape[1]:  # iterate on the smaller side: A^T A
         A = A.T
     v = torch.ones(A.shape[1], dtype=torch.float64) / np.sqrt(A.shape[1])
