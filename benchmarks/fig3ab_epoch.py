@@ -56,7 +56,7 @@ def main(argv=None):
         return prt.fit(model, Xtr, ytr, X_test=Xte, y_test=yte, epochs=epochs, batch_size=64, seed=0,
                        device="cpu", probes=probes, layers=[len(WIDTHS)])
 
-    saved = prt.TRAIN_CPU_THREADS
+    saved = getattr(prt, "TRAIN_CPU_THREADS", threads)  # (a polyrank without it trains on all threads)
     try:
         _, w0, c0 = timed(lambda: fit(0, saved))
         print(f"record only (fit, 0 epochs)   : wall {w0:7.1f} s   CPU {c0:7.1f} s")

@@ -124,7 +124,9 @@ def useful_flops(net, X, sketch_oversample=16):
         m = np.minimum(C[:, K], bounds[:, K]).astype(np.float64)
         # the Gram matrix's lower triangle (m (m + 1) / 2 inner products of length k, as syrk),
         # the long side of U being the sketch (b = c_K) or the active rows (b < c_K)
-        inner = np.where(bounds[:, K] == C[:, K], ks[:, K], C[:, K]).astype(np.float64)
+        # (b < c_K: the first b + GRAM_ROW_OVERSAMPLE active rows, which the certificate needs)
+        sub = np.minimum(C[:, K], bounds[:, K] + pr.rank.GRAM_ROW_OVERSAMPLE)
+        inner = np.where(bounds[:, K] == C[:, K], ks[:, K], sub).astype(np.float64)
         use += float(np.sum(m * (m + 1) * inner + m ** 3 / 3.0))
     return use
 

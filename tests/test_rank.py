@@ -366,3 +366,30 @@ def test_certify_ranks_do_not_depend_on_the_gather(monkeypatch, global_random_se
     np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), expect)
     monkeypatch.setattr(pr.rank, "_gather_kernel", lambda: None)
     np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), expect)
+
+
+def test_row_subset_certificate_and_its_retry(monkeypatch, global_random_seed):
+    # layer 1 with c_1 - d > GRAM_ROW_OVERSAMPLE: the certificate first uses the first d + 64 active
+    # rows. Its first 100 units have no weight on the last input coordinate, so that subset has rank
+    # d - 1 and fails; the retry with all rows must certify rank d without the exact fallback
+    rng = np.random.default_rng(global_random_seed)
+    d = 8
+    W1 = rng.normal(size=(150, d))
+    W1[:100, -1] = 0.0
+    b1 = np.full(150, 50.0)  # every unit active on the inputs below
+    W2, b2 = rng.normal(size=(12, 150)) / 12.0, rng.normal(size=12)
+    net = pr.ReLUNetwork.from_weights([W1, W2], [b1, b2])
+    X = rng.normal(size=(20, d))
+    assert (net.patterns(X)[0].sum(1) - d > pr.rank.GRAM_ROW_OVERSAMPLE).all()
+    expect = _numpy_ranks(net, X)
+    assert (expect[:, 0] == d).all()
+    calls = []
+    real = pr.rank._ranks_exact_chain
+    monkeypatch.setattr(pr.rank, "_ranks_exact_chain", lambda tn, idx, c, b, K, sel, *a: calls.append(K)
+                        or real(tn, idx, c, b, K, sel, *a))
+    np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), expect)
+    assert 1 not in calls  # layer 1 certified by the retry, not by the SVD fallback
+    # and a generic wide first layer (the subset certifies) against the per-point numpy rank
+    net = random_net(rng, d, [120, 30, 10], scaled=True)
+    X = rng.normal(size=(40, d)) * 2.0
+    np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), _numpy_ranks(net, X))
