@@ -16,7 +16,7 @@ a symmetric rank-k update (its lower triangle only). The certify method already 
 rows and columns (activation sparsity); see docs/sampling.md.
 
     python benchmarks/sampling.py [--points 200] [--baseline-points 4] [--data noise|mnist] [--trained-net PATH]
-                                  [--device cpu|cuda]
+                                  [--device cpu|cuda] [--threads N]
 
 With ``--device cuda`` the GEMM rate, ranks_at and the loop all run on the GPU (the GEMM is
 8192^3 there); a 1000-point run also prints the time for 1000 points against the issue's
@@ -124,7 +124,9 @@ def useful_flops(net, X, sketch_oversample=16):
         m = np.minimum(C[:, K], bounds[:, K]).astype(np.float64)
         # the Gram matrix's lower triangle (m (m + 1) / 2 inner products of length k, as syrk),
         # the long side of U being the sketch (b = c_K) or the active rows (b < c_K)
-        inner = np.where(bounds[:, K] == C[:, K], ks[:, K], C[:, K]).astype(np.float64)
+        # (b < c_K: the first b + GRAM_ROW_OVERSAMPLE active rows, which the certificate needs)
+        sub = np.minimum(C[:, K], bounds[:, K] + pr.rank.GRAM_ROW_OVERSAMPLE)
+        inner = np.where(bounds[:, K] == C[:, K], ks[:, K], sub).astype(np.float64)
         use += float(np.sum(m * (m + 1) * inner + m ** 3 / 3.0))
     return use
 
@@ -138,7 +140,11 @@ def main(argv=None):
     p.add_argument("--trained-net", default=None, help="fig3ab_net.npz of `polyrank reproduce fig3ab` "
                                                        "(default: the untrained paper network, seed 0)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op threads for everything timed (default: torch's)")
     args = p.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     if args.trained_net:
         from polyrank.experiments import fig3_mnist

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 
@@ -417,6 +418,14 @@ def _run_reproduce(argv):
     return mod.cli_main(fig, argv[1:]) or 0
 
 
+#: ``OMP_WAIT_POLICY`` the command sets for torch's OpenMP threads when the environment does not
+#: (it must be set before torch loads; the command loads torch lazily). With the default policy a
+#: thread that reaches a barrier first spins: on the shared 2-core machine at load 3-6,
+#: ``benchmarks/sampling.py --threads 2`` took 22.8 CPU s and 30.7 s wall for ``ranks_at`` with it
+#: and 13.4 CPU s and 21.4 s wall with PASSIVE (threads sleep at barriers), back to back.
+CLI_OMP_WAIT_POLICY = "PASSIVE"
+
+
 # ---------------------------------------------------------------------------- dispatch
 def main(argv=None):
     """Entry point of the ``polyrank`` console script; returns the exit status.
@@ -436,6 +445,8 @@ def main(argv=None):
     0
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "torch" not in sys.modules:  # see CLI_OMP_WAIT_POLICY (no effect once torch is loaded)
+        os.environ.setdefault("OMP_WAIT_POLICY", CLI_OMP_WAIT_POLICY)
     parser = argparse.ArgumentParser(prog="polyrank", description=__doc__.split("\n")[0],
                                      formatter_class=HelpFormatter)
     sub = parser.add_subparsers(dest="command")

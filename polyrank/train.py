@@ -17,6 +17,14 @@ __all__ = ["fit", "mlp", "LOSSES"]
 #: The losses :func:`fit` accepts.
 LOSSES = ("cross_entropy", "mse")
 
+#: Torch intra-op threads for the training steps of :func:`fit` on a CPU (the caller's setting is
+#: restored for the rank records, whose large GEMMs use all threads). A mini-batch step of the
+#: Fig. 3 network (batch 64) is a chain of small GEMMs and element-wise kernels, each a parallel
+#: region whose threads must meet at a barrier: on the project's shared 2-core machine an epoch
+#: took 7-9 CPU s (13-14 s wall) with two threads and 1.4 CPU s (2.2 s wall) with one
+#: (benchmarks/fig3ab_epoch.py). The update rule and the batches are the same.
+TRAIN_CPU_THREADS = 1
+
 
 def mlp(input_dim, widths, output_dim=None, *, seed=0):
     """A ``torch.nn.Sequential`` MLP: Linear+ReLU hidden layers and a linear read-out.
@@ -164,7 +172,9 @@ def fit(net, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entropy"
     matmuls may differ in the last bits). The rank statistics are those of
     :func:`polyrank.ranks_at` on the float64 copy of the weights (exact in the sense
     documented there). Cost per epoch: one pass of Adam plus one forward pass over the
-    training and test sets, plus ``ranks_at`` on each probe set.
+    training and test sets, plus ``ranks_at`` on each probe set. On a CPU the training steps
+    run with ``TRAIN_CPU_THREADS`` torch threads (the caller's count is restored for the
+    rest).
 
     Examples
     --------
@@ -267,6 +277,8 @@ def fit(net, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entropy"
         return row
 
     rows = []
+    n_threads = torch.get_num_threads()
+    train_threads = min(n_threads, TRAIN_CPU_THREADS) if device.type == "cpu" else n_threads
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         gen = torch.Generator().manual_seed(int(seed))
@@ -281,12 +293,16 @@ def fit(net, X_train, y_train, *, X_test=None, y_test=None, loss="cross_entropy"
         model.train()
         for epoch in epoch_iter:
             perm = torch.randperm(n, generator=gen).to(device)
-            for s in range(0, n, batch_size):
-                idx = perm[s: s + batch_size]
-                opt.zero_grad(set_to_none=True)
-                batch_loss = crit(model(Xtr[idx]), ytr[idx])
-                batch_loss.backward()
-                opt.step()
+            torch.set_num_threads(train_threads)  # small GEMMs: see TRAIN_CPU_THREADS
+            try:
+                for s in range(0, n, batch_size):
+                    idx = perm[s: s + batch_size]
+                    opt.zero_grad(set_to_none=True)
+                    batch_loss = crit(model(Xtr[idx]), ytr[idx])
+                    batch_loss.backward()
+                    opt.step()
+            finally:
+                torch.set_num_threads(n_threads)
             rows.append(record(epoch))
             if progress:
                 epoch_iter.set_postfix(train_loss=f"{rows[-1]['train_loss']:.4g}")

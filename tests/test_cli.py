@@ -151,3 +151,21 @@ def test_plain_max_memory_is_gib_in_enumerate_and_analyze(monkeypatch):
     with pytest.raises(SystemExit) as e2:
         main(a + ["--max-memory", "512MiB"])
     assert "--max-memory 0.5 GiB" in str(e1.value) and str(e1.value) == str(e2.value)
+
+
+@pytest.mark.parametrize("preset", [None, "ACTIVE"])
+def test_command_sets_a_passive_omp_wait_policy_unless_the_user_did(preset):
+    # in a fresh process (torch not loaded yet) the command defaults OMP_WAIT_POLICY to
+    # CLI_OMP_WAIT_POLICY and keeps the user's own value
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if preset is not None:
+        env["OMP_WAIT_POLICY"] = preset
+    code = ("import os, sys\nfrom polyrank.cli import main\nassert 'torch' not in sys.modules\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\nprint('POLICY', os.environ.get('OMP_WAIT_POLICY'))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    expect = preset or pr.cli.CLI_OMP_WAIT_POLICY
+    assert f"POLICY {expect}" in out

@@ -339,3 +339,57 @@ def test_blocked_certificate_equals_per_point_numpy_rank(d, low_rank, global_ran
         np.testing.assert_array_equal(R, expect)
         np.testing.assert_array_equal(C, np.stack([p.sum(1) for p in net.patterns(X)], axis=1))
     np.testing.assert_array_equal(pr.ranks_at(net, X, [4], method="certify")[:, 0], expect[:, 3])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_gathered_blocks_equal_numpy_fancy_indexing(dtype, global_random_seed):
+    # the compiled gather of the certify chain against numpy's W[np.ix_(rows, cols)] per point,
+    # padding indices (the zero row / column of the padded weights) included
+    rng = np.random.default_rng(global_random_seed)
+    W = np.zeros((9, 12))
+    W[:8, :11] = rng.normal(size=(8, 11))
+    rows = np.stack([np.r_[np.sort(rng.choice(8, size=r, replace=False)), [8] * (5 - r)] for r in (5, 3, 0, 1)]).astype(np.int64)
+    cols = np.stack([np.r_[np.sort(rng.choice(11, size=c, replace=False)), [11] * (7 - c)] for c in (7, 0, 4, 2)]).astype(np.int64)
+    got = pr.rank._gather_blocks(torch.tensor(W, dtype=dtype), torch.from_numpy(rows), torch.from_numpy(cols))
+    assert got.dtype == dtype and got.shape == (4, 5, 7)
+    for p in range(4):
+        np.testing.assert_array_equal(got[p].numpy(), W[np.ix_(rows[p], cols[p])].astype(got[p].numpy().dtype))
+
+
+def test_certify_ranks_do_not_depend_on_the_gather(monkeypatch, global_random_seed):
+    # the torch gather (other devices, no numba) and the compiled one give the same ranks,
+    # both equal to the per-point numpy rank
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 40, [60, 30, 12], scaled=True, duplicate=True)
+    X = rng.normal(size=(30, 40)) * 2.0
+    expect = _numpy_ranks(net, X)
+    np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), expect)
+    monkeypatch.setattr(pr.rank, "_gather_kernel", lambda: None)
+    np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), expect)
+
+
+def test_row_subset_certificate_and_its_retry(monkeypatch, global_random_seed):
+    # layer 1 with c_1 - d > GRAM_ROW_OVERSAMPLE: the certificate first uses the first d + 64 active
+    # rows. Its first 100 units have no weight on the last input coordinate, so that subset has rank
+    # d - 1 and fails; the retry with all rows must certify rank d without the exact fallback
+    rng = np.random.default_rng(global_random_seed)
+    d = 8
+    W1 = rng.normal(size=(150, d))
+    W1[:100, -1] = 0.0
+    b1 = np.full(150, 50.0)  # every unit active on the inputs below
+    W2, b2 = rng.normal(size=(12, 150)) / 12.0, rng.normal(size=12)
+    net = pr.ReLUNetwork.from_weights([W1, W2], [b1, b2])
+    X = rng.normal(size=(20, d))
+    assert (net.patterns(X)[0].sum(1) - d > pr.rank.GRAM_ROW_OVERSAMPLE).all()
+    expect = _numpy_ranks(net, X)
+    assert (expect[:, 0] == d).all()
+    calls = []
+    real = pr.rank._ranks_exact_chain
+    monkeypatch.setattr(pr.rank, "_ranks_exact_chain", lambda tn, idx, c, b, K, sel, *a: calls.append(K)
+                        or real(tn, idx, c, b, K, sel, *a))
+    np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), expect)
+    assert 1 not in calls  # layer 1 certified by the retry, not by the SVD fallback
+    # and a generic wide first layer (the subset certifies) against the per-point numpy rank
+    net = random_net(rng, d, [120, 30, 10], scaled=True)
+    X = rng.normal(size=(40, d)) * 2.0
+    np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), _numpy_ranks(net, X))

@@ -119,3 +119,36 @@ def test_fit_bad_arguments():
         fit(m, X, y, probes=[X])
     with pytest.raises(TypeError, match="torch.nn.Module"):
         fit("model", X, y)
+
+
+def test_fit_trains_on_train_cpu_threads_and_restores_the_callers(monkeypatch):
+    # the training steps run with TRAIN_CPU_THREADS torch threads, everything else (the rank
+    # records) with the caller's count, which fit leaves as it found it; the thread count of
+    # the steps does not depend on the caller's, so neither do the trained weights
+    import polyrank.train as prt
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    seen = []
+    real_step = torch.optim.Adam.step
+
+    def step(self, *a, **k):
+        seen.append(torch.get_num_threads())
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    before = torch.get_num_threads()
+    weights = []
+    for caller in (1, 2):
+        torch.set_num_threads(caller)
+        try:
+            m = mlp(3, [6], 2, seed=0)
+            fit(m, X, y, epochs=2, batch_size=16, probes={"p": X[:5]}, device="cpu")
+            assert torch.get_num_threads() == caller
+        finally:
+            torch.set_num_threads(before)
+        weights.append([p.detach().clone() for p in m.parameters()])
+    assert seen and set(seen) == {min(c, prt.TRAIN_CPU_THREADS) for c in (1, 2)}
+    if prt.TRAIN_CPU_THREADS == 1:
+        for a, b in zip(*weights):
+            assert torch.equal(a, b)

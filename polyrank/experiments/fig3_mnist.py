@@ -143,8 +143,13 @@ def run(data_dir=None, *, dataset="mnist", epochs=50, device=None, widths=None, 
     def snapshot(stage):
         net = as_network(model)
         rows = []
+        # both probe sets in one call: one norm estimate and one chunk loop (chunks of similar codewords)
+        rk_all, cs_all = ranks_at(net, np.concatenate(list(probes.values())), layers, device=device,
+                                  progress=progress, return_codeword_sizes=True)
+        start = 0
         for name, P in probes.items():
-            rk, cs = ranks_at(net, P, layers, device=device, progress=progress, return_codeword_sizes=True)
+            rk, cs = rk_all[start: start + len(P)], cs_all[start: start + len(P)]
+            start += len(P)
             for j, k in enumerate(layers):
                 rows.append(pd.DataFrame({"probe": name, "stage": stage, "layer": k,
                                           "point": np.arange(len(P)), "rank": rk[:, j],
