@@ -1403,7 +1403,7 @@ def _batched_ranks(H, P, B, d, cap, zthr, n_jobs=1):
 
 @_njit
 def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, praw, anc,
-                     Hflat, hoff, with_pat):
+                     Hflat, hoff, WT3, with_pat):
     """Patterns just across facets: centre ``Cc``, outward unit normal ``N``, own pattern
     ``pat[cell]``; unit ``flip`` carries the facet. The LP engine's rule: the sign of the
     pre-activation at the centre when it is clearly non-zero, else the sign of its
@@ -1420,7 +1420,10 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     read instead of rebuilt. The Jacobian of the neighbour's map equals the own region's up to the
     first layer where the neighbour's pattern differs; after it, rows are computed per
     facet. ``WTflat`` holds each layer's transposed weights, so the sums over inputs run
-    in ascending order for all units of a layer at once.
+    in ascending order for all units of a layer at once; ``WT3[l]`` holds them again for the
+    rebuilt maps (``WT3[l, j, i]``: unit ``i``'s weight on input ``j``), which are summed on
+    the transposed maps ``HT[l]`` (``d + 1`` rows of the layer's units) so that the loop over
+    the units is contiguous and vectorises, as in :func:`_next_maps`.
 
     Returns the patterns (with ``with_pat``, else none) and, up to 64 units, their keys
     (:func:`_bit_keys`)."""
@@ -1439,6 +1442,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     no = np.zeros(n)  # norms of the rows of Jo
     thr = np.zeros(n)  # |z| below this at a centre: the unit's hyperplane passes through it
     JoT = np.zeros((d, n))
+    HT = np.zeros((K if hoff[0] < 0 else 0, d + 1, wmax))  # each layer's map, transposed
     zs = np.zeros(n)
     Jf = np.zeros((n, d))  # the neighbour's post-activation rows once it differs
     hf = np.zeros(n)
@@ -1471,31 +1475,37 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
                         for k in range(d):
                             Jo[i, k] = WTflat[woff[0] + k * nl + i]
                         mo[i] = bflat[i]
-                else:  # W_l (B * H_{l-1}) + b_l, summed as _next_maps does
-                    po = offsets[l - 1]
+                else:  # W_l (B * H_{l-1}) + b_l, summed as _next_maps does: each entry
+                    # sums its active inputs in ascending order (from 0, the offset from b_l)
+                    for k in range(d):
+                        for i in range(nl):
+                            HT[l, k, i] = 0.0
+                    for i in range(nl):
+                        HT[l, d, i] = bflat[o + i]
+                    for j in range(o - offsets[l - 1]):
+                        if not praw[c, offsets[l - 1] + j]:
+                            continue
+                        for k in range(d + 1):
+                            h = HT[l - 1, k, j]
+                            for i in range(nl):
+                                HT[l, k, i] += WT3[l, j, i] * h
                     for i in range(nl):
                         for k in range(d):
-                            Jo[o + i, k] = 0.0
-                        mo[o + i] = bflat[o + i]
-                    for j in range(o - po):
-                        if not praw[c, po + j]:
-                            continue
-                        base = woff[l] + j * nl
-                        for i in range(nl):
-                            w = WTflat[base + i]
-                            for k in range(d):
-                                Jo[o + i, k] += w * Jo[po + j, k]
-                            mo[o + i] += w * mo[po + j]
+                            Jo[o + i, k] = HT[l, k, i]
+                        mo[o + i] = HT[l, d, i]
                 for i in range(nl):
                     acc = 0.0
                     for k in range(d):
                         x = Jo[o + i, k]
+                        JoT[k, o + i] = x  # a layer not redone keeps the previous cell's rows
                         acc += x * x
                     no[o + i] = math.sqrt(acc)
                     thr[o + i] = on_tol * no[o + i]
-            for v in range(n):
-                for k in range(d):
-                    JoT[k, v] = Jo[v, k]
+                if hoff[0] < 0:  # the next layer's rebuild reads this one's map
+                    for i in range(nl):
+                        for k in range(d):
+                            HT[l, k, i] = Jo[o + i, k]
+                        HT[l, d, i] = mo[o + i]
             if n <= 64:
                 ckey = np.uint64(0)
                 for v in range(n):
@@ -1614,11 +1624,16 @@ def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, 
         hoff = np.zeros(K, np.int64)
         hoff[1:] = np.cumsum([H.size for H in maps[:-1]])
         Hflat = np.concatenate([H.ravel() for H in maps])
-    else:
+        WT3 = np.zeros((0, 0, 0))
+    else:  # the maps are rebuilt: each layer's transposed weights, padded to the widest layer
         hoff, Hflat = np.full(K, -1, np.int64), np.zeros(0)
+        widths = np.diff(np.asarray(offsets))
+        WT3 = np.zeros((K, int(widths.max()), int(widths.max())))
+        for l in range(1, K):
+            WT3[l, : widths[l - 1], : widths[l]] = Ws[l].reshape(widths[l - 1], widths[l])
     rest = (np.ascontiguousarray(pat), None, WTflat, woff, bflat, np.asarray(offsets, dtype=np.int64),
             int(net.input_dim), float(on_tol), np.asarray(zthr, dtype=np.float64),
-            np.asarray(zabs, dtype=np.float64), np.ascontiguousarray(praw), anc, Hflat, hoff)
+            np.asarray(zabs, dtype=np.float64), np.ascontiguousarray(praw), anc, Hflat, hoff, WT3)
 
     def patterns(C, N, cell, flip, with_pat=True):
         C, N = np.ascontiguousarray(C), np.ascontiguousarray(N)
