@@ -379,6 +379,8 @@ def _lower_link_betti_fast(K, rank, interior):
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
+    from .faces import _unique_rows
+
     d = K.dim
     n = len(rank)
     S, _ = K.simplices(d)
@@ -386,7 +388,7 @@ def _lower_link_betti_fast(K, rank, interior):
     faces = {}
     for j in range(1, d + 2):
         F = np.concatenate([S[:, list(c)] for c in itertools.combinations(range(d + 1), j)])
-        F = np.unique(np.sort(F, axis=1), axis=0)
+        F = _unique_rows(np.sort(F, axis=1), n)
         faces[j] = np.take_along_axis(F, np.argsort(rank[F], axis=1, kind="stable"), axis=1)  # owner last
     chi = np.zeros(n, dtype=np.int64)
     n_vert = np.zeros(n, dtype=np.int64)
@@ -411,7 +413,7 @@ def _lower_link_betti_fast(K, rank, interior):
     owner = skey // n
     comps = np.zeros(n, dtype=np.int64)
     if len(E):
-        pairs = np.unique(np.column_stack([owner, lab]), axis=0)
+        pairs = _unique_rows(np.column_stack([owner, lab]), max(n, len(E)))
         comps = np.bincount(pairs[:, 0], minlength=n)
     # the whole link is lower: every top simplex through v is owned by v
     through = np.bincount(S.ravel(), minlength=n)
