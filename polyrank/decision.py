@@ -232,14 +232,16 @@ def decision_boundary(net, domain, *, field=11, method="auto", max_regions=1_000
     return DecisionBoundary(dec, classes, max(k, 2), field)
 
 
-def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_000_000):
+def morse_data(net, domain=None, *, output=0, field=11, method="auto", max_regions=1_000_000):
     """PL Morse data of one output of ``net`` on the complex of its regions.
 
     Parameters
     ----------
-    net : ReLUNetwork or torch.nn.Module
+    net : ReLUNetwork, torch.nn.Module or Decomposition
         With a read-out layer (its output ``output`` is the function), or a network whose
         last hidden layer has width 1 without a read-out is refused: pass a read-out.
+        A complete :class:`~polyrank.Decomposition` of such a network (all its layers) is
+        used as it is, with its own domain and face complex: no enumeration is run.
     domain : Box, Polytope or None
         None (all of R^d) or an unbounded polyhedron: the complex is cut by its box
         (:meth:`~polyrank.FaceComplex.truncated`), which holds every vertex strictly inside; the
@@ -282,11 +284,31 @@ def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_
     >>> df = pr.morse_data(net, pr.Box(-1.0, 1.0, dim=2))
     >>> df.loc[df.interior, ["x0", "x1", "index"]].values.tolist()
     [[0.0, 0.0, 1.0]]
+
+    From a decomposition already enumerated (its face complex is reused):
+
+    >>> dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2))
+    >>> pr.morse_data(dec).equals(df)
+    True
     """
     import pandas as pd
 
     from .enumerate import enumerate_regions
+    from .regions import Decomposition
 
+    dec = None
+    if isinstance(net, Decomposition):
+        dec = net
+        if domain is not None:
+            raise ValueError("The 'domain' parameter of morse_data must be None when a Decomposition is passed "
+                             f"(its own domain is used); got {domain!r}.")
+        if dec.partial:
+            raise ValueError("morse_data needs a complete decomposition; this one is partial "
+                             "(the enumeration stopped at max_regions).")
+        if dec.layer != dec.net.n_layers:
+            raise ValueError(f"morse_data needs a decomposition by all {dec.net.n_layers} hidden layers (the output "
+                             f"is affine on its regions only then); this one stops at layer {dec.layer}.")
+        net = dec.net
     net = as_network(net)
     if net.readout is None:
         raise ValueError("morse_data needs a network with a read-out layer (net.readout is None): the "
@@ -295,8 +317,9 @@ def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_
     if isinstance(output, bool) or not isinstance(output, (int, np.integer)) or not 0 <= output < n_out:
         raise ValueError(f"The 'output' parameter of morse_data must be an int in 0..{n_out - 1}; got {output!r}.")
     field = _check_field(field, "morse_data")
-    dom = as_domain(domain, net.input_dim)
-    dec = enumerate_regions(net, dom, method=method, max_regions=max_regions)
+    if dec is None:
+        dom = as_domain(domain, net.input_dim)
+        dec = enumerate_regions(net, dom, method=method, max_regions=max_regions)
     K = dec.complex().truncated()  # over an unbounded domain: cut by its box
     d = K.dim
     V = K.vertices
