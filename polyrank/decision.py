@@ -398,7 +398,9 @@ def _lower_link_betti_fast(K, rank, interior):
     is a (d-1)-sphere (interior) or a (d-1)-disk (boundary), so a lower link L has
     b_{d-1}(L) = 1 exactly when L is the whole sphere; b_0 comes from connected components
     of the lower link's graph, and the middle Betti number (d = 3) from the Euler
-    characteristic."""
+    characteristic. Vertices are renamed by their rank, so that a simplex's vertices
+    sorted are in the order of the filtration and its owner (the vertex of largest rank,
+    whose lower star holds it) is its last one."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -407,12 +409,9 @@ def _lower_link_betti_fast(K, rank, interior):
     d = K.dim
     n = len(rank)
     S, _ = K.simplices(d)
-    # every simplex of the triangulation, grouped by its last vertex in the order
-    faces = {}
-    for j in range(1, d + 2):
-        F = np.concatenate([S[:, list(c)] for c in itertools.combinations(range(d + 1), j)])
-        F = _unique_rows(np.sort(F, axis=1), n)
-        faces[j] = np.take_along_axis(F, np.argsort(rank[F], axis=1, kind="stable"), axis=1)  # owner last
+    R = np.sort(rank[S], axis=1)  # in rank space; a sub-face taken in column order stays sorted
+    faces = {j: _unique_rows(np.concatenate([R[:, list(c)] for c in itertools.combinations(range(d + 1), j)]), n)
+             for j in range(2, d + 2)}
     chi = np.zeros(n, dtype=np.int64)
     n_vert = np.zeros(n, dtype=np.int64)
     for j in range(2, d + 2):  # a j-vertex simplex owned by v gives a (j-2)-simplex of L(v)
@@ -422,9 +421,7 @@ def _lower_link_betti_fast(K, rank, interior):
             n_vert = cnt
     # components of the lower links: nodes are the lower-link vertices (edges (w, v), owner v)
     E = faces[2]
-    key = E[:, 1] * n + E[:, 0]
-    order = np.argsort(key)
-    skey = key[order]
+    skey = np.sort(E[:, 1] * n + E[:, 0])
     if d >= 2 and len(faces[3]):
         T = faces[3]  # (a, b, v): an edge (a, b) of L(v)
         ka = np.searchsorted(skey, T[:, 2] * n + T[:, 0])
@@ -432,28 +429,25 @@ def _lower_link_betti_fast(K, rank, interior):
         G = coo_matrix((np.ones(len(T)), (ka, kb)), shape=(len(E), len(E)))
     else:
         G = coo_matrix((len(E), len(E)))
-    _, lab = connected_components(G, directed=False)
+    n_lab, lab = connected_components(G, directed=False)
     owner = skey // n
     comps = np.zeros(n, dtype=np.int64)
     if len(E):
-        pairs = _unique_rows(np.column_stack([owner, lab]), max(n, len(E)))
+        pairs = _unique_rows(np.column_stack([owner, lab]), max(n, n_lab))
         comps = np.bincount(pairs[:, 0], minlength=n)
     # the whole link is lower: every top simplex through v is owned by v
-    through = np.bincount(S.ravel(), minlength=n)
-    top_owned = np.bincount(faces[d + 1][:, -1], minlength=n)
-    full = interior & (through == top_owned) & (through > 0)
-    out = []
-    for v in range(n):
-        if n_vert[v] == 0:
-            out.append(None)
-            continue
-        b0 = int(comps[v])
-        if d == 1:
-            out.append([b0 - 1])
-        elif d == 2:
-            b1 = b0 - int(chi[v])
-            out.append([b0 - 1, b1])
-        else:
-            b2 = int(full[v])
-            out.append([b0 - 1, b0 + b2 - int(chi[v]), b2])
-    return out
+    through = np.bincount(R.ravel(), minlength=n)
+    top_owned = np.bincount(R[:, -1], minlength=n)
+    inner = np.zeros(n, dtype=bool)
+    inner[rank] = interior
+    full = inner & (through == top_owned) & (through > 0)
+    # back to vertex ids
+    b0, chi, n_vert, full = comps[rank], chi[rank], n_vert[rank], full[rank].astype(np.int64)
+    if d == 1:
+        red = np.column_stack([b0 - 1])
+    elif d == 2:
+        red = np.column_stack([b0 - 1, b0 - chi])
+    else:
+        red = np.column_stack([b0 - 1, b0 + full - chi, full])
+    red = red.tolist()
+    return [None if n_vert[v] == 0 else red[v] for v in range(n)]
