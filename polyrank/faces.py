@@ -1814,7 +1814,9 @@ class FaceComplex:
         # added by GUDHI; a simplex's lower-star value (the max over its vertices) is then
         # set by resetting every simplex of dimension >= 1 to -inf and raising it to the
         # max over its faces (a new simplex comes in at +inf, so no vertex value is lowered)
-        for k in range(self.dim + 1):
+        # the whole complex is pure (every face lies in a region, whose triangulation holds
+        # the face's): its vertices and d-simplices suffice
+        for k in (range(self.dim + 1) if faces is not None else sorted({0, self.dim})):
             S, _ = self.simplices(k, None if faces is None else sorted(faces[k]))
             if not len(S):
                 continue
