@@ -331,7 +331,7 @@ def morse_data(net, domain=None, *, output=0, field=11, method="auto", max_regio
     interior = ~K.on_domain[0].any(axis=1)
     red_all = (_lower_link_betti_fast(K, rank, interior) if d <= 3
                else _lower_link_betti_gudhi(st, rank, d, field))
-    rows = []
+    crit, idxs, reds = [], [], []
     for v, red in enumerate(red_all):
         if red is None:  # empty lower link: reduced H_{-1} = Z/p, a minimum
             idx = 0
@@ -340,8 +340,9 @@ def morse_data(net, domain=None, *, output=0, field=11, method="auto", max_regio
             if not nz:
                 continue
             idx = nz[0] + 1 if len(nz) == 1 and red[nz[0]] == 1 else -1
-        rows.append(dict(vertex=v, **{f"x{j}": V[v, j] for j in range(d)}, value=float(f[v]), index=idx,
-                         lower_link_betti=() if red is None else tuple(red), interior=bool(interior[v])))
+        crit.append(v)
+        idxs.append(idx)
+        reds.append(() if red is None else tuple(red))
     st.compute_persistence(homology_coeff_field=field, persistence_dim_max=True)
     diagram = []
     born = {}
@@ -359,12 +360,18 @@ def morse_data(net, domain=None, *, output=0, field=11, method="auto", max_regio
         else:
             born[vb] = (dim, float("inf"))
             diagram.append((dim, (float(f[vb]), float("inf"))))
-    df = pd.DataFrame(rows, columns=["vertex"] + [f"x{j}" for j in range(d)]
-                      + ["value", "index", "lower_link_betti", "interior"])
-    df["born_dim"] = [born.get(v, (-1, np.nan))[0] for v in df.vertex]
-    df["death"] = [born.get(v, (-1, np.nan))[1] for v in df.vertex]
-    df["kills_dim"] = [kills.get(v, (-1, np.nan))[0] for v in df.vertex]
-    df["birth"] = [kills.get(v, (-1, np.nan))[1] for v in df.vertex]
+    # the columns at once (critical vertices in vertex order, then sorted by value)
+    c = np.asarray(crit, dtype=np.int64)
+    lbb = np.empty(len(c), dtype=object)
+    lbb[:] = reds
+    nb, nk = (-1, np.nan), (-1, np.nan)
+    df = pd.DataFrame({"vertex": c, **{f"x{j}": V[c, j] for j in range(d)}, "value": f[c].astype(np.float64),
+                       "index": np.asarray(idxs, dtype=np.int64), "lower_link_betti": lbb,
+                       "interior": interior[c].astype(bool),
+                       "born_dim": np.array([born.get(v, nb)[0] for v in crit], dtype=np.int64),
+                       "death": np.array([born.get(v, nb)[1] for v in crit], dtype=np.float64),
+                       "kills_dim": np.array([kills.get(v, nk)[0] for v in crit], dtype=np.int64),
+                       "birth": np.array([kills.get(v, nk)[1] for v in crit], dtype=np.float64)})
     df = df.sort_values(["value", "vertex"]).reset_index(drop=True)
     df.attrs["diagram"] = diagram
     df.attrs["n_vertices"] = len(V)

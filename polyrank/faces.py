@@ -1716,7 +1716,7 @@ class FaceComplex:
                 Ab, bb = np.vstack([np.asarray(self.domain.A), Ab]), np.concatenate([np.asarray(self.domain.b), bb])
             T = object.__new__(FaceComplex)
             T.__dict__.update(self.__dict__)
-            T.domain = Polytope(Ab, bb)
+            T.domain = Polytope(Ab, bb) if self.domain is not None else _cube_polytope(lo, hi)
             T.box, T._keep, T._trunc = None, None, None
             T._F, T.vertices = self._full, self._full_vertices
             T._rf, T._region_facets = self._full_rows, None
@@ -1951,6 +1951,25 @@ def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit, engine=None):
     del n_reg
     return A2, b2, roff2, (np.concatenate([P, P2]), np.concatenate([O, O2]), np.concatenate([pad(T), pad(T2)]),
                            np.concatenate([D, D2]))
+
+
+def _cube_polytope(lo, hi):
+    """The cutting box ``lo <= x <= hi`` (a cube) as a Polytope with the rows of
+    :meth:`FaceComplex.truncated` (``x_j <= hi_j``, then ``-x_j <= -lo_j``), without the
+    linear programs of Polytope's validation: a cube is bounded and full-dimensional, its
+    Chebyshev centre is its centre and its inradius half its side."""
+    from .domain import Polytope
+
+    d = len(lo)
+    P = object.__new__(Polytope)
+    P._A = np.vstack([np.eye(d), -np.eye(d)])
+    P._b = np.concatenate([hi, -lo]).astype(np.float64)
+    P._A.setflags(write=False)
+    P._b.setflags(write=False)
+    P._center = (np.asarray(lo, dtype=np.float64) + hi) / 2.0
+    P._inradius = float(np.min(np.asarray(hi) - lo)) / 2.0
+    P._bounded = True
+    return P
 
 
 def _betti_of_tree(st, dim, field):
@@ -2692,6 +2711,18 @@ def _engine_certificate(dec, A, b, roff, checks):
             + ("euler_characteristic",):
         checks[name] = True
     return tuple(fv), chi, vol, dvol
+
+
+def _engine_f_vector(dec):
+    """The f-vector from the subdivision engine's incidences (the counts of
+    :func:`_engine_certificate`, which equal the face complex's when every check there
+    passes), or None: no arrays, a partial decomposition, or a check that failed (the
+    caller then builds the face complex)."""
+    if dec.partial:
+        return None
+    A, b, roff, _, _ = _flat_rows(dec)
+    fast = _engine_certificate(dec, A, b, roff, {})
+    return None if fast is None else fast[0]
 
 
 def certify(dec, *, exact=False) -> Certificate:

@@ -112,3 +112,23 @@ def test_morse_data_of_a_decomposition_bad_input():
         pr.morse_data(pr.enumerate_regions(net, None, layer=1))
     with pytest.raises(ValueError, match="partial"):
         pr.morse_data(pr.enumerate_regions(net, None, max_regions=2, partial=True))
+
+
+@pytest.mark.parametrize("d, widths, box", CASES)
+def test_f_vector_from_the_engine_counts_equals_the_face_complex(d, widths, box, global_random_seed):
+    rng = np.random.default_rng(5000 + 17 * global_random_seed + d)
+    net = random_net(rng, d, widths)
+    dom = None if box is None else pr.Box(-box, box, dim=d)
+    dec = pr.enumerate_regions(net, dom)
+    fv = dec.f_vector()
+    assert "_face_complex" not in dec.__dict__  # counted without the face complex
+    assert fv == pr.enumerate_regions(net, dom).complex().f_vector()
+    assert sum((-1) ** k * f for k, f in enumerate(fv)) == (1 if box is not None else (-1) ** d)
+
+
+@pytest.mark.parametrize("kind", ["zero_bias", "duplicate"])
+def test_f_vector_of_degenerate_networks_equals_the_face_complex(kind, global_random_seed):
+    rng = np.random.default_rng(6000 + global_random_seed)
+    net = random_net(rng, 3, [5, 4], **{kind: True})
+    for dom in (None, pr.Box(-1.0, 1.0, dim=3)):
+        assert pr.enumerate_regions(net, dom).f_vector() == pr.enumerate_regions(net, dom).complex().f_vector()
