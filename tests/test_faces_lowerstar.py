@@ -132,3 +132,16 @@ def test_f_vector_of_degenerate_networks_equals_the_face_complex(kind, global_ra
     net = random_net(rng, 3, [5, 4], **{kind: True})
     for dom in (None, pr.Box(-1.0, 1.0, dim=3)):
         assert pr.enumerate_regions(net, dom).f_vector() == pr.enumerate_regions(net, dom).complex().f_vector()
+
+
+def test_cutting_cube_equals_a_validated_polytope():
+    from polyrank.domain import Polytope
+    from polyrank.faces import _cube_polytope
+
+    lo, hi = np.array([-2.5, 0.5, -1.0]), np.array([1.5, 4.5, 3.0])  # a cube of side 4
+    P = _cube_polytope(lo, hi)
+    Q = Polytope(np.vstack([np.eye(3), -np.eye(3)]), np.concatenate([hi, -lo]))
+    np.testing.assert_array_equal(P.A, Q.A)
+    np.testing.assert_array_equal(P.b, Q.b)
+    np.testing.assert_allclose(P.center, Q.center, atol=1e-9)
+    assert np.isclose(P.inradius, Q.inradius) and P.bounded and np.isclose(P.volume(), 64.0)
