@@ -27,6 +27,7 @@ import itertools
 
 import numpy as np
 
+from ._numerics import unique_rows
 from ._validation import check_positive_int
 from .domain import as_domain
 from .network import ReLUNetwork, as_network
@@ -411,13 +412,11 @@ def _lower_link_betti_fast(K, rank, interior):
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    from .faces import _unique_rows
-
     d = K.dim
     n = len(rank)
     S, _ = K.simplices(d)
     R = np.sort(rank[S], axis=1)  # in rank space; a sub-face taken in column order stays sorted
-    faces = {j: _unique_rows(np.concatenate([R[:, list(c)] for c in itertools.combinations(range(d + 1), j)]), n)
+    faces = {j: unique_rows(np.concatenate([R[:, list(c)] for c in itertools.combinations(range(d + 1), j)]), n)
              for j in range(2, d + 2)}
     chi = np.zeros(n, dtype=np.int64)
     n_vert = np.zeros(n, dtype=np.int64)
@@ -440,7 +439,7 @@ def _lower_link_betti_fast(K, rank, interior):
     owner = skey // n
     comps = np.zeros(n, dtype=np.int64)
     if len(E):
-        pairs = _unique_rows(np.column_stack([owner, lab]), max(n, n_lab))
+        pairs = unique_rows(np.column_stack([owner, lab]), max(n, n_lab))
         comps = np.bincount(pairs[:, 0], minlength=n)
     # the whole link is lower: every top simplex through v is owned by v
     through = np.bincount(R.ravel(), minlength=n)

@@ -45,10 +45,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._numerics import local_frame
+from ._numerics import local_frame, unique_rows
 from .exceptions import CertificateError
 
-__all__ = ["FaceComplex", "Certificate", "face_complex", "certify", "VERTEX_MERGE_RTOL", "TIGHT_RTOL",
+__all__ = ["FaceComplex", "Certificate", "face_complex", "certify", "f_vector", "VERTEX_MERGE_RTOL", "TIGHT_RTOL",
            "SIGN_ZERO_RTOL", "VOLUME_RTOL", "EXACT_FILTER_SAFETY"]
 
 #: Two vertex instances closer than this (relative to the larger of the domain's size
@@ -1850,31 +1850,6 @@ class FaceComplex:
         return f"FaceComplex(dim={self.dim}, f_vector={self.f_vector()})"
 
 
-def _unique_rows(F, n):
-    """``np.unique(F, axis=0)`` for an int array F (m, j) of ids in 0..n-1: the distinct rows
-    in lexicographic order, found by sorting one int64 key per row (the row read as a
-    number in base n) instead of the rows as void records (several times faster); the
-    void-record sort when the key would not fit."""
-    F = np.asarray(F, dtype=np.int64)
-    m, j = F.shape
-    if m == 0 or j == 0 or float(max(n, 2)) ** j >= 2.0 ** 62:
-        return np.unique(F, axis=0)
-    key = F[:, 0].copy()
-    for c in range(1, j):
-        key *= n
-        key += F[:, c]
-    key.sort()
-    keep = np.empty(m, dtype=bool)
-    keep[0] = True
-    np.not_equal(key[1:], key[:-1], out=keep[1:])
-    key = key[keep]
-    out = np.empty((len(key), j), dtype=np.int64)
-    for c in range(j - 1, -1, -1):
-        out[:, c] = key % n
-        key //= n
-    return out
-
-
 def _face_sums(F, k, X):
     """Sum of the rows of X (n0, c) over the vertices of every k-face of F: (f_k, c);
     int64 for bool or int X."""
@@ -2713,16 +2688,27 @@ def _engine_certificate(dec, A, b, roff, checks):
     return tuple(fv), chi, vol, dvol
 
 
-def _engine_f_vector(dec):
-    """The f-vector from the subdivision engine's incidences (the counts of
-    :func:`_engine_certificate`, which equal the face complex's when every check there
-    passes), or None: no arrays, a partial decomposition, or a check that failed (the
-    caller then builds the face complex)."""
-    if dec.partial:
-        return None
-    A, b, roff, _, _ = _flat_rows(dec)
-    fast = _engine_certificate(dec, A, b, roff, {})
-    return None if fast is None else fast[0]
+def f_vector(dec) -> tuple:
+    """The f-vector of a decomposition (the work of :meth:`Decomposition.f_vector`).
+
+    On a decomposition from the subdivision engine the faces are counted from its
+    vertex-hyperplane incidences, as :func:`certify` counts them, without the face
+    complex; when the face complex is already built, when the engine left no arrays, or
+    when a check of the counts fails (degenerate networks), the face complex's faces are
+    counted instead. Both give the same counts.
+
+    Examples
+    --------
+    >>> net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    >>> pr.faces.f_vector(pr.enumerate_regions(net, None))
+    (1, 4, 4)
+    """
+    if "_face_complex" not in dec.__dict__ and not dec.partial:
+        A, b, roff, _, _ = _flat_rows(dec)
+        fast = _engine_certificate(dec, A, b, roff, {})
+        if fast is not None:
+            return fast[0]
+    return face_complex(dec).f_vector()
 
 
 def certify(dec, *, exact=False) -> Certificate:

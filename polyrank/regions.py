@@ -518,13 +518,9 @@ class Decomposition:
         >>> pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2)).f_vector()
         (6, 7, 2)
         """
-        if "_face_complex" not in self.__dict__:  # the engine's counts, without the face complex
-            from .faces import _engine_f_vector
+        from .faces import f_vector
 
-            fv = _engine_f_vector(self)
-            if fv is not None:
-                return fv
-        return self.complex().f_vector()
+        return f_vector(self)
 
     def verify(self, *, exact=False):
         """Certify that the decomposition is complete; returns a :class:`~polyrank.Certificate`.

@@ -12,7 +12,7 @@ import pytest
 from conftest import random_net
 
 import polyrank as pr
-from polyrank.faces import _unique_rows
+from polyrank._numerics import unique_rows
 
 CASES = [  # (d, widths, box half-width or None for all of R^d, cut by the complex's box)
     (2, [6, 5], 1.0), (2, [7, 6], None), (3, [5, 4], 2.0), (3, [6, 5], None), (4, [5, 4], 1.5), (4, [6], None),
@@ -50,8 +50,8 @@ def test_unique_rows_equals_numpy():
     rng = np.random.default_rng(5)
     for n, j in [(1, 1), (2, 3), (7, 4), (50, 2), (1000, 5), (10**6, 4)]:  # the last: n^j too large for a key
         F = rng.integers(0, n, size=(300, j))
-        np.testing.assert_array_equal(_unique_rows(F, n), np.unique(F, axis=0))
-    assert _unique_rows(np.zeros((0, 3), dtype=np.int64), 4).shape == (0, 3)
+        np.testing.assert_array_equal(unique_rows(F, n), np.unique(F, axis=0))
+    assert unique_rows(np.zeros((0, 3), dtype=np.int64), 4).shape == (0, 3)
 
 
 @pytest.mark.parametrize("d, widths, box", CASES)
