@@ -4,8 +4,8 @@ Part 1 (issue 18 goal: the f-vector of 3-16-16-16 in R^3 in < 2x the enumeration
 PyTorch-default-init networks (``polyrank.train.mlp``, seed 0): 3-16-16-16 over all of R^3
 and over [-1, 1]^3, 2-32-32-32 over all of R^2 and over [-1, 1]^2. In the same run,
 interleaved and best of ``--repeat``: the (warm) subdivision enumeration, then
-``dec.f_vector()`` on the fresh decomposition (everything it needs; it reads the
-engine's arrays and builds no Region object), and the face tables ``dec.faces(k)`` for every k. Prints the ratios. On the
+``dec.f_vector()`` on the fresh decomposition (everything it needs; it counts the
+engine's incidences as ``verify()`` does, and builds no Region object and no face complex), and the face tables ``dec.faces(k)`` for every k. Prints the ratios. On the
 3-16-16-16 box also ``dec.verify()`` and ``dec.verify(exact=True)`` per region, with the
 exact re-check's float filter and without it (every region in rational arithmetic).
 
@@ -21,8 +21,8 @@ these small nets) runs in a separate interpreter given by ``--relucent-python`` 
 * face poset: relucent ``meta_graph`` vs ``dec.f_vector()`` over all of R^d (the counts
   are checked equal: two independent implementations);
 * Betti numbers: relucent ``betti_numbers`` (after meta_graph; unbounded cells truncated)
-  vs ``dec.complex().betti()`` (the complex cut by its box, faces and triangulation
-  included);
+  vs ``dec.complex().betti()`` (the complex cut by its box, faces, triangulation and the
+  GUDHI simplex tree included);
 * PL Morse critical points: relucent ``critical_points`` vs ``morse_data(dec)`` on the
   decomposition (and, in a second row, ``morse_data(net, None)``, its enumeration
   included), the interior critical vertices compared by index (those
