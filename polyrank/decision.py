@@ -417,7 +417,8 @@ def _lower_link_betti_fast(K, rank, interior):
     S, _ = K.simplices(d)
     R = np.sort(rank[S], axis=1)  # in rank space; a sub-face taken in column order stays sorted
     faces = {j: unique_rows(np.concatenate([R[:, list(c)] for c in itertools.combinations(range(d + 1), j)]), n)
-             for j in range(2, d + 2)}
+             for j in range(2, d + 1)}
+    faces[d + 1] = R  # the d-simplices, each once (only their owners are counted)
     chi = np.zeros(n, dtype=np.int64)
     n_vert = np.zeros(n, dtype=np.int64)
     for j in range(2, d + 2):  # a j-vertex simplex owned by v gives a (j-2)-simplex of L(v)
