@@ -27,6 +27,7 @@ import itertools
 
 import numpy as np
 
+from ._numerics import unique_rows
 from ._validation import check_positive_int
 from .domain import as_domain
 from .network import ReLUNetwork, as_network
@@ -232,14 +233,16 @@ def decision_boundary(net, domain, *, field=11, method="auto", max_regions=1_000
     return DecisionBoundary(dec, classes, max(k, 2), field)
 
 
-def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_000_000):
+def morse_data(net, domain=None, *, output=0, field=11, method="auto", max_regions=1_000_000):
     """PL Morse data of one output of ``net`` on the complex of its regions.
 
     Parameters
     ----------
-    net : ReLUNetwork or torch.nn.Module
+    net : ReLUNetwork, torch.nn.Module or Decomposition
         With a read-out layer (its output ``output`` is the function), or a network whose
         last hidden layer has width 1 without a read-out is refused: pass a read-out.
+        A complete :class:`~polyrank.Decomposition` of such a network (all its layers) is
+        used as it is, with its own domain and face complex: no enumeration is run.
     domain : Box, Polytope or None
         None (all of R^d) or an unbounded polyhedron: the complex is cut by its box
         (:meth:`~polyrank.FaceComplex.truncated`), which holds every vertex strictly inside; the
@@ -282,11 +285,31 @@ def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_
     >>> df = pr.morse_data(net, pr.Box(-1.0, 1.0, dim=2))
     >>> df.loc[df.interior, ["x0", "x1", "index"]].values.tolist()
     [[0.0, 0.0, 1.0]]
+
+    From a decomposition already enumerated (its face complex is reused):
+
+    >>> dec = pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2))
+    >>> pr.morse_data(dec).equals(df)
+    True
     """
     import pandas as pd
 
     from .enumerate import enumerate_regions
+    from .regions import Decomposition
 
+    dec = None
+    if isinstance(net, Decomposition):
+        dec = net
+        if domain is not None:
+            raise ValueError("The 'domain' parameter of morse_data must be None when a Decomposition is passed "
+                             f"(its own domain is used); got {domain!r}.")
+        if dec.partial:
+            raise ValueError("morse_data needs a complete decomposition; this one is partial "
+                             "(the enumeration stopped at max_regions).")
+        if dec.layer != dec.net.n_layers:
+            raise ValueError(f"morse_data needs a decomposition by all {dec.net.n_layers} hidden layers (the output "
+                             f"is affine on its regions only then); this one stops at layer {dec.layer}.")
+        net = dec.net
     net = as_network(net)
     if net.readout is None:
         raise ValueError("morse_data needs a network with a read-out layer (net.readout is None): the "
@@ -295,8 +318,9 @@ def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_
     if isinstance(output, bool) or not isinstance(output, (int, np.integer)) or not 0 <= output < n_out:
         raise ValueError(f"The 'output' parameter of morse_data must be an int in 0..{n_out - 1}; got {output!r}.")
     field = _check_field(field, "morse_data")
-    dom = as_domain(domain, net.input_dim)
-    dec = enumerate_regions(net, dom, method=method, max_regions=max_regions)
+    if dec is None:
+        dom = as_domain(domain, net.input_dim)
+        dec = enumerate_regions(net, dom, method=method, max_regions=max_regions)
     K = dec.complex().truncated()  # over an unbounded domain: cut by its box
     d = K.dim
     V = K.vertices
@@ -308,7 +332,7 @@ def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_
     interior = ~K.on_domain[0].any(axis=1)
     red_all = (_lower_link_betti_fast(K, rank, interior) if d <= 3
                else _lower_link_betti_gudhi(st, rank, d, field))
-    rows = []
+    crit, idxs, reds = [], [], []
     for v, red in enumerate(red_all):
         if red is None:  # empty lower link: reduced H_{-1} = Z/p, a minimum
             idx = 0
@@ -317,8 +341,9 @@ def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_
             if not nz:
                 continue
             idx = nz[0] + 1 if len(nz) == 1 and red[nz[0]] == 1 else -1
-        rows.append(dict(vertex=v, **{f"x{j}": V[v, j] for j in range(d)}, value=float(f[v]), index=idx,
-                         lower_link_betti=() if red is None else tuple(red), interior=bool(interior[v])))
+        crit.append(v)
+        idxs.append(idx)
+        reds.append(() if red is None else tuple(red))
     st.compute_persistence(homology_coeff_field=field, persistence_dim_max=True)
     diagram = []
     born = {}
@@ -336,12 +361,18 @@ def morse_data(net, domain, *, output=0, field=11, method="auto", max_regions=1_
         else:
             born[vb] = (dim, float("inf"))
             diagram.append((dim, (float(f[vb]), float("inf"))))
-    df = pd.DataFrame(rows, columns=["vertex"] + [f"x{j}" for j in range(d)]
-                      + ["value", "index", "lower_link_betti", "interior"])
-    df["born_dim"] = [born.get(v, (-1, np.nan))[0] for v in df.vertex]
-    df["death"] = [born.get(v, (-1, np.nan))[1] for v in df.vertex]
-    df["kills_dim"] = [kills.get(v, (-1, np.nan))[0] for v in df.vertex]
-    df["birth"] = [kills.get(v, (-1, np.nan))[1] for v in df.vertex]
+    # the columns at once (critical vertices in vertex order, then sorted by value)
+    c = np.asarray(crit, dtype=np.int64)
+    lbb = np.empty(len(c), dtype=object)
+    lbb[:] = reds
+    nb, nk = (-1, np.nan), (-1, np.nan)
+    df = pd.DataFrame({"vertex": c, **{f"x{j}": V[c, j] for j in range(d)}, "value": f[c].astype(np.float64),
+                       "index": np.asarray(idxs, dtype=np.int64), "lower_link_betti": lbb,
+                       "interior": interior[c].astype(bool),
+                       "born_dim": np.array([born.get(v, nb)[0] for v in crit], dtype=np.int64),
+                       "death": np.array([born.get(v, nb)[1] for v in crit], dtype=np.float64),
+                       "kills_dim": np.array([kills.get(v, nk)[0] for v in crit], dtype=np.int64),
+                       "birth": np.array([kills.get(v, nk)[1] for v in crit], dtype=np.float64)})
     df = df.sort_values(["value", "vertex"]).reset_index(drop=True)
     df.attrs["diagram"] = diagram
     df.attrs["n_vertices"] = len(V)
@@ -375,19 +406,19 @@ def _lower_link_betti_fast(K, rank, interior):
     is a (d-1)-sphere (interior) or a (d-1)-disk (boundary), so a lower link L has
     b_{d-1}(L) = 1 exactly when L is the whole sphere; b_0 comes from connected components
     of the lower link's graph, and the middle Betti number (d = 3) from the Euler
-    characteristic."""
+    characteristic. Vertices are renamed by their rank, so that a simplex's vertices
+    sorted are in the order of the filtration and its owner (the vertex of largest rank,
+    whose lower star holds it) is its last one."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     d = K.dim
     n = len(rank)
     S, _ = K.simplices(d)
-    # every simplex of the triangulation, grouped by its last vertex in the order
-    faces = {}
-    for j in range(1, d + 2):
-        F = np.concatenate([S[:, list(c)] for c in itertools.combinations(range(d + 1), j)])
-        F = np.unique(np.sort(F, axis=1), axis=0)
-        faces[j] = np.take_along_axis(F, np.argsort(rank[F], axis=1, kind="stable"), axis=1)  # owner last
+    R = np.sort(rank[S], axis=1)  # in rank space; a sub-face taken in column order stays sorted
+    faces = {j: unique_rows(np.concatenate([R[:, list(c)] for c in itertools.combinations(range(d + 1), j)]), n)
+             for j in range(2, d + 1)}
+    faces[d + 1] = R  # the d-simplices, each once (only their owners are counted)
     chi = np.zeros(n, dtype=np.int64)
     n_vert = np.zeros(n, dtype=np.int64)
     for j in range(2, d + 2):  # a j-vertex simplex owned by v gives a (j-2)-simplex of L(v)
@@ -397,9 +428,7 @@ def _lower_link_betti_fast(K, rank, interior):
             n_vert = cnt
     # components of the lower links: nodes are the lower-link vertices (edges (w, v), owner v)
     E = faces[2]
-    key = E[:, 1] * n + E[:, 0]
-    order = np.argsort(key)
-    skey = key[order]
+    skey = np.sort(E[:, 1] * n + E[:, 0])
     if d >= 2 and len(faces[3]):
         T = faces[3]  # (a, b, v): an edge (a, b) of L(v)
         ka = np.searchsorted(skey, T[:, 2] * n + T[:, 0])
@@ -407,28 +436,25 @@ def _lower_link_betti_fast(K, rank, interior):
         G = coo_matrix((np.ones(len(T)), (ka, kb)), shape=(len(E), len(E)))
     else:
         G = coo_matrix((len(E), len(E)))
-    _, lab = connected_components(G, directed=False)
+    n_lab, lab = connected_components(G, directed=False)
     owner = skey // n
     comps = np.zeros(n, dtype=np.int64)
     if len(E):
-        pairs = np.unique(np.column_stack([owner, lab]), axis=0)
+        pairs = unique_rows(np.column_stack([owner, lab]), max(n, n_lab))
         comps = np.bincount(pairs[:, 0], minlength=n)
     # the whole link is lower: every top simplex through v is owned by v
-    through = np.bincount(S.ravel(), minlength=n)
-    top_owned = np.bincount(faces[d + 1][:, -1], minlength=n)
-    full = interior & (through == top_owned) & (through > 0)
-    out = []
-    for v in range(n):
-        if n_vert[v] == 0:
-            out.append(None)
-            continue
-        b0 = int(comps[v])
-        if d == 1:
-            out.append([b0 - 1])
-        elif d == 2:
-            b1 = b0 - int(chi[v])
-            out.append([b0 - 1, b1])
-        else:
-            b2 = int(full[v])
-            out.append([b0 - 1, b0 + b2 - int(chi[v]), b2])
-    return out
+    through = np.bincount(R.ravel(), minlength=n)
+    top_owned = np.bincount(R[:, -1], minlength=n)
+    inner = np.zeros(n, dtype=bool)
+    inner[rank] = interior
+    full = inner & (through == top_owned) & (through > 0)
+    # back to vertex ids
+    b0, chi, n_vert, full = comps[rank], chi[rank], n_vert[rank], full[rank].astype(np.int64)
+    if d == 1:
+        red = np.column_stack([b0 - 1])
+    elif d == 2:
+        red = np.column_stack([b0 - 1, b0 - chi])
+    else:
+        red = np.column_stack([b0 - 1, b0 + full - chi, full])
+    red = red.tolist()
+    return [None if n_vert[v] == 0 else red[v] for v in range(n)]

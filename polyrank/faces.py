@@ -45,10 +45,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._numerics import local_frame
+from ._numerics import local_frame, unique_rows
 from .exceptions import CertificateError
 
-__all__ = ["FaceComplex", "Certificate", "face_complex", "certify", "VERTEX_MERGE_RTOL", "TIGHT_RTOL",
+__all__ = ["FaceComplex", "Certificate", "face_complex", "certify", "f_vector", "VERTEX_MERGE_RTOL", "TIGHT_RTOL",
            "SIGN_ZERO_RTOL", "VOLUME_RTOL", "EXACT_FILTER_SAFETY"]
 
 #: Two vertex instances closer than this (relative to the larger of the domain's size
@@ -1716,7 +1716,7 @@ class FaceComplex:
                 Ab, bb = np.vstack([np.asarray(self.domain.A), Ab]), np.concatenate([np.asarray(self.domain.b), bb])
             T = object.__new__(FaceComplex)
             T.__dict__.update(self.__dict__)
-            T.domain = Polytope(Ab, bb)
+            T.domain = Polytope(Ab, bb) if self.domain is not None else _cube_polytope(lo, hi)
             T.box, T._keep, T._trunc = None, None, None
             T._F, T.vertices = self._full, self._full_vertices
             T._rf, T._region_facets = self._full_rows, None
@@ -1804,24 +1804,27 @@ class FaceComplex:
             Vertex values: each simplex gets the largest value of its vertices (the
             lower-star filtration). Default 0 everywhere.
         """
-        import itertools
-
         import gudhi
 
         self._require_bounded("simplex_tree")
         vals = np.zeros(len(self.vertices)) if values is None else np.asarray(values, dtype=np.float64)
         st = gudhi.SimplexTree()
         faces = None if cells is None else self._generated(cells)
-        for k in range(self.dim + 1):
+        # the vertices with their values, then the simplices of every k-face, their own faces
+        # added by GUDHI; a simplex's lower-star value (the max over its vertices) is then
+        # set by resetting every simplex of dimension >= 1 to -inf and raising it to the
+        # max over its faces (a new simplex comes in at +inf, so no vertex value is lowered)
+        # the whole complex is pure (every face lies in a region, whose triangulation holds
+        # the face's): its vertices and d-simplices suffice
+        for k in (range(self.dim + 1) if faces is not None else sorted({0, self.dim})):
             S, _ = self.simplices(k, None if faces is None else sorted(faces[k]))
             if not len(S):
                 continue
-            # every face of these simplices, dimension by dimension (a face's value is the
-            # max over its own vertices, so lower dimensions go in first)
-            for j in range(1, k + 2):
-                cols = list(itertools.combinations(range(k + 1), j))
-                F = np.unique(np.sort(np.concatenate([S[:, c] for c in cols]), axis=1), axis=0)
-                st.insert_batch(F.T.copy(), vals[F].max(axis=1))
+            fill = vals[S[:, 0]] if k == 0 else np.full(len(S), 0.0 if values is None else np.inf)
+            st.insert_batch(S.T.copy(), fill)
+        if values is not None and st.dimension() >= 1:
+            st.reset_filtration(-np.inf, 1)
+            st.make_filtration_non_decreasing()
         return st
 
     def betti(self, cells=None, *, field=11) -> list:
@@ -1923,6 +1926,25 @@ def _add_box(A, b, roff, bnd, inst, lo, hi, rtol, scale, wit, engine=None):
     del n_reg
     return A2, b2, roff2, (np.concatenate([P, P2]), np.concatenate([O, O2]), np.concatenate([pad(T), pad(T2)]),
                            np.concatenate([D, D2]))
+
+
+def _cube_polytope(lo, hi):
+    """The cutting box ``lo <= x <= hi`` (a cube) as a Polytope with the rows of
+    :meth:`FaceComplex.truncated` (``x_j <= hi_j``, then ``-x_j <= -lo_j``), without the
+    linear programs of Polytope's validation: a cube is bounded and full-dimensional, its
+    Chebyshev centre is its centre and its inradius half its side."""
+    from .domain import Polytope
+
+    d = len(lo)
+    P = object.__new__(Polytope)
+    P._A = np.vstack([np.eye(d), -np.eye(d)])
+    P._b = np.concatenate([hi, -lo]).astype(np.float64)
+    P._A.setflags(write=False)
+    P._b.setflags(write=False)
+    P._center = (np.asarray(lo, dtype=np.float64) + hi) / 2.0
+    P._inradius = float(np.min(np.asarray(hi) - lo)) / 2.0
+    P._bounded = True
+    return P
 
 
 def _betti_of_tree(st, dim, field):
@@ -2664,6 +2686,29 @@ def _engine_certificate(dec, A, b, roff, checks):
             + ("euler_characteristic",):
         checks[name] = True
     return tuple(fv), chi, vol, dvol
+
+
+def f_vector(dec) -> tuple:
+    """The f-vector of a decomposition (the work of :meth:`Decomposition.f_vector`).
+
+    On a decomposition from the subdivision engine the faces are counted from its
+    vertex-hyperplane incidences, as :func:`certify` counts them, without the face
+    complex; when the face complex is already built, when the engine left no arrays, or
+    when a check of the counts fails (degenerate networks), the face complex's faces are
+    counted instead. Both give the same counts.
+
+    Examples
+    --------
+    >>> net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    >>> pr.faces.f_vector(pr.enumerate_regions(net, None))
+    (1, 4, 4)
+    """
+    if "_face_complex" not in dec.__dict__ and not dec.partial:
+        A, b, roff, _, _ = _flat_rows(dec)
+        fast = _engine_certificate(dec, A, b, roff, {})
+        if fast is not None:
+            return fast[0]
+    return face_complex(dec).f_vector()
 
 
 def certify(dec, *, exact=False) -> Certificate:

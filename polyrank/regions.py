@@ -507,13 +507,20 @@ class Decomposition:
         """``(f_0, ..., f_d)``: faces of every dimension inside the domain, the domain's
         own boundary faces included (so ``f_0 - f_1 + f_2 = 1`` for a 2-D box).
 
+        On a decomposition from the subdivision engine the faces are counted from its
+        vertex-hyperplane incidences (as :meth:`verify` does) without building the face
+        complex; the counts are those of :meth:`complex`, which is used when it is already
+        built or when a check of the counts fails (degenerate networks).
+
         Examples
         --------
         >>> net = pr.ReLUNetwork.from_weights([[[1.0, 0.0]]], [[0.0]])
         >>> pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2)).f_vector()
         (6, 7, 2)
         """
-        return self.complex().f_vector()
+        from .faces import f_vector
+
+        return f_vector(self)
 
     def verify(self, *, exact=False):
         """Certify that the decomposition is complete; returns a :class:`~polyrank.Certificate`.
