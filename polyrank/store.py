@@ -86,7 +86,7 @@ POOL_POLL_SECONDS = 1.0
 POOL_START_SECONDS = 300
 #: The local pool of ``n`` workers runs ``n - 1`` worker processes and a thread of the
 #: calling process (warm: no interpreter to start, nothing to import or load; a spawned
-#: worker costs about a second of CPU before its first tile).
+#: worker costs about a second of CPU before its first tile, a forked one next to nothing).
 POOL_LOCAL_WORKER = True
 #: How the local pool starts its worker processes: ``"fork"``, ``"forkserver"``,
 #: ``"spawn"``, or None (choose, :func:`_pool_start_method`): ``"fork"`` where the platform
@@ -875,8 +875,10 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
         an unfinished run with the same arguments, which is resumed.
     n_workers : int, optional
         Size of the local pool (default ``os.cpu_count()``; 1 runs in this process): ``n - 1``
-        worker processes and a thread of this process (``POOL_LOCAL_WORKER``), each running
-        the engine on ``os.cpu_count() // n`` threads. Ignored with ``client``.
+        worker processes (forked from this process when no thread but polyrank's runs in
+        it, else started by a fork server; ``POOL_START_METHOD``) and a thread of this
+        process (``POOL_LOCAL_WORKER``), each running the engine on
+        ``os.cpu_count() // n`` threads. Ignored with ``client``.
     tol : float, optional
         Minimum inscribed-ball radius of a region, absolute (default
         ``enumerate.DEFAULT_TOL`` times the domain's size, as an untiled run).
