@@ -34,6 +34,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -514,18 +515,24 @@ def _pool_start_method():
     choice described there). Forking is safe when no other thread can hold a lock that the
     child would need: the only Python threads are the calling one and polyrank's own (the
     engine's pools, which a forked child forgets, and the pool's thread, started after the
-    processes); the native pools of numpy's BLAS, pyarrow and its allocator reinitialise
+    processes), and tqdm's monitor; the native pools of numpy's BLAS, pyarrow and its allocator reinitialise
     themselves in a forked child."""
     import multiprocessing as mp
 
     if POOL_START_METHOD is not None:
         return POOL_START_METHOD
-    methods = mp.get_all_start_methods()
-    if "fork" in methods:
+    if "fork" in mp.get_all_start_methods():
         me = threading.current_thread()
-        if all(t is me or t.name.startswith("polyrank-") for t in threading.enumerate()):
+        if all(t is me or t.name.startswith("polyrank-") or _is_tqdm_monitor(t) for t in threading.enumerate()):
             return "fork"
     return _NO_FORK
+
+
+def _is_tqdm_monitor(t):
+    """Whether ``t`` is the monitor thread of the progress bars (left by an earlier call; it
+    holds only tqdm's lock, which a worker never takes)."""
+    mod = sys.modules.get("tqdm._monitor")
+    return mod is not None and isinstance(t, mod.TMonitor)
 
 
 _NO_FORK = "forkserver" if os.name == "posix" else "spawn"  # where forking is not safe

@@ -251,6 +251,13 @@ def test_pool_forks_only_without_foreign_threads(monkeypatch):
         assert store_mod._pool_start_method() == "fork"
         monkeypatch.setattr(threading, "enumerate", lambda: [me, ours])
         assert store_mod._pool_start_method() == "fork"
+        from tqdm.auto import tqdm
+
+        for _ in tqdm(range(2), disable=False, mininterval=0):  # starts (or keeps) tqdm's monitor thread
+            pass
+        if tqdm.monitor is not None:
+            monkeypatch.setattr(threading, "enumerate", lambda: [me, tqdm.monitor])
+            assert store_mod._pool_start_method() == "fork"
         monkeypatch.setattr(threading, "enumerate", lambda: [ours, me, theirs])
         assert store_mod._pool_start_method() == store_mod._NO_FORK != "fork"
         monkeypatch.setattr(store_mod, "POOL_START_METHOD", "spawn")
