@@ -17,7 +17,9 @@ with its wall and CPU seconds (user + system, pool workers included) and the loa
 * ``tiled2``: the same on a local pool of 2 workers (a thread of this process and a
   worker process; unpinned), and the speed-up over ``tiled1``; since the machine may be
   shared, also the CPU seconds of both processes and the speed-up they imply on 2 idle
-  cores (``tiled1``'s CPU over the larger of the two);
+  cores (``tiled1``'s CPU over the larger of the two; and over half their sum, the bound
+  of a perfect balance: the tiles go to whichever process is free first, so on a loaded
+  machine the process that gets more of the cores runs more of them);
 * ``tiled2-spawn``: ``tiled2`` with its worker process spawned
   (``store.POOL_START_METHOD = "spawn"``: it imports polyrank and loads the compiled
   kernels itself, as before the pool forked it); not in the default ``--configs``.
@@ -193,7 +195,8 @@ def bench_model(path, tiles, out, repeat=1, whats=("untiled", "untiled-no-edges"
                 if "tiled1" in t and w2 in t:
                     print(f"  round {r + 1}: {w2}: 2 workers speed-up over 1 core {t['tiled1'] / t[w2]:.2f}x; CPU: "
                           f"{cpu_t[w2] / cpu_t['tiled1']:.2f}x the CPU of 1, speed-up on 2 idle cores "
-                          f"{cpu_t['tiled1'] / cpu_t[w2 + '-ideal']:.2f}x", flush=True)
+                          f"{cpu_t['tiled1'] / cpu_t[w2 + '-ideal']:.2f}x (the CPU split evenly: "
+                          f"{2 * cpu_t['tiled1'] / cpu_t[w2]:.2f}x)", flush=True)
             continue
         print(f"  round {r + 1}: tiled 1 core / untiled engine {t['tiled1'] / t['untiled']:.2f}x, "
               f"/ engine without adjacency {t['tiled1'] / t['untiled-no-edges']:.2f}x; "
