@@ -208,7 +208,7 @@ def _parent_hook(pid):
     return hook
 
 
-@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+@pytest.mark.parametrize("method", ["fork", "forkserver", pytest.param("spawn", marks=pytest.mark.slow)])
 def test_pool_start_methods_give_the_serial_store(tmp_path, monkeypatch, method):
     """Worker processes forked from this process (which has run the engine: its kernels are
     loaded, its test hook set), forked by a server, or spawned: each runs
