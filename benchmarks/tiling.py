@@ -17,7 +17,12 @@ with its wall and CPU seconds (user + system, pool workers included) and the loa
 * ``tiled2``: the same on a local pool of 2 workers (a thread of this process and a
   worker process; unpinned), and the speed-up over ``tiled1``; since the machine may be
   shared, also the CPU seconds of both processes and the speed-up they imply on 2 idle
-  cores (``tiled1``'s CPU over the larger of the two).
+  cores (``tiled1``'s CPU over the larger of the two; and over half their sum, the bound
+  of a perfect balance: the tiles go to whichever process is free first, so on a loaded
+  machine the process that gets more of the cores runs more of them);
+* ``tiled2-spawn``: ``tiled2`` with its worker process spawned
+  (``store.POOL_START_METHOD = "spawn"``: it imports polyrank and loads the compiled
+  kernels itself, as before the pool forked it); not in the default ``--configs``.
 
 ``--d2``: one run of ``write_regions`` on a 2-worker ``LocalCluster`` with a memory limit
 per worker (default 4 GiB; ``--pool`` uses the local process pool instead), for the D-II-2
@@ -116,10 +121,13 @@ def _child(conn, what, path, tiles, out, layer, cpu=None):
             pr.tiling.region_volumes(dec.regions)
             return len(dec.regions), None
         workers = 1 if what == "tiled1" or K is not None else 2
+        if what == "tiled2-spawn":  # the pool's worker process spawned (imports polyrank), as before
+            pr.store.POOL_START_METHOD = "spawn"
         st = pr.write_regions(net, dom, where, tiles=tiles, n_workers=workers, layer=K, progress=False,
                               overwrite=True)
         return st.n_regions, dict(tile_seconds=st.stats["tile_seconds"], merge_seconds=st.stats["merge_seconds"],
-                                  split=st.stats["tiles_split"], pieces=st.stats["n_pieces"])
+                                  split=st.stats["tiles_split"], pieces=st.stats["n_pieces"],
+                                  start=st.stats.get("start_method"))
 
     call(2, (out or "") + "-warm")  # warm this process (compiled kernels, imports); a pool's workers start cold
     t0 = time.perf_counter()
@@ -162,31 +170,33 @@ def bench_model(path, tiles, out, repeat=1, whats=("untiled", "untiled-no-edges"
     for r in range(repeat):
         for what in whats:
             load = os.getloadavg()[0]
-            n, dt, rss, kids, cpu_s, extra = run(what, path, tiles, out, cpu=None if what == "tiled2" else cpu)
+            n, dt, rss, kids, cpu_s, extra = run(what, path, tiles, out, cpu=None if what.startswith("tiled2") else cpu)
             rows[what].append(dt)
             cpu_t[what] = cpu_s
             more = ""
             if extra:
                 more = (f"  [tiles {extra['tile_seconds']:.2f} s, merge {extra['merge_seconds']:.2f} s, "
                         f"{extra['pieces']} pieces, {extra['split']} split")
-                if what == "tiled2":  # this process (a thread of the pool) and the worker process
+                if what.startswith("tiled2"):  # this process (a thread of the pool) and the worker process
                     w = cpu_s - extra["self_cpu"]
-                    more += f"; CPU here {extra['self_cpu']:.2f} s, worker process {w:.2f} s"
-                    cpu_t["tiled2-ideal"] = max(extra["self_cpu"], w)
+                    more += f"; CPU here {extra['self_cpu']:.2f} s, worker process ({extra['start']}) {w:.2f} s"
+                    cpu_t[what + "-ideal"] = max(extra["self_cpu"], w)
                 more += "]"
             print(f"  {what:16s} {n:>9d} regions  {dt:7.2f} s wall  {cpu_s:7.2f} s CPU  load {load:4.1f}  "
                   f"peak RSS {rss / 2**20:5.0f} MiB"
-                  + (f" (workers {kids / 2**20:.0f} MiB)" if what == "tiled2" else "")
+                  + (f" (workers {kids / 2**20:.0f} MiB)" if what.startswith("tiled2") else "")
                   + more, flush=True)
         t = {w: v[-1] for w, v in rows.items()}
         if "untiled" not in t or "untiled-no-edges" not in t:  # --configs without both: fewer ratios
             if "untiled" in t and "tiled1" in t:
                 print(f"  round {r + 1}: tiled 1 core / untiled engine {t['tiled1'] / t['untiled']:.2f}x wall, "
                       f"{cpu_t['tiled1'] / cpu_t['untiled']:.2f}x CPU", flush=True)
-            if "tiled1" in t and "tiled2" in t:
-                print(f"  round {r + 1}: 2 workers speed-up over 1 core {t['tiled1'] / t['tiled2']:.2f}x; CPU: "
-                      f"{cpu_t['tiled2'] / cpu_t['tiled1']:.2f}x the CPU of 1, speed-up on 2 idle cores "
-                      f"{cpu_t['tiled1'] / cpu_t['tiled2-ideal']:.2f}x", flush=True)
+            for w2 in ("tiled2", "tiled2-spawn"):
+                if "tiled1" in t and w2 in t:
+                    print(f"  round {r + 1}: {w2}: 2 workers speed-up over 1 core {t['tiled1'] / t[w2]:.2f}x; CPU: "
+                          f"{cpu_t[w2] / cpu_t['tiled1']:.2f}x the CPU of 1, speed-up on 2 idle cores "
+                          f"{cpu_t['tiled1'] / cpu_t[w2 + '-ideal']:.2f}x (the CPU split evenly: "
+                          f"{2 * cpu_t['tiled1'] / cpu_t[w2]:.2f}x)", flush=True)
             continue
         print(f"  round {r + 1}: tiled 1 core / untiled engine {t['tiled1'] / t['untiled']:.2f}x, "
               f"/ engine without adjacency {t['tiled1'] / t['untiled-no-edges']:.2f}x; "

@@ -34,6 +34,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -86,8 +87,14 @@ POOL_POLL_SECONDS = 1.0
 POOL_START_SECONDS = 300
 #: The local pool of ``n`` workers runs ``n - 1`` worker processes and a thread of the
 #: calling process (warm: no interpreter to start, nothing to import or load; a spawned
-#: worker costs about a second of CPU before its first tile).
+#: worker costs about a second of CPU before its first tile, a forked one next to nothing).
 POOL_LOCAL_WORKER = True
+#: How the local pool starts its worker processes: ``"fork"``, ``"forkserver"``,
+#: ``"spawn"``, or None (choose, :func:`_pool_start_method`): ``"fork"`` where the platform
+#: has it and no thread of the calling process but polyrank's own runs (a forked worker
+#: starts at once with everything this process has imported and compiled), else
+#: ``"forkserver"`` with polyrank preloaded (imported once per session, then forked).
+POOL_START_METHOD = None
 
 #: Test hook: called as ``_TILE_HOOK(tile_index)`` after a tile's files are written (in the
 #: process that ran the tile). Raising from it simulates a run killed after that tile.
@@ -503,10 +510,40 @@ def _run(func, tasks, client, n_workers, progress):
 
 
 # ---------------------------------------------------------------------------- running tiles
-def _pool_main(conn):
+def _pool_start_method():
+    """The start method of the local pool's worker processes (``POOL_START_METHOD``, or the
+    choice described there). Forking is safe when no other thread can hold a lock that the
+    child would need: the only Python threads are the calling one and polyrank's own (the
+    engine's pools, which a forked child forgets, and the pool's thread, started after the
+    processes), and tqdm's monitor; the native pools of numpy's BLAS, pyarrow and its allocator reinitialise
+    themselves in a forked child."""
+    import multiprocessing as mp
+
+    if POOL_START_METHOD is not None:
+        return POOL_START_METHOD
+    if "fork" in mp.get_all_start_methods():
+        me = threading.current_thread()
+        if all(t is me or t.name.startswith("polyrank-") or _is_tqdm_monitor(t) for t in threading.enumerate()):
+            return "fork"
+    return _NO_FORK
+
+
+def _is_tqdm_monitor(t):
+    """Whether ``t`` is the monitor thread of the progress bars (left by an earlier call; it
+    holds only tqdm's lock, which a worker never takes)."""
+    mod = sys.modules.get("tqdm._monitor")
+    return mod is not None and isinstance(t, mod.TMonitor)
+
+
+_NO_FORK = "forkserver" if os.name == "posix" else "spawn"  # where forking is not safe
+
+
+def _pool_main(conn, forked=False):
     """A local pool worker: one BLAS thread, then run the tasks sent over ``conn``."""
-    global _IN_WORKER
+    global _IN_WORKER, _TILE_HOOK
     _IN_WORKER = True
+    if forked:  # the hook of the calling process is its own (as in a spawned worker)
+        _TILE_HOOK = None
     try:
         from threadpoolctl import threadpool_limits
 
@@ -576,27 +613,36 @@ class _LocalPool:
     def __init__(self, n):
         import multiprocessing as mp
 
-        self._ctx = mp.get_context("spawn")
+        self.start_method = _pool_start_method()
+        self._ctx = mp.get_context(self.start_method)
+        if "forkserver" in (self.start_method, _NO_FORK):  # (no effect once this session's server runs)
+            mp.get_context("forkserver").set_forkserver_preload(["polyrank"])
         self._n = n
         self._deadline = {}  # pid of a starting worker process -> when it must be ready
         self._workers = []  # [process, connection, task or None]
 
     def _start(self, k):
-        """Start ``k`` workers: the thread (ready at once) and processes, which are marked
-        starting until they report that they have imported polyrank (the pool hands tasks
-        to the ready workers meanwhile)."""
-        for _ in range(k):
-            parent, child = self._ctx.Pipe()
-            if POOL_LOCAL_WORKER and not any(isinstance(w[0], _ThreadWorker) for w in self._workers):
-                worker = _ThreadWorker(child)
-                parent.recv()  # its "ready"
-                self._workers.append([worker, parent, None])
-                continue
-            proc = self._ctx.Process(target=_pool_main, args=(child,), daemon=True)
+        """Start ``k`` workers: processes, which are marked starting until they report that
+        they are ready (the pool hands tasks to the ready workers meanwhile), then the thread
+        (ready at once)."""
+        import multiprocessing as mp
+
+        thread = POOL_LOCAL_WORKER and k > 0 and not any(isinstance(w[0], _ThreadWorker) for w in self._workers)
+        method = self.start_method
+        if method == "fork" and any(isinstance(w[0], _ThreadWorker) and w[2] is not None for w in self._workers):
+            method = _NO_FORK  # a replacement while the pool's thread runs a task (it may hold a lock)
+        ctx = mp.get_context(method)
+        for _ in range(k - thread):  # the processes first: none is forked while the thread runs
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_pool_main, args=(child, method == "fork"), daemon=True)
             proc.start()
             child.close()
             self._deadline[proc.pid] = time.monotonic() + POOL_START_SECONDS
             self._workers.append([proc, parent, _STARTING])
+        if thread:
+            parent, child = self._ctx.Pipe()
+            self._workers.append([_ThreadWorker(child), parent, None])
+            parent.recv()  # its "ready"
 
     def prestart(self):
         """Start every worker now (the processes in the background), not on the first tasks."""
@@ -615,7 +661,7 @@ class _LocalPool:
         raise RuntimeError(f"A local worker process of write_regions did not start (exit code "
                            f"{proc.exitcode}); see its error above. A script that calls write_regions "
                            "with n_workers > 1 must guard its top level with "
-                           "`if __name__ == '__main__':` (the workers are spawned).")
+                           "`if __name__ == '__main__':` (unless they are forked, the workers import it).")
 
     def run(self, func, queue, handle, on_death=None):
         """Run ``func`` on the tasks of ``queue`` (a deque; ``handle(task, result)`` may append
@@ -836,8 +882,10 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
         an unfinished run with the same arguments, which is resumed.
     n_workers : int, optional
         Size of the local pool (default ``os.cpu_count()``; 1 runs in this process): ``n - 1``
-        worker processes and a thread of this process (``POOL_LOCAL_WORKER``), each running
-        the engine on ``os.cpu_count() // n`` threads. Ignored with ``client``.
+        worker processes (forked from this process when no thread but polyrank's runs in
+        it, else started by a fork server; ``POOL_START_METHOD``) and a thread of this
+        process (``POOL_LOCAL_WORKER``), each running the engine on
+        ``os.cpu_count() // n`` threads. Ignored with ``client``.
     tol : float, optional
         Minimum inscribed-ball radius of a region, absolute (default
         ``enumerate.DEFAULT_TOL`` times the domain's size, as an untiled run).
@@ -1046,6 +1094,7 @@ def _write_with(pool, nw, t0, net, domain, path, resume, fp, tiles, client, meth
                 n_tiles=len(done), tiles=man["tiles"], leaves=done, split=man["split"], n_buckets=nbk,
                 stats=dict(seconds=time.perf_counter() - t0, tile_seconds=t1 - t0, merge_seconds=time.perf_counter() - t1,
                            tiles_skipped=skipped, tiles_split=len(man["split"]),
+                           start_method=None if pool is None else pool.start_method,
                            n_pieces=int(sum(i["n_pieces"] for i in infos)),
                            max_tile_pieces=int(max((i["n_pieces"] for i in infos), default=0)),
                            peak_rss_tiles=int(max([i["peak_rss"] for i in infos] + [0])),

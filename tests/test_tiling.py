@@ -201,6 +201,73 @@ def test_local_pool_lazy_frame_and_batches(tmp_path, monkeypatch):
     assert again.n_regions == two.n_regions and again.net.widths == net.widths
 
 
+def _parent_hook(pid):
+    def hook(index):  # the calling process's hook: it must not run in a worker process
+        if os.getpid() != pid:
+            raise AssertionError(f"tile {index}: the calling process's _TILE_HOOK ran in a worker process")
+    return hook
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", pytest.param("spawn", marks=pytest.mark.slow)])
+def test_pool_start_methods_give_the_serial_store(tmp_path, monkeypatch, method):
+    """Worker processes forked from this process (which has run the engine: its kernels are
+    loaded, its test hook set), forked by a server, or spawned: each runs
+    the tiles (no thread worker here) and gives the serial store, row for row."""
+    if method not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip(f"no {method} here")
+    rng = np.random.default_rng(4)
+    net = random_net(rng, 2, [8, 8])
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)  # (may start the engine's threads)
+    one = pr.write_regions(net, dom, tmp_path / "one", tiles=5, n_workers=1, progress=False)
+    monkeypatch.setattr(store_mod, "POOL_LOCAL_WORKER", False)
+    monkeypatch.setattr(store_mod, "POOL_START_METHOD", method)
+    monkeypatch.setattr(store_mod, "_TILE_HOOK", _parent_hook(os.getpid()))
+    two = pr.write_regions(net, dom, tmp_path / "two", tiles=5, n_workers=2, progress=False)
+    assert two.stats["start_method"] == method
+    workers = list(two.stats["peak_rss_workers"])  # "host:pid" of the processes that ran tiles
+    assert workers and all(w.rsplit(":", 1)[1] != str(os.getpid()) for w in workers)
+    a, b = one.to_frame(), two.to_frame()
+    assert a.drop(columns=["facets", "tiles"]).equals(b.drop(columns=["facets", "tiles"]))
+    assert [list(x) for x in a["facets"]] == [list(x) for x in b["facets"]]
+
+
+def test_pool_forks_only_without_foreign_threads(monkeypatch):
+    """The pool forks its workers only while no thread but the caller and polyrank's own
+    runs (another thread could hold a lock the child needs); otherwise a fork server or
+    spawn; ``POOL_START_METHOD`` overrides."""
+    import threading
+
+    if "fork" not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip("no fork here")
+    stop = threading.Event()
+    ours = threading.Thread(target=stop.wait, name="polyrank-test", daemon=True)
+    theirs = threading.Thread(target=stop.wait, name="user-thread", daemon=True)
+    me = threading.current_thread()
+    try:
+        for t in (ours, theirs):
+            t.start()
+        monkeypatch.setattr(threading, "enumerate", lambda: [me])
+        assert store_mod._pool_start_method() == "fork"
+        monkeypatch.setattr(threading, "enumerate", lambda: [me, ours])
+        assert store_mod._pool_start_method() == "fork"
+        from tqdm.auto import tqdm
+
+        for _ in tqdm(range(2), disable=False, mininterval=0):  # starts (or keeps) tqdm's monitor thread
+            pass
+        if tqdm.monitor is not None:
+            monkeypatch.setattr(threading, "enumerate", lambda: [me, tqdm.monitor])
+            assert store_mod._pool_start_method() == "fork"
+        monkeypatch.setattr(threading, "enumerate", lambda: [ours, me, theirs])
+        assert store_mod._pool_start_method() == store_mod._NO_FORK != "fork"
+        monkeypatch.setattr(store_mod, "POOL_START_METHOD", "spawn")
+        assert store_mod._pool_start_method() == "spawn"
+    finally:
+        stop.set()
+        ours.join()
+        theirs.join()
+
+
 def test_dask_local_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
     rng = np.random.default_rng(2)
