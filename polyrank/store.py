@@ -374,8 +374,10 @@ def _guard_bytes(task):
     return max(GUARD_MIN_BYTES, task["budget"])
 
 
-def _maybe_test_kill(tile):
-    v = os.environ.get(_KILL_ENV)
+def _maybe_test_kill(tile, v):
+    """The tests' out-of-memory stand-in: ``v`` is the caller's ``POLYRANK_TEST_KILL_TILES_ABOVE``
+    (read where the tasks are made, as a forkserver's children keep the environment the
+    forkserver started with)."""
     if v is None:
         return
     if (_IN_WORKER or _dask_worker() is not None) and float(np.prod(tile.hi - tile.lo)) > float(v):
@@ -398,7 +400,7 @@ def _tile_task(task):
         if est * BYTES_PER_REGION > ESTIMATE_SPLIT_FACTOR * task["budget"]:
             return dict(tile=tile.index, split=f"estimated {est:.0f} pieces, over {ESTIMATE_SPLIT_FACTOR:g} times "
                                                f"the budget of {task['budget'] // BYTES_PER_REGION} pieces")
-    _maybe_test_kill(tile)
+    _maybe_test_kill(tile, task.get("kill_above"))
     groups, n_pieces, volume, g, w, reason = {}, 0, 0.0, 0, None, None
     guard = _guard_bytes(task)
     try:
@@ -1028,6 +1030,7 @@ def _write_with(pool, nw, t0, net, domain, path, resume, fp, tiles, client, meth
     def task(i):
         return dict(tile=tile(i), net=net, K=K, d=d, n_buckets=nbk, work=work, method=method,
                     max_memory=max_memory, tol=tol, budget=budget, n_jobs=n_jobs,
+                    kill_above=os.environ.get(_KILL_ENV),
                     check=bool(check and man["depth"][i] < MAX_SPLIT_DEPTH and not (planned and man["depth"][i] == 0)))
 
     def handle(t, res):
