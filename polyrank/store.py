@@ -41,6 +41,7 @@ from collections import deque
 
 import numpy as np
 
+from . import subdivision
 from ._numerics import release_heap
 from .domain import Polytope
 from .network import ReLUNetwork, as_network
@@ -384,6 +385,18 @@ def _maybe_test_kill(tile, v):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+_CANCELLED = set()  # idents of pool threads whose pool was closed: they stop before writing
+
+
+class _Cancelled(Exception):
+    """Raised in a pool thread whose pool was closed (an interrupted or failed run)."""
+
+
+def _check_cancel():
+    if _CANCELLED and threading.get_ident() in _CANCELLED:
+        raise _Cancelled("write_regions was interrupted: this thread's pool is closed")
+
+
 def _tile_task(task):
     """Enumerate one tile, write its pieces bucket by bucket, then its marker. Returns counts,
     or ``{"tile": index, "split": reason}`` when the tile must be split (over its budget)."""
@@ -407,6 +420,7 @@ def _tile_task(task):
         with _shared_guard(guard) if guard is not None else contextlib.nullcontext():
             for p in iter_tile_pieces(net, tile, layer=K, method=task["method"], max_memory=task["max_memory"],
                                       tol=task["tol"], split=False, n_jobs=task.get("n_jobs")):
+                _check_cancel()
                 bk = pattern_buckets(p["pattern"], nbk)
                 order = np.argsort(bk, kind="stable")
                 table = _pieces_table(_take(p, order), K, d)
@@ -427,6 +441,7 @@ def _tile_task(task):
     finally:
         if w is not None:
             w.close()
+    _check_cancel()  # nothing of a closed pool's thread lands in the run's directory
     if reason is not None:  # outside the except block, so that the failed run's arrays are freed
         if w is not None:
             os.remove(name + ".parquet.tmp")
@@ -479,7 +494,9 @@ def _merge_task(task):
     n = int(len(merged["volume"]))
     table = table.add_column(0, "region", pa.array(np.arange(task["offset"], task["offset"] + n, dtype=np.int64)))
     out = os.path.join(task["path"], task["file"])
+    _check_cancel()
     pq.write_table(table, out + ".tmp", **_write_options(table.schema))
+    _check_cancel()
     os.replace(out + ".tmp", out)
     return dict(bucket=b, n=n, peak_rss=_peak_rss())
 
@@ -525,7 +542,8 @@ def _pool_start_method():
         return POOL_START_METHOD
     if "fork" in mp.get_all_start_methods():
         me = threading.current_thread()
-        if all(t is me or t.name.startswith("polyrank-") or _is_tqdm_monitor(t) for t in threading.enumerate()):
+        if all(t is me or (t.name.startswith("polyrank-") and t.name != "polyrank-local-worker")
+               or _is_tqdm_monitor(t) for t in threading.enumerate()):
             return "fork"
     return _NO_FORK
 
@@ -538,6 +556,16 @@ def _is_tqdm_monitor(t):
 
 
 _NO_FORK = "forkserver" if os.name == "posix" else "spawn"  # where forking is not safe
+
+
+def _preload_polyrank():
+    """Add polyrank to the forkserver's preload list (keeping what the user set there)."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    old = list(getattr(server, "_preload_modules", None) or [])
+    if "polyrank" not in old:
+        forkserver.set_forkserver_preload(old + ["polyrank"])
 
 
 def _pool_main(conn, forked=False):
@@ -603,8 +631,11 @@ class _ThreadWorker:
                 os.close(fd)
             self._fds = ()
 
-    def kill(self):  # a thread cannot be killed; it is a daemon, and its pipe is closed
-        pass
+    def kill(self):
+        """A thread cannot be killed: it is told to stop before it writes anything more (its
+        task raises at the next piece), and its pipe is closed."""
+        if self._thread.ident is not None:
+            _CANCELLED.add(self._thread.ident)
 
 
 class _LocalPool:
@@ -617,8 +648,8 @@ class _LocalPool:
 
         self.start_method = _pool_start_method()
         self._ctx = mp.get_context(self.start_method)
-        if "forkserver" in (self.start_method, _NO_FORK):  # (no effect once this session's server runs)
-            mp.get_context("forkserver").set_forkserver_preload(["polyrank"])
+        if self.start_method == "forkserver":  # (no effect once this session's server runs)
+            _preload_polyrank()
         self._n = n
         self._deadline = {}  # pid of a starting worker process -> when it must be ready
         self._workers = []  # [process, connection, task or None]
@@ -883,11 +914,11 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
         Replace a region store at ``path``. Without it a non-empty ``path`` is refused, except
         an unfinished run with the same arguments, which is resumed.
     n_workers : int, optional
-        Size of the local pool (default ``os.cpu_count()``; 1 runs in this process): ``n - 1``
+        Size of the local pool (default: the cores this process may use; 1 runs in this process): ``n - 1``
         worker processes (forked from this process when no thread but polyrank's runs in
         it, else started by a fork server; ``POOL_START_METHOD``) and a thread of this
         process (``POOL_LOCAL_WORKER``), each running the engine on
-        ``os.cpu_count() // n`` threads. Ignored with ``client``.
+        ``cores // n`` threads. Ignored with ``client``.
     tol : float, optional
         Minimum inscribed-ball radius of a region, absolute (default
         ``enumerate.DEFAULT_TOL`` times the domain's size, as an untiled run).
@@ -970,7 +1001,7 @@ def _save_manifest(path, man):
 def _write(net, domain, path, resume, fp, tiles, client, method, K, max_memory, progress, n_workers, tol, seed):
     t0 = time.perf_counter()
     nw = max(1, len(client.scheduler_info().get("workers", {}))) if client is not None else (
-        n_workers or os.cpu_count() or 1)
+        n_workers or subdivision.n_threads())
     pool = _LocalPool(nw) if client is None and nw > 1 else None
     try:
         if pool is not None:
@@ -1017,7 +1048,7 @@ def _write_with(pool, nw, t0, net, domain, path, resume, fp, tiles, client, meth
 
     nbk = man["n_buckets"]
     # the local pool's workers share the cores: the engine of each gets its share of threads
-    n_jobs = max(1, (os.cpu_count() or 1) // nw) if client is None and nw > 1 else None
+    n_jobs = max(1, subdivision.n_threads() // nw) if client is None and nw > 1 else None
     check = d <= VOLUME_ESTIMATE_MAX_DIM and region_upper_bound(net, K) * BYTES_PER_REGION > budget
     # the workers' estimate of their tile is not needed where the plan already knows: the
     # tiles of tiles="auto" were cut until their estimate fit, and when one estimate of the

@@ -751,3 +751,27 @@ def test_frame_is_the_domains_and_is_checked(global_random_seed):
             pr.enumerate_regions(net, dom, frame=bad)
         with pytest.raises(ValueError, match="frame"):
             pr.subdivision.enumerate_subdivision(net, dom, frame=bad)
+
+
+def test_closed_pool_thread_writes_nothing(tmp_path):
+    """A tile or merge task of the pool's thread whose pool was closed (an interrupted run)
+    stops before it writes: no tile file, no marker, no part lands in the directory (a later
+    run there would take them for its own). An open pool's thread writes as usual."""
+    import threading
+
+    rng = np.random.default_rng(3)
+    net = random_net(rng, 2, [6, 6])
+    dom = pr.Box(-2.0, 2.0, dim=2)
+    tile = pr.tile_domain(net, dom, tiles=2)[0]
+    task = dict(tile=tile, net=net, K=net.n_layers, d=2, n_buckets=2, work=str(tmp_path), method="subdivision",
+                max_memory=None, tol=None, budget=1 << 30, n_jobs=1, kill_above=None, check=False)
+    ident = threading.get_ident()
+    store_mod._CANCELLED.add(ident)
+    try:
+        with pytest.raises(store_mod._Cancelled, match="interrupted"):
+            store_mod._tile_task(task)
+        assert not [f for f in os.listdir(tmp_path) if not f.endswith(".tmp")]
+    finally:
+        store_mod._CANCELLED.discard(ident)
+    info = store_mod._tile_task(task)  # the same task, not cancelled
+    assert info["n_pieces"] > 0 and os.path.exists(tmp_path / f"tile-{tile.index:06d}.json")
