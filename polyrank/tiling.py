@@ -699,7 +699,8 @@ def enumerate_tile(net, tile, *, layer=None, method="auto", max_memory=None, tol
         The subdivision engine's memory budget for this tile.
     tol : float, optional
         Minimum inradius of a region in absolute units (default ``enumerate.DEFAULT_TOL``
-        times the tile's size); give the same value to every tile of a domain.
+        times the whole domain's size, the tile's own when it has no ``frame``, as the
+        untiled run); give the same value to every tile of a domain.
 
     Returns
     -------
@@ -747,8 +748,8 @@ def iter_tile_pieces(net, tile, *, layer=None, method="auto", max_memory=None, t
 
     net = as_network(net)
     K = net.n_layers if layer is None else int(layer)
-    if tol is None:
-        tol = DEFAULT_TOL * tile.scale
+    if tol is None:  # the whole domain's, like write_regions' (the tile's own without a frame)
+        tol = DEFAULT_TOL * (float(tile.frame[1]) if tile.frame is not None else tile.scale)
     yield from _enumerate_box(net, tile, np.asarray(tile.lo, float), np.asarray(tile.hi, float), K, method,
                               max_memory, tol, 0 if split else MAX_SPLIT_DEPTH, n_jobs)
 
