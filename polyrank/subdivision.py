@@ -2564,6 +2564,11 @@ GAP_CERT_MAX_UNITS = 256
 GAP_CERT_MARGIN = 1e-11
 #: Pairs of lines at an angle whose sine is below this are left to ``first_layer_gap``.
 GAP_CERT_MIN_DET = 1e-6
+#: Pairs of unit normals whose cosine is within this of +-1 count as parallel (and are left
+#: to ``first_layer_gap`` when their offsets are within ``2 limit`` plus this of each other).
+GAP_CERT_PARALLEL_TOL = 1e-9
+#: Relative slack on the domain's rows when a vertex is kept as possibly inside.
+GAP_CERT_DOMAIN_RTOL = 1e-12
 
 
 @_njit
@@ -2598,7 +2603,8 @@ def _no_first_layer_gap(W, b, Ad, bd, limit):
             g = 0.0
             for k in range(d):
                 g += Wn[i, k] * Wn[j, k]
-            if abs(g) >= 1.0 - 1e-9 and abs(bn[i] - (1.0 if g > 0 else -1.0) * bn[j]) <= 2.0 * limit + 1e-9:
+            if (abs(g) >= 1.0 - GAP_CERT_PARALLEL_TOL
+                    and abs(bn[i] - (1.0 if g > 0 else -1.0) * bn[j]) <= 2.0 * limit + GAP_CERT_PARALLEL_TOL):
                 return False
     if n < d:
         return True
@@ -2629,7 +2635,7 @@ def _no_first_layer_gap(W, b, Ad, bd, limit):
             for r in range(nd):
                 s = Ad[r, 0] * x + (Ad[r, 1] * y if d == 2 else 0.0)
                 a1 = abs(Ad[r, 0]) + (abs(Ad[r, 1]) if d == 2 else 0.0)
-                if s > bd[r] + limit + a1 * e + 1e-12 * (1.0 + abs(bd[r])):
+                if s > bd[r] + limit + a1 * e + GAP_CERT_DOMAIN_RTOL * (1.0 + abs(bd[r])):
                     inside = False
                     break
             if inside:
