@@ -89,6 +89,9 @@ POOL_START_SECONDS = 300
 #: The local pool of ``n`` workers runs ``n - 1`` worker processes and a thread of the
 #: calling process (warm: no interpreter to start, nothing to import or load; a spawned
 #: worker costs about a second of CPU before its first tile, a forked one next to nothing).
+#: The thread's tiles are held to the engine's ``max_memory`` but not to the worker
+#: processes' resident-memory guard, and a tile that the out-of-memory killer would stop
+#: stops this process: set it to False to keep every tile out of the calling process.
 POOL_LOCAL_WORKER = True
 #: How the local pool starts its worker processes: ``"fork"``, ``"forkserver"``,
 #: ``"spawn"``, or None (choose, :func:`_pool_start_method`): ``"fork"`` where the platform
@@ -917,8 +920,9 @@ def write_regions(net, domain, path, *, tiles="auto", client=None, method="auto"
         Size of the local pool (default: the cores this process may use; 1 runs in this process): ``n - 1``
         worker processes (forked from this process when no thread but polyrank's runs in
         it, else started by a fork server; ``POOL_START_METHOD``) and a thread of this
-        process (``POOL_LOCAL_WORKER``), each running the engine on
-        ``cores // n`` threads. Ignored with ``client``.
+        process (``POOL_LOCAL_WORKER``; its tiles are held to ``max_memory`` but run in
+        this process), each running the engine on ``cores // n`` threads. Ignored with
+        ``client``.
     tol : float, optional
         Minimum inscribed-ball radius of a region, absolute (default
         ``enumerate.DEFAULT_TOL`` times the domain's size, as an untiled run).
