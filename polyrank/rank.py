@@ -732,7 +732,11 @@ def _gram_cholesky_ok(V, shift):
     # G^T is column-major with G's lower triangle as its upper one: factorise it in place
     F = G.transpose(1, 2)
     info = torch.empty((P,), dtype=torch.int32, device=V.device)
-    return torch.linalg.cholesky_ex(F, upper=True, out=(F, info)).info == 0
+    try:
+        torch.linalg.cholesky_ex(F, upper=True, out=(F, info))
+    except RuntimeError:  # a build that refuses an output aliasing the input: the copying call
+        info = torch.linalg.cholesky_ex(G).info
+    return info == 0
 
 
 def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, func, advice=None):
