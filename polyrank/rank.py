@@ -700,21 +700,41 @@ GRAM_ROW_OVERSAMPLE = 64
 
 #: Row blocks in which :func:`_gram_cholesky_ok` forms the lower triangle of a Gram matrix of
 #: more than ``2 * GRAM_BLOCKS`` rows (equal row blocks: the work is ``(1 + 1 / n_blocks) / 2`` of
-#: the full product's) ...
-GRAM_BLOCKS = 6
-#: ... or more blocks of about this many rows for a larger matrix (784 rows: 12 blocks, 54% of
-#: the full product's work instead of 62% with 6 blocks of equal work).
-GRAM_BLOCK_ROWS = 64
+#: the full product's, 62% with 4 blocks). Measured on one thread (docs/sampling.md, round 5):
+#: per useful multiply-add, 4 blocks ran as fast as or faster than 6, 12 or a recursive split
+#: into wide off-diagonal products (784 rows: 65% of the GEMM rate, 12 blocks 61%; 100 rows:
+#: 43% against 31%); the full product ran at 90% of the GEMM rate but does twice the work (45%).
+GRAM_BLOCKS = 4
+
+#: On the CPU, :func:`_gram_cholesky_ok` forms and factorises the Gram matrices of at most this
+#: many points at a time, so that each is factorised while it is still in cache (784 rows: 10%
+#: less CPU time than a chunk of 12 at once, one thread); a GPU takes the whole stack at once.
+GRAM_CPU_BATCH = 4
 
 
 def _gram_cholesky_ok(V, shift):
     """Whether ``V V^T - diag(shift)`` has a Cholesky factorisation, for each matrix of a stack
+    (``V`` of shape (P, m, k), ``shift`` (P, m)): a bool tensor (P,); on the CPU in batches of
+    ``GRAM_CPU_BATCH`` points (``_gram_cholesky_ok_batch``)."""
+    import torch
+
+    P = V.shape[0]
+    if V.device.type != "cpu" or P <= GRAM_CPU_BATCH:
+        return _gram_cholesky_ok_batch(V, shift)
+    return torch.cat([_gram_cholesky_ok_batch(V[i: i + GRAM_CPU_BATCH], shift[i: i + GRAM_CPU_BATCH])
+                      for i in range(0, P, GRAM_CPU_BATCH)])
+
+
+def _gram_cholesky_ok_batch(V, shift):
+    """Whether ``V V^T - diag(shift)`` has a Cholesky factorisation, for each matrix of a stack
     (``V`` of shape (P, m, k), ``shift`` (P, m)): a bool tensor (P,).
 
-    The Cholesky factorisation (LAPACK's, :func:`torch.linalg.cholesky_ex`) reads only the
-    lower triangle, so only that is formed (the upper one is left unwritten): row block by row
-    block, ``V[r0:r1] V[:r1]^T`` (``bmm``), about half the multiply-adds of ``V V^T``; every
-    entry is the same inner product as in the full product."""
+    The Cholesky factorisation (LAPACK's, :func:`torch.linalg.cholesky_ex`) reads only one
+    triangle, so only that is formed (the other is left unwritten): row block by row block,
+    ``V[r0:r1] V[:r1]^T`` (``bmm`` written straight into the buffer), about 5/8 of the
+    multiply-adds of ``V V^T``; every entry is the same inner product as in the full product.
+    The buffer is handed to the factorisation in LAPACK's column-major layout as its own output,
+    so it is factorised in place (without that, ``cholesky_ex`` first copies every matrix)."""
     import torch
 
     P, m, _ = V.shape
@@ -722,13 +742,19 @@ def _gram_cholesky_ok(V, shift):
         G = torch.bmm(V, V.transpose(1, 2))
     else:
         G = torch.empty((P, m, m), dtype=V.dtype, device=V.device)
-        nb = max(GRAM_BLOCKS, m // GRAM_BLOCK_ROWS)
-        edges = [m * i // nb for i in range(nb + 1)]
+        edges = [m * i // GRAM_BLOCKS for i in range(GRAM_BLOCKS + 1)]
         for r0, r1 in zip(edges[:-1], edges[1:]):
             if r1 > r0:
-                G[:, r0:r1, :r1] = torch.bmm(V[:, r0:r1], V[:, :r1].transpose(1, 2))
+                torch.bmm(V[:, r0:r1], V[:, :r1].transpose(1, 2), out=G[:, r0:r1, :r1])
     G.diagonal(dim1=1, dim2=2).sub_(shift)
-    return torch.linalg.cholesky_ex(G).info == 0
+    # G^T is column-major with G's lower triangle as its upper one: factorise it in place
+    F = G.transpose(1, 2)
+    info = torch.empty((P,), dtype=torch.int32, device=V.device)
+    try:
+        torch.linalg.cholesky_ex(F, upper=True, out=(F, info))
+    except RuntimeError:  # a build that refuses an output aliasing the input: the copying call
+        info = torch.linalg.cholesky_ex(G).info
+    return info == 0
 
 
 def _chunk_size(n_points, per_point_elems, itemsize, max_memory, batch_size, func, advice=None):

@@ -393,3 +393,27 @@ def test_row_subset_certificate_and_its_retry(monkeypatch, global_random_seed):
     net = random_net(rng, d, [120, 30, 10], scaled=True)
     X = rng.normal(size=(40, d)) * 2.0
     np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), _numpy_ranks(net, X))
+
+
+def test_gram_certificate_without_in_place_cholesky(monkeypatch, global_random_seed):
+    # a torch build that refuses cholesky_ex's output aliasing its input: the copying call decides,
+    # with the same ranks as numpy's per-point rank
+    import torch
+
+    real = torch.linalg.cholesky_ex
+
+    def refuse_out(A, *args, **kwargs):
+        if kwargs.get("out") is not None:
+            raise RuntimeError("out= refused")
+        return real(A, *args, **kwargs)
+
+    monkeypatch.setattr(torch.linalg, "cholesky_ex", refuse_out)
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 20, [40, 30, 8], scaled=True)
+    Ws = [np.array(W) for W in net.weights]
+    Ws[1] = rng.normal(size=(30, 6)) @ rng.normal(size=(6, 40)) / np.sqrt(40)  # rank 6 < bound
+    net = pr.ReLUNetwork.from_weights(Ws, [np.array(b) for b in net.biases])
+    X = rng.normal(size=(30, 20)) * 2.0
+    b, expect = bound(net, X), _numpy_ranks(net, X)
+    assert max(b[:, 0]) > 2 * pr.rank.GRAM_BLOCKS and (expect[:, 1] < b[:, 1]).any()
+    np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), expect)
