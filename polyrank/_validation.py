@@ -175,7 +175,10 @@ def check_frame(frame, d, *, name="frame", func=None):
     except (TypeError, ValueError):
         raise ValueError(f"The '{name}' parameter{_where(func)} must be a pair (x0, s): an origin of "
                          f"length {d} and a size s > 0. Got {frame!r} instead.") from None
-    x0 = check_point(x0, d, name=f"{name}[0]")
+    try:
+        x0 = check_point(x0, d, name=f"{name}[0]")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"The '{name}' parameter{_where(func)}: {exc}") from None
     s = check_positive_float(s, name=f"{name}[1]", func=func)
     return x0, s
 
