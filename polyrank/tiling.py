@@ -279,13 +279,16 @@ def inverse_region_volumes(net, X, domain, *, layer=None) -> np.ndarray:
     """
     from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError
 
+    from ._validation import check_points
+
     net = as_network(net)
     K = _check_layer(net, layer)
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    domain = check_bounded_domain(domain, "inverse_region_volumes")
+    if domain.dim != net.input_dim:
+        raise ValueError(f"The 'domain' parameter of inverse_region_volumes has dimension {domain.dim}, but the "
+                         f"network has input dimension {net.input_dim}.")
+    X = check_points(X, net.input_dim)
     n, d = X.shape
-    if d != net.input_dim or d != domain.dim:
-        raise ValueError(f"The points have dimension {d}; the network has input dimension {net.input_dim} and the "
-                         f"domain dimension {domain.dim}.")
     if d > VOLUME_ESTIMATE_MAX_DIM:
         raise ValueError(f"inverse_region_volumes supports input dimension <= {VOLUME_ESTIMATE_MAX_DIM}; got {d}.")
     Ad, bd = np.asarray(domain.A, np.float64), np.asarray(domain.b, np.float64)

@@ -445,3 +445,41 @@ def test_region_index_out_of_range_names_the_count():
     assert len(dec) == 4 and dec[-4] is dec[0]
     with pytest.raises(IndexError, match="of 4 regions"):
         dec[4]
+
+
+def test_damaged_region_store_is_named_not_misread(tmp_path):
+    """A store's volumes sum to the box's area (4) until a part file is truncated or its
+    description garbled; then every reader names the damaged file (never pyarrow's or json's
+    error, never a partial answer), and unknown columns are refused, not skipped."""
+    net = pr.ReLUNetwork.from_weights([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]], [[0.0, 0.0, -0.5]])
+    path = tmp_path / "store"
+    store = pr.write_regions(net, pr.Box(-1, 1, dim=2), path, progress=False, tiles=(2, 1))
+    assert store.total_volume() == pytest.approx(4.0)
+    for read in (lambda s: s.to_frame(columns=["nope"]), lambda s: next(s.iter_batches(columns=["nope"]))):
+        with pytest.raises(ValueError, match=r"no column\(s\) \['nope'\]"):
+            read(store)
+    part = sorted(path.glob("part-*.parquet"))[0]
+    data = part.read_bytes()
+    part.write_bytes(data[: len(data) // 2])
+    store = pr.read_regions(path)
+    for read in (lambda s: s.to_frame(), lambda s: s.patterns(), lambda s: s.total_volume(),
+                 lambda s: s.rank_histogram(), lambda s: list(s.iter_batches()), lambda s: s.regions([0])):
+        with pytest.raises(ValueError, match=f"{part.name}.*damaged"):
+            read(store)
+    (path / "_polyrank.json").write_text("{not json")
+    with pytest.raises(ValueError, match="damaged"):
+        pr.read_regions(path)
+
+
+def test_inverse_region_volumes_refuses_bad_points_and_domains():
+    """Two lines cut the square into 4 unit squares: 1 / vol = 1 at an inner point; NaN points,
+    single 1-D points and unbounded domains are refused (they returned NaN weights)."""
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    box = pr.Box(-1, 1, dim=2)
+    assert pr.inverse_region_volumes(net, [[0.5, 0.5]], box) == pytest.approx([1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        pr.inverse_region_volumes(net, [[np.nan, 0.5]], box)
+    with pytest.raises(ValueError, match="reshape"):
+        pr.inverse_region_volumes(net, [0.5, 0.5], box)
+    with pytest.raises(ValueError, match="bounded"):
+        pr.inverse_region_volumes(net, [[0.5, 0.5]], None)
