@@ -460,13 +460,8 @@ def _engine_vertex_kernel(A, b, roff, regs, first_new, gid, Fb, vo, cell, box0, 
                 box_rows = True
         nl = 0
         for v in range(vo[p], vo[p + 1]):
-            if box0 >= 0 and not box_rows:
-                on_box = False
-                for g in range(box0, box0 + nbox):
-                    if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
-                        on_box = True
-                if on_box:
-                    continue
+            if box0 >= 0 and not box_rows and _any_bit(Fb, v, box0, nbox):
+                continue
             nt = 0
             new = False
             for j in range(m):
@@ -566,11 +561,7 @@ def _rows_to_box(A, b, gid, Fb, vo, cell, roff, regs, box0, nbox, mw, ctr, hw, l
         r = regs[t]
         p = cell[r]
         for v in range(vo[p], vo[p + 1]):
-            on_box = False
-            for g in range(box0, box0 + nbox):
-                if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
-                    on_box = True
-            if not on_box:
+            if not _any_bit(Fb, v, box0, nbox):
                 continue
             if nT == TB.shape[0]:
                 TB = _grow_f2(TB, nT + 1)
@@ -668,6 +659,16 @@ def _merge_kernel(P, u, rad):
     for i in range(N):
         parent[i] = _find(parent, i)
     return parent
+
+
+@_njit_inline
+def _any_bit(B, v, g0, n):
+    """Whether the bitset ``B[v]`` has any of the bits ``g0 .. g0 + n - 1``."""
+    found = False
+    for g in range(g0, g0 + n):
+        if (B[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+            found = True
+    return found
 
 
 @_njit
