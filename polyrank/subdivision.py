@@ -1873,13 +1873,15 @@ def _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen)
     rank[order] = np.arange(len(order))
     U = P[first[order]]
     cell_pat = rank[inv.ravel()]
-    ok, wit = _face_ray_certificates(_pattern_rows(lnet, K, lnet.offsets[: K + 1], U, exact=False), cell_pat,
-                                     chunks, d, n, R)
+    H = _pattern_rows(lnet, K, lnet.offsets[: K + 1], U, exact=False, n_jobs=n_jobs)
+    ok, wit = _face_ray_certificates(H, cell_pat, chunks, d, n, R)
+    for k in np.flatnonzero(ok):  # certified: every vertex in the box, so for any larger box
+        seen[U[k].tobytes()] = R  # at most R (below any later box check's floor, 2R at least)
     todo = np.flatnonzero(~ok)
     if not len(todo):
         return 0.0
     # screened by the compiled cut, qhull for those within CLIP_SCREEN_RTOL of the largest
-    H = _pattern_rows(lnet, K, lnet.offsets[: K + 1], U[todo], exact=False)
+    H = H[todo]
     nrm = np.linalg.norm(H[:, :, :d], axis=2)
     live = nrm > 0.0
     big = OUTSIDE_BOX_FACTOR * R
@@ -2220,8 +2222,8 @@ def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
     if r == 0:
         return out
     if r == d and len(run.domain_rows[1]) == 0 and np.isfinite(floor):
-        ok, ext_in = _ray_certificates(run, cells, _pattern_rows(net, K, run.offsets, pat[cells], exact=False),
-                                       centre, R)
+        ok, ext_in = _ray_certificates(run, cells, _pattern_rows(net, K, run.offsets, pat[cells], exact=False,
+                                                                 n_jobs=run.n_jobs), centre, R)
         skip = ok & (ext_in + OUTSIDE_SKIP_RTOL * R < floor)  # below floor: need not be exact
         if skip.any():
             keep = np.flatnonzero(~skip)
@@ -2352,16 +2354,17 @@ def _box_cells_kernel(V, F, voff, Cid, coff, box_id0):
     return onbox, wit
 
 
-def _pattern_rows(net, K, offsets, P, exact=True):
+def _pattern_rows(net, K, offsets, P, exact=True, n_jobs=1):
     """The rows (a, c), a.x + c <= 0 inside, of every unit for each pattern of ``P``: the
     full polyhedron of the pattern. ``exact=False`` computes them in a compiled loop instead
     of einsum and matmul (faster; the last bits may differ: for the certificates only)."""
     if not exact:
         Ws = [np.ascontiguousarray(net.weights[l], dtype=np.float64).ravel() for l in range(K)]
         woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
-        return _pattern_rows_kernel(np.ascontiguousarray(P, dtype=np.bool_), np.concatenate(Ws), woff,
-                                    np.concatenate([np.asarray(net.biases[l], dtype=np.float64) for l in range(K)]),
-                                    np.asarray(offsets[: K + 1], dtype=np.int64), net.input_dim)
+        return _cellwise(_pattern_rows_kernel, n_jobs, (
+            np.ascontiguousarray(P, dtype=np.bool_), np.concatenate(Ws), woff,
+            np.concatenate([np.asarray(net.biases[l], dtype=np.float64) for l in range(K)]),
+            np.asarray(offsets[: K + 1], dtype=np.int64), net.input_dim), (0,))
     M = np.broadcast_to(np.asarray(net.weights[0]), (len(P),) + np.shape(net.weights[0]))
     m = np.broadcast_to(np.asarray(net.biases[0]), (len(P), len(net.biases[0])))
     blocks = []
