@@ -1850,19 +1850,22 @@ def _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen)
     eye = np.eye(d - 1)
     Af = np.vstack([eye, -eye])
     bf = np.full(2 * (d - 1), R)
-    pats, chunks = [], []
-    try:
-        for i in range(d):
-            cols = [j for j in range(d) if j != i]
-            for sg in (1.0, -1.0):
-                fnet = ReLUNetwork._trusted([np.ascontiguousarray(W1[:, cols])] + list(lnet.weights[1:K]),
-                                            [b1 + (sg * R) * W1[:, i]] + list(lnet.biases[1:K]))
-                run = _Run(fnet, K, Af, bf, n, VERTEX_SNAP, 1.0, zero, max_memory, max_regions, False, False,
-                           n_jobs)
-                pats.append(run.run()[0])
-                chunks.append((i, sg, run.cells))
+    faces = [(i, sg) for i in range(d) for sg in (1.0, -1.0)]
+
+    def face(t, threads):
+        i, sg = faces[t]
+        cols = [j for j in range(d) if j != i]
+        fnet = ReLUNetwork._trusted([np.ascontiguousarray(W1[:, cols])] + list(lnet.weights[1:K]),
+                                    [b1 + (sg * R) * W1[:, i]] + list(lnet.biases[1:K]))
+        run = _Run(fnet, K, Af, bf, n, VERTEX_SNAP, 1.0, zero, max_memory, max_regions, False, False, threads)
+        return run.run()[0], (i, sg, run.cells)
+
+    try:  # the faces side by side, one thread each
+        res = (_pmap(lambda a, b: face(a, 1), np.arange(len(faces) + 1), n_jobs) if n_jobs > 1 else
+               [face(t, 1) for t in range(len(faces))])
     except (RegionLimitError, MemoryBudgetError):
         return None
+    pats, chunks = [r[0] for r in res], [r[1] for r in res]
     P = np.concatenate(pats)
     if not len(P):
         return 0.0
@@ -1875,8 +1878,9 @@ def _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen)
     cell_pat = rank[inv.ravel()]
     H = _pattern_rows(lnet, K, lnet.offsets[: K + 1], U, exact=False, n_jobs=n_jobs)
     ok, wit = _face_ray_certificates(H, cell_pat, chunks, d, n, R)
-    for k in np.flatnonzero(ok):  # certified: every vertex in the box, so for any larger box
-        seen[U[k].tobytes()] = R  # at most R (below any later box check's floor, 2R at least)
+    Ub, w = U.tobytes(), U.shape[1]
+    for k in np.flatnonzero(ok).tolist():  # certified: every vertex in the box, so for any larger box
+        seen[Ub[k * w: (k + 1) * w]] = R  # at most R (below any later box check's floor, 2R at least)
     todo = np.flatnonzero(~ok)
     if not len(todo):
         return 0.0
@@ -1885,14 +1889,19 @@ def _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen)
     nrm = np.linalg.norm(H[:, :, :d], axis=2)
     live = nrm > 0.0
     big = OUTSIDE_BOX_FACTOR * R
-    ext, fail = _clip_extents(H / np.where(live, nrm, 1.0)[..., None], live, big, 0.999 * big, CLIP_SNAP_RTOL,
-                              CLIP_MAX_VERTICES)
+    H = H / np.where(live, nrm, 1.0)[..., None]
+    bounds = _bounds(len(H), n_jobs, 16)
+    parts = [(0, len(H))] if bounds is None else list(zip(bounds[:-1], bounds[1:]))
+    res = _pmap(lambda a, b: _clip_extents(H[a:b], live[a:b], big, 0.999 * big, CLIP_SNAP_RTOL, CLIP_MAX_VERTICES),
+                np.array([p[0] for p in parts] + [len(H)]), n_jobs) if len(parts) > 1 else \
+        [_clip_extents(H, live, big, 0.999 * big, CLIP_SNAP_RTOL, CLIP_MAX_VERTICES)]
+    ext, fail = np.concatenate([r[0] for r in res]), np.concatenate([r[1] for r in res])
     top = ext[~fail].max(initial=0.0)
     sel = np.flatnonzero(fail | (ext >= (1.0 - CLIP_SCREEN_RTOL) * top))
     ext[sel] = _polyhedron_extents(lnet, K, np.asarray(lnet.offsets[: K + 1]), U[todo[sel]], wit[todo[sel]],
                                    np.zeros(d), R, Vt[:d])
-    for k, e in zip(todo, ext.tolist()):
-        seen[U[k].tobytes()] = e
+    for k, e in zip(todo.tolist(), ext.tolist()):
+        seen[Ub[k * w: (k + 1) * w]] = e
     return float(ext[sel].max())
 
 
@@ -2117,6 +2126,7 @@ def _clip_extents(H, live, big, lim, rtol, cap):
                     nid_of[k] = -1
             if not ok:
                 break
+            nk = n2
             e2 = 0
             for e in range(ne):
                 a = E[e, 0]; b = E[e, 1]
@@ -2162,9 +2172,11 @@ def _clip_extents(H, live, big, lim, rtol, cap):
                     if not adj:
                         continue
                     dup = False
-                    for e in range(e2):
-                        if (E2[e, 0] == a and E2[e, 1] == b) or (E2[e, 0] == b and E2[e, 1] == a):
-                            dup = True; break
+                    if a < nk and b < nk:  # two kept vertices (new ones have one edge so far)
+                        for e in range(e2):
+                            if (E2[e, 0] == a and E2[e, 1] == b) or (E2[e, 0] == b and E2[e, 1] == a):
+                                dup = True
+                                break
                     if dup:
                         continue
                     if e2 >= cap:
@@ -2391,34 +2403,42 @@ def _pattern_rows_kernel(P, Wflat, woff, bflat, offsets, d):
     wmax = 0
     for l in range(K):
         wmax = max(wmax, offsets[l + 1] - offsets[l])
-    Z = np.empty((wmax, d1))  # the current layer's maps (a, c), before the sign
-    Zn = np.empty((wmax, d1))
+    WT = np.empty(Wflat.shape[0])  # each W_l transposed: the loop over its rows is contiguous
+    for l in range(K):
+        m, mp = offsets[l + 1] - offsets[l], (offsets[l] - offsets[l - 1] if l > 0 else d)
+        for i in range(m):
+            for j in range(mp):
+                WT[woff[l] + j * m + i] = Wflat[woff[l] + i * mp + j]
+    Z = np.empty((d1, wmax))  # the current layer's maps (a, c), transposed, before the sign
+    Zn = np.empty((d1, wmax))
     for c in range(n_pat):
         for l in range(K):
             o, m = offsets[l], offsets[l + 1] - offsets[l]
             if l == 0:
                 for i in range(m):
                     for k in range(d):
-                        Z[i, k] = Wflat[i * d + k]
-                    Z[i, d] = bflat[i]
+                        Z[k, i] = Wflat[i * d + k]
+                    Z[d, i] = bflat[i]
             else:
                 mp = offsets[l] - offsets[l - 1]
                 w0 = woff[l]
+                for k in range(d):
+                    for i in range(m):
+                        Zn[k, i] = 0.0
                 for i in range(m):
-                    for k in range(d):
-                        Zn[i, k] = 0.0
-                    Zn[i, d] = bflat[o + i]
-                    for j in range(mp):
-                        if not P[c, offsets[l - 1] + j]:
-                            continue
-                        w = Wflat[w0 + i * mp + j]
-                        for k in range(d1):
-                            Zn[i, k] += w * Z[j, k]
+                    Zn[d, i] = bflat[o + i]
+                for j in range(mp):
+                    if not P[c, offsets[l - 1] + j]:
+                        continue
+                    for k in range(d1):
+                        h = Z[k, j]
+                        for i in range(m):
+                            Zn[k, i] += WT[w0 + j * m + i] * h
                 Z, Zn = Zn, Z
             for i in range(m):
                 sg = -1.0 if P[c, o + i] else 1.0
                 for k in range(d1):
-                    out[c, o + i, k] = sg * Z[i, k]
+                    out[c, o + i, k] = sg * Z[k, i]
     return out
 
 
