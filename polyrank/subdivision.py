@@ -1746,6 +1746,8 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     coordinate of a vertex of the first layer's arrangement and is multiplied by 4
     until every vertex found lies within ``BOX_MARGIN * R``: a vertex-free shell
     between ``R/2`` and ``R`` is the evidence, not a proof, that no vertex lies outside.
+    In 2-4-D the first box is checked through the subdivisions of its faces, without its
+    own; when a vertex lies beyond it, R grows from there at once.
 
     Cost: per layer, each cell is tested against each neuron (O(vertices)), and each
     cut costs O(vertices + edges + k^3) with k the vertices of the cut face.
