@@ -1837,7 +1837,8 @@ def _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen)
     full polyhedra get :func:`_polyhedron_extents` (qhull), their face cell's vertex
     centroid as interior point, entered in ``seen`` as by :func:`_outside_vertex_extent`.
     Returns the largest of these extents (0.0 if none), or None when the faces cannot
-    be subdivided (first-layer weights of rank below d, a limit reached): a value above
+    be subdivided (first-layer weights of rank below d, a limit reached) or qhull fails
+    on a polyhedron near the largest extent: a value above
     ``R`` is the largest vertex extent of the regions meeting the box, as the first box's
     subdivision and check would find it (to rounding: not bit for bit)."""
     from .network import ReLUNetwork
@@ -1900,8 +1901,11 @@ def _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen)
     ext, fail = np.concatenate([r[0] for r in res]), np.concatenate([r[1] for r in res])
     top = ext[~fail].max(initial=0.0)
     sel = np.flatnonzero(fail | (ext >= (1.0 - CLIP_SCREEN_RTOL) * top))
-    ext[sel] = _polyhedron_extents(lnet, K, np.asarray(lnet.offsets[: K + 1]), U[todo[sel]], wit[todo[sel]],
-                                   np.zeros(d), R, Vt[:d])
+    exact = np.array(_polyhedron_extents(lnet, K, np.asarray(lnet.offsets[: K + 1]), U[todo[sel]],
+                                         wit[todo[sel]], np.zeros(d), R, Vt[:d]))
+    if ((exact == 0.0) & ((ext[sel] > 0.0) | fail[sel])).any():
+        return None  # qhull failed (a face cell's centroid on the polyhedron's boundary?): check the box itself
+    ext[sel] = exact
     for k, e in zip(todo.tolist(), ext.tolist()):
         seen[Ub[k * w: (k + 1) * w]] = e
     return float(ext[sel].max())
