@@ -2225,7 +2225,8 @@ def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
     net, K, d = run.net, run.K, run.d
     wit, onbox = _box_cells(run)
     cells = np.flatnonzero(onbox)
-    keys = [p.tobytes() for p in pat[cells]]
+    buf, w = np.ascontiguousarray(pat[cells]).tobytes(), pat.shape[1] * pat.itemsize
+    keys = [buf[i: i + w] for i in range(0, len(buf), w)]  # each row's bytes (p.tobytes(), faster)
     out = max([seen[k] for k in keys if k in seen], default=0.0)
     new = [i for i, k in enumerate(keys) if k not in seen]
     cells, keys = cells[new], [keys[i] for i in new]
