@@ -420,7 +420,7 @@ def _gather_kernel():
     return gather
 
 
-def _gather_blocks(W, rows, cols):
+def _gather_blocks(W, rows, cols, out=None):
     """The blocks ``W[rows[p]][:, cols[p]]`` of every point ``p``: (P, r, c) from ``rows`` (P, r)
     and ``cols`` (P, c) index tensors (padding indices point at a zero row or column of ``W``).
 
@@ -433,7 +433,8 @@ def _gather_blocks(W, rows, cols):
     if (kernel is None or W.dtype not in (torch.float32, torch.float64) or not W.is_contiguous()
             or rows.dtype != torch.int64 or cols.dtype != torch.int64):
         return W[rows[:, :, None], cols[:, None, :]]
-    out = torch.empty((rows.shape[0], rows.shape[1], cols.shape[1]), dtype=W.dtype)
+    if out is None:
+        out = torch.empty((rows.shape[0], rows.shape[1], cols.shape[1]), dtype=W.dtype)
     kernel(W.numpy(), rows.contiguous().numpy(), cols.contiguous().numpy(), out.numpy())
     return out
 
@@ -523,6 +524,11 @@ def _exact_per_point(tn):
     return tn.device.type == "cpu" and tn.dtype in (torch.float32, torch.float64) and _gather_kernel() is not None
 
 
+#: A workspace buffer (:func:`_workspace`) that must grow is allocated this many times the size
+#: asked for (the chunks of a call are sorted by codeword sizes, so later ones are slightly larger).
+WORKSPACE_GROWTH = 1.25
+
+
 def _workspace(tn, name, numel):
     """A flat buffer of at least ``numel`` elements kept on ``tn`` for the rest of the call (the
     per-point exact path writes its products into views of it, so that no large temporary is
@@ -531,9 +537,19 @@ def _workspace(tn, name, numel):
 
     ws = tn.__dict__.setdefault("_workspaces", {})
     buf = ws.get(name)
-    if buf is None or buf.numel() < numel:
-        buf = ws[name] = torch.empty(max(numel, 1), dtype=tn.dtype, device=tn.device)
+    if buf is None or buf.numel() < numel:  # grown with a margin: later chunks are a little larger
+        buf = ws[name] = torch.empty(max(int(numel * WORKSPACE_GROWTH), 1), dtype=tn.dtype, device=tn.device)
     return buf
+
+
+def _buffer(tn, name, shape):
+    """An uninitialised tensor of ``shape`` for a product's output: on the CPU a view of the reused
+    workspace ``name`` (:func:`_workspace`), on other devices a new tensor (their allocators cache)."""
+    import torch
+
+    if tn.device.type != "cpu":
+        return torch.empty(shape, dtype=tn.dtype, device=tn.device)
+    return _workspace(tn, name, math.prod(shape))[: math.prod(shape)].view(shape)
 
 
 def _ranks_exact_points(tn, idx, counts, bounds, K, sel, tol, eps):
@@ -550,6 +566,7 @@ def _ranks_exact_points(tn, idx, counts, bounds, K, sel, tol, eps):
     d = tn.d
     sel_np = sel.cpu().numpy()
     cnt = counts[sel].cpu().numpy()
+    bnd = bounds[sel, K - 1].cpu().numpy()
     ix = [idx[l][sel].cpu().numpy() for l in range(K)]
     cmax = cnt.max(0)
     # ping-pong buffers for J (c_K x c_l), one gathered block, the gathered rows of W_1, A_K
@@ -590,12 +607,16 @@ def _ranks_exact_points(tn, idx, counts, bounds, K, sel, tol, eps):
         if n_rows == 0:
             continue
         if certify:
+            # the rank to prove: at most min(nonzero rows, d, bound); where the bound is the lowest
+            # (an earlier layer was narrower), the Gram matrix of the first `bound` nonzero rows
+            # (a row subset never raises sigma_b); the shift's tolerance uses the whole map's trace
+            target = min(n_rows, d, int(bnd[i]))
             V = A if n_rows == cK else A[keep]
             trace = float(torch.linalg.vector_norm(V) ** 2)
-            delta = float(certificate_shift(trace, n_rows, cK, d))
-            Vg = V if n_rows <= d else V.T
+            delta = float(certificate_shift(trace, target, cK, d))
+            Vg = V[:target] if target < min(n_rows, d) else (V if n_rows <= d else V.T)
             if bool(_gram_cholesky_ok_batch(Vg[None], torch.full((1, Vg.shape[0]), delta, dtype=A.dtype))[0]):
-                out[i] = min(n_rows, d)
+                out[i] = target
                 continue
         S = torch.linalg.svdvals(A)[None]
         out[i] = int(_count_rank(S, torch.tensor([cK]), d, tol, eps)[0])
@@ -752,12 +773,16 @@ def _ranks_certify(tn, sketch, masks, counts, bounds, layers, tol, eps, ks, cmax
     import torch
 
     Wp = tn.padded()
-    U = sketch.W1T[:, : ks[0]][index(0)]  # (P, c1max, k1): (W_1 T)[a_1]
+    i0 = index(0)
+    U = torch.index_select(sketch.W1T[:, : ks[0]], 0, i0.reshape(-1),  # (W_1 T)[a_1]: (P, c1max, k1)
+                           out=_buffer(tn, "chain_U1", (i0.numel(), ks[0]))).view(i0.shape[0], i0.shape[1], ks[0])
     for K in range(1, Kmax + 1):
         k = ks[K - 1]
-        if K > 1:
-            G = _gather_blocks(Wp[K - 1], index(K - 1), index(K - 2))
-            U = torch.bmm(G, U[:, :, :k])
+        if K > 1:  # into reused buffers on the CPU (no large temporary per chunk: see _workspace)
+            rows, cols = index(K - 1), index(K - 2)
+            G = _gather_blocks(Wp[K - 1], rows, cols, out=_buffer(tn, "chain_G", (rows.shape[0], rows.shape[1],
+                                                                               cols.shape[1])))
+            U = torch.bmm(G, U[:, :, :k], out=_buffer(tn, f"chain_U{K % 2}", (G.shape[0], G.shape[1], k)))
         if K in sketched:
             out[K] = _certify(tn, sketch, U, counts, bounds, K, tol, eps, index, failed)
     return out
@@ -778,13 +803,17 @@ def _sketch_from_narrow_end(tn, sketch, masks, idx_K, K, k):
     """``U = A_K[a_K] T`` (P, c_Kmax, k) from the narrow end: the active rows of ``W_K``, then
     for every earlier layer one GEMM of all points' rows stacked with the full ``W_l``,
     masked by ``D_l``; no gathered blocks (only layer K's rows are gathered)."""
+    import torch
+
     P, cm = idx_K.shape
-    J = tn.padded()[K - 1][:, : tn.widths[K - 2]][idx_K]  # (P, cm, n_{K-1}); padding rows are zero
-    J = J * masks[K - 2][:, None, :].to(J.dtype)
+    # the products go into reused buffers on the CPU (see _workspace): a chunk's J is ~100-200 MB
+    J = torch.index_select(tn.padded()[K - 1][:, : tn.widths[K - 2]], 0, idx_K.reshape(-1),
+                           out=_buffer(tn, "narrow_J", (P * cm, tn.widths[K - 2])))  # padding rows are zero
+    J.view(P, cm, -1).mul_(masks[K - 2][:, None, :])
     for j in range(K - 2, 0, -1):  # multiply by W_{j+1}, mask by D_j
-        J = (J.reshape(P * cm, -1) @ tn.W[j]).reshape(P, cm, -1)
-        J *= masks[j - 1][:, None, :].to(J.dtype)
-    return (J.reshape(P * cm, -1) @ sketch.W1T[: tn.widths[0], :k]).reshape(P, cm, k)
+        J = torch.mm(J, tn.W[j], out=_buffer(tn, f"narrow_J{j % 2}", (P * cm, tn.W[j].shape[1])))
+        J.view(P, cm, -1).mul_(masks[j - 1][:, None, :])
+    return (J @ sketch.W1T[: tn.widths[0], :k]).reshape(P, cm, k)
 
 
 def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index, failed=None):
