@@ -552,13 +552,21 @@ def _buffer(tn, name, shape):
     return _workspace(tn, name, math.prod(shape))[: math.prod(shape)].view(shape)
 
 
-def _ranks_exact_points(tn, idx, counts, bounds, K, sel, tol, eps):
+def _ranks_exact_points(tn, idx, counts, bounds, K, sel, tol, eps, sketch=None, k=None, stats=None):
     """The exact path of :func:`_ranks_exact_chain` point by point on the CPU, at each point's own
     codeword sizes (no padding): ``A_K`` formed from the narrow end into reused buffers, the
     engines' Cholesky certificate (:func:`_exact_certificate`, float64 rule only), the SVD where it
     fails. The same products and rule as the batched path; no temporary larger than one point's
     blocks, so nothing is page-faulted in per chunk (the batched path allocated and freed several
-    hundred MB per chunk: a third of the CPU time went to the kernel's page faults)."""
+    hundred MB per chunk: a third of the CPU time went to the kernel's page faults).
+
+    With ``sketch`` (a :class:`_Sketch`; ``k`` its columns) each point where ``b = c_K`` first tries
+    :func:`_certify`'s sketched certificate on ``U = J (W_1 T)[a_1]``, from the same narrow-end
+    product ``J = W_K[a_K, a_{K-1}] ... W_2[a_2, a_1]`` that the exact path continues with
+    ``W_1[a_1]`` where it fails: the chain at the point's own sizes (about half the multiply-adds
+    of :func:`_sketch_from_narrow_end`'s full-width GEMMs at the Fig. 3 network's last layer, where
+    half the units are active) and ``c_K k`` instead of ``c_K d`` columns at the end. ``stats``, when
+    given, gets (points tried, points whose sketched certificate failed) added to its two entries."""
     import torch
 
     gather = _gather_kernel()
@@ -578,6 +586,12 @@ def _ranks_exact_points(tn, idx, counts, bounds, K, sel, tol, eps):
     certify = tol is None and tn.dtype == torch.float64
     thr = tn.zero_thr[K - 1]
     out = np.zeros(len(sel_np), dtype=np.int64)
+    if sketch is not None:  # the sketched certificate's constants, as in _certify
+        U_buf = _workspace(tn, "U", int(cmax[K - 1]) * k)
+        B = float(sketch.norm_bound[K - 1])
+        n_inner = max([d] + list(tn.widths[:K]))
+        s_thr = tol if tol is not None else B * max(d, tn.widths[K - 1]) * eps
+        W1T = sketch.W1T[:, :k]
     for i in range(len(sel_np)):
         c = [int(v) for v in cnt[i]]
         cK = c[K - 1]
@@ -585,9 +599,8 @@ def _ranks_exact_points(tn, idx, counts, bounds, K, sel, tol, eps):
             continue
         act = [ix[l][i, : c[l]] for l in range(K)]
         A = A_buf[: cK * d].view(cK, d)
-        if K == 1:
-            torch.index_select(tn.W[0], 0, torch.from_numpy(act[0]), out=A)
-        else:
+        J = None
+        if K > 1:
             J = bufs[0][: cK * c[K - 2]].view(cK, c[K - 2])
             gather(Wp[K - 1], act[K - 1][None], act[K - 2][None], J.numpy()[None])
             flip = 1
@@ -597,6 +610,27 @@ def _ranks_exact_points(tn, idx, counts, bounds, K, sel, tol, eps):
                 Jn = bufs[flip][: cK * c[l - 2]].view(cK, c[l - 2])
                 torch.mm(J, G, out=Jn)
                 J, flip = Jn, 1 - flip
+        if sketch is not None and int(bnd[i]) == cK and cK <= k:
+            U = U_buf[: cK * k].view(cK, k)
+            a1 = torch.from_numpy(act[0])
+            if J is None:
+                torch.index_select(W1T, 0, a1, out=U)
+            else:
+                W1Ta = w1[: c[0] * k].view(c[0], k)
+                torch.index_select(W1T, 0, a1, out=W1Ta)
+                torch.mm(J, W1Ta, out=U)
+            err = eps * B * B * ((2 * K + 1) * n_inner + (cK + 1) ** 2)
+            delta = CERT_SAFETY * max(err, s_thr * s_thr)
+            ok = bool(_gram_cholesky_ok_batch(U[None], torch.full((1, cK), delta, dtype=U.dtype))[0])
+            if stats is not None:
+                stats[0] += 1
+                stats[1] += not ok
+            if ok:
+                out[i] = cK
+                continue
+        if K == 1:
+            torch.index_select(tn.W[0], 0, torch.from_numpy(act[0]), out=A)
+        else:
             W1a = w1[: c[0] * d].view(c[0], d)
             torch.index_select(tn.W[0], 0, torch.from_numpy(act[0]), out=W1a)
             torch.mm(J, W1a, out=A)
@@ -766,6 +800,10 @@ def _ranks_certify(tn, sketch, masks, counts, bounds, layers, tol, eps, ks, cmax
     if not sketched:
         return out
     Kmax = max(sketched)
+    if len(sketched) == 1 and Kmax > 1 and _exact_per_point(tn):
+        # one layer on the CPU: point by point from the narrow end, sketched certificate first
+        out[Kmax] = _certify(tn, sketch, None, counts, bounds, Kmax, tol, eps, index, failed, per_point_k=ks[Kmax - 1])
+        return out
     if len(sketched) == 1 and Kmax > 1 and _narrow_end_cheaper(tn, cmaxs, ks, Kmax):
         U = _sketch_from_narrow_end(tn, sketch, masks, index(Kmax - 1), Kmax, ks[Kmax - 1])
         out[Kmax] = _certify(tn, sketch, U, counts, bounds, Kmax, tol, eps, index, failed)
@@ -816,10 +854,11 @@ def _sketch_from_narrow_end(tn, sketch, masks, idx_K, K, k):
     return (J @ sketch.W1T[: tn.widths[0], :k]).reshape(P, cm, k)
 
 
-def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index, failed=None):
+def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index, failed=None, per_point_k=None):
     """Ranks at layer K from ``U = A_K[a_K] T`` (rows padded with zeros): the shifted Cholesky
     certificate where it holds, :func:`_ranks_exact_chain` elsewhere (everywhere when ``U`` is
-    None). ``failed``: see :func:`_ranks_certify`."""
+    None). With ``per_point_k`` (and ``U`` None), :func:`_ranks_exact_points` tries the sketched
+    certificate with that many sketch columns point by point. ``failed``: see :func:`_ranks_certify`."""
     import torch
 
     c, b = counts[:, K - 1], bounds[:, K - 1]
@@ -871,7 +910,14 @@ def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index, failed=None):
         failed[K] = (t + tried, f + int(bad.numel()))
     if bad.numel() and _exact_per_point(tn):
         idx = [index(l) for l in range(K)]
-        r[bad] = _ranks_exact_points(tn, idx, counts, bounds, K, bad, tol, eps)
+        if per_point_k is not None:
+            stats = [0, 0]
+            r[bad] = _ranks_exact_points(tn, idx, counts, bounds, K, bad, tol, eps, sketch, per_point_k, stats)
+            if failed is not None:
+                t, f = failed.get(K, (0, 0))
+                failed[K] = (t + stats[0], f + stats[1])
+        else:
+            r[bad] = _ranks_exact_points(tn, idx, counts, bounds, K, bad, tol, eps)
     elif bad.numel():
         idx = [index(l) for l in range(K)]
         # the fallback's gathered blocks, in batches within the memory budget
