@@ -114,12 +114,14 @@ def against(args, argv):
     print("median over rounds, old -> new (CPU = user + sys):")
     med = {}
     for tag in runs:
-        med[tag] = {k: {q: float(np.median([r[k][q] for r in runs[tag]])) for q in ("wall", "user", "sys")} for k in keys}
+        med[tag] = {k: {q: float(np.median([r[k][q] for r in runs[tag]])) for q in ("wall", "user", "sys")}
+                    for k in keys}
     for k in keys:
         o, n = med["old"][k], med["new"][k]
         same = {r[k]["checksum"] for r in runs["old"] + runs["new"]}
+        co, cn = o["user"] + o["sys"], n["user"] + n["sys"]
         print(f"    {k:20s} user {o['user']:6.1f} -> {n['user']:6.1f}   sys {o['sys']:6.1f} -> {n['sys']:5.1f}   "
-              f"CPU {o['user'] + o['sys']:6.1f} -> {n['user'] + n['sys']:6.1f} ({(o['user'] + o['sys']) / max(n['user'] + n['sys'], 1e-9):.2f}x)"
+              f"CPU {co:6.1f} -> {cn:6.1f} ({co / max(cn, 1e-9):.2f}x)"
               f"   wall {o['wall']:6.1f} -> {n['wall']:6.1f}   ranks {'identical' if len(same) == 1 else 'DIFFER'}")
     tr = runs["new"][0]["training epoch"]
     scale = 1000.0 / args.snapshot_probes
@@ -130,7 +132,8 @@ def against(args, argv):
             tot = {q: 50 * tr[q] + 25.5 * (m["untrained record"][q] + m["trained record"][q])
                    + scale * (m["untrained snapshot"][q] + m["trained snapshot"][q]) for q in ("wall", "user", "sys")}
             print(f"50 epochs, {tag}, extrapolated (records: half at the untrained, half at the trained network's cost;"
-                  f" snapshots x {scale:g}): user {tot['user']:.0f} s + sys {tot['sys']:.0f} s = CPU {tot['user'] + tot['sys']:.0f} s;"
+                  f" snapshots x {scale:g}): user {tot['user']:.0f} s + sys {tot['sys']:.0f} s = CPU "
+                  f"{tot['user'] + tot['sys']:.0f} s;"
                   f" wall at this load {tot['wall']:.0f} s = {tot['wall'] / 60:.1f} min")
 
 

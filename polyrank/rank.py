@@ -922,7 +922,8 @@ def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index, failed=None, per
         idx = [index(l) for l in range(K)]
         # the fallback's gathered blocks, in batches within the memory budget
         per = 2 * (sum(idx[l].shape[1] * idx[l - 1].shape[1] for l in range(1, K)) + idx[K - 1].shape[1] * tn.d)
-        step = max(1, int(getattr(tn, "max_memory", DEFAULT_MAX_MEMORY) // max(per * (torch.finfo(tn.dtype).bits // 8), 1)))
+        itemsize = torch.finfo(tn.dtype).bits // 8
+        step = max(1, int(getattr(tn, "max_memory", DEFAULT_MAX_MEMORY) // max(per * itemsize, 1)))
         for s in range(0, bad.numel(), step):
             sel = bad[s: s + step]
             r[sel] = _ranks_exact_chain(tn, idx, counts, bounds, K, sel, tol, eps)
@@ -1114,7 +1115,12 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
     shrink under the sketch, so success proves ``sigma_b(A_K) > threshold`` with
     ``b = min(d, c_1..c_K)``, i.e. the rank is ``b`` under the rule above. Where it
     fails (a genuine rank drop, or a nearly singular map), ``A_K`` is formed from the
-    narrow end (``W_K[a_K, a_{K-1}] ... W_1[a_1]``) and its singular values counted.
+    narrow end (``W_K[a_K, a_{K-1}] ... W_1[a_1]``) and proved full rank by the enumeration
+    engines' Cholesky certificate (:func:`full_rank_certified`, shift from its own trace), or
+    its singular values counted where that fails too. A layer whose sketched certificate fails
+    at most points stops trying it for the rest of the call (``SKETCH_GIVE_UP``). On the CPU a
+    single requested layer runs point by point from the narrow end at each point's own sizes,
+    and so does the exact path, in reused buffers.
     Cost per point about ``sum_K c_K c_{K-1} k_K + c_K k_K^2 + k_K^3 / 3`` with
     ``k_K ~ b_K``, against ``sum_K n_K n_{K-1} d + n_K d^2`` for a per-point loop.
 
