@@ -243,9 +243,15 @@ def matrix_rank(M, *, tol=None) -> int:
     >>> pr.rank.matrix_rank([[1.0, 2.0], [2.0, 4.0]])
     1
     """
-    M = np.asarray(M, dtype=np.float64)
+    from ._validation import as_real_array, check_tol
+
+    M = as_real_array(M, name="M")
     if M.ndim != 2:
         raise ValueError(f"M must be 2-D; got shape {M.shape}.")
+    if not np.isfinite(M).all():
+        raise ValueError("M contains NaN or infinity: its singular values are undefined.")
+    if tol is not None:
+        tol = check_tol(tol, func="matrix_rank")
     return int(batched_ranks(M[None], tol=tol)[0])
 
 

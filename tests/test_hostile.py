@@ -527,3 +527,13 @@ def test_unbounded_box_fallback_finds_the_regions_the_engine_loses():
     lost = set(patterns_of(auto)) - set(patterns_of(sub))
     assert set(patterns_of(sub)) <= set(patterns_of(auto)) and len(lost) > 0
     assert min(r.inradius for r in auto if r.pattern in lost) > 1e-6
+
+
+def test_matrix_rank_refuses_non_finite_and_bad_tol():
+    """rank [[1, 2], [2, 4]] = 1 (rows proportional); NaN entries (numpy's SVD raised
+    LinAlgError 'SVD did not converge' from deep inside) and a negative tol are refused."""
+    assert pr.matrix_rank([[1.0, 2.0], [2.0, 4.0]]) == 1
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        pr.matrix_rank([[np.nan, 1.0], [1.0, 2.0]])
+    with pytest.raises(ValueError, match="'tol' parameter of matrix_rank"):
+        pr.matrix_rank(np.eye(2), tol=-1.0)
