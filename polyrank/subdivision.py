@@ -1995,6 +1995,24 @@ def _small_det(A):
             + A[0, 2] * (A[1, 0] * A[2, 1] - A[1, 1] * A[2, 0]))
 
 
+@_njit_inline
+def _tiny_row(H, k, nu, d, rtol, nrm):
+    """Writes the norms of the ``nu`` gradient rows ``H[k, j, :d]`` into ``nrm`` and says
+    whether a nonzero one is at most ``rtol`` times the largest (its direction is noise)."""
+    top = 0.0
+    for j in range(nu):
+        x = 0.0
+        for q in range(d):
+            x += H[k, j, q] ** 2
+        nrm[j] = math.sqrt(x)
+        top = max(top, nrm[j])
+    tiny = False
+    for j in range(nu):
+        if nrm[j] > 0.0 and not nrm[j] > rtol * top:
+            tiny = True
+    return tiny
+
+
 @_njit
 def _face_ray_kernel(V, F, vo, pats, H, axis, level, n, rtol, svtol, bad, crossings, wit, has_wit):
     """:func:`_face_ray_certificates` on one chunk of the cells of the face ``x[axis] =
@@ -2024,16 +2042,8 @@ def _face_ray_kernel(V, F, vo, pats, H, axis, level, n, rtol, svtol, bad, crossi
             has_wit[p] = True
         if bad[p]:
             continue
-        top = 0.0
-        for j in range(nu):
-            x = 0.0
-            for q in range(d):
-                x += H[p, j, q] ** 2
-            nrm[j] = math.sqrt(x)
-            top = max(top, nrm[j])
-        for j in range(nu):
-            if nrm[j] > 0.0 and not nrm[j] > rtol * top:
-                bad[p] = True  # a tiny row: its direction is noise
+        if _tiny_row(H, p, nu, d, rtol, nrm):
+            bad[p] = True  # a tiny row: its direction is noise
         for v in range(v0, v1):
             if bad[p]:
                 break
@@ -2531,19 +2541,9 @@ def _ray_kernel(V, F, vo, E, eo, cells, rows, H, centre, box_id0, rtol, min_len,
         k = rows[t]
         v0 = vo[p]
         nv = vo[p + 1] - v0
+        if _tiny_row(H, k, nu, d, rtol, nrm):
+            continue  # a tiny row: its direction is noise
         good = True
-        top = 0.0
-        for j in range(nu):
-            x = 0.0
-            for q in range(d):
-                x += H[k, j, q] ** 2
-            nrm[j] = math.sqrt(x)
-            top = max(top, nrm[j])
-        for j in range(nu):
-            if nrm[j] > 0.0 and not nrm[j] > rtol * top:
-                good = False  # a tiny row: its direction is noise
-        if not good:
-            continue
         n_in = 0
         e_in = 0.0
         for i in range(nv):
