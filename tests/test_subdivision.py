@@ -373,7 +373,7 @@ def test_box_check_skips_only_polyhedra_without_outside_vertices(d, widths, kind
 
     def spy(run, pat, centre, R, seen, floor=np.inf):
         # the box cells and their witnesses: those of the full facet pass
-        _, _, _, wit, _, onbox = subdivision._finish_all(run.cells, run.box_id0, 1)
+        _, _, _, wit, _, onbox = subdivision._facet_pass(list(run.cells), run.d, run.box_id0, run.n, 1, [])[:6]
         wit_b, onbox_b = subdivision._box_cells(run)
         assert np.array_equal(onbox_b, onbox) and np.array_equal(wit_b[onbox], wit[onbox])
         full, skipped = {}, {}
