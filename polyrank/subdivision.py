@@ -856,11 +856,17 @@ def _facet_pass(cells, d, box_id0, n_units, n_jobs, bits):
                        n_units, isfac[ka:kb], centers[ka:kb], spread[ka:kb], wit[ga:gb], lb[ga:gb], onbox[ga:gb],
                        nkeep[ga:gb], nunit[ga:gb])
 
-    def done(i):  # the chunk's vertices and edges are freed
+    freed = [0]  # cells whose vertices and edges were freed since the heap was last trimmed
+
+    def done(i):  # the chunk's vertices and edges are freed; the heap trimmed in quarters
         V, F, vo, E, eo, C, R, cc = cells[i]
         bits.append((F, vo))
         cells[i] = (C, R, cc)
-        _release_heap(len(vo) - 1)
+        del V, E, eo
+        freed[0] += len(vo) - 1
+        if freed[0] >= max(TRIM_MIN_CELLS, n // 4) or i == len(cells) - 1:
+            _release_heap(freed[0])
+            freed[0] = 0
 
     _waves(items, n_jobs, piece, done)
     return isfac, centers, spread, wit, lb, onbox, nkeep, nunit, co, items, g0, k0
@@ -2523,65 +2529,68 @@ def _degenerate_edges(net, K, miss, centers, spread, frows, fpos, pat_alive, A_s
     return ei, ej, eu
 
 
+#: Bits of a region id or unit id in :func:`_dedup_edges`'s packed keys (ids below 2^21).
+_EDGE_BITS = 21
+
+
 @_njit
-def _sorted_edge_keys(lo, hi, eu, n):
-    """``np.sort((lo * n + hi) * n + eu)``: a counting sort by ``lo`` (below ``n``; the keys
-    of a smaller ``lo`` are smaller), then each bucket (one region's edges) sorted, by
-    insertion while it is short."""
-    m = lo.shape[0]
+def _dedup_edges(ei, ej, eu, n, like):
+    """The edges ``(lo, hi, u)`` (``lo < hi`` the two regions, ids below ``n`` <= 2^21) of the
+    found ones ``(ei, ej, eu)``, one per pair, with its smallest unit, ordered by ``lo``, then
+    ``hi`` (the order of ``np.sort`` of the keys ``(lo n + hi) n + u``): a counting sort by
+    ``lo``, then each bucket's keys ``hi 2^21 + u`` sorted (by insertion while it is short)
+    and the first of each ``hi`` kept. Returned with the dtype of ``like``."""
+    m = ei.shape[0]
     start = np.zeros(n + 1, np.int64)
     for t in range(m):
-        start[lo[t] + 1] += 1
+        start[min(ei[t], ej[t]) + 1] += 1
     for i in range(n):
         start[i + 1] += start[i]
     fill = start[:n].copy()
     key = np.empty(m, np.int64)
     for t in range(m):
-        key[fill[lo[t]]] = (np.int64(lo[t]) * n + hi[t]) * n + eu[t]
-        fill[lo[t]] += 1
+        a, b = ei[t], ej[t]
+        lo, hi = min(a, b), max(a, b)
+        key[fill[lo]] = (np.int64(hi) << _EDGE_BITS) | np.int64(eu[t])
+        fill[lo] += 1
+    mask = (np.int64(1) << _EDGE_BITS) - 1
+    oi = np.empty(m, like.dtype)
+    oj = np.empty(m, like.dtype)
+    ou = np.empty(m, like.dtype)
+    k = 0
     for i in range(n):
         a, b = start[i], start[i + 1]
         if b - a > 16:
             key[a:b] = np.sort(key[a:b])
-            continue
-        for t in range(a + 1, b):
-            k = key[t]
-            j = t
-            while j > a and key[j - 1] > k:
-                key[j] = key[j - 1]
-                j -= 1
-            key[j] = k
-    return key
-
-
-@_njit
-def _first_of_pairs(key, n):
-    """The edges ``(i, j, u)`` of the sorted keys ``(i n + j) n + u``, the first of each pair."""
-    m = key.shape[0]
-    ei = np.empty(m, np.int64)
-    ej = np.empty(m, np.int64)
-    eu = np.empty(m, np.int64)
-    k = 0
-    for t in range(m):
-        i, r = divmod(key[t], n * n)
-        j, u = divmod(r, n)
-        if k > 0 and ei[k - 1] == i and ej[k - 1] == j:
-            continue
-        ei[k], ej[k], eu[k] = i, j, u
-        k += 1
-    return ei[:k].copy(), ej[:k].copy(), eu[:k].copy()
+        else:
+            for t in range(a + 1, b):
+                x = key[t]
+                j = t
+                while j > a and key[j - 1] > x:
+                    key[j] = key[j - 1]
+                    j -= 1
+                key[j] = x
+        prev = -1
+        for t in range(a, b):
+            hi = key[t] >> _EDGE_BITS
+            if hi == prev:
+                continue
+            prev = hi
+            oi[k], oj[k], ou[k] = i, hi, key[t] & mask
+            k += 1
+    return oi[:k].copy(), oj[:k].copy(), ou[:k].copy()
 
 
 def _unique_edges(ei, ej, eu):
     """One edge per pair ``i < j``, labelled by its smallest unit (units are numbered in
     label order); int32 where the ids fit."""
     ei, ej, eu = (np.concatenate(x) for x in (ei, ej, eu))
+    n = int(max(ei.max(initial=0), ej.max(initial=0), eu.max(initial=0))) + 1
+    small = np.int32 if n < 2 ** 31 else np.int64
+    if n <= 1 << _EDGE_BITS:
+        return _dedup_edges(ei, ej, eu, n, np.zeros(0, small))
     lo, hi = np.minimum(ei, ej), np.maximum(ei, ej)
     del ei, ej
-    n = int(max(hi.max(initial=0), eu.max(initial=0))) + 1
-    small = np.int32 if n < 2 ** 31 else np.int64
-    if n < 2 ** 21:  # one int64 key holding the edge, bucketed by lo (the order of np.sort of the keys)
-        return tuple(x.astype(small) for x in _first_of_pairs(_sorted_edge_keys(lo, hi, eu, n), n))
     o = np.lexsort((eu, hi, lo))
     lo, hi, eu = lo[o], hi[o], eu[o]
     del o
