@@ -105,6 +105,10 @@ except ImportError:  # pragma: no cover - exercised only without numba
         return f
 
     _njit_inline = _njit
+try:  # the index of the lowest set bit of a non-zero uint64 (one instruction)
+    from numba.cpython.unsafe.numbers import trailing_zeros as _ctz
+except ImportError:  # pragma: no cover - without numba, or a numba without it
+    _ctz = None
 
 
 # ---------------------------------------------------------------------------- kernels
@@ -143,6 +147,12 @@ def _popcount(x):
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
     x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
     return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+if _ctz is None:  # pragma: no cover
+    @_njit_inline
+    def _ctz(x):
+        return _popcount((x & (~x + np.uint64(1))) - np.uint64(1))
 
 
 @_njit
@@ -881,19 +891,20 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, cente
     numbers of facets not on the box and of unit facets (ids below ``n_units``), written
     into the output arrays (one row per candidate, or per cell).
     Each candidate's vertex set is a bitset over the cell's vertices (one word per 64), so
-    the maximality test compares words, not vertices."""
+    the maximality test compares words, not vertices, and a facet's vertices are read off
+    its bits; sums run over the vertices in increasing order (centroids and centres: one
+    running sum per coordinate)."""
     ncells = voff.shape[0] - 1
     d = V.shape[1]
     isfacet[:] = False
     centers[:] = 0.0
     spread[:] = 0.0
-    wit[:] = 0.0
     lb[:] = np.inf
     onbox[:] = False
     nkeep[:] = 0
     nunit[:] = 0
-    mask_buf = np.empty(64, np.uint64)  # one cell's candidate x vertex-word incidences, reused
-    counts_buf = np.empty(16, np.int64)
+    mask = np.empty(64, np.uint64)  # one cell's candidate x vertex-word incidences (flat), reused
+    counts = np.empty(16, np.int64)
     idx = np.empty(64, np.int64)
     cen = np.empty(d)
     one = np.uint64(1)
@@ -903,57 +914,66 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, cente
         c0 = coff[p]
         nc = coff[p + 1] - c0
         nw = (nv + 63) >> 6
-        mask_buf = _grow_i1(mask_buf, nc * nw)
-        counts_buf = _grow_i1(counts_buf, nc)
-        idx = _grow_i1(idx, nv)
-        mask = mask_buf[: nc * nw].reshape((nc, nw))
-        counts = counts_buf[:nc]
-        mask[:] = 0
-        counts[:] = 0
+        if mask.shape[0] < nc * nw:
+            mask = np.empty(max(nc * nw, 2 * mask.shape[0]), np.uint64)
+        if counts.shape[0] < nc:
+            counts = np.empty(max(nc, 2 * counts.shape[0]), np.int64)
+        if idx.shape[0] < nv:
+            idx = np.empty(max(nv, 2 * idx.shape[0]), np.int64)
         for g in range(nc):
             gid = Cid[c0 + g]
             gw = gid >> 6
             gb = one << np.uint64(gid & 63)
+            for w in range(nw):
+                mask[g * nw + w] = 0
+            cnt = 0
             for i in range(nv):
                 if F[v0 + i, gw] & gb:
-                    mask[g, i >> 6] |= one << np.uint64(i & 63)
-                    counts[g] += 1
+                    mask[g * nw + (i >> 6)] |= one << np.uint64(i & 63)
+                    cnt += 1
+            counts[g] = cnt
+        for k in range(d):
+            cen[k] = 0.0
         for i in range(nv):
             for k in range(d):
-                wit[p, k] += V[v0 + i, k]
+                cen[k] += V[v0 + i, k]
         for k in range(d):
-            wit[p, k] /= nv
+            wit[p, k] = cen[k] / nv
         for g in range(nc):
-            cg = counts_buf[g]
+            cg = counts[g]
             if cg < d:
                 continue
             fac = True
             for g2 in range(nc):
-                if g2 == g or counts_buf[g2] < cg:
+                if g2 == g or counts[g2] < cg:
                     continue
                 sub = True
                 for w in range(nw):
-                    if mask[g, w] & ~mask[g2, w]:
+                    if mask[g * nw + w] & ~mask[g2 * nw + w]:
                         sub = False
                         break
-                if sub and (counts[g2] > counts[g] or Cid[c0 + g2] < Cid[c0 + g]):
+                if sub and (counts[g2] > cg or Cid[c0 + g2] < Cid[c0 + g]):
                     fac = False
                     break
             if not fac:
                 continue
             isfacet[c0 + g] = True
-            nm = 0  # the facet's vertices, in increasing order
-            for i in range(nv):
-                if (mask[g, i >> 6] >> np.uint64(i & 63)) & one:
-                    idx[nm] = v0 + i
+            nm = 0
+            for w in range(nw):
+                x = mask[g * nw + w]
+                while x:
+                    idx[nm] = v0 + (w << 6) + _ctz(x)
                     nm += 1
-            for k in range(d):  # the same sums in the same order, in a register
-                acc = 0.0
-                for t in range(nm):
-                    acc += V[idx[t], k]
-                cen[k] = acc / counts[g]
+                    x &= x - one
+            for k in range(d):
+                cen[k] = 0.0
+            for t in range(nm):
+                for k in range(d):
+                    cen[k] += V[idx[t], k]
+            for k in range(d):
+                cen[k] = cen[k] / cg
                 centers[c0 + g, k] = cen[k]
-            sp = 0.0  # the largest squared distance: sqrt is monotone, one sqrt per facet
+            sp = 0.0
             for t in range(nm):
                 dd = 0.0
                 for k in range(d):
