@@ -704,14 +704,54 @@ def _bounds(n, n_jobs, min_chunk=PARALLEL_MIN_CHUNK):
 def _pmap(fn, bounds, n_jobs):
     """``[fn(a, b) for consecutive a, b in bounds]`` on a pool of ``n_jobs`` threads (the
     kernels release the GIL), in chunk order."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    ex = _POOLS.get(n_jobs)
-    if ex is None:
-        ex = _POOLS[n_jobs] = ThreadPoolExecutor(n_jobs, thread_name_prefix="polyrank-subdivision")
-    futs = [ex.submit(fn, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    futs = [_pool(n_jobs).submit(fn, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
     try:
         return [f.result() for f in futs]
+    finally:
+        for f in futs:
+            f.cancel()
+
+
+def _pool(n_jobs):
+    """The pool of ``n_jobs`` threads, kept across calls."""
+    ex = _POOLS.get(n_jobs)
+    if ex is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        ex = _POOLS[n_jobs] = ThreadPoolExecutor(n_jobs, thread_name_prefix="polyrank-subdivision")
+    return ex
+
+
+def _pstream(fn, n, n_jobs, after=None):
+    """``[fn(t) for t in range(n)]`` on the pool of ``n_jobs`` threads, without barriers: at
+    most ``n_jobs * CHUNKS_PER_THREAD`` items are under way, the next submitted as the oldest
+    is collected, in item order; ``after(t)`` runs here once item ``t`` and all before it are
+    done (to free what they read). One thread, or one item: in this thread."""
+    if n_jobs <= 1 or n <= 1:
+        out = []
+        for t in range(n):
+            out.append(fn(t))
+            if after is not None:
+                after(t)
+        return out
+    from collections import deque
+
+    ex = _pool(n_jobs)
+    window = n_jobs * CHUNKS_PER_THREAD
+    futs = deque()
+    out = []
+    try:
+        for t in range(n):
+            if len(futs) >= window:
+                out.append(futs.popleft().result())
+                if after is not None:
+                    after(len(out) - 1)
+            futs.append(ex.submit(fn, t))
+        while futs:
+            out.append(futs.popleft().result())
+            if after is not None:
+                after(len(out) - 1)
+        return out
     finally:
         for f in futs:
             f.cancel()
@@ -816,21 +856,18 @@ def _pieces(cells, n_jobs):
 
 
 def _waves(items, n_jobs, piece, done):
-    """``piece(t)`` for every item, ``n_jobs * CHUNKS_PER_THREAD`` at a time on the pool (one at
-    a time in this thread with one thread); ``done(i)`` once every piece of chunk ``i`` ran,
-    in chunk order."""
-    wave = n_jobs * CHUNKS_PER_THREAD if n_jobs > 1 else 1
-    finished = 0
-    for w0 in range(0, len(items), wave):
-        w1 = min(len(items), w0 + wave)
-        if w1 - w0 > 1:
-            _pmap(lambda a, b: piece(a), np.arange(w0, w1 + 1), n_jobs)
-        else:
-            piece(w0)
-        upto = items[w1][0] if w1 < len(items) else (items[-1][0] + 1)
-        for i in range(finished, upto):
+    """``piece(t)`` for every item on the pool (:func:`_pstream`: no barrier between chunks;
+    in this thread with one thread); ``done(i)`` once every piece of chunk ``i`` ran, in
+    chunk order."""
+    finished = [0]
+
+    def after(t):  # the chunks before the next item's are read through
+        upto = items[t + 1][0] if t + 1 < len(items) else items[-1][0] + 1
+        for i in range(finished[0], upto):
             done(i)
-        finished = max(finished, upto)
+        finished[0] = max(finished[0], upto)
+
+    _pstream(piece, len(items), n_jobs, after)
 
 
 def _facet_pass(cells, d, box_id0, n_units, n_jobs, bits):
@@ -2406,17 +2443,21 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
         return nb, q, src, fu
 
     ei, ej, eu, miss = [], [], [], []
-    for a in range(0, len(frows), ADJACENCY_CHUNK):
+    if keys_only:  # no patterns: every chunk's pieces in one stream
+        cuts = []
+        for a in range(0, len(frows), ADJACENCY_CHUNK):
+            b = min(len(frows), a + ADJACENCY_CHUNK)
+            bounds = _bounds(b - a, run.n_jobs)
+            cuts += [(a, b)] if bounds is None else list(zip((bounds[:-1] + a).tolist(), (bounds[1:] + a).tolist()))
+        for si, ti, ui, mi, ms in _pstream(lambda t: piece(*cuts[t]), len(cuts), run.n_jobs):
+            ei.append(si)
+            ej.append(ti)
+            eu.append(ui)
+            miss += zip(mi.tolist(), ms.tolist())
+    for a in range(0, len(frows) if not keys_only else 0, ADJACENCY_CHUNK):
         b = min(len(frows), a + ADJACENCY_CHUNK)
         bounds = _bounds(b - a, run.n_jobs)
         outs = [piece(a, b)] if bounds is None else _pmap(piece, bounds + a, run.n_jobs)
-        if keys_only:
-            for si, ti, ui, mi, ms in outs:
-                ei.append(si)
-                ej.append(ti)
-                eu.append(ui)
-                miss += zip(mi.tolist(), ms.tolist())
-            continue
         nb = np.concatenate([o[0] for o in outs]) if len(outs) > 1 else outs[0][0]
         src = np.concatenate([o[2] for o in outs]) if len(outs) > 1 else outs[0][2]
         fu = np.concatenate([o[3] for o in outs]) if len(outs) > 1 else outs[0][3]

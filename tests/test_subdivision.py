@@ -318,18 +318,26 @@ def test_every_threaded_pass_matches_one_thread_with_one_cell_chunks(d, domain, 
     net = _net(rng, d, (6, 5, 4))
     dom = pr.Box(-3.0, 3.0, dim=d) if domain else None
     ref = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=1)
-    bounds, pmap, chunked = subdivision._bounds, subdivision._pmap, set()
+    bounds, pmap, pstream, chunked = subdivision._bounds, subdivision._pmap, subdivision._pstream, set()
 
-    def spy(fn, b, n_jobs):  # which kernels ran on chunks
-        out = pmap(fn, b, n_jobs)
+    def seen(fn):  # which kernels ran on chunks
         chunked.update(fn.__code__.co_names)  # the kernel a chunk calls: a global, or a closure cell
         chunked.update(getattr(c.cell_contents, "__name__", "") for c in fn.__closure__ or ())
         for c in fn.__closure__ or ():  # or what the function in a cell calls (a layer's pieces)
             chunked.update(getattr(getattr(c.cell_contents, "__code__", None), "co_names", ()))
-        return out
+
+    def spy(fn, b, n_jobs):
+        seen(fn)
+        return pmap(fn, b, n_jobs)
+
+    def spy_stream(fn, n, n_jobs, after=None):
+        if n > 1:
+            seen(fn)
+        return pstream(fn, n, n_jobs, after)
 
     monkeypatch.setattr(subdivision, "_bounds", lambda n, n_jobs, min_chunk=1: bounds(n, n_jobs, min_chunk))
     monkeypatch.setattr(subdivision, "_pmap", spy)
+    monkeypatch.setattr(subdivision, "_pstream", spy_stream)
     dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=3)
     assert np.array_equal(dec.patterns, ref.patterns) and np.array_equal(dec.ranks(), ref.ranks())
     assert dec.edges == ref.edges
