@@ -628,9 +628,25 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
 
 # ------------------------------------------------------------ threads
 #: A layer (or the facet and neighbour passes) is split across threads only into chunks
-#: of at least this many cells (facet rows for the neighbour pass): a chunk costs a few
-#: microseconds of Python, a cell about one microsecond of kernel time in 2-D.
+#: of at least this many cells (facet rows for the neighbour pass) ...
 PARALLEL_MIN_CHUNK = 64
+#: ... and of at least this much kernel time (seconds; estimated with ``_ITEM_SECONDS``): a
+#: chunk costs some 20-50 microseconds of Python and thread hand-off (more on a loaded
+#: machine), so a small run (2-16-16-16: 1202 cells) stays on one thread, where a second
+#: one only added that cost.
+PARALLEL_MIN_WORK = 4e-4
+#: Kernel seconds per item of each threaded pass in 2-D, and the factor per further input
+#: dimension (measured on 2-16-16-16 and 4-16-16-16; per cell of the complex before the
+#: layer, per cell, per facet row for the neighbour pass).
+_ITEM_SECONDS = {"layer": (1.2e-6, 3.5), "facet": (2e-7, 2.9), "neighbor": (5e-8, 1.2), "ranks": (9e-8, 1.7),
+                 "maps": (1.3e-7, 1.5)}
+
+
+def _min_chunk(kind, d):
+    """The fewest items of a chunk of the pass ``kind`` in input dimension ``d``
+    (``PARALLEL_MIN_CHUNK``, or ``PARALLEL_MIN_WORK`` of estimated kernel time)."""
+    t, g = _ITEM_SECONDS[kind]
+    return max(PARALLEL_MIN_CHUNK, int(PARALLEL_MIN_WORK / (t * g ** (d - 2))))
 #: Chunks per thread: cells differ in cost, more chunks than threads balance the load.
 CHUNKS_PER_THREAD = 4
 #: From this input dimension on, a layer that starts with few cells (the first starts with
@@ -702,18 +718,14 @@ def _bounds(n, n_jobs, min_chunk=PARALLEL_MIN_CHUNK):
 
 
 def _pmap(fn, bounds, n_jobs):
-    """``[fn(a, b) for consecutive a, b in bounds]`` on a pool of ``n_jobs`` threads (the
-    kernels release the GIL), in chunk order."""
-    futs = [_pool(n_jobs).submit(fn, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-    try:
-        return [f.result() for f in futs]
-    finally:
-        for f in futs:
-            f.cancel()
+    """``[fn(a, b) for consecutive a, b in bounds]`` on ``n_jobs`` threads (the kernels
+    release the GIL), in chunk order (:func:`_pstream`)."""
+    b = [int(x) for x in bounds]
+    return _pstream(lambda t: fn(b[t], b[t + 1]), len(b) - 1, n_jobs)
 
 
 def _pool(n_jobs):
-    """The pool of ``n_jobs`` threads, kept across calls."""
+    """A pool of ``n_jobs`` threads, kept across calls."""
     ex = _POOLS.get(n_jobs)
     if ex is None:
         from concurrent.futures import ThreadPoolExecutor
@@ -723,10 +735,12 @@ def _pool(n_jobs):
 
 
 def _pstream(fn, n, n_jobs, after=None):
-    """``[fn(t) for t in range(n)]`` on the pool of ``n_jobs`` threads, without barriers: at
-    most ``n_jobs * CHUNKS_PER_THREAD`` items are under way, the next submitted as the oldest
-    is collected, in item order; ``after(t)`` runs here once item ``t`` and all before it are
-    done (to free what they read). One thread, or one item: in this thread."""
+    """``[fn(t) for t in range(n)]`` on ``n_jobs`` threads: this one and ``n_jobs - 1`` of the
+    pool claim the items in order, one at a time, so no thread waits at a barrier between
+    items and none waits for a pool thread that has not started (on a loaded machine this
+    thread does the work itself). ``after(t)`` runs in this thread once item ``t`` and all
+    before it are done (to free what they read), in item order. Results in item order; the
+    first exception is raised once the items under way are done."""
     if n_jobs <= 1 or n <= 1:
         out = []
         for t in range(n):
@@ -734,27 +748,54 @@ def _pstream(fn, n, n_jobs, after=None):
             if after is not None:
                 after(t)
         return out
-    from collections import deque
+    import itertools
+    import threading
 
-    ex = _pool(n_jobs)
-    window = n_jobs * CHUNKS_PER_THREAD
-    futs = deque()
-    out = []
-    try:
-        for t in range(n):
-            if len(futs) >= window:
-                out.append(futs.popleft().result())
-                if after is not None:
-                    after(len(out) - 1)
-            futs.append(ex.submit(fn, t))
-        while futs:
-            out.append(futs.popleft().result())
+    out = [None] * n
+    done = [threading.Event() for _ in range(n)]
+    claimed = [False] * n
+    err = []
+    claim = itertools.count()  # next() is atomic under the GIL
+
+    def run_one(t):
+        claimed[t] = True
+        try:
+            out[t] = fn(t)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
+            err.append(e)
+        finally:
+            done[t].set()
+
+    def work():
+        while not err:
+            t = next(claim)
+            if t >= n:
+                return
+            run_one(t)
+
+    ex = _pool(n_jobs - 1)
+    for _ in range(min(n_jobs - 1, n - 1)):
+        ex.submit(work)
+    front = 0
+    handed = False  # every item handed out: each is done or will be
+    while not err:
+        t = next(claim)
+        if t >= n:
+            handed = True
+            break
+        run_one(t)
+        while front < n and done[front].is_set() and not err:
             if after is not None:
-                after(len(out) - 1)
-        return out
-    finally:
-        for f in futs:
-            f.cancel()
+                after(front)
+            front += 1
+    for t in range(front, n):  # the items the other threads claimed
+        if handed or claimed[t]:
+            done[t].wait()
+        if not err and after is not None:
+            after(t)
+    if err:
+        raise err[0]
+    return out
 
 
 def _rebase(off, a, b):
@@ -792,7 +833,8 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
     used = np.zeros(1, np.int64)
     size = LAYER_CHUNK_CELLS
     if n_jobs > 1:
-        size = max(PARALLEL_MIN_CHUNK, min(size, -(-n // (n_jobs * CHUNKS_PER_THREAD))))
+        d = next((ch[0].shape[1] for ch in cells), 2)
+        size = max(_min_chunk("layer", d), min(size, -(-n // (n_jobs * CHUNKS_PER_THREAD))))
     items = []  # (chunk, first cell in it, last + 1, first cell overall)
     g0 = 0
     for i, ch in enumerate(cells):
@@ -849,7 +891,7 @@ def _pieces(cells, n_jobs):
         m = len(ch[2]) - 1
         g0[i + 1] = g0[i] + m
         k0[i + 1] = k0[i] + int(ch[7][-1])
-        b = _bounds(m, n_jobs)
+        b = _bounds(m, n_jobs, _min_chunk("facet", ch[0].shape[1]))
         cuts = [0, m] if b is None else b.tolist()
         items += [(i, a, e) for a, e in zip(cuts[:-1], cuts[1:])]
     return items, g0, k0
@@ -1368,7 +1410,8 @@ class _Run:
                                   self.n_jobs)
                 else:  # z_l = W_l (B z_{l-1}) + b_l on each new cell, z_{l-1} from its parent
                     H = _cellwise(_next_maps, self.n_jobs, (self.maps[-1], parents[-1], bits[-1],
-                                                            np.ascontiguousarray(Wl), bl), (1, 2))
+                                                            np.ascontiguousarray(Wl), bl), (1, 2),
+                                  _min_chunk("maps", d))
                 self.maps = [H]  # the earlier ones are rebuilt by the neighbour pass, or kept when small
                 if self.kept is not None:
                     kept_bytes += H.shape[0] * H.shape[1] * H.shape[2] * 8
@@ -1472,7 +1515,8 @@ class _LazyMaps:
     def rows(self, a, b, n_jobs):
         """The maps of cells ``a..b`` on ``n_jobs`` threads (1 inside a pool's worker: the
         pool is shared, a worker waiting on it could wait for ever)."""
-        return _cellwise(_next_maps, n_jobs, (self.H, self.P[a:b], self.B[a:b], self.W, self.b), (1, 2))
+        return _cellwise(_next_maps, n_jobs, (self.H, self.P[a:b], self.B[a:b], self.W, self.b), (1, 2),
+                         _min_chunk("maps", self.H.shape[2] - 1))
 
     def __getitem__(self, key):
         if not (isinstance(key, slice) and key.step in (None, 1)):
@@ -1561,11 +1605,11 @@ def _certified_ranks(H, P, B, d, cap, zthr):
     return out
 
 
-def _cellwise(kernel, n_jobs, args, per_cell):
+def _cellwise(kernel, n_jobs, args, per_cell, min_chunk=PARALLEL_MIN_CHUNK):
     """``kernel(*args)`` for a kernel that works cell by cell (one output row per cell; the
     arguments at the positions ``per_cell`` have one row per cell), on chunks of cells in
     parallel, concatenated in cell order (the same output for any number of threads)."""
-    bounds = _bounds(len(args[per_cell[0]]), n_jobs)
+    bounds = _bounds(len(args[per_cell[0]]), n_jobs, min_chunk)
     if bounds is None:
         return kernel(*args)
 
@@ -1579,7 +1623,7 @@ def _batched_ranks(H, P, B, d, cap, zthr, n_jobs=1):
     """rank of the active rows of each cell's map under the rank rule of
     :mod:`polyrank.rank` (rows of norm <= ``zthr`` are zero; capped by ``cap``): certified
     by the Cholesky certificate where possible, else :func:`~polyrank.rank.batched_ranks`."""
-    out = _cellwise(_certified_ranks, n_jobs, (H, P, B, d, cap, zthr), (1, 2, 4))
+    out = _cellwise(_certified_ranks, n_jobs, (H, P, B, d, cap, zthr), (1, 2, 4), _min_chunk("ranks", d))
     todo = np.flatnonzero(out < 0)
     for s in range(0, len(todo), RANK_CHUNK):  # the stack of maps is built one chunk at a time
         idx = todo[s: s + RANK_CHUNK]
@@ -2430,6 +2474,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
     rest = _neighbor_args(net, K, run.offsets, pat, praw, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel,
                           run.zero_abs, run.parents, run.kept)
     run.kept = None
+    d = net.input_dim
     keys_only = key_fn is _bit_keys and tails is None  # the kernel's keys are the patterns' keys
 
     def piece(a, b):  # facets a..b (independent of each other)
@@ -2447,7 +2492,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
         cuts = []
         for a in range(0, len(frows), ADJACENCY_CHUNK):
             b = min(len(frows), a + ADJACENCY_CHUNK)
-            bounds = _bounds(b - a, run.n_jobs)
+            bounds = _bounds(b - a, run.n_jobs, _min_chunk("neighbor", d))
             cuts += [(a, b)] if bounds is None else list(zip((bounds[:-1] + a).tolist(), (bounds[1:] + a).tolist()))
         for si, ti, ui, mi, ms in _pstream(lambda t: piece(*cuts[t]), len(cuts), run.n_jobs):
             ei.append(si)
@@ -2456,7 +2501,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
             miss += zip(mi.tolist(), ms.tolist())
     for a in range(0, len(frows) if not keys_only else 0, ADJACENCY_CHUNK):
         b = min(len(frows), a + ADJACENCY_CHUNK)
-        bounds = _bounds(b - a, run.n_jobs)
+        bounds = _bounds(b - a, run.n_jobs, _min_chunk("neighbor", d))
         outs = [piece(a, b)] if bounds is None else _pmap(piece, bounds + a, run.n_jobs)
         nb = np.concatenate([o[0] for o in outs]) if len(outs) > 1 else outs[0][0]
         src = np.concatenate([o[2] for o in outs]) if len(outs) > 1 else outs[0][2]

@@ -335,7 +335,8 @@ def test_every_threaded_pass_matches_one_thread_with_one_cell_chunks(d, domain, 
             seen(fn)
         return pstream(fn, n, n_jobs, after)
 
-    monkeypatch.setattr(subdivision, "_bounds", lambda n, n_jobs, min_chunk=1: bounds(n, n_jobs, min_chunk))
+    monkeypatch.setattr(subdivision, "_bounds", lambda n, n_jobs, min_chunk=1: bounds(n, n_jobs, 1))
+    monkeypatch.setattr(subdivision, "_min_chunk", lambda kind, d: 1)
     monkeypatch.setattr(subdivision, "_pmap", spy)
     monkeypatch.setattr(subdivision, "_pstream", spy_stream)
     dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=3)
