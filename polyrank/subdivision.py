@@ -2481,6 +2481,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
         fc, fa, fu = _facet_rows(frows[a:b], fpos[a:b], centers, A_sel, C_sel)
         cells = fcells[a:b].astype(np.int64)
         nb, q = _neighbor_kernel(fc, fa, cells, rest[0], fu, *rest[1:], not keys_only)
+        del fc, fa
         src = new_index[cells]
         if keys_only:
             si, ti, ui, mi = _match_keys(table[0], table[1], q, src, fu)
