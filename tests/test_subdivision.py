@@ -348,6 +348,40 @@ def test_every_threaded_pass_matches_one_thread_with_one_cell_chunks(d, domain, 
     assert {"_layer_kernel", "_next_maps", "_certified_ranks", "_finish_kernel", "_neighbor_kernel"} <= chunked, chunked
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2, 5])
+def test_thread_stream_keeps_item_order_and_raises_the_first_error(n_jobs):
+    """The engine's thread runner (the calling thread and a pool claim items in order): the
+    results come back in item order whatever the items' durations, ``after`` sees every
+    item once, in order, only after the item and all before it finished; an exception in an
+    item reaches the caller."""
+    import threading
+    import time
+
+    finished, seen = set(), []
+    lock = threading.Lock()
+
+    def item(t):
+        time.sleep(0.002 * ((7 * t) % 5))  # later items often finish first
+        with lock:
+            finished.add(t)
+        return t * t
+
+    def after(t):
+        assert all(u in finished for u in range(t + 1))
+        seen.append(t)
+
+    assert subdivision._pstream(item, 23, n_jobs, after) == [t * t for t in range(23)]
+    assert seen == list(range(23))
+
+    def bad(t):
+        if t == 5:
+            raise ValueError("item 5")
+        return t
+
+    with pytest.raises(ValueError, match="item 5"):
+        subdivision._pstream(bad, 12, n_jobs)
+
+
 @pytest.mark.parametrize("domain", ["box", None])
 def test_same_answer_for_any_number_of_threads(domain, global_random_seed):
     """1, 2 and 5 threads, chunks of any size: the same regions in the same order, with
