@@ -237,7 +237,7 @@ def edge_subdivision_compare(es_mods, net, dom_box, dec_by_nj, cpu, wall, repeat
                 print(f"{'':<22}  polyrank on the same box [-{box:.6g}, {box:.6g}]^{d} (tol=1e-12, {bn} regions), "
                       f"n_jobs={nj}: {bs:.3f} s (CPU {bc:.3f} s); / peer wall {bs / s:.2f}x, CPU {bc / c:.2f}x",
                       flush=True)
-        print(f"{'':<22}  polyrank's cutting stage alone (_Run.run{', both boxes' if dom_box is None else ''}), "
+        print(f"{'':<22}  polyrank's cutting stage alone (_Run.run{', the box and the faces it was sized on' if dom_box is None else ''}), "
               f"1 thread: CPU {cut_cpu:.3f} s = {cut_cpu / peer[1][1]:.2f}x the peer's 1-thread CPU", flush=True)
         # each at its best thread count (torch's threads spin when the cores are busy)
         pw, pc = min(wall.values()), min(cpu.values())

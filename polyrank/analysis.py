@@ -268,20 +268,8 @@ class AnalysisReport:
         })
 
     def plot(self, path=None, *, layer=None, ax=None):
-        """Draw the refined manifold coloured by rank (2-D input: flat; else 3-D view).
-
-        Parameters
-        ----------
-        path : str, optional
-            Save the figure there (PNG, PDF, ...).
-        layer : int, optional
-            Colour by the rank at this layer (default: the report's layer).
-        ax : matplotlib Axes, optional
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
+        """Draw the refined manifold coloured by rank: :func:`polyrank.plot_analysis` of
+        this report (its parameters ``path``, ``layer`` and ``ax``); returns the Figure."""
         from .plot import plot_analysis
 
         return plot_analysis(self, path, layer=layer, ax=ax)

@@ -139,6 +139,19 @@ def _farthest_vertices(nbrs, start, k, nv):
     return chosen
 
 
+def _walk_cycle(nbrs, start):
+    """The vertices of a graph in which every vertex has two neighbours (``nbrs``: vertex ->
+    its neighbours), in the order of a walk around the cycle from ``start``."""
+    cyc, prev, cur = [start], None, start
+    while True:
+        nxt = next(x for x in nbrs[cur] if x != prev) if prev is not None else nbrs[cur][0]
+        if nxt == start:
+            break
+        cyc.append(nxt)
+        prev, cur = cur, nxt
+    return cyc
+
+
 class _Surface:
     """Edges, tree-cotree homology coordinates and vertex stars of a closed surface mesh."""
 
@@ -281,15 +294,7 @@ class _Surface:
             o = [int(x) for x in tri if x != v]
             nb.setdefault(o[0], []).append(o[1])
             nb.setdefault(o[1], []).append(o[0])
-        start = next(iter(nb))
-        cyc, prev, cur = [start], None, start
-        while True:
-            nxt = next(x for x in nb[cur] if x != prev) if prev is not None else nb[cur][0]
-            if nxt == start:
-                break
-            cyc.append(nxt)
-            prev, cur = cur, nxt
-        return cyc
+        return _walk_cycle(nb, next(iter(nb)))
 
     # -- curves on the covering graph
     def build_cover(self, bound):
@@ -467,14 +472,7 @@ class _Generators:
         for a, b in E:
             nbr[int(a)].append(int(b))
             nbr[int(b)].append(int(a))
-        start = int(used[0])
-        cyc, prev, cur = [start], None, start
-        while True:
-            nxt = next(x for x in nbr[cur] if x != prev) if prev is not None else nbr[cur][0]
-            if nxt == start:
-                break
-            cyc.append(nxt)
-            prev, cur = cur, nxt
+        cyc = _walk_cycle(nbr, int(used[0]))
         n = len(cyc)
         if "arcs" in kinds:                               # single edges: the smallest arcs
             step = max(1, n // (2 * POOL_SIZE))

@@ -89,9 +89,22 @@ try:  # numba is optional: it must never be needed to import polyrank
     import numba as _numba
 
     _njit = _numba.njit(cache=True, nogil=True)
+    #: small scalar helpers, inlined into the kernels (no call, no reference counting)
+    _njit_inline = _numba.njit(inline="always", nogil=True)
 except ImportError:  # pragma: no cover - exercised only without numba
     def _njit(f):
         return f
+
+    _njit_inline = _njit
+try:  # LLVM's count-trailing-zeros instruction
+    from numba.cpython.unsafe.numbers import trailing_zeros as _trailing_zeros
+except ImportError:  # pragma: no cover - exercised only without numba (or a numba without it)
+    @_njit_inline
+    def _trailing_zeros(x):
+        j = 0
+        while not (x >> np.uint64(j)) & np.uint64(1):
+            j += 1
+        return j
 
 
 def _require_complete(dec, func):
@@ -447,13 +460,8 @@ def _engine_vertex_kernel(A, b, roff, regs, first_new, gid, Fb, vo, cell, box0, 
                 box_rows = True
         nl = 0
         for v in range(vo[p], vo[p + 1]):
-            if box0 >= 0 and not box_rows:
-                on_box = False
-                for g in range(box0, box0 + nbox):
-                    if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
-                        on_box = True
-                if on_box:
-                    continue
+            if box0 >= 0 and not box_rows and _any_bit(Fb, v, box0, nbox):
+                continue
             nt = 0
             new = False
             for j in range(m):
@@ -553,11 +561,7 @@ def _rows_to_box(A, b, gid, Fb, vo, cell, roff, regs, box0, nbox, mw, ctr, hw, l
         r = regs[t]
         p = cell[r]
         for v in range(vo[p], vo[p + 1]):
-            on_box = False
-            for g in range(box0, box0 + nbox):
-                if (Fb[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
-                    on_box = True
-            if not on_box:
+            if not _any_bit(Fb, v, box0, nbox):
                 continue
             if nT == TB.shape[0]:
                 TB = _grow_f2(TB, nT + 1)
@@ -657,6 +661,16 @@ def _merge_kernel(P, u, rad):
     return parent
 
 
+@_njit_inline
+def _any_bit(B, v, g0, n):
+    """Whether the bitset ``B[v]`` has any of the bits ``g0 .. g0 + n - 1``."""
+    found = False
+    for g in range(g0, g0 + n):
+        if (B[v, g >> 6] >> np.uint64(g & 63)) & np.uint64(1):
+            found = True
+    return found
+
+
 @_njit
 def _is_sub(a, b):
     for w in range(a.shape[0]):
@@ -671,6 +685,13 @@ def _is_eq(a, b):
         if a[w] != b[w]:
             return False
     return True
+
+
+@_njit_inline
+def _pop_low_bit(x):
+    """The index of the lowest set bit of the nonzero uint64 ``x``, and ``x`` without that
+    bit: ``while x: j, x = _pop_low_bit(x)`` visits the set bits in increasing order."""
+    return np.int64(_trailing_zeros(x)), x & (x - np.uint64(1))
 
 
 @_njit
@@ -783,13 +804,9 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
                 FC[0, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
                 t = 0
                 x = LT[i, 0]
-                j = 0
                 while x:
-                    if x & np.uint64(1):
-                        trow[t] = j
-                        t += 1
-                    x >>= np.uint64(1)
-                    j += 1
+                    trow[t], x = _pop_low_bit(x)
+                    t += 1
                 for sub in range(1, 1 << d):
                     S = np.uint64(0)
                     lev = d
@@ -823,26 +840,20 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
                 near = np.uint64(0)
                 for w in range(nvw):
                     x = FC[f, w]
-                    i = w << 6
                     while x:
-                        if x & np.uint64(1):
-                            near |= LT[i, 0]
-                        x >>= np.uint64(1)
-                        i += 1
+                        i, x = _pop_low_bit(x)
+                        near |= LT[(w << 6) + i, 0]
                 near &= ~FK[f]
-                j = 0
                 while near:
-                    if near & np.uint64(1):
-                        S = FK[f] | (np.uint64(1) << np.uint64(j))
-                        slot = _slot(HK, HV, S, shift, hmask, golden)
-                        if HV[slot] >= 0:
-                            if npair == pairs.shape[0]:
-                                pairs = _grow_f2(pairs, npair + 1)
-                            pairs[npair, 0] = f
-                            pairs[npair, 1] = HV[slot]
-                            npair += 1
-                    near >>= np.uint64(1)
-                    j += 1
+                    j, near = _pop_low_bit(near)
+                    S = FK[f] | (np.uint64(1) << np.uint64(j))
+                    slot = _slot(HK, HV, S, shift, hmask, golden)
+                    if HV[slot] >= 0:
+                        if npair == pairs.shape[0]:
+                            pairs = _grow_f2(pairs, npair + 1)
+                        pairs[npair, 0] = f
+                        pairs[npair, 1] = HV[slot]
+                        npair += 1
             for j in range(m):
                 S = np.uint64(1) << np.uint64(j)
                 slot = _slot(HK, HV, S, shift, hmask, golden)
@@ -970,14 +981,12 @@ def _lattice_kernel(d, roff, istart, G, T, W, golden):
             h = np.uint64(0)
             for w in range(nvw):
                 x = FC[q, w]
-                i = w << 6
                 while x:
-                    if x & np.uint64(1):
-                        rec_vtx[nv] = lg[i]
-                        h += W[lg[i]]
-                        nv += 1
-                    x >>= np.uint64(1)
-                    i += 1
+                    i, x = _pop_low_bit(x)
+                    g = lg[(w << 6) + i]
+                    rec_vtx[nv] = g
+                    h += W[g]
+                    nv += 1
             rec_k[nrec] = FL[q]
             rec_reg[nrec] = r
             rec_hash[nrec] = h + np.uint64(cntq) * golden
@@ -2325,15 +2334,12 @@ def _simple_faces_kernel(d, roff, roff2, istart, G, T, SV, Wv, golden, X, want_v
             seen[g] = r
             x = T[i, 0]
             t = 0
-            j = 0
             while x:
-                if x & np.uint64(1):
-                    if t == d:
-                        return bad
-                    rb[t] = np.uint64(1) << np.uint64(j)
-                    t += 1
-                x >>= np.uint64(1)
-                j += 1
+                if t == d:
+                    return bad
+                j, x = _pop_low_bit(x)
+                rb[t] = np.uint64(1) << np.uint64(j)
+                t += 1
             if t != d:
                 return bad
             # the faces through the vertex (row subsets), the vertex itself left out
@@ -2378,13 +2384,9 @@ def _simple_faces_kernel(d, roff, roff2, istart, G, T, SV, Wv, golden, X, want_v
                     continue
                 t = 0
                 x = LS[f]
-                j = 0
                 while x:
-                    if x & np.uint64(1):
-                        perm[t] = j
-                        t += 1
-                    x >>= np.uint64(1)
-                    j += 1
+                    perm[t], x = _pop_low_bit(x)
+                    t += 1
                 v0, v1 = LE[f, 0], LE[f, 1]
                 while True:  # every order of the edge's d-1 rows (lexicographic)
                     S = np.uint64(0)

@@ -569,20 +569,8 @@ def _cut(net, V, S, K, tol):
         H[np.abs(H) <= thr] = 0.0
         np.maximum(H, 0.0, out=H)
     # patterns in the final indexing: walk the history backwards
-    N = Sb.n
-    PT = np.zeros((n_units, N), dtype=bool)
-    cur = np.arange(N, dtype=np.int64)
-    for ev in reversed(events):
-        if ev[0] == "cut":
-            _, unit, n_before, par, bits = ev
-            PT[unit] = bits[cur]
-            if par.size:
-                new = cur >= n_before
-                cur[new] = par[cur[new] - n_before]
-        else:
-            _, units, bits = ev
-            PT[units] = bits[:, cur]
-    return Vb.view.copy(), Sb.view.copy(), np.ascontiguousarray(PT.T), cur
+    P, cur = _walk_history(events, n_units, Sb.n)
+    return Vb.view.copy(), Sb.view.copy(), P, cur
 
 
 def _tangent_ranks(net, V0, S0, V, S, parent, P, K, region, cache):
@@ -742,10 +730,12 @@ def _chain_values(Z, G, S, seg, tau, n_in):
         Z[right] = Z[S[rows, 0]] + (tau[rows, 1] - tau[rows, 0])[:, None] * G[rows]
 
 
-def _layer_walk(events, n_units_l, N):
-    """Patterns ``(N, n_l)`` of one layer's units on the layer's last pieces from its history
-    (see ``_refine_curve``)."""
-    PT = np.zeros((n_units_l, N), dtype=bool)
+def _walk_history(events, n_units, N):
+    """Patterns ``(N, n_units)`` on the last ``N`` pieces from the history of cuts that made
+    them (``events``: ``("cut", unit, n_before, parents, bits)`` and ``("quiet", units, bits)``,
+    see ``_cut`` and ``_refine_curve``), walked backwards; and each piece's first ancestor
+    (its index before the first cut)."""
+    PT = np.zeros((n_units, N), dtype=bool)
     cur = np.arange(N, dtype=np.int64)
     for ev in reversed(events):
         if ev[0] == "cut":
@@ -757,7 +747,7 @@ def _layer_walk(events, n_units_l, N):
         else:
             _, units, bits = ev
             PT[units] = bits[:, cur]
-    return np.ascontiguousarray(PT.T)
+    return np.ascontiguousarray(PT.T), cur
 
 
 def _refine_curve(net, V0, S0, K, tol):
@@ -857,7 +847,7 @@ def _refine_curve(net, V0, S0, K, tol):
             at = np.minimum(np.searchsorted(vids, Su), vids.size - 1)
             bits[upd] = ((vids[at] == Su) & (zi[at] > 0)).any(axis=1)  # new vertices lie on the plane
             events.append(("cut", i, n_before, par, bits))
-        PL = _layer_walk(events, n_l, Sb.n)
+        PL = _walk_history(events, n_l, Sb.n)[0]
         a_l = anc.view.copy()
         Gprev = (E @ Ws[0].T) if l == 0 else None
         T = (Gprev if l == 0 else Gl)[a_l]

@@ -44,6 +44,26 @@ def _grid_triangles(n, m, wrap):
     return T
 
 
+def _check_radii(R, r, func):
+    """The radii of a tube around a circle (torus, Klein bottle, solid torus), checked:
+    positive, and ``R > r`` (else the tube meets itself)."""
+    R = check_positive_float(R, name="R", func=func)
+    r = check_positive_float(r, name="r", func=func)
+    if not R > r:
+        raise ValueError(f"{func} needs R > r so that it does not intersect itself; got R={R}, r={r}.")
+    return R, r
+
+
+def _tube_coordinates(n, m, R, r):
+    """The ``n x m`` grid of a tube of radius r around a circle of radius R (torus, Klein
+    bottle): the angle ``u = 2 pi i / n`` along the circle, the distance ``R + r cos v``
+    from the axis and the height ``r sin v`` (``v = 2 pi j / m``), each of shape (n, m)."""
+    u = 2 * np.pi * np.arange(n) / n
+    v = 2 * np.pi * np.arange(m) / m
+    U, W = np.meshgrid(u, v, indexing="ij")
+    return U, R + r * np.cos(W), r * np.sin(W)
+
+
 # ---------------------------------------------------------------------- meshes
 def interval(n, *, length=1.0) -> SimplicialComplex:
     """A segment ``[0, length]`` in R^1 cut into ``n - 1`` edges.
@@ -191,14 +211,9 @@ def torus(n, m, *, R=2.0, r=1.0) -> SimplicialComplex:
     """
     n = check_positive_int(n, name="n", func="torus", minimum=3)
     m = check_positive_int(m, name="m", func="torus", minimum=3)
-    R = check_positive_float(R, name="R", func="torus")
-    r = check_positive_float(r, name="r", func="torus")
-    if not R > r:
-        raise ValueError(f"torus needs R > r so that it does not intersect itself; got R={R}, r={r}.")
-    u = 2 * np.pi * np.arange(n) / n
-    v = 2 * np.pi * np.arange(m) / m
-    U, W = np.meshgrid(u, v, indexing="ij")
-    V = np.stack([(R + r * np.cos(W)) * np.cos(U), (R + r * np.cos(W)) * np.sin(U), r * np.sin(W)], -1)
+    R, r = _check_radii(R, r, "torus")
+    U, rho, z = _tube_coordinates(n, m, R, r)
+    V = np.stack([rho * np.cos(U), rho * np.sin(U), z], -1)
     T = _grid_triangles(n, m, lambda i, j: (i % n) * m + j % m)
     return SimplicialComplex(V.reshape(-1, 3), T)
 
@@ -238,15 +253,9 @@ def klein_bottle(n, m, *, R=2.0, r=1.0) -> SimplicialComplex:
     """
     n = check_positive_int(n, name="n", func="klein_bottle", minimum=3)
     m = check_positive_int(m, name="m", func="klein_bottle", minimum=3)
-    R = check_positive_float(R, name="R", func="klein_bottle")
-    r = check_positive_float(r, name="r", func="klein_bottle")
-    if not R > r:
-        raise ValueError(f"klein_bottle needs R > r; got R={R}, r={r}.")
-    u = 2 * np.pi * np.arange(n) / n
-    v = 2 * np.pi * np.arange(m) / m
-    U, W = np.meshgrid(u, v, indexing="ij")
-    V = np.stack([(R + r * np.cos(W)) * np.cos(U), (R + r * np.cos(W)) * np.sin(U),
-                  r * np.sin(W) * np.cos(U / 2), r * np.sin(W) * np.sin(U / 2)], -1)
+    R, r = _check_radii(R, r, "klein_bottle")
+    U, rho, z = _tube_coordinates(n, m, R, r)
+    V = np.stack([rho * np.cos(U), rho * np.sin(U), z * np.cos(U / 2), z * np.sin(U / 2)], -1)
 
     def wrap(i, j):
         over = i >= n
@@ -547,10 +556,7 @@ def solid_torus(n, m, *, R=2.0, r=1.0) -> SimplicialComplex:
     if n % 2:
         raise ValueError(f"The 'n' parameter of solid_torus must be even (the voxels' cut pattern "
                          f"alternates around the circle). Got {n}.")
-    R = check_positive_float(R, name="R", func="solid_torus")
-    r = check_positive_float(r, name="r", func="solid_torus")
-    if not R > r:
-        raise ValueError(f"solid_torus needs R > r so that it does not intersect itself; got R={R}, r={r}.")
+    R, r = _check_radii(R, r, "solid_torus")
 
     def position(i, a, b):
         u, v = _square_to_disk(a * (2.0 / m) - 1.0, b * (2.0 / m) - 1.0)

@@ -300,7 +300,11 @@ class Decomposition:
         return iter(self.regions)
 
     def __getitem__(self, i):
-        return self.regions[i]
+        try:
+            return self.regions[i]
+        except IndexError:
+            raise IndexError(f"Region index {i} is out of range for a Decomposition of {len(self)} regions "
+                             f"(0..{len(self) - 1}, or negative from the end).") from None
 
     def __repr__(self):
         part = ", partial=True" if self.partial else ""

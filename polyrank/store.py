@@ -1203,6 +1203,36 @@ def read_regions(path) -> RegionStore:
     return RegionStore(path)
 
 
+def _read_part(f, columns=None):
+    """One part file of a store as a pyarrow Table; a damaged or missing file is named in a
+    ValueError instead of pyarrow's own error."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(f, columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise _damaged_part(f, exc, columns) from None
+
+
+def _damaged_part(f, exc, columns=None):
+    """The error for a part file pyarrow could not read: unknown columns when the file's schema
+    lacks some of ``columns``, else a damaged store."""
+    import pyarrow.parquet as pq
+
+    if columns is not None:
+        try:
+            names = pq.read_schema(f).names
+        except Exception:  # the file itself is damaged: reported below
+            names = None
+        if names is not None:
+            missing = [c for c in columns if c not in names]
+            if missing:
+                return ValueError(f"The region store has no column(s) {missing}; its columns are {names}.")
+    return ValueError(f"The region store's part file {f!r} cannot be read ({type(exc).__name__}: {exc}); the "
+                      f"store is damaged. Write it again (write_regions(..., overwrite=True)).")
+
+
 class RegionStore:
     """The regions of a network over a domain, on disk (a Parquet dataset).
 
@@ -1231,8 +1261,15 @@ class RegionStore:
             extra = (" It holds an unfinished run: call write_regions again with the same arguments to resume it."
                      if os.path.exists(os.path.join(path, _MANIFEST)) else "")
             raise FileNotFoundError(f"No polyrank region store at {path!r} (no {_META}).{extra}")
-        with open(meta) as fh:
-            self._meta = json.load(fh)
+        try:
+            with open(meta) as fh:
+                self._meta = json.load(fh)
+            for key in ("n_regions", "layer", "n_units", "parts"):
+                self._meta[key]
+        except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+            raise ValueError(f"The region store at {path!r} is damaged: its {_META} is not a polyrank store "
+                             f"description ({type(exc).__name__}: {exc}). Write the store again "
+                             f"(write_regions(..., overwrite=True)).") from None
         self.path = path
         self.n_regions = int(self._meta["n_regions"])
         self.layer = int(self._meta["layer"])
@@ -1279,17 +1316,25 @@ class RegionStore:
             Default all (see :func:`write_regions` for the columns).
         batch_size : int
         """
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         for f in self.files:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_size, columns=columns):
-                yield batch.to_pandas()
+            try:
+                pf = pq.ParquetFile(f)
+                missing = [c for c in columns or [] if c not in pf.schema_arrow.names]
+                if missing:  # pyarrow would skip unknown columns without a word
+                    raise _damaged_part(f, pa.ArrowInvalid("missing columns"), columns)
+                batches = pf.iter_batches(batch_size=batch_size, columns=columns)
+                for batch in batches:
+                    frame = batch.to_pandas()
+                    yield frame
+            except (pa.ArrowException, OSError) as exc:
+                raise _damaged_part(f, exc, columns) from None
 
     def _column_chunks(self, name):
-        import pyarrow.parquet as pq
-
         for f in self.files:
-            yield pq.read_table(f, columns=[name]).column(name).to_numpy()
+            yield _read_part(f, [name]).column(name).to_numpy()
 
     def rank_histogram(self, layer=None) -> dict:
         """``{rank: number of regions}`` at one layer (default the last), as
@@ -1327,11 +1372,10 @@ class RegionStore:
 
             return dd.read_parquet(self.files, columns=columns)
         import pandas as pd
-        import pyarrow.parquet as pq
 
         if not self.files:
             return pd.DataFrame(columns=columns or [])
-        frames = [pq.read_table(f, columns=columns).to_pandas() for f in self.files]
+        frames = [_read_part(f, columns).to_pandas() for f in self.files]
         return pd.concat(frames, ignore_index=True)
 
     def patterns(self, ids=None) -> np.ndarray:
@@ -1339,17 +1383,15 @@ class RegionStore:
         t = self._rows(ids, ["pattern"]) if ids is not None else None
         if t is None:
             import pyarrow as pa
-            import pyarrow.parquet as pq
 
             if not self.files:
                 return np.zeros((0, self.n_units), bool)
-            t = pa.concat_tables([pq.read_table(f, columns=["pattern"]) for f in self.files])
+            t = pa.concat_tables([_read_part(f, ["pattern"]) for f in self.files])
         return unpack_patterns(_packed(t), self.n_units)
 
     def _rows(self, ids, columns):
         """The rows of the given region ids (in the order given), as a pyarrow Table."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         ids = np.atleast_1d(np.asarray(ids))
         if ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= self.n_regions):
@@ -1359,7 +1401,7 @@ class RegionStore:
         base = 0
         for p in np.unique(part):
             sel = np.flatnonzero(part == p)
-            t = pq.read_table(self.files[p], columns=columns).take(pa.array(ids[sel] - self._offsets[p]))
+            t = _read_part(self.files[p], columns).take(pa.array(ids[sel] - self._offsets[p]))
             pieces.append(t)
             where[sel] = base + np.arange(len(sel))
             base += len(sel)

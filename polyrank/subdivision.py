@@ -85,6 +85,21 @@ RAY_MIN_RTOL = 1e-6
 #: A region reached across a degenerate facet is adjacent only if the facet's centre is
 #: within this (relative to the length scale) of its closure.
 CLOSURE_RTOL = 1e-8
+#: Over all of R^d, input dimensions from ``FACE_MIN_DIM`` to ``FACE_MAX_DIM`` check the first
+#: box through the subdivisions of its faces (:func:`_face_vertex_extent`) instead of its own ...
+FACE_MIN_DIM = 2
+FACE_MAX_DIM = 4
+#: ... and skip its subdivision when a vertex lies this far (relative) beyond it.
+FACE_MARGIN_RTOL = 1e-6
+#: A crossing edge's direction (the cofactors of d - 1 unit normals) is trusted when its
+#: norm (the volume they span) exceeds this.
+FACE_RAY_SV_RTOL = 1e-6
+#: The faces' check screens the polyhedra with a compiled cut (:func:`_clip_extents`; a
+#: vertex within this of a row, relative to its size, lies on it, at most this many
+#: vertices) and runs qhull on those within ``CLIP_SCREEN_RTOL`` of the largest extent.
+CLIP_SNAP_RTOL = 1e-11
+CLIP_MAX_VERTICES = 4096
+CLIP_SCREEN_RTOL = 1e-4
 #: Largest number of layer-1 vertex candidates (d-subsets of units) used to size the box.
 _MAX_SUBSETS = 200_000
 #: Rough memory of one finished Region (Python object, arrays, tuples), in bytes.
@@ -1947,6 +1962,8 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     coordinate of a vertex of the first layer's arrangement and is multiplied by 4
     until every vertex found lies within ``BOX_MARGIN * R``: a vertex-free shell
     between ``R/2`` and ``R`` is the evidence, not a proof, that no vertex lies outside.
+    In 2-4-D the first box is checked through the subdivisions of its faces, without its
+    own; when a vertex lies beyond it, R grows from there at once.
 
     Cost: per layer, each cell is tested against each neuron (O(vertices)), and each
     cut costs O(vertices + edges + k^3) with k the vertices of the cut face.
@@ -2002,6 +2019,14 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
         # 1e-6: room for rounding between the layer-1 extent and the vertices computed
         R = 2.0 * (1.0 + 1e-6) * max(1.0, np.abs(centre).max(initial=0.0), ext if ext is not None else 100.0)
         seen = {}  # pattern -> outside-vertex extent, shared by the successive boxes
+        if domain is None and FACE_MIN_DIM <= d <= FACE_MAX_DIM and not partial:
+            # the first box's subdivision is skipped when the regions crossing its faces show
+            # a vertex beyond it (the usual case): the box then grows from their extents
+            far = _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen)
+            if far is not None and far > (1.0 + FACE_MARGIN_RTOL) * R:
+                R = 4.0 * far
+            else:
+                seen.clear()
         for _ in range(12):
             eye = np.eye(d)
             Ab = np.vstack([Ad, eye, -eye])
@@ -2018,6 +2043,389 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     return _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0, frame=(x0, s), edges=edges)
 
 
+def _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen):
+    """The box check of the box ``[-R, R]^d`` around the origin without its subdivision.
+
+    The regions that cross the box's boundary are those of the 2d faces' subdivisions
+    (the network restricted to each face: d - 1 inputs, as many regions as the face
+    meets). A region whose every edge through the boundary continues outwards as a ray
+    (:func:`_face_ray_certificates`) has all its vertices inside the box; the others'
+    full polyhedra get :func:`_polyhedron_extents` (qhull), their face cell's vertex
+    centroid as interior point, entered in ``seen`` as by :func:`_outside_vertex_extent`.
+    Returns the largest of these extents (0.0 if none), or None when the faces cannot
+    be subdivided (first-layer weights of rank below d, a limit reached) or qhull fails
+    on a polyhedron near the largest extent: a value above
+    ``R`` is the largest vertex extent of the regions meeting the box, as the first box's
+    subdivision and check would find it (to rounding: not bit for bit)."""
+    from .network import ReLUNetwork
+
+    d = lnet.input_dim
+    W1, b1 = np.asarray(lnet.weights[0], dtype=np.float64), np.asarray(lnet.biases[0], dtype=np.float64)
+    S, Vt = np.linalg.svd(W1)[1:]
+    r = int(np.count_nonzero(S > S[0] * max(W1.shape) * np.finfo(np.float64).eps)) if S.size else 0
+    if r < d:
+        return None
+    n = int(lnet.offsets[K])
+    eye = np.eye(d - 1)
+    Af = np.vstack([eye, -eye])
+    bf = np.full(2 * (d - 1), R)
+    faces = [(i, sg) for i in range(d) for sg in (1.0, -1.0)]
+
+    def face(t, threads):
+        i, sg = faces[t]
+        cols = [j for j in range(d) if j != i]
+        fnet = ReLUNetwork._trusted([np.ascontiguousarray(W1[:, cols])] + list(lnet.weights[1:K]),
+                                    [b1 + (sg * R) * W1[:, i]] + list(lnet.biases[1:K]))
+        run = _Run(fnet, K, Af, bf, n, VERTEX_SNAP, 1.0, zero, max_memory, max_regions, False, False, threads)
+        return run.run()[0], (i, sg, run.cells)
+
+    try:  # the faces side by side, one thread each
+        res = (_pmap(lambda a, b: face(a, 1), np.arange(len(faces) + 1), n_jobs) if n_jobs > 1 else
+               [face(t, 1) for t in range(len(faces))])
+    except (RegionLimitError, MemoryBudgetError):
+        return None
+    pats, chunks = [r[0] for r in res], [r[1] for r in res]
+    P = np.concatenate(pats)
+    if not len(P):
+        return 0.0
+    keys = _packed_keys(P)
+    _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # the patterns in order of first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    U = P[first[order]]
+    cell_pat = rank[inv.ravel()]
+    H = _pattern_rows(lnet, K, lnet.offsets[: K + 1], U, exact=False, n_jobs=n_jobs)
+    ok, wit = _face_ray_certificates(H, cell_pat, chunks, d, n, R)
+    Ub, w = U.tobytes(), U.shape[1]
+    for k in np.flatnonzero(ok).tolist():  # certified: every vertex in the box, so for any larger box
+        seen[Ub[k * w: (k + 1) * w]] = R  # at most R (below any later box check's floor, 2R at least)
+    todo = np.flatnonzero(~ok)
+    if not len(todo):
+        return 0.0
+    # screened by the compiled cut, qhull for those within CLIP_SCREEN_RTOL of the largest
+    H = H[todo]
+    nrm = np.linalg.norm(H[:, :, :d], axis=2)
+    live = nrm > 0.0
+    big = OUTSIDE_BOX_FACTOR * R
+    H = H / np.where(live, nrm, 1.0)[..., None]
+    bounds = _bounds(len(H), n_jobs, 16)
+    parts = [(0, len(H))] if bounds is None else list(zip(bounds[:-1], bounds[1:]))
+    res = _pmap(lambda a, b: _clip_extents(H[a:b], live[a:b], big, 0.999 * big, CLIP_SNAP_RTOL, CLIP_MAX_VERTICES),
+                np.array([p[0] for p in parts] + [len(H)]), n_jobs) if len(parts) > 1 else \
+        [_clip_extents(H, live, big, 0.999 * big, CLIP_SNAP_RTOL, CLIP_MAX_VERTICES)]
+    ext, fail = np.concatenate([r[0] for r in res]), np.concatenate([r[1] for r in res])
+    top = ext[~fail].max(initial=0.0)
+    sel = np.flatnonzero(fail | (ext >= (1.0 - CLIP_SCREEN_RTOL) * top))
+    exact = np.array(_polyhedron_extents(lnet, K, np.asarray(lnet.offsets[: K + 1]), U[todo[sel]],
+                                         wit[todo[sel]], np.zeros(d), R, Vt[:d]))
+    if ((exact == 0.0) & ((ext[sel] > 0.0) | fail[sel])).any():
+        return None  # qhull failed (a face cell's centroid on the polyhedron's boundary?): check the box itself
+    ext[sel] = exact
+    for k, e in zip(todo.tolist(), ext.tolist()):
+        seen[Ub[k * w: (k + 1) * w]] = e
+    return float(ext[sel].max())
+
+
+def _face_ray_certificates(H, cell_pat, chunks, d, n, R):
+    """Over the faces' subdivisions of :func:`_face_vertex_extent` (``chunks``: per face,
+    its axis, side and cells; ``cell_pat``: each face cell's pattern, an index into the
+    patterns' unit rows ``H``): whether each pattern's full polyhedron Q certainly has
+    no vertex outside the box, and an interior point of Q (a face cell's vertex centroid).
+
+    A face cell's vertex off the face's own boundary, on d - 1 units' hyperplanes, is where
+    an edge of Q crosses the box (its direction: the normal space of those rows). If Q has
+    such crossings, none on the box's lower-dimensional faces, no vertex on the box (d
+    units through a face cell's vertex), and along every crossing edge, outwards, each
+    other row decreases by more than ``RAY_RTOL`` (rows are scaled to unit normals), then
+    each crossing edge is a ray outwards: its other end is a vertex inside the box (else
+    the edge would be a line, and Q is pointed), and no bounded edge leaves the box, so Q's
+    vertices and bounded edges, a connected graph, all lie inside it."""
+    n_pat = len(H)
+    bad = np.zeros(n_pat, dtype=bool)
+    crossings = np.zeros(n_pat, dtype=np.int64)
+    wit = np.zeros((n_pat, d))
+    has_wit = np.zeros(n_pat, dtype=bool)
+    start = 0
+    for i, sg, cells in chunks:
+        for ch in cells:
+            V, F, vo = ch[0], ch[1], ch[2]
+            m = len(vo) - 1
+            _face_ray_kernel(V, F, vo, cell_pat[start: start + m], H, int(i), float(sg * R), n, float(RAY_RTOL),
+                             float(FACE_RAY_SV_RTOL), bad, crossings, wit, has_wit)
+            start += m
+    return ~bad & (crossings > 0), wit
+
+
+@_njit_inline
+def _small_det(A):
+    """Determinant of a 1x1 to 3x3 matrix, in closed form."""
+    k = A.shape[0]
+    if k == 1:
+        return A[0, 0]
+    if k == 2:
+        return A[0, 0] * A[1, 1] - A[0, 1] * A[1, 0]
+    return (A[0, 0] * (A[1, 1] * A[2, 2] - A[1, 2] * A[2, 1]) - A[0, 1] * (A[1, 0] * A[2, 2] - A[1, 2] * A[2, 0])
+            + A[0, 2] * (A[1, 0] * A[2, 1] - A[1, 1] * A[2, 0]))
+
+
+@_njit
+def _face_ray_kernel(V, F, vo, pats, H, axis, level, n, rtol, svtol, bad, crossings, wit, has_wit):
+    """:func:`_face_ray_certificates` on one chunk of the cells of the face ``x[axis] =
+    level`` (their vertices ``V`` in the other coordinates)."""
+    d = V.shape[1] + 1
+    nb = 2 * (d - 1)
+    nu = H.shape[1]
+    nrm = np.empty(nu)
+    tight = np.empty(d - 1, np.int64)
+    M = np.empty((d - 1, d))
+    minor = np.empty((d - 1, d - 1))
+    u = np.empty(d)
+    for c in range(vo.shape[0] - 1):
+        p = pats[c]
+        v0, v1 = vo[c], vo[c + 1]
+        if not has_wit[p]:
+            for q in range(d):
+                wit[p, q] = 0.0
+            for v in range(v0, v1):
+                for q in range(d):
+                    if q == axis:
+                        wit[p, q] += level
+                    else:
+                        wit[p, q] += V[v, q if q < axis else q - 1]
+            for q in range(d):
+                wit[p, q] /= v1 - v0
+            has_wit[p] = True
+        if bad[p]:
+            continue
+        top = 0.0
+        for j in range(nu):
+            x = 0.0
+            for q in range(d):
+                x += H[p, j, q] ** 2
+            nrm[j] = math.sqrt(x)
+            top = max(top, nrm[j])
+        for j in range(nu):
+            if nrm[j] > 0.0 and not nrm[j] > rtol * top:
+                bad[p] = True  # a tiny row: its direction is noise
+        for v in range(v0, v1):
+            if bad[p]:
+                break
+            nt = 0
+            for j in range(nu):
+                if F[v, j >> 6] & (np.uint64(1) << np.uint64(j & 63)):
+                    if nt < d - 1:
+                        tight[nt] = j
+                    nt += 1
+            onb = False
+            for r in range(nb):
+                gid = n + r
+                if F[v, gid >> 6] & (np.uint64(1) << np.uint64(gid & 63)):
+                    onb = True
+            if nt >= d or (onb and nt >= d - 1):
+                bad[p] = True  # a vertex of Q on the box, or an edge through its lower faces
+                break
+            if onb:
+                continue  # a corner of the face cell on the face's boundary, no edge of Q
+            if nt < d - 1:
+                bad[p] = True
+                break
+            # the crossing edge's direction: the cofactors of the d - 1 unit normals
+            for t in range(d - 1):
+                j = tight[t]
+                if nrm[j] == 0.0:
+                    bad[p] = True
+                for q in range(d):
+                    M[t, q] = H[p, j, q] / nrm[j] if nrm[j] > 0.0 else 0.0
+            if bad[p]:
+                break
+            ln = 0.0
+            for k in range(d):
+                for t in range(d - 1):
+                    for q in range(d - 1):
+                        minor[t, q] = M[t, q if q < k else q + 1]
+                u[k] = _small_det(minor)
+                if k % 2 == 1:
+                    u[k] = -u[k]
+                ln += u[k] ** 2
+            ln = math.sqrt(ln)
+            out = u[axis] if level > 0 else -u[axis]  # the outward component
+            if not ln > svtol or not abs(out) > rtol * ln:
+                bad[p] = True  # a doubtful direction, or an edge along the face
+                break
+            sgn = 1.0 if out > 0 else -1.0
+            for j in range(nu):
+                if nrm[j] == 0.0:
+                    continue  # a constant unit (a dead one upstream)
+                if F[v, j >> 6] & (np.uint64(1) << np.uint64(j & 63)):
+                    continue  # the edge lies on this row
+                x = 0.0
+                for q in range(d):
+                    x += H[p, j, q] * u[q]
+                if not sgn * x < -rtol * ln * nrm[j]:
+                    bad[p] = True
+                    break
+            crossings[p] += 1
+
+
+@_njit
+def _clip_extents(H, live, big, lim, rtol, cap):
+    """:func:`_polyhedron_extents` without qhull, for screening: each pattern's polyhedron
+    {a.x + c <= 0: the ``live`` rows of ``H[p]``} cut out of the box ``[-big, big]^d`` row by
+    row (vertices within ``rtol`` of a row, relative to their largest |coordinate| and at
+    least 1, lie on it; the edges of each cut face from the vertex-row incidences). Returns
+    the largest |coordinate| of a vertex below ``lim`` (0.0 if none), and a flag per
+    pattern where the cut failed (more than ``cap`` vertices or edges, or nothing left)."""
+    n_pat, nu, d1 = H.shape
+    d = d1 - 1
+    nid = nu + 2 * d
+    W = (nid + 63) // 64
+    out = np.zeros(n_pat)
+    fail = np.zeros(n_pat, np.bool_)
+    V = np.empty((cap, d)); F = np.zeros((cap, W), np.uint64)
+    V2 = np.empty((cap, d)); F2 = np.zeros((cap, W), np.uint64)
+    E = np.empty((cap, 2), np.int64); E2 = np.empty((cap, 2), np.int64)
+    s = np.empty(cap); cls = np.empty(cap, np.int64); nid_of = np.empty(cap, np.int64)
+    C = np.empty(cap, np.int64)
+    common = np.empty(W, np.uint64)
+    one = np.uint64(1)
+    for p in range(n_pat):
+        nv = 1 << d
+        for k in range(nv):
+            for w in range(W):
+                F[k, w] = 0
+            for q in range(d):
+                if (k >> q) & 1:
+                    V[k, q] = big; g = nu + q
+                else:
+                    V[k, q] = -big; g = nu + d + q
+                F[k, g >> 6] |= one << np.uint64(g & 63)
+        ne = 0
+        for k in range(nv):
+            for q in range(d):
+                if not (k >> q) & 1:
+                    E[ne, 0] = k; E[ne, 1] = k | (1 << q); ne += 1
+        ok = True
+        for j in range(nu):
+            if not live[p, j]:
+                continue
+            npos = 0; nneg = 0
+            for k in range(nv):
+                x = H[p, j, d]; m = 1.0
+                for q in range(d):
+                    x += H[p, j, q] * V[k, q]
+                    m = max(m, abs(V[k, q]))
+                s[k] = x
+                if x > rtol * m:
+                    cls[k] = 1; npos += 1
+                elif x < -rtol * m:
+                    cls[k] = -1; nneg += 1
+                else:
+                    cls[k] = 0
+            bj = one << np.uint64(j & 63); wj = j >> 6
+            if npos == 0:
+                for k in range(nv):
+                    if cls[k] == 0:
+                        F[k, wj] |= bj
+                continue
+            if nneg == 0:
+                ok = False; break
+            # keep neg and zero vertices
+            n2 = 0; nc = 0
+            for k in range(nv):
+                if cls[k] <= 0:
+                    if n2 >= cap:
+                        ok = False; break
+                    nid_of[k] = n2
+                    for q in range(d):
+                        V2[n2, q] = V[k, q]
+                    for w in range(W):
+                        F2[n2, w] = F[k, w]
+                    if cls[k] == 0:
+                        F2[n2, wj] |= bj; C[nc] = n2; nc += 1
+                    n2 += 1
+                else:
+                    nid_of[k] = -1
+            if not ok:
+                break
+            nk = n2
+            e2 = 0
+            for e in range(ne):
+                a = E[e, 0]; b = E[e, 1]
+                if cls[a] <= 0 and cls[b] <= 0:
+                    E2[e2, 0] = nid_of[a]; E2[e2, 1] = nid_of[b]; e2 += 1
+                elif cls[a] * cls[b] == -1:
+                    if cls[a] == 1:
+                        a, b = b, a
+                    if n2 >= cap or e2 >= cap:
+                        ok = False; break
+                    t = s[a] / (s[a] - s[b])
+                    for q in range(d):
+                        V2[n2, q] = V[a, q] + t * (V[b, q] - V[a, q])
+                    for w in range(W):
+                        F2[n2, w] = F[a, w] & F[b, w]
+                    F2[n2, wj] |= bj
+                    E2[e2, 0] = nid_of[a]; E2[e2, 1] = n2; e2 += 1
+                    C[nc] = n2; nc += 1
+                    n2 += 1
+            if not ok:
+                break
+            # edges of the cut face
+            for x in range(nc):
+                for y in range(x + 1, nc):
+                    a = C[x]; b = C[y]
+                    cnt = 0
+                    for w in range(W):
+                        common[w] = F2[a, w] & F2[b, w]
+                        cnt += _popcount(common[w])
+                    if cnt < d - 1:
+                        continue
+                    adj = True
+                    for z in range(nc):
+                        c = C[z]
+                        if c == a or c == b:
+                            continue
+                        sub = True
+                        for w in range(W):
+                            if common[w] & ~F2[c, w]:
+                                sub = False; break
+                        if sub:
+                            adj = False; break
+                    if not adj:
+                        continue
+                    dup = False
+                    if a < nk and b < nk:  # two kept vertices (new ones have one edge so far)
+                        for e in range(e2):
+                            if (E2[e, 0] == a and E2[e, 1] == b) or (E2[e, 0] == b and E2[e, 1] == a):
+                                dup = True
+                                break
+                    if dup:
+                        continue
+                    if e2 >= cap:
+                        ok = False; break
+                    E2[e2, 0] = a; E2[e2, 1] = b; e2 += 1
+                if not ok:
+                    break
+            if not ok:
+                break
+            V, V2 = V2, V
+            F, F2 = F2, F
+            E, E2 = E2, E
+            nv = n2; ne = e2
+        if not ok:
+            fail[p] = True
+            continue
+        ext = 0.0
+        for k in range(nv):
+            m = 0.0
+            for q in range(d):
+                m = max(m, abs(V[k, q]))
+            if m < lim:
+                ext = max(ext, m)
+        out[p] = ext
+    return out, fail
+
+
 def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
     """Largest |coordinate - centre| of a vertex of the full polyhedron (all units' rows,
     no box) of a cell that reaches the box, found by qhull inside a box 1e6 times larger.
@@ -2030,12 +2438,11 @@ def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
     all of R^d (no domain rows) a cell skips qhull when :func:`_ray_certificates`
     shows that its polyhedron has no vertex outside the box and its own vertices stay
     below ``floor`` (less ``OUTSIDE_SKIP_RTOL * R``)."""
-    from scipy.spatial import HalfspaceIntersection, QhullError
-
     net, K, d = run.net, run.K, run.d
     wit, onbox = _box_cells(run)
     cells = np.flatnonzero(onbox)
-    keys = [p.tobytes() for p in pat[cells]]
+    buf, w = np.ascontiguousarray(pat[cells]).tobytes(), pat.shape[1] * pat.itemsize
+    keys = [buf[i: i + w] for i in range(0, len(buf), w)]  # each row's bytes (p.tobytes(), faster)
     out = max([seen[k] for k in keys if k in seen], default=0.0)
     new = [i for i, k in enumerate(keys) if k not in seen]
     cells, keys = cells[new], [keys[i] for i in new]
@@ -2050,16 +2457,31 @@ def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
     if r == 0:
         return out
     if r == d and len(run.domain_rows[1]) == 0 and np.isfinite(floor):
-        ok, ext_in = _ray_certificates(run, cells, _pattern_rows(net, K, run.offsets, pat[cells], exact=False),
-                                       centre, R)
+        ok, ext_in = _ray_certificates(run, cells, _pattern_rows(net, K, run.offsets, pat[cells], exact=False,
+                                                                 n_jobs=run.n_jobs), centre, R)
         skip = ok & (ext_in + OUTSIDE_SKIP_RTOL * R < floor)  # below floor: need not be exact
         if skip.any():
             keep = np.flatnonzero(~skip)
             cells, keys = cells[keep], [keys[i] for i in keep]
             if not len(cells):
                 return out
-    H = _pattern_rows(net, K, run.offsets, pat[cells])  # rows (a, c): a.x + c <= 0
-    Q = np.eye(d) if r == d else Vt[:r].T
+    for k, ext in enumerate(_polyhedron_extents(net, K, run.offsets, pat[cells], wit[cells], centre, R, Vt[:r])):
+        seen[keys[k]] = ext
+        out = max(out, ext)
+    return out
+
+
+def _polyhedron_extents(net, K, offsets, P, wit, centre, R, Vt):
+    """Largest |coordinate - centre| of a vertex of the full polyhedron of each pattern of
+    ``P`` (all units' rows, no box), found by qhull inside the box ``OUTSIDE_BOX_FACTOR * R``
+    around ``centre``, with ``wit[k]`` inside the k-th; ``Vt``: an orthonormal basis (rows)
+    of the row space of the first layer's weights, in which the polyhedra are pointed."""
+    from scipy.spatial import HalfspaceIntersection, QhullError
+
+    d = len(centre)
+    r = len(Vt)
+    H = _pattern_rows(net, K, offsets, P)  # rows (a, c): a.x + c <= 0
+    Q = np.eye(d) if r == d else Vt.T
     Hy = np.concatenate([H[:, :, :d] @ Q, (H[:, :, d] + H[:, :, :d] @ centre)[..., None]], axis=2)
     nrm = np.linalg.norm(Hy[:, :, :r], axis=2)
     live = nrm > ZERO_ROW_RTOL * np.linalg.norm(H[:, :, :d], axis=2)
@@ -2068,12 +2490,13 @@ def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
     eye = np.eye(r)
     boxrows = np.hstack([np.vstack([eye, -eye]), -np.full((2 * r, 1), big)])
     if r > 1:  # each cell's live rows, then the big box's, in one array: one index per cell
-        Hy = np.concatenate([Hy, np.broadcast_to(boxrows, (len(cells),) + boxrows.shape)], axis=1)
-        live = np.concatenate([live, np.ones((len(cells), 2 * r), dtype=bool)], axis=1)
+        Hy = np.concatenate([Hy, np.broadcast_to(boxrows, (len(P),) + boxrows.shape)], axis=1)
+        live = np.concatenate([live, np.ones((len(P), 2 * r), dtype=bool)], axis=1)
     # interior points; with Q = I, Q.T @ v and Y @ Q.T are v and Y, bit for bit
-    inner = wit[cells] - centre if r == d else None
+    inner = wit - centre if r == d else None
     lim = 0.999 * big
-    for k, p in enumerate(cells):
+    out = []
+    for k in range(len(P)):
         Hk = Hy[k][live[k]]
         if r == 1:  # an interval: its endpoints
             a, c = Hk[:, 0], Hk[:, 1]
@@ -2081,17 +2504,15 @@ def _outside_vertex_extent(run, pat, centre, R, seen, floor=np.inf):
             Y = Y[np.all(Y * a[None, :] + c[None, :] <= 1e-9 * (1 + np.abs(Y)), axis=1)]
         else:
             try:
-                Y = HalfspaceIntersection(Hk, inner[k] if r == d else Q.T @ (wit[p] - centre)).intersections
+                Y = HalfspaceIntersection(Hk, inner[k] if r == d else Q.T @ (wit[k] - centre)).intersections
             except (QhullError, ValueError):
                 Y = np.zeros((0, r))
         if r == d:
             m = np.abs(Y).max(axis=1, initial=0.0)
-            ext = float(m[m < lim].max(initial=0.0))
+            out.append(float(m[m < lim].max(initial=0.0)))
         else:
             Y = Y[np.abs(Y).max(axis=1, initial=0.0) < lim]
-            ext = float(np.abs(Y @ Q.T).max()) if len(Y) else 0.0
-        seen[keys[k]] = ext
-        out = max(out, ext)
+            out.append(float(np.abs(Y @ Q.T).max()) if len(Y) else 0.0)
     return out
 
 
@@ -2168,10 +2589,17 @@ def _box_cells_kernel(V, F, voff, Cid, coff, box_id0):
     return onbox, wit
 
 
-def _pattern_rows(net, K, offsets, P, exact=True):
+def _pattern_rows(net, K, offsets, P, exact=True, n_jobs=1):
     """The rows (a, c), a.x + c <= 0 inside, of every unit for each pattern of ``P``: the
-    full polyhedron of the pattern. ``exact=False`` multiplies with matmul instead of einsum
-    (faster; the last bits may differ: for the certificates only)."""
+    full polyhedron of the pattern. ``exact=False`` computes them in a compiled loop instead
+    of einsum and matmul (faster; the last bits may differ: for the certificates only)."""
+    if not exact:
+        Ws = [np.ascontiguousarray(net.weights[l], dtype=np.float64).ravel() for l in range(K)]
+        woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
+        return _cellwise(_pattern_rows_kernel, n_jobs, (
+            np.ascontiguousarray(P, dtype=np.bool_), np.concatenate(Ws), woff,
+            np.concatenate([np.asarray(net.biases[l], dtype=np.float64) for l in range(K)]),
+            np.asarray(offsets[: K + 1], dtype=np.int64), net.input_dim), (0,))
     M = np.broadcast_to(np.asarray(net.weights[0]), (len(P),) + np.shape(net.weights[0]))
     m = np.broadcast_to(np.asarray(net.biases[0]), (len(P), len(net.biases[0])))
     blocks = []
@@ -2184,6 +2612,57 @@ def _pattern_rows(net, K, offsets, P, exact=True):
         s = np.where(P[:, offsets[l]: offsets[l + 1]], -1.0, 1.0)  # s z <= 0 inside
         blocks.append(np.concatenate([s[..., None] * M, (s * m)[..., None]], axis=2))
     return np.concatenate(blocks, axis=1)
+
+
+@_njit
+def _pattern_rows_kernel(P, Wflat, woff, bflat, offsets, d):
+    """:func:`_pattern_rows` with ``exact=False``: ``W_l`` row-major at ``Wflat[woff[l]:]``,
+    the biases concatenated in ``bflat``."""
+    n_pat = P.shape[0]
+    K = offsets.shape[0] - 1
+    n = offsets[K]
+    d1 = d + 1
+    out = np.empty((n_pat, n, d1))
+    wmax = 0
+    for l in range(K):
+        wmax = max(wmax, offsets[l + 1] - offsets[l])
+    WT = np.empty(Wflat.shape[0])  # each W_l transposed: the loop over its rows is contiguous
+    for l in range(K):
+        m, mp = offsets[l + 1] - offsets[l], (offsets[l] - offsets[l - 1] if l > 0 else d)
+        for i in range(m):
+            for j in range(mp):
+                WT[woff[l] + j * m + i] = Wflat[woff[l] + i * mp + j]
+    Z = np.empty((d1, wmax))  # the current layer's maps (a, c), transposed, before the sign
+    Zn = np.empty((d1, wmax))
+    for c in range(n_pat):
+        for l in range(K):
+            o, m = offsets[l], offsets[l + 1] - offsets[l]
+            if l == 0:
+                for i in range(m):
+                    for k in range(d):
+                        Z[k, i] = Wflat[i * d + k]
+                    Z[d, i] = bflat[i]
+            else:
+                mp = offsets[l] - offsets[l - 1]
+                w0 = woff[l]
+                for k in range(d):
+                    for i in range(m):
+                        Zn[k, i] = 0.0
+                for i in range(m):
+                    Zn[d, i] = bflat[o + i]
+                for j in range(mp):
+                    if not P[c, offsets[l - 1] + j]:
+                        continue
+                    for k in range(d1):
+                        h = Z[k, j]
+                        for i in range(m):
+                            Zn[k, i] += WT[w0 + j * m + i] * h
+                Z, Zn = Zn, Z
+            for i in range(m):
+                sg = -1.0 if P[c, o + i] else 1.0
+                for k in range(d1):
+                    out[c, o + i, k] = sg * Z[k, i]
+    return out
 
 
 def _ray_certificates(run, cells, H, centre, R):

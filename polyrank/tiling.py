@@ -279,13 +279,16 @@ def inverse_region_volumes(net, X, domain, *, layer=None) -> np.ndarray:
     """
     from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError
 
+    from ._validation import check_points
+
     net = as_network(net)
     K = _check_layer(net, layer)
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    domain = check_bounded_domain(domain, "inverse_region_volumes")
+    if domain.dim != net.input_dim:
+        raise ValueError(f"The 'domain' parameter of inverse_region_volumes has dimension {domain.dim}, but the "
+                         f"network has input dimension {net.input_dim}.")
+    X = check_points(X, net.input_dim)
     n, d = X.shape
-    if d != net.input_dim or d != domain.dim:
-        raise ValueError(f"The points have dimension {d}; the network has input dimension {net.input_dim} and the "
-                         f"domain dimension {domain.dim}.")
     if d > VOLUME_ESTIMATE_MAX_DIM:
         raise ValueError(f"inverse_region_volumes supports input dimension <= {VOLUME_ESTIMATE_MAX_DIM}; got {d}.")
     Ad, bd = np.asarray(domain.A, np.float64), np.asarray(domain.b, np.float64)
@@ -637,19 +640,46 @@ def _kd(X, w, lo, hi, n, out):
 # ---------------------------------------------------------------------------- patterns
 def pack_patterns(P) -> np.ndarray:
     """Bool patterns of shape (n, n_units) packed 8 units a byte (``np.packbits``, big-endian
-    bit order), shape (n, ceil(n_units / 8)) uint8.
+    bit order), shape (n, ceil(n_units / 8)) uint8. ``P`` holds booleans or the integers 0/1.
 
     Examples
     --------
     >>> pr.unpack_patterns(pr.pack_patterns([[True, False, True]]), 3)
     array([[ True, False,  True]])
     """
-    return np.packbits(np.asarray(P, dtype=bool), axis=1)
+    A = np.asarray(P)
+    if A.ndim != 2:
+        raise ValueError(f"The 'P' parameter of pack_patterns must be a 2-D array (one pattern per row); "
+                         f"got shape {A.shape}.")
+    if A.dtype != bool:
+        if not (np.issubdtype(A.dtype, np.integer) and ((A == 0) | (A == 1)).all()):
+            raise ValueError("The 'P' parameter of pack_patterns must hold booleans or the integers 0 and 1; "
+                             f"got an array of dtype {A.dtype} with other values.")
+        A = A.astype(bool)
+    return np.packbits(A, axis=1)
 
 
 def unpack_patterns(B, n_units) -> np.ndarray:
-    """Inverse of :func:`pack_patterns`: bool array of shape (n, n_units)."""
-    return np.unpackbits(np.asarray(B, dtype=np.uint8), axis=1, count=int(n_units)).astype(bool)
+    """Inverse of :func:`pack_patterns`: bool array of shape (n, n_units).
+
+    ``B`` must have ``ceil(n_units / 8)`` columns (what :func:`pack_patterns` makes of
+    ``n_units`` units); anything else is refused rather than padded with zeros.
+
+    Examples
+    --------
+    >>> pr.unpack_patterns([[0b10100000]], 3)
+    array([[ True, False,  True]])
+    """
+    n_units = check_positive_int(n_units, name="n_units", func="unpack_patterns")
+    A = np.asarray(B)
+    if A.ndim != 2 or not (A.dtype == np.uint8 or (np.issubdtype(A.dtype, np.integer)
+                                                  and ((A >= 0) & (A <= 255)).all())):
+        raise ValueError(f"The 'B' parameter of unpack_patterns must be a 2-D array of bytes (uint8, "
+                         f"pack_patterns' output); got shape {A.shape}, dtype {A.dtype}.")
+    if A.shape[1] != -(-n_units // 8):
+        raise ValueError(f"unpack_patterns: {n_units} units are packed in {-(-n_units // 8)} bytes per row; "
+                         f"B has {A.shape[1]}.")
+    return np.unpackbits(A.astype(np.uint8, copy=False), axis=1, count=n_units).astype(bool)
 
 
 def _row_keys(B):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 
-from ._validation import check_scale, check_simplex_ids
+from ._validation import check_prime, check_scale, check_simplex_ids
 from .complex import SimplicialComplex
 from .network import as_network
 
@@ -58,13 +58,7 @@ def _gudhi():
 
 
 def _check_field(p, func):
-    ok = isinstance(p, numbers.Integral) and not isinstance(p, bool) and 2 <= p <= MAX_FIELD
-    if ok:
-        ok = all(p % q for q in range(2, int(p ** 0.5) + 1))
-    if not ok:
-        raise ValueError(f"The 'field' parameter of {func} must be a prime in 2..{MAX_FIELD} "
-                         f"(homology over Z/p). Got {p!r} instead.")
-    return int(p)
+    return check_prime(p, name="field", func=func, maximum=MAX_FIELD)
 
 
 class _Simplices:

@@ -410,3 +410,76 @@ def test_engines_agree_at_any_scale(seed, kw, kfar, exps):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_engines_agree_at_any_scale_long(seed, kw, kfar, exps):
     _assert_engines_agree(*_fuzz_case(seed, kw, kfar, exps))
+
+
+@FAST
+@given(n=st.integers(0, 5), n_units=st.integers(1, 40), seed=st.integers(0, 2**31))
+def test_packed_patterns_round_trip_and_wrong_widths_refused(n, n_units, seed):
+    """pack/unpack round-trip any bool patterns (truth: the patterns themselves); a packed
+    array whose byte width does not hold exactly ``n_units`` units (numpy would pad the
+    missing bits with zeros) and non-0/1 patterns are refused, not silently read."""
+    P = np.random.default_rng(seed).random((n, n_units)) < 0.5
+    B = pr.pack_patterns(P)
+    assert B.shape == (n, -(-n_units // 8))
+    assert np.array_equal(pr.unpack_patterns(B, n_units), P)
+    assert np.array_equal(pr.unpack_patterns(B.astype(np.int64), n_units), P)
+    assert np.array_equal(pr.pack_patterns(P.astype(np.int8)), B)
+    with pytest.raises(ValueError, match="bytes per row"):
+        pr.unpack_patterns(B, n_units + 8)
+    with pytest.raises(ValueError, match="bytes per row"):
+        pr.unpack_patterns(np.hstack([B, B]), n_units)
+    with pytest.raises(ValueError, match="booleans or the integers 0 and 1"):
+        pr.pack_patterns(np.full((1, n_units), 2))
+    with pytest.raises(ValueError, match="2-D"):
+        pr.pack_patterns(P[0] if n else np.zeros(n_units, bool))
+    with pytest.raises(ValueError, match="array of bytes"):
+        pr.unpack_patterns(np.full((1, B.shape[1]), 256), n_units)
+    with pytest.raises(ValueError, match="n_units"):
+        pr.unpack_patterns(B, 0)
+
+
+def test_region_index_out_of_range_names_the_count():
+    """Two crossing lines cut a box into 4 regions (Zaslavsky); index 4 is refused with the count."""
+    net = pr.ReLUNetwork.from_weights([[[1.0, 0.0], [0.0, 1.0]]], [[0.0, 0.0]])
+    dec = pr.enumerate_regions(net, pr.Box(-1, 1, dim=2))
+    assert len(dec) == 4 and dec[-4] is dec[0]
+    with pytest.raises(IndexError, match="of 4 regions"):
+        dec[4]
+
+
+def test_damaged_region_store_is_named_not_misread(tmp_path):
+    """A store's volumes sum to the box's area (4) until a part file is truncated or its
+    description garbled; then every reader names the damaged file (never pyarrow's or json's
+    error, never a partial answer), and unknown columns are refused, not skipped."""
+    net = pr.ReLUNetwork.from_weights([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]], [[0.0, 0.0, -0.5]])
+    path = tmp_path / "store"
+    store = pr.write_regions(net, pr.Box(-1, 1, dim=2), path, progress=False, tiles=(2, 1))
+    assert store.total_volume() == pytest.approx(4.0)
+    for read in (lambda s: s.to_frame(columns=["nope"]), lambda s: next(s.iter_batches(columns=["nope"]))):
+        with pytest.raises(ValueError, match=r"no column\(s\) \['nope'\]"):
+            read(store)
+    part = sorted(path.glob("part-*.parquet"))[0]
+    data = part.read_bytes()
+    part.write_bytes(data[: len(data) // 2])
+    store = pr.read_regions(path)
+    for read in (lambda s: s.to_frame(), lambda s: s.patterns(), lambda s: s.total_volume(),
+                 lambda s: s.rank_histogram(), lambda s: list(s.iter_batches()), lambda s: s.regions([0])):
+        with pytest.raises(ValueError, match=f"{part.name}.*damaged"):
+            read(store)
+    (path / "_polyrank.json").write_text("{not json")
+    with pytest.raises(ValueError, match="damaged"):
+        pr.read_regions(path)
+
+
+def test_inverse_region_volumes_refuses_bad_points_and_domains():
+    """Two lines cut the square into 4 unit squares: 1 / vol = 1 at an inner point; NaN points,
+    single 1-D points and unbounded domains are refused (they returned NaN weights)."""
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.zeros(2)])
+    box = pr.Box(-1, 1, dim=2)
+    assert pr.inverse_region_volumes(net, [[0.5, 0.5]], box) == pytest.approx([1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        pr.inverse_region_volumes(net, [[np.nan, 0.5]], box)
+    with pytest.raises(ValueError, match="reshape"):
+        pr.inverse_region_volumes(net, [0.5, 0.5], box)
+    with pytest.raises(ValueError, match="bounded"):
+        pr.inverse_region_volumes(net, [[0.5, 0.5]], None)

@@ -475,3 +475,94 @@ def test_first_layer_gap_certificate_never_hides_a_gap():
         certified += cert
         assert not (cert and gap is not None), (t, d, n, limit, gap)
     assert found > 40 and certified > 100
+
+
+def _first_box(net):
+    """The first box of the search over R^d (as enumerate_subdivision sizes it), the local
+    network, its zero thresholds and its first box's subdivision."""
+    from polyrank._numerics import local_frame, local_network, scaled_units, zero_thresholds
+
+    d, K = net.input_dim, net.n_layers
+    x0, s = local_frame(scaled_units(net, K), None, np.zeros(d))
+    lnet = local_network(net, K, x0, s)
+    zero = zero_thresholds(lnet, K)
+    R = 2.0 * (1.0 + 1e-6) * max(1.0, subdivision._layer1_extent(lnet))
+    eye = np.eye(d)
+    run = subdivision._Run(lnet, K, np.vstack([eye, -eye]), np.full(2 * d, R), int(lnet.offsets[K]),
+                           subdivision.VERTEX_SNAP, 1.0, zero, 2 ** 33, 10 ** 7, False, False, 1)
+    pat, _ = run.run()
+    return lnet, K, zero, R, run, pat
+
+
+@pytest.mark.parametrize("d, widths, kind", [(2, (8, 8), None), (3, (8, 8), None), (3, (6, 6, 6), None),
+                                             (4, (6, 6), None), (3, (6, 6), "zero_bias"), (3, (5, 5), "integer")])
+def test_face_check_matches_the_first_box_subdivision(d, widths, kind, monkeypatch, global_random_seed):
+    """Over R^d the first box is checked through its faces' subdivisions, without its own:
+    the faces give exactly the patterns of the first box's cells that reach the box (read
+    off that box's subdivision by the facet pass); a pattern certified by the faces' rays
+    has no polyhedron vertex outside the box (qhull on its full polyhedron); the compiled
+    cut that screens the others finds qhull's extents; the largest extent is the one of
+    the check on the first box's own subdivision (qhull on every box-reaching cell)."""
+    rng = np.random.default_rng(global_random_seed)
+    net = _net(rng, d, widths, integer=kind == "integer", zero_bias=kind == "zero_bias")
+    lnet, K, zero, R, run, pat = _first_box(net)
+    _, _, _, wit, _, onbox = subdivision._finish_all(run.cells, run.box_id0, 1)
+    box_keys = {p.tobytes() for p in pat[onbox]}
+    full = {}
+    old = subdivision._outside_vertex_extent(run, pat, np.zeros(d), R, full)  # qhull on every one
+
+    seen, clip = {}, {}
+    cert = subdivision._face_ray_certificates
+    clip_extents = subdivision._clip_extents
+
+    def spy_cert(H, cell_pat, chunks, *a):
+        ok, w = cert(H, cell_pat, chunks, *a)
+        spy_cert.ok = ok
+        return ok, w
+
+    def spy_clip(H, live, big, lim, rtol, cap):
+        ext, fail = clip_extents(H, live, big, lim, rtol, cap)
+        clip.update(ext=ext, fail=fail)
+        return ext, fail
+
+    monkeypatch.setattr(subdivision, "_face_ray_certificates", spy_cert)
+    monkeypatch.setattr(subdivision, "_clip_extents", spy_clip)
+    far = subdivision._face_vertex_extent(lnet, K, R, zero, 2 ** 33, 10 ** 7, 1, seen)
+    if far is None:  # first-layer weights of rank below d: the polyhedra are not pointed
+        assert np.linalg.matrix_rank(np.asarray(net.weights[0])) < d and not seen
+        return
+    assert set(seen) == box_keys == set(full)
+    certified = [k for k, v in seen.items() if v == R]
+    assert len(certified) == spy_cert.ok.sum()
+    assert spy_cert.ok.any() or kind == "integer"  # (integer weights: vertices on the box, nothing certified)
+    for k in certified:
+        assert full[k] <= R * (1 + 1e-9), (R, full[k])
+    screened = [k for k in seen if seen[k] != R]
+    assert len(screened) == len(clip.get("ext", ())) and not clip.get("fail", np.zeros(1, bool)).any()
+    top = max(full.values(), default=0.0)  # (the screen matters when some extent is beyond R)
+    for k, e in zip(screened, clip.get("ext", ())):  # to well within the screen's margin
+        assert abs(e - full[k]) <= 0.1 * subdivision.CLIP_SCREEN_RTOL * max(top, R), (e, full[k], top)
+    if old > R:
+        assert far == pytest.approx(old, rel=1e-9)
+    else:
+        assert far <= R * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("d, widths", [(2, (8, 8, 8)), (3, (8, 8)), (3, (6, 6, 6)), (4, (6, 6))])
+def test_face_check_gives_the_regions_of_the_full_box_search(d, widths, monkeypatch, global_random_seed):
+    """The regions over R^d are those of the search that subdivides every box (the faces'
+    check off): the same patterns, H-representations, facets, ranks and edges, and the box
+    to rounding (the same largest vertex extent, through other qhull calls); the witnesses
+    of bounded regions to rounding (their vertices are cut from edges that start on the box)."""
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, d, widths)
+    dec = pr.enumerate_regions(net, None, method="subdivision")
+    monkeypatch.setattr(subdivision, "FACE_MAX_DIM", 0)
+    ref = pr.enumerate_regions(net, None, method="subdivision")
+    assert dec.stats["box_halfwidth"] == pytest.approx(ref.stats["box_halfwidth"], rel=1e-6)
+    assert np.array_equal(dec.patterns, ref.patterns) and dec.edges == ref.edges
+    for r, q in zip(dec.regions, ref.regions):
+        assert np.array_equal(r.A, q.A) and np.array_equal(r.b, q.b) and r.facets == q.facets
+        assert r.bounded == q.bounded and r.ranks == q.ranks
+        if r.bounded:  # (to the box's size: vertices from long cuts)
+            assert np.allclose(r.witness, q.witness, rtol=0.0, atol=1e-9 * ref.stats["box_halfwidth"])

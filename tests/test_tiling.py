@@ -138,28 +138,33 @@ def test_rebuilt_regions_equal_the_lp_engine(tmp_path, global_random_seed):
         assert _labels(net, df.loc[i, "facets"]) == set(r.facets)
 
 
+def _kill_after_tiles(n_tiles, monkeypatch, write):
+    """Run ``write()`` (a store run) killed by a KeyboardInterrupt after its ``n_tiles``-th tile,
+    as an interrupted run would be."""
+    done = []
+
+    def killer(index):
+        done.append(index)
+        if len(done) == n_tiles:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(store_mod, "_TILE_HOOK", killer)
+    with pytest.raises(KeyboardInterrupt):
+        write()
+    monkeypatch.setattr(store_mod, "_TILE_HOOK", None)
+
+
 def test_interrupted_run_resumes_to_the_same_store(tmp_path, monkeypatch, global_random_seed):
     rng = np.random.default_rng(global_random_seed)
     net = random_net(rng, 2, [8, 8])
     dom = pr.Box(-3.0, 3.0, dim=2)
     ref = pr.write_regions(net, dom, tmp_path / "ref", tiles=6, n_workers=1, progress=False)
-
-    done = []
-
-    def killer(index):
-        done.append(index)
-        if len(done) == 3:
-            raise KeyboardInterrupt("simulated kill")
-
-    monkeypatch.setattr(store_mod, "_TILE_HOOK", killer)
     out = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt):
-        pr.write_regions(net, dom, out, tiles=6, n_workers=1, progress=False)
+    _kill_after_tiles(3, monkeypatch, lambda: pr.write_regions(net, dom, out, tiles=6, n_workers=1, progress=False))
     with pytest.raises(FileNotFoundError, match="resume"):
         pr.read_regions(out)
     with pytest.raises(FileExistsError, match="different arguments"):
         pr.write_regions(net, dom, out, tiles=5, n_workers=1, progress=False)
-    monkeypatch.setattr(store_mod, "_TILE_HOOK", None)
     st = pr.write_regions(net, dom, out, tiles=6, n_workers=1, progress=False)
     assert st.stats["tiles_skipped"] == 3
     a, b = ref.to_frame(), st.to_frame()
@@ -469,22 +474,13 @@ def test_split_tiles_survive_an_interrupted_run(tmp_path, monkeypatch):
     dom = pr.Box(-3.0, 3.0, dim=2)
     budget = 12 * pr.BYTES_PER_REGION
     dec = pr.enumerate_regions(net, dom, method="lp")
-    done = []
-
-    def killer(index):
-        done.append(index)
-        if len(done) == 3:
-            raise KeyboardInterrupt("simulated kill")
-
-    monkeypatch.setattr(store_mod, "_TILE_HOOK", killer)
     out = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt):
-        pr.write_regions(net, dom, out, tiles=(2, 1), max_memory=budget, n_workers=1, progress=False)
+    _kill_after_tiles(3, monkeypatch, lambda: pr.write_regions(net, dom, out, tiles=(2, 1), max_memory=budget,
+                                                               n_workers=1, progress=False))
     import json
 
     man = json.loads((out / "_manifest.json").read_text())
     assert len(man["split"]) >= 1  # splits were recorded before the interruption
-    monkeypatch.setattr(store_mod, "_TILE_HOOK", None)
     st = pr.write_regions(net, dom, out, tiles=(2, 1), max_memory=budget, n_workers=1, progress=False)
     assert st.stats["tiles_skipped"] == 3
     assert {k: v["children"] for k, v in man["split"].items()}.items() <= \

@@ -270,21 +270,8 @@ def panel_b(n_networks=100, n_samples=1000, *, means=MEANS, widths=WIDTHS, input
         Default ``linspace(0, 0.2, 20)``.
     widths : sequence of int
     input_dim : int, default 10
-    n_networks : int
-        Networks per setting (the paper: 100 for A and B).
-    n_samples : int, default 1000
-        Uniform points for the sampled estimate (the paper's text: 1000).
-    exact : bool, default True
-        Also compute the exact value by MILP (:func:`polyrank.min_rank`).
-    seed : int or SeedSequence, default 0
-        Root seed; network ``i`` gets child ``i`` of ``SeedSequence(seed).spawn``.
-    scheduler : None, str or dask.distributed.Client
-        Where to run (see :func:`polyrank.experiments._sweep.run_tasks`).
-    n_workers : int, optional
-        Local pool size.
-    progress : bool
-    time_limit : float, optional
-        Seconds per MILP call; rows that hit it have status "time_limit".
+    n_networks, n_samples, exact, seed, scheduler, n_workers, progress, time_limit
+        The sweep's settings, as in :func:`panel_a`.
 
     Returns
     -------
@@ -319,21 +306,8 @@ def panel_c(n_networks=N_NETWORKS_CD, n_samples=1000, *, ks=KS_C, input_dims=(25
     input_dims : sequence of int
         Default (25, 50).
     width : int, default 100
-    n_networks : int
-        Networks per setting (the paper: 100 for A and B).
-    n_samples : int, default 1000
-        Uniform points for the sampled estimate (the paper's text: 1000).
-    exact : bool, default True
-        Also compute the exact value by MILP (:func:`polyrank.min_rank`).
-    seed : int or SeedSequence, default 0
-        Root seed; network ``i`` gets child ``i`` of ``SeedSequence(seed).spawn``.
-    scheduler : None, str or dask.distributed.Client
-        Where to run (see :func:`polyrank.experiments._sweep.run_tasks`).
-    n_workers : int, optional
-        Local pool size.
-    progress : bool
-    time_limit : float, optional
-        Seconds per MILP call; rows that hit it have status "time_limit".
+    n_networks, n_samples, exact, seed, scheduler, n_workers, progress, time_limit
+        The sweep's settings, as in :func:`panel_a`.
 
     Returns
     -------
@@ -367,21 +341,8 @@ def panel_d(n_networks=N_NETWORKS_CD, n_samples=1000, *, ks=KS_D, input_dim=50, 
         Default ``1..49``.
     input_dim : int, default 50
     width : int, default 100
-    n_networks : int
-        Networks per setting (the paper: 100 for A and B).
-    n_samples : int, default 1000
-        Uniform points for the sampled estimate (the paper's text: 1000).
-    exact : bool, default True
-        Also compute the exact value by MILP (:func:`polyrank.min_rank`).
-    seed : int or SeedSequence, default 0
-        Root seed; network ``i`` gets child ``i`` of ``SeedSequence(seed).spawn``.
-    scheduler : None, str or dask.distributed.Client
-        Where to run (see :func:`polyrank.experiments._sweep.run_tasks`).
-    n_workers : int, optional
-        Local pool size.
-    progress : bool
-    time_limit : float, optional
-        Seconds per MILP call; rows that hit it have status "time_limit".
+    n_networks, n_samples, exact, seed, scheduler, n_workers, progress, time_limit
+        The sweep's settings, as in :func:`panel_a`.
 
     Returns
     -------
