@@ -13,12 +13,27 @@ training steps and record follows from fit(0). The 50-epoch extrapolation adds t
 all-layer snapshots of fig3ab (timed here once on the 2000 probes).
 
     python benchmarks/fig3ab_epoch.py [--epochs 2] [--probes 1000] [--skip-snapshot]
+
+``--parts`` times only the rank computations, at the untrained network and (``--net PATH``, e.g.
+the ``fig3ab_net.npz`` that ``polyrank reproduce fig3ab`` writes) at a trained one: the per-epoch
+record (layer 4 at 2 x ``--probes`` points) and an all-layer snapshot (at 2 x ``--snapshot-probes``
+points; fig3ab's are 2 x 1000), with user and system CPU seconds apart (``resource.getrusage``).
+``--against SRC`` runs ``--parts`` in fresh processes alternately with ``SRC`` (another polyrank
+checkout, e.g. the previous version) and this one on ``PYTHONPATH``, ``--rounds`` times each, and
+prints the per-part ratios and the 50-epoch extrapolation of both (the training steps, which do not
+change, from one ``fit``):
+
+    python benchmarks/fig3ab_epoch.py --against ../old-polyrank --net out/fig3ab_net.npz [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -36,12 +51,108 @@ def timed(f):
     return out, time.perf_counter() - t, time.process_time() - c
 
 
+def timed_rusage(f):
+    """``f()``'s output, wall seconds, user and system CPU seconds of this process (all threads)."""
+    r0, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    out = f()
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    return out, time.perf_counter() - t, r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime
+
+
+def parts(args):
+    """Time the record and the snapshot at the untrained (and a trained) network; one JSON line."""
+    _, _, Xte, _ = pr.data.load_mnist(kind="both")
+    noise = np.random.default_rng(0).uniform(0.0, 1.0, size=(max(args.probes, args.snapshot_probes), Xte.shape[1]))
+    rec = np.concatenate([Xte[: args.probes], noise[: args.probes]])
+    snap = np.concatenate([Xte[: args.snapshot_probes], noise[: args.snapshot_probes]])
+    nets = {"untrained": pr.as_network(prt.mlp(784, WIDTHS, 10, seed=0))}
+    if args.net:
+        from polyrank.experiments.fig3_mnist import load_net
+
+        nets["trained"] = load_net(args.net)
+    res = {"polyrank": os.path.dirname(pr.__file__)}
+    pr.ranks_at(nets["untrained"], rec[:4], [len(WIDTHS)], device="cpu")  # warm-up (numba, MKL)
+    for name, net in nets.items():
+        for part, X, layers in (("record", rec, [len(WIDTHS)]), ("snapshot", snap, None)):
+            R, w, u, sy = timed_rusage(lambda: pr.ranks_at(net, X, layers, device="cpu"))
+            res[f"{name} {part}"] = {"wall": w, "user": u, "sys": sy, "checksum": int(R.sum())}
+    if args.train_epoch:
+        Xtr, ytr, Xte, yte = pr.data.load_mnist(kind="both")
+        def fit(epochs):
+            return prt.fit(prt.mlp(784, WIDTHS, 10, seed=0), Xtr, ytr, X_test=Xte, y_test=yte, epochs=epochs,
+                           batch_size=64, seed=0, device="cpu")
+
+        fit(0)  # warm-up
+        _, w0, u0, s0 = timed_rusage(lambda: fit(0))  # the losses of epoch 0 (no probes: no ranks)
+        _, w1, u1, s1 = timed_rusage(lambda: fit(2))
+        w1, u1, s1 = [w0 + (v - v0) / 2 for v, v0 in ((w1, w0), (u1, u0), (s1, s0))]
+        res["training epoch"] = {"wall": w1 - w0, "user": u1 - u0, "sys": s1 - s0}
+    print("PARTS " + json.dumps(res), flush=True)
+
+
+def against(args, argv):
+    """Alternate ``--parts`` runs of ``args.against`` and of this checkout; print the comparison."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout (not the installed one)
+    passed = [a for a in (argv if argv is not None else sys.argv[1:])]
+    i = passed.index("--against")
+    passed = passed[:i] + passed[i + 2:]
+    runs = {"old": [], "new": []}
+    for r in range(args.rounds):
+        for tag, src in (("old", os.path.abspath(args.against)), ("new", here)):
+            extra = ["--train-epoch"] if r == 0 and tag == "new" else []
+            env = dict(os.environ, PYTHONPATH=src)
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--parts", *passed, *extra], env=env,
+                                 capture_output=True, text=True, check=True).stdout
+            res = json.loads(next(line for line in out.splitlines() if line.startswith("PARTS "))[6:])
+            runs[tag].append(res)
+            print(f"round {r + 1} {tag} ({res['polyrank']}), load {os.getloadavg()[0]:.1f}:")
+            for k, v in res.items():
+                if k != "polyrank":
+                    print(f"    {k:20s} wall {v['wall']:7.1f} s  user {v['user']:7.1f} s  sys {v['sys']:6.1f} s"
+                          + (f"  (ranks checksum {v['checksum']})" if "checksum" in v else ""))
+    keys = [k for k in runs["new"][0] if k not in ("polyrank", "training epoch")]
+    print("median over rounds, old -> new (CPU = user + sys):")
+    med = {}
+    for tag in runs:
+        med[tag] = {k: {q: float(np.median([r[k][q] for r in runs[tag]])) for q in ("wall", "user", "sys")}
+                    for k in keys}
+    for k in keys:
+        o, n = med["old"][k], med["new"][k]
+        same = {r[k]["checksum"] for r in runs["old"] + runs["new"]}
+        co, cn = o["user"] + o["sys"], n["user"] + n["sys"]
+        print(f"    {k:20s} user {o['user']:6.1f} -> {n['user']:6.1f}   sys {o['sys']:6.1f} -> {n['sys']:5.1f}   "
+              f"CPU {co:6.1f} -> {cn:6.1f} ({co / max(cn, 1e-9):.2f}x)"
+              f"   wall {o['wall']:6.1f} -> {n['wall']:6.1f}   ranks {'identical' if len(same) == 1 else 'DIFFER'}")
+    tr = runs["new"][0]["training epoch"]
+    scale = 1000.0 / args.snapshot_probes
+    print(f"training epoch (unchanged code): wall {tr['wall']:.1f} s, user {tr['user']:.1f} s, sys {tr['sys']:.1f} s")
+    if "trained record" in keys:
+        for tag in ("old", "new"):
+            m = med[tag]
+            tot = {q: 50 * tr[q] + 25.5 * (m["untrained record"][q] + m["trained record"][q])
+                   + scale * (m["untrained snapshot"][q] + m["trained snapshot"][q]) for q in ("wall", "user", "sys")}
+            print(f"50 epochs, {tag}, extrapolated (records: half at the untrained, half at the trained network's cost;"
+                  f" snapshots x {scale:g}): user {tot['user']:.0f} s + sys {tot['sys']:.0f} s = CPU "
+                  f"{tot['user'] + tot['sys']:.0f} s;"
+                  f" wall at this load {tot['wall']:.0f} s = {tot['wall'] / 60:.1f} min")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--probes", type=int, default=1000)
     p.add_argument("--skip-snapshot", action="store_true")
+    p.add_argument("--parts", action="store_true", help="time only the record and the snapshot (see above)")
+    p.add_argument("--net", default=None, help="with --parts: also time them at this trained network (.npz)")
+    p.add_argument("--snapshot-probes", type=int, default=200, help="with --parts: snapshot at 2 x this many probes")
+    p.add_argument("--train-epoch", action="store_true", help="with --parts: also time one training epoch")
+    p.add_argument("--against", default=None, help="another polyrank checkout: alternate --parts runs with it")
+    p.add_argument("--rounds", type=int, default=2)
     args = p.parse_args(argv)
+    if args.against:
+        return against(args, argv)
+    if args.parts:
+        return parts(args)
     Xtr, ytr, Xte, yte = pr.data.load_mnist(kind="both")
     probes = {"data": Xte[: args.probes],
               "noise": np.random.default_rng(0).uniform(0.0, 1.0, size=(args.probes, Xte.shape[1]))}

@@ -67,14 +67,18 @@ def gemm_rate(device="cpu", n=None, repeats=3):
 
 class count_flops:
     """Context manager counting the floating-point work of the torch calls ranks_at makes
-    (torch.addmm, torch.bmm, torch.matmul: 2 m n k; torch.linalg.cholesky_ex: n^3 / 3;
+    (torch.addmm, torch.bmm, torch.matmul, torch.mm: 2 m n k; torch.linalg.cholesky_ex: n^3 / 3;
     torch.linalg.svdvals, the exact fallback, counted separately as calls). Used on an untimed
     run with the same inputs, so the count is the work as executed, padding included."""
 
     def __enter__(self):
         self.flops, self.svd_calls = 0.0, 0
-        self._saved = (torch.addmm, torch.bmm, torch.matmul, torch.linalg.cholesky_ex, torch.linalg.svdvals)
-        addmm, bmm, matmul, chol, svd = self._saved
+        self._saved = (torch.addmm, torch.bmm, torch.matmul, torch.linalg.cholesky_ex, torch.linalg.svdvals, torch.mm)
+        addmm, bmm, matmul, chol, svd, mm = self._saved
+
+        def c_mm(x, y, *a, **k):
+            self.flops += 2.0 * x.shape[0] * x.shape[1] * y.shape[1]
+            return mm(x, y, *a, **k)
 
         def c_addmm(b, x, w, *a, **k):
             self.flops += 2.0 * x.shape[0] * x.shape[1] * w.shape[-1]
@@ -97,12 +101,13 @@ class count_flops:
             self.svd_calls += 1
             return svd(A, *a, **k)
 
-        torch.addmm, torch.bmm, torch.matmul = c_addmm, c_bmm, c_matmul
+        torch.addmm, torch.bmm, torch.matmul, torch.mm = c_addmm, c_bmm, c_matmul, c_mm
         torch.linalg.cholesky_ex, torch.linalg.svdvals = c_chol, c_svd
         return self
 
     def __exit__(self, *exc):
-        torch.addmm, torch.bmm, torch.matmul, torch.linalg.cholesky_ex, torch.linalg.svdvals = self._saved
+        (torch.addmm, torch.bmm, torch.matmul, torch.linalg.cholesky_ex, torch.linalg.svdvals,
+         torch.mm) = self._saved
         return False
 
 

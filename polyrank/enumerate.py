@@ -23,7 +23,7 @@ from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, 
                         zero_thresholds)
 from ._validation import check_frame, check_layer, check_point, check_positive_int, check_tol, format_bytes
 from .domain import as_domain
-from .exceptions import InfeasibleError, MemoryBudgetError, RegionLimitError
+from .exceptions import BoxPrecisionError, InfeasibleError, MemoryBudgetError, RegionLimitError
 from .network import as_network
 from .rank import batched_ranks
 from .regions import Decomposition, Region, pattern_key
@@ -737,14 +737,21 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
     net, dom, _, max_regions, make = _setup(net, domain, layer, start, tol, max_regions,
                                             "enumerate_regions", build=False, frame=frame)
     max_memory = check_positive_int(max_memory, name="max_memory", func="enumerate_regions", allow_none=True)
+    fallback = None
     if method in ("auto", "subdivision"):
         engine = _choose_subdivision(net, dom, method)
         if engine is not None:
             extra = {} if max_memory is None else {"max_memory": max_memory}
             if n_jobs is not None:
                 extra["n_jobs"] = n_jobs
-            return engine(net, dom, layer=check_layer(layer, net.n_layers), max_regions=max_regions,
-                          partial=partial, tol=tol, progress=progress, frame=frame, **extra)
+            try:
+                # auto: over an unbounded domain whose box the engine cannot resolve at tol, the LP engine
+                return engine(net, dom, layer=check_layer(layer, net.n_layers), max_regions=max_regions,
+                              partial=partial, tol=tol, progress=progress, frame=frame, strict=method == "auto",
+                              **extra)
+            except BoxPrecisionError as exc:
+                fallback = (f"method='auto' used the LP engine: over this unbounded domain the subdivision "
+                            f"engine's box (half-width {exc.args[0]:.3g} in local units) is too large to resolve tol")
     eng, start_pt = make()
     t0 = time.perf_counter()
     regions, edges = [], {}
@@ -772,6 +779,8 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
             bar.close()
     stats = dict(seconds=time.perf_counter() - t0, n_lp=eng.n_lp, n_small_lp=eng.n_small_lp,
                  n_qhull=eng.n_qhull, n_fallback=eng.n_fallback)
+    if fallback is not None:
+        stats["auto_engine"] = fallback
     n_dropped, notes = eng.precision({pattern_key(r.pattern) for r in regions})
     warn_precision(notes)
     return Decomposition(net, dom, eng.K, regions, [(i, j, u) for (i, j), u in sorted(edges.items())],

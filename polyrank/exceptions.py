@@ -15,6 +15,7 @@ __all__ = [
     "RegionLimitError",
     "MemoryBudgetError",
     "CertificateError",
+    "BoxPrecisionError",
     "PrecisionWarning",
 ]
 
@@ -45,6 +46,13 @@ class MemoryBudgetError(PolyrankError):
 
 class CertificateError(PolyrankError):
     """A decomposition failed its completeness certificate (:meth:`Decomposition.verify`)."""
+
+
+class BoxPrecisionError(PolyrankError):
+    """Over an unbounded domain, the subdivision engine's box is too large for float64 to
+    resolve ``tol`` (``polyrank.subdivision.BOX_ROUNDING_SAFETY``). Raised only where the
+    caller asked for it: ``enumerate_regions(method="auto")`` catches it and runs the LP
+    engine. ``args[0]`` is the box's half-width in local units."""
 
 
 class PrecisionWarning(UserWarning):

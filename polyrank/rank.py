@@ -420,7 +420,7 @@ def _gather_kernel():
     return gather
 
 
-def _gather_blocks(W, rows, cols):
+def _gather_blocks(W, rows, cols, out=None):
     """The blocks ``W[rows[p]][:, cols[p]]`` of every point ``p``: (P, r, c) from ``rows`` (P, r)
     and ``cols`` (P, c) index tensors (padding indices point at a zero row or column of ``W``).
 
@@ -433,7 +433,8 @@ def _gather_blocks(W, rows, cols):
     if (kernel is None or W.dtype not in (torch.float32, torch.float64) or not W.is_contiguous()
             or rows.dtype != torch.int64 or cols.dtype != torch.int64):
         return W[rows[:, :, None], cols[:, None, :]]
-    out = torch.empty((rows.shape[0], rows.shape[1], cols.shape[1]), dtype=W.dtype)
+    if out is None:
+        out = torch.empty((rows.shape[0], rows.shape[1], cols.shape[1]), dtype=W.dtype)
     kernel(W.numpy(), rows.contiguous().numpy(), cols.contiguous().numpy(), out.numpy())
     return out
 
@@ -502,9 +503,199 @@ def _ranks_exact_chain(tn, idx, counts, bounds, K, sel, tol, eps):
         J = G if J is None else torch.bmm(J, G)
     W1a = Wp[0][idx[0][sel], : tn.d]
     A = _drop_constant_rows(tn, W1a if J is None else torch.bmm(J, W1a), K)
-    S = torch.linalg.svdvals(A)
-    r = _count_rank(S, counts[sel, K - 1], tn.d, tol, eps)
+    c = counts[sel, K - 1]
+    r = torch.zeros_like(c)
+    todo = torch.arange(A.shape[0], device=A.device)
+    if tol is None and A.dtype == torch.float64:  # the certificate of the exact engines (float64 rule)
+        ok, full = _exact_certificate(A, c)
+        r[ok] = full[ok]
+        todo = torch.nonzero(~ok).squeeze(1)
+    if todo.numel():
+        S = torch.linalg.svdvals(A[todo])
+        r[todo] = _count_rank(S, c[todo], tn.d, tol, eps)
     return torch.minimum(r, bounds[sel, K - 1])
+
+
+def _exact_per_point(tn):
+    """Whether the exact path runs point by point (:func:`_ranks_exact_points`): on the CPU with
+    the compiled gather."""
+    import torch
+
+    return tn.device.type == "cpu" and tn.dtype in (torch.float32, torch.float64) and _gather_kernel() is not None
+
+
+#: A workspace buffer (:func:`_workspace`) that must grow is allocated this many times the size
+#: asked for (the chunks of a call are sorted by codeword sizes, so later ones are slightly larger).
+WORKSPACE_GROWTH = 1.25
+
+
+def _workspace(tn, name, numel):
+    """A flat buffer of at least ``numel`` elements kept on ``tn`` for the rest of the call (the
+    per-point exact path writes its products into views of it, so that no large temporary is
+    allocated, page-faulted in and freed per point)."""
+    import torch
+
+    ws = tn.__dict__.setdefault("_workspaces", {})
+    buf = ws.get(name)
+    if buf is None or buf.numel() < numel:  # grown with a margin: later chunks are a little larger
+        buf = ws[name] = torch.empty(max(int(numel * WORKSPACE_GROWTH), 1), dtype=tn.dtype, device=tn.device)
+    return buf
+
+
+def _buffer(tn, name, shape):
+    """An uninitialised tensor of ``shape`` for a product's output: on the CPU a view of the reused
+    workspace ``name`` (:func:`_workspace`), on other devices a new tensor (their allocators cache)."""
+    import torch
+
+    if tn.device.type != "cpu":
+        return torch.empty(shape, dtype=tn.dtype, device=tn.device)
+    return _workspace(tn, name, math.prod(shape))[: math.prod(shape)].view(shape)
+
+
+def _ranks_exact_points(tn, idx, counts, bounds, K, sel, tol, eps, sketch=None, k=None, stats=None):
+    """The exact path of :func:`_ranks_exact_chain` point by point on the CPU, at each point's own
+    codeword sizes (no padding): ``A_K`` formed from the narrow end into reused buffers, the
+    engines' Cholesky certificate (:func:`_exact_certificate`, float64 rule only), the SVD where it
+    fails. The same products and rule as the batched path; no temporary larger than one point's
+    blocks, so nothing is page-faulted in per chunk (the batched path allocated and freed several
+    hundred MB per chunk: a third of the CPU time went to the kernel's page faults).
+
+    With ``sketch`` (a :class:`_Sketch`; ``k`` its columns) each point where ``b = c_K`` first tries
+    :func:`_certify`'s sketched certificate on ``U = J (W_1 T)[a_1]``, from the same narrow-end
+    product ``J = W_K[a_K, a_{K-1}] ... W_2[a_2, a_1]`` that the exact path continues with
+    ``W_1[a_1]`` where it fails: the chain at the point's own sizes (about half the multiply-adds
+    of :func:`_sketch_from_narrow_end`'s full-width GEMMs at the Fig. 3 network's last layer, where
+    half the units are active) and ``c_K k`` instead of ``c_K d`` columns at the end. ``stats``, when
+    given, gets (points tried, points whose sketched certificate failed) added to its two entries."""
+    import torch
+
+    gather = _gather_kernel()
+    Wp = [W.numpy() for W in tn.padded()]
+    d = tn.d
+    sel_np = sel.cpu().numpy()
+    cnt = counts[sel].cpu().numpy()
+    bnd = bounds[sel, K - 1].cpu().numpy()
+    ix = [idx[l][sel].cpu().numpy() for l in range(K)]
+    cmax = cnt.max(0)
+    # ping-pong buffers for J (c_K x c_l), one gathered block, the gathered rows of W_1, A_K
+    big = int(max([cmax[K - 1] * cmax[l] for l in range(K)] + [1]))
+    bufs = [_workspace(tn, "J0", big), _workspace(tn, "J1", big)]
+    blk = _workspace(tn, "block", int(max([cmax[l] * cmax[l - 1] for l in range(1, K)] + [1])))
+    w1 = _workspace(tn, "W1rows", int(cmax[0]) * d)
+    A_buf = _workspace(tn, "A", int(cmax[K - 1]) * d)
+    certify = tol is None and tn.dtype == torch.float64
+    thr = tn.zero_thr[K - 1]
+    out = np.zeros(len(sel_np), dtype=np.int64)
+    if sketch is not None:  # the sketched certificate's constants, as in _certify
+        U_buf = _workspace(tn, "U", int(cmax[K - 1]) * k)
+        B = float(sketch.norm_bound[K - 1])
+        n_inner = max([d] + list(tn.widths[:K]))
+        s_thr = tol if tol is not None else B * max(d, tn.widths[K - 1]) * eps
+        W1T = sketch.W1T[:, :k]
+    for i in range(len(sel_np)):
+        c = [int(v) for v in cnt[i]]
+        cK = c[K - 1]
+        if cK == 0:
+            continue
+        act = [ix[l][i, : c[l]] for l in range(K)]
+        A = A_buf[: cK * d].view(cK, d)
+        J = None
+        if K > 1:
+            J = bufs[0][: cK * c[K - 2]].view(cK, c[K - 2])
+            gather(Wp[K - 1], act[K - 1][None], act[K - 2][None], J.numpy()[None])
+            flip = 1
+            for l in range(K - 1, 1, -1):  # J <- J W_l[a_l, a_{l-1}]
+                G = blk[: c[l - 1] * c[l - 2]].view(c[l - 1], c[l - 2])
+                gather(Wp[l - 1], act[l - 1][None], act[l - 2][None], G.numpy()[None])
+                Jn = bufs[flip][: cK * c[l - 2]].view(cK, c[l - 2])
+                torch.mm(J, G, out=Jn)
+                J, flip = Jn, 1 - flip
+        if sketch is not None and int(bnd[i]) == cK and cK <= k:
+            U = U_buf[: cK * k].view(cK, k)
+            a1 = torch.from_numpy(act[0])
+            if J is None:
+                torch.index_select(W1T, 0, a1, out=U)
+            else:
+                W1Ta = w1[: c[0] * k].view(c[0], k)
+                torch.index_select(W1T, 0, a1, out=W1Ta)
+                torch.mm(J, W1Ta, out=U)
+            err = eps * B * B * ((2 * K + 1) * n_inner + (cK + 1) ** 2)
+            delta = CERT_SAFETY * max(err, s_thr * s_thr)
+            ok = bool(_gram_cholesky_ok_batch(U[None], torch.full((1, cK), delta, dtype=U.dtype))[0])
+            if stats is not None:
+                stats[0] += 1
+                stats[1] += not ok
+            if ok:
+                out[i] = cK
+                continue
+        if K == 1:
+            torch.index_select(tn.W[0], 0, torch.from_numpy(act[0]), out=A)
+        else:
+            W1a = w1[: c[0] * d].view(c[0], d)
+            torch.index_select(tn.W[0], 0, torch.from_numpy(act[0]), out=W1a)
+            torch.mm(J, W1a, out=A)
+        keep = torch.linalg.vector_norm(A, dim=1) > thr  # rule 1
+        n_rows = int(keep.sum())
+        if n_rows < cK:
+            A.mul_(keep[:, None].to(A.dtype))
+        if n_rows == 0:
+            continue
+        if certify:
+            # the rank to prove: at most min(nonzero rows, d, bound); where the bound is the lowest
+            # (an earlier layer was narrower), the Gram matrix of the first `bound` nonzero rows
+            # (a row subset never raises sigma_b); the shift's tolerance uses the whole map's trace
+            target = min(n_rows, d, int(bnd[i]))
+            V = A if n_rows == cK else A[keep]
+            trace = float(torch.linalg.vector_norm(V) ** 2)
+            delta = float(certificate_shift(trace, target, cK, d))
+            Vg = V[:target] if target < min(n_rows, d) else (V if n_rows <= d else V.T)
+            if bool(_gram_cholesky_ok_batch(Vg[None], torch.full((1, Vg.shape[0]), delta, dtype=A.dtype))[0]):
+                out[i] = target
+                continue
+        S = torch.linalg.svdvals(A)[None]
+        out[i] = int(_count_rank(S, torch.tensor([cK]), d, tol, eps)[0])
+    return torch.minimum(torch.from_numpy(out).to(bounds.device), bounds[sel, K - 1])
+
+
+def _exact_certificate(A, sizes):
+    """:func:`full_rank_certified` on a stack of formed maps ``A`` (P, m, d) whose rows are
+    either kept or exactly zero (constant units dropped, padding): the shifted Cholesky
+    certificate of :func:`certificate_shift` with the map's own trace, on ``A A^T`` where a map
+    has at most ``d`` nonzero rows (zero rows get a unit diagonal, which leaves the rest of the
+    factorisation unchanged) and on ``A^T A`` elsewhere. Returns ``(ok, rank)``: where ``ok``,
+    the rank under the rank rule is ``rank = min(nonzero rows, d)`` (proved); elsewhere undecided.
+    This is the certificate that :func:`batched_ranks`'s callers in the enumeration engines try
+    before the SVD; it replaces the SVD of the fallback wherever it holds."""
+    import torch
+
+    P, m, d = A.shape
+    sq = A * A
+    row_sq = sq.sum(2)
+    trace = row_sq.sum(1)
+    del sq
+    nonzero = row_sq > 0
+    n_rows = nonzero.sum(1)
+    full = torch.clamp(n_rows, max=d)
+    ok = torch.zeros(P, dtype=torch.bool, device=A.device)
+    delta = torch.as_tensor(certificate_shift(trace.cpu().numpy(), n_rows.cpu().numpy(), sizes.cpu().numpy(), d),
+                            dtype=A.dtype, device=A.device)
+    rows = (n_rows <= d) & (n_rows > 0)
+    cols = n_rows > d
+    ok[n_rows == 0] = True  # no nonzero row: rank 0, as the SVD counts
+    for grp, by_rows in ((rows, True), (cols, False)):
+        if not bool(grp.any()):
+            continue
+        sel = torch.nonzero(grp).squeeze(1)
+        every = sel.numel() == P
+        Ag = A if every else A[sel]
+        dg = delta if every else delta[sel]
+        if by_rows:  # A A^T: m x m, zero rows get diagonal 1 (their row and column are zero)
+            zero = ~(nonzero if every else nonzero[sel])
+            shift = dg[:, None] - zero.to(A.dtype) * (dg[:, None] + 1.0)
+            ok[sel] = _gram_cholesky_ok(Ag, shift)
+        else:        # A^T A: d x d
+            ok[sel] = _gram_cholesky_ok(Ag.transpose(1, 2), dg[:, None].expand(-1, d))
+    return ok, full
 
 
 #: Power-iteration steps and safety margin for the spectral-norm estimate of each ``W_l``
@@ -538,9 +729,9 @@ def _norm_estimate(W):
     Fig. 3 network's three large layers), once per ``ranks_at`` call, i.e. per epoch of ``fit``."""
     import torch
 
-    if min(W.shape) <= EXACT_NORM_MAX_DIM:
-        return float(np.linalg.norm(W, 2)) * (1.0 + EXACT_NORM_RTOL)
     A = torch.tensor(np.asarray(W), dtype=torch.float64)  # a copy: the network's arrays are read-only
+    if min(W.shape) <= EXACT_NORM_MAX_DIM:  # torch's SVD: numpy's took 0.1-1 s for 100 x 500 here
+        return float(torch.linalg.matrix_norm(A, 2)) * (1.0 + EXACT_NORM_RTOL)
     if A.shape[0] < A.shape[1]:  # iterate on the smaller side: A^T A
         A = A.T
     v = torch.ones(A.shape[1], dtype=torch.float64) / np.sqrt(A.shape[1])
@@ -567,19 +758,32 @@ class _Sketch:
         self.norm_bound = np.cumprod([_norm_estimate(W) for W in net.weights[: len(tn.W)]])
 
 
+#: The certify method stops trying the sketched certificate at a layer for the rest of a
+#: ``ranks_at`` call once it has failed at more than this fraction of the points tried there
+#: (at least SKETCH_GIVE_UP_MIN_POINTS of them): those points then go straight to the exact path
+#: (the map formed from the narrow end, the engines' Cholesky certificate on it, the SVD where
+#: that fails). On the trained Fig. 3 network the product of the layers' norms that scales the
+#: sketched certificate's shift is ~15x the maps' norms, and the sketch lowers ``sigma_min``
+#: another ~30x: it failed at every probe, so its cost was spent for nothing. Cost only: the ranks
+#: do not depend on which path proved them.
+SKETCH_GIVE_UP = 0.5
+SKETCH_GIVE_UP_MIN_POINTS = 32
+
 #: Cost weight of the gathered chain against the narrow end's GEMMs (measured on the Fig. 3
 #: network's last layer on a 2-core CPU: the narrow end, at 2.8x the multiply-adds, took half
 #: the time).
 NARROW_END_GATHER_WEIGHT = 4.0
 
 
-def _ranks_certify(tn, sketch, masks, counts, bounds, layers, tol, eps, ks, cmaxs):
+def _ranks_certify(tn, sketch, masks, counts, bounds, layers, tol, eps, ks, cmaxs, skip=(), failed=None):
     """Certify ``rank A_K = min(d, c_1..c_K)`` by a shifted Cholesky of a sketched Gram matrix;
     fall back to :func:`_ranks_exact_chain` where the certificate fails.
 
     ``U_K = A_K[a_K] T`` comes from the input end through the active blocks (one gathered
     ``bmm`` per layer, reused by the next requested layer) or, when only one narrow layer is
-    requested (Fig. 3B's last layer), from the narrow end (:func:`_sketch_from_narrow_end`)."""
+    requested (Fig. 3B's last layer), from the narrow end (:func:`_sketch_from_narrow_end`).
+    Layers in ``skip`` go straight to the exact path (see SKETCH_GIVE_UP); ``failed[K]``, when
+    given, accumulates (points tried, points whose sketched certificate failed) per layer."""
     Kmax = max(layers)
     idx = [None] * Kmax
 
@@ -589,21 +793,36 @@ def _ranks_certify(tn, sketch, masks, counts, bounds, layers, tol, eps, ks, cmax
         return idx[l]
 
     out = {}
-    if len(layers) == 1 and Kmax > 1 and _narrow_end_cheaper(tn, cmaxs, ks, Kmax):
+    for K in layers:
+        if K in skip:
+            out[K] = _certify(tn, sketch, None, counts, bounds, K, tol, eps, index)
+    sketched = [K for K in layers if K not in skip]
+    if not sketched:
+        return out
+    Kmax = max(sketched)
+    if len(sketched) == 1 and Kmax > 1 and _exact_per_point(tn):
+        # one layer on the CPU: point by point from the narrow end, sketched certificate first
+        out[Kmax] = _certify(tn, sketch, None, counts, bounds, Kmax, tol, eps, index, failed, per_point_k=ks[Kmax - 1])
+        return out
+    if len(sketched) == 1 and Kmax > 1 and _narrow_end_cheaper(tn, cmaxs, ks, Kmax):
         U = _sketch_from_narrow_end(tn, sketch, masks, index(Kmax - 1), Kmax, ks[Kmax - 1])
-        out[Kmax] = _certify(tn, sketch, U, counts, bounds, Kmax, tol, eps, index)
+        out[Kmax] = _certify(tn, sketch, U, counts, bounds, Kmax, tol, eps, index, failed)
         return out
     import torch
 
     Wp = tn.padded()
-    U = sketch.W1T[:, : ks[0]][index(0)]  # (P, c1max, k1): (W_1 T)[a_1]
+    i0 = index(0)
+    U = torch.index_select(sketch.W1T[:, : ks[0]], 0, i0.reshape(-1),  # (W_1 T)[a_1]: (P, c1max, k1)
+                           out=_buffer(tn, "chain_U1", (i0.numel(), ks[0]))).view(i0.shape[0], i0.shape[1], ks[0])
     for K in range(1, Kmax + 1):
         k = ks[K - 1]
-        if K > 1:
-            G = _gather_blocks(Wp[K - 1], index(K - 1), index(K - 2))
-            U = torch.bmm(G, U[:, :, :k])
-        if K in layers:
-            out[K] = _certify(tn, sketch, U, counts, bounds, K, tol, eps, index)
+        if K > 1:  # into reused buffers on the CPU (no large temporary per chunk: see _workspace)
+            rows, cols = index(K - 1), index(K - 2)
+            G = _gather_blocks(Wp[K - 1], rows, cols, out=_buffer(tn, "chain_G", (rows.shape[0], rows.shape[1],
+                                                                               cols.shape[1])))
+            U = torch.bmm(G, U[:, :, :k], out=_buffer(tn, f"chain_U{K % 2}", (G.shape[0], G.shape[1], k)))
+        if K in sketched:
+            out[K] = _certify(tn, sketch, U, counts, bounds, K, tol, eps, index, failed)
     return out
 
 
@@ -622,27 +841,34 @@ def _sketch_from_narrow_end(tn, sketch, masks, idx_K, K, k):
     """``U = A_K[a_K] T`` (P, c_Kmax, k) from the narrow end: the active rows of ``W_K``, then
     for every earlier layer one GEMM of all points' rows stacked with the full ``W_l``,
     masked by ``D_l``; no gathered blocks (only layer K's rows are gathered)."""
+    import torch
+
     P, cm = idx_K.shape
-    J = tn.padded()[K - 1][:, : tn.widths[K - 2]][idx_K]  # (P, cm, n_{K-1}); padding rows are zero
-    J = J * masks[K - 2][:, None, :].to(J.dtype)
+    # the products go into reused buffers on the CPU (see _workspace): a chunk's J is ~100-200 MB
+    J = torch.index_select(tn.padded()[K - 1][:, : tn.widths[K - 2]], 0, idx_K.reshape(-1),
+                           out=_buffer(tn, "narrow_J", (P * cm, tn.widths[K - 2])))  # padding rows are zero
+    J.view(P, cm, -1).mul_(masks[K - 2][:, None, :])
     for j in range(K - 2, 0, -1):  # multiply by W_{j+1}, mask by D_j
-        J = (J.reshape(P * cm, -1) @ tn.W[j]).reshape(P, cm, -1)
-        J *= masks[j - 1][:, None, :].to(J.dtype)
-    return (J.reshape(P * cm, -1) @ sketch.W1T[: tn.widths[0], :k]).reshape(P, cm, k)
+        J = torch.mm(J, tn.W[j], out=_buffer(tn, f"narrow_J{j % 2}", (P * cm, tn.W[j].shape[1])))
+        J.view(P, cm, -1).mul_(masks[j - 1][:, None, :])
+    return (J @ sketch.W1T[: tn.widths[0], :k]).reshape(P, cm, k)
 
 
-def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index):
+def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index, failed=None, per_point_k=None):
     """Ranks at layer K from ``U = A_K[a_K] T`` (rows padded with zeros): the shifted Cholesky
-    certificate where it holds, :func:`_ranks_exact_chain` elsewhere."""
+    certificate where it holds, :func:`_ranks_exact_chain` elsewhere (everywhere when ``U`` is
+    None). With ``per_point_k`` (and ``U`` None), :func:`_ranks_exact_points` tries the sketched
+    certificate with that many sketch columns point by point. ``failed``: see :func:`_ranks_certify`."""
     import torch
 
     c, b = counts[:, K - 1], bounds[:, K - 1]
     r = torch.zeros_like(b)
     pending = b > 0
+    tried = int(pending.sum())
     B = float(sketch.norm_bound[K - 1])
     n_inner = max([tn.d] + list(tn.widths[:K]))
     thr = tol if tol is not None else B * max(tn.d, tn.widths[K - 1]) * eps
-    for rows in (True, False):
+    for rows in (True, False) if U is not None else ():
         grp = pending & ((b == c) if rows else (b < c))
         if not bool(grp.any()):
             continue
@@ -679,11 +905,25 @@ def _certify(tn, sketch, U, counts, bounds, K, tol, eps, index):
         r[good] = b[good]
         pending[good] = False
     bad = torch.nonzero(pending).squeeze(1)
-    if bad.numel():
+    if failed is not None and U is not None:
+        t, f = failed.get(K, (0, 0))
+        failed[K] = (t + tried, f + int(bad.numel()))
+    if bad.numel() and _exact_per_point(tn):
+        idx = [index(l) for l in range(K)]
+        if per_point_k is not None:
+            stats = [0, 0]
+            r[bad] = _ranks_exact_points(tn, idx, counts, bounds, K, bad, tol, eps, sketch, per_point_k, stats)
+            if failed is not None:
+                t, f = failed.get(K, (0, 0))
+                failed[K] = (t + stats[0], f + stats[1])
+        else:
+            r[bad] = _ranks_exact_points(tn, idx, counts, bounds, K, bad, tol, eps)
+    elif bad.numel():
         idx = [index(l) for l in range(K)]
         # the fallback's gathered blocks, in batches within the memory budget
         per = 2 * (sum(idx[l].shape[1] * idx[l - 1].shape[1] for l in range(1, K)) + idx[K - 1].shape[1] * tn.d)
-        step = max(1, int(getattr(tn, "max_memory", DEFAULT_MAX_MEMORY) // max(per * U.element_size(), 1)))
+        itemsize = torch.finfo(tn.dtype).bits // 8
+        step = max(1, int(getattr(tn, "max_memory", DEFAULT_MAX_MEMORY) // max(per * itemsize, 1)))
         for s in range(0, bad.numel(), step):
             sel = bad[s: s + step]
             r[sel] = _ranks_exact_chain(tn, idx, counts, bounds, K, sel, tol, eps)
@@ -875,7 +1115,12 @@ def ranks_at(net, X, layers=None, *, device=None, batch_size=None, tol=None, dty
     shrink under the sketch, so success proves ``sigma_b(A_K) > threshold`` with
     ``b = min(d, c_1..c_K)``, i.e. the rank is ``b`` under the rule above. Where it
     fails (a genuine rank drop, or a nearly singular map), ``A_K`` is formed from the
-    narrow end (``W_K[a_K, a_{K-1}] ... W_1[a_1]``) and its singular values counted.
+    narrow end (``W_K[a_K, a_{K-1}] ... W_1[a_1]``) and proved full rank by the enumeration
+    engines' Cholesky certificate (:func:`full_rank_certified`, shift from its own trace), or
+    its singular values counted where that fails too. A layer whose sketched certificate fails
+    at most points stops trying it for the rest of the call (``SKETCH_GIVE_UP``). On the CPU a
+    single requested layer runs point by point from the narrow end at each point's own sizes,
+    and so does the exact path, in reused buffers.
     Cost per point about ``sum_K c_K c_{K-1} k_K + c_K k_K^2 + k_K^3 / 3`` with
     ``k_K ~ b_K``, against ``sum_K n_K n_{K-1} d + n_K d^2`` for a per-point loop.
 
@@ -993,6 +1238,7 @@ def _ranks_of_masks(tn, net, counts_all, masks_of, layers, *, method, tol, max_m
         starts = tqdm(starts, total=-(-n // chunk), desc=func, unit="chunk")
     result = np.zeros((n, len(layers)), dtype=np.int64)
     want = set(layers)
+    skip, failed = set(), {}
     for s in starts:
         idx = order[s: s + chunk]
         masks = masks_of(idx)
@@ -1006,7 +1252,10 @@ def _ranks_of_masks(tn, net, counts_all, masks_of, layers, *, method, tol, max_m
             cmx = [int(v) for v in cnt.max(0).values]
             bmx = [int(v) for v in bounds_all[idx].max(0).values]
             out = _ranks_certify(tn, sketch, masks, counts, bounds, want, tol, eps,
-                                 _sketch_widths(bmx, layers, d), cmx)
+                                 _sketch_widths(bmx, layers, d), cmx, skip, failed)
+            for K, (t, f) in failed.items():  # see SKETCH_GIVE_UP
+                if t >= SKETCH_GIVE_UP_MIN_POINTS and f > SKETCH_GIVE_UP * t:
+                    skip.add(K)
         prev = None
         for K in sorted(want):  # rank A_K <= rank A_{K'} for K' < K
             if prev is not None:

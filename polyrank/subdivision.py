@@ -32,7 +32,7 @@ from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, 
                         zero_thresholds)
 from ._validation import check_frame, check_layer, check_positive_int, check_tol
 from .domain import Polytope, as_domain
-from .exceptions import MemoryBudgetError, RegionLimitError
+from .exceptions import BoxPrecisionError, MemoryBudgetError, RegionLimitError
 from .network import as_network
 from .rank import RANK_CHUNK, batched_ranks, certificate_shift, cholesky_full_rank
 from .regions import Decomposition, Region
@@ -66,6 +66,15 @@ AUTO_MAX_DIM_UNBOUNDED = 8
 #: With ``domain=None`` the box is grown until every vertex found lies within this
 #: fraction of the box's half-width.
 BOX_MARGIN = 0.5
+#: Over an unbounded domain the engine cuts cells whose edges reach the box ``[-R, R]^d``,
+#: and a vertex found on such an edge carries a rounding error of about ``eps * 2R`` (local
+#: units), near the origin too. When this many times that error exceeds ``tol``, regions
+#: thicker than ``tol`` may be merged into a neighbour without being counted (a 4-10-10-10
+#: network over R^4 needed R = 2.9e13: 9 regions of inradius 5e-5 to 1e-3 were lost; in boxes
+#: of growing size, with tol fixed in local units, losses began between R = 4e6 and 1.3e7,
+#: i.e. eps * 2R between 1.7e-9 and 5.8e-9 against tol = 1e-9): the decomposition is then
+#: marked ``precision_limited`` with a note, and ``method="auto"`` uses the LP engine instead.
+BOX_ROUNDING_SAFETY = 2.0
 #: Vertices within this many snaps of a domain facet lie on it (qhull's accuracy).
 DOMAIN_VERTEX_SNAPS = 1e3
 #: A subset of first-layer unit normals is independent when its smallest singular value
@@ -1882,9 +1891,21 @@ def _neighbor_args(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, maps
             np.asarray(zabs, dtype=np.float64), np.ascontiguousarray(praw), anc, Hflat, hoff, WT3)
 
 
+def _box_rounding_note(R, tol, s):
+    """None when the rounding along the box's edges (``BOX_ROUNDING_SAFETY * eps * 2R``,
+    local units) stays within ``tol``; else the sentence for the precision notes."""
+    err = BOX_ROUNDING_SAFETY * float(np.finfo(np.float64).eps) * 2.0 * R
+    if err <= tol:
+        return None
+    return (f"Over this unbounded domain the engine's box reached half-width {s * R:.3g}: vertices cut on its "
+            f"edges are rounded by up to {s * err:.3g}, above tol x size = {s * tol:.3g}, so regions thinner than "
+            f"that may be merged into a neighbour without being counted. method='lp' (or 'auto', which then "
+            f"uses it) resolves them.")
+
+
 def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, partial=False,
                           tol=None, progress=False, max_memory=DEFAULT_MAX_MEMORY, n_jobs=None,
-                          edges=True, frame=None) -> Decomposition:
+                          edges=True, frame=None, strict=False) -> Decomposition:
     """Enumerate the linear regions of a network with 1-10 inputs by cutting the domain.
 
     This is the engine behind ``enumerate_regions(..., method="subdivision")`` (and
@@ -1929,6 +1950,11 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
         the constant-unit thresholds are relative to ``s``. A tile of a larger domain
         passes that domain's frame (``Tile.frame``, :func:`polyrank.tile_domain`), so that it decides
         every unit exactly as the run on the whole domain.
+    strict : bool, default False
+        Over an unbounded domain whose box is too large for float64 to resolve ``tol``
+        (see Notes), raise :class:`~polyrank.exceptions.BoxPrecisionError` before the
+        box's subdivision instead of returning a result marked ``precision_limited``
+        (``enumerate_regions(method="auto")`` then runs the LP engine).
 
     Returns
     -------
@@ -1945,6 +1971,8 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
         More than ``max_regions`` regions and ``partial`` is False.
     MemoryBudgetError
         The run would need more than ``max_memory`` bytes.
+    BoxPrecisionError
+        With ``strict=True`` only (above).
 
     Notes
     -----
@@ -1963,7 +1991,11 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     until every vertex found lies within ``BOX_MARGIN * R``: a vertex-free shell
     between ``R/2`` and ``R`` is the evidence, not a proof, that no vertex lies outside.
     In 2-4-D the first box is checked through the subdivisions of its faces, without its
-    own; when a vertex lies beyond it, R grows from there at once.
+    own; when a vertex lies beyond it, R grows from there at once. A vertex cut on an
+    edge that reaches the box is rounded by about ``eps * 2R``; where
+    ``BOX_ROUNDING_SAFETY`` times that exceeds ``tol``, thin regions may be lost, and the
+    decomposition is marked ``precision_limited`` with a PrecisionWarning
+    (``method="auto"`` then runs the LP engine instead).
 
     Cost: per layer, each cell is tested against each neuron (O(vertices)), and each
     cut costs O(vertices + edges + k^3) with k the vertices of the cut face.
@@ -2028,6 +2060,8 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             else:
                 seen.clear()
         for _ in range(12):
+            if strict and _box_rounding_note(R, tol * lp_scale, s) is not None:
+                raise BoxPrecisionError(R)
             eye = np.eye(d)
             Ab = np.vstack([Ad, eye, -eye])
             bb = np.concatenate([bd, R + centre, R - centre])
@@ -2040,7 +2074,15 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             if vmax <= BOX_MARGIN * R:
                 break
             R = 4.0 * vmax
-    return _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0, frame=(x0, s), edges=edges)
+    note = None if R is None else _box_rounding_note(R, tol * lp_scale, s)
+    if note is not None and strict:
+        raise BoxPrecisionError(R)
+    dec = _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0, frame=(x0, s), edges=edges)
+    if note is not None:
+        dec.stats["precision_notes"].append(note)
+        dec.precision_limited = True
+        warn_precision([note])
+    return dec
 
 
 def _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen):

@@ -483,3 +483,47 @@ def test_inverse_region_volumes_refuses_bad_points_and_domains():
         pr.inverse_region_volumes(net, [0.5, 0.5], box)
     with pytest.raises(ValueError, match="bounded"):
         pr.inverse_region_volumes(net, [[0.5, 0.5]], None)
+
+
+def test_unbounded_box_too_large_to_resolve_tol_is_flagged():
+    """Over R^4 the default-initialised 4-10-10-10 network (seed 0) needs a box of half-width
+    ~2e13, where the subdivision engine's vertices are rounded by ~1e-2: the LP engine finds 9
+    regions (inradius 5e-5 to 1e-3) that it loses (tests/slow: 24 504 against 24 493). The
+    result must say so (precision_limited, a PrecisionWarning naming the box), and method="auto"
+    must not return it. The 3-16-16-16 network over R^3 (box ~4e5) keeps its published count
+    20 295 unflagged."""
+    from polyrank.exceptions import BoxPrecisionError
+    from polyrank.subdivision import _box_rounding_note
+    from polyrank.train import mlp
+
+    net = pr.as_network(mlp(4, [10, 10, 10], seed=0))
+    with pytest.warns(PrecisionWarning, match="box reached half-width"):
+        dec = pr.enumerate_regions(net, method="subdivision", n_jobs=1)
+    assert dec.precision_limited and any("box reached" in n for n in dec.stats["precision_notes"])
+    with pytest.raises(BoxPrecisionError):  # what method="auto" catches before the LP engine runs
+        pr.subdivision.enumerate_subdivision(net, strict=True, n_jobs=1)
+    # the rule itself: eps * 2R * safety against tol
+    eps = np.finfo(np.float64).eps
+    R_edge = 1e-9 / (pr.subdivision.BOX_ROUNDING_SAFETY * eps * 2)
+    assert _box_rounding_note(0.99 * R_edge, 1e-9, 1.0) is None
+    assert _box_rounding_note(1.01 * R_edge, 1e-9, 1.0) is not None
+    net3 = pr.as_network(mlp(3, [16, 16, 16], seed=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrecisionWarning)
+        dec3 = pr.enumerate_regions(net3)
+    assert dec3.method == "subdivision" and len(dec3) == 20295 and not dec3.precision_limited
+
+
+@pytest.mark.slow
+def test_unbounded_box_fallback_finds_the_regions_the_engine_loses():
+    """The regions behind the flag above: method="auto" (the LP engine) finds every region the
+    subdivision engine finds over R^4 and 9 more, each thicker than tol."""
+    from polyrank.train import mlp
+
+    net = pr.as_network(mlp(4, [10, 10, 10], seed=0))
+    sub = quiet(pr.enumerate_regions, net, method="subdivision")
+    auto = pr.enumerate_regions(net)
+    assert auto.method == "lp" and "auto_engine" in auto.stats and not auto.precision_limited
+    lost = set(patterns_of(auto)) - set(patterns_of(sub))
+    assert set(patterns_of(sub)) <= set(patterns_of(auto)) and len(lost) > 0
+    assert min(r.inradius for r in auto if r.pattern in lost) > 1e-6

@@ -417,3 +417,44 @@ def test_gram_certificate_without_in_place_cholesky(monkeypatch, global_random_s
     b, expect = bound(net, X), _numpy_ranks(net, X)
     assert max(b[:, 0]) > 2 * pr.rank.GRAM_BLOCKS and (expect[:, 1] < b[:, 1]).any()
     np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), expect)
+
+
+@pytest.mark.parametrize("give_up", [False, True])
+def test_point_by_point_paths_equal_per_point_numpy_rank(monkeypatch, give_up, global_random_seed):
+    # On the CPU a single requested layer runs point by point from the narrow end (sketched
+    # certificate first), and the exact path runs point by point with the engines' Cholesky
+    # certificate before the SVD; a narrow layer 2 makes layer 3's bound (c_2) lower than its rows
+    # (the row-subset certificate), duplicated units make ranks drop. With give_up, every layer
+    # stops trying the sketch after the first points, so the exact path decides almost everywhere.
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 24, [40, 12, 30, 8], scaled=True, duplicate=True)
+    X = rng.normal(size=(70, 24)) * 2.0
+    expect = _numpy_ranks(net, X)
+    b = bound(net, X)
+    assert (b[:, 2] < np.stack([p.sum(1) for p in net.patterns(X)], axis=1)[:, 2]).any()
+    if give_up:
+        monkeypatch.setattr(pr.rank, "SKETCH_GIVE_UP", -1.0)
+        monkeypatch.setattr(pr.rank, "SKETCH_GIVE_UP_MIN_POINTS", 1)
+    exact_points, svd_rows = [], []
+    real_exact, real_svd = pr.rank._ranks_exact_points, torch.linalg.svdvals
+
+    def exact(tn, idx, counts, bounds, K, sel, *a, **k):
+        exact_points.append(int(sel.numel()))
+        return real_exact(tn, idx, counts, bounds, K, sel, *a, **k)
+
+    def svd(A, *a, **k):
+        svd_rows.append(1 if A.dim() == 2 else A.shape[0])
+        return real_svd(A, *a, **k)
+
+    monkeypatch.setattr(pr.rank, "_ranks_exact_points", exact)
+    monkeypatch.setattr(torch.linalg, "svdvals", svd)
+    for mem in (None, 200_000):
+        np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify", max_memory=mem), expect)
+    for K in (3, 4):
+        np.testing.assert_array_equal(pr.ranks_at(net, X, [K], method="certify")[:, 0], expect[:, K - 1])
+    assert sum(exact_points) > 0
+    if give_up:  # the exact path ran at most points; its certificate spared some of them the SVD
+        assert sum(svd_rows) < sum(exact_points)
+    # the batched exact path (other devices, no numba) gives the same ranks
+    monkeypatch.setattr(pr.rank, "_exact_per_point", lambda tn: False)
+    np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), expect)
