@@ -506,7 +506,7 @@ def test_face_check_matches_the_first_box_subdivision(d, widths, kind, monkeypat
     rng = np.random.default_rng(global_random_seed)
     net = _net(rng, d, widths, integer=kind == "integer", zero_bias=kind == "zero_bias")
     lnet, K, zero, R, run, pat = _first_box(net)
-    _, _, _, wit, _, onbox = subdivision._finish_all(run.cells, run.box_id0, 1)
+    _, _, _, wit, _, onbox = subdivision._facet_pass(list(run.cells), run.d, run.box_id0, run.n, 1, [])[:6]
     box_keys = {p.tobytes() for p in pat[onbox]}
     full = {}
     old = subdivision._outside_vertex_extent(run, pat, np.zeros(d), R, full)  # qhull on every one
