@@ -129,6 +129,10 @@ except ImportError:  # pragma: no cover - exercised only without numba
         return f
 
     _njit_inline = _njit
+try:  # the index of the lowest set bit of a non-zero uint64 (one instruction)
+    from numba.cpython.unsafe.numbers import trailing_zeros as _ctz
+except ImportError:  # pragma: no cover - without numba, or a numba without it
+    _ctz = None
 
 
 # ---------------------------------------------------------------------------- kernels
@@ -167,6 +171,12 @@ def _popcount(x):
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
     x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
     return int((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+if _ctz is None:  # pragma: no cover
+    @_njit_inline
+    def _ctz(x):
+        return _popcount((x & (~x + np.uint64(1))) - np.uint64(1))
 
 
 @_njit
@@ -642,9 +652,25 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
 
 # ------------------------------------------------------------ threads
 #: A layer (or the facet and neighbour passes) is split across threads only into chunks
-#: of at least this many cells (facet rows for the neighbour pass): a chunk costs a few
-#: microseconds of Python, a cell about one microsecond of kernel time in 2-D.
+#: of at least this many cells (facet rows for the neighbour pass) ...
 PARALLEL_MIN_CHUNK = 64
+#: ... and of at least this much kernel time (seconds; estimated with ``_ITEM_SECONDS``): a
+#: chunk costs some 20-50 microseconds of Python and thread hand-off (more on a loaded
+#: machine), so a small run (2-16-16-16: 1202 cells) stays on one thread, where a second
+#: one only added that cost.
+PARALLEL_MIN_WORK = 4e-4
+#: Kernel seconds per item of each threaded pass in 2-D, and the factor per further input
+#: dimension (measured on 2-16-16-16 and 4-16-16-16; per cell of the complex before the
+#: layer, per cell, per facet row for the neighbour pass).
+_ITEM_SECONDS = {"layer": (1.2e-6, 3.5), "facet": (2e-7, 2.9), "neighbor": (5e-8, 1.2), "ranks": (9e-8, 1.7),
+                 "maps": (1.3e-7, 1.5)}
+
+
+def _min_chunk(kind, d):
+    """The fewest items of a chunk of the pass ``kind`` in input dimension ``d``
+    (``PARALLEL_MIN_CHUNK``, or ``PARALLEL_MIN_WORK`` of estimated kernel time)."""
+    t, g = _ITEM_SECONDS[kind]
+    return max(PARALLEL_MIN_CHUNK, int(PARALLEL_MIN_WORK / (t * g ** (d - 2))))
 #: Chunks per thread: cells differ in cost, more chunks than threads balance the load.
 CHUNKS_PER_THREAD = 4
 #: From this input dimension on, a layer that starts with few cells (the first starts with
@@ -716,19 +742,84 @@ def _bounds(n, n_jobs, min_chunk=PARALLEL_MIN_CHUNK):
 
 
 def _pmap(fn, bounds, n_jobs):
-    """``[fn(a, b) for consecutive a, b in bounds]`` on a pool of ``n_jobs`` threads (the
-    kernels release the GIL), in chunk order."""
-    from concurrent.futures import ThreadPoolExecutor
+    """``[fn(a, b) for consecutive a, b in bounds]`` on ``n_jobs`` threads (the kernels
+    release the GIL), in chunk order (:func:`_pstream`)."""
+    b = [int(x) for x in bounds]
+    return _pstream(lambda t: fn(b[t], b[t + 1]), len(b) - 1, n_jobs)
 
+
+def _pool(n_jobs):
+    """A pool of ``n_jobs`` threads, kept across calls."""
     ex = _POOLS.get(n_jobs)
     if ex is None:
+        from concurrent.futures import ThreadPoolExecutor
+
         ex = _POOLS[n_jobs] = ThreadPoolExecutor(n_jobs, thread_name_prefix="polyrank-subdivision")
-    futs = [ex.submit(fn, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-    try:
-        return [f.result() for f in futs]
-    finally:
-        for f in futs:
-            f.cancel()
+    return ex
+
+
+def _pstream(fn, n, n_jobs, after=None):
+    """``[fn(t) for t in range(n)]`` on ``n_jobs`` threads: this one and ``n_jobs - 1`` of the
+    pool claim the items in order, one at a time, so no thread waits at a barrier between
+    items and none waits for a pool thread that has not started (on a loaded machine this
+    thread does the work itself). ``after(t)`` runs in this thread once item ``t`` and all
+    before it are done (to free what they read), in item order. Results in item order; the
+    first exception is raised once the items under way are done."""
+    if n_jobs <= 1 or n <= 1:
+        out = []
+        for t in range(n):
+            out.append(fn(t))
+            if after is not None:
+                after(t)
+        return out
+    import itertools
+    import threading
+
+    out = [None] * n
+    done = [threading.Event() for _ in range(n)]
+    claimed = [False] * n
+    err = []
+    claim = itertools.count()  # next() is atomic under the GIL
+
+    def run_one(t):
+        claimed[t] = True
+        try:
+            out[t] = fn(t)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
+            err.append(e)
+        finally:
+            done[t].set()
+
+    def work():
+        while not err:
+            t = next(claim)
+            if t >= n:
+                return
+            run_one(t)
+
+    ex = _pool(n_jobs - 1)
+    for _ in range(min(n_jobs - 1, n - 1)):
+        ex.submit(work)
+    front = 0
+    handed = False  # every item handed out: each is done or will be
+    while not err:
+        t = next(claim)
+        if t >= n:
+            handed = True
+            break
+        run_one(t)
+        while front < n and done[front].is_set() and not err:
+            if after is not None:
+                after(front)
+            front += 1
+    for t in range(front, n):  # the items the other threads claimed
+        if handed or claimed[t]:
+            done[t].wait()
+        if not err and after is not None:
+            after(t)
+    if err:
+        raise err[0]
+    return out
 
 
 def _rebase(off, a, b):
@@ -766,7 +857,8 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
     used = np.zeros(1, np.int64)
     size = LAYER_CHUNK_CELLS
     if n_jobs > 1:
-        size = max(PARALLEL_MIN_CHUNK, min(size, -(-n // (n_jobs * CHUNKS_PER_THREAD))))
+        d = next((ch[0].shape[1] for ch in cells), 2)
+        size = max(_min_chunk("layer", d), min(size, -(-n // (n_jobs * CHUNKS_PER_THREAD))))
     items = []  # (chunk, first cell in it, last + 1, first cell overall)
     g0 = 0
     for i, ch in enumerate(cells):
@@ -812,91 +904,110 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
     return out, np.concatenate(Bs), np.concatenate(Ps), over
 
 
-def _finish_all(cells, box_id0, n_jobs, rows=False, free=False, bits=None):
-    """:func:`_finish` over the chunks of a complex, concatenated: ``(isfacet, centers,
-    spread, wit, lb, onbox)``, then with ``rows`` the rows ``A x <= b`` (unit normals), the
-    candidate ids and the rows per cell. With ``free`` each chunk is dropped from ``cells``
-    once read (the complex is freed as its facets are read off); a list ``bits`` then keeps
-    each chunk's vertex bitsets and offsets ``(F, vo)``."""
-    parts = []
-    n = _n_cells(cells)
-    if len(cells) > 1 and n <= LAYER_CHUNK_CELLS:  # a small complex: one pass, not one per chunk
-        one = [_joined(cells)]
-        if free:
-            cells[:] = [None] * len(cells)
-        cells = one
-    for i in range(len(cells)):
-        V, F, vo, E, eo, C, Rw, co = cells[i]
-        if free:
-            cells[i] = None
-        if bits is not None:
-            bits.append((F, vo))
-        part = list(_finish(V, F, vo, C, Rw, co, box_id0, n_jobs))
-        if rows:
-            part += [*_unit_rows(Rw, V.shape[1]), C, np.diff(co)]
-        parts.append(part)
-        del V, F, vo, E, eo, C, Rw, co
-        if free:
-            _release_heap(n)  # the chunk's pages
-    if len(parts) == 1:  # nothing to concatenate
-        return tuple(parts[0])
-    out = []
-    for k in range(len(parts[0])):  # one array at a time, its parts freed once concatenated
-        out.append(np.concatenate([p[k] for p in parts]))
-        for p in parts:
-            p[k] = None
-        if free:
-            _release_heap(n)  # the parts' pages, before the next array is allocated
-    return tuple(out)
+def _pieces(cells, n_jobs):
+    """The pieces ``(chunk, first cell, last + 1)`` of a complex's chunks that the facet and
+    region-rows passes hand to the threads (:func:`_bounds` of each chunk), and the first
+    cell and candidate row of each chunk in the whole complex."""
+    items = []
+    g0 = np.zeros(len(cells) + 1, np.int64)
+    k0 = np.zeros(len(cells) + 1, np.int64)
+    for i, ch in enumerate(cells):
+        m = len(ch[2]) - 1
+        g0[i + 1] = g0[i] + m
+        k0[i + 1] = k0[i] + int(ch[7][-1])
+        b = _bounds(m, n_jobs, _min_chunk("facet", ch[0].shape[1]))
+        cuts = [0, m] if b is None else b.tolist()
+        items += [(i, a, e) for a, e in zip(cuts[:-1], cuts[1:])]
+    return items, g0, k0
 
 
-def _joined(cells):
-    """The chunks of a complex as one chunk ``(V, F, vo, None, None, C, R, co)`` (no edges:
-    for :func:`_finish`, which reads none)."""
-    def offsets(k):
-        out, base = [np.zeros(1, np.int64)], 0
-        for ch in cells:
-            out.append(ch[k][1:] + base)
-            base += int(ch[k][-1])
-        return np.concatenate(out)
+def _waves(items, n_jobs, piece, done):
+    """``piece(t)`` for every item on the pool (:func:`_pstream`: no barrier between chunks;
+    in this thread with one thread); ``done(i)`` once every piece of chunk ``i`` ran, in
+    chunk order."""
+    finished = [0]
 
-    V, F, C, R = (np.concatenate([ch[k] for ch in cells]) for k in (0, 1, 5, 6))
-    return V, F, offsets(2), None, None, C, R, offsets(7)
+    def after(t):  # the chunks before the next item's are read through
+        upto = items[t + 1][0] if t + 1 < len(items) else items[-1][0] + 1
+        for i in range(finished[0], upto):
+            done(i)
+        finished[0] = max(finished[0], upto)
+
+    _pstream(piece, len(items), n_jobs, after)
 
 
-def _finish(V, F, vo, C, Rw, co, box_id0, n_jobs):
-    """:func:`_finish_kernel`, on chunks of cells in parallel."""
-    n = len(vo) - 1
-    bounds = _bounds(n, n_jobs)
-    if bounds is None:
-        return _finish_kernel(V, F, vo, C, Rw, co, box_id0)
+def _facet_pass(cells, d, box_id0, n_units, n_jobs, bits):
+    """The facet pass (:func:`_finish_kernel`) over the chunks ``(V, F, vo, E, eo, C, R, co)``
+    of a complex, on pieces of cells in parallel, each piece writing its part of the outputs
+    in place (nothing is concatenated): per candidate row ``isfacet, centers, spread``, per
+    cell ``wit, lb, onbox`` and its numbers of kept rows (facets not on the artificial box)
+    and of unit facets. Each chunk is reduced to ``(C, R, co)`` (for :func:`_region_rows` and
+    :func:`_certify_cells`) once read; ``bits`` gets its vertex bitsets and offsets
+    ``(F, vo)``. Returns the outputs, the complex's candidate offsets ``co`` (from 0), the
+    pieces and each chunk's first cell and candidate row (:func:`_pieces`)."""
+    items, g0, k0 = _pieces(cells, n_jobs)
+    n, m = int(g0[-1]), int(k0[-1])
+    isfac = np.empty(m, np.bool_)
+    centers = np.empty((m, d))
+    spread = np.empty(m)
+    wit = np.empty((n, d))
+    lb = np.empty(n)
+    onbox = np.empty(n, np.bool_)
+    nkeep = np.empty(n, np.int64)
+    nunit = np.empty(n, np.int64)
+    co = np.empty(n + 1, np.int64)
+    co[0] = 0
+    for i, ch in enumerate(cells):
+        co[g0[i] + 1: g0[i + 1] + 1] = ch[7][1:] + k0[i]
 
-    def chunk(a, b):
-        va, vb, ca, cb = vo[a], vo[b], co[a], co[b]
-        return _finish_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), C[ca:cb], Rw[ca:cb], _rebase(co, a, b),
-                              box_id0)
+    def piece(t):
+        i, a, b = items[t]
+        V, F, vo, E, eo, C, R, cc = cells[i]
+        va, vb, ca, cb = vo[a], vo[b], cc[a], cc[b]
+        ga, gb, ka, kb = g0[i] + a, g0[i] + b, k0[i] + ca, k0[i] + cb
+        _finish_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), C[ca:cb], R[ca:cb], _rebase(cc, a, b), box_id0,
+                       n_units, isfac[ka:kb], centers[ka:kb], spread[ka:kb], wit[ga:gb], lb[ga:gb], onbox[ga:gb],
+                       nkeep[ga:gb], nunit[ga:gb])
 
-    outs = _pmap(chunk, bounds, n_jobs)
-    return tuple(np.concatenate([o[k] for o in outs]) for k in range(6))
+    freed = [0]  # cells whose vertices and edges were freed since the heap was last trimmed
+
+    def done(i):  # the chunk's vertices and edges are freed; the heap trimmed in quarters
+        V, F, vo, E, eo, C, R, cc = cells[i]
+        bits.append((F, vo))
+        cells[i] = (C, R, cc)
+        del V, E, eo
+        freed[0] += len(vo) - 1
+        if freed[0] >= max(TRIM_MIN_CELLS, n // 4) or i == len(cells) - 1:
+            _release_heap(freed[0])
+            freed[0] = 0
+
+    _waves(items, n_jobs, piece, done)
+    return isfac, centers, spread, wit, lb, onbox, nkeep, nunit, co, items, g0, k0
 
 
 @_njit
-def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
+def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, centers, spread, wit, lb, onbox, nkeep,
+                   nunit):
     """Facets (maximal vertex sets, smallest id among coincident ones), facet centres,
     vertex-centroid witnesses, the distance from each witness to its nearest
-    (non-artificial) facet, and whether the cell has a facet on the artificial box.
+    (non-artificial) facet, whether the cell has a facet on the artificial box, and its
+    numbers of facets not on the box and of unit facets (ids below ``n_units``), written
+    into the output arrays (one row per candidate, or per cell).
     Each candidate's vertex set is a bitset over the cell's vertices (one word per 64), so
-    the maximality test compares words, not vertices."""
+    the maximality test compares words, not vertices, and a facet's vertices are read off
+    its bits; sums run over the vertices in increasing order (centroids and centres: one
+    running sum per coordinate)."""
     ncells = voff.shape[0] - 1
     d = V.shape[1]
-    isfacet = np.zeros(Cid.shape[0], np.bool_)
-    centers = np.zeros((Cid.shape[0], d))
-    spread = np.zeros(Cid.shape[0])
-    wit = np.zeros((ncells, d))
-    lb = np.full(ncells, np.inf)
-    onbox = np.zeros(ncells, np.bool_)
-    mask_buf = np.empty(64, np.uint64)  # one cell's candidate x vertex-word incidences, reused
-    counts_buf = np.empty(16, np.int64)
+    isfacet[:] = False
+    centers[:] = 0.0
+    spread[:] = 0.0
+    lb[:] = np.inf
+    onbox[:] = False
+    nkeep[:] = 0
+    nunit[:] = 0
+    mask = np.empty(64, np.uint64)  # one cell's candidate x vertex-word incidences (flat), reused
+    counts = np.empty(16, np.int64)
     idx = np.empty(64, np.int64)
     cen = np.empty(d)
     one = np.uint64(1)
@@ -906,57 +1017,66 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
         c0 = coff[p]
         nc = coff[p + 1] - c0
         nw = (nv + 63) >> 6
-        mask_buf = _grow_i1(mask_buf, nc * nw)
-        counts_buf = _grow_i1(counts_buf, nc)
-        idx = _grow_i1(idx, nv)
-        mask = mask_buf[: nc * nw].reshape((nc, nw))
-        counts = counts_buf[:nc]
-        mask[:] = 0
-        counts[:] = 0
+        if mask.shape[0] < nc * nw:
+            mask = np.empty(max(nc * nw, 2 * mask.shape[0]), np.uint64)
+        if counts.shape[0] < nc:
+            counts = np.empty(max(nc, 2 * counts.shape[0]), np.int64)
+        if idx.shape[0] < nv:
+            idx = np.empty(max(nv, 2 * idx.shape[0]), np.int64)
         for g in range(nc):
             gid = Cid[c0 + g]
             gw = gid >> 6
             gb = one << np.uint64(gid & 63)
+            for w in range(nw):
+                mask[g * nw + w] = 0
+            cnt = 0
             for i in range(nv):
                 if F[v0 + i, gw] & gb:
-                    mask[g, i >> 6] |= one << np.uint64(i & 63)
-                    counts[g] += 1
+                    mask[g * nw + (i >> 6)] |= one << np.uint64(i & 63)
+                    cnt += 1
+            counts[g] = cnt
+        for k in range(d):
+            cen[k] = 0.0
         for i in range(nv):
             for k in range(d):
-                wit[p, k] += V[v0 + i, k]
+                cen[k] += V[v0 + i, k]
         for k in range(d):
-            wit[p, k] /= nv
+            wit[p, k] = cen[k] / nv
         for g in range(nc):
-            cg = counts_buf[g]
+            cg = counts[g]
             if cg < d:
                 continue
             fac = True
             for g2 in range(nc):
-                if g2 == g or counts_buf[g2] < cg:
+                if g2 == g or counts[g2] < cg:
                     continue
                 sub = True
                 for w in range(nw):
-                    if mask[g, w] & ~mask[g2, w]:
+                    if mask[g * nw + w] & ~mask[g2 * nw + w]:
                         sub = False
                         break
-                if sub and (counts[g2] > counts[g] or Cid[c0 + g2] < Cid[c0 + g]):
+                if sub and (counts[g2] > cg or Cid[c0 + g2] < Cid[c0 + g]):
                     fac = False
                     break
             if not fac:
                 continue
             isfacet[c0 + g] = True
-            nm = 0  # the facet's vertices, in increasing order
-            for i in range(nv):
-                if (mask[g, i >> 6] >> np.uint64(i & 63)) & one:
-                    idx[nm] = v0 + i
+            nm = 0
+            for w in range(nw):
+                x = mask[g * nw + w]
+                while x:
+                    idx[nm] = v0 + (w << 6) + _ctz(x)
                     nm += 1
-            for k in range(d):  # the same sums in the same order, in a register
-                acc = 0.0
-                for t in range(nm):
-                    acc += V[idx[t], k]
-                cen[k] = acc / counts[g]
+                    x &= x - one
+            for k in range(d):
+                cen[k] = 0.0
+            for t in range(nm):
+                for k in range(d):
+                    cen[k] += V[idx[t], k]
+            for k in range(d):
+                cen[k] = cen[k] / cg
                 centers[c0 + g, k] = cen[k]
-            sp = 0.0  # the largest squared distance: sqrt is monotone, one sqrt per facet
+            sp = 0.0
             for t in range(nm):
                 dd = 0.0
                 for k in range(d):
@@ -966,13 +1086,122 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0):
             if box_id0 >= 0 and Cid[c0 + g] >= box_id0:
                 onbox[p] = True
                 continue
+            nkeep[p] += 1
+            if Cid[c0 + g] < n_units:
+                nunit[p] += 1
             val = Crow[c0 + g, d]
             nrm = 0.0
             for k in range(d):
                 val += Crow[c0 + g, k] * wit[p, k]
                 nrm += Crow[c0 + g, k] ** 2
             lb[p] = min(lb[p], val / math.sqrt(nrm))
-    return isfacet, centers, spread, wit, lb, onbox
+
+
+def _region_rows(cells, items, g0, k0, isfac, alive, nkeep, nunit, box_id0, n_units, d, n_jobs):
+    """The rows ``A y <= b`` (unit normals) of the alive cells, cell by cell, each cell's
+    ordered by id (units, then domain rows, as the LP engine orders facets), with their ids
+    and each alive cell's first position in them (and the end); and the unit facets of the
+    alive cells in candidate order: their candidate rows, cells and positions among the
+    rows. On the pieces of :func:`_facet_pass` in parallel, each writing its cells' rows in
+    place (their positions are known from the counts ``nkeep``, ``nunit``). The chunks
+    ``(C, R, co)`` of ``cells`` are freed once read."""
+    live = np.flatnonzero(alive)
+    bounds = np.zeros(len(live) + 1, np.int64)
+    np.cumsum(nkeep[live], out=bounds[1:])
+    fstart = np.zeros(len(live) + 1, np.int64)
+    np.cumsum(nunit[live], out=fstart[1:])
+    n = len(alive)
+    kidx = np.full(n, -1, dtype=np.int32 if n < 2 ** 31 else np.int64)  # cell -> alive index
+    kidx[live] = np.arange(len(live))
+    M, nf = int(bounds[-1]), int(fstart[-1])
+    m = int(k0[-1])
+    raw = d >= 8  # numpy's norm: the rows gathered here, normalised below as _unit_rows does
+    A = np.empty((M, d + 1 if raw else d))
+    b = np.empty(M)
+    Cs = np.empty(M, cells[0][0].dtype if cells else np.int32)
+    frows = np.empty(nf, np.int32 if m < 2 ** 31 else np.int64)
+    fcells = np.empty(nf, np.int32 if n < 2 ** 31 else np.int64)
+    fpos = np.empty(nf, np.int32 if M < 2 ** 31 else np.int64)
+
+    def piece(t):
+        i, a, e = items[t]
+        C, R, cc = cells[i]
+        ca, cb = cc[a], cc[e]
+        _region_rows_kernel(C[ca:cb], R[ca:cb], _rebase(cc, a, e), isfac[k0[i] + ca: k0[i] + cb],
+                            kidx[g0[i] + a: g0[i] + e], bounds, fstart, box_id0, n_units, g0[i] + a, k0[i] + ca, raw,
+                            A, b, Cs, frows, fcells, fpos)
+
+    def done(i):
+        cells[i] = None
+
+    _waves(items, n_jobs, piece, done)
+    if raw:
+        A, b = _unit_rows(A, d)
+    return A, b, Cs, bounds, frows, fcells, fpos, kidx, live
+
+
+@_njit
+def _region_rows_kernel(Cid, Crow, coff, isfacet, kidx, bounds, fstart, box_id0, n_units, cell0, cand0, raw, A, b, Cs,
+                        frows, fcells, fpos):
+    """:func:`_region_rows` on a piece of cells (the first is cell ``cell0`` of the complex,
+    its first candidate row ``cand0``): each alive cell's kept rows (facets not on the box)
+    sorted by id (insertion, stable: a cell has few rows), as unit rows (the arithmetic of
+    :func:`_unit_rows_kernel`; with ``raw`` the rows ``(a, c)`` as they are)."""
+    n = coff.shape[0] - 1
+    d = Crow.shape[1] - 1
+    buf = np.empty(16, np.int64)  # the cell's kept rows in candidate order
+    srt = np.empty(16, np.int64)  # ... sorted by id
+    rank = np.empty(16, np.int64)  # each kept row's place in the sorted order
+    for p in range(n):
+        k = kidx[p]
+        if k < 0:
+            continue
+        nr = coff[p + 1] - coff[p]
+        buf = _grow_i1(buf, nr)
+        srt = _grow_i1(srt, nr)
+        rank = _grow_i1(rank, nr)
+        m = 0
+        for r in range(coff[p], coff[p + 1]):
+            if not isfacet[r] or (box_id0 >= 0 and Cid[r] >= box_id0):
+                continue
+            buf[m] = r
+            i = m
+            while i > 0 and Cid[srt[i - 1]] > Cid[r]:
+                srt[i] = srt[i - 1]
+                i -= 1
+            srt[i] = r
+            m += 1
+        start = bounds[k]
+        for j in range(m):
+            r = srt[j]
+            q = start + j
+            Cs[q] = Cid[r]
+            if raw:
+                for t in range(d + 1):
+                    A[q, t] = Crow[r, t]
+                continue
+            acc = 0.0
+            for t in range(d):
+                acc += Crow[r, t] * Crow[r, t]
+            nrm = math.sqrt(acc)
+            for t in range(d):
+                A[q, t] = -Crow[r, t] / nrm
+            b[q] = Crow[r, d] / nrm
+        # the unit facets in candidate order, with their places among the sorted rows
+        f = fstart[k]
+        for j in range(m):
+            r = srt[j]
+            for jj in range(m):
+                if buf[jj] == r:
+                    rank[jj] = j
+                    break
+        for jj in range(m):
+            r = buf[jj]
+            if Cid[r] < n_units:
+                frows[f] = cand0 + r
+                fcells[f] = cell0 + p
+                fpos[f] = start + rank[jj]
+                f += 1
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -1205,7 +1434,8 @@ class _Run:
                                   self.n_jobs)
                 else:  # z_l = W_l (B z_{l-1}) + b_l on each new cell, z_{l-1} from its parent
                     H = _cellwise(_next_maps, self.n_jobs, (self.maps[-1], parents[-1], bits[-1],
-                                                            np.ascontiguousarray(Wl), bl), (1, 2))
+                                                            np.ascontiguousarray(Wl), bl), (1, 2),
+                                  _min_chunk("maps", d))
                 self.maps = [H]  # the earlier ones are rebuilt by the neighbour pass, or kept when small
                 if self.kept is not None:
                     kept_bytes += H.shape[0] * H.shape[1] * H.shape[2] * 8
@@ -1309,7 +1539,8 @@ class _LazyMaps:
     def rows(self, a, b, n_jobs):
         """The maps of cells ``a..b`` on ``n_jobs`` threads (1 inside a pool's worker: the
         pool is shared, a worker waiting on it could wait for ever)."""
-        return _cellwise(_next_maps, n_jobs, (self.H, self.P[a:b], self.B[a:b], self.W, self.b), (1, 2))
+        return _cellwise(_next_maps, n_jobs, (self.H, self.P[a:b], self.B[a:b], self.W, self.b), (1, 2),
+                         _min_chunk("maps", self.H.shape[2] - 1))
 
     def __getitem__(self, key):
         if not (isinstance(key, slice) and key.step in (None, 1)):
@@ -1398,11 +1629,11 @@ def _certified_ranks(H, P, B, d, cap, zthr):
     return out
 
 
-def _cellwise(kernel, n_jobs, args, per_cell):
+def _cellwise(kernel, n_jobs, args, per_cell, min_chunk=PARALLEL_MIN_CHUNK):
     """``kernel(*args)`` for a kernel that works cell by cell (one output row per cell; the
     arguments at the positions ``per_cell`` have one row per cell), on chunks of cells in
     parallel, concatenated in cell order (the same output for any number of threads)."""
-    bounds = _bounds(len(args[per_cell[0]]), n_jobs)
+    bounds = _bounds(len(args[per_cell[0]]), n_jobs, min_chunk)
     if bounds is None:
         return kernel(*args)
 
@@ -1416,7 +1647,7 @@ def _batched_ranks(H, P, B, d, cap, zthr, n_jobs=1):
     """rank of the active rows of each cell's map under the rank rule of
     :mod:`polyrank.rank` (rows of norm <= ``zthr`` are zero; capped by ``cap``): certified
     by the Cholesky certificate where possible, else :func:`~polyrank.rank.batched_ranks`."""
-    out = _cellwise(_certified_ranks, n_jobs, (H, P, B, d, cap, zthr), (1, 2, 4))
+    out = _cellwise(_certified_ranks, n_jobs, (H, P, B, d, cap, zthr), (1, 2, 4), _min_chunk("ranks", d))
     todo = np.flatnonzero(out < 0)
     for s in range(0, len(todo), RANK_CHUNK):  # the stack of maps is built one chunk at a time
         idx = todo[s: s + RANK_CHUNK]
@@ -1629,11 +1860,11 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     return out, keys
 
 
-def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, n_jobs=1, maps=None):
-    """``patterns(C, N, cell, flip, with_pat)``: :func:`_neighbor_kernel` on facet rows (centres ``C``,
-    normals ``N``, cells ``cell``, units ``flip``), in parallel chunks, for cells with
-    patterns ``pat`` (``praw``: the bits the run cut with, before the dead-layer tails;
-    ``maps``: the run's maps of every layer where it kept them, else None)."""
+def _neighbor_args(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, maps=None):
+    """The arguments of :func:`_neighbor_kernel` after the facets' centres, normals, cells
+    and units (``pat`` first, then from the transposed weights on), for cells with patterns
+    ``pat`` (``praw``: the bits the run cut with, before the dead-layer tails; ``maps``: the
+    run's maps of every layer where it kept them, else None)."""
     Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]  # transposed
     woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
     WTflat = np.concatenate(Ws)
@@ -1655,24 +1886,9 @@ def _neighbor_patterns(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, 
         WT3 = np.zeros((K, int(widths.max()), int(widths.max())))
         for l in range(1, K):
             WT3[l, : widths[l - 1], : widths[l]] = Ws[l].reshape(widths[l - 1], widths[l])
-    rest = (np.ascontiguousarray(pat), None, WTflat, woff, bflat, np.asarray(offsets, dtype=np.int64),
+    return (np.ascontiguousarray(pat), WTflat, woff, bflat, np.asarray(offsets, dtype=np.int64),
             int(net.input_dim), float(on_tol), np.asarray(zthr, dtype=np.float64),
             np.asarray(zabs, dtype=np.float64), np.ascontiguousarray(praw), anc, Hflat, hoff, WT3)
-
-    def patterns(C, N, cell, flip, with_pat=True):
-        C, N = np.ascontiguousarray(C), np.ascontiguousarray(N)
-        cell, flip = np.ascontiguousarray(cell, dtype=np.int64), np.ascontiguousarray(flip, dtype=np.int64)
-
-        def chunk(a, b):  # facet rows a..b (rows are independent)
-            return _neighbor_kernel(C[a:b], N[a:b], cell[a:b], rest[0], flip[a:b], *rest[2:], with_pat)
-
-        bounds = _bounds(len(C), n_jobs)
-        if bounds is None:
-            return chunk(0, len(C))
-        outs = _pmap(chunk, bounds, n_jobs)
-        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
-
-    return patterns
 
 
 def _box_rounding_note(R, tol, s):
@@ -2355,7 +2571,7 @@ def _polyhedron_extents(net, K, offsets, P, wit, centre, R, Vt):
 def _box_cells(run):
     """The vertex centroids of a run's cells that have a facet on the artificial box (zeros
     for the others), and which cells these are: the ``wit`` and ``onbox`` of
-    :func:`_finish_all` there, the same numbers, without the facet pass over every cell."""
+    :func:`_facet_pass` there, the same numbers, without the facet pass over every cell."""
     parts = [_box_cells_kernel(ch[0], ch[1], ch[2], ch[5], ch[7], int(run.box_id0)) for ch in run.cells]
     return np.concatenate([p[1] for p in parts]), np.concatenate([p[0] for p in parts])
 
@@ -2719,11 +2935,13 @@ def _paused_gc(func, *args):
             gc.enable()
 
 
-def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
+def _certify_cells(cells, g0, k0, isfac, co, lb, wit, tol_abs, d):
     """The sliver check: a cell whose certified inradius ``lb`` is not above ``tol_abs``
-    gets a Chebyshev-centre LP, as the LP engine would decide. Returns which cells are
-    regions, their witnesses and inradii, the number of LPs, and the radii of the cells
-    dropped as slivers (above SLIVER_MIN: below it a cell is a rounding artefact)."""
+    gets a Chebyshev-centre LP on its facets' rows (unit normals, :func:`_unit_rows`, from the
+    chunks ``(C, R, co)`` of ``cells``; each chunk's first cell and candidate row in ``g0``,
+    ``k0``), as the LP engine would decide. Returns which cells are regions, their witnesses
+    and inradii, the number of LPs, and the radii of the cells dropped as slivers (above
+    SLIVER_MIN: below it a cell is a rounding artefact)."""
     doubtful = np.flatnonzero(~(lb > tol_abs))
     alive = np.ones(len(lb), dtype=bool)
     if not len(doubtful):  # every cell certified: the bounds are the radii
@@ -2736,15 +2954,17 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     thin = []
     for p in doubtful:
         rows = np.flatnonzero(isfac[co[p]: co[p + 1]]) + co[p]
+        i = int(np.searchsorted(g0, p, side="right")) - 1  # the chunk holding the cell
+        A_p, b_p = _unit_rows(np.ascontiguousarray(cells[i][1][rows - k0[i]]), d)
         n_lp += 1
         try:
-            x, r = chebyshev_center(A_all[rows], b_all[rows])
+            x, r = chebyshev_center(A_p, b_p)
         except InfeasibleError:
             alive[p] = False
             continue
         if r <= tol_abs:
             alive[p] = False
-            r = float(np.min(b_all[rows] - A_all[rows] @ x, initial=r))
+            r = float(np.min(b_p - A_p @ x, initial=r))
             if r > SLIVER_MIN:
                 thin.append(r)
         else:
@@ -2752,14 +2972,17 @@ def _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs):
     return alive, wit, radius, n_lp, thin
 
 
-def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, centers, A_sel, C_sel, pos, lp_scale,
+def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos, centers, A_sel, C_sel, lp_scale,
                tails):
-    """Edges found by the LP engine's neighbour rule at the centre of every unit facet
-    ``frows``: lists of (sources, targets, units) and the facets whose neighbour pattern
-    is not a region, as (row, source) pairs (``A_sel[pos[rows]]``, ``C_sel[pos[rows]]``:
-    the rows' outward unit normals and hyperplane ids; ``fcells``: the rows' cells). The
-    facets are taken ``ADJACENCY_CHUNK`` at a time, so that their neighbour patterns (one
-    bool per unit and facet) never all exist."""
+    """Edges found by the LP engine's neighbour rule at the centre of every unit facet:
+    lists of (sources, targets, units) and the facets whose neighbour pattern is not a
+    region, as (facet, source) pairs. The facets are given by their candidate rows
+    ``frows`` (centres ``centers[frows]``), cells ``fcells`` and positions ``fpos`` among
+    the regions' rows (``A_sel[fpos]``, ``C_sel[fpos]``: outward unit normals and
+    hyperplane ids). They are taken ``ADJACENCY_CHUNK`` at a time, so that their neighbour
+    patterns (one bool per unit and facet) never all exist; up to 64 units (and no
+    dead-layer rule) each thread's piece gathers its facets' rows, runs the neighbour
+    kernel and looks its keys up (:func:`_match_keys`), and no pattern is built."""
     key_fn = _bit_keys if pat.shape[1] <= 64 else _search_keys
     keys = key_fn(pat_alive)
     table = _key_table(keys, np.arange(len(keys))) if key_fn is _bit_keys else None
@@ -2769,21 +2992,46 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, cent
         if table is not None:  # what the search would find: the first of the sorted repeats
             table = _key_table(skeys, order)
     del keys
-    patterns = _neighbor_patterns(net, K, run.offsets, pat, praw, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale,
-                                  run.zero_rel, run.zero_abs, run.parents, run.n_jobs, run.kept)
+    rest = _neighbor_args(net, K, run.offsets, pat, praw, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel,
+                          run.zero_abs, run.parents, run.kept)
     run.kept = None
-    ei, ej, eu, miss = [], [], [], []
-    for a in range(0, len(frows), ADJACENCY_CHUNK):
-        fr = frows[a: a + ADJACENCY_CHUNK]
-        cells = fcells[a: a + ADJACENCY_CHUNK].astype(np.int64)
-        src = new_index[cells]
-        fc, fa, fu = _facet_rows(fr, centers, A_sel, C_sel, pos)
-        keys_only = key_fn is _bit_keys and tails is None  # the kernel's keys are the patterns' keys
-        nb, q = patterns(fc, fa, cells, fu, not keys_only)
+    d = net.input_dim
+    keys_only = key_fn is _bit_keys and tails is None  # the kernel's keys are the patterns' keys
+
+    def piece(a, b):  # facets a..b (independent of each other)
+        fc, fa, fu = _facet_rows(frows[a:b], fpos[a:b], centers, A_sel, C_sel)
+        cells = fcells[a:b].astype(np.int64)
+        nb, q = _neighbor_kernel(fc, fa, cells, rest[0], fu, *rest[1:], not keys_only)
         del fc, fa
-        if not keys_only:
-            q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
+        src = new_index[cells]
+        if keys_only:
+            si, ti, ui, mi = _match_keys(table[0], table[1], q, src, fu)
+            return si, ti, ui, mi + a, src[mi]
+        return nb, q, src, fu
+
+    ei, ej, eu, miss = [], [], [], []
+    if keys_only:  # no patterns: every chunk's pieces in one stream
+        cuts = []
+        for a in range(0, len(frows), ADJACENCY_CHUNK):
+            b = min(len(frows), a + ADJACENCY_CHUNK)
+            bounds = _bounds(b - a, run.n_jobs, _min_chunk("neighbor", d))
+            cuts += [(a, b)] if bounds is None else list(zip((bounds[:-1] + a).tolist(), (bounds[1:] + a).tolist()))
+        for si, ti, ui, mi, ms in _pstream(lambda t: piece(*cuts[t]), len(cuts), run.n_jobs):
+            ei.append(si)
+            ej.append(ti)
+            eu.append(ui)
+            miss += zip(mi.tolist(), ms.tolist())
+    for a in range(0, len(frows) if not keys_only else 0, ADJACENCY_CHUNK):
+        b = min(len(frows), a + ADJACENCY_CHUNK)
+        bounds = _bounds(b - a, run.n_jobs, _min_chunk("neighbor", d))
+        outs = [piece(a, b)] if bounds is None else _pmap(piece, bounds + a, run.n_jobs)
+        nb = np.concatenate([o[0] for o in outs]) if len(outs) > 1 else outs[0][0]
+        src = np.concatenate([o[2] for o in outs]) if len(outs) > 1 else outs[0][2]
+        fu = np.concatenate([o[3] for o in outs]) if len(outs) > 1 else outs[0][3]
+        del outs
+        q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
         del nb
+        fr = np.arange(a, b)
         if key_fn is _bit_keys:
             si, ti, ui, mi = _match_keys(table[0], table[1], q, src, fu)
             miss += zip(fr[mi].tolist(), src[mi].tolist())
@@ -2805,9 +3053,9 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, cent
 
 
 @_njit
-def _facet_rows(frows, centers, A_sel, C_sel, pos):
-    """``centers[frows], A_sel[pos[frows]], C_sel[pos[frows]]`` (``pos``: each candidate
-    row's position among the regions' rows)."""
+def _facet_rows(frows, fpos, centers, A_sel, C_sel):
+    """``centers[frows], A_sel[fpos], C_sel[fpos]`` (``fpos``: each facet's position among
+    the regions' rows)."""
     m = frows.shape[0]
     d = centers.shape[1]
     fc = np.empty((m, d))
@@ -2815,7 +3063,7 @@ def _facet_rows(frows, centers, A_sel, C_sel, pos):
     fu = np.empty(m, np.int64)
     for t in range(m):
         r = frows[t]
-        q = pos[r]
+        q = fpos[t]
         for k in range(d):
             fc[t, k] = centers[r, k]
             fa[t, k] = A_sel[q, k]
@@ -2878,15 +3126,17 @@ def _match_keys(tk, tv, q, src, fu):
     return si[:k].copy(), ti[:k].copy(), ui[:k].copy(), mi[:nm].copy()
 
 
-def _degenerate_edges(net, K, miss, centers, normals, units, spread, pat_alive, A_sel, b_sel, bounds, tol_abs,
+def _degenerate_edges(net, K, miss, centers, spread, frows, fpos, pat_alive, A_sel, C_sel, b_sel, bounds, tol_abs,
                       lp_scale, tails):
     """Edges across the facets whose neighbour pattern is not a region (degenerate
-    facets): the pattern at points just across, at the steps CROSSING_STEPS, adjacent
-    only if the facet's centre lies in the closure of the region found."""
+    facets; ``miss``: (facet, source) pairs, the facets as in :func:`_adjacency`): the
+    pattern at points just across, at the steps CROSSING_STEPS, adjacent only if the
+    facet's centre lies in the closure of the region found."""
     ei, ej, eu = [], [], []
     lookup = {bytes(k): i for i, k in enumerate(_packed_keys(pat_alive))}
-    for fr, i in miss:
-        c, nvec, u = centers[fr], normals(np.array([fr]))[0], int(units(np.array([fr]))[0])
+    for t, i in miss:
+        fr, q = frows[t], fpos[t]
+        c, nvec, u = centers[fr], A_sel[q], int(C_sel[q])
         for delta in CROSSING_STEPS:
             y = c + nvec * max(delta * spread[fr], tol_abs * CROSSING_MIN_TOLS)
             p = net.patterns(y[None, :], flat=True, layer=K)
@@ -2907,65 +3157,68 @@ def _degenerate_edges(net, K, miss, centers, normals, units, spread, pat_alive, 
     return ei, ej, eu
 
 
+#: Bits of a region id or unit id in :func:`_dedup_edges`'s packed keys (ids below 2^21).
+_EDGE_BITS = 21
+
+
 @_njit
-def _sorted_edge_keys(lo, hi, eu, n):
-    """``np.sort((lo * n + hi) * n + eu)``: a counting sort by ``lo`` (below ``n``; the keys
-    of a smaller ``lo`` are smaller), then each bucket (one region's edges) sorted, by
-    insertion while it is short."""
-    m = lo.shape[0]
+def _dedup_edges(ei, ej, eu, n, like):
+    """The edges ``(lo, hi, u)`` (``lo < hi`` the two regions, ids below ``n`` <= 2^21) of the
+    found ones ``(ei, ej, eu)``, one per pair, with its smallest unit, ordered by ``lo``, then
+    ``hi`` (the order of ``np.sort`` of the keys ``(lo n + hi) n + u``): a counting sort by
+    ``lo``, then each bucket's keys ``hi 2^21 + u`` sorted (by insertion while it is short)
+    and the first of each ``hi`` kept. Returned with the dtype of ``like``."""
+    m = ei.shape[0]
     start = np.zeros(n + 1, np.int64)
     for t in range(m):
-        start[lo[t] + 1] += 1
+        start[min(ei[t], ej[t]) + 1] += 1
     for i in range(n):
         start[i + 1] += start[i]
     fill = start[:n].copy()
     key = np.empty(m, np.int64)
     for t in range(m):
-        key[fill[lo[t]]] = (np.int64(lo[t]) * n + hi[t]) * n + eu[t]
-        fill[lo[t]] += 1
+        a, b = ei[t], ej[t]
+        lo, hi = min(a, b), max(a, b)
+        key[fill[lo]] = (np.int64(hi) << _EDGE_BITS) | np.int64(eu[t])
+        fill[lo] += 1
+    mask = (np.int64(1) << _EDGE_BITS) - 1
+    oi = np.empty(m, like.dtype)
+    oj = np.empty(m, like.dtype)
+    ou = np.empty(m, like.dtype)
+    k = 0
     for i in range(n):
         a, b = start[i], start[i + 1]
         if b - a > 16:
             key[a:b] = np.sort(key[a:b])
-            continue
-        for t in range(a + 1, b):
-            k = key[t]
-            j = t
-            while j > a and key[j - 1] > k:
-                key[j] = key[j - 1]
-                j -= 1
-            key[j] = k
-    return key
-
-
-@_njit
-def _first_of_pairs(key, n):
-    """The edges ``(i, j, u)`` of the sorted keys ``(i n + j) n + u``, the first of each pair."""
-    m = key.shape[0]
-    ei = np.empty(m, np.int64)
-    ej = np.empty(m, np.int64)
-    eu = np.empty(m, np.int64)
-    k = 0
-    for t in range(m):
-        i, r = divmod(key[t], n * n)
-        j, u = divmod(r, n)
-        if k > 0 and ei[k - 1] == i and ej[k - 1] == j:
-            continue
-        ei[k], ej[k], eu[k] = i, j, u
-        k += 1
-    return ei[:k].copy(), ej[:k].copy(), eu[:k].copy()
+        else:
+            for t in range(a + 1, b):
+                x = key[t]
+                j = t
+                while j > a and key[j - 1] > x:
+                    key[j] = key[j - 1]
+                    j -= 1
+                key[j] = x
+        prev = -1
+        for t in range(a, b):
+            hi = key[t] >> _EDGE_BITS
+            if hi == prev:
+                continue
+            prev = hi
+            oi[k], oj[k], ou[k] = i, hi, key[t] & mask
+            k += 1
+    return oi[:k].copy(), oj[:k].copy(), ou[:k].copy()
 
 
 def _unique_edges(ei, ej, eu):
     """One edge per pair ``i < j``, labelled by its smallest unit (units are numbered in
     label order); int32 where the ids fit."""
     ei, ej, eu = (np.concatenate(x) for x in (ei, ej, eu))
+    n = int(max(ei.max(initial=0), ej.max(initial=0), eu.max(initial=0))) + 1
+    small = np.int32 if n < 2 ** 31 else np.int64
+    if n <= 1 << _EDGE_BITS:
+        return _dedup_edges(ei, ej, eu, n, np.zeros(0, small))
     lo, hi = np.minimum(ei, ej), np.maximum(ei, ej)
     del ei, ej
-    n = int(max(hi.max(initial=0), eu.max(initial=0))) + 1
-    small = np.int32 if n < 2 ** 31 else np.int64
-    if n < 2 ** 21:  # one int64 key holding the edge, bucketed by lo (the order of np.sort of the keys)
-        return tuple(x.astype(small) for x in _first_of_pairs(_sorted_edge_keys(lo, hi, eu, n), n))
     o = np.lexsort((eu, hi, lo))
     lo, hi, eu = lo[o], hi[o], eu[o]
     del o
@@ -3036,43 +3289,6 @@ def _bit_keys(P):
                 k |= np.uint64(1) << np.uint64(j)
         out[i] = k
     return out
-
-
-@_njit
-def _region_rows(co, C, keep, alive, n_units):
-    """The kept rows of the alive cells, cell by cell, each cell's ordered by id (units,
-    then domain rows, as the LP engine orders facets); each alive cell's first position in
-    them (and the end); the kept rows of units of alive cells, in row order, and their
-    cells."""
-    n = co.shape[0] - 1
-    rows = np.empty(co[-1], np.int64)
-    bounds = np.empty(n + 1, np.int64)
-    frows = np.empty(co[-1], np.int64)
-    fcells = np.empty(co[-1], np.int64)
-    m = 0
-    k = 0
-    nf = 0
-    for p in range(n):
-        if not alive[p]:
-            continue
-        bounds[k] = m
-        k += 1
-        start = m
-        for r in range(co[p], co[p + 1]):
-            if not keep[r]:
-                continue
-            if C[r] < n_units:
-                frows[nf] = r
-                fcells[nf] = p
-                nf += 1
-            i = m  # insertion by id: a cell has few rows
-            while i > start and C[rows[i - 1]] > C[r]:
-                rows[i] = rows[i - 1]
-                i -= 1
-            rows[i] = r
-            m += 1
-    bounds[k] = m
-    return rows[:m].copy(), bounds[: k + 1].copy(), frows[:nf].copy(), fcells[:nf].copy()
 
 
 #: The certificate of :func:`_no_first_layer_gap` handles first layers of at most this many
@@ -3201,23 +3417,16 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     if _has_dead_layer(pat, run.offsets):
         tails = dead_layer_tails(lnet, K)
         pat = apply_dead_layer_tails(pat, run.offsets, tails)
-    # facets, and the rows as A x <= b with unit normals; the complex is freed chunk by chunk
-    # as they are read off
+    # facets, witnesses and radii (the vertices and edges are freed chunk by chunk as they are
+    # read off), then the regions' rows as A x <= b with unit normals (the candidates' ids and
+    # rows are freed as they are read off)
     cells, run.cells = run.cells, None
-    fbits = []  # the vertex bitsets (F, vo) of each chunk, kept for polyrank.faces
-    isfac, centers, spread, wit, lb, onbox, A_all, b_all, C, nrows = _finish_all(cells, run.box_id0, run.n_jobs,
-                                                                               rows=True, free=True, bits=fbits)
-    del cells
-    n_cells = len(nrows)
-    _release_heap(n_cells)
-    co = np.zeros(n_cells + 1, np.int64)
-    np.cumsum(nrows, out=co[1:])
-    del nrows
     d = net.input_dim
-    keep_row = isfac.copy()
-    if run.box_id0 >= 0:
-        keep_row &= C < run.box_id0
-    alive, wit, radius, n_lp, thin = _certify_cells(A_all, b_all, isfac, co, lb, wit, tol_abs)
+    fbits = []  # the vertex bitsets (F, vo) of each chunk, kept for polyrank.faces
+    isfac, centers, spread, wit, lb, onbox, nkeep, nunit, co, items, g0, k0 = _facet_pass(
+        cells, d, int(run.box_id0), run.n, run.n_jobs, fbits)
+    n_cells = len(lb)
+    alive, wit, radius, n_lp, thin = _certify_cells(cells, g0, k0, isfac, co, lb, wit, tol_abs, d)
     # --- the regions: facets ordered by id (units, then domain rows), as the LP engine does
     n_dom = len(domain.b) if domain is not None else 0
 
@@ -3225,23 +3434,11 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         return ([(l + 1, i) for l in range(K) for i in range(net.widths[l])]
                 + [(0, r) for r in range(n_dom)])
 
-    idx_cells = np.flatnonzero(alive)
-    new_index = np.full(n_cells, -1, dtype=np.int32 if n_cells < 2 ** 31 else np.int64)
-    new_index[idx_cells] = np.arange(len(idx_cells))
     offsets = run.offsets
-    rows, bounds, frows, fcells = _region_rows(co, C, keep_row, alive, run.n)
-    A_sel = A_all[rows]
-    b_sel = b_all[rows]
-    del A_all, b_all
+    A_sel, b_sel, C_sel, bounds, frows, fcells, fpos, new_index, idx_cells = _region_rows(
+        cells, items, g0, k0, isfac, alive, nkeep, nunit, int(run.box_id0), run.n, d, run.n_jobs)
+    del cells, items, isfac, nkeep, nunit
     _release_heap(n_cells)
-    pos = np.full(len(C), -1, dtype=np.int32 if len(rows) < 2 ** 31 else np.int64)  # candidate row -> its row
-    pos[rows] = np.arange(len(rows))
-
-    def normals(r):  # outward unit normals of candidate rows (facets of live cells)
-        return A_sel[pos[r]]
-
-    def units(r):  # their hyperplane ids
-        return C_sel[pos[r]]
 
     # the regions in the caller's coordinates x = x0 + s y (A is the same: one read-only array)
     A_out = A_sel
@@ -3253,12 +3450,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     every = len(idx_cells) == n_cells  # no cell dropped (the rule): no copies
     pat_alive = pat if every else pat[idx_cells]
     rk_alive = rk if every else rk[idx_cells]
-    C_sel = C[rows]
-    # the unit facets of live cells (adjacency), then what only served to find the rows
-    frows = frows.astype(np.int32) if len(C) < 2 ** 31 else frows
-    fcells = fcells.astype(np.int32) if n_cells < 2 ** 31 else fcells
-    del rows, C, isfac, keep_row, lb, wit, alive
-    _release_heap(n_cells)
+    del lb, wit, alive
 
     def build_regions():
         # the Python objects, built on first access to Decomposition.regions
@@ -3274,13 +3466,13 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         return _make_regions(net, pats, wits, rads, A_out, b_out, lab_sel, bounds.tolist(), bnd, rks, szs)
 
     # --- adjacency: every unit facet, the LP engine's neighbour rule at its centre
-    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, fcells, centers, A_sel, C_sel,
-                                  pos, lp_scale, tails) if edges else ([[np.zeros(0, np.int64)]] * 3 + [[]])
+    ei, ej, eu, miss = _adjacency(lnet, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos, centers, A_sel,
+                                  C_sel, lp_scale, tails) if edges else ([[np.zeros(0, np.int64)]] * 3 + [[]])
     if miss:
-        di, dj, du = _degenerate_edges(lnet, K, miss, centers, normals, units, spread, pat_alive, A_sel, b_sel,
+        di, dj, du = _degenerate_edges(lnet, K, miss, centers, spread, frows, fpos, pat_alive, A_sel, C_sel, b_sel,
                                        bounds, tol_abs, lp_scale, tails)
         ei, ej, eu = ei + di, ej + dj, eu + du
-    del centers, spread, b_sel, pos, frows, fcells, new_index, co, pat, praw
+    del centers, spread, b_sel, frows, fcells, fpos, new_index, co, pat, praw
     ei, ej, eu = _unique_edges(ei, ej, eu)
 
     def build_edges():

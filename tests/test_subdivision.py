@@ -318,18 +318,27 @@ def test_every_threaded_pass_matches_one_thread_with_one_cell_chunks(d, domain, 
     net = _net(rng, d, (6, 5, 4))
     dom = pr.Box(-3.0, 3.0, dim=d) if domain else None
     ref = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=1)
-    bounds, pmap, chunked = subdivision._bounds, subdivision._pmap, set()
+    bounds, pmap, pstream, chunked = subdivision._bounds, subdivision._pmap, subdivision._pstream, set()
 
-    def spy(fn, b, n_jobs):  # which kernels ran on chunks
-        out = pmap(fn, b, n_jobs)
+    def seen(fn):  # which kernels ran on chunks
         chunked.update(fn.__code__.co_names)  # the kernel a chunk calls: a global, or a closure cell
         chunked.update(getattr(c.cell_contents, "__name__", "") for c in fn.__closure__ or ())
         for c in fn.__closure__ or ():  # or what the function in a cell calls (a layer's pieces)
             chunked.update(getattr(getattr(c.cell_contents, "__code__", None), "co_names", ()))
-        return out
 
-    monkeypatch.setattr(subdivision, "_bounds", lambda n, n_jobs, min_chunk=1: bounds(n, n_jobs, min_chunk))
+    def spy(fn, b, n_jobs):
+        seen(fn)
+        return pmap(fn, b, n_jobs)
+
+    def spy_stream(fn, n, n_jobs, after=None):
+        if n > 1:
+            seen(fn)
+        return pstream(fn, n, n_jobs, after)
+
+    monkeypatch.setattr(subdivision, "_bounds", lambda n, n_jobs, min_chunk=1: bounds(n, n_jobs, 1))
+    monkeypatch.setattr(subdivision, "_min_chunk", lambda kind, d: 1)
     monkeypatch.setattr(subdivision, "_pmap", spy)
+    monkeypatch.setattr(subdivision, "_pstream", spy_stream)
     dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=3)
     assert np.array_equal(dec.patterns, ref.patterns) and np.array_equal(dec.ranks(), ref.ranks())
     assert dec.edges == ref.edges
@@ -337,6 +346,40 @@ def test_every_threaded_pass_matches_one_thread_with_one_cell_chunks(d, domain, 
         assert np.array_equal(r.A, q.A) and np.array_equal(r.b, q.b) and r.facets == q.facets
         assert np.array_equal(r.witness, q.witness) and r.inradius == q.inradius and r.ranks == q.ranks
     assert {"_layer_kernel", "_next_maps", "_certified_ranks", "_finish_kernel", "_neighbor_kernel"} <= chunked, chunked
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2, 5])
+def test_thread_stream_keeps_item_order_and_raises_the_first_error(n_jobs):
+    """The engine's thread runner (the calling thread and a pool claim items in order): the
+    results come back in item order whatever the items' durations, ``after`` sees every
+    item once, in order, only after the item and all before it finished; an exception in an
+    item reaches the caller."""
+    import threading
+    import time
+
+    finished, seen = set(), []
+    lock = threading.Lock()
+
+    def item(t):
+        time.sleep(0.002 * ((7 * t) % 5))  # later items often finish first
+        with lock:
+            finished.add(t)
+        return t * t
+
+    def after(t):
+        assert all(u in finished for u in range(t + 1))
+        seen.append(t)
+
+    assert subdivision._pstream(item, 23, n_jobs, after) == [t * t for t in range(23)]
+    assert seen == list(range(23))
+
+    def bad(t):
+        if t == 5:
+            raise ValueError("item 5")
+        return t
+
+    with pytest.raises(ValueError, match="item 5"):
+        subdivision._pstream(bad, 12, n_jobs)
 
 
 @pytest.mark.parametrize("domain", ["box", None])
@@ -373,7 +416,7 @@ def test_box_check_skips_only_polyhedra_without_outside_vertices(d, widths, kind
 
     def spy(run, pat, centre, R, seen, floor=np.inf):
         # the box cells and their witnesses: those of the full facet pass
-        _, _, _, wit, _, onbox = subdivision._finish_all(run.cells, run.box_id0, 1)
+        _, _, _, wit, _, onbox = subdivision._facet_pass(list(run.cells), run.d, run.box_id0, run.n, 1, [])[:6]
         wit_b, onbox_b = subdivision._box_cells(run)
         assert np.array_equal(onbox_b, onbox) and np.array_equal(wit_b[onbox], wit[onbox])
         full, skipped = {}, {}
@@ -463,7 +506,7 @@ def test_face_check_matches_the_first_box_subdivision(d, widths, kind, monkeypat
     rng = np.random.default_rng(global_random_seed)
     net = _net(rng, d, widths, integer=kind == "integer", zero_bias=kind == "zero_bias")
     lnet, K, zero, R, run, pat = _first_box(net)
-    _, _, _, wit, _, onbox = subdivision._finish_all(run.cells, run.box_id0, 1)
+    _, _, _, wit, _, onbox = subdivision._facet_pass(list(run.cells), run.d, run.box_id0, run.n, 1, [])[:6]
     box_keys = {p.tobytes() for p in pat[onbox]}
     full = {}
     old = subdivision._outside_vertex_extent(run, pat, np.zeros(d), R, full)  # qhull on every one
