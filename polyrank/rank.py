@@ -649,11 +649,13 @@ def _ranks_exact_points(tn, idx, counts, bounds, K, sel, tol, eps, sketch=None, 
         if certify:
             # the rank to prove: at most min(nonzero rows, d, bound); where the bound is the lowest
             # (an earlier layer was narrower), the Gram matrix of the first `bound` nonzero rows
-            # (a row subset never raises sigma_b); the shift's tolerance uses the whole map's trace
+            # (a row subset never raises sigma_b); the shift's tolerance uses the whole map's trace,
+            # its rounding term the map's nonzero rows (the inner dimension of V^T V where n_rows > d),
+            # as _exact_certificate and the engines (full_rank_certified) count it
             target = min(n_rows, d, int(bnd[i]))
             V = A if n_rows == cK else A[keep]
             trace = float(torch.linalg.vector_norm(V) ** 2)
-            delta = float(certificate_shift(trace, target, cK, d))
+            delta = float(certificate_shift(trace, n_rows, cK, d))
             Vg = V[:target] if target < min(n_rows, d) else (V if n_rows <= d else V.T)
             if bool(_gram_cholesky_ok_batch(Vg[None], torch.full((1, Vg.shape[0]), delta, dtype=A.dtype))[0]):
                 out[i] = target

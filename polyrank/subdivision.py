@@ -790,8 +790,10 @@ def _pstream(fn, n, n_jobs, after=None):
         finally:
             done[t].set()
 
+    stop = []  # set when this thread leaves early (an exception outside fn: after(), Ctrl-C in a wait)
+
     def work():
-        while not err:
+        while not err and not stop:
             t = next(claim)
             if t >= n:
                 return
@@ -802,21 +804,29 @@ def _pstream(fn, n, n_jobs, after=None):
         ex.submit(work)
     front = 0
     handed = False  # every item handed out: each is done or will be
-    while not err:
-        t = next(claim)
-        if t >= n:
-            handed = True
-            break
-        run_one(t)
-        while front < n and done[front].is_set() and not err:
-            if after is not None:
-                after(front)
-            front += 1
-    for t in range(front, n):  # the items the other threads claimed
-        if handed or claimed[t]:
-            done[t].wait()
-        if not err and after is not None:
-            after(t)
+    try:
+        while not err:
+            t = next(claim)
+            if t >= n:
+                handed = True
+                break
+            run_one(t)
+            while front < n and done[front].is_set() and not err:
+                if after is not None:
+                    after(front)
+                front += 1
+        for t in range(front, n):  # the items the other threads claimed
+            if handed or claimed[t]:
+                done[t].wait()
+            if not err and after is not None:
+                after(t)
+    except BaseException:
+        # the pool threads must not go on with the remaining items after this call has left
+        stop.append(True)
+        for t in range(n):
+            if claimed[t]:
+                done[t].wait()
+        raise
     if err:
         raise err[0]
     return out

@@ -679,7 +679,12 @@ def unpack_patterns(B, n_units) -> np.ndarray:
     if A.shape[1] != -(-n_units // 8):
         raise ValueError(f"unpack_patterns: {n_units} units are packed in {-(-n_units // 8)} bytes per row; "
                          f"B has {A.shape[1]}.")
-    return np.unpackbits(A.astype(np.uint8, copy=False), axis=1, count=n_units).astype(bool)
+    A = A.astype(np.uint8, copy=False)
+    pad = -n_units % 8  # pack_patterns leaves the last byte's low bits beyond n_units at zero
+    if pad and len(A) and (A[:, -1] & np.uint8((1 << pad) - 1)).any():
+        raise ValueError(f"unpack_patterns: B has bits set beyond n_units={n_units} (in the last byte's {pad} "
+                         f"padding bits): it was packed from more units than that.")
+    return np.unpackbits(A, axis=1, count=n_units).astype(bool)
 
 
 def _row_keys(B):

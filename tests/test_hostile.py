@@ -438,6 +438,24 @@ def test_packed_patterns_round_trip_and_wrong_widths_refused(n, n_units, seed):
         pr.unpack_patterns(B, 0)
 
 
+@FAST
+@given(n_units=st.integers(2, 40), seed=st.integers(0, 2**31))
+def test_unpack_refuses_fewer_units_in_the_same_bytes(n_units, seed):
+    """Patterns of n_units units read back as fewer units of the same byte width (n_units - 1,
+    say) would lose the last units silently: their bits sit in what would be padding, which
+    pack_patterns leaves at zero, so a set padding bit is refused."""
+    P = np.random.default_rng(seed).random((3, n_units)) < 0.5
+    P[0, -1] = True  # a set bit in the last unit
+    B = pr.pack_patterns(P)
+    fewer = n_units - 1
+    if -(-fewer // 8) == B.shape[1]:
+        with pytest.raises(ValueError, match="padding bits"):
+            pr.unpack_patterns(B, fewer)
+    else:  # a whole byte fewer: refused by its width
+        with pytest.raises(ValueError, match="bytes per row"):
+            pr.unpack_patterns(B, fewer)
+
+
 def test_region_index_out_of_range_names_the_count():
     """Two crossing lines cut a box into 4 regions (Zaslavsky); index 4 is refused with the count."""
     net = pr.ReLUNetwork.from_weights([[[1.0, 0.0], [0.0, 1.0]]], [[0.0, 0.0]])

@@ -458,3 +458,36 @@ def test_point_by_point_paths_equal_per_point_numpy_rank(monkeypatch, give_up, g
     # the batched exact path (other devices, no numba) gives the same ranks
     monkeypatch.setattr(pr.rank, "_exact_per_point", lambda tn: False)
     np.testing.assert_array_equal(pr.ranks_at(net, X, method="certify"), expect)
+
+
+def test_point_by_point_certificate_shift_counts_the_grams_inner_dimension(monkeypatch, global_random_seed):
+    # certificate_shift's rounding term is (n_rows + 2 d + 2) eps trace with n_rows the map's
+    # nonzero rows: where n_rows > d the Gram matrix is V^T V, summed over those n_rows rows. The
+    # point-by-point exact path must pass them (as _exact_certificate and full_rank_certified do),
+    # not the rank it proves (d), which shrinks the shift below the Gram's rounding bound.
+    rng = np.random.default_rng(global_random_seed)
+    net = random_net(rng, 3, [40, 40], scaled=True)
+    X = rng.normal(size=(40, 3))
+    monkeypatch.setattr(pr.rank, "SKETCH_GIVE_UP", -1.0)  # the exact path decides (almost) everywhere
+    monkeypatch.setattr(pr.rank, "SKETCH_GIVE_UP_MIN_POINTS", 1)
+    calls, grams = [], []
+    real_shift, real_gram = pr.rank.certificate_shift, pr.rank._gram_cholesky_ok_batch
+
+    def shift(trace, n_rows, size, d):
+        calls.append(int(np.max(n_rows)))
+        return real_shift(trace, n_rows, size, d)
+
+    def gram(V, s):  # the Gram matrix factorised right after a shift was computed for it
+        grams.append((calls.pop() if calls else None, tuple(V.shape)))
+        return real_gram(V, s)
+
+    monkeypatch.setattr(pr.rank, "certificate_shift", shift)
+    monkeypatch.setattr(pr.rank, "_gram_cholesky_ok_batch", gram)
+    expect = _numpy_ranks(net, X)
+    np.testing.assert_array_equal(pr.ranks_at(net, X, [2], method="certify")[:, 0], expect[:, 1])
+    checked = 0
+    for n_rows, (_, m, k) in grams:
+        if n_rows is not None and m == 3 and k > 3:  # V^T V of a map with k > d nonzero rows
+            assert n_rows >= k
+            checked += 1
+    assert checked > 0

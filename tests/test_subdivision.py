@@ -382,6 +382,37 @@ def test_thread_stream_keeps_item_order_and_raises_the_first_error(n_jobs):
         subdivision._pstream(bad, 12, n_jobs)
 
 
+@pytest.mark.parametrize("n_jobs", [2, 3])
+def test_thread_runner_stops_the_pool_when_the_caller_leaves_early(n_jobs):
+    """An exception in the calling thread outside the items (in after(), or Ctrl-C while it
+    waits) reaches the caller only once the items under way are done, and no item starts
+    afterwards: the pool threads must not go on with the rest of the pass in the background."""
+    import threading
+    import time
+
+    lock = threading.Lock()
+    started, finished = [], []
+
+    def item(t):
+        with lock:
+            started.append(time.perf_counter())
+        time.sleep(0.002)
+        with lock:
+            finished.append(time.perf_counter())
+
+    def after(t):
+        if t == 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        subdivision._pstream(item, 200, n_jobs, after)
+    left = time.perf_counter()
+    time.sleep(0.1)  # room for any thread still going
+    with lock:
+        assert len(started) < 200
+        assert all(t <= left for t in started) and all(t <= left for t in finished)
+
+
 @pytest.mark.parametrize("domain", ["box", None])
 def test_same_answer_for_any_number_of_threads(domain, global_random_seed):
     """1, 2 and 5 threads, chunks of any size: the same regions in the same order, with
