@@ -641,7 +641,10 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
     method : {"auto", "lp", "subdivision"}
         ``"lp"``: breadth-first LP traversal (any input dimension).
         ``"subdivision"``: layer-by-layer cutting of the domain (input dimension 1-10).
-        ``"auto"`` picks subdivision where it is available and faster, LP otherwise.
+        ``"auto"`` picks subdivision where it is available and faster, LP otherwise, and
+        over an unbounded domain whose box the subdivision engine cannot resolve at
+        ``tol`` (``subdivision.BOX_ROUNDING_SAFETY``) switches to LP before cutting it
+        (``dec.stats["auto_engine"]`` then says so).
     start : array-like of shape (d,), optional
         Where the LP traversal starts (default: the domain's centre, or the origin).
     max_regions : int

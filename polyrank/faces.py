@@ -96,8 +96,12 @@ except ImportError:  # pragma: no cover - exercised only without numba
         return f
 
     _njit_inline = _njit
-try:  # LLVM's count-trailing-zeros instruction
+try:  # LLVM's count-trailing-zeros instruction (an intrinsic: unusable with NUMBA_DISABLE_JIT)
     from numba.cpython.unsafe.numbers import trailing_zeros as _trailing_zeros
+    from numba import config as _numba_config
+
+    if _numba_config.DISABLE_JIT:
+        raise ImportError("numba's JIT is disabled")
 except ImportError:  # pragma: no cover - exercised only without numba (or a numba without it)
     @_njit_inline
     def _trailing_zeros(x):

@@ -1264,20 +1264,18 @@ class RegionStore:
         try:
             with open(meta) as fh:
                 self._meta = json.load(fh)
-            for key in ("n_regions", "layer", "n_units", "parts"):
-                self._meta[key]
-        except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+            self.n_regions = int(self._meta["n_regions"])
+            self.layer = int(self._meta["layer"])
+            self.n_units = int(self._meta["n_units"])
+            self.stats = dict(self._meta.get("stats", {}))
+            self._parts = self._meta["parts"]
+            self.files = [os.path.join(path, str(p["file"])) for p in self._parts]
+            self._offsets = np.array([int(p["offset"]) for p in self._parts] + [self.n_regions], dtype=np.int64)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSONDecodeError is a ValueError
             raise ValueError(f"The region store at {path!r} is damaged: its {_META} is not a polyrank store "
                              f"description ({type(exc).__name__}: {exc}). Write the store again "
                              f"(write_regions(..., overwrite=True)).") from None
         self.path = path
-        self.n_regions = int(self._meta["n_regions"])
-        self.layer = int(self._meta["layer"])
-        self.n_units = int(self._meta["n_units"])
-        self.stats = dict(self._meta.get("stats", {}))
-        self._parts = self._meta["parts"]
-        self.files = [os.path.join(path, p["file"]) for p in self._parts]
-        self._offsets = np.array([p["offset"] for p in self._parts] + [self.n_regions], dtype=np.int64)
         self._net = self._domain = None
 
     def __len__(self):

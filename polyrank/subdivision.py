@@ -82,6 +82,9 @@ DOMAIN_VERTEX_SNAPS = 1e3
 FLAT_SV_RTOL = 1e-12
 #: The box that bounds an outside cell's extent is this many times the current box.
 OUTSIDE_BOX_FACTOR = 1e6
+#: A vertex at this fraction of that box's half-width or beyond is the box's own corner or
+#: edge (the polyhedron is unbounded there), not a vertex of the polyhedron.
+OUTSIDE_BOX_REACH = 0.999
 #: The box check skips qhull for a cell whose polyhedron is certified to have no vertex
 #: outside the box (:func:`_ray_certificates`) when its vertices stay this far (relative to
 #: the box's half-width) below what the check must exceed to matter.
@@ -713,8 +716,8 @@ def n_threads(n_jobs=None) -> int:
     ``None`` (the default) means ``DEFAULT_N_JOBS`` when it is set, else every core this
     process may run on (``os.sched_getaffinity``, else ``os.cpu_count()``); a positive
     int is taken as it is.
-    The answers do not depend on it: every kernel works cell by cell and the chunks are
-    concatenated in cell order.
+    The answers do not depend on it: every kernel works cell by cell, and each piece of
+    cells writes its results at its cells' own places (or is joined in cell order).
 
     Examples
     --------
@@ -2000,8 +2003,8 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     coordinate of a vertex of the first layer's arrangement and is multiplied by 4
     until every vertex found lies within ``BOX_MARGIN * R``: a vertex-free shell
     between ``R/2`` and ``R`` is the evidence, not a proof, that no vertex lies outside.
-    In 2-4-D the first box is checked through the subdivisions of its faces, without its
-    own; when a vertex lies beyond it, R grows from there at once. A vertex cut on an
+    Over all of R^d in 2-4-D (and without ``partial``) the first box is checked through the
+    subdivisions of its faces, without its own; when a vertex lies beyond it, R grows from there at once. A vertex cut on an
     edge that reaches the box is rounded by about ``eps * 2R``; where
     ``BOX_ROUNDING_SAFETY`` times that exceeds ``tol``, thin regions may be lost, and the
     decomposition is marked ``precision_limited`` with a PrecisionWarning
@@ -2131,7 +2134,9 @@ def _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen)
         run = _Run(fnet, K, Af, bf, n, VERTEX_SNAP, 1.0, zero, max_memory, max_regions, False, False, threads)
         return run.run()[0], (i, sg, run.cells)
 
-    try:  # the faces side by side, one thread each
+    # the faces side by side, one thread each, sharing the memory budget
+    max_memory = max_memory // max(1, min(n_jobs, len(faces)))
+    try:
         res = (_pmap(lambda a, b: face(a, 1), np.arange(len(faces) + 1), n_jobs) if n_jobs > 1 else
                [face(t, 1) for t in range(len(faces))])
     except (RegionLimitError, MemoryBudgetError):
@@ -2163,9 +2168,9 @@ def _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen)
     H = H / np.where(live, nrm, 1.0)[..., None]
     bounds = _bounds(len(H), n_jobs, 16)
     parts = [(0, len(H))] if bounds is None else list(zip(bounds[:-1], bounds[1:]))
-    res = _pmap(lambda a, b: _clip_extents(H[a:b], live[a:b], big, 0.999 * big, CLIP_SNAP_RTOL, CLIP_MAX_VERTICES),
+    res = _pmap(lambda a, b: _clip_extents(H[a:b], live[a:b], big, OUTSIDE_BOX_REACH * big, CLIP_SNAP_RTOL, CLIP_MAX_VERTICES),
                 np.array([p[0] for p in parts] + [len(H)]), n_jobs) if len(parts) > 1 else \
-        [_clip_extents(H, live, big, 0.999 * big, CLIP_SNAP_RTOL, CLIP_MAX_VERTICES)]
+        [_clip_extents(H, live, big, OUTSIDE_BOX_REACH * big, CLIP_SNAP_RTOL, CLIP_MAX_VERTICES)]
     ext, fail = np.concatenate([r[0] for r in res]), np.concatenate([r[1] for r in res])
     top = ext[~fail].max(initial=0.0)
     sel = np.flatnonzero(fail | (ext >= (1.0 - CLIP_SCREEN_RTOL) * top))
@@ -2556,7 +2561,7 @@ def _polyhedron_extents(net, K, offsets, P, wit, centre, R, Vt):
         live = np.concatenate([live, np.ones((len(P), 2 * r), dtype=bool)], axis=1)
     # interior points; with Q = I, Q.T @ v and Y @ Q.T are v and Y, bit for bit
     inner = wit - centre if r == d else None
-    lim = 0.999 * big
+    lim = OUTSIDE_BOX_REACH * big
     out = []
     for k in range(len(P)):
         Hk = Hy[k][live[k]]

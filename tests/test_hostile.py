@@ -484,6 +484,13 @@ def test_damaged_region_store_is_named_not_misread(tmp_path):
                  lambda s: s.rank_histogram(), lambda s: list(s.iter_batches()), lambda s: s.regions([0])):
         with pytest.raises(ValueError, match=f"{part.name}.*damaged"):
             read(store)
+    import json
+
+    meta = json.loads((path / "_polyrank.json").read_text())
+    for key, bad in (("n_regions", "abc"), ("parts", "xyz"), ("parts", [{"file": "x"}])):
+        (path / "_polyrank.json").write_text(json.dumps({**meta, key: bad}))
+        with pytest.raises(ValueError, match="damaged"):
+            pr.read_regions(path)
     (path / "_polyrank.json").write_text("{not json")
     with pytest.raises(ValueError, match="damaged"):
         pr.read_regions(path)
