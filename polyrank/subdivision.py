@@ -1193,13 +1193,7 @@ def _region_rows_kernel(Cid, Crow, coff, isfacet, kidx, bounds, fstart, box_id0,
                 for t in range(d + 1):
                     A[q, t] = Crow[r, t]
                 continue
-            acc = 0.0
-            for t in range(d):
-                acc += Crow[r, t] * Crow[r, t]
-            nrm = math.sqrt(acc)
-            for t in range(d):
-                A[q, t] = -Crow[r, t] / nrm
-            b[q] = Crow[r, d] / nrm
+            _unit_row(Crow, r, d, A, b, q)
         # the unit facets in candidate order, with their places among the sorted rows
         f = fstart[k]
         for j in range(m):
@@ -3277,19 +3271,26 @@ def _unit_rows(Rw, d):
     return -Rw[:, :d] / nrm[:, None], Rw[:, d] / nrm
 
 
+@_njit_inline
+def _unit_row(Rw, r, d, A, b, q):
+    """The cell row ``Rw[r]`` (``a.x + c >= 0`` kept) as the unit-normal facet row
+    ``A[q] x <= b[q]``."""
+    acc = 0.0
+    for k in range(d):
+        acc += Rw[r, k] * Rw[r, k]
+    nrm = math.sqrt(acc)
+    for k in range(d):
+        A[q, k] = -Rw[r, k] / nrm
+    b[q] = Rw[r, d] / nrm
+
+
 @_njit
 def _unit_rows_kernel(Rw, d):
     n = Rw.shape[0]
     A = np.empty((n, d))
     b = np.empty(n)
     for r in range(n):
-        acc = 0.0
-        for k in range(d):
-            acc += Rw[r, k] * Rw[r, k]
-        nrm = math.sqrt(acc)
-        for k in range(d):
-            A[r, k] = -Rw[r, k] / nrm
-        b[r] = Rw[r, d] / nrm
+        _unit_row(Rw, r, d, A, b, r)
     return A, b
 
 
