@@ -2032,6 +2032,8 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     n_jobs = n_threads(n_jobs)
     if not isinstance(edges, (bool, np.bool_)):
         raise TypeError(f"The 'edges' parameter of enumerate_subdivision must be True or False; got {edges!r}.")
+    if not isinstance(strict, (bool, np.bool_)):
+        raise TypeError(f"The 'strict' parameter of enumerate_subdivision must be True or False; got {strict!r}.")
     bounded = domain is not None and domain.bounded
     # the LP engine's local frame x = x0 + s y and scaled units: the engine works on the
     # network in y (the domain's centre at 0, its size 1), so that tol, the snap and the

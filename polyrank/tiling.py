@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._numerics import local_frame
-from ._validation import check_positive_int
+from ._validation import check_points, check_positive_int
 from .domain import Box, Polytope
 from .exceptions import MemoryBudgetError, RegionLimitError
 from .network import as_network
@@ -278,8 +278,6 @@ def inverse_region_volumes(net, X, domain, *, layer=None) -> np.ndarray:
     array([1., 1.])
     """
     from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError
-
-    from ._validation import check_points
 
     net = as_network(net)
     K = _check_layer(net, layer)

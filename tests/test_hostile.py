@@ -527,6 +527,8 @@ def test_unbounded_box_too_large_to_resolve_tol_is_flagged():
     assert dec.precision_limited and any("box reached" in n for n in dec.stats["precision_notes"])
     with pytest.raises(BoxPrecisionError):  # what method="auto" catches before the LP engine runs
         pr.subdivision.enumerate_subdivision(net, strict=True, n_jobs=1)
+    with pytest.raises(TypeError, match="'strict' parameter"):
+        pr.subdivision.enumerate_subdivision(net, strict="yes")
     # the rule itself: eps * 2R * safety against tol
     eps = np.finfo(np.float64).eps
     R_edge = 1e-9 / (pr.subdivision.BOX_ROUNDING_SAFETY * eps * 2)
