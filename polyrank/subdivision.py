@@ -1006,12 +1006,15 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, cente
     (non-artificial) facet, whether the cell has a facet on the artificial box, and its
     numbers of facets not on the box and of unit facets (ids below ``n_units``), written
     into the output arrays (one row per candidate, or per cell).
-    Each candidate's vertex set is a bitset over the cell's vertices (one word per 64), so
-    the maximality test compares words, not vertices, and a facet's vertices are read off
-    its bits; sums run over the vertices in increasing order (centroids and centres: one
-    running sum per coordinate)."""
+    One pass over a cell's vertices reads each vertex's hyperplane bits (``F``, over the
+    row ids): for each candidate through it, its count, its coordinate sums and the AND of
+    the bitsets of its vertices. The candidates whose vertex sets contain candidate g's are
+    the bits of g's AND, so the maximality test reads those bits, not all pairs; a second
+    pass gives the facets' spreads. Sums run over the vertices in increasing order
+    (centroids and centres: one running sum per coordinate)."""
     ncells = voff.shape[0] - 1
     d = V.shape[1]
+    W = F.shape[1]
     isfacet[:] = False
     centers[:] = 0.0
     spread[:] = 0.0
@@ -1019,83 +1022,107 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, cente
     onbox[:] = False
     nkeep[:] = 0
     nunit[:] = 0
-    mask = np.empty(64, np.uint64)  # one cell's candidate x vertex-word incidences (flat), reused
+    loc = np.zeros(64 * W, np.int64)  # global id -> the cell's candidate index (valid on cand bits)
+    cand = np.zeros(W, np.uint64)
+    act = np.empty(W, np.int64)  # the words holding the cell's candidates
+    andw = np.empty(16 * W, np.uint64)
     counts = np.empty(16, np.int64)
-    idx = np.empty(64, np.int64)
+    sums = np.empty(16 * d)
+    sp = np.empty(16)
+    facw = np.zeros(W, np.uint64)
     cen = np.empty(d)
     one = np.uint64(1)
+    full = ~np.uint64(0)
     for p in range(ncells):
         v0 = voff[p]
         nv = voff[p + 1] - v0
         c0 = coff[p]
         nc = coff[p + 1] - c0
-        nw = (nv + 63) >> 6
-        if mask.shape[0] < nc * nw:
-            mask = np.empty(max(nc * nw, 2 * mask.shape[0]), np.uint64)
-        if counts.shape[0] < nc:
-            counts = np.empty(max(nc, 2 * counts.shape[0]), np.int64)
-        if idx.shape[0] < nv:
-            idx = np.empty(max(nv, 2 * idx.shape[0]), np.int64)
+        andw = _grow_i1(andw, nc * W)
+        counts = _grow_i1(counts, nc)
+        sums = _grow_i1(sums, nc * d)
+        sp = _grow_i1(sp, nc)
+        for w in range(W):
+            cand[w] = 0
         for g in range(nc):
             gid = Cid[c0 + g]
-            gw = gid >> 6
-            gb = one << np.uint64(gid & 63)
-            for w in range(nw):
-                mask[g * nw + w] = 0
-            cnt = 0
-            for i in range(nv):
-                if F[v0 + i, gw] & gb:
-                    mask[g * nw + (i >> 6)] |= one << np.uint64(i & 63)
-                    cnt += 1
-            counts[g] = cnt
+            loc[gid] = g
+            cand[gid >> 6] |= one << np.uint64(gid & 63)
+        na = 0
+        for w in range(W):
+            if cand[w]:
+                act[na] = w
+                na += 1
+        for g in range(nc):
+            counts[g] = 0
+            for j in range(na):
+                andw[g * W + j] = full
+            for k in range(d):
+                sums[g * d + k] = 0.0
         for k in range(d):
             cen[k] = 0.0
         for i in range(nv):
+            r = v0 + i
             for k in range(d):
-                cen[k] += V[v0 + i, k]
+                cen[k] += V[r, k]
+            for j in range(na):
+                w = act[j]
+                x = F[r, w] & cand[w]
+                while x:
+                    g = loc[(w << 6) + _ctz(x)]
+                    x &= x - one
+                    counts[g] += 1
+                    for j2 in range(na):
+                        andw[g * W + j2] &= F[r, act[j2]]
+                    for k in range(d):
+                        sums[g * d + k] += V[r, k]
         for k in range(d):
             wit[p, k] = cen[k] / nv
+        for j in range(na):
+            facw[act[j]] = 0
+        anyfac = False
         for g in range(nc):
             cg = counts[g]
             if cg < d:
                 continue
+            gid = Cid[c0 + g]
             fac = True
-            for g2 in range(nc):
-                if g2 == g or counts[g2] < cg:
-                    continue
-                sub = True
-                for w in range(nw):
-                    if mask[g * nw + w] & ~mask[g2 * nw + w]:
-                        sub = False
+            for j in range(na):
+                w = act[j]
+                x = andw[g * W + j] & cand[w]
+                while x:
+                    g2 = loc[(w << 6) + _ctz(x)]
+                    x &= x - one
+                    if g2 != g and (counts[g2] > cg or Cid[c0 + g2] < gid):
+                        fac = False
                         break
-                if sub and (counts[g2] > cg or Cid[c0 + g2] < Cid[c0 + g]):
-                    fac = False
+                if not fac:
                     break
             if not fac:
                 continue
             isfacet[c0 + g] = True
-            nm = 0
-            for w in range(nw):
-                x = mask[g * nw + w]
-                while x:
-                    idx[nm] = v0 + (w << 6) + _ctz(x)
-                    nm += 1
-                    x &= x - one
+            facw[gid >> 6] |= one << np.uint64(gid & 63)
+            anyfac = True
             for k in range(d):
-                cen[k] = 0.0
-            for t in range(nm):
-                for k in range(d):
-                    cen[k] += V[idx[t], k]
-            for k in range(d):
-                cen[k] = cen[k] / cg
-                centers[c0 + g, k] = cen[k]
-            sp = 0.0
-            for t in range(nm):
-                dd = 0.0
-                for k in range(d):
-                    dd += (V[idx[t], k] - cen[k]) ** 2
-                sp = max(sp, dd)
-            spread[c0 + g] = math.sqrt(sp)
+                centers[c0 + g, k] = sums[g * d + k] / cg
+            sp[g] = 0.0
+        if anyfac:
+            for i in range(nv):
+                r = v0 + i
+                for j in range(na):
+                    w = act[j]
+                    x = F[r, w] & facw[w]
+                    while x:
+                        g = loc[(w << 6) + _ctz(x)]
+                        x &= x - one
+                        dd = 0.0
+                        for k in range(d):
+                            dd += (V[r, k] - centers[c0 + g, k]) ** 2
+                        sp[g] = max(sp[g], dd)
+        for g in range(nc):
+            if not isfacet[c0 + g]:
+                continue
+            spread[c0 + g] = math.sqrt(sp[g])
             if box_id0 >= 0 and Cid[c0 + g] >= box_id0:
                 onbox[p] = True
                 continue
