@@ -3487,7 +3487,10 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
 
     # the regions in the caller's coordinates x = x0 + s y (A is the same: one read-only array)
     A_out = A_sel
-    b_out = s * b_sel + A_sel @ np.broadcast_to(np.asarray(x0, dtype=np.float64), (d,))
+    x0v = np.broadcast_to(np.asarray(x0, dtype=np.float64), (d,))
+    # (at x0 = 0 the product is zero: not run, so that no BLAS thread wakes for it; + 0.0 as
+    # the product's zeros would turn -0.0 into 0.0)
+    b_out = s * b_sel + (A_sel @ x0v if x0v.any() else 0.0)
     A_out.setflags(write=False)
     b_out.setflags(write=False)
     wits = x0 + s * wit[idx_cells]
