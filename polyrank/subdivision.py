@@ -689,10 +689,13 @@ ADJACENCY_CHUNK = 1 << 16
 #: buffers (grown by doubling) stay small, and old chunks are freed as the layer proceeds.
 LAYER_CHUNK_CELLS = 1 << 14
 #: Freed heap pages are handed back to the OS (``malloc_trim``) in runs of at least this many
-#: cells; below it the holes are small and the calls (a few per layer) would be a good part
-#: of a small run's time. Layers of fewer cells also keep the layer kernel's outputs as views
-#: of its buffers (no copies to size, :func:`_owned`).
-TRIM_MIN_CELLS = 1 << 12
+#: cells (a complex of ~0.3-0.8 GB from 3 to 5 inputs). Below it the holes glibc keeps (10-25 %
+#: of the resident memory) are small, while every page handed back is zeroed by the kernel
+#: again when the next layer writes it: trimming a 141 000-cell 4-D run cost 10 % of its time.
+TRIM_MIN_CELLS = 1 << 19
+#: Layers of fewer cells keep the layer kernel's outputs as views of its buffers (at most twice
+#: their size) instead of copies to size (:func:`_owned`).
+OWN_MIN_CELLS = 1 << 12
 #: The run keeps every layer's pre-activation maps for the neighbour pass (which otherwise
 #: rebuilds them cell by cell) while they take at most this many bytes.
 KEEP_MAPS_BYTES = 1 << 22
@@ -888,7 +891,7 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
         Hp = H.rows(g, g + b - a, threads) if isinstance(H, _LazyMaps) else H[g: g + b - a]
         return _owned(_layer_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
                                     R[ca:cb], _rebase(co, a, b), Hp, unit_base, zthr, zabs, snap, floor,
-                                    max_bytes, used), copy=n >= TRIM_MIN_CELLS)
+                                    max_bytes, used), copy=n >= OWN_MIN_CELLS)
 
     wave = n_jobs * CHUNKS_PER_THREAD if n_jobs > 1 else 1
     out, Bs, Ps, over, freed = [], [], [], 0, 0
