@@ -269,7 +269,7 @@ SIDE_QUICK_RTOL = 1e-12
 
 @_njit
 def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zero_abs, snap,
-                  floor, max_bytes, used):
+                  floor, max_bytes, used, grow):
     """Cut every cell by every neuron of one layer (hyperplanes ``H[cell]``).
 
     Each cell of the previous complex is cut neuron by neuron; its pieces live in flat
@@ -283,7 +283,8 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     keep at least d vertices.
 
     ``used[0]`` counts the bytes written, shared by the calls that run on chunks of
-    one layer in parallel (:func:`_layer`); past ``max_bytes`` the call stops.
+    one layer in parallel (:func:`_layer`); past ``max_bytes`` the call stops. The
+    outputs start at ``grow`` times the inputs' sizes (and double when full).
 
     Returns the children in the same concatenated layout, their parent cell, their
     bits for this layer, and a flag that is 1 when ``max_bytes`` was exceeded."""
@@ -320,16 +321,20 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
     common = np.empty(W, np.uint64)
     nbr = np.empty(64, np.int64)
     # outputs
-    oV = np.empty((max(16, V.shape[0]), d))
-    oF = np.empty((max(16, V.shape[0]), W), np.uint64)
-    oE = np.empty((max(16, E.shape[0]), 2), np.int32)
-    oC = np.empty(max(16, Cid.shape[0]), np.int32)
-    oR = np.empty((max(16, Cid.shape[0]), d1))
-    oB = np.empty((max(16, ncells), nl), np.bool_)
-    oP = np.empty(max(16, ncells), np.int64)
-    vo = np.zeros(max(16, ncells) + 1, np.int64)
-    eo = np.zeros(max(16, ncells) + 1, np.int64)
-    co = np.zeros(max(16, ncells) + 1, np.int64)
+    mv = max(16, int(grow * V.shape[0]))
+    me = max(16, int(grow * E.shape[0]))
+    mc = max(16, int(grow * Cid.shape[0]))
+    mn = max(16, int(grow * ncells))
+    oV = np.empty((mv, d))
+    oF = np.empty((mv, W), np.uint64)
+    oE = np.empty((me, 2), np.int32)
+    oC = np.empty(mc, np.int32)
+    oR = np.empty((mc, d1))
+    oB = np.empty((mn, nl), np.bool_)
+    oP = np.empty(mn, np.int64)
+    vo = np.zeros(mn + 1, np.int64)
+    eo = np.zeros(mn + 1, np.int64)
+    co = np.zeros(mn + 1, np.int64)
     n = 0
     over = 0
     a = np.empty(d)
@@ -693,6 +698,10 @@ LAYER_CHUNK_CELLS = 1 << 14
 #: of the resident memory) are small, while every page handed back is zeroed by the kernel
 #: again when the next layer writes it: trimming a 141 000-cell 4-D run cost 10 % of its time.
 TRIM_MIN_CELLS = 1 << 19
+#: The layer kernel's output buffers start at the last layer's growth in cells (at least 1,
+#: at most this) times its inputs' sizes, and double when full: a guess too large costs
+#: address space only (pages never written are never mapped), one too small a copy.
+GROW_MAX = 4.0
 #: Layers of fewer cells keep the layer kernel's outputs as views of its buffers (at most twice
 #: their size) instead of copies to size (:func:`_owned`).
 OWN_MIN_CELLS = 1 << 12
@@ -860,7 +869,7 @@ def _n_cells(cells):
     return sum(len(ch[2]) - 1 for ch in cells)
 
 
-def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
+def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs, grow=1.0):
     """:func:`_layer_kernel` on a complex stored as a list of chunks (``H[c]``: the maps of
     its c-th cell, counted across the chunks), in pieces of at most ``LAYER_CHUNK_CELLS``
     cells (fewer, to give every thread several, when the complex is small), run in parallel
@@ -868,7 +877,8 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
     new complex, so nothing is concatenated, and each chunk of ``cells`` is dropped from the
     list (freed) once cut: the old and the new complex never both exist whole. The pieces
     come out in cell order, the same for any number of threads. Returns the new chunks,
-    the layer's bits and each new cell's parent, and the over-budget flag."""
+    the layer's bits and each new cell's parent, and the over-budget flag. ``grow``: the
+    kernel's first guess of its outputs' sizes, in multiples of its inputs' (``GROW_MAX``)."""
     n = _n_cells(cells)
     used = np.zeros(1, np.int64)
     size = LAYER_CHUNK_CELLS
@@ -891,7 +901,7 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs):
         Hp = H.rows(g, g + b - a, threads) if isinstance(H, _LazyMaps) else H[g: g + b - a]
         return _owned(_layer_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
                                     R[ca:cb], _rebase(co, a, b), Hp, unit_base, zthr, zabs, snap, floor,
-                                    max_bytes, used), copy=n >= OWN_MIN_CELLS)
+                                    max_bytes, used, grow), copy=n >= OWN_MIN_CELLS)
 
     wave = n_jobs * CHUNKS_PER_THREAD if n_jobs > 1 else 1
     out, Bs, Ps, over, freed = [], [], [], 0, 0
@@ -1416,6 +1426,7 @@ class _Run:
         self.progress = progress
         self.n_jobs = n_jobs
         self.truncated = False
+        self.grow = 1.0  # the last layer's growth in cells (GROW_MAX at most): the next one's first guess
 
     def _cut_layer(self, H, l, zthr):
         """One layer's cut (:func:`_layer`). From d = ``SPLIT_MIN_DIM`` on, while the
@@ -1428,7 +1439,7 @@ class _Run:
         cells = self.cells
         ncells = _n_cells(cells)
         if self.d < SPLIT_MIN_DIM or ncells >= SPLIT_MAX_CELLS:
-            return _layer(cells, H, base, zthr, zabs, self.snap, self.floor, self.max_bytes, self.n_jobs)
+            return _layer(cells, H, base, zthr, zabs, self.snap, self.floor, self.max_bytes, self.n_jobs, self.grow)
         nl = H.shape[1]
         P_all = np.arange(ncells)  # current cell -> cell of the complex before the layer
         B_all = np.zeros((ncells, 0), dtype=bool)
@@ -1524,6 +1535,7 @@ class _Run:
                     ranks.append(_batched_ranks(H, P, B, d, cap, zthr, self.n_jobs))
                 bits.append(B)
                 parents.append(P)
+                self.grow = min(GROW_MAX, max(1.0, n_new / max(ncells, 1)))
                 ncells = n_new
                 del cells, B, P, H, cap
                 _release_heap(n_new)
