@@ -1457,10 +1457,17 @@ class _Run:
             j = j1
         return cells, B_all, P_all, 0
 
-    def run(self):
+    def run(self, defer_ranks=False):
+        """The subdivision: the final cells' patterns and ranks per layer. With
+        ``defer_ranks`` and several threads, the ranks of the small layers (those whose
+        maps are kept for the neighbour pass, and whose ranks one thread computes) are
+        left to a pool thread after the run: ``rk`` is then complete only after
+        :meth:`wait_ranks`."""
         net, K, d = self.net, self.K, self.d
         ncells = 1
         bits, parents, ranks = [], [], []
+        pending = []  # (layer, maps, parents, bits, zthr) of the layers whose ranks wait
+        self.rank_future = None
         self.parents = parents  # per layer: each new cell's cell before it
         self.maps = []  # the last layer's (cells before it, units, d + 1) pre-activation maps
         # every layer's maps, for the neighbour pass, while they take at most KEEP_MAPS_BYTES
@@ -1522,6 +1529,20 @@ class _Run:
                     self.truncated = True
                 self.cells = cells
                 # rank A_l <= rank A_{l-1}, as in the LP engine
+                if (defer_ranks and self.n_jobs > 1 and self.kept is not None and not isinstance(H, _LazyMaps)
+                        and _bounds(n_new, self.n_jobs, _min_chunk("ranks", d)) is None):
+                    pending.append((l, H, P, B, zthr))
+                    ranks.append(None)
+                    cap = None
+                    bits.append(B)
+                    parents.append(P)
+                    self.grow = min(GROW_MAX, max(1.0, n_new / max(ncells, 1)))
+                    ncells = n_new
+                    del cells, B, P, H
+                    if bar is not None:
+                        bar.update(1)
+                    continue
+                _layer_ranks(pending, ranks, d)  # the cap needs the earlier layers' ranks
                 cap = ranks[l - 1][P] if l > 0 else np.full(n_new, d, dtype=np.int64)
                 if isinstance(H, _LazyMaps):  # by runs of parents (P is non-decreasing)
                     rk_l = np.empty(n_new, dtype=np.int64)
@@ -1549,9 +1570,40 @@ class _Run:
         pat = np.zeros((ncells, self.n), dtype=bool)
         rk = np.zeros((ncells, K), dtype=np.int64)
         idx = np.arange(ncells)
+        where = {}  # layer -> each final cell's cell of that layer, for the ranks that wait
         for l in range(K - 1, -1, -1):
-            idx = _trace_layer(pat, rk, l, int(self.offsets[l]), bits[l], ranks[l], parents[l], idx)
+            if ranks[l] is None:
+                where[l] = idx
+            idx = _trace_layer(pat, rk, l, int(self.offsets[l]), bits[l],
+                               ranks[l] if ranks[l] is not None else np.zeros(len(bits[l]), np.int64), parents[l],
+                               idx)
+        if pending:
+            self.rank_future = _pool(self.n_jobs - 1).submit(_fill_ranks, pending, ranks, d, rk, where)
         return pat, rk
+
+    def wait_ranks(self):
+        """Wait for the ranks left to a pool thread by ``run(defer_ranks=True)``."""
+        if self.rank_future is not None:
+            self.rank_future.result()
+            self.rank_future = None
+
+
+def _layer_ranks(pending, ranks, d, n_jobs=1):
+    """The ranks of the layers in ``pending`` (emptied), in layer order: each capped by
+    the previous layer's (:func:`_batched_ranks`)."""
+    while pending:
+        l, H, P, B, zthr = pending.pop(0)
+        cap = ranks[l - 1][P] if l > 0 else np.full(len(P), d, dtype=np.int64)
+        ranks[l] = _batched_ranks(H, P, B, d, cap, zthr, n_jobs)
+
+
+def _fill_ranks(pending, ranks, d, rk, where):
+    """:func:`_layer_ranks` of the layers in ``pending``, written into the final cells'
+    ranks ``rk`` (``where[l]``: each final cell's cell of layer l)."""
+    layers = [p[0] for p in pending]
+    _layer_ranks(pending, ranks, d)
+    for l in layers:
+        rk[:, l] = ranks[l][where[l]]
 
 
 @_njit
@@ -2094,7 +2146,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     if bounded:
         run = _Run(lnet, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress,
                    n_jobs)
-        pat, rk = run.run()
+        pat, rk = run.run(defer_ranks=True)
         R = None
     else:
         centre = np.zeros(d)  # the domain's centre (or the origin) in the local frame
@@ -2119,7 +2171,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
             box_id0 = net.offsets[K] + len(bd)
             run = _Run(lnet, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
                        partial, progress, n_jobs)
-            pat, rk = run.run()
+            pat, rk = run.run(defer_ranks=True)
             inner = _interior_vertex_extent(run, centre)
             vmax = max(inner, _outside_vertex_extent(run, pat, centre, R, seen, max(inner, BOX_MARGIN * R)))
             if vmax <= BOX_MARGIN * R:
@@ -3512,7 +3564,6 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     wits.setflags(write=False)
     every = len(idx_cells) == n_cells  # no cell dropped (the rule): no copies
     pat_alive = pat if every else pat[idx_cells]
-    rk_alive = rk if every else rk[idx_cells]
     del lb, wit, alive
 
     def build_regions():
@@ -3537,6 +3588,8 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
         ei, ej, eu = ei + di, ej + dj, eu + du
     del centers, spread, b_sel, frows, fcells, fpos, new_index, co, pat, praw
     ei, ej, eu = _unique_edges(ei, ej, eu)
+    run.wait_ranks()  # the ranks a pool thread computed meanwhile (run(defer_ranks=True))
+    rk_alive = rk if every else rk[idx_cells]
 
     def build_edges():
         if not edges:

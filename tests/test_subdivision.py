@@ -348,6 +348,44 @@ def test_every_threaded_pass_matches_one_thread_with_one_cell_chunks(d, domain, 
     assert {"_layer_kernel", "_next_maps", "_certified_ranks", "_finish_kernel", "_neighbor_kernel"} <= chunked, chunked
 
 
+@pytest.mark.parametrize("d, domain", [(2, "box"), (3, "box"), (2, None)])
+def test_ranks_left_to_a_pool_thread_are_one_threads(d, domain, monkeypatch, global_random_seed):
+    """With several threads the small layers' ranks are computed by a pool thread while
+    the facets and neighbours are found (run(defer_ranks=True)): every region's ranks
+    are those of one thread, and so is the rest, bit for bit; and the deferred path ran."""
+    rng = np.random.default_rng(global_random_seed)
+    net = _net(rng, d, (7, 6, 5))
+    dom = pr.Box(-3.0, 3.0, dim=d) if domain else None
+    ref = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=1)
+    filled, fill = [], subdivision._fill_ranks
+
+    def spy(pending, *args):
+        filled.extend(p[0] for p in pending)
+        return fill(pending, *args)
+
+    monkeypatch.setattr(subdivision, "_fill_ranks", spy)
+    dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)
+    assert filled == list(range(net.n_layers))  # every layer of this small net waited
+    assert np.array_equal(dec.ranks(), ref.ranks()) and np.array_equal(dec.patterns, ref.patterns)
+    assert [r.ranks for r in dec.regions] == [r.ranks for r in ref.regions]
+    assert dec.edges == ref.edges
+    # the cap rule (rank A_l <= rank A_{l-1}) held across the pool thread's layers
+    R = np.array([r.ranks for r in dec.regions])
+    assert (np.diff(R, axis=1) <= 0).all() and (R <= d).all() and (R > 0).any()
+
+
+def test_ranks_of_a_pool_thread_raise_in_the_caller(monkeypatch):
+    """An error in the deferred ranks reaches the caller (no silent zero ranks)."""
+    net = pr.as_network(pr.train.mlp(2, [6, 6], seed=0))
+
+    def boom(*args):
+        raise FloatingPointError("rank pass failed")
+
+    monkeypatch.setattr(subdivision, "_fill_ranks", boom)
+    with pytest.raises(FloatingPointError, match="rank pass failed"):
+        pr.enumerate_regions(net, pr.Box(-3.0, 3.0, dim=2), method="subdivision", n_jobs=2)
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2, 5])
 def test_thread_stream_keeps_item_order_and_raises_the_first_error(n_jobs):
     """The engine's thread runner (the calling thread and a pool claim items in order): the
