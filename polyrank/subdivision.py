@@ -3046,8 +3046,16 @@ def _certify_cells(cells, g0, k0, isfac, co, lb, wit, tol_abs, d):
     chunks ``(C, R, co)`` of ``cells``; each chunk's first cell and candidate row in ``g0``,
     ``k0``), as the LP engine would decide. Returns which cells are regions, their witnesses
     and inradii, the number of LPs, and the radii of the cells dropped as slivers (above
-    SLIVER_MIN: below it a cell is a rounding artefact)."""
-    doubtful = np.flatnonzero(~(lb > tol_abs))
+    SLIVER_MIN: below it a cell is a rounding artefact).
+
+    A cell with fewer than d + 1 facets (the artificial box's included: every cell is
+    bounded) is flat, whatever its bound: its vertices lie in one hyperplane (a cell
+    squeezed between two coincident hyperplanes of opposite sides), and its facets' rows
+    alone would make the LP see the half-space beyond it. It is no region."""
+    cum = np.zeros(len(isfac) + 1, np.int64)
+    np.cumsum(isfac, out=cum[1:])
+    flat = cum[co[1:]] - cum[co[:-1]] < d + 1  # facets per cell
+    doubtful = np.flatnonzero(~(lb > tol_abs) | flat)
     alive = np.ones(len(lb), dtype=bool)
     if not len(doubtful):  # every cell certified: the bounds are the radii
         return alive, wit, lb, 0, []
@@ -3058,6 +3066,9 @@ def _certify_cells(cells, g0, k0, isfac, co, lb, wit, tol_abs, d):
     n_lp = 0
     thin = []
     for p in doubtful:
+        if flat[p]:
+            alive[p] = False
+            continue
         rows = np.flatnonzero(isfac[co[p]: co[p + 1]]) + co[p]
         i = int(np.searchsorted(g0, p, side="right")) - 1  # the chunk holding the cell
         A_p, b_p = _unit_rows(np.ascontiguousarray(cells[i][1][rows - k0[i]]), d)

@@ -348,6 +348,41 @@ def test_every_threaded_pass_matches_one_thread_with_one_cell_chunks(d, domain, 
     assert {"_layer_kernel", "_next_maps", "_certified_ranks", "_finish_kernel", "_neighbor_kernel"} <= chunked, chunked
 
 
+def _duplicate_net(seed):
+    """random_net with duplicated units, its input dimension (2-4) and widths drawn first."""
+    rng = np.random.default_rng(seed)
+    d = int(rng.integers(2, 5))
+    widths = tuple(int(x) for x in rng.integers(3, 8, size=int(rng.integers(1, 4))))
+    return random_net(rng, d, widths, duplicate=True)
+
+
+@pytest.mark.parametrize("seed", [181, 3, 11])
+def test_no_flat_cell_between_duplicated_units_is_a_region(seed):
+    """Found by comparing the engines over R^d on networks with duplicated units (seed 181:
+    4-7-5-7, the LP engine 726 regions, the subdivision engine 728). The two extra cells lay
+    flat between a unit and its copy, on opposite sides of their common hyperplane, with
+    one facet; the Chebyshev LP on that facet's row alone saw the half-space beyond it and
+    kept them, witnesses far outside the box. Independent truths: a region contains its
+    witness (the network gives it the region's pattern there), and a unit and its copy
+    have the same pre-activation, so the same bit, everywhere."""
+    net = _duplicate_net(seed)
+    dec = pr.enumerate_regions(net, None, method="subdivision")
+    P = dec.patterns
+    assert np.array_equal(net.patterns(np.array([r.witness for r in dec.regions]), flat=True), P)
+    for l in range(net.n_layers):  # the last unit of every layer copies the first
+        o, w = int(net.offsets[l]), net.widths[l]
+        assert np.array_equal(P[:, o], P[:, o + w - 1]), l
+    assert all(len(r.facets) >= 1 for r in dec.regions)
+
+
+@pytest.mark.slow
+def test_duplicated_units_over_r_d_as_the_lp_engine():
+    """The network of the test above against the LP engine, region for region."""
+    net = _duplicate_net(181)
+    _assert_same(pr.enumerate_regions(net, None, method="lp"),
+                 pr.enumerate_regions(net, None, method="subdivision"), labels=False)
+
+
 @pytest.mark.parametrize("d, domain", [(2, "box"), (3, "box"), (2, None)])
 def test_ranks_left_to_a_pool_thread_are_one_threads(d, domain, monkeypatch, global_random_seed):
     """With several threads the small layers' ranks are computed by a pool thread while
