@@ -2084,9 +2084,9 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     largest inscribed ball: the distance from the witness to the nearest facet
     hyperplane (the LP engine reports the Chebyshev radius itself). Regions whose
     bound is at most ``tol`` get a Chebyshev LP, and are dropped, as by the LP
-    engine, when the true radius is at most ``tol`` A cell with fewer than d + 1
-    facets (a flat one, between two coincident hyperplanes) is no region. Neighbours across a facet are
-    found with the LP engine's rule at the facet's vertex centroid.
+    engine, when the true radius is at most ``tol``. A cell with fewer than d + 1
+    facets (a flat one, between two coincident hyperplanes) is no region. Neighbours
+    across a facet are found with the LP engine's rule at the facet's vertex centroid.
 
     With ``domain=None`` the box is ``[-R, R]^d`` where R starts at twice the largest
     coordinate of a vertex of the first layer's arrangement and is multiplied by 4
