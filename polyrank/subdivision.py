@@ -75,6 +75,10 @@ BOX_MARGIN = 0.5
 #: i.e. eps * 2R between 1.7e-9 and 5.8e-9 against tol = 1e-9): the decomposition is then
 #: marked ``precision_limited`` with a note, and ``method="auto"`` uses the LP engine instead.
 BOX_ROUNDING_SAFETY = 2.0
+#: Over an unbounded domain every region's witness is checked to give the region's pattern
+#: (one forward pass, this many regions at a time); a region that does not contain its witness
+#: marks the result ``precision_limited`` (``method="auto"`` then runs the LP engine).
+WITNESS_CHECK_CHUNK = 1 << 16
 #: Vertices within this many snaps of a domain facet lie on it (qhull's accuracy).
 DOMAIN_VERTEX_SNAPS = 1e3
 #: A subset of first-layer unit normals is independent when its smallest singular value
@@ -2182,11 +2186,80 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     if note is not None and strict:
         raise BoxPrecisionError(R)
     dec = _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0, frame=(x0, s), edges=edges)
-    if note is not None:
-        dec.stats["precision_notes"].append(note)
+    notes = [] if note is None else [note]
+    if R is not None:  # over an unbounded domain: every region must contain its witness
+        bad = _misplaced_witnesses(net, K, dec)
+        if bad:
+            if strict:
+                raise BoxPrecisionError(R)
+            notes.append(f"{bad} of {len(dec)} regions do not contain their witness (the network gives it another "
+                         f"pattern): over this unbounded domain float64 cannot place every region in the engine's "
+                         f"box (half-width {s * R:.3g}), and some of these regions may not exist. method='lp' (or "
+                         f"'auto', which then uses it) resolves them.")
+    if notes:
+        dec.stats["precision_notes"].extend(notes)
         dec.precision_limited = True
-        warn_precision([note])
+        warn_precision(notes)
     return dec
+
+
+def _misplaced_witnesses(net, K, dec):
+    """How many regions of ``dec`` (layers 1..K of ``net``) do not contain their witness:
+    the network's pattern there (a forward pass, :func:`_witness_kernel`) differs from the
+    region's."""
+    Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]  # transposed
+    woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
+    bflat = np.concatenate([np.asarray(b, dtype=np.float64) for b in net.biases[:K]])
+    return int(_witness_kernel(np.ascontiguousarray(dec._arrays["witnesses"]), np.concatenate(Ws), woff, bflat,
+                               np.asarray(net.offsets[: K + 1], dtype=np.int64), dec._arrays["patterns"]))
+
+
+@_njit
+def _witness_kernel(X, WTflat, woff, bflat, offsets, P):
+    """The number of rows of ``X`` where the network (``W_l`` transposed, row-major, at
+    ``WTflat[woff[l]:]``; the biases concatenated in ``bflat``) gives a pattern other than
+    the row of ``P`` (pre-activation > 0 is on). Points are taken 128 at a time, and the
+    loop over them is innermost (contiguous, no reduction: it vectorises)."""
+    K = offsets.shape[0] - 1
+    n, d = X.shape
+    wmax = d
+    for l in range(K):
+        wmax = max(wmax, offsets[l + 1] - offsets[l])
+    B = 128
+    H = np.empty((wmax, B))  # the block's activations, one row per unit
+    Z = np.empty((wmax, B))
+    ok = np.empty(B, np.bool_)
+    bad = 0
+    for c0 in range(0, n, B):
+        nb = min(B, n - c0)
+        for k in range(d):
+            for t in range(nb):
+                H[k, t] = X[c0 + t, k]
+        for t in range(nb):
+            ok[t] = True
+        mp = d
+        for l in range(K):
+            o, m, w0 = offsets[l], offsets[l + 1] - offsets[l], woff[l]
+            for i in range(m):
+                bi = bflat[o + i]
+                for t in range(nb):
+                    Z[i, t] = bi
+            for j in range(mp):
+                for i in range(m):
+                    w = WTflat[w0 + j * m + i]
+                    for t in range(nb):
+                        Z[i, t] += w * H[j, t]
+            for i in range(m):
+                for t in range(nb):
+                    on = Z[i, t] > 0.0
+                    if on != P[c0 + t, o + i]:
+                        ok[t] = False
+                    H[i, t] = Z[i, t] if on else 0.0
+            mp = m
+        for t in range(nb):
+            if not ok[t]:
+                bad += 1
+    return bad
 
 
 def _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen):
@@ -2658,11 +2731,13 @@ def _polyhedron_extents(net, K, offsets, P, wit, centre, R, Vt):
         Hk = Hy[k][live[k]]
         if r == 1:  # an interval: its endpoints
             a, c = Hk[:, 0], Hk[:, 1]
-            Y = (-c / a)[:, None]
-            Y = Y[np.all(Y * a[None, :] + c[None, :] <= 1e-9 * (1 + np.abs(Y)), axis=1)]
+            with np.errstate(divide="ignore", invalid="ignore"):  # a = 0: no endpoint (inf/nan, dropped)
+                Y = (-c / a)[:, None]
+                Y = Y[np.all(Y * a[None, :] + c[None, :] <= 1e-9 * (1 + np.abs(Y)), axis=1)]
         else:
-            try:
-                Y = HalfspaceIntersection(Hk, inner[k] if r == d else Q.T @ (wit[k] - centre)).intersections
+            try:  # (vertices at infinity of an unbounded polyhedron come out inf or nan: filtered below)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    Y = HalfspaceIntersection(Hk, inner[k] if r == d else Q.T @ (wit[k] - centre)).intersections
             except (QhullError, ValueError):
                 Y = np.zeros((0, r))
         if r == d:

@@ -564,3 +564,57 @@ def test_matrix_rank_refuses_non_finite_and_bad_tol():
         pr.matrix_rank([[np.nan, 1.0], [1.0, 2.0]])
     with pytest.raises(ValueError, match="'tol' parameter of matrix_rank"):
         pr.matrix_rank(np.eye(2), tol=-1.0)
+
+
+def test_a_region_without_its_witness_is_flagged_over_r_d(monkeypatch):
+    """Over R^d every region's witness must give the region's pattern (a forward pass, an
+    independent check of the whole engine). A planted error (one pattern with a bit flipped
+    after the engine ran) must mark the result precision_limited with a note that counts it,
+    make strict=True raise BoxPrecisionError, and send method="auto" to the LP engine."""
+    from polyrank import subdivision
+    from polyrank.exceptions import BoxPrecisionError
+    from polyrank.train import mlp
+
+    net = pr.as_network(mlp(2, [6, 6], seed=0))
+    clean = pr.enumerate_regions(net, method="subdivision")
+    assert not clean.precision_limited
+    assemble = subdivision._assemble
+
+    def corrupt(*args, **kw):
+        dec = assemble(*args, **kw)
+        P = dec._arrays["patterns"].copy()
+        P[3, 0] = not P[3, 0]
+        dec._arrays["patterns"] = P
+        return dec
+
+    monkeypatch.setattr(subdivision, "_assemble", corrupt)
+    with pytest.warns(PrecisionWarning, match="1 of .* regions do not contain their witness"):
+        dec = pr.enumerate_regions(net, method="subdivision")
+    assert dec.precision_limited and len(dec) == len(clean)
+    with pytest.raises(BoxPrecisionError):
+        subdivision.enumerate_subdivision(net, strict=True)
+    auto = pr.enumerate_regions(net)
+    assert auto.method == "lp" and "auto_engine" in auto.stats
+    assert sorted(patterns_of(auto)) == sorted(patterns_of(clean))
+    # over a bounded domain the check does not run (the domain sets the scale: no huge box)
+    assert not pr.enumerate_regions(net, pr.Box(-1.0, 1.0, dim=2), method="subdivision").precision_limited
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_witness_kernel_counts_as_a_forward_pass(seed):
+    """The compiled witness check against numpy's forward pass (net.patterns), on random
+    points and patterns with planted flips: the same count of rows that differ."""
+    from polyrank import subdivision
+
+    rng = np.random.default_rng(seed)
+    d = int(rng.integers(1, 6))
+    net = pr.ReLUNetwork([rng.normal(size=(7, d)), rng.normal(size=(5, 7)), rng.normal(size=(3, 5))],
+                         [rng.normal(size=7), rng.normal(size=5), rng.normal(size=3)])
+    X = rng.normal(size=(300, d)) * 3
+    P = net.patterns(X, flat=True)
+    P[rng.random(P.shape) < 0.01] ^= True
+    Ws = [np.asarray(W).T.ravel() for W in net.weights]
+    woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
+    got = subdivision._witness_kernel(X, np.concatenate(Ws), woff, np.concatenate(net.biases),
+                                      np.asarray(net.offsets, dtype=np.int64), P)
+    assert got == int((net.patterns(X, flat=True) != P).any(axis=1).sum()) > 0

@@ -670,3 +670,23 @@ def test_face_check_gives_the_regions_of_the_full_box_search(d, widths, monkeypa
         assert r.bounded == q.bounded and r.ranks == q.ranks
         if r.bounded:  # (to the box's size: vertices from long cuts)
             assert np.allclose(r.witness, q.witness, rtol=0.0, atol=1e-9 * ref.stats["box_halfwidth"])
+
+
+@pytest.mark.slow
+def test_misplaced_regions_of_a_huge_box_are_flagged_by_their_witnesses(monkeypatch):
+    """Found by comparing the engines over R^d: a 5-7-6-6 network with weights in -1..1 and
+    duplicated units needs a box of half-width 1.2e7, where 97 of the subdivision engine's
+    2679 regions do not exist (the LP engine: 2582): their witnesses give other patterns,
+    and duplicated units get different bits. With the rounding rule switched off the
+    witness check alone must flag the result."""
+    rng = np.random.default_rng(709)
+    d = int(rng.integers(2, 6))
+    widths = tuple(int(x) for x in rng.integers(3, 8, size=int(rng.integers(1, 4))))
+    net = int_net(rng, d, widths, -1, 1, duplicate=True)
+    monkeypatch.setattr(subdivision, "BOX_ROUNDING_SAFETY", 0.0)
+    with pytest.warns(pr.exceptions.PrecisionWarning, match="do not contain their witness"):
+        dec = pr.enumerate_regions(net, None, method="subdivision")
+    X = np.array([r.witness for r in dec.regions])
+    wrong = int((net.patterns(X, flat=True) != dec.patterns).any(axis=1).sum())
+    assert dec.precision_limited and wrong > 0
+    assert any(n.startswith(f"{wrong} of {len(dec)} regions") for n in dec.stats["precision_notes"])
