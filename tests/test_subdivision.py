@@ -365,7 +365,10 @@ def test_ranks_left_to_a_pool_thread_are_one_threads(d, domain, monkeypatch, glo
 
     monkeypatch.setattr(subdivision, "_fill_ranks", spy)
     dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)
-    assert filled == list(range(net.n_layers))  # every layer of this small net waited
+    # every layer of this small net waited (over R^d, once per box run: a box found too small
+    # is run again, larger, and its waiting ranks are computed all the same)
+    K = net.n_layers
+    assert filled and filled == list(range(K)) * (len(filled) // K), filled
     assert np.array_equal(dec.ranks(), ref.ranks()) and np.array_equal(dec.patterns, ref.patterns)
     assert [r.ranks for r in dec.regions] == [r.ranks for r in ref.regions]
     assert dec.edges == ref.edges
