@@ -389,6 +389,44 @@ def test_ranks_of_a_pool_thread_raise_in_the_caller(monkeypatch):
         pr.enumerate_regions(net, pr.Box(-3.0, 3.0, dim=2), method="subdivision", n_jobs=2)
 
 
+@pytest.mark.parametrize("d, domain, max_regions", [(2, "box", None), (2, None, None), (3, "box", 12)])
+def test_waiting_ranks_are_resolved_in_order_when_a_later_layer_cannot_wait(d, domain, max_regions, monkeypatch,
+                                                                             global_random_seed):
+    """Only the first layer's maps fit KEEP_MAPS_BYTES, so only its ranks may wait: the second
+    layer's rank cap needs them, and they are computed in the calling thread first (no pool
+    thread left with work); with max_regions the truncated complex goes the same way. Every
+    region's ranks, pattern and edges are those of one thread."""
+    rng = np.random.default_rng(global_random_seed)
+    net = _net(rng, d, (7, 6, 5))
+    dom = pr.Box(-3.0, 3.0, dim=d) if domain else None
+    kw = dict(method="subdivision", partial=max_regions is not None)
+    if max_regions is not None:
+        kw["max_regions"] = max_regions
+    monkeypatch.setattr(subdivision, "KEEP_MAPS_BYTES", 8 * 7 * (d + 1))  # layer 1's maps: one cell
+    ref = pr.enumerate_regions(net, dom, n_jobs=1, **kw)
+    synced, pooled = [], []
+    layer_ranks, fill = subdivision._layer_ranks, subdivision._fill_ranks
+
+    def spy_layer_ranks(pending, *args, **kw):
+        synced.append([p[0] for p in pending])
+        return layer_ranks(pending, *args, **kw)
+
+    def spy_fill(pending, *args):
+        pooled.extend(p[0] for p in pending)
+        return fill(pending, *args)
+
+    monkeypatch.setattr(subdivision, "_layer_ranks", spy_layer_ranks)
+    monkeypatch.setattr(subdivision, "_fill_ranks", spy_fill)
+    dec = pr.enumerate_regions(net, dom, n_jobs=2, **kw)
+    assert [0] in synced and not pooled, (synced, pooled)  # layer 1 waited, then was resolved here
+    assert dec.partial == ref.partial == (max_regions is not None)
+    assert np.array_equal(dec.ranks(), ref.ranks()) and np.array_equal(dec.patterns, ref.patterns)
+    assert [r.ranks for r in dec.regions] == [r.ranks for r in ref.regions]
+    assert dec.edges == ref.edges
+    R = np.array([r.ranks for r in dec.regions])
+    assert (np.diff(R, axis=1) <= 0).all() and (R <= d).all() and (R > 0).any()
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2, 5])
 def test_thread_stream_keeps_item_order_and_raises_the_first_error(n_jobs):
     """The engine's thread runner (the calling thread and a pool claim items in order): the
