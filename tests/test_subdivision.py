@@ -427,6 +427,42 @@ def test_waiting_ranks_are_resolved_in_order_when_a_later_layer_cannot_wait(d, d
     assert (np.diff(R, axis=1) <= 0).all() and (R <= d).all() and (R > 0).any()
 
 
+def test_ranks_of_a_box_found_too_small_are_not_left_running(monkeypatch):
+    """Over R^d a box found too small is run again, larger: the ranks its run left to a pool
+    thread are read by no one, and they must not still run when the enumeration returns
+    (nor be lost silently while running: the caller may fork, or read the pool's state).
+    Here the first box's rank pass is slowed down; every rank pass that started has ended
+    by the time enumerate_regions returns, and the answer is one thread's."""
+    import threading
+    import time
+
+    net = random_net(np.random.default_rng(2), 2, (7, 6, 5))  # R^d: two boxes (the first too small)
+    ref = pr.enumerate_regions(net, None, method="subdivision", n_jobs=1)
+    runs, started, ended = [], [], []
+    run, fill = subdivision._Run.run, subdivision._fill_ranks
+
+    def spy_run(self, defer_ranks=False):
+        runs.append(defer_ranks)
+        return run(self, defer_ranks)
+
+    def slow_fill(*args):
+        started.append(threading.get_ident())
+        if len(started) == 1:
+            time.sleep(0.3)
+        try:
+            return fill(*args)
+        finally:
+            ended.append(threading.get_ident())
+
+    monkeypatch.setattr(subdivision._Run, "run", spy_run)
+    monkeypatch.setattr(subdivision, "_fill_ranks", slow_fill)
+    dec = pr.enumerate_regions(net, None, method="subdivision", n_jobs=3)
+    assert runs.count(True) >= 2  # the case: a box found too small
+    assert len(ended) == len(started) >= 1, (started, ended)
+    assert np.array_equal(dec.ranks(), ref.ranks()) and np.array_equal(dec.patterns, ref.patterns)
+    assert dec.edges == ref.edges
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2, 5])
 def test_thread_stream_keeps_item_order_and_raises_the_first_error(n_jobs):
     """The engine's thread runner (the calling thread and a pool claim items in order): the
