@@ -702,8 +702,9 @@ TRIM_MIN_CELLS = 1 << 19
 #: at most this) times its inputs' sizes, and double when full: a guess too large costs
 #: address space only (pages never written are never mapped), one too small a copy.
 GROW_MAX = 4.0
-#: Layers of fewer cells keep the layer kernel's outputs as views of its buffers (at most twice
-#: their size) instead of copies to size (:func:`_owned`).
+#: Layers of fewer cells keep the layer kernel's outputs as views of its buffers (at most
+#: ``GROW_MAX`` times their size: the first guess, or twice after a doubling) instead of copies
+#: to size (:func:`_owned`).
 OWN_MIN_CELLS = 1 << 12
 #: The run keeps every layer's pre-activation maps for the neighbour pass (which otherwise
 #: rebuilds them cell by cell) while they take at most this many bytes.
@@ -855,7 +856,7 @@ def _owned(res, copy=True):
     """The outputs of :func:`_layer_kernel` (views of its grown buffers) copied to their size
     one array at a time: each buffer is freed before the next copy, so that the buffers and
     all the copies never exist together. Without ``copy`` (a small complex) the views stay
-    (their buffers are at most twice as large)."""
+    (their buffers are at most ``GROW_MAX`` times as large)."""
     res = list(res)
     if not copy:
         return res
