@@ -1025,7 +1025,9 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, cente
     the bitsets of its vertices. The candidates whose vertex sets contain candidate g's are
     the bits of g's AND, so the maximality test reads those bits, not all pairs; a second
     pass gives the facets' spreads. Sums run over the vertices in increasing order
-    (centroids and centres: one running sum per coordinate)."""
+    (centroids and centres: one running sum per coordinate). A cell's candidate ids are
+    distinct (a row cuts a cell once; ``loc`` maps an id to its one candidate): with a
+    repeated id the earlier candidates would count no vertex."""
     ncells = voff.shape[0] - 1
     d = V.shape[1]
     W = F.shape[1]
