@@ -706,8 +706,9 @@ TRIM_MIN_CELLS = 1 << 19
 #: at most this) times its inputs' sizes, and double when full: a guess too large costs
 #: address space only (pages never written are never mapped), one too small a copy.
 GROW_MAX = 4.0
-#: Layers of fewer cells keep the layer kernel's outputs as views of its buffers (at most twice
-#: their size) instead of copies to size (:func:`_owned`).
+#: Layers of fewer cells keep the layer kernel's outputs as views of its buffers (at most
+#: ``GROW_MAX`` times their size: the first guess, or twice after a doubling) instead of copies
+#: to size (:func:`_owned`).
 OWN_MIN_CELLS = 1 << 12
 #: The run keeps every layer's pre-activation maps for the neighbour pass (which otherwise
 #: rebuilds them cell by cell) while they take at most this many bytes.
@@ -859,7 +860,7 @@ def _owned(res, copy=True):
     """The outputs of :func:`_layer_kernel` (views of its grown buffers) copied to their size
     one array at a time: each buffer is freed before the next copy, so that the buffers and
     all the copies never exist together. Without ``copy`` (a small complex) the views stay
-    (their buffers are at most twice as large)."""
+    (their buffers are at most ``GROW_MAX`` times as large)."""
     res = list(res)
     if not copy:
         return res
@@ -1028,7 +1029,9 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, cente
     the bitsets of its vertices. The candidates whose vertex sets contain candidate g's are
     the bits of g's AND, so the maximality test reads those bits, not all pairs; a second
     pass gives the facets' spreads. Sums run over the vertices in increasing order
-    (centroids and centres: one running sum per coordinate)."""
+    (centroids and centres: one running sum per coordinate). A cell's candidate ids are
+    distinct (a row cuts a cell once; ``loc`` maps an id to its one candidate): with a
+    repeated id the earlier candidates would count no vertex."""
     ncells = voff.shape[0] - 1
     d = V.shape[1]
     W = F.shape[1]
@@ -1431,6 +1434,7 @@ class _Run:
         self.n_jobs = n_jobs
         self.truncated = False
         self.grow = 1.0  # the last layer's growth in cells (GROW_MAX at most): the next one's first guess
+        self.rank_future = None  # the ranks left to a pool thread (run(defer_ranks=True))
 
     def _cut_layer(self, H, l, zthr):
         """One layer's cut (:func:`_layer`). From d = ``SPLIT_MIN_DIM`` on, while the
@@ -1590,6 +1594,24 @@ class _Run:
         if self.rank_future is not None:
             self.rank_future.result()
             self.rank_future = None
+
+    def drop_ranks(self):
+        """Cancel the ranks left to a pool thread if they have not started (the run is given
+        up: a box found too small); :func:`_settle` waits for them if they have."""
+        if self.rank_future is not None and self.rank_future.cancel():
+            self.rank_future = None
+
+
+def _settle(runs):
+    """Cancel, or wait for, the ranks the runs ``runs`` left to a pool thread and that no one
+    waited for (runs given up, or an error before :meth:`_Run.wait_ranks`), so that none
+    outlives the call that started it; their errors concern ranks no one reads."""
+    for run in runs:
+        run.drop_ranks()
+    for run in runs:
+        if run.rank_future is not None:
+            run.rank_future.exception()
+            run.rank_future = None
 
 
 def _layer_ranks(pending, ranks, d, n_jobs=1):
@@ -2148,44 +2170,52 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
     zero = zero_thresholds(lnet, K)
     lp_scale = 1.0
 
-    if bounded:
-        run = _Run(lnet, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress,
-                   n_jobs)
-        pat, rk = run.run(defer_ranks=True)
-        R = None
-    else:
-        centre = np.zeros(d)  # the domain's centre (or the origin) in the local frame
-        ext = _layer1_extent(lnet)
-        # 1e-6: room for rounding between the layer-1 extent and the vertices computed
-        R = 2.0 * (1.0 + 1e-6) * max(1.0, np.abs(centre).max(initial=0.0), ext if ext is not None else 100.0)
-        seen = {}  # pattern -> outside-vertex extent, shared by the successive boxes
-        if domain is None and FACE_MIN_DIM <= d <= FACE_MAX_DIM and not partial:
-            # the first box's subdivision is skipped when the regions crossing its faces show
-            # a vertex beyond it (the usual case): the box then grows from their extents
-            far = _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen)
-            if far is not None and far > (1.0 + FACE_MARGIN_RTOL) * R:
-                R = 4.0 * far
-            else:
-                seen.clear()
-        for _ in range(12):
-            if strict and _box_rounding_note(R, tol * lp_scale, s) is not None:
-                raise BoxPrecisionError(R)
-            eye = np.eye(d)
-            Ab = np.vstack([Ad, eye, -eye])
-            bb = np.concatenate([bd, R + centre, R - centre])
-            box_id0 = net.offsets[K] + len(bd)
-            run = _Run(lnet, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
-                       partial, progress, n_jobs)
+    runs = []  # every run (its ranks left to a pool thread must not outlive this call: _settle)
+    try:
+        if bounded:
+            run = _Run(lnet, K, Ad, bd, -1, VERTEX_SNAP, lp_scale, zero, max_memory, max_regions, partial, progress,
+                       n_jobs)
+            runs.append(run)
             pat, rk = run.run(defer_ranks=True)
-            inner = _interior_vertex_extent(run, centre)
-            vmax = max(inner, _outside_vertex_extent(run, pat, centre, R, seen, max(inner, BOX_MARGIN * R)))
-            if vmax <= BOX_MARGIN * R:
-                break
-            R = 4.0 * vmax
-    note = None if R is None else _box_rounding_note(R, tol * lp_scale, s)
-    if note is not None and strict:
-        raise BoxPrecisionError(R)
-    dec = _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0, frame=(x0, s), edges=edges)
+            R = None
+        else:
+            centre = np.zeros(d)  # the domain's centre (or the origin) in the local frame
+            ext = _layer1_extent(lnet)
+            # 1e-6: room for rounding between the layer-1 extent and the vertices computed
+            R = 2.0 * (1.0 + 1e-6) * max(1.0, np.abs(centre).max(initial=0.0), ext if ext is not None else 100.0)
+            seen = {}  # pattern -> outside-vertex extent, shared by the successive boxes
+            if domain is None and FACE_MIN_DIM <= d <= FACE_MAX_DIM and not partial:
+                # the first box's subdivision is skipped when the regions crossing its faces show
+                # a vertex beyond it (the usual case): the box then grows from their extents
+                far = _face_vertex_extent(lnet, K, R, zero, max_memory, max_regions, n_jobs, seen)
+                if far is not None and far > (1.0 + FACE_MARGIN_RTOL) * R:
+                    R = 4.0 * far
+                else:
+                    seen.clear()
+            for _ in range(12):
+                if runs:  # the last box was too small: its ranks are read by no one
+                    runs[-1].drop_ranks()
+                if strict and _box_rounding_note(R, tol * lp_scale, s) is not None:
+                    raise BoxPrecisionError(R)
+                eye = np.eye(d)
+                Ab = np.vstack([Ad, eye, -eye])
+                bb = np.concatenate([bd, R + centre, R - centre])
+                box_id0 = net.offsets[K] + len(bd)
+                run = _Run(lnet, K, Ab, bb, int(box_id0), VERTEX_SNAP, lp_scale, zero, max_memory, max_regions,
+                           partial, progress, n_jobs)
+                runs.append(run)
+                pat, rk = run.run(defer_ranks=True)
+                inner = _interior_vertex_extent(run, centre)
+                vmax = max(inner, _outside_vertex_extent(run, pat, centre, R, seen, max(inner, BOX_MARGIN * R)))
+                if vmax <= BOX_MARGIN * R:
+                    break
+                R = 4.0 * vmax
+        note = None if R is None else _box_rounding_note(R, tol * lp_scale, s)
+        if note is not None and strict:
+            raise BoxPrecisionError(R)
+        dec = _assemble(net, domain, K, run, pat, rk, tol * lp_scale, lp_scale, R, t0, frame=(x0, s), edges=edges)
+    finally:
+        _settle(runs)
     notes = [] if note is None else [note]
     if R is not None:  # over an unbounded domain: every region must contain its witness
         bad = _misplaced_witnesses(net, K, dec)

@@ -400,7 +400,10 @@ def test_ranks_left_to_a_pool_thread_are_one_threads(d, domain, monkeypatch, glo
 
     monkeypatch.setattr(subdivision, "_fill_ranks", spy)
     dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)
-    assert filled == list(range(net.n_layers))  # every layer of this small net waited
+    # every layer of this small net waited (over R^d, once per box run: a box found too small
+    # is run again, larger, and its waiting ranks are computed all the same)
+    K = net.n_layers
+    assert filled and filled == list(range(K)) * (len(filled) // K), filled
     assert np.array_equal(dec.ranks(), ref.ranks()) and np.array_equal(dec.patterns, ref.patterns)
     assert [r.ranks for r in dec.regions] == [r.ranks for r in ref.regions]
     assert dec.edges == ref.edges
@@ -419,6 +422,80 @@ def test_ranks_of_a_pool_thread_raise_in_the_caller(monkeypatch):
     monkeypatch.setattr(subdivision, "_fill_ranks", boom)
     with pytest.raises(FloatingPointError, match="rank pass failed"):
         pr.enumerate_regions(net, pr.Box(-3.0, 3.0, dim=2), method="subdivision", n_jobs=2)
+
+
+@pytest.mark.parametrize("d, domain, max_regions", [(2, "box", None), (2, None, None), (3, "box", 12)])
+def test_waiting_ranks_are_resolved_in_order_when_a_later_layer_cannot_wait(d, domain, max_regions, monkeypatch,
+                                                                             global_random_seed):
+    """Only the first layer's maps fit KEEP_MAPS_BYTES, so only its ranks may wait: the second
+    layer's rank cap needs them, and they are computed in the calling thread first (no pool
+    thread left with work); with max_regions the truncated complex goes the same way. Every
+    region's ranks, pattern and edges are those of one thread."""
+    rng = np.random.default_rng(global_random_seed)
+    net = _net(rng, d, (7, 6, 5))
+    dom = pr.Box(-3.0, 3.0, dim=d) if domain else None
+    kw = dict(method="subdivision", partial=max_regions is not None)
+    if max_regions is not None:
+        kw["max_regions"] = max_regions
+    monkeypatch.setattr(subdivision, "KEEP_MAPS_BYTES", 8 * 7 * (d + 1))  # layer 1's maps: one cell
+    ref = pr.enumerate_regions(net, dom, n_jobs=1, **kw)
+    synced, pooled = [], []
+    layer_ranks, fill = subdivision._layer_ranks, subdivision._fill_ranks
+
+    def spy_layer_ranks(pending, *args, **kw):
+        synced.append([p[0] for p in pending])
+        return layer_ranks(pending, *args, **kw)
+
+    def spy_fill(pending, *args):
+        pooled.extend(p[0] for p in pending)
+        return fill(pending, *args)
+
+    monkeypatch.setattr(subdivision, "_layer_ranks", spy_layer_ranks)
+    monkeypatch.setattr(subdivision, "_fill_ranks", spy_fill)
+    dec = pr.enumerate_regions(net, dom, n_jobs=2, **kw)
+    assert [0] in synced and not pooled, (synced, pooled)  # layer 1 waited, then was resolved here
+    assert dec.partial == ref.partial == (max_regions is not None)
+    assert np.array_equal(dec.ranks(), ref.ranks()) and np.array_equal(dec.patterns, ref.patterns)
+    assert [r.ranks for r in dec.regions] == [r.ranks for r in ref.regions]
+    assert dec.edges == ref.edges
+    R = np.array([r.ranks for r in dec.regions])
+    assert (np.diff(R, axis=1) <= 0).all() and (R <= d).all() and (R > 0).any()
+
+
+def test_ranks_of_a_box_found_too_small_are_not_left_running(monkeypatch):
+    """Over R^d a box found too small is run again, larger: the ranks its run left to a pool
+    thread are read by no one, and they must not still run when the enumeration returns
+    (nor be lost silently while running: the caller may fork, or read the pool's state).
+    Here the first box's rank pass is slowed down; every rank pass that started has ended
+    by the time enumerate_regions returns, and the answer is one thread's."""
+    import threading
+    import time
+
+    net = random_net(np.random.default_rng(2), 2, (7, 6, 5))  # R^d: two boxes (the first too small)
+    ref = pr.enumerate_regions(net, None, method="subdivision", n_jobs=1)
+    runs, started, ended = [], [], []
+    run, fill = subdivision._Run.run, subdivision._fill_ranks
+
+    def spy_run(self, defer_ranks=False):
+        runs.append(defer_ranks)
+        return run(self, defer_ranks)
+
+    def slow_fill(*args):
+        started.append(threading.get_ident())
+        if len(started) == 1:
+            time.sleep(0.3)
+        try:
+            return fill(*args)
+        finally:
+            ended.append(threading.get_ident())
+
+    monkeypatch.setattr(subdivision._Run, "run", spy_run)
+    monkeypatch.setattr(subdivision, "_fill_ranks", slow_fill)
+    dec = pr.enumerate_regions(net, None, method="subdivision", n_jobs=3)
+    assert runs.count(True) >= 2  # the case: a box found too small
+    assert len(ended) == len(started) >= 1, (started, ended)
+    assert np.array_equal(dec.ranks(), ref.ranks()) and np.array_equal(dec.patterns, ref.patterns)
+    assert dec.edges == ref.edges
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2, 5])
