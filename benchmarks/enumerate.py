@@ -187,10 +187,10 @@ def edge_subdivision_compare(es_mods, net, dom_box, dec_by_nj, cpu, wall, repeat
     Run, stage = pr.subdivision._Run, []
     run0 = Run.run
 
-    def timed_run(self):
+    def timed_run(self, **kw):
         t = time.thread_time()
         try:
-            return run0(self)
+            return run0(self, **kw)
         finally:
             stage[-1] += time.thread_time() - t
 
