@@ -23,7 +23,7 @@ from ._numerics import (CROSSING_MIN_TOLS, CROSSING_STEPS, DEFAULT_MAX_REGIONS, 
                         zero_thresholds)
 from ._validation import check_frame, check_layer, check_point, check_positive_int, check_tol, format_bytes
 from .domain import as_domain
-from .exceptions import BoxPrecisionError, InfeasibleError, MemoryBudgetError, RegionLimitError
+from .exceptions import BoxPrecisionError, InfeasibleError, LPError, MemoryBudgetError, RegionLimitError
 from .network import as_network
 from .rank import batched_ranks
 from .regions import Decomposition, Region, pattern_key
@@ -777,6 +777,13 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
                     edges.setdefault((min(i, j), max(i, j)), unit)  # one edge per region pair
                 else:
                     is_partial = True
+    except LPError as exc:
+        if type(exc) is not LPError:  # infeasible or unbounded: said as it is
+            raise
+        raise LPError(f"{exc} HiGHS could not solve one of the LPs of this traversal: the network's "
+                      f"hyperplanes are numerically ill-conditioned here (e.g. first-layer rows that are "
+                      f"nearly linearly dependent). method='subdivision' (input dimension 1..10) needs no LP "
+                      f"and marks what float64 cannot resolve as precision_limited.") from exc
     finally:
         if bar is not None:
             bar.close()

@@ -618,3 +618,33 @@ def test_witness_kernel_counts_as_a_forward_pass(seed):
     got = subdivision._witness_kernel(X, np.concatenate(Ws), woff, np.concatenate(net.biases),
                                       np.asarray(net.offsets, dtype=np.int64), P)
     assert got == int((net.patterns(X, flat=True) != P).any(axis=1).sum()) > 0
+
+
+def test_an_lp_the_solver_gives_up_on_says_what_to_do(monkeypatch):
+    """HiGHS stops without an optimum on some ill-conditioned networks (first-layer rows
+    nearly linearly dependent, within 1e-7; seen on 4-7-5-7 and 3-7-5-4 nets over R^d). The
+    LP engine's error must say so and name the engine that needs no LP; infeasible and
+    unbounded LPs keep their own errors."""
+    from polyrank import lp
+    from polyrank.exceptions import LPError, UnboundedError
+
+    net = net_of([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]], [[0.0, 0.0, -1.0]])
+    real = lp.chebyshev_center
+
+    def stalls(*args, **kw):
+        raise LPError("Chebyshev-centre LP: HiGHS stopped without an optimum (status: Unknown).")
+
+    monkeypatch.setattr(lp, "chebyshev_center", stalls)
+    with pytest.raises(LPError, match="method='subdivision'") as info:
+        pr.enumerate_regions(net, method="lp")
+    assert "status: Unknown" in str(info.value) and type(info.value.__cause__) is LPError
+
+    def unbounded(*args, **kw):
+        raise UnboundedError("Chebyshev-centre LP: HiGHS reports the problem unbounded (Unbounded).")
+
+    monkeypatch.setattr(lp, "chebyshev_center", unbounded)
+    with pytest.raises(UnboundedError) as info:
+        pr.enumerate_regions(net, method="lp")
+    assert "method='subdivision'" not in str(info.value)
+    monkeypatch.setattr(lp, "chebyshev_center", real)
+    assert len(pr.enumerate_regions(net, method="lp")) == 7
