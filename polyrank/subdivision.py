@@ -1016,6 +1016,13 @@ def _facet_pass(cells, d, box_id0, n_units, n_jobs, bits):
     return isfac, centers, spread, wit, lb, onbox, nkeep, nunit, co, items, g0, k0
 
 
+@_njit_inline
+def _next_candidate(x, w, loc):
+    """The candidate (``loc``: row id -> candidate) of the lowest set bit of ``x``, the bits of
+    word ``w`` of a bitset over row ids, and ``x`` without that bit."""
+    return loc[(w << 6) + _ctz(x)], x & (x - np.uint64(1))
+
+
 @_njit
 def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, centers, spread, wit, lb, onbox, nkeep,
                    nunit):
@@ -1089,8 +1096,7 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, cente
                 w = act[j]
                 x = F[r, w] & cand[w]
                 while x:
-                    g = loc[(w << 6) + _ctz(x)]
-                    x &= x - one
+                    g, x = _next_candidate(x, w, loc)
                     counts[g] += 1
                     for j2 in range(na):
                         andw[g * W + j2] &= F[r, act[j2]]
@@ -1111,8 +1117,7 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, cente
                 w = act[j]
                 x = andw[g * W + j] & cand[w]
                 while x:
-                    g2 = loc[(w << 6) + _ctz(x)]
-                    x &= x - one
+                    g2, x = _next_candidate(x, w, loc)
                     if g2 != g and (counts[g2] > cg or Cid[c0 + g2] < gid):
                         fac = False
                         break
@@ -1133,8 +1138,7 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, cente
                     w = act[j]
                     x = F[r, w] & facw[w]
                     while x:
-                        g = loc[(w << 6) + _ctz(x)]
-                        x &= x - one
+                        g, x = _next_candidate(x, w, loc)
                         dd = 0.0
                         for k in range(d):
                             dd += (V[r, k] - centers[c0 + g, k]) ** 2
