@@ -383,6 +383,16 @@ def test_duplicated_units_over_r_d_as_the_lp_engine():
                  pr.enumerate_regions(net, None, method="subdivision"), labels=False)
 
 
+def _assert_one_threads_ranks(dec, ref, d):
+    """``dec`` (several threads) has the ranks, patterns and edges of ``ref`` (one thread),
+    and its ranks obey the cap rule rank A_l <= rank A_{l-1} <= d."""
+    assert np.array_equal(dec.ranks(), ref.ranks()) and np.array_equal(dec.patterns, ref.patterns)
+    assert [r.ranks for r in dec.regions] == [r.ranks for r in ref.regions]
+    assert dec.edges == ref.edges
+    R = np.array([r.ranks for r in dec.regions])
+    assert (np.diff(R, axis=1) <= 0).all() and (R <= d).all() and (R > 0).any()
+
+
 @pytest.mark.parametrize("d, domain", [(2, "box"), (3, "box"), (2, None)])
 def test_ranks_left_to_a_pool_thread_are_one_threads(d, domain, monkeypatch, global_random_seed):
     """With several threads the small layers' ranks are computed by a pool thread while
@@ -404,12 +414,7 @@ def test_ranks_left_to_a_pool_thread_are_one_threads(d, domain, monkeypatch, glo
     # is run again, larger, and its waiting ranks are computed all the same)
     K = net.n_layers
     assert filled and filled == list(range(K)) * (len(filled) // K), filled
-    assert np.array_equal(dec.ranks(), ref.ranks()) and np.array_equal(dec.patterns, ref.patterns)
-    assert [r.ranks for r in dec.regions] == [r.ranks for r in ref.regions]
-    assert dec.edges == ref.edges
-    # the cap rule (rank A_l <= rank A_{l-1}) held across the pool thread's layers
-    R = np.array([r.ranks for r in dec.regions])
-    assert (np.diff(R, axis=1) <= 0).all() and (R <= d).all() and (R > 0).any()
+    _assert_one_threads_ranks(dec, ref, d)
 
 
 def test_ranks_of_a_pool_thread_raise_in_the_caller(monkeypatch):
@@ -455,11 +460,7 @@ def test_waiting_ranks_are_resolved_in_order_when_a_later_layer_cannot_wait(d, d
     dec = pr.enumerate_regions(net, dom, n_jobs=2, **kw)
     assert [0] in synced and not pooled, (synced, pooled)  # layer 1 waited, then was resolved here
     assert dec.partial == ref.partial == (max_regions is not None)
-    assert np.array_equal(dec.ranks(), ref.ranks()) and np.array_equal(dec.patterns, ref.patterns)
-    assert [r.ranks for r in dec.regions] == [r.ranks for r in ref.regions]
-    assert dec.edges == ref.edges
-    R = np.array([r.ranks for r in dec.regions])
-    assert (np.diff(R, axis=1) <= 0).all() and (R <= d).all() and (R > 0).any()
+    _assert_one_threads_ranks(dec, ref, d)
 
 
 def test_ranks_of_a_box_found_too_small_are_not_left_running(monkeypatch):
