@@ -753,8 +753,9 @@ def enumerate_regions(net, domain=None, *, layer=None, method="auto", start=None
                               partial=partial, tol=tol, progress=progress, frame=frame, strict=method == "auto",
                               **extra)
             except BoxPrecisionError as exc:
+                why = exc.args[1] if len(exc.args) > 1 else "is too large to resolve tol"
                 fallback = (f"method='auto' used the LP engine: over this unbounded domain the subdivision "
-                            f"engine's box (half-width {exc.args[0]:.3g} in local units) is too large to resolve tol")
+                            f"engine's box (half-width {exc.args[0]:.3g} in local units) {why}")
     eng, start_pt = make()
     t0 = time.perf_counter()
     regions, edges = [], {}

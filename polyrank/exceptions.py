@@ -50,9 +50,10 @@ class CertificateError(PolyrankError):
 
 class BoxPrecisionError(PolyrankError):
     """Over an unbounded domain, the subdivision engine's box is too large for float64 to
-    resolve ``tol`` (``polyrank.subdivision.BOX_ROUNDING_SAFETY``). Raised only where the
-    caller asked for it: ``enumerate_regions(method="auto")`` catches it and runs the LP
-    engine. ``args[0]`` is the box's half-width in local units."""
+    resolve ``tol`` (``polyrank.subdivision.BOX_ROUNDING_SAFETY``), or some of its regions do
+    not contain their witnesses. Raised only where the caller asked for it:
+    ``enumerate_regions(method="auto")`` catches it and runs the LP engine. ``args[0]`` is
+    the box's half-width in local units; ``args[1]``, when present, what failed."""
 
 
 class PrecisionWarning(UserWarning):

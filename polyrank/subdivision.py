@@ -2225,7 +2225,7 @@ def enumerate_subdivision(net, domain=None, *, layer=None, max_regions=None, par
         bad = _misplaced_witnesses(net, K, dec)
         if bad:
             if strict:
-                raise BoxPrecisionError(R)
+                raise BoxPrecisionError(R, f"left {bad} of {len(dec)} regions without their witness")
             notes.append(f"{bad} of {len(dec)} regions do not contain their witness (the network gives it another "
                          f"pattern): over this unbounded domain float64 cannot place every region in the engine's "
                          f"box (half-width {s * R:.3g}), and some of these regions may not exist. method='lp' (or "
