@@ -1541,31 +1541,24 @@ class _Run:
                     self.truncated = True
                 self.cells = cells
                 # rank A_l <= rank A_{l-1}, as in the LP engine
+                cap = None
                 if (defer_ranks and self.n_jobs > 1 and self.kept is not None and not isinstance(H, _LazyMaps)
                         and _bounds(n_new, self.n_jobs, _min_chunk("ranks", d)) is None):
-                    pending.append((l, H, P, B, zthr))
+                    pending.append((l, H, P, B, zthr))  # computed after the run, on a pool thread
                     ranks.append(None)
-                    cap = None
-                    bits.append(B)
-                    parents.append(P)
-                    self.grow = min(GROW_MAX, max(1.0, n_new / max(ncells, 1)))
-                    ncells = n_new
-                    del cells, B, P, H
-                    if bar is not None:
-                        bar.update(1)
-                    continue
-                _layer_ranks(pending, ranks, d)  # the cap needs the earlier layers' ranks
-                cap = ranks[l - 1][P] if l > 0 else np.full(n_new, d, dtype=np.int64)
-                if isinstance(H, _LazyMaps):  # by runs of parents (P is non-decreasing)
-                    rk_l = np.empty(n_new, dtype=np.int64)
-                    for c0 in range(0, n_new, LAYER_CHUNK_CELLS):
-                        c1 = min(n_new, c0 + LAYER_CHUNK_CELLS)
-                        p0, p1 = int(P[c0]), int(P[c1 - 1]) + 1
-                        rk_l[c0:c1] = _batched_ranks(H[p0:p1], P[c0:c1] - p0, B[c0:c1], d, cap[c0:c1], zthr,
-                                                     self.n_jobs)
-                    ranks.append(rk_l)
                 else:
-                    ranks.append(_batched_ranks(H, P, B, d, cap, zthr, self.n_jobs))
+                    _layer_ranks(pending, ranks, d)  # the cap needs the earlier layers' ranks
+                    cap = ranks[l - 1][P] if l > 0 else np.full(n_new, d, dtype=np.int64)
+                    if isinstance(H, _LazyMaps):  # by runs of parents (P is non-decreasing)
+                        rk_l = np.empty(n_new, dtype=np.int64)
+                        for c0 in range(0, n_new, LAYER_CHUNK_CELLS):
+                            c1 = min(n_new, c0 + LAYER_CHUNK_CELLS)
+                            p0, p1 = int(P[c0]), int(P[c1 - 1]) + 1
+                            rk_l[c0:c1] = _batched_ranks(H[p0:p1], P[c0:c1] - p0, B[c0:c1], d, cap[c0:c1], zthr,
+                                                         self.n_jobs)
+                        ranks.append(rk_l)
+                    else:
+                        ranks.append(_batched_ranks(H, P, B, d, cap, zthr, self.n_jobs))
                 bits.append(B)
                 parents.append(P)
                 self.grow = min(GROW_MAX, max(1.0, n_new / max(ncells, 1)))
