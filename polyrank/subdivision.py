@@ -1984,15 +1984,20 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     return out, keys
 
 
+def _transposed_layers(net, K):
+    """Layers 1..K of ``net`` for the compiled forward passes: each ``W_l`` transposed and
+    raveled (the list, and concatenated with the offsets ``woff``), the biases concatenated."""
+    Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]
+    woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
+    return Ws, np.concatenate(Ws), woff, np.concatenate([np.asarray(b, dtype=np.float64) for b in net.biases[:K]])
+
+
 def _neighbor_args(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, maps=None):
     """The arguments of :func:`_neighbor_kernel` after the facets' centres, normals, cells
     and units (``pat`` first, then from the transposed weights on), for cells with patterns
     ``pat`` (``praw``: the bits the run cut with, before the dead-layer tails; ``maps``: the
     run's maps of every layer where it kept them, else None)."""
-    Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]  # transposed
-    woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
-    WTflat = np.concatenate(Ws)
-    bflat = np.concatenate([np.asarray(b, dtype=np.float64) for b in net.biases[:K]])
+    Ws, WTflat, woff, bflat = _transposed_layers(net, K)
     # the cell before layer l holding each cell (int32: only compared)
     anc = np.zeros((len(pat), K), dtype=np.int32 if len(pat) < 2 ** 31 else np.int64)
     idx = np.arange(len(pat))
@@ -2234,10 +2239,8 @@ def _misplaced_witnesses(net, K, dec):
     """How many regions of ``dec`` (layers 1..K of ``net``) do not contain their witness:
     the network's pattern there (a forward pass, :func:`_witness_kernel`) differs from the
     region's."""
-    Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]  # transposed
-    woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
-    bflat = np.concatenate([np.asarray(b, dtype=np.float64) for b in net.biases[:K]])
-    return int(_witness_kernel(np.ascontiguousarray(dec._arrays["witnesses"]), np.concatenate(Ws), woff, bflat,
+    _, WTflat, woff, bflat = _transposed_layers(net, K)
+    return int(_witness_kernel(np.ascontiguousarray(dec._arrays["witnesses"]), WTflat, woff, bflat,
                                np.asarray(net.offsets[: K + 1], dtype=np.int64), dec._arrays["patterns"]))
 
 

@@ -613,10 +613,8 @@ def test_witness_kernel_counts_as_a_forward_pass(seed):
     X = rng.normal(size=(300, d)) * 3
     P = net.patterns(X, flat=True)
     P[rng.random(P.shape) < 0.01] ^= True
-    Ws = [np.asarray(W).T.ravel() for W in net.weights]
-    woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
-    got = subdivision._witness_kernel(X, np.concatenate(Ws), woff, np.concatenate(net.biases),
-                                      np.asarray(net.offsets, dtype=np.int64), P)
+    _, WTflat, woff, bflat = subdivision._transposed_layers(net, net.n_layers)
+    got = subdivision._witness_kernel(X, WTflat, woff, bflat, np.asarray(net.offsets, dtype=np.int64), P)
     assert got == int((net.patterns(X, flat=True) != P).any(axis=1).sum()) > 0
 
 
