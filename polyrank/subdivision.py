@@ -76,9 +76,12 @@ BOX_MARGIN = 0.5
 #: marked ``precision_limited`` with a note, and ``method="auto"`` uses the LP engine instead.
 BOX_ROUNDING_SAFETY = 2.0
 #: Over an unbounded domain every region's witness is checked to give the region's pattern
-#: (one forward pass, this many regions at a time); a region that does not contain its witness
-#: marks the result ``precision_limited`` (``method="auto"`` then runs the LP engine).
-WITNESS_CHECK_CHUNK = 1 << 16
+#: (one forward pass); a region that does not contain its witness marks the result
+#: ``precision_limited`` (``method="auto"`` then runs the LP engine). A unit whose
+#: pre-activation there is within this fraction of the sum of its terms' magnitudes is not
+#: counted against the region: rounding decides its sign (a unit that is 0 on the whole
+#: region, as integer weights make, comes out at +-1e-9 at a point 1e7 out).
+WITNESS_RTOL = 1e-12
 #: Vertices within this many snaps of a domain facet lie on it (qhull's accuracy).
 DOMAIN_VERTEX_SNAPS = 1e3
 #: A subset of first-layer unit normals is independent when its smallest singular value
@@ -269,6 +272,40 @@ def _polytope_edges(F, d):
 #: fraction of the magnitudes summed: far above the float64 rounding (~1e-16 per term) of
 #: both evaluations, so it answers as the vertex-by-vertex test does.
 SIDE_QUICK_RTOL = 1e-12
+#: A neuron's hyperplane (a, c) coincides on a cell with one of the cell's candidate facet
+#: rows when the two, scaled to unit normals, agree to this relative tolerance (normals up
+#: to sign, offsets relative to 1 + |offset|). Duplicated units and integer weights make
+#: such pairs; the cut then takes its sides from the candidate's vertex bits, because the
+#: vertices on the candidate were interpolated along edges whose length (not the vertex
+#: magnitude the snap scales with) sets their rounding, and the snap alone would cut a
+#: sliver off the cell and split the shared facet's vertices between the two ids.
+COINCIDENT_RTOL = 1e-12
+
+
+@_njit_inline
+def _coincident_row(LR, qc, nc, a, c, nrm, rtol):
+    """The first of a piece's candidate rows ``LR[qc:qc + nc]`` whose hyperplane is the
+    hyperplane a.x + c = 0 (``nrm`` = |a|) within ``rtol``, or -1."""
+    d = a.shape[0]
+    for g in range(nc):
+        r2 = 0.0
+        dot = 0.0
+        for k in range(d):
+            r2 += LR[qc + g, k] * LR[qc + g, k]
+            dot += LR[qc + g, k] * a[k]
+        rn = math.sqrt(r2)
+        if rn == 0.0 or abs(abs(dot) - rn * nrm) > rtol * rn * nrm:
+            continue
+        sgn = 1.0 if dot > 0 else -1.0
+        ok = True
+        for k in range(d):
+            if abs(a[k] / nrm - sgn * LR[qc + g, k] / rn) > rtol:
+                ok = False
+                break
+        off = c / nrm
+        if ok and abs(off - sgn * LR[qc + g, d] / rn) <= rtol * (1.0 + abs(off)):
+            return g
+    return -1
 
 
 @_njit
@@ -467,6 +504,24 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                         nneg += 1
                     else:
                         sg[i] = 0
+                if npos > 0 and nneg > 0:
+                    # a candidate on the same hyperplane: its vertices are on the cut, and
+                    # when every other vertex is on one side the piece is not cut
+                    g = _coincident_row(LR, qc, nc, a, c, nrm, COINCIDENT_RTOL)
+                    if g >= 0:
+                        gid = LC[qc + g]
+                        gw = gid >> 6
+                        gb = np.uint64(1) << np.uint64(gid & 63)
+                        p2 = 0
+                        n2 = 0
+                        for i in range(nv):
+                            if not LF[qv + i, gw] & gb:
+                                if sg[i] > 0:
+                                    p2 += 1
+                                elif sg[i] < 0:
+                                    n2 += 1
+                        if p2 == 0 or n2 == 0:
+                            npos, nneg = p2, n2
                 if npos == 0 or nneg == 0:
                     PB[q, j] = npos > 0
                     nxt[nn] = q
@@ -2241,15 +2296,20 @@ def _misplaced_witnesses(net, K, dec):
     region's."""
     _, WTflat, woff, bflat = _transposed_layers(net, K)
     return int(_witness_kernel(np.ascontiguousarray(dec._arrays["witnesses"]), WTflat, woff, bflat,
-                               np.asarray(net.offsets[: K + 1], dtype=np.int64), dec._arrays["patterns"]))
+                               np.asarray(net.offsets[: K + 1], dtype=np.int64), dec._arrays["patterns"],
+                               WITNESS_RTOL))
 
 
 @_njit
-def _witness_kernel(X, WTflat, woff, bflat, offsets, P):
+def _witness_kernel(X, WTflat, woff, bflat, offsets, P, rtol):
     """The number of rows of ``X`` where the network (``W_l`` transposed, row-major, at
     ``WTflat[woff[l]:]``; the biases concatenated in ``bflat``) gives a pattern other than
-    the row of ``P`` (pre-activation > 0 is on). Points are taken 128 at a time, and the
-    loop over them is innermost (contiguous, no reduction: it vectorises)."""
+    the row of ``P`` (pre-activation > 0 is on) at a unit whose pre-activation is farther
+    from 0 than ``rtol`` times the sum of its terms' magnitudes (nearer, rounding decides
+    its sign: a unit that is 0 on the whole region, as integer weights make, may come out
+    at +-1e-9 at a point 1e7 out). The pattern's bits are carried to the next layer. Points
+    are taken 128 at a time, and the loop over them is innermost (contiguous, no
+    reduction: it vectorises)."""
     K = offsets.shape[0] - 1
     n, d = X.shape
     wmax = d
@@ -2258,6 +2318,8 @@ def _witness_kernel(X, WTflat, woff, bflat, offsets, P):
     B = 128
     H = np.empty((wmax, B))  # the block's activations, one row per unit
     Z = np.empty((wmax, B))
+    S = np.empty((wmax, B))  # sums of the terms' magnitudes: the scale of Z's rounding
+    A = np.empty((wmax, B))  # |H|
     ok = np.empty(B, np.bool_)
     bad = 0
     for c0 in range(0, n, B):
@@ -2265,6 +2327,7 @@ def _witness_kernel(X, WTflat, woff, bflat, offsets, P):
         for k in range(d):
             for t in range(nb):
                 H[k, t] = X[c0 + t, k]
+                A[k, t] = abs(X[c0 + t, k])
         for t in range(nb):
             ok[t] = True
         mp = d
@@ -2274,17 +2337,22 @@ def _witness_kernel(X, WTflat, woff, bflat, offsets, P):
                 bi = bflat[o + i]
                 for t in range(nb):
                     Z[i, t] = bi
+                    S[i, t] = abs(bi)
             for j in range(mp):
                 for i in range(m):
                     w = WTflat[w0 + j * m + i]
+                    aw = abs(w)
                     for t in range(nb):
                         Z[i, t] += w * H[j, t]
+                        S[i, t] += aw * A[j, t]
             for i in range(m):
                 for t in range(nb):
-                    on = Z[i, t] > 0.0
-                    if on != P[c0 + t, o + i]:
+                    on = P[c0 + t, o + i]
+                    z = Z[i, t]
+                    if (z > 0.0) != on and abs(z) > rtol * S[i, t]:
                         ok[t] = False
-                    H[i, t] = Z[i, t] if on else 0.0
+                    H[i, t] = z if on else 0.0
+                    A[i, t] = abs(z) if on else 0.0
             mp = m
         for t in range(nb):
             if not ok[t]:

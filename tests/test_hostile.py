@@ -614,8 +614,25 @@ def test_witness_kernel_counts_as_a_forward_pass(seed):
     P = net.patterns(X, flat=True)
     P[rng.random(P.shape) < 0.01] ^= True
     _, WTflat, woff, bflat = subdivision._transposed_layers(net, net.n_layers)
-    got = subdivision._witness_kernel(X, WTflat, woff, bflat, np.asarray(net.offsets, dtype=np.int64), P)
+    got = subdivision._witness_kernel(X, WTflat, woff, bflat, np.asarray(net.offsets, dtype=np.int64), P,
+                                      subdivision.WITNESS_RTOL)
     assert got == int((net.patterns(X, flat=True) != P).any(axis=1).sum()) > 0
+
+
+def test_witness_check_leaves_a_sign_within_rounding_to_the_region():
+    """A unit whose pre-activation at the witness is within WITNESS_RTOL of the sum of its
+    terms' magnitudes (0 on the region, rounded at a point 1e7 out) may have either bit;
+    farther from 0, the wrong bit is counted. Truth: x_0 - x_1 at (1e7, 1e7 - t) is t."""
+    from polyrank import subdivision
+
+    net = pr.ReLUNetwork([np.array([[1.0, -1.0]])], [np.zeros(1)])
+    _, WTflat, woff, bflat = subdivision._transposed_layers(net, 1)
+    off = np.array([[False], [True]])
+    for t, wrong in ((2 ** -20, 0), (2 ** -8, 1)):  # 1e-6 / 2e7 < 1e-12 < 4e-3 / 2e7
+        X = np.array([[1e7, 1e7 - t]])
+        counts = [subdivision._witness_kernel(X, WTflat, woff, bflat, np.asarray(net.offsets, dtype=np.int64), P,
+                                              subdivision.WITNESS_RTOL) for P in (off[:1], off[1:])]
+        assert counts == [wrong, 0], (t, counts)
 
 
 def test_an_lp_the_solver_gives_up_on_says_what_to_do(monkeypatch):

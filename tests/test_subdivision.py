@@ -356,6 +356,33 @@ def _duplicate_net(seed):
     return random_net(rng, d, widths, duplicate=True)
 
 
+@pytest.mark.parametrize("off", [3e-10, -3e-10])
+def test_a_cut_along_a_coincident_candidate_keeps_the_cell_whole(off):
+    """A neuron whose hyperplane is one of a cell's candidate facets cuts nothing, even when
+    the cell's vertices on that facet are off it by more than the snap (they were
+    interpolated along long edges): the cell stays one cell, with its vertices, on the
+    candidate's side. Before COINCIDENT_RTOL the cut put one vertex on each side and cut a
+    flat sliver off the cell (two cells here), splitting the facet's vertices between the
+    two ids. Independent truth: the square [0, 1] x [-1, 1] and the line x_0 = 0."""
+    V, F, E, Cid, Crow, _ = subdivision._box_cell(np.array([1.0, 1.0]), np.array([0.0, -1.0]), 2)
+    on = V[:, 0] == 0.0
+    V = V.copy()
+    V[np.flatnonzero(on)[0], 0] = off  # the vertices on the facet x_0 = 0, off by 3e-10
+    V[np.flatnonzero(on)[1], 0] = -off
+    H = np.array([[[0.0, 1.0, 1.5], [1.0, 0.0, 0.0]]])  # unit 0 does not cut; unit 1 is the facet
+    vo, eo, co = (np.array([0, len(x)]) for x in (V, E, Cid))
+    out = subdivision._layer_kernel(V, F, vo, E, eo, Cid, Crow, co, H, 0, 1e-300, 0.0, subdivision.VERTEX_SNAP,
+                                    1.0, 1 << 40, np.zeros(1, np.int64), 1.0)
+    oV, oB = out[0], out[8]
+    assert len(oB) == 1 and oB[0].tolist() == [True, True]
+    assert len(oV) == 4 and np.array_equal(np.sort(oV, axis=0), np.sort(V, axis=0))
+    # a hyperplane next to the facet but not on it (1e-9 inside) still cuts the cell
+    H[0, 1, 2] = -1e-9
+    out = subdivision._layer_kernel(V, F, vo, E, eo, Cid, Crow, co, H, 0, 1e-300, 0.0, subdivision.VERTEX_SNAP,
+                                    1.0, 1 << 40, np.zeros(1, np.int64), 1.0)
+    assert len(out[8]) == 2
+
+
 @pytest.mark.parametrize("seed", [181, 3, 11])
 def test_no_flat_cell_between_duplicated_units_is_a_region(seed):
     """Found by comparing the engines over R^d on networks with duplicated units (seed 181:
@@ -767,19 +794,25 @@ def test_misplaced_regions_of_a_huge_box_are_flagged_by_their_witnesses(monkeypa
     X = np.array([r.witness for r in dec.regions])
     wrong = int((net.patterns(X, flat=True) != dec.patterns).any(axis=1).sum())
     assert dec.precision_limited and wrong > 0
-    assert any(n.startswith(f"{wrong} of {len(dec)} regions") for n in dec.stats["precision_notes"])
+    # numpy's forward pass sums in another order than the engine's check: a witness within
+    # rounding of a hyperplane may get either bit (here they are at 1e7 from the origin)
+    Z = np.hstack(net.preactivations(X))
+    off = net.patterns(X, flat=True) != dec.patterns
+    near = np.abs(Z) <= 1e-12 * max(1.0, float(np.abs(X).max()))
+    clear = int((off & ~near).any(axis=1).sum())  # a bit wrong at a unit far from 0 there
+    note = next(n for n in dec.stats["precision_notes"] if "do not contain their witness" in n)
+    k = int(note.split(" of ")[0])
+    assert clear > 0 and clear <= k <= wrong and note.startswith(f"{k} of {len(dec)} regions")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known: over R^5 with duplicated units the subdivision engine misses the "
-                                       "facet on the shared hyperplane of two regions (2 of 56 943 edges)")
 def test_duplicated_units_5d_adjacency_as_the_lp_engine():
     """Found by comparing the engines (seed 2625: 5-7-8-5-6 with duplicated units over R^5).
     The regions and their ranks agree (12 579); the LP engine's facet (2, 0) of two regions,
     on the hyperplane the unit shares with its copy (2, 7), has an inscribed radius of 0.0106
-    and 0.0077 near the origin, and a step across it from its centre lands in the neighbour
-    (the network's pattern there); the subdivision engine lists neither the facet nor the
-    edge. Strict xfail: it fails as soon as the engines agree."""
+    and 0.0077 near the origin. The subdivision engine listed neither the facet nor the edge:
+    the copy's cut saw the facet's vertices (interpolated along long edges, off by 1e-10)
+    on both sides and split them between the two ids (COINCIDENT_RTOL)."""
     rng = np.random.default_rng(2625)
     d = int(rng.integers(2, 6))
     widths = tuple(int(x) for x in rng.integers(3, 9, size=int(rng.integers(1, 5))))
