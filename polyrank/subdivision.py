@@ -3223,9 +3223,10 @@ def _certify_cells(cells, g0, k0, isfac, co, lb, wit, tol_abs, d):
     SLIVER_MIN: below it a cell is a rounding artefact).
 
     A cell with fewer than d + 1 facets (the artificial box's included: every cell is
-    bounded) is flat, whatever its bound: its vertices lie in one hyperplane (a cell
-    squeezed between two coincident hyperplanes of opposite sides), and its facets' rows
-    alone would make the LP see the half-space beyond it. It is no region."""
+    bounded) is flat, whatever its bound: its vertices lie in one hyperplane, and its
+    facets' rows alone would make the LP see the half-space beyond it. It is no region.
+    (Such cells came from a duplicated unit's cut along its copy's facet, which the layer
+    kernel no longer makes (COINCIDENT_RTOL); the rule stays as a guard.)"""
     cum = np.zeros(len(isfac) + 1, np.int64)
     np.cumsum(isfac, out=cum[1:])
     flat = cum[co[1:]] - cum[co[:-1]] < d + 1  # facets per cell

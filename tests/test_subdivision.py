@@ -384,16 +384,27 @@ def test_a_cut_along_a_coincident_candidate_keeps_the_cell_whole(off):
 
 
 @pytest.mark.parametrize("seed", [181, 3, 11])
-def test_no_flat_cell_between_duplicated_units_is_a_region(seed):
+def test_no_flat_cell_between_duplicated_units_is_a_region(seed, monkeypatch):
     """Found by comparing the engines over R^d on networks with duplicated units (seed 181:
     4-7-5-7, the LP engine 726 regions, the subdivision engine 728). The two extra cells lay
     flat between a unit and its copy, on opposite sides of their common hyperplane, with
     one facet; the Chebyshev LP on that facet's row alone saw the half-space beyond it and
     kept them, witnesses far outside the box. Independent truths: a region contains its
     witness (the network gives it the region's pattern there), and a unit and its copy
-    have the same pre-activation, so the same bit, everywhere."""
+    have the same pre-activation, so the same bit, everywhere. The copy's cut no longer
+    makes such cells (COINCIDENT_RTOL): none reaches the certification's guard."""
     net = _duplicate_net(seed)
+    flat = []
+    certify = subdivision._certify_cells
+
+    def spy(cells, g0, k0, isfac, co, lb, wit, tol_abs, d):
+        cum = np.concatenate([[0], np.cumsum(isfac)])
+        flat.append(int((cum[co[1:]] - cum[co[:-1]] < d + 1).sum()))
+        return certify(cells, g0, k0, isfac, co, lb, wit, tol_abs, d)
+
+    monkeypatch.setattr(subdivision, "_certify_cells", spy)
     dec = pr.enumerate_regions(net, None, method="subdivision")
+    assert flat and not any(flat)
     P = dec.patterns
     assert np.array_equal(net.patterns(np.array([r.witness for r in dec.regions]), flat=True), P)
     for l in range(net.n_layers):  # the last unit of every layer copies the first
