@@ -234,13 +234,18 @@ def _edges_from_incidences(FF, kf, d, FE, common, nbr):
     return nfe
 
 
-@_njit
+@_njit_inline
 def _cut_face(LF, qv, nv, sg, NF, ncross, hw, hb, FF, zidx, FE, common, d, nbr):
     """The vertices of the cut face (the piece's vertices on the hyperplane, ids in
     ``zidx``, then the new ones), their bitsets in ``FF``, and its edges in ``FE``
     (:func:`_edges_from_incidences`; the face is (d-1)-dimensional and every bitset
     holds the cut, so its edges are the pairs on d - 1 common facets with no third
-    vertex on all of them). Returns the number of edges."""
+    vertex on all of them). Returns the number of edges.
+
+    Inlined into the layer kernel, once per cut: as a call it took 12 % of the 2-D
+    kernel (2-16-16-16: 1.05 -> 0.92 ms; 3-D and 4-D 3 %). Inlining the incidence test
+    too, a 2-D shortcut for the segment, element loops for the slice copies or a quick
+    reject in the coincidence test each made the kernel 5-15 % slower (code layout)."""
     W = LF.shape[1]
     nz = 0
     for i in range(nv):
