@@ -89,19 +89,27 @@ def scaled_units(net, K=None):
     return ReLUNetwork._trusted(*_scaled_layers(net.weights[:K], net.biases[:K]))
 
 
-def _scaled_layers(weights, biases):
-    """The layers of :func:`scaled_units` (lists of arrays; the input is a valid network's)."""
+def _scaled_layers(weights, biases, carry=0):
+    """The layers of :func:`scaled_units` (lists of arrays; the input is a valid network's).
+    ``carry``: a power of two the first layer was already divided by (its log2), counted in
+    the later layers' bias scales as if this function had applied it."""
     Ws, bs = [], []
     cum = 0  # log2 of a_1 ... a_{l-1}
     for W, b in zip(weights, biases):
-        ew = _exponent(float(np.abs(W).max(initial=0.0)))
-        eb = _exponent(float(np.abs(b).max(initial=0.0)))
-        cands = [e for e in (ew, None if eb is None else eb - cum) if e is not None]
-        a = max(cands) if cands else 0
+        a = _layer_exponent(W, b, cum)
         Ws.append(np.ldexp(W, -a))
         bs.append(np.ldexp(b, -(cum + a)))
-        cum += a
+        cum += a + carry
+        carry = 0
     return Ws, bs
+
+
+def _layer_exponent(W, b, cum):
+    """log2 of the power of two :func:`_scaled_layers` divides the layer ``(W, b)`` by."""
+    ew = _exponent(float(np.abs(W).max(initial=0.0)))
+    eb = _exponent(float(np.abs(b).max(initial=0.0)))
+    cands = [e for e in (ew, None if eb is None else eb - cum) if e is not None]
+    return max(cands) if cands else 0
 
 
 def local_network(net, K, x0, s):
@@ -111,13 +119,18 @@ def local_network(net, K, x0, s):
     from .network import ReLUNetwork
 
     d = net.input_dim
-    Ws, bs = _scaled_layers(net.weights[:K], net.biases[:K])
-    # ``ReLUNetwork.restrict`` to x = x0 + s y, and its check that the result is finite
-    W1 = Ws[0]
-    Ws[0], bs[0] = W1 @ (float(s) * np.eye(d)), bs[0] + W1 @ np.asarray(x0, dtype=np.float64)
-    if not (np.isfinite(Ws[0]).all() and np.isfinite(bs[0]).all()):
+    # the first layer in scaled units (2^-a), then ``ReLUNetwork.restrict`` to x = x0 + s y,
+    # and its check that the result is finite; then all layers in scaled units, the first
+    # layer's 2^-a carried into the later layers' bias scales: the same arrays as scaling
+    # every layer before the restriction and again after it (powers of two compose exactly)
+    W1, b1 = net.weights[0], net.biases[0]
+    a = _layer_exponent(W1, b1, 0)
+    W1 = np.ldexp(W1, -a)
+    W1, b1 = W1 @ (float(s) * np.eye(d)), np.ldexp(b1, -a) + W1 @ np.asarray(x0, dtype=np.float64)
+    Ws, bs = [W1] + list(net.weights[1:K]), [b1] + list(net.biases[1:K])
+    if not (np.isfinite(W1).all() and np.isfinite(b1).all()):
         return scaled_units(ReLUNetwork(Ws, bs), K)  # raises the constructor's error
-    return ReLUNetwork._trusted(*_scaled_layers(Ws, bs))
+    return ReLUNetwork._trusted(*_scaled_layers(Ws, bs, carry=a), copy=False)
 
 
 def zero_thresholds(net, K):

@@ -24,6 +24,11 @@ def _frozen(a):
     return a
 
 
+def _read_only(a):
+    a.setflags(write=False)
+    return a
+
+
 class ReLUNetwork:
     """A fully connected ReLU network with float64 weights; immutable.
 
@@ -95,13 +100,15 @@ class ReLUNetwork:
         self._offsets.setflags(write=False)
 
     @classmethod
-    def _trusted(cls, weights, biases):
+    def _trusted(cls, weights, biases, copy=True):
         """Internal: a network without read-out from float64 arrays that are already valid
         (chained shapes, finite entries), without the checks of the constructor. The
-        engines build their local copies of a validated network with it."""
+        engines build their local copies of a validated network with it. ``copy=False``:
+        the arrays are the caller's own, new float64 arrays (made read-only, not copied)."""
         self = object.__new__(cls)
-        self._weights = tuple(_frozen(W) for W in weights)
-        self._biases = tuple(_frozen(b) for b in biases)
+        freeze = _frozen if copy else _read_only
+        self._weights = tuple(freeze(W) for W in weights)
+        self._biases = tuple(freeze(b) for b in biases)
         self._readout = None
         self._offsets = np.concatenate([[0], np.cumsum([W.shape[0] for W in self._weights])]).astype(np.int64)
         self._offsets.setflags(write=False)

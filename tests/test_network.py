@@ -180,3 +180,30 @@ def test_property_local_affine_is_the_network(d, widths, seed):
     p = net.patterns(x, flat=True)[0]
     A, a = net.local_affine(p)
     np.testing.assert_allclose(A @ x[0] + a, net.forward(x)[0], atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_local_network_is_scaled_units_of_the_restriction_bit_for_bit(seed):
+    """The engines' local network (one pass of power-of-two scalings, the first layer's
+    carried) has the arrays of the definition: the network in scaled units, restricted to
+    x = x0 + s y, in scaled units again; and its patterns at y are the network's at x.
+    Layers of magnitudes 1e-150..1e150 (scaled units exist for them)."""
+    from polyrank._numerics import local_network, scaled_units
+
+    rng = np.random.default_rng(seed)
+    d = int(rng.integers(1, 5))
+    widths = [int(w) for w in rng.integers(1, 6, size=int(rng.integers(1, 4)))]
+    Ws, bs, prev = [], [], d
+    for w in widths:
+        Ws.append(rng.normal(size=(w, prev)) * 10.0 ** rng.integers(-150, 150))
+        bs.append(rng.normal(size=w) * 10.0 ** rng.integers(-150, 150) * (rng.random() > 0.2))
+        prev = w
+    net = pr.ReLUNetwork(Ws, bs)
+    K = int(rng.integers(1, len(widths) + 1))
+    x0, s = rng.normal(size=d), float(2.0 ** rng.integers(-3, 4) * rng.uniform(0.5, 2))
+    got = local_network(net, K, x0, s)
+    ref = scaled_units(scaled_units(net, K).restrict(s * np.eye(d), x0), K)
+    for a, b in zip(got.weights + got.biases, ref.weights + ref.biases):
+        assert np.array_equal(a, b) and not a.flags.writeable
+    Y = rng.normal(size=(50, d))
+    assert np.array_equal(got.patterns(Y, flat=True), net.truncate(K).patterns(x0 + s * Y, flat=True))
