@@ -1382,20 +1382,6 @@ def _initial_cell(Ad, bd, n_units, snap_rel):
 
 
 @functools.lru_cache(maxsize=None)
-def _cube(d):
-    """The combinatorics of the d-cube, computed once per dimension: which coordinates
-    are at their upper bound at each corner, and the edges (corners one coordinate
-    apart), both read-only."""
-    bits = (np.arange(2 ** d)[:, None] >> np.arange(d)) & 1
-    k = np.arange(2 ** d)
-    E = np.array([(i, i | (1 << j)) for i in k for j in range(d) if not i >> j & 1], dtype=np.int64)
-    E = E[np.lexsort((E[:, 1], E[:, 0]))].reshape(-1, 2)
-    bits.setflags(write=False)
-    E.setflags(write=False)
-    return bits, E
-
-
-@functools.lru_cache(maxsize=None)
 def _box_rows(d):
     """The rows of a box in dimension d, ``x_j <= hi_j`` then ``-x_j <= -lo_j`` (read-only)."""
     A = np.vstack([np.eye(d), -np.eye(d)])
@@ -1405,19 +1391,46 @@ def _box_rows(d):
 
 def _box_cell(hi, lo, n_units):
     """:func:`_initial_cell` of the box ``[lo, hi]`` (rows ``x_j <= hi_j``, then
-    ``-x_j <= -lo_j``), read off its corners without an LP or qhull."""
-    d = len(hi)
-    bits, E = _cube(d)  # corner -> which coordinates are hi; edges: one coordinate apart
-    V = np.where(bits == 1, hi, lo).astype(np.float64)
+    ``-x_j <= -lo_j``), read off its corners without an LP or qhull (:func:`_box_cell_kernel`)."""
+    hi = np.ascontiguousarray(hi, dtype=np.float64)
+    lo = np.ascontiguousarray(lo, dtype=np.float64)
+    return _box_cell_kernel(hi, lo, n_units) + (float(np.max(hi - lo)),)
+
+
+@_njit
+def _box_cell_kernel(hi, lo, n_units):
+    """The corners of the box (corner i has x_j = hi_j where bit j of i is set, else lo_j),
+    their bitsets (on row j when bit j is set, on row d + j when not), the edges (corners
+    one coordinate apart, in lexicographic order) and the candidate rows ``(-e_j, hi_j)``,
+    ``(e_j, -lo_j)`` (ids from ``n_units``; -0.0 and 0.0 as ``-eye``, ``eye`` have them)."""
+    d = hi.shape[0]
+    nv = 1 << d
     W = (n_units + 2 * d + 63) // 64
-    F = np.zeros((len(V), W), np.uint64)
-    for r in range(d):  # vertex on row r (x_r <= hi_r) when bit r is set, on row d + r when not
-        g1, g2 = n_units + r, n_units + d + r
-        F[:, g1 >> 6] |= np.uint64(1 << (g1 & 63)) * bits[:, r].astype(np.uint64)
-        F[:, g2 >> 6] |= np.uint64(1 << (g2 & 63)) * (1 - bits[:, r]).astype(np.uint64)
-    Cid = (n_units + np.arange(2 * d)).astype(np.int32)
-    Crow = np.hstack([-_box_rows(d), np.concatenate([hi, -lo])[:, None]])
-    return V, F, E.astype(np.int32), Cid, Crow, float(np.max(hi - lo))
+    V = np.empty((nv, d))
+    F = np.zeros((nv, W), np.uint64)
+    E = np.empty((nv * d // 2, 2), np.int32)
+    ne = 0
+    for i in range(nv):
+        for j in range(d):
+            up = (i >> j) & 1
+            V[i, j] = hi[j] if up else lo[j]
+            g = n_units + j + (0 if up else d)
+            F[i, g >> 6] |= np.uint64(1) << np.uint64(g & 63)
+            if not up:  # edges (i, i | 2^j) come out sorted: i, then j
+                E[ne, 0] = i
+                E[ne, 1] = i | (1 << j)
+                ne += 1
+    Cid = np.empty(2 * d, np.int32)
+    Crow = np.empty((2 * d, d + 1))
+    for r in range(d):
+        Cid[r] = n_units + r
+        Cid[d + r] = n_units + d + r
+        for k in range(d):
+            Crow[r, k] = -1.0 if k == r else -0.0
+            Crow[d + r, k] = 1.0 if k == r else 0.0
+        Crow[r, d] = hi[r]
+        Crow[d + r, d] = -lo[r]
+    return V, F, E, Cid, Crow
 
 
 def _unique_rows(V, tol):

@@ -356,6 +356,25 @@ def _duplicate_net(seed):
     return random_net(rng, d, widths, duplicate=True)
 
 
+@pytest.mark.parametrize("d, n_units", [(1, 0), (2, 48), (3, 61), (5, 7), (6, 130)])
+def test_box_cell_is_the_box(d, n_units):
+    """The initial cell of a box, from its corners: 2^d distinct corners, each on the d rows
+    A x <= b that its bitset names (and off the others), d 2^(d-1) edges between corners
+    one coordinate apart, and the candidate rows (a, c), a.x + c >= 0 inside, of the box."""
+    rng = np.random.default_rng(d)
+    lo, hi = -rng.uniform(0.5, 2, d), rng.uniform(0.5, 2, d)
+    V, F, E, Cid, Crow, scale = subdivision._box_cell(hi, lo, n_units)
+    assert len({tuple(v) for v in V}) == 2 ** d and scale == np.max(hi - lo)
+    A, b = -Crow[:, :d], Crow[:, d]
+    assert np.array_equal(A, np.vstack([np.eye(d), -np.eye(d)])) and np.array_equal(b, np.concatenate([hi, -lo]))
+    on = np.isclose(V @ A.T, b, rtol=0, atol=1e-15)
+    bits = np.array([[(int(F[i, int(g) >> 6]) >> (int(g) & 63)) & 1 for g in Cid] for i in range(len(V))], bool)
+    assert np.array_equal(on, bits) and (bits.sum(axis=1) == d).all() and (V @ A.T <= b).all()
+    assert len(E) == d * 2 ** (d - 1) and len({tuple(e) for e in E.tolist()}) == len(E)
+    assert ((V[E[:, 0]] != V[E[:, 1]]).sum(axis=1) == 1).all()
+    assert np.array_equal(Cid, n_units + np.arange(2 * d))
+
+
 @pytest.mark.parametrize("off", [3e-10, -3e-10])
 def test_a_cut_along_a_coincident_candidate_keeps_the_cell_whole(off):
     """A neuron whose hyperplane is one of a cell's candidate facets cuts nothing, even when
