@@ -913,7 +913,9 @@ def _pstream(fn, n, n_jobs, after=None):
 
 
 def _rebase(off, a, b):
-    return off[a: b + 1] - off[a]
+    """The offsets of cells a..b of a chunk, from 0 (a view for a chunk's first cells: its
+    offsets start at 0)."""
+    return off[: b + 1] if a == 0 and off[0] == 0 else off[a: b + 1] - off[a]
 
 
 def _owned(res, copy=True):
@@ -3518,6 +3520,14 @@ def _dedup_edges(ei, ej, eu, n, like):
     return oi[:k].copy(), oj[:k].copy(), ou[:k].copy()
 
 
+def _pairs(ei, ej):
+    """``np.stack([ei, ej], axis=1)`` without its Python-level overhead."""
+    out = np.empty((len(ei), 2), np.result_type(ei, ej))
+    out[:, 0] = ei
+    out[:, 1] = ej
+    return out
+
+
 def _unique_edges(ei, ej, eu):
     """One edge per pair ``i < j``, labelled by its smallest unit (units are numbered in
     label order); int32 where the ids fit."""
@@ -3758,7 +3768,8 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
 
     # the regions in the caller's coordinates x = x0 + s y (A is the same: one read-only array)
     A_out = A_sel
-    x0v = np.broadcast_to(np.asarray(x0, dtype=np.float64), (d,))
+    x0v = np.asarray(x0, dtype=np.float64)
+    x0v = x0v if x0v.shape == (d,) else np.full(d, float(x0v))  # (a scalar x0: the frame's default 0.0)
     # (at x0 = 0 the product is zero: not run, so that no BLAS thread wakes for it; + 0.0 as
     # the product's zeros would turn -0.0 into 0.0)
     b_out = s * b_sel + (A_sel @ x0v if x0v.any() else 0.0)
@@ -3827,7 +3838,7 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     arrays = {"patterns": pat_alive, "ranks": rk_alive, "A": A_out, "b": b_out, "witnesses": wits,
               "row_offsets": np.asarray(bounds, dtype=np.int64), "row_ids": C_sel, "bounded": ~onbox[idx_cells],
               "inradius": s * radius[idx_cells],
-              "edges": np.stack([ei, ej], axis=1), "vertex_bits": (F, vo, idx_cells, int(run.box_id0))}
+              "edges": _pairs(ei, ej), "vertex_bits": (F, vo, idx_cells, int(run.box_id0))}
     if not edges:
         del arrays["edges"]
     return Decomposition(net, domain, K, build_regions, build_edges, n_regions=len(idx_cells),
