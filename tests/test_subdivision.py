@@ -402,6 +402,29 @@ def test_a_cut_along_a_coincident_candidate_keeps_the_cell_whole(off):
     assert len(out[8]) == 2
 
 
+def test_scaled_copies_name_the_first_units_facet_as_the_lp_engine():
+    """Found by comparing the engines on networks whose units copy others scaled by 2, -3,
+    0.25, ... (seed 338 of that comparison: 4-5-7-7 over R^4, 932 regions): 12 regions
+    named a facet by the copy (3, 3) where the LP engine names the first unit (3, 0), with
+    the regions and the edges the same. The copy's cut split the facet's vertices between
+    the two ids (COINCIDENT_RTOL)."""
+    rng = np.random.default_rng(338)
+    d = int(rng.integers(2, 6))
+    widths = [int(x) for x in rng.integers(3, 8, size=int(rng.integers(1, 4)))]
+    Ws, bs, prev = [], [], d
+    for w in widths:
+        W, b = rng.normal(size=(w, prev)), rng.normal(size=w)
+        for _ in range(int(rng.integers(1, max(2, w // 2)))):
+            i, j = rng.choice(w, 2, replace=False)
+            f = float(rng.choice([-3.0, -1.0, -0.5, 0.25, 2.0, 7.0]))
+            W[j], b[j] = f * W[i], f * b[i]
+        Ws.append(W)
+        bs.append(b)
+        prev = w
+    net = pr.ReLUNetwork(Ws, bs)
+    _assert_same(pr.enumerate_regions(net, None, method="lp"), pr.enumerate_regions(net, None, method="subdivision"))
+
+
 @pytest.mark.parametrize("seed", [181, 3, 11])
 def test_no_flat_cell_between_duplicated_units_is_a_region(seed, monkeypatch):
     """Found by comparing the engines over R^d on networks with duplicated units (seed 181:
