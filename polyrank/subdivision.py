@@ -2327,7 +2327,9 @@ def _witness_kernel(X, WTflat, woff, bflat, offsets, P, rtol):
     the row of ``P`` (pre-activation > 0 is on) at a unit whose pre-activation is farther
     from 0 than ``rtol`` times the sum of its terms' magnitudes (nearer, rounding decides
     its sign: a unit that is 0 on the whole region, as integer weights make, may come out
-    at +-1e-9 at a point 1e7 out). The pattern's bits are carried to the next layer. Points
+    at +-1e-9 at a point 1e7 out). The pattern's bits are carried to the next layer, and
+    with them the magnitudes (an active unit passes on its S, not its |value|: a value that
+    cancelled, say 1 from terms of 1e6, carries the rounding of its terms). Points
     are taken 128 at a time, and the loop over them is innermost (contiguous, no
     reduction: it vectorises)."""
     K = offsets.shape[0] - 1
@@ -2339,7 +2341,7 @@ def _witness_kernel(X, WTflat, woff, bflat, offsets, P, rtol):
     H = np.empty((wmax, B))  # the block's activations, one row per unit
     Z = np.empty((wmax, B))
     S = np.empty((wmax, B))  # sums of the terms' magnitudes: the scale of Z's rounding
-    A = np.empty((wmax, B))  # |H|
+    A = np.empty((wmax, B))  # the magnitudes behind H (S of an active unit; |x| at the input)
     ok = np.empty(B, np.bool_)
     bad = 0
     for c0 in range(0, n, B):
@@ -2372,7 +2374,7 @@ def _witness_kernel(X, WTflat, woff, bflat, offsets, P, rtol):
                     if (z > 0.0) != on and abs(z) > rtol * S[i, t]:
                         ok[t] = False
                     H[i, t] = z if on else 0.0
-                    A[i, t] = abs(z) if on else 0.0
+                    A[i, t] = S[i, t] if on else 0.0
             mp = m
         for t in range(nb):
             if not ok[t]:

@@ -872,3 +872,24 @@ def test_duplicated_units_5d_adjacency_as_the_lp_engine():
     net = random_net(rng, d, widths, duplicate=True)
     _assert_same(pr.enumerate_regions(net, None, method="lp"), pr.enumerate_regions(net, None, method="subdivision"),
                  labels=False)
+
+
+def test_witness_check_carries_the_rounding_scale_through_cancelled_layers():
+    """A layer-2 unit 3 h1 - h2 that is exactly 0 wherever h1 = relu(0.1 x - 1e6 + 1) and
+    h2 = relu(0.3 x - 3e6 + 3) are active (h2 = 3 h1 there, in exact arithmetic). Near
+    x = 1e7 the active values are ~1, cancelled from terms of 1e6, so float64 gives the
+    unit up to ~5e-10: rounding, not a misplaced witness. The tolerance must scale with the
+    terms behind h1, h2 (~1e7), not with |h1|, |h2| (~1): else over half of these points,
+    each inside the region (1, 1, 0), count as misplaced (a false precision_limited)."""
+    net = pr.ReLUNetwork([np.array([[0.1], [0.3]]), np.array([[3.0, -1.0]])],
+                         [np.array([-1e6 + 1, -3e6 + 3]), np.array([0.0])])
+    X = 1e7 + 0.37 * np.arange(1, 2000, dtype=float)[:, None]
+    Z = np.concatenate(net.preactivations(X, layer=2), axis=1)
+    assert np.all(Z[:, :2] > 0) and np.any(Z[:, 2] > 0)  # rounding does make the dead unit positive
+    _, WT, woff, bflat = subdivision._transposed_layers(net, 2)
+    P = np.tile(np.array([True, True, False]), (len(X), 1))
+    offsets = np.asarray(net.offsets[:3], dtype=np.int64)
+    assert subdivision._witness_kernel(X, WT, woff, bflat, offsets, P, subdivision.WITNESS_RTOL) == 0
+    # and a real mismatch still counts: the same points against a pattern with h1 off
+    P[:, 0] = False
+    assert subdivision._witness_kernel(X, WT, woff, bflat, offsets, P, subdivision.WITNESS_RTOL) == len(X)
