@@ -122,7 +122,8 @@ def local_network(net, K, x0, s):
     # the first layer in scaled units (2^-a), then ``ReLUNetwork.restrict`` to x = x0 + s y,
     # and its check that the result is finite; then all layers in scaled units, the first
     # layer's 2^-a carried into the later layers' bias scales: the same arrays as scaling
-    # every layer before the restriction and again after it (powers of two compose exactly)
+    # every layer before the restriction and again after it (powers of two compose exactly;
+    # outside the subnormal range, where one scaling rounds once and two round twice)
     W1, b1 = net.weights[0], net.biases[0]
     a = _layer_exponent(W1, b1, 0)
     W1 = np.ldexp(W1, -a)
