@@ -39,6 +39,18 @@ thread count (torch's threads spin while other jobs hold the cores).
 
     python benchmarks/enumerate.py --edge-subdivision ~/src/relu_edge_subdivision --only 3 4
 
+Page faults. Every tool's line also gives the minor page faults per timed run: memory that
+glibc's allocator handed back to the OS (the top of its heap trimmed, or a large block
+unmapped) and that the next run touches again, at roughly a microsecond per 4 KiB page.
+regioncam's 2-D times are dominated by them in some processes and not in others (2-16-16-16:
+~430 faults and 2.5 ms, or ~2 faults and 1.0-1.6 ms, from one network or process to the
+next), so a comparison of the engines themselves needs ``--keep-heap``: glibc is asked
+(``mallopt``) to keep freed memory mapped, for both tools alike. ``--seeds K`` times both 2-D
+tools on the networks of seeds 0..K-1 too (one network is one sample) and prints the ratio's
+geometric mean.
+
+    python benchmarks/enumerate.py --only 2 --quick --no-baseline --seeds 10 --keep-heap
+
 ``--crossover`` times, per region, the subdivision engine (one thread, the whole
 decomposition) against the LP engine (its first ``--lp-regions`` regions, partial=True)
 on the networks of ``CROSSOVER_CASES``, over boxes and over all of R^d, and prints which
@@ -315,6 +327,35 @@ def baseline_lp(net, domain):
 # ---------------------------------------------------------------------------- timing
 #: Best CPU seconds (``time.process_time``, all threads of the process) of the last :func:`measure`.
 LAST_CPU = float("nan")
+#: Minor page faults per timed run of the last :func:`measure` (memory the allocator had handed
+#: back to the OS and that the run touched again; NaN without the ``resource`` module).
+LAST_FAULTS = float("nan")
+
+
+def _minor_faults():
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return float("nan")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def keep_heap():
+    """Ask glibc's allocator to keep freed memory mapped (no trimming of the heap's top, no
+    mmap for large blocks), so that no tool's timing counts page faults for memory a previous
+    run freed. Both tools then run as they would in a process whose heap is already large.
+    Returns whether glibc accepted it (False elsewhere)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX = -1, -2, -4
+    return all(mallopt(k, v) == 1 for k, v in ((M_TRIM_THRESHOLD, 2 ** 31 - 1), (M_TOP_PAD, 64 << 20),
+                                                (M_MMAP_MAX, 0)))
 
 
 #: Runs shorter than this many seconds are repeated until they took about this long in all
@@ -330,10 +371,11 @@ def measure(fn, repeat, memory=True):
     more for runs of a few milliseconds (``SHORT_RUN_TOTAL``); peak traced memory from one
     extra untimed run (tracemalloc slows pure-Python code several-fold, so it never runs
     while timing)."""
-    global LAST_CPU
+    global LAST_CPU, LAST_FAULTS
     best, out, peak = np.inf, None, float("nan")
     LAST_CPU = np.inf
     k = 0
+    f0 = _minor_faults()
     while k < repeat:
         t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
@@ -342,6 +384,7 @@ def measure(fn, repeat, memory=True):
         if k == 0 and best * repeat < SHORT_RUN_TOTAL:
             repeat = min(SHORT_RUNS_MAX, max(repeat, int(SHORT_RUN_TOTAL / max(best, 1e-6))))
         k += 1
+    LAST_FAULTS = (_minor_faults() - f0) / k
     if memory:
         tracemalloc.start()
         fn()
@@ -408,6 +451,33 @@ def crossover(lp_regions, repeat, only=None):
               f"{per_lp / per_sub:>10.1f}x  {auto}; load average {os.getloadavg()[0]:.1f}", flush=True)
 
 
+def seeds_compare(d, widths, box, seeds, cores):
+    """polyrank / regioncam on the networks of seeds 0..``seeds``-1 (one case), each tool best of
+    as many runs as take ``SHORT_RUN_TOTAL`` seconds: one network is one sample, and both tools'
+    times move with the network (regioncam's, from one network to the next, also with how many
+    page faults its buffers take)."""
+    rows = []
+    for seed in range(seeds):
+        net = pr.as_network(mlp(d, list(widths), seed=seed))
+        dom = pr.Box(-box, box, dim=d)
+        _, s_rc, _ = measure(lambda: regioncam_count(net, box), 1, memory=False)
+        f_rc = LAST_FAULTS
+        row = [seed, s_rc, f_rc]
+        for nj in sorted({1, cores}):
+            dec, s, _ = measure(lambda: pr.enumerate_regions(net, dom, method="subdivision", n_jobs=nj), 1,
+                                memory=False)
+            row += [s, LAST_FAULTS]
+        rows.append(row)
+        per = "; ".join(f"n_jobs={nj} {1e3 * row[3 + 2 * i]:.2f} ms ({row[3 + 2 * i] / s_rc:.2f}x,"
+                        f" {row[4 + 2 * i]:.0f} faults)" for i, nj in enumerate(sorted({1, cores})))
+        print(f"{'':<22}seed {seed}: {len(dec)} regions; regioncam {1e3 * s_rc:.2f} ms ({f_rc:.0f} faults); {per}")
+    R = np.array(rows)
+    for i, nj in enumerate(sorted({1, cores})):
+        r = R[:, 3 + 2 * i] / R[:, 1]
+        print(f"{'':<22}subdiv n_jobs={nj} / regioncam over {seeds} seeds: geometric mean {np.exp(np.log(r).mean()):.2f}x,"
+              f" min {r.min():.2f}x, max {r.max():.2f}x", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the slow LP and baseline runs")
@@ -420,7 +490,13 @@ def main(argv=None):
                     help="a checkout of arturs-berzins/relu_edge_subdivision: time it side by side (3-D and up)")
     ap.add_argument("--edge-subdivision-dtype", nargs="+", choices=["float32", "float64"],
                     default=["float32", "float64"], help="the peer's precision(s) (default both)")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="2-D: also time both tools on the networks of seeds 0..SEEDS-1 (ratio per seed)")
+    ap.add_argument("--keep-heap", action="store_true",
+                    help="keep freed memory mapped (glibc mallopt) so that no timing counts page faults")
     args = ap.parse_args(argv)
+    if args.keep_heap:
+        print(f"glibc asked to keep freed memory mapped: {'yes' if keep_heap() else 'NOT AVAILABLE'}")
     es_mods = load_edge_subdivision(args.edge_subdivision) if args.edge_subdivision else None
 
     # compile (or load from cache) the numba kernels outside the timings
@@ -444,7 +520,7 @@ def main(argv=None):
         name = f"{d}-{'-'.join(map(str, widths))} {f'box {box:g}' if box else 'R^d'}"
         pub_s, pub_n, rust = PUBLISHED.get((d, widths, box), (None, None, None))
         key = (d, widths, box)
-        res, cpu = {}, {}
+        res, cpu, faults = {}, {}, {}
         if key not in NO_LP and not (args.quick and key in SLOW_LP):
             dec, s, pk = measure(lambda: pr.enumerate_regions(net, dom, method="lp"), 1, memory=False)
             res["lp"] = (len(dec), s, pk)
@@ -457,11 +533,13 @@ def main(argv=None):
                 _, s, _ = measure(lambda: regioncam_count(net, box), args.repeat, memory=False)
                 res["regioncam"] = (nrc, s, float("nan"))
                 cpu["regioncam"] = LAST_CPU
+                faults["regioncam"] = LAST_FAULTS
         decs, walls, cpus = {}, {}, {}
         for nj in sorted({1, cores}):
             run = lambda: pr.enumerate_regions(net, dom, method="subdivision", n_jobs=nj)  # noqa: E731
             dec, s, _ = measure(run, args.repeat, memory=False)
             cpu[f"subdiv n_jobs={nj}"] = LAST_CPU
+            faults[f"subdiv n_jobs={nj}"] = LAST_FAULTS
             decs[nj], walls[nj], cpus[nj] = dec, s, LAST_CPU
             pk = peak_rss_mib(run) * 2 ** 20
             res[f"subdiv n_jobs={nj}"] = (len(dec), s, pk)
@@ -476,7 +554,8 @@ def main(argv=None):
                 ratio = f"lp/subdiv {res['lp'][1] / s:8.1f}x"
             if eng.startswith("subdiv") and "regioncam" in res:
                 ratio = (f"subdiv/regioncam {s / res['regioncam'][1]:6.2f}x"
-                         f" (CPU {1e3 * cpu[eng]:.1f} / {1e3 * cpu['regioncam']:.1f} ms = {cpu[eng] / cpu['regioncam']:.2f}x)")
+                         f" (CPU {1e3 * cpu[eng]:.1f} / {1e3 * cpu['regioncam']:.1f} ms = {cpu[eng] / cpu['regioncam']:.2f}x;"
+                         f" page faults per run {faults[eng]:.0f} / {faults['regioncam']:.0f})")
             if eng.startswith("subdiv") and nj > 1 and eng.endswith(f"={nj}") and "subdiv n_jobs=1" in res:
                 ratio += f" (1 thread/{nj}: {res['subdiv n_jobs=1'][1] / s:.2f}x)"
             pub = ""
@@ -490,6 +569,8 @@ def main(argv=None):
               + (f" (published: {pub_n})" if pub_n else "")
               + f"; building the {len(dec)} Region objects and edge list on first access: {objects_s:.3f} s more;"
               f" load average {os.getloadavg()[0]:.1f}", flush=True)
+        if d == 2 and box and args.seeds > 1 and "regioncam" in res:
+            seeds_compare(d, widths, box, args.seeds, cores)
         if es_mods is not None and d >= 3:
             edge_subdivision_compare(es_mods, net, box, decs, cpus, walls, args.repeat, args.edge_subdivision_dtype,
                                      name)
