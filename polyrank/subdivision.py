@@ -1474,16 +1474,6 @@ def _layer1_extent(net):
     return out
 
 
-def _search_keys(P):
-    """Keys for sorting and searching patterns: one uint64 up to 64 units, else packed bytes."""
-    if P.shape[1] <= 64:
-        B = np.packbits(P, axis=1)
-        out = np.zeros((len(P), 8), dtype=np.uint8)
-        out[:, : B.shape[1]] = B
-        return out.view(np.uint64).ravel()
-    return _packed_keys(P)
-
-
 def _packed_keys(P):
     P = np.ascontiguousarray(np.packbits(P, axis=1))
     return P.view(np.dtype((np.void, P.shape[1]))).ravel()
@@ -1879,8 +1869,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     the transposed maps ``HT[l]`` (``d + 1`` rows of the layer's units) so that the loop over
     the units is contiguous and vectorises, as in :func:`_next_maps`.
 
-    Returns the patterns (with ``with_pat``, else none) and, up to 64 units, their keys
-    (:func:`_bit_keys`)."""
+    Returns the patterns (with ``with_pat``, else none) and their keys (:func:`_bit_keys`)."""
     m = Cc.shape[0]
     K = offsets.shape[0] - 1
     n = offsets[K]
@@ -1888,9 +1877,10 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     for l in range(K):
         wmax = max(wmax, offsets[l + 1] - offsets[l])
     out = np.zeros((m if with_pat else 0, n), np.bool_)
-    keys = np.zeros(m if n <= 64 else 0, np.uint64)
+    nw = max(1, (n + 63) >> 6)
+    keys = np.zeros((m, nw), np.uint64)
     row = np.zeros(n, np.bool_)  # the facet's neighbour pattern
-    ckey = np.uint64(0)  # the cell's key
+    ckey = np.zeros(nw, np.uint64)  # the cell's key
     Jo = np.zeros((n, d))  # own pre-activation Jacobian rows
     mo = np.zeros(n)  # own pre-activation offsets: z = Jo x + mo on the cell
     no = np.zeros(n)  # norms of the rows of Jo
@@ -1960,11 +1950,10 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
                         for k in range(d):
                             HT[l, k, i] = Jo[o + i, k]
                         HT[l, d, i] = mo[o + i]
-            if n <= 64:
-                ckey = np.uint64(0)
-                for v in range(n):
-                    if pat[c, v]:
-                        ckey |= np.uint64(1) << np.uint64(v)
+            ckey[:] = 0
+            for v in range(n):
+                if pat[c, v]:
+                    ckey[v >> 6] |= np.uint64(1) << np.uint64(v & 63)
         # general position (the LP engine's fast path): at the centre only the facet's
         # own unit vanishes, so the neighbour is the flip of that one unit (a branch-free
         # loop over the units, which the compiler vectorises)
@@ -1983,8 +1972,9 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
                 for v in range(n):
                     out[f, v] = pat[c, v]
                 out[f, u] = not pat[c, u]
-            if n <= 64:
-                keys[f] = ckey ^ (np.uint64(1) << np.uint64(u))
+            for w in range(nw):
+                keys[f, w] = ckey[w]
+            keys[f, u >> 6] ^= np.uint64(1) << np.uint64(u & 63)
             continue
         diverged = False
         for l in range(K):
@@ -2050,12 +2040,9 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
         if with_pat:
             for v in range(n):
                 out[f, v] = row[v]
-        if n <= 64:
-            key = np.uint64(0)
-            for v in range(n):
-                if row[v]:
-                    key |= np.uint64(1) << np.uint64(v)
-            keys[f] = key
+        for v in range(n):
+            if row[v]:
+                keys[f, v >> 6] |= np.uint64(1) << np.uint64(v & 63)
     return out, keys
 
 
@@ -3293,23 +3280,30 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
     ``frows`` (centres ``centers[frows]``), cells ``fcells`` and positions ``fpos`` among
     the regions' rows (``A_sel[fpos]``, ``C_sel[fpos]``: outward unit normals and
     hyperplane ids). They are taken ``ADJACENCY_CHUNK`` at a time, so that their neighbour
-    patterns (one bool per unit and facet) never all exist; up to 64 units (and no
-    dead-layer rule) each thread's piece gathers its facets' rows, runs the neighbour
-    kernel and looks its keys up (:func:`_match_keys`), and no pattern is built."""
-    key_fn = _bit_keys if pat.shape[1] <= 64 else _search_keys
-    keys = key_fn(pat_alive)
-    table = _key_table(keys, np.arange(len(keys))) if key_fn is _bit_keys else None
-    if table is None or table[2]:  # the sorted keys: for the search, or a repeated key
-        order = np.argsort(keys)
-        skeys = keys[order]
-        if table is not None:  # what the search would find: the first of the sorted repeats
-            table = _key_table(skeys, order)
+    patterns (one bool per unit and facet) never all exist. The regions' patterns are
+    looked up as bitsets (:func:`_bit_keys`) in a hash table (:func:`_key_table`); without
+    the dead-layer rule each thread's piece gathers its facets' rows, runs the neighbour
+    kernel and looks its keys up (:func:`_match_keys`), and no pattern is built. (Over 64
+    units, two regions with one pattern make the search of the sorted packed patterns
+    decide, as before.)"""
+    keys = _bit_keys(pat_alive)
+    table = _key_table(keys, np.arange(len(keys)))
+    key_fn = _bit_keys
+    if table[2]:  # a repeated key: what a search of the sorted keys finds, the first of its repeats
+        if keys.shape[1] == 1:
+            order = np.argsort(keys[:, 0])
+            table = _key_table(keys[order], order)
+        else:  # the packed keys sorted and searched
+            key_fn, table = _packed_keys, None
+            keys = _packed_keys(pat_alive)
+            order = np.argsort(keys)
+            skeys = keys[order]
     del keys
     rest = _neighbor_args(net, K, run.offsets, pat, praw, ON_FACET_SNAPS * VERTEX_SNAP * lp_scale, run.zero_rel,
                           run.zero_abs, run.parents, run.kept)
     run.kept = None
     d = net.input_dim
-    keys_only = key_fn is _bit_keys and tails is None  # the kernel's keys are the patterns' keys
+    keys_only = table is not None and tails is None  # the kernel's keys are the patterns' keys
 
     def piece(a, b):  # facets a..b (independent of each other)
         fc, fa, fu = _facet_rows(frows[a:b], fpos[a:b], centers, A_sel, C_sel)
@@ -3345,7 +3339,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
         q = key_fn(nb if tails is None else apply_dead_layer_tails(nb, run.offsets, tails))
         del nb
         fr = np.arange(a, b)
-        if key_fn is _bit_keys:
+        if table is not None:
             si, ti, ui, mi = _match_keys(table[0], table[1], q, src, fu)
             miss += zip(fr[mi].tolist(), src[mi].tolist())
             ei.append(si)
@@ -3384,26 +3378,44 @@ def _facet_rows(frows, fpos, centers, A_sel, C_sel):
     return fc, fa, fu
 
 
+@_njit_inline
+def _key_slot(tk, tv, q, f):
+    """The slot of key ``q[f]`` (a row of uint64 words) in the table ``tk, tv``: where it
+    is, or the empty slot where it would go (linear probing from its hash)."""
+    size = tv.shape[0]
+    nw = q.shape[1]
+    h = np.uint64(0)
+    for w in range(nw):
+        h = (h ^ q[f, w]) * np.uint64(0x9E3779B97F4A7C15)
+    s = int(h >> np.uint64(32)) & (size - 1)
+    while tv[s] >= 0:
+        same = True
+        for w in range(nw):
+            if tk[s, w] != q[f, w]:
+                same = False
+                break
+        if same:
+            break
+        s = (s + 1) & (size - 1)
+    return s
+
+
 @_njit
 def _key_table(skeys, order):
-    """An open-addressing hash table of the keys ``skeys``: slot -> key and ``order`` at
-    the key's first position (for sorted keys what a binary search for the key finds),
-    -1 for empty slots, and whether a key repeats. Its size is a power of two, at least
-    twice the number of keys."""
+    """An open-addressing hash table of the keys ``skeys`` (rows of uint64 words,
+    :func:`_bit_keys`): slot -> key and ``order`` at the key's first position (for sorted
+    keys what a binary search for the key finds), -1 for empty slots, and whether a key
+    repeats. Its size is a power of two, at least twice the number of keys."""
     size = 1
     while size < 2 * skeys.shape[0]:
         size *= 2
-    tk = np.zeros(size, np.uint64)
+    tk = np.zeros((size, skeys.shape[1]), np.uint64)
     tv = np.full(size, -1, np.int64)
     repeat = False
     for p in range(skeys.shape[0]):
-        key = skeys[p]
-        h = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
-        s = int(h) & (size - 1)
-        while tv[s] >= 0 and tk[s] != key:
-            s = (s + 1) & (size - 1)
+        s = _key_slot(tk, tv, skeys, p)
         if tv[s] < 0:  # the first position of a repeated key stays
-            tk[s] = key
+            tk[s] = skeys[p]
             tv[s] = order[p]
         else:
             repeat = True
@@ -3417,7 +3429,6 @@ def _match_keys(tk, tv, q, src, fu):
     the source), and the positions of the facets whose key is none. ``tk, tv``: the
     regions' keys in a hash table (:func:`_key_table`)."""
     m = q.shape[0]
-    size = tk.shape[0]
     si = np.empty(m, np.int64)
     ti = np.empty(m, np.int64)
     ui = np.empty(m, np.int64)
@@ -3425,11 +3436,7 @@ def _match_keys(tk, tv, q, src, fu):
     k = 0
     nm = 0
     for f in range(m):
-        key = q[f]
-        h = (key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
-        s = int(h) & (size - 1)
-        while tv[s] >= 0 and tk[s] != key:
-            s = (s + 1) & (size - 1)
+        s = _key_slot(tk, tv, q, f)
         if tv[s] < 0:
             mi[nm] = f
             nm += 1
@@ -3608,14 +3615,14 @@ def _unit_rows_kernel(Rw, d):
 
 @_njit
 def _bit_keys(P):
-    """One uint64 per row of a bool matrix of at most 64 columns (bit j = column j)."""
-    out = np.zeros(P.shape[0], np.uint64)
+    """The rows of a bool matrix as bitsets: ``ceil(columns / 64)`` uint64 words per row
+    (at least one; bit ``j % 64`` of word ``j // 64`` = column j)."""
+    nw = max(1, (P.shape[1] + 63) >> 6)
+    out = np.zeros((P.shape[0], nw), np.uint64)
     for i in range(P.shape[0]):
-        k = np.uint64(0)
         for j in range(P.shape[1]):
             if P[i, j]:
-                k |= np.uint64(1) << np.uint64(j)
-        out[i] = k
+                out[i, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
     return out
 
 

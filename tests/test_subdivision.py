@@ -893,3 +893,39 @@ def test_witness_check_carries_the_rounding_scale_through_cancelled_layers():
     # and a real mismatch still counts: the same points against a pattern with h1 off
     P[:, 0] = False
     assert subdivision._witness_kernel(X, WT, woff, bflat, offsets, P, subdivision.WITNESS_RTOL) == len(X)
+
+
+@pytest.mark.parametrize("widths, half, kind", [
+    ((40, 30), 1.0, None), ((70, 70), 0.3, None), ((50, 40, 50), 0.3, None), ((40, 40), 0.5, "duplicate"),
+])
+def test_more_than_64_units_same_as_lp_engine(widths, half, kind, global_random_seed):
+    """Patterns of 70-140 units are looked up as bitsets of 2-3 words (the neighbour pass's
+    keys): the graph is the LP engine's."""
+    rng = np.random.default_rng(global_random_seed)
+    net = _net(rng, 2, widths, **({kind: True} if kind else {}))
+    box = pr.Box(-half, half, dim=2)
+    _assert_same(_lp(net, box), pr.enumerate_regions(net, box, method="subdivision"), labels=kind is None)
+
+
+@pytest.mark.parametrize("n_units", [5, 64, 65, 150])
+def test_key_table_finds_what_a_dict_finds(n_units, global_random_seed):
+    """The neighbour pass's hash table of bitset keys (1-3 words) against a Python dict:
+    the same first row for each key, the same misses, and a repeated key reported."""
+    rng = np.random.default_rng(global_random_seed)
+    P = rng.random((300, n_units)) < 0.5
+    P[:, : n_units // 2] = False  # many keys that differ in one word only
+    P[rng.integers(0, 300, 5)] = P[rng.integers(0, 300, 5)]  # repeats
+    keys = subdivision._bit_keys(P)
+    assert keys.shape == (300, max(1, -(-n_units // 64)))
+    tk, tv, repeat = subdivision._key_table(keys, np.arange(300))
+    first = {}
+    for i, p in enumerate(map(bytes, np.packbits(P, axis=1))):
+        first.setdefault(p, i)
+    assert repeat == (len(first) < 300)
+    Q = np.concatenate([P, rng.random((100, n_units)) < 0.5])  # the table's keys, and others
+    src = rng.integers(0, 300, len(Q))
+    si, ti, ui, mi = subdivision._match_keys(tk, tv, subdivision._bit_keys(Q), src, np.arange(len(Q)))
+    want_hit = [(int(s), first[bytes(k)], f) for f, (k, s) in enumerate(zip(np.packbits(Q, axis=1), src))
+                if bytes(k) in first and first[bytes(k)] != s]
+    assert list(zip(si.tolist(), ti.tolist(), ui.tolist())) == want_hit
+    assert mi.tolist() == [f for f, k in enumerate(np.packbits(Q, axis=1)) if bytes(k) not in first]
