@@ -1950,10 +1950,12 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
                         for k in range(d):
                             HT[l, k, i] = Jo[o + i, k]
                         HT[l, d, i] = mo[o + i]
-            ckey[:] = 0
-            for v in range(n):
-                if pat[c, v]:
-                    ckey[v >> 6] |= np.uint64(1) << np.uint64(v & 63)
+            for w in range(nw):
+                k = np.uint64(0)
+                for b in range(min(64, n - 64 * w)):
+                    if pat[c, 64 * w + b]:
+                        k |= np.uint64(1) << np.uint64(b)
+                ckey[w] = k
         # general position (the LP engine's fast path): at the centre only the facet's
         # own unit vanishes, so the neighbour is the flip of that one unit (a branch-free
         # loop over the units, which the compiler vectorises)
@@ -1972,9 +1974,12 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
                 for v in range(n):
                     out[f, v] = pat[c, v]
                 out[f, u] = not pat[c, u]
-            for w in range(nw):
-                keys[f, w] = ckey[w]
-            keys[f, u >> 6] ^= np.uint64(1) << np.uint64(u & 63)
+            if nw == 1:
+                keys[f, 0] = ckey[0] ^ (np.uint64(1) << np.uint64(u))
+            else:
+                for w in range(nw):
+                    keys[f, w] = ckey[w]
+                keys[f, u >> 6] ^= np.uint64(1) << np.uint64(u & 63)
             continue
         diverged = False
         for l in range(K):
@@ -2040,9 +2045,12 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
         if with_pat:
             for v in range(n):
                 out[f, v] = row[v]
-        for v in range(n):
-            if row[v]:
-                keys[f, v >> 6] |= np.uint64(1) << np.uint64(v & 63)
+        for w in range(nw):
+            k = np.uint64(0)
+            for b in range(min(64, n - 64 * w)):
+                if row[64 * w + b]:
+                    k |= np.uint64(1) << np.uint64(b)
+            keys[f, w] = k
     return out, keys
 
 
@@ -3289,7 +3297,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
     keys = _bit_keys(pat_alive)
     table = _key_table(keys, np.arange(len(keys)))
     key_fn = _bit_keys
-    if table[2]:  # a repeated key: what a search of the sorted keys finds, the first of its repeats
+    if table[1]:  # a repeated key: what a search of the sorted keys finds, the first of its repeats
         if keys.shape[1] == 1:
             order = np.argsort(keys[:, 0])
             table = _key_table(keys[order], order)
@@ -3312,7 +3320,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
         del fc, fa
         src = new_index[cells]
         if keys_only:
-            si, ti, ui, mi = _match_keys(table[0], table[1], q, src, fu)
+            si, ti, ui, mi = _match_keys(table[0], q, src, fu)
             return si, ti, ui, mi + a, src[mi]
         return nb, q, src, fu
 
@@ -3340,7 +3348,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
         del nb
         fr = np.arange(a, b)
         if table is not None:
-            si, ti, ui, mi = _match_keys(table[0], table[1], q, src, fu)
+            si, ti, ui, mi = _match_keys(table[0], q, src, fu)
             miss += zip(fr[mi].tolist(), src[mi].tolist())
             ei.append(si)
             ej.append(ti)
@@ -3379,22 +3387,30 @@ def _facet_rows(frows, fpos, centers, A_sel, C_sel):
 
 
 @_njit_inline
-def _key_slot(tk, tv, q, f):
-    """The slot of key ``q[f]`` (a row of uint64 words) in the table ``tk, tv``: where it
-    is, or the empty slot where it would go (linear probing from its hash)."""
-    size = tv.shape[0]
+def _key_slot(T, q, f):
+    """The slot of key ``q[f]`` (a row of uint64 words) in the table ``T``: where it is, or
+    the empty slot where it would go (linear probing from its hash). The hash is the top
+    log2(size) bits of a multiplicative (Fibonacci) hash chained over the words: they
+    depend on every bit (the product's lower bits do not depend on the key's higher ones,
+    and patterns that differ only there then collided)."""
+    size = T.shape[0]
     nw = q.shape[1]
+    sh = np.uint64(64) - np.uint64(_ctz(np.uint64(size)))
+    if nw == 1:  # up to 64 units: one word (a third of the time of the loops below)
+        key = q[f, 0]
+        s = int((key * np.uint64(0x9E3779B97F4A7C15)) >> sh) & (size - 1)
+        while T[s, 1] != 0 and T[s, 0] != key:
+            s = (s + 1) & (size - 1)
+        return s
     h = np.uint64(0)
     for w in range(nw):
         h = (h ^ q[f, w]) * np.uint64(0x9E3779B97F4A7C15)
-    s = int(h >> np.uint64(32)) & (size - 1)
-    while tv[s] >= 0:
-        same = True
+    s = int(h >> sh) & (size - 1)
+    while T[s, nw] != 0:
+        diff = np.uint64(0)
         for w in range(nw):
-            if tk[s, w] != q[f, w]:
-                same = False
-                break
-        if same:
+            diff |= T[s, w] ^ q[f, w]
+        if diff == 0:
             break
         s = (s + 1) & (size - 1)
     return s
@@ -3403,32 +3419,35 @@ def _key_slot(tk, tv, q, f):
 @_njit
 def _key_table(skeys, order):
     """An open-addressing hash table of the keys ``skeys`` (rows of uint64 words,
-    :func:`_bit_keys`): slot -> key and ``order`` at the key's first position (for sorted
-    keys what a binary search for the key finds), -1 for empty slots, and whether a key
-    repeats. Its size is a power of two, at least twice the number of keys."""
-    size = 1
+    :func:`_bit_keys`): per slot the key's words and then 1 + ``order`` at the key's first
+    position (for sorted keys what a binary search for the key finds), 0 for an empty slot,
+    in one row (a probe reads one cache line); and whether a key repeats. Its size is a
+    power of two, at least 2 and twice the number of keys."""
+    size = 2
     while size < 2 * skeys.shape[0]:
         size *= 2
-    tk = np.zeros((size, skeys.shape[1]), np.uint64)
-    tv = np.full(size, -1, np.int64)
+    nw = skeys.shape[1]
+    T = np.zeros((size, nw + 1), np.uint64)
     repeat = False
     for p in range(skeys.shape[0]):
-        s = _key_slot(tk, tv, skeys, p)
-        if tv[s] < 0:  # the first position of a repeated key stays
-            tk[s] = skeys[p]
-            tv[s] = order[p]
+        s = _key_slot(T, skeys, p)
+        if T[s, nw] == 0:  # the first position of a repeated key stays
+            for w in range(nw):
+                T[s, w] = skeys[p, w]
+            T[s, nw] = np.uint64(order[p] + 1)
         else:
             repeat = True
-    return tk, tv, repeat
+    return T, repeat
 
 
 @_njit
-def _match_keys(tk, tv, q, src, fu):
+def _match_keys(T, q, src, fu):
     """The lines of :func:`_adjacency` after its search keys, in one pass: the edges
     (source, target, unit) of the facets whose neighbour's key is a region's (other than
-    the source), and the positions of the facets whose key is none. ``tk, tv``: the
-    regions' keys in a hash table (:func:`_key_table`)."""
+    the source), and the positions of the facets whose key is none. ``T``: the regions'
+    keys in a hash table (:func:`_key_table`)."""
     m = q.shape[0]
+    nw = q.shape[1]
     si = np.empty(m, np.int64)
     ti = np.empty(m, np.int64)
     ui = np.empty(m, np.int64)
@@ -3436,12 +3455,13 @@ def _match_keys(tk, tv, q, src, fu):
     k = 0
     nm = 0
     for f in range(m):
-        s = _key_slot(tk, tv, q, f)
-        if tv[s] < 0:
+        s = _key_slot(T, q, f)
+        t = np.int64(T[s, nw]) - 1
+        if t < 0:
             mi[nm] = f
             nm += 1
-        elif tv[s] != src[f]:
-            si[k], ti[k], ui[k] = src[f], tv[s], fu[f]
+        elif t != src[f]:
+            si[k], ti[k], ui[k] = src[f], t, fu[f]
             k += 1
     return si[:k].copy(), ti[:k].copy(), ui[:k].copy(), mi[:nm].copy()
 
@@ -3617,12 +3637,17 @@ def _unit_rows_kernel(Rw, d):
 def _bit_keys(P):
     """The rows of a bool matrix as bitsets: ``ceil(columns / 64)`` uint64 words per row
     (at least one; bit ``j % 64`` of word ``j // 64`` = column j)."""
-    nw = max(1, (P.shape[1] + 63) >> 6)
+    n = P.shape[1]
+    nw = max(1, (n + 63) >> 6)
     out = np.zeros((P.shape[0], nw), np.uint64)
     for i in range(P.shape[0]):
-        for j in range(P.shape[1]):
-            if P[i, j]:
-                out[i, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+        for w in range(nw):
+            lo = w * 64
+            k = np.uint64(0)
+            for b in range(min(64, n - lo)):  # a counted loop from 0: it vectorises
+                if P[i, lo + b]:
+                    k |= np.uint64(1) << np.uint64(b)
+            out[i, w] = k
     return out
 
 

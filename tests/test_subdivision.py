@@ -917,14 +917,14 @@ def test_key_table_finds_what_a_dict_finds(n_units, global_random_seed):
     P[rng.integers(0, 300, 5)] = P[rng.integers(0, 300, 5)]  # repeats
     keys = subdivision._bit_keys(P)
     assert keys.shape == (300, max(1, -(-n_units // 64)))
-    tk, tv, repeat = subdivision._key_table(keys, np.arange(300))
+    T, repeat = subdivision._key_table(keys, np.arange(300))
     first = {}
     for i, p in enumerate(map(bytes, np.packbits(P, axis=1))):
         first.setdefault(p, i)
     assert repeat == (len(first) < 300)
     Q = np.concatenate([P, rng.random((100, n_units)) < 0.5])  # the table's keys, and others
     src = rng.integers(0, 300, len(Q))
-    si, ti, ui, mi = subdivision._match_keys(tk, tv, subdivision._bit_keys(Q), src, np.arange(len(Q)))
+    si, ti, ui, mi = subdivision._match_keys(T, subdivision._bit_keys(Q), src, np.arange(len(Q)))
     want_hit = [(int(s), first[bytes(k)], f) for f, (k, s) in enumerate(zip(np.packbits(Q, axis=1), src))
                 if bytes(k) in first and first[bytes(k)] != s]
     assert list(zip(si.tolist(), ti.tolist(), ui.tolist())) == want_hit
