@@ -1950,12 +1950,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
                         for k in range(d):
                             HT[l, k, i] = Jo[o + i, k]
                         HT[l, d, i] = mo[o + i]
-            for w in range(nw):
-                k = np.uint64(0)
-                for b in range(min(64, n - 64 * w)):
-                    if pat[c, 64 * w + b]:
-                        k |= np.uint64(1) << np.uint64(b)
-                ckey[w] = k
+            _pack_bits(pat[c], ckey)
         # general position (the LP engine's fast path): at the centre only the facet's
         # own unit vanishes, so the neighbour is the flip of that one unit (a branch-free
         # loop over the units, which the compiler vectorises)
@@ -2045,12 +2040,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
         if with_pat:
             for v in range(n):
                 out[f, v] = row[v]
-        for w in range(nw):
-            k = np.uint64(0)
-            for b in range(min(64, n - 64 * w)):
-                if row[64 * w + b]:
-                    k |= np.uint64(1) << np.uint64(b)
-            keys[f, w] = k
+        _pack_bits(row, keys[f])
     return out, keys
 
 
@@ -3633,21 +3623,27 @@ def _unit_rows_kernel(Rw, d):
     return A, b
 
 
+@_njit_inline
+def _pack_bits(src, dst):
+    """``dst[w]``: the bools ``src[64 w: 64 w + 64]`` as the bits of a uint64 (bit b = entry
+    64 w + b), each word built in a register by a counted loop from 0 (it vectorises)."""
+    n = src.shape[0]
+    for w in range(dst.shape[0]):
+        lo = 64 * w
+        k = np.uint64(0)
+        for b in range(min(64, n - lo)):
+            if src[lo + b]:
+                k |= np.uint64(1) << np.uint64(b)
+        dst[w] = k
+
+
 @_njit
 def _bit_keys(P):
     """The rows of a bool matrix as bitsets: ``ceil(columns / 64)`` uint64 words per row
     (at least one; bit ``j % 64`` of word ``j // 64`` = column j)."""
-    n = P.shape[1]
-    nw = max(1, (n + 63) >> 6)
-    out = np.zeros((P.shape[0], nw), np.uint64)
+    out = np.zeros((P.shape[0], max(1, (P.shape[1] + 63) >> 6)), np.uint64)
     for i in range(P.shape[0]):
-        for w in range(nw):
-            lo = w * 64
-            k = np.uint64(0)
-            for b in range(min(64, n - lo)):  # a counted loop from 0: it vectorises
-                if P[i, lo + b]:
-                    k |= np.uint64(1) << np.uint64(b)
-            out[i, w] = k
+        _pack_bits(P[i], out[i])
     return out
 
 
