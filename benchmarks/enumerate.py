@@ -39,13 +39,13 @@ thread count (torch's threads spin while other jobs hold the cores).
 
     python benchmarks/enumerate.py --edge-subdivision ~/src/relu_edge_subdivision --only 3 4
 
-Page faults. Every tool's line also gives the minor page faults per timed run: memory that
-glibc's allocator handed back to the OS (the top of its heap trimmed, or a large block
+Page faults. The 2-D lines against regioncam also give each tool's minor page faults per
+timed run: memory that glibc's allocator handed back to the OS (the top of its heap trimmed, or a large block
 unmapped) and that the next run touches again, at roughly a microsecond per 4 KiB page.
 regioncam's 2-D times are dominated by them in some processes and not in others (2-16-16-16:
 ~430 faults and 2.5 ms, or ~2 faults and 1.0-1.6 ms, from one network or process to the
 next), so a comparison of the engines themselves needs ``--keep-heap``: glibc is asked
-(``mallopt``) to keep freed memory mapped, for both tools alike. ``--seeds K`` times both 2-D
+(``mallopt``) to keep freed memory mapped, for every tool of the run alike. ``--seeds K`` times both 2-D
 tools on the networks of seeds 0..K-1 too (one network is one sample) and prints the ratio's
 geometric mean.
 
@@ -453,7 +453,8 @@ def crossover(lp_regions, repeat, only=None):
 
 def seeds_compare(d, widths, box, seeds, cores):
     """polyrank / regioncam on the networks of seeds 0..``seeds``-1 (one case), each tool best of
-    as many runs as take ``SHORT_RUN_TOTAL`` seconds: one network is one sample, and both tools'
+    as many runs as take ``SHORT_RUN_TOTAL`` seconds (one run when it takes longer): one
+    network is one sample, and both tools'
     times move with the network (regioncam's, from one network to the next, also with how many
     page faults its buffers take)."""
     rows = []
@@ -495,6 +496,8 @@ def main(argv=None):
     ap.add_argument("--keep-heap", action="store_true",
                     help="keep freed memory mapped (glibc mallopt) so that no timing counts page faults")
     args = ap.parse_args(argv)
+    if args.seeds < 1:
+        ap.error(f"--seeds must be at least 1, got {args.seeds}")
     if args.keep_heap:
         print(f"glibc asked to keep freed memory mapped: {'yes' if keep_heap() else 'NOT AVAILABLE'}")
     es_mods = load_edge_subdivision(args.edge_subdivision) if args.edge_subdivision else None
@@ -569,8 +572,11 @@ def main(argv=None):
               + (f" (published: {pub_n})" if pub_n else "")
               + f"; building the {len(dec)} Region objects and edge list on first access: {objects_s:.3f} s more;"
               f" load average {os.getloadavg()[0]:.1f}", flush=True)
-        if d == 2 and box and args.seeds > 1 and "regioncam" in res:
-            seeds_compare(d, widths, box, args.seeds, cores)
+        if d == 2 and box and args.seeds > 1:
+            if "regioncam" in res:
+                seeds_compare(d, widths, box, args.seeds, cores)
+            else:
+                print(f"{'':<22}--seeds: regioncam is not installed (pip install regioncam); nothing to compare")
         if es_mods is not None and d >= 3:
             edge_subdivision_compare(es_mods, net, box, decs, cpus, walls, args.repeat, args.edge_subdivision_dtype,
                                      name)
