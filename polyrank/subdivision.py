@@ -722,6 +722,414 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
             co[: n + 1], oB[:n], oP[:n], over)
 
 
+#: The 2-D kernel's pools (:func:`_layer_kernel_2d`): vertices (and candidate rows) of the
+#: pieces of one cell, pieces, and vertices of one piece. A cell that would need more (a
+#: first layer of more than ~60 units cuts the domain into more pieces) goes to the general
+#: kernel: pools that never grow keep numba's reference counting out of the cutting loops.
+POOL_2D_VERTICES = 1 << 14
+POOL_2D_PIECES = 1 << 11
+POOL_2D_CORNERS = 256
+
+
+@_njit
+def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zero_abs, snap,
+                     floor, max_bytes, used, grow):
+    """:func:`_layer_kernel` for input dimension 2, on polygons kept in cyclic vertex order.
+
+    A piece is cut by walking its boundary once: each vertex goes to the side(s) it is on
+    (both when it is on the line, within the snap), and each boundary edge whose ends have
+    opposite signs gives one new vertex to both halves, so that no edge list, crossing-edge
+    numbering or cut-face incidence test is needed (the general kernel's costs in 2-D). The
+    sides, the snap, the quick side test, the coincident-row rule, the vertices' bitsets,
+    the candidate rows and their order, the children's order, their bits and the byte budget
+    are the general kernel's; its output's edges are the polygon's sides ``(i, i + 1)`` (the
+    last one as ``(0, k - 1)``), and a new vertex is interpolated along the side in the
+    polygon's cyclic order (the general kernel goes along its stored edge, so the two may
+    differ in the last bit). A cell whose edges are not one cycle, or a cut whose signs do
+    not form one positive and one negative run around the piece (float64 slivers), is left
+    to :func:`_layer_kernel` whole, so the output does not depend on how cells are chunked.
+    Same inputs and outputs as :func:`_layer_kernel`."""
+    ncells = voff.shape[0] - 1
+    W = F.shape[1]
+    nl = H.shape[1]
+    LV = np.empty((POOL_2D_VERTICES, 2))
+    LF = np.empty((POOL_2D_VERTICES, W), np.uint64)
+    LC = np.empty(POOL_2D_VERTICES, np.int32)
+    LR = np.empty((POOL_2D_VERTICES, 3))
+    pv = np.empty(POOL_2D_PIECES, np.int64)
+    pnv = np.empty(POOL_2D_PIECES, np.int64)
+    pc = np.empty(POOL_2D_PIECES, np.int64)
+    pnc = np.empty(POOL_2D_PIECES, np.int64)
+    PB = np.zeros((POOL_2D_PIECES, nl), np.bool_)
+    act = np.empty(POOL_2D_PIECES, np.int64)
+    nxt = np.empty(POOL_2D_PIECES, np.int64)
+    vals = np.empty(POOL_2D_CORNERS)
+    sg = np.empty(POOL_2D_CORNERS, np.int64)
+    NV = np.empty((POOL_2D_CORNERS, 2))
+    NF = np.empty((POOL_2D_CORNERS, W), np.uint64)
+    nb = np.empty((POOL_2D_CORNERS, 2), np.int64)
+    mv = max(16, int(grow * V.shape[0]))
+    mc = max(16, int(grow * Cid.shape[0]))
+    mn = max(16, int(grow * ncells))
+    oV = np.empty((mv, 2))
+    oF = np.empty((mv, W), np.uint64)
+    oE = np.empty((mv, 2), np.int32)
+    oC = np.empty(mc, np.int32)
+    oR = np.empty((mc, 3))
+    oB = np.empty((mn, nl), np.bool_)
+    oP = np.empty(mn, np.int64)
+    vo = np.zeros(mn + 1, np.int64)
+    eo = np.zeros(mn + 1, np.int64)
+    co = np.zeros(mn + 1, np.int64)
+    n = 0
+    over = 0
+    a = np.empty(2)
+    for p in range(ncells):
+        v0 = voff[p]
+        nv0 = voff[p + 1] - v0
+        e0 = eoff[p]
+        ne0 = eoff[p + 1] - e0
+        c0 = coff[p]
+        nc0 = coff[p + 1] - c0
+        # the boundary cycle from the edges: each vertex on exactly two, one cycle through all
+        ok = ne0 == nv0 and nv0 >= 3 and nv0 <= POOL_2D_CORNERS and nc0 <= POOL_2D_VERTICES
+        if ok:
+            for i in range(nv0):
+                nb[i, 0] = -1
+                nb[i, 1] = -1
+            for e in range(e0, e0 + ne0):
+                for s in range(2):
+                    u = E[e, s]
+                    w_ = E[e, 1 - s]
+                    if nb[u, 0] < 0:
+                        nb[u, 0] = w_
+                    elif nb[u, 1] < 0:
+                        nb[u, 1] = w_
+                    else:
+                        ok = False
+            if ok:
+                prev = -1
+                cur = 0
+                for t in range(nv0):
+                    if cur < 0:
+                        ok = False
+                        break
+                    for k in range(2):
+                        LV[t, k] = V[v0 + cur, k]
+                    for w in range(W):
+                        LF[t, w] = F[v0 + cur, w]
+                    nx = nb[cur, 0] if nb[cur, 0] != prev else nb[cur, 1]
+                    if t == 0:
+                        nx = nb[cur, 0]
+                    prev = cur
+                    cur = nx
+                    if cur == 0 and t < nv0 - 1:  # back at the start early: more than one cycle
+                        ok = False
+                        break
+                if ok and cur != 0:
+                    ok = False
+        nact = 0
+        if ok:
+            for i in range(nc0):
+                LC[i] = Cid[c0 + i]
+                for k in range(3):
+                    LR[i, k] = Crow[c0 + i, k]
+            tv, tc = nv0, nc0
+            pv[0], pnv[0], pc[0], pnc[0] = 0, nv0, 0, nc0
+            PB[0, :] = False
+            npieces = 1
+            act[0] = 0
+            nact = 1
+            ctr0 = 0.0
+            ctr1 = 0.0
+            for i in range(v0, v0 + nv0):
+                ctr0 += V[i, 0]
+                ctr1 += V[i, 1]
+            ctr0 /= nv0
+            ctr1 /= nv0
+            crad = 0.0
+            cmag = floor
+            for i in range(v0, v0 + nv0):
+                cacc = (V[i, 0] - ctr0) * (V[i, 0] - ctr0)
+                cacc += (V[i, 1] - ctr1) * (V[i, 1] - ctr1)
+                cmag = max(cmag, abs(V[i, 0]))
+                cmag = max(cmag, abs(V[i, 1]))
+                crad = max(crad, cacc)
+            crad = math.sqrt(crad) * (1.0 + SIDE_QUICK_RTOL) + SIDE_QUICK_RTOL * cmag
+            for j in range(nl):
+                a0 = H[p, j, 0]
+                a1 = H[p, j, 1]
+                a[0] = a0
+                a[1] = a1
+                nrm2 = a0 * a0
+                nrm2 += a1 * a1
+                c = H[p, j, 2]
+                nrm = math.sqrt(nrm2)
+                if nrm <= zero_thr:
+                    flag = c > zero_abs
+                    for t in range(nact):
+                        PB[act[t], j] = flag
+                    continue
+                vc = c
+                vc += a0 * ctr0
+                vc += a1 * ctr1
+                reach = nrm * (crad + snap * cmag) + SIDE_QUICK_RTOL * (abs(c) + nrm * 2 * cmag)
+                if vc > reach:
+                    st = 1
+                elif vc < -reach:
+                    st = 0
+                else:
+                    npos = 0
+                    nneg = 0
+                    for i in range(v0, v0 + nv0):
+                        acc = c
+                        acc += a0 * V[i, 0]
+                        acc += a1 * V[i, 1]
+                        mag = max(floor, abs(V[i, 0]))
+                        mag = max(mag, abs(V[i, 1]))
+                        dist = acc / nrm
+                        eps = snap * mag
+                        if dist > eps:
+                            npos += 1
+                        elif dist < -eps:
+                            nneg += 1
+                        if npos > 0 and nneg > 0:
+                            break
+                    st = 2 if npos > 0 and nneg > 0 else (1 if npos > 0 else 0)
+                if st < 2:
+                    for t in range(nact):
+                        PB[act[t], j] = st == 1
+                    continue
+                hid = unit_base + j
+                hw = hid >> 6
+                hb = np.uint64(1) << np.uint64(hid & 63)
+                nn = 0
+                if 2 * nact > POOL_2D_PIECES:
+                    ok = False
+                    break
+                for t in range(nact):
+                    q = act[t]
+                    qv, nv, qc, nc = pv[q], pnv[q], pc[q], pnc[q]
+                    if nv + 2 > POOL_2D_CORNERS or tv + 2 * (nv + 2) > POOL_2D_VERTICES \
+                            or tc + 2 * (nc + 1) > POOL_2D_VERTICES or npieces + 2 > POOL_2D_PIECES:
+                        ok = False  # past the pools: the general kernel takes the cell
+                        break
+                    npos = 0
+                    nneg = 0
+                    for i in range(nv):
+                        x0 = LV[qv + i, 0]
+                        x1 = LV[qv + i, 1]
+                        acc = c
+                        acc += a0 * x0
+                        acc += a1 * x1
+                        mag = max(floor, abs(x0))
+                        mag = max(mag, abs(x1))
+                        vals[i] = acc
+                        dist = acc / nrm
+                        eps = snap * mag
+                        if dist > eps:
+                            sg[i] = 1
+                            npos += 1
+                        elif dist < -eps:
+                            sg[i] = -1
+                            nneg += 1
+                        else:
+                            sg[i] = 0
+                    if npos > 0 and nneg > 0:
+                        g = _coincident_row(LR, qc, nc, a, c, nrm, COINCIDENT_RTOL)
+                        if g >= 0:
+                            gid = LC[qc + g]
+                            gw = gid >> 6
+                            gb = np.uint64(1) << np.uint64(gid & 63)
+                            p2 = 0
+                            n2 = 0
+                            for i in range(nv):
+                                if not LF[qv + i, gw] & gb:
+                                    if sg[i] > 0:
+                                        p2 += 1
+                                    elif sg[i] < 0:
+                                        n2 += 1
+                            if p2 == 0 or n2 == 0:
+                                npos, nneg = p2, n2
+                    if npos == 0 or nneg == 0:
+                        PB[q, j] = npos > 0
+                        nxt[nn] = q
+                        nn += 1
+                        continue
+                    # one run of each sign around the piece (zeros between), else float64
+                    # has made the piece non-convex: the general kernel takes the cell
+                    runs = 0
+                    last = 0
+                    for i in range(nv):
+                        if sg[i] != 0:
+                            if last != 0 and sg[i] != last:
+                                runs += 1
+                            last = sg[i]
+                    for i in range(nv):  # close the cycle: the first non-zero sign against the last
+                        if sg[i] != 0:
+                            if sg[i] != last:
+                                runs += 1
+                            break
+                    if runs != 2:
+                        ok = False
+                        break
+                    # the new vertices, one per side with a sign change (along the cyclic order)
+                    for i in range(nv):
+                        i2 = i + 1 if i + 1 < nv else 0
+                        if sg[i] * sg[i2] < 0:
+                            tt = vals[i] / (vals[i] - vals[i2])
+                            for k in range(2):
+                                NV[i, k] = LV[qv + i, k] + tt * (LV[qv + i2, k] - LV[qv + i, k])
+                            for w in range(W):
+                                NF[i, w] = LF[qv + i, w] & LF[qv + i2, w]
+                            NF[i, hw] |= hb
+                    for sign in (1, -1):
+                        h = npieces
+                        npieces += 1
+                        ns = 0
+                        for i in range(nv):  # the boundary walk: vertices on this side, new ones between
+                            i2 = i + 1 if i + 1 < nv else 0
+                            si = sg[i] * sign
+                            if si >= 0:
+                                for k in range(2):
+                                    LV[tv + ns, k] = LV[qv + i, k]
+                                for w in range(W):
+                                    LF[tv + ns, w] = LF[qv + i, w]
+                                if si == 0:
+                                    LF[tv + ns, hw] |= hb
+                                ns += 1
+                            if sg[i] * sg[i2] < 0:
+                                for k in range(2):
+                                    LV[tv + ns, k] = NV[i, k]
+                                for w in range(W):
+                                    LF[tv + ns, w] = NF[i, w]
+                                ns += 1
+                        nk = 0
+                        for g in range(nc + 1):
+                            gid = LC[qc + g] if g < nc else hid
+                            gw = gid >> 6
+                            gb = np.uint64(1) << np.uint64(gid & 63)
+                            count = 0
+                            for i in range(ns):
+                                if LF[tv + i, gw] & gb:
+                                    count += 1
+                            if count >= 2:
+                                if g < nc:
+                                    LC[tc + nk] = LC[qc + g]
+                                    for k in range(3):
+                                        LR[tc + nk, k] = LR[qc + g, k]
+                                else:
+                                    LC[tc + nk] = hid
+                                    LR[tc + nk, 0] = sign * a0
+                                    LR[tc + nk, 1] = sign * a1
+                                    LR[tc + nk, 2] = sign * c
+                                nk += 1
+                        pv[h], pnv[h], pc[h], pnc[h] = tv, ns, tc, nk
+                        for k in range(nl):
+                            PB[h, k] = PB[q, k]
+                        PB[h, j] = sign > 0
+                        tv += ns
+                        tc += nk
+                        nxt[nn] = h
+                        nn += 1
+                if not ok:
+                    break
+                act, nxt = nxt, act
+                nact = nn
+        if not ok:  # the general kernel on this cell alone
+            sub = _layer_kernel(V[v0: v0 + nv0], F[v0: v0 + nv0], voff[p: p + 2] - v0, E[e0: e0 + ne0],
+                                eoff[p: p + 2] - e0, Cid[c0: c0 + nc0], Crow[c0: c0 + nc0], coff[p: p + 2] - c0,
+                                H[p: p + 1], unit_base, zero_thr, zero_abs, snap, floor, max_bytes, used, 1.0)
+            sV, sF, svo, sE, seo, sC, sR, sco, sB, _sP, sover = sub
+            k2 = svo.shape[0] - 1
+            need_n = n + k2
+            if need_n + 1 > vo.shape[0]:
+                m2 = max(need_n + 1, 2 * vo.shape[0])
+                vo = _grow_i1(vo, m2)
+                eo = _grow_i1(eo, m2)
+                co = _grow_i1(co, m2)
+                oB = _grow2(oB, m2)
+                oP = _grow_i1(oP, m2)
+            oV = _grow2(oV, vo[n] + sV.shape[0])
+            oF = _grow2(oF, vo[n] + sV.shape[0])
+            oE = _grow2(oE, eo[n] + sE.shape[0])
+            oC = _grow_i1(oC, co[n] + sC.shape[0])
+            oR = _grow2(oR, co[n] + sC.shape[0])
+            x0, y0, z0 = vo[n], eo[n], co[n]
+            oV[x0: x0 + sV.shape[0]] = sV
+            oF[x0: x0 + sV.shape[0]] = sF
+            oE[y0: y0 + sE.shape[0]] = sE
+            oC[z0: z0 + sC.shape[0]] = sC
+            oR[z0: z0 + sC.shape[0]] = sR
+            for t in range(k2):
+                vo[n + 1] = x0 + svo[t + 1]
+                eo[n + 1] = y0 + seo[t + 1]
+                co[n + 1] = z0 + sco[t + 1]
+                for k in range(nl):
+                    oB[n, k] = sB[t, k]
+                oP[n] = p
+                n += 1
+            if sover:
+                over = 1
+                break
+            continue
+        # --- the cell's final pieces to the output
+        need_n = n + nact
+        if need_n + 1 > vo.shape[0]:
+            m2 = max(need_n + 1, 2 * vo.shape[0])
+            vo = _grow_i1(vo, m2)
+            eo = _grow_i1(eo, m2)
+            co = _grow_i1(co, m2)
+            oB = _grow2(oB, m2)
+            oP = _grow_i1(oP, m2)
+        sv = 0
+        sc = 0
+        for t in range(nact):
+            q = act[t]
+            sv += pnv[q]
+            sc += pnc[q]
+        oV = _grow2(oV, vo[n] + sv)
+        oF = _grow2(oF, vo[n] + sv)
+        oE = _grow2(oE, eo[n] + sv)
+        oC = _grow_i1(oC, co[n] + sc)
+        oR = _grow2(oR, co[n] + sc)
+        nbytes = 0
+        for t in range(nact):
+            q = act[t]
+            x0 = vo[n]
+            k1 = pnv[q]
+            for i in range(k1):
+                for k in range(2):
+                    oV[x0 + i, k] = LV[pv[q] + i, k]
+                for w in range(W):
+                    oF[x0 + i, w] = LF[pv[q] + i, w]
+            vo[n + 1] = x0 + k1
+            x0 = eo[n]
+            for i in range(k1 - 1):
+                oE[x0 + i, 0] = i
+                oE[x0 + i, 1] = i + 1
+            oE[x0 + k1 - 1, 0] = 0
+            oE[x0 + k1 - 1, 1] = k1 - 1
+            eo[n + 1] = x0 + k1
+            x0 = co[n]
+            for i in range(pnc[q]):
+                oC[x0 + i] = LC[pc[q] + i]
+                for k in range(3):
+                    oR[x0 + i, k] = LR[pc[q] + i, k]
+            co[n + 1] = x0 + pnc[q]
+            for k in range(nl):
+                oB[n, k] = PB[q, k]
+            oP[n] = p
+            nbytes += k1 * (2 + W) * 8 + k1 * 8 + pnc[q] * (3 * 8 + 4) + nl + 32
+            n += 1
+        used[0] += nbytes
+        if used[0] > max_bytes:
+            over = 1
+            break
+    return (oV[: vo[n]], oF[: vo[n]], vo[: n + 1], oE[: eo[n]], eo[: n + 1], oC[: co[n]], oR[: co[n]],
+            co[: n + 1], oB[:n], oP[:n], over)
+
+
 # ------------------------------------------------------------ threads
 #: A layer (or the facet and neighbour passes) is split across threads only into chunks
 #: of at least this many cells (facet rows for the neighbour pass) ...
@@ -966,7 +1374,8 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs, grow
         V, F, vo, E, eo, C, R, co = cells[i]
         va, vb, ea, eb, ca, cb = vo[a], vo[b], eo[a], eo[b], co[a], co[b]
         Hp = H.rows(g, g + b - a, threads) if isinstance(H, _LazyMaps) else H[g: g + b - a]
-        return _owned(_layer_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
+        kernel = _layer_kernel_2d if V.shape[1] == 2 else _layer_kernel
+        return _owned(kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), E[ea:eb], _rebase(eo, a, b), C[ca:cb],
                                     R[ca:cb], _rebase(co, a, b), Hp, unit_base, zthr, zabs, snap, floor,
                                     max_bytes, used, grow), copy=n >= OWN_MIN_CELLS)
 

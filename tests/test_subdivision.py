@@ -929,3 +929,65 @@ def test_key_table_finds_what_a_dict_finds(n_units, global_random_seed):
                 if bytes(k) in first and first[bytes(k)] != s]
     assert list(zip(si.tolist(), ti.tolist(), ui.tolist())) == want_hit
     assert mi.tolist() == [f for f, k in enumerate(np.packbits(Q, axis=1)) if bytes(k) not in first]
+
+
+def _shoelace(P):
+    """Absolute area of the polygon with vertices ``P`` in this order."""
+    x, y = P[:, 0], P[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+@pytest.mark.parametrize("widths, kind", [((8, 6, 5), None), ((6, 6), "integer"), ((6, 5), "duplicate"),
+                                          ((90, 4), None)])
+def test_polygon_kernel_against_the_general_kernel(widths, kind, monkeypatch, global_random_seed):
+    """The 2-D layer kernel (polygons in cyclic order) and the general kernel on the same
+    complex, layer by layer: the same children in the same order with the same bits,
+    parents and candidate facets (ids and rows, bit for bit) and the same vertex bitsets;
+    the vertices the same to rounding. Each child's vertices are in cyclic order: the
+    polygon they make (its sides are the child's edges) has the area of their convex hull,
+    and the children's areas add up to their parent's. 90 units: the box is cut into more
+    pieces than the 2-D kernel's pools hold, and the general kernel takes it (the same cell,
+    bit for bit)."""
+    from scipy.spatial import ConvexHull
+
+    rng = np.random.default_rng(global_random_seed)
+    net = _net(rng, 2, widths, integer=kind == "integer", **({kind: True} if kind == "duplicate" else {}))
+    kernel2d, general, seen, general_cells = subdivision._layer_kernel_2d, subdivision._layer_kernel, [], []
+
+    def spy(*args):
+        out = kernel2d(*args)
+        ref = general(*(args[:15] + (np.zeros(1, np.int64),) + args[16:]))
+        V, F, vo, E, eo, C, R, co, B, P, over = out
+        for k in (2, 4, 5, 7, 8, 9):
+            assert np.array_equal(out[k], ref[k]), k
+        assert np.asarray(R).tobytes() == np.asarray(ref[6]).tobytes() and over == ref[10]
+        Vin, vin = args[0], args[2]
+        area_in = [ConvexHull(Vin[vin[p]: vin[p + 1]]).volume for p in range(len(vin) - 1)]
+        area_out = np.zeros(len(area_in))
+        for c in range(len(vo) - 1):
+            a, b = vo[c], vo[c + 1]
+            mine = {bytes(f): v for f, v in zip(F[a:b], V[a:b])}
+            theirs = {bytes(f): v for f, v in zip(ref[1][a:b], ref[0][a:b])}
+            assert mine.keys() == theirs.keys() and len(mine) == b - a
+            for f, v in mine.items():
+                assert np.allclose(v, theirs[f], rtol=1e-12, atol=1e-12)
+            sides = {tuple(sorted(e)) for e in E[eo[c]: eo[c + 1]].tolist()}
+            k = b - a
+            if sides != {tuple(sorted((i, (i + 1) % k))) for i in range(k)}:  # left to the general kernel
+                assert V[a:b].tobytes() == ref[0][a:b].tobytes() and np.array_equal(E[eo[c]: eo[c + 1]],
+                                                                                    ref[3][eo[c]: eo[c + 1]])
+                general_cells.append(c)
+                continue
+            area = _shoelace(V[a:b])
+            assert area == pytest.approx(ConvexHull(V[a:b]).volume, rel=1e-9, abs=1e-12)
+            area_out[P[c]] += area
+        if not general_cells:
+            assert np.allclose(area_out, area_in, rtol=1e-9, atol=1e-12)
+        seen.append(len(vo) - 1)
+        return out
+
+    monkeypatch.setattr(subdivision, "_layer_kernel_2d", spy)
+    box = pr.Box(-2.0, 2.0, dim=2)
+    dec = pr.enumerate_regions(net, box, method="subdivision", n_jobs=1)
+    assert len(seen) == len(widths) and seen[-1] == len(dec)
+    assert bool(general_cells) == (widths[0] > 64)
