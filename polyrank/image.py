@@ -178,6 +178,9 @@ def check_image_mesh(K, net, func="image_homology"):
         sv = np.linalg.svd(T, compute_uv=False)
         if (sv[:, -1] <= 1e-12 * np.maximum(sv[:, 0], np.finfo(float).tiny)).any():
             raise ValueError(f"The mesh 'K' of {func} has a degenerate (flat) {K.dim}-simplex.")
+    used = np.unique(K.simplices)
+    if len(used) < len(K.vertices):  # vertices no simplex uses are not in |K|: dropped, ids renumbered
+        K = SimplicialComplex(K.vertices[used], np.searchsorted(used, K.simplices))
     return K
 
 
@@ -901,23 +904,46 @@ def _separated_pairs(cells, Y, i, j, abs_tol):
 
 
 # ---------------------------------------------------------------------------- union-find
-def _merge_points(Y, abs_tol):
-    """Component id of every point, joining points within L-infinity distance abs_tol
-    (exact duplicates first, then a sweep over the distinct points)."""
+def _merge_points(Y, abs_tol, S=None):
+    """Component id of every point, joining points whose images meet: half their
+    L-infinity distance (the value :func:`_meet_lp` gives two points) at most ``abs_tol``
+    (exact duplicates first, then a sweep over the distinct points). Also returns the
+    number of *near* pairs, whose half distance lies within ``NEAR_FACTOR`` of ``abs_tol``
+    (whether they merge depends on ``tol``), leaving out the pairs that span an edge of a
+    simplex of ``S`` (ids into ``Y``; a short mesh edge collapsed to a point changes no
+    homology) and those joined anyway, by merges far below ``abs_tol`` and such edges."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     n = Y.shape[0]
     if n == 0:
-        return np.zeros(0, dtype=np.int64), 0
+        return np.zeros(0, dtype=np.int64), 0, 0
     U, inv = np.unique(Y, axis=0, return_inverse=True)
     inv = inv.ravel()
-    i, j = _candidate_pairs(U, np.arange(len(U) + 1), abs_tol)
+    i, j = _candidate_pairs(U, np.arange(len(U) + 1), 2 * abs_tol * NEAR_FACTOR)
+    half = np.abs(U[i] - U[j]).max(1) / 2 if len(i) else np.zeros(0)
+    near = (half > abs_tol / NEAR_FACTOR) & (half <= abs_tol * NEAR_FACTOR)
+    n_near = 0
+    if near.any():
+        on_edge = np.zeros(len(i), dtype=bool)
+        if S is not None and S.shape[1] > 1:
+            a, b = zip(*combinations(range(S.shape[1]), 2))
+            ea, eb = inv[S[:, list(a)].ravel()], inv[S[:, list(b)].ravel()]
+            on_edge = np.isin(i * len(U) + j, np.minimum(ea, eb) * len(U) + np.maximum(ea, eb))
+        # a near pair is moot when its points are joined anyway: by clear merges and by
+        # near pairs along mesh edges
+        join = (half <= abs_tol / NEAR_FACTOR) | (near & on_edge)
+        g0 = coo_matrix((np.ones(int(join.sum())), (i[join], j[join])), shape=(len(U), len(U)))
+        lab0 = connected_components(g0, directed=False)[1]
+        q = near & ~on_edge
+        n_near = int((lab0[i[q]] != lab0[j[q]]).sum())
+    keep = half <= abs_tol
+    i, j = i[keep], j[keep]
     if not len(i):
-        return inv.astype(np.int64), U.shape[0]
+        return inv.astype(np.int64), U.shape[0], n_near
     g = coo_matrix((np.ones(len(i)), (i, j)), shape=(len(U), len(U)))
     k, lab = connected_components(g, directed=False)
-    return lab[inv].astype(np.int64), int(k)
+    return lab[inv].astype(np.int64), int(k), n_near
 
 
 # ---------------------------------------------------------------------------- homology
@@ -998,7 +1024,8 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     offsets = np.cumsum([0] + list(net.widths))
     cells = _Cells(ref, int(offsets[l]), K)
     Y = net.forward(V, layer=l)
-    size = float(np.max(Y.max(0) - Y.min(0))) if Y.size else 0.0
+    Yu = Y[np.unique(S)] if S.size else Y  # the images of the vertices the simplices use
+    size = float(np.max(Yu.max(0) - Yu.min(0))) if Yu.size else 0.0
     abs_tol = tol * max(size, np.finfo(float).tiny)
     stats = {"n_refined": int(len(S)), "n_cells": cells.n}
 
@@ -1009,7 +1036,7 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     rank_pieces = np.flatnonzero(~injective)
 
     # --- witnesses: mesh vertices merged by image
-    wid, n_w = _merge_points(Y, abs_tol)
+    wid, n_w, near_points = _merge_points(Y, abs_tol, S)
     cw = wid[cells.verts]
     # point cells: every vertex in one witness class, so the image is that point
     point = np.minimum.reduceat(cw, cells.ptr[:-1]) == np.maximum.reduceat(cw, cells.ptr[:-1])
@@ -1057,6 +1084,7 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     region_of = np.unique(cells.pattern, axis=0, return_inverse=True)[1].ravel() if cells.pattern.shape[1] \
         else np.zeros(cells.n, dtype=np.int64)
     decider = _Decider(Y, cells, abs_tol, max_lps, l)
+    decider.near += near_points  # vertex images merged (or not) within NEAR_FACTOR of tol
     geo = _Geometry(Y, cells, abs_tol)
     overlaps = []
     extra = []  # (witness point, cells)

@@ -129,6 +129,49 @@ def test_nearly_touching_images_are_flagged_and_decided_by_tol():
         assert pr.image_homology(net, K, tol=1e-7).betti == (1, 1)  # now they touch: a loop
 
 
+
+@pytest.mark.parametrize("gap", [3e-10, 9e-10, 1.9e-9])
+def test_vertex_images_merged_within_the_warning_band_are_flagged(gap):
+    """The path's ends meet or not depending on tol (half their distance within a factor
+    NEAR_FACTOR of it): flagged, and decided by the intersection LP's rule (half the
+    distance against tol), whether the ends' images merge as points or the two end
+    segments meet."""
+    K = _near_touching_path(gap)
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.full(2, 5.0)])
+    with pytest.warns(pr.ImageToleranceWarning):
+        r = pr.image_homology(net, K, tol=1e-9)
+    size = 1.0  # the path's coordinate range
+    assert r.near_tolerance > 0 and r.betti == ((1, 1) if gap / 2 <= 1e-9 * size else (1, 0))
+
+
+@pytest.mark.parametrize("gap, betti", [(1e-13, (1, 1)), (1e-5, (1, 0))])
+def test_vertex_images_far_from_the_band_are_not_flagged(gap, betti):
+    """Ends much closer than tol (one point: a loop) or much farther (an arc): no warning,
+    and a short mesh edge collapsed to a point is not flagged either."""
+    K = _near_touching_path(gap)
+    # the first edge split 1e-9 from its start: its ends are in the band, but they span an edge
+    K2 = pr.SimplicialComplex(np.vstack([K.vertices, [[1e-9, 0.0]]]), [[0, 5], [5, 1], [1, 2], [2, 3], [3, 4]])
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.full(2, 5.0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pr.ImageToleranceWarning)
+        r, r2 = pr.image_homology(net, K, tol=1e-9), pr.image_homology(net, K2, tol=1e-9)
+    assert r.betti == r2.betti == betti and r.near_tolerance == r2.near_tolerance == 0
+
+
+@pytest.mark.parametrize("far", [1e3, 1e9])
+def test_a_vertex_no_simplex_uses_changes_nothing(far):
+    """A stray vertex (in no simplex) is not in |K|: the tolerance's scale and the answer
+    are those of the mesh without it (a triangle's boundary through an injective layer: a
+    loop)."""
+    net = pr.ReLUNetwork.from_weights([np.eye(2)], [np.full(2, 5.0)])
+    tri = [[0, 1], [1, 2], [2, 0]]
+    K = pr.SimplicialComplex([[0, 0.0], [1, 0], [0, 1]], tri)
+    Kx = pr.SimplicialComplex([[far, far], [0, 0.0], [1, 0], [0, 1]], np.array(tri) + 1)
+    r, rx = pr.image_homology(net, K), pr.image_homology(net, Kx)
+    assert r.betti == rx.betti == tuple(pr.betti(K)) == (1, 1)
+    assert rx.abs_tol == r.abs_tol
+
+
 def test_too_many_candidates_is_a_clear_error():
     net = random_net(np.random.default_rng(1), 2, [6, 2])
     with pytest.raises(pr.PolyrankError, match="max_candidates"):
