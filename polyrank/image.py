@@ -1413,9 +1413,10 @@ def topology_flow(net, K, *, field=11, tol=IMAGE_TOL, max_candidates=MAX_CANDIDA
                   progress=False):
     """Betti numbers of ``f_l(|K|)`` at every layer l = 0..L (0 is ``K`` itself).
 
-    Row 0 is the homology of the simplicial complex ``K``; it equals that of the set
-    ``|K|`` drawn in the input space when the mesh is embedded (its simplices meet only
-    in shared faces), which the layers' rows assume of the mesh as well.
+    Row 0 is the homology of the simplicial complex ``K``: that of the set it draws in
+    the input space when the mesh is embedded (its simplices meet only in shared faces).
+    The layers' rows are the homology of the image sets in any case (simplices that cross
+    in the input have images that meet).
 
     Parameters
     ----------
