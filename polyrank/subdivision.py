@@ -1523,10 +1523,13 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, cente
     loc = np.zeros(64 * W, np.int64)  # global id -> the cell's candidate index (valid on cand bits)
     cand = np.zeros(W, np.uint64)
     act = np.empty(W, np.int64)  # the words holding the cell's candidates
-    andw = np.empty(16 * W, np.uint64)
-    counts = np.empty(16, np.int64)
-    sums = np.empty(16 * d)
-    sp = np.empty(16)
+    mc = 1  # scratch for the most candidates of a cell, allocated once: arrays grown in the
+    for p in range(ncells):  # loop below would keep numba's reference counting in it
+        mc = max(mc, coff[p + 1] - coff[p])
+    andw = np.empty(mc * W, np.uint64)
+    counts = np.empty(mc, np.int64)
+    sums = np.empty(mc * d)
+    sp = np.empty(mc)
     facw = np.zeros(W, np.uint64)
     cen = np.empty(d)
     one = np.uint64(1)
@@ -1536,10 +1539,6 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, cente
         nv = voff[p + 1] - v0
         c0 = coff[p]
         nc = coff[p + 1] - c0
-        andw = _grow_i1(andw, nc * W)
-        counts = _grow_i1(counts, nc)
-        sums = _grow_i1(sums, nc * d)
-        sp = _grow_i1(sp, nc)
         for w in range(W):
             cand[w] = 0
         for g in range(nc):
@@ -1684,17 +1683,16 @@ def _region_rows_kernel(Cid, Crow, coff, isfacet, kidx, bounds, fstart, box_id0,
     :func:`_unit_rows_kernel`; with ``raw`` the rows ``(a, c)`` as they are)."""
     n = coff.shape[0] - 1
     d = Crow.shape[1] - 1
-    buf = np.empty(16, np.int64)  # the cell's kept rows in candidate order
-    srt = np.empty(16, np.int64)  # ... sorted by id
-    rank = np.empty(16, np.int64)  # each kept row's place in the sorted order
+    mr = 1  # the most rows of a cell: scratch allocated once (grown in the loop, numba
+    for p in range(n):  # would keep reference counting in it)
+        mr = max(mr, coff[p + 1] - coff[p])
+    buf = np.empty(mr, np.int64)  # the cell's kept rows in candidate order
+    srt = np.empty(mr, np.int64)  # ... sorted by id
+    rank = np.empty(mr, np.int64)  # each kept row's place in the sorted order
     for p in range(n):
         k = kidx[p]
         if k < 0:
             continue
-        nr = coff[p + 1] - coff[p]
-        buf = _grow_i1(buf, nr)
-        srt = _grow_i1(srt, nr)
-        rank = _grow_i1(rank, nr)
         m = 0
         for r in range(coff[p], coff[p + 1]):
             if not isfacet[r] or (box_id0 >= 0 and Cid[r] >= box_id0):
