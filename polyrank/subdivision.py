@@ -761,8 +761,7 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
     pc = np.empty(POOL_2D_PIECES, np.int64)
     pnc = np.empty(POOL_2D_PIECES, np.int64)
     PB = np.zeros((POOL_2D_PIECES, nl), np.bool_)
-    act = np.empty(POOL_2D_PIECES, np.int64)
-    nxt = np.empty(POOL_2D_PIECES, np.int64)
+    AN = np.empty((2, POOL_2D_PIECES), np.int64)  # the active pieces (row ia) and the next ones
     vals = np.empty(POOL_2D_CORNERS)
     sg = np.empty(POOL_2D_CORNERS, np.int64)
     NV = np.empty((POOL_2D_CORNERS, 2))
@@ -829,6 +828,7 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
                 if ok and cur != 0:
                     ok = False
         nact = 0
+        ia = 0
         if ok:
             for i in range(nc0):
                 LC[i] = Cid[c0 + i]
@@ -838,7 +838,8 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
             pv[0], pnv[0], pc[0], pnc[0] = 0, nv0, 0, nc0
             PB[0, :] = False
             npieces = 1
-            act[0] = 0
+            ia = 0
+            AN[ia, 0] = 0
             nact = 1
             ctr0 = 0.0
             ctr1 = 0.0
@@ -868,7 +869,7 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
                 if nrm <= zero_thr:
                     flag = c > zero_abs
                     for t in range(nact):
-                        PB[act[t], j] = flag
+                        PB[AN[ia, t], j] = flag
                     continue
                 vc = c
                 vc += a0 * ctr0
@@ -898,7 +899,7 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
                     st = 2 if npos > 0 and nneg > 0 else (1 if npos > 0 else 0)
                 if st < 2:
                     for t in range(nact):
-                        PB[act[t], j] = st == 1
+                        PB[AN[ia, t], j] = st == 1
                     continue
                 hid = unit_base + j
                 hw = hid >> 6
@@ -908,7 +909,7 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
                     ok = False
                     break
                 for t in range(nact):
-                    q = act[t]
+                    q = AN[ia, t]
                     qv, nv, qc, nc = pv[q], pnv[q], pc[q], pnc[q]
                     if nv + 2 > POOL_2D_CORNERS or tv + 2 * (nv + 2) > POOL_2D_VERTICES \
                             or tc + 2 * (nc + 1) > POOL_2D_VERTICES or npieces + 2 > POOL_2D_PIECES:
@@ -953,7 +954,7 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
                                 npos, nneg = p2, n2
                     if npos == 0 or nneg == 0:
                         PB[q, j] = npos > 0
-                        nxt[nn] = q
+                        AN[1 - ia, nn] = q
                         nn += 1
                         continue
                     # one run of each sign around the piece (zeros between), else float64
@@ -1030,11 +1031,11 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
                         PB[h, j] = sign > 0
                         tv += ns
                         tc += nk
-                        nxt[nn] = h
+                        AN[1 - ia, nn] = h
                         nn += 1
                 if not ok:
                     break
-                act, nxt = nxt, act
+                ia = 1 - ia
                 nact = nn
         if not ok:  # the general kernel on this cell alone
             sub = _layer_kernel(V[v0: v0 + nv0], F[v0: v0 + nv0], voff[p: p + 2] - v0, E[e0: e0 + ne0],
@@ -1085,7 +1086,7 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
         sv = 0
         sc = 0
         for t in range(nact):
-            q = act[t]
+            q = AN[ia, t]
             sv += pnv[q]
             sc += pnc[q]
         oV = _grow2(oV, vo[n] + sv)
@@ -1095,7 +1096,7 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
         oR = _grow2(oR, co[n] + sc)
         nbytes = 0
         for t in range(nact):
-            q = act[t]
+            q = AN[ia, t]
             x0 = vo[n]
             k1 = pnv[q]
             for i in range(k1):
