@@ -761,7 +761,9 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
     pc = np.empty(POOL_2D_PIECES, np.int64)
     pnc = np.empty(POOL_2D_PIECES, np.int64)
     PB = np.zeros((POOL_2D_PIECES, nl), np.bool_)
-    AN = np.empty((2, POOL_2D_PIECES), np.int64)  # the active pieces (row ia) and the next ones
+    AN = np.empty((2, POOL_2D_PIECES), np.int64)
+    once = np.empty(W, np.uint64)
+    twice = np.empty(W, np.uint64)  # the active pieces (row ia) and the next ones
     vals = np.empty(POOL_2D_CORNERS)
     sg = np.empty(POOL_2D_CORNERS, np.int64)
     NV = np.empty((POOL_2D_CORNERS, 2))
@@ -792,7 +794,19 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
         nc0 = coff[p + 1] - c0
         # the boundary cycle from the edges: each vertex on exactly two, one cycle through all
         ok = ne0 == nv0 and nv0 >= 3 and nv0 <= POOL_2D_CORNERS and nc0 <= POOL_2D_VERTICES
-        if ok:
+        cyc = ok and E[e0 + ne0 - 1, 0] == 0 and E[e0 + ne0 - 1, 1] == nv0 - 1
+        if cyc:  # this kernel's own output: the sides (i, i + 1) in order, then (0, k - 1)
+            for e in range(ne0 - 1):
+                if E[e0 + e, 0] != e or E[e0 + e, 1] != e + 1:
+                    cyc = False
+                    break
+        if cyc:
+            for t in range(nv0):
+                for k in range(2):
+                    LV[t, k] = V[v0 + t, k]
+                for w in range(W):
+                    LF[t, w] = F[v0 + t, w]
+        elif ok:
             for i in range(nv0):
                 nb[i, 0] = -1
                 nb[i, 1] = -1
@@ -1005,16 +1019,17 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
                                 for w in range(W):
                                     LF[tv + ns, w] = NF[i, w]
                                 ns += 1
+                        for w in range(W):  # the hyperplanes through at least two of the half's vertices
+                            once[w] = 0
+                            twice[w] = 0
+                        for i in range(ns):
+                            for w in range(W):
+                                twice[w] |= once[w] & LF[tv + i, w]
+                                once[w] |= LF[tv + i, w]
                         nk = 0
                         for g in range(nc + 1):
                             gid = LC[qc + g] if g < nc else hid
-                            gw = gid >> 6
-                            gb = np.uint64(1) << np.uint64(gid & 63)
-                            count = 0
-                            for i in range(ns):
-                                if LF[tv + i, gw] & gb:
-                                    count += 1
-                            if count >= 2:
+                            if twice[gid >> 6] & (np.uint64(1) << np.uint64(gid & 63)):
                                 if g < nc:
                                     LC[tc + nk] = LC[qc + g]
                                     for k in range(3):
