@@ -36,7 +36,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from polyrank._cliutil import int_type
+
 REPO = Path(__file__).resolve().parent.parent
+_POSITIVE = int_type(minimum=1)
 #: glibc's tunables for ``--keep-heap``: never trim the heap, never serve a block by mmap.
 KEEP_HEAP_ENV = {"MALLOC_TRIM_THRESHOLD_": "2000000000", "MALLOC_TOP_PAD_": "67108864", "MALLOC_MMAP_MAX_": "0"}
 
@@ -61,16 +64,6 @@ for r in range(rounds):
 per.sort()
 print(json.dumps({"best": per[0], "median": per[len(per) // 2]}))
 """
-
-
-def _positive(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
 
 
 def export(rev, dest):
@@ -102,12 +95,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("base", help="git revision to compare against (e.g. a commit, a branch, HEAD~1)")
     ap.add_argument("--head", default=None, help="git revision to time against BASE (default: the working tree)")
-    ap.add_argument("--dim", type=_positive, default=2, help="input dimension (default 2)")
-    ap.add_argument("--widths", type=_positive, nargs="+", default=[16, 16, 16], help="hidden widths (default 16 16 16)")
-    ap.add_argument("--nets", type=_positive, default=20, help="networks, seeds 0..NETS-1 (default 20)")
-    ap.add_argument("--rounds", type=_positive, default=15, help="timed passes over the networks per process (default 15)")
-    ap.add_argument("--reps", type=_positive, default=3, help="processes per revision, alternating (default 3)")
-    ap.add_argument("--n-jobs", type=_positive, default=1, help="threads of the engine (default 1)")
+    ap.add_argument("--dim", type=_POSITIVE, default=2, help="input dimension (default 2)")
+    ap.add_argument("--widths", type=_POSITIVE, nargs="+", default=[16, 16, 16], help="hidden widths (default 16 16 16)")
+    ap.add_argument("--nets", type=_POSITIVE, default=20, help="networks, seeds 0..NETS-1 (default 20)")
+    ap.add_argument("--rounds", type=_POSITIVE, default=15, help="timed passes over the networks per process (default 15)")
+    ap.add_argument("--reps", type=_POSITIVE, default=3, help="processes per revision, alternating (default 3)")
+    ap.add_argument("--n-jobs", type=_POSITIVE, default=1, help="threads of the engine (default 1)")
     ap.add_argument("--keep-heap", action="store_true", help="glibc keeps freed memory mapped, for both revisions")
     args = ap.parse_args(argv)
     env = dict(os.environ, **(KEEP_HEAP_ENV if args.keep_heap else {}))
