@@ -313,6 +313,59 @@ def _coincident_row(LR, qc, nc, a, c, nrm, rtol):
     return -1
 
 
+@_njit_inline
+def _vertex_sides(LV, qv, nv, a, c, nrm, snap, floor, vals, sg):
+    """A neuron ``a.x + c`` (``nrm`` = |a|) at a piece's vertices ``LV[qv:qv + nv]``: its
+    values into ``vals``, their sides into ``sg`` (+1, -1, or 0 within ``snap`` times the
+    vertex's magnitude, at least ``floor``, of the hyperplane). Returns the numbers of
+    vertices strictly on the positive and on the negative side."""
+    npos = 0
+    nneg = 0
+    for i in range(nv):
+        acc = c
+        mag = floor
+        for k in range(a.shape[0]):
+            x = LV[qv + i, k]
+            acc += a[k] * x
+            mag = max(mag, abs(x))
+        vals[i] = acc
+        dist = acc / nrm
+        eps = snap * mag
+        if dist > eps:
+            sg[i] = 1
+            npos += 1
+        elif dist < -eps:
+            sg[i] = -1
+            nneg += 1
+        else:
+            sg[i] = 0
+    return npos, nneg
+
+
+@_njit_inline
+def _coincident_sides(LR, LC, LF, qc, nc, qv, nv, a, c, nrm, sg, npos, nneg):
+    """The counts of a piece's vertices strictly on each side of a hyperplane that cuts
+    it (``npos``, ``nneg``), unless one of its candidate rows is that hyperplane
+    (:func:`_coincident_row`): the candidate's vertices are then on the cut, and when
+    every other vertex is on one side the piece is not cut (the counts without them)."""
+    g = _coincident_row(LR, qc, nc, a, c, nrm, COINCIDENT_RTOL)
+    if g >= 0:
+        gid = LC[qc + g]
+        gw = gid >> 6
+        gb = np.uint64(1) << np.uint64(gid & 63)
+        p2 = 0
+        n2 = 0
+        for i in range(nv):
+            if not LF[qv + i, gw] & gb:
+                if sg[i] > 0:
+                    p2 += 1
+                elif sg[i] < 0:
+                    n2 += 1
+        if p2 == 0 or n2 == 0:
+            return p2, n2
+    return npos, nneg
+
+
 @_njit
 def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zero_abs, snap,
                   floor, max_bytes, used, grow):
@@ -489,44 +542,9 @@ def _layer_kernel(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, 
                     mp = np.empty(2 * nv, np.int64)
                 # --- the piece's vertices: a.x + c (into vals) and their sides (into sg: +1,
                 # -1, or 0 within snap times the vertex magnitude of the hyperplane)
-                npos = 0
-                nneg = 0
-                for i in range(nv):
-                    acc = c
-                    mag = floor
-                    for k in range(d):
-                        x = LV[qv + i, k]
-                        acc += a[k] * x
-                        mag = max(mag, abs(x))
-                    vals[i] = acc
-                    dist = acc / nrm
-                    eps = snap * mag
-                    if dist > eps:
-                        sg[i] = 1
-                        npos += 1
-                    elif dist < -eps:
-                        sg[i] = -1
-                        nneg += 1
-                    else:
-                        sg[i] = 0
+                npos, nneg = _vertex_sides(LV, qv, nv, a, c, nrm, snap, floor, vals, sg)
                 if npos > 0 and nneg > 0:
-                    # a candidate on the same hyperplane: its vertices are on the cut, and
-                    # when every other vertex is on one side the piece is not cut
-                    g = _coincident_row(LR, qc, nc, a, c, nrm, COINCIDENT_RTOL)
-                    if g >= 0:
-                        gid = LC[qc + g]
-                        gw = gid >> 6
-                        gb = np.uint64(1) << np.uint64(gid & 63)
-                        p2 = 0
-                        n2 = 0
-                        for i in range(nv):
-                            if not LF[qv + i, gw] & gb:
-                                if sg[i] > 0:
-                                    p2 += 1
-                                elif sg[i] < 0:
-                                    n2 += 1
-                        if p2 == 0 or n2 == 0:
-                            npos, nneg = p2, n2
+                    npos, nneg = _coincident_sides(LR, LC, LF, qc, nc, qv, nv, a, c, nrm, sg, npos, nneg)
                 if npos == 0 or nneg == 0:
                     PB[q, j] = npos > 0
                     nxt[nn] = q
@@ -929,43 +947,9 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
                             or tc + 2 * (nc + 1) > POOL_2D_VERTICES or npieces + 2 > POOL_2D_PIECES:
                         ok = False  # past the pools: the general kernel takes the cell
                         break
-                    npos = 0
-                    nneg = 0
-                    for i in range(nv):
-                        x0 = LV[qv + i, 0]
-                        x1 = LV[qv + i, 1]
-                        acc = c
-                        acc += a0 * x0
-                        acc += a1 * x1
-                        mag = max(floor, abs(x0))
-                        mag = max(mag, abs(x1))
-                        vals[i] = acc
-                        dist = acc / nrm
-                        eps = snap * mag
-                        if dist > eps:
-                            sg[i] = 1
-                            npos += 1
-                        elif dist < -eps:
-                            sg[i] = -1
-                            nneg += 1
-                        else:
-                            sg[i] = 0
+                    npos, nneg = _vertex_sides(LV, qv, nv, a, c, nrm, snap, floor, vals, sg)
                     if npos > 0 and nneg > 0:
-                        g = _coincident_row(LR, qc, nc, a, c, nrm, COINCIDENT_RTOL)
-                        if g >= 0:
-                            gid = LC[qc + g]
-                            gw = gid >> 6
-                            gb = np.uint64(1) << np.uint64(gid & 63)
-                            p2 = 0
-                            n2 = 0
-                            for i in range(nv):
-                                if not LF[qv + i, gw] & gb:
-                                    if sg[i] > 0:
-                                        p2 += 1
-                                    elif sg[i] < 0:
-                                        n2 += 1
-                            if p2 == 0 or n2 == 0:
-                                npos, nneg = p2, n2
+                        npos, nneg = _coincident_sides(LR, LC, LF, qc, nc, qv, nv, a, c, nrm, sg, npos, nneg)
                     if npos == 0 or nneg == 0:
                         PB[q, j] = npos > 0
                         AN[1 - ia, nn] = q
