@@ -1024,7 +1024,9 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     offsets = np.cumsum([0] + list(net.widths))
     cells = _Cells(ref, int(offsets[l]), K)
     Y = net.forward(V, layer=l)
-    Yu = Y[np.unique(S)] if S.size else Y  # the images of the vertices the simplices use
+    # only the vertices the simplices use are in |K| (a caller's refinement may hold others)
+    used = np.unique(S) if S.size else np.arange(len(Y))
+    Yu = Y[used]
     size = float(np.max(Yu.max(0) - Yu.min(0))) if Yu.size else 0.0
     abs_tol = tol * max(size, np.finfo(float).tiny)
     stats = {"n_refined": int(len(S)), "n_cells": cells.n}
@@ -1036,7 +1038,9 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     rank_pieces = np.flatnonzero(~injective)
 
     # --- witnesses: mesh vertices merged by image
-    wid, n_w, near_points = _merge_points(Y, abs_tol, S)
+    wid_u, n_w, near_points = _merge_points(Yu, abs_tol, np.searchsorted(used, S) if S.size else None)
+    wid = np.full(len(Y), -1, dtype=np.int64)  # unused vertices: in no cell, no witness
+    wid[used] = wid_u
     cw = wid[cells.verts]
     # point cells: every vertex in one witness class, so the image is that point
     point = np.minimum.reduceat(cw, cells.ptr[:-1]) == np.maximum.reduceat(cw, cells.ptr[:-1])
@@ -1111,8 +1115,8 @@ def _layer_homology(net, ref, l, *, K, field, tol, q, max_candidates=None, max_l
     # --- the points of point cells inside other cells (not at one of their vertices)
     pw = np.unique(cw[cells.ptr[:-1][point]])
     if len(pw) and (~point).any():
-        rep = np.zeros(n_w, dtype=np.int64)
-        rep[wid] = np.arange(len(wid))
+        rep = np.zeros(n_w, dtype=np.int64)  # a vertex of each witness class
+        rep[wid_u] = used
         other = np.flatnonzero(~point)
         sets = np.concatenate([Y[cells.verts[cells.ptr[c]: cells.ptr[c + 1]]] for c in other] + [Y[rep[pw]]])
         ptr = np.r_[0, np.cumsum(np.r_[np.diff(cells.ptr)[other], np.ones(len(pw), dtype=np.int64)])]

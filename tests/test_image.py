@@ -170,6 +170,17 @@ def test_a_vertex_no_simplex_uses_changes_nothing(far):
     r, rx = pr.image_homology(net, K), pr.image_homology(net, Kx)
     assert r.betti == rx.betti == tuple(pr.betti(K)) == (1, 1)
     assert rx.abs_tol == r.abs_tol
+    # analyze's path: the homology of a refinement of the mesh as given, stray vertex and all
+    from polyrank.image import layer_homology
+
+    rr = layer_homology(net, pr.refine(net, Kx, layer=1), 1, Kx)
+    assert rr.betti == (1, 1) and rr.abs_tol == r.abs_tol
+    # a stray vertex 5e-10 from a corner (the warning band) is not a near decision either
+    Kn = pr.SimplicialComplex([[1 + 5e-10, 0.0], [0, 0.0], [1, 0], [0, 1]], np.array(tri) + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pr.ImageToleranceWarning)
+        rn = layer_homology(net, pr.refine(net, Kn, layer=1), 1, Kn)
+    assert rn.betti == (1, 1) and rn.near_tolerance == 0
 
 
 def test_too_many_candidates_is_a_clear_error():
