@@ -763,10 +763,11 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
     are the general kernel's; its output's edges are the polygon's sides ``(i, i + 1)`` (the
     last one as ``(0, k - 1)``), and a new vertex is interpolated along the side in the
     polygon's cyclic order (the general kernel goes along its stored edge, so the two may
-    differ in the last bit). A cell whose edges are not one cycle, or a cut whose signs do
-    not form one positive and one negative run around the piece (float64 slivers), is left
-    to :func:`_layer_kernel` whole, so the output does not depend on how cells are chunked.
-    Same inputs and outputs as :func:`_layer_kernel`."""
+    differ in the last bit). A cell whose edges are not one cycle, that does not fit the
+    pools (``POOL_2D_*``; they never grow, which keeps numba's reference counting out of the
+    loops), or with a cut whose signs do not form one positive and one negative run around
+    the piece (float64 slivers) is left to :func:`_layer_kernel` whole, so the output does
+    not depend on how cells are chunked. Same inputs and outputs as :func:`_layer_kernel`."""
     ncells = voff.shape[0] - 1
     W = F.shape[1]
     nl = H.shape[1]
@@ -779,9 +780,9 @@ def _layer_kernel_2d(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_th
     pc = np.empty(POOL_2D_PIECES, np.int64)
     pnc = np.empty(POOL_2D_PIECES, np.int64)
     PB = np.zeros((POOL_2D_PIECES, nl), np.bool_)
-    AN = np.empty((2, POOL_2D_PIECES), np.int64)
-    once = np.empty(W, np.uint64)
-    twice = np.empty(W, np.uint64)  # the active pieces (row ia) and the next ones
+    AN = np.empty((2, POOL_2D_PIECES), np.int64)  # the active pieces (row ia) and the next ones
+    once = np.empty(W, np.uint64)  # the hyperplanes through one vertex of a half, and through two
+    twice = np.empty(W, np.uint64)
     vals = np.empty(POOL_2D_CORNERS)
     sg = np.empty(POOL_2D_CORNERS, np.int64)
     NV = np.empty((POOL_2D_CORNERS, 2))
