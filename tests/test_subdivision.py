@@ -991,3 +991,38 @@ def test_polygon_kernel_against_the_general_kernel(widths, kind, monkeypatch, gl
     dec = pr.enumerate_regions(net, box, method="subdivision", n_jobs=1)
     assert len(seen) == len(widths) and seen[-1] == len(dec)
     assert bool(general_cells) == (widths[0] > 64)
+
+
+def test_polygon_kernel_leaves_a_cell_it_cannot_walk_to_the_general_kernel():
+    """A cell whose edge cycle is not its boundary (the square's vertices joined as a bow
+    tie) gives signs that alternate around the cycle under the cut x_0 = 1/2: the 2-D
+    kernel hands that cell to the general kernel whole. Its children, spliced after those
+    of a square cut on the 2-D path, are the general kernel's for that cell alone, bit for
+    bit (vertices, edges, candidates, bits, offsets, parent)."""
+    V, F, E, Cid, Crow, _ = subdivision._box_cell(np.array([1.0, 1.0]), np.array([0.0, 0.0]), 2)
+    bow = np.array([[0, 1], [1, 2], [2, 3], [0, 3]], np.int32)  # corners 0 (0,0) 1 (1,0) 2 (0,1) 3 (1,1)
+    H1 = np.array([[[1.0, 0.0, -0.5], [0.0, 1.0, -2.0]]])  # x_0 = 1/2 cuts; x_1 = 2 misses
+    args = (0, 1e-300, 0.0, subdivision.VERTEX_SNAP, 1.0, 1 << 40)
+
+    def run(kernel, cells, H):
+        Es = np.concatenate(cells)
+        vo = np.arange(len(cells) + 1) * len(V)
+        eo = np.concatenate([[0], np.cumsum([len(e) for e in cells])])
+        co = np.arange(len(cells) + 1) * len(Cid)
+        return kernel(np.concatenate([V] * len(cells)), np.concatenate([F] * len(cells)), vo, Es, eo,
+                      np.concatenate([Cid] * len(cells)), np.concatenate([Crow] * len(cells)), co, H, *args,
+                      np.zeros(1, np.int64), 1.0)
+
+    alone = run(subdivision._layer_kernel, [bow], H1)
+    both = run(subdivision._layer_kernel_2d, [E, bow], np.concatenate([H1, H1]))
+    first = run(subdivision._layer_kernel_2d, [E], H1)
+    k = len(first[2]) - 1  # the children of the real square, cut on the 2-D path
+    assert k == 2 and first[9].tolist() == [0, 0]
+    vo, eo, co = both[2], both[4], both[7]
+    assert np.array_equal(both[2][k:] - vo[k], alone[2]) and np.array_equal(both[4][k:] - eo[k], alone[4])
+    assert np.array_equal(both[7][k:] - co[k], alone[7])
+    for o, a in [(vo, 0), (vo, 1), (eo, 3), (co, 5), (co, 6)]:
+        assert both[a][o[k]:].tobytes() == alone[a].tobytes(), a
+    assert np.array_equal(both[8][k:], alone[8]) and both[9][k:].tolist() == [1] * (len(alone[2]) - 1)
+    for a in range(8):  # and the real square's children are those of the 2-D kernel alone
+        assert np.asarray(both[a])[: np.asarray(first[a]).shape[0]].tobytes() == np.asarray(first[a]).tobytes()
