@@ -2050,10 +2050,15 @@ class _Run:
         rk = np.zeros((ncells, K), dtype=np.int64)
         idx = np.arange(ncells)
         where = {}  # layer -> each final cell's cell of that layer, for the ranks that wait
+        # where every layer's bits start at a multiple of 8, they are copied 8 at a time
+        words = self.n % 8 == 0 and all(B.shape[1] % 8 == 0 and B.flags.c_contiguous for B in bits)
         for l in range(K - 1, -1, -1):
             if ranks[l] is None:
                 where[l] = idx
-            idx = _trace_layer(pat, rk, l, int(self.offsets[l]), bits[l],
+            o, B = int(self.offsets[l]), bits[l]
+            if words:
+                o, B = o // 8, B.view(np.uint64)
+            idx = _trace_layer(pat.view(np.uint64) if words else pat, rk, l, o, B,
                                ranks[l] if ranks[l] is not None else np.zeros(len(bits[l]), np.int64), parents[l],
                                idx)
         if pending:
@@ -2105,7 +2110,8 @@ def _fill_ranks(pending, ranks, d, rk, where):
 
 @_njit
 def _trace_layer(pat, rk, l, o, B, rank, parent, idx):
-    """``pat[:, o:o + nl] = B[idx]``, ``rk[:, l] = rank[idx]``; returns ``parent[idx]``."""
+    """``pat[:, o:o + nl] = B[idx]``, ``rk[:, l] = rank[idx]``; returns ``parent[idx]``
+    (bools, or the same bytes as uint64 words)."""
     nl = B.shape[1]
     out = np.empty_like(idx)
     for c in range(idx.shape[0]):
@@ -2190,17 +2196,23 @@ def _certified_ranks(H, P, B, d, cap, zthr):
     out = np.full(n, -1, np.int64)
     rows = np.empty(nl, np.int64)
     G = np.zeros((d, d))
+    live = np.empty(nl, np.bool_)  # the rows of H[p] above zthr, for a run of cells with one p
+    last = -1
     for c in range(n):
         p = P[c]
+        if p != last:
+            for j in range(nl):
+                acc = 0.0
+                for k in range(d):
+                    acc += H[p, j, k] * H[p, j, k]
+                live[j] = math.sqrt(acc) > zthr
+            last = p
         size = 0  # the codeword size, for the threshold
         nr = 0  # active rows above zthr
         for j in range(nl):
             if B[c, j]:
                 size += 1
-                acc = 0.0
-                for k in range(d):
-                    acc += H[p, j, k] * H[p, j, k]
-                if math.sqrt(acc) > zthr:
+                if live[j]:
                     rows[nr] = j
                     nr += 1
         m = min(nr, d)
