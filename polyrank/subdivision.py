@@ -131,6 +131,10 @@ try:  # numba is optional: it must never be needed to import polyrank
     # small helpers called once per cut or per cell: inlined into the kernels (no call,
     # no reference counting of their array arguments)
     _njit_inline = _numba.njit(cache=True, nogil=True, inline="always")
+    # the drivers that split a small pass over numba's own threads (see _omp_threads)
+    _njit_par = _numba.njit(cache=True, nogil=True, parallel=True)
+    _prange = _numba.prange
+    from numba.typed import List
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only without numba
     HAVE_NUMBA = False
@@ -138,7 +142,9 @@ except ImportError:  # pragma: no cover - exercised only without numba
     def _njit(f):
         return f
 
-    _njit_inline = _njit
+    _njit_inline = _njit_par = _njit
+    _prange = range
+    List = list
 try:  # the index of the lowest set bit of a non-zero uint64 (one instruction)
     from numba.cpython.unsafe.numbers import trailing_zeros as _ctz
 except ImportError:  # pragma: no cover - without numba, or a numba without it
@@ -1191,6 +1197,60 @@ _POOLS = {}  # thread count -> ThreadPoolExecutor, kept across calls
 
 def _forget_pools():  # a forked child inherits the pools but not their threads
     _POOLS.clear()
+    # nor numba's: GNU OpenMP cannot run in the child of a process that used it (numba
+    # ends the child): a forked child runs every pass on one thread, or on the pool
+    _OMP["forked"] = True
+
+
+#: A pass too small for the pool (a hand-off costs ~50 microseconds) runs on numba's own
+#: threads (``prange``: a launch costs a few) when its threading layer is thread-safe
+#: (OpenMP or TBB; not numba's workqueue, which aborts on concurrent launches), split into
+#: one piece per thread of at least this many items (cells, or facets).
+OMP_MIN_ITEMS = 64
+_OMP = {"ready": None, "forked": False}
+#: A layer of at most this many cells in one chunk is cut on numba's threads (above it, by
+#: the pool, piece by piece, so that old chunks are freed as the new ones are made), in
+#: pieces of at least ``OMP_MIN_LAYER_CELLS`` cells.
+OMP_MAX_LAYER_CELLS = 1 << 14
+OMP_MIN_LAYER_CELLS = 32
+
+
+def _omp_threads(n_jobs, n, min_items=None):
+    """The number of numba threads (and pieces) for a pass of ``n`` items on ``n_jobs``
+    threads that the pool does not split, or 0 to run it on this thread: at least two, each
+    with ``min_items``, in a process whose numba threading layer is thread-safe (found by a
+    first launch when no parallel code has run yet) and that is not a forked child."""
+    if not HAVE_NUMBA or n_jobs <= 1 or _OMP["forked"]:
+        return 0
+    k = min(n_jobs, _numba.config.NUMBA_NUM_THREADS, n // (OMP_MIN_ITEMS if min_items is None else min_items))
+    if k < 2:
+        return 0
+    if _OMP["ready"] is None:
+        try:
+            layer = _numba.threading_layer()
+        except ValueError:  # no parallel code has run in this process: the first launch picks it
+            _omp_probe(np.zeros(2))
+            layer = _numba.threading_layer()
+        _OMP["ready"] = layer in ("omp", "tbb")
+    return k if _OMP["ready"] else 0
+
+
+def _omp_run(k, driver, *args):
+    """``driver(*args, k)`` on ``k`` numba threads (this thread's setting restored after)."""
+    old = _numba.get_num_threads()
+    _numba.set_num_threads(k)
+    try:
+        return driver(*args, k)
+    finally:
+        _numba.set_num_threads(old)
+
+
+@_njit_par
+def _omp_probe(x):
+    """A trivial parallel loop: its first launch makes numba pick its threading layer."""
+    for i in _prange(x.shape[0]):
+        x[i] = i
+    return x
 
 
 if hasattr(os, "register_at_fork"):
@@ -1362,6 +1422,14 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs, grow
     if n_jobs > 1:
         d = next((ch[0].shape[1] for ch in cells), 2)
         size = max(_min_chunk("layer", d), min(size, -(-n // (n_jobs * CHUNKS_PER_THREAD))))
+    if len(cells) == 1 and n <= OMP_MAX_LAYER_CELLS:  # one piece, cut on numba's threads where it pays
+        k = _omp_threads(n_jobs, n, OMP_MIN_LAYER_CELLS)
+        if k:
+            V, F, vo, E, eo, C, R, co = cells[0]
+            r = _omp_run(k, _layer_par, V, F, vo, E, eo, C, R, co, H if not isinstance(H, _LazyMaps) else H[0:n],
+                         unit_base, zthr, zabs, snap, floor, max_bytes, used, grow)
+            cells[0] = None
+            return [tuple(r[:8])], r[8], r[9], r[10]
     items = []  # (chunk, first cell in it, last + 1, first cell overall)
     g0 = 0
     for i, ch in enumerate(cells):
@@ -1406,6 +1474,94 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs, grow
     if len(Bs) == 1:  # one piece: its own arrays
         return out, Bs[0], Ps[0], over
     return out, np.concatenate(Bs), np.concatenate(Ps), over
+
+
+@_njit_par
+def _layer_par(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zero_abs, snap, floor, max_bytes, used,
+               grow, k):
+    """The layer kernel (:func:`_layer_kernel_2d` in 2-D, else :func:`_layer_kernel`) on ``k``
+    threads, one piece of consecutive cells each, and the pieces' outputs joined in cell
+    order (:func:`_layer_join`): the kernels cut cell by cell, so the output is the one
+    piece's."""
+    n = voff.shape[0] - 1
+    res = List()
+    for t in range(k):  # the outputs' slots, filled by the threads
+        res.append(_layer_kernel_empty(V, F, H))
+    for t in _prange(k):
+        a = t * n // k
+        e = (t + 1) * n // k
+        res[t] = _layer_piece(V, F, voff, E, eoff, Cid, Crow, coff, H, a, e, unit_base, zero_thr, zero_abs, snap,
+                              floor, max_bytes, used, grow)
+    return _layer_join(res, n, k)
+
+
+@_njit
+def _layer_piece(V, F, voff, E, eoff, Cid, Crow, coff, H, a, e, unit_base, zero_thr, zero_abs, snap, floor, max_bytes,
+                 used, grow):
+    """The layer kernel on cells ``a..e`` (:func:`_layer_par`'s pieces)."""
+    va, vb, ea, eb, ca, cb = voff[a], voff[e], eoff[a], eoff[e], coff[a], coff[e]
+    if V.shape[1] == 2:
+        return _layer_kernel_2d(V[va:vb], F[va:vb], voff[a: e + 1] - va, E[ea:eb], eoff[a: e + 1] - ea, Cid[ca:cb],
+                                Crow[ca:cb], coff[a: e + 1] - ca, H[a:e], unit_base, zero_thr, zero_abs, snap, floor,
+                                max_bytes, used, grow)
+    return _layer_kernel(V[va:vb], F[va:vb], voff[a: e + 1] - va, E[ea:eb], eoff[a: e + 1] - ea, Cid[ca:cb],
+                         Crow[ca:cb], coff[a: e + 1] - ca, H[a:e], unit_base, zero_thr, zero_abs, snap, floor, max_bytes,
+                         used, grow)
+
+
+@_njit
+def _layer_kernel_empty(V, F, H):
+    """A layer kernel's output with no cell (the types of :func:`_layer_kernel`'s)."""
+    z = np.zeros(1, np.int64)
+    return (V[:0], F[:0], z, np.empty((0, 2), np.int32), z.copy(), np.empty(0, np.int32), np.empty((0, V.shape[1] + 1)),
+            z.copy(), np.empty((0, H.shape[1]), np.bool_), np.empty(0, np.int64), 0)
+
+
+@_njit
+def _layer_join(res, n, k):
+    """The layer kernel's outputs on the ``k`` pieces of :func:`_layer_par` (``n`` cells) as
+    one: arrays concatenated, offsets and parents shifted."""
+    nv = ne = nc = nn = 0
+    over = 0
+    for t in range(k):
+        r = res[t]
+        nv += r[0].shape[0]
+        ne += r[3].shape[0]
+        nc += r[5].shape[0]
+        nn += r[8].shape[0]
+        over = max(over, r[10])
+    r0 = res[0]
+    oV = np.empty((nv, r0[0].shape[1]))
+    oF = np.empty((nv, r0[1].shape[1]), np.uint64)
+    oE = np.empty((ne, 2), np.int32)
+    oC = np.empty(nc, np.int32)
+    oR = np.empty((nc, r0[6].shape[1]))
+    oB = np.empty((nn, r0[8].shape[1]), np.bool_)
+    oP = np.empty(nn, np.int64)
+    vo = np.zeros(nn + 1, np.int64)
+    eo = np.zeros(nn + 1, np.int64)
+    co = np.zeros(nn + 1, np.int64)
+    x = y = z = c = 0
+    for t in range(k):
+        rV, rF, rvo, rE, reo, rC, rR, rco, rB, rP, _ = res[t]
+        m = rB.shape[0]
+        oV[x: x + rV.shape[0]] = rV
+        oF[x: x + rV.shape[0]] = rF
+        oE[y: y + rE.shape[0]] = rE
+        oC[z: z + rC.shape[0]] = rC
+        oR[z: z + rC.shape[0]] = rR
+        oB[c: c + m] = rB
+        a = t * n // k
+        for i in range(m):
+            oP[c + i] = rP[i] + a
+            vo[c + i + 1] = rvo[i + 1] + x
+            eo[c + i + 1] = reo[i + 1] + y
+            co[c + i + 1] = rco[i + 1] + z
+        x += rV.shape[0]
+        y += rE.shape[0]
+        z += rC.shape[0]
+        c += m
+    return oV, oF, vo, oE, eo, oC, oR, co, oB, oP, over
 
 
 def _pieces(cells, n_jobs):
@@ -1469,9 +1625,14 @@ def _facet_pass(cells, d, box_id0, n_units, n_jobs, bits):
         V, F, vo, E, eo, C, R, cc = cells[i]
         va, vb, ca, cb = vo[a], vo[b], cc[a], cc[b]
         ga, gb, ka, kb = g0[i] + a, g0[i] + b, k0[i] + ca, k0[i] + cb
-        _finish_kernel(V[va:vb], F[va:vb], _rebase(vo, a, b), C[ca:cb], R[ca:cb], _rebase(cc, a, b), box_id0,
-                       n_units, isfac[ka:kb], centers[ka:kb], spread[ka:kb], wit[ga:gb], lb[ga:gb], onbox[ga:gb],
-                       nkeep[ga:gb], nunit[ga:gb])
+        args = (V[va:vb], F[va:vb], _rebase(vo, a, b), C[ca:cb], R[ca:cb], _rebase(cc, a, b), box_id0, n_units,
+                isfac[ka:kb], centers[ka:kb], spread[ka:kb], wit[ga:gb], lb[ga:gb], onbox[ga:gb], nkeep[ga:gb],
+                nunit[ga:gb])
+        k = _omp_threads(n_jobs, b - a) if len(items) == 1 else 0
+        if k:
+            _omp_run(k, _finish_par, *args)
+        else:
+            _finish_kernel(*args)
 
     freed = [0]  # cells whose vertices and edges were freed since the heap was last trimmed
 
@@ -1633,6 +1794,21 @@ def _finish_kernel(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, cente
             lb[p] = min(lb[p], val / math.sqrt(nrm))
 
 
+@_njit_par
+def _finish_par(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, centers, spread, wit, lb, onbox, nkeep,
+                nunit, k):
+    """:func:`_finish_kernel` on ``k`` threads, one piece of consecutive cells each (the
+    kernel works cell by cell, in place: the same outputs)."""
+    n = voff.shape[0] - 1
+    for t in _prange(k):
+        a = t * n // k
+        e = (t + 1) * n // k
+        va, vb, ca, cb = voff[a], voff[e], coff[a], coff[e]
+        _finish_kernel(V[va:vb], F[va:vb], voff[a: e + 1] - va, Cid[ca:cb], Crow[ca:cb], coff[a: e + 1] - ca, box_id0,
+                       n_units, isfacet[ca:cb], centers[ca:cb], spread[ca:cb], wit[a:e], lb[a:e], onbox[a:e],
+                       nkeep[a:e], nunit[a:e])
+
+
 def _region_rows(cells, items, g0, k0, isfac, alive, nkeep, nunit, box_id0, n_units, d, n_jobs):
     """The rows ``A y <= b`` (unit normals) of the alive cells, cell by cell, each cell's
     ordered by id (units, then domain rows, as the LP engine orders facets), with their ids
@@ -1663,9 +1839,13 @@ def _region_rows(cells, items, g0, k0, isfac, alive, nkeep, nunit, box_id0, n_un
         i, a, e = items[t]
         C, R, cc = cells[i]
         ca, cb = cc[a], cc[e]
-        _region_rows_kernel(C[ca:cb], R[ca:cb], _rebase(cc, a, e), isfac[k0[i] + ca: k0[i] + cb],
-                            kidx[g0[i] + a: g0[i] + e], bounds, fstart, box_id0, n_units, g0[i] + a, k0[i] + ca, raw,
-                            A, b, Cs, frows, fcells, fpos)
+        args = (C[ca:cb], R[ca:cb], _rebase(cc, a, e), isfac[k0[i] + ca: k0[i] + cb], kidx[g0[i] + a: g0[i] + e],
+                bounds, fstart, box_id0, n_units, g0[i] + a, k0[i] + ca, raw, A, b, Cs, frows, fcells, fpos)
+        k = _omp_threads(n_jobs, e - a) if len(items) == 1 else 0
+        if k:
+            _omp_run(k, _region_rows_par, *args)
+        else:
+            _region_rows_kernel(*args)
 
     def done(i):
         cells[i] = None
@@ -1731,6 +1911,20 @@ def _region_rows_kernel(Cid, Crow, coff, isfacet, kidx, bounds, fstart, box_id0,
                 fcells[f] = cell0 + p
                 fpos[f] = start + rank[jj]
                 f += 1
+
+
+@_njit_par
+def _region_rows_par(Cid, Crow, coff, isfacet, kidx, bounds, fstart, box_id0, n_units, cell0, cand0, raw, A, b, Cs,
+                     frows, fcells, fpos, k):
+    """:func:`_region_rows_kernel` on ``k`` threads, one piece of consecutive cells each
+    (each cell writes its rows at its own places: the same outputs)."""
+    n = coff.shape[0] - 1
+    for t in _prange(k):
+        a = t * n // k
+        e = (t + 1) * n // k
+        ca, cb = coff[a], coff[e]
+        _region_rows_kernel(Cid[ca:cb], Crow[ca:cb], coff[a: e + 1] - ca, isfacet[ca:cb], kidx[a:e], bounds, fstart,
+                            box_id0, n_units, cell0 + a, cand0 + ca, raw, A, b, Cs, frows, fcells, fpos)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -2017,7 +2211,8 @@ class _Run:
                 # rank A_l <= rank A_{l-1}, as in the LP engine
                 cap = None
                 if (defer_ranks and self.n_jobs > 1 and self.kept is not None and not isinstance(H, _LazyMaps)
-                        and _bounds(n_new, self.n_jobs, _min_chunk("ranks", d)) is None):
+                        and _bounds(n_new, self.n_jobs, _min_chunk("ranks", d)) is None
+                        and not _omp_threads(self.n_jobs, n_new)):  # (numba's threads: no hand-off)
                     pending.append((l, H, P, B, zthr))  # computed after the run, on a pool thread
                     ranks.append(None)
                 else:
@@ -2156,10 +2351,29 @@ class _LazyMaps:
 @_njit
 def _next_maps(H, P, B, W, b):
     """Pre-activation maps of the next layer on each cell: ``W (B_c * H[P_c]) + b``."""
+    out = np.empty((B.shape[0], W.shape[0], H.shape[2]))
+    _next_maps_into(H, P, B, W, b, out)
+    return out
+
+
+@_njit_par
+def _maps_par(H, P, B, W, b, k):
+    """:func:`_next_maps` on ``k`` threads, one piece of consecutive cells each."""
+    n = B.shape[0]
+    out = np.empty((n, W.shape[0], H.shape[2]))
+    for t in _prange(k):
+        a = t * n // k
+        e = (t + 1) * n // k
+        _next_maps_into(H, P[a:e], B[a:e], W, b, out[a:e])
+    return out
+
+
+@_njit
+def _next_maps_into(H, P, B, W, b, out):
+    """:func:`_next_maps` written into ``out``."""
     n, nl = B.shape
     m = W.shape[0]
     d1 = H.shape[2]
-    out = np.empty((n, m, d1))
     WT = np.ascontiguousarray(W.T)
     acc = np.empty((d1, m))  # one cell's map, transposed: the loop over units is contiguous
     for c in range(n):
@@ -2177,7 +2391,6 @@ def _next_maps(H, P, B, W, b):
         for i in range(m):
             for k in range(d1):
                 out[c, i, k] = acc[k, i]
-    return out
 
 
 #: The rank rule's Cholesky certificate (polyrank.rank), compiled for the kernels.
@@ -2242,15 +2455,35 @@ def _certified_ranks(H, P, B, d, cap, zthr):
 def _cellwise(kernel, n_jobs, args, per_cell, min_chunk=PARALLEL_MIN_CHUNK):
     """``kernel(*args)`` for a kernel that works cell by cell (one output row per cell; the
     arguments at the positions ``per_cell`` have one row per cell), on chunks of cells in
-    parallel, concatenated in cell order (the same output for any number of threads)."""
-    bounds = _bounds(len(args[per_cell[0]]), n_jobs, min_chunk)
+    parallel, concatenated in cell order (the same output for any number of threads); too
+    few cells for the pool go to the kernel's numba driver (:func:`_omp_threads`), if any."""
+    n = len(args[per_cell[0]])
+    bounds = _bounds(n, n_jobs, min_chunk)
     if bounds is None:
-        return kernel(*args)
+        driver = _OMP_DRIVERS.get(kernel)
+        k = _omp_threads(n_jobs, n) if driver is not None else 0
+        return _omp_run(k, driver, *args) if k else kernel(*args)
 
     def chunk(a, b):
         return kernel(*[x[a:b] if i in per_cell else x for i, x in enumerate(args)])
 
     return np.concatenate(_pmap(chunk, bounds, n_jobs))
+
+
+@_njit_par
+def _ranks_par(H, P, B, d, cap, zthr, k):
+    """:func:`_certified_ranks` on ``k`` threads, one piece of consecutive cells each."""
+    n = B.shape[0]
+    out = np.empty(n, np.int64)
+    for t in _prange(k):
+        a = t * n // k
+        e = (t + 1) * n // k
+        out[a:e] = _certified_ranks(H, P[a:e], B[a:e], d, cap[a:e], zthr)
+    return out
+
+
+#: The numba drivers of the kernels that :func:`_cellwise` runs.
+_OMP_DRIVERS = {_next_maps: _maps_par, _certified_ranks: _ranks_par}
 
 
 def _batched_ranks(H, P, B, d, cap, zthr, n_jobs=1):
@@ -2292,14 +2525,39 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
 
     Returns the patterns (with ``with_pat``, else none) and their keys (:func:`_bit_keys`)."""
     m = Cc.shape[0]
+    n = offsets[offsets.shape[0] - 1]
+    out = np.zeros((m if with_pat else 0, n), np.bool_)
+    keys = np.zeros((m, max(1, (n + 63) >> 6)), np.uint64)
+    _neighbor_range(0, m, out, keys, Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs,
+                    praw, anc, Hflat, hoff, WT3, with_pat)
+    return out, keys
+
+
+@_njit_par
+def _neighbor_par(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, praw, anc, Hflat,
+                  hoff, WT3, with_pat, k):
+    """:func:`_neighbor_kernel` on ``k`` threads, one piece of consecutive facets each (a
+    piece rebuilds the maps of its first cell: the same numbers, see the kernel)."""
+    m = Cc.shape[0]
+    n = offsets[offsets.shape[0] - 1]
+    out = np.zeros((m if with_pat else 0, n), np.bool_)
+    keys = np.zeros((m, max(1, (n + 63) >> 6)), np.uint64)
+    for t in _prange(k):
+        _neighbor_range(t * m // k, (t + 1) * m // k, out, keys, Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets,
+                        d, on_tol, zthr, zabs, praw, anc, Hflat, hoff, WT3, with_pat)
+    return out, keys
+
+
+@_njit
+def _neighbor_range(f0, f1, out, keys, Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs,
+                    praw, anc, Hflat, hoff, WT3, with_pat):
+    """:func:`_neighbor_kernel` on the facets ``f0..f1``, written into ``out`` and ``keys``."""
     K = offsets.shape[0] - 1
     n = offsets[K]
     wmax = 0
     for l in range(K):
         wmax = max(wmax, offsets[l + 1] - offsets[l])
-    out = np.zeros((m if with_pat else 0, n), np.bool_)
-    nw = max(1, (n + 63) >> 6)
-    keys = np.zeros((m, nw), np.uint64)
+    nw = keys.shape[1]
     row = np.zeros(n, np.bool_)  # the facet's neighbour pattern
     ckey = np.zeros(nw, np.uint64)  # the cell's key
     Jo = np.zeros((n, d))  # own pre-activation Jacobian rows
@@ -2314,7 +2572,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
     z = np.zeros(wmax)
     Jl = np.zeros((wmax, d))
     cur = -1
-    for f in range(m):
+    for f in range(f0, f1):
         c = cell[f]
         if c != cur:
             # the first layer whose map differs from the previous cell's (all of them at first)
@@ -2371,7 +2629,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
                         for k in range(d):
                             HT[l, k, i] = Jo[o + i, k]
                         HT[l, d, i] = mo[o + i]
-            _pack_bits(pat[c], ckey)
+            _pack_row(pat, c, ckey)
         # general position (the LP engine's fast path): at the centre only the facet's
         # own unit vanishes, so the neighbour is the flip of that one unit (a branch-free
         # loop over the units, which the compiler vectorises)
@@ -2461,8 +2719,7 @@ def _neighbor_kernel(Cc, N, cell, pat, flip, WTflat, woff, bflat, offsets, d, on
         if with_pat:
             for v in range(n):
                 out[f, v] = row[v]
-        _pack_bits(row, keys[f])
-    return out, keys
+        _pack_into(row, keys, f)
 
 
 def _transposed_layers(net, K):
@@ -3724,10 +3981,12 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
     d = net.input_dim
     keys_only = table is not None and tails is None  # the kernel's keys are the patterns' keys
 
-    def piece(a, b):  # facets a..b (independent of each other)
+    def piece(a, b, alone=False):  # facets a..b (independent of each other); alone: not on the pool
         fc, fa, fu = _facet_rows(frows[a:b], fpos[a:b], centers, A_sel, C_sel)
         cells = fcells[a:b].astype(np.int64)
-        nb, q = _neighbor_kernel(fc, fa, cells, rest[0], fu, *rest[1:], not keys_only)
+        k = _omp_threads(run.n_jobs, b - a) if alone else 0
+        nb, q = (_omp_run(k, _neighbor_par, fc, fa, cells, rest[0], fu, *rest[1:], not keys_only) if k else
+                 _neighbor_kernel(fc, fa, cells, rest[0], fu, *rest[1:], not keys_only))
         del fc, fa
         src = new_index[cells]
         if keys_only:
@@ -3742,7 +4001,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
             b = min(len(frows), a + ADJACENCY_CHUNK)
             bounds = _bounds(b - a, run.n_jobs, _min_chunk("neighbor", d))
             cuts += [(a, b)] if bounds is None else list(zip((bounds[:-1] + a).tolist(), (bounds[1:] + a).tolist()))
-        for si, ti, ui, mi, ms in _pstream(lambda t: piece(*cuts[t]), len(cuts), run.n_jobs):
+        for si, ti, ui, mi, ms in _pstream(lambda t: piece(*cuts[t], len(cuts) == 1), len(cuts), run.n_jobs):
             ei.append(si)
             ej.append(ti)
             eu.append(ui)
@@ -3750,7 +4009,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
     for a in range(0, len(frows) if not keys_only else 0, ADJACENCY_CHUNK):
         b = min(len(frows), a + ADJACENCY_CHUNK)
         bounds = _bounds(b - a, run.n_jobs, _min_chunk("neighbor", d))
-        outs = [piece(a, b)] if bounds is None else _pmap(piece, bounds + a, run.n_jobs)
+        outs = [piece(a, b, True)] if bounds is None else _pmap(piece, bounds + a, run.n_jobs)
         nb = np.concatenate([o[0] for o in outs]) if len(outs) > 1 else outs[0][0]
         src = np.concatenate([o[2] for o in outs]) if len(outs) > 1 else outs[0][2]
         fu = np.concatenate([o[3] for o in outs]) if len(outs) > 1 else outs[0][3]
@@ -4056,6 +4315,34 @@ def _pack_bits(src, dst):
             if src[lo + b]:
                 k |= np.uint64(1) << np.uint64(b)
         dst[w] = k
+
+
+@_njit_inline
+def _pack_row(P, i, dst):
+    """:func:`_pack_bits` of row ``i`` of ``P`` into ``dst``, without a view: numba counts
+    the references of a view's parent atomically, and threads that make views of one
+    array in a loop wait on each other."""
+    n = P.shape[1]
+    for w in range(dst.shape[0]):
+        lo = 64 * w
+        k = np.uint64(0)
+        for b in range(min(64, n - lo)):
+            if P[i, lo + b]:
+                k |= np.uint64(1) << np.uint64(b)
+        dst[w] = k
+
+
+@_njit_inline
+def _pack_into(src, dst, r):
+    """:func:`_pack_bits` of ``src`` into row ``r`` of ``dst``, without a view (:func:`_pack_row`)."""
+    n = src.shape[0]
+    for w in range(dst.shape[1]):
+        lo = 64 * w
+        k = np.uint64(0)
+        for b in range(min(64, n - lo)):
+            if src[lo + b]:
+                k |= np.uint64(1) << np.uint64(b)
+        dst[r, w] = k
 
 
 @_njit

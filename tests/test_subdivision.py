@@ -339,6 +339,7 @@ def test_every_threaded_pass_matches_one_thread_with_one_cell_chunks(d, domain, 
     monkeypatch.setattr(subdivision, "_min_chunk", lambda kind, d: 1)
     monkeypatch.setattr(subdivision, "_pmap", spy)
     monkeypatch.setattr(subdivision, "_pstream", spy_stream)
+    monkeypatch.setattr(subdivision, "_omp_threads", _no_numba_threads)  # the pool's chunks, not numba's threads
     dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=3)
     assert np.array_equal(dec.patterns, ref.patterns) and np.array_equal(dec.ranks(), ref.ranks())
     assert dec.edges == ref.edges
@@ -473,6 +474,12 @@ def _assert_one_threads_ranks(dec, ref, d):
     assert (np.diff(R, axis=1) <= 0).all() and (R <= d).all() and (R > 0).any()
 
 
+def _no_numba_threads(*args, **kwargs):
+    """``_omp_threads`` where numba has no thread-safe layer: the small layers' ranks wait for a
+    pool thread (the path the tests below check)."""
+    return 0
+
+
 @pytest.mark.parametrize("d, domain", [(2, "box"), (3, "box"), (2, None)])
 def test_ranks_left_to_a_pool_thread_are_one_threads(d, domain, monkeypatch, global_random_seed):
     """With several threads the small layers' ranks are computed by a pool thread while
@@ -489,6 +496,7 @@ def test_ranks_left_to_a_pool_thread_are_one_threads(d, domain, monkeypatch, glo
         return fill(pending, *args)
 
     monkeypatch.setattr(subdivision, "_fill_ranks", spy)
+    monkeypatch.setattr(subdivision, "_omp_threads", _no_numba_threads)
     dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)
     # every layer of this small net waited (over R^d, once per box run: a box found too small
     # is run again, larger, and its waiting ranks are computed all the same)
@@ -505,6 +513,7 @@ def test_ranks_of_a_pool_thread_raise_in_the_caller(monkeypatch):
         raise FloatingPointError("rank pass failed")
 
     monkeypatch.setattr(subdivision, "_fill_ranks", boom)
+    monkeypatch.setattr(subdivision, "_omp_threads", _no_numba_threads)
     with pytest.raises(FloatingPointError, match="rank pass failed"):
         pr.enumerate_regions(net, pr.Box(-3.0, 3.0, dim=2), method="subdivision", n_jobs=2)
 
@@ -537,6 +546,7 @@ def test_waiting_ranks_are_resolved_in_order_when_a_later_layer_cannot_wait(d, d
 
     monkeypatch.setattr(subdivision, "_layer_ranks", spy_layer_ranks)
     monkeypatch.setattr(subdivision, "_fill_ranks", spy_fill)
+    monkeypatch.setattr(subdivision, "_omp_threads", _no_numba_threads)
     dec = pr.enumerate_regions(net, dom, n_jobs=2, **kw)
     assert [0] in synced and not pooled, (synced, pooled)  # layer 1 waited, then was resolved here
     assert dec.partial == ref.partial == (max_regions is not None)
@@ -572,6 +582,7 @@ def test_ranks_of_a_box_found_too_small_are_not_left_running(monkeypatch):
 
     monkeypatch.setattr(subdivision._Run, "run", spy_run)
     monkeypatch.setattr(subdivision, "_fill_ranks", slow_fill)
+    monkeypatch.setattr(subdivision, "_omp_threads", _no_numba_threads)
     dec = pr.enumerate_regions(net, None, method="subdivision", n_jobs=3)
     assert runs.count(True) >= 2  # the case: a box found too small
     assert len(ended) == len(started) >= 1, (started, ended)
@@ -1026,3 +1037,75 @@ def test_polygon_kernel_leaves_a_cell_it_cannot_walk_to_the_general_kernel():
     assert np.array_equal(both[8][k:], alone[8]) and both[9][k:].tolist() == [1] * (len(alone[2]) - 1)
     for a in range(8):  # and the real square's children are those of the 2-D kernel alone
         assert np.asarray(both[a])[: np.asarray(first[a]).shape[0]].tobytes() == np.asarray(first[a]).tobytes()
+
+
+def _numba_threads_here():
+    return subdivision._omp_threads(2, 10 ** 6) >= 2
+
+
+@pytest.mark.parametrize("d, domain, widths", [(2, "box", (12, 10, 8)), (2, None, (9, 8)), (3, "box", (9, 8, 7)),
+                                               (4, "box", (7, 6))])
+def test_numba_threads_give_one_threads_answer(d, domain, widths, monkeypatch, global_random_seed):
+    """Passes too small for the pool run on numba's threads (the prange drivers: layer cut,
+    maps, ranks, facets, rows, neighbours), each thread a piece of consecutive cells or
+    facets: every array of the decomposition, the vertex bitsets included, is one
+    thread's bit for bit, and every driver ran."""
+    if not _numba_threads_here():
+        pytest.skip("numba has fewer than 2 threads or no thread-safe threading layer here")
+    rng = np.random.default_rng(global_random_seed)
+    net = _net(rng, d, widths)
+    dom = pr.Box(-3.0, 3.0, dim=d) if domain else None
+    ref = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=1)
+    ran, run = [], subdivision._omp_run
+
+    def spy(k, driver, *args):
+        ran.append(getattr(driver, "py_func", driver).__name__)
+        return run(k, driver, *args)
+
+    monkeypatch.setattr(subdivision, "_omp_run", spy)
+    monkeypatch.setattr(subdivision, "OMP_MIN_ITEMS", 2)  # small pieces: every pass splits
+    monkeypatch.setattr(subdivision, "OMP_MIN_LAYER_CELLS", 2)
+    dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)
+    drivers = {"_layer_par", "_maps_par", "_ranks_par"}  # (3-D, 4-D: the pool takes the larger facet passes)
+    assert drivers | ({"_finish_par", "_region_rows_par", "_neighbor_par"} if d == 2 else set()) <= set(ran), ran
+    a, b = dec._arrays, ref._arrays
+    assert a.keys() == b.keys()
+    for key in a:
+        x, y = (a[key], b[key]) if key != "vertex_bits" else (a[key][:3], b[key][:3])
+        for u, v in zip(x if isinstance(x, tuple) else (x,), y if isinstance(y, tuple) else (y,)):
+            assert u.dtype == v.dtype and np.array_equal(u, v), key
+    assert dec.edges == ref.edges and [r.ranks for r in dec.regions] == [r.ranks for r in ref.regions]
+
+
+def test_a_forked_child_runs_no_numba_threads(monkeypatch):
+    """GNU OpenMP cannot run in the child of a process that used it (numba ends such a child):
+    after a fork the engine stops using numba's threads. The hook itself, then a real fork:
+    the child, forked after this process ran numba's threads, enumerates with n_jobs=2 and
+    sends back the same regions."""
+    if not _numba_threads_here():
+        pytest.skip("numba has fewer than 2 threads or no thread-safe threading layer here")
+    monkeypatch.setitem(subdivision._OMP, "forked", False)
+    subdivision._forget_pools()  # what os.fork runs in the child
+    assert subdivision._omp_threads(2, 10 ** 6) == 0
+    monkeypatch.setitem(subdivision._OMP, "forked", False)
+    assert subdivision._omp_threads(2, 10 ** 6) == 2
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork here")
+    net = random_net(np.random.default_rng(3), 2, (12, 10))
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    monkeypatch.setattr(subdivision, "OMP_MIN_LAYER_CELLS", 2)
+    ref = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)  # numba's threads, here
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_patterns, args=(net, dom, q))
+    p.start()
+    got = q.get(timeout=120)
+    p.join(timeout=60)
+    assert p.exitcode == 0 and np.array_equal(got, ref.patterns)
+
+
+def _child_patterns(net, dom, q):
+    assert subdivision._OMP["forked"]
+    q.put(pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2).patterns)
