@@ -2558,8 +2558,8 @@ def _neighbor_range(f0, f1, out, keys, Cc, N, cell, pat, flip, WTflat, woff, bfl
     for l in range(K):
         wmax = max(wmax, offsets[l + 1] - offsets[l])
     nw = keys.shape[1]
-    row = np.zeros(n, np.bool_)  # the facet's neighbour pattern
-    ckey = np.zeros(nw, np.uint64)  # the cell's key
+    row = np.zeros((1, n), np.bool_)  # the facet's neighbour pattern (one row: packed without a view)
+    ckey = np.zeros((1, nw), np.uint64)  # the cell's key
     Jo = np.zeros((n, d))  # own pre-activation Jacobian rows
     mo = np.zeros(n)  # own pre-activation offsets: z = Jo x + mo on the cell
     no = np.zeros(n)  # norms of the rows of Jo
@@ -2629,7 +2629,7 @@ def _neighbor_range(f0, f1, out, keys, Cc, N, cell, pat, flip, WTflat, woff, bfl
                         for k in range(d):
                             HT[l, k, i] = Jo[o + i, k]
                         HT[l, d, i] = mo[o + i]
-            _pack_row(pat, c, ckey)
+            _pack_bits(pat, c, ckey, 0)
         # general position (the LP engine's fast path): at the centre only the facet's
         # own unit vanishes, so the neighbour is the flip of that one unit (a branch-free
         # loop over the units, which the compiler vectorises)
@@ -2649,10 +2649,10 @@ def _neighbor_range(f0, f1, out, keys, Cc, N, cell, pat, flip, WTflat, woff, bfl
                     out[f, v] = pat[c, v]
                 out[f, u] = not pat[c, u]
             if nw == 1:
-                keys[f, 0] = ckey[0] ^ (np.uint64(1) << np.uint64(u))
+                keys[f, 0] = ckey[0, 0] ^ (np.uint64(1) << np.uint64(u))
             else:
                 for w in range(nw):
-                    keys[f, w] = ckey[w]
+                    keys[f, w] = ckey[0, w]
                 keys[f, u >> 6] ^= np.uint64(1) << np.uint64(u & 63)
             continue
         diverged = False
@@ -2704,7 +2704,7 @@ def _neighbor_range(f0, f1, out, keys, Cc, N, cell, pat, flip, WTflat, woff, bfl
                     p = g > zthr[l]
                 else:
                     p = z[i] > 0
-                row[u] = p
+                row[0, u] = p
                 hf[u] = z[i] if p else 0.0
                 if diverged:
                     for k in range(d):
@@ -2715,11 +2715,11 @@ def _neighbor_range(f0, f1, out, keys, Cc, N, cell, pat, flip, WTflat, woff, bfl
                 diverged = True
                 for i in range(nl):
                     for k in range(d):
-                        Jf[o + i, k] = Jl[i, k] if row[o + i] else 0.0
+                        Jf[o + i, k] = Jl[i, k] if row[0, o + i] else 0.0
         if with_pat:
             for v in range(n):
-                out[f, v] = row[v]
-        _pack_into(row, keys, f)
+                out[f, v] = row[0, v]
+        _pack_bits(row, 0, keys, f)
 
 
 def _transposed_layers(net, K):
@@ -4304,43 +4304,17 @@ def _unit_rows_kernel(Rw, d):
 
 
 @_njit_inline
-def _pack_bits(src, dst):
-    """``dst[w]``: the bools ``src[64 w: 64 w + 64]`` as the bits of a uint64 (bit b = entry
-    64 w + b), each word built in a register by a counted loop from 0 (it vectorises)."""
-    n = src.shape[0]
-    for w in range(dst.shape[0]):
-        lo = 64 * w
-        k = np.uint64(0)
-        for b in range(min(64, n - lo)):
-            if src[lo + b]:
-                k |= np.uint64(1) << np.uint64(b)
-        dst[w] = k
-
-
-@_njit_inline
-def _pack_row(P, i, dst):
-    """:func:`_pack_bits` of row ``i`` of ``P`` into ``dst``, without a view: numba counts
-    the references of a view's parent atomically, and threads that make views of one
-    array in a loop wait on each other."""
+def _pack_bits(P, i, dst, r):
+    """``dst[r, w]``: the bools ``P[i, 64 w: 64 w + 64]`` as the bits of a uint64 (bit b =
+    entry 64 w + b), each word built in a register by a counted loop from 0 (it vectorises).
+    Rows by index, not views: numba counts the references of a view's parent atomically, and
+    threads that make views of one array in a loop wait on each other."""
     n = P.shape[1]
-    for w in range(dst.shape[0]):
-        lo = 64 * w
-        k = np.uint64(0)
-        for b in range(min(64, n - lo)):
-            if P[i, lo + b]:
-                k |= np.uint64(1) << np.uint64(b)
-        dst[w] = k
-
-
-@_njit_inline
-def _pack_into(src, dst, r):
-    """:func:`_pack_bits` of ``src`` into row ``r`` of ``dst``, without a view (:func:`_pack_row`)."""
-    n = src.shape[0]
     for w in range(dst.shape[1]):
         lo = 64 * w
         k = np.uint64(0)
         for b in range(min(64, n - lo)):
-            if src[lo + b]:
+            if P[i, lo + b]:
                 k |= np.uint64(1) << np.uint64(b)
         dst[r, w] = k
 
@@ -4351,7 +4325,7 @@ def _bit_keys(P):
     (at least one; bit ``j % 64`` of word ``j // 64`` = column j)."""
     out = np.zeros((P.shape[0], max(1, (P.shape[1] + 63) >> 6)), np.uint64)
     for i in range(P.shape[0]):
-        _pack_bits(P[i], out[i])
+        _pack_bits(P, i, out, i)
     return out
 
 
