@@ -3979,9 +3979,13 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
     keys_only = table is not None and tails is None  # the kernel's keys are the patterns' keys
 
     def piece(a, b, alone=False):  # facets a..b (independent of each other); alone: not on the pool
+        k = _omp_threads(run.n_jobs, b - a) if alone else 0
+        if k and keys_only:  # the whole piece on numba's threads
+            si, ti, ui, mi, ms = _omp_run(k, _adjacency_par, frows[a:b], fpos[a:b], centers, A_sel, C_sel, fcells[a:b],
+                                          new_index, table[0], *rest)
+            return si, ti, ui, mi + a, ms
         fc, fa, fu = _facet_rows(frows[a:b], fpos[a:b], centers, A_sel, C_sel)
         cells = fcells[a:b].astype(np.int64)
-        k = _omp_threads(run.n_jobs, b - a) if alone else 0
         nb, q = (_omp_run(k, _neighbor_par, fc, fa, cells, rest[0], fu, *rest[1:], not keys_only) if k else
                  _neighbor_kernel(fc, fa, cells, rest[0], fu, *rest[1:], not keys_only))
         del fc, fa
@@ -4032,6 +4036,50 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
     if not ei:
         ei, ej, eu = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     return ei, ej, eu, miss
+
+
+@_njit_par
+def _adjacency_par(frows, fpos, centers, A_sel, C_sel, fcells, new_index, T, pat, WTflat, woff, bflat, offsets, d,
+                   on_tol, zthr, zabs, praw, anc, Hflat, hoff, WT3, k):
+    """A piece of :func:`_adjacency` (its keys only) on ``k`` threads, one piece of
+    consecutive facets each: their rows (:func:`_facet_rows`), neighbour keys
+    (:func:`_neighbor_kernel`) and matches (:func:`_match_keys`), joined in facet order. Returns
+    the edges' sources, targets and units, and the missed facets (positions in the piece)
+    with their sources."""
+    m = frows.shape[0]
+    si = np.empty(m, np.int64)
+    ti = np.empty(m, np.int64)
+    ui = np.empty(m, np.int64)
+    mi = np.empty(m, np.int64)
+    ms = np.empty(m, np.int64)
+    cnt = np.zeros((k, 2), np.int64)
+    for t in _prange(k):
+        a = t * m // k
+        e = (t + 1) * m // k
+        fc, fa, fu = _facet_rows(frows[a:e], fpos[a:e], centers, A_sel, C_sel)
+        cells = np.empty(e - a, np.int64)
+        src = np.empty(e - a, np.int64)
+        for i in range(e - a):
+            cells[i] = fcells[a + i]
+            src[i] = new_index[fcells[a + i]]
+        _, q = _neighbor_kernel(fc, fa, cells, pat, fu, WTflat, woff, bflat, offsets, d, on_tol, zthr, zabs, praw,
+                                anc, Hflat, hoff, WT3, False)
+        s_, t_, u_, m_ = _match_keys(T, q, src, fu)
+        for i in range(s_.shape[0]):  # at the piece's own places (at most one edge per facet)
+            si[a + i], ti[a + i], ui[a + i] = s_[i], t_[i], u_[i]
+        for i in range(m_.shape[0]):
+            mi[a + i], ms[a + i] = m_[i] + a, src[m_[i]]
+        cnt[t, 0], cnt[t, 1] = s_.shape[0], m_.shape[0]
+    ne = nm = 0
+    for t in range(k):  # the pieces' edges and misses moved to the front, in order
+        a = t * m // k
+        for i in range(cnt[t, 0]):
+            si[ne], ti[ne], ui[ne] = si[a + i], ti[a + i], ui[a + i]
+            ne += 1
+        for i in range(cnt[t, 1]):
+            mi[nm], ms[nm] = mi[a + i], ms[a + i]
+            nm += 1
+    return si[:ne].copy(), ti[:ne].copy(), ui[:ne].copy(), mi[:nm].copy(), ms[:nm].copy()
 
 
 @_njit

@@ -1047,7 +1047,7 @@ def _numba_threads_here():
                                                (4, "box", (7, 6))])
 def test_numba_threads_give_one_threads_answer(d, domain, widths, monkeypatch, global_random_seed):
     """Passes too small for the pool run on numba's threads (the prange drivers: layer cut,
-    maps, ranks, facets, rows, neighbours), each thread a piece of consecutive cells or
+    maps, ranks, facets, rows, neighbours and their matches), each thread a piece of consecutive cells or
     facets: every array of the decomposition, the vertex bitsets included, is one
     thread's bit for bit, and every driver ran."""
     if not _numba_threads_here():
@@ -1067,7 +1067,8 @@ def test_numba_threads_give_one_threads_answer(d, domain, widths, monkeypatch, g
     monkeypatch.setattr(subdivision, "OMP_MIN_LAYER_CELLS", 2)
     dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)
     drivers = {"_layer_par", "_maps_par", "_ranks_par"}  # (3-D, 4-D: the pool takes the larger facet passes)
-    assert drivers | ({"_finish_par", "_region_rows_par", "_neighbor_par"} if d == 2 else set()) <= set(ran), ran
+    assert drivers | ({"_finish_par", "_region_rows_par"} if d == 2 else set()) <= set(ran), ran
+    assert d > 2 or {"_adjacency_par", "_neighbor_par"} & set(ran), ran  # (the latter with patterns, dead layers)
     a, b = dec._arrays, ref._arrays
     assert a.keys() == b.keys()
     for key in a:
