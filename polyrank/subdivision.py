@@ -1483,15 +1483,23 @@ def _layer_par(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zer
     order (:func:`_layer_join`): the kernels cut cell by cell, so the output is the one
     piece's."""
     n = voff.shape[0] - 1
+    counts = np.zeros(k, np.int64)
     res = List()
     for t in range(k):  # the outputs' slots, filled by the threads
         res.append(_layer_kernel_empty(V, F, H))
     for t in _prange(k):
         a = t * n // k
         e = (t + 1) * n // k
+        mine = np.zeros(1, np.int64)  # each piece its own byte count (one shared counter, written
+        mine[0] = used[0]  # cell by cell by every thread, would bounce between their caches)
         res[t] = _layer_piece(V, F, voff, E, eoff, Cid, Crow, coff, H, a, e, unit_base, zero_thr, zero_abs, snap,
-                              floor, max_bytes, used, grow)
-    return _layer_join(res, n, k)
+                              floor, max_bytes, mine, grow)
+        counts[t] = mine[0] - used[0]
+    used[0] += counts.sum()
+    out = _layer_join(res, n, k)
+    if used[0] > max_bytes:  # the pieces together over the budget
+        return out[:10] + (1,)
+    return out
 
 
 @_njit
@@ -2377,9 +2385,10 @@ def _next_maps_into(H, P, B, W, b, out):
     acc = np.empty((d1, m))  # one cell's map, transposed: the loop over units is contiguous
     for c in range(n):
         p = P[c]
-        for k in range(d1 - 1):
-            acc[k, :] = 0.0
-        acc[d1 - 1, :] = b
+        for i in range(m):  # element by element: a slice of the shared b would make the
+            for k in range(d1 - 1):  # threads wait on its atomic reference count, cell by cell
+                acc[k, i] = 0.0
+            acc[d1 - 1, i] = b[i]
         for j in range(nl):  # each entry sums its active inputs in ascending order
             if not B[c, j]:
                 continue
