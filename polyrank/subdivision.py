@@ -1231,8 +1231,11 @@ def _omp_threads(n_jobs, n, min_items=None):
         try:
             layer = _numba.threading_layer()
         except ValueError:  # no parallel code has run in this process: the first launch picks it
-            _omp_probe(np.zeros(2))
-            layer = _numba.threading_layer()
+            try:
+                _omp_probe(np.zeros(2))
+                layer = _numba.threading_layer()
+            except Exception:  # noqa: BLE001 - no threading layer loads here: one thread, as before
+                layer = None
         _OMP["ready"] = layer in ("omp", "tbb")
     return k if _OMP["ready"] else 0
 

@@ -1110,3 +1110,28 @@ def test_a_forked_child_runs_no_numba_threads(monkeypatch):
 def _child_patterns(net, dom, q):
     assert subdivision._OMP["forked"]
     q.put(pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2).patterns)
+
+
+def test_no_threading_layer_means_one_thread(monkeypatch):
+    """Where numba has no threading layer it can load (the first parallel launch fails), or
+    only its workqueue (not thread-safe), the small passes stay on one thread: the same
+    answer, no error."""
+    if not subdivision.HAVE_NUMBA:
+        pytest.skip("no numba")
+    net = random_net(np.random.default_rng(5), 2, (9, 8))
+    dom = pr.Box(-3.0, 3.0, dim=2)
+    ref = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=1)
+
+    def no_layer():
+        raise ValueError("no threading layer has been initialized")
+
+    def boom(x):
+        raise RuntimeError("No threading layer could be loaded.")
+
+    for probe, layer in ((boom, no_layer), (subdivision._omp_probe, lambda: "workqueue")):
+        monkeypatch.setitem(subdivision._OMP, "ready", None)
+        monkeypatch.setattr(subdivision._numba, "threading_layer", layer)
+        monkeypatch.setattr(subdivision, "_omp_probe", probe)
+        assert subdivision._omp_threads(2, 10 ** 6) == 0
+        dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)
+        assert np.array_equal(dec.patterns, ref.patterns) and dec.edges == ref.edges
