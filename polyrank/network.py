@@ -8,6 +8,7 @@ numbered from 1, as in the paper.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -96,7 +97,7 @@ class ReLUNetwork:
         self._weights = tuple(Ws)
         self._biases = tuple(bs)
         self._readout = ro
-        self._offsets = np.concatenate([[0], np.cumsum([W.shape[0] for W in Ws])]).astype(np.int64)
+        self._offsets = np.array([0, *itertools.accumulate(W.shape[0] for W in Ws)], np.int64)
         self._offsets.setflags(write=False)
 
     @classmethod
@@ -110,7 +111,7 @@ class ReLUNetwork:
         self._weights = tuple(freeze(W) for W in weights)
         self._biases = tuple(freeze(b) for b in biases)
         self._readout = None
-        self._offsets = np.concatenate([[0], np.cumsum([W.shape[0] for W in self._weights])]).astype(np.int64)
+        self._offsets = np.array([0, *itertools.accumulate(W.shape[0] for W in self._weights)], np.int64)
         self._offsets.setflags(write=False)
         return self
 

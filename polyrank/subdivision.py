@@ -19,6 +19,7 @@ the cache); without numba the same code runs as plain Python, correctly but slow
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 import time
@@ -1324,7 +1325,6 @@ def _pstream(fn, n, n_jobs, after=None):
             if after is not None:
                 after(t)
         return out
-    import itertools
     import threading
 
     out = [None] * n
@@ -1819,6 +1819,31 @@ def _finish_par(V, F, voff, Cid, Crow, coff, box_id0, n_units, isfacet, centers,
                        nkeep[a:e], nunit[a:e])
 
 
+@_njit
+def _alive_index(alive, nkeep, nunit, kidx):
+    """The alive cells (indices), the offsets of their rows and of their unit facets (from
+    the counts ``nkeep``, ``nunit``), and ``kidx``: each cell's index among the alive ones
+    (-1 for the others), written in place."""
+    m = 0
+    for c in range(alive.shape[0]):
+        if alive[c]:
+            m += 1
+    live = np.empty(m, np.int64)
+    bounds = np.zeros(m + 1, np.int64)
+    fstart = np.zeros(m + 1, np.int64)
+    j = 0
+    for c in range(alive.shape[0]):
+        if alive[c]:
+            live[j] = c
+            bounds[j + 1] = bounds[j] + nkeep[c]
+            fstart[j + 1] = fstart[j] + nunit[c]
+            kidx[c] = j
+            j += 1
+        else:
+            kidx[c] = -1
+    return live, bounds, fstart
+
+
 def _region_rows(cells, items, g0, k0, isfac, alive, nkeep, nunit, box_id0, n_units, d, n_jobs):
     """The rows ``A y <= b`` (unit normals) of the alive cells, cell by cell, each cell's
     ordered by id (units, then domain rows, as the LP engine orders facets), with their ids
@@ -1827,14 +1852,9 @@ def _region_rows(cells, items, g0, k0, isfac, alive, nkeep, nunit, box_id0, n_un
     rows. On the pieces of :func:`_facet_pass` in parallel, each writing its cells' rows in
     place (their positions are known from the counts ``nkeep``, ``nunit``). The chunks
     ``(C, R, co)`` of ``cells`` are freed once read."""
-    live = np.flatnonzero(alive)
-    bounds = np.zeros(len(live) + 1, np.int64)
-    np.cumsum(nkeep[live], out=bounds[1:])
-    fstart = np.zeros(len(live) + 1, np.int64)
-    np.cumsum(nunit[live], out=fstart[1:])
     n = len(alive)
-    kidx = np.full(n, -1, dtype=np.int32 if n < 2 ** 31 else np.int64)  # cell -> alive index
-    kidx[live] = np.arange(len(live))
+    kidx = np.empty(n, dtype=np.int32 if n < 2 ** 31 else np.int64)  # cell -> alive index
+    live, bounds, fstart = _alive_index(alive, nkeep, nunit, kidx)
     M, nf = int(bounds[-1]), int(fstart[-1])
     m = int(k0[-1])
     raw = d >= 8  # numpy's norm: the rows gathered here, normalised below as _unit_rows does
@@ -2171,7 +2191,9 @@ class _Run:
             for l in range(K):
                 Wl, bl = np.asarray(net.weights[l], dtype=np.float64), np.asarray(net.biases[l], dtype=np.float64)
                 if l == 0:
-                    H = np.ascontiguousarray(np.hstack([Wl, bl[:, None]])[None])
+                    H = np.empty((1, len(bl), d + 1))
+                    H[0, :, :d] = Wl
+                    H[0, :, d] = bl
                 elif l == K - 1 and ncells > LAYER_CHUNK_CELLS and (d < SPLIT_MIN_DIM or ncells >= SPLIT_MAX_CELLS):
                     # the last layer's maps are needed by no later layer: built piece by piece
                     # (where there is more than one piece: else built once, not for cuts and ranks)
@@ -2737,7 +2759,7 @@ def _transposed_layers(net, K):
     """Layers 1..K of ``net`` for the compiled forward passes: each ``W_l`` transposed and
     raveled (the list, and concatenated with the offsets ``woff``), the biases concatenated."""
     Ws = [np.asarray(W, dtype=np.float64).T.ravel() for W in net.weights[:K]]
-    woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
+    woff = np.array([0] + list(itertools.accumulate(len(w) for w in Ws)), np.int64)
     return Ws, np.concatenate(Ws), woff, np.concatenate([np.asarray(b, dtype=np.float64) for b in net.biases[:K]])
 
 
@@ -3622,7 +3644,7 @@ def _pattern_rows(net, K, offsets, P, exact=True, n_jobs=1):
     of einsum and matmul (faster; the last bits may differ: for the certificates only)."""
     if not exact:
         Ws = [np.ascontiguousarray(net.weights[l], dtype=np.float64).ravel() for l in range(K)]
-        woff = np.concatenate([[0], np.cumsum([len(w) for w in Ws])]).astype(np.int64)
+        woff = np.array([0] + list(itertools.accumulate(len(w) for w in Ws)), np.int64)
         return _cellwise(_pattern_rows_kernel, n_jobs, (
             np.ascontiguousarray(P, dtype=np.bool_), np.concatenate(Ws), woff,
             np.concatenate([np.asarray(net.biases[l], dtype=np.float64) for l in range(K)]),
@@ -3910,6 +3932,27 @@ def _paused_gc(func, *args):
             gc.enable()
 
 
+@_njit
+def _doubtful_cells(isfac, co, lb, tol_abs, d):
+    """The cells :func:`_certify_cells` looks at again: those whose bound ``lb`` is not
+    above ``tol_abs`` or that have fewer than d + 1 facets (``isfac`` over the candidate
+    rows, cell c's at ``co[c]:co[c + 1]``), in order; and which cells have too few facets."""
+    n = lb.shape[0]
+    out = np.empty(n, np.int64)
+    flat = np.zeros(n, np.bool_)
+    m = 0
+    for p in range(n):
+        c = 0
+        for r in range(co[p], co[p + 1]):
+            if isfac[r]:
+                c += 1
+        flat[p] = c < d + 1
+        if flat[p] or not lb[p] > tol_abs:
+            out[m] = p
+            m += 1
+    return out[:m], flat
+
+
 def _certify_cells(cells, g0, k0, isfac, co, lb, wit, tol_abs, d):
     """The sliver check: a cell whose certified inradius ``lb`` is not above ``tol_abs``
     gets a Chebyshev-centre LP on its facets' rows (unit normals, :func:`_unit_rows`, from the
@@ -3923,10 +3966,7 @@ def _certify_cells(cells, g0, k0, isfac, co, lb, wit, tol_abs, d):
     facets' rows alone would make the LP see the half-space beyond it. It is no region.
     (Such cells came from a duplicated unit's cut along its copy's facet, which the layer
     kernel no longer makes (COINCIDENT_RTOL); the rule stays as a guard.)"""
-    cum = np.zeros(len(isfac) + 1, np.int64)
-    np.cumsum(isfac, out=cum[1:])
-    flat = cum[co[1:]] - cum[co[:-1]] < d + 1  # facets per cell
-    doubtful = np.flatnonzero(~(lb > tol_abs) | flat)
+    doubtful, flat = _doubtful_cells(isfac, co, lb, tol_abs, d)
     alive = np.ones(len(lb), dtype=bool)
     if not len(doubtful):  # every cell certified: the bounds are the radii
         return alive, wit, lb, 0, []
@@ -4286,11 +4326,24 @@ def _pairs(ei, ej):
     return out
 
 
+@_njit
+def _id_bound(ei, ej, eu):
+    """1 + the largest entry of the three arrays (1 when all are empty)."""
+    m = 0
+    for t in range(ei.shape[0]):
+        m = max(m, ei[t])
+    for t in range(ej.shape[0]):
+        m = max(m, ej[t])
+    for t in range(eu.shape[0]):
+        m = max(m, eu[t])
+    return int(m) + 1
+
+
 def _unique_edges(ei, ej, eu):
     """One edge per pair ``i < j``, labelled by its smallest unit (units are numbered in
     label order); int32 where the ids fit."""
-    ei, ej, eu = (np.concatenate(x) for x in (ei, ej, eu))
-    n = int(max(ei.max(initial=0), ej.max(initial=0), eu.max(initial=0))) + 1
+    ei, ej, eu = (np.asarray(x[0]) if len(x) == 1 else np.concatenate(x) for x in (ei, ej, eu))
+    n = _id_bound(ei, ej, eu)
     small = np.int32 if n < 2 ** 31 else np.int64
     if n <= 1 << _EDGE_BITS:
         return _dedup_edges(ei, ej, eu, n, np.zeros(0, small))
@@ -4546,9 +4599,9 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     b_out = s * b_sel + (A_sel @ x0v if x0v.any() else 0.0)
     A_out.setflags(write=False)
     b_out.setflags(write=False)
-    wits = x0 + s * wit[idx_cells]
-    wits.setflags(write=False)
     every = len(idx_cells) == n_cells  # no cell dropped (the rule): no copies
+    wits = x0 + s * (wit if every else wit[idx_cells])
+    wits.setflags(write=False)
     pat_alive = pat if every else pat[idx_cells]
     del lb, wit, alive
 
@@ -4597,18 +4650,21 @@ def _assemble(net, domain, K, run, pat, rk, tol_abs, lp_scale, R, t0, frame=(0.0
     notes = precision_notes(tol_abs / lp_scale, s * lp_scale, len(thin), min(thin, default=None), gap)
     warn_precision(notes)
     # the chunks' vertex bitsets as one array (after the work arrays are freed), offsets global
-    F = np.concatenate([f for f, _ in fbits]) if fbits else np.zeros((0, 1), np.uint64)
-    vo = np.zeros(n_cells + 1, np.int64)
-    c0 = 0
-    for _, o in fbits:
-        vo[c0 + 1: c0 + len(o)] = o[1:] + vo[c0]
-        c0 += len(o) - 1
+    if len(fbits) == 1 and fbits[0][1][0] == 0 and fbits[0][1].dtype == np.int64:  # one chunk: as it is
+        F, vo = fbits[0]
+    else:
+        F = np.concatenate([f for f, _ in fbits]) if fbits else np.zeros((0, 1), np.uint64)
+        vo = np.zeros(n_cells + 1, np.int64)
+        c0 = 0
+        for _, o in fbits:
+            vo[c0 + 1: c0 + len(o)] = o[1:] + vo[c0]
+            c0 += len(o) - 1
     del fbits
     # what polyrank.faces reads instead of recomputing it (faces, verify): the regions' rows,
     # the dual graph, and each region's vertex-hyperplane incidences (bitsets over the row ids)
     arrays = {"patterns": pat_alive, "ranks": rk_alive, "A": A_out, "b": b_out, "witnesses": wits,
-              "row_offsets": np.asarray(bounds, dtype=np.int64), "row_ids": C_sel, "bounded": ~onbox[idx_cells],
-              "inradius": s * radius[idx_cells],
+              "row_offsets": np.asarray(bounds, dtype=np.int64), "row_ids": C_sel,
+              "bounded": ~(onbox if every else onbox[idx_cells]), "inradius": s * (radius if every else radius[idx_cells]),
               "edges": _pairs(ei, ej), "vertex_bits": (F, vo, idx_cells, int(run.box_id0))}
     if not edges:
         del arrays["edges"]
