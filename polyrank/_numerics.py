@@ -12,9 +12,12 @@ This module sits below :mod:`polyrank.enumerate`, :mod:`polyrank.subdivision` an
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
+
+from .network import ReLUNetwork
 
 #: Minimum inscribed-ball radius, relative to the problem's length scale, for a
 #: region (or a facet, within its hyperplane) to count as full-dimensional.
@@ -83,8 +86,6 @@ def scaled_units(net, K=None):
     array([[False, False],
            [ True,  True]])
     """
-    from .network import ReLUNetwork
-
     K = net.n_layers if K is None else K
     return ReLUNetwork._trusted(*_scaled_layers(net.weights[:K], net.biases[:K]))
 
@@ -104,20 +105,47 @@ def _scaled_layers(weights, biases, carry=0):
     return Ws, bs
 
 
+@functools.lru_cache(maxsize=1)
+def _abs_max_kernel():
+    """A compiled ``(max |W|, max |b|)`` (0 for an empty array; for finite entries, as the
+    engines' networks have), or None without numba: one call instead of four numpy calls,
+    which cost more than the work for the small layers every enumeration scales."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - exercised only without numba
+        return None
+
+    @numba.njit(cache=True, nogil=True)
+    def abs_max(W, b):
+        mw = 0.0
+        for i in range(W.shape[0]):
+            for j in range(W.shape[1]):
+                mw = max(mw, abs(W[i, j]))
+        mb = 0.0
+        for i in range(b.shape[0]):
+            mb = max(mb, abs(b[i]))
+        return mw, mb
+
+    return abs_max
+
+
 def _layer_exponent(W, b, cum):
     """log2 of the power of two :func:`_scaled_layers` divides the layer ``(W, b)`` by."""
-    ew = _exponent(float(np.abs(W).max(initial=0.0)))
-    eb = _exponent(float(np.abs(b).max(initial=0.0)))
-    cands = [e for e in (ew, None if eb is None else eb - cum) if e is not None]
-    return max(cands) if cands else 0
+    kernel = _abs_max_kernel() if W.ndim == 2 and b.ndim == 1 else None
+    if kernel is not None:
+        mw, mb = kernel(W, b)
+    else:
+        mw, mb = float(np.abs(W).max(initial=0.0)), float(np.abs(b).max(initial=0.0))
+    ew, eb = _exponent(mw), _exponent(mb)
+    if eb is None:
+        return 0 if ew is None else ew
+    return eb - cum if ew is None else max(ew, eb - cum)
 
 
 def local_network(net, K, x0, s):
     """The network the engines enumerate: hidden layers 1..K of ``net`` composed with
     ``x = x0 + s y`` (the local frame, :func:`local_frame`), in scaled units
     (:func:`scaled_units`). Its regions in ``y`` are ``net``'s in ``x``, with the same patterns."""
-    from .network import ReLUNetwork
-
     d = net.input_dim
     # the first layer in scaled units (2^-a), then ``ReLUNetwork.restrict`` to x = x0 + s y,
     # and its check that the result is finite; then all layers in scaled units, the first

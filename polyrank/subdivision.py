@@ -2017,6 +2017,7 @@ def _initial_cell(Ad, bd, n_units, snap_rel):
 
 
 @functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=None)
 def _box_rows(d):
     """The rows of a box in dimension d, ``x_j <= hi_j`` then ``-x_j <= -lo_j`` (read-only)."""
     A = np.vstack([np.eye(d), -np.eye(d)])
@@ -2776,8 +2777,7 @@ def _neighbor_args(net, K, offsets, pat, praw, on_tol, zthr, zabs, parents, maps
         idx = parents[l][idx]
         anc[:, l] = idx
     if maps is not None:
-        hoff = np.zeros(K, np.int64)
-        hoff[1:] = np.cumsum([H.size for H in maps[:-1]])
+        hoff = np.array([0, *itertools.accumulate(H.size for H in maps[:-1])], np.int64)
         Hflat = np.concatenate([H.ravel() for H in maps])
         WT3 = np.zeros((0, 0, 0))
     else:  # the maps are rebuilt: each layer's transposed weights, padded to the widest layer

@@ -207,3 +207,28 @@ def test_local_network_is_scaled_units_of_the_restriction_bit_for_bit(seed):
         assert np.array_equal(a, b) and not a.flags.writeable
     Y = rng.normal(size=(50, d))
     assert np.array_equal(got.patterns(Y, flat=True), net.truncate(K).patterns(x0 + s * Y, flat=True))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_layer_exponent_compiled_maxima_match_numpy(seed, monkeypatch):
+    """The power of two of scaled units from the compiled maxima is numpy's, on layers of
+    magnitudes 1e-300..1e300, zeros, subnormals, empty biases and transposed (non-contiguous)
+    weights; and it brings the layer's largest entry to [0.5, 1)."""
+    from polyrank import _numerics as nm
+
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(40):
+        W = rng.normal(size=(int(rng.integers(1, 7)), int(rng.integers(1, 7)))) * 10.0 ** rng.integers(-300, 300)
+        b = rng.normal(size=W.shape[0]) * 10.0 ** rng.integers(-300, 300) * (rng.random() > 0.3)
+        cases.append((W, b, int(rng.integers(-20, 20))))
+    cases += [(np.zeros((3, 2)), np.zeros(3), 0), (np.full((2, 2), 5e-324), np.zeros(2), 0),
+              (rng.normal(size=(4, 3)).T, np.zeros(0), 3), (np.zeros((2, 2)), np.array([0.0, -7.0]), 2)]
+    got = [nm._layer_exponent(W, b, cum) for W, b, cum in cases]
+    monkeypatch.setattr(nm, "_abs_max_kernel", lambda: None)
+    ref = [nm._layer_exponent(W, b, cum) for W, b, cum in cases]
+    assert got == ref
+    for (W, b, cum), a in zip(cases, got):
+        top = max(np.abs(W).max(initial=0.0), np.abs(np.ldexp(b, -cum)).max(initial=0.0))
+        if top > 0:
+            assert 0.5 <= np.ldexp(top, -a) < 1.0

@@ -1135,3 +1135,38 @@ def test_no_threading_layer_means_one_thread(monkeypatch):
         assert subdivision._omp_threads(2, 10 ** 6) == 0
         dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)
         assert np.array_equal(dec.patterns, ref.patterns) and dec.edges == ref.edges
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_compiled_bookkeeping_matches_numpy(seed):
+    """The compiled loops that replaced numpy calls between the kernels give numpy's
+    answers: the sliver check's candidates (bound not above tol, or fewer than d + 1
+    facets), the alive cells with their row and unit-facet offsets and each cell's alive
+    index, and the edges' id bound; on random inputs with empty cells and no alive cell."""
+    rng = np.random.default_rng(seed)
+    n, d = int(rng.integers(0, 60)), int(rng.integers(1, 6))
+    sizes = rng.integers(0, 9, size=n)
+    co = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    isfac = rng.random(int(co[-1])) < 0.6
+    lb = rng.choice([0.0, 1e-9, 1e-3, np.nan], size=n)
+    tol = 1e-9
+    doubtful, flat = subdivision._doubtful_cells(isfac, co, lb, tol, d)
+    cum = np.concatenate([[0], np.cumsum(isfac)])
+    ref_flat = cum[co[1:]] - cum[co[:-1]] < d + 1
+    assert np.array_equal(flat, ref_flat)
+    assert np.array_equal(doubtful, np.flatnonzero(~(lb > tol) | ref_flat))
+
+    alive = rng.random(n) < (0.0 if seed == 0 else 0.7)
+    nkeep, nunit = rng.integers(0, 9, size=n), rng.integers(0, 5, size=n)
+    kidx = np.empty(n, np.int32)
+    live, bounds, fstart = subdivision._alive_index(alive, nkeep, nunit, kidx)
+    ref_live = np.flatnonzero(alive)
+    assert np.array_equal(live, ref_live)
+    assert np.array_equal(bounds, np.concatenate([[0], np.cumsum(nkeep[ref_live])]))
+    assert np.array_equal(fstart, np.concatenate([[0], np.cumsum(nunit[ref_live])]))
+    ref_kidx = np.full(n, -1)
+    ref_kidx[ref_live] = np.arange(len(ref_live))
+    assert np.array_equal(kidx, ref_kidx)
+
+    ei, ej, eu = (rng.integers(0, 1000, size=int(rng.integers(0, 30))) for _ in range(3))
+    assert subdivision._id_bound(ei, ej, eu) == int(max(ei.max(initial=0), ej.max(initial=0), eu.max(initial=0))) + 1
