@@ -1483,7 +1483,8 @@ def _layer_par(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zer
                grow, k):
     """The layer kernel (:func:`_layer_kernel_2d` in 2-D, else :func:`_layer_kernel`) on ``k``
     threads, one piece of consecutive cells each, and the pieces' outputs joined in cell
-    order (:func:`_layer_join`): the kernels cut cell by cell, so the output is the one
+    order (:func:`_layer_join_alloc`, then each piece copied in by its own thread:
+    :func:`_layer_join_piece`): the kernels cut cell by cell, so the output is the one
     piece's."""
     n = voff.shape[0] - 1
     counts = np.zeros(k, np.int64)
@@ -1499,7 +1500,10 @@ def _layer_par(V, F, voff, E, eoff, Cid, Crow, coff, H, unit_base, zero_thr, zer
                               floor, max_bytes, mine, grow)
         counts[t] = mine[0] - used[0]
     used[0] += counts.sum()
-    out = _layer_join(res, n, k)
+    # the pieces joined in cell order, each copied in by its own thread
+    out, starts = _layer_join_alloc(res, k)
+    for t in _prange(k):
+        _layer_join_piece(res, out, starts, np.int64(t), n, k)
     if used[0] > max_bytes:  # the pieces together over the budget
         return out[:10] + (1,)
     return out
@@ -1528,50 +1532,49 @@ def _layer_kernel_empty(V, F, H):
 
 
 @_njit
-def _layer_join(res, n, k):
-    """The layer kernel's outputs on the ``k`` pieces of :func:`_layer_par` (``n`` cells) as
-    one: arrays concatenated, offsets and parents shifted."""
-    nv = ne = nc = nn = 0
+def _layer_join_alloc(res, k):
+    """The joined outputs of :func:`_layer_par`'s ``k`` pieces (``res``), allocated, with
+    their offsets' first entries set; and where each piece's vertices, edges, candidate
+    rows and cells start in them (row t, and the totals in row k). The pieces are copied
+    in by :func:`_layer_join_piece`."""
+    starts = np.zeros((k + 1, 4), np.int64)
     over = 0
     for t in range(k):
         r = res[t]
-        nv += r[0].shape[0]
-        ne += r[3].shape[0]
-        nc += r[5].shape[0]
-        nn += r[8].shape[0]
+        starts[t + 1, 0] = starts[t, 0] + r[0].shape[0]
+        starts[t + 1, 1] = starts[t, 1] + r[3].shape[0]
+        starts[t + 1, 2] = starts[t, 2] + r[5].shape[0]
+        starts[t + 1, 3] = starts[t, 3] + r[8].shape[0]
         over = max(over, r[10])
+    nv, ne, nc, nn = starts[k, 0], starts[k, 1], starts[k, 2], starts[k, 3]
     r0 = res[0]
-    oV = np.empty((nv, r0[0].shape[1]))
-    oF = np.empty((nv, r0[1].shape[1]), np.uint64)
-    oE = np.empty((ne, 2), np.int32)
-    oC = np.empty(nc, np.int32)
-    oR = np.empty((nc, r0[6].shape[1]))
-    oB = np.empty((nn, r0[8].shape[1]), np.bool_)
-    oP = np.empty(nn, np.int64)
-    vo = np.zeros(nn + 1, np.int64)
-    eo = np.zeros(nn + 1, np.int64)
-    co = np.zeros(nn + 1, np.int64)
-    x = y = z = c = 0
-    for t in range(k):
-        rV, rF, rvo, rE, reo, rC, rR, rco, rB, rP, _ = res[t]
-        m = rB.shape[0]
-        oV[x: x + rV.shape[0]] = rV
-        oF[x: x + rV.shape[0]] = rF
-        oE[y: y + rE.shape[0]] = rE
-        oC[z: z + rC.shape[0]] = rC
-        oR[z: z + rC.shape[0]] = rR
-        oB[c: c + m] = rB
-        a = t * n // k
-        for i in range(m):
-            oP[c + i] = rP[i] + a
-            vo[c + i + 1] = rvo[i + 1] + x
-            eo[c + i + 1] = reo[i + 1] + y
-            co[c + i + 1] = rco[i + 1] + z
-        x += rV.shape[0]
-        y += rE.shape[0]
-        z += rC.shape[0]
-        c += m
-    return oV, oF, vo, oE, eo, oC, oR, co, oB, oP, over
+    out = (np.empty((nv, r0[0].shape[1])), np.empty((nv, r0[1].shape[1]), np.uint64), np.zeros(nn + 1, np.int64),
+           np.empty((ne, 2), np.int32), np.zeros(nn + 1, np.int64), np.empty(nc, np.int32),
+           np.empty((nc, r0[6].shape[1])), np.zeros(nn + 1, np.int64), np.empty((nn, r0[8].shape[1]), np.bool_),
+           np.empty(nn, np.int64), over)
+    return out, starts
+
+
+@_njit_inline
+def _layer_join_piece(res, out, starts, t, n, k):
+    """Piece ``t`` of :func:`_layer_par` copied into the joined outputs ``out``
+    (:func:`_layer_join_alloc`): its arrays at its starts, its offsets and parents shifted."""
+    oV, oF, vo, oE, eo, oC, oR, co, oB, oP, _ = out
+    rV, rF, rvo, rE, reo, rC, rR, rco, rB, rP, _ = res[t]
+    x, y, z, c = starts[t, 0], starts[t, 1], starts[t, 2], starts[t, 3]
+    m = rB.shape[0]
+    oV[x: x + rV.shape[0]] = rV
+    oF[x: x + rV.shape[0]] = rF
+    oE[y: y + rE.shape[0]] = rE
+    oC[z: z + rC.shape[0]] = rC
+    oR[z: z + rC.shape[0]] = rR
+    oB[c: c + m] = rB
+    a = t * n // k
+    for i in range(m):
+        oP[c + i] = rP[i] + a
+        vo[c + i + 1] = rvo[i + 1] + x
+        eo[c + i + 1] = reo[i + 1] + y
+        co[c + i + 1] = rco[i + 1] + z
 
 
 def _pieces(cells, n_jobs):
