@@ -12,8 +12,10 @@ every facet through both). Facets, witnesses, H-representations, ranks and the
 adjacency graph are then read off the final cells.
 
 The hot loops are compiled with numba when it is installed (``cache=True``: the
-first call in a fresh environment pays ~20 s of compilation, later processes load
-the cache); without numba the same code runs as plain Python, correctly but slowly.
+first call in a fresh environment pays about a minute of compilation, and the first
+call on several threads about as much again for the parallel drivers; later processes
+load the cache in ~2 s); without numba the same code runs as plain Python, correctly
+but slowly.
 """
 
 from __future__ import annotations
