@@ -1,9 +1,9 @@
 """The subdivision engine of two revisions of polyrank, timed side by side.
 
 An engine change is judged here on whole ``enumerate_regions`` calls over many networks
-(``polyrank.train.mlp(dim, widths, seed=s)`` for s = 0..``--nets``-1), not on one call's
-captured inputs replayed in a loop: a replay lets the branch predictor learn that one input
-and has misled (``docs/subdivision.md``). Each revision's ``polyrank`` package is exported
+(``polyrank.train.mlp(dim, widths, seed=s)`` for s = 0..``--nets``-1, over the box
+``[-BOX, BOX]^dim``), not on one call's captured inputs replayed in a loop: a replay lets
+the branch predictor learn that one input and has misled (``docs/subdivision.md``). Each revision's ``polyrank`` package is exported
 (``git archive``) to a temporary folder; ``--head`` defaults to the working tree, so an
 uncommitted change is compared with ``BASE`` as it stands. The two revisions run in
 alternating fresh processes, ``--reps`` each; a process builds the networks, compiles
@@ -19,6 +19,7 @@ about a microsecond per 4 KiB page), which says nothing about the engine's work.
 
     python benchmarks/revisions.py 74ea45d                    # the working tree against 74ea45d
     python benchmarks/revisions.py 74ea45d --head HEAD --widths 32 32 32 --nets 10 --keep-heap
+    python benchmarks/revisions.py 8bfb2c0 --dim 8 --widths 16 16 --box 0.1 --nets 3 --n-jobs 2
 
 Same answers are not checked here (the tests do that); this is a stopwatch.
 """
@@ -45,13 +46,13 @@ KEEP_HEAP_ENV = {"MALLOC_TRIM_THRESHOLD_": "2000000000", "MALLOC_TOP_PAD_": "671
 
 _CHILD = r"""
 import json, sys, time
-tree, dim, widths, nets, rounds, n_jobs = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+tree, dim, widths, nets, rounds, n_jobs, half = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7])
 sys.path.insert(0, tree)
 import polyrank as pr
 from polyrank.train import mlp
 if not pr.__file__.startswith(tree):
     raise SystemExit(f"imported polyrank from {pr.__file__}, not from {tree}")
-box = pr.Box(-10, 10, dim=dim)
+box = pr.Box(-half, half, dim=dim)
 ns = [pr.as_network(mlp(dim, widths, seed=s)) for s in range(nets)]
 for n in ns:
     pr.enumerate_regions(n, box, method="subdivision", n_jobs=n_jobs)
@@ -84,7 +85,7 @@ def export(rev, dest):
 def run_child(tree, args, env):
     """One timing process on ``tree``: its best and median seconds per network."""
     cmd = [sys.executable, "-c", _CHILD, str(tree), str(args.dim), json.dumps(args.widths), str(args.nets),
-           str(args.rounds), str(args.n_jobs)]
+           str(args.rounds), str(args.n_jobs), repr(args.box)]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode:
         raise SystemExit(f"revisions.py: the timing process on {tree} failed:\n{p.stderr[-2000:]}")
@@ -98,11 +99,15 @@ def main(argv=None):
     ap.add_argument("--dim", type=_POSITIVE, default=2, help="input dimension (default 2)")
     ap.add_argument("--widths", type=_POSITIVE, nargs="+", default=[16, 16, 16], help="hidden widths (default 16 16 16)")
     ap.add_argument("--nets", type=_POSITIVE, default=20, help="networks, seeds 0..NETS-1 (default 20)")
+    ap.add_argument("--box", type=float, default=10.0,
+                    help="half-width of the box [-BOX, BOX]^dim (default 10; e.g. 0.1 for 8-16-16)")
     ap.add_argument("--rounds", type=_POSITIVE, default=15, help="timed passes over the networks per process (default 15)")
     ap.add_argument("--reps", type=_POSITIVE, default=3, help="processes per revision, alternating (default 3)")
     ap.add_argument("--n-jobs", type=_POSITIVE, default=1, help="threads of the engine (default 1)")
     ap.add_argument("--keep-heap", action="store_true", help="glibc keeps freed memory mapped, for both revisions")
     args = ap.parse_args(argv)
+    if not (args.box > 0 and args.box < float("inf")):
+        ap.error(f"--box must be a positive finite half-width, got {args.box}")
     env = dict(os.environ, **(KEEP_HEAP_ENV if args.keep_heap else {}))
     env.pop("PYTHONPATH", None)
     label = {"base": args.base, "head": args.head or "working tree"}
@@ -112,7 +117,7 @@ def main(argv=None):
             trees[key] = Path(tmp) / key
             export(rev, trees[key])
         net = f"{args.dim}-" + "-".join(map(str, args.widths))
-        print(f"{net}, {args.nets} networks, {args.rounds} rounds, n_jobs={args.n_jobs}"
+        print(f"{net} in [-{args.box:g}, {args.box:g}]^{args.dim}, {args.nets} networks, {args.rounds} rounds, n_jobs={args.n_jobs}"
               f"{', heap kept' if args.keep_heap else ''}; ms per network")
         for key in trees:  # compile into each tree's numba cache before anything is timed
             args_warm = argparse.Namespace(**{**vars(args), "rounds": 1, "nets": 1})

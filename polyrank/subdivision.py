@@ -1218,14 +1218,22 @@ _OMP = {"ready": None, "forked": False}
 #: ``OMP_MIN_LAYER_CELLS`` cells.
 OMP_MAX_LAYER_CELLS = 1 << 12
 OMP_MIN_LAYER_CELLS = 8
+#: numba's threads are used up to this input dimension. Above it a cell costs far more than a
+#: hand-off to the pool, and the general layer kernel makes views of its inputs cell by cell:
+#: numba's two threads, sharing one reference count per input array, wait on each other
+#: (the pool's threads get their own). Measured with two threads, numba's against the pool:
+#: 3-16-16-16 box 0.034 against 0.032-0.033 s, 4-16-16-16 0.486 against 0.469 s, 6-16-16
+#: 0.114 against 0.090 s, 8-16-16 0.208 against 0.163 s (one thread 0.184 s).
+OMP_MAX_DIM = 2
 
 
-def _omp_threads(n_jobs, n, min_items=None):
+def _omp_threads(n_jobs, n, min_items=None, d=2):
     """The number of numba threads (and pieces) for a pass of ``n`` items on ``n_jobs``
     threads that the pool does not split, or 0 to run it on this thread: at least two, each
     with ``min_items``, in a process whose numba threading layer is thread-safe (found by a
-    first launch when no parallel code has run yet) and that is not a forked child."""
-    if not HAVE_NUMBA or n_jobs <= 1 or _OMP["forked"]:
+    first launch when no parallel code has run yet) and that is not a forked child, for input
+    dimension ``d`` up to ``OMP_MAX_DIM``."""
+    if not HAVE_NUMBA or n_jobs <= 1 or _OMP["forked"] or d > OMP_MAX_DIM:
         return 0
     k = min(n_jobs, _numba.config.NUMBA_NUM_THREADS, n // (OMP_MIN_ITEMS if min_items is None else min_items))
     if k < 2:
@@ -1427,7 +1435,7 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs, grow
         d = next((ch[0].shape[1] for ch in cells), 2)
         size = max(_min_chunk("layer", d), min(size, -(-n // (n_jobs * CHUNKS_PER_THREAD))))
     if len(cells) == 1 and n <= OMP_MAX_LAYER_CELLS:  # one piece, cut on numba's threads where it pays
-        k = _omp_threads(n_jobs, n, OMP_MIN_LAYER_CELLS)
+        k = _omp_threads(n_jobs, n, OMP_MIN_LAYER_CELLS, cells[0][0].shape[1])
         if k:
             V, F, vo, E, eo, C, R, co = cells[0]
             r = _omp_run(k, _layer_par, V, F, vo, E, eo, C, R, co, H if not isinstance(H, _LazyMaps) else H[0:n],
@@ -1643,7 +1651,7 @@ def _facet_pass(cells, d, box_id0, n_units, n_jobs, bits):
         args = (V[va:vb], F[va:vb], _rebase(vo, a, b), C[ca:cb], R[ca:cb], _rebase(cc, a, b), box_id0, n_units,
                 isfac[ka:kb], centers[ka:kb], spread[ka:kb], wit[ga:gb], lb[ga:gb], onbox[ga:gb], nkeep[ga:gb],
                 nunit[ga:gb])
-        k = _omp_threads(n_jobs, b - a) if len(items) == 1 else 0
+        k = _omp_threads(n_jobs, b - a, d=d) if len(items) == 1 else 0
         if k:
             _omp_run(k, _finish_par, *args)
         else:
@@ -1876,7 +1884,7 @@ def _region_rows(cells, items, g0, k0, isfac, alive, nkeep, nunit, box_id0, n_un
         ca, cb = cc[a], cc[e]
         args = (C[ca:cb], R[ca:cb], _rebase(cc, a, e), isfac[k0[i] + ca: k0[i] + cb], kidx[g0[i] + a: g0[i] + e],
                 bounds, fstart, box_id0, n_units, g0[i] + a, k0[i] + ca, raw, A, b, Cs, frows, fcells, fpos)
-        k = _omp_threads(n_jobs, e - a) if len(items) == 1 else 0
+        k = _omp_threads(n_jobs, e - a, d=d) if len(items) == 1 else 0
         if k:
             _omp_run(k, _region_rows_par, *args)
         else:
@@ -2208,7 +2216,7 @@ class _Run:
                 else:  # z_l = W_l (B z_{l-1}) + b_l on each new cell, z_{l-1} from its parent
                     H = _cellwise(_next_maps, self.n_jobs, (self.maps[-1], parents[-1], bits[-1],
                                                             np.ascontiguousarray(Wl), bl), (1, 2),
-                                  _min_chunk("maps", d))
+                                  _min_chunk("maps", d), d)
                 self.maps = [H]  # the earlier ones are rebuilt by the neighbour pass, or kept when small
                 if self.kept is not None:
                     kept_bytes += H.shape[0] * H.shape[1] * H.shape[2] * 8
@@ -2250,7 +2258,7 @@ class _Run:
                 cap = None
                 if (defer_ranks and self.n_jobs > 1 and self.kept is not None and not isinstance(H, _LazyMaps)
                         and _bounds(n_new, self.n_jobs, _min_chunk("ranks", d)) is None
-                        and not _omp_threads(self.n_jobs, n_new)):  # (numba's threads: no hand-off)
+                        and not _omp_threads(self.n_jobs, n_new, d=d)):  # (numba's threads: no hand-off)
                     pending.append((l, H, P, B, zthr))  # computed after the run, on a pool thread
                     ranks.append(None)
                 else:
@@ -2376,8 +2384,9 @@ class _LazyMaps:
     def rows(self, a, b, n_jobs):
         """The maps of cells ``a..b`` on ``n_jobs`` threads (1 inside a pool's worker: the
         pool is shared, a worker waiting on it could wait for ever)."""
+        d = self.H.shape[2] - 1
         return _cellwise(_next_maps, n_jobs, (self.H, self.P[a:b], self.B[a:b], self.W, self.b), (1, 2),
-                         _min_chunk("maps", self.H.shape[2] - 1))
+                         _min_chunk("maps", d), d)
 
     def __getitem__(self, key):
         if not (isinstance(key, slice) and key.step in (None, 1)):
@@ -2491,16 +2500,17 @@ def _certified_ranks(H, P, B, d, cap, zthr):
     return out
 
 
-def _cellwise(kernel, n_jobs, args, per_cell, min_chunk=PARALLEL_MIN_CHUNK):
+def _cellwise(kernel, n_jobs, args, per_cell, min_chunk=PARALLEL_MIN_CHUNK, d=None):
     """``kernel(*args)`` for a kernel that works cell by cell (one output row per cell; the
     arguments at the positions ``per_cell`` have one row per cell), on chunks of cells in
     parallel, concatenated in cell order (the same output for any number of threads); too
-    few cells for the pool go to the kernel's numba driver (:func:`_omp_threads`), if any."""
+    few cells for the pool go to the kernel's numba driver (:func:`_omp_threads`; ``d``: the
+    input dimension, None for none), if any."""
     n = len(args[per_cell[0]])
     bounds = _bounds(n, n_jobs, min_chunk)
     if bounds is None:
         driver = _OMP_DRIVERS.get(kernel)
-        k = _omp_threads(n_jobs, n) if driver is not None else 0
+        k = _omp_threads(n_jobs, n, d=d) if driver is not None and d is not None else 0
         return _omp_run(k, driver, *args) if k else kernel(*args)
 
     def chunk(a, b):
@@ -2529,7 +2539,7 @@ def _batched_ranks(H, P, B, d, cap, zthr, n_jobs=1):
     """rank of the active rows of each cell's map under the rank rule of
     :mod:`polyrank.rank` (rows of norm <= ``zthr`` are zero; capped by ``cap``): certified
     by the Cholesky certificate where possible, else :func:`~polyrank.rank.batched_ranks`."""
-    out = _cellwise(_certified_ranks, n_jobs, (H, P, B, d, cap, zthr), (1, 2, 4), _min_chunk("ranks", d))
+    out = _cellwise(_certified_ranks, n_jobs, (H, P, B, d, cap, zthr), (1, 2, 4), _min_chunk("ranks", d), d)
     todo = np.flatnonzero(out < 0)
     for s in range(0, len(todo), RANK_CHUNK):  # the stack of maps is built one chunk at a time
         idx = todo[s: s + RANK_CHUNK]
@@ -4038,7 +4048,7 @@ def _adjacency(net, K, run, pat, praw, pat_alive, new_index, frows, fcells, fpos
     keys_only = table is not None and tails is None  # the kernel's keys are the patterns' keys
 
     def piece(a, b, alone=False):  # facets a..b (independent of each other); alone: not on the pool
-        k = _omp_threads(run.n_jobs, b - a) if alone else 0
+        k = _omp_threads(run.n_jobs, b - a, d=d) if alone else 0
         if k and keys_only:  # the whole piece on numba's threads
             si, ti, ui, mi, ms = _omp_run(k, _adjacency_par, frows[a:b], fpos[a:b], centers, A_sel, C_sel, fcells[a:b],
                                           new_index, table[0], *rest)

@@ -1065,6 +1065,7 @@ def test_numba_threads_give_one_threads_answer(d, domain, widths, monkeypatch, g
     monkeypatch.setattr(subdivision, "_omp_run", spy)
     monkeypatch.setattr(subdivision, "OMP_MIN_ITEMS", 2)  # small pieces: every pass splits
     monkeypatch.setattr(subdivision, "OMP_MIN_LAYER_CELLS", 2)
+    monkeypatch.setattr(subdivision, "OMP_MAX_DIM", 10)  # (3-D, 4-D: the drivers, which the engine leaves there)
     dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)
     drivers = {"_layer_par", "_maps_par", "_ranks_par"}  # (3-D, 4-D: the pool takes the larger facet passes)
     assert drivers | ({"_finish_par", "_region_rows_par"} if d == 2 else set()) <= set(ran), ran
@@ -1076,6 +1077,32 @@ def test_numba_threads_give_one_threads_answer(d, domain, widths, monkeypatch, g
         for u, v in zip(x if isinstance(x, tuple) else (x,), y if isinstance(y, tuple) else (y,)):
             assert u.dtype == v.dtype and np.array_equal(u, v), key
     assert dec.edges == ref.edges and [r.ranks for r in dec.regions] == [r.ranks for r in ref.regions]
+
+
+@pytest.mark.parametrize("d, widths", [(3, (9, 8, 7)), (5, (8, 6))])
+def test_numba_threads_only_in_the_plane(d, widths, monkeypatch):
+    """Above OMP_MAX_DIM inputs (where they were slower than the pool: views of shared
+    inputs in the general layer kernel) no pass runs on numba's threads, however small;
+    in 2-D the small passes do. The answer is one thread's either way."""
+    if not _numba_threads_here():
+        pytest.skip("numba has fewer than 2 threads or no thread-safe threading layer here")
+    ran, run = [], subdivision._omp_run
+
+    def spy(k, driver, *args):
+        ran.append(getattr(driver, "py_func", driver).__name__)
+        return run(k, driver, *args)
+
+    monkeypatch.setattr(subdivision, "_omp_run", spy)
+    monkeypatch.setattr(subdivision, "OMP_MIN_ITEMS", 2)
+    monkeypatch.setattr(subdivision, "OMP_MIN_LAYER_CELLS", 2)
+    rng = np.random.default_rng(7)
+    net = _net(rng, d, widths)
+    dom = pr.Box(-1.0, 1.0, dim=d)
+    dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)
+    assert ran == []
+    assert dec.edges == pr.enumerate_regions(net, dom, method="subdivision", n_jobs=1).edges
+    pr.enumerate_regions(_net(rng, 2, (9, 8)), pr.Box(-3.0, 3.0, dim=2), method="subdivision", n_jobs=2)
+    assert "_layer_par" in ran
 
 
 def test_a_forked_child_runs_no_numba_threads(monkeypatch):
