@@ -1227,7 +1227,7 @@ OMP_MIN_LAYER_CELLS = 8
 OMP_MAX_DIM = 2
 
 
-def _omp_threads(n_jobs, n, min_items=None, d=2):
+def _omp_threads(n_jobs, n, min_items=None, *, d):
     """The number of numba threads (and pieces) for a pass of ``n`` items on ``n_jobs``
     threads that the pool does not split, or 0 to run it on this thread: at least two, each
     with ``min_items``, in a process whose numba threading layer is thread-safe (found by a
@@ -1435,7 +1435,7 @@ def _layer(cells, H, unit_base, zthr, zabs, snap, floor, max_bytes, n_jobs, grow
         d = next((ch[0].shape[1] for ch in cells), 2)
         size = max(_min_chunk("layer", d), min(size, -(-n // (n_jobs * CHUNKS_PER_THREAD))))
     if len(cells) == 1 and n <= OMP_MAX_LAYER_CELLS:  # one piece, cut on numba's threads where it pays
-        k = _omp_threads(n_jobs, n, OMP_MIN_LAYER_CELLS, cells[0][0].shape[1])
+        k = _omp_threads(n_jobs, n, OMP_MIN_LAYER_CELLS, d=cells[0][0].shape[1])
         if k:
             V, F, vo, E, eo, C, R, co = cells[0]
             r = _omp_run(k, _layer_par, V, F, vo, E, eo, C, R, co, H if not isinstance(H, _LazyMaps) else H[0:n],
@@ -2029,7 +2029,6 @@ def _initial_cell(Ad, bd, n_units, snap_rel):
     return V, F, E, Cid, Crow, scale
 
 
-@functools.lru_cache(maxsize=None)
 @functools.lru_cache(maxsize=None)
 def _box_rows(d):
     """The rows of a box in dimension d, ``x_j <= hi_j`` then ``-x_j <= -lo_j`` (read-only)."""

@@ -1040,7 +1040,7 @@ def test_polygon_kernel_leaves_a_cell_it_cannot_walk_to_the_general_kernel():
 
 
 def _numba_threads_here():
-    return subdivision._omp_threads(2, 10 ** 6) >= 2
+    return subdivision._omp_threads(2, 10 ** 6, d=2) >= 2
 
 
 @pytest.mark.parametrize("d, domain, widths", [(2, "box", (12, 10, 8)), (2, None, (9, 8)), (3, "box", (9, 8, 7)),
@@ -1114,9 +1114,9 @@ def test_a_forked_child_runs_no_numba_threads(monkeypatch):
         pytest.skip("numba has fewer than 2 threads or no thread-safe threading layer here")
     monkeypatch.setitem(subdivision._OMP, "forked", False)
     subdivision._forget_pools()  # what os.fork runs in the child
-    assert subdivision._omp_threads(2, 10 ** 6) == 0
+    assert subdivision._omp_threads(2, 10 ** 6, d=2) == 0
     monkeypatch.setitem(subdivision._OMP, "forked", False)
-    assert subdivision._omp_threads(2, 10 ** 6) == 2
+    assert subdivision._omp_threads(2, 10 ** 6, d=2) == 2
     import multiprocessing as mp
 
     if "fork" not in mp.get_all_start_methods():
@@ -1159,7 +1159,7 @@ def test_no_threading_layer_means_one_thread(monkeypatch):
         monkeypatch.setitem(subdivision._OMP, "ready", None)
         monkeypatch.setattr(subdivision._numba, "threading_layer", layer)
         monkeypatch.setattr(subdivision, "_omp_probe", probe)
-        assert subdivision._omp_threads(2, 10 ** 6) == 0
+        assert subdivision._omp_threads(2, 10 ** 6, d=2) == 0
         dec = pr.enumerate_regions(net, dom, method="subdivision", n_jobs=2)
         assert np.array_equal(dec.patterns, ref.patterns) and dec.edges == ref.edges
 
